@@ -1,0 +1,20 @@
+// I/O APIC (82093AA data sheet): routes ISA/GSI lines to vectors.
+#pragma once
+
+#include "util/result.h"
+#include "util/types.h"
+
+namespace ioapic {
+
+struct Route {
+    u32 gsi;
+    bool active_low;
+    bool level;
+};
+
+Result<void> init(u64 phys_base, u32 gsi_base);
+// Route a GSI to `vector` on the CPU with `apic_id`, unmasked.
+Result<void> route(const Route& r, u8 vector, u32 apic_id);
+u32 max_redirection_entries();
+
+}  // namespace ioapic

@@ -1,0 +1,17 @@
+// Local APIC (xAPIC MMIO mode, SDM Vol. 3A §10): EOI, timer.
+#pragma once
+
+#include "util/result.h"
+#include "util/types.h"
+
+namespace lapic {
+
+Result<void> init(u64 phys_base);
+u32 id();
+void eoi();
+// Periodic timer at `hz` on idt::kVectorTimer, calibrated against the PIT.
+void start_timer(u32 hz);
+u64 ticks();
+u64 timer_hz();
+
+}  // namespace lapic

@@ -1,0 +1,26 @@
+// Kernel log: leveled, timestamped lines on the serial console.
+// Line format (parsed by the test harness): "[ssss.uuuuuu] L message"
+// where L is E, W, I or D.
+#pragma once
+
+#include "util/types.h"
+
+namespace klog {
+
+enum class Level : u8 { Error = 0, Warn = 1, Info = 2, Debug = 3 };
+
+void set_level(Level level);
+Level level();
+// Parses "error", "warn", "info", "debug"; false when unknown.
+bool parse_level(const char* name, usize len, Level* out);
+
+__attribute__((format(printf, 2, 3))) void log(Level level, const char* fmt, ...);
+// Raw output without prefix, for multi-line reports (panic) and banners.
+__attribute__((format(printf, 1, 2))) void raw(const char* fmt, ...);
+
+}  // namespace klog
+
+#define LOG_ERROR(...) ::klog::log(::klog::Level::Error, __VA_ARGS__)
+#define LOG_WARN(...) ::klog::log(::klog::Level::Warn, __VA_ARGS__)
+#define LOG_INFO(...) ::klog::log(::klog::Level::Info, __VA_ARGS__)
+#define LOG_DEBUG(...) ::klog::log(::klog::Level::Debug, __VA_ARGS__)

@@ -1,0 +1,31 @@
+// PCI enumeration at boot: walks every bus reachable from the root bus
+// through bridges, sizes BARs, decodes MSI/MSI-X, and keeps the result
+// for the device manager (later issue). One log line per function:
+//   pci BB:DD.F vvvv:dddd class cc.ss.pp rev rr
+// followed by its BARs and interrupt capabilities (the scenario harness
+// compares these lines with QEMU's own view over QMP).
+#pragma once
+
+#include "pci/config_space.h"
+#include "pci/ecam.h"
+#include "pci/bar.h"
+#include "pci/msi.h"
+#include "pci/msix.h"
+
+namespace pci_enum {
+
+struct Function {
+    ecam::Address address;
+    pci::FunctionHeader header;
+    pci::Bar bars[6];
+    bool has_msix, has_msi, is_pcie;
+    pci::MsixInfo msix;
+    pci::MsiInfo msi;
+};
+
+// Enumerates and logs; returns the number of functions found.
+Result<u32> enumerate();
+u32 count();
+const Function& function(u32 index);
+
+}  // namespace pci_enum

@@ -1,0 +1,45 @@
+// One error vocabulary for the whole system (CONVENTIONS.md "Errors").
+// Codes are specific: a caller must be able to tell *why* something failed.
+#pragma once
+
+#include "util/types.h"
+
+enum class Status : i32 {
+    Ok = 0,
+    InvalidArgument,  // a value that can never be right (bad flag, bad enum)
+    OutOfBounds,      // an offset/length outside the object it refers to
+    Truncated,        // input ends before a structure it declares
+    BadChecksum,      // integrity check failed
+    Malformed,        // structure is internally inconsistent (loops, bad lengths)
+    NotFound,
+    Unsupported,
+    NoMemory,
+    Stale,            // handle names a closed or reused slot
+    Revoked,          // handle's grant was revoked
+    NoRights,
+    QuotaExceeded,
+    Busy,
+    Timeout,
+};
+
+// Stable, lowercase names for logs and test output.
+constexpr const char* status_name(Status s) {
+    switch (s) {
+        case Status::Ok: return "ok";
+        case Status::InvalidArgument: return "invalid-argument";
+        case Status::OutOfBounds: return "out-of-bounds";
+        case Status::Truncated: return "truncated";
+        case Status::BadChecksum: return "bad-checksum";
+        case Status::Malformed: return "malformed";
+        case Status::NotFound: return "not-found";
+        case Status::Unsupported: return "unsupported";
+        case Status::NoMemory: return "no-memory";
+        case Status::Stale: return "stale";
+        case Status::Revoked: return "revoked";
+        case Status::NoRights: return "no-rights";
+        case Status::QuotaExceeded: return "quota-exceeded";
+        case Status::Busy: return "busy";
+        case Status::Timeout: return "timeout";
+    }
+    return "unknown";
+}
