@@ -1,0 +1,96 @@
+# Sluice: the entry points a person (or CI) types. The real build is CMake +
+# Ninja in $(BUILD_DIR); this file only sequences deps -> configure -> build
+# -> image -> QEMU, so every target works on a fresh Debian 12 checkout.
+# See docs/testing.md.
+#
+#   make run      boot the ISO in QEMU, serial on this terminal (Ctrl-A X quits)
+#   make test     build everything, then ctest (unit, fuzz smoke, QEMU scenarios)
+#   make image    build/sluice.iso and build/sluice-uefi.img
+#   make debug    boot paused with a gdb stub on :1234 (then: gdb -x .gdbinit)
+#   make fuzz     run every fuzzer for FUZZ_SECONDS each
+#   make build | clean | deps | help     (plain `make` = make build)
+#
+# Knobs (make VAR=value): ACCEL=tcg|kvm  FIRMWARE=bios|uefi  CMDLINE="..."
+#   BOOT_MODULES="name=path ..."  FUZZ_SECONDS=300  BUILD_DIR=build
+#   QEMU_ARGS="extra qemu args"  CTEST_ARGS="-R scenario"  CTEST_JOBS=N
+
+BUILD_DIR    ?= build
+BUILD_TYPE   ?= RelWithDebInfo
+ACCEL        ?= tcg
+FIRMWARE     ?= bios
+CMDLINE      ?= console=com1 loglevel=info
+# Boot modules for `make image/run/debug`: space-separated NAME=PATH pairs
+# (NAME is the multiboot2 module string). Paths are relative to the repo.
+BOOT_MODULES ?=
+# CMake targets that produce the boot modules (built before the image).
+BOOT_MODULE_TARGETS ?=
+FUZZ_SECONDS ?= 300
+QEMU_ARGS    ?=
+CTEST_ARGS   ?=
+CTEST_JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+PYTHON       ?= python3
+
+KERNEL   := $(BUILD_DIR)/kernel/sluice-kernel
+ISO      := $(BUILD_DIR)/sluice.iso
+UEFI_IMG := $(BUILD_DIR)/sluice-uefi.img
+RUN_IMAGE := $(if $(filter uefi,$(FIRMWARE)),$(UEFI_IMG),$(ISO))
+
+CMAKE_FLAGS := -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+               -DSLUICE_SCENARIO_ACCEL=$(ACCEL)
+MODULE_FLAGS := $(foreach m,$(BOOT_MODULES),--module $(m))
+
+.DEFAULT_GOAL := build
+.PHONY: help deps configure build kernel image run debug test fuzz clean
+
+help:
+	@awk 'NR >= 5 && !/^#/ { exit } NR >= 5 { sub(/^# ?/, ""); print }' Makefile
+
+deps:
+	@bash scripts/deps.sh
+
+# Configure only when there is no build.ninja yet or ACCEL changed (the
+# scenarios' accelerator is a CMake cache variable); otherwise ninja re-runs
+# CMake itself when a CMakeLists.txt changes.
+configure: deps
+	@if [ ! -f $(BUILD_DIR)/build.ninja ] || \
+	    ! grep -qx 'SLUICE_SCENARIO_ACCEL:STRING=$(ACCEL)' $(BUILD_DIR)/CMakeCache.txt 2>/dev/null; then \
+	  echo "cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)"; \
+	  cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS); \
+	fi
+
+build: configure
+	ninja -C $(BUILD_DIR)
+
+kernel: configure
+	ninja -C $(BUILD_DIR) sluice-kernel $(BOOT_MODULE_TARGETS)
+
+# Both images, same kernel, command line and modules. Cheap (~1 s), so
+# always rebuilt: a changed CMDLINE or module is never stale.
+image: kernel
+	$(PYTHON) scripts/mkimage.py --format iso --kernel $(KERNEL) --cmdline "$(CMDLINE)" \
+	  $(MODULE_FLAGS) --out $(ISO) --cache-dir $(BUILD_DIR)/image-cache
+	$(PYTHON) scripts/mkimage.py --format uefi --kernel $(KERNEL) --cmdline "$(CMDLINE)" \
+	  $(MODULE_FLAGS) --out $(UEFI_IMG) --cache-dir $(BUILD_DIR)/image-cache
+
+run: image
+	@echo "run: booting $(RUN_IMAGE) ($(FIRMWARE)) with accelerator $(ACCEL); quit with Ctrl-A X"
+	@$(PYTHON) scripts/qemu.py --image $(RUN_IMAGE) --accel $(ACCEL) \
+	  --disk-dir $(BUILD_DIR) --run-dir $(BUILD_DIR) -- $(QEMU_ARGS)
+
+debug: image
+	@echo "debug: booting $(RUN_IMAGE) paused, gdb stub on localhost:1234 (accelerator $(ACCEL))."
+	@echo "debug: in another terminal, from the repo root:  gdb -x .gdbinit"
+	@echo "debug: then 'hbreak kernel_main' (or any symbol) and 'continue'. Quit QEMU with Ctrl-A X."
+	@$(PYTHON) scripts/qemu.py --image $(RUN_IMAGE) --accel $(ACCEL) --gdb \
+	  --disk-dir $(BUILD_DIR) --run-dir $(BUILD_DIR) -- $(QEMU_ARGS)
+
+# Unit tests, fuzz smoke runs and QEMU scenarios; ends with ctest's summary.
+test: build
+	@echo "test: QEMU scenarios use accelerator $(ACCEL) (make test ACCEL=kvm to change)"
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS)
+
+fuzz: build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh $(BUILD_DIR) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""Self-test of the scenario harness logic; needs no QEMU, GRUB or kernel.
+
+Exercises the host-side checks on canned data (they must pass on a match and
+fail on each kind of difference), validates every scenario file in this
+directory, and checks the image builder's GPT writer and grub.cfg.
+
+    python3 tests/scenarios/harness_selftest.py [-v]
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import struct
+import sys
+import unittest
+import zlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent / "scripts"))
+sys.path.insert(0, str(HERE))
+
+import checks  # noqa: E402
+import mkimage  # noqa: E402
+import run_scenario  # noqa: E402
+
+
+# --------------------------------------------------------------------------
+# Canned QEMU side: config spaces built from fields, and a query-pci reply
+# shaped like QEMU 7.2's (root bus + one bridge with a device behind it).
+
+def config_space(vendor, device, cls, sub, progif, rev, bars=(), msix=None, msi=None,
+                 header_type=0):
+    c = bytearray(256)
+    struct.pack_into("<HH", c, 0, vendor, device)
+    c[8], c[9], c[10], c[11] = rev, progif, sub, cls
+    c[14] = header_type
+    for index, raw in bars:              # raw register values, low dword first
+        for i, dword in enumerate(raw):
+            struct.pack_into("<I", c, 0x10 + 4 * (index + i), dword)
+    ptr = 0x40
+    caps = []
+    if msix:
+        vectors, tbir, toff, pbir, poff = msix
+        caps.append((0x11, struct.pack("<HII", vectors - 1, toff | tbir, poff | pbir)))
+    if msi:
+        vectors, is64, maskable = msi
+        ctrl = ((vectors.bit_length() - 1) << 1) | (0x80 if is64 else 0) | (0x100 if maskable else 0)
+        caps.append((0x05, struct.pack("<H", ctrl) + bytes(12)))
+    if caps:
+        struct.pack_into("<H", c, 6, 0x10)   # status: capability list
+        c[0x34] = ptr
+        for i, (cid, body) in enumerate(caps):
+            nxt = ptr + 0x20 if i + 1 < len(caps) else 0
+            c[ptr], c[ptr + 1] = cid, nxt
+            c[ptr + 2:ptr + 2 + len(body)] = body
+            ptr = nxt
+    return bytes(c)
+
+
+def region(bar, kind, address, size, mem64=False, prefetch=False):
+    if kind == "io":
+        return {"bar": bar, "type": "io", "address": address, "size": size}
+    return {"bar": bar, "type": "memory", "address": address, "size": size,
+            "mem_type_64": mem64, "prefetch": prefetch}
+
+
+def device(bus, slot, fn, vendor, dev, cls16, regions, bridge=None):
+    d = {"bus": bus, "slot": slot, "function": fn, "class_info": {"class": cls16},
+         "id": {"vendor": vendor, "device": dev}, "regions": regions, "qdev_id": "",
+         "irq_pin": 1}
+    if bridge is not None:
+        d["pci_bridge"] = {"bus": {"number": bus, "secondary": bridge[0], "subordinate": bridge[0]},
+                           "devices": bridge[1]}
+    return d
+
+
+BEHIND_BRIDGE = device(1, 0, 0, 0x1AF4, 0x1041, 0x0200, [
+    region(1, "memory", 0xFE240000, 0x1000),
+    region(4, "memory", 0xFE800000, 0x4000, mem64=True, prefetch=True),
+    region(6, "memory", -1, 0x40000),    # expansion ROM: ignored
+])
+
+QUERY_PCI = [{"bus": 0, "devices": [
+    device(0, 0, 0, 0x8086, 0x29C0, 0x0600, []),
+    device(0, 1, 0, 0x1B36, 0x0010, 0x0108, [
+        region(0, "memory", 0xFEBC0000, 0x4000, mem64=True)]),
+    device(0, 2, 0, 0x1AF4, 0x1001, 0x0100, [
+        region(0, "io", 0xC000, 0x80),
+        region(1, "memory", -1, 0x1000),   # decoding off: value read from the register
+        region(4, "memory", 0xFEBF8000, 0x4000, mem64=True, prefetch=True)]),
+    device(0, 4, 0, 0x1B36, 0x000C, 0x0604, [region(0, "memory", 0xFE446000, 0x1000)],
+           bridge=(1, [BEHIND_BRIDGE])),
+    device(0, 0x1F, 2, 0x8086, 0x2922, 0x0106, [
+        region(4, "io", 0xC0E0, 0x20), region(5, "memory", 0xFEBC6000, 0x1000)]),
+]}]
+
+CONFIG = {
+    "00:00.0": config_space(0x8086, 0x29C0, 0x06, 0x00, 0x00, 0x00),
+    "00:01.0": config_space(0x1B36, 0x0010, 0x01, 0x08, 0x02, 0x02,
+                            bars=[(0, [0xFEBC0004, 0])], msix=(65, 0, 0x2000, 0, 0x3000)),
+    "00:02.0": config_space(0x1AF4, 0x1001, 0x01, 0x00, 0x00, 0x00,
+                            bars=[(0, [0xC001]), (1, [0xFEBC4000]), (4, [0xFEBF800C, 0])],
+                            msix=(2, 1, 0, 1, 0x800)),
+    "00:04.0": config_space(0x1B36, 0x000C, 0x06, 0x04, 0x00, 0x00,
+                            bars=[(0, [0xFE446000])], msix=(1, 0, 0, 0, 0x800), header_type=1),
+    "01:00.0": config_space(0x1AF4, 0x1041, 0x02, 0x00, 0x00, 0x01,
+                            bars=[(1, [0xFE240000]), (4, [0xFE80000C, 0])],
+                            msix=(4, 1, 0, 1, 0x800)),
+    "00:1f.2": config_space(0x8086, 0x2922, 0x01, 0x06, 0x01, 0x02,
+                            bars=[(4, [0xC0E1]), (5, [0xFEBC6000])], msi=(1, True, False)),
+}
+
+KERNEL_LOG = """\
+[    0.100000] I Sluice 0.1.0 (abc123)
+[    0.200000] I pci 00:00.0 8086:29c0 class 06.00.00 rev 00
+[    0.200001] I pci 00:01.0 1b36:0010 class 01.08.02 rev 02
+[    0.200002] I pci   bar0 mem64 addr 0x00000000febc0000 size 0x4000
+[    0.200003] I pci   msix vectors 65 table bar0+0x2000 pba bar0+0x3000
+[    0.200004] I pci 00:02.0 1af4:1001 class 01.00.00 rev 00
+[    0.200005] I pci   bar0 io addr 0xc000 size 0x80
+[    0.200006] I pci   bar1 mem32 addr 0x00000000febc4000 size 0x1000
+[    0.200007] I pci   bar4 mem64 pref addr 0x00000000febf8000 size 0x4000
+[    0.200008] I pci   msix vectors 2 table bar1+0x0 pba bar1+0x800
+[    0.200009] I pci 00:04.0 1b36:000c class 06.04.00 rev 00
+[    0.200010] I pci   bar0 mem32 addr 0x00000000fe446000 size 0x1000
+[    0.200011] I pci   msix vectors 1 table bar0+0x0 pba bar0+0x800
+[    0.200012] I pci 00:1f.2 8086:2922 class 01.06.01 rev 02
+[    0.200013] I pci   bar4 io addr 0xc0e0 size 0x20
+[    0.200014] I pci   bar5 mem32 addr 0x00000000febc6000 size 0x1000
+[    0.200015] I pci   msi vectors 1 64bit
+[    0.200016] I pci 01:00.0 1af4:1041 class 02.00.00 rev 01
+[    0.200017] I pci   bar1 mem32 addr 0x00000000fe240000 size 0x1000
+[    0.200018] I pci   bar4 mem64 pref addr 0x00000000fe800000 size 0x4000
+[    0.200019] I pci   msix vectors 4 table bar1+0x0 pba bar1+0x800
+[    0.200020] I pci: 6 functions on 2 buses
+[    0.300000] I boot: complete
+"""
+
+
+def compare(log: str = KERNEL_LOG, query=None, config=None) -> list[str]:
+    query = QUERY_PCI if query is None else query
+    config = CONFIG if config is None else config
+    kernel, summary, problems = checks.parse_kernel_pci(log)
+    qemu_view = {}
+    for dev in checks.flatten_query_pci(query):
+        bdf = f"{dev['bus']:02x}:{dev['slot']:02x}.{dev['function']:x}"
+        f = checks.qemu_function(dev, config.get(bdf))
+        qemu_view[f.bdf] = f
+    return problems + checks.compare_pci(kernel, qemu_view, summary,
+                                         checks.count_reached_buses(query))
+
+
+class PciComparison(unittest.TestCase):
+    def assertDiff(self, diffs: list[str], pattern: str) -> None:
+        self.assertTrue(diffs, "comparison passed but must fail")
+        self.assertTrue(any(re.search(pattern, d) for d in diffs),
+                        f"no difference matching {pattern!r} in {diffs}")
+
+    def test_match(self):
+        self.assertEqual(compare(), [])
+
+    def test_recurses_into_bridges(self):
+        self.assertEqual(len(checks.flatten_query_pci(QUERY_PCI)), 6)
+
+    def test_missing_function(self):
+        log = re.sub(r".*pci 01:00\.0.*\n(.*pci   .*\n)*", "", KERNEL_LOG)
+        log = log.replace("6 functions", "5 functions")
+        self.assertDiff(compare(log), r"01:00\.0 1af4:1041 exists in QEMU but the kernel did not")
+
+    def test_extra_function(self):
+        log = KERNEL_LOG.replace("[    0.200020] I pci: 6",
+                                 "[    0.200019] I pci 00:1f.3 8086:2930 class 0c.05.00 rev 02\n"
+                                 "[    0.200020] I pci: 6")
+        self.assertDiff(compare(log), r"00:1f\.3 .* absent in QEMU")
+
+    def test_wrong_ids_class_progif_revision(self):
+        for old, new, what in [("1b36:0010 class", "1b36:0011 class", "device"),
+                               ("class 01.08.02", "class 01.80.02", "subclass"),
+                               ("class 01.08.02", "class 02.08.02", "cls"),
+                               ("class 01.08.02", "class 01.08.03", "prog_if"),
+                               ("class 01.08.02 rev 02", "class 01.08.02 rev 03", "revision")]:
+            with self.subTest(what=what):
+                self.assertDiff(compare(KERNEL_LOG.replace(old, new, 1)), rf"00:01\.0 {what}:")
+
+    def test_bar_differences(self):
+        cases = [
+            ("bar0 mem64 addr 0x00000000febc0000 size 0x4000",
+             "bar0 mem64 addr 0x00000000febc0000 size 0x2000", "size"),
+            ("bar0 mem64 addr 0x00000000febc0000", "bar0 mem64 addr 0x00000000febc1000", "address"),
+            ("bar0 mem64 addr 0x00000000febc0000", "bar0 mem32 addr 0x00000000febc0000", "64-bit"),
+            ("bar4 mem64 pref addr 0x00000000febf8000", "bar4 mem64 addr 0x00000000febf8000", "pref"),
+            ("bar0 io addr 0xc000", "bar0 mem32 addr 0xc000", "type"),
+            ("bar1 mem32 addr 0x00000000febc4000", "bar1 mem32 addr 0x00000000febc5000",
+             "register value when decoding is off"),
+        ]
+        for old, new, what in cases:
+            with self.subTest(what=what):
+                log = KERNEL_LOG.replace(old, new, 1)
+                self.assertNotEqual(log, KERNEL_LOG)
+                self.assertDiff(compare(log), r"bar\d: kernel .*; QEMU ")
+
+    def test_missing_and_extra_bar(self):
+        log = KERNEL_LOG.replace("[    0.200014] I pci   bar5 mem32 addr 0x00000000febc6000 size 0x1000\n", "")
+        self.assertDiff(compare(log), r"00:1f\.2 bar5: missing in kernel output")
+        log = KERNEL_LOG.replace("[    0.200001] I pci 00:01.0 1b36:0010 class 01.08.02 rev 02\n",
+                                 "[    0.200001] I pci 00:01.0 1b36:0010 class 01.08.02 rev 02\n"
+                                 "[    0.200001] I pci   bar2 mem32 addr 0x00000000fe000000 size 0x1000\n")
+        self.assertDiff(compare(log), r"00:01\.0 bar2: kernel reports .* QEMU has no such BAR")
+
+    def test_msix_and_msi(self):
+        self.assertDiff(compare(KERNEL_LOG.replace("msix vectors 65", "msix vectors 64")),
+                        r"00:01\.0: kernel msix vectors 64")
+        self.assertDiff(compare(KERNEL_LOG.replace("pba bar0+0x3000", "pba bar0+0x3800")),
+                        r"00:01\.0: kernel msix")
+        self.assertDiff(compare(KERNEL_LOG.replace("msi vectors 1 64bit", "msi vectors 1")),
+                        r"00:1f\.2: kernel msi vectors 1;")
+        log = KERNEL_LOG.replace("[    0.200008] I pci   msix vectors 2 table bar1+0x0 pba bar1+0x800\n", "")
+        self.assertDiff(compare(log), r"00:02\.0: missing msix line")
+
+    def test_summary(self):
+        self.assertDiff(compare(KERNEL_LOG.replace("6 functions", "7 functions")),
+                        r"summary says 7 functions")
+        self.assertDiff(compare(KERNEL_LOG.replace("on 2 buses", "on 5 buses")), r"summary says 5 buses")
+        log = re.sub(r".*pci: 6 functions.*\n", "", KERNEL_LOG)
+        self.assertDiff(compare(log), r"no 'pci: <N> functions")
+
+    def test_qemu_side_change_is_caught(self):
+        q = copy.deepcopy(QUERY_PCI)
+        q[0]["devices"][3]["pci_bridge"]["devices"][0]["regions"][1]["size"] = 0x8000
+        self.assertDiff(compare(query=q), r"01:00\.0 bar4")
+
+    def test_ecam_helpers(self):
+        mtree = "    00000000b0000000-00000000bfffffff (prio 0, i/o): pcie-mmcfg-mmio\n"
+        self.assertEqual(checks.ecam_base_from_mtree(mtree), 0xB0000000)
+        self.assertIsNone(checks.ecam_base_from_mtree("nothing here"))
+        xp = ("00000000b0000000: 0x29c08086 0x00000103 0x06000000 0x00000000\n"
+              "00000000b0000010: 0x00000001 0x00000002 0x00000003 0x00000004\n")
+        data = checks.parse_xp_words(xp)
+        self.assertEqual(len(data), 32)
+        self.assertEqual(checks.config_dword(data, 0), 0x29C08086)
+
+
+class Modules(unittest.TestCase):
+    LOG = ("[    0.1] I module blob-a size 4099\n[    0.1] I module blob-b size 300007\n"
+           "[    0.1] I modules: 2\n")
+    EXPECTED = [("blob-a", 4099), ("blob-b", 300007)]
+
+    def test_match(self):
+        self.assertEqual(checks.compare_modules(self.EXPECTED, self.LOG), [])
+
+    def test_mismatches(self):
+        for log, pattern in [
+            (self.LOG.replace("4099", "4096"), r"blob-a: kernel says 4096 bytes"),
+            (self.LOG.replace("blob-b", "blob-c"), r"blob-b .* not reported"),
+            (self.LOG.replace("modules: 2", "modules: 3"), r"modules: 3, expected 2"),
+            (self.LOG.replace("I modules: 2\n", ""), r"no 'modules: <N>' line"),
+            ("[    0.1] I module blob-b size 300007\n[    0.1] I module blob-a size 4099\n"
+             "[    0.1] I modules: 2\n", r"order"),
+        ]:
+            with self.subTest(pattern=pattern):
+                diffs = checks.compare_modules(self.EXPECTED, log)
+                self.assertTrue(any(re.search(pattern, d) for d in diffs), diffs)
+
+
+class Scenarios(unittest.TestCase):
+    def test_every_scenario_file_is_valid(self):
+        files = sorted(HERE.glob("*.toml"))
+        self.assertTrue(files)
+        for f in files:
+            with self.subTest(scenario=f.name):
+                sc = run_scenario.load_scenario(f, Path("/nonexistent-build"))
+                if sc.end != "panic":
+                    self.assertTrue(any(p.pattern == "PANIC:" for p in sc.forbidden))
+
+    def test_schema_errors(self):
+        good = {"description": "d", "end": "poweroff", "markers": ["x"]}
+        run_scenario.validate("t", good, Path("/b"))
+        for bad, pattern in [
+            ({**good, "colour": 1}, "unknown keys"),
+            ({**good, "end": "reboot"}, "end must be"),
+            ({**good, "markers": []}, "at least one"),
+            ({**good, "markers": ["("]}, "bad regex"),
+            ({**good, "checks": ["nope"]}, "unknown check"),
+            ({**good, "checks": ["pci_matches_qmp"]}, "needs end = 'quit'"),
+            ({**good, "end": "panic"}, "PANIC"),
+            ({**good, "format": "uefi", "firmware": "bios"}, "SeaBIOS"),
+            ({**good, "modules": [{"name": "a", "generate": {"size": 1}}]}, "generate"),
+            ({**good, "modules": [{"name": "a b", "path": "x"}]}, "name must match"),
+            ({**good, "qemu_args": ["{disk}"]}, "run_dir"),
+        ]:
+            with self.subTest(pattern=pattern):
+                with self.assertRaisesRegex(run_scenario.ScenarioError, pattern):
+                    run_scenario.validate("t", bad, Path("/b"))
+
+    def test_cmdline_gets_exit_poweroff(self):
+        sc = run_scenario.validate("t", {"description": "d", "end": "poweroff", "markers": ["x"],
+                                         "cmdline": "a=b"}, Path("/b"))
+        self.assertEqual(sc.full_cmdline(), "console=com1 loglevel=info a=b exit=poweroff")
+        sc.end = "quit"
+        self.assertNotIn("exit=poweroff", sc.full_cmdline())
+
+    def test_clean_text(self):
+        raw = b"\x1b[2J\x1b[01;01H\x1b[=3hBooting\r\n[    1.0] I boot: complete\r\n"
+        self.assertEqual(run_scenario.clean_text(raw), "Booting\n[    1.0] I boot: complete\n")
+
+
+class Image(unittest.TestCase):
+    def test_gpt_structures(self):
+        total = 20480
+        s = mkimage.gpt_structures(total, 2048, total - 2049, "EFI System",
+                                   mkimage.guid_from("d"), mkimage.guid_from("p"))
+        mbr = s[0]
+        self.assertEqual(mbr[510:512], b"\x55\xaa")
+        self.assertEqual(mbr[446 + 4], 0xEE)
+        for lba in (1, total - 1):
+            hdr = s[lba]
+            self.assertEqual(hdr[:8], b"EFI PART")
+            fields = list(struct.unpack_from("<8sIIIIQQQQ16sQIII", hdr))
+            crc = fields[3]
+            fields[3] = 0
+            self.assertEqual(zlib.crc32(struct.pack("<8sIIIIQQQQ16sQIII", *fields)), crc)
+            self.assertEqual(fields[5], lba)
+            entries = s[fields[10]]
+            self.assertEqual(zlib.crc32(entries), fields[13])
+            first, last = struct.unpack_from("<QQ", entries, 32)
+            self.assertEqual((first, last), (2048, total - 2049))
+            self.assertEqual(entries[:16], mkimage.ESP_TYPE_GUID.bytes_le)
+
+    def test_grub_cfg(self):
+        cfg = mkimage.grub_cfg("console=com1 a=b", ["m1", "m2"])
+        for line in ["serial --unit=0 --speed=115200", "terminal_input serial console",
+                     "terminal_output serial console", "set timeout=0",
+                     "multiboot2 /boot/sluice-kernel console=com1 a=b",
+                     "module2 /boot/modules/m1 m1", "module2 /boot/modules/m2 m2", "boot"]:
+            self.assertIn(line, cfg)
+        self.assertLess(cfg.index("m1 m1"), cfg.index("m2 m2"))
+
+
+if __name__ == "__main__":
+    unittest.main()

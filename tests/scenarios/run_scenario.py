@@ -1,0 +1,605 @@
+#!/usr/bin/env python3
+"""Run one QEMU scenario (a .toml file next to this script) against a kernel.
+
+    run_scenario.py --build-dir build --kernel build/kernel/sluice-kernel \
+                    [--accel tcg|kvm] [--keep] [--verbose] tests/scenarios/boot_bios.toml
+
+Builds the scenario's boot image (its own command line and modules), boots it
+in QEMU (scripts/qemu.py), watches the serial log for the expected markers in
+order and for forbidden patterns, runs the scenario's host-side checks
+(checks.py) at the moment they become possible, ends the run the way the
+scenario says (guest poweroff, QMP quit, or kernel panic) and enforces the
+timeout. Exit status 0 = pass, 1 = fail, 2 = bad scenario/usage.
+
+The schema is documented in docs/testing.md; validate() below is its
+definition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(HERE))
+
+import checks  # noqa: E402
+import mkimage  # noqa: E402
+import qemu  # noqa: E402
+from qmp import Qmp, QmpError  # noqa: E402
+
+BASE_CMDLINE = "console=com1 loglevel=info"
+SERIAL_TAIL_LINES = 300
+QUIT_GRACE_SECONDS = 10
+PANIC_DRAIN_SECONDS = 3
+
+# Firmware / bootloader dead ends: fail at once instead of waiting for the
+# timeout. (Not GRUB's bare "error: ..." lines: some are harmless, e.g. "no
+# suitable video mode found" under OVMF without a display.)
+BOOT_FAILURE_PATTERNS = [
+    (re.compile(r"Press any key to continue"), "GRUB could not boot the entry"),
+    (re.compile(r"No bootable device"), "firmware found no bootable device"),
+    (re.compile(r"Boot failed: "), "SeaBIOS could not boot the image"),
+    (re.compile(r"BdsDxe: failed to (load|start) Boot"), "OVMF could not start GRUB"),
+    (re.compile(r"grub rescue>"), "GRUB fell into rescue mode"),
+    (re.compile(r"^grub> ", re.M), "GRUB fell into its command line"),
+    (re.compile(r"UEFI Interactive Shell"), "OVMF fell into the UEFI shell"),
+]
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\r")
+
+TOP_KEYS = {"description", "format", "firmware", "cmdline", "modules", "devices", "qemu_args", "disks",
+            "memory", "smp", "markers", "forbidden", "end", "timeout", "checks"}
+MODULE_KEYS = {"name", "path", "source", "generate"}
+ENDS = ("poweroff", "quit", "panic")
+
+
+class ScenarioError(Exception):
+    """The scenario file itself is wrong."""
+
+
+@dataclass
+class Module:
+    name: str
+    path: Path | None = None     # existing file
+    generate: tuple[int, int] | None = None  # (size, seed)
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    format: str
+    firmware: str
+    cmdline: str
+    modules: list[Module]
+    devices: str | list[str]
+    qemu_args: list[str]
+    disks: list[str]
+    memory: str
+    smp: int
+    markers: list[re.Pattern]
+    forbidden: list[re.Pattern]
+    end: str
+    timeout: float
+    checks: list[str]
+
+    def full_cmdline(self) -> str:
+        parts = [BASE_CMDLINE]
+        if self.cmdline:
+            parts.append(self.cmdline)
+        if self.end == "poweroff" and "exit=poweroff" not in self.cmdline:
+            parts.append("exit=poweroff")
+        return " ".join(parts)
+
+
+def _regexes(values, key) -> list[re.Pattern]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ScenarioError(f"{key} must be a list of regex strings")
+    out = []
+    for v in values:
+        try:
+            out.append(re.compile(v, re.M))
+        except re.error as e:
+            raise ScenarioError(f"{key}: bad regex {v!r}: {e}")
+    return out
+
+
+def validate(name: str, data: dict, build_dir: Path) -> Scenario:
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        raise ScenarioError(f"unknown keys {sorted(unknown)} (known: {sorted(TOP_KEYS)})")
+    desc = data.get("description")
+    if not isinstance(desc, str) or not desc.strip():
+        raise ScenarioError("description (a sentence saying what this proves) is required")
+    fmt = data.get("format", "iso")
+    if fmt not in ("iso", "uefi"):
+        raise ScenarioError("format must be 'iso' or 'uefi'")
+    firmware = data.get("firmware", "bios" if fmt == "iso" else "uefi")
+    if firmware not in ("bios", "uefi"):
+        raise ScenarioError("firmware must be 'bios' or 'uefi'")
+    if fmt == "uefi" and firmware == "bios":
+        raise ScenarioError("a uefi disk image cannot boot under SeaBIOS")
+    cmdline = data.get("cmdline", "")
+    if not isinstance(cmdline, str) or "\n" in cmdline:
+        raise ScenarioError("cmdline must be a one-line string")
+
+    modules = []
+    for i, m in enumerate(data.get("modules", [])):
+        if not isinstance(m, dict):
+            raise ScenarioError("modules must be an array of tables ([[modules]])")
+        bad = set(m) - MODULE_KEYS
+        if bad:
+            raise ScenarioError(f"modules[{i}]: unknown keys {sorted(bad)}")
+        mname = m.get("name")
+        if not isinstance(mname, str) or not mkimage.MODULE_NAME_RE.match(mname):
+            raise ScenarioError(f"modules[{i}]: name must match {mkimage.MODULE_NAME_RE.pattern}")
+        sources = [k for k in ("path", "source", "generate") if k in m]
+        if len(sources) != 1:
+            raise ScenarioError(f"module {mname}: give exactly one of path (relative to the "
+                                "build dir), source (relative to the repo) or generate")
+        if "generate" in m:
+            g = m["generate"]
+            if (not isinstance(g, dict) or set(g) != {"size", "seed"}
+                    or not all(isinstance(g[k], int) for k in g) or g["size"] < 0):
+                raise ScenarioError(f"module {mname}: generate = {{ size = N, seed = S }}")
+            modules.append(Module(mname, generate=(g["size"], g["seed"])))
+        else:
+            base = build_dir if "path" in m else REPO
+            p = Path(m[sources[0]])
+            modules.append(Module(mname, path=p if p.is_absolute() else base / p))
+    if len({m.name for m in modules}) != len(modules):
+        raise ScenarioError("module names must be unique")
+
+    devices = data.get("devices", "default")
+    if isinstance(devices, str):
+        if devices not in ("default", "none"):
+            raise ScenarioError("devices must be 'default', 'none' or a list of QEMU arguments")
+    elif not (isinstance(devices, list) and all(isinstance(d, str) for d in devices)):
+        raise ScenarioError("devices must be 'default', 'none' or a list of QEMU arguments")
+    qemu_args = data.get("qemu_args", [])
+    if not (isinstance(qemu_args, list) and all(isinstance(a, str) for a in qemu_args)):
+        raise ScenarioError("qemu_args must be a list of strings")
+
+    disks = data.get("disks", [])
+    if not (isinstance(disks, list) and all(isinstance(d, str) and mkimage.MODULE_NAME_RE.match(d)
+                                            for d in disks)):
+        raise ScenarioError("disks must be a list of names (each becomes {run_dir}/<name>.img)")
+    for arg in (devices if isinstance(devices, list) else []) + qemu_args:
+        try:
+            arg.format(run_dir="x", repo="x")
+        except (KeyError, IndexError, ValueError):
+            raise ScenarioError(f"QEMU argument {arg!r}: only {{run_dir}} and {{repo}} may be substituted "
+                                "(write {{ and }} for literal braces)")
+    end = data.get("end")
+    if end not in ENDS:
+        raise ScenarioError(f"end must be one of {ENDS}")
+    markers = _regexes(data.get("markers", []), "markers")
+    if not markers:
+        raise ScenarioError("markers: at least one expected marker is required")
+    forbidden = _regexes(data.get("forbidden", []), "forbidden")
+    if end != "panic" and not any(f.pattern == "PANIC:" for f in forbidden):
+        forbidden.insert(0, re.compile("PANIC:"))
+    if end == "panic" and not any("PANIC" in m.pattern for m in markers):
+        raise ScenarioError("end = 'panic' needs a marker for the PANIC: report")
+    timeout = data.get("timeout", 60)
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ScenarioError("timeout must be a positive number of seconds")
+    names = data.get("checks", [])
+    if not (isinstance(names, list) and all(isinstance(c, str) for c in names)):
+        raise ScenarioError("checks must be a list of check names")
+    for c in names:
+        if c not in checks.CHECKS:
+            raise ScenarioError(f"unknown check {c!r} (known: {sorted(checks.CHECKS)})")
+        if checks.CHECKS[c].live and end != "quit":
+            raise ScenarioError(f"check {c} inspects the live guest: it needs end = 'quit'")
+    if "modules_match" in names and not modules:
+        raise ScenarioError("modules_match without [[modules]]")
+    memory = str(data.get("memory", "1G"))
+    smp = data.get("smp", 1)
+    if not isinstance(smp, int) or smp < 1:
+        raise ScenarioError("smp must be a positive integer")
+    return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
+                    disks, memory, smp, markers, forbidden, end, float(timeout), names)
+
+
+def load_scenario(path: Path, build_dir: Path) -> Scenario:
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{path}: {e}")
+    try:
+        return validate(path.stem, data, build_dir)
+    except ScenarioError as e:
+        raise ScenarioError(f"{path}: {e}")
+
+
+# ---------------------------------------------------------------------------
+
+
+def clean_text(raw: bytes) -> str:
+    """Serial bytes -> text for matching and printing (ANSI escapes and CR dropped)."""
+    return ANSI_RE.sub("", raw.decode("utf-8", errors="replace"))
+
+
+@dataclass
+class Run:
+    scenario: Scenario
+    accel: str
+    run_dir: Path
+    cmd: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    serial_path: Path | None = None
+    qemu_out_path: Path | None = None
+    expected_modules: list[tuple[str, int]] = field(default_factory=list)
+
+    def fail(self, msg: str) -> None:
+        self.failures.append(msg)
+
+
+def prepare_modules(sc: Scenario, run_dir: Path) -> list[tuple[str, Path]]:
+    out = []
+    for m in sc.modules:
+        if m.generate is not None:
+            size, seed = m.generate
+            p = run_dir / "modules" / m.name
+            p.parent.mkdir(exist_ok=True)
+            p.write_bytes(random.Random(seed).randbytes(size))
+            out.append((m.name, p))
+        else:
+            if not m.path.is_file():
+                raise ScenarioError(f"module {m.name}: {m.path} does not exist")
+            out.append((m.name, m.path))
+    return out
+
+
+def run_live_check(name: str, run: Run, qmp: Qmp | None, log: str) -> None:
+    if name == "pci_matches_qmp":
+        if qmp is None:
+            run.fail("pci_matches_qmp: no QMP connection")
+            return
+        diffs = pci_check(qmp, log)
+    else:
+        diffs = [f"no live implementation for {name}"]
+    report_check(run, name, diffs)
+
+
+def run_log_check(name: str, run: Run, log: str) -> None:
+    if name == "modules_match":
+        report_check(run, name, checks.compare_modules(run.expected_modules, log))
+    else:
+        report_check(run, name, [f"no implementation for {name}"])
+
+
+def report_check(run: Run, name: str, diffs: list[str]) -> None:
+    if diffs:
+        run.fail(f"check {name} failed:\n" + "\n".join(f"    - {d}" for d in diffs))
+    else:
+        run.notes.append(f"check {name}: ok")
+
+
+def pci_check(qmp: Qmp, log: str) -> list[str]:
+    kernel, summary, problems = checks.parse_kernel_pci(log)
+    buses = qmp.command("query-pci")
+    ecam = checks.ecam_base_from_mtree(qmp.hmp("info mtree"))
+    diffs = list(problems)
+    if ecam is None:
+        diffs.append("cannot find the PCIe ECAM window (pcie-mmcfg-mmio) in `info mtree`: "
+                     "prog-if, revision and MSI/MSI-X cannot be checked")
+    qemu_view: dict[str, checks.PciFunction] = {}
+    for dev in checks.flatten_query_pci(buses):
+        config = None
+        if ecam is not None:
+            addr = ecam + (dev["bus"] << 20) + (dev["slot"] << 15) + (dev["function"] << 12)
+            config = checks.parse_xp_words(qmp.hmp(f"xp /64wx {addr:#x}"))
+            if len(config) != 256:
+                diffs.append(f"short config space read at {addr:#x}")
+                config = None
+            elif checks.config_dword(config, 0) != dev["id"]["vendor"] | (dev["id"]["device"] << 16):
+                diffs.append(f"ECAM read at {addr:#x} disagrees with query-pci ids "
+                             f"(ECAM window not where `info mtree` says?)")
+                config = None
+        f = checks.qemu_function(dev, config)
+        qemu_view[f.bdf] = f
+    diffs += checks.compare_pci(kernel, qemu_view, summary, checks.count_reached_buses(buses))
+    return diffs
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool) -> None:
+    modules = prepare_modules(sc, run.run_dir)
+    run.expected_modules = [(n, p.stat().st_size) for n, p in modules]
+    image = run.run_dir / ("boot.iso" if sc.format == "iso" else "boot.img")
+    t0 = time.monotonic()
+    mkimage.build_image(sc.format, kernel, sc.full_cmdline(), modules, image,
+                        cache_dir=build_dir / "image-cache")
+    run.notes.append(f"image {sc.format} built in {time.monotonic() - t0:.1f} s")
+
+    run.serial_path = run.run_dir / "serial.log"
+    run.qemu_out_path = run.run_dir / "qemu.out"
+    qmp_sock = run.run_dir / "qmp.sock"
+    if len(str(qmp_sock)) > 100:  # sun_path limit is 108 bytes
+        qmp_sock = Path(tempfile.mkdtemp(prefix="sluice-qmp-")) / "qmp.sock"
+    for d in sc.disks:
+        qemu.ensure_disk_image(run.run_dir / f"{d}.img")
+    if isinstance(sc.devices, list):
+        devices, extra = "none", list(sc.devices) + sc.qemu_args
+    else:
+        devices, extra = sc.devices, list(sc.qemu_args)
+    extra = [a.format(run_dir=run.run_dir, repo=REPO) for a in extra]
+    cfg = qemu.QemuConfig(image=image, image_format=sc.format, firmware=sc.firmware,
+                          accel=run.accel, memory=sc.memory, smp=sc.smp, devices=devices,
+                          disk_dir=run.run_dir, run_dir=run.run_dir,
+                          serial=f"file:{run.serial_path}", qmp_socket=qmp_sock,
+                          extra_args=extra)
+    run.cmd = qemu.build_command(cfg)
+    qemu.announce(cfg, run.cmd, stream=sys.stdout)
+
+    run.serial_path.touch()
+    with open(run.qemu_out_path, "wb") as qout:
+        proc = subprocess.Popen(run.cmd, stdin=subprocess.DEVNULL, stdout=qout,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    start = time.monotonic()
+    deadline = start + sc.timeout
+    qmp: Qmp | None = None
+    try:
+        try:
+            qmp = Qmp(qmp_sock, connect_timeout=10, alive=lambda: proc.poll() is None)
+        except QmpError as e:
+            if proc.poll() is None:
+                run.fail(f"cannot talk to QEMU over QMP: {e}")
+            # else: QEMU died at once; reported below with its output
+        watch(sc, run, proc, qmp, deadline, verbose)
+    finally:
+        if proc.poll() is None:
+            kill_group(proc)
+        if qmp is not None:
+            qmp.close()
+        if qmp_sock.parent != run.run_dir:
+            shutil.rmtree(qmp_sock.parent, ignore_errors=True)
+    run.notes.append(f"QEMU ran {time.monotonic() - start:.1f} s")
+
+
+def watch(sc: Scenario, run: Run, proc: subprocess.Popen, qmp: Qmp | None,
+          deadline: float, verbose: bool) -> None:
+    pending_checks = list(sc.checks)
+    marker_pos = 0
+    next_marker = 0
+    quit_sent = False
+    timed_out = False
+    text = ""
+    with open(run.serial_path, "rb") as serial:
+        raw = b""
+
+        def read_serial() -> str:
+            nonlocal raw, text
+            chunk = serial.read()
+            if chunk:
+                raw += chunk
+                text = clean_text(raw)
+                if verbose:
+                    sys.stdout.write(clean_text(chunk))
+                    sys.stdout.flush()
+            return text
+
+        first = True
+        while True:
+            exited = proc.poll() is not None
+            before = len(raw)
+            text = read_serial()
+            if len(raw) == before and not exited and not first:
+                # nothing new: only the end conditions can change
+                if time.monotonic() > deadline:
+                    timed_out = True
+                    break
+                time.sleep(0.05)
+                continue
+            first = False
+            # markers, in order
+            while next_marker < len(sc.markers):
+                m = sc.markers[next_marker].search(text, marker_pos)
+                if not m:
+                    break
+                marker_pos = m.end()
+                next_marker += 1
+            # forbidden patterns and boot dead ends fail at once
+            hit = next((f for f in sc.forbidden if f.search(text)), None)
+            if hit is not None:
+                run.fail(f"forbidden pattern /{hit.pattern}/ appeared in the serial log")
+                if "PANIC" in hit.pattern:
+                    wait_exit(proc, PANIC_DRAIN_SECONDS)  # let the report finish
+                    text = read_serial()
+                break
+            dead_end = next((why for rx, why in BOOT_FAILURE_PATTERNS if rx.search(text)), None)
+            if dead_end is not None:
+                run.fail(f"boot failed before the kernel ran: {dead_end}")
+                break
+            # checks whose moment has come
+            for name in list(pending_checks):
+                spec = checks.CHECKS[name]
+                if spec.ready.search(text) and (not spec.live or not exited):
+                    if spec.live:
+                        try:
+                            run_live_check(name, run, qmp, text)
+                        except (QmpError, OSError) as e:
+                            run.fail(f"check {name}: QMP failed: {e}")
+                    else:
+                        run_log_check(name, run, text)
+                    pending_checks.remove(name)
+            if exited:
+                break
+            if (sc.end == "quit" and not quit_sent and next_marker == len(sc.markers)
+                    and not pending_checks):
+                quit_sent = True
+                try:
+                    qmp.command("quit")
+                except (QmpError, OSError, AttributeError) as e:
+                    run.fail(f"QMP quit failed: {e}")
+                    break
+                if not wait_exit(proc, QUIT_GRACE_SECONDS):
+                    run.fail(f"QEMU did not exit within {QUIT_GRACE_SECONDS} s of QMP quit")
+                    break
+                continue
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            time.sleep(0.05)
+
+    killed = proc.poll() is None
+    if killed:
+        kill_group(proc)
+    text = read_serial_final(run)
+    events = qmp.drain_events(0.5) if qmp is not None else []
+    rc = proc.returncode
+
+    if timed_out:
+        waiting = (f"still waiting for marker #{next_marker + 1} /{sc.markers[next_marker].pattern}/"
+                   if next_marker < len(sc.markers) else
+                   f"still waiting for checks {pending_checks}" if pending_checks else
+                   "all markers seen; QEMU did not exit as the scenario's end expects")
+        run.fail(f"timeout after {sc.timeout:g} s (QEMU killed): {waiting}")
+    # markers
+    if next_marker < len(sc.markers) and not timed_out:
+        run.fail(f"marker #{next_marker + 1} /{sc.markers[next_marker].pattern}/ never appeared"
+                 + (f" (after marker #{next_marker} matched)" if next_marker else ""))
+    for name in pending_checks:
+        spec = checks.CHECKS[name]
+        if spec.ready.search(text) and not spec.live:
+            run_log_check(name, run, text)
+        else:
+            run.fail(f"check {name} never ran: its trigger /{spec.ready.pattern}/ "
+                     + ("did not appear" if not spec.ready.search(text)
+                        else "appeared only after QEMU exited"))
+    # how QEMU ended (unless the harness had to kill it: then a failure or
+    # the timeout above already says why)
+    if timed_out or killed:
+        return
+    shutdown = [e for e in events if e.get("event") == "SHUTDOWN"]
+    reason = shutdown[-1].get("data", {}).get("reason") if shutdown else None
+    if rc not in (0, qemu.PANIC_EXIT_STATUS):
+        run.fail(f"QEMU exited with status {rc}: a QEMU error, not a guest exit (see QEMU output)")
+    elif rc == qemu.PANIC_EXIT_STATUS and sc.end != "panic":
+        run.fail("QEMU exit status 3: the kernel panicked (isa-debug-exit)")
+    elif sc.end == "panic":
+        if rc != qemu.PANIC_EXIT_STATUS:
+            run.fail(f"expected a panic (QEMU exit status 3), got exit status {rc}")
+    elif sc.end == "poweroff":
+        if rc != 0:
+            run.fail(f"expected ACPI poweroff (QEMU exit status 0), got exit status {rc}")
+        elif qmp is not None and reason not in (None, "guest-shutdown"):
+            run.fail(f"QEMU exited 0 but not by guest poweroff: SHUTDOWN reason {reason!r} "
+                     "(guest-reset = triple fault or reset)")
+        elif qmp is not None and reason is None:
+            run.notes.append("no SHUTDOWN event seen on QMP; relied on exit status 0")
+    elif sc.end == "quit":
+        if not quit_sent:
+            run.fail(f"QEMU exited by itself (status {rc}, shutdown reason {reason!r}) "
+                     "before the harness sent quit")
+        elif rc != 0:
+            run.fail(f"QEMU exit status {rc} after QMP quit")
+
+
+def read_serial_final(run: Run) -> str:
+    try:
+        return clean_text(run.serial_path.read_bytes())
+    except OSError:
+        return ""
+
+
+def wait_exit(proc: subprocess.Popen, seconds: float) -> bool:
+    try:
+        proc.wait(timeout=seconds)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def tail(text: str, lines: int) -> str:
+    ls = text.splitlines()
+    if len(ls) <= lines:
+        return text
+    return f"[... {len(ls) - lines} earlier lines omitted ...]\n" + "\n".join(ls[-lines:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Run one Sluice QEMU scenario.")
+    p.add_argument("--build-dir", type=Path, required=True)
+    p.add_argument("--kernel", type=Path, required=True)
+    p.add_argument("--accel", choices=["tcg", "kvm"], default="tcg")
+    p.add_argument("--keep", action="store_true", help="keep the run directory on success")
+    p.add_argument("--verbose", "-v", action="store_true", help="echo the serial log live")
+    p.add_argument("scenario", type=Path)
+    a = p.parse_args(argv)
+
+    build_dir = a.build_dir.resolve()
+    try:
+        sc = load_scenario(a.scenario, build_dir)
+    except ScenarioError as e:
+        print(f"scenario error: {e}")
+        return 2
+    print(f"scenario {sc.name}: {' '.join(sc.description.split())}")
+    print(f"scenario {sc.name}: accelerator {a.accel}, {sc.format} image, {sc.firmware} firmware, "
+          f"end {sc.end}, timeout {sc.timeout:g} s")
+    runs_root = build_dir / "scenario-runs"
+    runs_root.mkdir(parents=True, exist_ok=True)
+    run = Run(sc, a.accel, Path(tempfile.mkdtemp(prefix=f"{sc.name}.", dir=runs_root)))
+    t0 = time.monotonic()
+    try:
+        execute(sc, run, a.kernel.resolve(), build_dir, a.verbose)
+    except (ScenarioError, mkimage.ImageError, qemu.QemuError) as e:
+        run.fail(str(e))
+    elapsed = time.monotonic() - t0
+
+    for n in run.notes:
+        print(f"  {n}")
+    if not run.failures:
+        print(f"PASS {sc.name} in {elapsed:.1f} s (accelerator {a.accel})")
+        if not a.keep:
+            shutil.rmtree(run.run_dir, ignore_errors=True)
+        return 0
+
+    print(f"FAIL {sc.name} after {elapsed:.1f} s (accelerator {a.accel})")
+    for f in run.failures:
+        print(f"  * {f}")
+    if run.cmd:
+        print("QEMU command line:")
+        print("  " + qemu.format_command(run.cmd))
+    print(f"kernel command line: {sc.full_cmdline()}")
+    print(f"run directory (kept): {run.run_dir}")
+    if run.serial_path is not None:
+        text = read_serial_final(run)
+        print(f"----- serial log ({run.serial_path}) -----")
+        print(tail(text, SERIAL_TAIL_LINES).rstrip() or "(empty)")
+        print("----- end of serial log -----")
+    if run.qemu_out_path is not None and run.qemu_out_path.exists():
+        out = run.qemu_out_path.read_text(errors="replace").strip()
+        if out:
+            print("----- QEMU output -----")
+            print(tail(out, 50))
+            print("----- end of QEMU output -----")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
