@@ -101,6 +101,17 @@ void consider(u64 phys) {
              h.length, h.revision, h.oem_id);
     ByteView t = view.value();
     dump(h.signature, t);
+    bool* have = acpi::signature_is(h, "APIC")   ? &g_have_madt
+                 : acpi::signature_is(h, "MCFG") ? &g_have_mcfg
+                 : acpi::signature_is(h, "DMAR") ? &g_have_dmar
+                 : acpi::signature_is(h, "FACP") ? &g_have_fadt
+                                                 : nullptr;
+    if (have && *have) {
+        // Firmware should list each of these once; the first valid copy wins
+        // so a later (possibly injected) table cannot replace it.
+        LOG_WARN("acpi: duplicate %s at 0x%llx ignored", h.signature, static_cast<unsigned long long>(phys));
+        return;
+    }
     if (acpi::signature_is(h, "APIC")) {
         auto r = acpi::parse_madt(t);
         if (!r.ok()) return note_rejected("MADT", phys, r.status());
