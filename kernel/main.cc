@@ -21,6 +21,12 @@
 #include "mm/paging.h"
 #include "pci/ecam.h"
 #include "pci/enumerate.h"
+#include "arch/x86_64/percpu.h"
+#include "arch/x86_64/syscall.h"
+#include "boot/modules.h"
+#include "proc/lifecycle.h"
+#include "sched/scheduler.h"
+#include "cap/process.h"
 
 extern "C" char __kernel_phys_start[], __kernel_phys_end[];
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
@@ -109,7 +115,22 @@ void init_memory(u64 info_phys, u64 info_size) {
              static_cast<unsigned long long>(st.total * frames::kFrameSize >> 20));
 }
 
-void on_serial_irq(InterruptFrame&) { serial::handle_interrupt(); }
+// Until the console service (user space) owns COM1, completed input lines
+// are logged: visible proof that the IOAPIC routing works.
+void on_serial_irq(InterruptFrame&) {
+    static char line[128];
+    static usize len;
+    serial::handle_interrupt();
+    int b;
+    while ((b = serial::read_byte()) >= 0) {
+        if (b == '\r' || b == '\n') {
+            if (len) LOG_INFO("console: line '%.*s'", static_cast<int>(len), line);
+            len = 0;
+        } else if (len < sizeof line) {
+            line[len++] = static_cast<char>(b);
+        }
+    }
+}
 
 // Interrupt controllers: 8259s masked, LAPIC timer, IOAPIC routing COM1.
 void init_interrupts() {
@@ -179,23 +200,14 @@ void list_modules() {
     }
 }
 
-// Echoes completed lines from the serial console: the interrupt path's
-// visible proof until the shell (next issue) takes the console over.
-[[noreturn]] void console_idle() {
-    char line[128];
-    usize len = 0;
-    for (;;) {
-        int b;
-        while ((b = serial::read_byte()) >= 0) {
-            if (b == '\r' || b == '\n') {
-                if (len) LOG_INFO("console: line '%.*s'", static_cast<int>(len), line);
-                len = 0;
-            } else if (len < sizeof line) {
-                line[len++] = static_cast<char>(b);
-            }
-        }
-        cpu::hlt();
-    }
+// exit=poweroff: once no process is left running, power off (tests end
+// this way; without init that is right after boot).
+void power_off_when_done() {
+    if (!cmdline::is("exit", "poweroff") || kobj::Process::live_count() != 0) return;
+    auto st = frames::stats();
+    LOG_INFO("boot: no processes left; frames free %llu used %llu", static_cast<unsigned long long>(st.free),
+             static_cast<unsigned long long>(st.used));
+    kacpi::poweroff();
 }
 
 }  // namespace
@@ -204,6 +216,8 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
     serial::init();
     gdt::init();
     idt::init();
+    percpu::init_bsp();
+    syscall_msr::init();
     for (auto* ctor = __init_array_start; ctor != __init_array_end; ctor++) (*ctor)();
 
     if (magic != kMultiboot2Magic) panic("boot: not started by a multiboot2 loader (magic 0x%x)", magic);
@@ -230,6 +244,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
     auto pci = pci_enum::enumerate();
     if (!pci.ok()) LOG_ERROR("pci: enumeration failed: %s", status_name(pci.status()));
 
+    modules::init(g_boot);
     list_modules();
     auto st = frames::stats();
     LOG_INFO("boot: complete in %llu ms (frames free %llu used %llu, heap %llu bytes)",
@@ -237,6 +252,13 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
              static_cast<unsigned long long>(st.used), static_cast<unsigned long long>(heap::bytes_in_use()));
 
     if (const char* kind = cmdline::get("test.fault", &len)) trigger_test_fault(kind, len);
-    if (cmdline::is("exit", "poweroff")) kacpi::poweroff();
-    console_idle();
+
+    sched::init(kobj::Thread::adopt_boot_context());
+    lapic::set_tick_hook(sched::tick);
+    if (const char* init = cmdline::get("init", &len)) {
+        auto p = proc::spawn_from_module(init, len, 16);
+        if (p.ok()) p.value()->unref();  // the process keeps itself alive while it runs
+        else LOG_ERROR("boot: init '%.*s' did not start", static_cast<int>(len), init);
+    }
+    sched::run_idle(power_off_when_done);
 }

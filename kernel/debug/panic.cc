@@ -8,6 +8,7 @@
 #include "console/serial.h"
 #include "debug/symbols.h"
 #include "mm/direct_map.h"
+#include "mm/kernel_stack.h"
 #include "util/format.h"
 
 extern "C" char __kernel_text_start[], __kernel_data_end[];
@@ -22,6 +23,7 @@ bool plausible_frame(u64 rbp) {
     if (rbp & 7) return false;
     u64 image_lo = reinterpret_cast<u64>(__kernel_text_start), image_hi = reinterpret_cast<u64>(__kernel_data_end);
     if (rbp >= image_lo && rbp + 16 <= image_hi) return true;
+    if (kstack::contains(rbp, 16)) return true;
     return rbp >= direct_map::kBase && direct_map::covers(rbp - direct_map::kBase, 16);
 }
 

@@ -72,11 +72,12 @@ void free(void* p) {
         frames::free_contiguous(direct_map::to_phys(h), h->frames);
         return;
     }
-    if (h->size_class >= kClassCount) panic("heap: corrupt header at %p", p);
-    g_in_use -= kClasses[h->size_class];
+    u32 cls = h->size_class;  // read before the free-list link overwrites the header
+    if (cls >= kClassCount) panic("heap: corrupt header at %p", p);
+    g_in_use -= kClasses[cls];
     auto* b = reinterpret_cast<FreeBlock*>(h);
-    b->next = g_free_lists[h->size_class];
-    g_free_lists[h->size_class] = b;
+    b->next = g_free_lists[cls];
+    g_free_lists[cls] = b;
 }
 
 u64 bytes_in_use() { return g_in_use; }

@@ -84,6 +84,14 @@ Result<void> init(u64 phys_limit) {
     TRY(map_kernel_section(__kernel_rodata_start, __kernel_rodata_end, g_nx));
     TRY(map_kernel_section(__kernel_data_start, __kernel_data_end, kWritable | g_nx));
 
+    // Every kernel-half PML4 slot gets its PDPT now, so user address spaces
+    // can share the kernel half by copying these 256 entries once and later
+    // kernel mappings appear in every address space.
+    for (u64 idx = 256; idx < 512; idx++) {
+        u64& e = table(g_pml4_phys)[idx];
+        if (!(e & kPresent)) e = TRY(new_table()) | kPresent | kWritable;
+    }
+
     cpu::write_cr3(g_pml4_phys);
     direct_map::set_limit(limit);
     LOG_INFO("paging: direct map %llu MiB, kernel text %llu KiB, nx %s", static_cast<unsigned long long>(limit >> 20),
@@ -104,6 +112,22 @@ Result<volatile void*> map_mmio(u64 phys, u64 size) {
         TRY(map_4k(virt + off, first + off, kWritable | kCacheDisable | kWriteThrough | kGlobal | g_nx));
     return reinterpret_cast<volatile void*>(virt + (phys - first));
 }
+
+u64 kernel_root() { return g_pml4_phys; }
+
+Result<void> map_kernel_page(u64 virt, u64 phys, bool writable) {
+    return map_4k(virt, phys, (writable ? kWritable : 0) | kGlobal | g_nx);
+}
+
+Result<u64> unmap_kernel_page(u64 virt) {
+    u64* e = TRY(walk_create(virt, 1));
+    if (!(*e & kPresent)) return Status::NotFound;
+    u64 phys = *e & kAddressMask;
+    *e = 0;
+    cpu::invlpg(virt);
+    return phys;
+}
+u64 nx_bit() { return g_nx; }
 
 Result<u64> translate(u64 virt) {
     u64 phys = g_pml4_phys ? g_pml4_phys : (cpu::read_cr3() & kAddressMask);

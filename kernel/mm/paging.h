@@ -28,6 +28,15 @@ Result<void> init(u64 phys_limit);
 // The region is never unmapped (device windows live as long as the kernel).
 Result<volatile void*> map_mmio(u64 phys, u64 size);
 
+// The kernel's PML4 (physical); user address spaces copy its upper half.
+u64 kernel_root();
+// Kernel-half 4 KiB mappings outside the direct map (kernel stacks with
+// guard pages). Global and non-executable.
+Result<void> map_kernel_page(u64 virt, u64 phys, bool writable);
+Result<u64> unmap_kernel_page(u64 virt);
+// kNoExecute when the CPU supports NX, else 0.
+u64 nx_bit();
+
 // Virtual -> physical through the live tables; NotFound when unmapped.
 Result<u64> translate(u64 virt);
 

@@ -2,6 +2,8 @@
 
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/lapic.h"
+#include "arch/x86_64/user_copy.h"
+#include "proc/lifecycle.h"
 #include "console/log.h"
 #include "debug/panic.h"
 
@@ -63,15 +65,22 @@ void set_handler(u8 vector, Handler handler) { g_handlers[vector] = handler; }
 extern "C" void interrupt_dispatch(InterruptFrame* frame) {
     u64 v = frame->vector;
     if (v < 32) {
-        // No exception is recoverable yet: user processes arrive with the
-        // capability issue, and will turn their faults into process deaths.
+        // A fault in user mode ends that process (its supervisor learns the
+        // reason); a fault in the kernel is a bug, except a bad user pointer
+        // inside user_copy, which becomes an error for the syscall.
+        if ((frame->cs & 3) == 3) proc::user_fault(*frame);  // does not return
+        if (v == 14 && user::fixup_fault(&frame->rip)) return;
         panic_from_exception(*frame);
     }
     if (v == idt::kVectorSpurious) return;  // no EOI for spurious (SDM §10.9)
+    // EOI first: a handler may switch threads (the timer does), and the
+    // LAPIC holds back further interrupts of this priority until EOI.
+    // Every source routed so far is edge-triggered (LAPIC timer, ISA IRQs,
+    // MSI/MSI-X), so an early EOI loses nothing.
+    lapic::eoi();
     if (idt::g_handlers[v]) {
         idt::g_handlers[v](*frame);
     } else {
         LOG_WARN("irq: unexpected vector %llu", static_cast<unsigned long long>(v));
     }
-    lapic::eoi();
 }

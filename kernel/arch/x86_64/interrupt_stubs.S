@@ -3,6 +3,12 @@
  * registers and calls interrupt_dispatch(InterruptFrame*). */
 
 .macro SAVE_AND_DISPATCH
+    /* From user mode (CS.RPL = 3, at 24(%rsp) after vector and error code):
+     * switch GS to the kernel's per-CPU block. */
+    testb $3, 24(%rsp)
+    jz 1f
+    swapgs
+1:
     push %rax
     push %rbx
     push %rcx
@@ -37,12 +43,39 @@
     pop %rbx
     pop %rax
     add $16, %rsp
+    testb $3, 8(%rsp)
+    jz 2f
+    swapgs
+2:
     iretq
 .endm
 
     .text
 interrupt_common:
     SAVE_AND_DISPATCH
+
+/* A new user thread's first switch_context "returns" here with its
+ * kernel stack holding an InterruptFrame built by the thread's creator. */
+    .global return_to_user
+return_to_user:
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $16, %rsp
+    swapgs
+    iretq
 
 /* Stub v lives at interrupt_stubs + 16 * v (each is at most 12 bytes). */
     .balign 16

@@ -22,7 +22,12 @@ u64 g_hz;
 u32 read(u32 reg) { return g_regs[reg / 4]; }
 void write(u32 reg, u32 v) { g_regs[reg / 4] = v; }
 
-void on_timer(InterruptFrame&) { g_ticks = g_ticks + 1; }
+void (*g_tick_hook)();
+
+void on_timer(InterruptFrame&) {
+    g_ticks = g_ticks + 1;
+    if (g_tick_hook) g_tick_hook();
+}
 
 }  // namespace
 
@@ -60,6 +65,7 @@ void start_timer(u32 hz) {
 }
 
 u64 ticks() { return g_ticks; }
+void set_tick_hook(void (*hook)()) { g_tick_hook = hook; }
 u64 timer_hz() { return g_hz; }
 
 }  // namespace lapic

@@ -1,0 +1,6 @@
+// Enables syscall/sysret (EFER.SCE) and points LSTAR at syscall_entry.
+#pragma once
+
+namespace syscall_msr {
+void init();
+}

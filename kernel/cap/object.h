@@ -1,0 +1,88 @@
+// The base of every kernel object a capability can name: a type tag and a
+// reference count. Capabilities, mappings and the kernel's own tables each
+// hold one reference; the object is destroyed when the last one goes.
+// Single CPU, non-preemptible kernel: counts need no atomics yet; with SMP
+// they become atomic and destruction moves to an RCU-style grace period.
+#pragma once
+
+#include "util/types.h"
+
+namespace kobj {
+
+enum class Type : u16 {
+    None = 0,
+    Process = 1,
+    Thread = 2,
+    Endpoint = 3,
+    Notification = 4,
+    MemoryObject = 5,
+    WaitSet = 6,
+    Log = 7,
+};
+
+const char* type_name(Type t);
+
+class Object {
+public:
+    explicit Object(Type type) : m_type(type) {}
+    virtual ~Object() = default;
+    Object(const Object&) = delete;
+    Object& operator=(const Object&) = delete;
+
+    Type type() const { return m_type; }
+    u32 refs() const { return m_refs; }
+    void ref() { m_refs++; }
+    // Drops one reference; destroys the object (delete) at zero.
+    void unref();
+
+private:
+    Type m_type;
+    u32 m_refs = 1;  // the creator's
+};
+
+// Owning pointer to an Object subclass: one reference, moved not copied.
+template <typename T>
+class Ref {
+public:
+    Ref() = default;
+    // Adopts the creator's reference.
+    static Ref adopt(T* p) {
+        Ref r;
+        r.m_ptr = p;
+        return r;
+    }
+    static Ref share(T* p) {
+        if (p) p->ref();
+        return adopt(p);
+    }
+    Ref(Ref&& o) : m_ptr(o.m_ptr) { o.m_ptr = nullptr; }
+    Ref& operator=(Ref&& o) {
+        if (this != &o) {
+            reset();
+            m_ptr = o.m_ptr;
+            o.m_ptr = nullptr;
+        }
+        return *this;
+    }
+    Ref(const Ref&) = delete;
+    Ref& operator=(const Ref&) = delete;
+    ~Ref() { reset(); }
+
+    void reset() {
+        if (m_ptr) m_ptr->unref();
+        m_ptr = nullptr;
+    }
+    T* get() const { return m_ptr; }
+    T* operator->() const { return m_ptr; }
+    explicit operator bool() const { return m_ptr != nullptr; }
+    T* leak() {
+        T* p = m_ptr;
+        m_ptr = nullptr;
+        return p;
+    }
+
+private:
+    T* m_ptr = nullptr;
+};
+
+}  // namespace kobj

@@ -1,0 +1,160 @@
+#include "cap/process.h"
+
+#include "arch/x86_64/cpu.h"
+#include "console/log.h"
+#include "mm/direct_map.h"
+#include "mm/frame_allocator.h"
+#include "mm/heap.h"
+#include "mm/paging.h"
+#include "sched/scheduler.h"
+
+namespace kobj {
+namespace {
+
+Process* g_table;
+u32 g_next_pid = 1;
+
+void table_remove(Process* p) {
+    for (Process** link = &g_table; *link; link = &(*link)->next_in_table) {
+        if (*link == p) {
+            *link = p->next_in_table;
+            return;
+        }
+    }
+}
+
+}  // namespace
+
+const char* exit_kind_name(ExitReason::Kind k) {
+    switch (k) {
+        case ExitReason::Kind::Running: return "running";
+        case ExitReason::Kind::Exited: return "exited";
+        case ExitReason::Kind::Faulted: return "faulted";
+        case ExitReason::Kind::Killed: return "killed";
+    }
+    return "?";
+}
+
+Result<Process*> Process::create(const char* name, usize name_len) {
+    auto* p = new Process();
+    if (auto r = p->m_space.init(); !r.ok()) {
+        p->unref();
+        return r.status();
+    }
+    usize n = name_len < kNameLength - 1 ? name_len : kNameLength - 1;
+    for (usize i = 0; i < n; i++) p->m_name[i] = name[i];
+    p->m_pid = g_next_pid++;
+    p->ref();  // held by the process itself while it is alive; terminate() drops it
+    p->next_in_table = g_table;
+    g_table = p;
+    return p;
+}
+
+Process::~Process() { table_remove(this); }
+
+Result<void> Process::map_anonymous(u64 base, u64 pages, mm::MapFlags flags) {
+    if (!alive()) return Status::Stale;
+    if (m_region_count == kMaxRegions) return Status::NoMemory;
+    if (pages == 0 || (base & 0xfff)) return Status::InvalidArgument;
+    auto* list = static_cast<u64*>(heap::alloc(pages * sizeof(u64)));
+    if (!list) return Status::NoMemory;
+    u64 done = 0;
+    Status failure = Status::Ok;
+    for (; done < pages; done++) {
+        auto frame = frames::alloc();
+        if (!frame.ok()) {
+            failure = frame.status();
+            break;
+        }
+        u8* bytes = direct_map::to_virt<u8>(frame.value());
+        for (usize i = 0; i < frames::kFrameSize; i++) bytes[i] = 0;
+        if (auto r = m_space.map(base + done * frames::kFrameSize, frame.value(), flags); !r.ok()) {
+            frames::free(frame.value());
+            failure = r.status();
+            break;
+        }
+        list[done] = frame.value();
+    }
+    if (failure != Status::Ok) {
+        for (u64 i = 0; i < done; i++) {
+            (void)m_space.unmap(base + i * frames::kFrameSize);
+            frames::free(list[i]);
+        }
+        heap::free(list);
+        return failure;
+    }
+    m_regions[m_region_count++] = Region{base, pages, list};
+    return {};
+}
+
+Result<void> Process::write_memory(u64 virt, const u8* data, usize len) {
+    for (usize done = 0; done < len;) {
+        u64 page = (virt + done) & ~0xfffull;
+        u64 phys = TRY(m_space.lookup(page));
+        usize off = (virt + done) & 0xfff;
+        usize chunk = 4096 - off < len - done ? 4096 - off : len - done;
+        u8* dst = direct_map::to_virt<u8>(phys) + off;
+        for (usize i = 0; i < chunk; i++) dst[i] = data[done + i];
+        done += chunk;
+    }
+    return {};
+}
+
+Result<Thread*> Process::spawn_thread(u64 entry, u64 user_rsp, u64 arg, u8 priority) {
+    if (!alive()) return Status::Stale;
+    if (m_thread_count == kMaxThreads) return Status::NoMemory;
+    Thread* t = TRY(Thread::create_user(this, entry, user_rsp, arg, priority));
+    m_threads[m_thread_count++] = t;  // the creator's reference moves here
+    sched::make_ready(t);
+    return t;
+}
+
+void Process::release_regions() {
+    for (u32 r = 0; r < m_region_count; r++) {
+        Region& region = m_regions[r];
+        for (u64 i = 0; i < region.pages; i++) {
+            (void)m_space.unmap(region.base + i * frames::kFrameSize);
+            frames::free(region.frames[i]);
+        }
+        heap::free(region.frames);
+    }
+    m_region_count = 0;
+}
+
+u64 Process::frames_owned() const {
+    u64 n = m_space.page_table_frames();
+    for (u32 r = 0; r < m_region_count; r++) n += m_regions[r].pages;
+    return n;
+}
+
+void Process::terminate(const ExitReason& why) {
+    if (!alive()) return;
+    m_exit = why;
+    for (u32 i = 0; i < m_thread_count; i++) {
+        sched::retire(m_threads[i]);
+        m_threads[i]->unref();
+        m_threads[i] = nullptr;
+    }
+    m_thread_count = 0;
+    // Leave this address space before tearing it down.
+    if ((cpu::read_cr3() & paging::kAddressMask) == m_space.root()) cpu::write_cr3(paging::kernel_root());
+    release_regions();
+    m_space.destroy();
+    unref();  // the self-reference taken at create(); may destroy *this
+}
+
+u32 Process::live_count() {
+    u32 n = 0;
+    for (Process* p = g_table; p; p = p->next_in_table) n += p->alive() ? 1 : 0;
+    return n;
+}
+
+Process* first_process() { return g_table; }
+
+Process* find_process(u32 pid) {
+    for (Process* p = g_table; p; p = p->next_in_table)
+        if (p->pid() == pid) return p;
+    return nullptr;
+}
+
+}  // namespace kobj

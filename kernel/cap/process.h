@@ -1,0 +1,90 @@
+// Process: an address space, the threads that run in it, the memory it
+// owns and (with the capability space) the objects it may name.
+// Lifecycle: Running -> Dead, once. Death releases everything the process
+// held (threads, mappings, frames); the Process object itself lives on
+// while a supervisor holds a handle, to report why it died.
+#pragma once
+
+#include "cap/object.h"
+#include "cap/thread.h"
+#include "mm/address_space.h"
+
+namespace kobj {
+
+struct ExitReason {
+    enum class Kind : u8 { Running, Exited, Faulted, Killed };
+    Kind kind = Kind::Running;
+    i64 code = 0;        // Exited: the exit code
+    u64 vector = 0;      // Faulted: exception vector
+    u64 address = 0;     // Faulted: CR2 for page faults, else RIP
+    u64 rip = 0;
+};
+
+const char* exit_kind_name(ExitReason::Kind k);
+
+class Process : public Object {
+public:
+    static constexpr u32 kMaxThreads = 8;
+    static constexpr u32 kMaxRegions = 24;
+    static constexpr usize kNameLength = 32;
+
+    // Returns the creator's reference; the process also holds one on
+    // itself until it terminates.
+    static Result<Process*> create(const char* name, usize name_len);
+    // Live (not yet terminated) processes.
+    static u32 live_count();
+    ~Process() override;
+
+    mm::AddressSpace& address_space() { return m_space; }
+    u32 pid() const { return m_pid; }
+    const char* name() const { return m_name; }
+    bool alive() const { return m_exit.kind == ExitReason::Kind::Running; }
+    const ExitReason& exit_reason() const { return m_exit; }
+
+    // Anonymous, zeroed memory mapped at [base, base + pages*4K), owned by
+    // the process and freed at its death.
+    Result<void> map_anonymous(u64 base, u64 pages, mm::MapFlags flags);
+    // Copies into memory this process already maps (used by the loader
+    // before the process runs; the target is this process's space).
+    Result<void> write_memory(u64 virt, const u8* data, usize len);
+
+    Result<Thread*> spawn_thread(u64 entry, u64 user_rsp, u64 arg, u8 priority);
+    u32 thread_count() const { return m_thread_count; }
+    Thread* thread(u32 i) const { return m_threads[i]; }
+
+    // Ends the process: every thread retired, every region unmapped and its
+    // frames freed, the address space torn down, and the process's
+    // reference to itself dropped (so `this` may be gone on return unless
+    // the caller holds a reference). Idempotent. If the calling thread
+    // belongs to this process the caller must switch away after.
+    void terminate(const ExitReason& why);
+
+    u64 frames_owned() const;
+    Process* next_in_table = nullptr;
+
+private:
+    struct Region {
+        u64 base;
+        u64 pages;
+        u64* frames;  // heap array of `pages` physical addresses
+    };
+
+    Process() : Object(Type::Process) {}
+    void release_regions();
+
+    mm::AddressSpace m_space;
+    u32 m_pid = 0;
+    char m_name[kNameLength] = {};
+    ExitReason m_exit;
+    Thread* m_threads[kMaxThreads] = {};
+    u32 m_thread_count = 0;
+    Region m_regions[kMaxRegions] = {};
+    u32 m_region_count = 0;
+};
+
+// The process table (for `ps` and lookups by pid). Holds no reference:
+// a process leaves the table when its object is destroyed.
+Process* first_process();
+Process* find_process(u32 pid);
+
+}  // namespace kobj

@@ -1,0 +1,61 @@
+#include "cap/thread.h"
+
+#include "arch/x86_64/gdt.h"
+
+extern "C" void return_to_user();
+
+namespace kobj {
+namespace {
+u32 g_next_tid = 1;
+}
+
+Result<Thread*> Thread::create_user(Process* process, u64 entry, u64 user_rsp, u64 arg, u8 priority) {
+    if (priority >= kPriorities) return Status::InvalidArgument;
+    auto stack = kstack::alloc();
+    if (!stack.ok()) return stack.status();
+    auto* t = new Thread();
+    t->stack = stack.value();
+    t->process = process;
+    t->priority = priority;
+    t->tid = g_next_tid++;
+
+    // Stack layout from the top: the user-mode InterruptFrame, then the
+    // callee-saved registers switch_context pops, with return_to_user as
+    // its return address.
+    auto* frame = reinterpret_cast<InterruptFrame*>(t->stack.top - sizeof(InterruptFrame));
+    *frame = InterruptFrame{};
+    frame->rip = entry;
+    frame->cs = gdt::kUserCode;
+    frame->rflags = 0x202;  // IF
+    frame->rsp = user_rsp;
+    frame->ss = gdt::kUserData;
+    frame->rdi = arg;
+    u64* sp = reinterpret_cast<u64*>(frame);
+    *--sp = reinterpret_cast<u64>(return_to_user);
+    *--sp = 0;  // rbp
+    *--sp = 0;  // rbx
+    *--sp = 0;  // r12
+    *--sp = 0;  // r13
+    *--sp = 0;  // r14
+    *--sp = 0;  // r15
+    t->saved_rsp = reinterpret_cast<u64>(sp);
+    return t;
+}
+
+Thread* Thread::adopt_boot_context() {
+    auto* t = new Thread();
+    t->priority = 0;
+    t->state = State::Running;
+    t->tid = 0;
+    return t;
+}
+
+Thread::~Thread() {
+    if (stack.base) kstack::free(stack);
+}
+
+InterruptFrame* Thread::user_frame() const {
+    return reinterpret_cast<InterruptFrame*>(stack.top - sizeof(InterruptFrame));
+}
+
+}  // namespace kobj

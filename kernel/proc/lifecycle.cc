@@ -1,0 +1,82 @@
+#include "proc/lifecycle.h"
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/idt.h"
+#include "arch/x86_64/user_copy.h"
+#include "boot/modules.h"
+#include "console/log.h"
+#include "elf/elf64.h"
+#include "sched/scheduler.h"
+
+namespace proc {
+namespace {
+
+Result<void> load_segments(kobj::Process* p, ByteView file, const elf::Image& image) {
+    for (u32 i = 0; i < image.segment_count; i++) {
+        const elf::Segment& s = image.segments[i];
+        u64 first = s.vaddr & ~0xfffull;
+        u64 last = (s.vaddr + s.memsz + 0xfff) & ~0xfffull;
+        TRY(p->map_anonymous(first, (last - first) / 4096, mm::MapFlags{s.write, s.exec, false}));
+        ByteView bytes = TRY(file.sub(s.file_offset, s.filesz));
+        TRY(p->write_memory(s.vaddr, bytes.data(), bytes.size()));
+    }
+    return {};
+}
+
+[[noreturn]] void end_current(const kobj::ExitReason& why) {
+    kobj::Process* p = sched::current()->process;
+    p->terminate(why);  // may free p: do not touch it after this line
+    sched::switch_away();
+    __builtin_unreachable();
+}
+
+}  // namespace
+
+Result<kobj::Process*> spawn_from_module(const char* module, usize len, u8 priority) {
+    auto file = modules::find(module, len);
+    if (!file.ok()) {
+        LOG_ERROR("proc: no boot module '%.*s'", static_cast<int>(len), module);
+        return file.status();
+    }
+    const char* reason = nullptr;
+    auto image = elf::parse_executable(file.value(), elf::Policy{kImageMin, kStackTop - (kStackPages + 1) * 4096},
+                                       &reason);
+    if (!image.ok()) {
+        LOG_ERROR("proc: module '%.*s' refused: %s (%s)", static_cast<int>(len), module, reason,
+                  status_name(image.status()));
+        return image.status();
+    }
+    kobj::Process* p = TRY(kobj::Process::create(module, len));
+    auto fail = [&](Status s, const char* what) -> Result<kobj::Process*> {
+        LOG_ERROR("proc: cannot start '%.*s': %s: %s", static_cast<int>(len), module, what, status_name(s));
+        p->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+        p->unref();
+        return s;
+    };
+    if (auto r = load_segments(p, file.value(), image.value()); !r.ok()) return fail(r.status(), "loading segments");
+    u64 stack_base = kStackTop - kStackPages * 4096;
+    if (auto r = p->map_anonymous(stack_base, kStackPages, mm::MapFlags{true, false, false}); !r.ok())
+        return fail(r.status(), "mapping the stack");
+    auto t = p->spawn_thread(image.value().entry, kStackTop - 16, 0, priority);
+    if (!t.ok()) return fail(t.status(), "creating the first thread");
+    LOG_INFO("proc: started pid %u '%s' entry 0x%llx (%u segments)", p->pid(), p->name(),
+             static_cast<unsigned long long>(image.value().entry), image.value().segment_count);
+    return p;
+}
+
+void user_fault(const InterruptFrame& f) {
+    kobj::Process* p = sched::current()->process;
+    u64 address = f.vector == 14 ? cpu::read_cr2() : f.rip;
+    LOG_WARN("proc: pid %u '%s' faulted: %s at rip 0x%llx address 0x%llx error 0x%llx", p->pid(), p->name(),
+             idt::exception_name(f.vector), static_cast<unsigned long long>(f.rip),
+             static_cast<unsigned long long>(address), static_cast<unsigned long long>(f.error_code));
+    end_current(kobj::ExitReason{kobj::ExitReason::Kind::Faulted, 0, f.vector, address, f.rip});
+}
+
+void exit_current(i64 code) {
+    kobj::Process* p = sched::current()->process;
+    LOG_INFO("proc: pid %u '%s' exited with %lld", p->pid(), p->name(), static_cast<long long>(code));
+    end_current(kobj::ExitReason{kobj::ExitReason::Kind::Exited, code, 0, 0, 0});
+}
+
+}  // namespace proc

@@ -1,0 +1,28 @@
+// Creating processes from boot modules and ending them: normal exit, a
+// fault in user mode, or a kill.
+#pragma once
+
+#include "arch/x86_64/interrupt_frame.h"
+#include "cap/process.h"
+
+namespace proc {
+
+// User image layout: programs link at 0x400000; the initial stack sits
+// just below kStackTop with an unmapped guard page beneath it.
+constexpr u64 kImageMin = 0x400000;
+constexpr u64 kStackTop = 0x00007ffffff00000ull;
+constexpr u64 kStackPages = 16;
+
+// Loads the ELF in boot module `module` into a new process and starts its
+// first thread at `priority`. A malformed image is refused with its
+// reason logged; nothing is mapped.
+Result<kobj::Process*> spawn_from_module(const char* module, usize len, u8 priority);
+
+// A CPU exception in user mode: ends the current process with the fault
+// recorded and runs something else. Does not return.
+[[noreturn]] void user_fault(const InterruptFrame& frame);
+
+// The current process exits with `code`. Does not return.
+[[noreturn]] void exit_current(i64 code);
+
+}  // namespace proc

@@ -1,0 +1,229 @@
+#include "sched/scheduler.h"
+
+#include "arch/x86_64/clock.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/gdt.h"
+#include "arch/x86_64/percpu.h"
+#include "cap/process.h"
+#include "debug/panic.h"
+#include "mm/paging.h"
+
+extern "C" void switch_context(u64* save_rsp, u64 new_rsp);
+
+namespace sched {
+namespace {
+
+using kobj::Thread;
+
+struct Queue {
+    Thread* head = nullptr;
+    Thread* tail = nullptr;
+};
+
+Queue g_ready[Thread::kPriorities];
+Thread* g_sleepers;   // sorted by wake_deadline
+Thread* g_idle;
+Thread* g_zombies;    // dead threads whose stacks are freed once we are off them
+bool g_need_resched;
+u64 g_switches;
+
+void push(Thread* t) {
+    Queue& q = g_ready[t->priority];
+    t->next_ready = nullptr;
+    if (q.tail) q.tail->next_ready = t;
+    else q.head = t;
+    q.tail = t;
+}
+
+void remove_ready(Thread* t) {
+    Queue& q = g_ready[t->priority];
+    Thread* prev = nullptr;
+    for (Thread* it = q.head; it; prev = it, it = it->next_ready) {
+        if (it != t) continue;
+        if (prev) prev->next_ready = it->next_ready;
+        else q.head = it->next_ready;
+        if (q.tail == it) q.tail = prev;
+        it->next_ready = nullptr;
+        return;
+    }
+}
+
+void remove_sleeper(Thread* t) {
+    for (Thread** link = &g_sleepers; *link; link = &(*link)->next_sleeper) {
+        if (*link == t) {
+            *link = t->next_sleeper;
+            t->next_sleeper = nullptr;
+            return;
+        }
+    }
+}
+
+Thread* pop_highest(int min_priority) {
+    for (int p = Thread::kPriorities - 1; p >= min_priority; p--) {
+        Queue& q = g_ready[p];
+        if (!q.head) continue;
+        Thread* t = q.head;
+        q.head = t->next_ready;
+        if (!q.head) q.tail = nullptr;
+        t->next_ready = nullptr;
+        return t;
+    }
+    return nullptr;
+}
+
+int highest_ready() {
+    for (int p = Thread::kPriorities - 1; p >= 0; p--)
+        if (g_ready[p].head) return p;
+    return -1;
+}
+
+void reap() {
+    while (g_zombies && g_zombies != current()) {
+        Thread* t = g_zombies;
+        g_zombies = t->next_ready;
+        t->next_ready = nullptr;
+        t->unref();  // the scheduler's reference
+    }
+}
+
+void switch_to(Thread* next) {
+    Thread* prev = current();
+    if (next == prev) {
+        next->state = Thread::State::Running;
+        return;
+    }
+    percpu::Cpu* cpu = percpu::current_cpu();
+    cpu->current = next;
+    cpu->context_switches++;
+    g_switches++;
+    next->state = Thread::State::Running;
+    if (next->stack.top) {
+        cpu->kernel_rsp = next->stack.top;
+        gdt::set_kernel_stack(next->stack.top);
+    }
+    u64 root = next->process ? next->process->address_space().root() : paging::kernel_root();
+    if ((cpu::read_cr3() & paging::kAddressMask) != root) cpu::write_cr3(root);
+    switch_context(&prev->saved_rsp, next->saved_rsp);
+    reap();
+}
+
+}  // namespace
+
+void init(Thread* idle) {
+    g_idle = idle;
+    percpu::current_cpu()->current = idle;
+}
+
+Thread* current() { return percpu::current_cpu()->current; }
+
+void make_ready(Thread* t) {
+    if (t == g_idle || t->state == Thread::State::Dead) return;
+    if (t->state == Thread::State::Ready) return;
+    t->state = Thread::State::Ready;
+    push(t);
+    if (t->priority > current()->priority || current() == g_idle) g_need_resched = true;
+}
+
+void wake(Thread* t, Status why) {
+    if (t->state != Thread::State::Blocked) return;
+    remove_sleeper(t);
+    t->wake_deadline = 0;
+    t->wake_status = why;
+    make_ready(t);
+}
+
+Status block_current(u64 deadline_ns) {
+    Thread* self = current();
+    KASSERT(self != g_idle);
+    self->state = Thread::State::Blocked;
+    self->wake_status = Status::Ok;
+    self->wake_deadline = deadline_ns;
+    if (deadline_ns) {
+        Thread** link = &g_sleepers;
+        while (*link && (*link)->wake_deadline <= deadline_ns) link = &(*link)->next_sleeper;
+        self->next_sleeper = *link;
+        *link = self;
+    }
+    switch_away();
+    return self->wake_status;
+}
+
+void retire(Thread* t) {
+    if (t->state == Thread::State::Dead) return;
+    if (t->state == Thread::State::Ready) remove_ready(t);
+    remove_sleeper(t);
+    t->state = Thread::State::Dead;
+    t->ref();  // kept until its stack is no longer in use
+    t->next_ready = g_zombies;
+    g_zombies = t;
+}
+
+void switch_away() {
+    Thread* next = pop_highest(0);
+    if (!next) next = g_idle;
+    g_need_resched = false;
+    switch_to(next);
+}
+
+void yield() {
+    Thread* self = current();
+    Thread* next = pop_highest(self->priority);
+    if (!next) return;
+    self->state = Thread::State::Ready;
+    push(self);
+    g_need_resched = false;
+    switch_to(next);
+}
+
+void preempt_point() {
+    if (!g_need_resched) return;
+    g_need_resched = false;
+    Thread* self = current();
+    if (self == g_idle) {
+        if (Thread* next = pop_highest(0)) switch_to(next);
+        return;
+    }
+    if (highest_ready() <= self->priority) return;
+    Thread* next = pop_highest(self->priority + 1);
+    self->state = Thread::State::Ready;
+    push(self);
+    switch_to(next);
+}
+
+void tick() {
+    u64 now = clock::monotonic_ns();
+    while (g_sleepers && g_sleepers->wake_deadline <= now) {
+        Thread* t = g_sleepers;
+        g_sleepers = t->next_sleeper;
+        t->next_sleeper = nullptr;
+        t->wake_deadline = 0;
+        t->wake_status = Status::Timeout;
+        make_ready(t);
+    }
+    Thread* self = current();
+    if (self == g_idle) {
+        if (Thread* next = pop_highest(0)) switch_to(next);
+        return;
+    }
+    // Time slice over: round-robin among equal priorities, and any higher
+    // priority thread woken above runs now.
+    yield();
+}
+
+[[noreturn]] void run_idle(void (*when_idle)()) {
+    for (;;) {
+        reap();
+        if (Thread* next = pop_highest(0)) {
+            switch_to(next);
+            continue;
+        }
+        if (when_idle) when_idle();
+        // sti;hlt is atomic with respect to interrupts (the sti shadow),
+        // so a wakeup between the check and the halt is not lost.
+        asm volatile("sti; hlt; cli" ::: "memory");
+    }
+}
+
+u64 context_switches() { return g_switches; }
+
+}  // namespace sched
