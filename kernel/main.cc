@@ -168,7 +168,9 @@ void init_interrupts() {
         LOG_INFO("serial: com1 irq 4 -> gsi %u vector 0x%x", com1.gsi, idt::kVectorSerial);
     serial::enable_rx_interrupt();
     lapic::start_timer(100);
-    cpu::sti();
+    // Interrupts stay off: the kernel is not preemptible (sched/scheduler.h),
+    // the boot path included. The idle loop takes them, and user mode runs
+    // with them on.
 }
 
 void list_modules() {
