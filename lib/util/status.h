@@ -20,6 +20,8 @@ enum class Status : i32 {
     QuotaExceeded,
     Busy,
     Timeout,
+    WrongType,        // handle names an object of a different type than the call needs
+    BadHandle,        // value can never be a handle (0, slot outside the space, generation 0)
 };
 
 // Stable, lowercase names for logs and test output.
@@ -40,6 +42,8 @@ constexpr const char* status_name(Status s) {
         case Status::QuotaExceeded: return "quota-exceeded";
         case Status::Busy: return "busy";
         case Status::Timeout: return "timeout";
+        case Status::WrongType: return "wrong-type";
+        case Status::BadHandle: return "bad-handle";
     }
     return "unknown";
 }
