@@ -258,7 +258,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
     sched::init(kobj::Thread::adopt_boot_context());
     lapic::set_tick_hook(sched::tick);
     if (const char* init = cmdline::get("init", &len)) {
-        auto p = proc::spawn_from_module(init, len, 16);
+        auto p = proc::spawn_init(init, len);
         if (p.ok()) p.value()->unref();  // the process keeps itself alive while it runs
         else LOG_ERROR("boot: init '%.*s' did not start", static_cast<int>(len), init);
     }

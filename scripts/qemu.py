@@ -55,7 +55,7 @@ class QemuConfig:
     devices: str = "default"             # default | none
     disk_dir: Path = REPO / "build"      # where nvme0.img / vblk0.img live
     run_dir: Path | None = None          # per-run files (OVMF vars copy)
-    serial: str = "stdio"                # stdio (with monitor mux) | file:PATH | none
+    serial: str = "stdio"                # stdio (with monitor mux) | file:PATH | socket:PATH | none
     qmp_socket: Path | None = None
     gdb: bool = False                    # -s -S: gdb stub on :1234, start paused
     extra_args: list[str] = field(default_factory=list)
@@ -109,6 +109,31 @@ def check_host(accel: str, firmware: str) -> None:
         raise QemuError(f"unknown accelerator {accel!r} (tcg or kvm)")
 
 
+def serial_args(serial: str) -> list[str]:
+    """COM1's QEMU arguments for a serial mode:
+
+    stdio        the terminal, multiplexed with the monitor (make run: Ctrl-A X
+                 quits, Ctrl-A C toggles the monitor);
+    file:PATH    output only, appended to PATH;
+    socket:PATH  both ways over a unix stream socket that someone (the scenario
+                 harness) is already listening on: QEMU connects while it
+                 starts, before the guest runs, so no output is lost, and
+                 bytes written to the socket arrive on COM1's receiver;
+    none         no serial port.
+    """
+    if serial == "stdio":
+        return ["-serial", "mon:stdio"]
+    if serial.startswith("file:"):
+        return ["-serial", serial, "-monitor", "none"]
+    if serial.startswith("socket:") and len(serial) > len("socket:"):
+        path = serial[len("socket:"):].replace(",", ",,")  # QEMU option escaping
+        return ["-chardev", f"socket,id=ser0,path={path},server=off",
+                "-serial", "chardev:ser0", "-monitor", "none"]
+    if serial == "none":
+        return ["-serial", "none", "-monitor", "none"]
+    raise QemuError(f"unknown serial mode {serial!r} (stdio, file:PATH, socket:PATH or none)")
+
+
 def build_command(cfg: QemuConfig) -> list[str]:
     """The full QEMU argv for cfg. Creates default disk images and, for UEFI,
     the per-run copy of the OVMF variable store."""
@@ -151,15 +176,7 @@ def build_command(cfg: QemuConfig) -> list[str]:
             cmd += ["-drive", f"file={cfg.image},if=none,id=boot,format=raw,snapshot=on",
                     "-device", "ide-hd,drive=boot,bus=ide.0,bootindex=0"]
 
-    if cfg.serial == "stdio":
-        # mon:stdio multiplexes the monitor: Ctrl-A X quits, Ctrl-A C monitor.
-        cmd += ["-serial", "mon:stdio"]
-    elif cfg.serial.startswith("file:"):
-        cmd += ["-serial", cfg.serial, "-monitor", "none"]
-    elif cfg.serial == "none":
-        cmd += ["-serial", "none", "-monitor", "none"]
-    else:
-        raise QemuError(f"unknown serial mode {cfg.serial!r}")
+    cmd += serial_args(cfg.serial)
 
     if cfg.qmp_socket is not None:
         cmd += ["-qmp", f"unix:{cfg.qmp_socket},server=on,wait=off"]
@@ -200,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="directory of the default raw disk images (default: build/)")
     p.add_argument("--run-dir", type=Path, default=None,
                    help="per-run files such as the OVMF variable store (default: disk dir)")
-    p.add_argument("--serial", default="stdio", help="stdio | file:PATH | none")
+    p.add_argument("--serial", default="stdio",
+                   help="stdio | file:PATH | socket:PATH (connect COM1 both ways to a listening "
+                        "unix socket, e.g. socat UNIX-LISTEN:PATH -) | none")
     p.add_argument("--qmp", type=Path, default=None, help="QMP unix socket path")
     p.add_argument("--gdb", action="store_true", help=f"-s -S: gdb stub on :{GDB_PORT}, start paused")
     p.add_argument("--print", dest="print_only", action="store_true",

@@ -1,5 +1,6 @@
 #include "cap/object.h"
 
+#include "cap/waitset.h"
 #include "debug/panic.h"
 
 namespace kobj {
@@ -13,9 +14,59 @@ const char* type_name(Type t) {
         case Type::MemoryObject: return "memory";
         case Type::WaitSet: return "waitset";
         case Type::Log: return "log";
+        case Type::Resource: return "resource";
         case Type::None: break;
     }
     return "none";
+}
+
+namespace {
+Object* g_deferred;
+}
+
+Object::~Object() {
+    // WaitSets hold references to what they observe, so none can remain.
+    if (m_observers) panic("kobj: %s destroyed while observed", type_name(m_type));
+}
+
+void Object::unref_deferred() {
+    if (m_deferred++ == 0) {
+        m_next_deferred = g_deferred;
+        g_deferred = this;
+    }
+}
+
+void drain_deferred() {
+    while (g_deferred) {
+        Object* o = g_deferred;
+        g_deferred = o->m_next_deferred;
+        o->m_next_deferred = nullptr;
+        u32 n = o->m_deferred;
+        o->m_deferred = 0;
+        // The last unref may destroy o, and with it queue more work.
+        for (u32 i = 0; i < n; i++) o->unref();
+    }
+}
+
+void Object::add_observer(Observer* o) {
+    o->next = m_observers;
+    m_observers = o;
+}
+
+void Object::remove_observer(Observer* o) {
+    for (Observer** link = &m_observers; *link; link = &(*link)->next) {
+        if (*link == o) {
+            *link = o->next;
+            o->next = nullptr;
+            return;
+        }
+    }
+}
+
+void Object::signals_changed() {
+    u64 now = signals();
+    for (Observer* o = m_observers; o; o = o->next)
+        if (now & o->mask) o->waitset->poke();
 }
 
 void Object::unref() {

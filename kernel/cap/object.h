@@ -18,14 +18,32 @@ enum class Type : u16 {
     MemoryObject = 5,
     WaitSet = 6,
     Log = 7,
+    Resource = 8,
 };
 
 const char* type_name(Type t);
 
+class WaitSet;
+class Object;
+
+// Signal bits an object can raise for WaitSets (one namespace for all types).
+constexpr u64 kSignalReady = 1u << 0;     // Notification: bits pending
+constexpr u64 kSignalReadable = 1u << 1;  // Endpoint: a caller is waiting to be received
+constexpr u64 kSignalDead = 1u << 2;      // Process: terminated (see its ExitReason)
+
+// A WaitSet's registration on one object (lives inside the WaitSet).
+struct Observer {
+    WaitSet* waitset = nullptr;
+    Object* object = nullptr;
+    u64 mask = 0;
+    u64 key = 0;
+    Observer* next = nullptr;  // the object's observer list
+};
+
 class Object {
 public:
     explicit Object(Type type) : m_type(type) {}
-    virtual ~Object() = default;
+    virtual ~Object();
     Object(const Object&) = delete;
     Object& operator=(const Object&) = delete;
 
@@ -34,11 +52,30 @@ public:
     void ref() { m_refs++; }
     // Drops one reference; destroys the object (delete) at zero.
     void unref();
+    // Drops one reference later, from drain_deferred(): for contexts that
+    // must not run destructors (capability-layer hooks).
+    void unref_deferred();
+
+    // Current signal bits (0 for objects that never signal).
+    virtual u64 signals() const { return 0; }
+    void add_observer(Observer* o);
+    void remove_observer(Observer* o);
+
+protected:
+    // Subclasses call this whenever signals() may have changed.
+    void signals_changed();
 
 private:
+    friend void drain_deferred();
     Type m_type;
     u32 m_refs = 1;  // the creator's
+    u32 m_deferred = 0;
+    Object* m_next_deferred = nullptr;
+    Observer* m_observers = nullptr;
 };
+
+// Runs the unrefs queued by unref_deferred().
+void drain_deferred();
 
 // Owning pointer to an Object subclass: one reference, moved not copied.
 template <typename T>

@@ -1,6 +1,8 @@
 #include "cap/process.h"
 
 #include "arch/x86_64/cpu.h"
+#include "cap/endpoint.h"
+#include "cap/handles.h"
 #include "console/log.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
@@ -44,13 +46,26 @@ Result<Process*> Process::create(const char* name, usize name_len) {
     usize n = name_len < kNameLength - 1 ? name_len : kNameLength - 1;
     for (usize i = 0; i < n; i++) p->m_name[i] = name[i];
     p->m_pid = g_next_pid++;
+    p->m_caps = new kcap::ProcessSpace(kcap::forest(), p->m_pid);
     p->ref();  // held by the process itself while it is alive; terminate() drops it
     p->next_in_table = g_table;
     g_table = p;
     return p;
 }
 
-Process::~Process() { table_remove(this); }
+Process::~Process() {
+    delete static_cast<kcap::ProcessSpace*>(m_caps);  // already emptied by terminate()
+    table_remove(this);
+}
+
+Result<u64> Process::reserve_map_area(u64 bytes) {
+    constexpr u64 kMapAreaEnd = 0x0000700000000000ull;
+    u64 span = (bytes + 0xfff) & ~0xfffull;
+    if (span == 0 || span > kMapAreaEnd - m_map_cursor) return Status::NoMemory;
+    u64 base = m_map_cursor;
+    m_map_cursor += span + 4096;  // an unmapped guard page between mappings
+    return base;
+}
 
 Result<void> Process::map_anonymous(u64 base, u64 pages, mm::MapFlags flags) {
     if (!alive()) return Status::Stale;
@@ -131,6 +146,7 @@ void Process::terminate(const ExitReason& why) {
     if (!alive()) return;
     m_exit = why;
     for (u32 i = 0; i < m_thread_count; i++) {
+        Endpoint::thread_gone(m_threads[i]);  // callers and servers it talks to learn of it
         sched::retire(m_threads[i]);
         m_threads[i]->unref();
         m_threads[i] = nullptr;
@@ -138,8 +154,13 @@ void Process::terminate(const ExitReason& why) {
     m_thread_count = 0;
     // Leave this address space before tearing it down.
     if ((cpu::read_cr3() & paging::kAddressMask) == m_space.root()) cpu::write_cr3(paging::kernel_root());
+    // Every capability closed: objects released, MemoryObject mappings made
+    // through them unmapped (before the address space goes).
+    m_caps->close_all();
+    kcap::finish();
     release_regions();
     m_space.destroy();
+    signals_changed();  // supervisors waiting for kSignalDead
     unref();  // the self-reference taken at create(); may destroy *this
 }
 

@@ -7,6 +7,7 @@
 
 #include "cap/object.h"
 #include "cap/thread.h"
+#include "cap/cap_space.h"
 #include "mm/address_space.h"
 
 namespace kobj {
@@ -36,6 +37,12 @@ public:
     ~Process() override;
 
     mm::AddressSpace& address_space() { return m_space; }
+    cap::Space& caps() { return *m_caps; }
+    u64 signals() const override { return alive() ? 0 : kSignalDead; }
+
+    // Picks an unused, page-aligned range of `bytes` in the map area
+    // (MemoryObject mappings without a fixed address).
+    Result<u64> reserve_map_area(u64 bytes);
     u32 pid() const { return m_pid; }
     const char* name() const { return m_name; }
     bool alive() const { return m_exit.kind == ExitReason::Kind::Running; }
@@ -60,6 +67,8 @@ public:
     void terminate(const ExitReason& why);
 
     u64 frames_owned() const;
+    u64 entry() const { return m_entry; }
+    void set_entry(u64 entry) { m_entry = entry; }
     Process* next_in_table = nullptr;
 
 private:
@@ -73,6 +82,9 @@ private:
     void release_regions();
 
     mm::AddressSpace m_space;
+    cap::Space* m_caps = nullptr;  // kcap::ProcessSpace, heap-allocated (32 KiB)
+    u64 m_map_cursor = 0x0000000100000000ull;
+    u64 m_entry = 0;
     u32 m_pid = 0;
     char m_name[kNameLength] = {};
     ExitReason m_exit;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "arch/x86_64/interrupt_frame.h"
+#include "cap/endpoint.h"
 #include "cap/object.h"
 #include "mm/kernel_stack.h"
 #include "util/result.h"
@@ -37,6 +38,12 @@ public:
     Thread* next_sleeper = nullptr;
     // Why a blocked thread woke: Ok (event) or Timeout.
     Status wake_status = Status::Ok;
+    // While Blocked: how to take this thread off whatever it waits on if it
+    // dies first (its process is killed). Set by sched::block_current.
+    void (*cancel_block)(Thread*, void*) = nullptr;
+    void* cancel_ctx = nullptr;
+
+    IpcState ipc;
 
     InterruptFrame* user_frame() const;
 

@@ -4,6 +4,9 @@
 #include "arch/x86_64/idt.h"
 #include "arch/x86_64/user_copy.h"
 #include "boot/modules.h"
+#include "cap/handles.h"
+#include "cap/log.h"
+#include "cap/resource.h"
 #include "console/log.h"
 #include "elf/elf64.h"
 #include "sched/scheduler.h"
@@ -32,7 +35,7 @@ Result<void> load_segments(kobj::Process* p, ByteView file, const elf::Image& im
 
 }  // namespace
 
-Result<kobj::Process*> spawn_from_module(const char* module, usize len, u8 priority) {
+Result<kobj::Process*> load_module(const char* module, usize len) {
     auto file = modules::find(module, len);
     if (!file.ok()) {
         LOG_ERROR("proc: no boot module '%.*s'", static_cast<int>(len), module);
@@ -48,7 +51,7 @@ Result<kobj::Process*> spawn_from_module(const char* module, usize len, u8 prior
     }
     kobj::Process* p = TRY(kobj::Process::create(module, len));
     auto fail = [&](Status s, const char* what) -> Result<kobj::Process*> {
-        LOG_ERROR("proc: cannot start '%.*s': %s: %s", static_cast<int>(len), module, what, status_name(s));
+        LOG_ERROR("proc: cannot load '%.*s': %s: %s", static_cast<int>(len), module, what, status_name(s));
         p->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
         p->unref();
         return s;
@@ -57,10 +60,46 @@ Result<kobj::Process*> spawn_from_module(const char* module, usize len, u8 prior
     u64 stack_base = kStackTop - kStackPages * 4096;
     if (auto r = p->map_anonymous(stack_base, kStackPages, mm::MapFlags{true, false, false}); !r.ok())
         return fail(r.status(), "mapping the stack");
-    auto t = p->spawn_thread(image.value().entry, kStackTop - 16, 0, priority);
-    if (!t.ok()) return fail(t.status(), "creating the first thread");
-    LOG_INFO("proc: started pid %u '%s' entry 0x%llx (%u segments)", p->pid(), p->name(),
-             static_cast<unsigned long long>(image.value().entry), image.value().segment_count);
+    p->set_entry(image.value().entry);
+    return p;
+}
+
+Result<void> start(kobj::Process* p, const abi::StartupBlock& block, u8 priority) {
+    TRY(p->map_anonymous(kStartupAddress, 1, mm::MapFlags{false, false, false}));
+    TRY(p->write_memory(kStartupAddress, reinterpret_cast<const u8*>(&block), sizeof block));
+    TRY(p->spawn_thread(p->entry(), kStackTop - 16, kStartupAddress, priority));
+    LOG_INFO("proc: started pid %u '%s' entry 0x%llx", p->pid(), p->name(),
+             static_cast<unsigned long long>(p->entry()));
+    return {};
+}
+
+Result<kobj::Process*> spawn_init(const char* module, usize len) {
+    kobj::Process* p = TRY(load_module(module, len));
+    abi::StartupBlock block{};
+    block.magic = abi::kStartupMagic;
+    block.pid = p->pid();
+    for (usize i = 0; i < len && i + 1 < sizeof block.name; i++) block.name[i] = module[i];
+    auto give = [&](const char* name, kobj::Object* object, cap::Rights rights) -> Result<void> {
+        u32 h = TRY(kcap::install(p, object, rights));
+        abi::StartupHandle& sh = block.handles[block.handle_count++];
+        for (usize i = 0; name[i] && i + 1 < sizeof sh.name; i++) sh.name[i] = name[i];
+        sh.handle = h;
+        return {};
+    };
+    constexpr cap::Rights kPass = cap::kRightDuplicate | cap::kRightTransfer;
+    Status s = Status::Ok;
+    if (auto r = give("log", new kobj::Log(), cap::kRightWrite | kPass); !r.ok()) s = r.status();
+    if (auto r = give("resource", new kobj::Resource(), cap::kRightManage | cap::kRightInspect | kPass); !r.ok())
+        s = r.status();
+    if (s == Status::Ok) {
+        if (auto r = start(p, block, 16); !r.ok()) s = r.status();
+    }
+    if (s != Status::Ok) {
+        p->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+        p->unref();
+        kcap::finish();
+        return s;
+    }
     return p;
 }
 

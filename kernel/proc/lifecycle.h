@@ -3,6 +3,7 @@
 #pragma once
 
 #include "arch/x86_64/interrupt_frame.h"
+#include "abi/startup.h"
 #include "cap/process.h"
 
 namespace proc {
@@ -13,10 +14,17 @@ constexpr u64 kImageMin = 0x400000;
 constexpr u64 kStackTop = 0x00007ffffff00000ull;
 constexpr u64 kStackPages = 16;
 
-// Loads the ELF in boot module `module` into a new process and starts its
-// first thread at `priority`. A malformed image is refused with its
-// reason logged; nothing is mapped.
-Result<kobj::Process*> spawn_from_module(const char* module, usize len, u8 priority);
+// Where the read-only abi::StartupBlock page is mapped (RDI at entry).
+constexpr u64 kStartupAddress = kStackTop;
+
+// Loads the ELF in boot module `module` into a new process, not yet
+// running. A malformed image is refused with its reason logged; nothing is
+// mapped. Returns the creator's reference.
+Result<kobj::Process*> load_module(const char* module, usize len);
+// Maps `block` read-only at kStartupAddress and starts the first thread.
+Result<void> start(kobj::Process* p, const abi::StartupBlock& block, u8 priority);
+// init: load, give it a Log and the root Resource, start.
+Result<kobj::Process*> spawn_init(const char* module, usize len);
 
 // A CPU exception in user mode: ends the current process with the fault
 // recorded and runs something else. Does not return.

@@ -132,10 +132,12 @@ void wake(Thread* t, Status why) {
     make_ready(t);
 }
 
-Status block_current(u64 deadline_ns) {
+Status block_current(u64 deadline_ns, void (*cancel)(Thread*, void*), void* ctx) {
     Thread* self = current();
     KASSERT(self != g_idle);
     self->state = Thread::State::Blocked;
+    self->cancel_block = cancel;
+    self->cancel_ctx = ctx;
     self->wake_status = Status::Ok;
     self->wake_deadline = deadline_ns;
     if (deadline_ns) {
@@ -145,12 +147,16 @@ Status block_current(u64 deadline_ns) {
         *link = self;
     }
     switch_away();
+    self->cancel_block = nullptr;
+    self->cancel_ctx = nullptr;
     return self->wake_status;
 }
 
 void retire(Thread* t) {
     if (t->state == Thread::State::Dead) return;
     if (t->state == Thread::State::Ready) remove_ready(t);
+    if (t->state == Thread::State::Blocked && t->cancel_block) t->cancel_block(t, t->cancel_ctx);
+    t->cancel_block = nullptr;
     remove_sleeper(t);
     t->state = Thread::State::Dead;
     t->ref();  // kept until its stack is no longer in use

@@ -18,7 +18,9 @@ kobj::Thread* current();
 void make_ready(kobj::Thread* t);
 // Blocks the calling thread until wake() or until monotonic time reaches
 // deadline_ns (0 = no deadline). Returns the wake status (Ok or Timeout).
-Status block_current(u64 deadline_ns);
+// `cancel` (with ctx) is called if the thread is retired while blocked, so
+// the object it waits on forgets it.
+Status block_current(u64 deadline_ns, void (*cancel)(kobj::Thread*, void*) = nullptr, void* ctx = nullptr);
 // Wakes a blocked thread with `why`; no effect on other states.
 void wake(kobj::Thread* t, Status why);
 // Removes a thread from every scheduler queue and marks it Dead. If it is

@@ -1,55 +1,53 @@
 // System call dispatch: one entry per abi::Syscall. Every argument is
-// validated here or in the object it names; nothing a user passes can
-// fault the kernel (user memory goes through user::copy_*).
-#include "abi/syscall.h"
-#include "arch/x86_64/clock.h"
+// validated by the handler or the object it names; nothing a user passes
+// can fault the kernel (user memory goes through user::copy_*).
 #include "arch/x86_64/interrupt_frame.h"
 #include "arch/x86_64/percpu.h"
-#include "arch/x86_64/user_copy.h"
-#include "cap/process.h"
-#include "console/log.h"
 #include "proc/lifecycle.h"
-#include "sched/scheduler.h"
+#include "syscall/common.h"
 
-namespace {
-
-i64 err(Status s) { return abi::encode_error(static_cast<i32>(s)); }
-
-i64 sys_log_write(u64 text, u64 len) {
-    char buf[256];
-    if (len > sizeof buf) len = sizeof buf;
-    if (auto r = user::copy_from(buf, text, len); !r.ok()) return err(r.status());
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
-    kobj::Process* p = sched::current()->process;
-    LOG_INFO("[%s:%u] %.*s", p->name(), p->pid(), static_cast<int>(len), buf);
-    return 0;
-}
-
-i64 sys_sleep(u64 ns) {
-    if (ns == 0) return 0;
-    u64 now = clock::monotonic_ns();
-    u64 deadline = ns > ~u64{0} - now ? ~u64{0} : now + ns;
-    (void)sched::block_current(deadline);
-    return 0;
-}
-
-}  // namespace
-
-extern "C" void syscall_dispatch(InterruptFrame* frame) {
+extern "C" void syscall_dispatch(InterruptFrame* f) {
     percpu::current_cpu()->syscalls++;
-    u64 a0 = frame->rdi, a1 = frame->rsi;
-    i64 result;
-    switch (static_cast<abi::Syscall>(frame->rax)) {
-        case abi::Syscall::LogWrite: result = sys_log_write(a0, a1); break;
-        case abi::Syscall::ProcessExit: proc::exit_current(static_cast<i64>(a0));
-        case abi::Syscall::Yield:
+    u64 a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10;
+    using S = abi::Syscall;
+    i64 r;
+    switch (static_cast<S>(f->rax)) {
+        case S::LogWrite: r = sys::log_write(a0, a1, a2); break;
+        case S::ProcessExit: proc::exit_current(static_cast<i64>(a0));
+        case S::Yield:
             sched::yield();
-            result = 0;
+            r = 0;
             break;
-        case abi::Syscall::ClockGet: result = static_cast<i64>(clock::monotonic_ns()); break;
-        case abi::Syscall::Sleep: result = sys_sleep(a0); break;
-        default: result = err(Status::Unsupported); break;
+        case S::ClockGet: r = static_cast<i64>(clock::monotonic_ns()); break;
+        case S::Sleep:
+            if (a0) (void)sched::block_current(sys::deadline_from_timeout(a0));
+            r = 0;
+            break;
+        case S::HandleClose: r = sys::handle_close(a0); break;
+        case S::HandleDuplicate: r = sys::handle_duplicate(a0, a1); break;
+        case S::HandleRevoke: r = sys::handle_revoke(a0); break;
+        case S::EndpointCreate: r = sys::endpoint_create(); break;
+        case S::EndpointMint: r = sys::endpoint_mint(a0, a1, a2); break;
+        case S::EndpointCall: r = sys::endpoint_call(a0, a1); break;
+        case S::EndpointReceive: r = sys::endpoint_receive(a0, a1, a2); break;
+        case S::EndpointReply: r = sys::endpoint_reply(a0); break;
+        case S::NotificationCreate: r = sys::notification_create(); break;
+        case S::NotificationSignal: r = sys::notification_signal(a0, a1); break;
+        case S::NotificationWait: r = sys::notification_wait(a0, a1); break;
+        case S::MemoryCreate: r = sys::memory_create(a0); break;
+        case S::MemoryMap: r = sys::memory_map(a0, a1, a2); break;
+        case S::MemoryUnmap: r = sys::memory_unmap(a0, a1); break;
+        case S::WaitSetCreate: r = sys::waitset_create(); break;
+        case S::WaitSetAdd: r = sys::waitset_add(a0, a1, a2, a3); break;
+        case S::WaitSetRemove: r = sys::waitset_remove(a0, a1); break;
+        case S::WaitSetWait: r = sys::waitset_wait(a0, a1, a2, a3); break;
+        case S::ProcessSpawn: r = sys::process_spawn(a0, a1); break;
+        case S::ProcessKill: r = sys::process_kill(a0); break;
+        case S::ProcessInfo: r = sys::process_info(a0, a1); break;
+        case S::SystemInfo: r = sys::system_info(a0, a1, a2, a3); break;
+        default: r = sys::err(Status::Unsupported); break;
     }
-    frame->rax = static_cast<u64>(result);
+    kcap::finish();
+    f->rax = static_cast<u64>(r);
     sched::preempt_point();
 }

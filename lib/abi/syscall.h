@@ -3,22 +3,77 @@
 // `syscall` with RAX = number, arguments in RDI, RSI, RDX, R10, R8, R9.
 // RAX returns a signed value: >= 0 is success (a result or 0), < 0 is
 // -Status (lib/util/status.h). RCX and R11 are clobbered (SDM SYSCALL).
+//
+// Handles are u32 values naming a slot of the caller's capability space
+// (lib/cap/handle.h); every call that takes one checks its type and rights
+// and fails with Stale, Revoked, WrongType, NoRights or BadHandle.
+// Timeouts are relative nanoseconds: 0 polls, kForever blocks without limit.
+// docs/syscalls.md is the reference for each call.
 #pragma once
 
 #include "util/types.h"
 
 namespace abi {
 
+constexpr u64 kForever = ~u64{0};
+
 enum class Syscall : u64 {
-    LogWrite = 0,      // (const char* text, usize len) -> 0
-    ProcessExit = 1,   // (i64 code) -> does not return
-    Yield = 2,         // () -> 0
-    ClockGet = 3,      // () -> monotonic ns
-    Sleep = 4,         // (u64 ns) -> 0
+    LogWrite = 0,           // (log h, const char* text, usize len) -> 0
+    ProcessExit = 1,        // (i64 code) -> does not return
+    Yield = 2,              // () -> 0
+    ClockGet = 3,           // () -> monotonic ns
+    Sleep = 4,              // (u64 ns) -> 0
+    HandleClose = 5,        // (h) -> 0
+    HandleDuplicate = 6,    // (h, rights) -> new h
+    HandleRevoke = 7,       // (h) -> number of derived capabilities revoked
+    EndpointCreate = 8,     // () -> h
+    EndpointMint = 9,       // (h, u64 badge, rights) -> new h
+    EndpointCall = 10,      // (h, Message* inout) -> 0
+    EndpointReceive = 11,   // (h, Message* out, u64 timeout) -> 0
+    EndpointReply = 12,     // (Message* in) -> 0
+    NotificationCreate = 13,  // () -> h
+    NotificationSignal = 14,  // (h, u64 bits) -> 0
+    NotificationWait = 15,    // (h, u64 timeout) -> bits
+    MemoryCreate = 16,      // (u64 bytes) -> h
+    MemoryMap = 17,         // (h, u64 vaddr or 0, u64 flags) -> vaddr
+    MemoryUnmap = 18,       // (h, u64 vaddr) -> 0
+    WaitSetCreate = 19,     // () -> h
+    WaitSetAdd = 20,        // (ws h, h, u64 signal mask, u64 key) -> 0
+    WaitSetRemove = 21,     // (ws h, u64 key) -> 0
+    WaitSetWait = 22,       // (ws h, WaitEvent* out, u32 max, u64 timeout) -> count
+    ProcessSpawn = 23,      // (resource h, const SpawnRequest*) -> process h
+    ProcessKill = 24,       // (process h) -> 0
+    ProcessInfo = 25,       // (process h, ProcessInfo* out) -> 0
+    SystemInfo = 26,        // (resource h, u32 kind, void* out, usize len) -> count
     Count,
 };
 
-// Result encoding helpers.
+// Result encoding: errors are the negated Status value.
 inline constexpr i64 encode_error(i32 status) { return -static_cast<i64>(status); }
+
+// Signals for WaitSetAdd masks and WaitEvent.signals.
+constexpr u64 kSignalReady = 1u << 0;     // Notification has pending bits
+constexpr u64 kSignalReadable = 1u << 1;  // Endpoint has a caller waiting
+constexpr u64 kSignalDead = 1u << 2;      // Process has terminated
+
+// MemoryMap flags.
+constexpr u64 kMapWrite = 1u << 0;
+
+struct WaitEvent {
+    u64 key;
+    u64 signals;
+};
+
+enum class ExitKind : u32 { Running = 0, Exited = 1, Faulted = 2, Killed = 3 };
+
+struct ProcessInfo {
+    u32 pid;
+    ExitKind kind;
+    i64 exit_code;       // Exited
+    u64 fault_vector;    // Faulted: CPU exception vector
+    u64 fault_address;   // Faulted: CR2 for page faults, else the RIP
+    u64 fault_rip;
+    char name[32];
+};
 
 }  // namespace abi

@@ -3,7 +3,9 @@
 
 Exercises the host-side checks on canned data (they must pass on a match and
 fail on each kind of difference), validates every scenario file in this
-directory, and checks the image builder's GPT writer and grub.cfg.
+directory, drives the serial-input logic ([[input]] parsing, when each input
+is due, the COM1 socket link against a fake QEMU) and checks the image
+builder's GPT writer and grub.cfg.
 
     python3 tests/scenarios/harness_selftest.py [-v]
 """
@@ -12,8 +14,11 @@ from __future__ import annotations
 
 import copy
 import re
+import socket
 import struct
 import sys
+import tempfile
+import time
 import unittest
 import zlib
 from pathlib import Path
@@ -24,6 +29,7 @@ sys.path.insert(0, str(HERE))
 
 import checks  # noqa: E402
 import mkimage  # noqa: E402
+import qemu  # noqa: E402
 import run_scenario  # noqa: E402
 
 
@@ -290,10 +296,42 @@ class Scenarios(unittest.TestCase):
             ({**good, "modules": [{"name": "a", "generate": {"size": 1}}]}, "generate"),
             ({**good, "modules": [{"name": "a b", "path": "x"}]}, "name must match"),
             ({**good, "qemu_args": ["{disk}"]}, "run_dir"),
+            ({**good, "input": {"after": "x", "send": "y"}}, r"array of tables \(\[\[input\]\]"),
+            ({**good, "input": ["ps"]}, r"array of tables"),
+            ({**good, "input": [{"after": "x", "send": "y", "echo": True}]}, r"input\[0\]: unknown keys"),
+            ({**good, "input": [{"send": "y"}]}, r"input\[0\]: after .* is required"),
+            ({**good, "input": [{"after": "x", "send": "y"}, {"after": "(", "send": "y"}]},
+             r"input\[1\]: bad regex"),
+            ({**good, "input": [{"after": "x"}]}, r"send .* is required"),
+            ({**good, "input": [{"after": "x", "send": ""}]}, r"send .* is required"),
+            ({**good, "input": [{"after": "x", "send": "y", "delay_ms": -1}]}, "delay_ms"),
+            ({**good, "input": [{"after": "x", "send": "y", "delay_ms": 0.5}]}, "delay_ms"),
+            ({**good, "input": [{"after": "x", "send": "y", "delay_ms": True}]}, "delay_ms"),
         ]:
             with self.subTest(pattern=pattern):
                 with self.assertRaisesRegex(run_scenario.ScenarioError, pattern):
                     run_scenario.validate("t", bad, Path("/b"))
+
+    def test_input_parsing(self):
+        import tomllib
+        data = tomllib.loads('''
+description = "d"
+end = "quit"
+markers = ["x"]
+[[input]]
+after = 'boot: complete'
+send = "hello sluice\\r"
+[[input]]
+after = "console: line 'hello sluice'"
+send = "ps\\n"
+delay_ms = 250
+''')
+        sc = run_scenario.validate("t", data, Path("/b"))
+        self.assertEqual([(i.after.pattern, i.send, i.delay_ms) for i in sc.inputs],
+                         [("boot: complete", b"hello sluice\r", 0),
+                          ("console: line 'hello sluice'", b"ps\n", 250)])
+        self.assertEqual(run_scenario.validate("t", {"description": "d", "end": "quit",
+                                                     "markers": ["x"]}, Path("/b")).inputs, [])
 
     def test_cmdline_gets_exit_poweroff(self):
         sc = run_scenario.validate("t", {"description": "d", "end": "poweroff", "markers": ["x"],
@@ -305,6 +343,98 @@ class Scenarios(unittest.TestCase):
     def test_clean_text(self):
         raw = b"\x1b[2J\x1b[01;01H\x1b[=3hBooting\r\n[    1.0] I boot: complete\r\n"
         self.assertEqual(run_scenario.clean_text(raw), "Booting\n[    1.0] I boot: complete\n")
+
+
+def inputs(*specs):
+    return [run_scenario.Input(re.compile(a, re.M), t.encode(), d) for a, t, d in specs]
+
+
+class InputTiming(unittest.TestCase):
+    def test_in_order_each_after_the_previous_match(self):
+        f = run_scenario.InputFeeder(inputs(("ready", "a\r", 0), ("ready", "b\r", 0)))
+        log = "boot\n"
+        self.assertEqual(f.poll(log, 0), [])
+        log += "ready\n"
+        self.assertEqual([i for i, _ in f.poll(log, 1)], [0])   # the same `ready` serves only #1
+        self.assertFalse(f.done)
+        self.assertEqual(f.poll(log, 2), [])
+        self.assertRegex(f.waiting_for(), r"input #2's trigger /ready/")
+        log += "got a\nready\n"
+        self.assertEqual([(i, x.send) for i, x in f.poll(log, 3)], [(1, b"b\r")])
+        self.assertTrue(f.done)
+        self.assertEqual(f.poll(log + "ready\n", 4), [])
+
+    def test_several_due_at_once(self):
+        f = run_scenario.InputFeeder(inputs(("one", "1", 0), ("two", "2", 0)))
+        self.assertEqual([i for i, _ in f.poll("one two\n", 0)], [0, 1])
+
+    def test_earlier_text_does_not_count(self):
+        # #2's trigger appeared before #1's: it must appear again after it.
+        f = run_scenario.InputFeeder(inputs(("B", "1", 0), ("A", "2", 0)))
+        self.assertEqual([i for i, _ in f.poll("A B\n", 0)], [0])
+        self.assertEqual(f.poll("A B\n", 1), [])
+        self.assertEqual([i for i, _ in f.poll("A B\nA\n", 2)], [1])
+
+    def test_delay(self):
+        f = run_scenario.InputFeeder(inputs(("go", "x", 500)))
+        self.assertEqual(f.poll("go\n", 10.0), [])
+        self.assertTrue(f.triggered)
+        self.assertRegex(f.waiting_for(), r"delay_ms 500")
+        self.assertEqual(f.poll("go\n", 10.4), [])
+        self.assertEqual([i for i, _ in f.poll("go\n", 10.5)], [0])
+        self.assertTrue(f.done)
+
+
+class SerialTransport(unittest.TestCase):
+    """SerialLink against a fake QEMU: a client on the unix socket."""
+
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="sluice-selftest-"))
+        self.link = run_scenario.SerialLink(self.dir / "serial.sock", self.dir / "serial.log")
+        self.link.listen()
+        self.qemu = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.qemu.settimeout(5)
+
+    def tearDown(self):
+        self.qemu.close()
+        self.link.close()
+        for f in self.dir.iterdir():
+            f.unlink()
+        self.dir.rmdir()
+
+    def test_both_ways_and_nothing_lost(self):
+        # QEMU connects and the guest prints before the harness accepts.
+        self.qemu.connect(str(self.dir / "serial.sock"))
+        self.qemu.sendall(b"\x1b[2JBooting\r\n")
+        self.link.accept(5)
+        self.qemu.sendall(b"boot: complete\r\n")
+        self.link.send(b"ps\r")
+        self.assertEqual(self.qemu.recv(16), b"ps\r")
+        self.qemu.sendall(b"console: line 'ps'\r\n")
+        self.qemu.close()                       # QEMU exits
+        self.assertTrue(self.link.wait_closed(5))
+        self.assertTrue(self.link.activity.is_set())
+        log = (self.dir / "serial.log").read_bytes()
+        self.assertEqual(log, b"\x1b[2JBooting\r\nboot: complete\r\nconsole: line 'ps'\r\n")
+        self.assertNotIn(b"ps\r", log.replace(b"'ps'", b""))   # typed text is never logged
+        self.assertIsNone(self.link.error)
+
+    def test_qemu_never_connects(self):
+        t0 = time.monotonic()
+        with self.assertRaisesRegex(run_scenario.ScenarioError, "exited before connecting"):
+            self.link.accept(5, alive=lambda: False)
+        self.assertLess(time.monotonic() - t0, 1)
+        with self.assertRaisesRegex(run_scenario.ScenarioError, "did not connect"):
+            self.link.accept(0.1)
+
+    def test_qemu_arguments(self):
+        self.assertEqual(qemu.serial_args("stdio"), ["-serial", "mon:stdio"])   # make run: unchanged
+        self.assertEqual(qemu.serial_args("socket:/r/serial.sock"),
+                         ["-chardev", "socket,id=ser0,path=/r/serial.sock,server=off",
+                          "-serial", "chardev:ser0", "-monitor", "none"])
+        self.assertEqual(qemu.serial_args("socket:/a,b")[1], "socket,id=ser0,path=/a,,b,server=off")
+        with self.assertRaises(qemu.QemuError):
+            qemu.serial_args("socket:")
 
 
 class Image(unittest.TestCase):

@@ -6,10 +6,18 @@
 
 Builds the scenario's boot image (its own command line and modules), boots it
 in QEMU (scripts/qemu.py), watches the serial log for the expected markers in
-order and for forbidden patterns, runs the scenario's host-side checks
+order and for forbidden patterns, types the scenario's [[input]] lines into
+COM1 when their trigger appears, runs the scenario's host-side checks
 (checks.py) at the moment they become possible, ends the run the way the
 scenario says (guest poweroff, QMP quit, or kernel panic) and enforces the
-timeout. Exit status 0 = pass, 1 = fail, 2 = bad scenario/usage.
+timeout.
+
+COM1 is a unix socket the harness listens on (SerialLink): QEMU connects to it
+while starting, a reader thread appends everything the guest prints to the
+run directory's serial.log (which the watch loop, checks and failure reports
+read), and typed input is written to the same socket.
+
+Exit status 0 = pass, 1 = fail, 2 = bad scenario/usage.
 
 The schema is documented in docs/testing.md; validate() below is its
 definition.
@@ -22,10 +30,13 @@ import os
 import random
 import re
 import shutil
+import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -45,6 +56,12 @@ BASE_CMDLINE = "console=com1 loglevel=info"
 SERIAL_TAIL_LINES = 300
 QUIT_GRACE_SECONDS = 10
 PANIC_DRAIN_SECONDS = 3
+SERIAL_CONNECT_SECONDS = 10   # QEMU connects to the serial socket while it starts
+SERIAL_DRAIN_SECONDS = 2      # after QEMU exits, until the reader has seen EOF
+SERIAL_SEND_SECONDS = 5       # a guest that never reads COM1 makes sendall block
+POLL_SECONDS = 0.05           # the watch loop's pass interval when the guest is quiet ...
+MIN_PASS_SECONDS = 0.01       # ... and, woken by output, at most one pass per this
+SOCKET_PATH_MAX = 100         # sun_path is 108 bytes
 
 # Firmware / bootloader dead ends: fail at once instead of waiting for the
 # timeout. (Not GRUB's bare "error: ..." lines: some are harmless, e.g. "no
@@ -62,8 +79,9 @@ BOOT_FAILURE_PATTERNS = [
 ANSI_RE = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\r")
 
 TOP_KEYS = {"description", "format", "firmware", "cmdline", "modules", "devices", "qemu_args", "disks",
-            "memory", "smp", "markers", "forbidden", "end", "timeout", "checks"}
+            "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input"}
 MODULE_KEYS = {"name", "path", "source", "generate"}
+INPUT_KEYS = {"after", "send", "delay_ms"}
 ENDS = ("poweroff", "quit", "panic")
 
 
@@ -76,6 +94,13 @@ class Module:
     name: str
     path: Path | None = None     # existing file
     generate: tuple[int, int] | None = None  # (size, seed)
+
+
+@dataclass
+class Input:
+    after: re.Pattern            # wait until this matches the serial log ...
+    send: bytes                  # ... then type these bytes into COM1
+    delay_ms: int = 0            # ... this long after the match
 
 
 @dataclass
@@ -96,6 +121,7 @@ class Scenario:
     end: str
     timeout: float
     checks: list[str]
+    inputs: list[Input] = field(default_factory=list)
 
     def full_cmdline(self) -> str:
         parts = [BASE_CMDLINE]
@@ -115,6 +141,31 @@ def _regexes(values, key) -> list[re.Pattern]:
             out.append(re.compile(v, re.M))
         except re.error as e:
             raise ScenarioError(f"{key}: bad regex {v!r}: {e}")
+    return out
+
+
+def _inputs(values) -> list[Input]:
+    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+        raise ScenarioError("input must be an array of tables ([[input]] with after and send)")
+    out = []
+    for i, v in enumerate(values):
+        where = f"input[{i}]"
+        bad = set(v) - INPUT_KEYS
+        if bad:
+            raise ScenarioError(f"{where}: unknown keys {sorted(bad)} (known: {sorted(INPUT_KEYS)})")
+        if not isinstance(v.get("after"), str) or not v["after"]:
+            raise ScenarioError(f"{where}: after (a regex the serial log must show first) is required")
+        try:
+            after = re.compile(v["after"], re.M)
+        except re.error as e:
+            raise ScenarioError(f"{where}: bad regex {v['after']!r}: {e}")
+        send = v.get("send")
+        if not isinstance(send, str) or not send:
+            raise ScenarioError(f"{where}: send (the text to type, e.g. \"ps\\r\") is required")
+        delay = v.get("delay_ms", 0)
+        if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
+            raise ScenarioError(f"{where}: delay_ms must be a non-negative integer")
+        out.append(Input(after, send.encode("utf-8"), delay))
     return out
 
 
@@ -212,8 +263,9 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
     smp = data.get("smp", 1)
     if not isinstance(smp, int) or smp < 1:
         raise ScenarioError("smp must be a positive integer")
+    inputs = _inputs(data.get("input", []))
     return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
-                    disks, memory, smp, markers, forbidden, end, float(timeout), names)
+                    disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs)
 
 
 def load_scenario(path: Path, build_dir: Path) -> Scenario:
@@ -233,6 +285,153 @@ def load_scenario(path: Path, build_dir: Path) -> Scenario:
 def clean_text(raw: bytes) -> str:
     """Serial bytes -> text for matching and printing (ANSI escapes and CR dropped)."""
     return ANSI_RE.sub("", raw.decode("utf-8", errors="replace"))
+
+
+class SerialLink:
+    """COM1 of one QEMU run, both ways, over a unix stream socket.
+
+    The harness listens (listen(), before QEMU starts) and QEMU connects as a
+    client (scripts/qemu.py serial mode socket:PATH) while it initialises, i.e.
+    before the guest executes anything, so no output can be lost; until the
+    harness accepts, the kernel queues it in the socket, and QEMU's UART stops
+    transmitting (guest sees a busy THR) rather than dropping bytes.
+
+    A reader thread appends every byte the guest prints to `log_path` (flushed
+    at once, so the watch loop, checks and failure reports can read the file
+    as before) and sets `activity` so the watch loop wakes without waiting for
+    its poll interval. send() writes typed bytes to the guest's receiver; they
+    never appear in the log (no echo is faked).
+    """
+
+    def __init__(self, sock_path: Path, log_path: Path):
+        self.sock_path = Path(sock_path)
+        self.log_path = Path(log_path)
+        self.activity = threading.Event()
+        self._listener: socket.socket | None = None
+        self._conn: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self.error: str | None = None
+
+    def listen(self) -> None:
+        if len(str(self.sock_path)) > SOCKET_PATH_MAX:
+            raise ScenarioError(f"serial socket path too long for a unix socket: {self.sock_path}")
+        self.sock_path.unlink(missing_ok=True)
+        self.log_path.touch()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(str(self.sock_path))
+        s.listen(1)
+        self._listener = s
+
+    def accept(self, timeout: float, alive=None) -> None:
+        """Wait for QEMU's connection; gives up early once alive() is False."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ready, _, _ = select.select([self._listener], [], [], POLL_SECONDS)
+            if ready:
+                break
+            if alive is not None and not alive():
+                raise ScenarioError("QEMU exited before connecting to the serial socket")
+            if time.monotonic() > deadline:
+                raise ScenarioError(f"QEMU did not connect to the serial socket {self.sock_path} "
+                                    f"within {timeout:g} s")
+        conn, _ = self._listener.accept()
+        self._listener.close()
+        self._listener = None
+        conn.settimeout(SERIAL_SEND_SECONDS)  # bounds sendall; the reader handles timeouts
+        self._conn = conn
+        self._thread = threading.Thread(target=self._read_loop, name="serial-reader", daemon=True)
+        self._thread.start()
+
+    def _read_loop(self) -> None:
+        try:
+            with open(self.log_path, "ab") as log:
+                while True:
+                    try:
+                        chunk = self._conn.recv(65536)
+                    except (socket.timeout, TimeoutError):
+                        continue
+                    except OSError as e:
+                        if not self._closed.is_set():
+                            self.error = f"serial socket read failed: {e}"
+                        return
+                    if not chunk:
+                        return  # QEMU exited (or closed COM1)
+                    log.write(chunk)
+                    log.flush()
+                    self.activity.set()
+        finally:
+            self._closed.set()
+            self.activity.set()
+
+    def send(self, data: bytes) -> None:
+        if self._conn is None:
+            raise OSError("serial socket not connected")
+        self._conn.sendall(data)
+
+    def wait_closed(self, timeout: float) -> bool:
+        """After QEMU exited: wait until everything it printed is in the log."""
+        return self._closed.wait(timeout) if self._thread is not None else True
+
+    def close(self) -> None:
+        self._closed.set()
+        for s in (self._conn, self._listener):
+            if s is not None:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+        if self._thread is not None:
+            self._thread.join(SERIAL_DRAIN_SECONDS)
+        self.sock_path.unlink(missing_ok=True)
+
+
+class InputFeeder:
+    """Decides when each [[input]] is due; pure, so the self-test can drive it.
+
+    Input i waits for its `after` regex to match the (cleaned) serial text at
+    or beyond the end of input i-1's match, then for its delay_ms, and is then
+    due. poll() returns the inputs due now, in order.
+    """
+
+    def __init__(self, inputs: list[Input]):
+        self.inputs = inputs
+        self.next = 0          # index of the first input not yet due
+        self.pos = 0           # where the next input's `after` is searched from
+        self._due_at: float | None = None  # set once the next input's `after` matched
+
+    @property
+    def done(self) -> bool:
+        return self.next == len(self.inputs)
+
+    @property
+    def triggered(self) -> bool:
+        """The next input's `after` matched; only its delay_ms is still running."""
+        return self._due_at is not None
+
+    def poll(self, text: str, now: float) -> list[tuple[int, Input]]:
+        due = []
+        while self.next < len(self.inputs):
+            inp = self.inputs[self.next]
+            if self._due_at is None:
+                m = inp.after.search(text, self.pos)
+                if not m:
+                    break
+                self.pos = m.end()
+                self._due_at = now + inp.delay_ms / 1000
+            if now < self._due_at:
+                break
+            due.append((self.next, inp))
+            self.next += 1
+            self._due_at = None
+        return due
+
+    def waiting_for(self) -> str:
+        inp = self.inputs[self.next]
+        if self.triggered:
+            return f"input #{self.next + 1} (its delay_ms {inp.delay_ms})"
+        return f"input #{self.next + 1}'s trigger /{inp.after.pattern}/"
 
 
 @dataclass
@@ -338,9 +537,11 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
 
     run.serial_path = run.run_dir / "serial.log"
     run.qemu_out_path = run.run_dir / "qemu.out"
-    qmp_sock = run.run_dir / "qmp.sock"
-    if len(str(qmp_sock)) > 100:  # sun_path limit is 108 bytes
-        qmp_sock = Path(tempfile.mkdtemp(prefix="sluice-qmp-")) / "qmp.sock"
+    sock_dir = run.run_dir
+    if len(str(sock_dir / "serial.sock")) > SOCKET_PATH_MAX:
+        sock_dir = Path(tempfile.mkdtemp(prefix="sluice-sock-"))
+    qmp_sock = sock_dir / "qmp.sock"
+    link = SerialLink(sock_dir / "serial.sock", run.serial_path)
     for d in sc.disks:
         qemu.ensure_disk_image(run.run_dir / f"{d}.img")
     if isinstance(sc.devices, list):
@@ -351,12 +552,12 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
     cfg = qemu.QemuConfig(image=image, image_format=sc.format, firmware=sc.firmware,
                           accel=run.accel, memory=sc.memory, smp=sc.smp, devices=devices,
                           disk_dir=run.run_dir, run_dir=run.run_dir,
-                          serial=f"file:{run.serial_path}", qmp_socket=qmp_sock,
+                          serial=f"socket:{link.sock_path}", qmp_socket=qmp_sock,
                           extra_args=extra)
     run.cmd = qemu.build_command(cfg)
     qemu.announce(cfg, run.cmd, stream=sys.stdout)
 
-    run.serial_path.touch()
+    link.listen()  # before QEMU starts: it connects while initialising
     with open(run.qemu_out_path, "wb") as qout:
         proc = subprocess.Popen(run.cmd, stdin=subprocess.DEVNULL, stdout=qout,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -364,26 +565,39 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
     deadline = start + sc.timeout
     qmp: Qmp | None = None
     try:
+        alive = lambda: proc.poll() is None  # noqa: E731
+        connected = False
         try:
-            qmp = Qmp(qmp_sock, connect_timeout=10, alive=lambda: proc.poll() is None)
-        except QmpError as e:
+            link.accept(SERIAL_CONNECT_SECONDS, alive=alive)
+            connected = True
+        except ScenarioError as e:
             if proc.poll() is None:
-                run.fail(f"cannot talk to QEMU over QMP: {e}")
-            # else: QEMU died at once; reported below with its output
-        watch(sc, run, proc, qmp, deadline, verbose)
+                run.fail(str(e))
+            # else: QEMU died at once; watch() reports its exit status and output
+        if connected:
+            try:
+                qmp = Qmp(qmp_sock, connect_timeout=10, alive=alive)
+            except QmpError as e:
+                if proc.poll() is None:
+                    run.fail(f"cannot talk to QEMU over QMP: {e}")
+                # else: QEMU died at once; reported below with its output
+        if connected or proc.poll() is not None:
+            watch(sc, run, proc, qmp, link, deadline, verbose, start)
     finally:
         if proc.poll() is None:
             kill_group(proc)
         if qmp is not None:
             qmp.close()
-        if qmp_sock.parent != run.run_dir:
-            shutil.rmtree(qmp_sock.parent, ignore_errors=True)
+        link.close()
+        if sock_dir != run.run_dir:
+            shutil.rmtree(sock_dir, ignore_errors=True)
     run.notes.append(f"QEMU ran {time.monotonic() - start:.1f} s")
 
 
-def watch(sc: Scenario, run: Run, proc: subprocess.Popen, qmp: Qmp | None,
-          deadline: float, verbose: bool) -> None:
+def watch(sc: Scenario, run: Run, proc: subprocess.Popen, qmp: Qmp | None, link: SerialLink,
+          deadline: float, verbose: bool, start: float) -> None:
     pending_checks = list(sc.checks)
+    feeder = InputFeeder(sc.inputs)
     marker_pos = 0
     next_marker = 0
     quit_sent = False
@@ -405,52 +619,64 @@ def watch(sc: Scenario, run: Run, proc: subprocess.Popen, qmp: Qmp | None,
 
         first = True
         while True:
+            pass_start = time.monotonic()
             exited = proc.poll() is not None
+            if exited:
+                link.wait_closed(SERIAL_DRAIN_SECONDS)  # the last output reaches the log
+            link.activity.clear()  # before reading: output arriving after this wakes the wait below
             before = len(raw)
             text = read_serial()
-            if len(raw) == before and not exited and not first:
-                # nothing new: only the end conditions can change
-                if time.monotonic() > deadline:
-                    timed_out = True
+            if len(raw) != before or exited or first:
+                first = False
+                # markers, in order
+                while next_marker < len(sc.markers):
+                    m = sc.markers[next_marker].search(text, marker_pos)
+                    if not m:
+                        break
+                    marker_pos = m.end()
+                    next_marker += 1
+                # forbidden patterns and boot dead ends fail at once
+                hit = next((f for f in sc.forbidden if f.search(text)), None)
+                if hit is not None:
+                    run.fail(f"forbidden pattern /{hit.pattern}/ appeared in the serial log")
+                    if "PANIC" in hit.pattern:
+                        if wait_exit(proc, PANIC_DRAIN_SECONDS):  # let the report finish
+                            link.wait_closed(SERIAL_DRAIN_SECONDS)
+                        text = read_serial()
                     break
-                time.sleep(0.05)
-                continue
-            first = False
-            # markers, in order
-            while next_marker < len(sc.markers):
-                m = sc.markers[next_marker].search(text, marker_pos)
-                if not m:
+                dead_end = next((why for rx, why in BOOT_FAILURE_PATTERNS if rx.search(text)), None)
+                if dead_end is not None:
+                    run.fail(f"boot failed before the kernel ran: {dead_end}")
                     break
-                marker_pos = m.end()
-                next_marker += 1
-            # forbidden patterns and boot dead ends fail at once
-            hit = next((f for f in sc.forbidden if f.search(text)), None)
-            if hit is not None:
-                run.fail(f"forbidden pattern /{hit.pattern}/ appeared in the serial log")
-                if "PANIC" in hit.pattern:
-                    wait_exit(proc, PANIC_DRAIN_SECONDS)  # let the report finish
-                    text = read_serial()
-                break
-            dead_end = next((why for rx, why in BOOT_FAILURE_PATTERNS if rx.search(text)), None)
-            if dead_end is not None:
-                run.fail(f"boot failed before the kernel ran: {dead_end}")
-                break
-            # checks whose moment has come
-            for name in list(pending_checks):
-                spec = checks.CHECKS[name]
-                if spec.ready.search(text) and (not spec.live or not exited):
-                    if spec.live:
-                        try:
-                            run_live_check(name, run, qmp, text)
-                        except (QmpError, OSError) as e:
-                            run.fail(f"check {name}: QMP failed: {e}")
-                    else:
-                        run_log_check(name, run, text)
-                    pending_checks.remove(name)
-            if exited:
+                # checks whose moment has come
+                for name in list(pending_checks):
+                    spec = checks.CHECKS[name]
+                    if spec.ready.search(text) and (not spec.live or not exited):
+                        if spec.live:
+                            try:
+                                run_live_check(name, run, qmp, text)
+                            except (QmpError, OSError) as e:
+                                run.fail(f"check {name}: QMP failed: {e}")
+                        else:
+                            run_log_check(name, run, text)
+                        pending_checks.remove(name)
+                if exited:
+                    break
+            # typed input whose moment has come (a delay_ms can expire without new output)
+            now = time.monotonic()
+            try:
+                for i, inp in feeder.poll(text, now):
+                    link.send(inp.send)
+                    run.notes.append(f"input #{i + 1}: typed {inp.send.decode('utf-8')!r} at "
+                                     f"{now - start:.1f} s (after /{inp.after.pattern}/)")
+                    if verbose:
+                        sys.stdout.write(f"[harness typed {inp.send.decode('utf-8')!r}]\n")
+                        sys.stdout.flush()
+            except OSError as e:
+                run.fail(f"typing input #{feeder.next + 1} into the serial port failed: {e}")
                 break
             if (sc.end == "quit" and not quit_sent and next_marker == len(sc.markers)
-                    and not pending_checks):
+                    and not pending_checks and feeder.done):
                 quit_sent = True
                 try:
                     qmp.command("quit")
@@ -464,25 +690,42 @@ def watch(sc: Scenario, run: Run, proc: subprocess.Popen, qmp: Qmp | None,
             if time.monotonic() > deadline:
                 timed_out = True
                 break
-            time.sleep(0.05)
+            link.activity.wait(POLL_SECONDS)
+            rest = pass_start + MIN_PASS_SECONDS - time.monotonic()
+            if rest > 0:
+                time.sleep(rest)  # coalesce a burst of output into one pass
 
     killed = proc.poll() is None
     if killed:
         kill_group(proc)
+    link.wait_closed(SERIAL_DRAIN_SECONDS)
+    if link.error:
+        run.fail(link.error)
     text = read_serial_final(run)
     events = qmp.drain_events(0.5) if qmp is not None else []
     rc = proc.returncode
 
     if timed_out:
-        waiting = (f"still waiting for marker #{next_marker + 1} /{sc.markers[next_marker].pattern}/"
-                   if next_marker < len(sc.markers) else
-                   f"still waiting for checks {pending_checks}" if pending_checks else
-                   "all markers seen; QEMU did not exit as the scenario's end expects")
-        run.fail(f"timeout after {sc.timeout:g} s (QEMU killed): {waiting}")
+        waiting = []
+        if next_marker < len(sc.markers):
+            waiting.append(f"marker #{next_marker + 1} /{sc.markers[next_marker].pattern}/")
+        if not feeder.done:
+            waiting.append(feeder.waiting_for())
+        if pending_checks and not waiting:
+            waiting.append(f"checks {pending_checks}")
+        run.fail(f"timeout after {sc.timeout:g} s (QEMU killed): "
+                 + (f"still waiting for {' and '.join(waiting)}" if waiting else
+                    "all markers seen; QEMU did not exit as the scenario's end expects"))
     # markers
     if next_marker < len(sc.markers) and not timed_out:
         run.fail(f"marker #{next_marker + 1} /{sc.markers[next_marker].pattern}/ never appeared"
                  + (f" (after marker #{next_marker} matched)" if next_marker else ""))
+    # typed input
+    if not feeder.done and not timed_out:
+        run.fail(f"input #{feeder.next + 1} was never typed: "
+                 + ("QEMU exited during its delay_ms" if feeder.triggered else
+                    f"its trigger /{sc.inputs[feeder.next].after.pattern}/ never appeared")
+                 + (f" (after input #{feeder.next} was typed)" if feeder.next else ""))
     for name in pending_checks:
         spec = checks.CHECKS[name]
         if spec.ready.search(text) and not spec.live:

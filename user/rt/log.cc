@@ -13,7 +13,8 @@ void log(const char* fmt, ...) {
     va_start(ap, fmt);
     usize n = format_v(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    (void)log_write(buf, n < sizeof buf ? n : sizeof buf - 1);
+    static u32 log_handle = startup_handle("log");
+    (void)log_write(log_handle, buf, n < sizeof buf ? n : sizeof buf - 1);
 }
 
 }  // namespace rt

@@ -1,4 +1,5 @@
-// printf-style logging to the kernel log (prefixed with program name and pid).
+// printf-style logging to the kernel log (prefixed with program name and
+// pid), through the Log handle the process was given as "log".
 #pragma once
 
 #include "util/types.h"

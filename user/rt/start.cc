@@ -6,7 +6,12 @@
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
 int main(u64 startup_arg);
 
+namespace rt {
+void set_startup_block(u64 address);
+}
+
 extern "C" [[noreturn]] void rt_start(u64 startup_arg) {
+    rt::set_startup_block(startup_arg);
     for (auto* ctor = __init_array_start; ctor != __init_array_end; ctor++) (*ctor)();
     rt::exit(main(startup_arg));
 }

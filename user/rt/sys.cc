@@ -1,21 +1,101 @@
 #include "rt/sys.h"
 
 namespace rt {
+namespace {
 
-void exit(i64 code) {
-    raw_syscall(abi::Syscall::ProcessExit, static_cast<u64>(code));
-    for (;;) {
-    }
+using S = abi::Syscall;
+
+Result<void> status_only(i64 raw) {
+    if (raw < 0) return static_cast<Status>(-raw);
+    return {};
 }
 
-void yield() { raw_syscall(abi::Syscall::Yield); }
-u64 clock_ns() { return static_cast<u64>(raw_syscall(abi::Syscall::ClockGet)); }
-void sleep_ns(u64 ns) { raw_syscall(abi::Syscall::Sleep, ns); }
+Result<Handle> new_handle(i64 raw) {
+    if (raw < 0) return static_cast<Status>(-raw);
+    return Handle(static_cast<u32>(raw));
+}
 
-Result<void> log_write(const char* text, usize len) {
-    auto r = to_result(raw_syscall(abi::Syscall::LogWrite, reinterpret_cast<u64>(text), len));
-    if (!r.ok()) return r.status();
-    return {};
+u64 ptr(const void* p) { return reinterpret_cast<u64>(p); }
+
+const abi::StartupBlock* g_startup;
+
+}  // namespace
+
+void set_startup_block(u64 address) { g_startup = reinterpret_cast<const abi::StartupBlock*>(address); }
+
+const abi::StartupBlock& startup() { return *g_startup; }
+
+u32 startup_handle(const char* name) {
+    if (!g_startup || g_startup->magic != abi::kStartupMagic) return 0;
+    for (u32 i = 0; i < g_startup->handle_count && i < abi::kStartupHandles; i++) {
+        const char* n = g_startup->handles[i].name;
+        u32 k = 0;
+        while (k < abi::kHandleNameBytes && n[k] && n[k] == name[k]) k++;
+        if (k < abi::kHandleNameBytes && n[k] == '\0' && name[k] == '\0') return g_startup->handles[i].handle;
+    }
+    return 0;
+}
+
+void close_handle(u32 raw) { raw_syscall(S::HandleClose, raw); }
+
+void exit(i64 code) {
+    raw_syscall(S::ProcessExit, static_cast<u64>(code));
+    __builtin_unreachable();
+}
+
+void yield() { raw_syscall(S::Yield); }
+u64 clock_ns() { return static_cast<u64>(raw_syscall(S::ClockGet)); }
+void sleep_ns(u64 ns) { raw_syscall(S::Sleep, ns); }
+
+Result<void> log_write(u32 log, const char* text, usize len) {
+    return status_only(raw_syscall(S::LogWrite, log, ptr(text), len));
+}
+
+Result<void> close(u32 h) { return status_only(raw_syscall(S::HandleClose, h)); }
+Result<Handle> duplicate(u32 h, u32 rights) { return new_handle(raw_syscall(S::HandleDuplicate, h, rights)); }
+Result<u64> revoke(u32 h) { return to_result(raw_syscall(S::HandleRevoke, h)); }
+
+Result<Handle> endpoint_create() { return new_handle(raw_syscall(S::EndpointCreate)); }
+Result<Handle> endpoint_mint(u32 h, u64 badge, u32 rights) {
+    return new_handle(raw_syscall(S::EndpointMint, h, badge, rights));
+}
+Result<void> endpoint_call(u32 h, abi::Message& inout) { return status_only(raw_syscall(S::EndpointCall, h, ptr(&inout))); }
+Result<void> endpoint_receive(u32 h, abi::Message& out, u64 timeout_ns) {
+    return status_only(raw_syscall(S::EndpointReceive, h, ptr(&out), timeout_ns));
+}
+Result<void> endpoint_reply(const abi::Message& reply) { return status_only(raw_syscall(S::EndpointReply, ptr(&reply))); }
+
+Result<Handle> notification_create() { return new_handle(raw_syscall(S::NotificationCreate)); }
+Result<void> notification_signal(u32 h, u64 bits) { return status_only(raw_syscall(S::NotificationSignal, h, bits)); }
+Result<u64> notification_wait(u32 h, u64 timeout_ns) { return to_result(raw_syscall(S::NotificationWait, h, timeout_ns)); }
+
+Result<Handle> memory_create(u64 bytes) { return new_handle(raw_syscall(S::MemoryCreate, bytes)); }
+Result<u64> memory_map(u32 h, u64 vaddr, u64 flags) { return to_result(raw_syscall(S::MemoryMap, h, vaddr, flags)); }
+Result<void> memory_unmap(u32 h, u64 vaddr) { return status_only(raw_syscall(S::MemoryUnmap, h, vaddr)); }
+
+Result<Handle> waitset_create() { return new_handle(raw_syscall(S::WaitSetCreate)); }
+Result<void> waitset_add(u32 ws, u32 h, u64 mask, u64 key) {
+    return status_only(raw_syscall(S::WaitSetAdd, ws, h, mask, key));
+}
+Result<void> waitset_remove(u32 ws, u64 key) { return status_only(raw_syscall(S::WaitSetRemove, ws, key)); }
+Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns) {
+    i64 r = raw_syscall(S::WaitSetWait, ws, ptr(events), max, timeout_ns);
+    if (r < 0) return static_cast<Status>(-r);
+    return static_cast<u32>(r);
+}
+
+Result<Handle> process_spawn(u32 resource, const abi::SpawnRequest& request) {
+    return new_handle(raw_syscall(S::ProcessSpawn, resource, ptr(&request)));
+}
+Result<void> process_kill(u32 h) { return status_only(raw_syscall(S::ProcessKill, h)); }
+Result<abi::ProcessInfo> process_info(u32 h) {
+    abi::ProcessInfo info{};
+    i64 r = raw_syscall(S::ProcessInfo, h, ptr(&info));
+    if (r < 0) return static_cast<Status>(-r);
+    return info;
+}
+Result<u64> system_info(u32 resource, abi::SystemInfoKind kind, u32 arg, void* out, usize len) {
+    return to_result(raw_syscall(S::SystemInfo, resource, static_cast<u64>(kind) | (u64(arg) << 32), ptr(out), len));
 }
 
 }  // namespace rt

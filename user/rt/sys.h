@@ -1,6 +1,11 @@
-// Typed system call wrappers for user programs.
+// Typed system call wrappers for user programs (ABI: lib/abi/syscall.h,
+// reference: docs/syscalls.md). Calls that create objects return an owning
+// rt::Handle; the others take raw handle values.
 #pragma once
 
+#include "abi/ipc.h"
+#include "abi/startup.h"
+#include "rt/handle.h"
 #include "rt/syscall.h"
 
 namespace rt {
@@ -9,6 +14,40 @@ namespace rt {
 void yield();
 u64 clock_ns();
 void sleep_ns(u64 ns);
-Result<void> log_write(const char* text, usize len);
+
+// The startup block the kernel mapped for this process.
+const abi::StartupBlock& startup();
+// A handle the parent passed under `name`, or 0.
+u32 startup_handle(const char* name);
+
+Result<void> log_write(u32 log, const char* text, usize len);
+
+Result<void> close(u32 h);
+Result<Handle> duplicate(u32 h, u32 rights);
+Result<u64> revoke(u32 h);
+
+Result<Handle> endpoint_create();
+Result<Handle> endpoint_mint(u32 h, u64 badge, u32 rights);
+Result<void> endpoint_call(u32 h, abi::Message& inout);
+Result<void> endpoint_receive(u32 h, abi::Message& out, u64 timeout_ns);
+Result<void> endpoint_reply(const abi::Message& reply);
+
+Result<Handle> notification_create();
+Result<void> notification_signal(u32 h, u64 bits);
+Result<u64> notification_wait(u32 h, u64 timeout_ns);
+
+Result<Handle> memory_create(u64 bytes);
+Result<u64> memory_map(u32 h, u64 vaddr, u64 flags);
+Result<void> memory_unmap(u32 h, u64 vaddr);
+
+Result<Handle> waitset_create();
+Result<void> waitset_add(u32 ws, u32 h, u64 mask, u64 key);
+Result<void> waitset_remove(u32 ws, u64 key);
+Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns);
+
+Result<Handle> process_spawn(u32 resource, const abi::SpawnRequest& request);
+Result<void> process_kill(u32 h);
+Result<abi::ProcessInfo> process_info(u32 h);
+Result<u64> system_info(u32 resource, abi::SystemInfoKind kind, u32 arg, void* out, usize len);
 
 }  // namespace rt

@@ -12,9 +12,10 @@ const char* outcome(i64 raw) { return raw >= 0 ? "accepted" : status_name(static
 }  // namespace
 
 int main(u64) {
-    i64 kernel_ptr = rt::raw_syscall(abi::Syscall::LogWrite, 0xffffffff80200000ull, 16);
-    i64 unmapped = rt::raw_syscall(abi::Syscall::LogWrite, 0x10000000ull, 16);
-    i64 wraps = rt::raw_syscall(abi::Syscall::LogWrite, 0x00007ffffffffff0ull, 64);
+    u32 log = rt::startup_handle("log");
+    i64 kernel_ptr = rt::raw_syscall(abi::Syscall::LogWrite, log, 0xffffffff80200000ull, 16);
+    i64 unmapped = rt::raw_syscall(abi::Syscall::LogWrite, log, 0x10000000ull, 16);
+    i64 wraps = rt::raw_syscall(abi::Syscall::LogWrite, log, 0x00007ffffffffff0ull, 64);
     i64 no_such_call = rt::raw_syscall(static_cast<abi::Syscall>(9999));
     rt::log("probe: kernel-pointer=%s unmapped=%s wraps=%s no-such-call=%s", outcome(kernel_ptr), outcome(unmapped),
             outcome(wraps), outcome(no_such_call));

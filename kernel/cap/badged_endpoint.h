@@ -1,0 +1,25 @@
+// What an endpoint capability names: the endpoint plus the badge the
+// server will see when a call arrives through it. Minting a badge makes a
+// new BadgedEndpoint derived from the original capability (so revoking the
+// original revokes every badged copy).
+#pragma once
+
+#include "cap/endpoint.h"
+
+namespace kobj {
+
+class BadgedEndpoint : public Object {
+public:
+    BadgedEndpoint(Endpoint* endpoint, u64 badge) : Object(Type::Endpoint), m_endpoint(endpoint), m_badge(badge) {
+        endpoint->ref();
+    }
+    ~BadgedEndpoint() override { m_endpoint->unref_deferred(); }
+    Endpoint* endpoint() const { return m_endpoint; }
+    u64 badge() const { return m_badge; }
+
+private:
+    Endpoint* m_endpoint;
+    u64 m_badge;
+};
+
+}  // namespace kobj

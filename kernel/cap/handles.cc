@@ -1,0 +1,43 @@
+#include "cap/handles.h"
+
+#include "cap/memory_object.h"
+
+namespace kcap {
+namespace {
+
+void on_acquire(void*, void* object, u16) { static_cast<kobj::Object*>(object)->ref(); }
+
+void on_release(void*, const cap::Release& r) {
+    auto* object = static_cast<kobj::Object*>(r.object);
+    // A mapping lives no longer than the capability it was made through.
+    if (r.type == static_cast<u16>(kobj::Type::MemoryObject))
+        static_cast<kobj::MemoryObject*>(object)->unmap_by_cap(r.space_id, r.handle.raw());
+    object->unref_deferred();
+}
+
+cap::Hooks hooks() {
+    cap::Hooks h;
+    h.on_acquire = on_acquire;
+    h.on_release = on_release;
+    return h;
+}
+
+// 64 Ki capabilities system-wide (32 bytes each, 2 MiB).
+cap::DerivationForest<65536> g_forest(hooks());
+
+}  // namespace
+
+cap::Forest& forest() { return g_forest; }
+
+Result<u32> install(kobj::Process* process, kobj::Object* object, cap::Rights rights) {
+    auto h = process->caps().install(object, static_cast<u16>(object->type()), rights);
+    if (!h.ok()) {
+        object->unref_deferred();
+        return h.status();
+    }
+    return h.value().raw();
+}
+
+void finish() { kobj::drain_deferred(); }
+
+}  // namespace kcap

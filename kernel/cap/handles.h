@@ -1,0 +1,50 @@
+// The kernel side of the capability layer (lib/cap): one derivation forest
+// for the whole system, the hooks that keep object reference counts and
+// mappings in step with capabilities, and typed lookups for syscalls.
+//
+// Reference rule: a Live capability slot holds one reference to its object.
+// install() adopts the caller's reference; releases are deferred
+// (Object::unref_deferred) and run by finish(), which every syscall that
+// touches capabilities calls before returning.
+#pragma once
+
+#include "cap/cap_space.h"
+#include "cap/object.h"
+#include "util/result.h"
+
+namespace kobj {
+class Process;
+}
+
+namespace kcap {
+
+constexpr u32 kSlotsPerProcess = 1024;
+using ProcessSpace = cap::CapSpace<kSlotsPerProcess>;
+
+cap::Forest& forest();
+
+// Installs `object` (adopting one reference) into `process`'s space.
+Result<u32> install(kobj::Process* process, kobj::Object* object, cap::Rights rights);
+
+// Resolves a handle to an object of type T with at least `rights`.
+// Stale / Revoked / WrongType / NoRights / BadHandle as lib/cap reports.
+template <typename T>
+Result<T*> lookup(kobj::Process* process, u32 handle, kobj::Type type, cap::Rights rights);
+
+// Runs deferred unrefs (see header comment).
+void finish();
+
+}  // namespace kcap
+
+#include "cap/process.h"
+
+namespace kcap {
+
+template <typename T>
+Result<T*> lookup(kobj::Process* process, u32 handle, kobj::Type type, cap::Rights rights) {
+    auto entry = process->caps().lookup(cap::Handle::from_raw(handle), static_cast<u16>(type), rights);
+    if (!entry.ok()) return entry.status();
+    return static_cast<T*>(static_cast<kobj::Object*>(entry.value().object));
+}
+
+}  // namespace kcap

@@ -1,0 +1,15 @@
+// Log: the right to write lines to the kernel log (and so the serial
+// console). Lines are prefixed with the writer's name and pid.
+#pragma once
+
+#include "cap/object.h"
+
+namespace kobj {
+
+class Log : public Object {
+public:
+    Log() : Object(Type::Log) {}
+    u64 lines_written = 0;
+};
+
+}  // namespace kobj

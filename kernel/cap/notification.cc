@@ -1,0 +1,35 @@
+#include "cap/notification.h"
+
+#include "sched/scheduler.h"
+
+namespace kobj {
+namespace {
+// The waiting thread died: the object no longer has a waiter.
+void forget_waiter(Thread*, void* self) { static_cast<Notification*>(self)->clear_waiter(); }
+}  // namespace
+
+void Notification::signal(u64 bits) {
+    if (!bits) return;
+    m_bits |= bits;
+    if (m_waiter) sched::wake(m_waiter, Status::Ok);
+    signals_changed();
+}
+
+Result<u64> Notification::wait(u64 deadline_ns) {
+    for (;;) {
+        if (m_bits) {
+            u64 bits = m_bits;
+            m_bits = 0;
+            signals_changed();
+            return bits;
+        }
+        if (deadline_ns == ~u64{0}) return Status::Timeout;
+        if (m_waiter) return Status::Busy;
+        m_waiter = sched::current();
+        Status why = sched::block_current(deadline_ns, forget_waiter, this);
+        m_waiter = nullptr;
+        if (why == Status::Timeout && !m_bits) return Status::Timeout;
+    }
+}
+
+}  // namespace kobj

@@ -1,0 +1,29 @@
+// Notification: a word of signal bits. signal() ORs bits in; wait/take
+// returns and clears them. Raises kSignalReady while any bit is set.
+#pragma once
+
+#include "cap/object.h"
+#include "util/result.h"
+
+namespace kobj {
+
+class Thread;
+
+class Notification : public Object {
+public:
+    Notification() : Object(Type::Notification) {}
+    void signal(u64 bits);
+    // Returns and clears the pending bits, blocking until some are pending
+    // or deadline_ns (0 = forever, ~0 = poll) passes (Timeout).
+    Result<u64> wait(u64 deadline_ns);
+    u64 signals() const override { return m_bits ? kSignalReady : 0; }
+    u64 pending() const { return m_bits; }
+
+    void clear_waiter() { m_waiter = nullptr; }
+
+private:
+    u64 m_bits = 0;
+    Thread* m_waiter = nullptr;
+};
+
+}  // namespace kobj

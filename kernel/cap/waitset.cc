@@ -1,0 +1,82 @@
+#include "cap/waitset.h"
+
+#include "sched/scheduler.h"
+
+namespace kobj {
+namespace {
+// The waiting thread died: the object no longer has a waiter.
+void forget_waiter(Thread*, void* self) { static_cast<WaitSet*>(self)->clear_waiter(); }
+}  // namespace
+
+WaitSet::~WaitSet() {
+    for (u32 i = 0; i < m_count; i++) {
+        m_entries[i].object->remove_observer(&m_entries[i]);
+        m_entries[i].object->unref_deferred();
+    }
+}
+
+Result<void> WaitSet::add(Object* object, u64 mask, u64 key) {
+    if (mask == 0) return Status::InvalidArgument;
+    for (u32 i = 0; i < m_count; i++)
+        if (m_entries[i].key == key) return Status::Busy;
+    if (m_count == kMaxEntries) return Status::NoMemory;
+    Observer& o = m_entries[m_count++];
+    o = Observer{this, object, mask, key, nullptr};
+    object->ref();
+    object->add_observer(&o);
+    if (object->signals() & mask) poke();
+    return {};
+}
+
+Result<void> WaitSet::remove(u64 key) {
+    for (u32 i = 0; i < m_count; i++) {
+        if (m_entries[i].key != key) continue;
+        Object* object = m_entries[i].object;
+        object->remove_observer(&m_entries[i]);
+        // Keep the array dense; observers point into it, so re-link the
+        // moved entry.
+        if (i != m_count - 1) {
+            Observer& last = m_entries[m_count - 1];
+            last.object->remove_observer(&last);
+            m_entries[i] = last;
+            m_entries[i].next = nullptr;
+            m_entries[i].object->add_observer(&m_entries[i]);
+        }
+        m_count--;
+        object->unref_deferred();
+        return {};
+    }
+    return Status::NotFound;
+}
+
+u32 WaitSet::collect(Event* out, u32 max) const {
+    u32 n = 0;
+    for (u32 i = 0; i < m_count && n < max; i++) {
+        u64 fired = m_entries[i].object->signals() & m_entries[i].mask;
+        if (fired) out[n++] = Event{m_entries[i].key, fired};
+    }
+    return n;
+}
+
+Result<u32> WaitSet::wait(Event* out, u32 max, u64 deadline_ns) {
+    if (max == 0) return Status::InvalidArgument;
+    if (m_waiter) return Status::Busy;
+    for (;;) {
+        u32 n = collect(out, max);
+        if (n) return n;
+        if (deadline_ns == ~u64{0}) return Status::Timeout;
+        m_waiter = sched::current();
+        Status why = sched::block_current(deadline_ns, forget_waiter, this);
+        m_waiter = nullptr;
+        if (why == Status::Timeout) {
+            n = collect(out, max);
+            return n ? Result<u32>(n) : Result<u32>(Status::Timeout);
+        }
+    }
+}
+
+void WaitSet::poke() {
+    if (m_waiter) sched::wake(m_waiter, Status::Ok);
+}
+
+}  // namespace kobj

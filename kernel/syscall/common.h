@@ -1,0 +1,59 @@
+// Helpers shared by the system call handlers.
+#pragma once
+
+#include "abi/syscall.h"
+#include "arch/x86_64/clock.h"
+#include "cap/handles.h"
+#include "cap/process.h"
+#include "sched/scheduler.h"
+
+namespace sys {
+
+inline i64 err(Status s) { return abi::encode_error(static_cast<i32>(s)); }
+
+template <typename T>
+inline i64 ok_or(const Result<T>& r, i64 value) {
+    return r.ok() ? value : err(r.status());
+}
+
+inline kobj::Process* self() { return sched::current()->process; }
+
+// Relative timeout (abi) -> absolute deadline (scheduler): 0 polls (~0 in
+// the kernel's convention), kForever blocks (0 in the kernel's convention).
+inline u64 deadline_from_timeout(u64 timeout) {
+    if (timeout == 0) return ~u64{0};
+    if (timeout == abi::kForever) return 0;
+    u64 now = clock::monotonic_ns();
+    return timeout > ~u64{0} - 1 - now ? ~u64{0} - 1 : now + timeout;
+}
+
+// Handlers: arguments as the ABI gives them, result as RAX.
+i64 log_write(u64 h, u64 text, u64 len);
+i64 handle_close(u64 h);
+i64 handle_duplicate(u64 h, u64 rights);
+i64 handle_revoke(u64 h);
+i64 endpoint_create();
+i64 endpoint_mint(u64 h, u64 badge, u64 rights);
+i64 endpoint_call(u64 h, u64 msg);
+i64 endpoint_receive(u64 h, u64 msg, u64 timeout);
+i64 endpoint_reply(u64 msg);
+i64 notification_create();
+i64 notification_signal(u64 h, u64 bits);
+i64 notification_wait(u64 h, u64 timeout);
+i64 memory_create(u64 bytes);
+i64 memory_map(u64 h, u64 vaddr, u64 flags);
+i64 memory_unmap(u64 h, u64 vaddr);
+i64 waitset_create();
+i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key);
+i64 waitset_remove(u64 ws, u64 key);
+i64 waitset_wait(u64 ws, u64 events, u64 max, u64 timeout);
+i64 process_spawn(u64 resource, u64 request);
+i64 process_kill(u64 h);
+i64 process_info(u64 h, u64 out);
+i64 system_info(u64 resource, u64 kind, u64 out, u64 len);
+
+// Moves/copies message handles between two threads' processes
+// (kobj::Endpoint::transfer).
+Status transfer_message_handles(kobj::Thread* from, kobj::Thread* to);
+
+}  // namespace sys

@@ -1,0 +1,167 @@
+// Endpoints, notifications and wait sets.
+#include "abi/ipc.h"
+#include "arch/x86_64/user_copy.h"
+#include "cap/badged_endpoint.h"
+#include "cap/notification.h"
+#include "cap/waitset.h"
+#include "syscall/common.h"
+
+namespace sys {
+namespace {
+
+constexpr cap::Rights kEndpointRights = cap::kRightCall | cap::kRightServe | cap::kRightWait | cap::kRightInspect |
+                                        cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
+constexpr cap::Rights kNotificationRights = cap::kRightSignal | cap::kRightWait | cap::kRightInspect |
+                                            cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
+constexpr cap::Rights kWaitSetRights = cap::kRightWrite | cap::kRightWait | cap::kRightDuplicate |
+                                       cap::kRightTransfer | cap::kRightRevoke;
+constexpr u64 kKnownSignals = abi::kSignalReady | abi::kSignalReadable | abi::kSignalDead;
+static_assert(abi::kSignalReady == kobj::kSignalReady && abi::kSignalReadable == kobj::kSignalReadable &&
+              abi::kSignalDead == kobj::kSignalDead);
+
+Result<void> copy_message_in(abi::Message& m, u64 user_msg) {
+    TRY(user::copy_from(&m, user_msg, sizeof m));
+    if (m.length > abi::kMessageBytes || m.handle_count > abi::kMessageHandles) return Status::InvalidArgument;
+    return {};
+}
+
+i64 install_new(kobj::Object* object, cap::Rights rights) {
+    auto h = kcap::install(self(), object, rights);
+    return h.ok() ? h.value() : err(h.status());
+}
+
+}  // namespace
+
+Status transfer_message_handles(kobj::Thread* from, kobj::Thread* to) {
+    abi::Message& m = from->ipc.msg;
+    Status result = Status::Ok;
+    for (u32 i = 0; i < m.handle_count; i++) {
+        cap::Handle h = cap::Handle::from_raw(m.handles[i]);
+        cap::Space& src = from->process->caps();
+        cap::Space& dst = to->process->caps();
+        auto moved = (m.copy_mask >> i) & 1 ? src.copy_to(h, dst, cap::kSameRights) : src.move_to(h, dst);
+        if (moved.ok()) {
+            m.handles[i] = moved.value().raw();
+        } else {
+            m.handles[i] = 0;
+            if (result == Status::Ok) result = moved.status();
+        }
+    }
+    return result;
+}
+
+i64 endpoint_create() {
+    auto* endpoint = new kobj::Endpoint();
+    auto* view = new kobj::BadgedEndpoint(endpoint, 0);
+    endpoint->unref();  // the view holds it
+    return install_new(view, kEndpointRights);
+}
+
+i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
+    if (rights > 0xffffffffu) return err(Status::InvalidArgument);
+    auto parent = kcap::lookup<kobj::BadgedEndpoint>(self(), static_cast<u32>(h), kobj::Type::Endpoint,
+                                                     cap::kRightDuplicate);
+    if (!parent.ok()) return err(parent.status());
+    auto* view = new kobj::BadgedEndpoint(parent.value()->endpoint(), badge);
+    auto r = self()->caps().mint(cap::Handle::from_raw(static_cast<u32>(h)), self()->caps(), view,
+                                 static_cast<u16>(kobj::Type::Endpoint), static_cast<cap::Rights>(rights));
+    if (!r.ok()) {
+        view->unref();
+        return err(r.status());
+    }
+    return r.value().raw();
+}
+
+i64 endpoint_call(u64 h, u64 user_msg) {
+    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), static_cast<u32>(h), kobj::Type::Endpoint, cap::kRightCall);
+    if (!ep.ok()) return err(ep.status());
+    kobj::Thread* t = sched::current();
+    if (auto r = copy_message_in(t->ipc.msg, user_msg); !r.ok()) return err(r.status());
+    t->ipc.msg.badge = 0;
+    auto r = ep.value()->endpoint()->call(t, ep.value()->badge());
+    if (!r.ok()) return err(r.status());
+    if (auto c = user::copy_to(user_msg, &t->ipc.msg, sizeof t->ipc.msg); !c.ok()) return err(c.status());
+    return 0;
+}
+
+i64 endpoint_receive(u64 h, u64 user_msg, u64 timeout) {
+    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), static_cast<u32>(h), kobj::Type::Endpoint, cap::kRightServe);
+    if (!ep.ok()) return err(ep.status());
+    if (!user::range_ok(user_msg, sizeof(abi::Message))) return err(Status::OutOfBounds);
+    kobj::Thread* t = sched::current();
+    auto r = ep.value()->endpoint()->receive(t, deadline_from_timeout(timeout));
+    if (!r.ok() && !t->ipc.reply_to) return err(r.status());
+    t->ipc.msg.badge = t->ipc.badge;
+    if (auto c = user::copy_to(user_msg, &t->ipc.msg, sizeof t->ipc.msg); !c.ok()) return err(c.status());
+    // A handle that could not be transferred is reported, but the caller is
+    // still waiting for this server's reply.
+    return r.ok() ? 0 : err(r.status());
+}
+
+i64 endpoint_reply(u64 user_msg) {
+    kobj::Thread* t = sched::current();
+    if (!t->ipc.reply_to) return err(Status::NotFound);
+    abi::Message m;
+    if (auto r = copy_message_in(m, user_msg); !r.ok()) return err(r.status());
+    t->ipc.msg = m;
+    return ok_or(kobj::Endpoint::reply(t), 0);
+}
+
+i64 notification_create() { return install_new(new kobj::Notification(), kNotificationRights); }
+
+i64 notification_signal(u64 h, u64 bits) {
+    auto n = kcap::lookup<kobj::Notification>(self(), static_cast<u32>(h), kobj::Type::Notification,
+                                              cap::kRightSignal);
+    if (!n.ok()) return err(n.status());
+    n.value()->signal(bits);
+    return 0;
+}
+
+i64 notification_wait(u64 h, u64 timeout) {
+    auto n = kcap::lookup<kobj::Notification>(self(), static_cast<u32>(h), kobj::Type::Notification, cap::kRightWait);
+    if (!n.ok()) return err(n.status());
+    kobj::Notification* note = n.value();
+    note->ref();  // survives a close by another thread while we sleep
+    auto bits = note->wait(deadline_from_timeout(timeout));
+    note->unref_deferred();
+    return bits.ok() ? static_cast<i64>(bits.value() & 0x7fffffffffffffffull) : err(bits.status());
+}
+
+i64 waitset_create() { return install_new(new kobj::WaitSet(), kWaitSetRights); }
+
+i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
+    if (mask == 0 || (mask & ~kKnownSignals)) return err(Status::InvalidArgument);
+    auto set = kcap::lookup<kobj::WaitSet>(self(), static_cast<u32>(ws), kobj::Type::WaitSet, cap::kRightWrite);
+    if (!set.ok()) return err(set.status());
+    auto entry = self()->caps().lookup(cap::Handle::from_raw(static_cast<u32>(h)), cap::kAnyType, cap::kRightWait);
+    if (!entry.ok()) return err(entry.status());
+    auto* object = static_cast<kobj::Object*>(entry.value().object);
+    if (entry.value().type == static_cast<u16>(kobj::Type::Endpoint))
+        object = static_cast<kobj::BadgedEndpoint*>(object)->endpoint();
+    if (object == set.value()) return err(Status::InvalidArgument);
+    return ok_or(set.value()->add(object, mask, key), 0);
+}
+
+i64 waitset_remove(u64 ws, u64 key) {
+    auto set = kcap::lookup<kobj::WaitSet>(self(), static_cast<u32>(ws), kobj::Type::WaitSet, cap::kRightWrite);
+    if (!set.ok()) return err(set.status());
+    return ok_or(set.value()->remove(key), 0);
+}
+
+i64 waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout) {
+    auto set = kcap::lookup<kobj::WaitSet>(self(), static_cast<u32>(ws), kobj::Type::WaitSet, cap::kRightWait);
+    if (!set.ok()) return err(set.status());
+    if (max == 0 || max > kobj::WaitSet::kMaxEntries) return err(Status::InvalidArgument);
+    if (!user::range_ok(user_events, max * sizeof(abi::WaitEvent))) return err(Status::OutOfBounds);
+    kobj::WaitSet* waitset = set.value();
+    kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries];
+    waitset->ref();
+    auto n = waitset->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout));
+    waitset->unref_deferred();
+    if (!n.ok()) return err(n.status());
+    static_assert(sizeof(abi::WaitEvent) == sizeof(kobj::WaitSet::Event));
+    if (auto c = user::copy_to(user_events, events, n.value() * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
+    return n.value();
+}
+
+}  // namespace sys

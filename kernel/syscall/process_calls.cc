@@ -1,0 +1,167 @@
+// Processes: spawn from a boot module (with handles), kill, inspect; and
+// system-wide information for the shell. Both spawn and system information
+// need the root Resource (held by init).
+#include "abi/startup.h"
+#include "arch/x86_64/user_copy.h"
+#include "cap/resource.h"
+#include "mm/frame_allocator.h"
+#include "mm/heap.h"
+#include "mm/kernel_stack.h"
+#include "proc/lifecycle.h"
+#include "syscall/common.h"
+
+namespace sys {
+namespace {
+
+constexpr cap::Rights kProcessRights = cap::kRightWait | cap::kRightInspect | cap::kRightManage |
+                                       cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
+
+abi::ExitKind exit_kind(kobj::ExitReason::Kind k) { return static_cast<abi::ExitKind>(k); }
+
+void copy_name(char (&dst)[32], const char* src) {
+    usize i = 0;
+    for (; src[i] && i + 1 < sizeof dst; i++) dst[i] = src[i];
+    dst[i] = '\0';
+}
+
+// Moves/copies the request's handles into the child and names them.
+Result<void> hand_over(kobj::Process* parent, kobj::Process* child, const abi::SpawnRequest& req,
+                       abi::StartupBlock& block) {
+    for (u32 i = 0; i < req.handle_count; i++) {
+        cap::Handle h = cap::Handle::from_raw(req.handles[i].handle);
+        auto moved = (req.copy_mask >> i) & 1 ? parent->caps().copy_to(h, child->caps(), cap::kSameRights)
+                                              : parent->caps().move_to(h, child->caps());
+        if (!moved.ok()) return moved.status();
+        abi::StartupHandle& sh = block.handles[block.handle_count++];
+        for (u32 k = 0; k < abi::kHandleNameBytes; k++) sh.name[k] = req.handles[i].name[k];
+        sh.name[abi::kHandleNameBytes - 1] = '\0';
+        sh.handle = moved.value().raw();
+    }
+    return {};
+}
+
+}  // namespace
+
+i64 process_spawn(u64 resource, u64 user_request) {
+    auto res = kcap::lookup<kobj::Resource>(self(), static_cast<u32>(resource), kobj::Type::Resource,
+                                            cap::kRightManage);
+    if (!res.ok()) return err(res.status());
+    auto* req = static_cast<abi::SpawnRequest*>(heap::alloc(sizeof(abi::SpawnRequest)));
+    auto* block = static_cast<abi::StartupBlock*>(heap::alloc(sizeof(abi::StartupBlock)));
+    i64 result = 0;
+    kobj::Process* child = nullptr;
+    if (!req || !block) {
+        result = err(Status::NoMemory);
+    } else if (auto c = user::copy_from(req, user_request, sizeof *req); !c.ok()) {
+        result = err(c.status());
+    } else if (req->module_len == 0 || req->module_len > sizeof req->module || req->priority >= 32 ||
+               req->handle_count > abi::kStartupHandles) {
+        result = err(Status::InvalidArgument);
+    } else if (auto p = proc::load_module(req->module, req->module_len); !p.ok()) {
+        result = err(p.status());
+    } else {
+        child = p.value();
+        *block = abi::StartupBlock{};
+        block->magic = abi::kStartupMagic;
+        block->pid = child->pid();
+        copy_name(block->name, child->name());
+        for (u32 i = 0; i + 1 < abi::kArgsBytes && req->args[i]; i++) block->args[i] = req->args[i];
+        Status s = Status::Ok;
+        if (auto r = hand_over(self(), child, *req, *block); !r.ok()) s = r.status();
+        if (s == Status::Ok) {
+            if (auto r = proc::start(child, *block, static_cast<u8>(req->priority)); !r.ok()) s = r.status();
+        }
+        if (s == Status::Ok) {
+            auto h = kcap::install(self(), child, kProcessRights);  // adopts the creator's reference
+            result = h.ok() ? h.value() : err(h.status());
+            if (!h.ok()) child->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+        } else {
+            // Handles already moved into the child are closed with it.
+            child->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+            child->unref();
+            result = err(s);
+        }
+    }
+    heap::free(req);
+    heap::free(block);
+    return result;
+}
+
+i64 process_kill(u64 h) {
+    auto p = kcap::lookup<kobj::Process>(self(), static_cast<u32>(h), kobj::Type::Process, cap::kRightManage);
+    if (!p.ok()) return err(p.status());
+    kobj::Process* target = p.value();
+    if (!target->alive()) return 0;
+    bool suicide = target == self();
+    target->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+    if (suicide) {
+        kcap::finish();
+        sched::switch_away();
+    }
+    return 0;
+}
+
+i64 process_info(u64 h, u64 out) {
+    auto p = kcap::lookup<kobj::Process>(self(), static_cast<u32>(h), kobj::Type::Process, cap::kRightInspect);
+    if (!p.ok()) return err(p.status());
+    const kobj::ExitReason& why = p.value()->exit_reason();
+    abi::ProcessInfo info{};
+    info.pid = p.value()->pid();
+    info.kind = exit_kind(why.kind);
+    info.exit_code = why.code;
+    info.fault_vector = why.vector;
+    info.fault_address = why.address;
+    info.fault_rip = why.rip;
+    copy_name(info.name, p.value()->name());
+    return ok_or(user::copy_to(out, &info, sizeof info), 0);
+}
+
+i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
+    auto res = kcap::lookup<kobj::Resource>(self(), static_cast<u32>(resource), kobj::Type::Resource,
+                                            cap::kRightInspect);
+    if (!res.ok()) return err(res.status());
+    auto kind = static_cast<abi::SystemInfoKind>(kind_and_arg & 0xffffffff);
+    u32 arg = static_cast<u32>(kind_and_arg >> 32);
+    if (kind == abi::SystemInfoKind::Memory) {
+        if (len < sizeof(abi::SystemMemory)) return err(Status::OutOfBounds);
+        auto st = frames::stats();
+        abi::SystemMemory m{st.total, st.free, st.used, st.reserved, heap::bytes_in_use(), kstack::in_use(),
+                            kcap::forest().used_count(), kcap::forest().capacity()};
+        return ok_or(user::copy_to(out, &m, sizeof m), 1);
+    }
+    if (kind == abi::SystemInfoKind::Processes) {
+        u64 max = len / sizeof(abi::SystemProcess), n = 0;
+        for (kobj::Process* p = kobj::first_process(); p && n < max; p = p->next_in_table) {
+            abi::SystemProcess sp{};
+            sp.pid = p->pid();
+            sp.threads = p->thread_count();
+            sp.live_caps = p->caps().live_count();
+            sp.state = static_cast<u32>(exit_kind(p->exit_reason().kind));
+            sp.frames = p->frames_owned();
+            copy_name(sp.name, p->name());
+            if (auto c = user::copy_to(out + n * sizeof sp, &sp, sizeof sp); !c.ok()) return err(c.status());
+            n++;
+        }
+        return static_cast<i64>(n);
+    }
+    if (kind == abi::SystemInfoKind::Caps) {
+        kobj::Process* p = kobj::find_process(arg);
+        if (!p) return err(Status::NotFound);
+        u64 max = len / sizeof(abi::SystemCap), n = 0;
+        u32 next = 0;
+        while (n < max && next < p->caps().capacity()) {
+            cap::SlotInfo info[16];
+            u32 got = p->caps().enumerate(next, info, 16, &next);
+            for (u32 i = 0; i < got && n < max; i++, n++) {
+                abi::SystemCap c{info[i].handle.raw(), static_cast<u32>(info[i].state), info[i].type, info[i].rights,
+                                 info[i].derived ? 1u : 0u, info[i].children};
+                if (auto r = user::copy_to(out + n * sizeof c, &c, sizeof c); !r.ok()) return err(r.status());
+            }
+            if (got == 0) break;
+        }
+        return static_cast<i64>(n);
+    }
+    return err(Status::InvalidArgument);
+}
+
+}  // namespace sys

@@ -1,0 +1,80 @@
+// What a process finds at startup: RDI points to a read-only StartupBlock
+// naming the handles it was given, its arguments and its identity.
+#pragma once
+
+#include "util/types.h"
+
+namespace abi {
+
+constexpr u32 kStartupMagic = 0x534c5355;  // "USLS"
+constexpr u32 kStartupHandles = 16;
+constexpr u32 kHandleNameBytes = 24;
+constexpr u32 kArgsBytes = 256;
+
+struct StartupHandle {
+    char name[kHandleNameBytes];  // NUL-terminated
+    u32 handle;                   // in the new process's space
+    u32 reserved;
+};
+
+struct StartupBlock {
+    u32 magic;
+    u32 pid;
+    u32 handle_count;
+    u32 reserved;
+    char name[32];
+    char args[kArgsBytes];
+    StartupHandle handles[kStartupHandles];
+};
+static_assert(sizeof(StartupBlock) <= 4096);
+
+// ProcessSpawn: which module to run and which of the caller's handles the
+// child receives (moved, or copied when bit i of copy_mask is set), under
+// which names.
+struct SpawnRequest {
+    char module[32];
+    u32 module_len;
+    u32 priority;  // 0..31
+    u32 handle_count;
+    u32 copy_mask;
+    StartupHandle handles[kStartupHandles];  // handle = the caller's handle
+    char args[kArgsBytes];
+};
+
+// SystemInfo kinds.
+enum class SystemInfoKind : u32 {
+    Processes = 1,  // out: SystemProcess[]; returns how many were written
+    Memory = 2,     // out: SystemMemory; returns 1
+    Caps = 3,       // out: SystemCap[] of the process whose pid is out's first u32
+};
+
+struct SystemProcess {
+    u32 pid;
+    u32 threads;
+    u32 live_caps;
+    u32 state;  // ExitKind
+    u64 frames;
+    char name[32];
+};
+
+struct SystemMemory {
+    u64 total_frames;
+    u64 free_frames;
+    u64 used_frames;
+    u64 reserved_frames;
+    u64 heap_bytes;
+    u64 kernel_stacks;
+    u64 cap_nodes_used;
+    u64 cap_nodes_total;
+};
+
+struct SystemCap {
+    u32 handle;
+    u32 state;  // 1 live, 2 revoked
+    u32 type;
+    u32 rights;
+    u32 derived;
+    u32 children;
+};
+
+}  // namespace abi

@@ -1,0 +1,21 @@
+// Starting a child process from a boot module with named handles
+// (needs the root Resource handle, which init holds).
+#pragma once
+
+#include "rt/sys.h"
+
+namespace rt {
+
+struct Grant {
+    const char* name;
+    u32 handle;
+    bool copy;  // true: the child gets a derived copy; false: the handle moves
+};
+
+Result<Handle> spawn(u32 resource, const char* module, const Grant* grants, u32 count, u32 priority = 16,
+                     const char* args = "");
+
+// Waits until the process dies (or timeout) and returns why.
+Result<abi::ProcessInfo> wait_for_exit(u32 process, u64 timeout_ns);
+
+}  // namespace rt

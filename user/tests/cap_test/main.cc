@@ -1,0 +1,105 @@
+// cap_test (init): the capability-space rules seen from user space.
+//  1. A closed handle is Stale; once its slot is reused by a new object the
+//     old handle is still Stale and never reaches the new object.
+//  2. Wrong type and missing rights are refused with their own errors.
+//  3. Revocation: a MemoryObject capability copied to a child, and the
+//     child's own duplicate of it, both turn Revoked when the parent revokes
+//     its original; the child's mapping disappears, so touching it faults
+//     the child (not the kernel), and the parent — its supervisor — learns
+//     the fault and its address. The parent's own capability keeps working.
+#include "rt/log.h"
+#include "rt/rights.h"
+#include "rt/spawn.h"
+#include "rt/sys.h"
+
+namespace {
+
+int fail(const char* what, Status s) {
+    rt::log("cap: FAILED %s: %s", what, status_name(s));
+    return 1;
+}
+
+const char* st(Status s) { return status_name(s); }
+
+u32 slot_of(u32 h) { return h & 0xfff; }
+
+int stale_and_reuse() {
+    auto first = rt::notification_create();
+    if (!first.ok()) return fail("notification_create", first.status());
+    u32 old = first.value().release();
+    if (auto r = rt::close(old); !r.ok()) return fail("close", r.status());
+    Status after_close = rt::notification_signal(old, 1).status();
+    // Create objects until one lands in the old slot.
+    rt::Handle keep[1100];
+    u32 reused = 0;
+    for (u32 i = 0; i < 1100 && !reused; i++) {
+        auto n = rt::notification_create();
+        if (!n.ok()) return fail("notification_create (reuse loop)", n.status());
+        if (slot_of(n.value().get()) == slot_of(old)) reused = n.value().get();
+        keep[i] = static_cast<rt::Handle&&>(n.value());
+    }
+    if (!reused) return fail("slot never reused", Status::NotFound);
+    Status after_reuse = rt::notification_signal(old, 1).status();
+    auto untouched = rt::notification_wait(reused, 0);
+    rt::log("cap: closed handle: %s; slot reused by 0x%x: old handle 0x%x %s; new object %s", st(after_close), reused,
+            old, st(after_reuse), untouched.ok() ? "SIGNALLED (wrong)" : "untouched");
+    return 0;
+}
+
+int type_and_rights() {
+    auto mem = rt::memory_create(4096);
+    auto note = rt::notification_create();
+    if (!mem.ok() || !note.ok()) return fail("create", Status::NoMemory);
+    Status wrong_type = rt::notification_signal(mem.value().get(), 1).status();
+    auto wait_only = rt::duplicate(note.value().get(), cap_rights::kWait);
+    if (!wait_only.ok()) return fail("duplicate", wait_only.status());
+    Status no_rights = rt::notification_signal(wait_only.value().get(), 1).status();
+    Status widen = rt::duplicate(wait_only.value().get(), cap_rights::kWait | cap_rights::kSignal).status();
+    Status garbage = rt::notification_signal(0x7777777, 1).status();
+    rt::log("cap: wrong type: %s; missing right: %s; widening rights: %s; garbage handle: %s", st(wrong_type),
+            st(no_rights), st(widen), st(garbage));
+    return 0;
+}
+
+int revocation() {
+    u32 resource = rt::startup_handle("resource");
+    u32 log = rt::startup_handle("log");
+    auto mem = rt::memory_create(4096);
+    if (!mem.ok()) return fail("memory_create", mem.status());
+    auto at = rt::memory_map(mem.value().get(), 0, abi::kMapWrite);
+    if (!at.ok()) return fail("memory_map", at.status());
+    *reinterpret_cast<volatile u64*>(at.value()) = 0x5eedf00d;
+    auto ready = rt::notification_create();
+    auto go = rt::notification_create();
+    if (!ready.ok() || !go.ok()) return fail("notification_create", Status::NoMemory);
+    rt::Grant grants[] = {{"mem", mem.value().get(), true},
+                          {"ready", ready.value().get(), true},
+                          {"go", go.value().get(), true},
+                          {"log", log, true}};
+    auto victim = rt::spawn(resource, "cap_victim", grants, 4);
+    if (!victim.ok()) return fail("spawn cap_victim", victim.status());
+    if (auto r = rt::notification_wait(ready.value().get(), 5'000'000'000ull); !r.ok())
+        return fail("victim ready", r.status());
+    auto revoked = rt::revoke(mem.value().get());
+    if (!revoked.ok()) return fail("revoke", revoked.status());
+    rt::log("cap: revoked %llu derived capabilities", static_cast<unsigned long long>(revoked.value()));
+    (void)rt::notification_signal(go.value().get(), 1);
+    auto info = rt::wait_for_exit(victim.value().get(), 5'000'000'000ull);
+    if (!info.ok()) return fail("wait for victim", info.status());
+    rt::log("cap: supervisor saw pid %u die: kind %u vector %llu address 0x%llx", info.value().pid,
+            static_cast<unsigned>(info.value().kind), static_cast<unsigned long long>(info.value().fault_vector),
+            static_cast<unsigned long long>(info.value().fault_address));
+    u64 still = *reinterpret_cast<volatile u64*>(at.value());
+    auto again = rt::memory_map(mem.value().get(), 0, 0);
+    rt::log("cap: issuer's own capability still works: value 0x%llx, map again %s",
+            static_cast<unsigned long long>(still), again.ok() ? "ok" : st(again.status()));
+    return 0;
+}
+
+}  // namespace
+
+int main(u64) {
+    if (int r = stale_and_reuse()) return r;
+    if (int r = type_and_rights()) return r;
+    return revocation();
+}

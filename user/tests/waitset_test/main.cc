@@ -1,0 +1,49 @@
+// waitset_test (init): a WaitSet watches three notifications; a child
+// (signaler) fires only the second one after a delay. The wait must wake
+// with exactly that key and the bits signalled; a second wait with nothing
+// pending must time out after the requested time, not before.
+#include "rt/log.h"
+#include "rt/spawn.h"
+#include "rt/sys.h"
+
+namespace {
+int fail(const char* what, Status s) {
+    rt::log("waitset: FAILED %s: %s", what, status_name(s));
+    return 1;
+}
+}  // namespace
+
+int main(u64) {
+    u32 resource = rt::startup_handle("resource");
+    u32 log = rt::startup_handle("log");
+    rt::Handle notes[3];
+    auto ws = rt::waitset_create();
+    if (!ws.ok()) return fail("waitset_create", ws.status());
+    for (u32 i = 0; i < 3; i++) {
+        auto n = rt::notification_create();
+        if (!n.ok()) return fail("notification_create", n.status());
+        notes[i] = static_cast<rt::Handle&&>(n.value());
+        if (auto r = rt::waitset_add(ws.value().get(), notes[i].get(), abi::kSignalReady, 100 + i); !r.ok())
+            return fail("waitset_add", r.status());
+    }
+    rt::Grant grants[] = {{"note", notes[1].get(), true}, {"log", log, true}};
+    auto child = rt::spawn(resource, "signaler", grants, 2);
+    if (!child.ok()) return fail("spawn signaler", child.status());
+
+    abi::WaitEvent events[3];
+    auto n = rt::waitset_wait(ws.value().get(), events, 3, 5'000'000'000ull);
+    if (!n.ok()) return fail("first wait", n.status());
+    auto bits = rt::notification_wait(notes[1].get(), 0);
+    rt::log("waitset: woke with %u event(s): key %llu signals 0x%llx; notification bits 0x%llx", n.value(),
+            static_cast<unsigned long long>(events[0].key), static_cast<unsigned long long>(events[0].signals),
+            static_cast<unsigned long long>(bits.ok() ? bits.value() : 0));
+
+    u64 before = rt::clock_ns();
+    auto none = rt::waitset_wait(ws.value().get(), events, 3, 50'000'000ull);
+    u64 waited_us = (rt::clock_ns() - before) / 1000;
+    rt::log("waitset: second wait: %s after %s 50 ms", none.ok() ? "an event (wrong)" : status_name(none.status()),
+            waited_us >= 50000 ? "at least" : "LESS than");
+    auto info = rt::wait_for_exit(child.value().get(), abi::kForever);
+    if (!info.ok()) return fail("wait for signaler", info.status());
+    return 0;
+}
