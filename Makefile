@@ -8,27 +8,32 @@
 #   make image    build/sluice.iso and build/sluice-uefi.img
 #   make debug    boot paused with a gdb stub on :1234 (then: gdb -x .gdbinit)
 #   make fuzz     run every fuzzer for FUZZ_SECONDS each
+#   make bench    kernel microbenchmarks in QEMU, printed (docs/benchmarks.md)
 #   make build | clean | deps | help     (plain `make` = make build)
 #
 # Knobs (make VAR=value): ACCEL=tcg|kvm  FIRMWARE=bios|uefi  CMDLINE="..."
 #   BOOT_MODULES="name=path ..."  FUZZ_SECONDS=300  BUILD_DIR=build
 #   QEMU_ARGS="extra qemu args"  CTEST_ARGS="-R scenario"  CTEST_JOBS=N
+#   BENCH_RUNS=2
 
 BUILD_DIR    ?= build
 BUILD_TYPE   ?= RelWithDebInfo
 ACCEL        ?= tcg
 FIRMWARE     ?= bios
-CMDLINE      ?= console=com1 loglevel=info
+CMDLINE      ?= console=com1 loglevel=info init=init
 # Boot modules for `make image/run/debug`: space-separated NAME=PATH pairs
 # (NAME is the multiboot2 module string). Paths are relative to the repo.
-BOOT_MODULES ?=
+BOOT_MODULES ?= init=$(BUILD_DIR)/user/init shell=$(BUILD_DIR)/user/shell hello=$(BUILD_DIR)/user/hello \
+                manifest=manifests/default.manifest
 # CMake targets that produce the boot modules (built before the image).
-BOOT_MODULE_TARGETS ?=
+BOOT_MODULE_TARGETS ?= init shell hello
 FUZZ_SECONDS ?= 300
 QEMU_ARGS    ?=
 CTEST_ARGS   ?=
 CTEST_JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON       ?= python3
+# `make bench`: how many boots in a row (each one is reported).
+BENCH_RUNS   ?= 2
 
 KERNEL   := $(BUILD_DIR)/kernel/sluice-kernel
 ISO      := $(BUILD_DIR)/sluice.iso
@@ -40,7 +45,7 @@ CMAKE_FLAGS := -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=$(BUILD_
 MODULE_FLAGS := $(foreach m,$(BOOT_MODULES),--module $(m))
 
 .DEFAULT_GOAL := build
-.PHONY: help deps configure build kernel image run debug test fuzz clean
+.PHONY: help deps configure build kernel image run debug test fuzz bench clean
 
 help:
 	@awk 'NR >= 5 && !/^#/ { exit } NR >= 5 { sub(/^# ?/, ""); print }' Makefile
@@ -91,6 +96,14 @@ test: build
 
 fuzz: build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh $(BUILD_DIR) $(FUZZ_SECONDS)
+
+# Microbenchmarks (null syscall, endpoint call/reply): never part of
+# `make test`. Builds the kernel and the bench programs (the `kernel` target
+# with only them as its module targets), then boots BENCH_RUNS times under ACCEL
+# and prints every run, the accelerator and the exact QEMU command line.
+bench: BOOT_MODULE_TARGETS = microbench microbench_echo
+bench: kernel
+	$(PYTHON) bench/run_bench.py --build-dir $(BUILD_DIR) --accel $(ACCEL) --runs $(BENCH_RUNS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -26,6 +26,7 @@
 #include "boot/modules.h"
 #include "proc/lifecycle.h"
 #include "sched/scheduler.h"
+#include "cap/console.h"
 #include "cap/process.h"
 
 extern "C" char __kernel_phys_start[], __kernel_phys_end[];
@@ -121,6 +122,10 @@ void on_serial_irq(InterruptFrame&) {
     static char line[128];
     static usize len;
     serial::handle_interrupt();
+    if (kobj::Console* console = kobj::Console::instance()) {
+        console->input_arrived();  // user space owns the console now
+        return;
+    }
     int b;
     while ((b = serial::read_byte()) >= 0) {
         if (b == '\r' || b == '\n') {

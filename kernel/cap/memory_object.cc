@@ -29,6 +29,13 @@ Result<MemoryObject*> MemoryObject::create(u64 bytes) {
     return m;
 }
 
+void MemoryObject::write(u64 offset, const u8* data, u64 len) {
+    for (u64 i = 0; i < len && offset + i < size(); i++) {
+        u64 at = offset + i;
+        direct_map::to_virt<u8>(m_frames[at / 4096])[at % 4096] = data[i];
+    }
+}
+
 MemoryObject::~MemoryObject() {
     // Mappings hold references, so there are none left here.
     for (u64 i = 0; i < m_pages; i++) frames::free(m_frames[i]);

@@ -23,6 +23,8 @@ public:
     ~MemoryObject() override;
 
     u64 size() const { return m_pages * 4096; }
+    // Kernel-side fill (boot data handed to user space).
+    void write(u64 offset, const u8* data, u64 len);
     u64 pages() const { return m_pages; }
 
     // Maps the whole object into `process` at `vaddr` (page aligned; 0 lets

@@ -15,6 +15,7 @@ const char* type_name(Type t) {
         case Type::WaitSet: return "waitset";
         case Type::Log: return "log";
         case Type::Resource: return "resource";
+        case Type::Console: return "console";
         case Type::None: break;
     }
     return "none";

@@ -19,6 +19,7 @@ enum class Type : u16 {
     WaitSet = 6,
     Log = 7,
     Resource = 8,
+    Console = 9,
 };
 
 const char* type_name(Type t);

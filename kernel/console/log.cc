@@ -12,6 +12,17 @@ namespace {
 Level g_level = Level::Info;
 constexpr char kLetters[] = {'E', 'W', 'I', 'D'};
 
+// The last kRingSize bytes of console output, for the shell's `log`.
+constexpr usize kRingSize = 16384;
+char g_ring[kRingSize];
+u64 g_ring_written;
+
+void emit(const char* text, usize len) {
+    serial::write(text, len);
+    for (usize i = 0; i < len; i++) g_ring[(g_ring_written + i) % kRingSize] = text[i];
+    g_ring_written += len;
+}
+
 bool equals(const char* s, usize len, const char* word) {
     usize i = 0;
     for (; i < len && word[i]; i++)
@@ -47,7 +58,7 @@ void log(Level level, const char* fmt, ...) {
     va_end(ap);
     if (n >= sizeof line - 1) n = sizeof line - 2;
     line[n++] = '\n';
-    serial::write(line, n);
+    emit(line, n);
 }
 
 void raw(const char* fmt, ...) {
@@ -56,7 +67,15 @@ void raw(const char* fmt, ...) {
     va_start(ap, fmt);
     usize n = format_v(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    serial::write(buf, n < sizeof buf ? n : sizeof buf - 1);
+    emit(buf, n < sizeof buf ? n : sizeof buf - 1);
+}
+
+usize copy_recent(char* out, usize max) {
+    u64 available = g_ring_written < kRingSize ? g_ring_written : kRingSize;
+    usize n = available < max ? available : max;
+    u64 start = g_ring_written - n;
+    for (usize i = 0; i < n; i++) out[i] = g_ring[(start + i) % kRingSize];
+    return n;
 }
 
 }  // namespace klog

@@ -18,6 +18,10 @@ __attribute__((format(printf, 2, 3))) void log(Level level, const char* fmt, ...
 // Raw output without prefix, for multi-line reports (panic) and banners.
 __attribute__((format(printf, 1, 2))) void raw(const char* fmt, ...);
 
+// Copies the newest `max` bytes of everything logged into out (oldest
+// first); returns how many.
+usize copy_recent(char* out, usize max);
+
 }  // namespace klog
 
 #define LOG_ERROR(...) ::klog::log(::klog::Level::Error, __VA_ARGS__)

@@ -69,5 +69,6 @@ int read_byte() {
 }
 
 u64 rx_overruns() { return g_overruns; }
+bool pending() { return g_rx_tail != g_rx_head; }
 
 }  // namespace serial

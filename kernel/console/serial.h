@@ -13,5 +13,7 @@ void handle_interrupt();     // called from the IRQ handler
 // Next received byte, or -1 when the input queue is empty.
 int read_byte();
 u64 rx_overruns();
+// True when received bytes wait in the input queue.
+bool pending();
 
 }  // namespace serial

@@ -5,7 +5,10 @@
 #include "arch/x86_64/user_copy.h"
 #include "boot/modules.h"
 #include "cap/handles.h"
+#include "cap/console.h"
 #include "cap/log.h"
+#include "cap/memory_object.h"
+#include "util/format.h"
 #include "cap/resource.h"
 #include "console/log.h"
 #include "elf/elf64.h"
@@ -84,6 +87,7 @@ Result<kobj::Process*> spawn_init(const char* module, usize len) {
         abi::StartupHandle& sh = block.handles[block.handle_count++];
         for (usize i = 0; name[i] && i + 1 < sizeof sh.name; i++) sh.name[i] = name[i];
         sh.handle = h;
+        sh.rights = rights;
         return {};
     };
     constexpr cap::Rights kPass = cap::kRightDuplicate | cap::kRightTransfer;
@@ -91,6 +95,24 @@ Result<kobj::Process*> spawn_init(const char* module, usize len) {
     if (auto r = give("log", new kobj::Log(), cap::kRightWrite | kPass); !r.ok()) s = r.status();
     if (auto r = give("resource", new kobj::Resource(), cap::kRightManage | cap::kRightInspect | kPass); !r.ok())
         s = r.status();
+    // The serial console: from now on user space reads the keyboard.
+    auto* console = new kobj::Console();
+    kobj::Console::set_instance(console);
+    console->ref();  // the kernel keeps the instance
+    if (auto r = give("console", console, cap::kRightRead | cap::kRightWrite | cap::kRightWait | kPass); !r.ok())
+        s = r.status();
+    // The boot manifest, if GRUB loaded one: a read-only MemoryObject copy,
+    // its exact size in the arguments.
+    if (auto text = modules::find("manifest", 8); text.ok() && s == Status::Ok) {
+        auto mo = kobj::MemoryObject::create(text.value().size());
+        if (!mo.ok()) {
+            s = mo.status();
+        } else {
+            mo.value()->write(0, text.value().data(), text.value().size());
+            if (auto r = give("manifest", mo.value(), cap::kRightRead | cap::kRightMap | kPass); !r.ok()) s = r.status();
+            format(block.args, sizeof block.args, "manifest_size=%zu", text.value().size());
+        }
+    }
     if (s == Status::Ok) {
         if (auto r = start(p, block, 16); !r.ok()) s = r.status();
     }

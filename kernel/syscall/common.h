@@ -51,6 +51,9 @@ i64 process_spawn(u64 resource, u64 request);
 i64 process_kill(u64 h);
 i64 process_info(u64 h, u64 out);
 i64 system_info(u64 resource, u64 kind, u64 out, u64 len);
+i64 process_kill_pid(u64 resource, u64 pid);
+i64 console_read(u64 h, u64 out, u64 len, u64 timeout);
+i64 console_write(u64 h, u64 text, u64 len);
 
 // Moves/copies message handles between two threads' processes
 // (kobj::Endpoint::transfer).

@@ -45,6 +45,9 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         case S::ProcessKill: r = sys::process_kill(a0); break;
         case S::ProcessInfo: r = sys::process_info(a0, a1); break;
         case S::SystemInfo: r = sys::system_info(a0, a1, a2, a3); break;
+        case S::ConsoleRead: r = sys::console_read(a0, a1, a2, a3); break;
+        case S::ConsoleWrite: r = sys::console_write(a0, a1, a2); break;
+        case S::ProcessKillPid: r = sys::process_kill_pid(a0, a1); break;
         default: r = sys::err(Status::Unsupported); break;
     }
     kcap::finish();

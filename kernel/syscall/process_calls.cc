@@ -4,6 +4,7 @@
 #include "abi/startup.h"
 #include "arch/x86_64/user_copy.h"
 #include "cap/resource.h"
+#include "console/log.h"
 #include "mm/frame_allocator.h"
 #include "mm/heap.h"
 #include "mm/kernel_stack.h"
@@ -29,13 +30,17 @@ Result<void> hand_over(kobj::Process* parent, kobj::Process* child, const abi::S
                        abi::StartupBlock& block) {
     for (u32 i = 0; i < req.handle_count; i++) {
         cap::Handle h = cap::Handle::from_raw(req.handles[i].handle);
-        auto moved = (req.copy_mask >> i) & 1 ? parent->caps().copy_to(h, child->caps(), cap::kSameRights)
+        cap::Rights rights = req.handles[i].rights ? req.handles[i].rights : cap::kSameRights;
+        if ((req.copy_mask >> i) & 1 ? false : req.handles[i].rights != 0) return Status::InvalidArgument;
+        auto moved = (req.copy_mask >> i) & 1 ? parent->caps().copy_to(h, child->caps(), rights)
                                               : parent->caps().move_to(h, child->caps());
         if (!moved.ok()) return moved.status();
+        auto entry = child->caps().lookup(moved.value(), cap::kAnyType, 0);
         abi::StartupHandle& sh = block.handles[block.handle_count++];
         for (u32 k = 0; k < abi::kHandleNameBytes; k++) sh.name[k] = req.handles[i].name[k];
         sh.name[abi::kHandleNameBytes - 1] = '\0';
         sh.handle = moved.value().raw();
+        sh.rights = entry.ok() ? entry.value().rights : 0;
     }
     return {};
 }
@@ -161,7 +166,28 @@ i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
         }
         return static_cast<i64>(n);
     }
+    if (kind == abi::SystemInfoKind::Log) {
+        static char snapshot[16384];  // one CPU, kernel not preemptible
+        usize have = klog::copy_recent(snapshot, len < sizeof snapshot ? len : sizeof snapshot);
+        if (auto c = user::copy_to(out, snapshot, have); !c.ok()) return err(c.status());
+        return static_cast<i64>(have);
+    }
     return err(Status::InvalidArgument);
+}
+
+i64 process_kill_pid(u64 resource, u64 pid) {
+    auto res = kcap::lookup<kobj::Resource>(self(), static_cast<u32>(resource), kobj::Type::Resource,
+                                            cap::kRightManage);
+    if (!res.ok()) return err(res.status());
+    kobj::Process* target = pid <= 0xffffffffu ? kobj::find_process(static_cast<u32>(pid)) : nullptr;
+    if (!target || !target->alive()) return err(Status::NotFound);
+    bool suicide = target == self();
+    target->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+    if (suicide) {
+        kcap::finish();
+        sched::switch_away();
+    }
+    return 0;
 }
 
 }  // namespace sys

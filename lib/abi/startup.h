@@ -14,7 +14,9 @@ constexpr u32 kArgsBytes = 256;
 struct StartupHandle {
     char name[kHandleNameBytes];  // NUL-terminated
     u32 handle;                   // in the new process's space
-    u32 reserved;
+    // SpawnRequest: for a copied handle, the rights the child gets (a subset
+    // of the caller's; 0 = the same). StartupBlock: the rights it has.
+    u32 rights;
 };
 
 struct StartupBlock {
@@ -45,7 +47,8 @@ struct SpawnRequest {
 enum class SystemInfoKind : u32 {
     Processes = 1,  // out: SystemProcess[]; returns how many were written
     Memory = 2,     // out: SystemMemory; returns 1
-    Caps = 3,       // out: SystemCap[] of the process whose pid is out's first u32
+    Caps = 3,       // out: SystemCap[] of the process whose pid is the argument
+    Log = 4,        // out: the newest bytes of the kernel log; returns how many
 };
 
 struct SystemProcess {

@@ -44,7 +44,10 @@ enum class Syscall : u64 {
     ProcessSpawn = 23,      // (resource h, const SpawnRequest*) -> process h
     ProcessKill = 24,       // (process h) -> 0
     ProcessInfo = 25,       // (process h, ProcessInfo* out) -> 0
-    SystemInfo = 26,        // (resource h, u32 kind, void* out, usize len) -> count
+    SystemInfo = 26,        // (resource h, u32 kind | arg << 32, void* out, usize len) -> count
+    ConsoleRead = 27,       // (console h, void* out, usize len, u64 timeout) -> bytes read
+    ConsoleWrite = 28,      // (console h, const char* text, usize len) -> 0
+    ProcessKillPid = 29,    // (resource h, u32 pid) -> 0
     Count,
 };
 

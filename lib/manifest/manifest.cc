@@ -32,11 +32,15 @@ u32 rights_allowed_for(ObjectKind kind) {
     constexpr u32 kGeneric = kRightInspect | kRightManage | kRightDuplicate | kRightTransfer | kRightRevoke;
     switch (kind) {
         case ObjectKind::Endpoint:
-            return kGeneric | kRightCall | kRightServe;
+            return kGeneric | kRightCall | kRightServe | kRightWait;
         case ObjectKind::Notification:
             return kGeneric | kRightSignal | kRightWait;
         case ObjectKind::Memory:
             return kGeneric | kRightRead | kRightWrite | kRightMap | kRightExecute;
+        case ObjectKind::Console:
+            return kGeneric | kRightRead | kRightWrite | kRightWait;
+        case ObjectKind::Resource:
+            return kGeneric;
     }
     return 0;
 }
@@ -49,6 +53,10 @@ const char* object_kind_name(ObjectKind kind) {
             return "notification";
         case ObjectKind::Memory:
             return "memory";
+        case ObjectKind::Console:
+            return "console";
+        case ObjectKind::Resource:
+            return "resource";
     }
     return "?";
 }

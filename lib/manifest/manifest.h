@@ -86,7 +86,10 @@ inline constexpr u32 kAllRights = (1u << kRightCount) - 1;
 // ---------------------------------------------------------------------------
 // Entries
 
-enum class ObjectKind : u8 { Endpoint, Notification, Memory };
+// Console and Resource are not created by init but handed to it by the
+// kernel (the serial console; the root resource); a [console NAME] or
+// [resource NAME] entry names them so processes can be granted them.
+enum class ObjectKind : u8 { Endpoint, Notification, Memory, Console, Resource };
 
 // [endpoint NAME] / [notification NAME] / [memory NAME]
 struct Object {

@@ -32,9 +32,12 @@ using detail::TokenKind;
 // ---------------------------------------------------------------------------
 // Vocabulary
 
-enum class EntryKind : u8 { Endpoint, Notification, Memory, Process, Provider };
-constexpr u32 kEntryKindCount = 5;
-constexpr const char* kEntryKindNames[kEntryKindCount] = {"endpoint", "notification", "memory", "process", "provider"};
+// The object kinds come first, in ObjectKind order (entries convert by cast).
+enum class EntryKind : u8 { Endpoint, Notification, Memory, Console, Resource, Process, Provider };
+constexpr u32 kEntryKindCount = 7;
+constexpr const char* kEntryKindNames[kEntryKindCount] = {"endpoint", "notification", "memory",  "console",
+                                                          "resource", "process",      "provider"};
+static_assert(static_cast<u8>(EntryKind::Resource) == static_cast<u8>(ObjectKind::Resource));
 
 constexpr u8 kind_bit(EntryKind k) { return static_cast<u8>(1u << static_cast<u8>(k)); }
 constexpr u8 kMemoryBit = kind_bit(EntryKind::Memory);
@@ -43,7 +46,8 @@ constexpr u8 kProviderBit = kind_bit(EntryKind::Provider);
 constexpr u8 kProgramBits = kProcessBit | kProviderBit;
 
 bool is_object(EntryKind k) {
-    return k == EntryKind::Endpoint || k == EntryKind::Notification || k == EntryKind::Memory;
+    return k == EntryKind::Endpoint || k == EntryKind::Notification || k == EntryKind::Memory ||
+           k == EntryKind::Console || k == EntryKind::Resource;
 }
 const char* kind_name(EntryKind k) { return kEntryKindNames[static_cast<u8>(k)]; }
 
@@ -454,7 +458,7 @@ private:
         while (k < kEntryKindCount && !span_equals(kind.text, kind.length, kEntryKindNames[k])) k++;
         if (k == kEntryKindCount)
             return error(kind.column,
-                         "unknown section kind '%s'; expected endpoint, notification, memory, process or provider",
+                         "unknown section kind '%s'; expected endpoint, notification, memory, console, resource, process or provider",
                          Quote(kind).str());
         if (!check_name(name, "name")) return;
         Declared d;

@@ -324,10 +324,21 @@ TEST(ManifestParse, PciAddressForms) {
     EXPECT_EQ(p.m->providers[1].pci.function, 1);
 }
 
+TEST(ManifestParse, ConsoleIsAnObjectKindFromTheKernel) {
+    const Parsed p = parse(
+        "[console tty]\n[process shell]\nmodule = shell\ncap = tty rights=read|write|wait\n"
+        "[process bad]\nmodule = bad\ncap = tty rights=map\n");
+    ASSERT_EQ(p.m->object_count, 1u);
+    EXPECT_EQ(p.m->objects[0].kind, ObjectKind::Console);
+    ASSERT_EQ(p.m->process_count, 1u);
+    EXPECT_EQ(p.m->processes[0].program.caps[0].rights, kRightRead | kRightWrite | kRightWait);
+    EXPECT_EQ(p.e.count, 1u);  // 'map' does not apply to a console: process bad refused
+}
+
 TEST(ManifestParse, AllRightsAndTheirKinds) {
     const Parsed p = parse(
         "[endpoint e]\n[notification n]\n[memory m]\nsize = 4K\n[process p]\nmodule = p\n"
-        "cap = e rights=call|serve|inspect|manage|duplicate|transfer|revoke\n"
+        "cap = e rights=call|serve|wait|inspect|manage|duplicate|transfer|revoke\n"
         "cap = n rights=signal|wait as=n2\n"
         "cap = m rights=read|write|map|execute\n");
     ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e);
@@ -383,7 +394,7 @@ TEST(ManifestSyntax, HeaderShapes) {
 
 TEST(ManifestSyntax, UnknownSectionKindSkipsItsBody) {
     const Parsed p = parse(framed("\n\n[daemon d]\nwhatever = 1\nmore nonsense \"\n"));
-    EXPECT_TRUE(only_error(p, 4, 2, "unknown section kind 'daemon'; expected endpoint, notification, memory, process"));
+    EXPECT_TRUE(only_error(p, 4, 2, "unknown section kind 'daemon'; expected endpoint, notification, memory, console, resource, process"));
     expect_frame_loaded(p);
 }
 
@@ -973,28 +984,18 @@ TEST(ManifestWriter, FormatError) {
 TEST(ManifestExamples, DefaultManifestParses) {
     const Parsed p = parse(read_file(repo_path("manifests/default.manifest")));
     ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e);
-    ASSERT_NE(find_process(*p.m, "ping"), nullptr);
-    ASSERT_NE(find_process(*p.m, "pong"), nullptr);
-    const Process& ping = *find_process(*p.m, "ping");
-    const Process& pong = *find_process(*p.m, "pong");
-    // they share an endpoint and a memory object
-    bool shared_endpoint = false, shared_memory = false;
-    for (u32 i = 0; i < ping.program.cap_count; i++)
-        for (u32 j = 0; j < pong.program.cap_count; j++) {
-            const CapGrant& a = ping.program.caps[i];
-            const CapGrant& b = pong.program.caps[j];
-            if (a.object_index != b.object_index) continue;
-            const ObjectKind k = p.m->objects[a.object_index].kind;
-            shared_endpoint |= k == ObjectKind::Endpoint;
-            shared_memory |= k == ObjectKind::Memory;
-        }
-    EXPECT_TRUE(shared_endpoint);
-    EXPECT_TRUE(shared_memory);
-    EXPECT_EQ(p.m->provider_count, 0u);  // commented out until drivers exist
+    const Process* shell = find_process(*p.m, "shell");
+    ASSERT_NE(shell, nullptr);
+    ASSERT_NE(find_process(*p.m, "hello"), nullptr);
+    // The shell gets the console and the root resource, nothing else.
+    ASSERT_EQ(shell->program.cap_count, 2u);
+    EXPECT_EQ(p.m->objects[shell->program.caps[0].object_index].kind, ObjectKind::Console);
+    EXPECT_STREQ(shell->program.caps[0].slot, "console");
+    EXPECT_EQ(p.m->objects[shell->program.caps[1].object_index].kind, ObjectKind::Resource);
+    EXPECT_EQ(shell->program.caps[1].rights, kRightInspect | kRightManage);
+    EXPECT_EQ(shell->program.restart.mode, RestartMode::OnFailure);
 }
 
-// The switched-off configuration ("#[...]", "#key = ...") is valid too, so
-// turning it on is only a matter of removing the '#'.
 TEST(ManifestExamples, DefaultManifestProvidersParseWhenSwitchedOn) {
     const std::string text = read_file(repo_path("manifests/default.manifest"));
     std::string on;
@@ -1006,7 +1007,7 @@ TEST(ManifestExamples, DefaultManifestProvidersParseWhenSwitchedOn) {
     const Parsed p = parse(on);
     ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e) << on;
     EXPECT_EQ(provider_names(*p.m), (Names{"nvme0", "vblk0", "vnet0"}));
-    EXPECT_EQ(process_names(*p.m), (Names{"pong", "ping", "devmgr", "blkbench"}));
+    EXPECT_EQ(process_names(*p.m), (Names{"shell", "hello", "devmgr", "blkbench"}));
     EXPECT_EQ(p.m->providers[0].served[0].consumer_index, 3u);
 }
 

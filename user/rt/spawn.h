@@ -10,6 +10,7 @@ struct Grant {
     const char* name;
     u32 handle;
     bool copy;  // true: the child gets a derived copy; false: the handle moves
+    u32 rights = 0;  // copies only: the child's rights (a subset; 0 = the same)
 };
 
 Result<Handle> spawn(u32 resource, const char* module, const Grant* grants, u32 count, u32 priority = 16,

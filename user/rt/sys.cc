@@ -98,4 +98,18 @@ Result<u64> system_info(u32 resource, abi::SystemInfoKind kind, u32 arg, void* o
     return to_result(raw_syscall(S::SystemInfo, resource, static_cast<u64>(kind) | (u64(arg) << 32), ptr(out), len));
 }
 
+Result<void> process_kill_pid(u32 resource, u32 pid) {
+    return status_only(raw_syscall(S::ProcessKillPid, resource, pid));
+}
+
+Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns) {
+    i64 r = raw_syscall(S::ConsoleRead, console, ptr(out), len, timeout_ns);
+    if (r < 0) return static_cast<Status>(-r);
+    return static_cast<usize>(r);
+}
+
+Result<void> console_write(u32 console, const char* text, usize len) {
+    return status_only(raw_syscall(S::ConsoleWrite, console, ptr(text), len));
+}
+
 }  // namespace rt

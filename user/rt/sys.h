@@ -49,5 +49,9 @@ Result<Handle> process_spawn(u32 resource, const abi::SpawnRequest& request);
 Result<void> process_kill(u32 h);
 Result<abi::ProcessInfo> process_info(u32 h);
 Result<u64> system_info(u32 resource, abi::SystemInfoKind kind, u32 arg, void* out, usize len);
+Result<void> process_kill_pid(u32 resource, u32 pid);
+
+Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns);
+Result<void> console_write(u32 console, const char* text, usize len);
 
 }  // namespace rt

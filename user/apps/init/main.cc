@@ -1,0 +1,245 @@
+// init: the first process. Reads the boot manifest (docs/manifest.md),
+// creates the kernel objects it lists, starts every process with exactly
+// the capabilities its entry grants (plus a copy of the log), and then
+// supervises them: each death is reported with its reason, and processes
+// with `restart = on-failure` are restarted after their backoff until
+// their limit. A malformed entry is reported with line and column and
+// refused; the rest boots. init exits when nothing is left to supervise.
+#include "manifest/manifest.h"
+#include "rt/log.h"
+#include "rt/rights.h"
+#include "rt/spawn.h"
+#include "rt/sys.h"
+
+namespace {
+
+manifest::Manifest g_manifest;
+manifest::ManifestErrors g_errors;
+u32 g_log, g_resource, g_console;
+
+struct Running {
+    rt::Handle process;  // 0 while not running
+    u32 pid = 0;
+    u32 restarts = 0;
+    bool started = false;
+    bool gave_up = false;
+    u64 restart_at = 0;  // monotonic ns; 0 = no restart pending
+};
+Running g_running[manifest::kMaxProcesses];
+rt::Handle g_objects[manifest::kMaxObjects];
+u32 g_object_handles[manifest::kMaxObjects];  // raw handles (own or from the kernel)
+
+constexpr u32 cap_rights_write() { return cap_rights::kWrite; }
+constexpr u32 cap_rights_supervise() { return cap_rights::kWait | cap_rights::kInspect | cap_rights::kManage; }
+
+u64 parse_size_arg(const char* args) {
+    const char* key = "manifest_size=";
+    u32 i = 0;
+    for (; key[i]; i++)
+        if (args[i] != key[i]) return 0;
+    u64 v = 0;
+    for (; args[i] >= '0' && args[i] <= '9'; i++) v = v * 10 + static_cast<u64>(args[i] - '0');
+    return v;
+}
+
+bool load_manifest() {
+    u32 text = rt::startup_handle("manifest");
+    u64 size = parse_size_arg(rt::startup().args);
+    if (!text || !size) {
+        rt::log("init: no boot manifest; nothing to start");
+        return false;
+    }
+    auto at = rt::memory_map(text, 0, 0);
+    if (!at.ok()) {
+        rt::log("init: cannot map the manifest: %s", status_name(at.status()));
+        return false;
+    }
+    auto r = manifest::parse_manifest(ByteView(reinterpret_cast<const u8*>(at.value()), size), g_manifest, g_errors);
+    for (u32 i = 0; i < g_errors.count; i++) {
+        char line[200];
+        manifest::format_error(g_errors.items[i], line, sizeof line);
+        rt::log("init: manifest:%s", line);
+    }
+    if (g_errors.total > g_errors.count) rt::log("init: manifest: %u more errors", g_errors.total - g_errors.count);
+    rt::log("init: manifest: %u objects, %u processes accepted%s", g_manifest.object_count, g_manifest.process_count,
+            r.ok() ? "" : " (entries with errors refused)");
+    return true;
+}
+
+bool create_objects() {
+    for (u32 i = 0; i < g_manifest.object_count; i++) {
+        const manifest::Object& o = g_manifest.objects[i];
+        if (o.kind == manifest::ObjectKind::Console || o.kind == manifest::ObjectKind::Resource) {
+            g_object_handles[i] = o.kind == manifest::ObjectKind::Console ? g_console : g_resource;
+            continue;
+        }
+        Result<rt::Handle> h = o.kind == manifest::ObjectKind::Endpoint       ? rt::endpoint_create()
+                               : o.kind == manifest::ObjectKind::Notification ? rt::notification_create()
+                                                                              : rt::memory_create(o.size);
+        if (!h.ok()) {
+            rt::log("init: cannot create %s '%s': %s", manifest::object_kind_name(o.kind), o.name, status_name(h.status()));
+            return false;
+        }
+        g_object_handles[i] = h.value().get();
+        g_objects[i] = static_cast<rt::Handle&&>(h.value());
+    }
+    return true;
+}
+
+void copy_name(char* dst, const char* src) {
+    u32 k = 0;
+    for (; src[k] && k + 1 < abi::kHandleNameBytes; k++) dst[k] = src[k];
+    dst[k] = '\0';
+}
+
+// Starts process i with its grants. The handles given are fresh derived
+// copies with the manifest's rights, moved into the child.
+bool start(u32 i) {
+    const manifest::Process& p = g_manifest.processes[i];
+    abi::SpawnRequest req{};
+    u32 n = 0;
+    for (u32 k = 0; p.program.module[k] && k < sizeof req.module; k++) req.module_len = k + 1, req.module[k] = p.program.module[k];
+    req.priority = p.program.priority;
+    for (u32 k = 0; p.program.args[k] && k + 1 < abi::kArgsBytes; k++) req.args[k] = p.program.args[k];
+    // Each grant is a derived copy of init's handle with exactly the
+    // manifest's rights (made by the kernel as it hands it over).
+    auto grant = [&](const char* name, u32 source, u32 rights) -> bool {
+        if (n == abi::kStartupHandles) {
+            rt::log("init: cannot grant '%s' to %s: more than %u handles", name, p.name, abi::kStartupHandles);
+            return false;
+        }
+        copy_name(req.handles[n].name, name);
+        req.handles[n].handle = source;
+        req.handles[n].rights = rights;
+        req.copy_mask |= 1u << n;
+        n++;
+        return true;
+    };
+    if (!grant("log", g_log, cap_rights_write())) return false;
+    for (u32 c = 0; c < p.program.cap_count; c++) {
+        const manifest::CapGrant& g = p.program.caps[c];
+        if (!grant(g.slot, g_object_handles[g.object_index], g.rights)) return false;
+    }
+    for (u32 s = 0; s < p.supervised_count; s++) {
+        const manifest::Supervision& sv = p.supervised[s];
+        const Running& target = g_running[sv.process_index];
+        if (!target.process) continue;  // not running (refused or dead): nothing to hand over
+        if (!grant(sv.slot, target.process.get(), cap_rights_supervise())) return false;
+    }
+    req.handle_count = n;
+    auto child = rt::process_spawn(g_resource, req);
+    if (!child.ok()) {
+        rt::log("init: cannot start %s (module %s): %s", p.name, p.program.module, status_name(child.status()));
+        return false;
+    }
+    auto info = rt::process_info(child.value().get());
+    g_running[i].pid = info.ok() ? info.value().pid : 0;
+    g_running[i].process = static_cast<rt::Handle&&>(child.value());
+    g_running[i].started = true;
+    rt::log("init: started %s (pid %u)", p.name, g_running[i].pid);
+    return true;
+}
+
+void start_all() {
+    // Supervisees first: a supervisor receives their Process handles.
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (u32 i = 0; i < g_manifest.process_count; i++) {
+            if (g_running[i].started) continue;
+            const manifest::Process& p = g_manifest.processes[i];
+            bool ready = true;
+            for (u32 s = 0; s < p.supervised_count; s++)
+                if (!g_running[p.supervised[s].process_index].started) ready = false;
+            if (!ready) continue;
+            g_running[i].started = true;  // even if it fails: do not retry forever
+            if (!start(i)) g_running[i].gave_up = true;
+            progress = true;
+        }
+    }
+    for (u32 i = 0; i < g_manifest.process_count; i++)
+        if (!g_running[i].started) rt::log("init: %s not started: its supervise lines form a cycle", g_manifest.processes[i].name);
+}
+
+void report_death(u32 i, const abi::ProcessInfo& info) {
+    const char* name = g_manifest.processes[i].name;
+    switch (info.kind) {
+        case abi::ExitKind::Exited:
+            rt::log("init: %s (pid %u) exited with %lld", name, info.pid, static_cast<long long>(info.exit_code));
+            break;
+        case abi::ExitKind::Faulted:
+            rt::log("init: %s (pid %u) faulted: vector %llu at rip 0x%llx address 0x%llx", name, info.pid,
+                    static_cast<unsigned long long>(info.fault_vector), static_cast<unsigned long long>(info.fault_rip),
+                    static_cast<unsigned long long>(info.fault_address));
+            break;
+        default: rt::log("init: %s (pid %u) was killed", name, info.pid); break;
+    }
+}
+
+void on_death(u32 i) {
+    auto info = rt::process_info(g_running[i].process.get());
+    g_running[i].process.reset();
+    if (!info.ok()) return;
+    report_death(i, info.value());
+    const manifest::RestartPolicy& policy = g_manifest.processes[i].program.restart;
+    bool failed = info.value().kind != abi::ExitKind::Exited || info.value().exit_code != 0;
+    if (policy.mode != manifest::RestartMode::OnFailure || !failed) return;
+    if (g_running[i].restarts >= policy.limit) {
+        rt::log("init: %s will not be restarted: restart limit %u reached", g_manifest.processes[i].name, policy.limit);
+        g_running[i].gave_up = true;
+        return;
+    }
+    g_running[i].restart_at = rt::clock_ns() + u64(policy.backoff_ms) * 1000000;
+}
+
+void supervise() {
+    for (;;) {
+        auto ws = rt::waitset_create();
+        if (!ws.ok()) return;
+        bool anything = false;
+        u64 next_restart = 0;
+        for (u32 i = 0; i < g_manifest.process_count; i++) {
+            if (g_running[i].process) {
+                (void)rt::waitset_add(ws.value().get(), g_running[i].process.get(), abi::kSignalDead, i);
+                anything = true;
+            }
+            if (g_running[i].restart_at && (!next_restart || g_running[i].restart_at < next_restart))
+                next_restart = g_running[i].restart_at;
+        }
+        if (!anything && !next_restart) {
+            rt::log("init: nothing left to supervise");
+            return;
+        }
+        u64 timeout = abi::kForever;
+        if (next_restart) {
+            u64 now = rt::clock_ns();
+            timeout = next_restart > now ? next_restart - now : 0;
+        }
+        abi::WaitEvent events[8];
+        auto n = rt::waitset_wait(ws.value().get(), events, 8, timeout);
+        if (n.ok()) {
+            for (u32 e = 0; e < n.value(); e++) on_death(static_cast<u32>(events[e].key));
+        }
+        u64 now = rt::clock_ns();
+        for (u32 i = 0; i < g_manifest.process_count; i++) {
+            if (!g_running[i].restart_at || g_running[i].restart_at > now) continue;
+            g_running[i].restart_at = 0;
+            g_running[i].restarts++;
+            rt::log("init: restarting %s (%u of %u)", g_manifest.processes[i].name, g_running[i].restarts,
+                    g_manifest.processes[i].program.restart.limit);
+            if (!start(i)) g_running[i].gave_up = true;
+        }
+    }
+}
+
+}  // namespace
+
+int main(u64) {
+    g_log = rt::startup_handle("log");
+    g_resource = rt::startup_handle("resource");
+    g_console = rt::startup_handle("console");
+    if (!load_manifest()) return 0;
+    if (!create_objects()) return 1;
+    start_all();
+    supervise();
+    return 0;
+}

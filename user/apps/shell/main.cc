@@ -1,0 +1,177 @@
+// shell: the serial console's command line. Prompt `sluice> `; reads lines
+// from the Console capability (typed or piped into QEMU's serial input
+// alike), echoes them, and runs:
+//   help, ps, caps <pid>, mem, kill <pid>, log
+// System-wide views need the root resource, granted by the manifest.
+#include <stdarg.h>
+
+#include "cap/rights.h"
+#include "rt/sys.h"
+#include "util/format.h"
+
+namespace {
+
+u32 g_console, g_resource;
+
+__attribute__((format(printf, 1, 2))) void out(const char* fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    usize n = format_v(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    (void)rt::console_write(g_console, buf, n < sizeof buf ? n : sizeof buf - 1);
+}
+
+bool word_is(const char* s, usize len, const char* w) {
+    usize i = 0;
+    for (; i < len && w[i]; i++)
+        if (s[i] != w[i]) return false;
+    return i == len && !w[i];
+}
+
+bool parse_u32(const char* s, usize len, u32* v) {
+    if (len == 0 || len > 9) return false;
+    u32 x = 0;
+    for (usize i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        x = x * 10 + static_cast<u32>(s[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+const char* state_name(u32 kind) {
+    switch (static_cast<abi::ExitKind>(kind)) {
+        case abi::ExitKind::Running: return "running";
+        case abi::ExitKind::Exited: return "exited";
+        case abi::ExitKind::Faulted: return "faulted";
+        case abi::ExitKind::Killed: return "killed";
+    }
+    return "?";
+}
+
+const char* type_name(u32 t) {
+    const char* names[] = {"none", "process", "thread", "endpoint", "notification", "memory",
+                           "waitset", "log", "resource", "console"};
+    return t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+void cmd_help() {
+    out("commands:\n"
+        "  help         this list\n"
+        "  ps           processes: pid, state, threads, capabilities, frames, name\n"
+        "  caps <pid>   the capability space of a process\n"
+        "  mem          physical frames, kernel heap, stacks, capability nodes\n"
+        "  kill <pid>   end a process (its supervisor is told)\n"
+        "  log          the recent kernel log\n");
+}
+
+void cmd_ps() {
+    abi::SystemProcess list[32];
+    auto n = rt::system_info(g_resource, abi::SystemInfoKind::Processes, 0, list, sizeof list);
+    if (!n.ok()) return out("ps: %s\n", status_name(n.status()));
+    out("  PID STATE    THREADS CAPS FRAMES NAME\n");
+    for (u64 i = n.value(); i > 0; i--) {  // the kernel lists newest first
+        const abi::SystemProcess& p = list[i - 1];
+        out("%5u %-8s %7u %4u %6llu %s\n", p.pid, state_name(p.state), p.threads, p.live_caps,
+            static_cast<unsigned long long>(p.frames), p.name);
+    }
+}
+
+void cmd_caps(u32 pid) {
+    abi::SystemCap caps[64];
+    auto n = rt::system_info(g_resource, abi::SystemInfoKind::Caps, pid, caps, sizeof caps);
+    if (!n.ok()) return out("caps: pid %u: %s\n", pid, status_name(n.status()));
+    out("  HANDLE     STATE   TYPE         RIGHTS          DERIVED CHILDREN\n");
+    for (u64 i = 0; i < n.value(); i++) {
+        char rights[cap::kRightsStringSize];
+        cap::format_rights(caps[i].rights, rights);
+        out("  0x%08x %-7s %-12s %-15s %7s %8u\n", caps[i].handle, caps[i].state == 2 ? "revoked" : "live",
+            type_name(caps[i].type), rights, caps[i].derived ? "yes" : "no", caps[i].children);
+    }
+}
+
+void cmd_mem() {
+    abi::SystemMemory m{};
+    auto r = rt::system_info(g_resource, abi::SystemInfoKind::Memory, 0, &m, sizeof m);
+    if (!r.ok()) return out("mem: %s\n", status_name(r.status()));
+    out("frames: total %llu free %llu used %llu (reserved %llu)\n", static_cast<unsigned long long>(m.total_frames),
+        static_cast<unsigned long long>(m.free_frames), static_cast<unsigned long long>(m.used_frames),
+        static_cast<unsigned long long>(m.reserved_frames));
+    out("kernel heap: %llu bytes; kernel stacks: %llu; capability nodes: %llu of %llu\n",
+        static_cast<unsigned long long>(m.heap_bytes), static_cast<unsigned long long>(m.kernel_stacks),
+        static_cast<unsigned long long>(m.cap_nodes_used), static_cast<unsigned long long>(m.cap_nodes_total));
+}
+
+void cmd_kill(u32 pid) {
+    auto r = rt::process_kill_pid(g_resource, pid);
+    if (r.ok()) out("kill: pid %u killed\n", pid);
+    else out("kill: pid %u: %s\n", pid, status_name(r.status()));
+}
+
+void cmd_log() {
+    static char buf[4096];
+    auto n = rt::system_info(g_resource, abi::SystemInfoKind::Log, 0, buf, sizeof buf);
+    if (!n.ok()) return out("log: %s\n", status_name(n.status()));
+    (void)rt::console_write(g_console, buf, n.value());
+}
+
+void run(const char* line, usize len) {
+    usize i = 0;
+    while (i < len && line[i] == ' ') i++;
+    usize cmd = i;
+    while (i < len && line[i] != ' ') i++;
+    usize cmd_len = i - cmd;
+    while (i < len && line[i] == ' ') i++;
+    const char* arg = line + i;
+    usize arg_len = len - i;
+    while (arg_len && arg[arg_len - 1] == ' ') arg_len--;
+    const char* c = line + cmd;
+    u32 pid;
+    if (cmd_len == 0) return;
+    if (word_is(c, cmd_len, "help")) cmd_help();
+    else if (word_is(c, cmd_len, "ps")) cmd_ps();
+    else if (word_is(c, cmd_len, "mem")) cmd_mem();
+    else if (word_is(c, cmd_len, "log")) cmd_log();
+    else if (word_is(c, cmd_len, "caps") || word_is(c, cmd_len, "kill")) {
+        if (!parse_u32(arg, arg_len, &pid)) return out("usage: %.*s <pid>\n", static_cast<int>(cmd_len), c);
+        if (c[0] == 'c') cmd_caps(pid);
+        else cmd_kill(pid);
+    } else {
+        out("%.*s: unknown command (try help)\n", static_cast<int>(cmd_len), c);
+    }
+}
+
+}  // namespace
+
+int main(u64) {
+    g_console = rt::startup_handle("console");
+    g_resource = rt::startup_handle("resource");
+    if (!g_console) return 2;
+    out("Sluice shell. Type help for commands.\n");
+    char line[160];
+    usize len = 0;
+    out("sluice> ");
+    for (;;) {
+        char in[64];
+        auto n = rt::console_read(g_console, in, sizeof in, abi::kForever);
+        if (!n.ok()) continue;
+        for (usize k = 0; k < n.value(); k++) {
+            char ch = in[k];
+            if (ch == '\r' || ch == '\n') {
+                out("\n");
+                run(line, len);
+                len = 0;
+                out("sluice> ");
+            } else if (ch == 0x7f || ch == 0x08) {
+                if (len) {
+                    len--;
+                    out("\b \b");
+                }
+            } else if (ch >= 0x20 && ch < 0x7f && len < sizeof line) {
+                line[len++] = ch;
+                (void)rt::console_write(g_console, &ch, 1);
+            }
+        }
+    }
+}
