@@ -124,6 +124,19 @@ Result<Thread*> Process::spawn_thread(u64 entry, u64 user_rsp, u64 arg, u8 prior
     return t;
 }
 
+bool Process::thread_finished(Thread* t) {
+    for (u32 i = 0; i < m_thread_count; i++) {
+        if (m_threads[i] != t) continue;
+        Endpoint::thread_gone(t);
+        sched::retire(t);
+        m_threads[i] = m_threads[--m_thread_count];
+        m_threads[m_thread_count] = nullptr;
+        t->unref();
+        break;
+    }
+    return m_thread_count == 0;
+}
+
 void Process::release_regions() {
     for (u32 r = 0; r < m_region_count; r++) {
         Region& region = m_regions[r];

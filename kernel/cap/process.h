@@ -56,6 +56,9 @@ public:
     Result<void> write_memory(u64 virt, const u8* data, usize len);
 
     Result<Thread*> spawn_thread(u64 entry, u64 user_rsp, u64 arg, u8 priority);
+    // The thread ended on its own (ThreadExit): retire it; returns true
+    // when it was the process's last thread.
+    bool thread_finished(Thread* t);
     u32 thread_count() const { return m_thread_count; }
     Thread* thread(u32 i) const { return m_threads[i]; }
 

@@ -52,6 +52,8 @@ i64 process_kill(u64 h);
 i64 process_info(u64 h, u64 out);
 i64 system_info(u64 resource, u64 kind, u64 out, u64 len);
 i64 process_kill_pid(u64 resource, u64 pid);
+i64 thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority);
+[[noreturn]] void thread_exit();
 i64 console_read(u64 h, u64 out, u64 len, u64 timeout);
 i64 console_write(u64 h, u64 text, u64 len);
 

@@ -48,6 +48,8 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         case S::ConsoleRead: r = sys::console_read(a0, a1, a2, a3); break;
         case S::ConsoleWrite: r = sys::console_write(a0, a1, a2); break;
         case S::ProcessKillPid: r = sys::process_kill_pid(a0, a1); break;
+        case S::ThreadCreate: r = sys::thread_create(a0, a1, a2, a3); break;
+        case S::ThreadExit: sys::thread_exit();
         default: r = sys::err(Status::Unsupported); break;
     }
     kcap::finish();

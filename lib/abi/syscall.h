@@ -48,6 +48,8 @@ enum class Syscall : u64 {
     ConsoleRead = 27,       // (console h, void* out, usize len, u64 timeout) -> bytes read
     ConsoleWrite = 28,      // (console h, const char* text, usize len) -> 0
     ProcessKillPid = 29,    // (resource h, u32 pid) -> 0
+    ThreadCreate = 30,      // (u64 entry, u64 stack_top, u64 arg, u32 priority) -> thread id
+    ThreadExit = 31,        // () -> does not return; the process exits with 0 after its last thread
     Count,
 };
 

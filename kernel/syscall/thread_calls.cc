@@ -1,0 +1,24 @@
+// Threads within the calling process.
+#include "arch/x86_64/user_copy.h"
+#include "proc/lifecycle.h"
+#include "syscall/common.h"
+
+namespace sys {
+
+i64 thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority) {
+    // The entry and stack must be user addresses; a bad one faults the new
+    // thread (and so its process), never the kernel.
+    if (!user::range_ok(entry, 1) || !user::range_ok(stack_top - 16, 16) || (stack_top & 15)) return err(Status::OutOfBounds);
+    if (priority >= kobj::Thread::kPriorities) return err(Status::InvalidArgument);
+    auto t = self()->spawn_thread(entry, stack_top, arg, static_cast<u8>(priority));
+    return t.ok() ? t.value()->tid : err(t.status());
+}
+
+void thread_exit() {
+    kobj::Process* p = self();
+    if (p->thread_finished(sched::current())) proc::exit_current(0);
+    sched::switch_away();
+    __builtin_unreachable();
+}
+
+}  // namespace sys
