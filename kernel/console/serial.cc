@@ -30,7 +30,14 @@ void init() {
 }
 
 void put(char c) {
-    for (int spins = 0; spins < 100000 && !(cpu::inb(kCom1 + kLsr) & kLsrTxEmpty); spins++) cpu::pause();
+    // Wait for the transmitter. A host that reads the console slowly (QEMU
+    // with a busy socket chardev) keeps THR full for long stretches; writing
+    // anyway would drop the byte, so only a UART that stays busy for about
+    // a second (none there, or wedged) is given up on.
+    for (u64 spins = 0; !(cpu::inb(kCom1 + kLsr) & kLsrTxEmpty); spins++) {
+        if (spins > 50'000'000) break;
+        cpu::pause();
+    }
     cpu::outb(kCom1 + kData, static_cast<u8>(c));
 }
 

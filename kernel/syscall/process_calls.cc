@@ -45,6 +45,16 @@ Result<void> hand_over(kobj::Process* parent, kobj::Process* child, const abi::S
     return {};
 }
 
+// Ends `target`; when it is the caller's own process, never returns.
+void kill(kobj::Process* target) {
+    bool suicide = target == self();
+    target->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+    if (suicide) {
+        kcap::finish();
+        sched::switch_away();
+    }
+}
+
 }  // namespace
 
 i64 process_spawn(u64 resource, u64 user_request) {
@@ -95,14 +105,7 @@ i64 process_spawn(u64 resource, u64 user_request) {
 i64 process_kill(u64 h) {
     auto p = kcap::lookup<kobj::Process>(self(), static_cast<u32>(h), kobj::Type::Process, cap::kRightManage);
     if (!p.ok()) return err(p.status());
-    kobj::Process* target = p.value();
-    if (!target->alive()) return 0;
-    bool suicide = target == self();
-    target->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
-    if (suicide) {
-        kcap::finish();
-        sched::switch_away();
-    }
+    if (p.value()->alive()) kill(p.value());
     return 0;
 }
 
@@ -181,12 +184,7 @@ i64 process_kill_pid(u64 resource, u64 pid) {
     if (!res.ok()) return err(res.status());
     kobj::Process* target = pid <= 0xffffffffu ? kobj::find_process(static_cast<u32>(pid)) : nullptr;
     if (!target || !target->alive()) return err(Status::NotFound);
-    bool suicide = target == self();
-    target->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
-    if (suicide) {
-        kcap::finish();
-        sched::switch_away();
-    }
+    kill(target);
     return 0;
 }
 

@@ -1,44 +1,8 @@
-// Memory primitives the compiler may emit calls to, for user programs.
+// C++ runtime pieces for user programs (memory primitives: lib/util/
+// mem_freestanding.cc).
 #include "util/types.h"
 
 extern "C" {
-
-void* memcpy(void* dst, const void* src, usize n) {
-    void* ret = dst;
-    asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n)::"memory");
-    return ret;
-}
-
-void* memmove(void* dst, const void* src, usize n) {
-    auto* d = static_cast<u8*>(dst);
-    auto* s = static_cast<const u8*>(src);
-    if (d < s) {
-        for (usize i = 0; i < n; i++) d[i] = s[i];
-    } else {
-        for (usize i = n; i > 0; i--) d[i - 1] = s[i - 1];
-    }
-    return dst;
-}
-
-void* memset(void* dst, int c, usize n) {
-    void* ret = dst;
-    asm volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
-    return ret;
-}
-
-int memcmp(const void* a, const void* b, usize n) {
-    auto* x = static_cast<const u8*>(a);
-    auto* y = static_cast<const u8*>(b);
-    for (usize i = 0; i < n; i++)
-        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
-    return 0;
-}
-
-usize strlen(const char* s) {
-    usize n = 0;
-    while (s[n]) n++;
-    return n;
-}
 
 // Static destructors never run: a process ends with exit(), and the kernel
 // releases everything it held. Registering one is accepted and ignored.

@@ -2,6 +2,8 @@
  * does not (SDM Vol. 3A §6.13), then its vector, saves the general
  * registers and calls interrupt_dispatch(InterruptFrame*). */
 
+#include "arch/x86_64/frame_macros.h"
+
 .macro SAVE_AND_DISPATCH
     /* From user mode (CS.RPL = 3, at 24(%rsp) after vector and error code):
      * switch GS to the kernel's per-CPU block. */
@@ -9,39 +11,11 @@
     jz 1f
     swapgs
 1:
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    PUSH_GPRS
     cld
     mov %rsp, %rdi
     call interrupt_dispatch
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    POP_GPRS
     add $16, %rsp
     testb $3, 8(%rsp)
     jz 2f
@@ -58,21 +32,7 @@ interrupt_common:
  * kernel stack holding an InterruptFrame built by the thread's creator. */
     .global return_to_user
 return_to_user:
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    POP_GPRS
     add $16, %rsp
     swapgs
     iretq

@@ -6,6 +6,8 @@
  * The kernel is not preemptible: interrupts stay off until we return to
  * user mode or a thread blocks (see proc/scheduler.h). */
 
+#include "arch/x86_64/frame_macros.h"
+
 #define USER_DS (0x18 | 3)
 #define USER_CS (0x20 | 3)
 #define SYSCALL_MARK 0x100
@@ -24,40 +26,12 @@ syscall_entry:
     push %rcx
     push $0
     push $SYSCALL_MARK
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    PUSH_GPRS
     cld
     xor %ebp, %ebp          /* backtraces stop at the user boundary */
     mov %rsp, %rdi
     call syscall_dispatch
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    POP_GPRS
     add $16, %rsp
     /* The frame's RIP is the user's own return address (canonical: it
      * was just executed), so sysret cannot fault in ring 0. */
