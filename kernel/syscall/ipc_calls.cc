@@ -135,10 +135,15 @@ i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
     if (!set.ok()) return err(set.status());
     auto entry = self()->caps().lookup(cap::Handle::from_raw(static_cast<u32>(h)), cap::kAnyType, cap::kRightWait);
     if (!entry.ok()) return err(entry.status());
+    // Only objects that raise signals can be waited on. (This also keeps
+    // WaitSets out of WaitSets: two watching each other would hold each
+    // other alive forever.)
+    auto type = static_cast<kobj::Type>(entry.value().type);
+    if (type != kobj::Type::Notification && type != kobj::Type::Endpoint && type != kobj::Type::Process &&
+        type != kobj::Type::Console)
+        return err(Status::WrongType);
     auto* object = static_cast<kobj::Object*>(entry.value().object);
-    if (entry.value().type == static_cast<u16>(kobj::Type::Endpoint))
-        object = static_cast<kobj::BadgedEndpoint*>(object)->endpoint();
-    if (object == set.value()) return err(Status::InvalidArgument);
+    if (type == kobj::Type::Endpoint) object = static_cast<kobj::BadgedEndpoint*>(object)->endpoint();
     return ok_or(set.value()->add(object, mask, key), 0);
 }
 
