@@ -1,6 +1,5 @@
 #include "cap/handles.h"
 
-#include "cap/memory_object.h"
 
 namespace kcap {
 namespace {
@@ -10,8 +9,7 @@ void on_acquire(void*, void* object, u16) { static_cast<kobj::Object*>(object)->
 void on_release(void*, const cap::Release& r) {
     auto* object = static_cast<kobj::Object*>(r.object);
     // A mapping lives no longer than the capability it was made through.
-    if (r.type == static_cast<u16>(kobj::Type::MemoryObject))
-        static_cast<kobj::MemoryObject*>(object)->unmap_by_cap(r.space_id, r.handle.raw());
+    object->cap_released(r.space_id, r.handle.raw());
     object->unref_deferred();
 }
 

@@ -3,11 +3,12 @@
 //
 // A mapping lives at most as long as the capability it was made through:
 // closing or revoking that capability unmaps it (the capability layer's
-// release hook calls unmap_by_cap), and so does the process's death. Each
+// release hook calls cap_released), and so does the process's death. Each
 // mapping holds a reference, so frames stay until the last mapping and the
 // last handle are gone.
 #pragma once
 
+#include "cap/mapping_list.h"
 #include "cap/object.h"
 #include "util/result.h"
 
@@ -29,28 +30,18 @@ public:
 
     // Maps the whole object into `process` at `vaddr` (page aligned; 0 lets
     // the process's map area choose). `space_id`/`handle` name the
-    // capability used, for unmap_by_cap. Returns the address.
+    // capability used. Returns the address.
     Result<u64> map(Process* process, u64 vaddr, bool writable, u32 space_id, u32 handle);
-    Result<void> unmap(Process* process, u64 vaddr);
-    void unmap_by_cap(u32 space_id, u32 handle);
-    void unmap_process(Process* process);
-    u32 mapping_count() const;
+    Result<void> unmap(Process* process, u64 vaddr) { return m_mappings.unmap(process, vaddr); }
+    void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
+    u32 mapping_count() const { return m_mappings.count(); }
 
 private:
-    struct Mapping {
-        Process* process;
-        u64 vaddr;
-        u32 space_id;
-        u32 handle;
-        Mapping* next;
-    };
-
     MemoryObject() : Object(Type::MemoryObject) {}
-    void remove(Mapping** link);
 
     u64 m_pages = 0;
     u64* m_frames = nullptr;
-    Mapping* m_mappings = nullptr;
+    MappingList m_mappings;
 };
 
 }  // namespace kobj

@@ -59,6 +59,10 @@ public:
 
     // Current signal bits (0 for objects that never signal).
     virtual u64 signals() const { return 0; }
+    // A capability naming this object was closed or revoked: undo what was
+    // done through it (mappings). Runs inside a capability hook (see
+    // cap/handles.h): no capability calls, no blocking.
+    virtual void cap_released(u32 space_id, u32 handle) {}
     void add_observer(Observer* o);
     void remove_observer(Observer* o);
 

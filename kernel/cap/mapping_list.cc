@@ -1,0 +1,62 @@
+#include "cap/mapping_list.h"
+
+#include "cap/process.h"
+#include "mm/heap.h"
+
+namespace kobj {
+
+Result<u64> MappingList::map(Object* owner, Process* process, u64 vaddr, u64 pages,
+                             u64 (*phys_of)(const void*, u64), const void* ctx, mm::MapFlags flags, u32 space_id,
+                             u32 handle) {
+    if (!process->alive()) return Status::Stale;
+    if (vaddr == 0) vaddr = TRY(process->reserve_map_area(pages * 4096));
+    if (vaddr & 0xfff) return Status::InvalidArgument;
+    auto* mapping = static_cast<Mapping*>(heap::alloc(sizeof(Mapping)));
+    if (!mapping) return Status::NoMemory;
+    for (u64 done = 0; done < pages; done++) {
+        auto r = process->address_space().map(vaddr + done * 4096, phys_of(ctx, done), flags);
+        if (!r.ok()) {
+            for (u64 k = 0; k < done; k++) (void)process->address_space().unmap(vaddr + k * 4096);
+            heap::free(mapping);
+            return r.status();
+        }
+    }
+    *mapping = Mapping{owner, process, vaddr, pages, space_id, handle, m_head};
+    m_head = mapping;
+    owner->ref();
+    return vaddr;
+}
+
+void MappingList::remove(Mapping** link) {
+    Mapping* m = *link;
+    *link = m->next;
+    for (u64 i = 0; i < m->pages; i++) (void)m->process->address_space().unmap(m->vaddr + i * 4096);
+    Object* owner = m->owner;
+    heap::free(m);
+    owner->unref_deferred();  // callers may be inside capability hooks
+}
+
+Result<void> MappingList::unmap(Process* process, u64 vaddr) {
+    for (Mapping** link = &m_head; *link; link = &(*link)->next) {
+        if ((*link)->process == process && (*link)->vaddr == vaddr) {
+            remove(link);
+            return {};
+        }
+    }
+    return Status::NotFound;
+}
+
+void MappingList::unmap_by_cap(u32 space_id, u32 handle) {
+    for (Mapping** link = &m_head; *link;) {
+        if ((*link)->space_id == space_id && (*link)->handle == handle) remove(link);
+        else link = &(*link)->next;
+    }
+}
+
+u32 MappingList::count() const {
+    u32 n = 0;
+    for (Mapping* m = m_head; m; m = m->next) n++;
+    return n;
+}
+
+}  // namespace kobj

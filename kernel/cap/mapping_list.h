@@ -1,0 +1,40 @@
+// The mappings an object (MemoryObject, DeviceMmio) has in user address
+// spaces, each tied to the capability it was made through so that closing
+// or revoking that capability removes it (DESIGN §2: revocation "removes
+// what they mapped"). Every mapping holds a reference on the owner.
+#pragma once
+
+#include "cap/object.h"
+#include "mm/address_space.h"
+#include "util/result.h"
+
+namespace kobj {
+
+class Process;
+
+class MappingList {
+public:
+    // Maps `pages` pages whose physical addresses `phys_of(ctx, i)` gives,
+    // at `vaddr` (0: the process's map area picks) with `flags`.
+    Result<u64> map(Object* owner, Process* process, u64 vaddr, u64 pages, u64 (*phys_of)(const void*, u64),
+                    const void* ctx, mm::MapFlags flags, u32 space_id, u32 handle);
+    Result<void> unmap(Process* process, u64 vaddr);
+    void unmap_by_cap(u32 space_id, u32 handle);
+    u32 count() const;
+    bool empty() const { return m_head == nullptr; }
+
+private:
+    struct Mapping {
+        Object* owner;
+        Process* process;
+        u64 vaddr;
+        u64 pages;
+        u32 space_id;
+        u32 handle;
+        Mapping* next;
+    };
+    void remove(Mapping** link);
+    Mapping* m_head = nullptr;
+};
+
+}  // namespace kobj

@@ -1,0 +1,63 @@
+#include <gtest/gtest.h>
+
+#include "devices/window_policy.h"
+
+namespace {
+
+// QEMU 7.2 NVMe: BAR0 64-bit, 16 KiB; registers + doorbells in the first
+// 8 KiB, MSI-X table (65 vectors) at 0x2000, PBA at 0x3000.
+const pci::Bar kNvmeBar0{pci::BarKind::Mem64, false, 0xfebf0000, 0x4000};
+pci::MsixInfo nvme_msix() {
+    pci::MsixInfo m{};
+    m.table_size = 65;
+    m.table_bir = 0;
+    m.table_offset = 0x2000;
+    m.pba_bir = 0;
+    m.pba_offset = 0x3000;
+    return m;
+}
+
+TEST(WindowPolicy, RegistersAndDoorbellsAreGrantable) {
+    auto m = nvme_msix();
+    EXPECT_TRUE(devices::check_window(kNvmeBar0, 0, &m, 0, 0x1000).ok());
+    EXPECT_TRUE(devices::check_window(kNvmeBar0, 0, &m, 0x1000, 0x1000).ok());
+    EXPECT_TRUE(devices::check_window(kNvmeBar0, 0, &m, 0, 0x2000).ok());
+}
+
+TEST(WindowPolicy, MsixTableAndPbaPagesAreNever) {
+    auto m = nvme_msix();
+    EXPECT_EQ(devices::check_window(kNvmeBar0, 0, &m, 0x2000, 0x1000).status(), Status::NoRights);
+    EXPECT_EQ(devices::check_window(kNvmeBar0, 0, &m, 0x3000, 0x1000).status(), Status::NoRights);
+    EXPECT_EQ(devices::check_window(kNvmeBar0, 0, &m, 0, 0x4000).status(), Status::NoRights);
+    EXPECT_EQ(devices::check_window(kNvmeBar0, 0, &m, 0x1000, 0x2000).status(), Status::NoRights);
+    // The same offsets in another BAR are fine.
+    EXPECT_TRUE(devices::check_window(kNvmeBar0, 2, &m, 0x2000, 0x1000).ok());
+    // A table that ends mid-page still claims the whole page.
+    m.table_offset = 0x1800;
+    m.table_size = 4;
+    EXPECT_EQ(devices::check_window(kNvmeBar0, 0, &m, 0x1000, 0x1000).status(), Status::NoRights);
+}
+
+TEST(WindowPolicy, WindowsStayInsideTheBarAndOnPages) {
+    auto m = nvme_msix();
+    EXPECT_EQ(devices::check_window(kNvmeBar0, 0, &m, 0x4000, 0x1000).status(), Status::OutOfBounds);
+    EXPECT_EQ(devices::check_window(kNvmeBar0, 0, &m, 0, 0x8000).status(), Status::OutOfBounds);
+    EXPECT_EQ(devices::check_window(kNvmeBar0, 0, &m, 0x800, 0x1000).status(), Status::OutOfBounds);
+    EXPECT_EQ(devices::check_window(kNvmeBar0, 0, &m, 0, 0).status(), Status::OutOfBounds);
+    EXPECT_EQ(devices::check_window(kNvmeBar0, 0, &m, ~0ull - 0xfff, 0x2000).status(), Status::OutOfBounds);
+    const pci::Bar io{pci::BarKind::Io, false, 0xc000, 0x40};
+    EXPECT_EQ(devices::check_window(io, 1, nullptr, 0, 0x1000).status(), Status::Unsupported);
+}
+
+TEST(WindowPolicy, NvmeFilterDeniesAddressRegisters) {
+    using devices::RegisterPolicy;
+    for (u64 off : {0x28ull, 0x2cull, 0x30ull, 0x34ull, 0x48ull, 0x50ull, 0x00ull, 0x08ull, 0x1cull, 0xe14ull})
+        EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::Nvme, off, 4)) << std::hex << off;
+    for (u64 off : {0x0cull, 0x10ull, 0x14ull, 0x24ull, 0x1000ull, 0x1004ull, 0x1ffcull})
+        EXPECT_TRUE(devices::filtered_write_allowed(RegisterPolicy::Nvme, off, 4)) << std::hex << off;
+    EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::Nvme, 0x14, 8));   // 64-bit write over CC+reserved
+    EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::Nvme, 0x1002, 4));  // misaligned
+    EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::DenyAll, 0x14, 4));
+}
+
+}  // namespace
