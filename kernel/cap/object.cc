@@ -16,6 +16,9 @@ const char* type_name(Type t) {
         case Type::Log: return "log";
         case Type::Resource: return "resource";
         case Type::Console: return "console";
+        case Type::DeviceRoot: return "device-root";
+        case Type::PciFunction: return "pci-function";
+        case Type::DeviceMmio: return "device-mmio";
         case Type::None: break;
     }
     return "none";

@@ -20,6 +20,9 @@ enum class Type : u16 {
     Log = 7,
     Resource = 8,
     Console = 9,
+    DeviceRoot = 10,
+    PciFunction = 11,
+    DeviceMmio = 12,
 };
 
 const char* type_name(Type t);

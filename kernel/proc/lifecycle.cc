@@ -6,6 +6,7 @@
 #include "boot/modules.h"
 #include "cap/handles.h"
 #include "cap/console.h"
+#include "cap/device_root.h"
 #include "cap/log.h"
 #include "cap/memory_object.h"
 #include "util/format.h"
@@ -94,6 +95,8 @@ Result<kobj::Process*> spawn_init(const char* module, usize len) {
     Status s = Status::Ok;
     if (auto r = give("log", new kobj::Log(), cap::kRightWrite | kPass); !r.ok()) s = r.status();
     if (auto r = give("resource", new kobj::Resource(), cap::kRightManage | cap::kRightInspect | kPass); !r.ok())
+        s = r.status();
+    if (auto r = give("devices", new kobj::DeviceRoot(), cap::kRightInspect | cap::kRightManage | kPass); !r.ok())
         s = r.status();
     // The serial console: from now on user space reads the keyboard.
     auto* console = new kobj::Console();

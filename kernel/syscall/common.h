@@ -54,6 +54,12 @@ i64 system_info(u64 resource, u64 kind, u64 out, u64 len);
 i64 process_kill_pid(u64 resource, u64 pid);
 i64 thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority);
 [[noreturn]] void thread_exit();
+i64 device_list(u64 root, u64 out, u64 max);
+i64 device_open(u64 root, u64 bdf);
+i64 pci_config_read(u64 h, u64 offset, u64 width);
+i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags);
+i64 mmio_map(u64 h);
+i64 mmio_write(u64 h, u64 offset, u64 width, u64 value);
 i64 console_read(u64 h, u64 out, u64 len, u64 timeout);
 i64 console_write(u64 h, u64 text, u64 len);
 

@@ -8,7 +8,7 @@
 
 extern "C" void syscall_dispatch(InterruptFrame* f) {
     percpu::current_cpu()->syscalls++;
-    u64 a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10;
+    u64 a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10, a4 = f->r8;
     using S = abi::Syscall;
     i64 r;
     switch (static_cast<S>(f->rax)) {
@@ -50,6 +50,12 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         case S::ProcessKillPid: r = sys::process_kill_pid(a0, a1); break;
         case S::ThreadCreate: r = sys::thread_create(a0, a1, a2, a3); break;
         case S::ThreadExit: sys::thread_exit();
+        case S::DeviceList: r = sys::device_list(a0, a1, a2); break;
+        case S::DeviceOpen: r = sys::device_open(a0, a1); break;
+        case S::PciConfigRead: r = sys::pci_config_read(a0, a1, a2); break;
+        case S::MmioCreate: r = sys::mmio_create(a0, a1, a2, a3, a4); break;
+        case S::MmioMap: r = sys::mmio_map(a0); break;
+        case S::MmioWrite: r = sys::mmio_write(a0, a1, a2, a3); break;
         default: r = sys::err(Status::Unsupported); break;
     }
     kcap::finish();

@@ -50,6 +50,12 @@ enum class Syscall : u64 {
     ProcessKillPid = 29,    // (resource h, u32 pid) -> 0
     ThreadCreate = 30,      // (u64 entry, u64 stack_top, u64 arg, u32 priority) -> thread id
     ThreadExit = 31,        // () -> does not return; the process exits with 0 after its last thread
+    DeviceList = 32,        // (device root h, DeviceInfo* out, u32 max) -> count
+    DeviceOpen = 33,        // (device root h, u32 bdf) -> pci function h
+    PciConfigRead = 34,     // (pci h, u32 offset, u32 width) -> value
+    MmioCreate = 35,        // (pci h, u32 bar, u64 offset, u64 length, u64 flags) -> device mmio h
+    MmioMap = 36,           // (mmio h) -> vaddr (uncached; read-only when filtered)
+    MmioWrite = 37,         // (mmio h, u64 offset, u32 width, u64 value) -> 0 (filtered windows)
     Count,
 };
 

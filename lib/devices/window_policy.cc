@@ -51,6 +51,11 @@ Result<void> check_window(const pci::Bar& bar, u8 bar_index, const pci::MsixInfo
     return {};
 }
 
+bool direct_window_allowed(RegisterPolicy policy, u64 offset, u64 length) {
+    if (policy == RegisterPolicy::Nvme) return !overlaps(offset, offset + length, 0, kNvmeDoorbells);
+    return true;
+}
+
 bool filtered_write_allowed(RegisterPolicy policy, u64 offset, u32 width) {
     switch (policy) {
         case RegisterPolicy::Nvme: return nvme_allowed(offset, width);

@@ -26,6 +26,12 @@ enum class RegisterPolicy : u8 {
     Nvme,     // NVMe controller registers (BAR0), NVMe 1.4 §3.1
 };
 
+// May a *direct* (read/write mapped) window cover [offset, offset+length)
+// of the BAR? Not where registers hold device-visible addresses: for NVMe
+// the register page (0..4K: ASQ, ACQ, ...) is filtered-only; doorbells are
+// fine.
+bool direct_window_allowed(RegisterPolicy policy, u64 offset, u64 length);
+
 // May a provider write `width` bytes (4 or 8) at `offset` of the BAR
 // through a filtered window? Offsets are BAR-relative.
 bool filtered_write_allowed(RegisterPolicy policy, u64 offset, u32 width);

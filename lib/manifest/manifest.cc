@@ -40,6 +40,7 @@ u32 rights_allowed_for(ObjectKind kind) {
         case ObjectKind::Console:
             return kGeneric | kRightRead | kRightWrite | kRightWait;
         case ObjectKind::Resource:
+        case ObjectKind::Devices:
             return kGeneric;
     }
     return 0;
@@ -57,6 +58,8 @@ const char* object_kind_name(ObjectKind kind) {
             return "console";
         case ObjectKind::Resource:
             return "resource";
+        case ObjectKind::Devices:
+            return "devices";
     }
     return "?";
 }

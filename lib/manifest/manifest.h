@@ -86,10 +86,11 @@ inline constexpr u32 kAllRights = (1u << kRightCount) - 1;
 // ---------------------------------------------------------------------------
 // Entries
 
-// Console and Resource are not created by init but handed to it by the
-// kernel (the serial console; the root resource); a [console NAME] or
-// [resource NAME] entry names them so processes can be granted them.
-enum class ObjectKind : u8 { Endpoint, Notification, Memory, Console, Resource };
+// Console, Resource and Devices are not created by init but handed to it
+// by the kernel (the serial console; the root resource; the root of device
+// authority); a [console NAME], [resource NAME] or [devices NAME] entry
+// names them so processes can be granted them.
+enum class ObjectKind : u8 { Endpoint, Notification, Memory, Console, Resource, Devices };
 
 // [endpoint NAME] / [notification NAME] / [memory NAME]
 struct Object {

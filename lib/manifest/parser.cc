@@ -33,11 +33,11 @@ using detail::TokenKind;
 // Vocabulary
 
 // The object kinds come first, in ObjectKind order (entries convert by cast).
-enum class EntryKind : u8 { Endpoint, Notification, Memory, Console, Resource, Process, Provider };
-constexpr u32 kEntryKindCount = 7;
+enum class EntryKind : u8 { Endpoint, Notification, Memory, Console, Resource, Devices, Process, Provider };
+constexpr u32 kEntryKindCount = 8;
 constexpr const char* kEntryKindNames[kEntryKindCount] = {"endpoint", "notification", "memory",  "console",
-                                                          "resource", "process",      "provider"};
-static_assert(static_cast<u8>(EntryKind::Resource) == static_cast<u8>(ObjectKind::Resource));
+                                                          "resource", "devices",      "process", "provider"};
+static_assert(static_cast<u8>(EntryKind::Devices) == static_cast<u8>(ObjectKind::Devices));
 
 constexpr u8 kind_bit(EntryKind k) { return static_cast<u8>(1u << static_cast<u8>(k)); }
 constexpr u8 kMemoryBit = kind_bit(EntryKind::Memory);
@@ -47,7 +47,7 @@ constexpr u8 kProgramBits = kProcessBit | kProviderBit;
 
 bool is_object(EntryKind k) {
     return k == EntryKind::Endpoint || k == EntryKind::Notification || k == EntryKind::Memory ||
-           k == EntryKind::Console || k == EntryKind::Resource;
+           k == EntryKind::Console || k == EntryKind::Resource || k == EntryKind::Devices;
 }
 const char* kind_name(EntryKind k) { return kEntryKindNames[static_cast<u8>(k)]; }
 
@@ -458,7 +458,7 @@ private:
         while (k < kEntryKindCount && !span_equals(kind.text, kind.length, kEntryKindNames[k])) k++;
         if (k == kEntryKindCount)
             return error(kind.column,
-                         "unknown section kind '%s'; expected endpoint, notification, memory, console, resource, process or provider",
+                         "unknown section kind '%s'; expected endpoint, notification, memory, console, resource, devices, process or provider",
                          Quote(kind).str());
         if (!check_name(name, "name")) return;
         Declared d;

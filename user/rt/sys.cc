@@ -102,6 +102,25 @@ Result<void> process_kill_pid(u32 resource, u32 pid) {
     return status_only(raw_syscall(S::ProcessKillPid, resource, pid));
 }
 
+Result<u32> device_list(u32 root, abi::DeviceInfo* out, u32 max) {
+    i64 r = raw_syscall(S::DeviceList, root, ptr(out), max);
+    if (r < 0) return static_cast<Status>(-r);
+    return static_cast<u32>(r);
+}
+Result<Handle> device_open(u32 root, u32 bdf) { return new_handle(raw_syscall(S::DeviceOpen, root, bdf)); }
+Result<u32> pci_config_read(u32 pci, u32 offset, u32 width) {
+    i64 r = raw_syscall(S::PciConfigRead, pci, offset, width);
+    if (r < 0) return static_cast<Status>(-r);
+    return static_cast<u32>(r);
+}
+Result<Handle> mmio_create(u32 pci, u32 bar, u64 offset, u64 length, u64 flags) {
+    return new_handle(raw_syscall(S::MmioCreate, pci, bar, offset, length, flags));
+}
+Result<u64> mmio_map(u32 mmio) { return to_result(raw_syscall(S::MmioMap, mmio)); }
+Result<void> mmio_write(u32 mmio, u64 offset, u32 width, u64 value) {
+    return status_only(raw_syscall(S::MmioWrite, mmio, offset, width, value));
+}
+
 Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns) {
     i64 r = raw_syscall(S::ConsoleRead, console, ptr(out), len, timeout_ns);
     if (r < 0) return static_cast<Status>(-r);

@@ -3,6 +3,7 @@
 // rt::Handle; the others take raw handle values.
 #pragma once
 
+#include "abi/device.h"
 #include "abi/ipc.h"
 #include "abi/startup.h"
 #include "rt/handle.h"
@@ -50,6 +51,13 @@ Result<void> process_kill(u32 h);
 Result<abi::ProcessInfo> process_info(u32 h);
 Result<u64> system_info(u32 resource, abi::SystemInfoKind kind, u32 arg, void* out, usize len);
 Result<void> process_kill_pid(u32 resource, u32 pid);
+
+Result<u32> device_list(u32 root, abi::DeviceInfo* out, u32 max);
+Result<Handle> device_open(u32 root, u32 bdf);
+Result<u32> pci_config_read(u32 pci, u32 offset, u32 width);
+Result<Handle> mmio_create(u32 pci, u32 bar, u64 offset, u64 length, u64 flags);
+Result<u64> mmio_map(u32 mmio);
+Result<void> mmio_write(u32 mmio, u64 offset, u32 width, u64 value);
 
 Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns);
 Result<void> console_write(u32 console, const char* text, usize len);

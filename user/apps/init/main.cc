@@ -15,7 +15,7 @@ namespace {
 
 manifest::Manifest g_manifest;
 manifest::ManifestErrors g_errors;
-u32 g_log, g_resource, g_console;
+u32 g_log, g_resource, g_console, g_devices;
 
 struct Running {
     rt::Handle process;  // 0 while not running
@@ -69,8 +69,11 @@ bool load_manifest() {
 bool create_objects() {
     for (u32 i = 0; i < g_manifest.object_count; i++) {
         const manifest::Object& o = g_manifest.objects[i];
-        if (o.kind == manifest::ObjectKind::Console || o.kind == manifest::ObjectKind::Resource) {
-            g_object_handles[i] = o.kind == manifest::ObjectKind::Console ? g_console : g_resource;
+        if (o.kind == manifest::ObjectKind::Console || o.kind == manifest::ObjectKind::Resource ||
+            o.kind == manifest::ObjectKind::Devices) {
+            g_object_handles[i] = o.kind == manifest::ObjectKind::Console    ? g_console
+                                  : o.kind == manifest::ObjectKind::Resource ? g_resource
+                                                                             : g_devices;
             continue;
         }
         Result<rt::Handle> h = o.kind == manifest::ObjectKind::Endpoint       ? rt::endpoint_create()
@@ -237,6 +240,7 @@ int main(u64) {
     g_log = rt::startup_handle("log");
     g_resource = rt::startup_handle("resource");
     g_console = rt::startup_handle("console");
+    g_devices = rt::startup_handle("devices");
     if (!load_manifest()) return 0;
     if (!create_objects()) return 1;
     start_all();

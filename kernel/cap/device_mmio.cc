@@ -1,0 +1,64 @@
+#include "cap/device_mmio.h"
+
+#include "cap/process.h"
+#include "console/log.h"
+#include "mm/paging.h"
+
+namespace kobj {
+
+Result<DeviceMmio*> DeviceMmio::create(PciFunction* fn, u8 bar, u64 offset, u64 length, bool filtered) {
+    const pci_enum::Function& f = fn->function();
+    if (bar >= 6 || bar >= f.header.bar_count) return Status::OutOfBounds;
+    const pci::Bar& b = f.bars[bar];
+    TRY(devices::check_window(b, bar, f.has_msix ? &f.msix : nullptr, offset, length));
+    if (b.address == 0) return Status::Unsupported;  // never assigned by firmware
+    if (!filtered && !devices::direct_window_allowed(fn->register_policy(), offset, length)) return Status::NoRights;
+    auto* m = new DeviceMmio();
+    m->m_function = fn;
+    fn->ref();
+    m->m_bar = bar;
+    m->m_offset = offset;
+    m->m_length = length;
+    m->m_phys = b.address + offset;
+    m->m_filtered = filtered;
+    if (filtered) {
+        auto view = paging::map_mmio(m->m_phys, length);
+        if (!view.ok()) {
+            m->unref();
+            return view.status();
+        }
+        m->m_kernel_view = static_cast<volatile u8*>(view.value());
+    }
+    return m;
+}
+
+DeviceMmio::~DeviceMmio() {
+    // (The kernel view stays mapped: MMIO windows are never unmapped from the
+    // kernel, see paging::map_mmio.)
+    if (m_function) m_function->unref_deferred();
+}
+
+Result<u64> DeviceMmio::map(Process* process, u32 space_id, u32 handle) {
+    auto phys_of = [](const void* self, u64 i) { return static_cast<const DeviceMmio*>(self)->m_phys + i * 4096; };
+    return m_mappings.map(this, process, 0, m_length / 4096, phys_of, this, mm::MapFlags{!m_filtered, false, true},
+                          space_id, handle);
+}
+
+Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value) {
+    if ((width != 4 && width != 8) || offset > m_length || width > m_length - offset || (offset & (width - 1)))
+        return Status::OutOfBounds;
+    if (!m_filtered) return Status::InvalidArgument;  // direct windows are written through the mapping
+    u64 bar_offset = m_offset + offset;
+    const auto& a = m_function->function().address;
+    if (!devices::filtered_write_allowed(m_function->register_policy(), bar_offset, width)) {
+        LOG_WARN("device: refused write of 0x%llx to %02x:%02x.%x bar%u+0x%llx by pid %u '%s' (filtered register)",
+                 static_cast<unsigned long long>(value), a.bus, a.device, a.function, m_bar,
+                 static_cast<unsigned long long>(bar_offset), writer->pid(), writer->name());
+        return Status::NoRights;
+    }
+    if (width == 4) *reinterpret_cast<volatile u32*>(m_kernel_view + offset) = static_cast<u32>(value);
+    else *reinterpret_cast<volatile u64*>(m_kernel_view + offset) = value;
+    return {};
+}
+
+}  // namespace kobj

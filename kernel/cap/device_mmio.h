@@ -1,0 +1,40 @@
+// DeviceMmio: a window (BAR, offset, length) of one PCI function, mapped
+// uncached into the holder (DESIGN §3). A *direct* window is mapped
+// read/write; a *filtered* one read-only, with writes through write()
+// checked against the device class's register allow-list — a refusal is
+// logged against the writer. The MSI-X table and PBA are never inside a
+// window (devices::check_window).
+#pragma once
+
+#include "cap/mapping_list.h"
+#include "cap/pci_function.h"
+
+namespace kobj {
+
+class DeviceMmio : public Object {
+public:
+    // Validates the window; adopts nothing (takes its own reference on fn).
+    static Result<DeviceMmio*> create(PciFunction* fn, u8 bar, u64 offset, u64 length, bool filtered);
+    ~DeviceMmio() override;
+
+    Result<u64> map(Process* process, u32 space_id, u32 handle);
+    // Window-relative offset; width 4 or 8.
+    Result<void> write(Process* writer, u64 offset, u32 width, u64 value);
+    void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
+
+    bool filtered() const { return m_filtered; }
+    u64 length() const { return m_length; }
+
+private:
+    DeviceMmio() : Object(Type::DeviceMmio) {}
+    PciFunction* m_function = nullptr;
+    u8 m_bar = 0;
+    u64 m_offset = 0;
+    u64 m_length = 0;
+    u64 m_phys = 0;
+    bool m_filtered = false;
+    volatile u8* m_kernel_view = nullptr;  // for filtered writes
+    MappingList m_mappings;
+};
+
+}  // namespace kobj

@@ -1,0 +1,20 @@
+#include "cap/pci_function.h"
+
+namespace kobj {
+
+PciFunction::PciFunction(u32 index) : Object(Type::PciFunction), m_index(index) {
+    const auto& h = function().header;
+    // Class 01.08.02: NVM Express (PCI Code and ID Assignment §1.2).
+    bool nvme = h.class_code == 0x01 && h.subclass == 0x08 && h.prog_if == 0x02;
+    m_policy = nvme ? devices::RegisterPolicy::Nvme : devices::RegisterPolicy::DenyAll;
+}
+
+Result<u32> PciFunction::config_read(u16 offset, u32 width) const {
+    if ((width != 1 && width != 2 && width != 4) || offset >= 4096 || (offset & (width - 1)))
+        return Status::InvalidArgument;
+    u32 dword = TRY(ecam::read32(function().address, offset & ~3));
+    u32 shift = (offset & 3) * 8;
+    return width == 4 ? dword : (dword >> shift) & ((1u << (width * 8)) - 1);
+}
+
+}  // namespace kobj

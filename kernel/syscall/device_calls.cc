@@ -1,0 +1,97 @@
+// Device authority: listing and opening PCI functions (DeviceRoot),
+// checked configuration reads (PciFunction), and register windows
+// (DeviceMmio). No call returns a physical or device-visible address.
+#include "abi/device.h"
+#include "arch/x86_64/user_copy.h"
+#include "cap/device_mmio.h"
+#include "cap/device_root.h"
+#include "syscall/common.h"
+
+namespace sys {
+namespace {
+
+constexpr cap::Rights kPciRights =
+    cap::kRightInspect | cap::kRightManage | cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
+constexpr cap::Rights kMmioRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
+                                    cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
+
+abi::DeviceInfo describe(const pci_enum::Function& f) {
+    abi::DeviceInfo d{};
+    d.bus = f.address.bus;
+    d.device = f.address.device;
+    d.function = f.address.function;
+    d.header_type = f.header.header_type;
+    d.vendor = f.header.vendor;
+    d.device_id = f.header.device;
+    d.class_code = f.header.class_code;
+    d.subclass = f.header.subclass;
+    d.prog_if = f.header.prog_if;
+    d.revision = f.header.revision;
+    d.msix_vectors = f.has_msix ? f.msix.table_size : 0;
+    d.msi_vectors = f.has_msi ? f.msi.vectors_capable : 0;
+    for (u32 i = 0; i < 6; i++) {
+        d.bars[i].kind = static_cast<u8>(f.bars[i].kind);
+        d.bars[i].prefetchable = f.bars[i].prefetchable;
+        d.bars[i].size = f.bars[i].size;
+    }
+    return d;
+}
+
+}  // namespace
+
+i64 device_list(u64 root, u64 out, u64 max) {
+    auto r = kcap::lookup<kobj::DeviceRoot>(self(), static_cast<u32>(root), kobj::Type::DeviceRoot, cap::kRightInspect);
+    if (!r.ok()) return err(r.status());
+    u32 n = pci_enum::count();
+    if (max < n) n = static_cast<u32>(max);
+    for (u32 i = 0; i < n; i++) {
+        abi::DeviceInfo d = describe(pci_enum::function(i));
+        if (auto c = user::copy_to(out + i * sizeof d, &d, sizeof d); !c.ok()) return err(c.status());
+    }
+    return n;
+}
+
+i64 device_open(u64 root, u64 bdf) {
+    auto r = kcap::lookup<kobj::DeviceRoot>(self(), static_cast<u32>(root), kobj::Type::DeviceRoot, cap::kRightManage);
+    if (!r.ok()) return err(r.status());
+    for (u32 i = 0; i < pci_enum::count(); i++) {
+        const auto& a = pci_enum::function(i).address;
+        if (abi::pci_bdf(a.bus, a.device, a.function) != bdf) continue;
+        auto h = kcap::install(self(), new kobj::PciFunction(i), kPciRights);
+        return h.ok() ? h.value() : err(h.status());
+    }
+    return err(Status::NotFound);
+}
+
+i64 pci_config_read(u64 h, u64 offset, u64 width) {
+    auto fn = kcap::lookup<kobj::PciFunction>(self(), static_cast<u32>(h), kobj::Type::PciFunction, cap::kRightInspect);
+    if (!fn.ok()) return err(fn.status());
+    if (offset >= 4096 || width > 4) return err(Status::InvalidArgument);
+    auto v = fn.value()->config_read(static_cast<u16>(offset), static_cast<u32>(width));
+    return v.ok() ? static_cast<i64>(v.value()) : err(v.status());
+}
+
+i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
+    auto fn = kcap::lookup<kobj::PciFunction>(self(), static_cast<u32>(h), kobj::Type::PciFunction, cap::kRightManage);
+    if (!fn.ok()) return err(fn.status());
+    if (bar >= 6 || (flags & ~abi::kMmioFiltered)) return err(Status::InvalidArgument);
+    auto m = kobj::DeviceMmio::create(fn.value(), static_cast<u8>(bar), offset, length, flags & abi::kMmioFiltered);
+    if (!m.ok()) return err(m.status());
+    auto installed = kcap::install(self(), m.value(), kMmioRights);
+    return installed.ok() ? installed.value() : err(installed.status());
+}
+
+i64 mmio_map(u64 h) {
+    auto m = kcap::lookup<kobj::DeviceMmio>(self(), static_cast<u32>(h), kobj::Type::DeviceMmio, cap::kRightMap);
+    if (!m.ok()) return err(m.status());
+    auto at = m.value()->map(self(), self()->pid(), static_cast<u32>(h));
+    return at.ok() ? static_cast<i64>(at.value()) : err(at.status());
+}
+
+i64 mmio_write(u64 h, u64 offset, u64 width, u64 value) {
+    auto m = kcap::lookup<kobj::DeviceMmio>(self(), static_cast<u32>(h), kobj::Type::DeviceMmio, cap::kRightWrite);
+    if (!m.ok()) return err(m.status());
+    return ok_or(m.value()->write(self(), offset, static_cast<u32>(width), value), 0);
+}
+
+}  // namespace sys

@@ -1,0 +1,33 @@
+// Device authority calls' structures (DESIGN §3), shared by kernel and
+// user/rt. Nothing here carries a physical or device-visible address: BARs
+// are described by kind and size only.
+#pragma once
+
+#include "util/types.h"
+
+namespace abi {
+
+struct DeviceBar {
+    u8 kind;  // 0 none, 1 io, 2 mem32, 3 mem64 (pci::BarKind)
+    u8 prefetchable;
+    u8 reserved[6];
+    u64 size;
+};
+
+struct DeviceInfo {
+    u8 bus, device, function, header_type;
+    u16 vendor, device_id;
+    u8 class_code, subclass, prog_if, revision;
+    u16 msix_vectors;  // 0 when no MSI-X
+    u16 msi_vectors;   // 0 when no MSI
+    u32 reserved;
+    DeviceBar bars[6];
+};
+
+// DeviceOpen's address argument.
+constexpr u32 pci_bdf(u8 bus, u8 device, u8 function) { return (u32(bus) << 8) | (u32(device) << 3) | function; }
+
+// MmioCreate flags.
+constexpr u64 kMmioFiltered = 1u << 0;
+
+}  // namespace abi

@@ -1,0 +1,97 @@
+// device_probe: a provider-shaped program with the device root (granted by
+// the manifest). It lists the PCI functions, maps a filtered window of the
+// NVMe controller's registers and reads CAP and VS, finds each virtio
+// device's common configuration through its PCI capabilities and reads the
+// device features through a direct window — then tries the forbidden
+// things: windows over the MSI-X table, past the BAR, a direct window over
+// NVMe's address registers, a filtered write to ASQ. Each must be refused
+// with its own error.
+#include "rt/log.h"
+#include "rt/sys.h"
+
+namespace {
+
+u32 g_root;
+
+const char* st(Status s) { return status_name(s); }
+
+void probe_nvme(const abi::DeviceInfo& d) {
+    auto fn = rt::device_open(g_root, abi::pci_bdf(d.bus, d.device, d.function));
+    if (!fn.ok()) return rt::log("probe: FAILED open nvme: %s", st(fn.status()));
+    auto regs = rt::mmio_create(fn.value().get(), 0, 0, 0x1000, abi::kMmioFiltered);
+    if (!regs.ok()) return rt::log("probe: FAILED nvme register window: %s", st(regs.status()));
+    auto at = rt::mmio_map(regs.value().get());
+    if (!at.ok()) return rt::log("probe: FAILED map: %s", st(at.status()));
+    volatile u32* r = reinterpret_cast<volatile u32*>(at.value());
+    u64 cap = u64(r[0]) | (u64(r[1]) << 32);
+    u32 vs = r[2];
+    rt::log("probe: nvme %02x:%02x.%x CAP 0x%016llx MQES %llu TO %llu DSTRD %llu VS %u.%u.%u", d.bus, d.device,
+            d.function, static_cast<unsigned long long>(cap), static_cast<unsigned long long>(cap & 0xffff),
+            static_cast<unsigned long long>((cap >> 24) & 0xff), static_cast<unsigned long long>((cap >> 32) & 0xf),
+            vs >> 16, (vs >> 8) & 0xff, vs & 0xff);
+    // Forbidden: the MSI-X table page, past the BAR, ASQ/ACQ directly.
+    Status msix = rt::mmio_create(fn.value().get(), 0, 0x2000, 0x1000, 0).status();
+    Status past = rt::mmio_create(fn.value().get(), 0, 0x4000, 0x1000, 0).status();
+    Status direct_regs = rt::mmio_create(fn.value().get(), 0, 0, 0x1000, 0).status();
+    Status asq = rt::mmio_write(regs.value().get(), 0x28, 4, 0xdead000).status();
+    Status intms = rt::mmio_write(regs.value().get(), 0x0c, 4, 0).status();
+    rt::log("probe: nvme refusals: msix-window %s, past-bar %s, direct-registers %s, write-asq %s; write-intms %s",
+            st(msix), st(past), st(direct_regs), st(asq), st(intms));
+    // Doorbells may be direct.
+    auto bells = rt::mmio_create(fn.value().get(), 0, 0x1000, 0x1000, 0);
+    rt::log("probe: nvme doorbell window (direct): %s", bells.ok() ? "ok" : st(bells.status()));
+}
+
+// Virtio 1.x §4.1.4: vendor-specific capabilities (id 0x09) describe the
+// configuration structures; cfg_type 1 is the common configuration.
+void probe_virtio(const abi::DeviceInfo& d) {
+    auto fn = rt::device_open(g_root, abi::pci_bdf(d.bus, d.device, d.function));
+    if (!fn.ok()) return rt::log("probe: FAILED open virtio: %s", st(fn.status()));
+    u32 pci = fn.value().get();
+    u32 ptr = rt::pci_config_read(pci, 0x34, 1).value_or(0) & 0xfc;
+    for (u32 hops = 0; ptr >= 0x40 && hops < 48; hops++) {
+        u32 id = rt::pci_config_read(pci, ptr, 1).value_or(0);
+        u32 next = rt::pci_config_read(pci, ptr + 1, 1).value_or(0) & 0xfc;
+        if (id == 0x09 && rt::pci_config_read(pci, ptr + 3, 1).value_or(0) == 1) {
+            u32 bar = rt::pci_config_read(pci, ptr + 4, 1).value_or(0);
+            u32 offset = rt::pci_config_read(pci, ptr + 8, 4).value_or(0);
+            u64 page = offset & ~0xfffu;
+            auto win = rt::mmio_create(pci, bar, page, 0x1000, 0);
+            if (!win.ok()) return rt::log("probe: FAILED virtio window: %s", st(win.status()));
+            auto at = rt::mmio_map(win.value().get());
+            if (!at.ok()) return rt::log("probe: FAILED virtio map: %s", st(at.status()));
+            volatile u32* common = reinterpret_cast<volatile u32*>(at.value() + (offset - page));
+            common[0] = 0;  // device_feature_select
+            u32 lo = common[1];
+            common[0] = 1;
+            u32 hi = common[1];
+            rt::log("probe: virtio %04x:%04x at %02x:%02x.%x common cfg bar%u+0x%x features 0x%08x%08x%s", d.vendor,
+                    d.device_id, d.bus, d.device, d.function, bar, offset, hi, lo,
+                    (hi & 1) ? " (VERSION_1)" : "");
+            return;
+        }
+        ptr = next;
+    }
+    rt::log("probe: virtio %02x:%02x.%x has no common configuration capability", d.bus, d.device, d.function);
+}
+
+}  // namespace
+
+int main(u64) {
+    g_root = rt::startup_handle("devices");
+    static abi::DeviceInfo list[64];
+    auto n = rt::device_list(g_root, list, 64);
+    if (!n.ok()) {
+        rt::log("probe: FAILED device_list: %s", st(n.status()));
+        return 1;
+    }
+    rt::log("probe: %u PCI functions", n.value());
+    for (u32 i = 0; i < n.value(); i++) {
+        const abi::DeviceInfo& d = list[i];
+        if (d.class_code == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02) probe_nvme(d);
+        else if (d.vendor == 0x1af4) probe_virtio(d);
+    }
+    Status no_such = rt::device_open(g_root, abi::pci_bdf(0xfe, 31, 7)).status();
+    rt::log("probe: opening an absent function: %s", st(no_such));
+    return 0;
+}
