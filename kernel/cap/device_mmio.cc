@@ -2,7 +2,6 @@
 
 #include "cap/process.h"
 #include "console/log.h"
-#include "mm/paging.h"
 
 namespace kobj {
 
@@ -22,19 +21,18 @@ Result<DeviceMmio*> DeviceMmio::create(PciFunction* fn, u8 bar, u64 offset, u64 
     m->m_phys = b.address + offset;
     m->m_filtered = filtered;
     if (filtered) {
-        auto view = paging::map_mmio(m->m_phys, length);
+        auto view = PciFunction::kernel_view(fn->index(), bar);
         if (!view.ok()) {
             m->unref();
             return view.status();
         }
-        m->m_kernel_view = static_cast<volatile u8*>(view.value());
+        m->m_kernel_view = view.value() + offset;
     }
     return m;
 }
 
 DeviceMmio::~DeviceMmio() {
-    // (The kernel view stays mapped: MMIO windows are never unmapped from the
-    // kernel, see paging::map_mmio.)
+    // (The kernel view is per function and BAR and stays mapped.)
     if (m_function) m_function->unref_deferred();
 }
 

@@ -1,5 +1,7 @@
 #include "cap/pci_function.h"
 
+#include "mm/paging.h"
+
 namespace kobj {
 
 PciFunction::PciFunction(u32 index) : Object(Type::PciFunction), m_index(index) {
@@ -7,6 +9,19 @@ PciFunction::PciFunction(u32 index) : Object(Type::PciFunction), m_index(index) 
     // Class 01.08.02: NVM Express (PCI Code and ID Assignment §1.2).
     bool nvme = h.class_code == 0x01 && h.subclass == 0x08 && h.prog_if == 0x02;
     m_policy = nvme ? devices::RegisterPolicy::Nvme : devices::RegisterPolicy::DenyAll;
+}
+
+Result<volatile u8*> PciFunction::kernel_view(u32 function_index, u8 bar) {
+    constexpr u32 kMaxFunctions = 256;
+    static volatile u8* views[kMaxFunctions][6];
+    if (function_index >= kMaxFunctions || bar >= 6) return Status::OutOfBounds;
+    volatile u8*& view = views[function_index][bar];
+    if (!view) {
+        const pci::Bar& b = pci_enum::function(function_index).bars[bar];
+        if (b.address == 0 || b.size == 0) return Status::Unsupported;
+        view = static_cast<volatile u8*>(TRY(paging::map_mmio(b.address, b.size)));
+    }
+    return view;
 }
 
 Result<u32> PciFunction::config_read(u16 offset, u32 width) const {

@@ -20,6 +20,11 @@ public:
     devices::RegisterPolicy register_policy() const { return m_policy; }
     // Aligned reads of 1, 2 or 4 bytes anywhere in the 4 KiB space.
     Result<u32> config_read(u16 offset, u32 width) const;
+    // The kernel's own uncached mapping of a memory BAR, made once per
+    // function and BAR and kept for the kernel's lifetime (filtered writes
+    // go through it).
+    static Result<volatile u8*> kernel_view(u32 function_index, u8 bar);
+    u32 index() const { return m_index; }
 
 private:
     u32 m_index;
