@@ -12,7 +12,8 @@ Result<DeviceMmio*> DeviceMmio::create(PciFunction* fn, u8 bar, u64 offset, u64 
     TRY(devices::check_window(b, bar, f.has_msix ? &f.msix : nullptr, offset, length));
     if (b.address == 0) return Status::Unsupported;  // never assigned by firmware
     if (!filtered && !devices::direct_window_allowed(fn->register_policy(), offset, length)) return Status::NoRights;
-    auto* m = new DeviceMmio();
+    auto* m = new (std::nothrow) DeviceMmio();
+    if (!m) return Status::NoMemory;
     m->m_function = fn;
     fn->ref();
     m->m_bar = bar;

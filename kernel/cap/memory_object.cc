@@ -23,7 +23,12 @@ Result<MemoryObject*> MemoryObject::create(u64 bytes) {
         for (int w = 0; w < 512; w++) words[w] = 0;
         frames_list[i] = f.value();
     }
-    auto* m = new MemoryObject();
+    auto* m = new (std::nothrow) MemoryObject();
+    if (!m) {
+        for (u64 i = 0; i < pages; i++) frames::free(frames_list[i]);
+        heap::free(frames_list);
+        return Status::NoMemory;
+    }
     m->m_pages = pages;
     m->m_frames = frames_list;
     return m;

@@ -38,7 +38,8 @@ const char* exit_kind_name(ExitReason::Kind k) {
 }
 
 Result<Process*> Process::create(const char* name, usize name_len) {
-    auto* p = new Process();
+    auto* p = new (std::nothrow) Process();
+    if (!p) return Status::NoMemory;
     if (auto r = p->m_space.init(); !r.ok()) {
         p->unref();
         return r.status();
@@ -46,7 +47,11 @@ Result<Process*> Process::create(const char* name, usize name_len) {
     usize n = name_len < kNameLength - 1 ? name_len : kNameLength - 1;
     for (usize i = 0; i < n; i++) p->m_name[i] = name[i];
     p->m_pid = g_next_pid++;
-    p->m_caps = new kcap::ProcessSpace(kcap::forest(), p->m_pid);
+    p->m_caps = new (std::nothrow) kcap::ProcessSpace(kcap::forest(), p->m_pid);
+    if (!p->m_caps) {
+        p->unref();
+        return Status::NoMemory;
+    }
     p->ref();  // held by the process itself while it is alive; terminate() drops it
     p->next_in_table = g_table;
     g_table = p;
@@ -55,6 +60,7 @@ Result<Process*> Process::create(const char* name, usize name_len) {
 
 Process::~Process() {
     delete static_cast<kcap::ProcessSpace*>(m_caps);  // already emptied by terminate()
+    m_space.destroy();  // no-op after terminate(); frees the root of a process that never ran
     table_remove(this);
 }
 

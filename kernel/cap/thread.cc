@@ -13,7 +13,11 @@ Result<Thread*> Thread::create_user(Process* process, u64 entry, u64 user_rsp, u
     if (priority >= kPriorities) return Status::InvalidArgument;
     auto stack = kstack::alloc();
     if (!stack.ok()) return stack.status();
-    auto* t = new Thread();
+    auto* t = new (std::nothrow) Thread();
+    if (!t) {
+        kstack::free(stack.value());
+        return Status::NoMemory;
+    }
     t->stack = stack.value();
     t->process = process;
     t->priority = priority;

@@ -5,6 +5,8 @@
 #include "mm/heap.h"
 #include "util/types.h"
 
+#include <new>
+
 extern "C" {
 
 void __cxa_pure_virtual() { panic("pure virtual call"); }
@@ -14,6 +16,14 @@ void __cxa_pure_virtual() { panic("pure virtual call"); }
 // Kernel code allocates through heap:: and handles failure explicitly;
 // operator new exists for the rare fixed boot-time object and treats
 // exhaustion as fatal, since it cannot report it.
+// Allocation a user can drive (object creation in system calls) uses
+// `new (std::nothrow)` and turns nullptr into Status::NoMemory.
+namespace std {
+const nothrow_t nothrow{};
+}
+void* operator new(usize size, const std::nothrow_t&) noexcept { return heap::alloc(size); }
+void* operator new[](usize size, const std::nothrow_t&) noexcept { return heap::alloc(size); }
+
 void* operator new(usize size) {
     void* p = heap::alloc(size);
     if (!p) panic("operator new: out of memory (%zu bytes)", size);

@@ -57,7 +57,9 @@ i64 device_open(u64 root, u64 bdf) {
     for (u32 i = 0; i < pci_enum::count(); i++) {
         const auto& a = pci_enum::function(i).address;
         if (abi::pci_bdf(a.bus, a.device, a.function) != bdf) continue;
-        auto h = kcap::install(self(), new kobj::PciFunction(i), kPciRights);
+        auto* fn = new (std::nothrow) kobj::PciFunction(i);
+        if (!fn) return err(Status::NoMemory);
+        auto h = kcap::install(self(), fn, kPciRights);
         return h.ok() ? h.value() : err(h.status());
     }
     return err(Status::NotFound);

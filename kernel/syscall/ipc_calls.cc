@@ -51,9 +51,11 @@ Status transfer_message_handles(kobj::Thread* from, kobj::Thread* to) {
 }
 
 i64 endpoint_create() {
-    auto* endpoint = new kobj::Endpoint();
-    auto* view = new kobj::BadgedEndpoint(endpoint, 0);
-    endpoint->unref();  // the view holds it
+    auto* endpoint = new (std::nothrow) kobj::Endpoint();
+    if (!endpoint) return err(Status::NoMemory);
+    auto* view = new (std::nothrow) kobj::BadgedEndpoint(endpoint, 0);
+    endpoint->unref();  // the view holds it (or, without a view, it goes)
+    if (!view) return err(Status::NoMemory);
     return install_new(view, kEndpointRights);
 }
 
@@ -62,7 +64,8 @@ i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
     auto parent = kcap::lookup<kobj::BadgedEndpoint>(self(), static_cast<u32>(h), kobj::Type::Endpoint,
                                                      cap::kRightDuplicate);
     if (!parent.ok()) return err(parent.status());
-    auto* view = new kobj::BadgedEndpoint(parent.value()->endpoint(), badge);
+    auto* view = new (std::nothrow) kobj::BadgedEndpoint(parent.value()->endpoint(), badge);
+    if (!view) return err(Status::NoMemory);
     auto r = self()->caps().mint(cap::Handle::from_raw(static_cast<u32>(h)), self()->caps(), view,
                                  static_cast<u16>(kobj::Type::Endpoint), static_cast<cap::Rights>(rights));
     if (!r.ok()) {
@@ -107,7 +110,10 @@ i64 endpoint_reply(u64 user_msg) {
     return ok_or(kobj::Endpoint::reply(t), 0);
 }
 
-i64 notification_create() { return install_new(new kobj::Notification(), kNotificationRights); }
+i64 notification_create() {
+    auto* n = new (std::nothrow) kobj::Notification();
+    return n ? install_new(n, kNotificationRights) : err(Status::NoMemory);
+}
 
 i64 notification_signal(u64 h, u64 bits) {
     auto n = kcap::lookup<kobj::Notification>(self(), static_cast<u32>(h), kobj::Type::Notification,
@@ -127,7 +133,10 @@ i64 notification_wait(u64 h, u64 timeout) {
     return bits.ok() ? static_cast<i64>(bits.value() & 0x7fffffffffffffffull) : err(bits.status());
 }
 
-i64 waitset_create() { return install_new(new kobj::WaitSet(), kWaitSetRights); }
+i64 waitset_create() {
+    auto* ws = new (std::nothrow) kobj::WaitSet();
+    return ws ? install_new(ws, kWaitSetRights) : err(Status::NoMemory);
+}
 
 i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
     if (mask == 0 || (mask & ~kKnownSignals)) return err(Status::InvalidArgument);
