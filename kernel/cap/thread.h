@@ -45,6 +45,10 @@ public:
 
     IpcState ipc;
 
+    // kSignalDead once the thread has ended (WaitSets can join it).
+    u64 signals() const override { return state == State::Dead ? kSignalDead : 0; }
+    void announce_death() { signals_changed(); }
+
     InterruptFrame* user_frame() const;
 
 private:

@@ -6,6 +6,7 @@
 #include "arch/x86_64/percpu.h"
 #include "cap/process.h"
 #include "debug/panic.h"
+#include "mm/kernel_stack.h"
 #include "mm/paging.h"
 
 extern "C" void switch_context(u64* save_rsp, u64 new_rsp);
@@ -82,6 +83,12 @@ void reap() {
         Thread* t = g_zombies;
         g_zombies = t->next_ready;
         t->next_ready = nullptr;
+        // Nobody runs on its stack any more: give it back now, even if a
+        // handle keeps the Thread object itself alive.
+        if (t->stack.base) {
+            kstack::free(t->stack);
+            t->stack = kstack::Stack{};
+        }
         t->unref();  // the scheduler's reference
     }
 }
@@ -159,6 +166,7 @@ void retire(Thread* t) {
     t->cancel_block = nullptr;
     remove_sleeper(t);
     t->state = Thread::State::Dead;
+    t->announce_death();
     t->ref();  // kept until its stack is no longer in use
     t->next_ready = g_zombies;
     g_zombies = t;

@@ -11,7 +11,12 @@ i64 thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority) {
     if (!user::range_ok(entry, 1) || !user::range_ok(stack_top - 16, 16) || (stack_top & 15)) return err(Status::OutOfBounds);
     if (priority >= kobj::Thread::kPriorities) return err(Status::InvalidArgument);
     auto t = self()->spawn_thread(entry, stack_top, arg, static_cast<u8>(priority));
-    return t.ok() ? t.value()->tid : err(t.status());
+    if (!t.ok()) return err(t.status());
+    // The caller gets a handle to wait for the thread's end (kSignalDead).
+    t.value()->ref();
+    auto h = kcap::install(self(), t.value(), cap::kRightWait | cap::kRightInspect | cap::kRightDuplicate |
+                                                  cap::kRightTransfer);
+    return h.ok() ? h.value() : err(h.status());
 }
 
 void thread_exit() {

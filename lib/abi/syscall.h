@@ -48,7 +48,7 @@ enum class Syscall : u64 {
     ConsoleRead = 27,       // (console h, void* out, usize len, u64 timeout) -> bytes read
     ConsoleWrite = 28,      // (console h, const char* text, usize len) -> 0
     ProcessKillPid = 29,    // (resource h, u32 pid) -> 0
-    ThreadCreate = 30,      // (u64 entry, u64 stack_top, u64 arg, u32 priority) -> thread id
+    ThreadCreate = 30,      // (u64 entry, u64 stack_top, u64 arg, u32 priority) -> thread h (wait: Dead)
     ThreadExit = 31,        // () -> does not return; the process exits with 0 after its last thread
     DeviceList = 32,        // (device root h, DeviceInfo* out, u32 max) -> count
     DeviceOpen = 33,        // (device root h, u32 bdf) -> pci function h
@@ -65,7 +65,7 @@ inline constexpr i64 encode_error(i32 status) { return -static_cast<i64>(status)
 // Signals for WaitSetAdd masks and WaitEvent.signals.
 constexpr u64 kSignalReady = 1u << 0;     // Notification has pending bits
 constexpr u64 kSignalReadable = 1u << 1;  // Endpoint has a caller waiting
-constexpr u64 kSignalDead = 1u << 2;      // Process has terminated
+constexpr u64 kSignalDead = 1u << 2;      // Process has terminated / Thread has ended
 
 // MemoryMap flags.
 constexpr u64 kMapWrite = 1u << 0;

@@ -30,15 +30,17 @@ rt_thread_entry:
 )");
 extern "C" void rt_thread_entry();
 
-Result<u64> thread_create(ThreadFn fn, u64 arg, void* stack, usize stack_size, u32 priority) {
+Result<Handle> thread_create(ThreadFn fn, u64 arg, void* stack, usize stack_size, u32 priority) {
     if (!stack || stack_size < 256) return Status::InvalidArgument;
     u64 top = (reinterpret_cast<u64>(stack) + stack_size) & ~u64{15};
     top -= 16;
     auto* start = reinterpret_cast<ThreadStart*>(top);
     start->fn = fn;
     start->arg = arg;
-    return to_result(raw_syscall(abi::Syscall::ThreadCreate, reinterpret_cast<u64>(rt_thread_entry), top,
-                                 reinterpret_cast<u64>(start), priority));
+    i64 r = raw_syscall(abi::Syscall::ThreadCreate, reinterpret_cast<u64>(rt_thread_entry), top,
+                        reinterpret_cast<u64>(start), priority);
+    if (r < 0) return static_cast<Status>(-r);
+    return Handle(static_cast<u32>(r));
 }
 
 void thread_exit() {

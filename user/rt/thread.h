@@ -9,9 +9,10 @@ namespace rt {
 using ThreadFn = void (*)(u64 arg);
 
 // Starts fn(arg) on [stack, stack + stack_size) at `priority` (0..31);
-// returns the thread id. When fn returns the thread exits; when the last
+// returns a handle that raises abi::kSignalDead when the thread ends (wait
+// for it with a WaitSet). When fn returns the thread exits; when the last
 // thread of a process exits, the process exits with 0.
-Result<u64> thread_create(ThreadFn fn, u64 arg, void* stack, usize stack_size, u32 priority);
+Result<Handle> thread_create(ThreadFn fn, u64 arg, void* stack, usize stack_size, u32 priority);
 [[noreturn]] void thread_exit();
 
 }  // namespace rt
