@@ -2,6 +2,7 @@
 // checked configuration reads (PciFunction), and register windows
 // (DeviceMmio). No call returns a physical or device-visible address.
 #include "abi/device.h"
+#include "acpi/acpi.h"
 #include "arch/x86_64/user_copy.h"
 #include "cap/device_mmio.h"
 #include "cap/device_root.h"
@@ -14,6 +15,24 @@ constexpr cap::Rights kPciRights =
     cap::kRightInspect | cap::kRightManage | cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
 constexpr cap::Rights kMmioRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
                                     cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
+
+// Secondary/subordinate bus numbers of a bridge, for DMAR scope paths
+// through bridges (VT-d §8.3.1).
+Result<acpi::PciBridgeBuses> bridge_buses(void*, u16 segment, u8 bus, u8 device, u8 function) {
+    ecam::Address a{segment, bus, device, function};
+    u32 v = TRY(ecam::read32(a, 0x18));  // primary, secondary, subordinate bus
+    return acpi::PciBridgeBuses{static_cast<u8>(v >> 8), static_cast<u8>(v >> 16)};
+}
+
+u8 remapping_of(const pci_enum::Function& f) {
+    const acpi::DmarInfo* dmar = kacpi::dmar();
+    if (!dmar) return abi::kRemappingNone;
+    acpi::PciBridgeResolver resolver{bridge_buses, nullptr};
+    auto unit = acpi::dmar_find_unit(*dmar, f.address.segment, f.address.bus, f.address.device, f.address.function,
+                                     &resolver);
+    if (unit.ok()) return abi::kRemappingCovered;
+    return unit.status() == Status::NotFound ? abi::kRemappingNone : abi::kRemappingUnknown;
+}
 
 abi::DeviceInfo describe(const pci_enum::Function& f) {
     abi::DeviceInfo d{};
@@ -29,6 +48,7 @@ abi::DeviceInfo describe(const pci_enum::Function& f) {
     d.revision = f.header.revision;
     d.msix_vectors = f.has_msix ? f.msix.table_size : 0;
     d.msi_vectors = f.has_msi ? f.msi.vectors_capable : 0;
+    d.remapping = remapping_of(f);
     for (u32 i = 0; i < 6; i++) {
         d.bars[i].kind = static_cast<u8>(f.bars[i].kind);
         d.bars[i].prefetchable = f.bars[i].prefetchable;

@@ -20,9 +20,14 @@ struct DeviceInfo {
     u8 class_code, subclass, prog_if, revision;
     u16 msix_vectors;  // 0 when no MSI-X
     u16 msi_vectors;   // 0 when no MSI
-    u32 reserved;
+    u8 remapping;      // kRemapping*: does an IOMMU (ACPI DMAR unit) translate this function's DMA?
+    u8 reserved[3];
     DeviceBar bars[6];
 };
+
+constexpr u8 kRemappingNone = 0;     // no remapping unit: only the brokered (bounce) lane is safe
+constexpr u8 kRemappingCovered = 1;  // a DMAR unit translates it
+constexpr u8 kRemappingUnknown = 2;  // the DMAR tables could not decide (treat as none: fail closed)
 
 // DeviceOpen's address argument.
 constexpr u32 pci_bdf(u8 bus, u8 device, u8 function) { return (u32(bus) << 8) | (u32(device) << 3) | function; }

@@ -42,6 +42,8 @@ u32 rights_allowed_for(ObjectKind kind) {
         case ObjectKind::Resource:
         case ObjectKind::Devices:
             return kGeneric;
+        case ObjectKind::BootManifest:
+            return kGeneric | kRightRead | kRightMap;
     }
     return 0;
 }
@@ -60,6 +62,8 @@ const char* object_kind_name(ObjectKind kind) {
             return "resource";
         case ObjectKind::Devices:
             return "devices";
+        case ObjectKind::BootManifest:
+            return "manifest";
     }
     return "?";
 }

@@ -89,8 +89,9 @@ inline constexpr u32 kAllRights = (1u << kRightCount) - 1;
 // Console, Resource and Devices are not created by init but handed to it
 // by the kernel (the serial console; the root resource; the root of device
 // authority); a [console NAME], [resource NAME] or [devices NAME] entry
-// names them so processes can be granted them.
-enum class ObjectKind : u8 { Endpoint, Notification, Memory, Console, Resource, Devices };
+// names them so processes can be granted them. BootManifest ([manifest
+// NAME]) is this manifest's own text, read-only, for the device manager.
+enum class ObjectKind : u8 { Endpoint, Notification, Memory, Console, Resource, Devices, BootManifest };
 
 // [endpoint NAME] / [notification NAME] / [memory NAME]
 struct Object {

@@ -33,21 +33,33 @@ using detail::TokenKind;
 // Vocabulary
 
 // The object kinds come first, in ObjectKind order (entries convert by cast).
-enum class EntryKind : u8 { Endpoint, Notification, Memory, Console, Resource, Devices, Process, Provider };
-constexpr u32 kEntryKindCount = 8;
-constexpr const char* kEntryKindNames[kEntryKindCount] = {"endpoint", "notification", "memory",  "console",
-                                                          "resource", "devices",      "process", "provider"};
-static_assert(static_cast<u8>(EntryKind::Devices) == static_cast<u8>(ObjectKind::Devices));
+enum class EntryKind : u8 {
+    Endpoint,
+    Notification,
+    Memory,
+    Console,
+    Resource,
+    Devices,
+    BootManifest,
+    Process,
+    Provider
+};
+constexpr u32 kEntryKindCount = 9;
+constexpr const char* kEntryKindNames[kEntryKindCount] = {"endpoint", "notification", "memory",  "console", "resource",
+                                                          "devices",  "manifest",     "process", "provider"};
+static_assert(static_cast<u8>(EntryKind::BootManifest) == static_cast<u8>(ObjectKind::BootManifest));
+static_assert(kEntryKindCount <= 16, "kind_bit() sets are u16");
 
-constexpr u8 kind_bit(EntryKind k) { return static_cast<u8>(1u << static_cast<u8>(k)); }
-constexpr u8 kMemoryBit = kind_bit(EntryKind::Memory);
-constexpr u8 kProcessBit = kind_bit(EntryKind::Process);
-constexpr u8 kProviderBit = kind_bit(EntryKind::Provider);
-constexpr u8 kProgramBits = kProcessBit | kProviderBit;
+constexpr u16 kind_bit(EntryKind k) { return static_cast<u16>(1u << static_cast<u8>(k)); }
+constexpr u16 kMemoryBit = kind_bit(EntryKind::Memory);
+constexpr u16 kProcessBit = kind_bit(EntryKind::Process);
+constexpr u16 kProviderBit = kind_bit(EntryKind::Provider);
+constexpr u16 kProgramBits = kProcessBit | kProviderBit;
 
 bool is_object(EntryKind k) {
     return k == EntryKind::Endpoint || k == EntryKind::Notification || k == EntryKind::Memory ||
-           k == EntryKind::Console || k == EntryKind::Resource || k == EntryKind::Devices;
+           k == EntryKind::Console || k == EntryKind::Resource || k == EntryKind::Devices ||
+           k == EntryKind::BootManifest;
 }
 const char* kind_name(EntryKind k) { return kEntryKindNames[static_cast<u8>(k)]; }
 
@@ -75,7 +87,7 @@ constexpr u32 kKeyCount = 18;
 
 struct KeyInfo {
     const char* name;
-    u8 kinds;         // kind_bit()s of the sections that accept it
+    u16 kinds;        // kind_bit()s of the sections that accept it
     bool repeatable;  // may appear more than once in a section
     bool attributes;  // takes NAME=VALUE attributes after its value
 };
@@ -458,7 +470,7 @@ private:
         while (k < kEntryKindCount && !span_equals(kind.text, kind.length, kEntryKindNames[k])) k++;
         if (k == kEntryKindCount)
             return error(kind.column,
-                         "unknown section kind '%s'; expected endpoint, notification, memory, console, resource, devices, process or provider",
+                         "unknown section kind '%s'; expected endpoint, notification, memory, console, resource, devices, manifest, process or provider",
                          Quote(kind).str());
         if (!check_name(name, "name")) return;
         Declared d;

@@ -49,6 +49,14 @@ TEST(WindowPolicy, WindowsStayInsideTheBarAndOnPages) {
     EXPECT_EQ(devices::check_window(io, 1, nullptr, 0, 0x1000).status(), Status::Unsupported);
 }
 
+TEST(WindowPolicy, NvmeRegisterPageIsNeverDirect) {
+    using devices::RegisterPolicy;
+    EXPECT_FALSE(devices::direct_window_allowed(RegisterPolicy::Nvme, 0, 0x1000));
+    EXPECT_FALSE(devices::direct_window_allowed(RegisterPolicy::Nvme, 0, 0x2000));
+    EXPECT_TRUE(devices::direct_window_allowed(RegisterPolicy::Nvme, 0x1000, 0x1000));
+    EXPECT_TRUE(devices::direct_window_allowed(RegisterPolicy::DenyAll, 0, 0x1000));
+}
+
 TEST(WindowPolicy, NvmeFilterDeniesAddressRegisters) {
     using devices::RegisterPolicy;
     for (u64 off : {0x28ull, 0x2cull, 0x30ull, 0x34ull, 0x48ull, 0x50ull, 0x00ull, 0x08ull, 0x1cull, 0xe14ull})

@@ -29,7 +29,8 @@ Running g_running[manifest::kMaxProcesses];
 rt::Handle g_objects[manifest::kMaxObjects];
 u32 g_object_handles[manifest::kMaxObjects];  // raw handles (own or from the kernel)
 
-constexpr u32 cap_rights_write() { return cap_rights::kWrite; }
+// The log may be passed on (a process that starts others gives them a copy).
+constexpr u32 cap_rights_write() { return cap_rights::kWrite | cap_rights::kDuplicate | cap_rights::kTransfer; }
 constexpr u32 cap_rights_supervise() { return cap_rights::kWait | cap_rights::kInspect | cap_rights::kManage; }
 
 u64 parse_size_arg(const char* args) {
@@ -70,10 +71,11 @@ bool create_objects() {
     for (u32 i = 0; i < g_manifest.object_count; i++) {
         const manifest::Object& o = g_manifest.objects[i];
         if (o.kind == manifest::ObjectKind::Console || o.kind == manifest::ObjectKind::Resource ||
-            o.kind == manifest::ObjectKind::Devices) {
+            o.kind == manifest::ObjectKind::Devices || o.kind == manifest::ObjectKind::BootManifest) {
             g_object_handles[i] = o.kind == manifest::ObjectKind::Console    ? g_console
                                   : o.kind == manifest::ObjectKind::Resource ? g_resource
-                                                                             : g_devices;
+                                  : o.kind == manifest::ObjectKind::Devices  ? g_devices
+                                                                             : rt::startup_handle("manifest");
             continue;
         }
         Result<rt::Handle> h = o.kind == manifest::ObjectKind::Endpoint       ? rt::endpoint_create()

@@ -1,0 +1,171 @@
+// devmgr: the device manager. Holds the root of device authority and the
+// boot manifest; for every [provider] entry it finds the PCI functions the
+// entry's device-class descriptor (and optional pci / vendor / device
+// filters) matches, selects each device's DMA backend, and starts one
+// provider process per function with exactly the grants the manifest
+// names: a PciFunction (checked config reads) and one DeviceMmio per `bar`
+// line (DESIGN §3).
+//
+// Backend selection (DESIGN §3): probe — does an ACPI DMAR remapping unit
+// cover the function? — select (`iommu` if covered, else `bounce`) — the
+// manifest may override. Fail closed: a demand for `iommu` without a unit,
+// or while the remapping lane is not implemented, gets no binding and a
+// clear log line; never a silent fallback.
+//
+// Not yet (see docs/device-authority.md): interrupts, DMA pools, restart
+// of providers, teardown, `lsdev`.
+#include "manifest/manifest.h"
+#include "rt/log.h"
+#include "rt/rights.h"
+#include "rt/spawn.h"
+#include "rt/sys.h"
+#include "util/format.h"
+
+namespace {
+
+manifest::Manifest g_manifest;
+manifest::ManifestErrors g_errors;
+abi::DeviceInfo g_devices[64];
+u32 g_device_count;
+u32 g_root, g_resource, g_log;
+
+// The remapped lane (VT-d domains) does not exist yet: until it does, a
+// device on it could not be driven safely, so `iommu` cannot be granted.
+constexpr bool kRemappedLaneAvailable = false;
+
+bool is_virtio(const abi::DeviceInfo& d) { return d.vendor == 0x1af4 && d.device_id >= 0x1000 && d.device_id <= 0x107f; }
+bool is_nvme(const abi::DeviceInfo& d) { return d.class_code == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02; }
+
+bool class_matches(manifest::DeviceClass c, const abi::DeviceInfo& d) {
+    switch (c) {
+        case manifest::DeviceClass::NvmeController: return is_nvme(d);
+        case manifest::DeviceClass::VirtioNet: return d.vendor == 0x1af4 && (d.device_id == 0x1000 || d.device_id == 0x1041);
+        case manifest::DeviceClass::VirtioBlk: return d.vendor == 0x1af4 && (d.device_id == 0x1001 || d.device_id == 0x1042);
+        case manifest::DeviceClass::DmaCapable: return is_nvme(d) || is_virtio(d);
+        case manifest::DeviceClass::AnyFunction:
+            for (const auto& b : d.bars)
+                if (b.kind == 2 || b.kind == 3) return true;  // a memory BAR
+            return false;
+    }
+    return false;
+}
+
+bool matches(const manifest::Provider& p, const abi::DeviceInfo& d) {
+    if (!class_matches(p.match, d)) return false;
+    if (p.has_pci && (p.pci.bus != d.bus || p.pci.device != d.device || p.pci.function != d.function)) return false;
+    if (p.has_vendor && p.vendor != d.vendor) return false;
+    if (p.has_device && p.device != d.device_id) return false;
+    return true;
+}
+
+// Returns nullptr and the chosen backend, or a reason for refusing.
+const char* select_backend(const manifest::Provider& p, const abi::DeviceInfo& d, const char** chosen) {
+    bool covered = d.remapping == abi::kRemappingCovered;
+    if (p.backend == manifest::DmaBackend::Bounce) {
+        *chosen = "bounce";
+        return nullptr;
+    }
+    if (p.backend == manifest::DmaBackend::Iommu) {
+        if (!covered)
+            return d.remapping == abi::kRemappingUnknown
+                       ? "backend iommu demanded but the DMAR tables cannot say which unit covers the device"
+                       : "backend iommu demanded but no DMA remapping unit covers the device";
+        if (!kRemappedLaneAvailable)
+            return "backend iommu demanded; a remapping unit covers the device but the remapped lane is not "
+                   "implemented yet";
+        *chosen = "iommu";
+        return nullptr;
+    }
+    // auto: iommu when covered (and available), else the brokered lane.
+    *chosen = covered && kRemappedLaneAvailable ? "iommu" : "bounce";
+    return nullptr;
+}
+
+bool bind(const manifest::Provider& p, const abi::DeviceInfo& d) {
+    const char* backend = nullptr;
+    if (const char* refusal = select_backend(p, d, &backend)) {
+        rt::log("devmgr: %s on %02x:%02x.%x not bound: %s", p.name, d.bus, d.device, d.function, refusal);
+        return false;
+    }
+    auto fn = rt::device_open(g_root, abi::pci_bdf(d.bus, d.device, d.function));
+    if (!fn.ok()) {
+        rt::log("devmgr: %s on %02x:%02x.%x not bound: open: %s", p.name, d.bus, d.device, d.function,
+                status_name(fn.status()));
+        return false;
+    }
+    rt::Grant grants[2 + manifest::kMaxBarWindows];
+    rt::Handle windows[manifest::kMaxBarWindows];
+    static char names[manifest::kMaxBarWindows][16];
+    u32 n = 0;
+    grants[n++] = rt::Grant{"pci", fn.value().get(), true, cap_rights::kInspect};
+    grants[n++] = rt::Grant{"log", g_log, true, cap_rights::kWrite};
+    for (u32 i = 0; i < p.bar_count; i++) {
+        const manifest::BarWindow& w = p.bars[i];
+        u64 length = w.length ? w.length : d.bars[w.bar].size - w.offset;
+        u64 flags = w.mode == manifest::BarMode::Filtered ? abi::kMmioFiltered : 0;
+        auto win = rt::mmio_create(fn.value().get(), w.bar, w.offset, length, flags);
+        if (!win.ok()) {
+            rt::log("devmgr: %s on %02x:%02x.%x not bound: window bar%u+0x%llx len 0x%llx %s refused: %s (manifest "
+                    "line %u)",
+                    p.name, d.bus, d.device, d.function, w.bar, static_cast<unsigned long long>(w.offset),
+                    static_cast<unsigned long long>(length), manifest::bar_mode_name(w.mode),
+                    status_name(win.status()), w.pos.line);
+            return false;
+        }
+        format(names[i], sizeof names[i], i == 0 || p.bars[i - 1].bar != w.bar ? "bar%u" : "bar%u.%u", w.bar, i);
+        windows[i] = static_cast<rt::Handle&&>(win.value());
+        grants[n++] = rt::Grant{names[i], windows[i].get(), false, 0};
+    }
+    auto child = rt::spawn(g_resource, p.program.module, grants, n, p.program.priority, p.program.args);
+    if (!child.ok()) {
+        rt::log("devmgr: %s on %02x:%02x.%x not bound: cannot start %s: %s", p.name, d.bus, d.device, d.function,
+                p.program.module, status_name(child.status()));
+        return false;
+    }
+    for (u32 i = 0; i < p.bar_count; i++) (void)windows[i].release();  // moved into the provider
+    auto info = rt::process_info(child.value().get());
+    rt::log("devmgr: bound %s to %02x:%02x.%x (%04x:%04x %s) backend %s, %u windows, pid %u", p.name, d.bus,
+            d.device, d.function, d.vendor, d.device_id, manifest::device_class_name(p.match), backend, p.bar_count,
+            info.ok() ? info.value().pid : 0);
+    (void)child.value().release();  // supervision comes with the restart policy (not yet)
+    return true;
+}
+
+}  // namespace
+
+int main(u64) {
+    g_root = rt::startup_handle("devices");
+    g_resource = rt::startup_handle("resource");
+    g_log = rt::startup_handle("log");
+    u32 text = rt::startup_handle("manifest");
+    auto size = rt::memory_map(text, 0, 0);
+    if (!g_root || !g_resource || !text || !size.ok()) {
+        rt::log("devmgr: needs the devices, resource and manifest capabilities");
+        return 1;
+    }
+    // The manifest's exact length: the text ends at the first NUL (the
+    // MemoryObject is page-rounded and zero-filled).
+    auto* bytes = reinterpret_cast<const u8*>(size.value());
+    usize len = 0;
+    while (len < (1u << 20) && bytes[len]) len++;
+    (void)manifest::parse_manifest(ByteView(bytes, len), g_manifest, g_errors);  // init reported the errors
+    auto n = rt::device_list(g_root, g_devices, 64);
+    if (!n.ok()) {
+        rt::log("devmgr: cannot list devices: %s", status_name(n.status()));
+        return 1;
+    }
+    g_device_count = n.value();
+    rt::log("devmgr: %u PCI functions, %u providers in the manifest", g_device_count, g_manifest.provider_count);
+    for (u32 i = 0; i < g_manifest.provider_count; i++) {
+        const manifest::Provider& p = g_manifest.providers[i];
+        u32 matched = 0;
+        for (u32 k = 0; k < g_device_count; k++) {
+            if (!matches(p, g_devices[k])) continue;
+            matched++;
+            bind(p, g_devices[k]);
+            if (p.match == manifest::DeviceClass::AnyFunction) break;  // the first usable function only
+        }
+        if (!matched) rt::log("devmgr: provider %s matches no PCI function", p.name);
+    }
+    return 0;
+}
