@@ -6,7 +6,11 @@
 namespace kobj {
 namespace {
 Console* g_instance;
-void forget_waiter(Thread*, void* self) { static_cast<Console*>(self)->clear_waiter(); }
+void forget_waiter(Thread*, void* self) {
+    auto* c = static_cast<Console*>(self);
+    c->clear_waiter();
+    c->unref_deferred();
+}
 }  // namespace
 
 Console* Console::instance() { return g_instance; }
@@ -25,8 +29,10 @@ Result<usize> Console::read(u8* out, usize max, u64 deadline_ns) {
         if (deadline_ns == ~u64{0}) return Status::Timeout;
         if (m_waiter) return Status::Busy;
         m_waiter = sched::current();
+        ref();  // a blocked reader keeps the console alive
         Status why = sched::block_current(deadline_ns, forget_waiter, this);
         m_waiter = nullptr;
+        unref_deferred();
         if (why == Status::Timeout && !serial::pending()) return Status::Timeout;
     }
 }

@@ -44,10 +44,13 @@ Endpoint::~Endpoint() {
     // does), so the endpoint can only die with nobody queued.
 }
 
+// A blocked caller or receiver died: it will never return from
+// block_current, so the reference it took before blocking is dropped here.
 void Endpoint::cancel_caller(Thread* t, void* self) {
     auto* ep = static_cast<Endpoint*>(self);
     if (unlink(ep->m_callers, t)) ep->signals_changed();
     thread_gone(t);
+    ep->unref_deferred();
 }
 
 void Endpoint::deliver(Thread* caller, Thread* receiver) {
@@ -62,6 +65,7 @@ void Endpoint::deliver(Thread* caller, Thread* receiver) {
 
 Result<void> Endpoint::call(Thread* caller, u64 badge) {
     caller->ipc.badge = badge;
+    caller->ipc.replied = false;
     caller->ipc.result = Status::Ok;
     caller->ipc.awaiting_reply = false;
     caller->ipc.server = nullptr;
@@ -104,6 +108,7 @@ Result<void> Endpoint::reply(Thread* server) {
     server->ipc.reply_to = nullptr;
     Status s = transfer ? transfer(server, caller) : Status::Ok;
     caller->ipc.msg = server->ipc.msg;
+    caller->ipc.replied = true;
     caller->ipc.result = s;
     caller->ipc.server = nullptr;
     caller->ipc.awaiting_reply = false;
@@ -111,7 +116,11 @@ Result<void> Endpoint::reply(Thread* server) {
     return s == Status::Ok ? Result<void>() : Result<void>(s);
 }
 
-void Endpoint::cancel_receiver(Thread* t, void* self) { unlink(static_cast<Endpoint*>(self)->m_receivers, t); }
+void Endpoint::cancel_receiver(Thread* t, void* self) {
+    auto* ep = static_cast<Endpoint*>(self);
+    unlink(ep->m_receivers, t);
+    ep->unref_deferred();
+}
 
 void Endpoint::thread_gone(Thread* t) {
     // As a caller: off the queue it waits in, or away from its server.

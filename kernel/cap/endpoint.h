@@ -25,6 +25,7 @@ struct IpcState {
     Thread* server = nullptr;    // caller side: the server holding our reply
     Thread* next = nullptr;      // endpoint queue link
     bool awaiting_reply = false;
+    bool replied = false;  // caller side: msg holds the server's reply
 };
 
 class Endpoint : public Object {

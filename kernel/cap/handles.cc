@@ -36,6 +36,14 @@ Result<u32> install(kobj::Process* process, kobj::Object* object, cap::Rights ri
     return h.value().raw();
 }
 
+Result<cap::Handle> move(cap::Space& src, cap::Handle h, cap::Space& dst) {
+    auto entry = src.lookup(h, cap::kAnyType, cap::kRightTransfer);
+    if (!entry.ok()) return entry.status();
+    cap::Handle moved = TRY(src.move_to(h, dst));
+    static_cast<kobj::Object*>(entry.value().object)->cap_released(src.id(), h.raw());
+    return moved;
+}
+
 void finish() { kobj::drain_deferred(); }
 
 }  // namespace kcap

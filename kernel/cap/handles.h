@@ -31,6 +31,11 @@ Result<u32> install(kobj::Process* process, kobj::Object* object, cap::Rights ri
 template <typename T>
 Result<T*> lookup(kobj::Process* process, u32 handle, kobj::Type type, cap::Rights rights);
 
+// Moves a capability to another space. What was done through it in the
+// source space (mappings) is undone first: a mapping never outlives its
+// holder's capability, even one that moved away.
+Result<cap::Handle> move(cap::Space& src, cap::Handle h, cap::Space& dst);
+
 // Runs deferred unrefs (see header comment).
 void finish();
 

@@ -21,8 +21,9 @@ Result<u64> MappingList::map(Object* owner, Process* process, u64 vaddr, u64 pag
             return r.status();
         }
     }
-    *mapping = Mapping{owner, process, vaddr, pages, space_id, handle, m_head};
+    *mapping = Mapping{owner, this, process, vaddr, pages, space_id, handle, m_head, process->mappings_head};
     m_head = mapping;
+    process->mappings_head = mapping;
     owner->ref();
     return vaddr;
 }
@@ -30,6 +31,12 @@ Result<u64> MappingList::map(Object* owner, Process* process, u64 vaddr, u64 pag
 void MappingList::remove(Mapping** link) {
     Mapping* m = *link;
     *link = m->next;
+    for (Mapping** p = &m->process->mappings_head; *p; p = &(*p)->next_in_process) {
+        if (*p == m) {
+            *p = m->next_in_process;
+            break;
+        }
+    }
     for (u64 i = 0; i < m->pages; i++) (void)m->process->address_space().unmap(m->vaddr + i * 4096);
     Object* owner = m->owner;
     heap::free(m);
@@ -51,6 +58,21 @@ void MappingList::unmap_by_cap(u32 space_id, u32 handle) {
         if ((*link)->space_id == space_id && (*link)->handle == handle) remove(link);
         else link = &(*link)->next;
     }
+}
+
+u32 MappingList::unmap_everything_of(Process* process) {
+    u32 removed = 0;
+    while (Mapping* m = process->mappings_head) {
+        Mapping** link = &m->list->m_head;
+        while (*link && *link != m) link = &(*link)->next;
+        if (!*link) {  // not in its owner's list: only unlink it from the process
+            process->mappings_head = m->next_in_process;
+            continue;
+        }
+        m->list->remove(link);
+        removed++;
+    }
+    return removed;
 }
 
 u32 MappingList::count() const {

@@ -23,16 +23,26 @@ public:
     u32 count() const;
     bool empty() const { return m_head == nullptr; }
 
-private:
+    // Process death, after every capability is closed: removes whatever
+    // mapping of `process` is still left anywhere (none, if every path
+    // that moves or drops a capability undid its mappings — this is the
+    // safety net that keeps a dead address space from being referenced).
+    // Returns how many it had to remove.
+    static u32 unmap_everything_of(Process* process);
+
     struct Mapping {
         Object* owner;
+        MappingList* list;
         Process* process;
         u64 vaddr;
         u64 pages;
         u32 space_id;
         u32 handle;
-        Mapping* next;
+        Mapping* next;             // in the owner's list
+        Mapping* next_in_process;  // in the process's list (Process::mappings_head)
     };
+
+private:
     void remove(Mapping** link);
     Mapping* m_head = nullptr;
 };

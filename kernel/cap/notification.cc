@@ -5,7 +5,12 @@
 namespace kobj {
 namespace {
 // The waiting thread died: the object no longer has a waiter.
-void forget_waiter(Thread*, void* self) { static_cast<Notification*>(self)->clear_waiter(); }
+// The waiting thread died: forget it and drop the reference it held.
+void forget_waiter(Thread*, void* self) {
+    auto* n = static_cast<Notification*>(self);
+    n->clear_waiter();
+    n->unref_deferred();
+}
 }  // namespace
 
 void Notification::signal(u64 bits) {
@@ -26,8 +31,10 @@ Result<u64> Notification::wait(u64 deadline_ns) {
         if (deadline_ns == ~u64{0}) return Status::Timeout;
         if (m_waiter) return Status::Busy;
         m_waiter = sched::current();
+        ref();  // a blocked waiter keeps the notification alive
         Status why = sched::block_current(deadline_ns, forget_waiter, this);
         m_waiter = nullptr;
+        unref_deferred();
         if (why == Status::Timeout && !m_bits) return Status::Timeout;
     }
 }

@@ -176,6 +176,8 @@ void Process::terminate(const ExitReason& why) {
     // Every capability closed: objects released, MemoryObject mappings made
     // through them unmapped (before the address space goes).
     m_caps->close_all();
+    if (u32 stray = MappingList::unmap_everything_of(this))
+        LOG_ERROR("proc: pid %u had %u mappings left after closing its capabilities (removed)", m_pid, stray);
     kcap::finish();
     release_regions();
     m_space.destroy();

@@ -8,6 +8,7 @@
 #include "cap/object.h"
 #include "cap/thread.h"
 #include "cap/cap_space.h"
+#include "cap/mapping_list.h"
 #include "mm/address_space.h"
 
 namespace kobj {
@@ -70,6 +71,9 @@ public:
     void terminate(const ExitReason& why);
 
     u64 frames_owned() const;
+    // Mappings of MemoryObjects / DeviceMmio windows in this process
+    // (MappingList keeps it).
+    MappingList::Mapping* mappings_head = nullptr;
     u64 entry() const { return m_entry; }
     void set_entry(u64 entry) { m_entry = entry; }
     Process* next_in_table = nullptr;

@@ -5,7 +5,12 @@
 namespace kobj {
 namespace {
 // The waiting thread died: the object no longer has a waiter.
-void forget_waiter(Thread*, void* self) { static_cast<WaitSet*>(self)->clear_waiter(); }
+// The waiting thread died: forget it and drop the reference it held.
+void forget_waiter(Thread*, void* self) {
+    auto* ws = static_cast<WaitSet*>(self);
+    ws->clear_waiter();
+    ws->unref_deferred();
+}
 }  // namespace
 
 WaitSet::~WaitSet() {
@@ -66,8 +71,10 @@ Result<u32> WaitSet::wait(Event* out, u32 max, u64 deadline_ns) {
         if (n) return n;
         if (deadline_ns == ~u64{0}) return Status::Timeout;
         m_waiter = sched::current();
+        ref();  // a blocked waiter keeps the set alive
         Status why = sched::block_current(deadline_ns, forget_waiter, this);
         m_waiter = nullptr;
+        unref_deferred();
         if (why == Status::Timeout) {
             n = collect(out, max);
             return n ? Result<u32>(n) : Result<u32>(Status::Timeout);

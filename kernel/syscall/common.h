@@ -18,6 +18,10 @@ inline i64 ok_or(const Result<T>& r, i64 value) {
 
 inline kobj::Process* self() { return sched::current()->process; }
 
+// A handle argument: values that do not fit 32 bits can never be handles
+// (0 is refused as BadHandle by the capability layer).
+inline u32 handle_arg(u64 v) { return v > 0xffffffffull ? 0 : static_cast<u32>(v); }
+
 // Relative timeout (abi) -> absolute deadline (scheduler): 0 polls (~0 in
 // the kernel's convention), kForever blocks (0 in the kernel's convention).
 inline u64 deadline_from_timeout(u64 timeout) {

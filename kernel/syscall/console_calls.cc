@@ -6,23 +6,20 @@
 namespace sys {
 
 i64 console_read(u64 h, u64 out, u64 len, u64 timeout) {
-    auto c = kcap::lookup<kobj::Console>(self(), static_cast<u32>(h), kobj::Type::Console, cap::kRightRead);
+    auto c = kcap::lookup<kobj::Console>(self(), handle_arg(h), kobj::Type::Console, cap::kRightRead);
     if (!c.ok()) return err(c.status());
     if (len == 0) return err(Status::InvalidArgument);
     if (!user::range_ok(out, len)) return err(Status::OutOfBounds);
     u8 buf[256];
     if (len > sizeof buf) len = sizeof buf;
-    kobj::Console* console = c.value();
-    console->ref();
-    auto n = console->read(buf, len, deadline_from_timeout(timeout));
-    console->unref_deferred();
+    auto n = c.value()->read(buf, len, deadline_from_timeout(timeout));  // holds a ref while blocked
     if (!n.ok()) return err(n.status());
     if (auto r = user::copy_to(out, buf, n.value()); !r.ok()) return err(r.status());
     return static_cast<i64>(n.value());
 }
 
 i64 console_write(u64 h, u64 text, u64 len) {
-    auto c = kcap::lookup<kobj::Console>(self(), static_cast<u32>(h), kobj::Type::Console, cap::kRightWrite);
+    auto c = kcap::lookup<kobj::Console>(self(), handle_arg(h), kobj::Type::Console, cap::kRightWrite);
     if (!c.ok()) return err(c.status());
     char buf[256];
     for (u64 done = 0; done < len;) {

@@ -60,7 +60,7 @@ abi::DeviceInfo describe(const pci_enum::Function& f) {
 }  // namespace
 
 i64 device_list(u64 root, u64 out, u64 max) {
-    auto r = kcap::lookup<kobj::DeviceRoot>(self(), static_cast<u32>(root), kobj::Type::DeviceRoot, cap::kRightInspect);
+    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), kobj::Type::DeviceRoot, cap::kRightInspect);
     if (!r.ok()) return err(r.status());
     u32 n = pci_enum::count();
     if (max < n) n = static_cast<u32>(max);
@@ -72,7 +72,7 @@ i64 device_list(u64 root, u64 out, u64 max) {
 }
 
 i64 device_open(u64 root, u64 bdf) {
-    auto r = kcap::lookup<kobj::DeviceRoot>(self(), static_cast<u32>(root), kobj::Type::DeviceRoot, cap::kRightManage);
+    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), kobj::Type::DeviceRoot, cap::kRightManage);
     if (!r.ok()) return err(r.status());
     for (u32 i = 0; i < pci_enum::count(); i++) {
         const auto& a = pci_enum::function(i).address;
@@ -86,7 +86,7 @@ i64 device_open(u64 root, u64 bdf) {
 }
 
 i64 pci_config_read(u64 h, u64 offset, u64 width) {
-    auto fn = kcap::lookup<kobj::PciFunction>(self(), static_cast<u32>(h), kobj::Type::PciFunction, cap::kRightInspect);
+    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), kobj::Type::PciFunction, cap::kRightInspect);
     if (!fn.ok()) return err(fn.status());
     if (offset >= 4096 || width > 4) return err(Status::InvalidArgument);
     auto v = fn.value()->config_read(static_cast<u16>(offset), static_cast<u32>(width));
@@ -94,7 +94,7 @@ i64 pci_config_read(u64 h, u64 offset, u64 width) {
 }
 
 i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
-    auto fn = kcap::lookup<kobj::PciFunction>(self(), static_cast<u32>(h), kobj::Type::PciFunction, cap::kRightManage);
+    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), kobj::Type::PciFunction, cap::kRightManage);
     if (!fn.ok()) return err(fn.status());
     if (bar >= 6 || (flags & ~abi::kMmioFiltered)) return err(Status::InvalidArgument);
     auto m = kobj::DeviceMmio::create(fn.value(), static_cast<u8>(bar), offset, length, flags & abi::kMmioFiltered);
@@ -104,14 +104,14 @@ i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
 }
 
 i64 mmio_map(u64 h) {
-    auto m = kcap::lookup<kobj::DeviceMmio>(self(), static_cast<u32>(h), kobj::Type::DeviceMmio, cap::kRightMap);
+    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightMap);
     if (!m.ok()) return err(m.status());
-    auto at = m.value()->map(self(), self()->pid(), static_cast<u32>(h));
+    auto at = m.value()->map(self(), self()->pid(), handle_arg(h));
     return at.ok() ? static_cast<i64>(at.value()) : err(at.status());
 }
 
 i64 mmio_write(u64 h, u64 offset, u64 width, u64 value) {
-    auto m = kcap::lookup<kobj::DeviceMmio>(self(), static_cast<u32>(h), kobj::Type::DeviceMmio, cap::kRightWrite);
+    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightWrite);
     if (!m.ok()) return err(m.status());
     return ok_or(m.value()->write(self(), offset, static_cast<u32>(width), value), 0);
 }

@@ -7,7 +7,7 @@
 namespace sys {
 
 i64 log_write(u64 h, u64 text, u64 len) {
-    auto log = kcap::lookup<kobj::Log>(self(), static_cast<u32>(h), kobj::Type::Log, cap::kRightWrite);
+    auto log = kcap::lookup<kobj::Log>(self(), handle_arg(h), kobj::Type::Log, cap::kRightWrite);
     if (!log.ok()) return err(log.status());
     char buf[256];
     if (len > sizeof buf) len = sizeof buf;
@@ -18,16 +18,16 @@ i64 log_write(u64 h, u64 text, u64 len) {
     return 0;
 }
 
-i64 handle_close(u64 h) { return ok_or(self()->caps().close(cap::Handle::from_raw(static_cast<u32>(h))), 0); }
+i64 handle_close(u64 h) { return ok_or(self()->caps().close(cap::Handle::from_raw(handle_arg(h))), 0); }
 
 i64 handle_duplicate(u64 h, u64 rights) {
     if (rights > 0xffffffffu) return err(Status::InvalidArgument);
-    auto r = self()->caps().duplicate(cap::Handle::from_raw(static_cast<u32>(h)), static_cast<cap::Rights>(rights));
+    auto r = self()->caps().duplicate(cap::Handle::from_raw(handle_arg(h)), static_cast<cap::Rights>(rights));
     return r.ok() ? r.value().raw() : err(r.status());
 }
 
 i64 handle_revoke(u64 h) {
-    auto r = self()->caps().revoke(cap::Handle::from_raw(static_cast<u32>(h)));
+    auto r = self()->caps().revoke(cap::Handle::from_raw(handle_arg(h)));
     return r.ok() ? r.value() : err(r.status());
 }
 

@@ -39,7 +39,7 @@ Status transfer_message_handles(kobj::Thread* from, kobj::Thread* to) {
         cap::Handle h = cap::Handle::from_raw(m.handles[i]);
         cap::Space& src = from->process->caps();
         cap::Space& dst = to->process->caps();
-        auto moved = (m.copy_mask >> i) & 1 ? src.copy_to(h, dst, cap::kSameRights) : src.move_to(h, dst);
+        auto moved = (m.copy_mask >> i) & 1 ? src.copy_to(h, dst, cap::kSameRights) : kcap::move(src, h, dst);
         if (moved.ok()) {
             m.handles[i] = moved.value().raw();
         } else {
@@ -61,12 +61,12 @@ i64 endpoint_create() {
 
 i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
     if (rights > 0xffffffffu) return err(Status::InvalidArgument);
-    auto parent = kcap::lookup<kobj::BadgedEndpoint>(self(), static_cast<u32>(h), kobj::Type::Endpoint,
+    auto parent = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), kobj::Type::Endpoint,
                                                      cap::kRightDuplicate);
     if (!parent.ok()) return err(parent.status());
     auto* view = new (std::nothrow) kobj::BadgedEndpoint(parent.value()->endpoint(), badge);
     if (!view) return err(Status::NoMemory);
-    auto r = self()->caps().mint(cap::Handle::from_raw(static_cast<u32>(h)), self()->caps(), view,
+    auto r = self()->caps().mint(cap::Handle::from_raw(handle_arg(h)), self()->caps(), view,
                                  static_cast<u16>(kobj::Type::Endpoint), static_cast<cap::Rights>(rights));
     if (!r.ok()) {
         view->unref();
@@ -76,19 +76,21 @@ i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
 }
 
 i64 endpoint_call(u64 h, u64 user_msg) {
-    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), static_cast<u32>(h), kobj::Type::Endpoint, cap::kRightCall);
+    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), kobj::Type::Endpoint, cap::kRightCall);
     if (!ep.ok()) return err(ep.status());
     kobj::Thread* t = sched::current();
     if (auto r = copy_message_in(t->ipc.msg, user_msg); !r.ok()) return err(r.status());
     t->ipc.msg.badge = 0;
     auto r = ep.value()->endpoint()->call(t, ep.value()->badge());
-    if (!r.ok()) return err(r.status());
+    if (!t->ipc.replied) return err(r.status());  // no reply (the server died): Stale
+    // A reply whose handles did not all transfer is still delivered: the
+    // ones that did are the caller's (handles[i] = 0 for the others).
     if (auto c = user::copy_to(user_msg, &t->ipc.msg, sizeof t->ipc.msg); !c.ok()) return err(c.status());
-    return 0;
+    return r.ok() ? 0 : err(r.status());
 }
 
 i64 endpoint_receive(u64 h, u64 user_msg, u64 timeout) {
-    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), static_cast<u32>(h), kobj::Type::Endpoint, cap::kRightServe);
+    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), kobj::Type::Endpoint, cap::kRightServe);
     if (!ep.ok()) return err(ep.status());
     if (!user::range_ok(user_msg, sizeof(abi::Message))) return err(Status::OutOfBounds);
     kobj::Thread* t = sched::current();
@@ -116,7 +118,7 @@ i64 notification_create() {
 }
 
 i64 notification_signal(u64 h, u64 bits) {
-    auto n = kcap::lookup<kobj::Notification>(self(), static_cast<u32>(h), kobj::Type::Notification,
+    auto n = kcap::lookup<kobj::Notification>(self(), handle_arg(h), kobj::Type::Notification,
                                               cap::kRightSignal);
     if (!n.ok()) return err(n.status());
     n.value()->signal(bits);
@@ -124,12 +126,9 @@ i64 notification_signal(u64 h, u64 bits) {
 }
 
 i64 notification_wait(u64 h, u64 timeout) {
-    auto n = kcap::lookup<kobj::Notification>(self(), static_cast<u32>(h), kobj::Type::Notification, cap::kRightWait);
+    auto n = kcap::lookup<kobj::Notification>(self(), handle_arg(h), kobj::Type::Notification, cap::kRightWait);
     if (!n.ok()) return err(n.status());
-    kobj::Notification* note = n.value();
-    note->ref();  // survives a close by another thread while we sleep
-    auto bits = note->wait(deadline_from_timeout(timeout));
-    note->unref_deferred();
+    auto bits = n.value()->wait(deadline_from_timeout(timeout));  // holds a reference while blocked
     return bits.ok() ? static_cast<i64>(bits.value() & 0x7fffffffffffffffull) : err(bits.status());
 }
 
@@ -140,9 +139,9 @@ i64 waitset_create() {
 
 i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
     if (mask == 0 || (mask & ~kKnownSignals)) return err(Status::InvalidArgument);
-    auto set = kcap::lookup<kobj::WaitSet>(self(), static_cast<u32>(ws), kobj::Type::WaitSet, cap::kRightWrite);
+    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), kobj::Type::WaitSet, cap::kRightWrite);
     if (!set.ok()) return err(set.status());
-    auto entry = self()->caps().lookup(cap::Handle::from_raw(static_cast<u32>(h)), cap::kAnyType, cap::kRightWait);
+    auto entry = self()->caps().lookup(cap::Handle::from_raw(handle_arg(h)), cap::kAnyType, cap::kRightWait);
     if (!entry.ok()) return err(entry.status());
     // Only objects that raise signals can be waited on. (This also keeps
     // WaitSets out of WaitSets: two watching each other would hold each
@@ -157,21 +156,18 @@ i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
 }
 
 i64 waitset_remove(u64 ws, u64 key) {
-    auto set = kcap::lookup<kobj::WaitSet>(self(), static_cast<u32>(ws), kobj::Type::WaitSet, cap::kRightWrite);
+    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), kobj::Type::WaitSet, cap::kRightWrite);
     if (!set.ok()) return err(set.status());
     return ok_or(set.value()->remove(key), 0);
 }
 
 i64 waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout) {
-    auto set = kcap::lookup<kobj::WaitSet>(self(), static_cast<u32>(ws), kobj::Type::WaitSet, cap::kRightWait);
+    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), kobj::Type::WaitSet, cap::kRightWait);
     if (!set.ok()) return err(set.status());
     if (max == 0 || max > kobj::WaitSet::kMaxEntries) return err(Status::InvalidArgument);
     if (!user::range_ok(user_events, max * sizeof(abi::WaitEvent))) return err(Status::OutOfBounds);
-    kobj::WaitSet* waitset = set.value();
     kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries];
-    waitset->ref();
-    auto n = waitset->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout));
-    waitset->unref_deferred();
+    auto n = set.value()->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout));  // holds a ref while blocked
     if (!n.ok()) return err(n.status());
     static_assert(sizeof(abi::WaitEvent) == sizeof(kobj::WaitSet::Event));
     if (auto c = user::copy_to(user_events, events, n.value() * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());

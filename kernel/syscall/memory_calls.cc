@@ -17,14 +17,14 @@ i64 memory_map(u64 h, u64 vaddr, u64 flags) {
     if (flags & ~abi::kMapWrite) return err(Status::InvalidArgument);
     bool write = flags & abi::kMapWrite;
     cap::Rights need = cap::kRightMap | cap::kRightRead | (write ? cap::kRightWrite : 0);
-    auto m = kcap::lookup<kobj::MemoryObject>(self(), static_cast<u32>(h), kobj::Type::MemoryObject, need);
+    auto m = kcap::lookup<kobj::MemoryObject>(self(), handle_arg(h), kobj::Type::MemoryObject, need);
     if (!m.ok()) return err(m.status());
-    auto at = m.value()->map(self(), vaddr, write, self()->pid(), static_cast<u32>(h));
+    auto at = m.value()->map(self(), vaddr, write, self()->pid(), handle_arg(h));
     return at.ok() ? static_cast<i64>(at.value()) : err(at.status());
 }
 
 i64 memory_unmap(u64 h, u64 vaddr) {
-    auto m = kcap::lookup<kobj::MemoryObject>(self(), static_cast<u32>(h), kobj::Type::MemoryObject, cap::kRightMap);
+    auto m = kcap::lookup<kobj::MemoryObject>(self(), handle_arg(h), kobj::Type::MemoryObject, cap::kRightMap);
     if (!m.ok()) return err(m.status());
     return ok_or(m.value()->unmap(self(), vaddr), 0);
 }

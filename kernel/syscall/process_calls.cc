@@ -33,7 +33,7 @@ Result<void> hand_over(kobj::Process* parent, kobj::Process* child, const abi::S
         cap::Rights rights = req.handles[i].rights ? req.handles[i].rights : cap::kSameRights;
         if ((req.copy_mask >> i) & 1 ? false : req.handles[i].rights != 0) return Status::InvalidArgument;
         auto moved = (req.copy_mask >> i) & 1 ? parent->caps().copy_to(h, child->caps(), rights)
-                                              : parent->caps().move_to(h, child->caps());
+                                              : kcap::move(parent->caps(), h, child->caps());
         if (!moved.ok()) return moved.status();
         auto entry = child->caps().lookup(moved.value(), cap::kAnyType, 0);
         abi::StartupHandle& sh = block.handles[block.handle_count++];
@@ -58,7 +58,7 @@ void kill(kobj::Process* target) {
 }  // namespace
 
 i64 process_spawn(u64 resource, u64 user_request) {
-    auto res = kcap::lookup<kobj::Resource>(self(), static_cast<u32>(resource), kobj::Type::Resource,
+    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), kobj::Type::Resource,
                                             cap::kRightManage);
     if (!res.ok()) return err(res.status());
     auto* req = static_cast<abi::SpawnRequest*>(heap::alloc(sizeof(abi::SpawnRequest)));
@@ -103,14 +103,14 @@ i64 process_spawn(u64 resource, u64 user_request) {
 }
 
 i64 process_kill(u64 h) {
-    auto p = kcap::lookup<kobj::Process>(self(), static_cast<u32>(h), kobj::Type::Process, cap::kRightManage);
+    auto p = kcap::lookup<kobj::Process>(self(), handle_arg(h), kobj::Type::Process, cap::kRightManage);
     if (!p.ok()) return err(p.status());
     if (p.value()->alive()) kill(p.value());
     return 0;
 }
 
 i64 process_info(u64 h, u64 out) {
-    auto p = kcap::lookup<kobj::Process>(self(), static_cast<u32>(h), kobj::Type::Process, cap::kRightInspect);
+    auto p = kcap::lookup<kobj::Process>(self(), handle_arg(h), kobj::Type::Process, cap::kRightInspect);
     if (!p.ok()) return err(p.status());
     const kobj::ExitReason& why = p.value()->exit_reason();
     abi::ProcessInfo info{};
@@ -125,7 +125,7 @@ i64 process_info(u64 h, u64 out) {
 }
 
 i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
-    auto res = kcap::lookup<kobj::Resource>(self(), static_cast<u32>(resource), kobj::Type::Resource,
+    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), kobj::Type::Resource,
                                             cap::kRightInspect);
     if (!res.ok()) return err(res.status());
     auto kind = static_cast<abi::SystemInfoKind>(kind_and_arg & 0xffffffff);
@@ -179,7 +179,7 @@ i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
 }
 
 i64 process_kill_pid(u64 resource, u64 pid) {
-    auto res = kcap::lookup<kobj::Resource>(self(), static_cast<u32>(resource), kobj::Type::Resource,
+    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), kobj::Type::Resource,
                                             cap::kRightManage);
     if (!res.ok()) return err(res.status());
     kobj::Process* target = pid <= 0xffffffffu ? kobj::find_process(static_cast<u32>(pid)) : nullptr;

@@ -9,13 +9,14 @@ u64 page_down(u64 v) { return v & ~(kPageSize - 1); }
 u64 page_up(u64 v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
 
 // NVMe 1.4 §3.1 controller registers. Writable through the filter: the
-// interrupt mask set/clear, controller configuration, the NVM subsystem
-// reset, admin queue sizes and the boot partition select. Never: ASQ, ACQ,
-// BPMBL, CMBMSC, PMRMSC (each holds a device-visible address), and
+// interrupt mask set/clear and the admin queue sizes (AQA). Never: ASQ,
+// ACQ, BPMBL, CMBMSC, PMRMSC (each holds a device-visible address); CC
+// (setting CC.EN makes the controller fetch from whatever ASQ/ACQ hold:
+// enabling is the queue broker's job, after the kernel has written them);
+// BPRSEL (starts a boot-partition read, a DMA to BPMBL); NSSR; and
 // nothing unnamed. Doorbells (0x1000 onwards, stride 4 with CAP.DSTRD = 0)
-// are writable.
-constexpr u64 kNvmeIntms = 0x0c, kNvmeIntmc = 0x10, kNvmeCc = 0x14, kNvmeNssr = 0x20, kNvmeAqa = 0x24,
-              kNvmeBprsel = 0x44, kNvmeDoorbells = 0x1000;
+// are writable: a doorbell for a queue the broker did not create is ignored.
+constexpr u64 kNvmeIntms = 0x0c, kNvmeIntmc = 0x10, kNvmeAqa = 0x24, kNvmeDoorbells = 0x1000;
 
 bool nvme_allowed(u64 offset, u32 width) {
     if (width != 4 || (offset & 3)) return false;
@@ -23,10 +24,7 @@ bool nvme_allowed(u64 offset, u32 width) {
     switch (offset) {
         case kNvmeIntms:
         case kNvmeIntmc:
-        case kNvmeCc:
-        case kNvmeNssr:
-        case kNvmeAqa:
-        case kNvmeBprsel: return true;
+        case kNvmeAqa: return true;
         default: return false;
     }
 }

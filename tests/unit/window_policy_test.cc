@@ -59,11 +59,14 @@ TEST(WindowPolicy, NvmeRegisterPageIsNeverDirect) {
 
 TEST(WindowPolicy, NvmeFilterDeniesAddressRegisters) {
     using devices::RegisterPolicy;
-    for (u64 off : {0x28ull, 0x2cull, 0x30ull, 0x34ull, 0x48ull, 0x50ull, 0x00ull, 0x08ull, 0x1cull, 0xe14ull})
+    // Address registers, CC (enable would fetch from ASQ/ACQ), BPRSEL (a
+    // boot-partition read DMAs to BPMBL), NSSR, read-only and unnamed ones.
+    for (u64 off : {0x28ull, 0x2cull, 0x30ull, 0x34ull, 0x48ull, 0x50ull, 0x00ull, 0x08ull, 0x14ull, 0x1cull, 0x20ull,
+                    0x44ull, 0xe14ull})
         EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::Nvme, off, 4)) << std::hex << off;
-    for (u64 off : {0x0cull, 0x10ull, 0x14ull, 0x24ull, 0x1000ull, 0x1004ull, 0x1ffcull})
+    for (u64 off : {0x0cull, 0x10ull, 0x24ull, 0x1000ull, 0x1004ull, 0x1ffcull})
         EXPECT_TRUE(devices::filtered_write_allowed(RegisterPolicy::Nvme, off, 4)) << std::hex << off;
-    EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::Nvme, 0x14, 8));   // 64-bit write over CC+reserved
+    EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::Nvme, 0x0c, 8));   // 64-bit write over INTMS+INTMC
     EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::Nvme, 0x1002, 4));  // misaligned
     EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::DenyAll, 0x14, 4));
 }
