@@ -12,12 +12,16 @@
 // or while the remapping lane is not implemented, gets no binding and a
 // clear log line; never a silent fallback.
 //
-// Not yet (see docs/device-authority.md): interrupts, DMA pools, restart
-// of providers, teardown, `lsdev`.
+// devmgr supervises its providers: a provider that fails is reported and
+// bound again after its backoff, until its restart limit.
+//
+// Not yet (see docs/device-authority.md): interrupts, DMA pools, teardown,
+// revocation of grants, `lsdev`.
 #include "manifest/manifest.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/spawn.h"
+#include "rt/supervisor.h"
 #include "rt/sys.h"
 #include "util/format.h"
 
@@ -28,6 +32,16 @@ manifest::ManifestErrors g_errors;
 abi::DeviceInfo g_devices[64];
 u32 g_device_count;
 u32 g_root, g_resource, g_log;
+
+// One binding per (provider entry, PCI function); supervised as a child.
+constexpr u32 kMaxBindings = 64;
+struct Binding {
+    u32 provider;
+    u32 device;
+};
+Binding g_bindings[kMaxBindings];
+rt::Supervised g_children[kMaxBindings];
+u32 g_binding_count;
 
 // The remapped lane (VT-d domains) does not exist yet: until it does, a
 // device on it could not be driven safely, so `iommu` cannot be granted.
@@ -81,7 +95,8 @@ const char* select_backend(const manifest::Provider& p, const abi::DeviceInfo& d
     return nullptr;
 }
 
-bool bind(const manifest::Provider& p, const abi::DeviceInfo& d) {
+// Starts the provider for one function; on success fills `child`.
+bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised& child_slot) {
     const char* backend = nullptr;
     if (const char* refusal = select_backend(p, d, &backend)) {
         rt::log("devmgr: %s on %02x:%02x.%x not bound: %s", p.name, d.bus, d.device, d.function, refusal);
@@ -127,7 +142,8 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d) {
     rt::log("devmgr: bound %s to %02x:%02x.%x (%04x:%04x %s) backend %s, %u windows, pid %u", p.name, d.bus,
             d.device, d.function, d.vendor, d.device_id, manifest::device_class_name(p.match), backend, p.bar_count,
             info.ok() ? info.value().pid : 0);
-    (void)child.value().release();  // supervision comes with the restart policy (not yet)
+    child_slot.pid = info.ok() ? info.value().pid : 0;
+    child_slot.process = static_cast<rt::Handle&&>(child.value());
     return true;
 }
 
@@ -162,10 +178,29 @@ int main(u64) {
         for (u32 k = 0; k < g_device_count; k++) {
             if (!matches(p, g_devices[k])) continue;
             matched++;
-            bind(p, g_devices[k]);
+            if (g_binding_count == kMaxBindings) {
+                rt::log("devmgr: %s on %02x:%02x.%x not bound: more than %u bindings", p.name, g_devices[k].bus,
+                        g_devices[k].device, g_devices[k].function, kMaxBindings);
+                break;
+            }
+            u32 b = g_binding_count++;
+            g_bindings[b] = Binding{i, k};
+            bind(p, g_devices[k], g_children[b]);
             if (p.match == manifest::DeviceClass::AnyFunction) break;  // the first usable function only
         }
         if (!matched) rt::log("devmgr: provider %s matches no PCI function", p.name);
     }
+    rt::Supervisor::Client client{
+        "devmgr",
+        [](void*, u32 b) { return static_cast<const char*>(g_manifest.providers[g_bindings[b].provider].name); },
+        [](void*, u32 b) {
+            const manifest::RestartPolicy& r = g_manifest.providers[g_bindings[b].provider].program.restart;
+            return rt::RestartRule{r.mode == manifest::RestartMode::OnFailure, r.limit, r.backoff_ms};
+        },
+        [](void*, u32 b) {
+            return bind(g_manifest.providers[g_bindings[b].provider], g_devices[g_bindings[b].device], g_children[b]);
+        },
+        nullptr};
+    rt::Supervisor(g_children, g_binding_count, client).run();
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/spawn.h"
+#include "rt/supervisor.h"
 #include "rt/sys.h"
 
 namespace {
@@ -17,15 +18,8 @@ manifest::Manifest g_manifest;
 manifest::ManifestErrors g_errors;
 u32 g_log, g_resource, g_console, g_devices;
 
-struct Running {
-    rt::Handle process;  // 0 while not running
-    u32 pid = 0;
-    u32 restarts = 0;
-    bool started = false;
-    bool gave_up = false;
-    u64 restart_at = 0;  // monotonic ns; 0 = no restart pending
-};
-Running g_running[manifest::kMaxProcesses];
+rt::Supervised g_running[manifest::kMaxProcesses];
+bool g_started[manifest::kMaxProcesses];
 rt::Handle g_objects[manifest::kMaxObjects];
 u32 g_object_handles[manifest::kMaxObjects];  // raw handles (own or from the kernel)
 
@@ -127,7 +121,7 @@ bool start(u32 i) {
     }
     for (u32 s = 0; s < p.supervised_count; s++) {
         const manifest::Supervision& sv = p.supervised[s];
-        const Running& target = g_running[sv.process_index];
+        const rt::Supervised& target = g_running[sv.process_index];
         if (!target.process) continue;  // not running (refused or dead): nothing to hand over
         if (!grant(sv.slot, target.process.get(), cap_rights_supervise())) return false;
     }
@@ -140,7 +134,7 @@ bool start(u32 i) {
     auto info = rt::process_info(child.value().get());
     g_running[i].pid = info.ok() ? info.value().pid : 0;
     g_running[i].process = static_cast<rt::Handle&&>(child.value());
-    g_running[i].started = true;
+    g_started[i] = true;
     rt::log("init: started %s (pid %u)", p.name, g_running[i].pid);
     return true;
 }
@@ -150,90 +144,32 @@ void start_all() {
     for (bool progress = true; progress;) {
         progress = false;
         for (u32 i = 0; i < g_manifest.process_count; i++) {
-            if (g_running[i].started) continue;
+            if (g_started[i]) continue;
             const manifest::Process& p = g_manifest.processes[i];
             bool ready = true;
             for (u32 s = 0; s < p.supervised_count; s++)
-                if (!g_running[p.supervised[s].process_index].started) ready = false;
+                if (!g_started[p.supervised[s].process_index]) ready = false;
             if (!ready) continue;
-            g_running[i].started = true;  // even if it fails: do not retry forever
+            g_started[i] = true;  // even if it fails: do not retry forever
             if (!start(i)) g_running[i].gave_up = true;
             progress = true;
         }
     }
     for (u32 i = 0; i < g_manifest.process_count; i++)
-        if (!g_running[i].started) rt::log("init: %s not started: its supervise lines form a cycle", g_manifest.processes[i].name);
-}
-
-void report_death(u32 i, const abi::ProcessInfo& info) {
-    const char* name = g_manifest.processes[i].name;
-    switch (info.kind) {
-        case abi::ExitKind::Exited:
-            rt::log("init: %s (pid %u) exited with %lld", name, info.pid, static_cast<long long>(info.exit_code));
-            break;
-        case abi::ExitKind::Faulted:
-            rt::log("init: %s (pid %u) faulted: vector %llu at rip 0x%llx address 0x%llx", name, info.pid,
-                    static_cast<unsigned long long>(info.fault_vector), static_cast<unsigned long long>(info.fault_rip),
-                    static_cast<unsigned long long>(info.fault_address));
-            break;
-        default: rt::log("init: %s (pid %u) was killed", name, info.pid); break;
-    }
-}
-
-void on_death(u32 i) {
-    auto info = rt::process_info(g_running[i].process.get());
-    g_running[i].process.reset();
-    if (!info.ok()) return;
-    report_death(i, info.value());
-    const manifest::RestartPolicy& policy = g_manifest.processes[i].program.restart;
-    bool failed = info.value().kind != abi::ExitKind::Exited || info.value().exit_code != 0;
-    if (policy.mode != manifest::RestartMode::OnFailure || !failed) return;
-    if (g_running[i].restarts >= policy.limit) {
-        rt::log("init: %s will not be restarted: restart limit %u reached", g_manifest.processes[i].name, policy.limit);
-        g_running[i].gave_up = true;
-        return;
-    }
-    g_running[i].restart_at = rt::clock_ns() + u64(policy.backoff_ms) * 1000000;
+        if (!g_started[i]) rt::log("init: %s not started: its supervise lines form a cycle", g_manifest.processes[i].name);
 }
 
 void supervise() {
-    for (;;) {
-        auto ws = rt::waitset_create();
-        if (!ws.ok()) return;
-        bool anything = false;
-        u64 next_restart = 0;
-        for (u32 i = 0; i < g_manifest.process_count; i++) {
-            if (g_running[i].process) {
-                (void)rt::waitset_add(ws.value().get(), g_running[i].process.get(), abi::kSignalDead, i);
-                anything = true;
-            }
-            if (g_running[i].restart_at && (!next_restart || g_running[i].restart_at < next_restart))
-                next_restart = g_running[i].restart_at;
-        }
-        if (!anything && !next_restart) {
-            rt::log("init: nothing left to supervise");
-            return;
-        }
-        u64 timeout = abi::kForever;
-        if (next_restart) {
-            u64 now = rt::clock_ns();
-            timeout = next_restart > now ? next_restart - now : 0;
-        }
-        abi::WaitEvent events[8];
-        auto n = rt::waitset_wait(ws.value().get(), events, 8, timeout);
-        if (n.ok()) {
-            for (u32 e = 0; e < n.value(); e++) on_death(static_cast<u32>(events[e].key));
-        }
-        u64 now = rt::clock_ns();
-        for (u32 i = 0; i < g_manifest.process_count; i++) {
-            if (!g_running[i].restart_at || g_running[i].restart_at > now) continue;
-            g_running[i].restart_at = 0;
-            g_running[i].restarts++;
-            rt::log("init: restarting %s (%u of %u)", g_manifest.processes[i].name, g_running[i].restarts,
-                    g_manifest.processes[i].program.restart.limit);
-            if (!start(i)) g_running[i].gave_up = true;
-        }
-    }
+    rt::Supervisor::Client client{
+        "init",
+        [](void*, u32 i) { return static_cast<const char*>(g_manifest.processes[i].name); },
+        [](void*, u32 i) {
+            const manifest::RestartPolicy& p = g_manifest.processes[i].program.restart;
+            return rt::RestartRule{p.mode == manifest::RestartMode::OnFailure, p.limit, p.backoff_ms};
+        },
+        [](void*, u32 i) { return start(i); },
+        nullptr};
+    rt::Supervisor(g_running, g_manifest.process_count, client).run();
 }
 
 }  // namespace

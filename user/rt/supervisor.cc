@@ -1,0 +1,77 @@
+#include "rt/supervisor.h"
+
+#include "rt/log.h"
+
+namespace rt {
+
+void Supervisor::on_death(u32 i) {
+    Supervised& c = m_children[i];
+    auto info = process_info(c.process.get());
+    c.process.reset();
+    if (!info.ok()) return;
+    const char* who = m_client.who;
+    const char* name = m_client.name(m_client.ctx, i);
+    const abi::ProcessInfo& in = info.value();
+    switch (in.kind) {
+        case abi::ExitKind::Exited:
+            log("%s: %s (pid %u) exited with %lld", who, name, in.pid, static_cast<long long>(in.exit_code));
+            break;
+        case abi::ExitKind::Faulted:
+            log("%s: %s (pid %u) faulted: vector %llu at rip 0x%llx address 0x%llx", who, name, in.pid,
+                static_cast<unsigned long long>(in.fault_vector), static_cast<unsigned long long>(in.fault_rip),
+                static_cast<unsigned long long>(in.fault_address));
+            break;
+        default: log("%s: %s (pid %u) was killed", who, name, in.pid); break;
+    }
+    RestartRule rule = m_client.rule(m_client.ctx, i);
+    bool failed = in.kind != abi::ExitKind::Exited || in.exit_code != 0;
+    if (!rule.on_failure || !failed) return;
+    if (c.restarts >= rule.limit) {
+        log("%s: %s will not be restarted: restart limit %u reached", who, name, rule.limit);
+        c.gave_up = true;
+        return;
+    }
+    c.restart_at = clock_ns() + u64(rule.backoff_ms) * 1000000;
+}
+
+void Supervisor::run() {
+    for (;;) {
+        auto ws = waitset_create();
+        if (!ws.ok()) return;
+        bool anything = false;
+        u64 next_restart = 0;
+        for (u32 i = 0; i < m_count; i++) {
+            if (m_children[i].process) {
+                (void)waitset_add(ws.value().get(), m_children[i].process.get(), abi::kSignalDead, i);
+                anything = true;
+            }
+            u64 at = m_children[i].restart_at;
+            if (at && (!next_restart || at < next_restart)) next_restart = at;
+        }
+        if (!anything && !next_restart) {
+            log("%s: nothing left to supervise", m_client.who);
+            return;
+        }
+        u64 timeout = abi::kForever;
+        if (next_restart) {
+            u64 now = clock_ns();
+            timeout = next_restart > now ? next_restart - now : 0;
+        }
+        abi::WaitEvent events[8];
+        auto n = waitset_wait(ws.value().get(), events, 8, timeout);
+        if (n.ok())
+            for (u32 e = 0; e < n.value(); e++) on_death(static_cast<u32>(events[e].key));
+        u64 now = clock_ns();
+        for (u32 i = 0; i < m_count; i++) {
+            Supervised& c = m_children[i];
+            if (!c.restart_at || c.restart_at > now) continue;
+            c.restart_at = 0;
+            c.restarts++;
+            log("%s: restarting %s (%u of %u)", m_client.who, m_client.name(m_client.ctx, i), c.restarts,
+                m_client.rule(m_client.ctx, i).limit);
+            if (!m_client.restart(m_client.ctx, i)) c.gave_up = true;
+        }
+    }
+}
+
+}  // namespace rt

@@ -1,0 +1,49 @@
+// Supervising child processes with a restart policy: wait for deaths
+// through one WaitSet, report each with its reason, restart failures
+// (a fault, a kill or a non-zero exit) after a backoff until a limit.
+// init supervises its processes with it, devmgr its providers.
+#pragma once
+
+#include "rt/sys.h"
+
+namespace rt {
+
+struct RestartRule {
+    bool on_failure;  // false: never restart
+    u32 limit;        // restarts before giving up
+    u32 backoff_ms;   // delay before each restart
+};
+
+struct Supervised {
+    Handle process;  // empty while not running
+    u32 pid = 0;
+    u32 restarts = 0;
+    bool gave_up = false;
+    u64 restart_at = 0;  // monotonic ns; 0 = no restart pending
+};
+
+class Supervisor {
+public:
+    struct Client {
+        const char* who;  // log prefix ("init", "devmgr")
+        const char* (*name)(void* ctx, u32 i);
+        RestartRule (*rule)(void* ctx, u32 i);
+        // Starts child i again; on success fills children[i].process / pid.
+        bool (*restart)(void* ctx, u32 i);
+        void* ctx;
+    };
+
+    Supervisor(Supervised* children, u32 count, const Client& client)
+        : m_children(children), m_count(count), m_client(client) {}
+
+    // Returns when nothing is running and no restart is pending.
+    void run();
+
+private:
+    void on_death(u32 i);
+    Supervised* m_children;
+    u32 m_count;
+    Client m_client;
+};
+
+}  // namespace rt
