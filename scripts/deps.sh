@@ -33,9 +33,12 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
   exit 0
 fi
 
-# One dpkg-query for all packages; unknown packages are simply absent from
-# the output (their error goes to /dev/null).
-installed="$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PACKAGES[@]}" 2>/dev/null || true)"
+# One dpkg-query for all packages. It exits non-zero when any package is
+# unknown to dpkg; that is not an error here — unknown packages are simply
+# absent from its output and counted as missing below.
+if ! installed="$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PACKAGES[@]}" 2>/dev/null)"; then
+  : # some packages are not installed (yet); the loop below finds which
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! grep -qE "^${p//+/\\+} ii" <<<"$installed"; then
