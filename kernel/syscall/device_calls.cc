@@ -11,8 +11,10 @@
 namespace sys {
 namespace {
 
-constexpr cap::Rights kPciRights =
-    cap::kRightInspect | cap::kRightManage | cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
+// read/write/map on a PciFunction bound what windows minted from it may do.
+constexpr cap::Rights kPciRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
+                                   cap::kRightManage | cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
+// A subset of the PciFunction's rights (a mint may not widen them).
 constexpr cap::Rights kMmioRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
                                     cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
 
@@ -99,8 +101,16 @@ i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
     if (bar >= 6 || (flags & ~abi::kMmioFiltered)) return err(Status::InvalidArgument);
     auto m = kobj::DeviceMmio::create(fn.value(), static_cast<u8>(bar), offset, length, flags & abi::kMmioFiltered);
     if (!m.ok()) return err(m.status());
-    auto installed = kcap::install(self(), m.value(), kMmioRights);
-    return installed.ok() ? installed.value() : err(installed.status());
+    // The window is minted from the PciFunction capability (DESIGN §2: a
+    // narrower view derived from it), so revoking that capability revokes
+    // — and unmaps — every window made from it, wherever they went.
+    auto minted = self()->caps().mint(cap::Handle::from_raw(handle_arg(h)), self()->caps(), m.value(),
+                                      static_cast<u16>(kobj::Type::DeviceMmio), kMmioRights);
+    if (!minted.ok()) {
+        m.value()->unref();
+        return err(minted.status());
+    }
+    return minted.value().raw();
 }
 
 i64 mmio_map(u64 h) {

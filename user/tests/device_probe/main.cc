@@ -40,6 +40,14 @@ void probe_nvme(const abi::DeviceInfo& d) {
     // Doorbells may be direct.
     auto bells = rt::mmio_create(fn.value().get(), 0, 0x1000, 0x1000, 0);
     rt::log("probe: nvme doorbell window (direct): %s", bells.ok() ? "ok" : st(bells.status()));
+    // Windows are derived from the function's capability: revoking it
+    // revokes (and unmaps) them, while the function capability itself stays.
+    auto revoked = rt::revoke(fn.value().get());
+    Status after = rt::mmio_map(regs.value().get()).status();
+    Status write_after = rt::mmio_write(regs.value().get(), 0x0c, 4, 0).status();
+    Status fn_after = rt::pci_config_read(fn.value().get(), 0, 2).status();
+    rt::log("probe: revoked %llu windows; register window now: map %s, write %s; function: %s",
+            static_cast<unsigned long long>(revoked.value_or(0)), st(after), st(write_after), st(fn_after));
 }
 
 // Virtio 1.x §4.1.4: vendor-specific capabilities (id 0x09) describe the
