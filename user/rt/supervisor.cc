@@ -48,7 +48,9 @@ void Supervisor::run() {
             u64 at = m_children[i].restart_at;
             if (at && (!next_restart || at < next_restart)) next_restart = at;
         }
-        if (!anything && !next_restart) {
+        constexpr u64 kServiceKey = ~u64{0};
+        if (m_client.service) (void)waitset_add(ws.value().get(), m_client.service, abi::kSignalReadable, kServiceKey);
+        if (!anything && !next_restart && !m_client.service) {
             log("%s: nothing left to supervise", m_client.who);
             return;
         }
@@ -59,8 +61,12 @@ void Supervisor::run() {
         }
         abi::WaitEvent events[8];
         auto n = waitset_wait(ws.value().get(), events, 8, timeout);
-        if (n.ok())
-            for (u32 e = 0; e < n.value(); e++) on_death(static_cast<u32>(events[e].key));
+        if (n.ok()) {
+            for (u32 e = 0; e < n.value(); e++) {
+                if (events[e].key == kServiceKey) m_client.on_request(m_client.ctx);
+                else on_death(static_cast<u32>(events[e].key));
+            }
+        }
         u64 now = clock_ns();
         for (u32 i = 0; i < m_count; i++) {
             Supervised& c = m_children[i];

@@ -31,6 +31,11 @@ public:
         // Starts child i again; on success fills children[i].process / pid.
         bool (*restart)(void* ctx, u32 i);
         void* ctx;
+        // Optional: an endpoint the supervisor also waits on (Readable);
+        // on_request runs when a caller is queued. With one, run() never
+        // returns (the service outlives its children).
+        u32 service = 0;
+        void (*on_request)(void* ctx) = nullptr;
     };
 
     Supervisor(Supervised* children, u32 count, const Client& client)

@@ -15,8 +15,12 @@
 // devmgr supervises its providers: a provider that fails is reported and
 // bound again after its backoff, until its restart limit.
 //
-// Not yet (see docs/device-authority.md): interrupts, DMA pools, teardown,
-// revocation of grants, `lsdev`.
+// With an endpoint granted as "service" it answers `lsdev` queries
+// (lib/abi/devmgr.h): every function with its provider, backend, windows,
+// state and restart count.
+//
+// Not yet (see docs/device-authority.md): interrupts, DMA pools, teardown.
+#include "abi/devmgr.h"
 #include "manifest/manifest.h"
 #include "rt/log.h"
 #include "rt/rights.h"
@@ -38,6 +42,9 @@ constexpr u32 kMaxBindings = 64;
 struct Binding {
     u32 provider;
     u32 device;
+    abi::DevmgrBackend backend;
+    u16 windows;
+    bool refused;  // backend or a window refused: never started
 };
 Binding g_bindings[kMaxBindings];
 rt::Supervised g_children[kMaxBindings];
@@ -102,6 +109,9 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
         rt::log("devmgr: %s on %02x:%02x.%x not bound: %s", p.name, d.bus, d.device, d.function, refusal);
         return false;
     }
+    u32 b = static_cast<u32>(&child_slot - g_children);
+    g_bindings[b].backend = backend[0] == 'i' ? abi::DevmgrBackend::Iommu : abi::DevmgrBackend::Bounce;
+    g_bindings[b].windows = static_cast<u16>(p.bar_count);
     auto fn = rt::device_open(g_root, abi::pci_bdf(d.bus, d.device, d.function));
     if (!fn.ok()) {
         rt::log("devmgr: %s on %02x:%02x.%x not bound: open: %s", p.name, d.bus, d.device, d.function,
@@ -147,6 +157,45 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     return true;
 }
 
+// lsdev: one function per request (index in data[0..4]).
+void serve_request(void*) {
+    u32 service = rt::startup_handle("service");
+    abi::Message m{};
+    if (!rt::endpoint_receive(service, m, 0).ok()) return;
+    u32 index = 0;
+    __builtin_memcpy(&index, m.data, sizeof index);
+    abi::Message reply{};
+    if (m.length >= sizeof index && index < g_device_count) {
+        const abi::DeviceInfo& d = g_devices[index];
+        abi::DevmgrFunction f{};
+        f.bus = d.bus;
+        f.device = d.device;
+        f.function = d.function;
+        f.vendor = d.vendor;
+        f.device_id = d.device_id;
+        f.remapping = d.remapping;
+        for (u32 b = 0; b < g_binding_count; b++) {
+            if (g_bindings[b].device != index) continue;
+            const rt::Supervised& c = g_children[b];
+            f.backend = g_bindings[b].backend;
+            f.windows = g_bindings[b].windows;
+            f.restarts = c.restarts;
+            f.pid = c.process ? c.pid : 0;
+            f.state = g_bindings[b].refused ? abi::DevmgrState::Refused
+                      : c.process           ? abi::DevmgrState::Running
+                      : c.gave_up           ? abi::DevmgrState::GaveUp
+                      : c.restart_at        ? abi::DevmgrState::Restarting
+                                            : abi::DevmgrState::Unbound;
+            const char* name = g_manifest.providers[g_bindings[b].provider].name;
+            for (u32 k = 0; name[k] && k + 1 < sizeof f.provider; k++) f.provider[k] = name[k];
+            if (c.process) break;  // prefer the binding that is running
+        }
+        __builtin_memcpy(reply.data, &f, sizeof f);
+        reply.length = sizeof f;
+    }
+    (void)rt::endpoint_reply(reply);
+}
+
 }  // namespace
 
 int main(u64) {
@@ -184,8 +233,8 @@ int main(u64) {
                 break;
             }
             u32 b = g_binding_count++;
-            g_bindings[b] = Binding{i, k};
-            bind(p, g_devices[k], g_children[b]);
+            g_bindings[b] = Binding{i, k, abi::DevmgrBackend::None, 0, false};
+            if (!bind(p, g_devices[k], g_children[b])) g_bindings[b].refused = true;
             if (p.match == manifest::DeviceClass::AnyFunction) break;  // the first usable function only
         }
         if (!matched) rt::log("devmgr: provider %s matches no PCI function", p.name);
@@ -201,6 +250,8 @@ int main(u64) {
             return bind(g_manifest.providers[g_bindings[b].provider], g_devices[g_bindings[b].device], g_children[b]);
         },
         nullptr};
+    client.service = rt::startup_handle("service");
+    client.on_request = serve_request;
     rt::Supervisor(g_children, g_binding_count, client).run();
     return 0;
 }

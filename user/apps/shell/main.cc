@@ -1,17 +1,18 @@
 // shell: the serial console's command line. Prompt `sluice> `; reads lines
 // from the Console capability (typed or piped into QEMU's serial input
 // alike), echoes them, and runs:
-//   help, ps, caps <pid>, mem, kill <pid>, log
+//   help, ps, caps <pid>, mem, kill <pid>, log, lsdev
 // System-wide views need the root resource, granted by the manifest.
 #include <stdarg.h>
 
+#include "abi/devmgr.h"
 #include "cap/rights.h"
 #include "rt/sys.h"
 #include "util/format.h"
 
 namespace {
 
-u32 g_console, g_resource;
+u32 g_console, g_resource, g_devmgr;
 
 __attribute__((format(printf, 1, 2))) void out(const char* fmt, ...) {
     char buf[512];
@@ -63,7 +64,8 @@ void cmd_help() {
         "  caps <pid>   the capability space of a process\n"
         "  mem          physical frames, kernel heap, stacks, capability nodes\n"
         "  kill <pid>   end a process (its supervisor is told)\n"
-        "  log          the recent kernel log\n");
+        "  log          the recent kernel log\n"
+        "  lsdev        PCI functions with their provider, backend, grants and restarts\n");
 }
 
 void cmd_ps() {
@@ -109,6 +111,38 @@ void cmd_kill(u32 pid) {
     else out("kill: pid %u: %s\n", pid, status_name(r.status()));
 }
 
+const char* devmgr_state(abi::DevmgrState s) {
+    switch (s) {
+        case abi::DevmgrState::Unbound: return "unbound";
+        case abi::DevmgrState::Running: return "running";
+        case abi::DevmgrState::Restarting: return "restarting";
+        case abi::DevmgrState::GaveUp: return "gave-up";
+        case abi::DevmgrState::Refused: return "refused";
+    }
+    return "?";
+}
+
+void cmd_lsdev() {
+    if (!g_devmgr) return out("lsdev: no device manager service granted\n");
+    out("  BDF     ID        PROVIDER         STATE        PID BACKEND WINDOWS RESTARTS POOL IOMMU\n");
+    for (u32 i = 0; i < 256; i++) {
+        abi::Message m{};
+        m.length = sizeof i;
+        __builtin_memcpy(m.data, &i, sizeof i);
+        if (auto r = rt::endpoint_call(g_devmgr, m); !r.ok()) return out("lsdev: %s\n", status_name(r.status()));
+        if (m.length < sizeof(abi::DevmgrFunction)) return;
+        abi::DevmgrFunction f;
+        __builtin_memcpy(&f, m.data, sizeof f);
+        const char* backend = f.backend == abi::DevmgrBackend::Iommu    ? "iommu"
+                              : f.backend == abi::DevmgrBackend::Bounce ? "bounce"
+                                                                        : "-";
+        const char* iommu = f.remapping == abi::kRemappingCovered ? "yes" : f.remapping == abi::kRemappingUnknown ? "?" : "no";
+        out("  %02x:%02x.%x %04x:%04x %-16s %-10s %5u %-7s %7u %8u %4llu %s\n", f.bus, f.device, f.function, f.vendor,
+            f.device_id, f.provider[0] ? f.provider : "-", devmgr_state(f.state), f.pid, backend, f.windows, f.restarts,
+            static_cast<unsigned long long>(f.pool_bytes), iommu);
+    }
+}
+
 void cmd_log() {
     static char buf[4096];
     auto n = rt::system_info(g_resource, abi::SystemInfoKind::Log, 0, buf, sizeof buf);
@@ -133,6 +167,7 @@ void run(const char* line, usize len) {
     else if (word_is(c, cmd_len, "ps")) cmd_ps();
     else if (word_is(c, cmd_len, "mem")) cmd_mem();
     else if (word_is(c, cmd_len, "log")) cmd_log();
+    else if (word_is(c, cmd_len, "lsdev")) cmd_lsdev();
     else if (word_is(c, cmd_len, "caps") || word_is(c, cmd_len, "kill")) {
         if (!parse_u32(arg, arg_len, &pid)) return out("usage: %.*s <pid>\n", static_cast<int>(cmd_len), c);
         if (c[0] == 'c') cmd_caps(pid);
@@ -147,6 +182,7 @@ void run(const char* line, usize len) {
 int main(u64) {
     g_console = rt::startup_handle("console");
     g_resource = rt::startup_handle("resource");
+    g_devmgr = rt::startup_handle("devmgr");
     if (!g_console) return 2;
     out("Sluice shell. Type help for commands.\n");
     char line[160];

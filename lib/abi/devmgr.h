@@ -1,0 +1,28 @@
+// The device manager's service protocol (its endpoint, granted by the
+// manifest): a client sends the index of a PCI function (u32 in data[0..4])
+// and gets back one DevmgrFunction, or a reply of length 0 past the end.
+// Used by the shell's `lsdev`.
+#pragma once
+
+#include "util/types.h"
+
+namespace abi {
+
+enum class DevmgrBackend : u8 { None = 0, Bounce = 1, Iommu = 2 };
+enum class DevmgrState : u8 { Unbound = 0, Running = 1, Restarting = 2, GaveUp = 3, Refused = 4 };
+
+struct DevmgrFunction {
+    u8 bus, device, function;
+    DevmgrBackend backend;
+    u16 vendor, device_id;
+    u32 pid;       // the provider's, while running
+    u32 restarts;
+    u16 windows;   // DeviceMmio windows granted
+    DevmgrState state;
+    u8 remapping;  // abi::kRemapping*
+    u64 pool_bytes;  // DMA pool granted (none yet: 0)
+    char provider[24];
+};
+static_assert(sizeof(DevmgrFunction) <= 64);
+
+}  // namespace abi
