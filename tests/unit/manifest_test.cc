@@ -987,8 +987,9 @@ TEST(ManifestExamples, DefaultManifestParses) {
     const Process* shell = find_process(*p.m, "shell");
     ASSERT_NE(shell, nullptr);
     ASSERT_NE(find_process(*p.m, "hello"), nullptr);
-    // The shell gets the console and the root resource, nothing else.
-    ASSERT_EQ(shell->program.cap_count, 2u);
+    ASSERT_NE(find_process(*p.m, "devmgr"), nullptr);
+    // The shell gets the console, the root resource and devmgr's service.
+    ASSERT_EQ(shell->program.cap_count, 3u);
     EXPECT_EQ(p.m->objects[shell->program.caps[0].object_index].kind, ObjectKind::Console);
     EXPECT_STREQ(shell->program.caps[0].slot, "console");
     EXPECT_EQ(p.m->objects[shell->program.caps[1].object_index].kind, ObjectKind::Resource);
@@ -1007,7 +1008,7 @@ TEST(ManifestExamples, DefaultManifestProvidersParseWhenSwitchedOn) {
     const Parsed p = parse(on);
     ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e) << on;
     EXPECT_EQ(provider_names(*p.m), (Names{"nvme0", "vblk0", "vnet0"}));
-    EXPECT_EQ(process_names(*p.m), (Names{"shell", "hello", "devmgr", "blkbench"}));
+    EXPECT_EQ(process_names(*p.m), (Names{"shell", "devmgr", "hello", "blkbench"}));
     EXPECT_EQ(p.m->providers[0].served[0].consumer_index, 3u);
 }
 
