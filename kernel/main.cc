@@ -1,7 +1,7 @@
 // kernel_main: the boot sequence, in the order each step's dependencies
 // allow. Every step logs what it found; anything malformed is reported and
 // skipped rather than trusted.
-#include "acpi/acpi.h"
+#include "acpi/system_tables.h"
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/gdt.h"

@@ -2,7 +2,7 @@
 // checked configuration reads (PciFunction), and register windows
 // (DeviceMmio). No call returns a physical or device-visible address.
 #include "abi/device.h"
-#include "acpi/acpi.h"
+#include "acpi/system_tables.h"
 #include "arch/x86_64/user_copy.h"
 #include "cap/device_mmio.h"
 #include "cap/device_root.h"

@@ -2,6 +2,8 @@
 // at boot (through lib/acpi), keeps what later stages need — MADT for
 // interrupts, MCFG for PCI, DMAR for the DMA backend, FADT for power-off —
 // and reports anything malformed instead of trusting it.
+// (Named apart from lib/acpi/acpi.h, the parser's umbrella header, so that
+// neither include path shadows the other.)
 #pragma once
 
 #include "acpi/dmar.h"

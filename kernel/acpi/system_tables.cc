@@ -1,4 +1,4 @@
-#include "acpi/acpi.h"
+#include "acpi/system_tables.h"
 
 #include "acpi/aml_s5.h"
 #include "acpi/fadt.h"
