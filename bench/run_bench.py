@@ -38,7 +38,6 @@ import platform
 import re
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -186,14 +185,6 @@ def children_cpu_seconds() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
 def tail(text: str, lines: int = 60) -> str:
     ls = text.splitlines()
     return "\n".join(ls[-lines:])
@@ -216,11 +207,11 @@ def boot_once(cfg_base: dict, image: Path, run_dir: Path, index: int, timeout: f
     try:
         rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        kill_group(proc)
+        qemu.kill_group(proc)
         rc = None
     finally:
         if proc.poll() is None:
-            kill_group(proc)
+            qemu.kill_group(proc)
     seconds = time.monotonic() - start
     busy1, child1 = host_busy_seconds(), children_cpu_seconds()
     other = None if busy0 is None or busy1 is None else max(0.0, (busy1 - busy0) - (child1 - child0))

@@ -22,6 +22,7 @@ import argparse
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -189,6 +190,15 @@ def build_command(cfg: QemuConfig) -> list[str]:
         raise QemuError(f"unknown device set {cfg.devices!r} (default or none)")
     cmd += list(cfg.extra_args)
     return cmd
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kills a QEMU started with start_new_session=True, with its whole group."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def format_command(cmd: list[str]) -> str:

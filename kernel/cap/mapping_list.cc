@@ -75,10 +75,5 @@ u32 MappingList::unmap_everything_of(Process* process) {
     return removed;
 }
 
-u32 MappingList::count() const {
-    u32 n = 0;
-    for (Mapping* m = m_head; m; m = m->next) n++;
-    return n;
-}
 
 }  // namespace kobj

@@ -20,7 +20,6 @@ public:
                     const void* ctx, mm::MapFlags flags, u32 space_id, u32 handle);
     Result<void> unmap(Process* process, u64 vaddr);
     void unmap_by_cap(u32 space_id, u32 handle);
-    u32 count() const;
     bool empty() const { return m_head == nullptr; }
 
     // Process death, after every capability is closed: removes whatever

@@ -34,7 +34,6 @@ public:
     Result<u64> map(Process* process, u64 vaddr, bool writable, u32 space_id, u32 handle);
     Result<void> unmap(Process* process, u64 vaddr) { return m_mappings.unmap(process, vaddr); }
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
-    u32 mapping_count() const { return m_mappings.count(); }
 
 private:
     MemoryObject() : Object(Type::MemoryObject) {}

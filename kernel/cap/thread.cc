@@ -58,8 +58,4 @@ Thread::~Thread() {
     if (stack.base) kstack::free(stack);
 }
 
-InterruptFrame* Thread::user_frame() const {
-    return reinterpret_cast<InterruptFrame*>(stack.top - sizeof(InterruptFrame));
-}
-
 }  // namespace kobj

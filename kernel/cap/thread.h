@@ -49,7 +49,6 @@ public:
     u64 signals() const override { return state == State::Dead ? kSignalDead : 0; }
     void announce_death() { signals_changed(); }
 
-    InterruptFrame* user_frame() const;
 
 private:
     Thread() : Object(Type::Thread) {}

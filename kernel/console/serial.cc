@@ -15,7 +15,6 @@ constexpr u8 kLsrDataReady = 0x01, kLsrTxEmpty = 0x20;
 constexpr usize kRxSize = 1024;
 u8 g_rx[kRxSize];
 volatile usize g_rx_head, g_rx_tail;
-u64 g_overruns;
 
 }  // namespace
 
@@ -54,10 +53,7 @@ void handle_interrupt() {
     while (cpu::inb(kCom1 + kLsr) & kLsrDataReady) {
         u8 b = cpu::inb(kCom1 + kData);
         usize next = (g_rx_head + 1) % kRxSize;
-        if (next == g_rx_tail) {
-            g_overruns++;
-            continue;
-        }
+        if (next == g_rx_tail) continue;  // queue full: the byte is dropped
         g_rx[g_rx_head] = b;
         g_rx_head = next;
     }
@@ -75,7 +71,6 @@ int read_byte() {
     return b;
 }
 
-u64 rx_overruns() { return g_overruns; }
 bool pending() { return g_rx_tail != g_rx_head; }
 
 }  // namespace serial

@@ -12,7 +12,6 @@ void enable_rx_interrupt();  // after the IOAPIC routes IRQ 4
 void handle_interrupt();     // called from the IRQ handler
 // Next received byte, or -1 when the input queue is empty.
 int read_byte();
-u64 rx_overruns();
 // True when received bytes wait in the input queue.
 bool pending();
 

@@ -47,8 +47,6 @@ void table_ranges(u64* symtab_base, u64* symtab_len, u64* strtab_base, u64* strt
     *strtab_len = g_strtab_size;
 }
 
-u64 count() { return g_symtab_size / kSymSize; }
-
 bool describe(u64 addr, char* out, usize cap) {
     if (!g_symtab_phys || !direct_map::covers(g_symtab_phys, g_symtab_size) ||
         !direct_map::covers(g_strtab_phys, g_strtab_size))

@@ -16,6 +16,5 @@ bool init(u32 count, u32 entry_size, ByteView section_headers);
 void table_ranges(u64* symtab_base, u64* symtab_len, u64* strtab_base, u64* strtab_len);
 // Writes "name+0xoff" (demangled) for addr into out; false if unknown.
 bool describe(u64 addr, char* out, usize cap);
-u64 count();
 
 }  // namespace symbols

@@ -129,18 +129,5 @@ Result<u64> unmap_kernel_page(u64 virt) {
 }
 u64 nx_bit() { return g_nx; }
 
-Result<u64> translate(u64 virt) {
-    u64 phys = g_pml4_phys ? g_pml4_phys : (cpu::read_cr3() & kAddressMask);
-    for (int l = 4; l >= 1; l--) {
-        u64 e = table(phys)[(virt >> (12 + 9 * (l - 1))) & 511];
-        if (!(e & kPresent)) return Status::NotFound;
-        if (l == 1 || (e & kHuge)) {
-            u64 page = 1ull << (12 + 9 * (l - 1));
-            return (e & kAddressMask & ~(page - 1)) | (virt & (page - 1));
-        }
-        phys = e & kAddressMask;
-    }
-    return Status::NotFound;
-}
 
 }  // namespace paging

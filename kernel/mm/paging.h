@@ -37,7 +37,5 @@ Result<u64> unmap_kernel_page(u64 virt);
 // kNoExecute when the CPU supports NX, else 0.
 u64 nx_bit();
 
-// Virtual -> physical through the live tables; NotFound when unmapped.
-Result<u64> translate(u64 virt);
 
 }  // namespace paging

@@ -31,7 +31,6 @@ import random
 import re
 import shutil
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -518,14 +517,6 @@ def pci_check(qmp: Qmp, log: str) -> list[str]:
     return diffs
 
 
-def kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
 def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool) -> None:
     modules = prepare_modules(sc, run.run_dir)
     run.expected_modules = [(n, p.stat().st_size) for n, p in modules]
@@ -585,7 +576,7 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
             watch(sc, run, proc, qmp, link, deadline, verbose, start)
     finally:
         if proc.poll() is None:
-            kill_group(proc)
+            qemu.kill_group(proc)
         if qmp is not None:
             qmp.close()
         link.close()
@@ -697,7 +688,7 @@ def watch(sc: Scenario, run: Run, proc: subprocess.Popen, qmp: Qmp | None, link:
 
     killed = proc.poll() is None
     if killed:
-        kill_group(proc)
+        qemu.kill_group(proc)
     link.wait_closed(SERIAL_DRAIN_SECONDS)
     if link.error:
         run.fail(link.error)

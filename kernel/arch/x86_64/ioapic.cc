@@ -43,6 +43,5 @@ Result<void> route(const Route& r, u8 vector, u32 apic_id) {
     return {};
 }
 
-u32 max_redirection_entries() { return g_entries; }
 
 }  // namespace ioapic

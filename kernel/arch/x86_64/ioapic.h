@@ -15,6 +15,5 @@ struct Route {
 Result<void> init(u64 phys_base, u32 gsi_base);
 // Route a GSI to `vector` on the CPU with `apic_id`, unmasked.
 Result<void> route(const Route& r, u8 vector, u32 apic_id);
-u32 max_redirection_entries();
 
 }  // namespace ioapic

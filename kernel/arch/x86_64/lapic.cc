@@ -15,9 +15,7 @@ constexpr u32 kId = 0x20, kEoi = 0xb0, kSvr = 0xf0, kLvtTimer = 0x320, kTimerIni
 constexpr u32 kTimerPeriodic = 1u << 17, kMasked = 1u << 16;
 
 volatile u32* g_regs;
-volatile u64 g_ticks;
 u32 g_counts_per_window;
-u64 g_hz;
 
 u32 read(u32 reg) { return g_regs[reg / 4]; }
 void write(u32 reg, u32 v) { g_regs[reg / 4] = v; }
@@ -25,7 +23,6 @@ void write(u32 reg, u32 v) { g_regs[reg / 4] = v; }
 void (*g_tick_hook)();
 
 void on_timer(InterruptFrame&) {
-    g_ticks = g_ticks + 1;
     if (g_tick_hook) g_tick_hook();
 }
 
@@ -57,15 +54,12 @@ void start_timer(u32 hz) {
     u64 counts_per_second = u64(g_counts_per_window) * (1000 / kWindowMs);
     u32 initial = static_cast<u32>(counts_per_second / hz);
     if (initial == 0) initial = 1;
-    g_hz = hz;
     idt::set_handler(idt::kVectorTimer, on_timer);
     write(kLvtTimer, kTimerPeriodic | idt::kVectorTimer);
     write(kTimerInit, initial);
     LOG_INFO("lapic: id %u timer %u Hz (bus/16 %llu Hz)", id(), hz, static_cast<unsigned long long>(counts_per_second));
 }
 
-u64 ticks() { return g_ticks; }
 void set_tick_hook(void (*hook)()) { g_tick_hook = hook; }
-u64 timer_hz() { return g_hz; }
 
 }  // namespace lapic

@@ -11,9 +11,7 @@ u32 id();
 void eoi();
 // Periodic timer at `hz` on idt::kVectorTimer, calibrated against the PIT.
 void start_timer(u32 hz);
-u64 ticks();
 // Called on every timer tick, in interrupt context (the scheduler's tick).
 void set_tick_hook(void (*hook)());
-u64 timer_hz();
 
 }  // namespace lapic
