@@ -11,7 +11,7 @@ Result<DeviceMmio*> DeviceMmio::create(PciFunction* fn, u8 bar, u64 offset, u64 
     const pci::Bar& b = f.bars[bar];
     TRY(devices::check_window(b, bar, f.has_msix ? &f.msix : nullptr, offset, length));
     if (b.address == 0) return Status::Unsupported;  // never assigned by firmware
-    if (!filtered && !devices::direct_window_allowed(fn->register_policy(), offset, length)) return Status::NoRights;
+    if (!filtered && !devices::direct_window_allowed(fn->registers(), bar, offset, length)) return Status::NoRights;
     auto* m = new (std::nothrow) DeviceMmio();
     if (!m) return Status::NoMemory;
     m->m_function = fn;
@@ -44,19 +44,25 @@ Result<u64> DeviceMmio::map(Process* process, u32 space_id, u32 handle) {
 }
 
 Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value) {
-    if ((width != 4 && width != 8) || offset > m_length || width > m_length - offset || (offset & (width - 1)))
+    if ((width != 1 && width != 2 && width != 4 && width != 8) || offset > m_length || width > m_length - offset ||
+        (offset & (width - 1)))
         return Status::OutOfBounds;
     if (!m_filtered) return Status::InvalidArgument;  // direct windows are written through the mapping
     u64 bar_offset = m_offset + offset;
     const auto& a = m_function->function().address;
-    if (!devices::filtered_write_allowed(m_function->register_policy(), bar_offset, width)) {
+    if (!devices::filtered_write_allowed(m_function->registers(), m_bar, bar_offset, width)) {
         LOG_WARN("device: refused write of 0x%llx to %02x:%02x.%x bar%u+0x%llx by pid %u '%s' (filtered register)",
                  static_cast<unsigned long long>(value), a.bus, a.device, a.function, m_bar,
                  static_cast<unsigned long long>(bar_offset), writer->pid(), writer->name());
         return Status::NoRights;
     }
-    if (width == 4) *reinterpret_cast<volatile u32*>(m_kernel_view + offset) = static_cast<u32>(value);
-    else *reinterpret_cast<volatile u64*>(m_kernel_view + offset) = value;
+    volatile u8* reg = m_kernel_view + offset;
+    switch (width) {
+        case 1: *reg = static_cast<u8>(value); break;
+        case 2: *reinterpret_cast<volatile u16*>(reg) = static_cast<u16>(value); break;
+        case 4: *reinterpret_cast<volatile u32*>(reg) = static_cast<u32>(value); break;
+        default: *reinterpret_cast<volatile u64*>(reg) = value; break;
+    }
     return {};
 }
 

@@ -2,7 +2,8 @@
 // uncached into the holder (DESIGN §3). A *direct* window is mapped
 // read/write; a *filtered* one read-only, with writes through write()
 // checked against the device class's register allow-list — a refusal is
-// logged against the writer. The MSI-X table and PBA are never inside a
+// logged against the writer. Registers that hold device-visible addresses
+// (devices::RegisterMap) are never inside a direct window. The MSI-X table and PBA are never inside a
 // window (devices::check_window).
 #pragma once
 
@@ -18,7 +19,7 @@ public:
     ~DeviceMmio() override;
 
     Result<u64> map(Process* process, u32 space_id, u32 handle);
-    // Window-relative offset; width 4 or 8.
+    // Window-relative offset; width 1, 2, 4 or 8, naturally aligned.
     Result<void> write(Process* writer, u64 offset, u32 width, u64 value);
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
 

@@ -4,12 +4,7 @@
 
 namespace kobj {
 
-PciFunction::PciFunction(u32 index) : Object(Type::PciFunction), m_index(index) {
-    const auto& h = function().header;
-    // Class 01.08.02: NVM Express (PCI Code and ID Assignment §1.2).
-    bool nvme = h.class_code == 0x01 && h.subclass == 0x08 && h.prog_if == 0x02;
-    m_policy = nvme ? devices::RegisterPolicy::Nvme : devices::RegisterPolicy::DenyAll;
-}
+PciFunction::PciFunction(u32 index) : Object(Type::PciFunction), m_index(index) {}
 
 Result<volatile u8*> PciFunction::kernel_view(u32 function_index, u8 bar) {
     constexpr u32 kMaxFunctions = 256;

@@ -17,7 +17,7 @@ public:
     explicit PciFunction(u32 index);
 
     const pci_enum::Function& function() const { return pci_enum::function(m_index); }
-    devices::RegisterPolicy register_policy() const { return m_policy; }
+    const devices::RegisterMap& registers() const { return function().registers; }
     // Aligned reads of 1, 2 or 4 bytes anywhere in the 4 KiB space.
     Result<u32> config_read(u16 offset, u32 width) const;
     // The kernel's own uncached mapping of a memory BAR, made once per
@@ -28,7 +28,6 @@ public:
 
 private:
     u32 m_index;
-    devices::RegisterPolicy m_policy;
 };
 
 }  // namespace kobj

@@ -3,6 +3,7 @@
 #include "console/log.h"
 #include "mm/heap.h"
 #include "pci/bar.h"
+#include "devices/virtio_pci.h"
 #include "pci/capabilities.h"
 
 namespace pci_enum {
@@ -12,6 +13,7 @@ constexpr u32 kMaxFunctions = 256;
 Function* g_functions;
 u32 g_count;
 u32 g_bus_count;
+u32 g_bus_masters_stopped;
 bool g_bus_seen[256];
 
 // Snapshot of one function's config space: lib/pci parses only this copy,
@@ -112,6 +114,18 @@ void scan_function(const ecam::Address& a, const pci::FunctionHeader& header, By
             }
         }
     }
+    if (header.class_code == 0x01 && header.subclass == 0x08 && header.prog_if == 0x02) {
+        f.registers = devices::nvme_register_map();
+    } else if (header.vendor == 0x1af4) {
+        auto common = devices::find_virtio_common_cfg(cfg);
+        if (common.ok())
+            f.registers = devices::virtio_register_map(common.value().bar, common.value().offset, common.value().length);
+    }
+    // DMA only with a grant: bus mastering off until the kernel turns it on
+    // (PCI 3.0 §6.2.2). Bridges keep theirs: it gates what they forward.
+    if (header.header_type != pci::kHeaderTypeBridge && (header.command & pci::kCommandBusMaster)) {
+        if (ecam::write16(a, pci::kCommandOffset, header.command & ~pci::kCommandBusMaster).ok()) g_bus_masters_stopped++;
+    }
     log_function(f);
     if (header.header_type == pci::kHeaderTypeBridge && header.secondary_bus > a.bus) scan_bus(header.secondary_bus);
 }
@@ -153,6 +167,8 @@ Result<u32> enumerate() {
     if (!g_functions) return Status::NoMemory;
     scan_bus(ecam::start_bus());
     LOG_INFO("pci: %u functions on %u buses", g_count, g_bus_count);
+    LOG_INFO("pci: bus mastering switched off on %u functions (the kernel enables it only with a DMA grant)",
+             g_bus_masters_stopped);
     return g_count;
 }
 

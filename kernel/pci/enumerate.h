@@ -8,6 +8,7 @@
 
 #include "pci/config_space.h"
 #include "pci/ecam.h"
+#include "devices/window_policy.h"
 #include "pci/bar.h"
 #include "pci/msi.h"
 #include "pci/msix.h"
@@ -21,9 +22,13 @@ struct Function {
     bool has_msix, has_msi, is_pcie;
     pci::MsixInfo msix;
     pci::MsiInfo msi;
+    // Where its address-carrying registers are (never in a direct window).
+    devices::RegisterMap registers;
 };
 
-// Enumerates and logs; returns the number of functions found.
+// Enumerates and logs; returns the number of functions found. Bus
+// mastering is switched off on every endpoint function (firmware may have
+// left it on): only the kernel turns it on, with a DMA grant.
 Result<u32> enumerate();
 u32 count();
 const Function& function(u32 index);

@@ -8,25 +8,35 @@ bool overlaps(u64 a0, u64 a1, u64 b0, u64 b1) { return a0 < b1 && b0 < a1; }
 u64 page_down(u64 v) { return v & ~(kPageSize - 1); }
 u64 page_up(u64 v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
 
-// NVMe 1.4 §3.1 controller registers. Writable through the filter: the
-// interrupt mask set/clear and the admin queue sizes (AQA). Never: ASQ,
-// ACQ, BPMBL, CMBMSC, PMRMSC (each holds a device-visible address); CC
-// (setting CC.EN makes the controller fetch from whatever ASQ/ACQ hold:
-// enabling is the queue broker's job, after the kernel has written them);
-// BPRSEL (starts a boot-partition read, a DMA to BPMBL); NSSR; and
-// nothing unnamed. Doorbells (0x1000 onwards, stride 4 with CAP.DSTRD = 0)
-// are writable: a doorbell for a queue the broker did not create is ignored.
-constexpr u64 kNvmeIntms = 0x0c, kNvmeIntmc = 0x10, kNvmeAqa = 0x24, kNvmeDoorbells = 0x1000;
+struct Register {
+    u64 offset;
+    u32 width;
+};
 
-bool nvme_allowed(u64 offset, u32 width) {
-    if (width != 4 || (offset & 3)) return false;
-    if (offset >= kNvmeDoorbells) return true;
-    switch (offset) {
-        case kNvmeIntms:
-        case kNvmeIntmc:
-        case kNvmeAqa: return true;
-        default: return false;
-    }
+bool listed(const Register* list, u32 count, u64 offset, u32 width) {
+    for (u32 i = 0; i < count; i++)
+        if (list[i].offset == offset && list[i].width == width) return true;
+    return false;
+}
+
+// NVMe 1.4 §3.1. Writable: INTMS, INTMC, AQA. Never: ASQ, ACQ, BPMBL,
+// CMBMSC, PMRMSC (each holds a device-visible address); CC (setting CC.EN
+// makes the controller fetch from whatever ASQ/ACQ hold: enabling is the
+// queue broker's job, after the kernel has written them); BPRSEL (starts a
+// boot-partition read, a DMA to BPMBL); NSSR; nothing unnamed.
+constexpr Register kNvmeWritable[] = {{0x0c, 4}, {0x10, 4}, {0x24, 4}};
+constexpr u64 kNvmeRegisterBlock = 0x1000;  // doorbells follow (stride 4, CAP.DSTRD = 0)
+
+// virtio 1.1 §4.1.4.3 common configuration. Writable: the feature selects
+// and driver features, the config vector, device_status, queue_select,
+// queue_size and the queue vector. Never: queue_desc / queue_driver /
+// queue_device (device-visible addresses) and queue_enable (starts the
+// device using them: the queue broker's job), nothing unnamed.
+constexpr Register kVirtioWritable[] = {{0x00, 4}, {0x08, 4}, {0x0c, 4}, {0x10, 2},
+                                        {0x14, 1}, {0x16, 2}, {0x18, 2}, {0x1a, 2}};
+
+bool aligned(u64 offset, u32 width) {
+    return (width == 1 || width == 2 || width == 4 || width == 8) && (offset & (width - 1)) == 0;
 }
 
 }  // namespace
@@ -49,15 +59,33 @@ Result<void> check_window(const pci::Bar& bar, u8 bar_index, const pci::MsixInfo
     return {};
 }
 
-bool direct_window_allowed(RegisterPolicy policy, u64 offset, u64 length) {
-    if (policy == RegisterPolicy::Nvme) return !overlaps(offset, offset + length, 0, kNvmeDoorbells);
-    return true;
+RegisterMap nvme_register_map() { return RegisterMap{RegisterMap::Kind::Nvme, 0, 0, kNvmeRegisterBlock}; }
+
+RegisterMap virtio_register_map(u8 bar, u64 offset, u64 length) {
+    return RegisterMap{RegisterMap::Kind::Virtio, bar, offset, length};
 }
 
-bool filtered_write_allowed(RegisterPolicy policy, u64 offset, u32 width) {
-    switch (policy) {
-        case RegisterPolicy::Nvme: return nvme_allowed(offset, width);
-        case RegisterPolicy::DenyAll: return false;
+bool direct_window_allowed(const RegisterMap& map, u8 bar, u64 offset, u64 length) {
+    if (map.kind == RegisterMap::Kind::DenyAll || bar != map.bar || map.length == 0) return true;
+    if (offset > ~u64{0} - length) return false;
+    return !overlaps(offset, offset + length, page_down(map.offset), page_up(map.offset + map.length));
+}
+
+bool filtered_write_allowed(const RegisterMap& map, u8 bar, u64 offset, u32 width) {
+    if (map.kind == RegisterMap::Kind::DenyAll || !aligned(offset, width)) return false;
+    bool in_block = bar == map.bar && offset >= map.offset && offset - map.offset < map.length;
+    u64 rel = offset - map.offset;
+    switch (map.kind) {
+        case RegisterMap::Kind::Nvme:
+            if (in_block) return listed(kNvmeWritable, sizeof kNvmeWritable / sizeof kNvmeWritable[0], rel, width);
+            // Doorbells: 4-byte writes in BAR0 after the register block.
+            return bar == map.bar && width == 4 && offset >= map.offset + map.length;
+        case RegisterMap::Kind::Virtio:
+            if (in_block)
+                return listed(kVirtioWritable, sizeof kVirtioWritable / sizeof kVirtioWritable[0], rel, width);
+            // Notify, ISR and device-specific configuration carry no address.
+            return true;
+        case RegisterMap::Kind::DenyAll: return false;
     }
     return false;
 }

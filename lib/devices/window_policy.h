@@ -3,9 +3,13 @@
 //  - a DeviceMmio window must lie inside one memory BAR, page-aligned, and
 //    must not touch the pages that hold the MSI-X table or PBA (an MSI is
 //    a DMA write to an address the table holds: only the kernel programs it);
+//  - registers that carry device-visible addresses are never in a *direct*
+//    (read/write mapped) window: each device class names the register block
+//    that holds them (NVMe's controller registers, virtio's common
+//    configuration);
 //  - a *filtered* window is mapped read-only, and writes go through the
-//    kernel, which allows only registers that carry no device-visible
-//    address (the "selected-write claim"): per device class, default deny.
+//    kernel, which allows only registers that carry no address and start no
+//    DMA (the "selected-write claim"): per device class, default deny.
 #pragma once
 
 #include "pci/bar.h"
@@ -21,19 +25,28 @@ constexpr u64 kPageSize = 4096;
 // NoRights: overlaps the MSI-X table or PBA pages of this BAR.
 Result<void> check_window(const pci::Bar& bar, u8 bar_index, const pci::MsixInfo* msix, u64 offset, u64 length);
 
-enum class RegisterPolicy : u8 {
-    DenyAll,  // unknown device class: nothing is writable through the filter
-    Nvme,     // NVMe controller registers (BAR0), NVMe 1.4 §3.1
+// Where a function keeps the registers that hold device-visible addresses.
+struct RegisterMap {
+    enum class Kind : u8 {
+        DenyAll,  // unknown class: nothing is writable through the filter
+        Nvme,     // NVMe controller registers, NVMe 1.4 §3.1
+        Virtio,   // virtio 1.x common configuration, virtio 1.1 §4.1.4.3
+    };
+    Kind kind = Kind::DenyAll;
+    u8 bar = 0;       // the BAR holding the protected block
+    u64 offset = 0;   // the block: [offset, offset + length) of that BAR
+    u64 length = 0;
 };
 
-// May a *direct* (read/write mapped) window cover [offset, offset+length)
-// of the BAR? Not where registers hold device-visible addresses: for NVMe
-// the register page (0..4K: ASQ, ACQ, ...) is filtered-only; doorbells are
-// fine.
-bool direct_window_allowed(RegisterPolicy policy, u64 offset, u64 length);
+RegisterMap nvme_register_map();  // BAR0, the 4 KiB register page (doorbells follow it)
+RegisterMap virtio_register_map(u8 bar, u64 offset, u64 length);
 
-// May a provider write `width` bytes (4 or 8) at `offset` of the BAR
-// through a filtered window? Offsets are BAR-relative.
-bool filtered_write_allowed(RegisterPolicy policy, u64 offset, u32 width);
+// May a direct window cover [offset, offset+length) of `bar`? Not over the
+// protected block (rounded out to pages, since mappings are).
+bool direct_window_allowed(const RegisterMap& map, u8 bar, u64 offset, u64 length);
+
+// May a provider write `width` bytes (1, 2, 4 or 8, naturally aligned) at
+// BAR-relative `offset` of `bar` through a filtered window?
+bool filtered_write_allowed(const RegisterMap& map, u8 bar, u64 offset, u32 width);
 
 }  // namespace devices

@@ -49,26 +49,49 @@ TEST(WindowPolicy, WindowsStayInsideTheBarAndOnPages) {
     EXPECT_EQ(devices::check_window(io, 1, nullptr, 0, 0x1000).status(), Status::Unsupported);
 }
 
-TEST(WindowPolicy, NvmeRegisterPageIsNeverDirect) {
-    using devices::RegisterPolicy;
-    EXPECT_FALSE(devices::direct_window_allowed(RegisterPolicy::Nvme, 0, 0x1000));
-    EXPECT_FALSE(devices::direct_window_allowed(RegisterPolicy::Nvme, 0, 0x2000));
-    EXPECT_TRUE(devices::direct_window_allowed(RegisterPolicy::Nvme, 0x1000, 0x1000));
-    EXPECT_TRUE(devices::direct_window_allowed(RegisterPolicy::DenyAll, 0, 0x1000));
+TEST(WindowPolicy, AddressRegistersAreNeverDirect) {
+    const auto nvme = devices::nvme_register_map();
+    EXPECT_FALSE(devices::direct_window_allowed(nvme, 0, 0, 0x1000));
+    EXPECT_FALSE(devices::direct_window_allowed(nvme, 0, 0, 0x2000));
+    EXPECT_TRUE(devices::direct_window_allowed(nvme, 0, 0x1000, 0x1000));  // doorbells
+    EXPECT_TRUE(devices::direct_window_allowed(nvme, 2, 0, 0x1000));       // another BAR
+    // QEMU virtio: common configuration at BAR4 + 0, 0x38 bytes: its page is never direct.
+    const auto virtio = devices::virtio_register_map(4, 0, 0x38);
+    EXPECT_FALSE(devices::direct_window_allowed(virtio, 4, 0, 0x1000));
+    EXPECT_TRUE(devices::direct_window_allowed(virtio, 4, 0x3000, 0x1000));  // notify
+    EXPECT_FALSE(devices::direct_window_allowed(devices::virtio_register_map(4, 0x1ff8, 0x38), 4, 0x2000, 0x1000));
+    EXPECT_TRUE(devices::direct_window_allowed(devices::RegisterMap{}, 0, 0, 0x1000));
 }
 
 TEST(WindowPolicy, NvmeFilterDeniesAddressRegisters) {
-    using devices::RegisterPolicy;
+    const auto nvme = devices::nvme_register_map();
     // Address registers, CC (enable would fetch from ASQ/ACQ), BPRSEL (a
     // boot-partition read DMAs to BPMBL), NSSR, read-only and unnamed ones.
     for (u64 off : {0x28ull, 0x2cull, 0x30ull, 0x34ull, 0x48ull, 0x50ull, 0x00ull, 0x08ull, 0x14ull, 0x1cull, 0x20ull,
                     0x44ull, 0xe14ull})
-        EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::Nvme, off, 4)) << std::hex << off;
+        EXPECT_FALSE(devices::filtered_write_allowed(nvme, 0, off, 4)) << std::hex << off;
     for (u64 off : {0x0cull, 0x10ull, 0x24ull, 0x1000ull, 0x1004ull, 0x1ffcull})
-        EXPECT_TRUE(devices::filtered_write_allowed(RegisterPolicy::Nvme, off, 4)) << std::hex << off;
-    EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::Nvme, 0x0c, 8));   // 64-bit write over INTMS+INTMC
-    EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::Nvme, 0x1002, 4));  // misaligned
-    EXPECT_FALSE(devices::filtered_write_allowed(RegisterPolicy::DenyAll, 0x14, 4));
+        EXPECT_TRUE(devices::filtered_write_allowed(nvme, 0, off, 4)) << std::hex << off;
+    EXPECT_FALSE(devices::filtered_write_allowed(nvme, 0, 0x0c, 8));    // 64-bit write over INTMS+INTMC
+    EXPECT_FALSE(devices::filtered_write_allowed(nvme, 0, 0x1002, 4));  // misaligned
+    EXPECT_FALSE(devices::filtered_write_allowed(nvme, 2, 0x1000, 4));  // not BAR0
+    EXPECT_FALSE(devices::filtered_write_allowed(devices::RegisterMap{}, 0, 0x14, 4));
+}
+
+TEST(WindowPolicy, VirtioFilterDeniesQueueAddressesAndEnable) {
+    const auto v = devices::virtio_register_map(4, 0, 0x38);
+    // queue_desc, queue_driver, queue_device (64-bit each, also as halves), queue_enable
+    for (u64 off : {0x20ull, 0x24ull, 0x28ull, 0x2cull, 0x30ull, 0x34ull})
+        EXPECT_FALSE(devices::filtered_write_allowed(v, 4, off, 4)) << std::hex << off;
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x20, 8));
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x1c, 2));  // queue_enable
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x04, 4));  // device_feature (read-only)
+    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x00, 4));   // device_feature_select
+    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x0c, 4));   // driver_feature
+    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x14, 1));   // device_status
+    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x16, 2));   // queue_select
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x14, 4));  // device_status with its neighbours
+    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x3000, 2));  // a queue notify
 }
 
 }  // namespace

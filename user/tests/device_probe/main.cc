@@ -64,18 +64,25 @@ void probe_virtio(const abi::DeviceInfo& d) {
             u32 bar = rt::pci_config_read(pci, ptr + 4, 1).value_or(0);
             u32 offset = rt::pci_config_read(pci, ptr + 8, 4).value_or(0);
             u64 page = offset & ~0xfffu;
-            auto win = rt::mmio_create(pci, bar, page, 0x1000, 0);
+            // The common configuration holds the queue addresses: never a
+            // direct window; read it through a filtered one.
+            Status direct = rt::mmio_create(pci, bar, page, 0x1000, 0).status();
+            auto win = rt::mmio_create(pci, bar, page, 0x1000, abi::kMmioFiltered);
             if (!win.ok()) return rt::log("probe: FAILED virtio window: %s", st(win.status()));
             auto at = rt::mmio_map(win.value().get());
             if (!at.ok()) return rt::log("probe: FAILED virtio map: %s", st(at.status()));
-            volatile u32* common = reinterpret_cast<volatile u32*>(at.value() + (offset - page));
-            common[0] = 0;  // device_feature_select
+            u64 rel = offset - page;
+            volatile u32* common = reinterpret_cast<volatile u32*>(at.value() + rel);
+            (void)rt::mmio_write(win.value().get(), rel + 0x00, 4, 0);  // device_feature_select
             u32 lo = common[1];
-            common[0] = 1;
+            (void)rt::mmio_write(win.value().get(), rel + 0x00, 4, 1);
             u32 hi = common[1];
-            rt::log("probe: virtio %04x:%04x at %02x:%02x.%x common cfg bar%u+0x%x features 0x%08x%08x%s", d.vendor,
-                    d.device_id, d.bus, d.device, d.function, bar, offset, hi, lo,
-                    (hi & 1) ? " (VERSION_1)" : "");
+            Status desc = rt::mmio_write(win.value().get(), rel + 0x20, 4, 0x1000).status();  // queue_desc
+            Status enable = rt::mmio_write(win.value().get(), rel + 0x1c, 2, 1).status();     // queue_enable
+            rt::log("probe: virtio %04x:%04x at %02x:%02x.%x common cfg bar%u+0x%x features 0x%08x%08x%s; direct %s, "
+                    "queue-desc %s, queue-enable %s",
+                    d.vendor, d.device_id, d.bus, d.device, d.function, bar, offset, hi, lo,
+                    (hi & 1) ? " (VERSION_1)" : "", st(direct), st(desc), st(enable));
             return;
         }
         ptr = next;

@@ -2,7 +2,7 @@
 // its manifest entry names ("pci": config reads only; "barN": windows).
 // It reads identifying registers — NVMe CAP and VS through a filtered
 // bar0 window, or a virtio device's features through its common
-// configuration in a direct bar4 window — and checks that it holds no more
+// configuration in a filtered bar4 window — and checks that it holds no more
 // authority than granted (it cannot open other functions or create windows).
 #include "rt/log.h"
 #include "rt/sys.h"
@@ -25,7 +25,7 @@ int main(u64) {
         auto at = rt::mmio_map(bar4);
         if (!at.ok()) return 1;
         auto* common = reinterpret_cast<volatile u32*>(at.value());
-        common[0] = 1;  // device_feature_select: features 32..63
+        (void)rt::mmio_write(bar4, 0x00, 4, 1);  // device_feature_select: features 32..63 (filtered write)
         rt::log("provider: virtio features[32..63] 0x%08x (VERSION_1 %s)", common[1], (common[1] & 1) ? "set" : "clear");
     }
     return 0;
