@@ -9,7 +9,6 @@
 #include "cap/device_root.h"
 #include "cap/log.h"
 #include "cap/memory_object.h"
-#include "util/format.h"
 #include "cap/resource.h"
 #include "console/log.h"
 #include "elf/elf64.h"
@@ -104,16 +103,17 @@ Result<kobj::Process*> spawn_init(const char* module, usize len) {
     console->ref();  // the kernel keeps the instance
     if (auto r = give("console", console, cap::kRightRead | cap::kRightWrite | cap::kRightWait | kPass); !r.ok())
         s = r.status();
-    // The boot manifest, if GRUB loaded one: a read-only MemoryObject copy,
-    // its exact size in the arguments.
+    // The boot manifest, if GRUB loaded one: a read-only MemoryObject in
+    // the abi::BootFileHeader layout (exact length, then the text).
     if (auto text = modules::find("manifest", 8); text.ok() && s == Status::Ok) {
-        auto mo = kobj::MemoryObject::create(text.value().size());
+        auto mo = kobj::MemoryObject::create(sizeof(abi::BootFileHeader) + text.value().size());
         if (!mo.ok()) {
             s = mo.status();
         } else {
-            mo.value()->write(0, text.value().data(), text.value().size());
+            abi::BootFileHeader header{text.value().size()};
+            mo.value()->write(0, reinterpret_cast<const u8*>(&header), sizeof header);
+            mo.value()->write(sizeof header, text.value().data(), text.value().size());
             if (auto r = give("manifest", mo.value(), cap::kRightRead | cap::kRightMap | kPass); !r.ok()) s = r.status();
-            format(block.args, sizeof block.args, "manifest_size=%zu", text.value().size());
         }
     }
     if (s == Status::Ok) {

@@ -43,6 +43,14 @@ struct SpawnRequest {
     char args[kArgsBytes];
 };
 
+// A boot file handed over as a MemoryObject (init's "manifest"): a u64
+// byte count, then exactly that many bytes. Everyone who reads it (init,
+// devmgr) sees the same text; padding is never mistaken for content.
+struct BootFileHeader {
+    u64 length;
+};
+static_assert(sizeof(BootFileHeader) == 8);
+
 // SystemInfo kinds.
 enum class SystemInfoKind : u32 {
     Processes = 1,  // out: SystemProcess[]; returns how many were written

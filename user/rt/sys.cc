@@ -36,6 +36,16 @@ u32 startup_handle(const char* name) {
     return 0;
 }
 
+Result<ByteView> map_boot_file(u32 handle) {
+    if (!handle) return Status::NotFound;
+    u64 at = TRY(to_result(raw_syscall(S::MemoryMap, handle, 0, 0)));
+    u64 length = reinterpret_cast<const abi::BootFileHeader*>(at)->length;
+    // The kernel sized the object for header + text; a length that claims
+    // more than 64 MiB cannot have come from it.
+    if (length > (64ull << 20)) return Status::Malformed;
+    return ByteView(reinterpret_cast<const u8*>(at) + sizeof(abi::BootFileHeader), length);
+}
+
 void close_handle(u32 raw) { raw_syscall(S::HandleClose, raw); }
 
 void exit(i64 code) {

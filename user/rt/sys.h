@@ -8,6 +8,7 @@
 #include "abi/startup.h"
 #include "rt/handle.h"
 #include "rt/syscall.h"
+#include "util/byte_view.h"
 
 namespace rt {
 
@@ -20,6 +21,9 @@ void sleep_ns(u64 ns);
 const abi::StartupBlock& startup();
 // A handle the parent passed under `name`, or 0.
 u32 startup_handle(const char* name);
+// Maps a boot file MemoryObject (abi::BootFileHeader layout, read-only) and
+// returns exactly its text.
+Result<ByteView> map_boot_file(u32 handle);
 
 Result<void> log_write(u32 log, const char* text, usize len);
 

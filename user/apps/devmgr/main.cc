@@ -202,18 +202,14 @@ int main(u64) {
     g_root = rt::startup_handle("devices");
     g_resource = rt::startup_handle("resource");
     g_log = rt::startup_handle("log");
-    u32 text = rt::startup_handle("manifest");
-    auto size = rt::memory_map(text, 0, 0);
-    if (!g_root || !g_resource || !text || !size.ok()) {
+    auto text = rt::map_boot_file(rt::startup_handle("manifest"));
+    if (!g_root || !g_resource || !text.ok()) {
         rt::log("devmgr: needs the devices, resource and manifest capabilities");
         return 1;
     }
-    // The manifest's exact length: the text ends at the first NUL (the
-    // MemoryObject is page-rounded and zero-filled).
-    auto* bytes = reinterpret_cast<const u8*>(size.value());
-    usize len = 0;
-    while (len < (1u << 20) && bytes[len]) len++;
-    (void)manifest::parse_manifest(ByteView(bytes, len), g_manifest, g_errors);  // init reported the errors
+    // Exactly the text init parsed, so both refuse the same entries (init
+    // reported the errors).
+    (void)manifest::parse_manifest(text.value(), g_manifest, g_errors);
     auto n = rt::device_list(g_root, g_devices, 64);
     if (!n.ok()) {
         rt::log("devmgr: cannot list devices: %s", status_name(n.status()));

@@ -27,29 +27,13 @@ u32 g_object_handles[manifest::kMaxObjects];  // raw handles (own or from the ke
 constexpr u32 cap_rights_write() { return cap_rights::kWrite | cap_rights::kDuplicate | cap_rights::kTransfer; }
 constexpr u32 cap_rights_supervise() { return cap_rights::kWait | cap_rights::kInspect | cap_rights::kManage; }
 
-u64 parse_size_arg(const char* args) {
-    const char* key = "manifest_size=";
-    u32 i = 0;
-    for (; key[i]; i++)
-        if (args[i] != key[i]) return 0;
-    u64 v = 0;
-    for (; args[i] >= '0' && args[i] <= '9'; i++) v = v * 10 + static_cast<u64>(args[i] - '0');
-    return v;
-}
-
 bool load_manifest() {
-    u32 text = rt::startup_handle("manifest");
-    u64 size = parse_size_arg(rt::startup().args);
-    if (!text || !size) {
-        rt::log("init: no boot manifest; nothing to start");
+    auto text = rt::map_boot_file(rt::startup_handle("manifest"));
+    if (!text.ok()) {
+        rt::log("init: no boot manifest (%s); nothing to start", status_name(text.status()));
         return false;
     }
-    auto at = rt::memory_map(text, 0, 0);
-    if (!at.ok()) {
-        rt::log("init: cannot map the manifest: %s", status_name(at.status()));
-        return false;
-    }
-    auto r = manifest::parse_manifest(ByteView(reinterpret_cast<const u8*>(at.value()), size), g_manifest, g_errors);
+    auto r = manifest::parse_manifest(text.value(), g_manifest, g_errors);
     for (u32 i = 0; i < g_errors.count; i++) {
         char line[200];
         manifest::format_error(g_errors.items[i], line, sizeof line);
