@@ -8,11 +8,17 @@
 #include "arch/x86_64/idt.h"
 #include "arch/x86_64/ioapic.h"
 #include "arch/x86_64/lapic.h"
+#include "arch/x86_64/percpu.h"
+#include "arch/x86_64/syscall.h"
 #include "boot/cmdline.h"
 #include "boot/memory_map.h"
+#include "boot/modules.h"
 #include "boot/multiboot2.h"
+#include "cap/console.h"
+#include "cap/process.h"
 #include "console/log.h"
 #include "console/serial.h"
+#include "debug/address_audit.h"
 #include "debug/panic.h"
 #include "debug/symbols.h"
 #include "mm/direct_map.h"
@@ -21,13 +27,8 @@
 #include "mm/paging.h"
 #include "pci/ecam.h"
 #include "pci/enumerate.h"
-#include "arch/x86_64/percpu.h"
-#include "arch/x86_64/syscall.h"
-#include "boot/modules.h"
 #include "proc/lifecycle.h"
 #include "sched/scheduler.h"
-#include "cap/console.h"
-#include "cap/process.h"
 
 extern "C" char __kernel_phys_start[], __kernel_phys_end[];
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
@@ -259,6 +260,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
              static_cast<unsigned long long>(st.used), static_cast<unsigned long long>(heap::bytes_in_use()));
 
     if (const char* kind = cmdline::get("test.fault", &len)) trigger_test_fault(kind, len);
+    audit::init();
 
     sched::init(kobj::Thread::adopt_boot_context());
     lapic::set_tick_hook(sched::tick);

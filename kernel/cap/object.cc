@@ -19,6 +19,10 @@ const char* type_name(Type t) {
         case Type::DeviceRoot: return "device-root";
         case Type::PciFunction: return "pci-function";
         case Type::DeviceMmio: return "device-mmio";
+        case Type::DmaPool: return "dma-pool";
+        case Type::DmaBuffer: return "dma-buffer";
+        case Type::Interrupt: return "interrupt";
+        case Type::NvmeQueue: return "nvme-queue";
         case Type::None: break;
     }
     return "none";

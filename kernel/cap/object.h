@@ -23,6 +23,10 @@ enum class Type : u16 {
     DeviceRoot = 10,
     PciFunction = 11,
     DeviceMmio = 12,
+    DmaPool = 13,
+    DmaBuffer = 14,
+    Interrupt = 15,
+    NvmeQueue = 16,
 };
 
 const char* type_name(Type t);

@@ -173,6 +173,10 @@ void Process::terminate(const ExitReason& why) {
     m_thread_count = 0;
     // Leave this address space before tearing it down.
     if ((cpu::read_cr3() & paging::kAddressMask) == m_space.root()) cpu::write_cr3(paging::kernel_root());
+    // DMA grants first (DESIGN §5): closing a DmaPool's last capability
+    // stops its device — bus mastering off, class reset, interrupts masked —
+    // before the buffers it may have been handed are released below.
+    close_dma_pools();
     // Every capability closed: objects released, MemoryObject mappings made
     // through them unmapped (before the address space goes).
     m_caps->close_all();
@@ -183,6 +187,20 @@ void Process::terminate(const ExitReason& why) {
     m_space.destroy();
     signals_changed();  // supervisors waiting for kSignalDead
     unref();  // the self-reference taken at create(); may destroy *this
+}
+
+void Process::close_dma_pools() {
+    cap::SlotInfo slots[32];
+    u32 next = 0;
+    while (next < m_caps->capacity()) {
+        u32 start = next;
+        u32 n = m_caps->enumerate(start, slots, 32, &next);
+        for (u32 i = 0; i < n; i++)
+            if (slots[i].state == cap::SlotState::Live && slots[i].type == static_cast<u16>(Type::DmaPool))
+                (void)m_caps->close(slots[i].handle);
+        if (n == 0) break;
+    }
+    kcap::finish();
 }
 
 u32 Process::live_count() {

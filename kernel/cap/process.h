@@ -79,6 +79,7 @@ public:
     Process* next_in_table = nullptr;
 
 private:
+    void close_dma_pools();
     struct Region {
         u64 base;
         u64 pages;

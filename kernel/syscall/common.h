@@ -64,6 +64,16 @@ i64 pci_config_read(u64 h, u64 offset, u64 width);
 i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags);
 i64 mmio_map(u64 h);
 i64 mmio_write(u64 h, u64 offset, u64 width, u64 value);
+i64 dma_pool_create(u64 pci, u64 quota);
+i64 dma_buffer_create(u64 pool, u64 bytes);
+i64 dma_pool_info(u64 pool, u64 out);
+i64 interrupt_create(u64 pci, u64 index);
+i64 interrupt_ack(u64 h);
+i64 interrupt_mask(u64 h, u64 masked);
+i64 nvme_queue_create(u64 pool, u64 kind, u64 entries);
+i64 nvme_submit(u64 queue, u64 commands, u64 count);
+i64 nvme_complete(u64 queue, u64 max);
+i64 nvme_queue_map(u64 queue);
 i64 console_read(u64 h, u64 out, u64 len, u64 timeout);
 i64 console_write(u64 h, u64 text, u64 len);
 

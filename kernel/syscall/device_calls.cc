@@ -6,14 +6,18 @@
 #include "arch/x86_64/user_copy.h"
 #include "cap/device_mmio.h"
 #include "cap/device_root.h"
+#include "debug/address_audit.h"
+#include "dma/session.h"
 #include "syscall/common.h"
 
 namespace sys {
 namespace {
 
-// read/write/map on a PciFunction bound what windows minted from it may do.
+// read/write/map/wait on a PciFunction bound what windows, pools and
+// interrupts minted from it may do.
 constexpr cap::Rights kPciRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
-                                   cap::kRightManage | cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
+                                   cap::kRightManage | cap::kRightWait | cap::kRightDuplicate |
+                                   cap::kRightTransfer | cap::kRightRevoke;
 // A subset of the PciFunction's rights (a mint may not widen them).
 constexpr cap::Rights kMmioRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
                                     cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
@@ -36,7 +40,8 @@ u8 remapping_of(const pci_enum::Function& f) {
     return unit.status() == Status::NotFound ? abi::kRemappingNone : abi::kRemappingUnknown;
 }
 
-abi::DeviceInfo describe(const pci_enum::Function& f) {
+abi::DeviceInfo describe(u32 index) {
+    const pci_enum::Function& f = pci_enum::function(index);
     abi::DeviceInfo d{};
     d.bus = f.address.bus;
     d.device = f.address.device;
@@ -51,6 +56,7 @@ abi::DeviceInfo describe(const pci_enum::Function& f) {
     d.msix_vectors = f.has_msix ? f.msix.table_size : 0;
     d.msi_vectors = f.has_msi ? f.msi.vectors_capable : 0;
     d.remapping = remapping_of(f);
+    d.dma = kdma::usage_of(kdma::active_session(index));
     for (u32 i = 0; i < 6; i++) {
         d.bars[i].kind = static_cast<u8>(f.bars[i].kind);
         d.bars[i].prefetchable = f.bars[i].prefetchable;
@@ -67,7 +73,8 @@ i64 device_list(u64 root, u64 out, u64 max) {
     u32 n = pci_enum::count();
     if (max < n) n = static_cast<u32>(max);
     for (u32 i = 0; i < n; i++) {
-        abi::DeviceInfo d = describe(pci_enum::function(i));
+        abi::DeviceInfo d = describe(i);
+        audit::check_copy(&d, sizeof d, "DeviceList");
         if (auto c = user::copy_to(out + i * sizeof d, &d, sizeof d); !c.ok()) return err(c.status());
     }
     return n;

@@ -3,12 +3,14 @@
 // can fault the kernel (user memory goes through user::copy_*).
 #include "arch/x86_64/interrupt_frame.h"
 #include "arch/x86_64/percpu.h"
+#include "debug/address_audit.h"
 #include "proc/lifecycle.h"
 #include "syscall/common.h"
 
 extern "C" void syscall_dispatch(InterruptFrame* f) {
     percpu::current_cpu()->syscalls++;
     u64 a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10, a4 = f->r8;
+    u64 number = f->rax;
     using S = abi::Syscall;
     i64 r;
     switch (static_cast<S>(f->rax)) {
@@ -56,9 +58,20 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         case S::MmioCreate: r = sys::mmio_create(a0, a1, a2, a3, a4); break;
         case S::MmioMap: r = sys::mmio_map(a0); break;
         case S::MmioWrite: r = sys::mmio_write(a0, a1, a2, a3); break;
+        case S::DmaPoolCreate: r = sys::dma_pool_create(a0, a1); break;
+        case S::DmaBufferCreate: r = sys::dma_buffer_create(a0, a1); break;
+        case S::DmaPoolInfo: r = sys::dma_pool_info(a0, a1); break;
+        case S::InterruptCreate: r = sys::interrupt_create(a0, a1); break;
+        case S::InterruptAck: r = sys::interrupt_ack(a0); break;
+        case S::InterruptMask: r = sys::interrupt_mask(a0, a1); break;
+        case S::NvmeQueueCreate: r = sys::nvme_queue_create(a0, a1, a2); break;
+        case S::NvmeSubmit: r = sys::nvme_submit(a0, a1, a2); break;
+        case S::NvmeComplete: r = sys::nvme_complete(a0, a1); break;
+        case S::NvmeQueueMap: r = sys::nvme_queue_map(a0); break;
         default: r = sys::err(Status::Unsupported); break;
     }
     kcap::finish();
+    audit::check_result(number, r, sys::self());
     f->rax = static_cast<u64>(r);
     sched::preempt_point();
 }

@@ -5,6 +5,7 @@
 #include "arch/x86_64/user_copy.h"
 #include "cap/resource.h"
 #include "console/log.h"
+#include "debug/address_audit.h"
 #include "mm/frame_allocator.h"
 #include "mm/heap.h"
 #include "mm/kernel_stack.h"
@@ -121,6 +122,9 @@ i64 process_info(u64 h, u64 out) {
     info.fault_address = why.address;
     info.fault_rip = why.rip;
     copy_name(info.name, p.value()->name());
+    abi::ProcessInfo audited = info;
+    audited.fault_address = audited.fault_rip = 0;  // user addresses the process itself touched
+    audit::check_copy(&audited, sizeof audited, "ProcessInfo");
     return ok_or(user::copy_to(out, &info, sizeof info), 0);
 }
 

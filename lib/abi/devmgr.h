@@ -20,8 +20,12 @@ struct DevmgrFunction {
     u16 windows;   // DeviceMmio windows granted
     DevmgrState state;
     u8 remapping;  // abi::kRemapping*
-    u64 pool_bytes;  // DMA pool granted (none yet: 0)
-    char provider[24];
+    u64 pool_bytes;    // DMA pool quota granted (0: none)
+    u32 pool_used_kib; // allocated from it now (kernel's count)
+    u16 vectors;       // MSI-X vectors granted
+    u8 dma_state;      // abi::kDma* of the function's grant now
+    u8 reserved;
+    char provider[16];
 };
 static_assert(sizeof(DevmgrFunction) <= 64);
 

@@ -56,6 +56,16 @@ enum class Syscall : u64 {
     MmioCreate = 35,        // (pci h, u32 bar, u64 offset, u64 length, u64 flags) -> device mmio h
     MmioMap = 36,           // (mmio h) -> vaddr (uncached; read-only when filtered)
     MmioWrite = 37,         // (mmio h, u64 offset, u32 width, u64 value) -> 0 (filtered windows)
+    DmaPoolCreate = 38,     // (pci h, u64 quota bytes) -> dma pool h (turns bus mastering on)
+    DmaBufferCreate = 39,   // (pool h, u64 bytes) -> dma buffer h (map it with MemoryMap)
+    DmaPoolInfo = 40,       // (pool h, DmaUsage* out) -> 0
+    InterruptCreate = 41,   // (pci h, u32 msix index) -> interrupt h (wait: Ready; Dead after teardown)
+    InterruptAck = 42,      // (interrupt h) -> deliveries pending since the last ack; unmasks
+    InterruptMask = 43,     // (interrupt h, u32 masked) -> 0
+    NvmeQueueCreate = 44,   // (pool h, NvmeQueueKind, u32 entries) -> nvme queue h
+    NvmeSubmit = 45,        // (queue h, const NvmeCommand*, u32 count) -> count submitted
+    NvmeComplete = 46,      // (queue h, u32 max) -> completions consumed
+    NvmeQueueMap = 47,      // (queue h) -> vaddr of the completion queue (read-only)
     Count,
 };
 

@@ -30,6 +30,7 @@ Result<MsixInfo> parse_msix(ByteView cfg, u16 cap_offset) {
     const u32 pba = TRY(cfg.read_le<u32>(cap_offset + offsetof(MsixCapability, pba_offset_bir)));
 
     MsixInfo info{};
+    info.cap_offset = cap_offset;
     info.table_size = static_cast<u16>((control & kMsixControlTableSizeMask) + 1);
     info.enabled = (control & kMsixControlEnable) != 0;
     info.function_masked = (control & kMsixControlFunctionMask) != 0;

@@ -41,6 +41,7 @@ inline constexpr u8 kMsixMaxBir = 5;  // BIR 6 and 7 are reserved (§6.8.2.4)
 inline constexpr u32 kMsixVectorControlMasked = 1u << 0;
 
 struct MsixInfo {
+    u16 cap_offset;  // of the capability in configuration space (Message Control is at +2)
     u16 table_size;  // N, the number of vectors (field value + 1): 1..2048
     u8 table_bir;
     u32 table_offset;

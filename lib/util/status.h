@@ -22,6 +22,9 @@ enum class Status : i32 {
     Timeout,
     WrongType,        // handle names an object of a different type than the call needs
     BadHandle,        // value can never be a handle (0, slot outside the space, generation 0)
+    NotOwner,         // the object belongs to another device, pool or queue than the call names
+    Forbidden,        // a policy allow-list refuses it (a broker opcode, a register)
+    TornDown,         // the device binding it belongs to was torn down (DESIGN §5)
 };
 
 // Stable, lowercase names for logs and test output.
@@ -44,6 +47,9 @@ constexpr const char* status_name(Status s) {
         case Status::Timeout: return "timeout";
         case Status::WrongType: return "wrong-type";
         case Status::BadHandle: return "bad-handle";
+        case Status::NotOwner: return "not-owner";
+        case Status::Forbidden: return "forbidden";
+        case Status::TornDown: return "torn-down";
     }
     return "unknown";
 }

@@ -78,7 +78,8 @@ BOOT_FAILURE_PATTERNS = [
 ANSI_RE = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\r")
 
 TOP_KEYS = {"description", "format", "firmware", "cmdline", "modules", "devices", "qemu_args", "disks",
-            "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input"}
+            "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input", "trace"}
+TRACE_KEYS = {"events", "markers"}
 MODULE_KEYS = {"name", "path", "source", "generate"}
 INPUT_KEYS = {"after", "send", "delay_ms"}
 ENDS = ("poweroff", "quit", "panic")
@@ -121,6 +122,10 @@ class Scenario:
     timeout: float
     checks: list[str]
     inputs: list[Input] = field(default_factory=list)
+    # QEMU trace events to record (-trace) and ordered regexes the trace log
+    # must show: what the device model itself saw, from outside the guest.
+    trace_events: list[str] = field(default_factory=list)
+    trace_markers: list[re.Pattern] = field(default_factory=list)
 
     def full_cmdline(self) -> str:
         parts = [BASE_CMDLINE]
@@ -263,8 +268,19 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
     if not isinstance(smp, int) or smp < 1:
         raise ScenarioError("smp must be a positive integer")
     inputs = _inputs(data.get("input", []))
+    trace = data.get("trace", {})
+    if not isinstance(trace, dict) or set(trace) - TRACE_KEYS:
+        raise ScenarioError(f"[trace] takes {sorted(TRACE_KEYS)}")
+    trace_events = trace.get("events", [])
+    if not (isinstance(trace_events, list) and all(isinstance(e, str) and re.fullmatch(r"[a-z0-9_*]+", e)
+                                                   for e in trace_events)):
+        raise ScenarioError("[trace] events must be a list of QEMU trace event names")
+    trace_markers = _regexes(trace.get("markers", []), "trace markers")
+    if bool(trace_events) != bool(trace_markers):
+        raise ScenarioError("[trace] needs both events and markers (a trace nobody checks proves nothing)")
     return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
-                    disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs)
+                    disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs,
+                    trace_events, trace_markers)
 
 
 def load_scenario(path: Path, build_dir: Path) -> Scenario:
@@ -540,6 +556,10 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
     else:
         devices, extra = sc.devices, list(sc.qemu_args)
     extra = [a.format(run_dir=run.run_dir, repo=REPO) for a in extra]
+    for event in sc.trace_events:
+        extra += ["-trace", event]
+    if sc.trace_events:
+        extra += ["-D", str(run.run_dir / "qemu-trace.log")]
     cfg = qemu.QemuConfig(image=image, image_format=sc.format, firmware=sc.firmware,
                           accel=run.accel, memory=sc.memory, smp=sc.smp, devices=devices,
                           disk_dir=run.run_dir, run_dir=run.run_dir,
@@ -725,6 +745,8 @@ def watch(sc: Scenario, run: Run, proc: subprocess.Popen, qmp: Qmp | None, link:
             run.fail(f"check {name} never ran: its trigger /{spec.ready.pattern}/ "
                      + ("did not appear" if not spec.ready.search(text)
                         else "appeared only after QEMU exited"))
+    if sc.trace_markers and not timed_out:
+        check_trace(sc, run)
     # how QEMU ended (unless the harness had to kill it: then a failure or
     # the timeout above already says why)
     if timed_out or killed:
@@ -752,6 +774,25 @@ def watch(sc: Scenario, run: Run, proc: subprocess.Popen, qmp: Qmp | None, link:
                      "before the harness sent quit")
         elif rc != 0:
             run.fail(f"QEMU exit status {rc} after QMP quit")
+
+
+def check_trace(sc: Scenario, run: Run) -> None:
+    """The [trace] markers, in order, over QEMU's own trace log."""
+    path = run.run_dir / "qemu-trace.log"
+    try:
+        trace = path.read_text(errors="replace")
+    except OSError as e:
+        run.fail(f"QEMU trace log {path} unreadable: {e} (is this QEMU built with the log trace backend?)")
+        return
+    pos = 0
+    for i, m in enumerate(sc.trace_markers):
+        hit = m.search(trace, pos)
+        if not hit:
+            run.fail(f"trace marker #{i + 1} /{m.pattern}/ not in QEMU's trace log"
+                     + (f" after trace marker #{i}" if i else "") + f" ({path})")
+            return
+        pos = hit.end()
+    run.notes.append(f"trace: {len(sc.trace_markers)} markers in order in QEMU's trace log")
 
 
 def read_serial_final(run: Run) -> str:

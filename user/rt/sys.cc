@@ -25,6 +25,21 @@ void set_startup_block(u64 address) { g_startup = reinterpret_cast<const abi::St
 
 const abi::StartupBlock& startup() { return *g_startup; }
 
+bool startup_args_contains(const char* word) {
+    if (!g_startup || g_startup->magic != abi::kStartupMagic) return false;
+    const char* a = g_startup->args;
+    u32 i = 0;
+    while (i < abi::kArgsBytes && a[i]) {
+        while (i < abi::kArgsBytes && a[i] == ' ') i++;
+        u32 k = 0;
+        while (i + k < abi::kArgsBytes && a[i + k] && a[i + k] != ' ' && word[k] == a[i + k]) k++;
+        bool end = i + k >= abi::kArgsBytes || !a[i + k] || a[i + k] == ' ';
+        if (end && !word[k] && k) return true;
+        while (i < abi::kArgsBytes && a[i] && a[i] != ' ') i++;
+    }
+    return false;
+}
+
 u32 startup_handle(const char* name) {
     if (!g_startup || g_startup->magic != abi::kStartupMagic) return 0;
     for (u32 i = 0; i < g_startup->handle_count && i < abi::kStartupHandles; i++) {
@@ -130,6 +145,36 @@ Result<u64> mmio_map(u32 mmio) { return to_result(raw_syscall(S::MmioMap, mmio))
 Result<void> mmio_write(u32 mmio, u64 offset, u32 width, u64 value) {
     return status_only(raw_syscall(S::MmioWrite, mmio, offset, width, value));
 }
+
+Result<Handle> dma_pool_create(u32 pci, u64 quota) { return new_handle(raw_syscall(S::DmaPoolCreate, pci, quota)); }
+Result<Handle> dma_buffer_create(u32 pool, u64 bytes) {
+    return new_handle(raw_syscall(S::DmaBufferCreate, pool, bytes));
+}
+Result<abi::DmaUsage> dma_pool_info(u32 pool) {
+    abi::DmaUsage u{};
+    i64 r = raw_syscall(S::DmaPoolInfo, pool, ptr(&u));
+    if (r < 0) return static_cast<Status>(-r);
+    return u;
+}
+Result<Handle> interrupt_create(u32 pci, u32 index) {
+    return new_handle(raw_syscall(S::InterruptCreate, pci, index));
+}
+Result<u64> interrupt_ack(u32 irq) { return to_result(raw_syscall(S::InterruptAck, irq)); }
+Result<void> interrupt_mask(u32 irq, bool masked) { return status_only(raw_syscall(S::InterruptMask, irq, masked)); }
+Result<Handle> nvme_queue_create(u32 pool, abi::NvmeQueueKind kind, u32 entries) {
+    return new_handle(raw_syscall(S::NvmeQueueCreate, pool, static_cast<u64>(kind), entries));
+}
+Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count) {
+    i64 r = raw_syscall(S::NvmeSubmit, queue, ptr(commands), count);
+    if (r < 0) return static_cast<Status>(-r);
+    return static_cast<u32>(r);
+}
+Result<u32> nvme_complete(u32 queue, u32 max) {
+    i64 r = raw_syscall(S::NvmeComplete, queue, max);
+    if (r < 0) return static_cast<Status>(-r);
+    return static_cast<u32>(r);
+}
+Result<u64> nvme_queue_map(u32 queue) { return to_result(raw_syscall(S::NvmeQueueMap, queue)); }
 
 Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns) {
     i64 r = raw_syscall(S::ConsoleRead, console, ptr(out), len, timeout_ns);

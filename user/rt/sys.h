@@ -5,6 +5,7 @@
 
 #include "abi/device.h"
 #include "abi/ipc.h"
+#include "abi/nvme.h"
 #include "abi/startup.h"
 #include "rt/handle.h"
 #include "rt/syscall.h"
@@ -21,6 +22,8 @@ void sleep_ns(u64 ns);
 const abi::StartupBlock& startup();
 // A handle the parent passed under `name`, or 0.
 u32 startup_handle(const char* name);
+// Is `word` one of the space-separated words of the startup arguments?
+bool startup_args_contains(const char* word);
 // Maps a boot file MemoryObject (abi::BootFileHeader layout, read-only) and
 // returns exactly its text.
 Result<ByteView> map_boot_file(u32 handle);
@@ -62,6 +65,17 @@ Result<u32> pci_config_read(u32 pci, u32 offset, u32 width);
 Result<Handle> mmio_create(u32 pci, u32 bar, u64 offset, u64 length, u64 flags);
 Result<u64> mmio_map(u32 mmio);
 Result<void> mmio_write(u32 mmio, u64 offset, u32 width, u64 value);
+
+Result<Handle> dma_pool_create(u32 pci, u64 quota);
+Result<Handle> dma_buffer_create(u32 pool, u64 bytes);
+Result<abi::DmaUsage> dma_pool_info(u32 pool);
+Result<Handle> interrupt_create(u32 pci, u32 index);
+Result<u64> interrupt_ack(u32 irq);
+Result<void> interrupt_mask(u32 irq, bool masked);
+Result<Handle> nvme_queue_create(u32 pool, abi::NvmeQueueKind kind, u32 entries);
+Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count);
+Result<u32> nvme_complete(u32 queue, u32 max);
+Result<u64> nvme_queue_map(u32 queue);
 
 Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns);
 Result<void> console_write(u32 console, const char* text, usize len);

@@ -3,8 +3,10 @@
 // entry's device-class descriptor (and optional pci / vendor / device
 // filters) matches, selects each device's DMA backend, and starts one
 // provider process per function with exactly the grants the manifest
-// names: a PciFunction (checked config reads) and one DeviceMmio per `bar`
-// line (DESIGN §3).
+// names: a PciFunction (checked config reads), one DeviceMmio per `bar`
+// line, `vectors` Interrupts (MSI-X entries 0..N-1, as irq0..) and a
+// DmaPool of `dma_pool` bytes (as dma) — DESIGN §3. Every grant is minted
+// from devmgr's PciFunction capability for the binding, which devmgr keeps.
 //
 // Backend selection (DESIGN §3): probe — does an ACPI DMAR remapping unit
 // cover the function? — select (`iommu` if covered, else `bounce`) — the
@@ -19,7 +21,9 @@
 // (lib/abi/devmgr.h): every function with its provider, backend, windows,
 // state and restart count.
 //
-// Not yet (see docs/device-authority.md): interrupts, DMA pools, teardown.
+// Teardown is the kernel's: when a provider dies its DmaPool's last
+// capability goes, and the kernel stops the device before any of its DMA
+// memory is freed (kernel/dma/session.h).
 #include "abi/devmgr.h"
 #include "manifest/manifest.h"
 #include "rt/log.h"
@@ -47,8 +51,13 @@ struct Binding {
     bool refused;  // backend or a window refused: never started
 };
 Binding g_bindings[kMaxBindings];
+// devmgr's own PciFunction capability per binding: every grant (windows,
+// pool, vectors) is minted from it, so revoking it takes them all back.
+rt::Handle g_functions[kMaxBindings];
 rt::Supervised g_children[kMaxBindings];
 u32 g_binding_count;
+
+constexpr u32 kMaxVectorGrants = 8;
 
 // The remapped lane (VT-d domains) does not exist yet: until it does, a
 // device on it could not be driven safely, so `iommu` cannot be granted.
@@ -118,10 +127,17 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
                 status_name(fn.status()));
         return false;
     }
-    rt::Grant grants[2 + manifest::kMaxBarWindows];
-    rt::Handle windows[manifest::kMaxBarWindows];
-    static char names[manifest::kMaxBarWindows][16];
-    u32 n = 0;
+    constexpr u32 kMaxGrants = 3 + manifest::kMaxBarWindows + kMaxVectorGrants;
+    rt::Grant grants[kMaxGrants];
+    rt::Handle moved[kMaxGrants];  // created here, moved into the provider
+    static char names[kMaxGrants][16];
+    u32 n = 0, nmoved = 0;
+    auto give = [&](const char* name, rt::Handle&& h) {
+        format(names[nmoved], sizeof names[nmoved], "%s", name);
+        moved[nmoved] = static_cast<rt::Handle&&>(h);
+        grants[n++] = rt::Grant{names[nmoved], moved[nmoved].get(), false, 0};
+        nmoved++;
+    };
     grants[n++] = rt::Grant{"pci", fn.value().get(), true, cap_rights::kInspect};
     grants[n++] = rt::Grant{"log", g_log, true, cap_rights::kWrite};
     for (u32 i = 0; i < p.bar_count; i++) {
@@ -137,9 +153,38 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
                     status_name(win.status()), w.pos.line);
             return false;
         }
-        format(names[i], sizeof names[i], i == 0 || p.bars[i - 1].bar != w.bar ? "bar%u" : "bar%u.%u", w.bar, i);
-        windows[i] = static_cast<rt::Handle&&>(win.value());
-        grants[n++] = rt::Grant{names[i], windows[i].get(), false, 0};
+        char name[16];
+        format(name, sizeof name, i == 0 || p.bars[i - 1].bar != w.bar ? "bar%u" : "bar%u.%u", w.bar, i);
+        give(name, static_cast<rt::Handle&&>(win.value()));
+    }
+    // MSI-X vectors, programmed by the kernel: irq0..irqN-1.
+    if (p.vectors > kMaxVectorGrants || p.vectors > d.msix_vectors) {
+        rt::log("devmgr: %s on %02x:%02x.%x not bound: %u vectors asked, the function has %u MSI-X vectors%s", p.name,
+                d.bus, d.device, d.function, p.vectors, d.msix_vectors,
+                p.vectors > kMaxVectorGrants ? " (devmgr grants at most 8)" : "");
+        return false;
+    }
+    for (u32 i = 0; i < p.vectors; i++) {
+        auto irq = rt::interrupt_create(fn.value().get(), i);
+        if (!irq.ok()) {
+            rt::log("devmgr: %s on %02x:%02x.%x not bound: vector %u: %s", p.name, d.bus, d.device, d.function, i,
+                    status_name(irq.status()));
+            return false;
+        }
+        char name[16];
+        format(name, sizeof name, "irq%u", i);
+        give(name, static_cast<rt::Handle&&>(irq.value()));
+    }
+    // The DMA grant: bus mastering goes on when the pool exists, and off
+    // (with the class reset) when the provider's last pool capability goes.
+    if (p.dma_pool) {
+        auto pool = rt::dma_pool_create(fn.value().get(), p.dma_pool);
+        if (!pool.ok()) {
+            rt::log("devmgr: %s on %02x:%02x.%x not bound: DMA pool of %llu KiB: %s", p.name, d.bus, d.device,
+                    d.function, static_cast<unsigned long long>(p.dma_pool >> 10), status_name(pool.status()));
+            return false;
+        }
+        give("dma", static_cast<rt::Handle&&>(pool.value()));
     }
     auto child = rt::spawn(g_resource, p.program.module, grants, n, p.program.priority, p.program.args);
     if (!child.ok()) {
@@ -147,11 +192,16 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
                 p.program.module, status_name(child.status()));
         return false;
     }
-    for (u32 i = 0; i < p.bar_count; i++) (void)windows[i].release();  // moved into the provider
+    for (u32 i = 0; i < nmoved; i++) (void)moved[i].release();  // moved into the provider
     auto info = rt::process_info(child.value().get());
-    rt::log("devmgr: bound %s to %02x:%02x.%x (%04x:%04x %s) backend %s, %u windows, pid %u", p.name, d.bus,
+    char extra[64] = "";
+    if (p.vectors || p.dma_pool)
+        format(extra, sizeof extra, ", %u vectors, pool %llu KiB", p.vectors,
+               static_cast<unsigned long long>(p.dma_pool >> 10));
+    rt::log("devmgr: bound %s to %02x:%02x.%x (%04x:%04x %s) backend %s, %u windows%s, pid %u", p.name, d.bus,
             d.device, d.function, d.vendor, d.device_id, manifest::device_class_name(p.match), backend, p.bar_count,
-            info.ok() ? info.value().pid : 0);
+            extra, info.ok() ? info.value().pid : 0);
+    g_functions[b] = static_cast<rt::Handle&&>(fn.value());
     child_slot.pid = info.ok() ? info.value().pid : 0;
     child_slot.process = static_cast<rt::Handle&&>(child.value());
     return true;
@@ -166,7 +216,10 @@ void serve_request(void*) {
     __builtin_memcpy(&index, m.data, sizeof index);
     abi::Message reply{};
     if (m.length >= sizeof index && index < g_device_count) {
-        const abi::DeviceInfo& d = g_devices[index];
+        // The kernel's current DMA accounting for this function.
+        static abi::DeviceInfo now[64];
+        auto listed = rt::device_list(g_root, now, 64);
+        const abi::DeviceInfo& d = listed.ok() && index < listed.value() ? now[index] : g_devices[index];
         abi::DevmgrFunction f{};
         f.bus = d.bus;
         f.device = d.device;
@@ -174,11 +227,15 @@ void serve_request(void*) {
         f.vendor = d.vendor;
         f.device_id = d.device_id;
         f.remapping = d.remapping;
+        f.pool_used_kib = static_cast<u32>(d.dma.used >> 10);
+        f.dma_state = d.dma.state;
         for (u32 b = 0; b < g_binding_count; b++) {
             if (g_bindings[b].device != index) continue;
             const rt::Supervised& c = g_children[b];
             f.backend = g_bindings[b].backend;
             f.windows = g_bindings[b].windows;
+            f.vectors = static_cast<u16>(g_manifest.providers[g_bindings[b].provider].vectors);
+            f.pool_bytes = g_manifest.providers[g_bindings[b].provider].dma_pool;
             f.restarts = c.restarts;
             f.pid = c.process ? c.pid : 0;
             f.state = g_bindings[b].refused ? abi::DevmgrState::Refused

@@ -52,8 +52,10 @@ const char* state_name(u32 kind) {
 }
 
 const char* type_name(u32 t) {
-    const char* names[] = {"none", "process", "thread", "endpoint", "notification", "memory",
-                           "waitset", "log", "resource", "console"};
+    // kobj::Type numbering (kernel/cap/object.h).
+    const char* names[] = {"none",        "process",      "thread",      "endpoint",    "notification", "memory",
+                           "waitset",     "log",          "resource",    "console",     "device-root",  "pci-function",
+                           "device-mmio", "dma-pool",     "dma-buffer",  "interrupt",   "nvme-queue"};
     return t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
@@ -124,7 +126,7 @@ const char* devmgr_state(abi::DevmgrState s) {
 
 void cmd_lsdev() {
     if (!g_devmgr) return out("lsdev: no device manager service granted\n");
-    out("  BDF     ID        PROVIDER         STATE        PID BACKEND WINDOWS RESTARTS POOL IOMMU\n");
+    out("  BDF     ID        PROVIDER         STATE        PID BACKEND WINDOWS IRQS RESTARTS POOL-KIB USED-KIB IOMMU\n");
     for (u32 i = 0; i < 256; i++) {
         abi::Message m{};
         m.length = sizeof i;
@@ -137,9 +139,9 @@ void cmd_lsdev() {
                               : f.backend == abi::DevmgrBackend::Bounce ? "bounce"
                                                                         : "-";
         const char* iommu = f.remapping == abi::kRemappingCovered ? "yes" : f.remapping == abi::kRemappingUnknown ? "?" : "no";
-        out("  %02x:%02x.%x %04x:%04x %-16s %-10s %5u %-7s %7u %8u %4llu %s\n", f.bus, f.device, f.function, f.vendor,
-            f.device_id, f.provider[0] ? f.provider : "-", devmgr_state(f.state), f.pid, backend, f.windows, f.restarts,
-            static_cast<unsigned long long>(f.pool_bytes), iommu);
+        out("  %02x:%02x.%x %04x:%04x %-16s %-10s %5u %-7s %7u %4u %8u %8llu %8u %s\n", f.bus, f.device, f.function,
+            f.vendor, f.device_id, f.provider[0] ? f.provider : "-", devmgr_state(f.state), f.pid, backend, f.windows,
+            f.vectors, f.restarts, static_cast<unsigned long long>(f.pool_bytes >> 10), f.pool_used_kib, iommu);
     }
 }
 

@@ -1,0 +1,53 @@
+#include "cap/dma_pool.h"
+
+namespace kobj {
+
+Result<DmaPool*> DmaPool::create(u32 function, u64 quota_bytes) {
+    auto* p = new (std::nothrow) DmaPool();
+    if (!p) return Status::NoMemory;
+    auto s = kdma::Session::create(function, quota_bytes);
+    if (!s.ok()) {
+        delete p;
+        return s.status();
+    }
+    p->m_session = s.value();
+    return p;
+}
+
+DmaPool::~DmaPool() {
+    m_session->teardown("pool released");
+    m_session->unref();
+}
+
+Result<DmaBuffer*> DmaBuffer::create(kdma::Session* session, u64 bytes) {
+    if (bytes == 0 || bytes > kMaxBytes) return Status::InvalidArgument;
+    auto* b = new (std::nothrow) DmaBuffer();
+    if (!b) return Status::NoMemory;
+    u64 phys = 0;
+    auto id = session->allocate(bytes, session->id(), dma::Use::Buffer, &phys);
+    if (!id.ok()) {
+        delete b;
+        return id.status();
+    }
+    session->ref();
+    b->m_session = session;
+    b->m_ledger_id = id.value();
+    b->m_phys = phys;
+    b->m_bytes = (bytes + 4095) & ~u64{4095};
+    return b;
+}
+
+DmaBuffer::~DmaBuffer() {
+    if (!m_session) return;
+    m_session->release(m_ledger_id);
+    m_session->unref();
+}
+
+Result<u64> DmaBuffer::map(Process* process, u64 vaddr, bool writable, u32 space_id, u32 handle) {
+    if (!m_session->active()) return Status::TornDown;
+    auto frame_of = [](const void* self, u64 i) { return static_cast<const DmaBuffer*>(self)->m_phys + i * 4096; };
+    return m_mappings.map(this, process, vaddr, m_bytes / 4096, frame_of, this, mm::MapFlags{writable, false, false},
+                          space_id, handle);
+}
+
+}  // namespace kobj

@@ -1,0 +1,60 @@
+// DmaPool and DmaBuffer (DESIGN §3): a device's quota of DMA memory and the
+// buffers allocated from it. A pool is one kdma::Session (the DMA grant of
+// one function, with its ledger); it is minted from the PciFunction
+// capability, so revoking devmgr's PciFunction revokes it. When the pool's
+// last capability goes, the grant is torn down (kdma::Session::teardown).
+//
+// A DmaBuffer is zeroed, physically contiguous memory the holder may map
+// and share (a consumer's copy keeps the frames alive, not the grant). Its
+// device-visible address never leaves the kernel: brokers put it into
+// commands from the ledger. Freed while in flight, it is deferred by the
+// ledger until the work completes or the device is quiesced.
+#pragma once
+
+#include "cap/mapping_list.h"
+#include "cap/object.h"
+#include "dma/session.h"
+#include "util/result.h"
+
+namespace kobj {
+
+class Process;
+
+class DmaPool : public Object {
+public:
+    static Result<DmaPool*> create(u32 function, u64 quota_bytes);
+    ~DmaPool() override;
+    kdma::Session* session() const { return m_session; }
+
+private:
+    DmaPool() : Object(Type::DmaPool) {}
+    kdma::Session* m_session = nullptr;
+};
+
+class DmaBuffer : public Object {
+public:
+    static constexpr u64 kMaxBytes = 2ull << 20;  // one PRP list page's reach
+
+    static Result<DmaBuffer*> create(kdma::Session* session, u64 bytes);
+    ~DmaBuffer() override;
+
+    u64 size() const { return m_bytes; }
+    kdma::Session* session() const { return m_session; }
+    u32 ledger_id() const { return m_ledger_id; }
+    // Kernel only (brokers): the device-visible address of `offset`.
+    u64 device_address(u64 offset) const { return m_phys + offset; }
+
+    Result<u64> map(Process* process, u64 vaddr, bool writable, u32 space_id, u32 handle);
+    Result<void> unmap(Process* process, u64 vaddr) { return m_mappings.unmap(process, vaddr); }
+    void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
+
+private:
+    DmaBuffer() : Object(Type::DmaBuffer) {}
+    kdma::Session* m_session = nullptr;
+    u32 m_ledger_id = 0;
+    u64 m_phys = 0;
+    u64 m_bytes = 0;
+    MappingList m_mappings;
+};
+
+}  // namespace kobj

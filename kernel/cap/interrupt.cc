@@ -1,0 +1,51 @@
+#include "cap/interrupt.h"
+
+#include "irq/msi_vectors.h"
+
+namespace kobj {
+
+Result<Interrupt*> Interrupt::create(u32 function, u16 index) {
+    auto* i = new (std::nothrow) Interrupt();
+    if (!i) return Status::NoMemory;
+    auto v = kirq::route(function, index, kirq::Sink{fire, torn_down, i});
+    if (!v.ok()) {
+        delete i;
+        return v.status();
+    }
+    i->m_vector = v.value();
+    kirq::set_masked(i->m_vector, false);
+    return i;
+}
+
+Interrupt::~Interrupt() { kirq::unroute(m_vector); }
+
+void Interrupt::fire(void* self) {
+    auto* i = static_cast<Interrupt*>(self);
+    i->m_pending++;
+    i->m_delivered++;
+    i->signals_changed();
+}
+
+void Interrupt::torn_down(void* self) {
+    auto* i = static_cast<Interrupt*>(self);
+    i->m_dead = true;
+    i->signals_changed();
+}
+
+Result<u64> Interrupt::ack() {
+    if (m_dead) return Status::TornDown;
+    u64 n = m_pending;
+    m_pending = 0;
+    if (!m_masked) kirq::set_masked(m_vector, false);
+    signals_changed();
+    return n;
+}
+
+Result<void> Interrupt::mask(bool masked) {
+    if (m_dead) return Status::TornDown;
+    m_masked = masked;
+    kirq::set_masked(m_vector, masked || m_pending);
+    return {};
+}
+
+}  // namespace kobj

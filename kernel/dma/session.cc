@@ -1,0 +1,183 @@
+#include "dma/session.h"
+
+#include "console/log.h"
+#include "debug/panic.h"
+#include "debug/address_audit.h"
+#include "dma/class_reset.h"
+#include "irq/msi_vectors.h"
+#include "mm/direct_map.h"
+#include "mm/frame_allocator.h"
+#include "pci/enumerate.h"
+#include "util/format.h"
+
+namespace kdma {
+namespace {
+
+constexpr u32 kMaxFunctions = 256;
+Session* g_active[kMaxFunctions];
+Session* g_sessions;  // every live Session
+u32 g_next_id = 1;
+u64 g_quarantined_pages;
+
+void describe(u32 function, char (&out)[16]) {
+    const ecam::Address& a = pci_enum::function(function).address;
+    format(out, sizeof out, "%02x:%02x.%x", a.bus, a.device, a.function);
+}
+
+}  // namespace
+
+Session* active_session(u32 function) { return function < kMaxFunctions ? g_active[function] : nullptr; }
+
+Result<Session*> Session::create(u32 function, u64 quota_bytes) {
+    if (function >= kMaxFunctions || function >= pci_enum::count()) return Status::InvalidArgument;
+    if (quota_bytes == 0 || quota_bytes > kMaxQuota) return Status::InvalidArgument;
+    if (g_active[function]) return Status::Busy;
+    auto* s = new (std::nothrow) Session(g_next_id, function, quota_bytes);
+    if (!s) return Status::NoMemory;
+    if (auto on = set_bus_master(function); !on.ok()) {
+        delete s;
+        return on.status();
+    }
+    g_next_id++;
+    s->m_next = g_sessions;
+    g_sessions = s;
+    g_active[function] = s;
+    char name[16];
+    describe(function, name);
+    LOG_INFO("dma: %s granted DMA (session %u, bounce lane, quota %llu KiB): bus mastering on", name, s->m_id,
+             static_cast<unsigned long long>(quota_bytes >> 10));
+    return s;
+}
+
+void Session::unref() {
+    if (m_refs == 0) panic("dma: unref of a dead session");
+    if (--m_refs) return;
+    // The pool holds a reference until it is torn down, so by now the
+    // device is quiet (or quarantined) and the ledger holds only ranges of
+    // objects that are gone.
+    if (m_state == SessionState::Active || m_state == SessionState::TearingDown)
+        panic("dma: session %u freed while its grant is live", m_id);
+    for (Session** link = &g_sessions; *link; link = &(*link)->m_next) {
+        if (*link == this) {
+            *link = m_next;
+            break;
+        }
+    }
+    delete this;
+}
+
+void Session::give_back(void* self, u64 phys, u64 bytes) {
+    auto* s = static_cast<Session*>(self);
+    // DESIGN §5, checked where frames are returned: nothing comes back
+    // between "the grant ended" and "the device is confirmed quiet" (the
+    // ledger itself never gives back a range with in-flight holds).
+    if (s->m_state == SessionState::TearingDown || s->m_state == SessionState::Quarantined)
+        panic("dma: session %u frees frames before its device is quiet", s->m_id);
+    frames::free_contiguous(phys, bytes / frames::kFrameSize);
+    s->m_used -= bytes;
+    if (s->m_state == SessionState::Quiesced) s->m_freed_after_reset += bytes / frames::kFrameSize;
+}
+
+Result<u32> Session::allocate(u64 bytes, u32 owner, dma::Use use, u64* phys) {
+    if (!active()) return Status::TornDown;
+    if (bytes == 0) return Status::InvalidArgument;
+    u64 pages = (bytes + frames::kFrameSize - 1) / frames::kFrameSize;
+    u64 rounded = pages * frames::kFrameSize;
+    if (rounded > m_quota - m_used) return Status::QuotaExceeded;
+    u64 base = TRY(frames::alloc_contiguous(pages));
+    auto id = m_ledger.add(base, rounded, owner, use);
+    if (!id.ok()) {
+        frames::free_contiguous(base, pages);
+        return id.status();
+    }
+    u64* words = direct_map::to_virt<u64>(base);
+    for (u64 i = 0; i < rounded / 8; i++) words[i] = 0;
+    m_used += rounded;
+    *phys = base;
+    return id.value();
+}
+
+void Session::release(u32 id) {
+    auto r = m_ledger.release(id, give_back, this);
+    if (!r.ok()) LOG_ERROR("dma: session %u release of ledger entry %u: %s", m_id, id, status_name(r.status()));
+}
+
+void Session::unhold(u32 id) {
+    auto r = m_ledger.unhold(id, give_back, this);
+    if (!r.ok()) LOG_ERROR("dma: session %u unhold of ledger entry %u: %s", m_id, id, status_name(r.status()));
+}
+
+void Session::teardown(const char* why) {
+    if (m_state != SessionState::Active) return;
+    m_state = SessionState::TearingDown;  // 1. new operations refused
+    char name[16];
+    describe(m_function, name);
+    u64 in_flight = m_ledger.held_bytes();
+    u32 deferred = m_ledger.deferred();
+    LOG_INFO("dma: %s teardown (%s): session %u, %u ranges live, %llu bytes in flight, %u frees deferred", name, why,
+             m_id, m_ledger.live(), static_cast<unsigned long long>(in_flight), deferred);
+    // 2. the device stops DMA.
+    bool stopped = true;
+    if (auto off = clear_bus_master(m_function); off.ok()) {
+        LOG_INFO("dma: %s teardown step 2: bus mastering off", name);
+    } else {
+        stopped = false;
+        LOG_ERROR("dma: %s teardown: bus master enable did not clear: %s", name, status_name(off.status()));
+    }
+    auto reset = reset_function(m_function);
+    if (reset.ok()) {
+        LOG_INFO("dma: %s teardown step 2: class reset done (%s) after %llu us", name, reset.value().method,
+                 static_cast<unsigned long long>(reset.value().waited_ns / 1000));
+    } else {
+        stopped = false;
+        LOG_ERROR("dma: %s teardown: class reset not confirmed: %s", name, status_name(reset.status()));
+    }
+    // 3. interrupts masked.
+    u32 masked = kirq::mask_function(m_function);
+    LOG_INFO("dma: %s teardown step 3: %u interrupt vectors masked", name, masked);
+    // 5. frames: back, or quarantined.
+    if (stopped) {
+        m_state = SessionState::Quiesced;
+        u32 freed = m_ledger.quiesce(give_back, this);
+        LOG_INFO("dma: %s teardown step 5: device quiet; %u deferred ranges freed (%llu frames), %u ranges still "
+                 "held by their owners",
+                 name, freed, static_cast<unsigned long long>(m_freed_after_reset), m_ledger.live());
+    } else {
+        m_state = SessionState::Quarantined;
+        // Everything recorded stays out of circulation, released or not.
+        u64 bytes = m_ledger.quarantine();
+        g_quarantined_pages += bytes / frames::kFrameSize;
+        LOG_ERROR("dma: %s teardown: device not confirmed stopped; %llu bytes of DMA memory quarantined (never reused)",
+                  name, static_cast<unsigned long long>(bytes));
+    }
+    g_active[m_function] = nullptr;
+    audit::log_summary("after teardown");
+}
+
+abi::DmaUsage usage_of(Session* s) {
+    abi::DmaUsage u{};
+    if (!s) return u;
+    u.quota = s->quota();
+    u.used = s->used();
+    u.in_flight = s->ledger().held_bytes();
+    u.ranges = s->ledger().live();
+    u.deferred = s->ledger().deferred();
+    u.session = s->id();
+    switch (s->state()) {
+        case SessionState::Active: u.state = abi::kDmaActive; break;
+        case SessionState::TearingDown: u.state = abi::kDmaTearingDown; break;
+        case SessionState::Quiesced: u.state = abi::kDmaQuiesced; break;
+        case SessionState::Quarantined: u.state = abi::kDmaQuarantined; break;
+    }
+    return u;
+}
+
+bool Session::is_dma_address(u64 value) {
+    for (Session* s = g_sessions; s; s = s->m_next)
+        if (s->m_ledger.covers(value, 1)) return true;
+    return false;
+}
+
+u64 Session::quarantined_pages() { return g_quarantined_pages; }
+
+}  // namespace kdma

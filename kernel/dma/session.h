@@ -1,0 +1,95 @@
+// One device's DMA grant, from DmaPoolCreate to teardown (DESIGN §3, §5).
+//
+// A Session is the kernel's record that a PCI function may do DMA: it turns
+// Bus Master Enable on when it starts, owns the function's DMA ledger
+// (lib/dma/ledger) and the quota, and runs the teardown sequence when the
+// grant ends (the DmaPool's last capability goes — provider exit, crash,
+// release or revoke):
+//   1. new operations refused (state leaves Active: buffers, queues and
+//      interrupts of this session answer TornDown);
+//   2. Bus Master Enable cleared, then the class reset (NVMe CC.EN=0 until
+//      CSTS.RDY=0 within CAP.TO; virtio device_status 0 until it reads 0);
+//   3. the function's interrupts masked;
+//   4. (IOMMU mappings: the remapped lane, not built yet);
+//   5. only then the ledger is quiesced and frames come back — or, when the
+//      reset could not be confirmed, every recorded frame is quarantined:
+//      never reused, counted.
+// One active session per function: that is the kernel-enforced exclusive
+// binding (a second DmaPoolCreate gets Busy).
+//
+// Sessions are reference counted by the pool, each buffer and each broker
+// queue: a buffer shared with a consumer outlives the provider's pool, and
+// its frames come back when it is finally dropped.
+#pragma once
+
+#include "abi/device.h"
+#include "dma/ledger.h"
+#include "util/result.h"
+
+namespace kdma {
+
+enum class SessionState : u8 { Active, TearingDown, Quiesced, Quarantined };
+
+class Session {
+public:
+    // Starts a grant for pci_enum function `function`: Busy if one is
+    // active, InvalidArgument for a quota of 0 or above kMaxQuota.
+    static Result<Session*> create(u32 function, u64 quota_bytes);
+    static constexpr u64 kMaxQuota = 256ull << 20;
+
+    void ref() { m_refs++; }
+    void unref();
+
+    u32 id() const { return m_id; }
+    u32 function() const { return m_function; }
+    SessionState state() const { return m_state; }
+    bool active() const { return m_state == SessionState::Active; }
+    u64 quota() const { return m_quota; }
+    u64 used() const { return m_used; }
+    dma::Ledger& ledger() { return m_ledger; }
+
+    // Zeroed, physically contiguous memory charged to the quota and
+    // recorded in the ledger under `owner`. *phys is for the kernel only
+    // (brokers and mappings): it never reaches user space.
+    // QuotaExceeded, NoMemory, TornDown.
+    Result<u32> allocate(u64 bytes, u32 owner, dma::Use use, u64* phys);
+    // The owner is done with ledger entry `id`: freed now, or deferred
+    // while in flight, or quarantined.
+    void release(u32 id);
+    // In-flight references for work handed to the device.
+    Result<void> hold(u32 id) { return active() ? m_ledger.hold(id) : Status::TornDown; }
+    void unhold(u32 id);
+
+    // The grant ends: the sequence above. Idempotent.
+    void teardown(const char* why);
+
+    // The NVMe broker's admin queue exists (one per grant).
+    bool nvme_admin_live = false;
+
+    // Is `value` inside DMA memory of any session? (the address audit)
+    static bool is_dma_address(u64 value);
+    // Frames quarantined since boot (never freed).
+    static u64 quarantined_pages();
+
+private:
+    Session(u32 id, u32 function, u64 quota) : m_id(id), m_function(function), m_quota(quota) {}
+    static void give_back(void* self, u64 phys, u64 bytes);
+
+    u32 m_refs = 1;
+    u32 m_id;
+    u32 m_function;
+    u64 m_quota;
+    u64 m_used = 0;
+    u64 m_freed_after_reset = 0;
+    SessionState m_state = SessionState::Active;
+    Session* m_next = nullptr;  // every live session (address audit)
+    dma::Ledger m_ledger;
+};
+
+// The active session of a function, or null.
+Session* active_session(u32 function);
+// What DmaPoolInfo and DeviceList report (sizes and counts, no address);
+// all zero for null.
+abi::DmaUsage usage_of(Session* session);
+
+}  // namespace kdma

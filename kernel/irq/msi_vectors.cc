@@ -1,0 +1,123 @@
+#include "irq/msi_vectors.h"
+
+#include "arch/x86_64/idt.h"
+#include "arch/x86_64/lapic.h"
+#include "cap/pci_function.h"
+#include "console/log.h"
+#include "pci/msix.h"
+
+namespace kirq {
+namespace {
+
+// Vectors 0x30..0xEF for devices: below are exceptions, the timer and the
+// ISA range; above, the spurious vector.
+constexpr u8 kFirstVector = 0x30;
+constexpr u8 kLastVector = 0xEF;
+
+struct Route {
+    bool used;
+    u32 function;
+    u16 index;
+    Sink sink;
+};
+Route g_routes[256];
+bool g_msix_enabled[256];  // per pci_enum function
+
+// x86 MSI address/data (SDM Vol. 3A §10.11): fixed delivery to this LAPIC,
+// edge-triggered.
+constexpr u32 kMsiAddressBase = 0xFEE00000;
+
+Result<volatile pci::MsixTableEntry*> entry_of(u32 function, u16 index) {
+    const pci_enum::Function& f = pci_enum::function(function);
+    if (!f.has_msix) return Status::Unsupported;
+    if (index >= f.msix.table_size) return Status::OutOfBounds;
+    volatile u8* bar = TRY(kobj::PciFunction::kernel_view(function, f.msix.table_bir));
+    return reinterpret_cast<volatile pci::MsixTableEntry*>(bar + f.msix.table_offset) + index;
+}
+
+// Once per function: every entry masked, then MSI-X on (which also turns
+// INTx off, PCI 3.0 §6.8.2.3) and the function mask cleared.
+Result<void> enable_msix(u32 function) {
+    if (g_msix_enabled[function]) return {};
+    const pci_enum::Function& f = pci_enum::function(function);
+    for (u16 i = 0; i < f.msix.table_size; i++) {
+        auto* e = TRY(entry_of(function, i));
+        e->vector_control = e->vector_control | pci::kMsixVectorControlMasked;
+    }
+    u16 control_at = f.msix.cap_offset + 2;
+    u16 control = TRY(ecam::read16(f.address, control_at));
+    control = (control | pci::kMsixControlEnable) & ~pci::kMsixControlFunctionMask;
+    TRY(ecam::write16(f.address, control_at, control));
+    g_msix_enabled[function] = true;
+    return {};
+}
+
+void deliver(InterruptFrame& frame) {
+    Route& r = g_routes[frame.vector & 0xff];
+    if (!r.used) return;
+    if (auto e = entry_of(r.function, r.index); e.ok())
+        e.value()->vector_control = e.value()->vector_control | pci::kMsixVectorControlMasked;
+    r.sink.fire(r.sink.ctx);
+}
+
+}  // namespace
+
+Result<u8> route(u32 function, u16 index, Sink sink) {
+    if (function >= pci_enum::count() || function >= 256) return Status::InvalidArgument;
+    auto* e = TRY(entry_of(function, index));
+    for (const Route& r : g_routes)
+        if (r.used && r.function == function && r.index == index) return Status::Busy;
+    u32 v = kFirstVector;
+    while (v <= kLastVector && g_routes[v].used) v++;
+    if (v > kLastVector) return Status::NoMemory;
+    TRY(enable_msix(function));
+    e->vector_control = e->vector_control | pci::kMsixVectorControlMasked;
+    e->message_address = kMsiAddressBase | (lapic::id() << 12);
+    e->message_upper_address = 0;
+    e->message_data = v;
+    g_routes[v] = Route{true, function, index, sink};
+    idt::set_handler(static_cast<u8>(v), deliver);
+    return static_cast<u8>(v);
+}
+
+void set_masked(u8 vector, bool masked) {
+    Route& r = g_routes[vector];
+    if (!r.used) return;
+    auto e = entry_of(r.function, r.index);
+    if (!e.ok()) return;
+    u32 control = e.value()->vector_control;
+    e.value()->vector_control =
+        masked ? control | pci::kMsixVectorControlMasked : control & ~pci::kMsixVectorControlMasked;
+}
+
+void unroute(u8 vector) {
+    Route& r = g_routes[vector];
+    if (!r.used) return;
+    set_masked(vector, true);
+    if (auto e = entry_of(r.function, r.index); e.ok()) {
+        e.value()->message_address = 0;
+        e.value()->message_data = 0;
+    }
+    idt::set_handler(vector, nullptr);
+    r = Route{};
+}
+
+u32 mask_function(u32 function) {
+    u32 n = 0;
+    for (u32 v = kFirstVector; v <= kLastVector; v++) {
+        Route& r = g_routes[v];
+        if (!r.used || r.function != function) continue;
+        set_masked(static_cast<u8>(v), true);
+        r.sink.torn_down(r.sink.ctx);
+        n++;
+    }
+    return n;
+}
+
+u32 routes_in_use() {
+    u32 n = 0;
+    for (const Route& r : g_routes) n += r.used ? 1 : 0;
+    return n;
+}
+
+}  // namespace kirq

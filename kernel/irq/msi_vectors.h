@@ -1,0 +1,35 @@
+// Device interrupts by MSI-X (DESIGN §3 "Interrupt"): the kernel owns the
+// IDT vectors and programs every MSI-X table entry itself — an MSI is a DMA
+// write to the address the entry holds, so no provider may choose it.
+//
+// A route ties one (function, MSI-X entry) to one CPU vector and a sink
+// (the Interrupt object). Delivery masks the entry (so a device cannot
+// storm a provider that is not acknowledging) and calls the sink; the
+// provider's ack unmasks it. Teardown masks every route of a function.
+#pragma once
+
+#include "util/result.h"
+
+namespace kirq {
+
+struct Sink {
+    void (*fire)(void* ctx);
+    void (*torn_down)(void* ctx);  // the function's DMA grant ended
+    void* ctx;
+};
+
+// Routes MSI-X entry `index` of pci_enum function `function` to a fresh
+// vector delivered to this CPU's LAPIC; the entry starts masked.
+// Unsupported (no MSI-X), OutOfBounds (index >= table size), Busy (entry
+// already routed), NoMemory (no vector free).
+Result<u8> route(u32 function, u16 index, Sink sink);
+// Masks the entry and frees the vector.
+void unroute(u8 vector);
+void set_masked(u8 vector, bool masked);
+// Teardown: masks every routed entry of `function` and tells each sink.
+// Returns how many.
+u32 mask_function(u32 function);
+// Vectors in use (accounting for tests).
+u32 routes_in_use();
+
+}  // namespace kirq
