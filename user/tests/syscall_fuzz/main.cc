@@ -31,7 +31,21 @@
 //    notification, endpoint or wait set named by their argument while the
 //    main thread closes, revokes and signals things;
 //  - DeviceList/DeviceOpen learn the real PCI functions, so MmioCreate,
-//    MmioMap and MmioWrite reach real BARs and NVMe's filtered registers.
+//    MmioMap and MmioWrite reach real BARs and NVMe's filtered registers;
+//  - DmaPoolCreate and InterruptCreate name those functions too (the NVMe
+//    controller often; MSI-X entries in and out of range), DmaBufferCreate
+//    draws from the pools it made, MemoryMap maps the buffers and WaitSetAdd
+//    takes the interrupts; NvmeQueueCreate builds admin queues on NVMe pools
+//    and NvmeSubmit sends them batches that mix what the broker allows
+//    (Identify into 4 KiB of a buffer of the queue's pool, Get Features
+//    Number of Queues, Get Log Page, features with data) with what it must
+//    refuse (queue creation, vendor opcodes, broker-owned features, foreign
+//    or missing buffers, wrong lengths and offsets, command ids in use or
+//    out of range, garbage), and NvmeComplete and NvmeQueueMap consume and
+//    show the completions. The upkeep often rebuilds a working NVMe chain
+//    (function, pool, admin queue, buffer) that the fuzzing then closes and
+//    revokes links of, so grants end with buffers, queues and interrupts
+//    alive and the calls meet torn-down objects too.
 // Two phases exhaust a resource while the fuzzing goes on: all free memory
 // (memory objects hog every frame) and the worker's capability space.
 // At the end the main thread leaves with ThreadExit before its last thread.
@@ -159,9 +173,9 @@ static_assert(sizeof(Recorder) <= 4096);
 constexpr u64 kRecorderMagic = 0x7265636f72646572ull;
 
 // --- status accounting -------------------------------------------------------
-constexpr u32 kStatusCount = static_cast<u32>(Status::BadHandle) + 1;
+constexpr u32 kStatusCount = static_cast<u32>(Status::TornDown) + 1;
 constexpr u32 kSyscalls = static_cast<u32>(S::Count);
-static_assert(kSyscalls == 38,
+static_assert(kSyscalls == 48,
               "syscall_fuzz: a system call was added or removed: give it a weight, arguments and its safety rules "
               "(what must never happen to the fuzzer) in generate() and make_safe()");
 
@@ -169,12 +183,14 @@ struct Counts {
     u64 by_status[kStatusCount + 1];  // [0] ok, [s] -s, [kStatusCount] anything else
     u64 calls[kSyscalls + 1];         // [kSyscalls]: undefined numbers
     u64 ok[kSyscalls + 1];
+    u64 by_call_status[kSyscalls + 1][kStatusCount + 1];  // as by_status, per call
 };
 Counts g_counts;
 
 void count(u64 number, i64 r) {
     u32 n = number < kSyscalls ? static_cast<u32>(number) : kSyscalls;
     g_counts.calls[n]++;
+    g_counts.by_call_status[n][r >= 0 ? 0 : -r < kStatusCount ? -r : kStatusCount]++;
     if (r >= 0) {
         g_counts.by_status[0]++;
         g_counts.ok[n]++;
@@ -199,7 +215,12 @@ enum : u16 {
     kDeviceRoot = 10,
     kPciFunction = 11,
     kDeviceMmio = 12,
+    kDmaPool = 13,
+    kDmaBuffer = 14,
+    kInterrupt = 15,
+    kNvmeQueue = 16,
 };
+constexpr u32 kTypes = 17;
 
 constexpr u32 kPoolMax = 256;
 constexpr u32 kPoolHigh = 160;  // above this, maintenance closes handles down to kPoolLow
@@ -250,6 +271,32 @@ struct MmioCap {
 };
 MmioCap g_mmio[16];
 u32 g_mmio_next;
+// DMA pools, buffers, interrupts and NVMe queues the worker made, with what
+// they belong to (so buffers come from live pools and NvmeSubmit can name a
+// buffer of the queue's own pool — or deliberately another one).
+struct DmaPoolCap {
+    u32 handle;
+    u32 dev;  // index into g_devs, ~0u if unknown
+};
+DmaPoolCap g_dma_pools[8];
+u32 g_dma_pool_next;
+struct DmaBufCap {
+    u32 handle;
+    u32 pool;  // the pool handle it was created through
+    u64 bytes;
+};
+DmaBufCap g_dma_bufs[16];
+u32 g_dma_buf_next;
+struct QueueCap {
+    u32 handle;
+    u32 pool;
+    u32 entries;
+    u32 next_cid;  // command ids are handed out round-robin
+};
+QueueCap g_queues[4];
+u32 g_queue_next;
+u32 g_irqs[8];
+u32 g_irq_next;
 u32 g_called[8];  // endpoints handed to "call" children: a caller may be waiting there
 u32 g_called_next;
 u32 g_child_pids[16];  // pids of children the worker spawned
@@ -259,6 +306,9 @@ bool g_server_alive;
 u64 g_untracked_found;  // handles the resync found that no call result told us about
 u64 g_maintenance_calls;
 bool g_purge;
+// What mapped DMA buffers and completion queues showed, and what
+// InterruptAck reported.
+u64 g_dma_maps, g_dma_nonzero, g_map_cq, g_cq_phases, g_irq_deliveries;
 
 // Capabilities held only to exhaust a resource (the out-of-memory and
 // full-space phases), by slot: the fuzzing never touches them.
@@ -694,7 +744,9 @@ const char* call_name(u64 n) {
         "WaitSetAdd",       "WaitSetRemove",   "WaitSetWait",   "ProcessSpawn",       "ProcessKill",
         "ProcessInfo",      "SystemInfo",      "ConsoleRead",   "ConsoleWrite",       "ProcessKillPid",
         "ThreadCreate",     "ThreadExit",      "DeviceList",    "DeviceOpen",         "PciConfigRead",
-        "MmioCreate",       "MmioMap",         "MmioWrite"};
+        "MmioCreate",       "MmioMap",         "MmioWrite",     "DmaPoolCreate",      "DmaBufferCreate",
+        "DmaPoolInfo",      "InterruptCreate", "InterruptAck",  "InterruptMask",      "NvmeQueueCreate",
+        "NvmeSubmit",       "NvmeComplete",    "NvmeQueueMap"};
     static_assert(sizeof kNames / sizeof kNames[0] == kSyscalls);
     return n < kSyscalls ? kNames[n] : "undefined";
 }
@@ -752,6 +804,16 @@ constexpr u32 kWeights[kSyscalls] = {
     20,  // MmioCreate
     12,  // MmioMap
     12,  // MmioWrite
+    12,  // DmaPoolCreate
+    18,  // DmaBufferCreate
+    8,   // DmaPoolInfo
+    10,  // InterruptCreate
+    8,   // InterruptAck
+    6,   // InterruptMask
+    10,  // NvmeQueueCreate
+    25,  // NvmeSubmit
+    15,  // NvmeComplete
+    6,   // NvmeQueueMap
 };
 
 u64 weighted_call() {
@@ -869,6 +931,238 @@ u64 pid_arg() {
     }
 }
 
+// --- devices, DMA and the NVMe broker ----------------------------------------
+bool is_nvme_dev(u32 dev) { return dev < g_dev_count && g_devs[dev].class_code == 1 && g_devs[dev].subclass == 8; }
+
+// One of the PCI function capabilities DeviceOpen returned (perhaps closed
+// by now; handle 0 before the first): the NVMe controller's `nvme_percent`
+// of the time when the worker has opened it.
+const PciCap& real_pci(u64 nvme_percent) {
+    const PciCap* chosen = &g_pci[below(16)];
+    if (chance(nvme_percent)) {
+        for (u32 k = 0; k < 16; k++) {
+            const PciCap& p = g_pci[(g_pci_next + 15 - k) % 16];
+            if (p.handle && is_nvme_dev(p.dev)) {
+                chosen = &p;
+                break;
+            }
+        }
+    }
+    return *chosen;
+}
+
+// Newest first, each taken with `percent` chance (older ones are more
+// likely closed by now).
+template <typename T, usize N, typename Fit>
+T* recent(T (&ring)[N], u32 next, u64 percent, Fit fit) {
+    for (u32 k = 0; k < N; k++) {
+        T& e = ring[(next + N - 1 - k) % N];
+        if (fit(e) && chance(percent)) return &e;
+    }
+    for (u32 k = 0; k < N; k++) {
+        T& e = ring[(next + N - 1 - k) % N];
+        if (fit(e)) return &e;
+    }
+    return nullptr;
+}
+
+const DmaPoolCap* recent_pool(bool nvme_only) {
+    return recent(g_dma_pools, g_dma_pool_next, 60,
+                  [&](const DmaPoolCap& p) { return p.handle && (!nvme_only || is_nvme_dev(p.dev)); });
+}
+
+QueueCap* recent_queue() {
+    return recent(g_queues, g_queue_next, 70, [](const QueueCap& q) { return q.handle != 0; });
+}
+
+// A buffer made through `pool` (0: any pool).
+const DmaBufCap* recent_buffer(u32 pool) {
+    return recent(g_dma_bufs, g_dma_buf_next, 50,
+                  [&](const DmaBufCap& b) { return b.handle && (!pool || b.pool == pool); });
+}
+
+u64 pci_arg(u64 nvme_percent) {
+    const PciCap& p = real_pci(nvme_percent);
+    return p.handle && chance(75) ? p.handle : handle_arg(kPciFunction);
+}
+
+u64 dma_pool_arg(bool nvme_only) {
+    if (chance(75))
+        if (const DmaPoolCap* p = recent_pool(nvme_only)) return p->handle;
+    return chance(50) ? typed_pool_handle(kDmaPool) : handle_arg(kDmaPool);
+}
+
+u64 dma_buffer_arg() {
+    if (chance(70))
+        if (const DmaBufCap* b = recent_buffer(0)) return b->handle;
+    return handle_arg(kDmaBuffer);
+}
+
+u64 interrupt_arg() {
+    if (chance(65)) {
+        u32 h = g_irqs[(g_irq_next + 7 - (chance(60) ? 0 : below(8))) % 8];
+        if (h) return h;
+    }
+    return handle_arg(kInterrupt);
+}
+
+u64 queue_arg() {
+    if (chance(75))
+        if (const QueueCap* q = recent_queue()) return q->handle;
+    return handle_arg(kNvmeQueue);
+}
+
+u64 dma_quota_arg() {
+    u64 r = below(100);
+    if (r < 50) return pick<u64>({kPage, 4 * kPage, 16 * kPage, 64 * kPage, 256 * kPage});
+    if (r < 85) return (1 + below(64)) * kPage;
+    if (r < 90) return 1 + below(1u << 20);  // not a page multiple
+    return pick<u64>({0ull, 1ull, 256ull << 20, (256ull << 20) + 1, 1ull << 32, ~0ull, rnd()});
+}
+
+u64 dma_buffer_bytes_arg() {
+    u64 r = below(100);
+    if (r < 75) return 1 + below(3 * kPage);
+    if (r < 88) return pick<u64>({kPage, 2 * kPage, 3 * kPage, 4095ull, 4097ull});
+    if (r < 93) return pick<u64>({0ull, 2ull << 20, (2ull << 20) - 1});
+    return pick<u64>({(2ull << 20) + 1, 4ull << 20, 1ull << 32, ~0ull, ~0ull - 4095, rnd()});
+}
+
+// Opcodes and fields (NVMe 1.4 §5): what the broker's admin allow-list
+// accepts, and what it must refuse.
+constexpr u8 kOpCreateIoSq = 0x01, kOpGetLogPage = 0x02, kOpIdentify = 0x06, kOpSetFeatures = 0x09,
+             kOpGetFeatures = 0x0A, kOpVendor = 0xC0;
+constexpr u32 kFidNumberOfQueues = 7, kFidHostMemoryBuffer = 0x0D, kFidTimestamp = 0x0E, kFidHostBehavior = 0x16;
+
+// A command the broker accepts (given a buffer of the queue's pool):
+// Identify Controller into 4 KiB of it, Get Features Number of Queues (no
+// data), the SMART / Health log page (512 bytes), or a feature with a data
+// structure (Timestamp: 8 bytes, Host Behavior Support: 512).
+void allowed_command(abi::NvmeCommand& c, const DmaBufCap* own) {
+    u64 r = below(100);
+    if (r < 25 || !own) {
+        c.opcode = kOpGetFeatures;
+        c.cdw10 = kFidNumberOfQueues;
+        return;
+    }
+    u64 room = (own->bytes + kPage - 1) / kPage * kPage;
+    c.buffer = own->handle;
+    if (r < 80) {
+        c.opcode = kOpIdentify;
+        c.cdw10 = 1;  // CNS 1: the controller
+        c.length = kPage;
+    } else if (r < 90) {
+        c.opcode = kOpGetLogPage;
+        c.nsid = 0xffffffffu;
+        c.cdw10 = 0x02 | (127u << 16);  // SMART / Health, NUMDL = 128 dwords - 1
+        c.length = 512;
+    } else {
+        c.opcode = chance(70) ? kOpGetFeatures : kOpSetFeatures;
+        c.cdw10 = chance(50) ? kFidTimestamp : kFidHostBehavior;
+        c.length = c.cdw10 == kFidTimestamp ? 8 : 512;
+    }
+    c.offset = chance(70) || room <= c.length ? 0 : below((room - c.length) / 4 + 1) * 4;
+}
+
+// A command the broker must refuse (the whole batch with it).
+void refused_command(abi::NvmeCommand& c, const QueueCap* q, const DmaBufCap* own) {
+    switch (below(11)) {
+        case 0:  // Create I/O Submission Queue: its PRP1 would be a queue the provider chose
+            c.opcode = kOpCreateIoSq;
+            c.cdw10 = (15u << 16) | 1;
+            c.cdw11 = (1u << 16) | 1;
+            c.buffer = own ? own->handle : 0;
+            c.length = chance(50) ? kPage : 0;
+            break;
+        case 1:  // vendor specific
+            c.opcode = static_cast<u8>(kOpVendor + below(64));
+            c.cdw10 = static_cast<u32>(rnd());
+            break;
+        case 2: {  // Identify into a buffer of another pool, or something that is no buffer
+            c.opcode = kOpIdentify;
+            c.cdw10 = 1;
+            c.length = kPage;
+            const DmaBufCap* other = recent(g_dma_bufs, g_dma_buf_next, 50,
+                                            [&](const DmaBufCap& b) { return b.handle && (!q || b.pool != q->pool); });
+            c.buffer = other && chance(60) ? other->handle : static_cast<u32>(handle_arg(kMemory));
+            break;
+        }
+        case 3:  // Identify with a length that is not what the device moves
+            c.opcode = kOpIdentify;
+            c.cdw10 = 1;
+            c.buffer = own ? own->handle : 0;
+            c.length = pick<u64>({0ull, 512ull, 4095ull, 4097ull, 8192ull, ~0ull});
+            break;
+        case 4:  // Identify without a buffer: PRP1 would be 0
+            c.opcode = kOpIdentify;
+            c.cdw10 = 1;
+            c.length = chance(50) ? kPage : 0;
+            break;
+        case 5:  // a command without data, given a buffer
+            c.opcode = kOpGetFeatures;
+            c.cdw10 = kFidNumberOfQueues;
+            c.buffer = own ? own->handle : static_cast<u32>(handle_arg(kDmaBuffer));
+            c.length = chance(50) ? kPage : 0;
+            break;
+        case 6:  // features the broker owns or that carry an address
+            c.opcode = chance(50) ? kOpSetFeatures : kOpGetFeatures;
+            c.cdw10 = c.opcode == kOpSetFeatures ? pick<u32>({kFidNumberOfQueues, kFidHostMemoryBuffer, 0x84u, 0xC1u})
+                                                 : pick<u32>({kFidHostMemoryBuffer, 0xC1u, 0x7fu, 0x00u});
+            break;
+        case 7: {  // Identify past the buffer's end, or at an odd offset
+            c.opcode = kOpIdentify;
+            c.cdw10 = 1;
+            c.length = kPage;
+            c.buffer = own ? own->handle : 0;
+            u64 room = own ? (own->bytes + kPage - 1) / kPage * kPage : kPage;
+            c.offset = pick<u64>({room - kPage + 4, room, room + kPage, 2ull, 1ull, ~0ull - 4095, 1ull << 63});
+            break;
+        }
+        case 8:  // a command id out of range
+            allowed_command(c, own);
+            c.cid = static_cast<u16>(q ? q->entries + below(0x10000 - q->entries) : 64 + below(0xffc0));
+            break;
+        case 9:  // a Get Log Page that needs a PRP list (more than two pages)
+            c.opcode = kOpGetLogPage;
+            c.nsid = 0xffffffffu;
+            c.cdw10 = 0x02 | static_cast<u32>((3 * kPage / 4 - 1) << 16);  // NUMDL (NUMDU = 0)
+            c.buffer = own ? own->handle : 0;
+            c.length = 3 * kPage;
+            break;
+        default:  // bytes
+            for (u32 i = 0; i < sizeof c / 8; i++) reinterpret_cast<u64*>(&c)[i] = rnd();
+            break;
+    }
+}
+
+// A batch of `count` commands for queue `q` (null: none known) in scratch;
+// returns its address. Half the batches are clean, the others carry refused
+// commands or a command id twice.
+u64 nvme_batch(QueueCap* q, u32 count) {
+    constexpr u64 kSize = sizeof(abi::NvmeCommand);
+    u64 at = chance(95) ? kScratch + below((kScratchBytes - count * kSize) / 8 + 1) * 8
+                        : kScratch + kScratchBytes - count * kSize + 8 * (1 + below(6));  // into the guard page
+    u64 room = kScratch + kScratchBytes - at;
+    abi::NvmeCommand cmds[abi::kNvmeMaxBatch];
+    bool clean = chance(50);
+    u32 cid = q ? q->next_cid : static_cast<u32>(below(64));
+    for (u32 i = 0; i < count; i++) {
+        abi::NvmeCommand& c = cmds[i];
+        c = abi::NvmeCommand{};
+        c.cid = static_cast<u16>(q ? cid++ % q->entries : below(64));
+        const DmaBufCap* own = q && chance(92) ? recent_buffer(q->pool) : nullptr;
+        if (clean || chance(60))
+            allowed_command(c, own);
+        else
+            refused_command(c, q, own);
+        if (!clean && i && chance(10)) c.cid = cmds[below(i)].cid;  // twice in one batch
+    }
+    if (q) q->next_cid = cid % q->entries;
+    u64 n = count * kSize < room ? count * kSize : room;
+    __builtin_memcpy(reinterpret_cast<void*>(at), cmds, n);
+    return at;
+}
+
 // The rules that keep the worker alive and unblocked, applied to every
 // call however it was generated.
 void make_safe(Call& c) {
@@ -982,7 +1276,26 @@ Call generate() {
             break;  // make_safe picks the time
         case S::HandleClose:
         case S::HandleRevoke:
-            c.a[0] = handle_arg(0);
+            // Sometimes a DMA object, so grants end (teardown) with buffers,
+            // queues and interrupts still alive, and pools come and go.
+            if (chance(8)) {
+                switch (below(4)) {
+                    case 0:
+                        c.a[0] = dma_pool_arg(chance(50));
+                        break;
+                    case 1:
+                        c.a[0] = queue_arg();
+                        break;
+                    case 2:
+                        c.a[0] = dma_buffer_arg();
+                        break;
+                    default:
+                        c.a[0] = chance(50) ? interrupt_arg() : pci_arg(50);
+                        break;
+                }
+            } else {
+                c.a[0] = handle_arg(0);
+            }
             break;
         case S::HandleDuplicate:
             c.a[0] = handle_arg(0);
@@ -1041,7 +1354,7 @@ Call generate() {
             c.a[0] = memory_size_arg();
             break;
         case S::MemoryMap:
-            c.a[0] = handle_arg(kMemory);
+            c.a[0] = chance(20) ? dma_buffer_arg() : handle_arg(kMemory);
             c.a[1] = chance(65) ? 0 : fixed_map_address();
             c.a[2] = map_flags_arg();
             break;
@@ -1058,7 +1371,9 @@ Call generate() {
             break;
         case S::WaitSetAdd:
             c.a[0] = handle_arg(kWaitSet);
-            c.a[1] = handle_arg(pick({kNotification, kEndpoint, kProcess, kWaitSet, kMemory, kLog}));
+            c.a[1] = chance(12) ? interrupt_arg()
+                                : handle_arg(pick({kNotification, kEndpoint, kProcess, kWaitSet, kMemory, kLog,
+                                                   kInterrupt, kDmaPool}));
             c.a[2] = signal_mask_arg();
             c.a[3] = key_arg();
             break;
@@ -1144,18 +1459,8 @@ Call generate() {
             c.a[2] = chance(80) ? pick<u64>({1ull, 2ull, 4ull}) : pick<u64>({0ull, 3ull, 8ull, 0x100000004ull, rnd()});
             break;
         case S::MmioCreate: {
-            const PciCap* chosen = &g_pci[below(16)];
-            if (chance(50)) {
-                // Prefer an NVMe controller: its BAR0 has a write allow-list.
-                for (u32 k = 0; k < 16; k++) {
-                    const PciCap& p = g_pci[(g_pci_next + 15 - k) % 16];
-                    if (p.handle && g_devs[p.dev].class_code == 1 && g_devs[p.dev].subclass == 8) {
-                        chosen = &p;
-                        break;
-                    }
-                }
-            }
-            const PciCap& pci = *chosen;
+            // Prefer an NVMe controller: its BAR0 has a write allow-list.
+            const PciCap& pci = real_pci(50);
             if (pci.handle && chance(60)) {
                 // A window of one of the function's memory BARs: mostly
                 // inside it, sometimes overlapping its end.
@@ -1208,6 +1513,58 @@ Call generate() {
             c.a[3] = chance(30) ? below(2) : rnd();
             break;
         }
+        case S::DmaPoolCreate:
+            c.a[0] = pci_arg(50);
+            c.a[1] = dma_quota_arg();
+            break;
+        case S::DmaBufferCreate:
+            c.a[0] = dma_pool_arg(false);
+            c.a[1] = dma_buffer_bytes_arg();
+            break;
+        case S::DmaPoolInfo:
+            c.a[0] = dma_pool_arg(false);
+            c.a[1] = pointer_arg(sizeof(abi::DmaUsage));
+            break;
+        case S::InterruptCreate: {
+            const PciCap& pci = real_pci(50);
+            u32 vectors = pci.handle ? g_devs[pci.dev].msix_vectors : 0;
+            c.a[0] = pci.handle && chance(75) ? pci.handle : handle_arg(kPciFunction);
+            if (chance(75))  // vector 0 most: NVMe's admin completion queue interrupts there
+                c.a[1] = chance(50) ? 0 : below(vectors ? (vectors < 8 ? vectors : 8) : 4);
+            else
+                c.a[1] = pick<u64>({vectors, vectors + 1ull, 0x7ffull, 0xffffull, 0x10000ull, ~0ull, rnd()});
+            break;
+        }
+        case S::InterruptAck:
+            c.a[0] = interrupt_arg();
+            break;
+        case S::InterruptMask:
+            c.a[0] = interrupt_arg();
+            c.a[1] = chance(85) ? below(2) : pick<u64>({2ull, 0x100ull, ~0ull, rnd()});
+            break;
+        case S::NvmeQueueCreate:
+            c.a[0] = dma_pool_arg(chance(80));
+            c.a[1] = chance(90) ? static_cast<u64>(abi::NvmeQueueKind::Admin) : pick<u64>({1ull, 2ull, ~0ull, rnd()});
+            c.a[2] = chance(85) ? 2 + below(abi::kNvmeMaxEntries - 1)
+                                : pick<u64>({0ull, 1ull, 65ull, 4096ull, 1ull << 32, ~0ull, rnd()});
+            break;
+        case S::NvmeSubmit: {
+            QueueCap* q = chance(85) ? recent_queue() : nullptr;
+            c.a[0] = q ? q->handle : queue_arg();
+            u64 r = below(100);
+            u32 count = r < 70 ? 1 + static_cast<u32>(below(3)) : r < 92 ? 1 + static_cast<u32>(below(64)) : 0;
+            u64 at = nvme_batch(q, count ? count : 1);
+            c.a[2] = count ? count : pick<u64>({0ull, 65ull, 1ull << 32, (1ull << 32) + 1, ~0ull, rnd()});
+            c.a[1] = chance(92) ? at : pointer_arg(c.a[2] * sizeof(abi::NvmeCommand));
+            break;
+        }
+        case S::NvmeComplete:
+            c.a[0] = queue_arg();
+            c.a[1] = chance(80) ? 1 + below(64) : pick<u64>({0ull, 65ull, 1ull << 32, ~0ull, rnd()});
+            break;
+        case S::NvmeQueueMap:
+            c.a[0] = queue_arg();
+            break;
         case S::ProcessExit:
         case S::ThreadExit:
         case S::Count:
@@ -1250,6 +1607,26 @@ void resync() {
         }
     }
     g_served_count = served;
+    // The device and DMA rings forget what is gone, so the calls aimed at
+    // real objects mostly find live ones (closed ones still come from the
+    // dead pool).
+    auto gone = [&](u32 h) {
+        for (i64 i = 0; i < n; i++)
+            if (g_caps[i].handle == h) return false;
+        return true;
+    };
+    for (PciCap& p : g_pci)
+        if (p.handle && gone(p.handle)) p = PciCap{};
+    for (MmioCap& m : g_mmio)
+        if (m.handle && gone(m.handle)) m = MmioCap{};
+    for (DmaPoolCap& p : g_dma_pools)
+        if (p.handle && gone(p.handle)) p = DmaPoolCap{};
+    for (DmaBufCap& b : g_dma_bufs)
+        if (b.handle && gone(b.handle)) b = DmaBufCap{};
+    for (QueueCap& q : g_queues)
+        if (q.handle && gone(q.handle)) q = QueueCap{};
+    for (u32& h : g_irqs)
+        if (h && gone(h)) h = 0;
     g_pool_count = 0;
     for (i64 i = 0; i < n && g_pool_count < kPoolMax; i++) {
         const abi::SystemCap& c = g_caps[i];
@@ -1292,12 +1669,70 @@ void maintain() {
     g_purge = false;
 }
 
+// Often (not always: calls on torn-down and missing ones matter too) keeps
+// a working NVMe chain — the controller's PciFunction, a DmaPool on it, its
+// admin queue and a buffer of that pool — so NvmeSubmit, NvmeComplete and
+// NvmeQueueMap meet a live queue with buffers of its own pool. The fuzzing
+// closes and revokes links of it all the time.
+void replenish_nvme() {
+    u32 nvme = ~0u;
+    for (u32 i = 0; i < g_dev_count && nvme == ~0u; i++)
+        if (is_nvme_dev(i)) nvme = i;
+    if (nvme == ~0u || !chance(35)) return;
+    auto keep_cap = [](i64 h, u16 type) {
+        if (h >= 0 && g_pool_count < kPoolMax) g_pool[g_pool_count++] = Cap{static_cast<u32>(h), type, 0};
+    };
+    DmaPoolCap* pool =
+        recent(g_dma_pools, g_dma_pool_next, 100, [&](const DmaPoolCap& p) { return p.handle && p.dev == nvme; });
+    if (!pool) {
+        const PciCap* pci = recent(g_pci, g_pci_next, 100, [&](const PciCap& p) { return p.handle && p.dev == nvme; });
+        if (!pci) {
+            const abi::DeviceInfo& d = g_devs[nvme];
+            i64 h = rt::raw_syscall(S::DeviceOpen, g_devices, abi::pci_bdf(d.bus, d.device, d.function));
+            g_maintenance_calls++;
+            if (h < 0) return;
+            keep_cap(h, kPciFunction);
+            g_pci[g_pci_next] = PciCap{static_cast<u32>(h), nvme};
+            pci = &g_pci[g_pci_next];
+            g_pci_next = (g_pci_next + 1) % 16;
+        }
+        i64 h = rt::raw_syscall(S::DmaPoolCreate, pci->handle, (16 + below(48)) * kPage);
+        g_maintenance_calls++;
+        if (h < 0) return;  // (Busy: a pool the worker lost track of, or a child's)
+        keep_cap(h, kDmaPool);
+        g_dma_pools[g_dma_pool_next] = DmaPoolCap{static_cast<u32>(h), nvme};
+        pool = &g_dma_pools[g_dma_pool_next];
+        g_dma_pool_next = (g_dma_pool_next + 1) % 8;
+    }
+    u32 p = pool->handle;
+    if (!recent(g_queues, g_queue_next, 100, [&](const QueueCap& q) { return q.handle && q.pool == p; })) {
+        u32 entries = static_cast<u32>(2 + below(abi::kNvmeMaxEntries - 1));
+        i64 h = rt::raw_syscall(S::NvmeQueueCreate, p, static_cast<u64>(abi::NvmeQueueKind::Admin), entries);
+        g_maintenance_calls++;
+        if (h >= 0) {
+            keep_cap(h, kNvmeQueue);
+            g_queues[g_queue_next] = QueueCap{static_cast<u32>(h), p, entries, 0};
+            g_queue_next = (g_queue_next + 1) % 4;
+        }
+    }
+    if (!recent(g_dma_bufs, g_dma_buf_next, 100, [&](const DmaBufCap& b) { return b.handle && b.pool == p; })) {
+        u64 bytes = (1 + below(2)) * kPage;
+        i64 h = rt::raw_syscall(S::DmaBufferCreate, p, bytes);
+        g_maintenance_calls++;
+        if (h >= 0) {
+            keep_cap(h, kDmaBuffer);
+            g_dma_bufs[g_dma_buf_next] = DmaBufCap{static_cast<u32>(h), p, bytes};
+            g_dma_buf_next = (g_dma_buf_next + 1) % 16;
+        }
+    }
+}
+
 // Keeps at least one capability of every type in the pool (the fuzzing
 // closes, moves and revokes them all the time).
 void replenish() {
-    bool have[16] = {};
+    bool have[kTypes] = {};
     for (u32 k = 0; k < g_pool_count; k++)
-        if (g_pool[k].type < 16 && !g_pool[k].revoked) have[g_pool[k].type] = true;
+        if (g_pool[k].type < kTypes && !g_pool[k].revoked) have[g_pool[k].type] = true;
     u32 made = 0;
     auto make = [&](u16 type, Result<rt::Handle> h) {
         if (have[type]) return;
@@ -1314,6 +1749,7 @@ void replenish() {
     if (!have[kWaitSet]) make(kWaitSet, rt::waitset_create());
     if (!have[kMemory]) make(kMemory, rt::memory_create(kPage));
     (void)made;
+    replenish_nvme();
 }
 
 // What a call's result tells the pools.
@@ -1334,7 +1770,15 @@ void note_result(const Call& c, i64 r) {
             if (r >= 0 && g_pool_count < kPoolMax) g_pool[g_pool_count++] = Cap{static_cast<u32>(r), 0, 0};
             break;
         case S::MemoryMap:
-            if (r >= 0) add_map(static_cast<u64>(r), static_cast<u32>(c.a[0]));
+            if (r < 0) break;
+            add_map(static_cast<u64>(r), static_cast<u32>(c.a[0]));
+            // A DmaBuffer reads like memory (zeroed, or what the device wrote).
+            for (const DmaBufCap& b : g_dma_bufs)
+                if (b.handle && b.handle == static_cast<u32>(c.a[0])) {
+                    g_dma_maps++;
+                    g_dma_nonzero += *reinterpret_cast<volatile const u64*>(r) != 0;
+                    break;
+                }
             break;
         case S::DeviceOpen:
             if (r < 0) break;
@@ -1352,6 +1796,45 @@ void note_result(const Call& c, i64 r) {
             g_mmio[g_mmio_next] = MmioCap{static_cast<u32>(r), c.a[3]};
             g_mmio_next = (g_mmio_next + 1) % 16;
             break;
+        case S::DmaPoolCreate: {
+            if (r < 0) break;
+            if (g_pool_count < kPoolMax) g_pool[g_pool_count++] = Cap{static_cast<u32>(r), kDmaPool, 0};
+            u32 dev = ~0u;
+            for (const PciCap& p : g_pci)
+                if (p.handle && p.handle == static_cast<u32>(c.a[0])) dev = p.dev;
+            g_dma_pools[g_dma_pool_next] = DmaPoolCap{static_cast<u32>(r), dev};
+            g_dma_pool_next = (g_dma_pool_next + 1) % 8;
+            break;
+        }
+        case S::DmaBufferCreate:
+            if (r < 0) break;
+            if (g_pool_count < kPoolMax) g_pool[g_pool_count++] = Cap{static_cast<u32>(r), kDmaBuffer, 0};
+            g_dma_bufs[g_dma_buf_next] = DmaBufCap{static_cast<u32>(r), static_cast<u32>(c.a[0]), c.a[1]};
+            g_dma_buf_next = (g_dma_buf_next + 1) % 16;
+            break;
+        case S::InterruptCreate:
+            if (r < 0) break;
+            if (g_pool_count < kPoolMax) g_pool[g_pool_count++] = Cap{static_cast<u32>(r), kInterrupt, 0};
+            g_irqs[g_irq_next] = static_cast<u32>(r);
+            g_irq_next = (g_irq_next + 1) % 8;
+            break;
+        case S::NvmeQueueCreate:
+            if (r < 0) break;
+            if (g_pool_count < kPoolMax) g_pool[g_pool_count++] = Cap{static_cast<u32>(r), kNvmeQueue, 0};
+            g_queues[g_queue_next] =
+                QueueCap{static_cast<u32>(r), static_cast<u32>(c.a[0]), static_cast<u32>(c.a[2]), 0};
+            g_queue_next = (g_queue_next + 1) % 4;
+            break;
+        case S::InterruptAck:
+            if (r > 0) g_irq_deliveries += static_cast<u64>(r);
+            break;
+        case S::NvmeQueueMap:
+            if (r < 0) break;
+            add_map(static_cast<u64>(r), static_cast<u32>(c.a[0]));
+            g_map_cq++;
+            // Readable at once (it is unmapped only when that capability goes).
+            g_cq_phases += *reinterpret_cast<volatile const u16*>(static_cast<u64>(r) + 14) & 1;
+            break;
         default:
             break;
     }
@@ -1368,8 +1851,11 @@ void note_result(const Call& c, i64 r) {
             if (g_child_pid_count < 16) g_child_pid_count++;
         }
     }
+    // Out of kernel memory or capability space: close half the pools. (Not
+    // for a DMA pool's own quota or ledger, which only that pool runs out of.)
     bool full = r == -static_cast<i64>(Status::NoMemory) || r == -static_cast<i64>(Status::QuotaExceeded);
-    if (full && c.number != static_cast<u64>(S::ThreadCreate) && !g_hog_count) g_purge = true;
+    bool dma = c.number >= static_cast<u64>(S::DmaPoolCreate) && c.number < kSyscalls;
+    if (full && c.number != static_cast<u64>(S::ThreadCreate) && !dma && !g_hog_count) g_purge = true;
 }
 
 // --- the worker ---------------------------------------------------------------
@@ -1642,8 +2128,27 @@ int worker(const char* args) {
         per.add(" %s %llu/%llu", n < kSyscalls ? call_name(n) : "undefined",
                 static_cast<unsigned long long>(g_counts.ok[n]), static_cast<unsigned long long>(g_counts.calls[n]));
     per.flush();
+    // The DMA and broker calls by result: which checks the fuzzing reached.
+    for (u32 n = static_cast<u32>(S::DmaPoolCreate); n < kSyscalls; n++) {
+        char more[48];
+        format(more, sizeof more, "fuzz: results of %s (more):", call_name(n));
+        Line line(more);
+        line.add("fuzz: results of %s:", call_name(n));
+        for (u32 s = 0; s <= kStatusCount; s++) {
+            if (!g_counts.by_call_status[n][s]) continue;
+            const char* name = s == 0 ? "ok" : s == kStatusCount ? "other" : status_name(static_cast<Status>(s));
+            line.add(" %s %llu", name, static_cast<unsigned long long>(g_counts.by_call_status[n][s]));
+        }
+        line.flush();
+    }
     rt::log("fuzz: %llu bookkeeping calls; %llu handles found that no result announced",
             static_cast<unsigned long long>(g_maintenance_calls), static_cast<unsigned long long>(g_untracked_found));
+    rt::log(
+        "fuzz: dma: %llu buffer maps (%llu showed data), %llu completion queue maps (%llu with an entry posted), "
+        "%llu interrupt deliveries acknowledged",
+        static_cast<unsigned long long>(g_dma_maps), static_cast<unsigned long long>(g_dma_nonzero),
+        static_cast<unsigned long long>(g_map_cq), static_cast<unsigned long long>(g_cq_phases),
+        static_cast<unsigned long long>(g_irq_deliveries));
 
     // Leave nothing running: kill every child, the echo server included.
     resync();
