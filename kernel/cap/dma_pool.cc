@@ -7,7 +7,7 @@ Result<DmaPool*> DmaPool::create(u32 function, u64 quota_bytes) {
     if (!p) return Status::NoMemory;
     auto s = kdma::Session::create(function, quota_bytes);
     if (!s.ok()) {
-        delete p;
+        delete p;  // no session: the destructor has nothing to tear down
         return s.status();
     }
     p->m_session = s.value();
@@ -15,6 +15,7 @@ Result<DmaPool*> DmaPool::create(u32 function, u64 quota_bytes) {
 }
 
 DmaPool::~DmaPool() {
+    if (!m_session) return;
     m_session->teardown("pool released");
     m_session->unref();
 }

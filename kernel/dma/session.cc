@@ -32,6 +32,10 @@ Result<Session*> Session::create(u32 function, u64 quota_bytes) {
     if (function >= kMaxFunctions || function >= pci_enum::count()) return Status::InvalidArgument;
     if (quota_bytes == 0 || quota_bytes > kMaxQuota) return Status::InvalidArgument;
     if (g_active[function]) return Status::Busy;
+    // Only classes the kernel can mediate get DMA on the brokered lane: for
+    // any other function nothing filters its registers (a direct window
+    // could aim it anywhere) and no class reset can stop it.
+    if (pci_enum::function(function).registers.kind == devices::RegisterMap::Kind::DenyAll) return Status::Unsupported;
     auto* s = new (std::nothrow) Session(g_next_id, function, quota_bytes);
     if (!s) return Status::NoMemory;
     if (auto on = set_bus_master(function); !on.ok()) {

@@ -33,7 +33,9 @@ enum class SessionState : u8 { Active, TearingDown, Quiesced, Quarantined };
 class Session {
 public:
     // Starts a grant for pci_enum function `function`: Busy if one is
-    // active, InvalidArgument for a quota of 0 or above kMaxQuota.
+    // active, InvalidArgument for a quota of 0 or above kMaxQuota,
+    // Unsupported for a class the kernel cannot mediate (no register map:
+    // not NVMe, not virtio).
     static Result<Session*> create(u32 function, u64 quota_bytes);
     static constexpr u64 kMaxQuota = 256ull << 20;
 

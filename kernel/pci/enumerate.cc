@@ -115,7 +115,7 @@ void scan_function(const ecam::Address& a, const pci::FunctionHeader& header, By
         }
     }
     if (header.class_code == 0x01 && header.subclass == 0x08 && header.prog_if == 0x02) {
-        f.registers = devices::nvme_register_map();
+        f.registers = devices::nvme_register_map(f.bars[0].size);
     } else if (header.vendor == 0x1af4) {
         auto common = devices::find_virtio_common_cfg(cfg);
         if (common.ok())

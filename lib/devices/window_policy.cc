@@ -19,13 +19,15 @@ bool listed(const Register* list, u32 count, u64 offset, u32 width) {
     return false;
 }
 
-// NVMe 1.4 §3.1. Writable: INTMS, INTMC, AQA. Never: ASQ, ACQ, BPMBL,
-// CMBMSC, PMRMSC (each holds a device-visible address); CC (setting CC.EN
-// makes the controller fetch from whatever ASQ/ACQ hold: enabling is the
-// queue broker's job, after the kernel has written them); BPRSEL (starts a
-// boot-partition read, a DMA to BPMBL); NSSR; nothing unnamed.
-constexpr Register kNvmeWritable[] = {{0x0c, 4}, {0x10, 4}, {0x24, 4}};
-constexpr u64 kNvmeRegisterBlock = 0x1000;  // doorbells follow (stride 4, CAP.DSTRD = 0)
+// NVMe 1.4 §3.1. Writable: INTMS, INTMC. Never: ASQ, ACQ, BPMBL, CMBMSC,
+// PMRMSC (each holds a device-visible address); CC (setting CC.EN makes the
+// controller fetch from whatever ASQ/ACQ hold: enabling is the queue
+// broker's job, after the kernel has written them); AQA (the broker sizes
+// its queues); BPRSEL (starts a boot-partition read, a DMA to BPMBL); NSSR;
+// nothing unnamed. And no doorbell (§3.1.24-25): on the brokered lane every
+// queue is the broker's, and a tail write makes the controller (re)fetch
+// entries — entries the kernel wrote for buffers that may since be freed.
+constexpr Register kNvmeWritable[] = {{0x0c, 4}, {0x10, 4}};
 
 // virtio 1.1 §4.1.4.3 common configuration. Writable: the feature selects
 // and driver features, the config vector, device_status, queue_select,
@@ -59,7 +61,7 @@ Result<void> check_window(const pci::Bar& bar, u8 bar_index, const pci::MsixInfo
     return {};
 }
 
-RegisterMap nvme_register_map() { return RegisterMap{RegisterMap::Kind::Nvme, 0, 0, kNvmeRegisterBlock}; }
+RegisterMap nvme_register_map(u64 bar0_size) { return RegisterMap{RegisterMap::Kind::Nvme, 0, 0, bar0_size}; }
 
 RegisterMap virtio_register_map(u8 bar, u64 offset, u64 length) {
     return RegisterMap{RegisterMap::Kind::Virtio, bar, offset, length};
@@ -77,9 +79,7 @@ bool filtered_write_allowed(const RegisterMap& map, u8 bar, u64 offset, u32 widt
     u64 rel = offset - map.offset;
     switch (map.kind) {
         case RegisterMap::Kind::Nvme:
-            if (in_block) return listed(kNvmeWritable, sizeof kNvmeWritable / sizeof kNvmeWritable[0], rel, width);
-            // Doorbells: 4-byte writes in BAR0 after the register block.
-            return bar == map.bar && width == 4 && offset >= map.offset + map.length;
+            return in_block && listed(kNvmeWritable, sizeof kNvmeWritable / sizeof kNvmeWritable[0], rel, width);
         case RegisterMap::Kind::Virtio:
             if (in_block)
                 return listed(kVirtioWritable, sizeof kVirtioWritable / sizeof kVirtioWritable[0], rel, width);

@@ -38,7 +38,9 @@ struct RegisterMap {
     u64 length = 0;
 };
 
-RegisterMap nvme_register_map();  // BAR0, the 4 KiB register page (doorbells follow it)
+// BAR0 whole: the registers and every doorbell (the broker's on the
+// brokered lane).
+RegisterMap nvme_register_map(u64 bar0_size);
 RegisterMap virtio_register_map(u8 bar, u64 offset, u64 length);
 
 // May a direct window cover [offset, offset+length) of `bar`? Not over the

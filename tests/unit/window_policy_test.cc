@@ -50,10 +50,10 @@ TEST(WindowPolicy, WindowsStayInsideTheBarAndOnPages) {
 }
 
 TEST(WindowPolicy, AddressRegistersAreNeverDirect) {
-    const auto nvme = devices::nvme_register_map();
+    const auto nvme = devices::nvme_register_map(0x4000);
     EXPECT_FALSE(devices::direct_window_allowed(nvme, 0, 0, 0x1000));
     EXPECT_FALSE(devices::direct_window_allowed(nvme, 0, 0, 0x2000));
-    EXPECT_TRUE(devices::direct_window_allowed(nvme, 0, 0x1000, 0x1000));  // doorbells
+    EXPECT_FALSE(devices::direct_window_allowed(nvme, 0, 0x1000, 0x1000));  // doorbells: the broker's
     EXPECT_TRUE(devices::direct_window_allowed(nvme, 2, 0, 0x1000));       // another BAR
     // QEMU virtio: common configuration at BAR4 + 0, 0x38 bytes: its page is never direct.
     const auto virtio = devices::virtio_register_map(4, 0, 0x38);
@@ -64,13 +64,15 @@ TEST(WindowPolicy, AddressRegistersAreNeverDirect) {
 }
 
 TEST(WindowPolicy, NvmeFilterDeniesAddressRegisters) {
-    const auto nvme = devices::nvme_register_map();
-    // Address registers, CC (enable would fetch from ASQ/ACQ), BPRSEL (a
-    // boot-partition read DMAs to BPMBL), NSSR, read-only and unnamed ones.
+    const auto nvme = devices::nvme_register_map(0x4000);
+    // Address registers, CC (enable would fetch from ASQ/ACQ), AQA, BPRSEL
+    // (a boot-partition read DMAs to BPMBL), NSSR, read-only and unnamed
+    // ones, and every doorbell (the broker's: a tail write re-fetches
+    // entries the kernel wrote).
     for (u64 off : {0x28ull, 0x2cull, 0x30ull, 0x34ull, 0x48ull, 0x50ull, 0x00ull, 0x08ull, 0x14ull, 0x1cull, 0x20ull,
-                    0x44ull, 0xe14ull})
+                    0x24ull, 0x44ull, 0xe14ull, 0x1000ull, 0x1004ull, 0x1ffcull, 0x3ffcull})
         EXPECT_FALSE(devices::filtered_write_allowed(nvme, 0, off, 4)) << std::hex << off;
-    for (u64 off : {0x0cull, 0x10ull, 0x24ull, 0x1000ull, 0x1004ull, 0x1ffcull})
+    for (u64 off : {0x0cull, 0x10ull})
         EXPECT_TRUE(devices::filtered_write_allowed(nvme, 0, off, 4)) << std::hex << off;
     EXPECT_FALSE(devices::filtered_write_allowed(nvme, 0, 0x0c, 8));    // 64-bit write over INTMS+INTMC
     EXPECT_FALSE(devices::filtered_write_allowed(nvme, 0, 0x1002, 4));  // misaligned

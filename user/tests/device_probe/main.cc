@@ -18,7 +18,7 @@ const char* st(Status s) { return status_name(s); }
 void probe_nvme(const abi::DeviceInfo& d) {
     auto fn = rt::device_open(g_root, abi::pci_bdf(d.bus, d.device, d.function));
     if (!fn.ok()) return rt::log("probe: FAILED open nvme: %s", st(fn.status()));
-    auto regs = rt::mmio_create(fn.value().get(), 0, 0, 0x1000, abi::kMmioFiltered);
+    auto regs = rt::mmio_create(fn.value().get(), 0, 0, 0x2000, abi::kMmioFiltered);
     if (!regs.ok()) return rt::log("probe: FAILED nvme register window: %s", st(regs.status()));
     auto at = rt::mmio_map(regs.value().get());
     if (!at.ok()) return rt::log("probe: FAILED map: %s", st(at.status()));
@@ -37,9 +37,11 @@ void probe_nvme(const abi::DeviceInfo& d) {
     Status intms = rt::mmio_write(regs.value().get(), 0x0c, 4, 0).status();
     rt::log("probe: nvme refusals: msix-window %s, past-bar %s, direct-registers %s, write-asq %s; write-intms %s",
             st(msix), st(past), st(direct_regs), st(asq), st(intms));
-    // Doorbells may be direct.
+    // Doorbells are the queue broker's on the brokered lane: never direct.
     auto bells = rt::mmio_create(fn.value().get(), 0, 0x1000, 0x1000, 0);
     rt::log("probe: nvme doorbell window (direct): %s", bells.ok() ? "ok" : st(bells.status()));
+    Status ring = rt::mmio_write(regs.value().get(), 0x1000, 4, 1).status();
+    rt::log("probe: nvme doorbell write through the filter: %s", st(ring));
     // Windows are derived from the function's capability: revoking it
     // revokes (and unmaps) them, while the function capability itself stays.
     auto revoked = rt::revoke(fn.value().get());
