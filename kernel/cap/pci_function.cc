@@ -1,5 +1,6 @@
 #include "cap/pci_function.h"
 
+#include "devices/config_policy.h"
 #include "mm/paging.h"
 
 namespace kobj {
@@ -22,6 +23,9 @@ Result<volatile u8*> PciFunction::kernel_view(u32 function_index, u8 bar) {
 Result<u32> PciFunction::config_read(u16 offset, u32 width) const {
     if ((width != 1 && width != 2 && width != 4) || offset >= 4096 || (offset & (width - 1)))
         return Status::InvalidArgument;
+    const pci_enum::Function& f = function();
+    if (devices::config_read_reveals_address(f.header.header_type, f.has_msi ? &f.msi : nullptr, offset, width))
+        return Status::NoRights;
     u32 dword = TRY(ecam::read32(function().address, offset & ~3));
     u32 shift = (offset & 3) * 8;
     return width == 4 ? dword : (dword >> shift) & ((1u << (width * 8)) - 1);

@@ -18,7 +18,8 @@ public:
 
     const pci_enum::Function& function() const { return pci_enum::function(m_index); }
     const devices::RegisterMap& registers() const { return function().registers; }
-    // Aligned reads of 1, 2 or 4 bytes anywhere in the 4 KiB space.
+    // Aligned reads of 1, 2 or 4 bytes anywhere in the 4 KiB space, except
+    // registers that hold addresses (devices/config_policy.h): NoRights.
     Result<u32> config_read(u16 offset, u32 width) const;
     // The kernel's own uncached mapping of a memory BAR, made once per
     // function and BAR and kept for the kernel's lifetime (filtered writes
