@@ -45,6 +45,9 @@ public:
     // (MemoryObject mappings without a fixed address).
     Result<u64> reserve_map_area(u64 bytes);
     u32 pid() const { return m_pid; }
+    // Refused system calls (errors other than timeouts), for the
+    // rate-limited refusal log: returns how many so far, this one included.
+    u64 count_refusal() { return ++m_refusals; }
     const char* name() const { return m_name; }
     bool alive() const { return m_exit.kind == ExitReason::Kind::Running; }
     const ExitReason& exit_reason() const { return m_exit; }
@@ -94,6 +97,7 @@ private:
     u64 m_map_cursor = 0x0000000100000000ull;
     u64 m_entry = 0;
     u32 m_pid = 0;
+    u64 m_refusals = 0;
     char m_name[kNameLength] = {};
     ExitReason m_exit;
     Thread* m_threads[kMaxThreads] = {};

@@ -77,6 +77,13 @@ i64 nvme_queue_map(u64 queue);
 i64 console_read(u64 h, u64 out, u64 len, u64 timeout);
 i64 console_write(u64 h, u64 text, u64 len);
 
+// A refused call, logged against the caller (DESIGN §5: every refusal is
+// attributed to whoever caused it), at most kLoggedRefusals per process so
+// a misbehaving or fuzzing process cannot flood the log; later ones are
+// counted.
+constexpr u64 kLoggedRefusals = 12;
+void note_refusal(u64 number, i64 result);
+
 // Moves/copies message handles between two threads' processes
 // (kobj::Endpoint::transfer).
 Status transfer_message_handles(kobj::Thread* from, kobj::Thread* to);

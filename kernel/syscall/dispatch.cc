@@ -3,6 +3,7 @@
 // can fault the kernel (user memory goes through user::copy_*).
 #include "arch/x86_64/interrupt_frame.h"
 #include "arch/x86_64/percpu.h"
+#include "console/log.h"
 #include "debug/address_audit.h"
 #include "proc/lifecycle.h"
 #include "syscall/common.h"
@@ -72,6 +73,24 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
     }
     kcap::finish();
     audit::check_result(number, r, sys::self());
+    if (r < 0) sys::note_refusal(number, r);
     f->rax = static_cast<u64>(r);
     sched::preempt_point();
 }
+
+namespace sys {
+
+void note_refusal(u64 number, i64 result) {
+    auto status = static_cast<Status>(-result);
+    if (status == Status::Timeout) return;  // a wait that ran out is no refusal
+    kobj::Process* p = self();
+    u64 n = p->count_refusal();
+    if (n <= kLoggedRefusals) {
+        LOG_INFO("refused: pid %u '%s' syscall %s: %s", p->pid(), p->name(), abi::syscall_name(number),
+                 status_name(status));
+    } else if (n == kLoggedRefusals + 1) {
+        LOG_INFO("refused: pid %u '%s': further refusals are counted, not logged", p->pid(), p->name());
+    }
+}
+
+}  // namespace sys

@@ -1,7 +1,10 @@
 // The device manager's service protocol (its endpoint, granted by the
 // manifest): a client sends the index of a PCI function (u32 in data[0..4])
-// and gets back one DevmgrFunction, or a reply of length 0 past the end.
-// Used by the shell's `lsdev`.
+// and an operation (u32 DevmgrOp in data[4..8]; absent = Describe) and gets
+// back one DevmgrFunction, or a reply of length 0 past the end. Revoke
+// takes back every grant of the provider bound to that function (the
+// kernel tears its DMA grant down) and answers with the function's state
+// afterwards. Used by the shell's `lsdev` and `revoke`.
 #pragma once
 
 #include "util/types.h"
@@ -9,7 +12,8 @@
 namespace abi {
 
 enum class DevmgrBackend : u8 { None = 0, Bounce = 1, Iommu = 2 };
-enum class DevmgrState : u8 { Unbound = 0, Running = 1, Restarting = 2, GaveUp = 3, Refused = 4 };
+enum class DevmgrState : u8 { Unbound = 0, Running = 1, Restarting = 2, GaveUp = 3, Refused = 4, Revoked = 5 };
+enum class DevmgrOp : u32 { Describe = 0, Revoke = 1 };
 
 struct DevmgrFunction {
     u8 bus, device, function;

@@ -69,6 +69,23 @@ enum class Syscall : u64 {
     Count,
 };
 
+// Stable names for logs ("EndpointCall"); "undefined" outside the table.
+constexpr const char* syscall_name(u64 number) {
+    constexpr const char* kNames[] = {
+        "LogWrite",        "ProcessExit",     "Yield",           "ClockGet",        "Sleep",
+        "HandleClose",     "HandleDuplicate", "HandleRevoke",    "EndpointCreate",  "EndpointMint",
+        "EndpointCall",    "EndpointReceive", "EndpointReply",   "NotificationCreate", "NotificationSignal",
+        "NotificationWait", "MemoryCreate",   "MemoryMap",       "MemoryUnmap",     "WaitSetCreate",
+        "WaitSetAdd",      "WaitSetRemove",   "WaitSetWait",     "ProcessSpawn",    "ProcessKill",
+        "ProcessInfo",     "SystemInfo",      "ConsoleRead",     "ConsoleWrite",    "ProcessKillPid",
+        "ThreadCreate",    "ThreadExit",      "DeviceList",      "DeviceOpen",      "PciConfigRead",
+        "MmioCreate",      "MmioMap",         "MmioWrite",       "DmaPoolCreate",   "DmaBufferCreate",
+        "DmaPoolInfo",     "InterruptCreate", "InterruptAck",    "InterruptMask",   "NvmeQueueCreate",
+        "NvmeSubmit",      "NvmeComplete",    "NvmeQueueMap"};
+    static_assert(sizeof kNames / sizeof kNames[0] == static_cast<u64>(Syscall::Count));
+    return number < static_cast<u64>(Syscall::Count) ? kNames[number] : "undefined";
+}
+
 // Result encoding: errors are the negated Status value.
 inline constexpr i64 encode_error(i32 status) { return -static_cast<i64>(status); }
 

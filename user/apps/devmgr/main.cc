@@ -49,6 +49,7 @@ struct Binding {
     abi::DevmgrBackend backend;
     u16 windows;
     bool refused;  // backend or a window refused: never started
+    bool revoked;  // its grants were taken back: not bound again
 };
 Binding g_bindings[kMaxBindings];
 // devmgr's own PciFunction capability per binding: every grant (windows,
@@ -207,13 +208,34 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     return true;
 }
 
+// Takes back every grant of the bindings on device `index`: windows, pool
+// and vectors were all minted from devmgr's PciFunction capability, so one
+// revoke reaches them wherever they are; the kernel then tears the DMA
+// grant down (DESIGN §5). The provider keeps running without authority;
+// the binding is not restarted.
+void revoke_function(u32 index) {
+    for (u32 b = 0; b < g_binding_count; b++) {
+        if (g_bindings[b].device != index || !g_functions[b]) continue;
+        const abi::DeviceInfo& d = g_devices[index];
+        auto n = rt::revoke(g_functions[b].get());
+        g_bindings[b].revoked = true;
+        rt::log("devmgr: revoked the grants of %s on %02x:%02x.%x: %s%llu capabilities; pid %u keeps running without "
+                "them and will not be bound again",
+                g_manifest.providers[g_bindings[b].provider].name, d.bus, d.device, d.function,
+                n.ok() ? "" : status_name(n.status()), static_cast<unsigned long long>(n.value_or(0)),
+                g_children[b].pid);
+    }
+}
+
 // lsdev: one function per request (index in data[0..4]).
 void serve_request(void*) {
     u32 service = rt::startup_handle("service");
     abi::Message m{};
     if (!rt::endpoint_receive(service, m, 0).ok()) return;
-    u32 index = 0;
+    u32 index = 0, op = 0;
     __builtin_memcpy(&index, m.data, sizeof index);
+    if (m.length >= 8) __builtin_memcpy(&op, m.data + 4, sizeof op);
+    if (op == static_cast<u32>(abi::DevmgrOp::Revoke) && index < g_device_count) revoke_function(index);
     abi::Message reply{};
     if (m.length >= sizeof index && index < g_device_count) {
         // The kernel's current DMA accounting for this function.
@@ -238,7 +260,8 @@ void serve_request(void*) {
             f.pool_bytes = g_manifest.providers[g_bindings[b].provider].dma_pool;
             f.restarts = c.restarts;
             f.pid = c.process ? c.pid : 0;
-            f.state = g_bindings[b].refused ? abi::DevmgrState::Refused
+            f.state = g_bindings[b].revoked ? abi::DevmgrState::Revoked
+                      : g_bindings[b].refused ? abi::DevmgrState::Refused
                       : c.process           ? abi::DevmgrState::Running
                       : c.gave_up           ? abi::DevmgrState::GaveUp
                       : c.restart_at        ? abi::DevmgrState::Restarting
@@ -286,7 +309,7 @@ int main(u64) {
                 break;
             }
             u32 b = g_binding_count++;
-            g_bindings[b] = Binding{i, k, abi::DevmgrBackend::None, 0, false};
+            g_bindings[b] = Binding{i, k, abi::DevmgrBackend::None, 0, false, false};
             if (!bind(p, g_devices[k], g_children[b])) g_bindings[b].refused = true;
             if (p.match == manifest::DeviceClass::AnyFunction) break;  // the first usable function only
         }
@@ -297,7 +320,8 @@ int main(u64) {
         [](void*, u32 b) { return static_cast<const char*>(g_manifest.providers[g_bindings[b].provider].name); },
         [](void*, u32 b) {
             const manifest::RestartPolicy& r = g_manifest.providers[g_bindings[b].provider].program.restart;
-            return rt::RestartRule{r.mode == manifest::RestartMode::OnFailure, r.limit, r.backoff_ms};
+            bool restart = r.mode == manifest::RestartMode::OnFailure && !g_bindings[b].revoked;
+            return rt::RestartRule{restart, r.limit, r.backoff_ms};
         },
         [](void*, u32 b) {
             return bind(g_manifest.providers[g_bindings[b].provider], g_devices[g_bindings[b].device], g_children[b]);

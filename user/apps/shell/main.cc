@@ -1,7 +1,7 @@
 // shell: the serial console's command line. Prompt `sluice> `; reads lines
 // from the Console capability (typed or piped into QEMU's serial input
 // alike), echoes them, and runs:
-//   help, ps, caps <pid>, mem, kill <pid>, log, lsdev
+//   help, ps, caps <pid>, mem, kill <pid>, log, lsdev, revoke <bdf>
 // System-wide views need the root resource, granted by the manifest.
 #include <stdarg.h>
 
@@ -28,6 +28,17 @@ bool word_is(const char* s, usize len, const char* w) {
     for (; i < len && w[i]; i++)
         if (s[i] != w[i]) return false;
     return i == len && !w[i];
+}
+
+bool parse_hex(const char* s, usize len, u32* v) {
+    *v = 0;
+    for (usize i = 0; i < len; i++) {
+        char c = s[i];
+        u32 d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 16;
+        if (d == 16) return false;
+        *v = *v * 16 + d;
+    }
+    return len != 0;
 }
 
 bool parse_u32(const char* s, usize len, u32* v) {
@@ -67,7 +78,8 @@ void cmd_help() {
         "  mem          physical frames, kernel heap, stacks, capability nodes\n"
         "  kill <pid>   end a process (its supervisor is told)\n"
         "  log          the recent kernel log\n"
-        "  lsdev        PCI functions with their provider, backend, grants and restarts\n");
+        "  lsdev        PCI functions with their provider, backend, grants and restarts\n"
+        "  revoke <bdf> take back the grants of the provider bound to a function\n");
 }
 
 void cmd_ps() {
@@ -120,8 +132,41 @@ const char* devmgr_state(abi::DevmgrState s) {
         case abi::DevmgrState::Restarting: return "restarting";
         case abi::DevmgrState::GaveUp: return "gave-up";
         case abi::DevmgrState::Refused: return "refused";
+        case abi::DevmgrState::Revoked: return "revoked";
     }
     return "?";
+}
+
+// One devmgr request: function `index`, operation `op`. False past the end.
+bool devmgr_call(u32 index, abi::DevmgrOp op, abi::DevmgrFunction& f) {
+    abi::Message m{};
+    m.length = 8;
+    u32 op_value = static_cast<u32>(op);
+    __builtin_memcpy(m.data, &index, sizeof index);
+    __builtin_memcpy(m.data + 4, &op_value, sizeof op_value);
+    if (auto r = rt::endpoint_call(g_devmgr, m); !r.ok()) {
+        out("devmgr: %s\n", status_name(r.status()));
+        return false;
+    }
+    if (m.length < sizeof(abi::DevmgrFunction)) return false;
+    __builtin_memcpy(&f, m.data, sizeof f);
+    return true;
+}
+
+// revoke BB:DD.F: devmgr takes back the bound provider's grants.
+void cmd_revoke(const char* arg, usize len) {
+    if (!g_devmgr) return out("revoke: no device manager service granted\n");
+    u32 bus, dev, fn;
+    if (len != 7 || arg[2] != ':' || arg[5] != '.' || !parse_hex(arg, 2, &bus) || !parse_hex(arg + 3, 2, &dev) ||
+        !parse_hex(arg + 6, 1, &fn))
+        return out("usage: revoke <bus:device.function>, e.g. revoke 00:01.0\n");
+    abi::DevmgrFunction f{};
+    for (u32 i = 0; devmgr_call(i, abi::DevmgrOp::Describe, f); i++) {
+        if (f.bus != bus || f.device != dev || f.function != fn) continue;
+        if (!devmgr_call(i, abi::DevmgrOp::Revoke, f)) return;
+        return out("revoke: %02x:%02x.%x %s\n", f.bus, f.device, f.function, devmgr_state(f.state));
+    }
+    out("revoke: no function %.*s\n", static_cast<int>(len), arg);
 }
 
 void cmd_lsdev() {
@@ -170,6 +215,7 @@ void run(const char* line, usize len) {
     else if (word_is(c, cmd_len, "mem")) cmd_mem();
     else if (word_is(c, cmd_len, "log")) cmd_log();
     else if (word_is(c, cmd_len, "lsdev")) cmd_lsdev();
+    else if (word_is(c, cmd_len, "revoke")) cmd_revoke(arg, arg_len);
     else if (word_is(c, cmd_len, "caps") || word_is(c, cmd_len, "kill")) {
         if (!parse_u32(arg, arg_len, &pid)) return out("usage: %.*s <pid>\n", static_cast<int>(cmd_len), c);
         if (c[0] == 'c') cmd_caps(pid);
