@@ -61,6 +61,12 @@ void Session::unref() {
     // objects that are gone.
     if (m_state == SessionState::Active || m_state == SessionState::TearingDown)
         panic("dma: session %u freed while its grant is live", m_id);
+    // Frame accounting back at its baseline: everything the grant took came
+    // back (or is counted as quarantined).
+    if (m_state == SessionState::Quiesced && m_used != 0)
+        panic("dma: session %u ends with %llu bytes unaccounted", m_id, static_cast<unsigned long long>(m_used));
+    LOG_INFO("dma: session %u closed: %s", m_id,
+             m_state == SessionState::Quiesced ? "every DMA frame returned" : "its DMA frames stay quarantined");
     for (Session** link = &g_sessions; *link; link = &(*link)->m_next) {
         if (*link == this) {
             *link = m_next;
