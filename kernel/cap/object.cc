@@ -23,6 +23,7 @@ const char* type_name(Type t) {
         case Type::DmaBuffer: return "dma-buffer";
         case Type::Interrupt: return "interrupt";
         case Type::NvmeQueue: return "nvme-queue";
+        case Type::VirtQueue: return "virtqueue";
         case Type::None: break;
     }
     return "none";

@@ -27,6 +27,7 @@ enum class Type : u16 {
     DmaBuffer = 14,
     Interrupt = 15,
     NvmeQueue = 16,
+    VirtQueue = 17,
 };
 
 const char* type_name(Type t);

@@ -53,7 +53,8 @@ void check_result(u64 syscall, i64 result, kobj::Process* caller) {
     // Time, and the caller's own virtual addresses (map areas start at 4 GiB
     // and could meet a 64-bit BAR numerically), are not device addresses.
     if (syscall == static_cast<u64>(S::ClockGet) || syscall == static_cast<u64>(S::MemoryMap) ||
-        syscall == static_cast<u64>(S::MmioMap) || syscall == static_cast<u64>(S::NvmeQueueMap))
+        syscall == static_cast<u64>(S::MmioMap) || syscall == static_cast<u64>(S::NvmeQueueMap) ||
+        syscall == static_cast<u64>(S::VirtQueueMap))
         return;
     g_results++;
     u64 v = static_cast<u64>(result);

@@ -120,6 +120,8 @@ void scan_function(const ecam::Address& a, const pci::FunctionHeader& header, By
         auto common = devices::find_virtio_common_cfg(cfg);
         if (common.ok())
             f.registers = devices::virtio_register_map(common.value().bar, common.value().offset, common.value().length);
+        auto notify = devices::find_virtio_notify_cfg(cfg);
+        if (notify.ok()) f.virtio_notify = notify.value(), f.has_virtio_notify = true;
     }
     // DMA only with a grant: bus mastering off until the kernel turns it on
     // (PCI 3.0 §6.2.2). Bridges keep theirs: it gates what they forward.

@@ -8,6 +8,7 @@
 
 #include "pci/config_space.h"
 #include "pci/ecam.h"
+#include "devices/virtio_pci.h"
 #include "devices/window_policy.h"
 #include "pci/bar.h"
 #include "pci/msi.h"
@@ -24,6 +25,9 @@ struct Function {
     pci::MsiInfo msi;
     // Where its address-carrying registers are (never in a direct window).
     devices::RegisterMap registers;
+    // virtio: where queue notifications are written (the queue broker's).
+    bool has_virtio_notify;
+    devices::VirtioRegion virtio_notify;
 };
 
 // Enumerates and logs; returns the number of functions found. Bus

@@ -74,6 +74,10 @@ i64 nvme_queue_create(u64 pool, u64 kind, u64 entries);
 i64 nvme_submit(u64 queue, u64 commands, u64 count);
 i64 nvme_complete(u64 queue, u64 max);
 i64 nvme_queue_map(u64 queue);
+i64 virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry);
+i64 virtqueue_submit(u64 queue, u64 chains, u64 count);
+i64 virtqueue_complete(u64 queue, u64 max);
+i64 virtqueue_map(u64 queue);
 i64 console_read(u64 h, u64 out, u64 len, u64 timeout);
 i64 console_write(u64 h, u64 text, u64 len);
 

@@ -69,6 +69,10 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         case S::NvmeSubmit: r = sys::nvme_submit(a0, a1, a2); break;
         case S::NvmeComplete: r = sys::nvme_complete(a0, a1); break;
         case S::NvmeQueueMap: r = sys::nvme_queue_map(a0); break;
+        case S::VirtQueueCreate: r = sys::virtqueue_create(a0, a1, a2, a3); break;
+        case S::VirtQueueSubmit: r = sys::virtqueue_submit(a0, a1, a2); break;
+        case S::VirtQueueComplete: r = sys::virtqueue_complete(a0, a1); break;
+        case S::VirtQueueMap: r = sys::virtqueue_map(a0); break;
         default: r = sys::err(Status::Unsupported); break;
     }
     kcap::finish();

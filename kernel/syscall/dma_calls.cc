@@ -7,6 +7,7 @@
 #include "abi/nvme.h"
 #include "arch/x86_64/user_copy.h"
 #include "broker/nvme_queue.h"
+#include "broker/virtqueue.h"
 #include "cap/dma_pool.h"
 #include "cap/pci_function.h"
 #include "cap/interrupt.h"
@@ -138,6 +139,47 @@ i64 nvme_queue_map(u64 queue) {
     auto q = kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), kobj::Type::NvmeQueue, cap::kRightMap);
     if (!q.ok()) return err(q.status());
     auto at = q.value()->map_completions(self(), self()->pid(), handle_arg(queue));
+    return at.ok() ? static_cast<i64>(at.value()) : err(at.status());
+}
+
+i64 virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
+    auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), kobj::Type::DmaPool, cap::kRightManage);
+    if (!p.ok()) return err(p.status());
+    if (index > 0xffff || size > abi::kVirtioMaxQueueSize || msix_entry > 0xffff) return err(Status::InvalidArgument);
+    auto q = kobj::VirtQueue::create(p.value()->session(), static_cast<u16>(index), static_cast<u16>(size),
+                                     static_cast<u16>(msix_entry));
+    if (!q.ok()) return err(q.status());
+    return mint_from(pool, q.value(), kQueueRights);
+}
+
+i64 virtqueue_submit(u64 queue, u64 chains, u64 count) {
+    auto q = kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), kobj::Type::VirtQueue, cap::kRightWrite);
+    if (!q.ok()) return err(q.status());
+    if (count == 0 || count > abi::kVirtioMaxBatch) return err(Status::InvalidArgument);
+    abi::VirtioChain batch[abi::kVirtioMaxBatch];
+    if (auto c = user::copy_from(batch, chains, count * sizeof batch[0]); !c.ok()) return err(c.status());
+    auto n = q.value()->submit(self(), batch, static_cast<u32>(count));
+    if (!n.ok()) {
+        LOG_WARN("virtqueue broker: refused a batch of %llu from pid %u '%s': %s",
+                 static_cast<unsigned long long>(count), self()->pid(), self()->name(), status_name(n.status()));
+        return err(n.status());
+    }
+    // The heads: descriptor ids, not addresses.
+    if (auto c = user::copy_to(chains, batch, count * sizeof batch[0]); !c.ok()) return err(c.status());
+    return n.value();
+}
+
+i64 virtqueue_complete(u64 queue, u64 max) {
+    auto q = kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), kobj::Type::VirtQueue, cap::kRightWrite);
+    if (!q.ok()) return err(q.status());
+    auto n = q.value()->complete(max > abi::kVirtioMaxQueueSize ? abi::kVirtioMaxQueueSize : static_cast<u32>(max));
+    return n.ok() ? static_cast<i64>(n.value()) : err(n.status());
+}
+
+i64 virtqueue_map(u64 queue) {
+    auto q = kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), kobj::Type::VirtQueue, cap::kRightMap);
+    if (!q.ok()) return err(q.status());
+    auto at = q.value()->map_used(self(), self()->pid(), handle_arg(queue));
     return at.ok() ? static_cast<i64>(at.value()) : err(at.status());
 }
 

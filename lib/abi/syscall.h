@@ -66,6 +66,10 @@ enum class Syscall : u64 {
     NvmeSubmit = 45,        // (queue h, const NvmeCommand*, u32 count) -> count submitted
     NvmeComplete = 46,      // (queue h, u32 max) -> completions consumed
     NvmeQueueMap = 47,      // (queue h) -> vaddr of the completion queue (read-only)
+    VirtQueueCreate = 48,   // (pool h, u32 queue index, u32 size, u32 msix entry) -> virtqueue h
+    VirtQueueSubmit = 49,   // (virtqueue h, VirtioChain* inout, u32 count) -> count (heads written back)
+    VirtQueueComplete = 50, // (virtqueue h, u32 max) -> used entries consumed
+    VirtQueueMap = 51,      // (virtqueue h) -> vaddr of the used ring (read-only)
     Count,
 };
 
@@ -81,7 +85,8 @@ constexpr const char* syscall_name(u64 number) {
         "ThreadCreate",    "ThreadExit",      "DeviceList",      "DeviceOpen",      "PciConfigRead",
         "MmioCreate",      "MmioMap",         "MmioWrite",       "DmaPoolCreate",   "DmaBufferCreate",
         "DmaPoolInfo",     "InterruptCreate", "InterruptAck",    "InterruptMask",   "NvmeQueueCreate",
-        "NvmeSubmit",      "NvmeComplete",    "NvmeQueueMap"};
+        "NvmeSubmit",      "NvmeComplete",    "NvmeQueueMap",    "VirtQueueCreate", "VirtQueueSubmit",
+        "VirtQueueComplete", "VirtQueueMap"};
     static_assert(sizeof kNames / sizeof kNames[0] == static_cast<u64>(Syscall::Count));
     return number < static_cast<u64>(Syscall::Count) ? kNames[number] : "undefined";
 }

@@ -4,7 +4,7 @@
 
 namespace devices {
 
-Result<VirtioRegion> find_virtio_common_cfg(ByteView cfg) {
+Result<VirtioRegion> find_virtio_cfg(ByteView cfg, u8 wanted) {
     auto caps = TRY(pci::walk_capabilities(cfg));
     for (u32 i = 0; i < caps.count; i++) {
         if (caps.caps[i].id != pci::kCapVendorSpecific) continue;
@@ -12,13 +12,15 @@ Result<VirtioRegion> find_virtio_common_cfg(ByteView cfg) {
         // struct virtio_pci_cap: id, next, cap_len, cfg_type, bar, id, pad[2], offset, length
         u8 cap_len = TRY(cfg.read_le<u8>(at + 2));
         u8 cfg_type = TRY(cfg.read_le<u8>(at + 3));
-        if (cfg_type != 1) continue;
-        if (cap_len < 16) return Status::Malformed;
+        if (cfg_type != wanted) continue;
+        // struct virtio_pci_notify_cap appends notify_off_multiplier.
+        if (cap_len < (wanted == 2 ? 20 : 16)) return Status::Malformed;
         u8 bar = TRY(cfg.read_le<u8>(at + 4));
         if (bar > 5) return Status::Malformed;
         u32 offset = TRY(cfg.read_le<u32>(at + 8));
         u32 length = TRY(cfg.read_le<u32>(at + 12));
-        return VirtioRegion{bar, offset, length};
+        u32 multiplier = wanted == 2 ? TRY(cfg.read_le<u32>(at + 16)) : 0;
+        return VirtioRegion{bar, offset, length, multiplier};
     }
     return Status::NotFound;
 }

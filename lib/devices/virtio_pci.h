@@ -13,10 +13,14 @@ struct VirtioRegion {
     u8 bar;
     u32 offset;
     u32 length;
+    u32 notify_off_multiplier;  // notify configuration only (virtio 1.1 §4.1.4.4)
 };
 
-// NotFound when the function has no common configuration capability;
-// Malformed when the capability is too short or names BAR > 5.
-Result<VirtioRegion> find_virtio_common_cfg(ByteView cfg);
+// The first structure of `cfg_type` (1 common, 2 notify, 3 ISR, 4 device).
+// NotFound when the function has none; Malformed when the capability is
+// too short (16 bytes, 20 for notify) or names BAR > 5.
+Result<VirtioRegion> find_virtio_cfg(ByteView cfg, u8 cfg_type);
+inline Result<VirtioRegion> find_virtio_common_cfg(ByteView cfg) { return find_virtio_cfg(cfg, 1); }
+inline Result<VirtioRegion> find_virtio_notify_cfg(ByteView cfg) { return find_virtio_cfg(cfg, 2); }
 
 }  // namespace devices

@@ -78,7 +78,8 @@ BOOT_FAILURE_PATTERNS = [
 ANSI_RE = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\r")
 
 TOP_KEYS = {"description", "format", "firmware", "cmdline", "modules", "devices", "qemu_args", "disks",
-            "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input", "trace"}
+            "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input", "trace",
+            "disk_fill"}
 TRACE_KEYS = {"events", "markers"}
 MODULE_KEYS = {"name", "path", "source", "generate"}
 INPUT_KEYS = {"after", "send", "delay_ms"}
@@ -126,6 +127,9 @@ class Scenario:
     # must show: what the device model itself saw, from outside the guest.
     trace_events: list[str] = field(default_factory=list)
     trace_markers: list[re.Pattern] = field(default_factory=list)
+    # disk image name -> the bytes the harness writes at its start before
+    # boot (markers may quote them as {disk_hex:NAME:OFFSET:LEN})
+    disk_fill: dict[str, bytes] = field(default_factory=dict)
 
     def full_cmdline(self) -> str:
         parts = [BASE_CMDLINE]
@@ -136,9 +140,37 @@ class Scenario:
         return " ".join(parts)
 
 
-def _regexes(values, key) -> list[re.Pattern]:
+DISK_HEX_RE = re.compile(r"\{disk_hex:([A-Za-z0-9._-]+):(\d+):(\d+)\}")
+
+
+def _disk_fill(data) -> dict[str, bytes]:
+    """[disk_fill] NAME = { size = N, seed = S }: random bytes the harness
+    writes at the start of disk image NAME (truth the guest must read back)."""
+    fill = data.get("disk_fill", {})
+    if not isinstance(fill, dict):
+        raise ScenarioError("[disk_fill] must be a table of NAME = { size = N, seed = S }")
+    out = {}
+    for name, spec in fill.items():
+        if (not mkimage.MODULE_NAME_RE.match(name) or not isinstance(spec, dict) or set(spec) != {"size", "seed"}
+                or not all(isinstance(spec[k], int) for k in spec) or not 0 < spec["size"] <= 64 << 20):
+            raise ScenarioError(f"[disk_fill] {name}: give {{ size = 1..64M, seed = S }}")
+        out[name] = random.Random(spec["seed"]).randbytes(spec["size"])
+    return out
+
+
+def _expand_disk_hex(text: str, fill: dict[str, bytes]) -> str:
+    def one(m: re.Match) -> str:
+        name, off, length = m.group(1), int(m.group(2)), int(m.group(3))
+        if name not in fill or off + length > len(fill[name]):
+            raise ScenarioError(f"{m.group(0)}: not inside [disk_fill] {name}")
+        return fill[name][off:off + length].hex()
+    return DISK_HEX_RE.sub(one, text)
+
+
+def _regexes(values, key, fill: dict[str, bytes] | None = None) -> list[re.Pattern]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise ScenarioError(f"{key} must be a list of regex strings")
+    values = [_expand_disk_hex(v, fill or {}) for v in values]
     out = []
     for v in values:
         try:
@@ -242,7 +274,8 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
     end = data.get("end")
     if end not in ENDS:
         raise ScenarioError(f"end must be one of {ENDS}")
-    markers = _regexes(data.get("markers", []), "markers")
+    disk_fill = _disk_fill(data)
+    markers = _regexes(data.get("markers", []), "markers", disk_fill)
     if not markers:
         raise ScenarioError("markers: at least one expected marker is required")
     forbidden = _regexes(data.get("forbidden", []), "forbidden")
@@ -280,7 +313,7 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
         raise ScenarioError("[trace] needs both events and markers (a trace nobody checks proves nothing)")
     return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
                     disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs,
-                    trace_events, trace_markers)
+                    trace_events, trace_markers, disk_fill)
 
 
 def load_scenario(path: Path, build_dir: Path) -> Scenario:
@@ -566,6 +599,12 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
                           serial=f"socket:{link.sock_path}", qmp_socket=qmp_sock,
                           extra_args=extra)
     run.cmd = qemu.build_command(cfg)
+    for disk, content in sc.disk_fill.items():
+        path = run.run_dir / f"{disk}.img"
+        if not path.exists():
+            raise ScenarioError(f"[disk_fill] {disk}: no disk image {path} in this configuration")
+        with open(path, "r+b") as f:
+            f.write(content)
     qemu.announce(cfg, run.cmd, stream=sys.stdout)
 
     link.listen()  # before QEMU starts: it connects while initialising

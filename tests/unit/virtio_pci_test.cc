@@ -42,4 +42,31 @@ TEST(VirtioPci, RefusesShortOrBadCapabilitiesAndReportsAbsence) {
     EXPECT_EQ(devices::find_virtio_common_cfg(ByteView(none.data(), none.size())).status(), Status::NotFound);
 }
 
+// QEMU 7.2's notify capability: BAR4 + 0x3000, 0x1000 bytes, multiplier 4
+// (struct virtio_pci_notify_cap, virtio 1.1 §4.1.4.4).
+std::vector<u8> notify_config(u8 cap_len = 20) {
+    std::vector<u8> c(256, 0);
+    c[0x06] = 0x10;
+    c[0x34] = 0x70;
+    c[0x70] = 0x09, c[0x71] = 0x00, c[0x72] = cap_len, c[0x73] = 2;
+    c[0x74] = 4;
+    c[0x79] = 0x30;  // offset 0x3000
+    c[0x7d] = 0x10;  // length 0x1000
+    c[0x80] = 4;     // notify_off_multiplier
+    return c;
+}
+
+TEST(VirtioPci, FindsTheNotifyConfigurationWithItsMultiplier) {
+    auto c = notify_config();
+    auto r = devices::find_virtio_notify_cfg(ByteView(c.data(), c.size()));
+    ASSERT_TRUE(r.ok()) << status_name(r.status());
+    EXPECT_EQ(r.value().bar, 4);
+    EXPECT_EQ(r.value().offset, 0x3000u);
+    EXPECT_EQ(r.value().length, 0x1000u);
+    EXPECT_EQ(r.value().notify_off_multiplier, 4u);
+    auto short_cap = notify_config(16);  // a notify cap without room for its multiplier
+    EXPECT_EQ(devices::find_virtio_notify_cfg(ByteView(short_cap.data(), short_cap.size())).status(), Status::Malformed);
+    EXPECT_EQ(devices::find_virtio_common_cfg(ByteView(c.data(), c.size())).status(), Status::NotFound);
+}
+
 }  // namespace

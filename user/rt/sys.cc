@@ -175,6 +175,20 @@ Result<u32> nvme_complete(u32 queue, u32 max) {
     return static_cast<u32>(r);
 }
 Result<u64> nvme_queue_map(u32 queue) { return to_result(raw_syscall(S::NvmeQueueMap, queue)); }
+Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry) {
+    return new_handle(raw_syscall(S::VirtQueueCreate, pool, index, size, msix_entry));
+}
+Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count) {
+    i64 r = raw_syscall(S::VirtQueueSubmit, queue, ptr(chains), count);
+    if (r < 0) return static_cast<Status>(-r);
+    return static_cast<u32>(r);
+}
+Result<u32> virtqueue_complete(u32 queue, u32 max) {
+    i64 r = raw_syscall(S::VirtQueueComplete, queue, max);
+    if (r < 0) return static_cast<Status>(-r);
+    return static_cast<u32>(r);
+}
+Result<u64> virtqueue_map(u32 queue) { return to_result(raw_syscall(S::VirtQueueMap, queue)); }
 
 Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns) {
     i64 r = raw_syscall(S::ConsoleRead, console, ptr(out), len, timeout_ns);

@@ -6,6 +6,7 @@
 #include "abi/device.h"
 #include "abi/ipc.h"
 #include "abi/nvme.h"
+#include "abi/virtio.h"
 #include "abi/startup.h"
 #include "rt/handle.h"
 #include "rt/syscall.h"
@@ -76,6 +77,10 @@ Result<Handle> nvme_queue_create(u32 pool, abi::NvmeQueueKind kind, u32 entries)
 Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count);
 Result<u32> nvme_complete(u32 queue, u32 max);
 Result<u64> nvme_queue_map(u32 queue);
+Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry);
+Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count);
+Result<u32> virtqueue_complete(u32 queue, u32 max);
+Result<u64> virtqueue_map(u32 queue);
 
 Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns);
 Result<void> console_write(u32 console, const char* text, usize len);

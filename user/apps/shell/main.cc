@@ -66,7 +66,7 @@ const char* type_name(u32 t) {
     // kobj::Type numbering (kernel/cap/object.h).
     const char* names[] = {"none",        "process",      "thread",      "endpoint",    "notification", "memory",
                            "waitset",     "log",          "resource",    "console",     "device-root",  "pci-function",
-                           "device-mmio", "dma-pool",     "dma-buffer",  "interrupt",   "nvme-queue"};
+                           "device-mmio", "dma-pool",     "dma-buffer",  "interrupt",   "nvme-queue",  "virtqueue"};
     return t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 

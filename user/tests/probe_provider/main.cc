@@ -7,10 +7,15 @@
 // other functions or create windows). With a pool it allocates, maps and
 // fills DMA buffers; on NVMe with a pool and irq0 it has the kernel's queue
 // broker run Identify Controller into one of them and waits for the MSI-X
-// interrupt that command causes.
+// interrupt that command causes. On virtio with a pool and vectors it has
+// the kernel's virtqueue broker run one request — virtio-blk reads sector
+// 0, virtio-net sends an ARP request for the gateway and receives the
+// reply — and takes the interrupts those cause.
 #include "abi/nvme.h"
+#include "abi/virtio.h"
 #include "rt/log.h"
 #include "rt/sys.h"
+#include "util/format.h"
 
 namespace {
 
@@ -102,6 +107,151 @@ void probe_nvme_identify(u32 pool, u32 irq) {
     (void)buffer.value().release();
 }
 
+// --- virtio: one request through the kernel's virtqueue broker -------------
+
+// virtio 1.1 §4.1.4.3 common configuration, as read through the filtered
+// (read-only) window; writes go through MmioWrite.
+constexpr u64 kDeviceFeatureSelect = 0x00, kDeviceFeature = 0x04, kDriverFeatureSelect = 0x08, kDriverFeature = 0x0c,
+              kDeviceStatus = 0x14;
+constexpr u8 kAcknowledge = 1, kDriver = 2, kDriverOk = 4, kFeaturesOk = 8;
+
+// Reset, then negotiate VERSION_1 only (§3.1.1). Returns the status byte.
+u8 virtio_handshake(u32 window, volatile u8* common) {
+    (void)rt::mmio_write(window, kDeviceStatus, 1, 0);
+    for (u32 i = 0; i < 1000 && common[kDeviceStatus] != 0; i++) rt::sleep_ns(100'000);
+    (void)rt::mmio_write(window, kDeviceStatus, 1, kAcknowledge);
+    (void)rt::mmio_write(window, kDeviceStatus, 1, kAcknowledge | kDriver);
+    (void)rt::mmio_write(window, kDeviceFeatureSelect, 4, 1);
+    bool version_1 = *reinterpret_cast<volatile u32*>(common + kDeviceFeature) & 1;
+    (void)rt::mmio_write(window, kDriverFeatureSelect, 4, 1);
+    (void)rt::mmio_write(window, kDriverFeature, 4, version_1 ? 1 : 0);
+    (void)rt::mmio_write(window, kDriverFeatureSelect, 4, 0);
+    (void)rt::mmio_write(window, kDriverFeature, 4, 0);
+    (void)rt::mmio_write(window, kDeviceStatus, 1, kAcknowledge | kDriver | kFeaturesOk);
+    return common[kDeviceStatus];
+}
+
+struct Waiter {
+    rt::Handle ws;
+    bool wait(u32 irq, u64 key) {
+        if (!ws) {
+            auto made = rt::waitset_create();
+            if (!made.ok()) return false;
+            ws = static_cast<rt::Handle&&>(made.value());
+        }
+        if (!rt::waitset_add(ws.get(), irq, abi::kSignalReady | abi::kSignalDead, key).ok()) return false;
+        abi::WaitEvent ev{};
+        auto woke = rt::waitset_wait(ws.get(), &ev, 1, 5'000'000'000ull);
+        (void)rt::waitset_remove(ws.get(), key);
+        return woke.ok() && ev.key == key && (ev.signals & abi::kSignalReady);
+    }
+};
+
+// The used ring through its read-only mapping: idx at +2, elements at +4.
+struct UsedRing {
+    const volatile u8* base;
+    u16 idx() const { return *reinterpret_cast<const volatile u16*>(base + 2); }
+    abi::VirtioUsedElement at(u16 i, u16 size) const {
+        auto* e = reinterpret_cast<const volatile abi::VirtioUsedElement*>(base + 4) + (i % size);
+        return abi::VirtioUsedElement{e->id, e->len};
+    }
+};
+
+abi::VirtioSegment segment(u32 buffer, u64 offset, u64 length, bool device_writes) {
+    return abi::VirtioSegment{buffer, device_writes ? abi::kVirtioSegmentDeviceWrites : 0u, offset, length};
+}
+
+// virtio-blk (§5.2.6): read sector 0 and show its first 16 bytes (the
+// harness checks them against the disk image it wrote).
+void probe_virtio_blk(u32 window, volatile u8* common, u32 pool, u32 irq0) {
+    u8 status = virtio_handshake(window, common);
+    auto q = rt::virtqueue_create(pool, 0, 16, 0);
+    auto used_at = q.ok() ? rt::virtqueue_map(q.value().get()) : Result<u64>(q.status());
+    auto b = rt::dma_buffer_create(pool, 4096);
+    if (!q.ok() || !used_at.ok() || !b.ok()) return rt::log("provider: virtio-blk queue: %s", status_name(q.status()));
+    (void)rt::mmio_write(window, kDeviceStatus, 1, status | kDriverOk);
+    auto data = rt::memory_map(b.value().get(), 0, abi::kMapWrite);
+    if (!data.ok()) return;
+    auto* bytes = reinterpret_cast<volatile u8*>(data.value());
+    for (u32 i = 0; i < 16; i++) bytes[i] = 0;  // header: type 0 (read), sector 0
+    bytes[1024] = 0xff;                        // status, until the device writes it
+    abi::VirtioChain chain{};
+    chain.segments = 3;
+    chain.segment[0] = segment(b.value().get(), 0, 16, false);
+    chain.segment[1] = segment(b.value().get(), 512, 512, true);
+    chain.segment[2] = segment(b.value().get(), 1024, 1, true);
+    auto sent = rt::virtqueue_submit(q.value().get(), &chain, 1);
+    if (!sent.ok()) return rt::log("provider: virtio-blk submit: %s", status_name(sent.status()));
+    Waiter w;
+    bool got = w.wait(irq0, 10);
+    auto pending = rt::interrupt_ack(irq0);
+    UsedRing used{reinterpret_cast<const volatile u8*>(used_at.value())};
+    abi::VirtioUsedElement e = used.at(0, 16);
+    auto consumed = rt::virtqueue_complete(q.value().get(), 16);
+    char hex[33];
+    for (u32 i = 0; i < 16; i++) format(hex + 2 * i, 3, "%02x", bytes[512 + i]);
+    rt::log("provider: virtio-blk interrupt irq0 %s (%llu pending); used idx %u id %u (head %u) len %u, %u consumed; "
+            "status %u",
+            got ? "received" : "NOT received", static_cast<unsigned long long>(pending.value_or(0)), used.idx(), e.id,
+            chain.head, e.len, consumed.value_or(0), bytes[1024]);
+    rt::log("provider: virtio-blk sector 0 begins %s", hex);
+    (void)q.value().release();  // until teardown
+}
+
+// virtio-net (§5.1.6): post a receive buffer, send an ARP request for the
+// user-mode network's gateway (10.0.2.2), take the transmit interrupt, then
+// the gateway's reply.
+void probe_virtio_net(u32 window, volatile u8* common, u32 pool, u32 irq0, u32 irq1) {
+    u8 status = virtio_handshake(window, common);
+    auto rxq = rt::virtqueue_create(pool, 0, 16, 0);
+    auto txq = rt::virtqueue_create(pool, 1, 16, 1);
+    auto rx = rt::dma_buffer_create(pool, 4096), tx = rt::dma_buffer_create(pool, 4096);
+    if (!rxq.ok() || !txq.ok() || !rx.ok() || !tx.ok())
+        return rt::log("provider: virtio-net queues: %s %s", status_name(rxq.status()), status_name(txq.status()));
+    auto rx_used_at = rt::virtqueue_map(rxq.value().get());
+    auto rx_at = rt::memory_map(rx.value().get(), 0, 0);
+    auto tx_at = rt::memory_map(tx.value().get(), 0, abi::kMapWrite);
+    if (!rx_used_at.ok() || !rx_at.ok() || !tx_at.ok()) return;
+    (void)rt::mmio_write(window, kDeviceStatus, 1, status | kDriverOk);
+    abi::VirtioChain post{};
+    post.segments = 1;
+    post.segment[0] = segment(rx.value().get(), 0, 2048, true);
+    (void)rt::virtqueue_submit(rxq.value().get(), &post, 1);
+    // 12-byte virtio_net_hdr (all zero: no offloads), then the frame.
+    static const u8 kFrame[42] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06,  // ethernet, ARP
+        0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01,                                           // request
+        0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 10, 0, 2, 15,                                   // sender
+        0, 0, 0, 0, 0, 0, 10, 0, 2, 2};                                                     // target: 10.0.2.2
+    auto* out = reinterpret_cast<volatile u8*>(tx_at.value());
+    for (u32 i = 0; i < 12; i++) out[i] = 0;
+    for (u32 i = 0; i < sizeof kFrame; i++) out[12 + i] = kFrame[i];
+    abi::VirtioChain send{};
+    send.segments = 1;
+    send.segment[0] = segment(tx.value().get(), 0, 12 + sizeof kFrame, false);
+    auto sent = rt::virtqueue_submit(txq.value().get(), &send, 1);
+    if (!sent.ok()) return rt::log("provider: virtio-net submit: %s", status_name(sent.status()));
+    Waiter w;
+    bool tx_irq = w.wait(irq1, 11);
+    (void)rt::interrupt_ack(irq1);
+    auto tx_done = rt::virtqueue_complete(txq.value().get(), 16);
+    rt::log("provider: virtio-net transmit interrupt irq1 %s; %u sent frames completed",
+            tx_irq ? "received" : "NOT received", tx_done.value_or(0));
+    bool rx_irq = w.wait(irq0, 12);
+    (void)rt::interrupt_ack(irq0);
+    UsedRing used{reinterpret_cast<const volatile u8*>(rx_used_at.value())};
+    abi::VirtioUsedElement e = used.at(0, 16);
+    auto rx_done = rt::virtqueue_complete(rxq.value().get(), 16);
+    const volatile u8* f = reinterpret_cast<const volatile u8*>(rx_at.value()) + 12;
+    bool arp_reply = e.len >= 12 + 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 2;
+    rt::log("provider: virtio-net receive interrupt irq0 %s; %u frames, %u bytes: %s %u.%u.%u.%u is-at "
+            "%02x:%02x:%02x:%02x:%02x:%02x",
+            rx_irq ? "received" : "NOT received", rx_done.value_or(0), e.len, arp_reply ? "ARP reply" : "not ARP",
+            f[28], f[29], f[30], f[31], f[22], f[23], f[24], f[25], f[26], f[27]);
+    (void)rxq.value().release();
+    (void)txq.value().release();
+}
+
 }  // namespace
 
 int main(u64) {
@@ -118,18 +268,25 @@ int main(u64) {
         auto* r = reinterpret_cast<volatile u32*>(at.value());
         rt::log("provider: nvme CAP.MQES %u VS %u.%u", r[0] & 0xffff, r[2] >> 16, (r[2] >> 8) & 0xff);
     }
-    if (u32 bar4 = rt::startup_handle("bar4")) {
+    volatile u8* virtio_common = nullptr;
+    u32 bar4 = rt::startup_handle("bar4");
+    if (bar4) {
         auto at = rt::mmio_map(bar4);
         if (!at.ok()) return 1;
         auto* common = reinterpret_cast<volatile u32*>(at.value());
+        virtio_common = reinterpret_cast<volatile u8*>(at.value());
         (void)rt::mmio_write(bar4, 0x00, 4, 1);  // device_feature_select: features 32..63 (filtered write)
         rt::log("provider: virtio features[32..63] 0x%08x (VERSION_1 %s)", common[1], (common[1] & 1) ? "set" : "clear");
     }
     u32 pool = rt::startup_handle("dma");
     if (pool) probe_dma(pool);
-    u32 irq0 = rt::startup_handle("irq0");
+    u32 irq0 = rt::startup_handle("irq0"), irq1 = rt::startup_handle("irq1");
     bool nvme = klass == 0x010802;
     if (pool && irq0 && nvme) probe_nvme_identify(pool, irq0);
+    if (pool && irq0 && virtio_common && vendor == 0x1af4 && (device == 0x1001 || device == 0x1042))
+        probe_virtio_blk(bar4, virtio_common, pool, irq0);
+    if (pool && irq0 && irq1 && virtio_common && vendor == 0x1af4 && (device == 0x1000 || device == 0x1041))
+        probe_virtio_net(bar4, virtio_common, pool, irq0, irq1);
     // "hold": stay alive (a teardown test kills us with DMA buffers and an
     // admin command in flight).
     if (rt::startup_args_contains("hold")) {

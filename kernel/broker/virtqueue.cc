@@ -1,0 +1,216 @@
+#include "broker/virtqueue.h"
+
+#include "cap/dma_pool.h"
+#include "cap/handles.h"
+#include "cap/pci_function.h"
+#include "console/log.h"
+#include "dma/class_reset.h"
+#include "mm/direct_map.h"
+
+namespace kobj {
+namespace {
+
+constexpr u64 kPage = 4096;
+
+// virtio 1.1 §4.1.4.3 common configuration offsets.
+constexpr u32 kQueueSelect = 0x16, kQueueSize = 0x18, kQueueMsixVector = 0x1a, kQueueEnable = 0x1c,
+              kQueueNotifyOff = 0x1e, kQueueDesc = 0x20, kQueueDriver = 0x28, kQueueDevice = 0x30;
+constexpr u16 kNoVector = 0xffff;
+
+// §2.6.5 descriptor, §2.6.6 available ring, §2.6.8 used ring.
+struct Descriptor {
+    u64 addr;
+    u32 len;
+    u16 flags;
+    u16 next;
+};
+constexpr u16 kDescNext = 1, kDescWrite = 2;
+
+u16 read16(volatile u8* base, u32 off) { return *reinterpret_cast<volatile u16*>(base + off); }
+void write16(volatile u8* base, u32 off, u16 v) { *reinterpret_cast<volatile u16*>(base + off) = v; }
+void write64(volatile u8* base, u32 off, u64 v) {
+    *reinterpret_cast<volatile u32*>(base + off) = static_cast<u32>(v);
+    *reinterpret_cast<volatile u32*>(base + off + 4) = static_cast<u32>(v >> 32);
+}
+
+}  // namespace
+
+Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size, u16 msix_entry) {
+    if (!session->active()) return Status::TornDown;
+    const pci_enum::Function& f = pci_enum::function(session->function());
+    if (f.registers.kind != devices::RegisterMap::Kind::Virtio || !f.has_virtio_notify) return Status::WrongType;
+    if (size < 2 || size > abi::kVirtioMaxQueueSize || (size & (size - 1))) return Status::InvalidArgument;
+    volatile u8* common = TRY(PciFunction::kernel_view(session->function(), f.registers.bar)) + f.registers.offset;
+    volatile u8* notify_bar = TRY(PciFunction::kernel_view(session->function(), f.virtio_notify.bar));
+
+    write16(common, kQueueSelect, index);
+    u16 max = read16(common, kQueueSize);
+    if (max == 0) return Status::NotFound;  // no such queue
+    if (size > max) return Status::InvalidArgument;
+    if (read16(common, kQueueEnable)) return Status::Busy;
+    u64 notify_at = u64{f.virtio_notify.offset} + u64{read16(common, kQueueNotifyOff)} * f.virtio_notify.notify_off_multiplier;
+    if (notify_at + 2 > f.virtio_notify.offset + u64{f.virtio_notify.length} || notify_at + 2 > f.bars[f.virtio_notify.bar].size)
+        return Status::Malformed;
+
+    auto* q = new (std::nothrow) VirtQueue();
+    if (!q) return Status::NoMemory;
+    u64 bytes[3] = {u64{size} * sizeof(Descriptor), 6 + 2 * u64{size}, 6 + u64{size} * sizeof(abi::VirtioUsedElement)};
+    u64* phys[3] = {&q->m_desc_phys, &q->m_avail_phys, &q->m_used_phys};
+    for (u32 r = 0; r < 3; r++) {
+        auto id = session->allocate(bytes[r], session->id(), dma::Use::Queue, phys[r]);
+        if (!id.ok()) {
+            for (u32 k = 0; k < r; k++) session->release(q->m_ring_entries[k]);
+            delete q;
+            return id.status();
+        }
+        q->m_ring_entries[r] = id.value();
+        (void)session->hold(id.value());  // the device may read or write the rings while the queue lives
+    }
+    session->ref();
+    q->m_session = session;
+    q->m_common = common;
+    q->m_notify = reinterpret_cast<volatile u16*>(notify_bar + notify_at);
+    q->m_index = index;
+    q->m_size = size;
+    for (u16 i = 0; i < size; i++) q->m_next[i] = i + 1 < size ? i + 1 : kNone;
+    q->m_free_head = 0;
+    q->m_free_count = size;
+
+    write16(common, kQueueSize, size);
+    write16(common, kQueueMsixVector, msix_entry);
+    if (msix_entry != kNoVector && read16(common, kQueueMsixVector) != msix_entry) {
+        LOG_WARN("virtqueue broker: session %u queue %u: the device refused MSI-X entry %u", session->id(), index,
+                 msix_entry);
+        q->unref();
+        return Status::Unsupported;
+    }
+    write64(common, kQueueDesc, q->m_desc_phys);
+    write64(common, kQueueDriver, q->m_avail_phys);
+    write64(common, kQueueDevice, q->m_used_phys);
+    write16(common, kQueueEnable, 1);
+    LOG_INFO("virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u)", session->id(), index, size,
+             msix_entry);
+    return q;
+}
+
+VirtQueue::~VirtQueue() {
+    if (!m_session) return;
+    if (m_session->active()) {
+        // Virtio 1.1 has no per-queue stop: reset the device, then nothing
+        // of this queue is in the device's hands any more.
+        if (auto r = kdma::reset_function(m_session->function()); r.ok()) {
+            for (u16 i = 0; i < m_size; i++)
+                if (m_held[i]) m_session->unhold(m_held[i]);
+            for (u32 id : m_ring_entries)
+                if (id) m_session->unhold(id);
+        } else {
+            LOG_ERROR("virtqueue broker: session %u: device reset failed (%s); the queue waits for teardown",
+                      m_session->id(), status_name(r.status()));
+        }
+    }
+    for (u32 id : m_ring_entries)
+        if (id) m_session->release(id);
+    m_session->unref();
+}
+
+Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 count) {
+    if (!m_session->active()) return Status::TornDown;
+    if (count == 0 || count > abi::kVirtioMaxBatch) return Status::InvalidArgument;
+    struct Checked {
+        u64 addr;
+        u32 len;
+        u32 held;
+        bool device_writes;
+    };
+    Checked checked[abi::kVirtioMaxBatch][abi::kVirtioMaxSegments];
+    u32 needed = 0;
+    for (u32 c = 0; c < count; c++) {
+        const abi::VirtioChain& chain = chains[c];
+        if (chain.segments == 0 || chain.segments > abi::kVirtioMaxSegments) return Status::InvalidArgument;
+        for (u32 s = 0; s < chain.segments; s++) {
+            const abi::VirtioSegment& seg = chain.segment[s];
+            if (seg.flags & ~abi::kVirtioSegmentDeviceWrites) return Status::InvalidArgument;
+            if (seg.length == 0 || seg.length > 0xffffffffull) return Status::InvalidArgument;
+            auto* buffer = TRY(kcap::lookup<DmaBuffer>(caller, seg.buffer, Type::DmaBuffer,
+                                                       cap::kRightRead | cap::kRightWrite));
+            if (buffer->session() != m_session) return Status::NotOwner;
+            if (seg.offset > buffer->size() || seg.length > buffer->size() - seg.offset) return Status::OutOfBounds;
+            checked[c][s] = Checked{buffer->device_address(seg.offset), static_cast<u32>(seg.length),
+                                    buffer->ledger_id(), (seg.flags & abi::kVirtioSegmentDeviceWrites) != 0};
+        }
+        needed += chain.segments;
+    }
+    if (needed > m_free_count) return Status::Busy;
+
+    auto* desc = direct_map::to_virt<Descriptor>(m_desc_phys);
+    auto* avail = direct_map::to_virt<volatile u16>(m_avail_phys);  // flags, idx, ring[size]
+    for (u32 c = 0; c < count; c++) {
+        abi::VirtioChain& chain = chains[c];
+        u16 head = m_free_head, prev = kNone;
+        for (u32 s = 0; s < chain.segments; s++) {
+            u16 d = m_free_head;
+            m_free_head = m_next[d];
+            m_free_count--;
+            const Checked& k = checked[c][s];
+            (void)m_session->hold(k.held);  // validated above; one CPU, nothing changed since
+            m_held[d] = k.held;
+            desc[d] = Descriptor{k.addr, k.len, static_cast<u16>(k.device_writes ? kDescWrite : 0), 0};
+            if (prev != kNone) {
+                desc[prev].flags |= kDescNext;
+                desc[prev].next = d;
+                m_next[prev] = d;
+            }
+            m_next[d] = kNone;
+            prev = d;
+        }
+        m_head[head] = true;
+        avail[2 + (m_avail_idx % m_size)] = head;
+        m_avail_idx++;
+        chain.head = head;
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);  // descriptors and ring entries before the index (§2.6.13)
+    avail[1] = m_avail_idx;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);  // the index before the notification
+    *m_notify = m_index;
+    return count;
+}
+
+Result<u32> VirtQueue::complete(u32 max) {
+    if (!m_session->active()) return Status::TornDown;
+    auto* used = direct_map::to_virt<volatile u8>(m_used_phys);
+    u16 device_idx = *reinterpret_cast<volatile u16*>(used + 2);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    u32 done = 0;
+    while (m_last_used != device_idx && done < max) {
+        auto* elem = reinterpret_cast<volatile abi::VirtioUsedElement*>(used + 4) + (m_last_used % m_size);
+        u32 id = elem->id;
+        m_last_used++;
+        done++;
+        if (id >= m_size || !m_head[id]) {
+            LOG_WARN("virtqueue broker: session %u queue %u: device reported id %u it was not given; ignored",
+                     m_session->id(), m_index, id);
+            continue;
+        }
+        m_head[id] = false;
+        // Free the chain by our own shadow, never the device-writable table.
+        for (u16 d = static_cast<u16>(id); d != kNone;) {
+            u16 next = m_next[d];
+            if (m_held[d]) m_session->unhold(m_held[d]);
+            m_held[d] = 0;
+            m_next[d] = m_free_head;
+            m_free_head = d;
+            m_free_count++;
+            d = next;
+        }
+    }
+    return done;
+}
+
+Result<u64> VirtQueue::map_used(Process* process, u32 space_id, u32 handle) {
+    if (!m_session->active()) return Status::TornDown;
+    auto frame_of = [](const void* self, u64 i) { return static_cast<const VirtQueue*>(self)->m_used_phys + i * kPage; };
+    u64 pages = (6 + u64{m_size} * sizeof(abi::VirtioUsedElement) + kPage - 1) / kPage;
+    return m_mappings.map(this, process, 0, pages, frame_of, this, mm::MapFlags{false, false, false}, space_id, handle);
+}
+
+}  // namespace kobj
