@@ -13,7 +13,7 @@ namespace {
 constexpr u64 kPage = 4096;
 
 // virtio 1.1 §4.1.4.3 common configuration offsets.
-constexpr u32 kQueueSelect = 0x16, kQueueSize = 0x18, kQueueMsixVector = 0x1a, kQueueEnable = 0x1c,
+constexpr u32 kNumQueues = 0x12, kQueueSelect = 0x16, kQueueSize = 0x18, kQueueMsixVector = 0x1a, kQueueEnable = 0x1c,
               kQueueNotifyOff = 0x1e, kQueueDesc = 0x20, kQueueDriver = 0x28, kQueueDevice = 0x30;
 constexpr u16 kNoVector = 0xffff;
 
@@ -43,8 +43,12 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     volatile u8* common = TRY(PciFunction::kernel_view(session->function(), f.registers.bar)) + f.registers.offset;
     volatile u8* notify_bar = TRY(PciFunction::kernel_view(session->function(), f.virtio_notify.bar));
 
+    // A device ignores a select past its queues (QEMU: >= 1024) and would
+    // leave the previous queue selected: check both ways.
+    if (index >= read16(common, kNumQueues)) return Status::NotFound;
     write16(common, kQueueSelect, index);
-    u16 max = read16(common, kQueueSize);
+    if (read16(common, kQueueSelect) != index) return Status::NotFound;
+    u16 max = read16(common, kQueueSize);  // reset value = the device's maximum (providers cannot write it)
     if (max == 0) return Status::NotFound;  // no such queue
     if (size > max) return Status::InvalidArgument;
     if (read16(common, kQueueEnable)) return Status::Busy;
@@ -72,22 +76,29 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     q->m_notify = reinterpret_cast<volatile u16*>(notify_bar + notify_at);
     q->m_index = index;
     q->m_size = size;
+    // virtio-net transmit queues (odd indexes, §5.1.2) start every chain with
+    // the 12-byte virtio_net_hdr; QEMU 7.2 aborts the whole VM (an assertion
+    // in iov_copy) on a shorter one, so the broker refuses it.
+    bool net = f.header.vendor == 0x1af4 && (f.header.device == 0x1000 || f.header.device == 0x1041);
+    q->m_min_readable = net && (index & 1) ? 12 : 0;
     for (u16 i = 0; i < size; i++) q->m_next[i] = i + 1 < size ? i + 1 : kNone;
     q->m_free_head = 0;
     q->m_free_count = size;
 
-    write16(common, kQueueSize, size);
     write16(common, kQueueMsixVector, msix_entry);
     if (msix_entry != kNoVector && read16(common, kQueueMsixVector) != msix_entry) {
         LOG_WARN("virtqueue broker: session %u queue %u: the device refused MSI-X entry %u", session->id(), index,
                  msix_entry);
-        q->unref();
+        write16(common, kQueueMsixVector, kNoVector);
+        q->unref();  // never enabled: its rings go back without touching the device
         return Status::Unsupported;
     }
+    write16(common, kQueueSize, size);
     write64(common, kQueueDesc, q->m_desc_phys);
     write64(common, kQueueDriver, q->m_avail_phys);
     write64(common, kQueueDevice, q->m_used_phys);
     write16(common, kQueueEnable, 1);
+    q->m_enabled = true;
     LOG_INFO("virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u)", session->id(), index, size,
              msix_entry);
     return q;
@@ -96,16 +107,22 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
 VirtQueue::~VirtQueue() {
     if (!m_session) return;
     if (m_session->active()) {
-        // Virtio 1.1 has no per-queue stop: reset the device, then nothing
-        // of this queue is in the device's hands any more.
-        if (auto r = kdma::reset_function(m_session->function()); r.ok()) {
+        // Virtio 1.1 has no per-queue stop: an enabled queue goes with a
+        // device reset, after which nothing of it is in the device's hands.
+        // A queue never enabled was never seen by the device.
+        bool stopped = !m_enabled;
+        if (m_enabled) {
+            auto r = kdma::reset_function(m_session->function());
+            stopped = r.ok();
+            if (!r.ok())
+                LOG_ERROR("virtqueue broker: session %u: device reset failed (%s); the queue waits for teardown",
+                          m_session->id(), status_name(r.status()));
+        }
+        if (stopped) {
             for (u16 i = 0; i < m_size; i++)
                 if (m_held[i]) m_session->unhold(m_held[i]);
             for (u32 id : m_ring_entries)
                 if (id) m_session->unhold(id);
-        } else {
-            LOG_ERROR("virtqueue broker: session %u: device reset failed (%s); the queue waits for teardown",
-                      m_session->id(), status_name(r.status()));
         }
     }
     for (u32 id : m_ring_entries)
@@ -127,9 +144,14 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
     for (u32 c = 0; c < count; c++) {
         const abi::VirtioChain& chain = chains[c];
         if (chain.segments == 0 || chain.segments > abi::kVirtioMaxSegments) return Status::InvalidArgument;
+        bool writes_seen = false;
         for (u32 s = 0; s < chain.segments; s++) {
             const abi::VirtioSegment& seg = chain.segment[s];
             if (seg.flags & ~abi::kVirtioSegmentDeviceWrites) return Status::InvalidArgument;
+            // §2.6.4.2: device-readable segments come before device-writable ones.
+            bool writes = seg.flags & abi::kVirtioSegmentDeviceWrites;
+            if (writes_seen && !writes) return Status::InvalidArgument;
+            writes_seen |= writes;
             if (seg.length == 0 || seg.length > 0xffffffffull) return Status::InvalidArgument;
             auto* buffer = TRY(kcap::lookup<DmaBuffer>(caller, seg.buffer, Type::DmaBuffer,
                                                        cap::kRightRead | cap::kRightWrite));
@@ -138,6 +160,10 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
             checked[c][s] = Checked{buffer->device_address(seg.offset), static_cast<u32>(seg.length),
                                     buffer->ledger_id(), (seg.flags & abi::kVirtioSegmentDeviceWrites) != 0};
         }
+        u64 readable = 0;
+        for (u32 s = 0; s < chain.segments; s++)
+            if (!(chain.segment[s].flags & abi::kVirtioSegmentDeviceWrites)) readable += chain.segment[s].length;
+        if (readable < m_min_readable) return Status::InvalidArgument;
         needed += chain.segments;
     }
     if (needed > m_free_count) return Status::Busy;
@@ -193,8 +219,10 @@ Result<u32> VirtQueue::complete(u32 max) {
         }
         m_head[id] = false;
         // Free the chain by our own shadow, never the device-writable table.
+        auto* desc = direct_map::to_virt<Descriptor>(m_desc_phys);
         for (u16 d = static_cast<u16>(id); d != kNone;) {
             u16 next = m_next[d];
+            desc[d] = Descriptor{};  // a stale head can no longer reach the buffer it named
             if (m_held[d]) m_session->unhold(m_held[d]);
             m_held[d] = 0;
             m_next[d] = m_free_head;

@@ -56,6 +56,23 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
                  static_cast<unsigned long long>(bar_offset), writer->pid(), writer->name());
         return Status::NoRights;
     }
+    const devices::RegisterMap& map = m_function->registers();
+    if (map.kind == devices::RegisterMap::Kind::Virtio && m_bar == map.bar &&
+        bar_offset == map.offset + devices::kVirtioDriverFeature) {
+        // The value matters here: which word is being written is in the
+        // device's own driver_feature_select.
+        auto select_view = PciFunction::kernel_view(m_function->index(), map.bar);
+        u32 select = select_view.ok()
+                         ? *reinterpret_cast<volatile u32*>(select_view.value() + map.offset + devices::kVirtioDriverFeatureSelect)
+                         : ~0u;
+        if (!select_view.ok() || !devices::virtio_driver_features_allowed(select, static_cast<u32>(value))) {
+            LOG_WARN("device: refused driver features 0x%llx (word %u) for %02x:%02x.%x by pid %u '%s' (the virtqueue "
+                     "broker cannot serve them)",
+                     static_cast<unsigned long long>(value), select, a.bus, a.device, a.function, writer->pid(),
+                     writer->name());
+            return Status::NoRights;
+        }
+    }
     volatile u8* reg = m_kernel_view + offset;
     switch (width) {
         case 1: *reg = static_cast<u8>(value); break;

@@ -158,6 +158,10 @@ i64 virtqueue_submit(u64 queue, u64 chains, u64 count) {
     if (count == 0 || count > abi::kVirtioMaxBatch) return err(Status::InvalidArgument);
     abi::VirtioChain batch[abi::kVirtioMaxBatch];
     if (auto c = user::copy_from(batch, chains, count * sizeof batch[0]); !c.ok()) return err(c.status());
+    // The heads are written back after the chains are published: make sure
+    // that cannot fail first (one CPU, kernel not preemptible: nothing
+    // changes the mapping in between).
+    if (auto c = user::copy_to(chains, batch, count * sizeof batch[0]); !c.ok()) return err(c.status());
     auto n = q.value()->submit(self(), batch, static_cast<u32>(count));
     if (!n.ok()) {
         LOG_WARN("virtqueue broker: refused a batch of %llu from pid %u '%s': %s",

@@ -30,12 +30,14 @@ bool listed(const Register* list, u32 count, u64 offset, u32 width) {
 constexpr Register kNvmeWritable[] = {{0x0c, 4}, {0x10, 4}};
 
 // virtio 1.1 §4.1.4.3 common configuration. Writable: the feature selects
-// and driver features, the config vector, device_status, queue_select,
-// queue_size and the queue vector. Never: queue_desc / queue_driver /
-// queue_device (device-visible addresses) and queue_enable (starts the
-// device using them: the queue broker's job), nothing unnamed.
-constexpr Register kVirtioWritable[] = {{0x00, 4}, {0x08, 4}, {0x0c, 4}, {0x10, 2},
-                                        {0x14, 1}, {0x16, 2}, {0x18, 2}, {0x1a, 2}};
+// and driver features (checked by virtio_driver_features_allowed), the
+// config vector and device_status. Never: queue_desc / queue_driver /
+// queue_device (device-visible addresses), queue_enable (starts the device
+// using them), and queue_select / queue_size / queue_msix_vector — the
+// queue broker's: QEMU applies a size written to an enabled queue, and a
+// device that disagrees with the broker about the ring size walks stale
+// slots naming descriptors of freed buffers. Nothing unnamed.
+constexpr Register kVirtioWritable[] = {{0x00, 4}, {0x08, 4}, {0x0c, 4}, {0x10, 2}, {0x14, 1}};
 
 bool aligned(u64 offset, u32 width) {
     return (width == 1 || width == 2 || width == 4 || width == 8) && (offset & (width - 1)) == 0;
@@ -88,6 +90,14 @@ bool filtered_write_allowed(const RegisterMap& map, u8 bar, u64 offset, u32 widt
         case RegisterMap::Kind::DenyAll: return false;
     }
     return false;
+}
+
+bool virtio_driver_features_allowed(u32 select, u32 value) {
+    // Word 1 holds feature bits 32..63: VIRTIO_F_RING_PACKED (34) changes the
+    // ring layout the broker writes, VIRTIO_F_NOTIFICATION_DATA (38) the
+    // meaning of the notifications it sends.
+    constexpr u32 kBrokerIncompatible = (1u << (34 - 32)) | (1u << (38 - 32));
+    return select != 1 || (value & kBrokerIncompatible) == 0;
 }
 
 }  // namespace devices

@@ -51,4 +51,10 @@ bool direct_window_allowed(const RegisterMap& map, u8 bar, u64 offset, u64 lengt
 // BAR-relative `offset` of `bar` through a filtered window?
 bool filtered_write_allowed(const RegisterMap& map, u8 bar, u64 offset, u32 width);
 
+// virtio: may the provider offer `value` for driver_feature word `select`
+// (driver_feature_select)? Not features that change the split-ring format
+// or the notification format the virtqueue broker implements.
+inline constexpr u64 kVirtioDriverFeatureSelect = 0x08, kVirtioDriverFeature = 0x0c;
+bool virtio_driver_features_allowed(u32 select, u32 value);
+
 }  // namespace devices

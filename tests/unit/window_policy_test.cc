@@ -91,9 +91,20 @@ TEST(WindowPolicy, VirtioFilterDeniesQueueAddressesAndEnable) {
     EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x00, 4));   // device_feature_select
     EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x0c, 4));   // driver_feature
     EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x14, 1));   // device_status
-    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x16, 2));   // queue_select
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x16, 2));  // queue_select: the broker's
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x18, 2));  // queue_size: the broker's
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x1a, 2));  // queue_msix_vector: the broker's
+    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x10, 2));   // msix_config
     EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x14, 4));  // device_status with its neighbours
     EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x3000, 2));  // a queue notify
+}
+
+TEST(WindowPolicy, VirtioDriverFeaturesTheBrokerCannotServeAreRefused) {
+    EXPECT_TRUE(devices::virtio_driver_features_allowed(1, 1));                 // VERSION_1
+    EXPECT_FALSE(devices::virtio_driver_features_allowed(1, 1u << 2));          // RING_PACKED (34)
+    EXPECT_FALSE(devices::virtio_driver_features_allowed(1, 1u | 1u << 6));     // NOTIFICATION_DATA (38)
+    EXPECT_TRUE(devices::virtio_driver_features_allowed(1, 1u | 1u << 3));      // IN_ORDER (35)
+    EXPECT_TRUE(devices::virtio_driver_features_allowed(0, 0xffffffffu));       // word 0: device features
 }
 
 }  // namespace

@@ -45,7 +45,22 @@
 //    show the completions. The upkeep often rebuilds a working NVMe chain
 //    (function, pool, admin queue, buffer) that the fuzzing then closes and
 //    revokes links of, so grants end with buffers, queues and interrupts
-//    alive and the calls meet torn-down objects too.
+//    alive and the calls meet torn-down objects too;
+//  - VirtQueueCreate builds virtqueues on the pools of virtio functions
+//    (virtio-blk queue 0, virtio-net queues 0..2; indexes the device lacks
+//    or that alias nothing, sizes that are no power of two or too big, MSI-X
+//    entries in and out of range) and VirtQueueSubmit sends them batches of
+//    chains that mix what the broker accepts (for virtio-blk a read request:
+//    a 16-byte header the device reads, 512 bytes and a status byte it
+//    writes; for virtio-net receive and transmit buffers) with what it must
+//    refuse (a buffer of another pool or no buffer, out of bounds, 0 or 5
+//    segments, flags other than "device writes", empty or 4 GiB segments,
+//    more descriptors than are free, bad counts, garbage and read-only
+//    arrays); VirtQueueComplete and VirtQueueMap consume and show the used
+//    ring. The upkeep often brings a virtio device up the way a driver does
+//    (device_status ACKNOWLEDGE, DRIVER, VERSION_1, FEATURES_OK, the queues,
+//    DRIVER_OK through a filtered window on its common configuration), so
+//    submitted requests really complete.
 // Two phases exhaust a resource while the fuzzing goes on: all free memory
 // (memory objects hog every frame) and the worker's capability space.
 // At the end the main thread leaves with ThreadExit before its last thread.
@@ -77,6 +92,7 @@
 #include <stdarg.h>
 
 #include "abi/device.h"
+#include "abi/virtio.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/spawn.h"
@@ -85,6 +101,14 @@
 
 #ifndef SYSCALL_FUZZ_SEED
 #define SYSCALL_FUZZ_SEED 0x5eed0f00d5a1c0deull
+#endif
+// MmioWrite also tries queue_size (common configuration 0x18) while a queue
+// is enabled. The filter refuses it now; it once allowed it, and QEMU
+// applied the new size to the live queue: the device took stale
+// available-ring slots naming descriptors of freed buffers, and DMA landed
+// in frames the kernel had handed out again.
+#ifndef SYSCALL_FUZZ_VIRTIO_QUEUE_SIZE
+#define SYSCALL_FUZZ_VIRTIO_QUEUE_SIZE 1
 #endif
 // Log every call from this iteration on (reproducing a finding).
 #ifndef SYSCALL_FUZZ_TRACE_FROM
@@ -118,6 +142,8 @@ constexpr u64 kScratchBytes = 2 * kPage;
 constexpr u64 kReadOnly = kQuietBase + 0x10000;    // 1 page mapped read-only
 constexpr u64 kReadOnlyRw = kQuietBase + 0x20000;  // the same page, writable (to fill it)
 constexpr u64 kRecorder = kQuietBase + 0x30000;    // the flight recorder shared with init
+constexpr u64 kChainsRo = kQuietBase + 0x40000;    // 1 page mapped read-only: virtqueue chains the kernel
+constexpr u64 kChainsRw = kQuietBase + 0x50000;    // can read but not write back (the same page, writable)
 constexpr u64 kUnmapped = kQuietBase + 0x80000000ull;
 // The program image (text, rodata, data, bss) lies in [kImageBase, kImageEnd).
 constexpr u64 kImageBase = 0x400000;
@@ -175,7 +201,7 @@ constexpr u64 kRecorderMagic = 0x7265636f72646572ull;
 // --- status accounting -------------------------------------------------------
 constexpr u32 kStatusCount = static_cast<u32>(Status::TornDown) + 1;
 constexpr u32 kSyscalls = static_cast<u32>(S::Count);
-static_assert(kSyscalls == 48,
+static_assert(kSyscalls == 52,
               "syscall_fuzz: a system call was added or removed: give it a weight, arguments and its safety rules "
               "(what must never happen to the fuzzer) in generate() and make_safe()");
 
@@ -219,8 +245,9 @@ enum : u16 {
     kDmaBuffer = 14,
     kInterrupt = 15,
     kNvmeQueue = 16,
+    kVirtQueue = 17,
 };
-constexpr u32 kTypes = 17;
+constexpr u32 kTypes = 18;
 
 constexpr u32 kPoolMax = 256;
 constexpr u32 kPoolHigh = 160;  // above this, maintenance closes handles down to kPoolLow
@@ -253,7 +280,7 @@ u32 g_served_count;
 u32 g_protected[16];
 u32 g_protected_count;
 
-u32 g_log, g_resource, g_console, g_devices, g_server_ep, g_server_proc, g_scratch_mem, g_ro_mem;
+u32 g_log, g_resource, g_console, g_devices, g_server_ep, g_server_proc, g_scratch_mem, g_ro_mem, g_chains_mem;
 // The PCI functions DeviceList reported, and what the worker's device
 // capabilities name (so MmioCreate and MmioWrite can be aimed at real BARs
 // and windows, not only rejected).
@@ -268,6 +295,7 @@ u32 g_pci_next;
 struct MmioCap {
     u32 handle;
     u64 length;
+    i64 common;  // a virtio function's common configuration at this offset in the window; -1: none
 };
 MmioCap g_mmio[16];
 u32 g_mmio_next;
@@ -297,6 +325,33 @@ QueueCap g_queues[4];
 u32 g_queue_next;
 u32 g_irqs[8];
 u32 g_irq_next;
+// Virtqueues the worker made, with their pool, function and geometry (so
+// VirtQueueSubmit can build chains that fit the queue and its device).
+struct VirtQueueCap {
+    u32 handle;
+    u32 pool;
+    u32 dev;  // index into g_devs, ~0u if unknown
+    u16 index;
+    u16 size;
+};
+VirtQueueCap g_vqs[6];
+u32 g_vq_next;
+// Where each virtio function's common configuration is (virtio 1.1
+// §4.1.4.3, found through its vendor capabilities), and the filtered
+// windows over it that the upkeep writes device_status and features through.
+struct VirtioCfg {
+    u8 state;  // 0 not looked up yet, 1 found, 2 the function has none
+    u8 bar;
+    u32 offset;
+};
+VirtioCfg g_vcfg[32];
+struct VirtioWindow {
+    u32 handle;
+    u32 dev;
+    u64 common;  // offset of the common configuration in the window
+};
+VirtioWindow g_vwins[4];
+u32 g_vwin_next;
 u32 g_called[8];  // endpoints handed to "call" children: a caller may be waiting there
 u32 g_called_next;
 u32 g_child_pids[16];  // pids of children the worker spawned
@@ -309,6 +364,11 @@ bool g_purge;
 // What mapped DMA buffers and completion queues showed, and what
 // InterruptAck reported.
 u64 g_dma_maps, g_dma_nonzero, g_map_cq, g_cq_phases, g_irq_deliveries;
+// The virtqueue broker: chains accepted, used entries consumed, used-ring
+// maps (and how many showed a used index past 0), devices brought up, heads
+// written back that are not descriptor ids of the queue, and queues made
+// for an index the device does not have.
+u64 g_vq_chains, g_vq_consumed, g_vq_maps, g_vq_used_seen, g_vq_bringups, g_vq_bad_heads, g_vq_phantoms;
 
 // Capabilities held only to exhaust a resource (the out-of-memory and
 // full-space phases), by slot: the fuzzing never touches them.
@@ -735,22 +795,6 @@ struct Call {
     u64 a[6];
 };
 
-const char* call_name(u64 n) {
-    static constexpr const char* kNames[] = {
-        "LogWrite",         "ProcessExit",     "Yield",         "ClockGet",           "Sleep",
-        "HandleClose",      "HandleDuplicate", "HandleRevoke",  "EndpointCreate",     "EndpointMint",
-        "EndpointCall",     "EndpointReceive", "EndpointReply", "NotificationCreate", "NotificationSignal",
-        "NotificationWait", "MemoryCreate",    "MemoryMap",     "MemoryUnmap",        "WaitSetCreate",
-        "WaitSetAdd",       "WaitSetRemove",   "WaitSetWait",   "ProcessSpawn",       "ProcessKill",
-        "ProcessInfo",      "SystemInfo",      "ConsoleRead",   "ConsoleWrite",       "ProcessKillPid",
-        "ThreadCreate",     "ThreadExit",      "DeviceList",    "DeviceOpen",         "PciConfigRead",
-        "MmioCreate",       "MmioMap",         "MmioWrite",     "DmaPoolCreate",      "DmaBufferCreate",
-        "DmaPoolInfo",      "InterruptCreate", "InterruptAck",  "InterruptMask",      "NvmeQueueCreate",
-        "NvmeSubmit",       "NvmeComplete",    "NvmeQueueMap"};
-    static_assert(sizeof kNames / sizeof kNames[0] == kSyscalls);
-    return n < kSyscalls ? kNames[n] : "undefined";
-}
-
 i64 do_call(const Call& c) {
     return rt::raw_syscall(static_cast<S>(c.number), c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5]);
 }
@@ -814,6 +858,10 @@ constexpr u32 kWeights[kSyscalls] = {
     25,  // NvmeSubmit
     15,  // NvmeComplete
     6,   // NvmeQueueMap
+    10,  // VirtQueueCreate
+    25,  // VirtQueueSubmit
+    15,  // VirtQueueComplete
+    6,   // VirtQueueMap
 };
 
 u64 weighted_call() {
@@ -931,18 +979,39 @@ u64 pid_arg() {
     }
 }
 
-// --- devices, DMA and the NVMe broker ----------------------------------------
+// --- devices, DMA and the NVMe and virtqueue brokers -------------------------
 bool is_nvme_dev(u32 dev) { return dev < g_dev_count && g_devs[dev].class_code == 1 && g_devs[dev].subclass == 8; }
+
+// virtio 1.1 §4.1.2.1: vendor 1af4, device 1000..103f (transitional: 1000
+// net, 1001 block) or 1040 + the device type (1041 net, 1042 block).
+enum class VirtioKind : u8 { None, Blk, Net, Other };
+VirtioKind virtio_kind(u32 dev) {
+    if (dev >= g_dev_count || g_devs[dev].vendor != 0x1af4) return VirtioKind::None;
+    u16 id = g_devs[dev].device_id;
+    if (id < 0x1000 || id > 0x107f) return VirtioKind::None;
+    if (id == 0x1001 || id == 0x1042) return VirtioKind::Blk;
+    if (id == 0x1000 || id == 0x1041) return VirtioKind::Net;
+    return VirtioKind::Other;
+}
+bool is_virtio_dev(u32 dev) { return virtio_kind(dev) != VirtioKind::None; }
+
+// The queues a device has (QEMU: virtio-blk with one CPU has request queue
+// 0; virtio-net has receive 0, transmit 1 and the control queue 2), and
+// the largest size the broker should ask for there.
+u32 virtio_queues(VirtioKind kind) { return kind == VirtioKind::Blk ? 1 : kind == VirtioKind::Net ? 3 : 1; }
+u16 virtio_queue_max(VirtioKind kind, u32 index) { return kind == VirtioKind::Net && index == 2 ? 64 : 256; }
 
 // One of the PCI function capabilities DeviceOpen returned (perhaps closed
 // by now; handle 0 before the first): the NVMe controller's `nvme_percent`
-// of the time when the worker has opened it.
-const PciCap& real_pci(u64 nvme_percent) {
+// of the time, else a virtio function's `virtio_percent`, when the worker
+// has opened one.
+const PciCap& real_pci(u64 nvme_percent, u64 virtio_percent) {
     const PciCap* chosen = &g_pci[below(16)];
-    if (chance(nvme_percent)) {
+    bool nvme = chance(nvme_percent);
+    if (nvme || chance(virtio_percent)) {
         for (u32 k = 0; k < 16; k++) {
             const PciCap& p = g_pci[(g_pci_next + 15 - k) % 16];
-            if (p.handle && is_nvme_dev(p.dev)) {
+            if (p.handle && (nvme ? is_nvme_dev(p.dev) : is_virtio_dev(p.dev))) {
                 chosen = &p;
                 break;
             }
@@ -966,9 +1035,14 @@ T* recent(T (&ring)[N], u32 next, u64 percent, Fit fit) {
     return nullptr;
 }
 
-const DmaPoolCap* recent_pool(bool nvme_only) {
-    return recent(g_dma_pools, g_dma_pool_next, 60,
-                  [&](const DmaPoolCap& p) { return p.handle && (!nvme_only || is_nvme_dev(p.dev)); });
+enum class PoolKind : u8 { Any, Nvme, Virtio };
+PoolKind pool_kind_arg() { return pick({PoolKind::Any, PoolKind::Nvme, PoolKind::Virtio}); }
+
+const DmaPoolCap* recent_pool(PoolKind kind) {
+    return recent(g_dma_pools, g_dma_pool_next, 60, [&](const DmaPoolCap& p) {
+        return p.handle &&
+               (kind == PoolKind::Any || (kind == PoolKind::Nvme ? is_nvme_dev(p.dev) : is_virtio_dev(p.dev)));
+    });
 }
 
 QueueCap* recent_queue() {
@@ -981,14 +1055,14 @@ const DmaBufCap* recent_buffer(u32 pool) {
                   [&](const DmaBufCap& b) { return b.handle && (!pool || b.pool == pool); });
 }
 
-u64 pci_arg(u64 nvme_percent) {
-    const PciCap& p = real_pci(nvme_percent);
+u64 pci_arg() {
+    const PciCap& p = real_pci(45, 40);
     return p.handle && chance(75) ? p.handle : handle_arg(kPciFunction);
 }
 
-u64 dma_pool_arg(bool nvme_only) {
+u64 dma_pool_arg(PoolKind kind) {
     if (chance(75))
-        if (const DmaPoolCap* p = recent_pool(nvme_only)) return p->handle;
+        if (const DmaPoolCap* p = recent_pool(kind)) return p->handle;
     return chance(50) ? typed_pool_handle(kDmaPool) : handle_arg(kDmaPool);
 }
 
@@ -1010,6 +1084,16 @@ u64 queue_arg() {
     if (chance(75))
         if (const QueueCap* q = recent_queue()) return q->handle;
     return handle_arg(kNvmeQueue);
+}
+
+VirtQueueCap* recent_vq() {
+    return recent(g_vqs, g_vq_next, 70, [](const VirtQueueCap& q) { return q.handle != 0; });
+}
+
+u64 vq_arg() {
+    if (chance(75))
+        if (const VirtQueueCap* q = recent_vq()) return q->handle;
+    return handle_arg(kVirtQueue);
 }
 
 u64 dma_quota_arg() {
@@ -1163,6 +1247,158 @@ u64 nvme_batch(QueueCap* q, u32 count) {
     return at;
 }
 
+// The bytes of a buffer a segment may name (buffers are whole pages).
+u64 buffer_room(const DmaBufCap& b) { return (b.bytes + kPage - 1) / kPage * kPage; }
+
+void add_segment(abi::VirtioChain& ch, u32 buffer, u64 offset, u64 length, bool device_writes) {
+    if (ch.segments >= abi::kVirtioMaxSegments) return;
+    ch.segment[ch.segments++] =
+        abi::VirtioSegment{buffer, device_writes ? abi::kVirtioSegmentDeviceWrites : 0u, offset, length};
+}
+
+// A chain the broker accepts when `own` is a buffer of the queue's pool,
+// shaped like a real request of the queue's device.
+void accepted_chain(abi::VirtioChain& ch, const VirtQueueCap* q, const DmaBufCap& own) {
+    const u32 b = own.handle;
+    const u64 room = buffer_room(own);
+    VirtioKind kind = q ? virtio_kind(q->dev) : VirtioKind::Other;
+    u32 index = q ? q->index : 0;
+    if (kind == VirtioKind::Blk && chance(85)) {
+        // virtio 1.1 §5.2.6: le32 type, le32 reserved, le64 sector (at 0:
+        // zeroed memory reads sector 0, or what the upkeep wrote), then the
+        // data (a multiple of 512 bytes) and the status byte (the buffer's
+        // last), both written by the device.
+        add_segment(ch, b, 0, 16, false);
+        u64 data = 512ull << below(3);
+        if (data > 512 && chance(30)) {
+            add_segment(ch, b, 512, 512, true);
+            add_segment(ch, b, 1024, data - 512, true);
+        } else {
+            add_segment(ch, b, 512, data, true);
+        }
+        add_segment(ch, b, room - 1, 1, true);
+    } else if (kind == VirtioKind::Net && index == 0 && chance(85)) {
+        // Receive (virtio 1.1 §5.1.6.3): room for the 12-byte header and a
+        // full frame, in one or two device-written segments.
+        if (chance(60)) {
+            add_segment(ch, b, 0, room < 2048 ? room : 2048, true);
+        } else {
+            add_segment(ch, b, 0, 12, true);
+            add_segment(ch, b, 64, 1514, true);
+        }
+    } else if (kind == VirtioKind::Net && index == 1 && chance(85)) {
+        // Transmit (§5.1.6.2): the header (zero: no offloads) and a frame,
+        // both read by the device.
+        u64 frame = 60 + below(1455);
+        if (chance(50)) {
+            add_segment(ch, b, 0, 12 + frame, false);
+        } else {
+            add_segment(ch, b, 0, 12, false);
+            add_segment(ch, b, 64, frame, false);
+        }
+    } else if (kind == VirtioKind::Net && index == 2 && chance(85)) {
+        // Control (§5.1.6.5): class and command, one byte of data, the ack.
+        add_segment(ch, b, 0, 2, false);
+        add_segment(ch, b, 2, 1, false);
+        add_segment(ch, b, 16, 1, true);
+    } else {
+        // Any shape that fits the buffer, in segments no shorter than a
+        // virtio-net header (12 bytes): QEMU 7.2 aborts (util/iov.c
+        // iov_copy / iov_from_buf: assertion `offset == 0') on a transmit
+        // chain with 1..11 readable bytes, or a receive chain with 1..11
+        // writable ones, and this may be such a queue.
+        constexpr u64 kMin = 12;
+        u32 n = 1 + static_cast<u32>(below(abi::kVirtioMaxSegments));
+        for (u32 i = 0; i < n; i++) {
+            u64 offset = chance(50) ? 0 : below(room - kMin + 1);
+            u64 left = room - offset;
+            u64 length = chance(20) ? left : kMin + below((left < 2048 ? left : 2048) - kMin + 1);
+            add_segment(ch, b, offset, length, chance(50));
+        }
+    }
+}
+
+// Makes the chain one the broker must refuse (the whole batch with it).
+void refused_chain(abi::VirtioChain& ch, const VirtQueueCap* q, const DmaBufCap* own) {
+    if (!ch.segments) add_segment(ch, own ? own->handle : static_cast<u32>(handle_arg(kDmaBuffer)), 0, 16, false);
+    abi::VirtioSegment& seg = ch.segment[below(ch.segments)];
+    const u64 room = own ? buffer_room(*own) : kPage;
+    switch (below(10)) {
+        case 0: {  // a buffer of another pool
+            const DmaBufCap* other = recent(g_dma_bufs, g_dma_buf_next, 50,
+                                            [&](const DmaBufCap& b) { return b.handle && (!q || b.pool != q->pool); });
+            seg.buffer = other ? other->handle : static_cast<u32>(typed_pool_handle(kDmaBuffer));
+            break;
+        }
+        case 1:  // no buffer (another type, a closed or forged handle), or one without read and write rights
+            if (chance(50))
+                seg.buffer = static_cast<u32>(handle_arg(pick({kMemory, kVirtQueue, kDmaPool, kNvmeQueue})));
+            else
+                seg.buffer = static_cast<u32>(chance(50) ? typed_pool_handle(kDmaBuffer) : handle_arg(kDmaBuffer));
+            break;
+        case 2:  // starting past the end, or so far that offset + length wraps
+            seg.offset = pick<u64>({room, room + 1, room + kPage, ~0ull - 15, 1ull << 63, ~0ull});
+            break;
+        case 3:  // running past the end
+            seg.offset = chance(50) ? 0 : below(room);
+            seg.length = room - seg.offset + 1 + (chance(50) ? 0 : below(kPage));
+            break;
+        case 4:  // no segment
+            ch.segments = 0;
+            break;
+        case 5:  // more than kVirtioMaxSegments
+            ch.segments = static_cast<u16>(pick<u64>({5ull, 6ull, 16ull, 0x8000ull, 0xffffull}));
+            break;
+        case 6:  // flags other than "device writes" (indirect, next, garbage)
+            seg.flags = pick<u32>({2u, 3u, 4u, 5u, 0x80000000u, ~0u, static_cast<u32>(rnd())});
+            break;
+        case 7:  // empty
+            seg.length = 0;
+            break;
+        case 8:  // 4 GiB or more
+            seg.length = pick<u64>({1ull << 32, (1ull << 32) + 1, ~0ull, 1ull << 63});
+            break;
+        default:  // bytes
+            for (u32 i = 0; i < sizeof ch / 8; i++) reinterpret_cast<u64*>(&ch)[i] = rnd();
+            if (chance(50)) ch.segments = static_cast<u16>(1 + below(abi::kVirtioMaxSegments));
+            break;
+    }
+}
+
+// A batch of `count` chains for queue `q` (null: none known); returns its
+// address: in scratch (sometimes running into the guard page) or, when
+// `read_only`, the read-only chain page (the kernel can take the chains
+// but not write the heads back). Half the batches are clean.
+u64 virtio_batch(const VirtQueueCap* q, u32 count, bool read_only) {
+    constexpr u64 kSize = sizeof(abi::VirtioChain);
+    abi::VirtioChain chains[abi::kVirtioMaxBatch];
+    bool clean = read_only || chance(50);
+    for (u32 i = 0; i < count; i++) {
+        abi::VirtioChain& ch = chains[i];
+        ch = abi::VirtioChain{};
+        ch.head = static_cast<u16>(rnd());  // out only
+        if (chance(10)) ch.reserved = static_cast<u32>(rnd());
+        const DmaBufCap* own = q && chance(94) ? recent_buffer(q->pool) : nullptr;
+        const DmaBufCap* any = own ? own : recent_buffer(0);
+        if (any)
+            accepted_chain(ch, q, *any);
+        else
+            add_segment(ch, static_cast<u32>(handle_arg(kDmaBuffer)), 0, 16, false);
+        if (!clean && chance(60)) refused_chain(ch, q, own);
+    }
+    if (read_only) {
+        u64 at = kChainsRo + below((kPage - count * kSize) / 8 + 1) * 8;
+        __builtin_memcpy(reinterpret_cast<void*>(kChainsRw + (at - kChainsRo)), chains, count * kSize);
+        return at;
+    }
+    u64 at = chance(95) ? kScratch + below((kScratchBytes - count * kSize) / 8 + 1) * 8
+                        : kScratch + kScratchBytes - count * kSize + 8 * (1 + below(12));  // into the guard page
+    u64 room = kScratch + kScratchBytes - at;
+    u64 n = count * kSize < room ? count * kSize : room;
+    __builtin_memcpy(reinterpret_cast<void*>(at), chains, n);
+    return at;
+}
+
 // The rules that keep the worker alive and unblocked, applied to every
 // call however it was generated.
 void make_safe(Call& c) {
@@ -1279,9 +1515,9 @@ Call generate() {
             // Sometimes a DMA object, so grants end (teardown) with buffers,
             // queues and interrupts still alive, and pools come and go.
             if (chance(8)) {
-                switch (below(4)) {
+                switch (below(5)) {
                     case 0:
-                        c.a[0] = dma_pool_arg(chance(50));
+                        c.a[0] = dma_pool_arg(pool_kind_arg());
                         break;
                     case 1:
                         c.a[0] = queue_arg();
@@ -1289,8 +1525,11 @@ Call generate() {
                     case 2:
                         c.a[0] = dma_buffer_arg();
                         break;
+                    case 3:
+                        c.a[0] = vq_arg();
+                        break;
                     default:
-                        c.a[0] = chance(50) ? interrupt_arg() : pci_arg(50);
+                        c.a[0] = chance(50) ? interrupt_arg() : pci_arg();
                         break;
                 }
             } else {
@@ -1459,8 +1698,9 @@ Call generate() {
             c.a[2] = chance(80) ? pick<u64>({1ull, 2ull, 4ull}) : pick<u64>({0ull, 3ull, 8ull, 0x100000004ull, rnd()});
             break;
         case S::MmioCreate: {
-            // Prefer an NVMe controller: its BAR0 has a write allow-list.
-            const PciCap& pci = real_pci(50);
+            // Prefer an NVMe controller or a virtio function: NVMe's BAR0
+            // and virtio's common configuration have write allow-lists.
+            const PciCap& pci = real_pci(45, 40);
             if (pci.handle && chance(60)) {
                 // A window of one of the function's memory BARs: mostly
                 // inside it, sometimes overlapping its end.
@@ -1490,6 +1730,30 @@ Call generate() {
             break;
         case S::MmioWrite: {
             const MmioCap& m = g_mmio[below(16)];
+            if (m.handle && m.common >= 0 && chance(70)) {
+                // A virtio common configuration register (virtio 1.1
+                // §4.1.4.3) at its width: the writable ones (features,
+                // device_status — 0 resets the device —, queue_select, the
+                // vectors) and some the filter refuses (device_feature,
+                // num_queues, queue_enable, the ring addresses).
+                struct Reg {
+                    u64 offset;
+                    u32 width;
+                };
+                static constexpr Reg kRegs[] = {{0x00, 4}, {0x04, 4}, {0x08, 4}, {0x0c, 4}, {0x10, 2}, {0x12, 2},
+                                                {0x14, 1}, {0x14, 1}, {0x16, 2}, {0x1a, 2}, {0x1c, 2}, {0x20, 8},
+                                                {0x20, 4}, {0x28, 4}, {0x30, 8}, {0x15, 1}};
+                Reg reg = pick(kRegs);
+                if (SYSCALL_FUZZ_VIRTIO_QUEUE_SIZE && chance(10)) reg = Reg{0x18, 2};
+                c.a[0] = m.handle;
+                c.a[1] = static_cast<u64>(m.common) + reg.offset;
+                c.a[2] = chance(90) ? reg.width : pick<u64>({1ull, 2ull, 4ull, 8ull});
+                if (reg.offset == 0x14 && chance(70))  // device_status: reset, the steps of §3.1.1, FAILED
+                    c.a[3] = pick<u64>({0ull, 1ull, 3ull, 0xbull, 0xfull, 0x40ull, 0x80ull});
+                else
+                    c.a[3] = chance(50) ? below(4) : rnd();
+                break;
+            }
             if (m.handle && chance(60)) {
                 // A register inside the window (for an NVMe BAR0 window at
                 // offset 0 the filter allows INTMS/INTMC/CC/NSSR/AQA/BPRSEL
@@ -1514,19 +1778,19 @@ Call generate() {
             break;
         }
         case S::DmaPoolCreate:
-            c.a[0] = pci_arg(50);
+            c.a[0] = pci_arg();
             c.a[1] = dma_quota_arg();
             break;
         case S::DmaBufferCreate:
-            c.a[0] = dma_pool_arg(false);
+            c.a[0] = dma_pool_arg(PoolKind::Any);
             c.a[1] = dma_buffer_bytes_arg();
             break;
         case S::DmaPoolInfo:
-            c.a[0] = dma_pool_arg(false);
+            c.a[0] = dma_pool_arg(PoolKind::Any);
             c.a[1] = pointer_arg(sizeof(abi::DmaUsage));
             break;
         case S::InterruptCreate: {
-            const PciCap& pci = real_pci(50);
+            const PciCap& pci = real_pci(45, 40);
             u32 vectors = pci.handle ? g_devs[pci.dev].msix_vectors : 0;
             c.a[0] = pci.handle && chance(75) ? pci.handle : handle_arg(kPciFunction);
             if (chance(75))  // vector 0 most: NVMe's admin completion queue interrupts there
@@ -1543,7 +1807,7 @@ Call generate() {
             c.a[1] = chance(85) ? below(2) : pick<u64>({2ull, 0x100ull, ~0ull, rnd()});
             break;
         case S::NvmeQueueCreate:
-            c.a[0] = dma_pool_arg(chance(80));
+            c.a[0] = dma_pool_arg(chance(80) ? PoolKind::Nvme : PoolKind::Any);
             c.a[1] = chance(90) ? static_cast<u64>(abi::NvmeQueueKind::Admin) : pick<u64>({1ull, 2ull, ~0ull, rnd()});
             c.a[2] = chance(85) ? 2 + below(abi::kNvmeMaxEntries - 1)
                                 : pick<u64>({0ull, 1ull, 65ull, 4096ull, 1ull << 32, ~0ull, rnd()});
@@ -1564,6 +1828,47 @@ Call generate() {
             break;
         case S::NvmeQueueMap:
             c.a[0] = queue_arg();
+            break;
+        case S::VirtQueueCreate: {
+            const DmaPoolCap* p = chance(85) ? recent_pool(PoolKind::Virtio) : nullptr;
+            c.a[0] = p && chance(85) ? p->handle : dma_pool_arg(pool_kind_arg());
+            VirtioKind kind = p ? virtio_kind(p->dev) : VirtioKind::Other;
+            u32 queues = virtio_queues(kind);
+            if (chance(70))  // a queue the device has (or one it lacks, past the last)
+                c.a[1] = below(queues + 1);
+            else  // QEMU ignores a queue_select of 1024 or more
+                c.a[1] = pick<u64>({queues + 1ull, 0x3ffull, 0x400ull, 0x401ull, 0xfffeull, 0xffffull, 0x10000ull,
+                                    1ull << 32, ~0ull, rnd()});
+            c.a[2] = chance(80) ? 2ull << below(c.a[1] == 2 && kind == VirtioKind::Net ? 5 : 7)
+                                : pick<u64>({0ull, 1ull, 3ull, 6ull, 100ull, 255ull, 257ull, 512ull, 1024ull,
+                                             0x10000ull, 1ull << 32, ~0ull, rnd()});
+            u16 vectors = p && p->dev < g_dev_count ? g_devs[p->dev].msix_vectors : 0;
+            if (chance(60))
+                c.a[3] = 0xffff;  // no interrupt
+            else if (chance(60))
+                c.a[3] = below(vectors ? vectors : 2);
+            else
+                c.a[3] =
+                    pick<u64>({vectors, vectors + 1ull, 0x7ffull, 0xfffeull, 0x10000ull, 1ull << 32, ~0ull, rnd()});
+            break;
+        }
+        case S::VirtQueueSubmit: {
+            const VirtQueueCap* q = chance(85) ? recent_vq() : nullptr;
+            c.a[0] = q ? q->handle : vq_arg();
+            u64 r = below(100);
+            u32 count = r < 70 ? 1 + static_cast<u32>(below(3)) : r < 93 ? 1 + static_cast<u32>(below(16)) : 0;
+            bool read_only = count && chance(4);
+            u64 at = virtio_batch(q, count ? count : 1, read_only);
+            c.a[2] = count ? count : pick<u64>({0ull, 17ull, 64ull, 1ull << 32, (1ull << 32) + 1, ~0ull, rnd()});
+            c.a[1] = read_only || chance(92) ? at : pointer_arg(c.a[2] * sizeof(abi::VirtioChain));
+            break;
+        }
+        case S::VirtQueueComplete:
+            c.a[0] = vq_arg();
+            c.a[1] = chance(80) ? 1 + below(64) : pick<u64>({0ull, 256ull, 257ull, 1ull << 32, ~0ull, rnd()});
+            break;
+        case S::VirtQueueMap:
+            c.a[0] = vq_arg();
             break;
         case S::ProcessExit:
         case S::ThreadExit:
@@ -1627,6 +1932,10 @@ void resync() {
         if (q.handle && gone(q.handle)) q = QueueCap{};
     for (u32& h : g_irqs)
         if (h && gone(h)) h = 0;
+    for (VirtQueueCap& q : g_vqs)
+        if (q.handle && gone(q.handle)) q = VirtQueueCap{};
+    for (VirtioWindow& w : g_vwins)
+        if (w.handle && gone(w.handle)) w = VirtioWindow{};
     g_pool_count = 0;
     for (i64 i = 0; i < n && g_pool_count < kPoolMax; i++) {
         const abi::SystemCap& c = g_caps[i];
@@ -1727,6 +2036,150 @@ void replenish_nvme() {
     }
 }
 
+// Where function `dev`'s common configuration is: its virtio vendor
+// capability of cfg_type 1 (virtio 1.1 §4.1.4: cap_vndr 9, cfg_type at +3,
+// bar at +4, offset at +8), read through PciConfigRead.
+bool find_common_cfg(u32 pci, u32 dev) {
+    if (dev >= 32) return false;
+    VirtioCfg& v = g_vcfg[dev];
+    if (v.state) return v.state == 1;
+    auto read = [&](u64 offset, u64 width) {
+        g_maintenance_calls++;
+        return rt::raw_syscall(S::PciConfigRead, pci, offset, width);
+    };
+    i64 at = read(0x34, 1);
+    for (u32 hops = 0; at >= 0x40 && at < 0x100 && hops < 48; hops++) {
+        i64 id = read(static_cast<u64>(at), 1), next = read(static_cast<u64>(at) + 1, 1),
+            type = read(static_cast<u64>(at) + 3, 1);
+        if (id < 0 || next < 0 || type < 0) return false;  // (the handle went: try again later)
+        if (id == 0x09 && type == 1) {
+            i64 bar = read(static_cast<u64>(at) + 4, 1), offset = read(static_cast<u64>(at) + 8, 4);
+            if (bar < 0 || offset < 0) return false;
+            if (bar > 5) break;
+            v = VirtioCfg{1, static_cast<u8>(bar), static_cast<u32>(offset)};
+            return true;
+        }
+        at = next & 0xfc;
+    }
+    if (at >= 0) v.state = 2;
+    return false;
+}
+
+// Often keeps a working virtio chain — a virtio function's PciFunction, a
+// DmaPool on it, a filtered window on its common configuration, its queues
+// and a buffer of that pool — and brings the device up as a driver would
+// (virtio 1.1 §3.1.1: reset, ACKNOWLEDGE, DRIVER, VERSION_1 (feature 32)
+// only, FEATURES_OK, the queues, DRIVER_OK), so submitted chains are really
+// processed and completed. The fuzzing closes, revokes and resets all of it.
+void replenish_virtio() {
+    u32 virtio[8], n = 0;
+    for (u32 i = 0; i < g_dev_count && n < 8; i++)
+        if (virtio_kind(i) == VirtioKind::Blk || virtio_kind(i) == VirtioKind::Net) virtio[n++] = i;
+    if (!n || !chance(35)) return;
+    const u32 dev = virtio[below(n)];
+    const VirtioKind kind = virtio_kind(dev);
+    auto keep_cap = [](i64 h, u16 type) {
+        if (h >= 0 && g_pool_count < kPoolMax) g_pool[g_pool_count++] = Cap{static_cast<u32>(h), type, 0};
+    };
+    const PciCap* pci = recent(g_pci, g_pci_next, 100, [&](const PciCap& p) { return p.handle && p.dev == dev; });
+    if (!pci) {
+        const abi::DeviceInfo& d = g_devs[dev];
+        i64 h = rt::raw_syscall(S::DeviceOpen, g_devices, abi::pci_bdf(d.bus, d.device, d.function));
+        g_maintenance_calls++;
+        if (h < 0) return;
+        keep_cap(h, kPciFunction);
+        g_pci[g_pci_next] = PciCap{static_cast<u32>(h), dev};
+        pci = &g_pci[g_pci_next];
+        g_pci_next = (g_pci_next + 1) % 16;
+    }
+    DmaPoolCap* pool =
+        recent(g_dma_pools, g_dma_pool_next, 100, [&](const DmaPoolCap& p) { return p.handle && p.dev == dev; });
+    if (!pool) {
+        i64 h = rt::raw_syscall(S::DmaPoolCreate, pci->handle, (16 + below(48)) * kPage);
+        g_maintenance_calls++;
+        if (h < 0) return;  // (Busy: a pool the worker lost track of, or a child's)
+        keep_cap(h, kDmaPool);
+        g_dma_pools[g_dma_pool_next] = DmaPoolCap{static_cast<u32>(h), dev};
+        pool = &g_dma_pools[g_dma_pool_next];
+        g_dma_pool_next = (g_dma_pool_next + 1) % 8;
+    }
+    const u32 p = pool->handle;
+    if (!recent(g_dma_bufs, g_dma_buf_next, 100, [&](const DmaBufCap& b) { return b.handle && b.pool == p; })) {
+        u64 bytes = (1 + below(2)) * kPage;
+        i64 h = rt::raw_syscall(S::DmaBufferCreate, p, bytes);
+        g_maintenance_calls++;
+        if (h >= 0) {
+            keep_cap(h, kDmaBuffer);
+            g_dma_bufs[g_dma_buf_next] = DmaBufCap{static_cast<u32>(h), p, bytes};
+            g_dma_buf_next = (g_dma_buf_next + 1) % 16;
+        }
+    }
+    if (kind == VirtioKind::Blk && chance(30)) {
+        // A new request header in a buffer of the pool: a read (type 0) of
+        // a sector near the start, sometimes Get ID (8) or a type the
+        // device does not know — never a write: the fuzzing leaves the
+        // disk as it found it.
+        const DmaBufCap* b = recent_buffer(p);
+        i64 at = b && b->pool == p ? rt::raw_syscall(S::MemoryMap, b->handle, 0, abi::kMapWrite) : -1;
+        g_maintenance_calls++;
+        if (at > 0) {
+            auto* header = reinterpret_cast<volatile u32*>(at);
+            header[0] = chance(80) ? 0 : chance(50) ? 8 : 0x77;
+            header[1] = 0;
+            header[2] = static_cast<u32>(below(64));
+            header[3] = 0;
+            (void)rt::raw_syscall(S::MemoryUnmap, b->handle, static_cast<u64>(at));
+            g_maintenance_calls++;
+        }
+    }
+    bool have_queue = recent(g_vqs, g_vq_next, 100, [&](const VirtQueueCap& q) { return q.handle && q.pool == p; });
+    if (have_queue && !chance(15)) return;
+    // Bring the device up (again: a reset forgets every queue, the ones the
+    // worker still holds capabilities to included).
+    if (!find_common_cfg(pci->handle, dev)) return;
+    const VirtioCfg& cfg = g_vcfg[dev];
+    VirtioWindow* win =
+        recent(g_vwins, g_vwin_next, 100, [&](const VirtioWindow& w) { return w.handle && w.dev == dev; });
+    if (!win) {
+        u64 base = cfg.offset & ~(kPage - 1);
+        i64 h = rt::raw_syscall(S::MmioCreate, pci->handle, cfg.bar, base, kPage, abi::kMmioFiltered);
+        g_maintenance_calls++;
+        if (h < 0) return;
+        keep_cap(h, kDeviceMmio);
+        g_vwins[g_vwin_next] = VirtioWindow{static_cast<u32>(h), dev, cfg.offset - base};
+        win = &g_vwins[g_vwin_next];
+        g_vwin_next = (g_vwin_next + 1) % 4;
+        g_mmio[g_mmio_next] = MmioCap{static_cast<u32>(h), kPage, static_cast<i64>(cfg.offset - base)};
+        g_mmio_next = (g_mmio_next + 1) % 16;
+    }
+    auto write = [&](u64 offset, u64 width, u64 value) {
+        g_maintenance_calls++;
+        return rt::raw_syscall(S::MmioWrite, win->handle, win->common + offset, width, value);
+    };
+    // virtio 1.1 §4.1.4.3: driver_feature_select 0x08, driver_feature 0x0c,
+    // device_status 0x14; §2.1 status bits.
+    constexpr u64 kAcknowledge = 1, kDriver = 2, kDriverOk = 4, kFeaturesOk = 8;
+    if (write(0x14, 1, 0) < 0) return;
+    (void)write(0x14, 1, kAcknowledge);
+    (void)write(0x14, 1, kAcknowledge | kDriver);
+    (void)write(0x08, 4, 1);
+    (void)write(0x0c, 4, 1);  // VERSION_1
+    (void)write(0x14, 1, kAcknowledge | kDriver | kFeaturesOk);
+    for (u32 index = 0; index < virtio_queues(kind); index++) {
+        if (kind == VirtioKind::Net && index == 2 && chance(70)) continue;
+        u16 max = virtio_queue_max(kind, index);
+        u16 size = static_cast<u16>(2u << below(max >= 128 ? 7 : 5));
+        i64 h = rt::raw_syscall(S::VirtQueueCreate, p, index, size, 0xffff);
+        g_maintenance_calls++;
+        if (h < 0) continue;
+        keep_cap(h, kVirtQueue);
+        g_vqs[g_vq_next] = VirtQueueCap{static_cast<u32>(h), p, dev, static_cast<u16>(index), size};
+        g_vq_next = (g_vq_next + 1) % 6;
+    }
+    (void)write(0x14, 1, kAcknowledge | kDriver | kFeaturesOk | kDriverOk);
+    g_vq_bringups++;
+}
+
 // Keeps at least one capability of every type in the pool (the fuzzing
 // closes, moves and revokes them all the time).
 void replenish() {
@@ -1750,6 +2203,7 @@ void replenish() {
     if (!have[kMemory]) make(kMemory, rt::memory_create(kPage));
     (void)made;
     replenish_nvme();
+    replenish_virtio();
 }
 
 // What a call's result tells the pools.
@@ -1790,12 +2244,20 @@ void note_result(const Call& c, i64 r) {
                 g_pci_next = (g_pci_next + 1) % 16;
             }
             break;
-        case S::MmioCreate:
+        case S::MmioCreate: {
             if (r < 0) break;
             if (g_pool_count < kPoolMax) g_pool[g_pool_count++] = Cap{static_cast<u32>(r), kDeviceMmio, 0};
-            g_mmio[g_mmio_next] = MmioCap{static_cast<u32>(r), c.a[3]};
+            i64 common = -1;
+            for (const PciCap& p : g_pci) {
+                if (!p.handle || p.handle != static_cast<u32>(c.a[0]) || p.dev >= 32) continue;
+                const VirtioCfg& v = g_vcfg[p.dev];
+                if (v.state == 1 && v.bar == c.a[1] && v.offset >= c.a[2] && v.offset - c.a[2] + 0x38 <= c.a[3])
+                    common = static_cast<i64>(v.offset - c.a[2]);
+            }
+            g_mmio[g_mmio_next] = MmioCap{static_cast<u32>(r), c.a[3], common};
             g_mmio_next = (g_mmio_next + 1) % 16;
             break;
+        }
         case S::DmaPoolCreate: {
             if (r < 0) break;
             if (g_pool_count < kPoolMax) g_pool[g_pool_count++] = Cap{static_cast<u32>(r), kDmaPool, 0};
@@ -1824,6 +2286,57 @@ void note_result(const Call& c, i64 r) {
             g_queues[g_queue_next] =
                 QueueCap{static_cast<u32>(r), static_cast<u32>(c.a[0]), static_cast<u32>(c.a[2]), 0};
             g_queue_next = (g_queue_next + 1) % 4;
+            break;
+        case S::VirtQueueCreate: {
+            if (r < 0) break;
+            if (g_pool_count < kPoolMax) g_pool[g_pool_count++] = Cap{static_cast<u32>(r), kVirtQueue, 0};
+            u32 dev = ~0u;
+            for (const DmaPoolCap& p : g_dma_pools)
+                if (p.handle && p.handle == static_cast<u32>(c.a[0])) dev = p.dev;
+            g_vqs[g_vq_next] = VirtQueueCap{static_cast<u32>(r), static_cast<u32>(c.a[0]), dev,
+                                            static_cast<u16>(c.a[1]), static_cast<u16>(c.a[2])};
+            g_vq_next = (g_vq_next + 1) % 6;
+            // (QEMU ignores a queue_select of 1024 or more: unless the broker
+            // checks num_queues, it programs whichever queue was selected.)
+            VirtioKind kind = virtio_kind(dev);
+            if ((kind == VirtioKind::Blk || kind == VirtioKind::Net) && c.a[1] >= virtio_queues(kind)) {
+                g_vq_phantoms++;
+                rt::log("fuzz: VirtQueueCreate made queue %llu of a device with %u queues",
+                        static_cast<unsigned long long>(c.a[1]), virtio_queues(kind));
+            }
+            break;
+        }
+        case S::VirtQueueSubmit: {
+            if (r <= 0) break;
+            g_vq_chains += static_cast<u64>(r);
+            // The heads written back are descriptor ids of the queue, each
+            // chain its own.
+            const VirtQueueCap* q = nullptr;
+            for (const VirtQueueCap& v : g_vqs)
+                if (v.handle && v.handle == static_cast<u32>(c.a[0])) q = &v;
+            u64 bytes = static_cast<u64>(r) * sizeof(abi::VirtioChain);
+            if (!q || c.a[1] < kScratch || c.a[1] + bytes > kScratch + kScratchBytes) break;
+            const auto* chains = reinterpret_cast<const abi::VirtioChain*>(c.a[1]);
+            for (i64 i = 0; i < r; i++) {
+                bool bad = chains[i].head >= q->size;
+                for (i64 k = 0; k < i && !bad; k++) bad = chains[k].head == chains[i].head;
+                if (bad) {
+                    g_vq_bad_heads++;
+                    rt::log("fuzz: VirtQueueSubmit wrote head %u for chain %lld of %lld into a queue of %u",
+                            chains[i].head, static_cast<long long>(i), static_cast<long long>(r), q->size);
+                }
+            }
+            break;
+        }
+        case S::VirtQueueComplete:
+            if (r > 0) g_vq_consumed += static_cast<u64>(r);
+            break;
+        case S::VirtQueueMap:
+            if (r < 0) break;
+            add_map(static_cast<u64>(r), static_cast<u32>(c.a[0]));
+            g_vq_maps++;
+            // Readable at once: flags, then the device's used index.
+            g_vq_used_seen += *reinterpret_cast<volatile const u16*>(static_cast<u64>(r) + 2) != 0;
             break;
         case S::InterruptAck:
             if (r > 0) g_irq_deliveries += static_cast<u64>(r);
@@ -2030,13 +2543,17 @@ int worker(const char* args) {
 
     auto scratch = rt::memory_create(kScratchBytes);
     auto ro = rt::memory_create(kPage);
-    if (!scratch.ok() || !ro.ok()) return fail("memory_create", Status::NoMemory);
+    auto chains = rt::memory_create(kPage);
+    if (!scratch.ok() || !ro.ok() || !chains.ok()) return fail("memory_create", Status::NoMemory);
     g_scratch_mem = scratch.value().release();
     g_ro_mem = ro.value().release();
+    g_chains_mem = chains.value().release();
     protect(g_scratch_mem);
     protect(g_ro_mem);
+    protect(g_chains_mem);
     if (!map_at(g_scratch_mem, kScratch, true) || !map_at(g_ro_mem, kReadOnlyRw, true) ||
-        !map_at(g_ro_mem, kReadOnly, false))
+        !map_at(g_ro_mem, kReadOnly, false) || !map_at(g_chains_mem, kChainsRw, true) ||
+        !map_at(g_chains_mem, kChainsRo, false))
         return fail("map scratch", Status::NotFound);
     seed(seed_value);
     // The read-only page: printable text (it is also what LogWrite and
@@ -2096,7 +2613,7 @@ int worker(const char* args) {
         rec->calls = i + 1;
         if (i >= trace_from)
             rt::log("fuzz: #%llu %s(%llu) %llx %llx %llx %llx %llx %llx", static_cast<unsigned long long>(i),
-                    call_name(c.number), static_cast<unsigned long long>(c.number),
+                    abi::syscall_name(c.number), static_cast<unsigned long long>(c.number),
                     static_cast<unsigned long long>(c.a[0]), static_cast<unsigned long long>(c.a[1]),
                     static_cast<unsigned long long>(c.a[2]), static_cast<unsigned long long>(c.a[3]),
                     static_cast<unsigned long long>(c.a[4]), static_cast<unsigned long long>(c.a[5]));
@@ -2125,15 +2642,15 @@ int worker(const char* args) {
     Line per("fuzz: per call (ok/made):");
     per.add("fuzz: per call (ok/made):");
     for (u32 n = 0; n <= kSyscalls; n++)
-        per.add(" %s %llu/%llu", n < kSyscalls ? call_name(n) : "undefined",
+        per.add(" %s %llu/%llu", n < kSyscalls ? abi::syscall_name(n) : "undefined",
                 static_cast<unsigned long long>(g_counts.ok[n]), static_cast<unsigned long long>(g_counts.calls[n]));
     per.flush();
     // The DMA and broker calls by result: which checks the fuzzing reached.
     for (u32 n = static_cast<u32>(S::DmaPoolCreate); n < kSyscalls; n++) {
         char more[48];
-        format(more, sizeof more, "fuzz: results of %s (more):", call_name(n));
+        format(more, sizeof more, "fuzz: results of %s (more):", abi::syscall_name(n));
         Line line(more);
-        line.add("fuzz: results of %s:", call_name(n));
+        line.add("fuzz: results of %s:", abi::syscall_name(n));
         for (u32 s = 0; s <= kStatusCount; s++) {
             if (!g_counts.by_call_status[n][s]) continue;
             const char* name = s == 0 ? "ok" : s == kStatusCount ? "other" : status_name(static_cast<Status>(s));
@@ -2149,6 +2666,13 @@ int worker(const char* args) {
         static_cast<unsigned long long>(g_dma_maps), static_cast<unsigned long long>(g_dma_nonzero),
         static_cast<unsigned long long>(g_map_cq), static_cast<unsigned long long>(g_cq_phases),
         static_cast<unsigned long long>(g_irq_deliveries));
+    rt::log(
+        "fuzz: virtqueues: %llu device bring-ups, %llu chains accepted, %llu used entries consumed, %llu used-ring "
+        "maps (%llu past index 0), %llu bad heads, %llu queues the device lacks",
+        static_cast<unsigned long long>(g_vq_bringups), static_cast<unsigned long long>(g_vq_chains),
+        static_cast<unsigned long long>(g_vq_consumed), static_cast<unsigned long long>(g_vq_maps),
+        static_cast<unsigned long long>(g_vq_used_seen), static_cast<unsigned long long>(g_vq_bad_heads),
+        static_cast<unsigned long long>(g_vq_phantoms));
 
     // Leave nothing running: kill every child, the echo server included.
     resync();
@@ -2226,7 +2750,7 @@ int run_worker(const Grants& g, u64 seed_value, u64 calls, u32* pid_out) {
             for (u64 i = made > kRecorded ? made - kRecorded : 0; i < made; i++) {
                 const volatile Recorded& r = rec->last[i % kRecorded];
                 rt::log("fuzz:   #%llu %s(%llu) %llx %llx %llx %llx %llx %llx -> %lld",
-                        static_cast<unsigned long long>(r.iteration), call_name(r.number),
+                        static_cast<unsigned long long>(r.iteration), abi::syscall_name(r.number),
                         static_cast<unsigned long long>(r.number), static_cast<unsigned long long>(r.args[0]),
                         static_cast<unsigned long long>(r.args[1]), static_cast<unsigned long long>(r.args[2]),
                         static_cast<unsigned long long>(r.args[3]), static_cast<unsigned long long>(r.args[4]),
