@@ -19,6 +19,7 @@
 #include "console/log.h"
 #include "console/serial.h"
 #include "debug/address_audit.h"
+#include "irq/msi_selftest.h"
 #include "debug/panic.h"
 #include "debug/symbols.h"
 #include "mm/direct_map.h"
@@ -261,6 +262,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
 
     if (const char* kind = cmdline::get("test.fault", &len)) trigger_test_fault(kind, len);
     audit::init();
+    if (cmdline::get("test.msi", &len)) kirq::msi_selftest();
 
     sched::init(kobj::Thread::adopt_boot_context());
     lapic::set_tick_hook(sched::tick);

@@ -16,6 +16,7 @@ constexpr u8 kLastVector = 0xEF;
 
 struct Route {
     bool used;
+    bool msi;  // MSI (the fallback), not MSI-X
     u32 function;
     u16 index;
     Sink sink;
@@ -52,11 +53,62 @@ Result<void> enable_msix(u32 function) {
     return {};
 }
 
+// MSI, the fallback for functions without MSI-X (PCI 3.0 §6.8.1): one
+// message (multiple-message blocks are not granted), programmed through
+// configuration space. With per-vector masking the mask bit masks it (the
+// device holds the pending bit); without, the only off switch is MSI
+// Enable, and messages sent while it is off are lost (INTx stays off: the
+// kernel sets Interrupt Disable in the command register).
+constexpr u16 kCommandInterruptDisable = 1u << 10;
+
+u16 msi_control_offset(const pci::MsiInfo& m) { return static_cast<u16>(m.address_offset - 2); }
+
+Result<void> msi_set_enabled(u32 function, bool on) {
+    const pci_enum::Function& f = pci_enum::function(function);
+    u16 at = msi_control_offset(f.msi);
+    u16 control = TRY(ecam::read16(f.address, at));
+    control = on ? control | pci::kMsiControlEnable : control & ~pci::kMsiControlEnable;
+    return ecam::write16(f.address, at, control);
+}
+
+void msi_set_masked(u32 function, bool masked) {
+    const pci_enum::Function& f = pci_enum::function(function);
+    if (f.msi.per_vector_masking) {
+        auto bits = ecam::read32(f.address, f.msi.mask_offset);
+        if (bits.ok()) (void)ecam::write32(f.address, f.msi.mask_offset, masked ? bits.value() | 1 : bits.value() & ~1u);
+    } else {
+        (void)msi_set_enabled(function, !masked);
+    }
+}
+
+Result<void> msi_program(u32 function, u8 vector) {
+    const pci_enum::Function& f = pci_enum::function(function);
+    TRY(msi_set_enabled(function, false));
+    u16 command = TRY(ecam::read16(f.address, 0x04));
+    TRY(ecam::write16(f.address, 0x04, command | kCommandInterruptDisable));
+    TRY(ecam::write32(f.address, f.msi.address_offset, kMsiAddressBase | (lapic::id() << 12)));
+    if (f.msi.is_64bit) TRY(ecam::write32(f.address, f.msi.upper_address_offset, 0));
+    u32 data = TRY(ecam::read32(f.address, f.msi.data_offset & ~3));
+    u32 shift = (f.msi.data_offset & 2) * 8;
+    data = (data & ~(0xffffu << shift)) | (u32{vector} << shift);
+    TRY(ecam::write32(f.address, f.msi.data_offset & ~3, data));
+    u16 at = msi_control_offset(f.msi);
+    u16 control = TRY(ecam::read16(f.address, at));
+    control &= ~(pci::kMsiControlMultipleMessageMask << pci::kMsiControlMultipleMessageEnableShift);  // one message
+    TRY(ecam::write16(f.address, at, control));
+    if (f.msi.per_vector_masking) msi_set_masked(function, true);
+    return msi_set_enabled(function, true);
+}
+
 void deliver(InterruptFrame& frame) {
     Route& r = g_routes[frame.vector & 0xff];
     if (!r.used) return;
-    if (auto e = entry_of(r.function, r.index); e.ok())
+    if (r.msi) {
+        // Mask until acked only where the device keeps the message pending.
+        if (pci_enum::function(r.function).msi.per_vector_masking) msi_set_masked(r.function, true);
+    } else if (auto e = entry_of(r.function, r.index); e.ok()) {
         e.value()->vector_control = e.value()->vector_control | pci::kMsixVectorControlMasked;
+    }
     r.sink.fire(r.sink.ctx);
 }
 
@@ -64,18 +116,26 @@ void deliver(InterruptFrame& frame) {
 
 Result<u8> route(u32 function, u16 index, Sink sink) {
     if (function >= pci_enum::count() || function >= 256) return Status::InvalidArgument;
-    auto* e = TRY(entry_of(function, index));
+    const pci_enum::Function& f = pci_enum::function(function);
     for (const Route& r : g_routes)
         if (r.used && r.function == function && r.index == index) return Status::Busy;
     u32 v = kFirstVector;
     while (v <= kLastVector && g_routes[v].used) v++;
     if (v > kLastVector) return Status::NoMemory;
+    if (!f.has_msix && f.has_msi) {
+        if (index != 0) return Status::OutOfBounds;  // one MSI message per function
+        TRY(msi_program(function, static_cast<u8>(v)));
+        g_routes[v] = Route{true, true, function, index, sink};
+        idt::set_handler(static_cast<u8>(v), deliver);
+        return static_cast<u8>(v);
+    }
+    auto* e = TRY(entry_of(function, index));
     TRY(enable_msix(function));
     e->vector_control = e->vector_control | pci::kMsixVectorControlMasked;
     e->message_address = kMsiAddressBase | (lapic::id() << 12);
     e->message_upper_address = 0;
     e->message_data = v;
-    g_routes[v] = Route{true, function, index, sink};
+    g_routes[v] = Route{true, false, function, index, sink};
     idt::set_handler(static_cast<u8>(v), deliver);
     return static_cast<u8>(v);
 }
@@ -83,6 +143,7 @@ Result<u8> route(u32 function, u16 index, Sink sink) {
 void set_masked(u8 vector, bool masked) {
     Route& r = g_routes[vector];
     if (!r.used) return;
+    if (r.msi) return msi_set_masked(r.function, masked);
     auto e = entry_of(r.function, r.index);
     if (!e.ok()) return;
     u32 control = e.value()->vector_control;
@@ -94,7 +155,9 @@ void unroute(u8 vector) {
     Route& r = g_routes[vector];
     if (!r.used) return;
     set_masked(vector, true);
-    if (auto e = entry_of(r.function, r.index); e.ok()) {
+    if (r.msi) {
+        (void)msi_set_enabled(r.function, false);
+    } else if (auto e = entry_of(r.function, r.index); e.ok()) {
         e.value()->message_address = 0;
         e.value()->message_data = 0;
     }

@@ -19,9 +19,12 @@ struct Sink {
 };
 
 // Routes MSI-X entry `index` of pci_enum function `function` to a fresh
-// vector delivered to this CPU's LAPIC; the entry starts masked.
-// Unsupported (no MSI-X), OutOfBounds (index >= table size), Busy (entry
-// already routed), NoMemory (no vector free).
+// vector delivered to this CPU's LAPIC; the entry starts masked. A function
+// without MSI-X falls back to MSI: one message, index 0 (programmed
+// through configuration space; masked only if the function has per-vector
+// masking, otherwise by MSI Enable, which loses messages sent meanwhile).
+// Unsupported (neither), OutOfBounds (index >= table size, or > 0 on MSI),
+// Busy (entry already routed), NoMemory (no vector free).
 Result<u8> route(u32 function, u16 index, Sink sink);
 // Masks the entry and frees the vector.
 void unroute(u8 vector);

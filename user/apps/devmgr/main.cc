@@ -158,13 +158,19 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
         format(name, sizeof name, i == 0 || p.bars[i - 1].bar != w.bar ? "bar%u" : "bar%u.%u", w.bar, i);
         give(name, static_cast<rt::Handle&&>(win.value()));
     }
-    // MSI-X vectors, programmed by the kernel: irq0..irqN-1.
-    if (p.vectors > kMaxVectorGrants || p.vectors > d.msix_vectors) {
-        rt::log("devmgr: %s on %02x:%02x.%x not bound: %u vectors asked, the function has %u MSI-X vectors%s", p.name,
-                d.bus, d.device, d.function, p.vectors, d.msix_vectors,
-                p.vectors > kMaxVectorGrants ? " (devmgr grants at most 8)" : "");
+    // MSI-X vectors, programmed by the kernel: irq0..irqN-1; a function
+    // without MSI-X gets its one MSI message.
+    u32 available = d.msix_vectors ? d.msix_vectors : d.msi_vectors ? 1 : 0;
+    if (p.vectors > kMaxVectorGrants || p.vectors > available) {
+        rt::log("devmgr: %s on %02x:%02x.%x not bound: %u vectors asked, the function has %u (%s)%s", p.name, d.bus,
+                d.device, d.function, p.vectors, available, d.msix_vectors ? "MSI-X" : "MSI, one message",
+                p.vectors > kMaxVectorGrants ? "; devmgr grants at most 8" : "");
         return false;
     }
+    if (p.vectors && !p.dma_pool)
+        rt::log("devmgr: %s on %02x:%02x.%x: vectors without a dma_pool will never fire (an MSI is a memory write: "
+                "it needs the bus mastering only a DMA grant turns on)",
+                p.name, d.bus, d.device, d.function);
     for (u32 i = 0; i < p.vectors; i++) {
         auto irq = rt::interrupt_create(fn.value().get(), i);
         if (!irq.ok()) {
