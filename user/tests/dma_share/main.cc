@@ -1,0 +1,109 @@
+// dma_share: a DmaBuffer shared with a consumer (DESIGN §3, §6: "shareable
+// with consumers for zero-copy I/O"). Two roles, by startup argument:
+//   owner     holds the device root: opens the NVMe controller, takes a DMA
+//             grant, has the kernel's broker run Identify into a buffer,
+//             and hands the consumer a read-only copy of that buffer over
+//             an endpoint; then ends its grant while the consumer still
+//             holds the buffer, and asks the consumer to look again.
+//   consumer  maps what it was given and reads the device's data; cannot
+//             map it writable; after the grant ended its mapping still
+//             reads, a new mapping is refused, and dropping the buffer
+//             returns the grant's last frames.
+#include "abi/nvme.h"
+#include "rt/log.h"
+#include "rt/rights.h"
+#include "rt/sys.h"
+
+namespace {
+
+void field(const volatile u8* data, u32 offset, u32 len, char* out) {
+    u32 n = 0;
+    for (u32 i = 0; i < len; i++) out[n++] = data[offset + i] >= 0x20 && data[offset + i] < 0x7f ? data[offset + i] : '?';
+    while (n && out[n - 1] == ' ') n--;
+    out[n] = 0;
+}
+
+int owner(u32 root, u32 peer) {
+    static abi::DeviceInfo devs[64];
+    auto n = rt::device_list(root, devs, 64);
+    if (!n.ok()) return 1;
+    u32 bdf = ~0u;
+    for (u32 i = 0; i < n.value(); i++)
+        if (devs[i].class_code == 1 && devs[i].subclass == 8) bdf = abi::pci_bdf(devs[i].bus, devs[i].device, devs[i].function);
+    auto fn = rt::device_open(root, bdf);
+    if (!fn.ok()) return 1;
+    auto pool = rt::dma_pool_create(fn.value().get(), 65536);
+    if (!pool.ok()) return 1;
+    auto queue = rt::nvme_queue_create(pool.value().get(), abi::NvmeQueueKind::Admin, 8);
+    auto buffer = rt::dma_buffer_create(pool.value().get(), 4096);
+    if (!queue.ok() || !buffer.ok()) return 1;
+    abi::NvmeCommand identify{};
+    identify.opcode = 0x06;
+    identify.cid = 1;
+    identify.cdw10 = 1;
+    identify.buffer = buffer.value().get();
+    identify.length = 4096;
+    if (!rt::nvme_submit(queue.value().get(), &identify, 1).ok()) return 1;
+    u32 done = 0;
+    for (u32 i = 0; i < 1000 && !done; i++) {
+        done = rt::nvme_complete(queue.value().get(), 1).value_or(0);
+        if (!done) rt::sleep_ns(1'000'000);
+    }
+    rt::log("share: owner: identify into its buffer: %s", done ? "completed" : "NO COMPLETION");
+    // A read-only copy for the consumer (narrowed, then moved over).
+    auto copy = rt::duplicate(buffer.value().get(), cap_rights::kRead | cap_rights::kMap | cap_rights::kTransfer);
+    if (!copy.ok()) return 1;
+    abi::Message m{};
+    m.handle_count = 1;
+    m.handles[0] = copy.value().release();
+    m.length = 1;
+    m.data[0] = 1;
+    if (auto r = rt::endpoint_call(peer, m); !r.ok()) return rt::log("share: owner: call: %s", status_name(r.status())), 1;
+    // End the grant while the consumer holds the buffer.
+    u32 pool_handle = pool.value().get();
+    queue.value().reset();
+    buffer.value().reset();
+    pool.value().reset();
+    auto gone = rt::dma_pool_info(pool_handle);
+    rt::log("share: owner: grant ended (pool now %s); the consumer still holds the buffer", status_name(gone.status()));
+    abi::Message again{};
+    again.length = 1;
+    again.data[0] = 2;
+    if (auto r = rt::endpoint_call(peer, again); !r.ok()) return 1;
+    return 0;
+}
+
+int consumer(u32 peer) {
+    abi::Message m{};
+    if (!rt::endpoint_receive(peer, m, abi::kForever).ok() || m.handle_count != 1) return 1;
+    u32 buffer = m.handles[0];
+    auto writable = rt::memory_map(buffer, 0, abi::kMapWrite);
+    auto at = rt::memory_map(buffer, 0, 0);
+    if (!at.ok()) return rt::log("share: consumer: map: %s", status_name(at.status())), 1;
+    const auto* data = reinterpret_cast<const volatile u8*>(at.value());
+    char serial[21];
+    field(data, 4, 20, serial);
+    rt::log("share: consumer: mapped the shared buffer read-only: serial '%s' (writable map: %s)", serial,
+            status_name(writable.status()));
+    abi::Message reply{};
+    (void)rt::endpoint_reply(reply);
+    abi::Message next{};
+    if (!rt::endpoint_receive(peer, next, abi::kForever).ok()) return 1;
+    field(data, 4, 20, serial);
+    auto remap = rt::memory_map(buffer, 0, 0);
+    rt::log("share: consumer: after the grant ended: its mapping still reads '%s'; a new mapping: %s", serial,
+            status_name(remap.status()));
+    (void)rt::close(buffer);  // the grant's last frames come back now
+    (void)rt::endpoint_reply(reply);
+    return 0;
+}
+
+}  // namespace
+
+int main(u64) {
+    u32 peer = rt::startup_handle("peer");
+    if (rt::startup_args_contains("owner")) return owner(rt::startup_handle("devices"), peer);
+    if (rt::startup_args_contains("consumer")) return consumer(peer);
+    rt::log("share: give owner or consumer");
+    return 2;
+}
