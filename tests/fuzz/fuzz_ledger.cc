@@ -32,28 +32,15 @@
 #include <vector>
 
 #include "dma/ledger.h"
+#include "fuzz_support.h"
 
 namespace {
 
 using namespace dma;
 
-void check(bool ok) {
-    if (!ok) __builtin_trap();
-}
-
-bool tracing() {
-    static const bool on = getenv("SLUICE_FUZZ_TRACE") != nullptr;
-    return on;
-}
-
-__attribute__((format(printf, 1, 2))) void trace(const char* fmt, ...) {
-    if (!tracing()) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
+using fuzz_support::check;
+using fuzz_support::trace;
+using fuzz_support::tracing;
 
 const char* state_name(LedgerState s) {
     return s == LedgerState::Active ? "active" : s == LedgerState::Quiesced ? "quiesced" : "quarantined";
