@@ -4,7 +4,9 @@
 #include "cap/dma_pool.h"
 #include "cap/handles.h"
 #include "cap/pci_function.h"
+#include "arch/x86_64/mmio.h"
 #include "console/log.h"
+#include "dma/class_reset.h"
 #include "mm/direct_map.h"
 #include "nvme/command.h"
 #include "nvme/completion.h"
@@ -16,24 +18,6 @@ namespace kobj {
 namespace {
 
 constexpr u64 kPage = 4096;
-
-u32 read32(volatile u8* regs, u32 offset) { return *reinterpret_cast<volatile u32*>(regs + offset); }
-void write32(volatile u8* regs, u32 offset, u32 v) { *reinterpret_cast<volatile u32*>(regs + offset) = v; }
-void write64(volatile u8* regs, u32 offset, u64 v) {
-    write32(regs, offset, static_cast<u32>(v));
-    write32(regs, offset + 4, static_cast<u32>(v >> 32));
-}
-
-Result<u64> wait_ready(volatile u8* regs, bool ready, u32 timeout_ms) {
-    u64 start = clock::monotonic_ns();
-    for (;;) {
-        u32 csts = read32(regs, nvme::kRegCsts);
-        if (ready && (csts & nvme::kCstsFatal)) return Status::Malformed;
-        if (((csts & nvme::kCstsReady) != 0) == ready) return clock::monotonic_ns() - start;
-        if (clock::monotonic_ns() - start > u64{timeout_ms} * 1'000'000) return Status::Timeout;
-        clock::delay_ns(1000);
-    }
-}
 
 // Bytes an admin command moves, computed from the command itself: the
 // device transfers what the command says, whatever the provider believes,
@@ -58,7 +42,7 @@ Result<u64> admin_transfer_bytes(const abi::NvmeCommand& c) {
 
 }  // namespace
 
-void NvmeQueue::ring(u64 doorbell, u32 value) { write32(m_regs, static_cast<u32>(doorbell), value); }
+void NvmeQueue::ring(u64 doorbell, u32 value) { mmio::write<u32>(m_regs, doorbell, value); }
 
 Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) {
     if (entries < 2 || entries > abi::kNvmeMaxEntries) return Status::InvalidArgument;
@@ -67,7 +51,7 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
         return Status::WrongType;
     if (session->nvme_admin_live) return Status::Busy;
     volatile u8* regs = TRY(PciFunction::kernel_view(session->function(), 0));
-    u64 cap_value = u64{read32(regs, nvme::kRegCap)} | u64{read32(regs, nvme::kRegCap + 4)} << 32;
+    u64 cap_value = u64{mmio::read<u32>(regs, nvme::kRegCap)} | u64{mmio::read<u32>(regs, nvme::kRegCap + 4)} << 32;
     nvme::Cap cap = nvme::decode_cap(cap_value);
     TRY(nvme::check_cap(cap));  // NVM command set and 4 KiB pages, as cc_enable_value() assumes
     if (entries > cap.mqes_plus_one) return Status::InvalidArgument;
@@ -78,7 +62,9 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
     q->m_dstrd = cap.dstrd;
     q->m_timeout_ms = cap.timeout_ms ? cap.timeout_ms : 500;
     q->m_entries = entries;
-    if (auto off = q->disable_controller(); !off.ok()) {
+    // Stopped first (the class reset teardown uses): it must not fetch from
+    // the old queues while the new addresses are written.
+    if (auto off = kdma::reset_function(session->function()); !off.ok()) {
         delete q;
         return off.status();
     }
@@ -103,26 +89,25 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
     session->nvme_admin_live = true;
     q->m_session = session;
 
-    write32(regs, nvme::kRegAqa, nvme::aqa_value(entries, entries));
-    write64(regs, nvme::kRegAsq, q->m_sq_phys);
-    write64(regs, nvme::kRegAcq, q->m_cq_phys);
-    write32(regs, nvme::kRegCc, nvme::cc_enable_value());
-    auto ready = wait_ready(regs, true, q->m_timeout_ms);
-    if (!ready.ok()) {
-        LOG_ERROR("nvme broker: session %u: controller did not become ready: %s", session->id(),
-                  status_name(ready.status()));
+    mmio::write<u32>(regs, nvme::kRegAqa, nvme::aqa_value(entries, entries));
+    mmio::write64_halves(regs, nvme::kRegAsq, q->m_sq_phys);
+    mmio::write64_halves(regs, nvme::kRegAcq, q->m_cq_phys);
+    mmio::write<u32>(regs, nvme::kRegCc, nvme::cc_enable_value());
+    bool fatal = false;
+    auto ready = clock::spin_until(u64{q->m_timeout_ms} * 1'000'000, [&] {
+        u32 csts = mmio::read<u32>(regs, nvme::kRegCsts);
+        fatal = csts & nvme::kCstsFatal;
+        return fatal || (csts & nvme::kCstsReady);
+    });
+    if (!ready.ok() || fatal) {
+        Status why = fatal ? Status::Malformed : ready.status();  // CSTS.CFS: controller fatal status
+        LOG_ERROR("nvme broker: session %u: controller did not become ready: %s", session->id(), status_name(why));
         q->unref();
-        return ready.status();
+        return why;
     }
     LOG_INFO("nvme broker: session %u: admin queue of %u entries, controller ready after %llu us", session->id(),
              entries, static_cast<unsigned long long>(ready.value() / 1000));
     return q;
-}
-
-Result<void> NvmeQueue::disable_controller() {
-    write32(m_regs, nvme::kRegCc, read32(m_regs, nvme::kRegCc) & ~nvme::kCcEnable);
-    TRY(wait_ready(m_regs, false, m_timeout_ms));
-    return {};
 }
 
 NvmeQueue::~NvmeQueue() {
@@ -132,7 +117,7 @@ NvmeQueue::~NvmeQueue() {
     // confirmed the holds stay and the memory waits for the grant's
     // teardown (quiesce or quarantine).
     if (m_session->active()) {
-        if (auto off = disable_controller(); off.ok()) {
+        if (auto off = kdma::reset_function(m_session->function()); off.ok()) {
             for (u32 cid = 0; cid < m_entries; cid++)
                 if (m_held[cid]) m_session->unhold(m_held[cid]);
             m_session->unhold(m_sq_entry);
@@ -151,14 +136,15 @@ NvmeQueue::~NvmeQueue() {
 Result<u32> NvmeQueue::submit(Process* caller, const abi::NvmeCommand* commands, u32 count) {
     if (!m_session->active()) return Status::TornDown;
     if (count == 0 || count > abi::kNvmeMaxBatch) return Status::InvalidArgument;
-    struct Prepared {
-        nvme::Sqe sqe;
-        u32 hold;
+    // What validation derives per command (the rest comes from the command).
+    struct Data {
+        u64 prp1, prp2;
+        u32 hold;  // ledger entry the device is handed (0: none)
     };
-    Prepared prepared[abi::kNvmeMaxBatch];
+    Data data[abi::kNvmeMaxBatch];
     u64 batch_cids[abi::kNvmeMaxEntries / 64] = {};
     u32 free_slots = m_entries - 1;  // a full SQ has one empty slot (NVMe 1.4 §4.1.1)
-    for (u32 c = 0; c < abi::kNvmeMaxEntries; c++) free_slots -= outstanding(static_cast<u16>(c)) ? 1 : 0;
+    for (u32 c = 0; c < m_entries; c++) free_slots -= outstanding(static_cast<u16>(c)) ? 1 : 0;
     if (count > free_slots) return Status::Busy;
 
     for (u32 i = 0; i < count; i++) {
@@ -168,17 +154,7 @@ Result<u32> NvmeQueue::submit(Process* caller, const abi::NvmeCommand* commands,
         batch_cids[c.cid / 64] |= u64{1} << (c.cid % 64);
         TRY(nvme::command_allowed(nvme::QueueKind::Admin, c.opcode, c.cdw10));
         u64 bytes = TRY(admin_transfer_bytes(c));
-        nvme::Sqe& e = prepared[i].sqe;
-        e = nvme::Sqe{};
-        e.cdw0 = nvme::cdw0(c.opcode, c.cid);
-        e.nsid = c.nsid;
-        e.cdw10 = c.cdw10;
-        e.cdw11 = c.cdw11;
-        e.cdw12 = c.cdw12;
-        e.cdw13 = c.cdw13;
-        e.cdw14 = c.cdw14;
-        e.cdw15 = c.cdw15;
-        prepared[i].hold = 0;
+        data[i] = Data{0, 0, 0};
         if (bytes == 0) {
             if (c.buffer || c.length) return Status::InvalidArgument;
             continue;
@@ -191,25 +167,37 @@ Result<u32> NvmeQueue::submit(Process* caller, const abi::NvmeCommand* commands,
         if (c.offset > buffer->size() || bytes > buffer->size() - c.offset) return Status::OutOfBounds;
         nvme::PrpPlan plan = TRY(nvme::plan_prps(buffer->device_address(c.offset), bytes));
         if (plan.list_entries) return Status::Unsupported;  // PRP lists: the I/O broker (issue 5)
-        e.prp1 = plan.prp1;
-        e.prp2 = plan.prp2;
-        prepared[i].hold = buffer->ledger_id();
+        data[i] = Data{plan.prp1, plan.prp2, buffer->ledger_id()};
     }
-    // Everything validated: record the holds, write the entries, ring once.
+    // The holds, all or none (they cannot fail after validation on one CPU,
+    // but nothing is written until they are taken).
+    for (u32 i = 0; i < count; i++) {
+        if (!data[i].hold) continue;
+        if (auto h = m_session->hold(data[i].hold); !h.ok()) {
+            for (u32 k = 0; k < i; k++)
+                if (data[k].hold) m_session->unhold(data[k].hold);
+            return h.status();
+        }
+    }
+    // The entries, built straight into the kernel's submission queue; one
+    // doorbell write for the batch.
     auto* sq = direct_map::to_virt<nvme::Sqe>(m_sq_phys);
     for (u32 i = 0; i < count; i++) {
-        u16 cid = commands[i].cid;
-        if (prepared[i].hold) {
-            if (auto h = m_session->hold(prepared[i].hold); !h.ok()) {
-                // Cannot happen after validation on one CPU; undo and refuse.
-                for (u32 k = 0; k < i; k++)
-                    if (prepared[k].hold) m_session->unhold(prepared[k].hold);
-                return h.status();
-            }
-        }
-        m_held[cid] = prepared[i].hold;
-        m_outstanding[cid / 64] |= u64{1} << (cid % 64);
-        sq[m_sq_tail] = prepared[i].sqe;
+        const abi::NvmeCommand& c = commands[i];
+        nvme::Sqe& e = sq[m_sq_tail];
+        e = nvme::Sqe{};
+        e.cdw0 = nvme::cdw0(c.opcode, c.cid);
+        e.nsid = c.nsid;
+        e.prp1 = data[i].prp1;
+        e.prp2 = data[i].prp2;
+        e.cdw10 = c.cdw10;
+        e.cdw11 = c.cdw11;
+        e.cdw12 = c.cdw12;
+        e.cdw13 = c.cdw13;
+        e.cdw14 = c.cdw14;
+        e.cdw15 = c.cdw15;
+        m_held[c.cid] = data[i].hold;
+        m_outstanding[c.cid / 64] |= u64{1} << (c.cid % 64);
         m_sq_tail = static_cast<u16>((m_sq_tail + 1) % m_entries);
     }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);  // entries visible before the doorbell

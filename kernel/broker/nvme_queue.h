@@ -39,7 +39,6 @@ public:
 
 private:
     NvmeQueue() : Object(Type::NvmeQueue) {}
-    Result<void> disable_controller();
     bool outstanding(u16 cid) const { return m_outstanding[cid / 64] >> (cid % 64) & 1; }
     void ring(u64 doorbell, u32 value);
 

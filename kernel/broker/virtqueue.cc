@@ -1,5 +1,6 @@
 #include "broker/virtqueue.h"
 
+#include "arch/x86_64/mmio.h"
 #include "cap/dma_pool.h"
 #include "cap/handles.h"
 #include "cap/pci_function.h"
@@ -26,13 +27,6 @@ struct Descriptor {
 };
 constexpr u16 kDescNext = 1, kDescWrite = 2;
 
-u16 read16(volatile u8* base, u32 off) { return *reinterpret_cast<volatile u16*>(base + off); }
-void write16(volatile u8* base, u32 off, u16 v) { *reinterpret_cast<volatile u16*>(base + off) = v; }
-void write64(volatile u8* base, u32 off, u64 v) {
-    *reinterpret_cast<volatile u32*>(base + off) = static_cast<u32>(v);
-    *reinterpret_cast<volatile u32*>(base + off + 4) = static_cast<u32>(v >> 32);
-}
-
 }  // namespace
 
 Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size, u16 msix_entry) {
@@ -45,14 +39,14 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
 
     // A device ignores a select past its queues (QEMU: >= 1024) and would
     // leave the previous queue selected: check both ways.
-    if (index >= read16(common, kNumQueues)) return Status::NotFound;
-    write16(common, kQueueSelect, index);
-    if (read16(common, kQueueSelect) != index) return Status::NotFound;
-    u16 max = read16(common, kQueueSize);  // reset value = the device's maximum (providers cannot write it)
+    if (index >= mmio::read<u16>(common, kNumQueues)) return Status::NotFound;
+    mmio::write<u16>(common, kQueueSelect, index);
+    if (mmio::read<u16>(common, kQueueSelect) != index) return Status::NotFound;
+    u16 max = mmio::read<u16>(common, kQueueSize);  // reset value = the device's maximum (providers cannot write it)
     if (max == 0) return Status::NotFound;  // no such queue
     if (size > max) return Status::InvalidArgument;
-    if (read16(common, kQueueEnable)) return Status::Busy;
-    u64 notify_at = u64{f.virtio_notify.offset} + u64{read16(common, kQueueNotifyOff)} * f.virtio_notify.notify_off_multiplier;
+    if (mmio::read<u16>(common, kQueueEnable)) return Status::Busy;
+    u64 notify_at = u64{f.virtio_notify.offset} + u64{mmio::read<u16>(common, kQueueNotifyOff)} * f.virtio_notify.notify_off_multiplier;
     if (notify_at + 2 > f.virtio_notify.offset + u64{f.virtio_notify.length} || notify_at + 2 > f.bars[f.virtio_notify.bar].size)
         return Status::Malformed;
 
@@ -85,19 +79,19 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     q->m_free_head = 0;
     q->m_free_count = size;
 
-    write16(common, kQueueMsixVector, msix_entry);
-    if (msix_entry != kNoVector && read16(common, kQueueMsixVector) != msix_entry) {
+    mmio::write<u16>(common, kQueueMsixVector, msix_entry);
+    if (msix_entry != kNoVector && mmio::read<u16>(common, kQueueMsixVector) != msix_entry) {
         LOG_WARN("virtqueue broker: session %u queue %u: the device refused MSI-X entry %u", session->id(), index,
                  msix_entry);
-        write16(common, kQueueMsixVector, kNoVector);
+        mmio::write<u16>(common, kQueueMsixVector, kNoVector);
         q->unref();  // never enabled: its rings go back without touching the device
         return Status::Unsupported;
     }
-    write16(common, kQueueSize, size);
-    write64(common, kQueueDesc, q->m_desc_phys);
-    write64(common, kQueueDriver, q->m_avail_phys);
-    write64(common, kQueueDevice, q->m_used_phys);
-    write16(common, kQueueEnable, 1);
+    mmio::write<u16>(common, kQueueSize, size);
+    mmio::write64_halves(common, kQueueDesc, q->m_desc_phys);
+    mmio::write64_halves(common, kQueueDriver, q->m_avail_phys);
+    mmio::write64_halves(common, kQueueDevice, q->m_used_phys);
+    mmio::write<u16>(common, kQueueEnable, 1);
     q->m_enabled = true;
     LOG_INFO("virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u)", session->id(), index, size,
              msix_entry);
@@ -167,6 +161,16 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
         needed += chain.segments;
     }
     if (needed > m_free_count) return Status::Busy;
+    // The holds, all or none, before anything is written.
+    for (u32 c = 0; c < count; c++) {
+        for (u32 s = 0; s < chains[c].segments; s++) {
+            if (auto h = m_session->hold(checked[c][s].held); !h.ok()) {
+                for (u32 k = 0; k <= c; k++)
+                    for (u32 t = 0; t < (k < c ? chains[k].segments : s); t++) m_session->unhold(checked[k][t].held);
+                return h.status();
+            }
+        }
+    }
 
     auto* desc = direct_map::to_virt<Descriptor>(m_desc_phys);
     auto* avail = direct_map::to_virt<volatile u16>(m_avail_phys);  // flags, idx, ring[size]
@@ -178,7 +182,6 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
             m_free_head = m_next[d];
             m_free_count--;
             const Checked& k = checked[c][s];
-            (void)m_session->hold(k.held);  // validated above; one CPU, nothing changed since
             m_held[d] = k.held;
             desc[d] = Descriptor{k.addr, k.len, static_cast<u16>(k.device_writes ? kDescWrite : 0), 0};
             if (prev != kNone) {

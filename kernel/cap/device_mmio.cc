@@ -1,5 +1,6 @@
 #include "cap/device_mmio.h"
 
+#include "arch/x86_64/mmio.h"
 #include "cap/process.h"
 #include "console/log.h"
 
@@ -63,7 +64,7 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
         // device's own driver_feature_select.
         auto select_view = PciFunction::kernel_view(m_function->index(), map.bar);
         u32 select = select_view.ok()
-                         ? *reinterpret_cast<volatile u32*>(select_view.value() + map.offset + devices::kVirtioDriverFeatureSelect)
+                         ? mmio::read<u32>(select_view.value(), map.offset + devices::kVirtioDriverFeatureSelect)
                          : ~0u;
         if (!select_view.ok() || !devices::virtio_driver_features_allowed(select, static_cast<u32>(value))) {
             LOG_WARN("device: refused driver features 0x%llx (word %u) for %02x:%02x.%x by pid %u '%s' (the virtqueue "
@@ -73,12 +74,11 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
             return Status::NoRights;
         }
     }
-    volatile u8* reg = m_kernel_view + offset;
     switch (width) {
-        case 1: *reg = static_cast<u8>(value); break;
-        case 2: *reinterpret_cast<volatile u16*>(reg) = static_cast<u16>(value); break;
-        case 4: *reinterpret_cast<volatile u32*>(reg) = static_cast<u32>(value); break;
-        default: *reinterpret_cast<volatile u64*>(reg) = value; break;
+        case 1: mmio::write<u8>(m_kernel_view, offset, static_cast<u8>(value)); break;
+        case 2: mmio::write<u16>(m_kernel_view, offset, static_cast<u16>(value)); break;
+        case 4: mmio::write<u32>(m_kernel_view, offset, static_cast<u32>(value)); break;
+        default: mmio::write<u64>(m_kernel_view, offset, value); break;
     }
     return {};
 }

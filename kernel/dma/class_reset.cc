@@ -1,7 +1,9 @@
 #include "dma/class_reset.h"
 
 #include "arch/x86_64/clock.h"
+#include "arch/x86_64/mmio.h"
 #include "cap/pci_function.h"
+#include "nvme/registers.h"
 #include "pci/config_space.h"
 
 namespace kdma {
@@ -11,9 +13,6 @@ constexpr u16 kCommandRegister = 0x04;
 constexpr u16 kCommandBusMaster = 1u << 2;
 constexpr u64 kMaxWaitNs = 30'000'000'000ull;  // NVMe CAP.TO tops out at 127.5 s; we stop at 30 s
 constexpr u64 kVirtioWaitNs = 1'000'000'000ull;
-
-// NVMe 1.4 §3.1: CAP at 0x00 (TO in bits 31:24, 500 ms units), CC 0x14, CSTS 0x1C.
-constexpr u64 kNvmeCap = 0x00, kNvmeCc = 0x14, kNvmeCsts = 0x1C;
 // virtio 1.1 §4.1.4.3: device_status is the byte at 0x14 of the common configuration.
 constexpr u64 kVirtioDeviceStatus = 0x14;
 
@@ -27,34 +26,20 @@ Result<void> write_bus_master(u32 function, bool on) {
     return {};
 }
 
-template <typename Done>
-Result<u64> wait_until(u64 limit_ns, Done done) {
-    u64 start = clock::monotonic_ns();
-    while (!done()) {
-        u64 waited = clock::monotonic_ns() - start;
-        if (waited > limit_ns) return Status::Timeout;
-        clock::delay_ns(1000);
-    }
-    return clock::monotonic_ns() - start;
-}
-
 Result<ResetReport> reset_nvme(u32 function) {
     volatile u8* regs = TRY(kobj::PciFunction::kernel_view(function, 0));
-    auto* cap = reinterpret_cast<volatile u64*>(regs + kNvmeCap);
-    auto* cc = reinterpret_cast<volatile u32*>(regs + kNvmeCc);
-    auto* csts = reinterpret_cast<volatile u32*>(regs + kNvmeCsts);
-    u64 timeout = ((*cap >> 24) & 0xff) * 500'000'000ull;
+    u64 cap = u64{mmio::read<u32>(regs, nvme::kRegCap)} | u64{mmio::read<u32>(regs, nvme::kRegCap + 4)} << 32;
+    u64 timeout = u64{nvme::decode_cap(cap).timeout_ms} * 1'000'000;
     if (timeout == 0 || timeout > kMaxWaitNs) timeout = kMaxWaitNs;
-    *cc = *cc & ~1u;
-    u64 waited = TRY(wait_until(timeout, [&] { return (*csts & 1u) == 0; }));
+    mmio::write<u32>(regs, nvme::kRegCc, mmio::read<u32>(regs, nvme::kRegCc) & ~nvme::kCcEnable);
+    u64 waited = TRY(clock::spin_until(timeout, [&] { return !(mmio::read<u32>(regs, nvme::kRegCsts) & nvme::kCstsReady); }));
     return ResetReport{"nvme CC.EN=0, CSTS.RDY=0", waited};
 }
 
 Result<ResetReport> reset_virtio(u32 function, const devices::RegisterMap& map) {
-    volatile u8* bar = TRY(kobj::PciFunction::kernel_view(function, map.bar));
-    volatile u8* status = bar + map.offset + kVirtioDeviceStatus;
-    *status = 0;
-    u64 waited = TRY(wait_until(kVirtioWaitNs, [&] { return *status == 0; }));
+    volatile u8* common = TRY(kobj::PciFunction::kernel_view(function, map.bar)) + map.offset;
+    mmio::write<u8>(common, kVirtioDeviceStatus, 0);
+    u64 waited = TRY(clock::spin_until(kVirtioWaitNs, [&] { return mmio::read<u8>(common, kVirtioDeviceStatus) == 0; }));
     return ResetReport{"virtio device_status 0", waited};
 }
 
