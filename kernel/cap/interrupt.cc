@@ -22,7 +22,6 @@ Interrupt::~Interrupt() { kirq::unroute(m_vector); }
 void Interrupt::fire(void* self) {
     auto* i = static_cast<Interrupt*>(self);
     i->m_pending++;
-    i->m_delivered++;
     i->signals_changed();
 }
 

@@ -19,7 +19,6 @@ public:
     u64 signals() const override { return (m_pending ? kSignalReady : 0) | (m_dead ? kSignalDead : 0); }
     Result<u64> ack();
     Result<void> mask(bool masked);
-    u64 delivered() const { return m_delivered; }
 
 private:
     Interrupt() : Object(Type::Interrupt) {}
@@ -30,7 +29,6 @@ private:
     bool m_masked = false;
     bool m_dead = false;
     u64 m_pending = 0;
-    u64 m_delivered = 0;
 };
 
 }  // namespace kobj

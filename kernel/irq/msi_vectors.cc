@@ -177,10 +177,5 @@ u32 mask_function(u32 function) {
     return n;
 }
 
-u32 routes_in_use() {
-    u32 n = 0;
-    for (const Route& r : g_routes) n += r.used ? 1 : 0;
-    return n;
-}
 
 }  // namespace kirq

@@ -32,7 +32,5 @@ void set_masked(u8 vector, bool masked);
 // Teardown: masks every routed entry of `function` and tells each sink.
 // Returns how many.
 u32 mask_function(u32 function);
-// Vectors in use (accounting for tests).
-u32 routes_in_use();
 
 }  // namespace kirq

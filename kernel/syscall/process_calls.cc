@@ -6,6 +6,7 @@
 #include "cap/resource.h"
 #include "console/log.h"
 #include "debug/address_audit.h"
+#include "dma/session.h"
 #include "mm/frame_allocator.h"
 #include "mm/heap.h"
 #include "mm/kernel_stack.h"
@@ -138,7 +139,8 @@ i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
         if (len < sizeof(abi::SystemMemory)) return err(Status::OutOfBounds);
         auto st = frames::stats();
         abi::SystemMemory m{st.total, st.free, st.used, st.reserved, heap::bytes_in_use(), kstack::in_use(),
-                            kcap::forest().used_count(), kcap::forest().capacity()};
+                            kcap::forest().used_count(), kcap::forest().capacity(),
+                            kdma::Session::quarantined_pages()};
         return ok_or(user::copy_to(out, &m, sizeof m), 1);
     }
     if (kind == abi::SystemInfoKind::Processes) {

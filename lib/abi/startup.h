@@ -77,6 +77,7 @@ struct SystemMemory {
     u64 kernel_stacks;
     u64 cap_nodes_used;
     u64 cap_nodes_total;
+    u64 dma_quarantined_frames;  // never reused: a device's stop could not be confirmed (DESIGN §5)
 };
 
 struct SystemCap {

@@ -117,6 +117,7 @@ void cmd_mem() {
     out("kernel heap: %llu bytes; kernel stacks: %llu; capability nodes: %llu of %llu\n",
         static_cast<unsigned long long>(m.heap_bytes), static_cast<unsigned long long>(m.kernel_stacks),
         static_cast<unsigned long long>(m.cap_nodes_used), static_cast<unsigned long long>(m.cap_nodes_total));
+    out("DMA frames quarantined: %llu\n", static_cast<unsigned long long>(m.dma_quarantined_frames));
 }
 
 void cmd_kill(u32 pid) {
