@@ -143,4 +143,14 @@ const char* status_text(u16 status_field_without_phase) {
 
 u32 cdw0(u8 opcode, u16 cid) { return u32{opcode} | (u32{cid} << 16); }
 
+void identify_string(const u8* data, u32 offset, u32 len, char* out) {
+    u32 n = 0;
+    for (u32 i = 0; i < len; i++) {
+        u8 c = data[offset + i];
+        out[n++] = c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?';
+    }
+    while (n && out[n - 1] == ' ') n--;
+    out[n] = 0;
+}
+
 }  // namespace nvme

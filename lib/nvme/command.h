@@ -164,4 +164,11 @@ inline constexpr u8 kIdentifyNamespace = 0x00;
 inline constexpr u8 kIdentifyController = 0x01;
 inline constexpr u8 kIdentifyActiveNamespaces = 0x02;
 
+// An ASCII field of an Identify data structure (serial number: bytes 4..23,
+// model: 24..63, firmware: 64..71 of Identify Controller, NVMe 1.4 §5.15.2),
+// space-padded by the controller: copied to `out` (len + 1 bytes) with the
+// padding dropped and anything unprintable shown as '?' (device data is
+// never trusted).
+void identify_string(const u8* data, u32 offset, u32 len, char* out);
+
 }  // namespace nvme

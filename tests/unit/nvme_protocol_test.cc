@@ -614,4 +614,19 @@ TEST(NvmeCompletion, SqHeadWithinTheQueue) {
     EXPECT_EQ(nvme::check_sq_head(completion(0, 1, true, 0, 0), 0).status(), Status::OutOfBounds);
 }
 
+TEST(NvmeCommand, IdentifyStringsDropPaddingAndShowUnprintables) {
+    u8 data[64] = {};
+    const char serial[] = "sluice-nvme0        ";  // 20 bytes, space padded
+    for (u32 i = 0; i < 20; i++) data[4 + i] = static_cast<u8>(serial[i]);
+    char out[21];
+    nvme::identify_string(data, 4, 20, out);
+    EXPECT_STREQ(out, "sluice-nvme0");
+    data[5] = 0x07;
+    data[6] = 0xff;
+    nvme::identify_string(data, 4, 20, out);
+    EXPECT_STREQ(out, "s??ice-nvme0");
+    nvme::identify_string(data, 40, 8, out);  // all zero: unprintable, not padding
+    EXPECT_STREQ(out, "????????");
+}
+
 }  // namespace

@@ -10,6 +10,12 @@ Result<void> status_only(i64 raw) {
     return {};
 }
 
+// A non-negative result that fits 32 bits (a count, a register value).
+Result<u32> to_u32(i64 raw) {
+    if (raw < 0) return static_cast<Status>(-raw);
+    return static_cast<u32>(raw);
+}
+
 Result<Handle> new_handle(i64 raw) {
     if (raw < 0) return static_cast<Status>(-raw);
     return Handle(static_cast<u32>(raw));
@@ -104,9 +110,7 @@ Result<void> waitset_add(u32 ws, u32 h, u64 mask, u64 key) {
 }
 Result<void> waitset_remove(u32 ws, u64 key) { return status_only(raw_syscall(S::WaitSetRemove, ws, key)); }
 Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns) {
-    i64 r = raw_syscall(S::WaitSetWait, ws, ptr(events), max, timeout_ns);
-    if (r < 0) return static_cast<Status>(-r);
-    return static_cast<u32>(r);
+    return to_u32(raw_syscall(S::WaitSetWait, ws, ptr(events), max, timeout_ns));
 }
 
 Result<Handle> process_spawn(u32 resource, const abi::SpawnRequest& request) {
@@ -128,15 +132,11 @@ Result<void> process_kill_pid(u32 resource, u32 pid) {
 }
 
 Result<u32> device_list(u32 root, abi::DeviceInfo* out, u32 max) {
-    i64 r = raw_syscall(S::DeviceList, root, ptr(out), max);
-    if (r < 0) return static_cast<Status>(-r);
-    return static_cast<u32>(r);
+    return to_u32(raw_syscall(S::DeviceList, root, ptr(out), max));
 }
 Result<Handle> device_open(u32 root, u32 bdf) { return new_handle(raw_syscall(S::DeviceOpen, root, bdf)); }
 Result<u32> pci_config_read(u32 pci, u32 offset, u32 width) {
-    i64 r = raw_syscall(S::PciConfigRead, pci, offset, width);
-    if (r < 0) return static_cast<Status>(-r);
-    return static_cast<u32>(r);
+    return to_u32(raw_syscall(S::PciConfigRead, pci, offset, width));
 }
 Result<Handle> mmio_create(u32 pci, u32 bar, u64 offset, u64 length, u64 flags) {
     return new_handle(raw_syscall(S::MmioCreate, pci, bar, offset, length, flags));
@@ -165,28 +165,20 @@ Result<Handle> nvme_queue_create(u32 pool, abi::NvmeQueueKind kind, u32 entries)
     return new_handle(raw_syscall(S::NvmeQueueCreate, pool, static_cast<u64>(kind), entries));
 }
 Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count) {
-    i64 r = raw_syscall(S::NvmeSubmit, queue, ptr(commands), count);
-    if (r < 0) return static_cast<Status>(-r);
-    return static_cast<u32>(r);
+    return to_u32(raw_syscall(S::NvmeSubmit, queue, ptr(commands), count));
 }
 Result<u32> nvme_complete(u32 queue, u32 max) {
-    i64 r = raw_syscall(S::NvmeComplete, queue, max);
-    if (r < 0) return static_cast<Status>(-r);
-    return static_cast<u32>(r);
+    return to_u32(raw_syscall(S::NvmeComplete, queue, max));
 }
 Result<u64> nvme_queue_map(u32 queue) { return to_result(raw_syscall(S::NvmeQueueMap, queue)); }
 Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry) {
     return new_handle(raw_syscall(S::VirtQueueCreate, pool, index, size, msix_entry));
 }
 Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count) {
-    i64 r = raw_syscall(S::VirtQueueSubmit, queue, ptr(chains), count);
-    if (r < 0) return static_cast<Status>(-r);
-    return static_cast<u32>(r);
+    return to_u32(raw_syscall(S::VirtQueueSubmit, queue, ptr(chains), count));
 }
 Result<u32> virtqueue_complete(u32 queue, u32 max) {
-    i64 r = raw_syscall(S::VirtQueueComplete, queue, max);
-    if (r < 0) return static_cast<Status>(-r);
-    return static_cast<u32>(r);
+    return to_u32(raw_syscall(S::VirtQueueComplete, queue, max));
 }
 Result<u64> virtqueue_map(u32 queue) { return to_result(raw_syscall(S::VirtQueueMap, queue)); }
 

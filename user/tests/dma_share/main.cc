@@ -10,18 +10,12 @@
 //             reads, a new mapping is refused, and dropping the buffer
 //             returns the grant's last frames.
 #include "abi/nvme.h"
+#include "nvme/command.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/sys.h"
 
 namespace {
-
-void field(const volatile u8* data, u32 offset, u32 len, char* out) {
-    u32 n = 0;
-    for (u32 i = 0; i < len; i++) out[n++] = data[offset + i] >= 0x20 && data[offset + i] < 0x7f ? data[offset + i] : '?';
-    while (n && out[n - 1] == ' ') n--;
-    out[n] = 0;
-}
 
 int owner(u32 root, u32 peer) {
     static abi::DeviceInfo devs[64];
@@ -82,14 +76,14 @@ int consumer(u32 peer) {
     if (!at.ok()) return rt::log("share: consumer: map: %s", status_name(at.status())), 1;
     const auto* data = reinterpret_cast<const volatile u8*>(at.value());
     char serial[21];
-    field(data, 4, 20, serial);
+    nvme::identify_string(const_cast<const u8*>(data), 4, 20, serial);
     rt::log("share: consumer: mapped the shared buffer read-only: serial '%s' (writable map: %s)", serial,
             status_name(writable.status()));
     abi::Message reply{};
     (void)rt::endpoint_reply(reply);
     abi::Message next{};
     if (!rt::endpoint_receive(peer, next, abi::kForever).ok()) return 1;
-    field(data, 4, 20, serial);
+    nvme::identify_string(const_cast<const u8*>(data), 4, 20, serial);
     auto remap = rt::memory_map(buffer, 0, 0);
     rt::log("share: consumer: after the grant ended: its mapping still reads '%s'; a new mapping: %s", serial,
             status_name(remap.status()));

@@ -12,6 +12,7 @@
 // 0, virtio-net sends an ARP request for the gateway and receives the
 // reply — and takes the interrupts those cause.
 #include "abi/nvme.h"
+#include "nvme/command.h"
 #include "abi/virtio.h"
 #include "rt/log.h"
 #include "rt/sys.h"
@@ -41,14 +42,6 @@ void probe_dma(u32 pool) {
     rt::log("provider: dma %u buffers allocated zeroed, mapped and written; pool %llu of %llu KiB used, %u ranges", mapped,
             static_cast<unsigned long long>(u.value().used >> 10), static_cast<unsigned long long>(u.value().quota >> 10),
             u.value().ranges);
-}
-
-// Copies a space-padded ASCII field of the Identify data.
-void field(const volatile u8* data, u32 offset, u32 len, char* out) {
-    u32 n = 0;
-    for (u32 i = 0; i < len; i++) out[n++] = data[offset + i] >= 0x20 && data[offset + i] < 0x7f ? data[offset + i] : '?';
-    while (n && out[n - 1] == ' ') n--;
-    out[n] = 0;
 }
 
 void probe_nvme_identify(u32 pool, u32 irq) {
@@ -82,8 +75,8 @@ void probe_nvme_identify(u32 pool, u32 irq) {
     auto consumed = rt::nvme_complete(queue.value().get(), 1);
     const auto* data = reinterpret_cast<const volatile u8*>(data_at.value());
     char serial[21], model[41];
-    field(data, 4, 20, serial);
-    field(data, 24, 40, model);
+    nvme::identify_string(const_cast<const u8*>(data), 4, 20, serial);
+    nvme::identify_string(const_cast<const u8*>(data), 24, 40, model);
     rt::log("provider: nvme interrupt irq0 received (%llu pending); completion cid %u status 0x%x, %u consumed",
             static_cast<unsigned long long>(pending.value_or(0)), cid, status, consumed.value_or(0));
     rt::log("provider: nvme identify: serial '%s' model '%s' vid 0x%04x", serial, model, data[0] | data[1] << 8);
