@@ -209,6 +209,12 @@ Result<u32> VirtQueue::complete(u32 max) {
     auto* used = direct_map::to_virt<volatile u8>(m_used_phys);
     u16 device_idx = *reinterpret_cast<volatile u16*>(used + 2);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    // A device can have returned at most a ring's worth since we last looked.
+    if (static_cast<u16>(device_idx - m_last_used) > m_size) {
+        LOG_WARN("virtqueue broker: session %u queue %u: device used index %u is %u past ours; not trusted",
+                 m_session->id(), m_index, device_idx, static_cast<u16>(device_idx - m_last_used));
+        return Status::Malformed;
+    }
     u32 done = 0;
     while (m_last_used != device_idx && done < max) {
         auto* elem = reinterpret_cast<volatile abi::VirtioUsedElement*>(used + 4) + (m_last_used % m_size);
