@@ -13,6 +13,8 @@ Result<Interrupt*> Interrupt::create(u32 function, u16 index) {
         return v.status();
     }
     i->m_vector = v.value();
+    i->m_function = function;
+    i->m_index = index;
     kirq::set_masked(i->m_vector, false);
     return i;
 }

@@ -19,12 +19,17 @@ public:
     u64 signals() const override { return (m_pending ? kSignalReady : 0) | (m_dead ? kSignalDead : 0); }
     Result<u64> ack();
     Result<void> mask(bool masked);
+    // The function (pci_enum index) and MSI-X table entry it is wired to.
+    u32 function() const { return m_function; }
+    u16 index() const { return m_index; }
 
 private:
     Interrupt() : Object(Type::Interrupt) {}
     static void fire(void* self);
     static void torn_down(void* self);
 
+    u32 m_function = 0;
+    u16 m_index = 0;
     u8 m_vector = 0;
     bool m_masked = false;
     bool m_dead = false;

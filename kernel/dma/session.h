@@ -26,6 +26,10 @@
 #include "dma/ledger.h"
 #include "util/result.h"
 
+namespace kobj {
+class NvmeController;
+}
+
 namespace kdma {
 
 enum class SessionState : u8 { Active, TearingDown, Quiesced, Quarantined };
@@ -66,8 +70,9 @@ public:
     // The grant ends: the sequence above. Idempotent.
     void teardown(const char* why);
 
-    // The NVMe broker's admin queue exists (one per grant).
-    bool nvme_admin_live = false;
+    // The NVMe broker's live controller generation (nvme_controller.h), if
+    // an admin queue was created and no reset has retired it since.
+    kobj::NvmeController* nvme_controller = nullptr;
 
     // Is `value` inside DMA memory of any session? (the address audit)
     static bool is_dma_address(u64 value);

@@ -103,12 +103,24 @@ i64 interrupt_mask(u64 h, u64 masked) {
     return ok_or(i.value()->mask(masked), 0);
 }
 
-i64 nvme_queue_create(u64 pool, u64 kind, u64 entries) {
+i64 nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq) {
     auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), kobj::Type::DmaPool, cap::kRightManage);
     if (!p.ok()) return err(p.status());
-    if (kind != static_cast<u64>(abi::NvmeQueueKind::Admin)) return err(Status::Unsupported);
     if (entries > abi::kNvmeMaxEntries) return err(Status::InvalidArgument);
-    auto q = kobj::NvmeQueue::create_admin(p.value()->session(), static_cast<u16>(entries));
+    auto create = [&]() -> Result<kobj::NvmeQueue*> {
+        if (kind == static_cast<u64>(abi::NvmeQueueKind::Admin)) {
+            if (admin || irq) return Status::InvalidArgument;
+            return kobj::NvmeQueue::create_admin(p.value()->session(), static_cast<u16>(entries));
+        }
+        if (kind != static_cast<u64>(abi::NvmeQueueKind::Io)) return Status::InvalidArgument;
+        auto* a = TRY(kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(admin), kobj::Type::NvmeQueue, cap::kRightWrite));
+        if (a->session() != p.value()->session()) return Status::NotOwner;
+        kobj::Interrupt* interrupt = nullptr;
+        if (irq)
+            interrupt = TRY(kcap::lookup<kobj::Interrupt>(self(), handle_arg(irq), kobj::Type::Interrupt, cap::kRightWrite));
+        return kobj::NvmeQueue::create_io(a, static_cast<u16>(entries), interrupt);
+    };
+    auto q = create();
     if (!q.ok()) return err(q.status());
     return mint_from(pool, q.value(), kQueueRights);
 }
@@ -128,11 +140,18 @@ i64 nvme_submit(u64 queue, u64 commands, u64 count) {
     return n.value();
 }
 
-i64 nvme_complete(u64 queue, u64 max) {
+i64 nvme_complete(u64 queue, u64 out, u64 max) {
     auto q = kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), kobj::Type::NvmeQueue, cap::kRightWrite);
     if (!q.ok()) return err(q.status());
-    auto n = q.value()->complete(max > abi::kNvmeMaxEntries ? abi::kNvmeMaxEntries : static_cast<u32>(max));
-    return n.ok() ? static_cast<i64>(n.value()) : err(n.status());
+    if (max == 0 || max > abi::kNvmeMaxEntries) return err(Status::InvalidArgument);
+    // The output is written (zeros) before anything is consumed: a
+    // completion is never lost to a bad pointer.
+    abi::NvmeCompletion done[abi::kNvmeMaxEntries] = {};
+    if (auto c = user::copy_to(out, done, max * sizeof done[0]); !c.ok()) return err(c.status());
+    auto n = q.value()->complete(done, static_cast<u32>(max));
+    if (!n.ok()) return err(n.status());
+    if (auto c = user::copy_to(out, done, n.value() * sizeof done[0]); !c.ok()) return err(c.status());
+    return n.value();
 }
 
 i64 nvme_queue_map(u64 queue) {

@@ -11,7 +11,16 @@
 namespace abi {
 
 enum class NvmeQueueKind : u32 {
-    Admin = 0,  // queue 0; creating it (re)enables the controller
+    // Queue 0. Creating it resets the controller and enables it again; the
+    // broker then runs its own bring-up on it (Identify, Set Features
+    // Number of Queues, Doorbell Buffer Config when the controller reports
+    // it). Creating it while an earlier one lives is the provider's
+    // controller reset: every queue of the earlier generation answers
+    // Stale from then on and its in-flight buffers are released.
+    Admin = 0,
+    // An I/O queue pair (QID 1..): the broker issues Create I/O CQ and
+    // Create I/O SQ itself, with PRP1 pointing at kernel-owned queue memory.
+    Io = 1,
 };
 
 // One command as a provider submits it (NvmeSubmit). The kernel sets the
@@ -30,7 +39,19 @@ struct NvmeCommand {
 };
 static_assert(sizeof(NvmeCommand) == 56);
 
+// A completion as NvmeComplete copies it out: checked by the kernel (phase,
+// queue, command id outstanding) before the provider sees it.
+struct NvmeCompletion {
+    u32 result;  // completion DW0 (command specific)
+    u16 cid;
+    u16 status;  // the status field without the phase tag: SC 7:0, SCT 10:8, CRD 12:11, M 13, DNR 14
+};
+static_assert(sizeof(NvmeCompletion) == 8);
+
 constexpr u32 kNvmeMaxBatch = 64;
-constexpr u32 kNvmeMaxEntries = 64;  // admin queue depth limit (one 4 KiB SQ page)
+constexpr u32 kNvmeMaxEntries = 256;  // queue depth limit (SQ 16 KiB, CQ 4 KiB)
+// On the admin queue the broker keeps the last command id for its own
+// commands: a provider's admin cids are < entries - 1.
+constexpr u32 kNvmeMaxIoQueues = 16;
 
 }  // namespace abi

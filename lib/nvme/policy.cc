@@ -88,6 +88,18 @@ Result<u32> feature_data_bytes(u8 fid, u32 cdw11) {
     return 0u;
 }
 
+Result<u64> io_transfer_bytes(u8 opcode, u32 cdw10, u32 cdw12, u8 lba_shift) {
+    switch (opcode) {
+        case kIoRead:
+        case kIoWrite:
+        case kIoCompare: return (u64{cdw12 & 0xffff} + 1) << lba_shift;
+        case kIoDsm: return (u64{cdw10 & 0xff} + 1) * 16;
+        case kIoFlush:
+        case kIoWriteZeroes: return u64{0};
+        default: return Status::Forbidden;
+    }
+}
+
 bool command_uses_data(QueueKind q, u8 opcode) {
     if (q == QueueKind::Io) {
         switch (opcode) {

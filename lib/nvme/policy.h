@@ -54,4 +54,13 @@ bool command_uses_data(QueueKind q, u8 opcode);
 //                NVMe-MI, vendor specific): its size cannot be known.
 Result<u32> feature_data_bytes(u8 fid, u32 cdw11);
 
+// Bytes an I/O command moves through PRP1/PRP2, computed from the command
+// (the device transfers what the command says, whatever the provider
+// claims) and the namespace's block size (1 << lba_shift):
+//   Read, Write, Compare  (NLB + 1) blocks, NLB = CDW12 bits 15:0, 0's based
+//   Dataset Management    (NR + 1) ranges of 16 bytes, NR = CDW10 bits 7:0
+//   Flush, Write Zeroes   0
+//   Forbidden             any other opcode (as command_allowed())
+Result<u64> io_transfer_bytes(u8 opcode, u32 cdw10, u32 cdw12, u8 lba_shift);
+
 }  // namespace nvme

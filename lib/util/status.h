@@ -25,6 +25,7 @@ enum class Status : i32 {
     NotOwner,         // the object belongs to another device, pool or queue than the call names
     Forbidden,        // a policy allow-list refuses it (a broker opcode, a register)
     TornDown,         // the device binding it belongs to was torn down (DESIGN §5)
+    DeviceError,      // the device failed or refused a command the kernel issued
 };
 
 // Stable, lowercase names for logs and test output.
@@ -50,6 +51,7 @@ constexpr const char* status_name(Status s) {
         case Status::NotOwner: return "not-owner";
         case Status::Forbidden: return "forbidden";
         case Status::TornDown: return "torn-down";
+        case Status::DeviceError: return "device-error";
     }
     return "unknown";
 }

@@ -161,14 +161,18 @@ Result<Handle> interrupt_create(u32 pci, u32 index) {
 }
 Result<u64> interrupt_ack(u32 irq) { return to_result(raw_syscall(S::InterruptAck, irq)); }
 Result<void> interrupt_mask(u32 irq, bool masked) { return status_only(raw_syscall(S::InterruptMask, irq, masked)); }
-Result<Handle> nvme_queue_create(u32 pool, abi::NvmeQueueKind kind, u32 entries) {
-    return new_handle(raw_syscall(S::NvmeQueueCreate, pool, static_cast<u64>(kind), entries));
+Result<Handle> nvme_admin_queue_create(u32 pool, u32 entries) {
+    return new_handle(raw_syscall(S::NvmeQueueCreate, pool, static_cast<u64>(abi::NvmeQueueKind::Admin), entries));
+}
+Result<Handle> nvme_io_queue_create(u32 pool, u32 admin, u32 entries, u32 irq) {
+    return new_handle(
+        raw_syscall(S::NvmeQueueCreate, pool, static_cast<u64>(abi::NvmeQueueKind::Io), entries, admin, irq));
 }
 Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count) {
     return to_u32(raw_syscall(S::NvmeSubmit, queue, ptr(commands), count));
 }
-Result<u32> nvme_complete(u32 queue, u32 max) {
-    return to_u32(raw_syscall(S::NvmeComplete, queue, max));
+Result<u32> nvme_complete(u32 queue, abi::NvmeCompletion* out, u32 max) {
+    return to_u32(raw_syscall(S::NvmeComplete, queue, reinterpret_cast<u64>(out), max));
 }
 Result<u64> nvme_queue_map(u32 queue) { return to_result(raw_syscall(S::NvmeQueueMap, queue)); }
 Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry) {

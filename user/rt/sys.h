@@ -73,9 +73,12 @@ Result<abi::DmaUsage> dma_pool_info(u32 pool);
 Result<Handle> interrupt_create(u32 pci, u32 index);
 Result<u64> interrupt_ack(u32 irq);
 Result<void> interrupt_mask(u32 irq, bool masked);
-Result<Handle> nvme_queue_create(u32 pool, abi::NvmeQueueKind kind, u32 entries);
+// The admin queue (resets and enables the controller) and I/O queue pairs
+// (irq 0: polled).
+Result<Handle> nvme_admin_queue_create(u32 pool, u32 entries);
+Result<Handle> nvme_io_queue_create(u32 pool, u32 admin, u32 entries, u32 irq);
 Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count);
-Result<u32> nvme_complete(u32 queue, u32 max);
+Result<u32> nvme_complete(u32 queue, abi::NvmeCompletion* out, u32 max);
 Result<u64> nvme_queue_map(u32 queue);
 Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry);
 Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count);

@@ -88,7 +88,7 @@ int quota(u32 pool) {
 
 int revoked(u32 pci, u32 bar0, u32 irq, u32 pool) {
     auto buffer = rt::dma_buffer_create(pool, 4096);
-    auto queue = rt::nvme_queue_create(pool, abi::NvmeQueueKind::Admin, 8);
+    auto queue = rt::nvme_admin_queue_create(pool, 8);
     auto ws = rt::waitset_create();
     if (!buffer.ok() || !queue.ok() || !ws.ok()) return 1;
     if (!rt::waitset_add(ws.value().get(), irq, abi::kSignalDead, 7).ok()) return 1;
@@ -118,7 +118,7 @@ int address(u32 pci, u32 pool) {
     rt::log("adversary: pool info reports quota %llu used %llu ranges %u: sizes and counts only",
             static_cast<unsigned long long>(u.ok() ? u.value().quota : 0),
             static_cast<unsigned long long>(u.ok() ? u.value().used : 0), u.ok() ? u.value().ranges : 0);
-    auto q = rt::nvme_queue_create(pool, abi::NvmeQueueKind::Admin, 8);
+    auto q = rt::nvme_admin_queue_create(pool, 8);
     auto cq = q.ok() ? rt::nvme_queue_map(q.value().get()) : Result<u64>(q.status());
     report("map the completion queue (read-only, no addresses in it)", cq);
     if (b.ok() && q.ok()) report("identify into its own buffer (allowed)", submit(q.value().get(), identify(1, b.value().get())));
@@ -127,7 +127,7 @@ int address(u32 pci, u32 pool) {
 
 int broker(u32 pool) {
     auto b = rt::dma_buffer_create(pool, 8192);
-    auto q = rt::nvme_queue_create(pool, abi::NvmeQueueKind::Admin, 8);
+    auto q = rt::nvme_admin_queue_create(pool, 8);
     if (!b.ok() || !q.ok()) return 1;
     u32 queue = q.value().get(), buf = b.value().get();
     abi::NvmeCommand c = identify(1, buf);
@@ -172,15 +172,15 @@ int foreign(u32 root) {
     auto nvme = open_class(root, 0x01, 0x08);
     auto blk = open_class(root, 0x01, 0x00);  // virtio-blk: mass storage, SCSI subclass
     if (!nvme.ok() || !blk.ok()) return 1;
-    auto pool_a = rt::dma_pool_create(nvme.value().get(), 16384);
+    auto pool_a = rt::dma_pool_create(nvme.value().get(), 65536);
     auto pool_b = rt::dma_pool_create(blk.value().get(), 16384);
     if (!pool_a.ok() || !pool_b.ok()) return 1;
-    auto queue = rt::nvme_queue_create(pool_a.value().get(), abi::NvmeQueueKind::Admin, 8);
+    auto queue = rt::nvme_admin_queue_create(pool_a.value().get(), 8);
     auto theirs = rt::dma_buffer_create(pool_b.value().get(), 4096);
     auto ours = rt::dma_buffer_create(pool_a.value().get(), 4096);
     if (!queue.ok() || !theirs.ok() || !ours.ok()) return 1;
     report("another device's buffer in the NVMe queue", submit(queue.value().get(), identify(1, theirs.value().get())));
-    report("a queue on the virtio device's pool", rt::nvme_queue_create(pool_b.value().get(), abi::NvmeQueueKind::Admin, 8));
+    report("a queue on the virtio device's pool", rt::nvme_admin_queue_create(pool_b.value().get(), 8));
     report("own buffer (allowed)", submit(queue.value().get(), identify(2, ours.value().get())));
     return 0;
 }
@@ -188,15 +188,15 @@ int foreign(u32 root) {
 int other_pool(u32 root) {
     auto nvme = open_class(root, 0x01, 0x08);
     if (!nvme.ok()) return 1;
-    auto first = rt::dma_pool_create(nvme.value().get(), 16384);
+    auto first = rt::dma_pool_create(nvme.value().get(), 65536);
     if (!first.ok()) return 1;
     auto old_buffer = rt::dma_buffer_create(first.value().get(), 4096);
     if (!old_buffer.ok()) return 1;
-    report("a second pool while one is live", rt::dma_pool_create(nvme.value().get(), 16384));
+    report("a second pool while one is live", rt::dma_pool_create(nvme.value().get(), 65536));
     first.value().reset();  // the first grant ends (teardown); its buffer handle stays
-    auto second = rt::dma_pool_create(nvme.value().get(), 16384);
+    auto second = rt::dma_pool_create(nvme.value().get(), 65536);
     if (!second.ok()) return 1;
-    auto queue = rt::nvme_queue_create(second.value().get(), abi::NvmeQueueKind::Admin, 8);
+    auto queue = rt::nvme_admin_queue_create(second.value().get(), 8);
     if (!queue.ok()) return 1;
     report("a buffer of the earlier pool", submit(queue.value().get(), identify(1, old_buffer.value().get())));
     report("mapping that buffer", rt::memory_map(old_buffer.value().get(), 0, abi::kMapWrite));

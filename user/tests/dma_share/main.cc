@@ -28,7 +28,7 @@ int owner(u32 root, u32 peer) {
     if (!fn.ok()) return 1;
     auto pool = rt::dma_pool_create(fn.value().get(), 65536);
     if (!pool.ok()) return 1;
-    auto queue = rt::nvme_queue_create(pool.value().get(), abi::NvmeQueueKind::Admin, 8);
+    auto queue = rt::nvme_admin_queue_create(pool.value().get(), 8);
     auto buffer = rt::dma_buffer_create(pool.value().get(), 4096);
     if (!queue.ok() || !buffer.ok()) return 1;
     abi::NvmeCommand identify{};
@@ -39,8 +39,9 @@ int owner(u32 root, u32 peer) {
     identify.length = 4096;
     if (!rt::nvme_submit(queue.value().get(), &identify, 1).ok()) return 1;
     u32 done = 0;
+    abi::NvmeCompletion completion{};
     for (u32 i = 0; i < 1000 && !done; i++) {
-        done = rt::nvme_complete(queue.value().get(), 1).value_or(0);
+        done = rt::nvme_complete(queue.value().get(), &completion, 1).value_or(0);
         if (!done) rt::sleep_ns(1'000'000);
     }
     rt::log("share: owner: identify into its buffer: %s", done ? "completed" : "NO COMPLETION");

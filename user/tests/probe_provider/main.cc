@@ -45,9 +45,9 @@ void probe_dma(u32 pool) {
 }
 
 void probe_nvme_identify(u32 pool, u32 irq) {
-    auto queue = rt::nvme_queue_create(pool, abi::NvmeQueueKind::Admin, 16);
+    auto queue = rt::nvme_admin_queue_create(pool, 16);
     if (!queue.ok()) return rt::log("provider: nvme admin queue: %s", status_name(queue.status()));
-    auto cq_at = rt::nvme_queue_map(queue.value().get());
+    auto cq_at = rt::nvme_queue_map(queue.value().get());  // read-only: checked below only for mapping
     auto buffer = rt::dma_buffer_create(pool, 4096);
     auto ws = rt::waitset_create();
     if (!cq_at.ok() || !buffer.ok() || !ws.ok()) return rt::log("provider: nvme identify setup failed");
@@ -62,23 +62,28 @@ void probe_nvme_identify(u32 pool, u32 irq) {
     identify.length = 4096;
     auto sent = rt::nvme_submit(queue.value().get(), &identify, 1);
     if (!sent.ok()) return rt::log("provider: nvme submit: %s", status_name(sent.status()));
-    abi::WaitEvent ev{};
-    auto woke = rt::waitset_wait(ws.value().get(), &ev, 1, 5'000'000'000ull);
-    if (!woke.ok() || !(ev.signals & abi::kSignalReady))
-        return rt::log("provider: nvme identify: no interrupt (%s)", woke.ok() ? "dead" : status_name(woke.status()));
-    auto pending = rt::interrupt_ack(irq);
-    // The completion entry, read from the read-only mapped queue: command
-    // id in bits 15:0 and status in 31:17 of dword 3 (NVMe 1.4 §4.6).
-    auto* cqe = reinterpret_cast<const volatile u32*>(cq_at.value());
-    u16 cid = cqe[3] & 0xffff;
-    u16 status = (cqe[3] >> 17) & 0x7fff;
-    auto consumed = rt::nvme_complete(queue.value().get(), 1);
+    // Interrupts until the completion arrives (the broker's own bring-up
+    // commands may have left one pending); the kernel copies out checked
+    // completions.
+    abi::NvmeCompletion done{};
+    u32 consumed = 0;
+    u64 pending = 0;
+    for (int round = 0; round < 4 && !consumed; round++) {
+        abi::WaitEvent ev{};
+        auto woke = rt::waitset_wait(ws.value().get(), &ev, 1, 5'000'000'000ull);
+        if (!woke.ok() || !(ev.signals & abi::kSignalReady))
+            return rt::log("provider: nvme identify: no interrupt (%s)", woke.ok() ? "dead" : status_name(woke.status()));
+        pending += rt::interrupt_ack(irq).value_or(0);
+        consumed = rt::nvme_complete(queue.value().get(), &done, 1).value_or(0);
+    }
+    u16 cid = done.cid;
+    u16 status = done.status;
     const auto* data = reinterpret_cast<const volatile u8*>(data_at.value());
     char serial[21], model[41];
     nvme::identify_string(const_cast<const u8*>(data), 4, 20, serial);
     nvme::identify_string(const_cast<const u8*>(data), 24, 40, model);
     rt::log("provider: nvme interrupt irq0 received (%llu pending); completion cid %u status 0x%x, %u consumed",
-            static_cast<unsigned long long>(pending.value_or(0)), cid, status, consumed.value_or(0));
+            static_cast<unsigned long long>(pending), cid, status, consumed);
     rt::log("provider: nvme identify: serial '%s' model '%s' vid 0x%04x", serial, model, data[0] | data[1] << 8);
     if (rt::startup_args_contains("hold")) {
         // Leave a command in flight (its completion never acknowledged) and

@@ -199,7 +199,7 @@ static_assert(sizeof(Recorder) <= 4096);
 constexpr u64 kRecorderMagic = 0x7265636f72646572ull;
 
 // --- status accounting -------------------------------------------------------
-constexpr u32 kStatusCount = static_cast<u32>(Status::TornDown) + 1;
+constexpr u32 kStatusCount = static_cast<u32>(Status::DeviceError) + 1;
 constexpr u32 kSyscalls = static_cast<u32>(S::Count);
 static_assert(kSyscalls == 52,
               "syscall_fuzz: a system call was added or removed: give it a weight, arguments and its safety rules "
@@ -1808,9 +1808,17 @@ Call generate() {
             break;
         case S::NvmeQueueCreate:
             c.a[0] = dma_pool_arg(chance(80) ? PoolKind::Nvme : PoolKind::Any);
-            c.a[1] = chance(90) ? static_cast<u64>(abi::NvmeQueueKind::Admin) : pick<u64>({1ull, 2ull, ~0ull, rnd()});
+            c.a[1] = chance(60)   ? static_cast<u64>(abi::NvmeQueueKind::Admin)
+                     : chance(85) ? static_cast<u64>(abi::NvmeQueueKind::Io)
+                                  : pick<u64>({2ull, 3ull, ~0ull, rnd()});
             c.a[2] = chance(85) ? 2 + below(abi::kNvmeMaxEntries - 1)
-                                : pick<u64>({0ull, 1ull, 65ull, 4096ull, 1ull << 32, ~0ull, rnd()});
+                                : pick<u64>({0ull, 1ull, 257ull, 4096ull, 1ull << 32, ~0ull, rnd()});
+            // An I/O queue names its admin queue and (or not) an interrupt;
+            // an admin queue must name neither.
+            if (c.a[1] == static_cast<u64>(abi::NvmeQueueKind::Io) || chance(5)) {
+                c.a[3] = queue_arg();
+                c.a[4] = chance(50) ? 0 : interrupt_arg();
+            }
             break;
         case S::NvmeSubmit: {
             QueueCap* q = chance(85) ? recent_queue() : nullptr;
@@ -1824,7 +1832,8 @@ Call generate() {
         }
         case S::NvmeComplete:
             c.a[0] = queue_arg();
-            c.a[1] = chance(80) ? 1 + below(64) : pick<u64>({0ull, 65ull, 1ull << 32, ~0ull, rnd()});
+            c.a[2] = chance(80) ? 1 + below(64) : pick<u64>({0ull, 257ull, 1ull << 32, ~0ull, rnd()});
+            c.a[1] = chance(80) ? scratch_ptr(c.a[2] < 257 ? c.a[2] * 8 : 64) : pointer_arg(64);
             break;
         case S::NvmeQueueMap:
             c.a[0] = queue_arg();
