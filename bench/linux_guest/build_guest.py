@@ -20,6 +20,8 @@ The guest's /init reads these kernel command line parameters:
   fio.engine=libaio   fio ioengine (libaio | io_uring | psync ...)
   fio.dev=auto        block device; auto = /dev/nvme0n1, else /dev/vda
   fio.repeat=1        run the job list this many times in the same boot
+  blk.sched=default   I/O scheduler for the disk (none | mq-deadline); default: the kernel's
+                      choice (mq-deadline with one hardware queue, i.e. -smp 1; none with more)
   guest.mods=nvme     module set(s) to load: nvme, virtio (comma separated)
 and prints, on the serial console, for each job:
   @@FIO-BEGIN <job> <iteration>@@ / fio JSON / @@FIO-END <job> <iteration> rc=<n>@@
@@ -61,7 +63,7 @@ MODULE_SETS = {
 # "nvme-nodbbuf": the nvme set with nvme.ko binary-patched so that the driver
 # never allocates/configures shadow doorbells (see patch_nodbbuf()).
 DERIVED_SETS = {"nvme-nodbbuf": ("nvme", "nvme", "nvme_nodbbuf")}
-BUILD_FORMAT = 6  # bump when the initramfs layout changes
+BUILD_FORMAT = 7  # bump when the initramfs layout changes
 
 JOBS = {
     # name: (rw, bs, iodepth)
@@ -120,6 +122,8 @@ fi
 export FIO_DEV=$DEV
 B=$(basename "$DEV")
 echo "@@DEVICE@@ $DEV size_bytes=$(( $(cat /sys/block/$B/size 2>/dev/null || echo 0) * 512 )) engine=$FIO_ENGINE runtime=$FIO_RUNTIME ramp=$FIO_RAMP"
+SCHED=$(arg blk.sched default)
+[ "$SCHED" != default ] && [ -d /sys/block/$B/queue ] && { echo "$SCHED" > /sys/block/$B/queue/scheduler || echo "@@ERROR@@ scheduler $SCHED"; }
 [ -d /sys/block/$B/queue ] && echo "@@QUEUE@@ nr_requests=$(cat /sys/block/$B/queue/nr_requests) scheduler=$(cat /sys/block/$B/queue/scheduler) hw_queues=$(ls /sys/block/$B/mq 2>/dev/null | wc -l)"
 echo "@@IRQS@@ $(grep -c nvme /proc/interrupts) nvme irq lines"
 # PCI function behind the disk: reading its config dword 0xfc is the trace

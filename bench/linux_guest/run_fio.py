@@ -104,6 +104,8 @@ def qemu_command(a, backend: str, jobs: list[str], serial: Path, trace_file: Pat
               f"fio.jobs={','.join(jobs)}", f"fio.runtime={a.runtime}", f"fio.ramp={a.ramp}",
               f"fio.engine={a.engine}", f"fio.repeat={a.repeat}",
               f"guest.mods={a.mods or ('nvme' if a.disk == 'nvme' else 'virtio')}"]
+    if a.sched:
+        append.append(f"blk.sched={a.sched}")
     if a.append:
         append += shlex.split(a.append)
     cmd += ["-append", " ".join(append)]
@@ -282,6 +284,8 @@ def main() -> int:
     ap.add_argument("--disk", choices=["nvme", "virtio"], default="nvme", help="virtio = virtio-blk-pci control")
     ap.add_argument("--mods", default="", help="guest module set: nvme (default) | nvme-nodbbuf (shadow "
                     "doorbells disabled by a patched nvme.ko) | virtio")
+    ap.add_argument("--sched", default="", help="guest I/O scheduler for the disk: none | mq-deadline "
+                    "(default: kernel's choice: mq-deadline with -smp 1, none with -smp 2)")
     ap.add_argument("--image", type=Path, default=CACHE / "nvme-1g.img")
     ap.add_argument("--cache", default="none", help="-drive cache= for the file backend (default none)")
     ap.add_argument("--aio", default="threads", help="-drive aio= for the file backend (default threads)")

@@ -109,6 +109,13 @@ Result<void> NvmeController::configure_queues() {
 }
 
 Result<void> NvmeController::configure_shadow_doorbells() {
+    // The pages use the doorbell stride (CAP.DSTRD, the device's to choose):
+    // every queue's slots must fit one page.
+    if (nvme::shadow_cq_offset(abi::kNvmeMaxIoQueues, m_dstrd) + 4 > kPage) {
+        LOG_WARN("nvme broker: session %u: doorbell stride %u B is too wide for one shadow page; MMIO doorbells only",
+                 m_session->id(), 4u << m_dstrd);
+        return {};
+    }
     // Two pages the device reads (shadow) and writes (EventIdx), held for
     // as long as this generation lives. Without memory for them the
     // controller still works, with MMIO doorbells.
@@ -191,7 +198,7 @@ void NvmeController::retire(bool device_stopped) {
 
 void NvmeController::recover_lost_doorbells(u16 qid, u16 sq_tail, u16 cq_head) {
     if (m_retired) return;
-    u32 at = nvme::shadow_sq_offset(qid, m_dstrd);
+    u64 at = nvme::shadow_sq_offset(qid, m_dstrd);
     u16 seen = static_cast<u16>(*direct_map::to_virt<volatile u32>(m_eventidx_phys + at));
     m_recoveries++;
     if (seen != sq_tail && !m_sq_always_mmio) {
@@ -212,7 +219,7 @@ void NvmeController::reset_shadow(u16 qid) {
 
 bool NvmeController::write_doorbell(u16 qid, bool cq, u16 value, u16 old_value) {
     if (qid != 0 && m_shadow_on) {
-        u32 at = cq ? nvme::shadow_cq_offset(qid, m_dstrd) : nvme::shadow_sq_offset(qid, m_dstrd);
+        u64 at = cq ? nvme::shadow_cq_offset(qid, m_dstrd) : nvme::shadow_sq_offset(qid, m_dstrd);
         *direct_map::to_virt<volatile u32>(m_shadow_phys + at) = value;
         // The shadow store must be visible before EventIdx is read (x86
         // may otherwise let the load pass the store): mfence.

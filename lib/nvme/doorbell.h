@@ -19,8 +19,9 @@ namespace nvme {
 
 // Byte offsets in the shadow doorbell and EventIdx pages: the same layout as
 // the MMIO doorbells (stride 4 << CAP.DSTRD from offset 0).
-inline constexpr u32 shadow_sq_offset(u16 qid, u8 dstrd) { return (2u * qid) * (4u << dstrd); }
-inline constexpr u32 shadow_cq_offset(u16 qid, u8 dstrd) { return (2u * qid + 1) * (4u << dstrd); }
+// Only DSTRD's 4 bits count, as in sq_tail_doorbell().
+inline constexpr u64 shadow_sq_offset(u16 qid, u8 dstrd) { return (2ull * qid) * (4ull << (dstrd & 0xf)); }
+inline constexpr u64 shadow_cq_offset(u16 qid, u8 dstrd) { return (2ull * qid + 1) * (4ull << (dstrd & 0xf)); }
 
 // Must the MMIO doorbell be written after the shadow value moved from
 // `old_value` to `new_value`? Yes when the controller's `event_idx` lies in

@@ -26,6 +26,7 @@ definition.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import re
@@ -79,11 +80,14 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\r")
 
 TOP_KEYS = {"description", "format", "firmware", "cmdline", "modules", "devices", "qemu_args", "disks",
             "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input", "trace",
-            "disk_fill"}
+            "disk_fill", "image_checks"}
 TRACE_KEYS = {"events", "markers"}
 MODULE_KEYS = {"name", "path", "source", "generate"}
 INPUT_KEYS = {"after", "send", "delay_ms"}
-ENDS = ("poweroff", "quit", "panic")
+# kill: once every marker has matched, QEMU is killed hard (SIGKILL, no
+# flush of anything the guest has not written) — what a crash or power
+# loss leaves on the disk images, which image_checks then inspect.
+ENDS = ("poweroff", "quit", "panic", "kill")
 
 
 class ScenarioError(Exception):
@@ -128,8 +132,11 @@ class Scenario:
     trace_events: list[str] = field(default_factory=list)
     trace_markers: list[re.Pattern] = field(default_factory=list)
     # disk image name -> the bytes the harness writes at its start before
-    # boot (markers may quote them as {disk_hex:NAME:OFFSET:LEN})
+    # boot (markers may quote them as {disk_hex:NAME:OFFSET:LEN} and
+    # {disk_sha256:NAME:OFFSET:LEN})
     disk_fill: dict[str, bytes] = field(default_factory=dict)
+    # [[image_checks]]: byte ranges of disk images checked after QEMU exits
+    image_checks: list["ImageCheck"] = field(default_factory=list)
 
     def full_cmdline(self) -> str:
         parts = [BASE_CMDLINE]
@@ -140,7 +147,78 @@ class Scenario:
         return " ".join(parts)
 
 
-DISK_HEX_RE = re.compile(r"\{disk_hex:([A-Za-z0-9._-]+):(\d+):(\d+)\}")
+DISK_HEX_RE = re.compile(r"\{disk_(hex|sha256):([A-Za-z0-9._-]+):(\d+):(\d+)\}")
+
+
+@dataclass
+class ImageCheck:
+    """[[image_checks]] disk, offset, length and what the bytes must be:
+    pattern_seed = S (util/pattern.h, as the guest's blk write-pattern
+    writes it) or original = true (exactly what [disk_fill] put there, zeros
+    past it: nothing was written)."""
+    disk: str
+    offset: int
+    length: int
+    pattern_seed: int | None = None
+    original: bool = False
+
+    def describe(self) -> str:
+        what = f"pattern seed {self.pattern_seed}" if self.pattern_seed is not None else "the original bytes"
+        return f"{self.disk}.img bytes {self.offset}..{self.offset + self.length} hold {what}"
+
+
+def pattern_bytes(seed: int, offset: int, length: int) -> bytes:
+    """util::fill_pattern (lib/util/pattern.h), recomputed on the host."""
+    mask = (1 << 64) - 1
+    golden = 0x9E3779B97F4A7C15
+    out = bytearray()
+    for a in range(offset, offset + length, 8):
+        z = (seed * golden + (a >> 3) + golden) & mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out += (z ^ (z >> 31)).to_bytes(8, "little")
+    return bytes(out)
+
+
+def _image_checks(data, disks: list[str], fill: dict[str, bytes]) -> list[ImageCheck]:
+    out = []
+    for i, c in enumerate(data.get("image_checks", [])):
+        if not isinstance(c, dict) or set(c) - {"disk", "offset", "length", "pattern_seed", "original"}:
+            raise ScenarioError(f"image_checks[{i}]: keys are disk, offset, length and pattern_seed or original")
+        disk, off, length = c.get("disk"), c.get("offset"), c.get("length")
+        if disk not in disks and disk not in fill:
+            raise ScenarioError(f"image_checks[{i}]: disk {disk!r} is not one of this scenario's disks")
+        if not (isinstance(off, int) and isinstance(length, int) and off >= 0 and length > 0):
+            raise ScenarioError(f"image_checks[{i}]: offset >= 0 and length > 0 (integers)")
+        if ("pattern_seed" in c) == ("original" in c) or c.get("original", True) is not True:
+            raise ScenarioError(f"image_checks[{i}]: give exactly one of pattern_seed = S or original = true")
+        if "pattern_seed" in c and (off % 8 or length % 8):
+            raise ScenarioError(f"image_checks[{i}]: a pattern range is 8-byte aligned")
+        out.append(ImageCheck(disk, off, length, c.get("pattern_seed"), "original" in c))
+    return out
+
+
+def check_images(sc: Scenario, run: Run) -> None:
+    for c in sc.image_checks:
+        path = run.run_dir / f"{c.disk}.img"
+        with open(path, "rb") as f:
+            f.seek(c.offset)
+            got = f.read(c.length)
+        if c.pattern_seed is not None:
+            want = pattern_bytes(c.pattern_seed, c.offset, c.length)
+        else:
+            base = sc.disk_fill.get(c.disk, b"")[c.offset:c.offset + c.length]
+            want = base + bytes(c.length - len(base))
+        if got == want:
+            run.notes.append(f"image check: {c.describe()}")
+            continue
+        if len(got) != len(want):
+            run.fail(f"image check: {c.describe()}: the image ends {len(got)} bytes into the range")
+            continue
+        first = next(i for i in range(len(want)) if got[i] != want[i])
+        bad = sum(1 for i in range(len(want)) if got[i] != want[i])
+        run.fail(f"image check: {c.describe()}: {bad} bytes differ, first at byte {c.offset + first} "
+                 f"(image {got[first:first + 8].hex()}, expected {want[first:first + 8].hex()})")
 
 
 def _disk_fill(data) -> dict[str, bytes]:
@@ -160,10 +238,11 @@ def _disk_fill(data) -> dict[str, bytes]:
 
 def _expand_disk_hex(text: str, fill: dict[str, bytes]) -> str:
     def one(m: re.Match) -> str:
-        name, off, length = m.group(1), int(m.group(2)), int(m.group(3))
+        kind, name, off, length = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
         if name not in fill or off + length > len(fill[name]):
             raise ScenarioError(f"{m.group(0)}: not inside [disk_fill] {name}")
-        return fill[name][off:off + length].hex()
+        data = fill[name][off:off + length]
+        return data.hex() if kind == "hex" else hashlib.sha256(data).hexdigest()
     return DISK_HEX_RE.sub(one, text)
 
 
@@ -311,9 +390,10 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
     trace_markers = _regexes(trace.get("markers", []), "trace markers")
     if bool(trace_events) != bool(trace_markers):
         raise ScenarioError("[trace] needs both events and markers (a trace nobody checks proves nothing)")
+    image_checks = _image_checks(data, disks, disk_fill)
     return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
                     disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs,
-                    trace_events, trace_markers, disk_fill)
+                    trace_events, trace_markers, disk_fill, image_checks)
 
 
 def load_scenario(path: Path, build_dir: Path) -> Scenario:
@@ -725,6 +805,12 @@ def watch(sc: Scenario, run: Run, proc: subprocess.Popen, qmp: Qmp | None, link:
             except OSError as e:
                 run.fail(f"typing input #{feeder.next + 1} into the serial port failed: {e}")
                 break
+            if (sc.end == "kill" and not quit_sent and next_marker == len(sc.markers)
+                    and not pending_checks and feeder.done):
+                quit_sent = True
+                qemu.kill_group(proc)  # SIGKILL: nothing QEMU has buffered is written
+                wait_exit(proc, QUIT_GRACE_SECONDS)
+                continue
             if (sc.end == "quit" and not quit_sent and next_marker == len(sc.markers)
                     and not pending_checks and feeder.done):
                 quit_sent = True
@@ -786,12 +872,18 @@ def watch(sc: Scenario, run: Run, proc: subprocess.Popen, qmp: Qmp | None, link:
                         else "appeared only after QEMU exited"))
     if sc.trace_markers and not timed_out:
         check_trace(sc, run)
+    if sc.image_checks and not timed_out:
+        check_images(sc, run)
     # how QEMU ended (unless the harness had to kill it: then a failure or
     # the timeout above already says why)
     if timed_out or killed:
         return
     shutdown = [e for e in events if e.get("event") == "SHUTDOWN"]
     reason = shutdown[-1].get("data", {}).get("reason") if shutdown else None
+    if sc.end == "kill":
+        if not quit_sent:
+            run.fail(f"QEMU exited by itself (status {rc}) before the harness killed it")
+        return
     if rc not in (0, qemu.PANIC_EXIT_STATUS):
         run.fail(f"QEMU exited with status {rc}: a QEMU error, not a guest exit (see QEMU output)")
     elif rc == qemu.PANIC_EXIT_STATUS and sc.end != "panic":

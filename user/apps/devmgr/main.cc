@@ -36,6 +36,9 @@
 namespace {
 
 manifest::Manifest g_manifest;
+// The binding that serves each provider entry's device service.
+constexpr u32 kNoOwner = ~0u;
+u32 g_service_owner[manifest::kMaxProviders];
 manifest::ManifestErrors g_errors;
 abi::DeviceInfo g_devices[64];
 u32 g_device_count;
@@ -128,7 +131,7 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
                 status_name(fn.status()));
         return false;
     }
-    constexpr u32 kMaxGrants = 3 + manifest::kMaxBarWindows + kMaxVectorGrants;
+    constexpr u32 kMaxGrants = 4 + manifest::kMaxBarWindows + kMaxVectorGrants;
     rt::Grant grants[kMaxGrants];
     rt::Handle moved[kMaxGrants];  // created here, moved into the provider
     static char names[kMaxGrants][16];
@@ -141,6 +144,21 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     };
     grants[n++] = rt::Grant{"pci", fn.value().get(), true, cap_rights::kInspect};
     grants[n++] = rt::Grant{"log", g_log, true, cap_rights::kWrite};
+    // The device service its consumers call (init made it from the
+    // manifest's `serve` lines): one endpoint per provider entry, so only
+    // the first function the entry binds serves it (pin others with pci=).
+    u32 k = static_cast<u32>(&p - g_manifest.providers);
+    char svc_slot[16];
+    format(svc_slot, sizeof svc_slot, "svc%u", k);
+    if (u32 svc = rt::startup_handle(svc_slot)) {
+        if (g_service_owner[k] == kNoOwner) g_service_owner[k] = b;
+        if (g_service_owner[k] == b)
+            grants[n++] = rt::Grant{"service", svc, true, cap_rights::kServe | cap_rights::kWait};
+        else
+            rt::log("devmgr: %s on %02x:%02x.%x: its service is served by the entry's first function; this one "
+                    "serves no one",
+                    p.name, d.bus, d.device, d.function);
+    }
     for (u32 i = 0; i < p.bar_count; i++) {
         const manifest::BarWindow& w = p.bars[i];
         u64 length = w.length ? w.length : d.bars[w.bar].size - w.offset;
@@ -285,6 +303,7 @@ void serve_request(void*) {
 }  // namespace
 
 int main(u64) {
+    for (u32& owner : g_service_owner) owner = kNoOwner;
     g_root = rt::startup_handle("devices");
     g_resource = rt::startup_handle("resource");
     g_log = rt::startup_handle("log");

@@ -5,12 +5,20 @@
 // with `restart = on-failure` are restarted after their backoff until
 // their limit. A malformed entry is reported with line and column and
 // refused; the rest boots. init exits when nothing is left to supervise.
+//
+// Device services (`serve = PROCESS` in a [provider]): init makes one
+// endpoint per provider that serves anyone. Each consumer named gets it
+// with `call` under "svc.<provider>"; the device manager — the process
+// granted the `[devices]` root — gets it with `serve` under "svcN" (N the
+// provider's index in the manifest) and hands it to the provider it binds.
+// Authority still flows only from the manifest: nobody looks a service up.
 #include "manifest/manifest.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/spawn.h"
 #include "rt/supervisor.h"
 #include "rt/sys.h"
+#include "util/format.h"
 
 namespace {
 
@@ -22,6 +30,7 @@ rt::Supervised g_running[manifest::kMaxProcesses];
 bool g_started[manifest::kMaxProcesses];
 rt::Handle g_objects[manifest::kMaxObjects];
 u32 g_object_handles[manifest::kMaxObjects];  // raw handles (own or from the kernel)
+rt::Handle g_services[manifest::kMaxProviders];  // a provider's service endpoint (when it serves anyone)
 
 // The log may be passed on (a process that starts others gives them a copy).
 constexpr u32 cap_rights_write() { return cap_rights::kWrite | cap_rights::kDuplicate | cap_rights::kTransfer; }
@@ -69,6 +78,27 @@ bool create_objects() {
     return true;
 }
 
+bool create_services() {
+    for (u32 i = 0; i < g_manifest.provider_count; i++) {
+        const manifest::Provider& p = g_manifest.providers[i];
+        if (!p.served_count) continue;
+        auto ep = rt::endpoint_create();
+        if (!ep.ok()) {
+            rt::log("init: cannot create the service endpoint of provider '%s': %s", p.name, status_name(ep.status()));
+            return false;
+        }
+        g_services[i] = static_cast<rt::Handle&&>(ep.value());
+    }
+    return true;
+}
+
+// Does process `p` hold the device root (is it the device manager)?
+bool holds_devices(const manifest::Process& p) {
+    for (u32 c = 0; c < p.program.cap_count; c++)
+        if (g_manifest.objects[p.program.caps[c].object_index].kind == manifest::ObjectKind::Devices) return true;
+    return false;
+}
+
 void copy_name(char* dst, const char* src) {
     u32 k = 0;
     for (; src[k] && k + 1 < abi::kHandleNameBytes; k++) dst[k] = src[k];
@@ -102,6 +132,30 @@ bool start(u32 i) {
     for (u32 c = 0; c < p.program.cap_count; c++) {
         const manifest::CapGrant& g = p.program.caps[c];
         if (!grant(g.slot, g_object_handles[g.object_index], g.rights)) return false;
+    }
+    // Device services: consumers call them; the device manager serves them
+    // through the providers it binds.
+    for (u32 k = 0; k < g_manifest.provider_count; k++) {
+        const manifest::Provider& pv = g_manifest.providers[k];
+        if (!g_services[k]) continue;
+        if (holds_devices(p)) {
+            char slot[abi::kHandleNameBytes];
+            format(slot, sizeof slot, "svc%u", k);
+            if (!grant(slot, g_services[k].get(), cap_rights::kServe | cap_rights::kWait | cap_rights::kDuplicate | cap_rights::kTransfer))
+                return false;
+        }
+        for (u32 c = 0; c < pv.served_count; c++) {
+            if (pv.served[c].consumer_index != i) continue;
+            if (format(nullptr, 0, "svc.%s", pv.name) >= abi::kHandleNameBytes) {
+                rt::log("init: %s: provider name '%s' is too long for a service slot (at most %u characters); no "
+                        "service granted",
+                        p.name, pv.name, abi::kHandleNameBytes - 5);
+                continue;
+            }
+            char slot[abi::kHandleNameBytes];
+            format(slot, sizeof slot, "svc.%s", pv.name);
+            if (!grant(slot, g_services[k].get(), cap_rights::kCall)) return false;
+        }
     }
     for (u32 s = 0; s < p.supervised_count; s++) {
         const manifest::Supervision& sv = p.supervised[s];
@@ -164,7 +218,7 @@ int main(u64) {
     g_console = rt::startup_handle("console");
     g_devices = rt::startup_handle("devices");
     if (!load_manifest()) return 0;
-    if (!create_objects()) return 1;
+    if (!create_objects() || !create_services()) return 1;
     start_all();
     supervise();
     return 0;

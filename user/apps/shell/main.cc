@@ -1,11 +1,13 @@
 // shell: the serial console's command line. Prompt `sluice> `; reads lines
 // from the Console capability (typed or piped into QEMU's serial input
 // alike), echoes them, and runs:
-//   help, ps, caps <pid>, mem, kill <pid>, log, lsdev, revoke <bdf>
+//   help, ps, caps <pid>, mem, kill <pid>, log, lsdev, revoke <bdf>, blk ...
+// (blk.h: the block devices providers serve to the shell)
 // System-wide views need the root resource, granted by the manifest.
 #include <stdarg.h>
 
 #include "abi/devmgr.h"
+#include "blk.h"
 #include "cap/rights.h"
 #include "rt/sys.h"
 #include "util/format.h"
@@ -79,7 +81,12 @@ void cmd_help() {
         "  kill <pid>   end a process (its supervisor is told)\n"
         "  log          the recent kernel log\n"
         "  lsdev        PCI functions with their provider, backend, grants and restarts\n"
-        "  revoke <bdf> take back the grants of the provider bound to a function\n");
+        "  revoke <bdf> take back the grants of the provider bound to a function\n"
+        "  blk list     block devices served to the shell (size, block size, model, serial)\n"
+        "  blk hash <dev> <lba> <count>                 sha256 of that range\n"
+        "  blk write-pattern <dev> <lba> <count> <seed> write a deterministic pattern\n"
+        "  blk verify-pattern <dev> <lba> <count> <seed> check it\n"
+        "  blk flush <dev>                              flush the volatile write cache\n");
 }
 
 void cmd_ps() {
@@ -217,6 +224,8 @@ void run(const char* line, usize len) {
     else if (word_is(c, cmd_len, "log")) cmd_log();
     else if (word_is(c, cmd_len, "lsdev")) cmd_lsdev();
     else if (word_is(c, cmd_len, "revoke")) cmd_revoke(arg, arg_len);
+    else if (word_is(c, cmd_len, "blk"))
+        shell::blk_command(arg, arg_len, [](const char* text, usize n) { (void)rt::console_write(g_console, text, n); });
     else if (word_is(c, cmd_len, "caps") || word_is(c, cmd_len, "kill")) {
         if (!parse_u32(arg, arg_len, &pid)) return out("usage: %.*s <pid>\n", static_cast<int>(cmd_len), c);
         if (c[0] == 'c') cmd_caps(pid);

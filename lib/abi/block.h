@@ -1,0 +1,100 @@
+// The BlockDevice service (DESIGN §6): how a consumer named by a provider's
+// `serve` lines reads and writes its disks.
+//
+// Control goes over the provider's service endpoint (slot named after the
+// provider): Info and Identity describe a device; Attach sets up a
+// channel. The data path then needs no IPC round trip per request
+// (sDDF-style): requests and completions travel through two rings in a
+// memory object the consumer shares, each side signals the other's
+// notification after producing, and the data lives in a DmaBuffer the
+// provider allocates from its pool and shares with the consumer — the
+// device reads and writes it directly, nothing is copied.
+//
+// A request names blocks of one device and a byte offset into the shared
+// data buffer; the provider splits it to the controller's transfer limit
+// and answers with one completion carrying a Status (0 = ok) and, for a
+// device failure, the NVMe status field.
+#pragma once
+
+#include "util/types.h"
+
+namespace abi {
+
+enum class BlockOp : u32 {
+    Info = 1,      // data[4..8] = device index -> BlockInfo (length 0 past the last device)
+    Identity = 2,  // data[4..8] = device index -> BlockIdentity
+    // Attach: handles[0] = the ring memory object (kBlockRingBytes, read|write|map),
+    // handles[1] = a notification the provider signals after posting completions;
+    // data[4..8] = data buffer bytes wanted (<= kBlockMaxDataBytes).
+    // Reply: data[0..4] = Status, data[4..8] = channel id, data[8..16] = data
+    // buffer bytes; handles[0] = the shared data DmaBuffer (read|write|map),
+    // handles[1] = the notification the consumer signals after queueing requests.
+    Attach = 3,
+    // Detach: data[4..8] = channel id -> data[0..4] = Status (Busy while
+    // requests are in flight). The provider forgets the channel.
+    Detach = 4,
+};
+
+struct BlockInfo {
+    u64 blocks;          // device size in blocks
+    u32 block_size;      // bytes: 512 or 4096 (whatever the namespace is formatted with)
+    u32 max_transfer;    // bytes one device command moves (requests larger are split)
+    u32 nsid;            // NVMe namespace id
+    u32 flags;           // kBlock*
+    u32 device_count;    // how many devices this provider serves
+    u32 reserved;
+};
+static_assert(sizeof(BlockInfo) <= 64);
+constexpr u32 kBlockFlush = 1u << 0;        // volatile write cache present: Flush matters
+constexpr u32 kBlockWriteZeroes = 1u << 1;  // WriteZeroes supported
+constexpr u32 kBlockDiscard = 1u << 2;      // Discard (Dataset Management, deallocate) supported
+
+struct BlockIdentity {
+    char model[41];
+    char serial[21];
+};
+static_assert(sizeof(BlockIdentity) <= 64);
+
+enum class BlockRequestOp : u8 { Read = 1, Write = 2, Flush = 3, WriteZeroes = 4, Discard = 5 };
+
+struct BlockRequest {
+    u64 id;          // the consumer's; echoed in the completion
+    BlockRequestOp op;
+    u8 reserved[3];
+    u32 device;      // index, as Info
+    u64 lba;
+    u32 blocks;      // 0 only for Flush
+    u32 reserved2;
+    u64 offset;      // into the data buffer (Read/Write); block_size * blocks bytes from there
+};
+static_assert(sizeof(BlockRequest) == 40);
+
+struct BlockCompletion {
+    u64 id;
+    i32 status;       // a Status: 0 ok; OutOfBounds past the device or the buffer; DeviceError; ...
+    u16 nvme_status;  // the device's status field when status is DeviceError (SC 7:0, SCT 10:8, ...)
+    u16 reserved;
+};
+static_assert(sizeof(BlockCompletion) == 16);
+
+// The ring memory object: two single-producer single-consumer rings with
+// free-running u32 indices (slot = index % kBlockRingEntries). The consumer
+// produces requests and the provider completions; a producer publishes
+// entries before it moves its tail (release), a reader reads the tail
+// before the entries (acquire).
+constexpr u32 kBlockRingEntries = 128;
+struct BlockRings {
+    u32 request_head;  // provider: next request to take
+    u32 request_tail;  // consumer: next free request slot
+    u32 pad0[14];
+    u32 completion_head;  // consumer
+    u32 completion_tail;  // provider
+    u32 pad1[14];
+    BlockRequest requests[kBlockRingEntries];
+    BlockCompletion completions[kBlockRingEntries];
+};
+constexpr u64 kBlockRingBytes = 16384;
+static_assert(sizeof(BlockRings) <= kBlockRingBytes);
+constexpr u64 kBlockMaxDataBytes = 2ull << 20;
+
+}  // namespace abi

@@ -1,0 +1,259 @@
+#include "blk.h"
+
+#include <stdarg.h>
+
+#include "rt/block_client.h"
+#include "rt/sys.h"
+#include "util/format.h"
+#include "util/pattern.h"
+#include "util/sha256.h"
+
+namespace shell {
+namespace {
+
+constexpr u32 kMaxServices = 4;
+constexpr u64 kRequestTimeoutNs = 60'000'000'000ull;
+constexpr u64 kDataBytes = 1ull << 20;
+
+Output g_out;
+
+__attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    usize n = format_v(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    g_out(buf, n < sizeof buf ? n : sizeof buf - 1);
+}
+
+struct Service {
+    char provider[24];
+    rt::BlockClient* client;
+};
+Service g_services[kMaxServices];
+u32 g_service_count;
+bool g_scanned;
+alignas(rt::BlockClient) u8 g_client_storage[kMaxServices][sizeof(rt::BlockClient)];
+
+void scan() {
+    if (g_scanned) return;
+    g_scanned = true;
+    const abi::StartupBlock& s = rt::startup();
+    for (u32 i = 0; i < s.handle_count && g_service_count < kMaxServices; i++) {
+        const char* name = s.handles[i].name;
+        if (name[0] != 's' || name[1] != 'v' || name[2] != 'c' || name[3] != '.') continue;
+        Service& svc = g_services[g_service_count];
+        format(svc.provider, sizeof svc.provider, "%s", name + 4);
+        svc.client = new (g_client_storage[g_service_count]) rt::BlockClient(s.handles[i].handle);
+        g_service_count++;
+    }
+}
+
+struct Device {
+    Service* service;
+    u32 index;
+    abi::BlockInfo info;
+};
+
+// "<provider>n<nsid>"
+bool find_device(const char* name, usize len, Device* d) {
+    scan();
+    for (u32 i = 0; i < g_service_count; i++) {
+        Service& svc = g_services[i];
+        usize p = 0;
+        while (svc.provider[p] && p < len && name[p] == svc.provider[p]) p++;
+        if (svc.provider[p] || p >= len || name[p] != 'n') continue;
+        u32 nsid = 0;
+        usize k = p + 1;
+        if (k == len) continue;
+        for (; k < len; k++) {
+            if (name[k] < '0' || name[k] > '9') return false;
+            nsid = nsid * 10 + static_cast<u32>(name[k] - '0');
+        }
+        for (u32 index = 0; index < 16; index++) {
+            auto info = svc.client->info(index);
+            if (!info.ok()) break;
+            if (info.value().nsid == nsid) {
+                *d = Device{&svc, index, info.value()};
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+bool next_word(const char*& s, usize& len, const char** w, usize* wlen) {
+    while (len && *s == ' ') s++, len--;
+    *w = s;
+    while (len && *s != ' ') s++, len--;
+    *wlen = static_cast<usize>(s - *w);
+    return *wlen != 0;
+}
+
+bool parse_u64(const char* s, usize len, u64* v) {
+    if (len == 0 || len > 19) return false;
+    u64 x = 0;
+    if (len > 2 && s[0] == '0' && s[1] == 'x') {
+        for (usize i = 2; i < len; i++) {
+            char c = s[i];
+            u64 d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 16;
+            if (d == 16) return false;
+            x = x * 16 + d;
+        }
+    } else {
+        for (usize i = 0; i < len; i++) {
+            if (s[i] < '0' || s[i] > '9') return false;
+            x = x * 10 + static_cast<u64>(s[i] - '0');
+        }
+    }
+    *v = x;
+    return true;
+}
+
+Status ensure_attached(Service& svc) {
+    if (svc.client->attached()) return Status::Ok;
+    auto r = svc.client->attach(kDataBytes);
+    return r.ok() ? Status::Ok : r.status();
+}
+
+// Runs one request; on a dead channel (the provider restarted), attaches
+// again and retries once.
+Status run_request(Service& svc, abi::BlockRequest r) {
+    static u64 next_id = 1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (Status s = ensure_attached(svc); s != Status::Ok) return s;
+        r.id = next_id++;
+        Status s = svc.client->run(r, kRequestTimeoutNs);
+        if (s != Status::Timeout) return s;
+        (void)svc.client->detach();
+    }
+    return Status::Timeout;
+}
+
+void cmd_list() {
+    scan();
+    if (!g_service_count) return say("blk: no block service granted (manifest: serve = shell)\n");
+    say("  DEVICE       BLOCKS       BLOCK-SIZE SIZE-MIB MAX-XFER-KIB MODEL                SERIAL\n");
+    for (u32 i = 0; i < g_service_count; i++) {
+        Service& svc = g_services[i];
+        for (u32 index = 0; index < 16; index++) {
+            auto info = svc.client->info(index);
+            if (!info.ok()) {
+                if (index == 0) say("  %s: %s\n", svc.provider, status_name(info.status()));
+                break;
+            }
+            auto id = svc.client->identity(index);
+            char dev[32];
+            format(dev, sizeof dev, "%sn%u", svc.provider, info.value().nsid);
+            say("  %-12s %-12llu %-10u %-8llu %-12u %-20s %s\n", dev,
+                static_cast<unsigned long long>(info.value().blocks), info.value().block_size,
+                static_cast<unsigned long long>((info.value().blocks * info.value().block_size) >> 20),
+                info.value().max_transfer >> 10, id.ok() ? id.value().model : "?", id.ok() ? id.value().serial : "?");
+        }
+    }
+}
+
+enum class Mode { Hash, Write, Verify };
+
+void cmd_range(Mode mode, const char* args, usize len) {
+    const char *w[4];
+    usize wl[4];
+    u32 need = mode == Mode::Hash ? 3 : 4;
+    for (u32 i = 0; i < need; i++) {
+        if (!next_word(args, len, &w[i], &wl[i]))
+            return say("usage: blk %s <dev> <lba> <count>%s\n",
+                       mode == Mode::Hash ? "hash" : mode == Mode::Write ? "write-pattern" : "verify-pattern",
+                       mode == Mode::Hash ? "" : " <seed>");
+    }
+    Device d;
+    if (!find_device(w[0], wl[0], &d)) return say("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
+    u64 lba, count, seed = 0;
+    if (!parse_u64(w[1], wl[1], &lba) || !parse_u64(w[2], wl[2], &count) ||
+        (mode != Mode::Hash && !parse_u64(w[3], wl[3], &seed)))
+        return say("blk: lba, count and seed are numbers (decimal or 0x hex)\n");
+    if (Status s = ensure_attached(*d.service); s != Status::Ok) return say("blk: attach: %s\n", status_name(s));
+    rt::BlockClient& c = *d.service->client;
+    u64 bs = d.info.block_size;
+    // Each chunk starts at a different, non-page-aligned place in the data
+    // buffer (a multiple of 8 bytes), so transfers cross PRP-list pages at
+    // every alignment.
+    u64 chunk_max = (c.data_bytes() - 4096) / bs;
+    util::Sha256 sha;
+    u64 done = 0;
+    u32 chunk_index = 0;
+    while (done < count) {
+        u64 n = count - done < chunk_max ? count - done : chunk_max;
+        u64 mem = (u64{chunk_index++} * 1544) % 4096;
+        u64 device_byte = (lba + done) * bs;
+        abi::BlockRequest r{};
+        r.device = d.index;
+        r.lba = lba + done;
+        r.blocks = static_cast<u32>(n);
+        r.offset = mem;
+        if (mode == Mode::Write) {
+            util::fill_pattern(seed, device_byte, c.data() + mem, n * bs);
+            r.op = abi::BlockRequestOp::Write;
+        } else {
+            r.op = abi::BlockRequestOp::Read;
+        }
+        Status s = run_request(*d.service, r);
+        if (s != Status::Ok)
+            return say("blk: %s of %llu blocks at lba %llu: %s\n", mode == Mode::Write ? "write" : "read",
+                       static_cast<unsigned long long>(n), static_cast<unsigned long long>(lba + done), status_name(s));
+        if (mode == Mode::Hash) sha.update(c.data() + mem, n * bs);
+        if (mode == Mode::Verify) {
+            u64 bad = util::check_pattern(seed, device_byte, c.data() + mem, n * bs);
+            if (bad != n * bs)
+                return say("verify-pattern: MISMATCH at lba %llu byte %llu\n",
+                           static_cast<unsigned long long>(lba + done + bad / bs),
+                           static_cast<unsigned long long>(bad % bs));
+        }
+        done += n;
+    }
+    if (mode == Mode::Hash) {
+        u8 digest[32];
+        char hex[65];
+        sha.finish(digest);
+        util::hex_digest(digest, hex);
+        return say("sha256 %s\n", hex);
+    }
+    say("%s: %llu blocks at lba %llu %s\n", mode == Mode::Write ? "write-pattern" : "verify-pattern",
+        static_cast<unsigned long long>(count), static_cast<unsigned long long>(lba),
+        mode == Mode::Write ? "written" : "match");
+}
+
+void cmd_flush(const char* args, usize len) {
+    const char* w;
+    usize wl;
+    if (!next_word(args, len, &w, &wl)) return say("usage: blk flush <dev>\n");
+    Device d;
+    if (!find_device(w, wl, &d)) return say("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl), w);
+    abi::BlockRequest r{};
+    r.op = abi::BlockRequestOp::Flush;
+    r.device = d.index;
+    Status s = run_request(*d.service, r);
+    say("flush: %s\n", s == Status::Ok ? "done" : status_name(s));
+}
+
+}  // namespace
+
+void blk_command(const char* args, usize len, Output out) {
+    g_out = out;
+    const char* w;
+    usize wl;
+    if (!next_word(args, len, &w, &wl)) return say("usage: blk list|hash|write-pattern|verify-pattern|flush ...\n");
+    auto is = [&](const char* word) {
+        usize i = 0;
+        for (; i < wl && word[i]; i++)
+            if (w[i] != word[i]) return false;
+        return i == wl && !word[i];
+    };
+    if (is("list")) return cmd_list();
+    if (is("hash")) return cmd_range(Mode::Hash, args, len);
+    if (is("write-pattern")) return cmd_range(Mode::Write, args, len);
+    if (is("verify-pattern")) return cmd_range(Mode::Verify, args, len);
+    if (is("flush")) return cmd_flush(args, len);
+    say("blk: unknown subcommand '%.*s'\n", static_cast<int>(wl), w);
+}
+
+}  // namespace shell

@@ -1,0 +1,19 @@
+// The shell's `blk` commands: block devices served to the shell by
+// providers (manifest `serve = shell`; handle slots "svc.<provider>").
+// A device is named <provider>n<nsid>, e.g. nvme0n1.
+//   blk list
+//   blk hash <dev> <lba> <count>                  -> sha256 <64 hex digits>
+//   blk write-pattern <dev> <lba> <count> <seed>  (util/pattern.h)
+//   blk verify-pattern <dev> <lba> <count> <seed>
+//   blk flush <dev>
+#pragma once
+
+#include "util/types.h"
+
+namespace shell {
+
+using Output = void (*)(const char* text, usize len);
+
+void blk_command(const char* args, usize len, Output out);
+
+}  // namespace shell

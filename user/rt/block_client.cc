@@ -1,0 +1,138 @@
+#include "rt/block_client.h"
+
+#include "rt/rights.h"
+#include "rt/sys.h"
+
+namespace rt {
+namespace {
+
+void put_u32(u8* p, u32 v) {
+    for (int i = 0; i < 4; i++) p[i] = static_cast<u8>(v >> (8 * i));
+}
+u32 get_u32(const u8* p) { return u32{p[0]} | u32{p[1]} << 8 | u32{p[2]} << 16 | u32{p[3]} << 24; }
+u64 get_u64(const u8* p) { return u64{get_u32(p)} | u64{get_u32(p + 4)} << 32; }
+
+}  // namespace
+
+Result<void> BlockClient::call(abi::Message& m) { return endpoint_call(m_service, m); }
+
+Result<abi::BlockInfo> BlockClient::info(u32 device) {
+    abi::Message m{};
+    put_u32(m.data, static_cast<u32>(abi::BlockOp::Info));
+    put_u32(m.data + 4, device);
+    m.length = 8;
+    TRY(call(m));
+    if (m.length < sizeof(abi::BlockInfo)) return Status::NotFound;
+    abi::BlockInfo info;
+    __builtin_memcpy(&info, m.data, sizeof info);
+    return info;
+}
+
+Result<abi::BlockIdentity> BlockClient::identity(u32 device) {
+    abi::Message m{};
+    put_u32(m.data, static_cast<u32>(abi::BlockOp::Identity));
+    put_u32(m.data + 4, device);
+    m.length = 8;
+    TRY(call(m));
+    if (m.length < sizeof(abi::BlockIdentity)) return Status::NotFound;
+    abi::BlockIdentity id;
+    __builtin_memcpy(&id, m.data, sizeof id);
+    id.model[sizeof id.model - 1] = 0;
+    id.serial[sizeof id.serial - 1] = 0;
+    return id;
+}
+
+Result<void> BlockClient::attach(u64 data_bytes) {
+    if (m_rings) return Status::Busy;
+    Handle ring = TRY(memory_create(abi::kBlockRingBytes));
+    Handle note = TRY(notification_create());
+    u64 at = TRY(memory_map(ring.get(), 0, abi::kMapWrite));
+    auto ring_copy = TRY(duplicate(ring.get(), cap_rights::kRead | cap_rights::kWrite | cap_rights::kMap | cap_rights::kTransfer));
+    auto note_copy = TRY(duplicate(note.get(), cap_rights::kSignal | cap_rights::kTransfer));
+    abi::Message m{};
+    put_u32(m.data, static_cast<u32>(abi::BlockOp::Attach));
+    put_u32(m.data + 4, static_cast<u32>(data_bytes));
+    m.length = 8;
+    m.handle_count = 2;
+    m.handles[0] = ring_copy.release();
+    m.handles[1] = note_copy.release();
+    TRY(call(m));
+    Status s = m.length >= 4 ? static_cast<Status>(get_u32(m.data)) : Status::Malformed;
+    if (s == Status::Ok && (m.length < 16 || m.handle_count != 2)) s = Status::Malformed;
+    if (s != Status::Ok) {
+        for (u32 i = 0; i < m.handle_count; i++) (void)close(m.handles[i]);
+        return s;
+    }
+    m_channel = get_u32(m.data + 4);
+    m_data_bytes = get_u64(m.data + 8);
+    m_data_buffer = Handle(m.handles[0]);
+    m_provider_note = Handle(m.handles[1]);
+    m_data_at = TRY(memory_map(m_data_buffer.get(), 0, abi::kMapWrite));
+    m_data = reinterpret_cast<u8*>(m_data_at);
+    m_ring_memory = static_cast<Handle&&>(ring);
+    m_note = static_cast<Handle&&>(note);
+    m_rings = reinterpret_cast<abi::BlockRings*>(at);
+    return {};
+}
+
+Result<void> BlockClient::detach() {
+    if (!m_rings) return {};
+    abi::Message m{};
+    put_u32(m.data, static_cast<u32>(abi::BlockOp::Detach));
+    put_u32(m.data + 4, m_channel);
+    m.length = 8;
+    // The provider may be gone (restarted): the channel went with it.
+    (void)call(m);
+    if (m_data_at) (void)memory_unmap(m_data_buffer.get(), m_data_at);
+    (void)memory_unmap(m_ring_memory.get(), reinterpret_cast<u64>(m_rings));
+    m_rings = nullptr;
+    m_data = nullptr;
+    m_data_at = 0;
+    m_data_buffer.reset();
+    m_provider_note.reset();
+    m_ring_memory.reset();
+    m_note.reset();
+    return {};
+}
+
+bool BlockClient::queue(const abi::BlockRequest& r) {
+    u32 tail = m_rings->request_tail;
+    if (tail - __atomic_load_n(&m_rings->request_head, __ATOMIC_ACQUIRE) >= abi::kBlockRingEntries) return false;
+    m_rings->requests[tail % abi::kBlockRingEntries] = r;
+    __atomic_store_n(&m_rings->request_tail, tail + 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+void BlockClient::kick() { (void)notification_signal(m_provider_note.get(), 1); }
+
+Result<u32> BlockClient::wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns) {
+    u64 deadline = clock_ns() + timeout_ns;
+    for (;;) {
+        u32 head = m_rings->completion_head;
+        u32 tail = __atomic_load_n(&m_rings->completion_tail, __ATOMIC_ACQUIRE);
+        u32 n = 0;
+        while (head != tail && n < max) out[n++] = m_rings->completions[head++ % abi::kBlockRingEntries];
+        if (n) {
+            __atomic_store_n(&m_rings->completion_head, head, __ATOMIC_RELEASE);
+            return n;
+        }
+        u64 now = clock_ns();
+        if (timeout_ns == 0 || now >= deadline) return Status::Timeout;
+        // Cleared here, then the ring read again: a signal after the read
+        // above is not lost.
+        (void)notification_wait(m_note.get(), deadline - now);
+    }
+}
+
+Status BlockClient::run(const abi::BlockRequest& r, u64 timeout_ns) {
+    if (!queue(r)) return Status::Busy;
+    kick();
+    abi::BlockCompletion c;
+    for (;;) {
+        auto n = wait(&c, 1, timeout_ns);
+        if (!n.ok()) return n.status();
+        if (c.id == r.id) return static_cast<Status>(c.status);
+    }
+}
+
+}  // namespace rt

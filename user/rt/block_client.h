@@ -1,0 +1,55 @@
+// A consumer's side of the BlockDevice service (lib/abi/block.h): attach a
+// channel to a provider's service endpoint, queue requests in the shared
+// ring, collect completions. Used by the shell's `blk` commands and by
+// blkbench.
+//
+// The caller keeps at most kBlockRingEntries requests outstanding (the
+// provider answers each with exactly one completion, and the completion
+// ring holds that many).
+#pragma once
+
+#include "abi/block.h"
+#include "abi/ipc.h"
+#include "rt/handle.h"
+#include "util/result.h"
+
+namespace rt {
+
+class BlockClient {
+public:
+    // `service`: a handle with `call` on the provider's endpoint.
+    explicit BlockClient(u32 service) : m_service(service) {}
+    ~BlockClient() { (void)detach(); }
+
+    Result<abi::BlockInfo> info(u32 device);
+    Result<abi::BlockIdentity> identity(u32 device);
+
+    Result<void> attach(u64 data_bytes);
+    Result<void> detach();
+    bool attached() const { return m_rings != nullptr; }
+    u8* data() const { return m_data; }
+    u64 data_bytes() const { return m_data_bytes; }
+
+    // Queues one request; false when the ring is full. kick() tells the
+    // provider (one signal for any number queued).
+    bool queue(const abi::BlockRequest& r);
+    void kick();
+    // Takes up to `max` completions; waits up to timeout_ns for the first
+    // (0: do not wait). Timeout when none came.
+    Result<u32> wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns);
+    // One request, waited for: its completion status (Ok on success).
+    Status run(const abi::BlockRequest& r, u64 timeout_ns);
+
+private:
+    Result<void> call(abi::Message& m);
+
+    u32 m_service;
+    u32 m_channel = 0;
+    Handle m_ring_memory, m_note, m_provider_note, m_data_buffer;
+    abi::BlockRings* m_rings = nullptr;
+    u8* m_data = nullptr;
+    u64 m_data_bytes = 0;
+    u64 m_data_at = 0;
+};
+
+}  // namespace rt
