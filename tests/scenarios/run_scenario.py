@@ -390,7 +390,8 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
     trace_markers = _regexes(trace.get("markers", []), "trace markers")
     if bool(trace_events) != bool(trace_markers):
         raise ScenarioError("[trace] needs both events and markers (a trace nobody checks proves nothing)")
-    image_checks = _image_checks(data, disks, disk_fill)
+    default_disks = ["nvme0", "vblk0"] if devices == "default" else []  # scripts/qemu.py default_devices
+    image_checks = _image_checks(data, disks + default_disks, disk_fill)
     return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
                     disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs,
                     trace_events, trace_markers, disk_fill, image_checks)

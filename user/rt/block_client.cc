@@ -14,6 +14,30 @@ u64 get_u64(const u8* p) { return u64{get_u32(p)} | u64{get_u32(p + 4)} << 32; }
 
 }  // namespace
 
+Result<BlockDeviceRef> find_block_device(const char* name, usize len) {
+    const abi::StartupBlock& s = startup();
+    for (u32 i = 0; i < s.handle_count; i++) {
+        const char* slot = s.handles[i].name;
+        if (slot[0] != 's' || slot[1] != 'v' || slot[2] != 'c' || slot[3] != '.') continue;
+        const char* provider = slot + 4;
+        usize p = 0;
+        while (provider[p] && p < len && name[p] == provider[p]) p++;
+        if (provider[p] || p + 1 >= len || name[p] != 'n') continue;
+        u32 nsid = 0;
+        for (usize k = p + 1; k < len; k++) {
+            if (name[k] < '0' || name[k] > '9' || nsid > 100000000) return Status::InvalidArgument;
+            nsid = nsid * 10 + static_cast<u32>(name[k] - '0');
+        }
+        BlockClient probe(s.handles[i].handle);
+        for (u32 index = 0;; index++) {
+            auto info = probe.info(index);
+            if (!info.ok()) break;
+            if (info.value().nsid == nsid) return BlockDeviceRef{s.handles[i].handle, index, info.value()};
+        }
+    }
+    return Status::NotFound;
+}
+
 Result<void> BlockClient::call(abi::Message& m) { return endpoint_call(m_service, m); }
 
 Result<abi::BlockInfo> BlockClient::info(u32 device) {

@@ -15,6 +15,16 @@
 
 namespace rt {
 
+// A block device by name: "<provider>n<nsid>" (nvme0n1), looked up among
+// this process's service handles "svc.<provider>" (granted by init from the
+// manifest's serve lines).
+struct BlockDeviceRef {
+    u32 service;  // the handle to call
+    u32 index;    // the device's index at that provider
+    abi::BlockInfo info;
+};
+Result<BlockDeviceRef> find_block_device(const char* name, usize len);
+
 class BlockClient {
 public:
     // `service`: a handle with `call` on the provider's endpoint.

@@ -28,6 +28,7 @@ __attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
 
 struct Service {
     char provider[24];
+    u32 handle;
     rt::BlockClient* client;
 };
 Service g_services[kMaxServices];
@@ -44,6 +45,7 @@ void scan() {
         if (name[0] != 's' || name[1] != 'v' || name[2] != 'c' || name[3] != '.') continue;
         Service& svc = g_services[g_service_count];
         format(svc.provider, sizeof svc.provider, "%s", name + 4);
+        svc.handle = s.handles[i].handle;
         svc.client = new (g_client_storage[g_service_count]) rt::BlockClient(s.handles[i].handle);
         g_service_count++;
     }
@@ -55,29 +57,14 @@ struct Device {
     abi::BlockInfo info;
 };
 
-// "<provider>n<nsid>"
 bool find_device(const char* name, usize len, Device* d) {
     scan();
+    auto ref = rt::find_block_device(name, len);
+    if (!ref.ok()) return false;
     for (u32 i = 0; i < g_service_count; i++) {
-        Service& svc = g_services[i];
-        usize p = 0;
-        while (svc.provider[p] && p < len && name[p] == svc.provider[p]) p++;
-        if (svc.provider[p] || p >= len || name[p] != 'n') continue;
-        u32 nsid = 0;
-        usize k = p + 1;
-        if (k == len) continue;
-        for (; k < len; k++) {
-            if (name[k] < '0' || name[k] > '9') return false;
-            nsid = nsid * 10 + static_cast<u32>(name[k] - '0');
-        }
-        for (u32 index = 0; index < 16; index++) {
-            auto info = svc.client->info(index);
-            if (!info.ok()) break;
-            if (info.value().nsid == nsid) {
-                *d = Device{&svc, index, info.value()};
-                return true;
-            }
-        }
+        if (g_services[i].handle != ref.value().service) continue;
+        *d = Device{&g_services[i], ref.value().index, ref.value().info};
+        return true;
     }
     return false;
 }
