@@ -162,7 +162,13 @@ Status block_current(u64 deadline_ns, void (*cancel)(Thread*, void*), void* ctx)
 void retire(Thread* t) {
     if (t->state == Thread::State::Dead) return;
     if (t->state == Thread::State::Ready) remove_ready(t);
-    if (t->state == Thread::State::Blocked && t->cancel_block) t->cancel_block(t, t->cancel_ctx);
+    // cancel_block stays set from block_current() until the thread runs
+    // again: a thread woken (Ready) but not yet back from its wait still
+    // holds what the wait took (a reference on the waited object, a place
+    // in a queue), so it is cancelled too. Missing this leaked the WaitSet
+    // of a provider killed just after an interrupt woke it, and with it the
+    // MSI-X vector its successor then found busy.
+    if (t->cancel_block) t->cancel_block(t, t->cancel_ctx);
     t->cancel_block = nullptr;
     remove_sleeper(t);
     t->state = Thread::State::Dead;

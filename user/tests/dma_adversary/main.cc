@@ -21,7 +21,21 @@
 //   foreign   submit a buffer of another device's pool to the NVMe queue
 //   other_pool  submit a buffer of an earlier pool of the same device;
 //             and ask for a second pool while one is live
+//   io        the I/O queue broker, after building a working chain (a
+//             256 KiB pool, the admin queue, an I/O queue on irq1, a buffer
+//             of its own): a Read into the virtio device's buffer
+//             (not-owner); past its own buffer (out-of-bounds); NLB larger
+//             than the length claimed (invalid-argument); Create I/O SQ/CQ
+//             and Doorbell Buffer Config raw on the admin queue, Reservation
+//             Register and a vendor opcode on the I/O queue (forbidden);
+//             namespace 99 (not-found); a valid Read of LBA 0, completed
+//             after irq1 — first through a kernel-address output pointer
+//             (out-of-bounds, nothing consumed); an I/O queue on the virtio
+//             device's interrupt (not-owner); a second admin queue (the
+//             controller reset), then the old I/O queue (stale). It exits
+//             with every handle open: the kernel's teardown frees them.
 #include "abi/nvme.h"
+#include "nvme/command.h"
 #include "rt/log.h"
 #include "rt/sys.h"
 
@@ -203,6 +217,147 @@ int other_pool(u32 root) {
     return 0;
 }
 
+// The I/O queue mode: an NVMe provider's whole chain, then everything the
+// I/O broker must refuse on it. Exactly 12 refusals: the kernel logs the
+// first kLoggedRefusals (12) of a process, and each must be seen.
+constexpr u32 kIoEntries = 16;
+constexpr u64 kBlock = 512;  // QEMU's default namespace format
+
+abi::NvmeCommand read_lba0(u16 cid, u32 nsid, u32 buffer, u16 nlb_zero_based, u64 length) {
+    abi::NvmeCommand c{};
+    c.opcode = nvme::kIoRead;
+    c.cid = cid;
+    c.nsid = nsid;
+    c.cdw10 = 0;  // SLBA 31:0
+    c.cdw11 = 0;  // SLBA 63:32
+    c.cdw12 = nlb_zero_based;
+    c.buffer = buffer;
+    c.length = length;
+    return c;
+}
+
+abi::NvmeCommand raw(u8 opcode, u16 cid, u32 nsid, u32 buffer, u64 length) {
+    abi::NvmeCommand c{};
+    c.opcode = opcode;
+    c.cid = cid;
+    c.nsid = nsid;
+    c.buffer = buffer;
+    c.length = length;
+    return c;
+}
+
+int fail(const char* step, Status s) {
+    rt::log("adversary: building the chain: %s: %s", step, status_name(s));
+    return 1;
+}
+
+int io(u32 root) {
+    auto nvme_fn = open_class(root, 0x01, 0x08);
+    auto blk_fn = open_class(root, 0x01, 0x00);  // virtio-blk
+    if (!nvme_fn.ok()) return fail("open the NVMe function", nvme_fn.status());
+    if (!blk_fn.ok()) return fail("open the virtio-blk function", blk_fn.status());
+    u32 nvme = nvme_fn.value().get(), blk = blk_fn.value().get();
+    // The broker's bring-up pages and an I/O queue's SQ, CQ and PRP-list
+    // pages all come from the pool.
+    auto pool = rt::dma_pool_create(nvme, 256u << 10);
+    auto their_pool = rt::dma_pool_create(blk, 16u << 10);
+    if (!pool.ok()) return fail("NVMe pool", pool.status());
+    if (!their_pool.ok()) return fail("virtio-blk pool", their_pool.status());
+    auto irq0 = rt::interrupt_create(nvme, 0);
+    auto irq1 = rt::interrupt_create(nvme, 1);
+    auto their_irq = rt::interrupt_create(blk, 0);
+    if (!irq0.ok() || !irq1.ok()) return fail("NVMe vectors", irq0.ok() ? irq1.status() : irq0.status());
+    if (!their_irq.ok()) return fail("virtio-blk vector 0", their_irq.status());
+    auto admin = rt::nvme_admin_queue_create(pool.value().get(), 8);
+    if (!admin.ok()) return fail("admin queue", admin.status());
+    auto ioq = rt::nvme_io_queue_create(pool.value().get(), admin.value().get(), kIoEntries, irq1.value().get());
+    if (!ioq.ok()) return fail("I/O queue on irq1", ioq.status());
+    auto ours = rt::dma_buffer_create(pool.value().get(), 4096);
+    auto theirs = rt::dma_buffer_create(their_pool.value().get(), 4096);
+    if (!ours.ok()) return fail("own buffer", ours.status());
+    if (!theirs.ok()) return fail("virtio-blk buffer", theirs.status());
+    auto data = rt::memory_map(ours.value().get(), 0, 0);
+    if (!data.ok()) return fail("map the own buffer", data.status());
+    auto ws = rt::waitset_create();
+    if (!ws.ok()) return fail("waitset", ws.status());
+    if (auto r = rt::waitset_add(ws.value().get(), irq1.value().get(), abi::kSignalReady | abi::kSignalDead, 1);
+        !r.ok())
+        return fail("wait on irq1", r.status());
+    u32 aq = admin.value().get(), q = ioq.value().get(), buf = ours.value().get();
+    rt::log("adversary: chain ready: admin queue, I/O queue of %u entries on irq1, a 4 KiB buffer of its pool",
+            kIoEntries);
+
+    // 1-4: refused at validation, nothing written to the queue.
+    report("read into the virtio device's buffer", submit(q, read_lba0(1, 1, theirs.value().get(), 0, kBlock)));
+    abi::NvmeCommand c = read_lba0(1, 1, buf, 0, kBlock);
+    c.offset = 4096 - kBlock / 2;
+    report("read running past its buffer end", submit(q, c));
+    report("read of 8 blocks claiming 512 bytes", submit(q, read_lba0(1, 1, buf, 7, kBlock)));
+    c = raw(nvme::kAdminCreateSq, 1, 0, buf, 4096);
+    c.cdw10 = 1u | (kIoEntries - 1u) << 16;  // QID 1: the broker's own queue
+    c.cdw11 = 1u << 16 | 1u;
+    report("create I/O SQ on the admin queue", submit(aq, c));
+    c = raw(nvme::kAdminCreateCq, 1, 0, buf, 4096);
+    c.cdw10 = 2u | (kIoEntries - 1u) << 16;
+    c.cdw11 = 1u;
+    report("create I/O CQ on the admin queue", submit(aq, c));
+    report("doorbell buffer config on the admin queue",
+           submit(aq, raw(nvme::kAdminDoorbellBufferConfig, 1, 0, buf, 4096)));
+    report("reservation register on the I/O queue", submit(q, raw(nvme::kIoReservationRegister, 1, 1, buf, 24)));
+    report("vendor opcode 0x80 on the I/O queue", submit(q, raw(nvme::kIoVendorFirst, 1, 1, buf, kBlock)));
+    report("read from namespace 99", submit(q, read_lba0(1, 99, buf, 0, kBlock)));
+
+    // 5: its own Read goes through; the completion is taken after irq1 —
+    // first through an output pointer into the kernel (refused before
+    // anything is consumed), then for real.
+    report("read of LBA 0 into its own buffer (allowed)", submit(q, read_lba0(2, 1, buf, 0, kBlock)));
+    abi::WaitEvent ev{};
+    auto woke = rt::waitset_wait(ws.value().get(), &ev, 1, 5'000'000'000ull);
+    if (!woke.ok() || woke.value() == 0 || ev.key != 1 || (ev.signals & abi::kSignalDead)) {
+        rt::log("adversary: irq1 never came for the read: %s", woke.ok() ? "timeout" : status_name(woke.status()));
+        return 1;
+    }
+    auto acked = rt::interrupt_ack(irq1.value().get());
+    rt::log("adversary: irq1 received (%llu pending)", static_cast<unsigned long long>(acked.ok() ? acked.value() : 0));
+    report("complete into a kernel address",
+           rt::nvme_complete(q, reinterpret_cast<abi::NvmeCompletion*>(0xffff800000000000ull), 1));
+    abi::NvmeCompletion done[4] = {};
+    auto n = rt::nvme_complete(q, done, 4);
+    if (!n.ok()) {
+        report("complete the read", n);
+        return 1;
+    }
+    char hex[33];
+    auto* bytes = reinterpret_cast<const volatile u8*>(data.value());
+    for (u32 i = 0; i < 16; i++) {
+        const char* digits = "0123456789abcdef";
+        hex[2 * i] = digits[bytes[i] >> 4];
+        hex[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    hex[32] = '\0';
+    rt::log("adversary: read of LBA 0: %u completion(s), cid %u status %u; first 16 bytes %s", n.value(),
+            n.value() ? done[0].cid : 0, n.value() ? done[0].status : 0xffff, hex);
+
+    // 6: a queue whose interrupt is another device's vector.
+    report("an I/O queue on the virtio device's interrupt",
+           rt::nvme_io_queue_create(pool.value().get(), aq, kIoEntries, their_irq.value().get()));
+
+    // 7: the provider's controller reset; the old generation is stale.
+    auto admin2 = rt::nvme_admin_queue_create(pool.value().get(), 8);
+    report("a second admin queue (controller reset)", admin2);
+    report("read on the I/O queue of before the reset", submit(q, read_lba0(3, 1, buf, 0, kBlock)));
+
+    // Leave every handle open: the process's exit must tear the grants
+    // down and give every frame back.
+    rt::Handle* held[] = {&nvme_fn.value(), &blk_fn.value(), &pool.value(),      &their_pool.value(),
+                          &irq0.value(),    &irq1.value(),   &their_irq.value(), &admin.value(),
+                          &ioq.value(),     &ours.value(),   &theirs.value(),    &ws.value()};
+    for (rt::Handle* h : held) (void)h->release();
+    if (admin2.ok()) (void)admin2.value().release();
+    rt::log("adversary: exiting with every handle open");
+    return 0;
+}
+
 }  // namespace
 
 int main(u64) {
@@ -218,6 +373,7 @@ int main(u64) {
     else if (is("broker")) rc = broker(pool);
     else if (is("foreign")) rc = foreign(root);
     else if (is("other_pool")) rc = other_pool(root);
+    else if (is("io")) rc = io(root);
     else rt::log("adversary: no attempt named in the arguments");
     rt::log("adversary: done (%d)", rc);
     return rc;
