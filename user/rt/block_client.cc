@@ -40,27 +40,25 @@ Result<BlockDeviceRef> find_block_device(const char* name, usize len) {
 
 Result<void> BlockClient::call(abi::Message& m) { return endpoint_call(m_service, m); }
 
-Result<abi::BlockInfo> BlockClient::info(u32 device) {
+// Info and Identity: (op, device index) in, one structure out (length 0
+// past the last device).
+template <typename T>
+Result<T> BlockClient::describe(abi::BlockOp op, u32 device) {
     abi::Message m{};
-    put_u32(m.data, static_cast<u32>(abi::BlockOp::Info));
+    put_u32(m.data, static_cast<u32>(op));
     put_u32(m.data + 4, device);
     m.length = 8;
     TRY(call(m));
-    if (m.length < sizeof(abi::BlockInfo)) return Status::NotFound;
-    abi::BlockInfo info;
-    __builtin_memcpy(&info, m.data, sizeof info);
-    return info;
+    if (m.length < sizeof(T)) return Status::NotFound;
+    T out;
+    __builtin_memcpy(&out, m.data, sizeof out);
+    return out;
 }
 
+Result<abi::BlockInfo> BlockClient::info(u32 device) { return describe<abi::BlockInfo>(abi::BlockOp::Info, device); }
+
 Result<abi::BlockIdentity> BlockClient::identity(u32 device) {
-    abi::Message m{};
-    put_u32(m.data, static_cast<u32>(abi::BlockOp::Identity));
-    put_u32(m.data + 4, device);
-    m.length = 8;
-    TRY(call(m));
-    if (m.length < sizeof(abi::BlockIdentity)) return Status::NotFound;
-    abi::BlockIdentity id;
-    __builtin_memcpy(&id, m.data, sizeof id);
+    abi::BlockIdentity id = TRY(describe<abi::BlockIdentity>(abi::BlockOp::Identity, device));
     id.model[sizeof id.model - 1] = 0;
     id.serial[sizeof id.serial - 1] = 0;
     return id;

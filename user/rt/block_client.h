@@ -52,6 +52,8 @@ public:
 
 private:
     Result<void> call(abi::Message& m);
+    template <typename T>
+    Result<T> describe(abi::BlockOp op, u32 device);
 
     u32 m_service;
     u32 m_channel = 0;

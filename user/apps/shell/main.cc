@@ -4,17 +4,24 @@
 //   help, ps, caps <pid>, mem, kill <pid>, log, lsdev, revoke <bdf>, blk ...
 // (blk.h: the block devices providers serve to the shell)
 // System-wide views need the root resource, granted by the manifest.
+//
+// Arguments: "run=CMD;CMD;..." runs those commands once at boot, on a
+// thread of their own (a command waiting for a provider that never comes
+// up cannot take the prompt with it); `make run` lists and reads the NVMe
+// disk this way. Interactive `blk` commands wait until it is done.
 #include <stdarg.h>
 
 #include "abi/devmgr.h"
 #include "blk.h"
 #include "cap/rights.h"
 #include "rt/sys.h"
+#include "rt/thread.h"
 #include "util/format.h"
 
 namespace {
 
 u32 g_console, g_resource, g_devmgr;
+volatile bool g_autorun_busy;
 
 __attribute__((format(printf, 1, 2))) void out(const char* fmt, ...) {
     char buf[512];
@@ -205,7 +212,8 @@ void cmd_log() {
     (void)rt::console_write(g_console, buf, n.value());
 }
 
-void run(const char* line, usize len) {
+// from_autorun: the boot's run= thread (the prompt's blk waits for it).
+void run(const char* line, usize len, bool from_autorun = false) {
     usize i = 0;
     while (i < len && line[i] == ' ') i++;
     usize cmd = i;
@@ -224,6 +232,8 @@ void run(const char* line, usize len) {
     else if (word_is(c, cmd_len, "log")) cmd_log();
     else if (word_is(c, cmd_len, "lsdev")) cmd_lsdev();
     else if (word_is(c, cmd_len, "revoke")) cmd_revoke(arg, arg_len);
+    else if (word_is(c, cmd_len, "blk") && g_autorun_busy && !from_autorun)
+        out("blk: busy (the boot's run= commands are still running)\n");
     else if (word_is(c, cmd_len, "blk"))
         shell::blk_command(arg, arg_len, [](const char* text, usize n) { (void)rt::console_write(g_console, text, n); });
     else if (word_is(c, cmd_len, "caps") || word_is(c, cmd_len, "kill")) {
@@ -235,6 +245,27 @@ void run(const char* line, usize len) {
     }
 }
 
+alignas(16) u8 g_autorun_stack[32768];
+
+// "run=" from the startup arguments: everything after it, commands split at ';'.
+void autorun(u64) {
+    const char* args = rt::startup().args;
+    const char* p = args;
+    for (; *p; p++)
+        if ((p == args || p[-1] == ' ') && p[0] == 'r' && p[1] == 'u' && p[2] == 'n' && p[3] == '=') break;
+    if (*p) {
+        p += 4;
+        while (*p) {
+            const char* start = p;
+            while (*p && *p != ';') p++;
+            out("[run] %.*s\n", static_cast<int>(p - start), start);
+            run(start, static_cast<usize>(p - start), true);
+            if (*p == ';') p++;
+        }
+    }
+    g_autorun_busy = false;
+}
+
 }  // namespace
 
 int main(u64) {
@@ -243,6 +274,10 @@ int main(u64) {
     g_devmgr = rt::startup_handle("devmgr");
     if (!g_console) return 2;
     out("Sluice shell. Type help for commands.\n");
+    g_autorun_busy = true;
+    auto runner = rt::thread_create(autorun, 0, g_autorun_stack, sizeof g_autorun_stack, 20);
+    if (runner.ok()) (void)runner.value().release();
+    else g_autorun_busy = false;
     char line[160];
     usize len = 0;
     out("sluice> ");

@@ -65,7 +65,7 @@ void BlockService::run() {
         }
         // Acknowledge (unmask) before reaping: a completion posted after the
         // reap raises the interrupt again instead of being missed.
-        if (irq || m_in_flight_commands) (void)rt::interrupt_ack(m_ctrl.io_irq());
+        if (irq) (void)rt::interrupt_ack(m_ctrl.io_irq());
         reap();
         take_requests();
         post_ready();
