@@ -161,9 +161,11 @@ class ImageCheck:
     length: int
     pattern_seed: int | None = None
     original: bool = False
+    zeros: bool = False
 
     def describe(self) -> str:
-        what = f"pattern seed {self.pattern_seed}" if self.pattern_seed is not None else "the original bytes"
+        what = (f"pattern seed {self.pattern_seed}" if self.pattern_seed is not None
+                else "zeros" if self.zeros else "the original bytes")
         return f"{self.disk}.img bytes {self.offset}..{self.offset + self.length} hold {what}"
 
 
@@ -183,18 +185,21 @@ def pattern_bytes(seed: int, offset: int, length: int) -> bytes:
 def _image_checks(data, disks: list[str], fill: dict[str, bytes]) -> list[ImageCheck]:
     out = []
     for i, c in enumerate(data.get("image_checks", [])):
-        if not isinstance(c, dict) or set(c) - {"disk", "offset", "length", "pattern_seed", "original"}:
-            raise ScenarioError(f"image_checks[{i}]: keys are disk, offset, length and pattern_seed or original")
+        if not isinstance(c, dict) or set(c) - {"disk", "offset", "length", "pattern_seed", "original", "zeros"}:
+            raise ScenarioError(f"image_checks[{i}]: keys are disk, offset, length and pattern_seed, "
+                                "original or zeros")
         disk, off, length = c.get("disk"), c.get("offset"), c.get("length")
         if disk not in disks and disk not in fill:
             raise ScenarioError(f"image_checks[{i}]: disk {disk!r} is not one of this scenario's disks")
         if not (isinstance(off, int) and isinstance(length, int) and off >= 0 and length > 0):
             raise ScenarioError(f"image_checks[{i}]: offset >= 0 and length > 0 (integers)")
-        if ("pattern_seed" in c) == ("original" in c) or c.get("original", True) is not True:
-            raise ScenarioError(f"image_checks[{i}]: give exactly one of pattern_seed = S or original = true")
+        if (sum(k in c for k in ("pattern_seed", "original", "zeros")) != 1
+                or c.get("original", True) is not True or c.get("zeros", True) is not True):
+            raise ScenarioError(f"image_checks[{i}]: give exactly one of pattern_seed = S, original = true "
+                                "or zeros = true")
         if "pattern_seed" in c and (off % 8 or length % 8):
             raise ScenarioError(f"image_checks[{i}]: a pattern range is 8-byte aligned")
-        out.append(ImageCheck(disk, off, length, c.get("pattern_seed"), "original" in c))
+        out.append(ImageCheck(disk, off, length, c.get("pattern_seed"), "original" in c, "zeros" in c))
     return out
 
 
@@ -206,6 +211,8 @@ def check_images(sc: Scenario, run: Run) -> None:
             got = f.read(c.length)
         if c.pattern_seed is not None:
             want = pattern_bytes(c.pattern_seed, c.offset, c.length)
+        elif c.zeros:
+            want = bytes(c.length)
         else:
             base = sc.disk_fill.get(c.disk, b"")[c.offset:c.offset + c.length]
             want = base + bytes(c.length - len(base))

@@ -209,6 +209,29 @@ void cmd_range(Mode mode, const char* args, usize len) {
         mode == Mode::Write ? "written" : "match");
 }
 
+// blk zero|discard <dev> <lba> <count>: Write Zeroes / Dataset Management
+// (deallocate), when the controller reports them.
+void cmd_blocks(abi::BlockRequestOp op, const char* args, usize len) {
+    const char* w[3];
+    usize wl[3];
+    const char* name = op == abi::BlockRequestOp::WriteZeroes ? "zero" : "discard";
+    for (u32 i = 0; i < 3; i++)
+        if (!next_word(args, len, &w[i], &wl[i])) return say("usage: blk %s <dev> <lba> <count>\n", name);
+    Device d;
+    if (!find_device(w[0], wl[0], &d)) return say("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
+    u64 lba, count;
+    if (!parse_u64(w[1], wl[1], &lba) || !parse_u64(w[2], wl[2], &count) || count == 0 || count > 0xffffffffu)
+        return say("blk: lba and count are numbers; count 1..2^32-1\n");
+    abi::BlockRequest r{};
+    r.op = op;
+    r.device = d.index;
+    r.lba = lba;
+    r.blocks = static_cast<u32>(count);
+    Status s = run_request(*d.service, r);
+    say("%s: %llu blocks at lba %llu: %s\n", name, static_cast<unsigned long long>(count),
+        static_cast<unsigned long long>(lba), s == Status::Ok ? "done" : status_name(s));
+}
+
 void cmd_flush(const char* args, usize len) {
     const char* w;
     usize wl;
@@ -228,7 +251,7 @@ void blk_command(const char* args, usize len, Output out) {
     g_out = out;
     const char* w;
     usize wl;
-    if (!next_word(args, len, &w, &wl)) return say("usage: blk list|hash|write-pattern|verify-pattern|flush ...\n");
+    if (!next_word(args, len, &w, &wl)) return say("usage: blk list|hash|write-pattern|verify-pattern|flush|zero|discard ...\n");
     auto is = [&](const char* word) {
         usize i = 0;
         for (; i < wl && word[i]; i++)
@@ -240,6 +263,8 @@ void blk_command(const char* args, usize len, Output out) {
     if (is("write-pattern")) return cmd_range(Mode::Write, args, len);
     if (is("verify-pattern")) return cmd_range(Mode::Verify, args, len);
     if (is("flush")) return cmd_flush(args, len);
+    if (is("zero")) return cmd_blocks(abi::BlockRequestOp::WriteZeroes, args, len);
+    if (is("discard")) return cmd_blocks(abi::BlockRequestOp::Discard, args, len);
     say("blk: unknown subcommand '%.*s'\n", static_cast<int>(wl), w);
 }
 

@@ -6,6 +6,8 @@
 //   blk write-pattern <dev> <lba> <count> <seed>  (util/pattern.h)
 //   blk verify-pattern <dev> <lba> <count> <seed>
 //   blk flush <dev>
+//   blk zero <dev> <lba> <count>                  (Write Zeroes)
+//   blk discard <dev> <lba> <count>               (Dataset Management, deallocate)
 #pragma once
 
 #include "util/types.h"

@@ -93,7 +93,8 @@ void cmd_help() {
         "  blk hash <dev> <lba> <count>                 sha256 of that range\n"
         "  blk write-pattern <dev> <lba> <count> <seed> write a deterministic pattern\n"
         "  blk verify-pattern <dev> <lba> <count> <seed> check it\n"
-        "  blk flush <dev>                              flush the volatile write cache\n");
+        "  blk flush <dev>                              flush the volatile write cache\n"
+        "  blk zero|discard <dev> <lba> <count>         Write Zeroes / deallocate\n");
 }
 
 void cmd_ps() {
