@@ -312,6 +312,51 @@ class Scenarios(unittest.TestCase):
                 with self.assertRaisesRegex(run_scenario.ScenarioError, pattern):
                     run_scenario.validate("t", bad, Path("/b"))
 
+    def test_image_check_schema(self):
+        good = {"description": "d", "end": "kill", "markers": ["x"], "disks": ["d0"]}
+        ok = run_scenario.validate("t", {**good, "image_checks": [
+            {"disk": "d0", "offset": 8, "length": 16, "pattern_seed": 3},
+            {"disk": "d0", "offset": 0, "length": 1, "zeros": True},
+            {"disk": "d0", "offset": 0, "length": 1, "original": True}]}, Path("/b"))
+        self.assertEqual([(c.pattern_seed, c.zeros, c.original) for c in ok.image_checks],
+                         [(3, False, False), (None, True, False), (None, False, True)])
+        for checks_, pattern in [
+            ([{"disk": "nope", "offset": 0, "length": 8, "zeros": True}], "not one of this scenario"),
+            ([{"disk": "d0", "offset": 0, "length": 0, "zeros": True}], "length > 0"),
+            ([{"disk": "d0", "offset": 0, "length": 8}], "exactly one"),
+            ([{"disk": "d0", "offset": 0, "length": 8, "zeros": True, "original": True}], "exactly one"),
+            ([{"disk": "d0", "offset": 4, "length": 8, "pattern_seed": 1}], "8-byte aligned"),
+            ([{"disk": "d0", "offset": 0, "length": 8, "colour": 1}], "keys are"),
+        ]:
+            with self.subTest(pattern=pattern):
+                with self.assertRaisesRegex(run_scenario.ScenarioError, pattern):
+                    run_scenario.validate("t", {**good, "image_checks": checks_}, Path("/b"))
+
+    def test_pattern_bytes_match_lib_util_pattern(self):
+        # util::pattern_word(seed 0, offset 0) and (seed 7, offset 8), worked
+        # out by hand from SplitMix64 (lib/util/pattern.h).
+        mask = (1 << 64) - 1
+
+        def splitmix(x):
+            z = (x + 0x9E3779B97F4A7C15) & mask
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+            return z ^ (z >> 31)
+        self.assertEqual(run_scenario.pattern_bytes(0, 0, 8), splitmix(0).to_bytes(8, "little"))
+        self.assertEqual(run_scenario.pattern_bytes(7, 8, 8),
+                         splitmix((7 * 0x9E3779B97F4A7C15 + 1) & mask).to_bytes(8, "little"))
+        # SplitMix64's first output for state 0 is a published constant.
+        self.assertEqual(splitmix(0), 0xE220A8397B1DCDAF)
+        self.assertEqual(len(run_scenario.pattern_bytes(5, 4096, 4096)), 4096)
+
+    def test_disk_sha256_expansion(self):
+        import hashlib
+        fill = {"d0": bytes(range(256)) * 4}
+        got = run_scenario._expand_disk_hex("sha256 {disk_sha256:d0:16:32} hex {disk_hex:d0:0:2}", fill)
+        self.assertEqual(got, f"sha256 {hashlib.sha256(fill['d0'][16:48]).hexdigest()} hex 0001")
+        with self.assertRaisesRegex(run_scenario.ScenarioError, "not inside"):
+            run_scenario._expand_disk_hex("{disk_sha256:d0:1000:100}", fill)
+
     def test_input_parsing(self):
         import tomllib
         data = tomllib.loads('''
