@@ -9,12 +9,13 @@
 #   make debug    boot paused with a gdb stub on :1234 (then: gdb -x .gdbinit)
 #   make fuzz     run every fuzzer for FUZZ_SECONDS each
 #   make bench    kernel microbenchmarks in QEMU, printed (docs/benchmarks.md)
+#   make bench-storage   NVMe storage benchmark (blkbench), ARGS="--linux --trace"
 #   make build | clean | deps | help     (plain `make` = make build)
 #
 # Knobs (make VAR=value): ACCEL=tcg|kvm  FIRMWARE=bios|uefi  CMDLINE="..."
 #   BOOT_MODULES="name=path ..."  FUZZ_SECONDS=300  BUILD_DIR=build
 #   QEMU_ARGS="extra qemu args"  CTEST_ARGS="-R scenario"  CTEST_JOBS=N
-#   BENCH_RUNS=2
+#   BENCH_RUNS=2  ARGS="..." (bench-storage: bench/run_storage_bench.py options)
 
 BUILD_DIR    ?= build
 BUILD_TYPE   ?= RelWithDebInfo
@@ -46,7 +47,7 @@ CMAKE_FLAGS := -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=$(BUILD_
 MODULE_FLAGS := $(foreach m,$(BOOT_MODULES),--module $(m))
 
 .DEFAULT_GOAL := build
-.PHONY: help deps configure build kernel image run debug test fuzz bench clean
+.PHONY: help deps configure build kernel image run debug test fuzz bench bench-storage clean
 
 help:
 	@awk 'NR >= 5 && !/^#/ { exit } NR >= 5 { sub(/^# ?/, ""); print }' Makefile
@@ -105,6 +106,14 @@ fuzz: build
 bench: BOOT_MODULE_TARGETS = microbench microbench_echo
 bench: kernel
 	$(PYTHON) bench/run_bench.py --build-dir $(BUILD_DIR) --accel $(ACCEL) --runs $(BENCH_RUNS)
+
+# Storage benchmark (separate from `make bench`: ~3.5 min, ~9 min with
+# ARGS="--linux"): the NVMe provider + blkbench, 4 jobs x 20 s, one boot per
+# job, on a null-co and a raw-file backend; always TCG, -smp 2, like the
+# Linux baseline (bench/linux_guest/). ARGS="--linux --trace --json FILE".
+bench-storage: BOOT_MODULE_TARGETS = init devmgr nvme blkbench
+bench-storage: kernel
+	$(PYTHON) bench/run_storage_bench.py --build-dir $(BUILD_DIR) $(ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -26,8 +26,10 @@ public:
     static constexpr u32 kMaxRequests = 256;
     static constexpr u64 kDefaultDataBytes = 1ull << 20;
 
-    BlockService(Controller& ctrl, u32 endpoint, u64 command_timeout_ns)
-        : m_ctrl(ctrl), m_endpoint(endpoint), m_timeout_ns(command_timeout_ns) {}
+    // drop_completion: tests only — the Nth I/O completion (1-based) is
+    // ignored, as if never posted; 0: none.
+    BlockService(Controller& ctrl, u32 endpoint, u64 command_timeout_ns, u64 drop_completion = 0)
+        : m_ctrl(ctrl), m_endpoint(endpoint), m_timeout_ns(command_timeout_ns), m_drop_completion(drop_completion) {}
     Result<void> init();
     [[noreturn]] void run();
 
@@ -74,6 +76,8 @@ private:
     Controller& m_ctrl;
     u32 m_endpoint;
     u64 m_timeout_ns;
+    u64 m_drop_completion;
+    u64 m_completions_seen = 0;
     rt::Handle m_ws;
     rt::Handle m_ranges;  // Dataset Management range lists, 16 bytes per command id
     volatile u8* m_ranges_at = nullptr;

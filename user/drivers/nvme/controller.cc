@@ -28,8 +28,11 @@ Result<void> Controller::start(u32 pool, u32 admin_irq, u32 io_irq) {
 Result<void> Controller::reset() {
     // A new admin queue is the reset: the broker disables the controller,
     // retires the old queues (their in-flight buffers are released) and
-    // enables it again with shadow doorbells configured anew.
-    m_io.reset();
+    // enables it again with shadow doorbells configured anew. The old
+    // handles are closed only afterwards: closed first, the I/O queue would
+    // ask the (hung) controller to delete it and wait for that.
+    rt::Handle old_io = static_cast<rt::Handle&&>(m_io);
+    rt::Handle old_admin = static_cast<rt::Handle&&>(m_admin);
     return bring_up();
 }
 

@@ -8,7 +8,9 @@
 // (admin completions), irq1 (I/O completions; irq0 is shared when only one
 // vector is granted), dma (the pool), service (the BlockDevice endpoint;
 // absent when nobody is served). Arguments: "timeout_ms=N" sets the I/O
-// command timeout (default 30000).
+// command timeout (default 30000); "test.drop_completion=N" (tests only)
+// ignores the Nth I/O completion, as if the device had never posted it, so
+// the timeout and controller-reset path runs against a real controller.
 #include "block_service.h"
 #include "controller.h"
 #include "rt/log.h"
@@ -16,19 +18,18 @@
 
 namespace {
 
-u64 timeout_from_args() {
+u64 number_arg(const char* key, u64 fallback) {
     const char* args = rt::startup().args;
-    const char* key = "timeout_ms=";
     for (const char* p = args; *p; p++) {
         const char* k = key;
         const char* q = p;
         while (*k && *q == *k) k++, q++;
         if (*k) continue;
-        u64 ms = 0;
-        while (*q >= '0' && *q <= '9') ms = ms * 10 + static_cast<u64>(*q++ - '0');
-        if (ms) return ms * 1'000'000;
+        u64 n = 0;
+        while (*q >= '0' && *q <= '9') n = n * 10 + static_cast<u64>(*q++ - '0');
+        return n;
     }
-    return 30'000'000'000ull;
+    return fallback;
 }
 
 }  // namespace
@@ -58,7 +59,9 @@ int main(u64) {
     }
     u32 service = rt::startup_handle("service");
     if (!service) rt::log("nvme: no service endpoint (the manifest names no consumer); serving no one");
-    static nvme_driver::BlockService blocks(ctrl, service, timeout_from_args());
+    u64 timeout_ms = number_arg("timeout_ms=", 30000);
+    static nvme_driver::BlockService blocks(ctrl, service, (timeout_ms ? timeout_ms : 1) * 1'000'000ull,
+                                            number_arg("test.drop_completion=", 0));
     if (auto r = blocks.init(); !r.ok()) {
         rt::log("nvme: service setup failed: %s", status_name(r.status()));
         return 2;
