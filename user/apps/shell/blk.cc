@@ -1,7 +1,5 @@
 #include "blk.h"
 
-#include <stdarg.h>
-
 #include "rt/block_client.h"
 #include "rt/sys.h"
 #include "util/format.h"
@@ -14,17 +12,6 @@ namespace {
 constexpr u32 kMaxServices = 4;
 constexpr u64 kRequestTimeoutNs = 60'000'000'000ull;
 constexpr u64 kDataBytes = 1ull << 20;
-
-Output g_out;
-
-__attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    usize n = format_v(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    g_out(buf, n < sizeof buf ? n : sizeof buf - 1);
-}
 
 struct Service {
     char provider[24];
@@ -119,20 +106,20 @@ Status run_request(Service& svc, abi::BlockRequest r) {
 
 void cmd_list() {
     scan();
-    if (!g_service_count) return say("blk: no block service granted (manifest: serve = shell)\n");
-    say("  DEVICE       BLOCKS       BLOCK-SIZE SIZE-MIB MAX-XFER-KIB MODEL                SERIAL\n");
+    if (!g_service_count) return out("blk: no block service granted (manifest: serve = shell)\n");
+    out("  DEVICE       BLOCKS       BLOCK-SIZE SIZE-MIB MAX-XFER-KIB MODEL                SERIAL\n");
     for (u32 i = 0; i < g_service_count; i++) {
         Service& svc = g_services[i];
         for (u32 index = 0; index < 16; index++) {
             auto info = svc.client->info(index);
             if (!info.ok()) {
-                if (index == 0) say("  %s: %s\n", svc.provider, status_name(info.status()));
+                if (index == 0) out("  %s: %s\n", svc.provider, status_name(info.status()));
                 break;
             }
             auto id = svc.client->identity(index);
             char dev[32];
             format(dev, sizeof dev, "%sn%u", svc.provider, info.value().nsid);
-            say("  %-12s %-12llu %-10u %-8llu %-12u %-20s %s\n", dev,
+            out("  %-12s %-12llu %-10u %-8llu %-12u %-20s %s\n", dev,
                 static_cast<unsigned long long>(info.value().blocks), info.value().block_size,
                 static_cast<unsigned long long>((info.value().blocks * info.value().block_size) >> 20),
                 info.value().max_transfer >> 10, id.ok() ? id.value().model : "?", id.ok() ? id.value().serial : "?");
@@ -148,17 +135,17 @@ void cmd_range(Mode mode, const char* args, usize len) {
     u32 need = mode == Mode::Hash ? 3 : 4;
     for (u32 i = 0; i < need; i++) {
         if (!next_word(args, len, &w[i], &wl[i]))
-            return say("usage: blk %s <dev> <lba> <count>%s\n",
+            return out("usage: blk %s <dev> <lba> <count>%s\n",
                        mode == Mode::Hash ? "hash" : mode == Mode::Write ? "write-pattern" : "verify-pattern",
                        mode == Mode::Hash ? "" : " <seed>");
     }
     Device d;
-    if (!find_device(w[0], wl[0], &d)) return say("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
+    if (!find_device(w[0], wl[0], &d)) return out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
     u64 lba, count, seed = 0;
     if (!parse_u64(w[1], wl[1], &lba) || !parse_u64(w[2], wl[2], &count) ||
         (mode != Mode::Hash && !parse_u64(w[3], wl[3], &seed)))
-        return say("blk: lba, count and seed are numbers (decimal or 0x hex)\n");
-    if (Status s = ensure_attached(*d.service); s != Status::Ok) return say("blk: attach: %s\n", status_name(s));
+        return out("blk: lba, count and seed are numbers (decimal or 0x hex)\n");
+    if (Status s = ensure_attached(*d.service); s != Status::Ok) return out("blk: attach: %s\n", status_name(s));
     rt::BlockClient& c = *d.service->client;
     u64 bs = d.info.block_size;
     // Each chunk starts at a different, non-page-aligned place in the data
@@ -185,13 +172,13 @@ void cmd_range(Mode mode, const char* args, usize len) {
         }
         Status s = run_request(*d.service, r);
         if (s != Status::Ok)
-            return say("blk: %s of %llu blocks at lba %llu: %s\n", mode == Mode::Write ? "write" : "read",
+            return out("blk: %s of %llu blocks at lba %llu: %s\n", mode == Mode::Write ? "write" : "read",
                        static_cast<unsigned long long>(n), static_cast<unsigned long long>(lba + done), status_name(s));
         if (mode == Mode::Hash) sha.update(c.data() + mem, n * bs);
         if (mode == Mode::Verify) {
             u64 bad = util::check_pattern(seed, device_byte, c.data() + mem, n * bs);
             if (bad != n * bs)
-                return say("verify-pattern: MISMATCH at lba %llu byte %llu\n",
+                return out("verify-pattern: MISMATCH at lba %llu byte %llu\n",
                            static_cast<unsigned long long>(lba + done + bad / bs),
                            static_cast<unsigned long long>(bad % bs));
         }
@@ -202,9 +189,9 @@ void cmd_range(Mode mode, const char* args, usize len) {
         char hex[65];
         sha.finish(digest);
         util::hex_digest(digest, hex);
-        return say("sha256 %s\n", hex);
+        return out("sha256 %s\n", hex);
     }
-    say("%s: %llu blocks at lba %llu %s\n", mode == Mode::Write ? "write-pattern" : "verify-pattern",
+    out("%s: %llu blocks at lba %llu %s\n", mode == Mode::Write ? "write-pattern" : "verify-pattern",
         static_cast<unsigned long long>(count), static_cast<unsigned long long>(lba),
         mode == Mode::Write ? "written" : "match");
 }
@@ -216,42 +203,41 @@ void cmd_blocks(abi::BlockRequestOp op, const char* args, usize len) {
     usize wl[3];
     const char* name = op == abi::BlockRequestOp::WriteZeroes ? "zero" : "discard";
     for (u32 i = 0; i < 3; i++)
-        if (!next_word(args, len, &w[i], &wl[i])) return say("usage: blk %s <dev> <lba> <count>\n", name);
+        if (!next_word(args, len, &w[i], &wl[i])) return out("usage: blk %s <dev> <lba> <count>\n", name);
     Device d;
-    if (!find_device(w[0], wl[0], &d)) return say("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
+    if (!find_device(w[0], wl[0], &d)) return out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
     u64 lba, count;
     if (!parse_u64(w[1], wl[1], &lba) || !parse_u64(w[2], wl[2], &count) || count == 0 || count > 0xffffffffu)
-        return say("blk: lba and count are numbers; count 1..2^32-1\n");
+        return out("blk: lba and count are numbers; count 1..2^32-1\n");
     abi::BlockRequest r{};
     r.op = op;
     r.device = d.index;
     r.lba = lba;
     r.blocks = static_cast<u32>(count);
     Status s = run_request(*d.service, r);
-    say("%s: %llu blocks at lba %llu: %s\n", name, static_cast<unsigned long long>(count),
+    out("%s: %llu blocks at lba %llu: %s\n", name, static_cast<unsigned long long>(count),
         static_cast<unsigned long long>(lba), s == Status::Ok ? "done" : status_name(s));
 }
 
 void cmd_flush(const char* args, usize len) {
     const char* w;
     usize wl;
-    if (!next_word(args, len, &w, &wl)) return say("usage: blk flush <dev>\n");
+    if (!next_word(args, len, &w, &wl)) return out("usage: blk flush <dev>\n");
     Device d;
-    if (!find_device(w, wl, &d)) return say("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl), w);
+    if (!find_device(w, wl, &d)) return out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl), w);
     abi::BlockRequest r{};
     r.op = abi::BlockRequestOp::Flush;
     r.device = d.index;
     Status s = run_request(*d.service, r);
-    say("flush: %s\n", s == Status::Ok ? "done" : status_name(s));
+    out("flush: %s\n", s == Status::Ok ? "done" : status_name(s));
 }
 
 }  // namespace
 
-void blk_command(const char* args, usize len, Output out) {
-    g_out = out;
+void blk_command(const char* args, usize len) {
     const char* w;
     usize wl;
-    if (!next_word(args, len, &w, &wl)) return say("usage: blk list|hash|write-pattern|verify-pattern|flush|zero|discard ...\n");
+    if (!next_word(args, len, &w, &wl)) return out("usage: blk list|hash|write-pattern|verify-pattern|flush|zero|discard ...\n");
     auto is = [&](const char* word) {
         usize i = 0;
         for (; i < wl && word[i]; i++)
@@ -265,7 +251,7 @@ void blk_command(const char* args, usize len, Output out) {
     if (is("flush")) return cmd_flush(args, len);
     if (is("zero")) return cmd_blocks(abi::BlockRequestOp::WriteZeroes, args, len);
     if (is("discard")) return cmd_blocks(abi::BlockRequestOp::Discard, args, len);
-    say("blk: unknown subcommand '%.*s'\n", static_cast<int>(wl), w);
+    out("blk: unknown subcommand '%.*s'\n", static_cast<int>(wl), w);
 }
 
 }  // namespace shell

@@ -14,8 +14,9 @@
 
 namespace shell {
 
-using Output = void (*)(const char* text, usize len);
+// Writes to the shell's console (main.cc).
+__attribute__((format(printf, 1, 2))) void out(const char* fmt, ...);
 
-void blk_command(const char* args, usize len, Output out);
+void blk_command(const char* args, usize len);
 
 }  // namespace shell

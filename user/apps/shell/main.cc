@@ -23,7 +23,9 @@ namespace {
 u32 g_console, g_resource, g_devmgr;
 volatile bool g_autorun_busy;
 
-__attribute__((format(printf, 1, 2))) void out(const char* fmt, ...) {
+}  // namespace
+
+void shell::out(const char* fmt, ...) {
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
@@ -31,6 +33,10 @@ __attribute__((format(printf, 1, 2))) void out(const char* fmt, ...) {
     va_end(ap);
     (void)rt::console_write(g_console, buf, n < sizeof buf ? n : sizeof buf - 1);
 }
+
+namespace {
+
+using shell::out;
 
 bool word_is(const char* s, usize len, const char* w) {
     usize i = 0;
@@ -236,7 +242,7 @@ void run(const char* line, usize len, bool from_autorun = false) {
     else if (word_is(c, cmd_len, "blk") && g_autorun_busy && !from_autorun)
         out("blk: busy (the boot's run= commands are still running)\n");
     else if (word_is(c, cmd_len, "blk"))
-        shell::blk_command(arg, arg_len, [](const char* text, usize n) { (void)rt::console_write(g_console, text, n); });
+        shell::blk_command(arg, arg_len);
     else if (word_is(c, cmd_len, "caps") || word_is(c, cmd_len, "kill")) {
         if (!parse_u32(arg, arg_len, &pid)) return out("usage: %.*s <pid>\n", static_cast<int>(cmd_len), c);
         if (c[0] == 'c') cmd_caps(pid);
