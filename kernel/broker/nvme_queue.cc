@@ -121,8 +121,10 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
     // resets the controller and retires it.
     q->m_ctrl = NvmeController::create(session, regs, cap.dstrd, cap.mqes_plus_one);
     if (!q->m_ctrl) {
-        (void)kdma::reset_function(session->function());
-        q->drop_holds(true);
+        // The controller may have started fetching: its queues are freed
+        // only if it is confirmed stopped (else the grant's teardown keeps them).
+        auto stop = kdma::reset_function(session->function());
+        q->drop_holds(stop.ok());
         q->unref();
         return Status::NoMemory;
     }
