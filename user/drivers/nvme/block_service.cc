@@ -63,10 +63,15 @@ void BlockService::run() {
                 if (c.live) (void)rt::notification_wait(c.request_note.get(), 0);  // clears it
             }
         }
+        // Completions are reaped when the I/O interrupt fired, or on the
+        // periodic wake while commands are in flight (which is also when the
+        // broker looks for a lost shadow doorbell) — not on a consumer's
+        // kick: that would cost a system call per submission for nothing.
         // Acknowledge (unmask) before reaping: a completion posted after the
         // reap raises the interrupt again instead of being missed.
+        bool timed_wake = !n.ok() || n.value() == 0;
         if (irq) (void)rt::interrupt_ack(m_ctrl.io_irq());
-        reap();
+        if (irq || timed_wake) reap();
         take_requests();
         post_ready();
         check_timeouts();
@@ -209,15 +214,6 @@ i32 BlockService::validate(const Channel& c, const abi::BlockRequest& r, u32* pa
     return 0;
 }
 
-void BlockService::answer_now(u32 ch, u64 id, i32 status) {
-    for (u32 i = 0; i < kMaxRequests; i++) {
-        if (m_requests[i].live) continue;
-        m_requests[i] = Request{true, true, static_cast<u8>(ch), 0, id, status, 0};
-        m_channels[ch].in_flight++;
-        return;
-    }
-}
-
 bool BlockService::start_request(u32 ch, const abi::BlockRequest& r) {
     Channel& c = m_channels[ch];
     u32 parts = 0;
@@ -231,7 +227,8 @@ bool BlockService::start_request(u32 ch, const abi::BlockRequest& r) {
         c.in_flight++;
         return true;
     }
-    if (parts > m_free_cids) return false;
+    // The broker keeps one SQ slot empty: kIoEntries - 1 commands fit.
+    if (m_in_flight_commands + parts > Controller::kIoEntries - 1) return false;
     m_requests[record] = Request{true, false, static_cast<u8>(ch), static_cast<u16>(parts), r.id, 0, 0};
     c.in_flight++;
     const Namespace& ns = m_ctrl.ns(r.device);
@@ -276,7 +273,6 @@ bool BlockService::start_request(u32 ch, const abi::BlockRequest& r) {
             cmd.cdw12 = static_cast<u32>(n - 1);
         }
         m_commands[cid] = Command{true, false, static_cast<u16>(record), rt::clock_ns(), cmd};
-        m_free_cids--;
         m_in_flight_commands++;
         m_batch[m_batch_count++] = cmd;
         if (m_batch_count == abi::kNvmeMaxBatch) flush_batch();
@@ -299,7 +295,6 @@ void BlockService::flush_batch() {
             Request& req = m_requests[cmd.request];
             if (!req.status) req.status = static_cast<i32>(sent.status());
             cmd.busy = false;
-            m_free_cids++;
             m_in_flight_commands--;
             if (--req.parts_left == 0) req.done = true;
         }
@@ -337,7 +332,6 @@ void BlockService::finish_part(u16 cid, u16 nvme_status) {
                 status_name_of(nvme_status), nvme_status);
     }
     cmd.busy = false;
-    m_free_cids++;
     m_in_flight_commands--;
     if (--req.parts_left == 0) req.done = true;
 }

@@ -71,7 +71,6 @@ private:
     void flush_batch();
     void check_timeouts();
     i32 validate(const Channel& c, const abi::BlockRequest& r, u32* parts) const;
-    void answer_now(u32 ch, u64 id, i32 status);
 
     Controller& m_ctrl;
     u32 m_endpoint;
@@ -84,7 +83,6 @@ private:
     Channel m_channels[kMaxChannels];
     Request m_requests[kMaxRequests];
     Command m_commands[Controller::kIoEntries];
-    u32 m_free_cids = Controller::kIoEntries - 1;  // the broker keeps one SQ slot empty
     u32 m_in_flight_commands = 0;
     abi::NvmeCommand m_batch[abi::kNvmeMaxBatch];
     u32 m_batch_count = 0;
