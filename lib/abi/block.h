@@ -71,8 +71,13 @@ static_assert(sizeof(BlockRequest) == 40);
 
 struct BlockCompletion {
     u64 id;
-    i32 status;       // a Status: 0 ok; OutOfBounds past the device or the buffer; DeviceError; ...
-    u16 nvme_status;  // the device's status field when status is DeviceError (SC 7:0, SCT 10:8, ...)
+    // A Status: 0 ok. Refused before reaching the device: OutOfBounds (past
+    // the device or the buffer), InvalidArgument, Unsupported, NotFound.
+    // Failed by the device (nvme_status != 0): MediaError, ReadOnly,
+    // NoSpace, BadChecksum, Busy, ... or DeviceError (nvme::io_status).
+    // Timeout: no answer even after a controller reset.
+    i32 status;
+    u16 nvme_status;  // the device's status field when the device failed it (SC 7:0, SCT 10:8, DNR 14); else 0
     u16 reserved;
 };
 static_assert(sizeof(BlockCompletion) == 16);

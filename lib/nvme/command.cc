@@ -141,6 +141,60 @@ const char* status_text(u16 status_field_without_phase) {
     return text ? text : "unknown status";
 }
 
+Status io_status(u16 status) {
+    u8 sc = status_sc(status);
+    switch (status_sct(status)) {
+        case kSctGeneric:
+            switch (sc) {
+                case 0x00: return Status::Ok;
+                case 0x01: return Status::Unsupported;      // invalid opcode
+                case 0x02: return Status::InvalidArgument;  // invalid field
+                case 0x05:                                  // aborted: power loss
+                case 0x07:                                  // aborted: requested
+                case 0x08:                                  // aborted: SQ deleted
+                case 0x1B:                                  // aborted: preempt and abort
+                case 0x1D:                                  // sanitize in progress
+                case 0x21:                                  // command interrupted
+                case 0x22:                                  // transient transport error
+                case 0x82:                                  // namespace not ready
+                case 0x84: return Status::Busy;             // format in progress
+                case 0x0B: return Status::NotFound;         // invalid namespace or format
+                case 0x15: return Status::Forbidden;        // operation denied
+                case 0x20: return Status::ReadOnly;         // namespace is write protected
+                case 0x80: return Status::OutOfBounds;      // LBA out of range
+                case 0x81: return Status::NoSpace;          // capacity exceeded
+                case 0x83: return Status::Forbidden;        // reservation conflict
+            }
+            break;
+        case kSctCommandSpecific:
+            switch (sc) {
+                case 0x15: return Status::NoSpace;   // namespace insufficient capacity
+                case 0x80: return Status::InvalidArgument;  // conflicting attributes
+                case 0x81: return Status::BadChecksum;      // invalid protection information
+                case 0x82: return Status::ReadOnly;  // write to read only range
+            }
+            break;
+        case kSctMediaError:
+            switch (sc) {
+                case 0x80:                              // write fault
+                case 0x81:                              // unrecovered read error
+                case 0x87: return Status::MediaError;   // deallocated or unwritten block
+                case 0x82:                              // end-to-end guard check
+                case 0x83:                              // end-to-end application tag check
+                case 0x84: return Status::BadChecksum;  // end-to-end reference tag check
+                case 0x86: return Status::Forbidden;    // access denied
+            }
+            break;
+        case kSctPath:
+            switch (sc) {
+                case 0x03:                        // asymmetric access transition
+                case 0x71: return Status::Busy;   // aborted by host
+            }
+            break;
+    }
+    return Status::DeviceError;
+}
+
 u32 cdw0(u8 opcode, u16 cid) { return u32{opcode} | (u32{cid} << 16); }
 
 void identify_string(const u8* data, u32 offset, u32 len, char* out) {

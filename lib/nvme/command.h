@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "util/status.h"
 #include "util/types.h"
 
 namespace nvme {
@@ -70,6 +71,24 @@ inline constexpr u8 kSctVendor = 7;
 // lines; CRD, M and DNR are ignored. Never null; "unknown status" for codes
 // we do not name. The string is static.
 const char* status_text(u16 status_field_without_phase);
+
+// What a failed command's status means to the one who asked for the I/O
+// (the BlockDevice Status a consumer gets; the raw field travels beside
+// it). The mapping follows what each code says about the request, not the
+// device: LBA out of range -> OutOfBounds, an unknown namespace ->
+// NotFound, write protection -> ReadOnly, unrecovered read / write fault /
+// deallocated block -> MediaError, an end-to-end tag check -> BadChecksum,
+// reservation conflict or access denied -> Forbidden, capacity exceeded ->
+// NoSpace, "not ready", "in progress" and aborts -> Busy (try again later);
+// invalid opcode -> Unsupported, invalid field -> InvalidArgument; anything
+// else, vendor codes included -> DeviceError. Success -> Ok.
+Status io_status(u16 status_field_without_phase);
+
+// Whether a failed command may be submitted again: the controller left
+// Do Not Retry clear (§4.6.1). Tells nothing about whether it will help.
+inline bool may_retry(u16 status_field_without_phase) {
+    return status_field_without_phase != 0 && !(status_field_without_phase & kStatusDoNotRetry);
+}
 
 // CDW0 for a command we issue: opcode 7:0, CID 31:16. FUSE (9:8) is 0: no
 // fused operations. PSDT (15:14) is 0, PRPs: an SGL would be a list of

@@ -25,8 +25,13 @@ enum class Status : i32 {
     NotOwner,         // the object belongs to another device, pool or queue than the call names
     Forbidden,        // a policy allow-list refuses it (a broker opcode, a register)
     TornDown,         // the device binding it belongs to was torn down (DESIGN §5)
-    DeviceError,      // the device failed or refused a command the kernel issued
+    DeviceError,      // the device failed or refused a command (no finer meaning known)
+    MediaError,       // the device could not read or write the medium (unrecovered read, write fault)
+    ReadOnly,         // the target is write protected
+    NoSpace,          // the device has no capacity left (thin provisioning)
 };
+// The highest value: tables indexed by Status size themselves with it.
+inline constexpr Status kLastStatus = Status::NoSpace;
 
 // Stable, lowercase names for logs and test output.
 constexpr const char* status_name(Status s) {
@@ -52,6 +57,9 @@ constexpr const char* status_name(Status s) {
         case Status::Forbidden: return "forbidden";
         case Status::TornDown: return "torn-down";
         case Status::DeviceError: return "device-error";
+        case Status::MediaError: return "media-error";
+        case Status::ReadOnly: return "read-only";
+        case Status::NoSpace: return "no-space";
     }
     return "unknown";
 }

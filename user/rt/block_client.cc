@@ -146,14 +146,17 @@ Result<u32> BlockClient::wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns
     }
 }
 
-Status BlockClient::run(const abi::BlockRequest& r, u64 timeout_ns) {
+Status BlockClient::run(const abi::BlockRequest& r, u64 timeout_ns, u16* device_status) {
+    if (device_status) *device_status = 0;
     if (!queue(r)) return Status::Busy;
     kick();
     abi::BlockCompletion c;
     for (;;) {
         auto n = wait(&c, 1, timeout_ns);
         if (!n.ok()) return n.status();
-        if (c.id == r.id) return static_cast<Status>(c.status);
+        if (c.id != r.id) continue;
+        if (device_status) *device_status = c.nvme_status;
+        return static_cast<Status>(c.status);
     }
 }
 

@@ -47,8 +47,10 @@ public:
     // Takes up to `max` completions; waits up to timeout_ns for the first
     // (0: do not wait). Timeout when none came.
     Result<u32> wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns);
-    // One request, waited for: its completion status (Ok on success).
-    Status run(const abi::BlockRequest& r, u64 timeout_ns);
+    // One request, waited for: its completion status (Ok on success);
+    // *device_status (if given) = the device's status field when the
+    // device failed it, else 0.
+    Status run(const abi::BlockRequest& r, u64 timeout_ns, u16* device_status = nullptr);
 
 private:
     Result<void> call(abi::Message& m);

@@ -1,5 +1,6 @@
 #include "blk.h"
 
+#include "nvme/command.h"
 #include "rt/block_client.h"
 #include "rt/sys.h"
 #include "util/format.h"
@@ -90,18 +91,37 @@ Status ensure_attached(Service& svc) {
     return r.ok() ? Status::Ok : r.status();
 }
 
+// What became of a request: its Status and, when the device failed it,
+// the device's status field.
+struct Outcome {
+    Status status = Status::Ok;
+    u16 device_status = 0;
+    bool ok() const { return status == Status::Ok; }
+};
+
+// "media-error (nvme status 0x281: unrecovered read error)"; the text
+// lives in a static buffer, valid until the next call.
+const char* describe(const Outcome& o) {
+    static char text[112];
+    if (!o.device_status) return status_name(o.status);
+    format(text, sizeof text, "%s (nvme status 0x%x: %s)", status_name(o.status), o.device_status,
+           nvme::status_text(o.device_status));
+    return text;
+}
+
 // Runs one request; on a dead channel (the provider restarted), attaches
 // again and retries once.
-Status run_request(Service& svc, abi::BlockRequest r) {
+Outcome run_request(Service& svc, abi::BlockRequest r) {
     static u64 next_id = 1;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (Status s = ensure_attached(svc); s != Status::Ok) return s;
+        if (Status s = ensure_attached(svc); s != Status::Ok) return {s, 0};
         r.id = next_id++;
-        Status s = svc.client->run(r, kRequestTimeoutNs);
-        if (s != Status::Timeout) return s;
+        Outcome o;
+        o.status = svc.client->run(r, kRequestTimeoutNs, &o.device_status);
+        if (o.status != Status::Timeout) return o;
         (void)svc.client->detach();
     }
-    return Status::Timeout;
+    return {Status::Timeout, 0};
 }
 
 void cmd_list() {
@@ -170,10 +190,10 @@ void cmd_range(Mode mode, const char* args, usize len) {
         } else {
             r.op = abi::BlockRequestOp::Read;
         }
-        Status s = run_request(*d.service, r);
-        if (s != Status::Ok)
+        Outcome o = run_request(*d.service, r);
+        if (!o.ok())
             return out("blk: %s of %llu blocks at lba %llu: %s\n", mode == Mode::Write ? "write" : "read",
-                       static_cast<unsigned long long>(n), static_cast<unsigned long long>(lba + done), status_name(s));
+                       static_cast<unsigned long long>(n), static_cast<unsigned long long>(lba + done), describe(o));
         if (mode == Mode::Hash) sha.update(c.data() + mem, n * bs);
         if (mode == Mode::Verify) {
             u64 bad = util::check_pattern(seed, device_byte, c.data() + mem, n * bs);
@@ -214,9 +234,9 @@ void cmd_blocks(abi::BlockRequestOp op, const char* args, usize len) {
     r.device = d.index;
     r.lba = lba;
     r.blocks = static_cast<u32>(count);
-    Status s = run_request(*d.service, r);
+    Outcome o = run_request(*d.service, r);
     out("%s: %llu blocks at lba %llu: %s\n", name, static_cast<unsigned long long>(count),
-        static_cast<unsigned long long>(lba), s == Status::Ok ? "done" : status_name(s));
+        static_cast<unsigned long long>(lba), o.ok() ? "done" : describe(o));
 }
 
 void cmd_flush(const char* args, usize len) {
@@ -228,8 +248,8 @@ void cmd_flush(const char* args, usize len) {
     abi::BlockRequest r{};
     r.op = abi::BlockRequestOp::Flush;
     r.device = d.index;
-    Status s = run_request(*d.service, r);
-    out("flush: %s\n", s == Status::Ok ? "done" : status_name(s));
+    Outcome o = run_request(*d.service, r);
+    out("flush: %s\n", o.ok() ? "done" : describe(o));
 }
 
 }  // namespace

@@ -324,12 +324,27 @@ void BlockService::finish_part(u16 cid, u16 nvme_status) {
     Command& cmd = m_commands[cid];
     if (!cmd.busy) return;
     Request& req = m_requests[cmd.request];
-    if (nvme_status && !req.status) {
-        req.status = static_cast<i32>(Status::DeviceError);
-        req.nvme_status = nvme_status;
-        rt::log("nvme: opcode 0x%02x nsid %u lba %llu: %s (0x%x)", cmd.nvme.opcode, cmd.nvme.nsid,
+    if (nvme_status) {
+        // Once, when the controller allows it (DNR clear): a transient
+        // failure should not cost the consumer its request. The same
+        // command id goes again, so nothing else changes.
+        bool again = nvme::may_retry(nvme_status) && !cmd.retried;
+        Status s = nvme::io_status(nvme_status);
+        if (s == Status::Ok) s = Status::DeviceError;  // a failure by its bits, whatever they name
+        rt::log("nvme: opcode 0x%02x nsid %u lba %llu: %s (0x%x): %s", cmd.nvme.opcode, cmd.nvme.nsid,
                 static_cast<unsigned long long>(u64{cmd.nvme.cdw11} << 32 | cmd.nvme.cdw10),
-                status_name_of(nvme_status), nvme_status);
+                status_name_of(nvme_status), nvme_status, again ? "submitting it again" : status_name(s));
+        if (again) {
+            cmd.retried = true;
+            cmd.submitted_ns = rt::clock_ns();
+            m_batch[m_batch_count++] = cmd.nvme;
+            if (m_batch_count == abi::kNvmeMaxBatch) flush_batch();
+            return;
+        }
+        if (!req.status) {
+            req.status = static_cast<i32>(s);
+            req.nvme_status = nvme_status;
+        }
     }
     cmd.busy = false;
     m_in_flight_commands--;
@@ -345,7 +360,7 @@ void BlockService::reap() {
                 rt::log("nvme: the DMA grant was torn down; exiting");
                 rt::exit(3);
             }
-            return;
+            break;
         }
         for (u32 i = 0; i < n.value(); i++) {
             if (++m_completions_seen == m_drop_completion) {
@@ -354,8 +369,9 @@ void BlockService::reap() {
             }
             if (done[i].cid < Controller::kIoEntries) finish_part(done[i].cid, done[i].status);
         }
-        if (n.value() < 64) return;
+        if (n.value() < 64) break;
     }
+    flush_batch();  // commands finish_part submits again
 }
 
 void BlockService::post_ready() {

@@ -9,7 +9,11 @@
 // bad one gets its own error completion — it costs the consumer that
 // request, nothing else. Commands that outlive their timeout make the
 // controller reset (the broker releases what was in flight) and are
-// submitted again on the new queues, once.
+// submitted again on the new queues, once. A command the device fails
+// goes again once when its status allows a retry (DNR clear); the
+// request's completion then carries the Status the NVMe status maps to
+// (nvme::io_status: MediaError, OutOfBounds, ReadOnly, ...) and the raw
+// status field.
 #pragma once
 
 #include "abi/block.h"
@@ -52,7 +56,7 @@ private:
     };
     struct Command {  // one in flight per command id
         bool busy = false;
-        bool retried = false;
+        bool retried = false;  // submitted a second time (after a timeout or a retryable error)
         u16 request = 0;
         u64 submitted_ns = 0;
         abi::NvmeCommand nvme{};

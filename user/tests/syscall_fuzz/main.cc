@@ -199,7 +199,7 @@ static_assert(sizeof(Recorder) <= 4096);
 constexpr u64 kRecorderMagic = 0x7265636f72646572ull;
 
 // --- status accounting -------------------------------------------------------
-constexpr u32 kStatusCount = static_cast<u32>(Status::DeviceError) + 1;
+constexpr u32 kStatusCount = static_cast<u32>(kLastStatus) + 1;
 constexpr u32 kSyscalls = static_cast<u32>(S::Count);
 static_assert(kSyscalls == 52,
               "syscall_fuzz: a system call was added or removed: give it a weight, arguments and its safety rules "
