@@ -63,7 +63,7 @@ Result<void> NvmeController::bring_up() {
 
 Result<void> NvmeController::identify_namespaces(u32 nn) {
     const u8* page = direct_map::to_virt<const u8>(m_scratch_phys);
-    u32 nsids[kMaxNamespaces];
+    u32* nsids = m_active_nsids;
     u32 count = 0;
     // The active list (CNS 02h, NVMe 1.1+); a controller without it gets
     // 1..NN probed one by one.
@@ -72,6 +72,9 @@ Result<void> NvmeController::identify_namespaces(u32 nn) {
     } else {
         for (u32 n = 1; n <= nn && count < kMaxNamespaces; n++) nsids[count++] = n;
     }
+    if (count == kMaxNamespaces && nn > kMaxNamespaces)
+        LOG_WARN("nvme broker: session %u: the controller may have up to %u namespaces; only the first %u get I/O",
+                 m_session->id(), nn, kMaxNamespaces);
     m_namespace_count = 0;
     for (u32 i = 0; i < count; i++) {
         if (!admin->run_internal(identify_command(nvme::kIdentifyNamespace, nsids[i], m_scratch_phys)).ok())

@@ -34,7 +34,9 @@ struct NvmeNamespace {
 
 class NvmeController {
 public:
-    static constexpr u32 kMaxNamespaces = 16;
+    // QEMU's model allows 256; cloud controllers have a handful. Namespaces
+    // past this are logged and get no I/O.
+    static constexpr u32 kMaxNamespaces = 256;
 
     static NvmeController* create(kdma::Session* session, volatile u8* regs, u8 dstrd, u16 max_entries);
     void ref() { m_refs++; }
@@ -118,6 +120,7 @@ private:
     u16 m_io_queues = 0;  // granted
     u32 m_qids_used = 0;  // bit q: QID q in use (bit 0 unused)
     NvmeNamespace m_namespaces[kMaxNamespaces] = {};
+    u32 m_active_nsids[kMaxNamespaces] = {};  // bring-up's scratch: the active list (too big for the stack)
     u32 m_namespace_count = 0;
 };
 

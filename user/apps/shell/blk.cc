@@ -130,7 +130,7 @@ void cmd_list() {
     out("  DEVICE       BLOCKS       BLOCK-SIZE SIZE-MIB MAX-XFER-KIB MODEL                SERIAL\n");
     for (u32 i = 0; i < g_service_count; i++) {
         Service& svc = g_services[i];
-        for (u32 index = 0; index < 16; index++) {
+        for (u32 index = 0;; index++) {  // until Info answers past the last device
             auto info = svc.client->info(index);
             if (!info.ok()) {
                 if (index == 0) out("  %s: %s\n", svc.provider, status_name(info.status()));

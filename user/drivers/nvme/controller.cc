@@ -57,6 +57,9 @@ Result<void> Controller::bring_up() {
     for (u32 i = 0; i < nvme::kIdentifyBytes; i++) page[i] = m_identify_data[i];
     u32 nsids[kMaxNamespaces];
     u32 listed = TRY(nvme::parse_active_namespaces(page, nsids, kMaxNamespaces));
+    if (listed == kMaxNamespaces && m_info.nn > kMaxNamespaces)
+        rt::log("nvme: the controller may have up to %u namespaces; only the first %u are served", m_info.nn,
+                kMaxNamespaces);
     m_namespace_count = 0;
     for (u32 i = 0; i < listed; i++) {
         c.cdw10 = nvme::kIdentifyNamespace;

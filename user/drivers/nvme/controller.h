@@ -28,7 +28,7 @@ struct Namespace {
 
 class Controller {
 public:
-    static constexpr u32 kMaxNamespaces = 16;
+    static constexpr u32 kMaxNamespaces = 256;  // as the broker's
     static constexpr u32 kAdminEntries = 32;
     static constexpr u32 kIoEntries = 128;
 
