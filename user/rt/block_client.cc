@@ -14,12 +14,9 @@ u64 get_u64(const u8* p) { return u64{get_u32(p)} | u64{get_u32(p + 4)} << 32; }
 
 }  // namespace
 
-Result<BlockDeviceRef> find_block_device(const char* name, usize len) {
-    const abi::StartupBlock& s = startup();
-    for (u32 i = 0; i < s.handle_count; i++) {
-        const char* slot = s.handles[i].name;
-        if (slot[0] != 's' || slot[1] != 'v' || slot[2] != 'c' || slot[3] != '.') continue;
-        const char* provider = slot + 4;
+Result<BlockDeviceRef> find_block_device(const ServiceInstance* instances, u32 count, const char* name, usize len) {
+    for (u32 i = 0; i < count; i++) {
+        const char* provider = instances[i].name;
         usize p = 0;
         while (provider[p] && p < len && name[p] == provider[p]) p++;
         if (provider[p] || p + 1 >= len || name[p] != 'n') continue;
@@ -28,11 +25,11 @@ Result<BlockDeviceRef> find_block_device(const char* name, usize len) {
             if (name[k] < '0' || name[k] > '9' || nsid > 100000000) return Status::InvalidArgument;
             nsid = nsid * 10 + static_cast<u32>(name[k] - '0');
         }
-        BlockClient probe(s.handles[i].handle);
+        BlockClient probe(instances[i].endpoint.get());
         for (u32 index = 0;; index++) {
             auto info = probe.info(index);
             if (!info.ok()) break;
-            if (info.value().nsid == nsid) return BlockDeviceRef{s.handles[i].handle, index, info.value()};
+            if (info.value().nsid == nsid) return BlockDeviceRef{i, index, info.value()};
         }
     }
     return Status::NotFound;

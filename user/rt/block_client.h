@@ -11,23 +11,23 @@
 #include "abi/block.h"
 #include "abi/ipc.h"
 #include "rt/handle.h"
+#include "rt/service.h"
 #include "util/result.h"
 
 namespace rt {
 
-// A block device by name: "<provider>n<nsid>" (nvme0n1), looked up among
-// this process's service handles "svc.<provider>" (granted by init from the
-// manifest's serve lines).
+// A block device by name: "<instance>n<nsid>" (nvme0n1, nvme0.1n2), looked
+// up among service instances (rt/service.h: open_service_instances).
 struct BlockDeviceRef {
-    u32 service;  // the handle to call
-    u32 index;    // the device's index at that provider
+    u32 instance;  // index into the instances given
+    u32 index;     // the device's index at that provider instance
     abi::BlockInfo info;
 };
-Result<BlockDeviceRef> find_block_device(const char* name, usize len);
+Result<BlockDeviceRef> find_block_device(const ServiceInstance* instances, u32 count, const char* name, usize len);
 
 class BlockClient {
 public:
-    // `service`: a handle with `call` on the provider's endpoint.
+    // `service`: a handle with `call` on a provider instance's endpoint.
     explicit BlockClient(u32 service) : m_service(service) {}
     ~BlockClient() { (void)detach(); }
 

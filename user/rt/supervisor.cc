@@ -49,8 +49,14 @@ void Supervisor::run() {
             if (at && (!next_restart || at < next_restart)) next_restart = at;
         }
         constexpr u64 kServiceKey = ~u64{0};
+        constexpr u64 kDirectoryKey = u64{1} << 32;  // + index; children are 0..m_count-1
         if (m_client.service) (void)waitset_add(ws.value().get(), m_client.service, abi::kSignalReadable, kServiceKey);
-        if (!anything && !next_restart && !m_client.service) {
+        for (u32 d = 0; d < m_client.directory_count; d++)
+            if (m_client.directories[d])
+                (void)waitset_add(ws.value().get(), m_client.directories[d], abi::kSignalReadable, kDirectoryKey + d);
+        bool directories = false;
+        for (u32 d = 0; d < m_client.directory_count; d++) directories |= m_client.directories[d] != 0;
+        if (!anything && !next_restart && !m_client.service && !directories) {
             log("%s: nothing left to supervise", m_client.who);
             return;
         }
@@ -63,8 +69,10 @@ void Supervisor::run() {
         auto n = waitset_wait(ws.value().get(), events, 8, timeout);
         if (n.ok()) {
             for (u32 e = 0; e < n.value(); e++) {
-                if (events[e].key == kServiceKey) m_client.on_request(m_client.ctx);
-                else on_death(static_cast<u32>(events[e].key));
+                u64 key = events[e].key;
+                if (key == kServiceKey) m_client.on_request(m_client.ctx);
+                else if (key >= kDirectoryKey) m_client.on_directory_request(m_client.ctx, static_cast<u32>(key - kDirectoryKey));
+                else on_death(static_cast<u32>(key));
             }
         }
         u64 now = clock_ns();

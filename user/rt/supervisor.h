@@ -32,10 +32,17 @@ public:
         bool (*restart)(void* ctx, u32 i);
         void* ctx;
         // Optional: an endpoint the supervisor also waits on (Readable);
-        // on_request runs when a caller is queued. With one, run() never
-        // returns (the service outlives its children).
+        // on_request runs when a caller is queued. With one (or any
+        // directories), run() never returns (the service outlives its
+        // children).
         u32 service = 0;
         void (*on_request)(void* ctx) = nullptr;
+        // Optional: more endpoints waited on the same way (devmgr's service
+        // directories); on_directory_request(ctx, i) runs when a caller is
+        // queued on directories[i]. Zero entries are skipped.
+        const u32* directories = nullptr;
+        u32 directory_count = 0;
+        void (*on_directory_request)(void* ctx, u32 i) = nullptr;
     };
 
     Supervisor(Supervised* children, u32 count, const Client& client)

@@ -117,7 +117,9 @@ int main(u64) {
 
     usize dev_len = 0;
     while (o.dev[dev_len]) dev_len++;
-    auto dev = rt::find_block_device(o.dev, dev_len);
+    static rt::ServiceInstance instances[8];
+    u32 instance_count = rt::open_service_instances(instances, 8);
+    auto dev = rt::find_block_device(instances, instance_count, o.dev, dev_len);
     if (!dev.ok()) return rt::log("blkbench: no device %s: %s", o.dev, status_name(dev.status())), 1;
     const abi::BlockInfo info = dev.value().info;
     u64 block = info.block_size;
@@ -137,7 +139,7 @@ int main(u64) {
     if (data_bytes > abi::kBlockMaxDataBytes) data_bytes = abi::kBlockMaxDataBytes;
     u64 slots_in_buffer = data_bytes / o.bs;
 
-    rt::BlockClient client(dev.value().service);
+    rt::BlockClient client(instances[dev.value().instance].endpoint.get());
     if (auto a = client.attach(data_bytes); !a.ok()) return rt::log("blkbench: attach: %s", status_name(a.status())), 1;
     rt::log("blkbench: %s %s bs=%llu qd=%llu %s on %llu blocks of %llu B", o.dev, o.mode,
             static_cast<unsigned long long>(o.bs), static_cast<unsigned long long>(o.qd),

@@ -21,10 +21,17 @@
 // (lib/abi/devmgr.h): every function with its provider, backend, windows,
 // state and restart count.
 //
+// Device services (lib/abi/service.h): for each provider entry that serves
+// anyone, init grants devmgr the entry's directory endpoint ("svcN").
+// devmgr gives every function the entry binds an endpoint of its own
+// (passed to the provider as "service", and again to a restarted one) and
+// answers the directory: consumers holding it open the instances.
+//
 // Teardown is the kernel's: when a provider dies its DmaPool's last
 // capability goes, and the kernel stops the device before any of its DMA
 // memory is freed (kernel/dma/session.h).
 #include "abi/devmgr.h"
+#include "abi/service.h"
 #include "manifest/manifest.h"
 #include "rt/log.h"
 #include "rt/rights.h"
@@ -36,9 +43,9 @@
 namespace {
 
 manifest::Manifest g_manifest;
-// The binding that serves each provider entry's device service.
-constexpr u32 kNoOwner = ~0u;
-u32 g_service_owner[manifest::kMaxProviders];
+// Each provider entry's service directory ("svcN" from init; 0: it serves
+// no one).
+u32 g_directories[manifest::kMaxProviders];
 manifest::ManifestErrors g_errors;
 abi::DeviceInfo g_devices[64];
 u32 g_device_count;
@@ -59,6 +66,9 @@ Binding g_bindings[kMaxBindings];
 // pool, vectors) is minted from it, so revoking it takes them all back.
 rt::Handle g_functions[kMaxBindings];
 rt::Supervised g_children[kMaxBindings];
+// The instance endpoint each binding serves, when its entry has a
+// directory; kept here so a restarted provider serves the same one.
+rt::Handle g_instances[kMaxBindings];
 u32 g_binding_count;
 
 constexpr u32 kMaxVectorGrants = 8;
@@ -144,21 +154,10 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     };
     grants[n++] = rt::Grant{"pci", fn.value().get(), true, cap_rights::kInspect};
     grants[n++] = rt::Grant{"log", g_log, true, cap_rights::kWrite};
-    // The device service its consumers call (init made it from the
-    // manifest's `serve` lines): one endpoint per provider entry, so only
-    // the first function the entry binds serves it (pin others with pci=).
-    u32 k = static_cast<u32>(&p - g_manifest.providers);
-    char svc_slot[16];
-    format(svc_slot, sizeof svc_slot, "svc%u", k);
-    if (u32 svc = rt::startup_handle(svc_slot)) {
-        if (g_service_owner[k] == kNoOwner) g_service_owner[k] = b;
-        if (g_service_owner[k] == b)
-            grants[n++] = rt::Grant{"service", svc, true, cap_rights::kServe | cap_rights::kWait};
-        else
-            rt::log("devmgr: %s on %02x:%02x.%x: its service is served by the entry's first function; this one "
-                    "serves no one",
-                    p.name, d.bus, d.device, d.function);
-    }
+    // This function's instance of the entry's device service; consumers
+    // reach it through the directory.
+    if (g_instances[b])
+        grants[n++] = rt::Grant{"service", g_instances[b].get(), true, cap_rights::kServe | cap_rights::kWait};
     for (u32 i = 0; i < p.bar_count; i++) {
         const manifest::BarWindow& w = p.bars[i];
         u64 length = w.length ? w.length : d.bars[w.bar].size - w.offset;
@@ -300,10 +299,52 @@ void serve_request(void*) {
     (void)rt::endpoint_reply(reply);
 }
 
+// The instance-th function entry k serves (PCI order, refused ones
+// skipped); kMaxBindings past the last. *count = how many there are.
+u32 find_instance(u32 k, u32 instance, u32* count) {
+    u32 found = kMaxBindings, seen = 0;
+    for (u32 b = 0; b < g_binding_count; b++) {
+        if (g_bindings[b].provider != k || g_bindings[b].refused || !g_instances[b]) continue;
+        if (seen++ == instance) found = b;
+    }
+    *count = seen;
+    return found;
+}
+
+// A consumer opens an instance of entry k's service (lib/abi/service.h).
+void serve_directory(void*, u32 k) {
+    abi::Message m{};
+    if (!rt::endpoint_receive(g_directories[k], m, 0).ok()) return;
+    for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);  // none expected
+    u32 op = 0, instance = 0;
+    if (m.length >= 4) __builtin_memcpy(&op, m.data, 4);
+    if (m.length >= 8) __builtin_memcpy(&instance, m.data + 4, 4);
+    abi::Message reply{};
+    reply.length = 8 + abi::kServiceNameBytes;
+    u32 count = 0;
+    Status s = Status::Ok;
+    if (op != static_cast<u32>(abi::ServiceOp::Open) || m.length < 8) {
+        s = Status::InvalidArgument;
+    } else if (u32 b = find_instance(k, instance, &count); b == kMaxBindings) {
+        s = Status::NotFound;
+    } else if (auto call = rt::duplicate(g_instances[b].get(), cap_rights::kCall | cap_rights::kTransfer); !call.ok()) {
+        s = call.status();
+    } else {
+        const char* entry = g_manifest.providers[k].name;
+        char* name = reinterpret_cast<char*>(reply.data + 8);
+        format(name, abi::kServiceNameBytes, instance ? "%s.%u" : "%s", entry, instance);
+        reply.handle_count = 1;
+        reply.handles[0] = call.value().release();
+    }
+    u32 status = static_cast<u32>(s);
+    __builtin_memcpy(reply.data, &status, 4);
+    __builtin_memcpy(reply.data + 4, &count, 4);
+    (void)rt::endpoint_reply(reply);
+}
+
 }  // namespace
 
 int main(u64) {
-    for (u32& owner : g_service_owner) owner = kNoOwner;
     g_root = rt::startup_handle("devices");
     g_resource = rt::startup_handle("resource");
     g_log = rt::startup_handle("log");
@@ -321,6 +362,11 @@ int main(u64) {
         return 1;
     }
     g_device_count = n.value();
+    for (u32 k = 0; k < g_manifest.provider_count; k++) {
+        char slot[16];
+        format(slot, sizeof slot, "svc%u", k);
+        g_directories[k] = rt::startup_handle(slot);
+    }
     rt::log("devmgr: %u PCI functions, %u providers in the manifest", g_device_count, g_manifest.provider_count);
     for (u32 i = 0; i < g_manifest.provider_count; i++) {
         const manifest::Provider& p = g_manifest.providers[i];
@@ -335,6 +381,13 @@ int main(u64) {
             }
             u32 b = g_binding_count++;
             g_bindings[b] = Binding{i, k, abi::DevmgrBackend::None, 0, false, false};
+            if (g_directories[i]) {
+                auto ep = rt::endpoint_create();
+                if (ep.ok()) g_instances[b] = static_cast<rt::Handle&&>(ep.value());
+                else
+                    rt::log("devmgr: %s on %02x:%02x.%x: no service endpoint: %s; it serves no one", p.name,
+                            g_devices[k].bus, g_devices[k].device, g_devices[k].function, status_name(ep.status()));
+            }
             if (!bind(p, g_devices[k], g_children[b])) g_bindings[b].refused = true;
             if (p.match == manifest::DeviceClass::AnyFunction) break;  // the first usable function only
         }
@@ -354,6 +407,9 @@ int main(u64) {
         nullptr};
     client.service = rt::startup_handle("service");
     client.on_request = serve_request;
+    client.directories = g_directories;
+    client.directory_count = g_manifest.provider_count;
+    client.on_directory_request = serve_directory;
     rt::Supervisor(g_children, g_binding_count, client).run();
     return 0;
 }

@@ -7,11 +7,13 @@
 // refused; the rest boots. init exits when nothing is left to supervise.
 //
 // Device services (`serve = PROCESS` in a [provider]): init makes one
-// endpoint per provider that serves anyone. Each consumer named gets it
-// with `call` under "svc.<provider>"; the device manager — the process
-// granted the `[devices]` root — gets it with `serve` under "svcN" (N the
-// provider's index in the manifest) and hands it to the provider it binds.
-// Authority still flows only from the manifest: nobody looks a service up.
+// endpoint per provider that serves anyone — the entry's service directory
+// (lib/abi/service.h). Each consumer named gets it with `call` under
+// "svc.<provider>"; the device manager — the process granted the
+// `[devices]` root — gets it with `serve` under "svcN" (N the provider's
+// index in the manifest) and answers it with the endpoints of the
+// functions it binds. Authority still flows only from the manifest: nobody
+// looks a service up.
 #include "manifest/manifest.h"
 #include "rt/log.h"
 #include "rt/rights.h"
@@ -133,8 +135,8 @@ bool start(u32 i) {
         const manifest::CapGrant& g = p.program.caps[c];
         if (!grant(g.slot, g_object_handles[g.object_index], g.rights)) return false;
     }
-    // Device services: consumers call them; the device manager serves them
-    // through the providers it binds.
+    // Device services: consumers call the directories; the device manager
+    // answers them with the instances it binds.
     for (u32 k = 0; k < g_manifest.provider_count; k++) {
         const manifest::Provider& pv = g_manifest.providers[k];
         if (!g_services[k]) continue;

@@ -10,15 +10,17 @@
 namespace shell {
 namespace {
 
-constexpr u32 kMaxServices = 4;
+constexpr u32 kMaxServices = 8;  // provider instances
 constexpr u64 kRequestTimeoutNs = 60'000'000'000ull;
 constexpr u64 kDataBytes = 1ull << 20;
 
+// One provider instance's service ("nvme0", "nvme0.1", ...) and the
+// client the shell keeps attached to it.
 struct Service {
-    char provider[24];
-    u32 handle;
+    const char* provider;
     rt::BlockClient* client;
 };
+rt::ServiceInstance g_instances[kMaxServices];
 Service g_services[kMaxServices];
 u32 g_service_count;
 bool g_scanned;
@@ -27,16 +29,9 @@ alignas(rt::BlockClient) u8 g_client_storage[kMaxServices][sizeof(rt::BlockClien
 void scan() {
     if (g_scanned) return;
     g_scanned = true;
-    const abi::StartupBlock& s = rt::startup();
-    for (u32 i = 0; i < s.handle_count && g_service_count < kMaxServices; i++) {
-        const char* name = s.handles[i].name;
-        if (name[0] != 's' || name[1] != 'v' || name[2] != 'c' || name[3] != '.') continue;
-        Service& svc = g_services[g_service_count];
-        format(svc.provider, sizeof svc.provider, "%s", name + 4);
-        svc.handle = s.handles[i].handle;
-        svc.client = new (g_client_storage[g_service_count]) rt::BlockClient(s.handles[i].handle);
-        g_service_count++;
-    }
+    g_service_count = rt::open_service_instances(g_instances, kMaxServices);
+    for (u32 i = 0; i < g_service_count; i++)
+        g_services[i] = Service{g_instances[i].name, new (g_client_storage[i]) rt::BlockClient(g_instances[i].endpoint.get())};
 }
 
 struct Device {
@@ -47,14 +42,10 @@ struct Device {
 
 bool find_device(const char* name, usize len, Device* d) {
     scan();
-    auto ref = rt::find_block_device(name, len);
+    auto ref = rt::find_block_device(g_instances, g_service_count, name, len);
     if (!ref.ok()) return false;
-    for (u32 i = 0; i < g_service_count; i++) {
-        if (g_services[i].handle != ref.value().service) continue;
-        *d = Device{&g_services[i], ref.value().index, ref.value().info};
-        return true;
-    }
-    return false;
+    *d = Device{&g_services[ref.value().instance], ref.value().index, ref.value().info};
+    return true;
 }
 
 bool next_word(const char*& s, usize& len, const char** w, usize* wlen) {
@@ -137,7 +128,7 @@ void cmd_list() {
                 break;
             }
             auto id = svc.client->identity(index);
-            char dev[32];
+            char dev[48];
             format(dev, sizeof dev, "%sn%u", svc.provider, info.value().nsid);
             out("  %-12s %-12llu %-10u %-8llu %-12u %-20s %s\n", dev,
                 static_cast<unsigned long long>(info.value().blocks), info.value().block_size,

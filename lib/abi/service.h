@@ -1,0 +1,36 @@
+// Device service directories (DESIGN §6): how a consumer named by a
+// provider entry's `serve` lines reaches each device that entry drives.
+//
+// One [provider] entry may bind several PCI functions — a cloud VM has one
+// NVMe controller per volume on AWS Nitro, and a manifest should not have
+// to pin each by address. Every bound function is an *instance* with an
+// endpoint of its own, speaking the device's protocol (lib/abi/block.h).
+// The endpoint a consumer is granted ("svc.<provider>") is the entry's
+// directory, served by the device manager: it hands out the instances'
+// endpoints with `call` (and `transfer`, which moving a handle needs). Holding the directory is the authority
+// (init grants it from the manifest); nobody looks a service up by name.
+//
+// Instances are numbered in PCI order among the functions the entry bound
+// (refused functions are skipped) and named after the entry: instance 0 is
+// "<provider>", instance k "<provider>.<k>" — so devices read "nvme0n1",
+// "nvme0.1n1". An instance's endpoint outlives its provider: a restarted
+// provider serves the same one, so consumers only attach again.
+#pragma once
+
+#include "util/types.h"
+
+namespace abi {
+
+// Directory requests: data[0..4] = op. The values cannot be mistaken for a
+// device protocol's (BlockOp is 1..4): a device request sent to a
+// directory is answered InvalidArgument.
+enum class ServiceOp : u32 {
+    // data[4..8] = instance index -> data[0..4] = Status (NotFound past the
+    // last), data[4..8] = instance count, data[8..8+kServiceNameBytes] =
+    // the instance's name (NUL-terminated); handles[0] = its endpoint
+    // (call|transfer).
+    Open = 0x5356'0001,
+};
+constexpr u32 kServiceNameBytes = 32;
+
+}  // namespace abi
