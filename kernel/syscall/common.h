@@ -72,7 +72,7 @@ i64 interrupt_ack(u64 h);
 i64 interrupt_mask(u64 h, u64 masked);
 i64 nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq);
 i64 nvme_submit(u64 queue, u64 commands, u64 count);
-i64 nvme_complete(u64 queue, u64 out, u64 max);
+i64 nvme_complete(u64 queue, u64 out, u64 max, u64 flags);
 i64 nvme_queue_map(u64 queue);
 i64 virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry);
 i64 virtqueue_submit(u64 queue, u64 chains, u64 count);

@@ -67,7 +67,7 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         case S::InterruptMask: r = sys::interrupt_mask(a0, a1); break;
         case S::NvmeQueueCreate: r = sys::nvme_queue_create(a0, a1, a2, a3, a4); break;
         case S::NvmeSubmit: r = sys::nvme_submit(a0, a1, a2); break;
-        case S::NvmeComplete: r = sys::nvme_complete(a0, a1, a2); break;
+        case S::NvmeComplete: r = sys::nvme_complete(a0, a1, a2, a3); break;
         case S::NvmeQueueMap: r = sys::nvme_queue_map(a0); break;
         case S::VirtQueueCreate: r = sys::virtqueue_create(a0, a1, a2, a3); break;
         case S::VirtQueueSubmit: r = sys::virtqueue_submit(a0, a1, a2); break;

@@ -64,7 +64,7 @@ enum class Syscall : u64 {
     InterruptMask = 43,     // (interrupt h, u32 masked) -> 0
     NvmeQueueCreate = 44,   // (pool h, NvmeQueueKind, u32 entries, admin queue h, interrupt h or 0) -> nvme queue h
     NvmeSubmit = 45,        // (queue h, const NvmeCommand*, u32 count) -> count submitted
-    NvmeComplete = 46,      // (queue h, NvmeCompletion* out, u32 max) -> completions copied out
+    NvmeComplete = 46,      // (queue h, NvmeCompletion* out, u32 max, u64 flags) -> completions copied out
     NvmeQueueMap = 47,      // (queue h) -> vaddr of the completion queue (read-only)
     VirtQueueCreate = 48,   // (pool h, u32 queue index, u32 size, u32 msix entry) -> virtqueue h
     VirtQueueSubmit = 49,   // (virtqueue h, VirtioChain* inout, u32 count) -> count (heads written back)

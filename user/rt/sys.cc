@@ -171,8 +171,8 @@ Result<Handle> nvme_io_queue_create(u32 pool, u32 admin, u32 entries, u32 irq) {
 Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count) {
     return to_u32(raw_syscall(S::NvmeSubmit, queue, ptr(commands), count));
 }
-Result<u32> nvme_complete(u32 queue, abi::NvmeCompletion* out, u32 max) {
-    return to_u32(raw_syscall(S::NvmeComplete, queue, reinterpret_cast<u64>(out), max));
+Result<u32> nvme_complete(u32 queue, abi::NvmeCompletion* out, u32 max, u64 flags) {
+    return to_u32(raw_syscall(S::NvmeComplete, queue, reinterpret_cast<u64>(out), max, flags));
 }
 Result<u64> nvme_queue_map(u32 queue) { return to_result(raw_syscall(S::NvmeQueueMap, queue)); }
 Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry) {

@@ -78,7 +78,9 @@ Result<void> interrupt_mask(u32 irq, bool masked);
 Result<Handle> nvme_admin_queue_create(u32 pool, u32 entries);
 Result<Handle> nvme_io_queue_create(u32 pool, u32 admin, u32 entries, u32 irq);
 Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count);
-Result<u32> nvme_complete(u32 queue, abi::NvmeCompletion* out, u32 max);
+// flags: abi::kNvmeCompleteAckInterrupt acknowledges the queue's Interrupt
+// first (InterruptAck and NvmeComplete in one call).
+Result<u32> nvme_complete(u32 queue, abi::NvmeCompletion* out, u32 max, u64 flags = 0);
 Result<u64> nvme_queue_map(u32 queue);
 Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry);
 Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count);

@@ -67,11 +67,11 @@ void BlockService::run() {
         // periodic wake while commands are in flight (which is also when the
         // broker looks for a lost shadow doorbell) — not on a consumer's
         // kick: that would cost a system call per submission for nothing.
-        // Acknowledge (unmask) before reaping: a completion posted after the
-        // reap raises the interrupt again instead of being missed.
+        // After an interrupt the reap's first NvmeComplete acknowledges it
+        // (re-arms it) before reading the queue: a completion posted after
+        // the reap raises the interrupt again instead of being missed.
         bool timed_wake = !n.ok() || n.value() == 0;
-        if (irq) (void)rt::interrupt_ack(m_ctrl.io_irq());
-        if (irq || timed_wake) reap();
+        if (irq || timed_wake) reap(irq);
         take_requests();
         post_ready();
         check_timeouts();
@@ -336,10 +336,11 @@ void BlockService::finish_part(u16 cid, u16 nvme_status) {
     if (--req.parts_left == 0) req.done = true;
 }
 
-void BlockService::reap() {
+void BlockService::reap(bool ack_interrupt) {
     for (;;) {
         abi::NvmeCompletion done[64];
-        auto n = m_ctrl.complete(done, 64);
+        auto n = m_ctrl.complete(done, 64, ack_interrupt);
+        ack_interrupt = false;
         if (!n.ok()) {
             if (n.status() == Status::TornDown) {
                 rt::log("nvme: the DMA grant was torn down; exiting");

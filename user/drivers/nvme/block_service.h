@@ -67,7 +67,9 @@ private:
     bool start_request(u32 ch, const abi::BlockRequest& r);
     void finish_part(u16 cid, u16 nvme_status);
     void post_ready();
-    void reap();
+    // ack_interrupt: the I/O interrupt fired; the first NvmeComplete
+    // acknowledges it.
+    void reap(bool ack_interrupt);
     void flush_batch();
     void check_timeouts();
     i32 validate(const Channel& c, const abi::BlockRequest& r, u32* parts) const;
