@@ -138,6 +138,8 @@ i64 waitset_create() {
 }
 
 i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
+    bool take = mask & abi::kWaitTake;
+    mask &= ~abi::kWaitTake;
     if (mask == 0 || (mask & ~kKnownSignals)) return err(Status::InvalidArgument);
     auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), kobj::Type::WaitSet, cap::kRightWrite);
     if (!set.ok()) return err(set.status());
@@ -152,7 +154,7 @@ i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
         return err(Status::WrongType);
     auto* object = static_cast<kobj::Object*>(entry.value().object);
     if (type == kobj::Type::Endpoint) object = static_cast<kobj::BadgedEndpoint*>(object)->endpoint();
-    return ok_or(set.value()->add(object, mask, key), 0);
+    return ok_or(set.value()->add(object, mask, key, take), 0);
 }
 
 i64 waitset_remove(u64 ws, u64 key) {
@@ -166,7 +168,10 @@ i64 waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout) {
     if (!set.ok()) return err(set.status());
     if (max == 0 || max > kobj::WaitSet::kMaxEntries) return err(Status::InvalidArgument);
     if (!user::range_ok(user_events, max * sizeof(abi::WaitEvent))) return err(Status::OutOfBounds);
-    kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries];
+    kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries] = {};
+    // Written (zeros) before waiting: an entry added with kWaitTake clears
+    // its notification when reported, and a bad pointer must not lose that.
+    if (auto c = user::copy_to(user_events, events, max * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
     auto n = set.value()->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout));  // holds a ref while blocked
     if (!n.ok()) return err(n.status());
     static_assert(sizeof(abi::WaitEvent) == sizeof(kobj::WaitSet::Event));

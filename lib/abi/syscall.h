@@ -38,7 +38,7 @@ enum class Syscall : u64 {
     MemoryMap = 17,         // (h, u64 vaddr or 0, u64 flags) -> vaddr
     MemoryUnmap = 18,       // (h, u64 vaddr) -> 0
     WaitSetCreate = 19,     // () -> h
-    WaitSetAdd = 20,        // (ws h, h, u64 signal mask, u64 key) -> 0
+    WaitSetAdd = 20,        // (ws h, h, u64 signal mask | kWaitTake, u64 key) -> 0
     WaitSetRemove = 21,     // (ws h, u64 key) -> 0
     WaitSetWait = 22,       // (ws h, WaitEvent* out, u32 max, u64 timeout) -> count
     ProcessSpawn = 23,      // (resource h, const SpawnRequest*) -> process h
@@ -98,6 +98,10 @@ inline constexpr i64 encode_error(i32 status) { return -static_cast<i64>(status)
 constexpr u64 kSignalReady = 1u << 0;     // Notification has pending bits
 constexpr u64 kSignalReadable = 1u << 1;  // Endpoint has a caller waiting
 constexpr u64 kSignalDead = 1u << 2;      // Process has terminated / Thread has ended
+// WaitSetAdd option (in the mask, not a signal): for a Notification, the
+// WaitSetWait that reports the entry also takes (clears) its bits, as a
+// NotificationWait with timeout 0 would — one system call instead of two.
+constexpr u64 kWaitTake = 1ull << 32;
 
 // MemoryMap flags.
 constexpr u64 kMapWrite = 1u << 0;

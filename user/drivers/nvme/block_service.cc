@@ -58,10 +58,10 @@ void BlockService::run() {
                     rt::exit(3);
                 }
                 irq = true;
-            } else if (events[i].key >= kKeyChannel && events[i].key < kKeyChannel + kMaxChannels) {
-                const Channel& c = m_channels[events[i].key - kKeyChannel];
-                if (c.live) (void)rt::notification_wait(c.request_note.get(), 0);  // clears it
             }
+            // A channel's kick needs nothing here: its entry takes the
+            // notification's bits as it reports it (kWaitTake), and
+            // take_requests() below reads every channel's ring.
         }
         // Completions are reaped when the I/O interrupt fired, or on the
         // periodic wake while commands are in flight (which is also when the
@@ -155,7 +155,7 @@ void BlockService::attach(abi::Message& m) {
         rt::duplicate(c.data.get(), cap_rights::kRead | cap_rights::kWrite | cap_rights::kMap | cap_rights::kTransfer);
     auto note_copy = rt::duplicate(c.request_note.get(), cap_rights::kSignal | cap_rights::kTransfer);
     if (!data_copy.ok() || !note_copy.ok() ||
-        !rt::waitset_add(m_ws.get(), c.request_note.get(), abi::kSignalReady, kKeyChannel + ch).ok())
+        !rt::waitset_add(m_ws.get(), c.request_note.get(), abi::kSignalReady | abi::kWaitTake, kKeyChannel + ch).ok())
         return refuse(Status::NoMemory);
     c.live = true;
     m_channels[ch] = static_cast<Channel&&>(c);
