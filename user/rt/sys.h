@@ -16,6 +16,8 @@ namespace rt {
 
 [[noreturn]] void exit(i64 code);
 void yield();
+// ClockGet's monotonic ns, computed in user mode from the startup block's
+// TSC calibration (no system call); ClockGet itself if uncalibrated.
 u64 clock_ns();
 void sleep_ns(u64 ns);
 
