@@ -149,8 +149,8 @@ i64 nvme_complete(u64 queue, u64 out, u64 max, u64 flags) {
     if ((flags & abi::kNvmeCompleteAckInterrupt) && !irq) return err(Status::InvalidArgument);  // polled queue
     // The output is written (zeros) before anything is consumed: a
     // completion is never lost to a bad pointer.
-    abi::NvmeCompletion done[abi::kNvmeMaxEntries] = {};
-    if (auto c = user::copy_to(out, done, max * sizeof done[0]); !c.ok()) return err(c.status());
+    abi::NvmeCompletion done[abi::kNvmeMaxEntries];  // complete() fills what it returns
+    if (auto c = user::zero(out, max * sizeof done[0]); !c.ok()) return err(c.status());
     // Acknowledged before the queue is read, as a provider calling
     // InterruptAck then NvmeComplete would: a completion posted after the
     // read raises the interrupt again instead of being missed. The queue

@@ -168,10 +168,10 @@ i64 waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout) {
     if (!set.ok()) return err(set.status());
     if (max == 0 || max > kobj::WaitSet::kMaxEntries) return err(Status::InvalidArgument);
     if (!user::range_ok(user_events, max * sizeof(abi::WaitEvent))) return err(Status::OutOfBounds);
-    kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries] = {};
+    kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries];  // wait() fills what it returns
     // Written (zeros) before waiting: an entry added with kWaitTake clears
     // its notification when reported, and a bad pointer must not lose that.
-    if (auto c = user::copy_to(user_events, events, max * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
+    if (auto c = user::zero(user_events, max * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
     auto n = set.value()->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout));  // holds a ref while blocked
     if (!n.ok()) return err(n.status());
     static_assert(sizeof(abi::WaitEvent) == sizeof(kobj::WaitSet::Event));
