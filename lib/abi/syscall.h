@@ -33,14 +33,14 @@ enum class Syscall : u64 {
     EndpointReply = 12,     // (Message* in) -> 0
     NotificationCreate = 13,  // () -> h
     NotificationSignal = 14,  // (h, u64 bits) -> 0
-    NotificationWait = 15,    // (h, u64 timeout) -> bits
+    NotificationWait = 15,    // (h, u64 timeout, signal h or 0, u64 signal bits) -> bits
     MemoryCreate = 16,      // (u64 bytes) -> h
     MemoryMap = 17,         // (h, u64 vaddr or 0, u64 flags) -> vaddr
     MemoryUnmap = 18,       // (h, u64 vaddr) -> 0
     WaitSetCreate = 19,     // () -> h
     WaitSetAdd = 20,        // (ws h, h, u64 signal mask | kWaitTake, u64 key) -> 0
     WaitSetRemove = 21,     // (ws h, u64 key) -> 0
-    WaitSetWait = 22,       // (ws h, WaitEvent* out, u32 max, u64 timeout) -> count
+    WaitSetWait = 22,       // (ws h, WaitEvent* out, u32 max, u64 timeout, signal h or 0, u64 signal bits) -> count
     ProcessSpawn = 23,      // (resource h, const SpawnRequest*) -> process h
     ProcessKill = 24,       // (process h) -> 0
     ProcessInfo = 25,       // (process h, ProcessInfo* out) -> 0

@@ -110,7 +110,9 @@ Result<void> endpoint_reply(const abi::Message& reply) { return status_only(raw_
 
 Result<Handle> notification_create() { return new_handle(raw_syscall(S::NotificationCreate)); }
 Result<void> notification_signal(u32 h, u64 bits) { return status_only(raw_syscall(S::NotificationSignal, h, bits)); }
-Result<u64> notification_wait(u32 h, u64 timeout_ns) { return to_result(raw_syscall(S::NotificationWait, h, timeout_ns)); }
+Result<u64> notification_wait(u32 h, u64 timeout_ns, u32 signal, u64 signal_bits) {
+    return to_result(raw_syscall(S::NotificationWait, h, timeout_ns, signal, signal_bits));
+}
 
 Result<Handle> memory_create(u64 bytes) { return new_handle(raw_syscall(S::MemoryCreate, bytes)); }
 Result<u64> memory_map(u32 h, u64 vaddr, u64 flags) { return to_result(raw_syscall(S::MemoryMap, h, vaddr, flags)); }
@@ -121,8 +123,8 @@ Result<void> waitset_add(u32 ws, u32 h, u64 mask, u64 key) {
     return status_only(raw_syscall(S::WaitSetAdd, ws, h, mask, key));
 }
 Result<void> waitset_remove(u32 ws, u64 key) { return status_only(raw_syscall(S::WaitSetRemove, ws, key)); }
-Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns) {
-    return to_u32(raw_syscall(S::WaitSetWait, ws, ptr(events), max, timeout_ns));
+Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns, u32 signal, u64 signal_bits) {
+    return to_u32(raw_syscall(S::WaitSetWait, ws, ptr(events), max, timeout_ns, signal, signal_bits));
 }
 
 Result<Handle> process_spawn(u32 resource, const abi::SpawnRequest& request) {

@@ -45,7 +45,9 @@ Result<void> endpoint_reply(const abi::Message& reply);
 
 Result<Handle> notification_create();
 Result<void> notification_signal(u32 h, u64 bits);
-Result<u64> notification_wait(u32 h, u64 timeout_ns);
+// signal (optional, with non-zero signal_bits): a notification to signal
+// first, in the same system call — "tell the peer, then wait for it".
+Result<u64> notification_wait(u32 h, u64 timeout_ns, u32 signal = 0, u64 signal_bits = 0);
 
 Result<Handle> memory_create(u64 bytes);
 Result<u64> memory_map(u32 h, u64 vaddr, u64 flags);
@@ -54,7 +56,9 @@ Result<void> memory_unmap(u32 h, u64 vaddr);
 Result<Handle> waitset_create();
 Result<void> waitset_add(u32 ws, u32 h, u64 mask, u64 key);
 Result<void> waitset_remove(u32 ws, u64 key);
-Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns);
+// signal: as for notification_wait, signalled before waiting.
+Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns, u32 signal = 0,
+                         u64 signal_bits = 0);
 
 Result<Handle> process_spawn(u32 resource, const abi::SpawnRequest& request);
 Result<void> process_kill(u32 h);

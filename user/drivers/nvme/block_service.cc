@@ -47,7 +47,11 @@ void BlockService::run() {
     for (;;) {
         abi::WaitEvent events[8];
         u64 timeout = m_in_flight_commands ? kBusyWakeNs : abi::kForever;
-        auto n = rt::waitset_wait(m_ws.get(), events, 8, timeout);
+        // The consumer told of new completions is signalled by the wait
+        // itself (one kernel entry, not two); any others just before.
+        u32 signal = signal_all_but_one();
+        auto n = rt::waitset_wait(m_ws.get(), events, 8, timeout, signal, signal ? 1 : 0);
+        if (!n.ok() && n.status() != Status::Timeout && signal) (void)rt::notification_signal(signal, 1);
         bool irq = false;
         for (u32 i = 0; n.ok() && i < n.value(); i++) {
             if (events[i].key == kKeyService) {
@@ -377,11 +381,17 @@ void BlockService::post_ready() {
         m_pending_signal |= 1u << req.channel;
         req = Request{};
     }
+}
+
+u32 BlockService::signal_all_but_one() {
+    u32 last = 0;
     for (u32 ch = 0; ch < kMaxChannels; ch++) {
-        if (!(m_pending_signal >> ch & 1)) continue;
-        if (m_channels[ch].live) (void)rt::notification_signal(m_channels[ch].consumer_note.get(), 1);
+        if (!(m_pending_signal >> ch & 1) || !m_channels[ch].live) continue;
+        if (last) (void)rt::notification_signal(last, 1);
+        last = m_channels[ch].consumer_note.get();
     }
     m_pending_signal = 0;
+    return last;
 }
 
 void BlockService::check_timeouts() {

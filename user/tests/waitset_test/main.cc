@@ -3,7 +3,8 @@
 // with exactly that key and the bits signalled; a second wait with nothing
 // pending must time out after the requested time, not before. Then
 // kWaitTake: entries that take their notification's bits as the wait
-// reports them — and only those reported — and refused on a process.
+// reports them — and only those reported — and refused on a process. Last,
+// NotificationWait and WaitSetWait that signal a notification first.
 #include "rt/log.h"
 #include "rt/spawn.h"
 #include "rt/sys.h"
@@ -72,5 +73,18 @@ int main(u64) {
             static_cast<unsigned long long>(left1.ok() ? left1.value() : 0),
             again.ok() ? "an event (UNEXPECTED)" : status_name(again.status()),
             on_process.ok() ? "ok (UNEXPECTED)" : status_name(on_process.status()));
+
+    // Signal first, then wait, in one call: the signal lands before the
+    // wait looks, so neither call blocks (timeout 0 would say Timeout).
+    u32 n0 = t0.value().get(), n1 = t1.value().get();
+    auto own = rt::notification_wait(n1, 0, n1, 0x20);
+    auto via_set = rt::waitset_wait(ws2.value().get(), events, 3, 0, n0, 0x10);
+    auto taken = rt::notification_wait(n0, 0);
+    auto no_bits = rt::notification_wait(n1, 0, n1, 0);
+    rt::log("waitset: signal then wait: NotificationWait got 0x%llx; WaitSetWait %u event(s), key %llu, its bits then: "
+            "%s; a signal without bits: %s",
+            static_cast<unsigned long long>(own.ok() ? own.value() : 0), via_set.ok() ? via_set.value() : 0,
+            static_cast<unsigned long long>(events[0].key), taken.ok() ? "STILL SET" : status_name(taken.status()),
+            no_bits.ok() ? "ok (UNEXPECTED)" : status_name(no_bits.status()));
     return 0;
 }
