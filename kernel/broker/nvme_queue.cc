@@ -168,6 +168,10 @@ Result<NvmeQueue*> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, Interrupt
     ctrl->ref();
     ctrl->attach(q);
     q->m_qid = qid;
+    if (irq) {
+        irq->ref();
+        q->m_irq = irq;
+    }
     u16 lists = entries < kMaxListPages ? entries : kMaxListPages;
     // The CQ is twice the SQ: with shadow doorbells the controller may
     // judge fullness from a CQ head one update old, and a CQ it believes
@@ -266,6 +270,7 @@ NvmeQueue::~NvmeQueue() {
     if (m_sq_entry) m_session->release(m_sq_entry);
     if (m_cq_entry) m_session->release(m_cq_entry);
     if (m_list_entry) m_session->release(m_list_entry);
+    if (m_irq) m_irq->unref();
     m_session->unref();
 }
 

@@ -49,6 +49,10 @@ public:
     Result<u32> submit(Process* caller, const abi::NvmeCommand* commands, u32 count);
     // Consumes up to `max` completions into `out`; returns how many.
     Result<u32> complete(abi::NvmeCompletion* out, u32 max);
+    // The Interrupt the I/O queue was created with (null: polled, or the
+    // admin queue). The queue holds a reference: NvmeComplete may
+    // acknowledge it (abi::kNvmeCompleteAckInterrupt).
+    Interrupt* interrupt() const { return m_irq; }
     Result<u64> map_completions(Process* process, u32 space_id, u32 handle);
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
 
@@ -84,6 +88,7 @@ private:
 
     kdma::Session* m_session = nullptr;
     NvmeController* m_ctrl = nullptr;
+    Interrupt* m_irq = nullptr;  // referenced
     u16 m_qid = 0;
     u16 m_entries = 0;     // submission queue entries (and command ids)
     u16 m_cq_entries = 0;  // I/O queues: twice the SQ (see create_io)

@@ -23,7 +23,9 @@ Interrupt::~Interrupt() { kirq::unroute(m_vector); }
 
 void Interrupt::fire(void* self) {
     auto* i = static_cast<Interrupt*>(self);
-    i->m_pending++;
+    // A second delivery before the ack: hold the entry back until the ack
+    // (the device keeps what it sends meanwhile pending).
+    if (i->m_pending++ && !i->m_held_back) i->m_held_back = kirq::hold_back(i->m_vector);
     i->signals_changed();
 }
 
@@ -37,7 +39,10 @@ Result<u64> Interrupt::ack() {
     if (m_dead) return Status::TornDown;
     u64 n = m_pending;
     m_pending = 0;
-    if (!m_masked) kirq::set_masked(m_vector, false);
+    if (m_held_back) {
+        m_held_back = false;
+        if (!m_masked) kirq::set_masked(m_vector, false);
+    }
     signals_changed();
     return n;
 }
@@ -45,7 +50,7 @@ Result<u64> Interrupt::ack() {
 Result<void> Interrupt::mask(bool masked) {
     if (m_dead) return Status::TornDown;
     m_masked = masked;
-    kirq::set_masked(m_vector, masked || m_pending);
+    kirq::set_masked(m_vector, masked || m_held_back);
     return {};
 }
 

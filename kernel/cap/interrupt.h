@@ -1,9 +1,11 @@
 // Interrupt: one MSI-X vector of one PCI function (DESIGN §3), minted from
 // the PciFunction capability. Waited on through a WaitSet: kSignalReady
 // while deliveries are pending, kSignalDead once the function's DMA grant
-// was torn down (the vector is masked for good). Delivery masks the MSI-X
-// entry; ack() returns how many deliveries were pending and unmasks it
-// (unless the holder masked it).
+// was torn down (the vector is masked for good). ack() returns how many
+// deliveries were pending. A delivery that finds one already pending masks
+// the entry (storm protection: at most two deliveries per ack); ack()
+// unmasks it again (unless the holder masked it). The common cycle —
+// deliver, ack, deliver — writes no mask register at all.
 #pragma once
 
 #include "cap/object.h"
@@ -31,7 +33,8 @@ private:
     u32 m_function = 0;
     u16 m_index = 0;
     u8 m_vector = 0;
-    bool m_masked = false;
+    bool m_masked = false;     // by the holder (mask())
+    bool m_held_back = false;  // by a second delivery before the ack
     bool m_dead = false;
     u64 m_pending = 0;
 };

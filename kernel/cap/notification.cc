@@ -20,14 +20,17 @@ void Notification::signal(u64 bits) {
     signals_changed();
 }
 
+u64 Notification::take() {
+    u64 bits = m_bits;
+    if (!bits) return 0;
+    m_bits = 0;
+    signals_changed();
+    return bits;
+}
+
 Result<u64> Notification::wait(u64 deadline_ns) {
     for (;;) {
-        if (m_bits) {
-            u64 bits = m_bits;
-            m_bits = 0;
-            signals_changed();
-            return bits;
-        }
+        if (m_bits) return take();
         if (deadline_ns == ~u64{0}) return Status::Timeout;
         if (m_waiter) return Status::Busy;
         m_waiter = sched::current();

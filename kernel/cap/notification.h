@@ -17,6 +17,9 @@ public:
     // or deadline_ns (0 = forever, ~0 = poll) passes (Timeout).
     Result<u64> wait(u64 deadline_ns);
     u64 signals() const override { return m_bits ? kSignalReady : 0; }
+    // Returns and clears the pending bits without blocking (a WaitSet entry
+    // added with abi::kWaitTake).
+    u64 take();
     u64 pending() const { return m_bits; }
 
     void clear_waiter() { m_waiter = nullptr; }

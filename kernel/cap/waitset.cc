@@ -1,5 +1,6 @@
 #include "cap/waitset.h"
 
+#include "cap/notification.h"
 #include "sched/scheduler.h"
 
 namespace kobj {
@@ -20,11 +21,13 @@ WaitSet::~WaitSet() {
     }
 }
 
-Result<void> WaitSet::add(Object* object, u64 mask, u64 key) {
+Result<void> WaitSet::add(Object* object, u64 mask, u64 key, bool take) {
     if (mask == 0) return Status::InvalidArgument;
+    if (take && object->type() != Type::Notification) return Status::WrongType;
     for (u32 i = 0; i < m_count; i++)
         if (m_entries[i].key == key) return Status::Busy;
     if (m_count == kMaxEntries) return Status::NoMemory;
+    m_take[m_count] = take;
     Observer& o = m_entries[m_count++];
     o = Observer{this, object, mask, key, nullptr};
     object->ref();
@@ -46,7 +49,9 @@ Result<void> WaitSet::remove(u64 key) {
             m_entries[i] = last;
             m_entries[i].next = nullptr;
             m_entries[i].object->add_observer(&m_entries[i]);
+            m_take[i] = m_take[m_count - 1];
         }
+        m_take[m_count - 1] = false;
         m_count--;
         object->unref_deferred();
         return {};
@@ -54,11 +59,14 @@ Result<void> WaitSet::remove(u64 key) {
     return Status::NotFound;
 }
 
-u32 WaitSet::collect(Event* out, u32 max) const {
+u32 WaitSet::collect(Event* out, u32 max) {
     u32 n = 0;
     for (u32 i = 0; i < m_count && n < max; i++) {
         u64 fired = m_entries[i].object->signals() & m_entries[i].mask;
-        if (fired) out[n++] = Event{m_entries[i].key, fired};
+        if (!fired) continue;
+        // Taken only when reported (n < max): an entry left out stays set.
+        if (m_take[i]) static_cast<Notification*>(m_entries[i].object)->take();
+        out[n++] = Event{m_entries[i].key, fired};
     }
     return n;
 }

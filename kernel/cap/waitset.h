@@ -24,8 +24,10 @@ public:
     ~WaitSet() override;
 
     // Watches `object` for any of `mask`; `key` identifies it in events.
-    // Busy when the key is already used, NoMemory when full.
-    Result<void> add(Object* object, u64 mask, u64 key);
+    // `take` (Notifications only): the wait that reports the entry also
+    // clears the notification's bits. Busy when the key is already used,
+    // NoMemory when full, WrongType for `take` on anything else.
+    Result<void> add(Object* object, u64 mask, u64 key, bool take = false);
     Result<void> remove(u64 key);
     // Fills up to `max` events for entries whose signals match now; when
     // none does, blocks until one does or deadline_ns passes (0 = forever;
@@ -39,8 +41,9 @@ public:
     void clear_waiter() { m_waiter = nullptr; }
 
 private:
-    u32 collect(Event* out, u32 max) const;
+    u32 collect(Event* out, u32 max);
     Observer m_entries[kMaxEntries];
+    bool m_take[kMaxEntries] = {};  // per entry: take the Notification's bits when reported
     u32 m_count = 0;
     Thread* m_waiter = nullptr;
 };

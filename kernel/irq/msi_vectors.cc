@@ -103,12 +103,6 @@ Result<void> msi_program(u32 function, u8 vector) {
 void deliver(InterruptFrame& frame) {
     Route& r = g_routes[frame.vector & 0xff];
     if (!r.used) return;
-    if (r.msi) {
-        // Mask until acked only where the device keeps the message pending.
-        if (pci_enum::function(r.function).msi.per_vector_masking) msi_set_masked(r.function, true);
-    } else if (auto e = entry_of(r.function, r.index); e.ok()) {
-        e.value()->vector_control = e.value()->vector_control | pci::kMsixVectorControlMasked;
-    }
     r.sink.fire(r.sink.ctx);
 }
 
@@ -149,6 +143,14 @@ void set_masked(u8 vector, bool masked) {
     u32 control = e.value()->vector_control;
     e.value()->vector_control =
         masked ? control | pci::kMsixVectorControlMasked : control & ~pci::kMsixVectorControlMasked;
+}
+
+bool hold_back(u8 vector) {
+    Route& r = g_routes[vector];
+    if (!r.used) return false;
+    if (r.msi && !pci_enum::function(r.function).msi.per_vector_masking) return false;
+    set_masked(vector, true);
+    return true;
 }
 
 void unroute(u8 vector) {

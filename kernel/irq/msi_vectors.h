@@ -3,9 +3,12 @@
 // write to the address the entry holds, so no provider may choose it.
 //
 // A route ties one (function, MSI-X entry) to one CPU vector and a sink
-// (the Interrupt object). Delivery masks the entry (so a device cannot
-// storm a provider that is not acknowledging) and calls the sink; the
-// provider's ack unmasks it. Teardown masks every route of a function.
+// (the Interrupt object). Delivery calls the sink, which holds the entry
+// back (hold_back: masked) once a second delivery arrives before the
+// provider acknowledged the first — so a device cannot storm a provider
+// that is not acknowledging, yet the usual one-delivery-per-ack cycle
+// costs no mask/unmask register writes. Teardown masks every route of a
+// function.
 #pragma once
 
 #include "util/result.h"
@@ -29,6 +32,11 @@ Result<u8> route(u32 function, u16 index, Sink sink);
 // Masks the entry and frees the vector.
 void unroute(u8 vector);
 void set_masked(u8 vector, bool masked);
+// Masks the entry where the device keeps a message sent meanwhile pending
+// (MSI-X, MSI with per-vector masking) and returns true; false (nothing
+// done) for MSI without per-vector masking, whose only off switch loses
+// messages.
+bool hold_back(u8 vector);
 // Teardown: masks every routed entry of `function` and tells each sink.
 // Returns how many.
 u32 mask_function(u32 function);

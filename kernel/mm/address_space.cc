@@ -40,6 +40,9 @@ Result<void> AddressSpace::init() {
 
 void AddressSpace::destroy() {
     if (!m_root) return;
+    // A thread without a process may still run on this space (the
+    // scheduler does not switch CR3 for it): leave it before its tables go.
+    if ((cpu::read_cr3() & paging::kAddressMask) == m_root) cpu::write_cr3(paging::kernel_root());
     u64* t = table(m_root);
     for (int i = 0; i < 256; i++)
         if (t[i] & paging::kPresent) free_tables(t[i] & paging::kAddressMask, 3);

@@ -1,5 +1,6 @@
 #include "proc/lifecycle.h"
 
+#include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/idt.h"
 #include "arch/x86_64/user_copy.h"
@@ -67,7 +68,13 @@ Result<kobj::Process*> load_module(const char* module, usize len) {
     return p;
 }
 
-Result<void> start(kobj::Process* p, const abi::StartupBlock& block, u8 priority) {
+Result<void> start(kobj::Process* p, const abi::StartupBlock& given, u8 priority) {
+    abi::StartupBlock block = given;
+    // The clock's calibration, so that user programs read ClockGet's time
+    // without entering the kernel (rt::clock_ns); whatever a spawner put
+    // there is overwritten.
+    block.tsc_hz = clock::tsc_hz();
+    block.tsc_base = clock::tsc_base();
     TRY(p->map_anonymous(kStartupAddress, 1, mm::MapFlags{false, false, false}));
     TRY(p->write_memory(kStartupAddress, reinterpret_cast<const u8*>(&block), sizeof block));
     TRY(p->spawn_thread(p->entry(), kStackTop - 16, kStartupAddress, priority));

@@ -108,8 +108,18 @@ void switch_to(Thread* next) {
         cpu->kernel_rsp = next->stack.top;
         gdt::set_kernel_stack(next->stack.top);
     }
-    u64 root = next->process ? next->process->address_space().root() : paging::kernel_root();
-    if ((cpu::read_cr3() & paging::kAddressMask) != root) cpu::write_cr3(root);
+    // A thread without a process (the idle thread) runs on whatever address
+    // space is loaded: it only touches the kernel half, which every address
+    // space maps identically. Not switching to the kernel's own root saves
+    // two CR3 writes each time a thread blocks, idles and is woken again —
+    // and under TCG every CR3 write flushes QEMU's whole soft TLB, which
+    // made the idle round trip of a QD1 NVMe read cost ~20 us. An address
+    // space is left before it is destroyed (Process::terminate,
+    // AddressSpace::destroy), so the lazily kept one is always alive.
+    if (next->process) {
+        u64 root = next->process->address_space().root();
+        if ((cpu::read_cr3() & paging::kAddressMask) != root) cpu::write_cr3(root);
+    }
     switch_context(&prev->saved_rsp, next->saved_rsp);
     reap();
 }

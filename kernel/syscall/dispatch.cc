@@ -10,7 +10,7 @@
 
 extern "C" void syscall_dispatch(InterruptFrame* f) {
     percpu::current_cpu()->syscalls++;
-    u64 a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10, a4 = f->r8;
+    u64 a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10, a4 = f->r8, a5 = f->r9;
     u64 number = f->rax;
     using S = abi::Syscall;
     i64 r;
@@ -36,14 +36,14 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         case S::EndpointReply: r = sys::endpoint_reply(a0); break;
         case S::NotificationCreate: r = sys::notification_create(); break;
         case S::NotificationSignal: r = sys::notification_signal(a0, a1); break;
-        case S::NotificationWait: r = sys::notification_wait(a0, a1); break;
+        case S::NotificationWait: r = sys::notification_wait(a0, a1, a2, a3); break;
         case S::MemoryCreate: r = sys::memory_create(a0); break;
         case S::MemoryMap: r = sys::memory_map(a0, a1, a2); break;
         case S::MemoryUnmap: r = sys::memory_unmap(a0, a1); break;
         case S::WaitSetCreate: r = sys::waitset_create(); break;
         case S::WaitSetAdd: r = sys::waitset_add(a0, a1, a2, a3); break;
         case S::WaitSetRemove: r = sys::waitset_remove(a0, a1); break;
-        case S::WaitSetWait: r = sys::waitset_wait(a0, a1, a2, a3); break;
+        case S::WaitSetWait: r = sys::waitset_wait(a0, a1, a2, a3, a4, a5); break;
         case S::ProcessSpawn: r = sys::process_spawn(a0, a1); break;
         case S::ProcessKill: r = sys::process_kill(a0); break;
         case S::ProcessInfo: r = sys::process_info(a0, a1); break;
@@ -67,7 +67,7 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         case S::InterruptMask: r = sys::interrupt_mask(a0, a1); break;
         case S::NvmeQueueCreate: r = sys::nvme_queue_create(a0, a1, a2, a3, a4); break;
         case S::NvmeSubmit: r = sys::nvme_submit(a0, a1, a2); break;
-        case S::NvmeComplete: r = sys::nvme_complete(a0, a1, a2); break;
+        case S::NvmeComplete: r = sys::nvme_complete(a0, a1, a2, a3); break;
         case S::NvmeQueueMap: r = sys::nvme_queue_map(a0); break;
         case S::VirtQueueCreate: r = sys::virtqueue_create(a0, a1, a2, a3); break;
         case S::VirtQueueSubmit: r = sys::virtqueue_submit(a0, a1, a2); break;

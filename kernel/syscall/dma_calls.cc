@@ -140,14 +140,24 @@ i64 nvme_submit(u64 queue, u64 commands, u64 count) {
     return n.value();
 }
 
-i64 nvme_complete(u64 queue, u64 out, u64 max) {
+i64 nvme_complete(u64 queue, u64 out, u64 max, u64 flags) {
     auto q = kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), kobj::Type::NvmeQueue, cap::kRightWrite);
     if (!q.ok()) return err(q.status());
     if (max == 0 || max > abi::kNvmeMaxEntries) return err(Status::InvalidArgument);
+    if (flags & ~abi::kNvmeCompleteAckInterrupt) return err(Status::InvalidArgument);
+    kobj::Interrupt* irq = q.value()->interrupt();
+    if ((flags & abi::kNvmeCompleteAckInterrupt) && !irq) return err(Status::InvalidArgument);  // polled queue
     // The output is written (zeros) before anything is consumed: a
     // completion is never lost to a bad pointer.
-    abi::NvmeCompletion done[abi::kNvmeMaxEntries] = {};
-    if (auto c = user::copy_to(out, done, max * sizeof done[0]); !c.ok()) return err(c.status());
+    abi::NvmeCompletion done[abi::kNvmeMaxEntries];  // complete() fills what it returns
+    if (auto c = user::zero(out, max * sizeof done[0]); !c.ok()) return err(c.status());
+    // Acknowledged before the queue is read, as a provider calling
+    // InterruptAck then NvmeComplete would: a completion posted after the
+    // read raises the interrupt again instead of being missed. The queue
+    // holds the Interrupt it was created with, with the write right its
+    // creator showed then.
+    if (flags & abi::kNvmeCompleteAckInterrupt)
+        if (auto a = irq->ack(); !a.ok()) return err(a.status());
     auto n = q.value()->complete(done, static_cast<u32>(max));
     if (!n.ok()) return err(n.status());
     if (auto c = user::copy_to(out, done, n.value() * sizeof done[0]); !c.ok()) return err(c.status());

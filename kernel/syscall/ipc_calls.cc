@@ -125,9 +125,24 @@ i64 notification_signal(u64 h, u64 bits) {
     return 0;
 }
 
-i64 notification_wait(u64 h, u64 timeout) {
+namespace {
+// The optional "signal first" half of NotificationWait and WaitSetWait:
+// (0, 0) is none; otherwise a Notification with the signal right and
+// non-zero bits. Looked up before anything happens, signalled by the
+// caller once the wait's own arguments are known to be good.
+Result<kobj::Notification*> signal_first(u64 h, u64 bits) {
+    if (!h) return bits ? Result<kobj::Notification*>(Status::InvalidArgument) : Result<kobj::Notification*>(nullptr);
+    if (!bits) return Status::InvalidArgument;
+    return kcap::lookup<kobj::Notification>(self(), handle_arg(h), kobj::Type::Notification, cap::kRightSignal);
+}
+}  // namespace
+
+i64 notification_wait(u64 h, u64 timeout, u64 signal_h, u64 signal_bits) {
     auto n = kcap::lookup<kobj::Notification>(self(), handle_arg(h), kobj::Type::Notification, cap::kRightWait);
     if (!n.ok()) return err(n.status());
+    auto first = signal_first(signal_h, signal_bits);
+    if (!first.ok()) return err(first.status());
+    if (first.value()) first.value()->signal(signal_bits);
     auto bits = n.value()->wait(deadline_from_timeout(timeout));  // holds a reference while blocked
     return bits.ok() ? static_cast<i64>(bits.value() & 0x7fffffffffffffffull) : err(bits.status());
 }
@@ -138,6 +153,8 @@ i64 waitset_create() {
 }
 
 i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
+    bool take = mask & abi::kWaitTake;
+    mask &= ~abi::kWaitTake;
     if (mask == 0 || (mask & ~kKnownSignals)) return err(Status::InvalidArgument);
     auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), kobj::Type::WaitSet, cap::kRightWrite);
     if (!set.ok()) return err(set.status());
@@ -152,7 +169,7 @@ i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
         return err(Status::WrongType);
     auto* object = static_cast<kobj::Object*>(entry.value().object);
     if (type == kobj::Type::Endpoint) object = static_cast<kobj::BadgedEndpoint*>(object)->endpoint();
-    return ok_or(set.value()->add(object, mask, key), 0);
+    return ok_or(set.value()->add(object, mask, key, take), 0);
 }
 
 i64 waitset_remove(u64 ws, u64 key) {
@@ -161,12 +178,18 @@ i64 waitset_remove(u64 ws, u64 key) {
     return ok_or(set.value()->remove(key), 0);
 }
 
-i64 waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout) {
+i64 waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout, u64 signal_h, u64 signal_bits) {
     auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), kobj::Type::WaitSet, cap::kRightWait);
     if (!set.ok()) return err(set.status());
     if (max == 0 || max > kobj::WaitSet::kMaxEntries) return err(Status::InvalidArgument);
     if (!user::range_ok(user_events, max * sizeof(abi::WaitEvent))) return err(Status::OutOfBounds);
-    kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries];
+    kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries];  // wait() fills what it returns
+    // Written (zeros) before waiting: an entry added with kWaitTake clears
+    // its notification when reported, and a bad pointer must not lose that.
+    if (auto c = user::zero(user_events, max * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
+    auto first = signal_first(signal_h, signal_bits);
+    if (!first.ok()) return err(first.status());
+    if (first.value()) first.value()->signal(signal_bits);
     auto n = set.value()->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout));  // holds a ref while blocked
     if (!n.ok()) return err(n.status());
     static_assert(sizeof(abi::WaitEvent) == sizeof(kobj::WaitSet::Event));

@@ -48,6 +48,13 @@ struct NvmeCompletion {
 };
 static_assert(sizeof(NvmeCompletion) == 8);
 
+// NvmeComplete flags.
+// Acknowledge the Interrupt the I/O queue was created with first (what
+// InterruptAck does: its pending deliveries are cleared and it is re-armed),
+// then take completions: one call instead of two after an interrupt. A
+// completion posted after the acknowledgement raises the interrupt again.
+constexpr u64 kNvmeCompleteAckInterrupt = 1u << 0;
+
 constexpr u32 kNvmeMaxBatch = 64;
 constexpr u32 kNvmeMaxEntries = 256;  // queue depth limit (SQ 16 KiB, CQ 4 KiB)
 // On the admin queue the broker keeps the last command id for its own

@@ -27,6 +27,12 @@ struct StartupBlock {
     char name[32];
     char args[kArgsBytes];
     StartupHandle handles[kStartupHandles];
+    // The monotonic clock (ClockGet) without a system call: ns =
+    // util::tsc_to_ns(rdtsc - tsc_base, tsc_hz) (lib/util/tsc_clock.h), the
+    // kernel's own arithmetic. Written by the kernel for every process;
+    // tsc_hz = 0: not calibrated, use ClockGet.
+    u64 tsc_hz;
+    u64 tsc_base;
 };
 static_assert(sizeof(StartupBlock) <= 4096);
 

@@ -33,14 +33,14 @@ enum class Syscall : u64 {
     EndpointReply = 12,     // (Message* in) -> 0
     NotificationCreate = 13,  // () -> h
     NotificationSignal = 14,  // (h, u64 bits) -> 0
-    NotificationWait = 15,    // (h, u64 timeout) -> bits
+    NotificationWait = 15,    // (h, u64 timeout, signal h or 0, u64 signal bits) -> bits
     MemoryCreate = 16,      // (u64 bytes) -> h
     MemoryMap = 17,         // (h, u64 vaddr or 0, u64 flags) -> vaddr
     MemoryUnmap = 18,       // (h, u64 vaddr) -> 0
     WaitSetCreate = 19,     // () -> h
-    WaitSetAdd = 20,        // (ws h, h, u64 signal mask, u64 key) -> 0
+    WaitSetAdd = 20,        // (ws h, h, u64 signal mask | kWaitTake, u64 key) -> 0
     WaitSetRemove = 21,     // (ws h, u64 key) -> 0
-    WaitSetWait = 22,       // (ws h, WaitEvent* out, u32 max, u64 timeout) -> count
+    WaitSetWait = 22,       // (ws h, WaitEvent* out, u32 max, u64 timeout, signal h or 0, u64 signal bits) -> count
     ProcessSpawn = 23,      // (resource h, const SpawnRequest*) -> process h
     ProcessKill = 24,       // (process h) -> 0
     ProcessInfo = 25,       // (process h, ProcessInfo* out) -> 0
@@ -64,7 +64,7 @@ enum class Syscall : u64 {
     InterruptMask = 43,     // (interrupt h, u32 masked) -> 0
     NvmeQueueCreate = 44,   // (pool h, NvmeQueueKind, u32 entries, admin queue h, interrupt h or 0) -> nvme queue h
     NvmeSubmit = 45,        // (queue h, const NvmeCommand*, u32 count) -> count submitted
-    NvmeComplete = 46,      // (queue h, NvmeCompletion* out, u32 max) -> completions copied out
+    NvmeComplete = 46,      // (queue h, NvmeCompletion* out, u32 max, u64 flags) -> completions copied out
     NvmeQueueMap = 47,      // (queue h) -> vaddr of the completion queue (read-only)
     VirtQueueCreate = 48,   // (pool h, u32 queue index, u32 size, u32 msix entry) -> virtqueue h
     VirtQueueSubmit = 49,   // (virtqueue h, VirtioChain* inout, u32 count) -> count (heads written back)
@@ -98,6 +98,10 @@ inline constexpr i64 encode_error(i32 status) { return -static_cast<i64>(status)
 constexpr u64 kSignalReady = 1u << 0;     // Notification has pending bits
 constexpr u64 kSignalReadable = 1u << 1;  // Endpoint has a caller waiting
 constexpr u64 kSignalDead = 1u << 2;      // Process has terminated / Thread has ended
+// WaitSetAdd option (in the mask, not a signal): for a Notification, the
+// WaitSetWait that reports the entry also takes (clears) its bits, as a
+// NotificationWait with timeout 0 would — one system call instead of two.
+constexpr u64 kWaitTake = 1ull << 32;
 
 // MemoryMap flags.
 constexpr u64 kMapWrite = 1u << 0;

@@ -124,7 +124,7 @@ bool BlockClient::queue(const abi::BlockRequest& r) {
 
 void BlockClient::kick() { (void)notification_signal(m_provider_note.get(), 1); }
 
-Result<u32> BlockClient::wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns) {
+Result<u32> BlockClient::wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns, bool kick) {
     u64 deadline = clock_ns() + timeout_ns;
     for (;;) {
         u32 head = m_rings->completion_head;
@@ -133,23 +133,30 @@ Result<u32> BlockClient::wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns
         while (head != tail && n < max) out[n++] = m_rings->completions[head++ % abi::kBlockRingEntries];
         if (n) {
             __atomic_store_n(&m_rings->completion_head, head, __ATOMIC_RELEASE);
+            if (kick) this->kick();
             return n;
         }
         u64 now = clock_ns();
-        if (timeout_ns == 0 || now >= deadline) return Status::Timeout;
+        if (timeout_ns == 0 || now >= deadline) {
+            if (kick) this->kick();
+            return Status::Timeout;
+        }
         // Cleared here, then the ring read again: a signal after the read
-        // above is not lost.
-        (void)notification_wait(m_note.get(), deadline - now);
+        // above is not lost. The provider's kick, if any, goes in the same
+        // system call, just before the wait.
+        (void)notification_wait(m_note.get(), deadline - now, kick ? m_provider_note.get() : 0, kick ? 1 : 0);
+        kick = false;
     }
 }
 
 Status BlockClient::run(const abi::BlockRequest& r, u64 timeout_ns, u16* device_status) {
     if (device_status) *device_status = 0;
     if (!queue(r)) return Status::Busy;
-    kick();
     abi::BlockCompletion c;
+    bool kick = true;
     for (;;) {
-        auto n = wait(&c, 1, timeout_ns);
+        auto n = wait(&c, 1, timeout_ns, kick);
+        kick = false;
         if (!n.ok()) return n.status();
         if (c.id != r.id) continue;
         if (device_status) *device_status = c.nvme_status;

@@ -45,8 +45,9 @@ public:
     bool queue(const abi::BlockRequest& r);
     void kick();
     // Takes up to `max` completions; waits up to timeout_ns for the first
-    // (0: do not wait). Timeout when none came.
-    Result<u32> wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns);
+    // (0: do not wait). Timeout when none came. kick: tell the provider
+    // first — when the wait blocks, in the same system call as the wait.
+    Result<u32> wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns, bool kick = false);
     // One request, waited for: its completion status (Ok on success);
     // *device_status (if given) = the device's status field when the
     // device failed it, else 0.

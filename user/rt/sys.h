@@ -16,6 +16,8 @@ namespace rt {
 
 [[noreturn]] void exit(i64 code);
 void yield();
+// ClockGet's monotonic ns, computed in user mode from the startup block's
+// TSC calibration (no system call); ClockGet itself if uncalibrated.
 u64 clock_ns();
 void sleep_ns(u64 ns);
 
@@ -43,7 +45,9 @@ Result<void> endpoint_reply(const abi::Message& reply);
 
 Result<Handle> notification_create();
 Result<void> notification_signal(u32 h, u64 bits);
-Result<u64> notification_wait(u32 h, u64 timeout_ns);
+// signal (optional, with non-zero signal_bits): a notification to signal
+// first, in the same system call — "tell the peer, then wait for it".
+Result<u64> notification_wait(u32 h, u64 timeout_ns, u32 signal = 0, u64 signal_bits = 0);
 
 Result<Handle> memory_create(u64 bytes);
 Result<u64> memory_map(u32 h, u64 vaddr, u64 flags);
@@ -52,7 +56,9 @@ Result<void> memory_unmap(u32 h, u64 vaddr);
 Result<Handle> waitset_create();
 Result<void> waitset_add(u32 ws, u32 h, u64 mask, u64 key);
 Result<void> waitset_remove(u32 ws, u64 key);
-Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns);
+// signal: as for notification_wait, signalled before waiting.
+Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns, u32 signal = 0,
+                         u64 signal_bits = 0);
 
 Result<Handle> process_spawn(u32 resource, const abi::SpawnRequest& request);
 Result<void> process_kill(u32 h);
@@ -78,7 +84,9 @@ Result<void> interrupt_mask(u32 irq, bool masked);
 Result<Handle> nvme_admin_queue_create(u32 pool, u32 entries);
 Result<Handle> nvme_io_queue_create(u32 pool, u32 admin, u32 entries, u32 irq);
 Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count);
-Result<u32> nvme_complete(u32 queue, abi::NvmeCompletion* out, u32 max);
+// flags: abi::kNvmeCompleteAckInterrupt acknowledges the queue's Interrupt
+// first (InterruptAck and NvmeComplete in one call).
+Result<u32> nvme_complete(u32 queue, abi::NvmeCompletion* out, u32 max, u64 flags = 0);
 Result<u64> nvme_queue_map(u32 queue);
 Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry);
 Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count);

@@ -1,6 +1,7 @@
 #include "arch/x86_64/clock.h"
 
 #include "arch/x86_64/cpu.h"
+#include "util/tsc_clock.h"
 
 namespace clock {
 namespace {
@@ -44,12 +45,11 @@ void calibrate() {
 }
 
 u64 tsc_hz() { return g_tsc_hz; }
+u64 tsc_base() { return g_tsc_base; }
 
 u64 monotonic_ns() {
     if (!g_tsc_hz) return 0;
-    u64 ticks = cpu::rdtsc() - g_tsc_base;
-    // ticks * 1e9 / hz without overflowing for ~centuries at GHz rates.
-    return (ticks / g_tsc_hz) * 1000000000ull + ((ticks % g_tsc_hz) * 1000000000ull) / g_tsc_hz;
+    return util::tsc_to_ns(cpu::rdtsc() - g_tsc_base, g_tsc_hz);
 }
 
 void delay_ns(u64 ns) {

@@ -11,6 +11,8 @@ namespace clock {
 void calibrate();
 u64 monotonic_ns();
 u64 tsc_hz();
+// The TSC value monotonic_ns() counts from (its 0).
+u64 tsc_base();
 // Busy-waits; for early boot and device timeouts before threads exist.
 void delay_ns(u64 ns);
 

@@ -69,7 +69,10 @@ switch_context:
 /* user_copy(void* dst, const void* src, size_t len) -> 0, or -1 when a page
  * fault hit inside the copy: the #PF handler sees RIP inside
  * [user_copy_begin, user_copy_end) and resumes at user_copy_fault.
- * Callers validate that the user side lies in the user half first. */
+ * Callers validate that the user side lies in the user half first.
+ * Eight bytes per step, then the tail: under TCG a rep string instruction
+ * costs one trip through QEMU's translated-block loop per iteration, so
+ * rep movsb was a per-byte cost on every system call that copies. */
     .global user_copy
     .global user_copy_begin
     .global user_copy_end
@@ -77,7 +80,11 @@ switch_context:
     .type user_copy, @function
 user_copy:
     mov %rdx, %rcx
+    shr $3, %rcx
+    and $7, %edx
 user_copy_begin:
+    rep movsq
+    mov %rdx, %rcx
     rep movsb
 user_copy_end:
     xor %eax, %eax

@@ -17,6 +17,18 @@ Result<void> copy_to(u64 user_dst, const void* src, usize len) {
     return {};
 }
 
+Result<void> zero(u64 user_dst, usize len) {
+    alignas(8) static const u8 kZeros[2048] = {};
+    if (!range_ok(user_dst, len)) return Status::OutOfBounds;
+    while (len) {
+        usize n = len < sizeof kZeros ? len : sizeof kZeros;
+        if (user_copy(reinterpret_cast<void*>(user_dst), kZeros, n) != 0) return Status::OutOfBounds;
+        user_dst += n;
+        len -= n;
+    }
+    return {};
+}
+
 bool fixup_fault(u64* rip) {
     if (*rip >= reinterpret_cast<u64>(user_copy_begin) && *rip < reinterpret_cast<u64>(user_copy_end)) {
         *rip = reinterpret_cast<u64>(user_copy_fault);

@@ -15,6 +15,9 @@ inline bool range_ok(u64 addr, u64 len) { return addr >= kBase && addr <= kLimit
 
 Result<void> copy_from(void* dst, u64 user_src, usize len);
 Result<void> copy_to(u64 user_dst, const void* src, usize len);
+// Writes zeros: proves a user output buffer writable before anything is
+// consumed into it, without zeroing a kernel array to copy from.
+Result<void> zero(u64 user_dst, usize len);
 
 // Called by the #PF handler: true (and RIP redirected) when the fault is
 // inside user_copy.

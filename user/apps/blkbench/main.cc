@@ -183,7 +183,6 @@ int main(u64) {
             submit(s, o.lba + index * per_io, write);
             queued = true;
         }
-        if (queued) client.kick();
         if (!in_flight) {
             if (phase == 0) {
                 phase = 1;
@@ -194,7 +193,9 @@ int main(u64) {
             break;
         }
         abi::BlockCompletion done[64];
-        auto n = client.wait(done, 64, 2'000'000'000ull);
+        // The kick for what was just queued goes with the wait (one system
+        // call when it blocks).
+        auto n = client.wait(done, 64, 2'000'000'000ull, queued);
         u64 now = rt::clock_ns();
         if (!n.ok()) {
             if (!o.reattach || now - last_progress < 2'000'000'000ull) continue;

@@ -47,7 +47,11 @@ void BlockService::run() {
     for (;;) {
         abi::WaitEvent events[8];
         u64 timeout = m_in_flight_commands ? kBusyWakeNs : abi::kForever;
-        auto n = rt::waitset_wait(m_ws.get(), events, 8, timeout);
+        // The consumer told of new completions is signalled by the wait
+        // itself (one kernel entry, not two); any others just before.
+        u32 signal = signal_all_but_one();
+        auto n = rt::waitset_wait(m_ws.get(), events, 8, timeout, signal, signal ? 1 : 0);
+        if (!n.ok() && n.status() != Status::Timeout && signal) (void)rt::notification_signal(signal, 1);
         bool irq = false;
         for (u32 i = 0; n.ok() && i < n.value(); i++) {
             if (events[i].key == kKeyService) {
@@ -58,20 +62,20 @@ void BlockService::run() {
                     rt::exit(3);
                 }
                 irq = true;
-            } else if (events[i].key >= kKeyChannel && events[i].key < kKeyChannel + kMaxChannels) {
-                const Channel& c = m_channels[events[i].key - kKeyChannel];
-                if (c.live) (void)rt::notification_wait(c.request_note.get(), 0);  // clears it
             }
+            // A channel's kick needs nothing here: its entry takes the
+            // notification's bits as it reports it (kWaitTake), and
+            // take_requests() below reads every channel's ring.
         }
         // Completions are reaped when the I/O interrupt fired, or on the
         // periodic wake while commands are in flight (which is also when the
         // broker looks for a lost shadow doorbell) — not on a consumer's
         // kick: that would cost a system call per submission for nothing.
-        // Acknowledge (unmask) before reaping: a completion posted after the
-        // reap raises the interrupt again instead of being missed.
+        // After an interrupt the reap's first NvmeComplete acknowledges it
+        // (re-arms it) before reading the queue: a completion posted after
+        // the reap raises the interrupt again instead of being missed.
         bool timed_wake = !n.ok() || n.value() == 0;
-        if (irq) (void)rt::interrupt_ack(m_ctrl.io_irq());
-        if (irq || timed_wake) reap();
+        if (irq || timed_wake) reap(irq);
         take_requests();
         post_ready();
         check_timeouts();
@@ -155,7 +159,7 @@ void BlockService::attach(abi::Message& m) {
         rt::duplicate(c.data.get(), cap_rights::kRead | cap_rights::kWrite | cap_rights::kMap | cap_rights::kTransfer);
     auto note_copy = rt::duplicate(c.request_note.get(), cap_rights::kSignal | cap_rights::kTransfer);
     if (!data_copy.ok() || !note_copy.ok() ||
-        !rt::waitset_add(m_ws.get(), c.request_note.get(), abi::kSignalReady, kKeyChannel + ch).ok())
+        !rt::waitset_add(m_ws.get(), c.request_note.get(), abi::kSignalReady | abi::kWaitTake, kKeyChannel + ch).ok())
         return refuse(Status::NoMemory);
     c.live = true;
     m_channels[ch] = static_cast<Channel&&>(c);
@@ -351,10 +355,11 @@ void BlockService::finish_part(u16 cid, u16 nvme_status) {
     if (--req.parts_left == 0) req.done = true;
 }
 
-void BlockService::reap() {
+void BlockService::reap(bool ack_interrupt) {
     for (;;) {
         abi::NvmeCompletion done[64];
-        auto n = m_ctrl.complete(done, 64);
+        auto n = m_ctrl.complete(done, 64, ack_interrupt);
+        ack_interrupt = false;
         if (!n.ok()) {
             if (n.status() == Status::TornDown) {
                 rt::log("nvme: the DMA grant was torn down; exiting");
@@ -392,11 +397,17 @@ void BlockService::post_ready() {
         m_pending_signal |= 1u << req.channel;
         req = Request{};
     }
+}
+
+u32 BlockService::signal_all_but_one() {
+    u32 last = 0;
     for (u32 ch = 0; ch < kMaxChannels; ch++) {
-        if (!(m_pending_signal >> ch & 1)) continue;
-        if (m_channels[ch].live) (void)rt::notification_signal(m_channels[ch].consumer_note.get(), 1);
+        if (!(m_pending_signal >> ch & 1) || !m_channels[ch].live) continue;
+        if (last) (void)rt::notification_signal(last, 1);
+        last = m_channels[ch].consumer_note.get();
     }
     m_pending_signal = 0;
+    return last;
 }
 
 void BlockService::check_timeouts() {

@@ -70,8 +70,15 @@ private:
     // wait (no command ids or request records free).
     bool start_request(u32 ch, const abi::BlockRequest& r);
     void finish_part(u16 cid, u16 nvme_status);
+    // Moves finished requests into their channels' completion rings and
+    // marks those channels to be signalled (m_pending_signal).
     void post_ready();
-    void reap();
+    // Signals every marked channel's consumer but one, whose notification
+    // it returns (0: none) for the next wait to signal.
+    u32 signal_all_but_one();
+    // ack_interrupt: the I/O interrupt fired; the first NvmeComplete
+    // acknowledges it.
+    void reap(bool ack_interrupt);
     void flush_batch();
     void check_timeouts();
     i32 validate(const Channel& c, const abi::BlockRequest& r, u32* parts) const;
@@ -90,7 +97,7 @@ private:
     u32 m_in_flight_commands = 0;
     abi::NvmeCommand m_batch[abi::kNvmeMaxBatch];
     u32 m_batch_count = 0;
-    u32 m_pending_signal = 0;  // bit c: channel c has new completions
+    u32 m_pending_signal = 0;  // bit c: channel c has new completions, its consumer not yet signalled
 };
 
 }  // namespace nvme_driver

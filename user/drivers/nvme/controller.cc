@@ -120,6 +120,8 @@ Result<u32> Controller::submit(const abi::NvmeCommand* commands, u32 count) {
     return rt::nvme_submit(m_io.get(), commands, count);
 }
 
-Result<u32> Controller::complete(abi::NvmeCompletion* out, u32 max) { return rt::nvme_complete(m_io.get(), out, max); }
+Result<u32> Controller::complete(abi::NvmeCompletion* out, u32 max, bool ack_interrupt) {
+    return rt::nvme_complete(m_io.get(), out, max, ack_interrupt ? abi::kNvmeCompleteAckInterrupt : 0);
+}
 
 }  // namespace nvme_driver

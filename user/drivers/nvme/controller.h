@@ -50,7 +50,9 @@ public:
 
     // I/O submission and completion (the broker validates each command).
     Result<u32> submit(const abi::NvmeCommand* commands, u32 count);
-    Result<u32> complete(abi::NvmeCompletion* out, u32 max);
+    // ack_interrupt: acknowledge (re-arm) the I/O queue's interrupt first,
+    // in the same system call.
+    Result<u32> complete(abi::NvmeCompletion* out, u32 max, bool ack_interrupt = false);
 
 private:
     // One admin command, waited for (interrupt, then bounded polling).

@@ -169,6 +169,12 @@ int broker(u32 pool) {
     report("cid beyond the queue depth", submit(queue, c));
     report("identify (allowed)", submit(queue, identify(2, buf)));
     report("the same cid again while outstanding", submit(queue, identify(2, buf)));
+    // NvmeComplete's flags: unknown ones, and acknowledging an interrupt the
+    // admin queue was never given. Refused before anything is consumed.
+    abi::NvmeCompletion done[2] = {};
+    report("complete with an unknown flag", rt::nvme_complete(queue, done, 2, 1u << 7));
+    report("complete acknowledging the admin queue's interrupt (it has none)",
+           rt::nvme_complete(queue, done, 2, abi::kNvmeCompleteAckInterrupt));
     return 0;
 }
 
@@ -337,6 +343,26 @@ int io(u32 root) {
     hex[32] = '\0';
     rt::log("adversary: read of LBA 0: %u completion(s), cid %u status %u; first 16 bytes %s", n.value(),
             n.value() ? done[0].cid : 0, n.value() ? done[0].status : 0xffff, hex);
+
+    // 5b: two more reads, each taken with one NvmeComplete that also
+    // acknowledges irq1: afterwards irq1 is quiet (its delivery was
+    // cleared), and the next read's interrupt still comes (it was re-armed).
+    for (u16 cid = 4; cid <= 5; cid++) {
+        Status sent = submit(q, read_lba0(cid, 1, buf, 0, kBlock));
+        auto fired = rt::waitset_wait(ws.value().get(), &ev, 1, 5'000'000'000ull);
+        if (sent != Status::Ok || !fired.ok() || ev.key != 1 || (ev.signals & abi::kSignalDead)) {
+            rt::log("adversary: read cid %u: %s, irq1 %s", cid, status_name(sent),
+                    fired.ok() ? "fired" : status_name(fired.status()));
+            return 1;
+        }
+        auto taken = rt::nvme_complete(q, done, 4, abi::kNvmeCompleteAckInterrupt);
+        auto quiet = rt::waitset_wait(ws.value().get(), &ev, 1, 0);
+        rt::log("adversary: read cid %u taken with NvmeComplete acknowledging irq1: %s, %u completion(s), cid %u "
+                "status %u; irq1 afterwards: %s",
+                cid, status_name(taken.ok() ? Status::Ok : taken.status()), taken.ok() ? taken.value() : 0,
+                taken.ok() && taken.value() ? done[0].cid : 0, taken.ok() && taken.value() ? done[0].status : 0xffff,
+                quiet.ok() ? "STILL PENDING" : status_name(quiet.status()));
+    }
 
     // 6: a queue whose interrupt is another device's vector.
     report("an I/O queue on the virtio device's interrupt",
