@@ -27,12 +27,24 @@ enum class BlockOp : u32 {
     // handles[1] = a notification the provider signals after posting completions;
     // data[4..8] = data buffer bytes wanted (<= kBlockMaxDataBytes).
     // Reply: data[0..4] = Status, data[4..8] = channel id, data[8..16] = data
-    // buffer bytes; handles[0] = the shared data DmaBuffer (read|write|map),
-    // handles[1] = the notification the consumer signals after queueing requests.
+    // buffer bytes, data[16..24] = the provider's generation (differs
+    // for every provider process, so a restarted one never takes an old
+    // channel for its own); handles[0] = the shared data DmaBuffer
+    // (read|write|map), handles[1] = the notification the consumer signals
+    // after queueing requests.
     Attach = 3,
-    // Detach: data[4..8] = channel id -> data[0..4] = Status (Busy while
-    // requests are in flight). The provider forgets the channel.
+    // Detach and Ping are answered only to the consumer that attached the
+    // channel (the badge of the endpoint capability it called with; the
+    // service directory gives every consumer its own).
+    // Detach: data[4..8] = channel id, data[8..16] = generation ->
+    // data[0..4] = Status (Busy while requests are in flight; Stale when
+    // the channel is not this provider's). The provider forgets the channel.
     Detach = 4,
+    // Ping: data[4..8] = channel id, data[8..16] = generation -> data[0..4]
+    // = Ok while the channel is live at this provider, Stale when it is not
+    // (the provider that had it died; attach again). A consumer whose
+    // requests go unanswered asks this instead of guessing from a timeout.
+    Ping = 5,
 };
 
 struct BlockInfo {

@@ -7,7 +7,9 @@
 // endpoint of its own, speaking the device's protocol (lib/abi/block.h).
 // The endpoint a consumer is granted ("svc.<provider>") is the entry's
 // directory, served by the device manager: it hands out the instances'
-// endpoints with `call` (and `transfer`, which moving a handle needs). Holding the directory is the authority
+// endpoints with `call` (and `transfer`, which moving a handle needs),
+// each Open under a badge of its own, so a provider can tell its
+// consumers apart (a channel answers only to the badge that attached it). Holding the directory is the authority
 // (init grants it from the manifest); nobody looks a service up by name.
 //
 // Instances are numbered in PCI order among the functions the entry bound

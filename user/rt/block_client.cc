@@ -2,17 +2,14 @@
 
 #include "rt/rights.h"
 #include "rt/sys.h"
+#include "util/le_bytes.h"
 
 namespace rt {
-namespace {
 
-void put_u32(u8* p, u32 v) {
-    for (int i = 0; i < 4; i++) p[i] = static_cast<u8>(v >> (8 * i));
-}
-u32 get_u32(const u8* p) { return u32{p[0]} | u32{p[1]} << 8 | u32{p[2]} << 16 | u32{p[3]} << 24; }
-u64 get_u64(const u8* p) { return u64{get_u32(p)} | u64{get_u32(p + 4)} << 32; }
-
-}  // namespace
+using le::get_u32;
+using le::get_u64;
+using le::put_u32;
+using le::put_u64;
 
 Result<BlockDeviceRef> find_block_device(const ServiceInstance* instances, u32 count, const char* name, usize len) {
     for (u32 i = 0; i < count; i++) {
@@ -77,13 +74,14 @@ Result<void> BlockClient::attach(u64 data_bytes) {
     m.handles[1] = note_copy.release();
     TRY(call(m));
     Status s = m.length >= 4 ? static_cast<Status>(get_u32(m.data)) : Status::Malformed;
-    if (s == Status::Ok && (m.length < 16 || m.handle_count != 2)) s = Status::Malformed;
+    if (s == Status::Ok && (m.length < 24 || m.handle_count != 2)) s = Status::Malformed;
     if (s != Status::Ok) {
         for (u32 i = 0; i < m.handle_count; i++) (void)close(m.handles[i]);
         return s;
     }
     m_channel = get_u32(m.data + 4);
     m_data_bytes = get_u64(m.data + 8);
+    m_generation = get_u64(m.data + 16);
     m_data_buffer = Handle(m.handles[0]);
     m_provider_note = Handle(m.handles[1]);
     m_data_at = TRY(memory_map(m_data_buffer.get(), 0, abi::kMapWrite));
@@ -94,13 +92,31 @@ Result<void> BlockClient::attach(u64 data_bytes) {
     return {};
 }
 
+// Detach and Ping name the channel with the generation of the provider
+// that made it.
+abi::Message BlockClient::channel_message(abi::BlockOp op) const {
+    abi::Message m{};
+    put_u32(m.data, static_cast<u32>(op));
+    put_u32(m.data + 4, m_channel);
+    put_u64(m.data + 8, m_generation);
+    m.length = 16;
+    return m;
+}
+
+Result<void> BlockClient::ping() {
+    if (!m_rings) return Status::Stale;
+    abi::Message m = channel_message(abi::BlockOp::Ping);
+    TRY(call(m));
+    Status s = m.length >= 4 ? static_cast<Status>(get_u32(m.data)) : Status::Malformed;
+    if (s != Status::Ok) return s;
+    return {};
+}
+
 Result<void> BlockClient::detach() {
     if (!m_rings) return {};
-    abi::Message m{};
-    put_u32(m.data, static_cast<u32>(abi::BlockOp::Detach));
-    put_u32(m.data + 4, m_channel);
-    m.length = 8;
-    // The provider may be gone (restarted): the channel went with it.
+    abi::Message m = channel_message(abi::BlockOp::Detach);
+    // The provider may be gone (restarted): the channel went with it, and
+    // the successor answers Stale — it never drops a channel of its own.
     (void)call(m);
     if (m_data_at) (void)memory_unmap(m_data_buffer.get(), m_data_at);
     (void)memory_unmap(m_ring_memory.get(), reinterpret_cast<u64>(m_rings));
@@ -125,7 +141,9 @@ bool BlockClient::queue(const abi::BlockRequest& r) {
 void BlockClient::kick() { (void)notification_signal(m_provider_note.get(), 1); }
 
 Result<u32> BlockClient::wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns, bool kick) {
-    u64 deadline = clock_ns() + timeout_ns;
+    u64 started = clock_ns();
+    u64 deadline = started + timeout_ns;
+    u64 next_ping = started + kLivenessCheckNs;
     for (;;) {
         u32 head = m_rings->completion_head;
         u32 tail = __atomic_load_n(&m_rings->completion_tail, __ATOMIC_ACQUIRE);
@@ -141,10 +159,17 @@ Result<u32> BlockClient::wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns
             if (kick) this->kick();
             return Status::Timeout;
         }
+        // Nothing for a while: ask whether the provider still has the
+        // channel (it may have died; its successor answers Stale).
+        if (now >= next_ping) {
+            TRY(ping());
+            next_ping = now + kLivenessCheckNs;
+        }
         // Cleared here, then the ring read again: a signal after the read
         // above is not lost. The provider's kick, if any, goes in the same
         // system call, just before the wait.
-        (void)notification_wait(m_note.get(), deadline - now, kick ? m_provider_note.get() : 0, kick ? 1 : 0);
+        u64 until = deadline < next_ping ? deadline : next_ping;
+        (void)notification_wait(m_note.get(), until - now, kick ? m_provider_note.get() : 0, kick ? 1 : 0);
         kick = false;
     }
 }

@@ -36,7 +36,13 @@ public:
 
     Result<void> attach(u64 data_bytes);
     Result<void> detach();
+    // Whether the provider still has this channel: Ok, or Stale (it died;
+    // the call waits until a restarted provider serves to say so).
+    Result<void> ping();
+    static constexpr u64 kLivenessCheckNs = 1'000'000'000;
     bool attached() const { return m_rings != nullptr; }
+    u32 channel() const { return m_channel; }
+    u64 generation() const { return m_generation; }
     u8* data() const { return m_data; }
     u64 data_bytes() const { return m_data_bytes; }
 
@@ -47,6 +53,8 @@ public:
     // Takes up to `max` completions; waits up to timeout_ns for the first
     // (0: do not wait). Timeout when none came. kick: tell the provider
     // first — when the wait blocks, in the same system call as the wait.
+    // Every kLivenessCheckNs without a completion it pings the provider:
+    // Stale means the channel died with its provider (attach again).
     Result<u32> wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns, bool kick = false);
     // One request, waited for: its completion status (Ok on success);
     // *device_status (if given) = the device's status field when the
@@ -59,7 +67,10 @@ private:
     Result<T> describe(abi::BlockOp op, u32 device);
 
     u32 m_service;
+    abi::Message channel_message(abi::BlockOp op) const;
+
     u32 m_channel = 0;
+    u64 m_generation = 0;  // of the provider that made the channel
     Handle m_ring_memory, m_note, m_provider_note, m_data_buffer;
     abi::BlockRings* m_rings = nullptr;
     u8* m_data = nullptr;

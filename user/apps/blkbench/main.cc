@@ -6,8 +6,9 @@
 //                   with qd requests in flight, then read it all back and
 //                   check every byte)
 //   bs=4096 qd=32 seconds=10 lba=0 blocks=0 (0: the whole device) seed=1
-//   reattach=1      when requests go unanswered for 2 s (the provider died
-//                   and devmgr restarted it), attach again and resubmit them
+//   reattach=1      when the provider says the channel is gone (it died and
+//                   devmgr restarted it: BlockOp::Ping answers Stale) or
+//                   nothing answers for 2 s, attach again and resubmit
 // Prints IOPS, MB/s and mean / p50 / p99 / p99.9 latency, then
 // "blkbench: done". Timing is for `make bench`; tests check its counts and
 // the bytes it wrote, never its speed.
@@ -198,11 +199,13 @@ int main(u64) {
         auto n = client.wait(done, 64, 2'000'000'000ull, queued);
         u64 now = rt::clock_ns();
         if (!n.ok()) {
-            if (!o.reattach || now - last_progress < 2'000'000'000ull) continue;
-            // Nothing for 2 s: the provider is gone. Attach to its
-            // successor (the endpoint call waits until it serves) and
-            // submit what was in flight again.
-            rt::log("blkbench: %u requests unanswered for 2 s; attaching again", in_flight);
+            bool stale = n.status() == Status::Stale;  // the provider said the channel is gone
+            if (!o.reattach || (!stale && now - last_progress < 2'000'000'000ull)) continue;
+            // The provider is gone. Attach to its successor (the endpoint
+            // call waits until it serves) and submit what was in flight
+            // again.
+            rt::log("blkbench: %u requests unanswered (%s); attaching again", in_flight,
+                    stale ? "the provider restarted" : "nothing for 2 s");
             (void)client.detach();
             if (auto a = client.attach(data_bytes); !a.ok())
                 return rt::log("blkbench: attach again: %s", status_name(a.status())), 1;

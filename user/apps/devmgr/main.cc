@@ -311,6 +311,11 @@ u32 find_instance(u32 k, u32 instance, u32* count) {
     return found;
 }
 
+// Every Open gets its own badge: the provider binds a consumer's channels
+// to the badge it attached with, so one consumer cannot ping or detach
+// another's.
+u64 g_next_badge;
+
 // A consumer opens an instance of entry k's service (lib/abi/service.h).
 void serve_directory(void*, u32 k) {
     abi::Message m{};
@@ -327,7 +332,7 @@ void serve_directory(void*, u32 k) {
         s = Status::InvalidArgument;
     } else if (u32 b = find_instance(k, instance, &count); b == kMaxBindings) {
         s = Status::NotFound;
-    } else if (auto call = rt::duplicate(g_instances[b].get(), cap_rights::kCall | cap_rights::kTransfer); !call.ok()) {
+    } else if (auto call = rt::endpoint_mint(g_instances[b].get(), ++g_next_badge, cap_rights::kCall | cap_rights::kTransfer); !call.ok()) {
         s = call.status();
     } else {
         const char* entry = g_manifest.providers[k].name;

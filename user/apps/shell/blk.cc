@@ -100,8 +100,8 @@ const char* describe(const Outcome& o) {
     return text;
 }
 
-// Runs one request; on a dead channel (the provider restarted), attaches
-// again and retries once.
+// Runs one request; on a dead channel (the provider restarted: Stale, or
+// no answer at all), attaches again and retries once.
 Outcome run_request(Service& svc, abi::BlockRequest r) {
     static u64 next_id = 1;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -109,7 +109,9 @@ Outcome run_request(Service& svc, abi::BlockRequest r) {
         r.id = next_id++;
         Outcome o;
         o.status = svc.client->run(r, kRequestTimeoutNs, &o.device_status);
-        if (o.status != Status::Timeout) return o;
+        if (o.status != Status::Timeout && o.status != Status::Stale) return o;
+        out("blk: %s: %s; attaching again\n", svc.provider,
+            o.status == Status::Stale ? "the provider restarted" : "no answer");
         (void)svc.client->detach();
     }
     return {Status::Timeout, 0};

@@ -4,9 +4,15 @@
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/sys.h"
+#include "util/le_bytes.h"
 
 namespace nvme_driver {
 namespace {
+
+using le::get_u32;
+using le::get_u64;
+using le::put_u32;
+using le::put_u64;
 
 constexpr u64 kKeyService = 1;
 constexpr u64 kKeyIrq = 2;
@@ -24,17 +30,13 @@ void store_release(T* p, T v) {
     __atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
-u32 get_u32(const u8* p) { return u32{p[0]} | u32{p[1]} << 8 | u32{p[2]} << 16 | u32{p[3]} << 24; }
-void put_u32(u8* p, u32 v) {
-    for (int i = 0; i < 4; i++) p[i] = static_cast<u8>(v >> (8 * i));
-}
-void put_u64(u8* p, u64 v) {
-    for (int i = 0; i < 8; i++) p[i] = static_cast<u8>(v >> (8 * i));
-}
 
 }  // namespace
 
 Result<void> BlockService::init() {
+    // Unique per provider process: pids are not reused within a boot, and
+    // the clock tells boots apart for anything that outlives one.
+    m_generation = u64{rt::startup().pid} << 40 ^ rt::clock_ns();
     m_ws = TRY(rt::waitset_create());
     if (m_endpoint) TRY(rt::waitset_add(m_ws.get(), m_endpoint, abi::kSignalReadable, kKeyService));
     TRY(rt::waitset_add(m_ws.get(), m_ctrl.io_irq(), abi::kSignalReady | abi::kSignalDead, kKeyIrq));
@@ -115,6 +117,9 @@ void BlockService::serve_call() {
         return attach(m);
     } else if (op == static_cast<u32>(abi::BlockOp::Detach)) {
         return detach(m);
+    } else if (op == static_cast<u32>(abi::BlockOp::Ping)) {
+        put_u32(reply.data, static_cast<u32>(channel_of(m) < kMaxChannels ? Status::Ok : Status::Stale));
+        reply.length = 4;
     } else {
         put_u32(reply.data, static_cast<u32>(Status::InvalidArgument));
         reply.length = 4;
@@ -151,6 +156,7 @@ void BlockService::attach(abi::Message& m) {
         rt::log("nvme: attach refused: %s", status_name(why));
         return refuse(why);
     }
+    c.badge = m.badge;
     c.rings = reinterpret_cast<abi::BlockRings*>(rings.value());
     c.data = static_cast<rt::Handle&&>(data.value());
     c.request_note = static_cast<rt::Handle&&>(note.value());
@@ -166,6 +172,8 @@ void BlockService::attach(abi::Message& m) {
     put_u32(reply.data, 0);
     put_u32(reply.data + 4, ch);
     put_u64(reply.data + 8, bytes);
+    put_u64(reply.data + 16, m_generation);
+    reply.length = 24;
     reply.handle_count = 2;
     reply.handles[0] = data_copy.value().release();
     reply.handles[1] = note_copy.value().release();
@@ -173,12 +181,23 @@ void BlockService::attach(abi::Message& m) {
     (void)rt::endpoint_reply(reply);
 }
 
+// The live channel a Detach or Ping names (channel id and this provider's
+// generation), asked by the consumer that attached it (same badge), or
+// kMaxChannels.
+u32 BlockService::channel_of(const abi::Message& m) const {
+    if (m.length < 16) return kMaxChannels;
+    u32 ch = get_u32(m.data + 4);
+    if (get_u64(m.data + 8) != m_generation || ch >= kMaxChannels || !m_channels[ch].live) return kMaxChannels;
+    if (m_channels[ch].badge != m.badge) return kMaxChannels;  // another consumer's channel
+    return ch;
+}
+
 void BlockService::detach(abi::Message& m) {
     abi::Message reply{};
     reply.length = 4;
-    u32 ch = m.length >= 8 ? get_u32(m.data + 4) : kMaxChannels;
+    u32 ch = channel_of(m);
     Status s = Status::Ok;
-    if (ch >= kMaxChannels || !m_channels[ch].live) s = Status::NotFound;
+    if (ch == kMaxChannels) s = Status::Stale;
     else if (m_channels[ch].in_flight) s = Status::Busy;
     if (s == Status::Ok) {
         (void)rt::waitset_remove(m_ws.get(), kKeyChannel + ch);

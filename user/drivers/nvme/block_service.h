@@ -43,6 +43,7 @@ private:
         rt::Handle ring_memory, consumer_note, request_note, data;
         abi::BlockRings* rings = nullptr;
         u64 data_bytes = 0;
+        u64 badge = 0;      // of the consumer's endpoint capability: only it may ping or detach
         u32 in_flight = 0;  // requests taken and not yet answered
     };
     struct Request {
@@ -65,6 +66,7 @@ private:
     void serve_call();
     void attach(abi::Message& m);
     void detach(abi::Message& m);
+    u32 channel_of(const abi::Message& m) const;
     void take_requests();
     // Validates and splits one request into commands; false when it must
     // wait (no command ids or request records free).
@@ -88,6 +90,7 @@ private:
     u64 m_timeout_ns;
     u64 m_drop_completion;
     u64 m_completions_seen = 0;
+    u64 m_generation = 0;  // this provider process's; echoed by consumers (BlockOp::Ping, Detach)
     rt::Handle m_ws;
     rt::Handle m_ranges;  // Dataset Management range lists, 16 bytes per command id
     volatile u8* m_ranges_at = nullptr;

@@ -8,7 +8,11 @@
 //     the instance count;
 //  3. the consumer holds call on the directory and call|transfer on the
 //     instances: it can neither serve them (impersonate devmgr or a
-//     provider) nor widen its rights by duplicating.
+//     provider) nor widen its rights by duplicating;
+//  4. every Open is badged: a channel attached through one opening
+//     answers Ping only to it — through another opening (another
+//     consumer, as far as the provider can tell) the same channel id and
+//     generation are Stale for Ping and Detach, and the channel lives on.
 #include "abi/block.h"
 #include "abi/service.h"
 #include "rt/block_client.h"
@@ -66,6 +70,29 @@ int main(u64) {
         rt::log("svc_probe: receive on an instance: %s", status_name(rt::endpoint_receive(ep, m, 0).status()));
         rt::log("svc_probe: duplicate an instance with serve: %s",
                 status_name(rt::duplicate(ep, cap_rights::kCall | cap_rights::kServe).status()));
+    }
+    if (n) {
+        static rt::ServiceInstance other[4];
+        u32 m2 = rt::open_service_instances(other, 4);
+        rt::BlockClient mine(instances[0].endpoint.get());
+        Status attached = mine.attach(65536).status();
+        rt::log("svc_probe: attach: %s; ping: %s", status_name(attached), status_name(mine.ping().status()));
+        for (u32 op : {static_cast<u32>(abi::BlockOp::Ping), static_cast<u32>(abi::BlockOp::Detach)}) {
+            abi::Message forged{};
+            __builtin_memcpy(forged.data, &op, 4);
+            u32 ch = mine.channel();
+            u64 gen = mine.generation();
+            __builtin_memcpy(forged.data + 4, &ch, 4);
+            __builtin_memcpy(forged.data + 8, &gen, 8);
+            forged.length = 16;
+            Status s2 = m2 ? rt::endpoint_call(other[0].endpoint.get(), forged).status() : Status::NotFound;
+            i32 answer = -1;
+            if (s2 == Status::Ok) __builtin_memcpy(&answer, forged.data, 4);
+            rt::log("svc_probe: %s of my channel through another opening: %s",
+                    op == static_cast<u32>(abi::BlockOp::Ping) ? "ping" : "detach",
+                    s2 == Status::Ok ? status_name(static_cast<Status>(answer)) : status_name(s2));
+        }
+        rt::log("svc_probe: my channel afterwards: %s", status_name(mine.ping().status()));
     }
     rt::log("svc_probe: done");
     return 0;
