@@ -2,6 +2,7 @@
 
 #include "abi/nvme.h"
 #include "arch/x86_64/mmio.h"
+#include "boot/cmdline.h"
 #include "broker/nvme_queue.h"
 #include "console/log.h"
 #include "mm/direct_map.h"
@@ -55,7 +56,15 @@ Result<void> NvmeController::bring_up() {
     nvme::ControllerInfo info = nvme::parse_identify_controller(page);
     TRY(identify_namespaces(info.nn));
     TRY(configure_queues());
-    if (info.oacs & nvme::kOacsDoorbellBufferConfig) TRY(configure_shadow_doorbells());
+    bool dbbuf = info.oacs & nvme::kOacsDoorbellBufferConfig;
+    // Tests only: drive the controller as one without Doorbell Buffer
+    // Config (AWS Nitro's, say) would be — every doorbell by MMIO.
+    usize len = 0;
+    if (dbbuf && cmdline::get("test.nvme_no_dbbuf", &len)) {
+        LOG_INFO("nvme broker: session %u: test.nvme_no_dbbuf: Doorbell Buffer Config not used", m_session->id());
+        dbbuf = false;
+    }
+    if (dbbuf) TRY(configure_shadow_doorbells());
     LOG_INFO("nvme broker: session %u: '%s' %u namespace(s), %u I/O queue(s), shadow doorbells %s",
              m_session->id(), info.model, m_namespace_count, m_io_queues, m_shadow_on ? "on" : "off");
     return {};

@@ -312,6 +312,35 @@ class Scenarios(unittest.TestCase):
                 with self.assertRaisesRegex(run_scenario.ScenarioError, pattern):
                     run_scenario.validate("t", bad, Path("/b"))
 
+    def test_trace_markers_and_forbidden(self):
+        from types import SimpleNamespace
+        log = ("pci_nvme_create_sq sqid=1, qsize=127\n"
+               "pci_nvme_mmio_doorbell_sq sqid 1 new_tail 5\n")
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "qemu-trace.log").write_text(log)
+
+            def check(markers, forbidden):
+                failures = []
+                sc = SimpleNamespace(trace_markers=[re.compile(m) for m in markers],
+                                     trace_forbidden=[re.compile(f) for f in forbidden])
+                run = SimpleNamespace(run_dir=Path(d), fail=failures.append, notes=[])
+                run_scenario.check_trace(sc, run)
+                return failures
+
+            self.assertEqual(check(["create_sq", "doorbell_sq"], ["dbbuf_config"]), [])
+            self.assertRegex(check(["doorbell_sq", "create_sq"], [])[0], "trace marker #2")
+            self.assertRegex(check(["create_sq"], ["new_tail \\d"])[0],
+                             "forbidden trace pattern .*'pci_nvme_mmio_doorbell_sq sqid 1 new_tail 5'")
+        good = {"description": "d", "end": "quit", "markers": ["x"]}
+        for trace, pattern in [
+            ({"events": ["a"], "markers": ["b"], "colour": 1}, r"\[trace\] takes"),
+            ({"events": ["a"], "markers": ["b"], "forbidden": ["("]}, "bad regex"),
+            ({"events": ["a"], "forbidden": ["b"]}, "both events and markers"),
+        ]:
+            with self.subTest(pattern=pattern):
+                with self.assertRaisesRegex(run_scenario.ScenarioError, pattern):
+                    run_scenario.validate("t", {**good, "trace": trace}, Path("/b"))
+
     def test_image_check_schema(self):
         good = {"description": "d", "end": "kill", "markers": ["x"], "disks": ["d0"]}
         ok = run_scenario.validate("t", {**good, "image_checks": [

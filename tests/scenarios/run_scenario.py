@@ -81,7 +81,7 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\r")
 TOP_KEYS = {"description", "format", "firmware", "cmdline", "modules", "devices", "qemu_args", "disks",
             "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input", "trace",
             "disk_fill", "image_checks"}
-TRACE_KEYS = {"events", "markers"}
+TRACE_KEYS = {"events", "markers", "forbidden"}
 MODULE_KEYS = {"name", "path", "source", "generate"}
 INPUT_KEYS = {"after", "send", "delay_ms"}
 # kill: once every marker has matched, QEMU is killed hard (SIGKILL, no
@@ -131,6 +131,8 @@ class Scenario:
     # must show: what the device model itself saw, from outside the guest.
     trace_events: list[str] = field(default_factory=list)
     trace_markers: list[re.Pattern] = field(default_factory=list)
+    # regexes that must not appear anywhere in the trace log
+    trace_forbidden: list[re.Pattern] = field(default_factory=list)
     # disk image name -> the bytes the harness writes at its start before
     # boot (markers may quote them as {disk_hex:NAME:OFFSET:LEN} and
     # {disk_sha256:NAME:OFFSET:LEN})
@@ -395,13 +397,14 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
                                                    for e in trace_events)):
         raise ScenarioError("[trace] events must be a list of QEMU trace event names")
     trace_markers = _regexes(trace.get("markers", []), "trace markers")
+    trace_forbidden = _regexes(trace.get("forbidden", []), "trace forbidden")
     if bool(trace_events) != bool(trace_markers):
         raise ScenarioError("[trace] needs both events and markers (a trace nobody checks proves nothing)")
     default_disks = ["nvme0", "vblk0"] if devices == "default" else []  # scripts/qemu.py default_devices
     image_checks = _image_checks(data, disks + default_disks, disk_fill)
     return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
                     disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs,
-                    trace_events, trace_markers, disk_fill, image_checks)
+                    trace_events, trace_markers, trace_forbidden, disk_fill, image_checks)
 
 
 def load_scenario(path: Path, build_dir: Path) -> Scenario:
@@ -931,7 +934,14 @@ def check_trace(sc: Scenario, run: Run) -> None:
                      + (f" after trace marker #{i}" if i else "") + f" ({path})")
             return
         pos = hit.end()
-    run.notes.append(f"trace: {len(sc.trace_markers)} markers in order in QEMU's trace log")
+    for f in sc.trace_forbidden:
+        hit = f.search(trace)
+        if hit:
+            line = trace[trace.rfind("\n", 0, hit.start()) + 1:].split("\n", 1)[0]
+            run.fail(f"forbidden trace pattern /{f.pattern}/ in QEMU's trace log: {line!r} ({path})")
+            return
+    run.notes.append(f"trace: {len(sc.trace_markers)} markers in order in QEMU's trace log"
+                     + (f", none of {len(sc.trace_forbidden)} forbidden patterns" if sc.trace_forbidden else ""))
 
 
 def read_serial_final(run: Run) -> str:
