@@ -67,12 +67,16 @@ public:
     void drop_holds(bool device_stopped);
     NvmeQueue* next_in_controller = nullptr;
 
+    // Ok while the queue can submit and complete; Stale after its
+    // controller was reset by a new admin queue, TornDown after its DMA
+    // grant ended.
+    Result<void> usable() const;
+
 private:
     NvmeQueue() : Object(Type::NvmeQueue) {}
     Result<void> allocate_rings(kdma::Session* session, u16 sq_entries, u16 cq_entries, u16 list_pages);
     void ring_sq();
     void check_for_lost_doorbell();
-    Result<void> usable() const;
     bool outstanding(u16 cid) const { return m_outstanding[cid / 64] >> (cid % 64) & 1; }
     void set_outstanding(u16 cid, bool on);
     u16 internal_cid() const { return static_cast<u16>(m_entries - 1); }

@@ -64,11 +64,18 @@ u32 WaitSet::collect(Event* out, u32 max) {
     for (u32 i = 0; i < m_count && n < max; i++) {
         u64 fired = m_entries[i].object->signals() & m_entries[i].mask;
         if (!fired) continue;
-        // Taken only when reported (n < max): an entry left out stays set.
-        if (m_take[i]) static_cast<Notification*>(m_entries[i].object)->take();
         out[n++] = Event{m_entries[i].key, fired};
     }
     return n;
+}
+
+void WaitSet::take_reported(const Event* events, u32 n) {
+    // Only reported entries (an entry left out past `max` stays set). The
+    // kernel is not preemptible: nothing changed the entries since wait().
+    for (u32 e = 0; e < n; e++)
+        for (u32 i = 0; i < m_count; i++)
+            if (m_entries[i].key == events[e].key && m_take[i])
+                static_cast<Notification*>(m_entries[i].object)->take();
 }
 
 Result<u32> WaitSet::wait(Event* out, u32 max, u64 deadline_ns) {

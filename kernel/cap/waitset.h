@@ -24,9 +24,10 @@ public:
     ~WaitSet() override;
 
     // Watches `object` for any of `mask`; `key` identifies it in events.
-    // `take` (Notifications only): the wait that reports the entry also
-    // clears the notification's bits. Busy when the key is already used,
-    // NoMemory when full, WrongType for `take` on anything else.
+    // `take` (Notifications only): once the wait that reports the entry
+    // has delivered its events (take_reported), the notification's bits
+    // are cleared. Busy when the key is already used, NoMemory when full,
+    // WrongType for `take` on anything else.
     Result<void> add(Object* object, u64 mask, u64 key, bool take = false);
     Result<void> remove(u64 key);
     // Fills up to `max` events for entries whose signals match now; when
@@ -34,6 +35,10 @@ public:
     // ~0 = do not block). Returns the number of events, or Timeout. Busy if
     // another thread is already waiting on this set.
     Result<u32> wait(Event* out, u32 max, u64 deadline_ns);
+    // After the events wait() returned reached the caller: clears the bits
+    // of the `take` entries among them (never before — a copy-out that
+    // fails must not lose a signal).
+    void take_reported(const Event* events, u32 n);
     // Called by an observed object whose signals now match.
     void poke();
     u32 size() const { return m_count; }

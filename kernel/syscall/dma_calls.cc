@@ -156,8 +156,13 @@ i64 nvme_complete(u64 queue, u64 out, u64 max, u64 flags) {
     // read raises the interrupt again instead of being missed. The queue
     // holds the Interrupt it was created with, with the write right its
     // creator showed then.
-    if (flags & abi::kNvmeCompleteAckInterrupt)
+    // Only for a queue that can still complete: a Stale or torn-down one
+    // must not swallow deliveries meant for its successor on the same
+    // Interrupt.
+    if (flags & abi::kNvmeCompleteAckInterrupt) {
+        if (auto u = q.value()->usable(); !u.ok()) return err(u.status());
         if (auto a = irq->ack(); !a.ok()) return err(a.status());
+    }
     auto n = q.value()->complete(done, static_cast<u32>(max));
     if (!n.ok()) return err(n.status());
     if (auto c = user::copy_to(out, done, n.value() * sizeof done[0]); !c.ok()) return err(c.status());

@@ -184,16 +184,20 @@ i64 waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout, u64 signal_h, u6
     if (max == 0 || max > kobj::WaitSet::kMaxEntries) return err(Status::InvalidArgument);
     if (!user::range_ok(user_events, max * sizeof(abi::WaitEvent))) return err(Status::OutOfBounds);
     kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries];  // wait() fills what it returns
-    // Written (zeros) before waiting: an entry added with kWaitTake clears
-    // its notification when reported, and a bad pointer must not lose that.
-    if (auto c = user::zero(user_events, max * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
     auto first = signal_first(signal_h, signal_bits);
     if (!first.ok()) return err(first.status());
+    // Written (zeros) before waiting: a buffer that is bad from the start
+    // fails the call before anything happens (nothing signalled, nothing
+    // taken).
+    if (auto c = user::zero(user_events, max * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
     if (first.value()) first.value()->signal(signal_bits);
     auto n = set.value()->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout));  // holds a ref while blocked
     if (!n.ok()) return err(n.status());
     static_assert(sizeof(abi::WaitEvent) == sizeof(kobj::WaitSet::Event));
+    // kWaitTake entries are cleared only once the events reached the
+    // caller: a buffer unmapped while this thread was blocked loses nothing.
     if (auto c = user::copy_to(user_events, events, n.value() * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
+    set.value()->take_reported(events, n.value());
     return n.value();
 }
 

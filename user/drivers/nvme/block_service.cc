@@ -148,6 +148,15 @@ void BlockService::attach(abi::Message& m) {
     c.ring_memory = rt::Handle(m.handles[0]);
     c.consumer_note = rt::Handle(m.handles[1]);
     m.handle_count = 0;
+    // The consumer's notification rides on this loop's wait (signal-then-
+    // wait): one that is not a notification with `signal` would fail that
+    // wait for everyone. A signal of no bits checks it and wakes no one.
+    if (auto s = rt::notification_signal(c.consumer_note.get(), 0); !s.ok()) {
+        rt::log("nvme: attach refused: the consumer's notification: %s", status_name(s.status()));
+        put_u32(reply.data, static_cast<u32>(s.status()));
+        (void)rt::endpoint_reply(reply);
+        return;
+    }
     auto rings = rt::memory_map(c.ring_memory.get(), 0, abi::kMapWrite);
     auto data = rt::dma_buffer_create(m_ctrl.pool(), bytes);
     auto note = rt::notification_create();

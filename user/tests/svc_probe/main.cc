@@ -12,7 +12,8 @@
 //  4. every Open is badged: a channel attached through one opening
 //     answers Ping only to it — through another opening (another
 //     consumer, as far as the provider can tell) the same channel id and
-//     generation are Stale for Ping and Detach, and the channel lives on.
+//     generation are Stale for Ping and Detach, and the channel lives on;
+//  5. an Attach whose notification is not one is refused (wrong-type).
 #include "abi/block.h"
 #include "abi/service.h"
 #include "rt/block_client.h"
@@ -93,6 +94,24 @@ int main(u64) {
                     s2 == Status::Ok ? status_name(static_cast<Status>(answer)) : status_name(s2));
         }
         rt::log("svc_probe: my channel afterwards: %s", status_name(mine.ping().status()));
+        // An Attach whose "notification" is a memory object: refused, not
+        // left to fail the provider's loop later.
+        auto ring = rt::memory_create(abi::kBlockRingBytes);
+        auto not_a_note = rt::memory_create(4096);
+        if (ring.ok() && not_a_note.ok()) {
+            abi::Message a{};
+            u32 op = static_cast<u32>(abi::BlockOp::Attach);
+            __builtin_memcpy(a.data, &op, 4);
+            a.length = 8;
+            a.handle_count = 2;
+            a.handles[0] = ring.value().release();
+            a.handles[1] = not_a_note.value().release();
+            Status s3 = rt::endpoint_call(instances[0].endpoint.get(), a).status();
+            i32 answer = -1;
+            if (s3 == Status::Ok) __builtin_memcpy(&answer, a.data, 4);
+            rt::log("svc_probe: attach with a memory object for the notification: %s",
+                    s3 == Status::Ok ? status_name(static_cast<Status>(answer)) : status_name(s3));
+        }
     }
     rt::log("svc_probe: done");
     return 0;
