@@ -3,16 +3,32 @@
 // with exactly that key and the bits signalled; a second wait with nothing
 // pending must time out after the requested time, not before. Then
 // kWaitTake: entries that take their notification's bits as the wait
-// reports them — and only those reported — and refused on a process. Last,
-// NotificationWait and WaitSetWait that signal a notification first.
+// reports them — and only those reported — and refused on a process;
+// NotificationWait and WaitSetWait that signal a notification first. Last,
+// a take entry whose wait cannot deliver its events (another thread unmapped
+// the buffer while it was blocked) keeps its bits.
 #include "rt/log.h"
 #include "rt/spawn.h"
 #include "rt/sys.h"
+#include "rt/thread.h"
 
 namespace {
 int fail(const char* what, Status s) {
     rt::log("waitset: FAILED %s: %s", what, status_name(s));
     return 1;
+}
+
+// The thread that pulls the buffer away from a blocked WaitSetWait.
+struct Unmapper {
+    u32 memory, note;
+    u64 at;
+};
+alignas(16) u8 g_unmapper_stack[8192];
+void unmap_then_signal(u64 arg) {
+    auto* u = reinterpret_cast<Unmapper*>(arg);
+    rt::sleep_ns(20'000'000);  // the main thread is blocked by now
+    (void)rt::memory_unmap(u->memory, u->at);
+    (void)rt::notification_signal(u->note, 0x40);
 }
 }  // namespace
 
@@ -86,5 +102,22 @@ int main(u64) {
             static_cast<unsigned long long>(own.ok() ? own.value() : 0), via_set.ok() ? via_set.value() : 0,
             static_cast<unsigned long long>(events[0].key), taken.ok() ? "STILL SET" : status_name(taken.status()),
             no_bits.ok() ? "ok (UNEXPECTED)" : status_name(no_bits.status()));
+
+    // The events buffer disappears while the wait is blocked: the wait
+    // fails (OutOfBounds) and the take entry's bits are still there.
+    auto memory = rt::memory_create(4096);
+    if (!memory.ok()) return fail("memory_create", memory.status());
+    auto at = rt::memory_map(memory.value().get(), 0, abi::kMapWrite);
+    if (!at.ok()) return fail("memory_map", at.status());
+    static Unmapper u;
+    u = Unmapper{memory.value().get(), n0, at.value()};
+    auto helper = rt::thread_create(unmap_then_signal, reinterpret_cast<u64>(&u), g_unmapper_stack,
+                                    sizeof g_unmapper_stack, 16);
+    if (!helper.ok()) return fail("thread_create", helper.status());
+    auto lost = rt::waitset_wait(ws2.value().get(), reinterpret_cast<abi::WaitEvent*>(at.value()), 2, 2'000'000'000);
+    auto kept = rt::notification_wait(n0, 0);
+    rt::log("waitset: buffer unmapped while blocked: %s; the bits then: %s0x%llx",
+            lost.ok() ? "events delivered (UNEXPECTED)" : status_name(lost.status()), kept.ok() ? "" : "LOST ",
+            static_cast<unsigned long long>(kept.ok() ? kept.value() : 0));
     return 0;
 }
