@@ -8,6 +8,7 @@
 #include "debug/panic.h"
 #include "mm/kernel_stack.h"
 #include "mm/paging.h"
+#include "util/idle_poll.h"
 
 extern "C" void switch_context(u64* save_rsp, u64 new_rsp);
 
@@ -240,6 +241,8 @@ void tick() {
     yield();
 }
 
+IdlePoll g_idle_poll;
+
 [[noreturn]] void run_idle(void (*when_idle)()) {
     for (;;) {
         reap();
@@ -248,9 +251,21 @@ void tick() {
             continue;
         }
         if (when_idle) when_idle();
+        // Poll a while first when recent idle periods say a wake-up is
+        // near and worth catching awake (util/idle_poll.h). Each round
+        // opens the interrupt window for one instruction; `pause` also
+        // hands an emulating hypervisor its chance to deliver.
+        u64 start = clock::monotonic_ns();
+        u64 poll = g_idle_poll.window_ns();
+        bool woke_in_poll = false;
+        while (poll && !woke_in_poll && clock::monotonic_ns() - start < poll) {
+            asm volatile("sti; nop; pause; cli" ::: "memory");
+            woke_in_poll = highest_ready() >= 0;
+        }
         // sti;hlt is atomic with respect to interrupts (the sti shadow),
         // so a wakeup between the check and the halt is not lost.
-        asm volatile("sti; hlt; cli" ::: "memory");
+        if (!woke_in_poll) asm volatile("sti; hlt; cli" ::: "memory");
+        g_idle_poll.record(clock::monotonic_ns() - start, woke_in_poll);
     }
 }
 
