@@ -59,12 +59,11 @@ Result<void> WaitSet::remove(u64 key) {
     return Status::NotFound;
 }
 
-u32 WaitSet::collect(Event* out, u32 max) {
+u32 WaitSet::collect(Event* out, u32 max) const {
     u32 n = 0;
     for (u32 i = 0; i < m_count && n < max; i++) {
         u64 fired = m_entries[i].object->signals() & m_entries[i].mask;
-        if (!fired) continue;
-        out[n++] = Event{m_entries[i].key, fired};
+        if (fired) out[n++] = Event{m_entries[i].key, fired};
     }
     return n;
 }

@@ -46,7 +46,7 @@ public:
     void clear_waiter() { m_waiter = nullptr; }
 
 private:
-    u32 collect(Event* out, u32 max);
+    u32 collect(Event* out, u32 max) const;
     Observer m_entries[kMaxEntries];
     bool m_take[kMaxEntries] = {};  // per entry: take the Notification's bits when reported
     u32 m_count = 0;

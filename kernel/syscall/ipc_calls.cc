@@ -186,16 +186,13 @@ i64 waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout, u64 signal_h, u6
     kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries];  // wait() fills what it returns
     auto first = signal_first(signal_h, signal_bits);
     if (!first.ok()) return err(first.status());
-    // Written (zeros) before waiting: a buffer that is bad from the start
-    // fails the call before anything happens (nothing signalled, nothing
-    // taken).
-    if (auto c = user::zero(user_events, max * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
     if (first.value()) first.value()->signal(signal_bits);
     auto n = set.value()->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout));  // holds a ref while blocked
     if (!n.ok()) return err(n.status());
     static_assert(sizeof(abi::WaitEvent) == sizeof(kobj::WaitSet::Event));
     // kWaitTake entries are cleared only once the events reached the
-    // caller: a buffer unmapped while this thread was blocked loses nothing.
+    // caller: a bad buffer (or one unmapped while this thread was blocked)
+    // loses nothing, so the buffer needs no test write beforehand.
     if (auto c = user::copy_to(user_events, events, n.value() * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
     set.value()->take_reported(events, n.value());
     return n.value();

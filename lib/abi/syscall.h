@@ -99,8 +99,9 @@ constexpr u64 kSignalReady = 1u << 0;     // Notification has pending bits
 constexpr u64 kSignalReadable = 1u << 1;  // Endpoint has a caller waiting
 constexpr u64 kSignalDead = 1u << 2;      // Process has terminated / Thread has ended
 // WaitSetAdd option (in the mask, not a signal): for a Notification, the
-// WaitSetWait that reports the entry also takes (clears) its bits, as a
-// NotificationWait with timeout 0 would — one system call instead of two.
+// WaitSetWait that reports the entry also takes (clears) its bits once the
+// events reached the caller — one system call instead of two. The bit
+// values are not reported: for kicks, not for bits that carry meaning.
 constexpr u64 kWaitTake = 1ull << 32;
 
 // MemoryMap flags.
