@@ -59,8 +59,9 @@ int main(u64) {
     }
     u32 service = rt::startup_handle("service");
     if (!service) rt::log("nvme: no service endpoint (the manifest names no consumer); serving no one");
-    u64 timeout_ms = number_arg("timeout_ms=", 30000);
-    static nvme_driver::BlockService blocks(ctrl, service, (timeout_ms ? timeout_ms : 1) * 1'000'000ull,
+    u64 timeout_ms = number_arg("timeout_ms=", 0);
+    if (!timeout_ms) timeout_ms = 30000;  // absent or 0: the default, never "time out at once"
+    static nvme_driver::BlockService blocks(ctrl, service, timeout_ms * 1'000'000ull,
                                             number_arg("test.drop_completion=", 0));
     if (auto r = blocks.init(); !r.ok()) {
         rt::log("nvme: service setup failed: %s", status_name(r.status()));
