@@ -51,11 +51,12 @@ void Supervisor::run() {
         constexpr u64 kServiceKey = ~u64{0};
         constexpr u64 kDirectoryKey = u64{1} << 32;  // + index; children are 0..m_count-1
         if (m_client.service) (void)waitset_add(ws.value().get(), m_client.service, abi::kSignalReadable, kServiceKey);
-        for (u32 d = 0; d < m_client.directory_count; d++)
-            if (m_client.directories[d])
-                (void)waitset_add(ws.value().get(), m_client.directories[d], abi::kSignalReadable, kDirectoryKey + d);
         bool directories = false;
-        for (u32 d = 0; d < m_client.directory_count; d++) directories |= m_client.directories[d] != 0;
+        for (u32 d = 0; d < m_client.directory_count; d++) {
+            if (!m_client.directories[d]) continue;
+            (void)waitset_add(ws.value().get(), m_client.directories[d], abi::kSignalReadable, kDirectoryKey + d);
+            directories = true;
+        }
         if (!anything && !next_restart && !m_client.service && !directories) {
             log("%s: nothing left to supervise", m_client.who);
             return;
