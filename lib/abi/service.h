@@ -8,9 +8,10 @@
 // The endpoint a consumer is granted ("svc.<provider>") is the entry's
 // directory, served by the device manager: it hands out the instances'
 // endpoints with `call` (and `transfer`, which moving a handle needs),
-// each Open under a badge of its own, so a provider can tell its
-// consumers apart (a channel answers only to the badge that attached it). Holding the directory is the authority
-// (init grants it from the manifest); nobody looks a service up by name.
+// each Open under a badge of its own, so a provider can tell its consumers
+// apart (a channel answers only to the badge that attached it). Holding
+// the directory is the authority (init grants it from the manifest);
+// nobody looks a service up by name.
 //
 // Instances are numbered in PCI order among the functions the entry bound
 // (refused functions are skipped) and named after the entry: instance 0 is
@@ -24,7 +25,7 @@
 namespace abi {
 
 // Directory requests: data[0..4] = op. The values cannot be mistaken for a
-// device protocol's (BlockOp is 1..4): a device request sent to a
+// device protocol's (BlockOp is small): a device request sent to a
 // directory is answered InvalidArgument.
 enum class ServiceOp : u32 {
     // data[4..8] = instance index -> data[0..4] = Status (NotFound past the
