@@ -35,6 +35,7 @@ public:
     Result<u32> submit(Process* caller, abi::VirtioChain* chains, u32 count);
     Result<u32> complete(u32 max);
     Result<u64> map_used(Process* process, u32 space_id, u32 handle);
+    kdma::Session* session() const { return m_session; }
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
 
 private:

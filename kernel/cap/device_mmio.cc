@@ -3,6 +3,7 @@
 #include "arch/x86_64/mmio.h"
 #include "cap/process.h"
 #include "console/log.h"
+#include "events/refusals.h"
 
 namespace kobj {
 
@@ -52,9 +53,11 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
     u64 bar_offset = m_offset + offset;
     const auto& a = m_function->function().address;
     if (!devices::filtered_write_allowed(m_function->registers(), m_bar, bar_offset, width)) {
-        LOG_WARN("device: refused write of 0x%llx to %02x:%02x.%x bar%u+0x%llx by pid %u '%s' (filtered register)",
-                 static_cast<unsigned long long>(value), a.bus, a.device, a.function, m_bar,
-                 static_cast<unsigned long long>(bar_offset), writer->pid(), writer->name());
+        refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::NoRights, bar_offset,
+                         klog::Level::Warn,
+                         "device: refused write of 0x%llx to %02x:%02x.%x bar%u+0x%llx by pid %u '%s' (filtered register)",
+                         static_cast<unsigned long long>(value), a.bus, a.device, a.function, m_bar,
+                         static_cast<unsigned long long>(bar_offset), writer->pid(), writer->name());
         return Status::NoRights;
     }
     const devices::RegisterMap& map = m_function->registers();
@@ -67,10 +70,12 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
                          ? mmio::read<u32>(select_view.value(), map.offset + devices::kVirtioDriverFeatureSelect)
                          : ~0u;
         if (!select_view.ok() || !devices::virtio_driver_features_allowed(select, static_cast<u32>(value))) {
-            LOG_WARN("device: refused driver features 0x%llx (word %u) for %02x:%02x.%x by pid %u '%s' (the virtqueue "
-                     "broker cannot serve them)",
-                     static_cast<unsigned long long>(value), select, a.bus, a.device, a.function, writer->pid(),
-                     writer->name());
+            refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::NoRights,
+                             bar_offset, klog::Level::Warn,
+                             "device: refused driver features 0x%llx (word %u) for %02x:%02x.%x by pid %u '%s' (the "
+                             "virtqueue broker cannot serve them)",
+                             static_cast<unsigned long long>(value), select, a.bus, a.device, a.function,
+                             writer->pid(), writer->name());
             return Status::NoRights;
         }
     }

@@ -3,15 +3,23 @@
 // a PciFunction. The kernel hands the only one to init, which grants it to
 // the device manager through the manifest; providers receive narrower
 // capabilities (PciFunction, DeviceMmio) derived from it.
+//
+// It is also where refusal events arrive (kernel/events/refusals.h): it
+// signals kSignalReady while any are pending, and DeviceEvents reads them.
 #pragma once
 
 #include "cap/object.h"
+#include "events/refusals.h"
 
 namespace kobj {
 
 class DeviceRoot : public Object {
 public:
     DeviceRoot() : Object(Type::DeviceRoot) {}
+    ~DeviceRoot() override { refusals::set_listener(nullptr); }
+    u64 signals() const override { return refusals::pending() ? kSignalReady : 0; }
+    // refusals: the pending state changed.
+    void events_changed() { signals_changed(); }
 };
 
 }  // namespace kobj

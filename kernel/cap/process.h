@@ -9,6 +9,7 @@
 #include "cap/thread.h"
 #include "cap/cap_space.h"
 #include "cap/mapping_list.h"
+#include "events/refusals.h"
 #include "mm/address_space.h"
 
 namespace kobj {
@@ -45,9 +46,14 @@ public:
     // (MemoryObject mappings without a fixed address).
     Result<u64> reserve_map_area(u64 bytes);
     u32 pid() const { return m_pid; }
-    // Refused system calls (errors other than timeouts), for the
-    // rate-limited refusal log: returns how many so far, this one included.
-    u64 count_refusal() { return ++m_refusals; }
+    // Refusals attributed to this process, and its log budget
+    // (events/refusals.h).
+    refusals::ProcessState& refusal_state() { return m_refusals; }
+    u64 refusals() const { return m_refusals.total; }
+    // LogWrite's budget: a burst of kLogBurst lines, then kLogPerSecond.
+    static constexpr u32 kLogBurst = 1024, kLogPerSecond = 200;
+    util::TokenBucket& log_budget() { return m_log_budget; }
+    u64 log_lines_dropped = 0;
     const char* name() const { return m_name; }
     bool alive() const { return m_exit.kind == ExitReason::Kind::Running; }
     const ExitReason& exit_reason() const { return m_exit; }
@@ -97,7 +103,8 @@ private:
     u64 m_map_cursor = 0x0000000100000000ull;
     u64 m_entry = 0;
     u32 m_pid = 0;
-    u64 m_refusals = 0;
+    refusals::ProcessState m_refusals;
+    util::TokenBucket m_log_budget{kLogBurst, kLogPerSecond};
     char m_name[kNameLength] = {};
     ExitReason m_exit;
     Thread* m_threads[kMaxThreads] = {};

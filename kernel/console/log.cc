@@ -46,19 +46,23 @@ bool parse_level(const char* name, usize len, Level* out) {
     return false;
 }
 
-void log(Level level, const char* fmt, ...) {
+void log_v(Level level, const char* fmt, va_list ap) {
     if (level > g_level) return;
     char line[512];
     u64 ns = clock::monotonic_ns();
     usize n = format(line, sizeof line, "[%5llu.%06llu] %c ", static_cast<unsigned long long>(ns / 1000000000),
                      static_cast<unsigned long long>((ns / 1000) % 1000000), kLetters[static_cast<u8>(level)]);
-    va_list ap;
-    va_start(ap, fmt);
     if (n < sizeof line) n += format_v(line + n, sizeof line - n, fmt, ap);
-    va_end(ap);
     if (n >= sizeof line - 1) n = sizeof line - 2;
     line[n++] = '\n';
     emit(line, n);
+}
+
+void log(Level level, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    log_v(level, fmt, ap);
+    va_end(ap);
 }
 
 void raw(const char* fmt, ...) {

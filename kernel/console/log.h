@@ -3,6 +3,8 @@
 // where L is E, W, I or D.
 #pragma once
 
+#include <stdarg.h>
+
 #include "util/types.h"
 
 namespace klog {
@@ -15,6 +17,7 @@ Level level();
 bool parse_level(const char* name, usize len, Level* out);
 
 __attribute__((format(printf, 2, 3))) void log(Level level, const char* fmt, ...);
+void log_v(Level level, const char* fmt, va_list ap);
 // Raw output without prefix, for multi-line reports (panic) and banners.
 __attribute__((format(printf, 1, 2))) void raw(const char* fmt, ...);
 

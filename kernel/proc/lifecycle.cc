@@ -102,7 +102,11 @@ Result<kobj::Process*> spawn_init(const char* module, usize len) {
     if (auto r = give("log", new kobj::Log(), cap::kRightWrite | kPass); !r.ok()) s = r.status();
     if (auto r = give("resource", new kobj::Resource(), cap::kRightManage | cap::kRightInspect | kPass); !r.ok())
         s = r.status();
-    if (auto r = give("devices", new kobj::DeviceRoot(), cap::kRightInspect | cap::kRightManage | kPass); !r.ok())
+    // The device root also carries refusal events (events/refusals.h):
+    // its holder waits for them.
+    auto* root = new kobj::DeviceRoot();
+    refusals::set_listener(root);
+    if (auto r = give("devices", root, cap::kRightInspect | cap::kRightManage | cap::kRightWait | kPass); !r.ok())
         s = r.status();
     // The serial console: from now on user space reads the keyboard.
     auto* console = new kobj::Console();

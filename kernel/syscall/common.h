@@ -80,12 +80,12 @@ i64 virtqueue_complete(u64 queue, u64 max);
 i64 virtqueue_map(u64 queue);
 i64 console_read(u64 h, u64 out, u64 len, u64 timeout);
 i64 console_write(u64 h, u64 text, u64 len);
+i64 device_events(u64 root, u64 out, u64 max);
 
-// A refused call, logged against the caller (DESIGN §5: every refusal is
-// attributed to whoever caused it), at most kLoggedRefusals per process so
-// a misbehaving or fuzzing process cannot flood the log; later ones are
-// counted.
-constexpr u64 kLoggedRefusals = 12;
+// A refused call, recorded against the caller (DESIGN §5: every refusal is
+// attributed to whoever caused it) through events/refusals.h, which
+// rate-limits the log and delivers the event — unless the call already
+// recorded a more specific refusal itself.
 void note_refusal(u64 number, i64 result);
 
 // Moves/copies message handles between two threads' processes

@@ -22,6 +22,9 @@ constexpr cap::Rights kPciRights = cap::kRightRead | cap::kRightWrite | cap::kRi
 constexpr cap::Rights kMmioRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
                                     cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
 
+// DeviceEvents reads at most this many at once (kernel stack).
+constexpr u64 kEventsPerCall = 16;
+
 // Secondary/subordinate bus numbers of a bridge, for DMAR scope paths
 // through bridges (VT-d §8.3.1).
 Result<acpi::PciBridgeBuses> bridge_buses(void*, u16 segment, u8 bus, u8 device, u8 function) {
@@ -92,6 +95,20 @@ i64 device_open(u64 root, u64 bdf) {
         return h.ok() ? h.value() : err(h.status());
     }
     return err(Status::NotFound);
+}
+
+i64 device_events(u64 root, u64 out, u64 max) {
+    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), kobj::Type::DeviceRoot, cap::kRightInspect);
+    if (!r.ok()) return err(r.status());
+    if (max == 0 || max > kEventsPerCall) return err(Status::InvalidArgument);
+    // The buffer is checked before anything is taken: an event is never
+    // lost to a bad pointer.
+    if (auto c = user::zero(out, max * sizeof(abi::RefusalEvent)); !c.ok()) return err(c.status());
+    abi::RefusalEvent events[kEventsPerCall];
+    u32 n = refusals::drain(events, static_cast<u32>(max));
+    audit::check_copy(events, n * sizeof events[0], "DeviceEvents");
+    if (auto c = user::copy_to(out, events, n * sizeof events[0]); !c.ok()) return err(c.status());
+    return n;
 }
 
 i64 pci_config_read(u64 h, u64 offset, u64 width) {

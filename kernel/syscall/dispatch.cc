@@ -5,6 +5,7 @@
 #include "arch/x86_64/percpu.h"
 #include "console/log.h"
 #include "debug/address_audit.h"
+#include "events/refusals.h"
 #include "proc/lifecycle.h"
 #include "syscall/common.h"
 
@@ -12,6 +13,7 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
     percpu::current_cpu()->syscalls++;
     u64 a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10, a4 = f->r8, a5 = f->r9;
     u64 number = f->rax;
+    refusals::begin_syscall();
     using S = abi::Syscall;
     i64 r;
     switch (static_cast<S>(f->rax)) {
@@ -73,6 +75,7 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         case S::VirtQueueSubmit: r = sys::virtqueue_submit(a0, a1, a2); break;
         case S::VirtQueueComplete: r = sys::virtqueue_complete(a0, a1); break;
         case S::VirtQueueMap: r = sys::virtqueue_map(a0); break;
+        case S::DeviceEvents: r = sys::device_events(a0, a1, a2); break;
         default: r = sys::err(Status::Unsupported); break;
     }
     kcap::finish();
@@ -87,14 +90,11 @@ namespace sys {
 void note_refusal(u64 number, i64 result) {
     auto status = static_cast<Status>(-result);
     if (status == Status::Timeout) return;  // a wait that ran out is no refusal
+    if (refusals::recorded_in_syscall()) return;  // the call recorded a more specific one
     kobj::Process* p = self();
-    u64 n = p->count_refusal();
-    if (n <= kLoggedRefusals) {
-        LOG_INFO("refused: pid %u '%s' syscall %s: %s", p->pid(), p->name(), abi::syscall_name(number),
-                 status_name(status));
-    } else if (n == kLoggedRefusals + 1) {
-        LOG_INFO("refused: pid %u '%s': further refusals are counted, not logged", p->pid(), p->name());
-    }
+    refusals::record(p, abi::RefusalKind::Syscall, refusals::kNoFunction, status, number, klog::Level::Info,
+                     "refused: pid %u '%s' syscall %s: %s", p->pid(), p->name(), abi::syscall_name(number),
+                     status_name(status));
 }
 
 }  // namespace sys

@@ -13,6 +13,7 @@
 #include "cap/interrupt.h"
 #include "console/log.h"
 #include "debug/address_audit.h"
+#include "events/refusals.h"
 #include "syscall/common.h"
 
 namespace sys {
@@ -63,10 +64,11 @@ i64 dma_buffer_create(u64 pool, u64 bytes) {
     }
     if (!b.ok()) {
         if (b.status() == Status::QuotaExceeded)
-            LOG_WARN("dma: pid %u '%s' refused %llu bytes: pool quota %llu, used %llu", self()->pid(), self()->name(),
-                     static_cast<unsigned long long>(bytes),
-                     static_cast<unsigned long long>(p.value()->session()->quota()),
-                     static_cast<unsigned long long>(p.value()->session()->used()));
+            refusals::record(self(), abi::RefusalKind::DmaQuota, p.value()->session()->function(), b.status(), bytes,
+                             klog::Level::Warn, "dma: pid %u '%s' refused %llu bytes: pool quota %llu, used %llu",
+                             self()->pid(), self()->name(), static_cast<unsigned long long>(bytes),
+                             static_cast<unsigned long long>(p.value()->session()->quota()),
+                             static_cast<unsigned long long>(p.value()->session()->used()));
         return err(b.status());
     }
     return mint_from(pool, b.value(), kBufferRights);
@@ -133,8 +135,11 @@ i64 nvme_submit(u64 queue, u64 commands, u64 count) {
     if (auto c = user::copy_from(batch, commands, count * sizeof batch[0]); !c.ok()) return err(c.status());
     auto n = q.value()->submit(self(), batch, static_cast<u32>(count));
     if (!n.ok()) {
-        LOG_WARN("nvme broker: refused a batch of %llu from pid %u '%s': %s", static_cast<unsigned long long>(count),
-                 self()->pid(), self()->name(), status_name(n.status()));
+        refusals::record(self(), abi::RefusalKind::BrokerCommand, q.value()->session()->function(), n.status(),
+                         static_cast<u64>(abi::Syscall::NvmeSubmit), klog::Level::Warn,
+                         "nvme broker: refused a batch of %llu from pid %u '%s': %s",
+                         static_cast<unsigned long long>(count), self()->pid(), self()->name(),
+                         status_name(n.status()));
         return err(n.status());
     }
     return n.value();
@@ -198,8 +203,11 @@ i64 virtqueue_submit(u64 queue, u64 chains, u64 count) {
     if (auto c = user::copy_to(chains, batch, count * sizeof batch[0]); !c.ok()) return err(c.status());
     auto n = q.value()->submit(self(), batch, static_cast<u32>(count));
     if (!n.ok()) {
-        LOG_WARN("virtqueue broker: refused a batch of %llu from pid %u '%s': %s",
-                 static_cast<unsigned long long>(count), self()->pid(), self()->name(), status_name(n.status()));
+        refusals::record(self(), abi::RefusalKind::BrokerCommand, q.value()->session()->function(), n.status(),
+                         static_cast<u64>(abi::Syscall::VirtQueueSubmit), klog::Level::Warn,
+                         "virtqueue broker: refused a batch of %llu from pid %u '%s': %s",
+                         static_cast<unsigned long long>(count), self()->pid(), self()->name(),
+                         status_name(n.status()));
         return err(n.status());
     }
     // The heads: descriptor ids, not addresses.

@@ -12,8 +12,22 @@ i64 log_write(u64 h, u64 text, u64 len) {
     char buf[256];
     if (len > sizeof buf) len = sizeof buf;
     if (auto r = user::copy_from(buf, text, len); !r.ok()) return err(r.status());
+    // The serial port is polled by a kernel that is not preemptible: every
+    // line is CPU time taken from everyone, so a process gets a generous
+    // but bounded share (a burst, then a steady rate); what is over it is
+    // refused, and counted in the next line that is logged.
+    kobj::Process* p = self();
+    if (!p->log_budget().take(clock::monotonic_ns())) {
+        p->log_lines_dropped++;
+        return err(Status::QuotaExceeded);
+    }
+    if (p->log_lines_dropped) {
+        LOG_INFO("[%s:%u] (%llu lines not logged: over the log rate limit)", p->name(), p->pid(),
+                 static_cast<unsigned long long>(p->log_lines_dropped));
+        p->log_lines_dropped = 0;
+    }
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
-    LOG_INFO("[%s:%u] %.*s", self()->name(), self()->pid(), static_cast<int>(len), buf);
+    LOG_INFO("[%s:%u] %.*s", p->name(), p->pid(), static_cast<int>(len), buf);
     log.value()->lines_written++;
     return 0;
 }

@@ -165,7 +165,8 @@ i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
     // other alive forever.)
     auto type = static_cast<kobj::Type>(entry.value().type);
     if (type != kobj::Type::Notification && type != kobj::Type::Endpoint && type != kobj::Type::Process &&
-        type != kobj::Type::Console && type != kobj::Type::Thread && type != kobj::Type::Interrupt)
+        type != kobj::Type::Console && type != kobj::Type::Thread && type != kobj::Type::Interrupt &&
+        type != kobj::Type::DeviceRoot)
         return err(Status::WrongType);
     auto* object = static_cast<kobj::Object*>(entry.value().object);
     if (type == kobj::Type::Endpoint) object = static_cast<kobj::BadgedEndpoint*>(object)->endpoint();

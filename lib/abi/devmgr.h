@@ -4,16 +4,22 @@
 // back one DevmgrFunction, or a reply of length 0 past the end. Revoke
 // takes back every grant of the provider bound to that function (the
 // kernel tears its DMA grant down) and answers with the function's state
-// afterwards. Used by the shell's `lsdev` and `revoke`.
+// afterwards. Events returns the index-th entry (0 = most recent) of
+// devmgr's summary of the refusal events the kernel delivered
+// (lib/abi/events.h): one DevmgrEvent per distinct (process, kind,
+// function, status, detail) with the total count and the newest time, or
+// a reply of length 0 past the last. Used by the
+// shell's `lsdev`, `revoke` and `events`.
 #pragma once
 
+#include "abi/events.h"
 #include "util/types.h"
 
 namespace abi {
 
 enum class DevmgrBackend : u8 { None = 0, Bounce = 1, Iommu = 2 };
 enum class DevmgrState : u8 { Unbound = 0, Running = 1, Restarting = 2, GaveUp = 3, Refused = 4, Revoked = 5 };
-enum class DevmgrOp : u32 { Describe = 0, Revoke = 1 };
+enum class DevmgrOp : u32 { Describe = 0, Revoke = 1, Events = 2 };
 
 struct DevmgrFunction {
     u8 bus, device, function;
@@ -30,7 +36,16 @@ struct DevmgrFunction {
     u8 dma_state;      // abi::kDma* of the function's grant now
     u8 reserved;
     char provider[16];
+    u32 refusals;      // refusal events attributed to the providers bound to it (every restart)
 };
 static_assert(sizeof(DevmgrFunction) <= 64);
+
+// One refusal event as devmgr attributes it: the kernel's event and the
+// provider entry whose process it was (empty when not one of devmgr's).
+struct DevmgrEvent {
+    RefusalEvent event;
+    char provider[16];
+};
+static_assert(sizeof(DevmgrEvent) <= 64);
 
 }  // namespace abi

@@ -70,6 +70,8 @@ enum class Syscall : u64 {
     VirtQueueSubmit = 49,   // (virtqueue h, VirtioChain* inout, u32 count) -> count (heads written back)
     VirtQueueComplete = 50, // (virtqueue h, u32 max) -> used entries consumed
     VirtQueueMap = 51,      // (virtqueue h) -> vaddr of the used ring (read-only)
+    // 52 is MmioRead.
+    DeviceEvents = 53,      // (device root h, RefusalEvent* out, u32 max) -> events read (removed)
     Count,
 };
 
@@ -86,7 +88,7 @@ constexpr const char* syscall_name(u64 number) {
         "MmioCreate",      "MmioMap",         "MmioWrite",       "DmaPoolCreate",   "DmaBufferCreate",
         "DmaPoolInfo",     "InterruptCreate", "InterruptAck",    "InterruptMask",   "NvmeQueueCreate",
         "NvmeSubmit",      "NvmeComplete",    "NvmeQueueMap",    "VirtQueueCreate", "VirtQueueSubmit",
-        "VirtQueueComplete", "VirtQueueMap"};
+        "VirtQueueComplete", "VirtQueueMap",   "MmioRead",        "DeviceEvents"};
     static_assert(sizeof kNames / sizeof kNames[0] == static_cast<u64>(Syscall::Count));
     return number < static_cast<u64>(Syscall::Count) ? kNames[number] : "undefined";
 }

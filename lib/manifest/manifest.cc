@@ -40,8 +40,9 @@ u32 rights_allowed_for(ObjectKind kind) {
         case ObjectKind::Console:
             return kGeneric | kRightRead | kRightWrite | kRightWait;
         case ObjectKind::Resource:
-        case ObjectKind::Devices:
             return kGeneric;
+        case ObjectKind::Devices:
+            return kGeneric | kRightWait;  // waited on for refusal events
         case ObjectKind::BootManifest:
             return kGeneric | kRightRead | kRightMap;
     }

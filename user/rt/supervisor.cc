@@ -50,6 +50,7 @@ void Supervisor::run() {
         }
         constexpr u64 kServiceKey = ~u64{0};
         constexpr u64 kDirectoryKey = u64{1} << 32;  // + index; children are 0..m_count-1
+        constexpr u64 kReadyKey = ~u64{0} - 1;
         if (m_client.service) (void)waitset_add(ws.value().get(), m_client.service, abi::kSignalReadable, kServiceKey);
         bool directories = false;
         for (u32 d = 0; d < m_client.directory_count; d++) {
@@ -57,6 +58,8 @@ void Supervisor::run() {
             (void)waitset_add(ws.value().get(), m_client.directories[d], abi::kSignalReadable, kDirectoryKey + d);
             directories = true;
         }
+        if (m_client.ready_source && m_client.on_ready)
+            (void)waitset_add(ws.value().get(), m_client.ready_source, abi::kSignalReady, kReadyKey);
         if (!anything && !next_restart && !m_client.service && !directories) {
             log("%s: nothing left to supervise", m_client.who);
             return;
@@ -72,6 +75,7 @@ void Supervisor::run() {
             for (u32 e = 0; e < n.value(); e++) {
                 u64 key = events[e].key;
                 if (key == kServiceKey) m_client.on_request(m_client.ctx);
+                else if (key == kReadyKey) m_client.on_ready(m_client.ctx);
                 else if (key >= kDirectoryKey) m_client.on_directory_request(m_client.ctx, static_cast<u32>(key - kDirectoryKey));
                 else on_death(static_cast<u32>(key));
             }

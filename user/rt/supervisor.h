@@ -43,6 +43,10 @@ public:
         const u32* directories = nullptr;
         u32 directory_count = 0;
         void (*on_directory_request)(void* ctx, u32 i) = nullptr;
+        // Optional: one more object waited on for kSignalReady (devmgr's
+        // device root: refusal events); on_ready runs when it signals.
+        u32 ready_source = 0;
+        void (*on_ready)(void* ctx) = nullptr;
     };
 
     Supervisor(Supervised* children, u32 count, const Client& client)

@@ -149,6 +149,9 @@ Result<u32> device_list(u32 root, abi::DeviceInfo* out, u32 max) {
     return to_u32(raw_syscall(S::DeviceList, root, ptr(out), max));
 }
 Result<Handle> device_open(u32 root, u32 bdf) { return new_handle(raw_syscall(S::DeviceOpen, root, bdf)); }
+Result<u32> device_events(u32 root, abi::RefusalEvent* out, u32 max) {
+    return to_u32(raw_syscall(S::DeviceEvents, root, ptr(out), max));
+}
 Result<u32> pci_config_read(u32 pci, u32 offset, u32 width) {
     return to_u32(raw_syscall(S::PciConfigRead, pci, offset, width));
 }

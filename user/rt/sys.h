@@ -4,6 +4,7 @@
 #pragma once
 
 #include "abi/device.h"
+#include "abi/events.h"
 #include "abi/ipc.h"
 #include "abi/nvme.h"
 #include "abi/virtio.h"
@@ -68,6 +69,8 @@ Result<void> process_kill_pid(u32 resource, u32 pid);
 
 Result<u32> device_list(u32 root, abi::DeviceInfo* out, u32 max);
 Result<Handle> device_open(u32 root, u32 bdf);
+// Refusal events (abi/events.h), oldest first; each returned is removed.
+Result<u32> device_events(u32 root, abi::RefusalEvent* out, u32 max);
 Result<u32> pci_config_read(u32 pci, u32 offset, u32 width);
 Result<Handle> mmio_create(u32 pci, u32 bar, u64 offset, u64 length, u64 flags);
 Result<u64> mmio_map(u32 mmio);

@@ -27,6 +27,12 @@
 // (passed to the provider as "service", and again to a restarted one) and
 // answers the directory: consumers holding it open the instances.
 //
+// Refusal events (lib/abi/events.h): the kernel attributes every refusal
+// to the process that caused it and signals the device root; devmgr reads
+// them, counts them against the binding whose provider (or function) they
+// concern — lsdev's REFUSALS — and keeps the recent ones for the shell's
+// `events`.
+//
 // Teardown is the kernel's: when a provider dies its DmaPool's last
 // capability goes, and the kernel stops the device before any of its DMA
 // memory is freed (kernel/dma/session.h).
@@ -70,6 +76,16 @@ rt::Supervised g_children[kMaxBindings];
 // directory; kept here so a restarted provider serves the same one.
 rt::Handle g_instances[kMaxBindings];
 u32 g_binding_count;
+// Refusal events attributed to each binding (every provider process it
+// had), and the pid whose first refusal devmgr has already logged.
+u64 g_refusals[kMaxBindings];
+u32 g_refusal_logged_pid[kMaxBindings];
+// The shell's `events`: one entry per distinct refusal (process, kind,
+// function, status, detail) with its count, most recent first; the least
+// recent goes when a new kind arrives and the table is full.
+constexpr u32 kRecentEvents = 32;
+abi::DevmgrEvent g_recent_events[kRecentEvents];
+u32 g_recent_count;
 
 constexpr u32 kMaxVectorGrants = 8;
 
@@ -250,6 +266,69 @@ void revoke_function(u32 index) {
     }
 }
 
+u16 bdf_of(const abi::DeviceInfo& d) { return static_cast<u16>(u32{d.bus} << 8 | u32{d.device} << 3 | d.function); }
+
+// The binding an event concerns: the one whose provider process caused it,
+// else one bound to the function it names; kMaxBindings when neither.
+u32 binding_of(const abi::RefusalEvent& e) {
+    for (u32 b = 0; b < g_binding_count; b++)
+        if (e.pid && g_children[b].pid == e.pid) return b;
+    if (e.bdf == abi::kNoFunction) return kMaxBindings;
+    for (u32 b = 0; b < g_binding_count; b++)
+        if (bdf_of(g_devices[g_bindings[b].device]) == e.bdf) return b;
+    return kMaxBindings;
+}
+
+void remember_event(abi::DevmgrEvent d) {
+    u32 at = 0;
+    while (at < g_recent_count) {
+        const abi::RefusalEvent& r = g_recent_events[at].event;
+        if (r.pid == d.event.pid && r.kind == d.event.kind && r.bdf == d.event.bdf && r.status == d.event.status &&
+            r.detail == d.event.detail)
+            break;
+        at++;
+    }
+    if (at < g_recent_count) {
+        u32 total = g_recent_events[at].event.count + d.event.count;
+        d.event.count = total < d.event.count ? ~0u : total;
+    } else if (g_recent_count < kRecentEvents) {
+        g_recent_count++;
+    } else {
+        at = kRecentEvents - 1;  // the least recent goes
+    }
+    for (u32 i = at; i > 0; i--) g_recent_events[i] = g_recent_events[i - 1];
+    g_recent_events[0] = d;
+}
+
+// Reads every pending refusal event (the device root signalled, or a
+// client is about to look at the counts).
+void drain_events(void*) {
+    abi::RefusalEvent events[16];
+    for (;;) {
+        auto n = rt::device_events(g_root, events, 16);
+        if (!n.ok() || n.value() == 0) return;
+        for (u32 i = 0; i < n.value(); i++) {
+            const abi::RefusalEvent& e = events[i];
+            abi::DevmgrEvent d{};
+            d.event = e;
+            u32 b = binding_of(e);
+            if (b < kMaxBindings) {
+                g_refusals[b] += e.count;
+                const char* name = g_manifest.providers[g_bindings[b].provider].name;
+                for (u32 k = 0; name[k] && k + 1 < sizeof d.provider; k++) d.provider[k] = name[k];
+                // One line per provider process; the rest are counted (lsdev)
+                // and listed (events), not logged again.
+                if (e.pid && e.pid == g_children[b].pid && g_refusal_logged_pid[b] != e.pid) {
+                    g_refusal_logged_pid[b] = e.pid;
+                    rt::log("devmgr: %s (pid %u) was refused: %s %s (the shell's `events` lists refusals)", name,
+                            e.pid, abi::refusal_kind_name(e.kind), status_name(static_cast<Status>(e.status)));
+                }
+            }
+            remember_event(d);
+        }
+    }
+}
+
 // lsdev: one function per request (index in data[0..4]).
 void serve_request(void*) {
     u32 service = rt::startup_handle("service");
@@ -259,8 +338,14 @@ void serve_request(void*) {
     __builtin_memcpy(&index, m.data, sizeof index);
     if (m.length >= 8) __builtin_memcpy(&op, m.data + 4, sizeof op);
     if (op == static_cast<u32>(abi::DevmgrOp::Revoke) && index < g_device_count) revoke_function(index);
+    drain_events(nullptr);  // the answer counts everything the kernel has recorded so far
     abi::Message reply{};
-    if (m.length >= sizeof index && index < g_device_count) {
+    if (op == static_cast<u32>(abi::DevmgrOp::Events)) {
+        if (index < g_recent_count) {
+            __builtin_memcpy(reply.data, &g_recent_events[index], sizeof g_recent_events[index]);
+            reply.length = sizeof g_recent_events[index];
+        }
+    } else if (m.length >= sizeof index && index < g_device_count) {
         // The kernel's current DMA accounting for this function.
         static abi::DeviceInfo now[64];
         auto listed = rt::device_list(g_root, now, 64);
@@ -282,6 +367,7 @@ void serve_request(void*) {
             f.vectors = static_cast<u16>(g_manifest.providers[g_bindings[b].provider].vectors);
             f.pool_bytes = g_manifest.providers[g_bindings[b].provider].dma_pool;
             f.restarts = c.restarts;
+            f.refusals += static_cast<u32>(g_refusals[b]);
             f.pid = c.process ? c.pid : 0;
             f.state = g_bindings[b].revoked ? abi::DevmgrState::Revoked
                       : g_bindings[b].refused ? abi::DevmgrState::Refused
@@ -415,6 +501,8 @@ int main(u64) {
     client.directories = g_directories;
     client.directory_count = g_manifest.provider_count;
     client.on_directory_request = serve_directory;
+    client.ready_source = g_root;
+    client.on_ready = drain_events;
     rt::Supervisor(g_children, g_binding_count, client).run();
     return 0;
 }

@@ -1,7 +1,7 @@
 // shell: the serial console's command line. Prompt `sluice> `; reads lines
 // from the Console capability (typed or piped into QEMU's serial input
 // alike), echoes them, and runs:
-//   help, ps, caps <pid>, mem, kill <pid>, log, lsdev, revoke <bdf>, blk ...
+//   help, ps, caps <pid>, mem, kill <pid>, log, lsdev, events, revoke <bdf>, blk ...
 // (blk.h: the block devices providers serve to the shell)
 // System-wide views need the root resource, granted by the manifest.
 //
@@ -95,6 +95,7 @@ void cmd_help() {
         "  log          the recent kernel log\n"
         "  lsdev        PCI functions with their provider, backend, grants and restarts\n"
         "  revoke <bdf> take back the grants of the provider bound to a function\n"
+        "  events       recent refusals the kernel attributed to processes (newest first)\n"
         "  blk list     block devices served to the shell (size, block size, model, serial)\n"
         "  blk hash <dev> <lba> <count>                 sha256 of that range\n"
         "  blk write-pattern <dev> <lba> <count> <seed> write a deterministic pattern\n"
@@ -193,7 +194,8 @@ void cmd_revoke(const char* arg, usize len) {
 
 void cmd_lsdev() {
     if (!g_devmgr) return out("lsdev: no device manager service granted\n");
-    out("  BDF     ID        PROVIDER         STATE        PID BACKEND WINDOWS IRQS RESTARTS POOL-KIB USED-KIB IOMMU\n");
+    out("  BDF     ID        PROVIDER         STATE        PID BACKEND WINDOWS IRQS RESTARTS POOL-KIB USED-KIB IOMMU "
+        "REFUSALS\n");
     for (u32 i = 0; i < 256; i++) {
         abi::Message m{};
         m.length = sizeof i;
@@ -206,9 +208,38 @@ void cmd_lsdev() {
                               : f.backend == abi::DevmgrBackend::Bounce ? "bounce"
                                                                         : "-";
         const char* iommu = f.remapping == abi::kRemappingCovered ? "yes" : f.remapping == abi::kRemappingUnknown ? "?" : "no";
-        out("  %02x:%02x.%x %04x:%04x %-16s %-10s %5u %-7s %7u %4u %8u %8llu %8u %s\n", f.bus, f.device, f.function,
-            f.vendor, f.device_id, f.provider[0] ? f.provider : "-", devmgr_state(f.state), f.pid, backend, f.windows,
-            f.vectors, f.restarts, static_cast<unsigned long long>(f.pool_bytes >> 10), f.pool_used_kib, iommu);
+        out("  %02x:%02x.%x %04x:%04x %-16s %-10s %5u %-7s %7u %4u %8u %8llu %8u %-5s %8u\n", f.bus, f.device,
+            f.function, f.vendor, f.device_id, f.provider[0] ? f.provider : "-", devmgr_state(f.state), f.pid, backend,
+            f.windows, f.vectors, f.restarts, static_cast<unsigned long long>(f.pool_bytes >> 10), f.pool_used_kib,
+            iommu, f.refusals);
+    }
+}
+
+// The refusal events devmgr received from the kernel, newest first.
+void cmd_events() {
+    if (!g_devmgr) return out("events: no device manager service granted\n");
+    out("  TIME(s)     PID NAME             PROVIDER         BDF     KIND           STATUS           DETAIL     COUNT\n");
+    for (u32 i = 0;; i++) {
+        abi::Message m{};
+        u32 request[2] = {i, static_cast<u32>(abi::DevmgrOp::Events)};
+        m.length = sizeof request;
+        __builtin_memcpy(m.data, request, sizeof request);
+        if (auto r = rt::endpoint_call(g_devmgr, m); !r.ok()) return out("events: %s\n", status_name(r.status()));
+        if (m.length < sizeof(abi::DevmgrEvent)) {
+            if (i == 0) out("  (none)\n");
+            return;
+        }
+        abi::DevmgrEvent d;
+        __builtin_memcpy(&d, m.data, sizeof d);
+        const abi::RefusalEvent& e = d.event;
+        char bdf[8] = "-";
+        if (e.bdf != abi::kNoFunction)
+            format(bdf, sizeof bdf, "%02x:%02x.%x", e.bdf >> 8, (e.bdf >> 3) & 31, e.bdf & 7);
+        out("  %7llu.%03llu %5u %-16s %-16s %-7s %-14s %-16s 0x%08llx %5u\n",
+            static_cast<unsigned long long>(e.time_ns / 1000000000),
+            static_cast<unsigned long long>(e.time_ns / 1000000 % 1000), e.pid, e.name,
+            d.provider[0] ? d.provider : "-", bdf, abi::refusal_kind_name(e.kind),
+            status_name(static_cast<Status>(e.status)), static_cast<unsigned long long>(e.detail), e.count);
     }
 }
 
@@ -238,6 +269,7 @@ void run(const char* line, usize len, bool from_autorun = false) {
     else if (word_is(c, cmd_len, "mem")) cmd_mem();
     else if (word_is(c, cmd_len, "log")) cmd_log();
     else if (word_is(c, cmd_len, "lsdev")) cmd_lsdev();
+    else if (word_is(c, cmd_len, "events")) cmd_events();
     else if (word_is(c, cmd_len, "revoke")) cmd_revoke(arg, arg_len);
     else if (word_is(c, cmd_len, "blk") && g_autorun_busy && !from_autorun)
         out("blk: busy (the boot's run= commands are still running)\n");

@@ -38,6 +38,7 @@
 #include "nvme/command.h"
 #include "rt/log.h"
 #include "rt/sys.h"
+#include "util/format.h"
 
 namespace {
 
@@ -384,6 +385,32 @@ int io(u32 root) {
     return 0;
 }
 
+// flood: the log and the refusal path as a way to take the CPU (issue 11,
+// finding 5). 100000 refused system calls of one kind, 100000 log lines,
+// 20000 refused register writes; then a line after a pause, which the
+// kernel prefixes with how many were not logged. The refusals still arrive
+// at devmgr, counted (`events`, `lsdev`), while the disk keeps being served.
+int flood(u32 bar0) {
+    constexpr u32 kCalls = 100000, kLines = 100000, kWrites = 20000;
+    u32 refused = 0;
+    for (u32 i = 0; i < kCalls; i++)
+        if (rt::raw_syscall(abi::Syscall::HandleClose, 0xdead0001) < 0) refused++;
+    u32 logged = 0;
+    u32 log = rt::startup_handle("log");
+    for (u32 i = 0; i < kLines; i++) {
+        char line[48];
+        usize n = format(line, sizeof line, "adversary: flood line %u", i);
+        if (rt::log_write(log, line, n).ok()) logged++;
+    }
+    u32 writes = 0;
+    for (u32 i = 0; i < kWrites; i++)
+        if (!rt::mmio_write(bar0, 0x28, 8, 0x1000).ok()) writes++;
+    rt::sleep_ns(500'000'000);
+    rt::log("adversary: flood done: %u of %u calls refused, %u of %u lines taken, %u of %u ASQ writes refused",
+            refused, kCalls, logged, kLines, writes, kWrites);
+    return 0;
+}
+
 }  // namespace
 
 int main(u64) {
@@ -400,6 +427,7 @@ int main(u64) {
     else if (is("foreign")) rc = foreign(root);
     else if (is("other_pool")) rc = other_pool(root);
     else if (is("io")) rc = io(root);
+    else if (is("flood")) rc = flood(bar0);
     else rt::log("adversary: no attempt named in the arguments");
     rt::log("adversary: done (%d)", rc);
     return rc;

@@ -201,7 +201,7 @@ constexpr u64 kRecorderMagic = 0x7265636f72646572ull;
 // --- status accounting -------------------------------------------------------
 constexpr u32 kStatusCount = static_cast<u32>(kLastStatus) + 1;
 constexpr u32 kSyscalls = static_cast<u32>(S::Count);
-static_assert(kSyscalls == 52,
+static_assert(kSyscalls == 54,
               "syscall_fuzz: a system call was added or removed: give it a weight, arguments and its safety rules "
               "(what must never happen to the fuzzer) in generate() and make_safe()");
 
@@ -862,6 +862,8 @@ constexpr u32 kWeights[kSyscalls] = {
     25,  // VirtQueueSubmit
     15,  // VirtQueueComplete
     6,   // VirtQueueMap
+    0,   // 52: MmioRead (not yet defined)
+    8,   // DeviceEvents
 };
 
 u64 weighted_call() {
@@ -1682,6 +1684,11 @@ Call generate() {
             c.a[0] = handle_arg(kDeviceRoot);
             c.a[2] = chance(70) ? below(40) : pick<u64>({1ull << 32, ~0ull, 0x80000000ull, rnd()});
             c.a[1] = pointer_arg(c.a[2] * sizeof(abi::DeviceInfo));
+            break;
+        case S::DeviceEvents:
+            c.a[0] = handle_arg(kDeviceRoot);
+            c.a[2] = chance(70) ? below(20) : pick<u64>({1ull << 32, ~0ull, 17ull, rnd()});
+            c.a[1] = pointer_arg(c.a[2] * sizeof(abi::RefusalEvent));
             break;
         case S::DeviceOpen:
             c.a[0] = handle_arg(kDeviceRoot);
