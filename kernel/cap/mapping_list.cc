@@ -4,6 +4,10 @@
 #include "mm/heap.h"
 
 namespace kobj {
+namespace {
+// What one Mapping record costs its process's account.
+u64 record_bytes() { return heap::block_bytes(sizeof(MappingList::Mapping)); }
+}  // namespace
 
 Result<u64> MappingList::map(Object* owner, Process* process, u64 vaddr, u64 pages,
                              u64 (*phys_of)(const void*, u64), const void* ctx, mm::MapFlags flags, u32 space_id,
@@ -11,13 +15,22 @@ Result<u64> MappingList::map(Object* owner, Process* process, u64 vaddr, u64 pag
     if (!process->alive()) return Status::Stale;
     if (vaddr == 0) vaddr = TRY(process->reserve_map_area(pages * 4096));
     if (vaddr & 0xfff) return Status::InvalidArgument;
+    // The record is the mapping process's to pay for, like the page tables
+    // the address space makes (and charges) for it below. A failure part
+    // way leaves those tables in place, charged until the space goes:
+    // they are the space's, and the next mapping in their range uses them.
+    TRY(process->kmem()->charge(record_bytes()));
     auto* mapping = static_cast<Mapping*>(heap::alloc(sizeof(Mapping)));
-    if (!mapping) return Status::NoMemory;
+    if (!mapping) {
+        process->kmem()->release(record_bytes());
+        return Status::NoMemory;
+    }
     for (u64 done = 0; done < pages; done++) {
         auto r = process->address_space().map(vaddr + done * 4096, phys_of(ctx, done), flags);
         if (!r.ok()) {
             for (u64 k = 0; k < done; k++) (void)process->address_space().unmap(vaddr + k * 4096);
             heap::free(mapping);
+            process->kmem()->release(record_bytes());
             return r.status();
         }
     }
@@ -39,6 +52,7 @@ void MappingList::remove(Mapping** link) {
     }
     for (u64 i = 0; i < m->pages; i++) (void)m->process->address_space().unmap(m->vaddr + i * 4096);
     Object* owner = m->owner;
+    m->process->kmem()->release(record_bytes());
     heap::free(m);
     owner->unref_deferred();  // callers may be inside capability hooks
 }

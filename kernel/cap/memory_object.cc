@@ -7,9 +7,13 @@
 
 namespace kobj {
 
-Result<MemoryObject*> MemoryObject::create(u64 bytes) {
+Result<MemoryObject*> MemoryObject::create(u64 bytes, kmem::Account* account) {
     if (bytes == 0 || bytes > kMaxBytes) return Status::InvalidArgument;
     u64 pages = (bytes + 4095) / 4096;
+    // Charged before anything is allocated: past the creator's limit, the
+    // frame allocator is never asked.
+    auto charge = TRY(kmem::Charge::take(account, pages * frames::kFrameSize + heap::block_bytes(pages * sizeof(u64)) +
+                                                      kmem::object_bytes<MemoryObject>()));
     auto* frames_list = static_cast<u64*>(heap::alloc(pages * sizeof(u64)));
     if (!frames_list) return Status::NoMemory;
     for (u64 i = 0; i < pages; i++) {
@@ -31,6 +35,7 @@ Result<MemoryObject*> MemoryObject::create(u64 bytes) {
     }
     m->m_pages = pages;
     m->m_frames = frames_list;
+    m->adopt_charge(static_cast<kmem::Charge&&>(charge));
     return m;
 }
 

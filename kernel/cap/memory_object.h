@@ -20,7 +20,9 @@ class MemoryObject : public Object {
 public:
     static constexpr u64 kMaxBytes = 64ull << 20;
 
-    static Result<MemoryObject*> create(u64 bytes);
+    // Its frames, their list and this object are charged to `account` (the
+    // creator's; null: kernel-owned) until the object is destroyed.
+    static Result<MemoryObject*> create(u64 bytes, kmem::Account* account);
     ~MemoryObject() override;
 
     u64 size() const { return m_pages * 4096; }

@@ -5,6 +5,7 @@
 // they become atomic and destruction moves to an RCU-style grace period.
 #pragma once
 
+#include "mm/account.h"
 #include "util/types.h"
 
 namespace kobj {
@@ -74,6 +75,11 @@ public:
     void add_observer(Observer* o);
     void remove_observer(Observer* o);
 
+    // The kernel memory this object (and what it owns) was charged to its
+    // creator's account (mm/account.h); given back when it is destroyed,
+    // whoever holds it by then.
+    void adopt_charge(kmem::Charge&& charge) { m_charge = static_cast<kmem::Charge&&>(charge); }
+
 protected:
     // Subclasses call this whenever signals() may have changed.
     void signals_changed();
@@ -85,6 +91,7 @@ private:
     u32 m_deferred = 0;
     Object* m_next_deferred = nullptr;
     Observer* m_observers = nullptr;
+    kmem::Charge m_charge;
 };
 
 // Runs the unrefs queued by unref_deferred().

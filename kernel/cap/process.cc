@@ -37,16 +37,32 @@ const char* exit_kind_name(ExitReason::Kind k) {
     return "?";
 }
 
-Result<Process*> Process::create(const char* name, usize name_len) {
-    auto* p = new (std::nothrow) Process();
-    if (!p) return Status::NoMemory;
-    if (auto r = p->m_space.init(); !r.ok()) {
-        p->unref();
-        return r.status();
+Result<Process*> Process::create(const char* name, usize name_len, u64 kernel_memory) {
+    kmem::Account* account = kmem::Account::create(kernel_memory);
+    if (!account) return Status::NoMemory;
+    // This object and its capability space (32 KiB of slots) are the
+    // process's own first charge.
+    auto charge = kmem::Charge::take(account, kmem::object_bytes<Process>() + kmem::object_bytes<kcap::ProcessSpace>());
+    if (!charge.ok()) {
+        account->unref();
+        return charge.status();
     }
+    auto* p = new (std::nothrow) Process();
+    if (!p) {
+        charge.value().reset();
+        account->unref();
+        return Status::NoMemory;
+    }
+    p->m_account = account;  // the creator's reference moves here
+    p->adopt_charge(charge.release_value());
     usize n = name_len < kNameLength - 1 ? name_len : kNameLength - 1;
     for (usize i = 0; i < n; i++) p->m_name[i] = name[i];
     p->m_pid = g_next_pid++;
+    account->set_owner(p->m_pid, p->m_name);
+    if (auto r = p->m_space.init(account); !r.ok()) {
+        p->unref();
+        return r.status();
+    }
     p->m_caps = new (std::nothrow) kcap::ProcessSpace(kcap::forest(), p->m_pid);
     if (!p->m_caps) {
         p->unref();
@@ -62,6 +78,9 @@ Process::~Process() {
     delete static_cast<kcap::ProcessSpace*>(m_caps);  // already emptied by terminate()
     m_space.destroy();  // no-op after terminate(); frees the root of a process that never ran
     table_remove(this);
+    // Charges still held elsewhere (objects it created) keep the account
+    // alive; this object's own charge goes with the base class.
+    if (m_account) m_account->unref();
 }
 
 Result<u64> Process::reserve_map_area(u64 bytes) {
@@ -76,9 +95,13 @@ Result<u64> Process::reserve_map_area(u64 bytes) {
 Result<void> Process::map_anonymous(u64 base, u64 pages, mm::MapFlags flags) {
     if (!alive()) return Status::Stale;
     if (m_region_count == kMaxRegions) return Status::NoMemory;
-    if (pages == 0 || (base & 0xfff)) return Status::InvalidArgument;
+    if (pages == 0 || (base & 0xfff) || pages > (u64{1} << 40) / frames::kFrameSize) return Status::InvalidArgument;
+    TRY(m_account->charge(region_bytes(pages)));
     auto* list = static_cast<u64*>(heap::alloc(pages * sizeof(u64)));
-    if (!list) return Status::NoMemory;
+    if (!list) {
+        m_account->release(region_bytes(pages));
+        return Status::NoMemory;
+    }
     u64 done = 0;
     Status failure = Status::Ok;
     for (; done < pages; done++) {
@@ -102,6 +125,7 @@ Result<void> Process::map_anonymous(u64 base, u64 pages, mm::MapFlags flags) {
             frames::free(list[i]);
         }
         heap::free(list);
+        m_account->release(region_bytes(pages));
         return failure;
     }
     m_regions[m_region_count++] = Region{base, pages, list};
@@ -151,9 +175,12 @@ void Process::release_regions() {
             frames::free(region.frames[i]);
         }
         heap::free(region.frames);
+        m_account->release(region_bytes(region.pages));
     }
     m_region_count = 0;
 }
+
+u64 Process::region_bytes(u64 pages) { return pages * frames::kFrameSize + heap::block_bytes(pages * sizeof(u64)); }
 
 u64 Process::frames_owned() const {
     u64 n = m_space.page_table_frames();

@@ -32,13 +32,18 @@ public:
     static constexpr usize kNameLength = 32;
 
     // Returns the creator's reference; the process also holds one on
-    // itself until it terminates.
-    static Result<Process*> create(const char* name, usize name_len);
+    // itself until it terminates. `kernel_memory` is the limit of its
+    // kernel memory account (mm/account.h), which pays from here on for
+    // everything the kernel holds for it — this object and its capability
+    // space first: NoMemory if even they do not fit.
+    static Result<Process*> create(const char* name, usize name_len, u64 kernel_memory);
     // Live (not yet terminated) processes.
     static u32 live_count();
     ~Process() override;
 
     mm::AddressSpace& address_space() { return m_space; }
+    // Never null for a created process.
+    kmem::Account* kmem() const { return m_account; }
     cap::Space& caps() { return *m_caps; }
     u64 signals() const override { return alive() ? 0 : kSignalDead; }
 
@@ -59,7 +64,7 @@ public:
     const ExitReason& exit_reason() const { return m_exit; }
 
     // Anonymous, zeroed memory mapped at [base, base + pages*4K), owned by
-    // the process and freed at its death.
+    // the process, charged to its account and freed at its death.
     Result<void> map_anonymous(u64 base, u64 pages, mm::MapFlags flags);
     // Copies into memory this process already maps (used by the loader
     // before the process runs; the target is this process's space).
@@ -97,7 +102,10 @@ private:
 
     Process() : Object(Type::Process) {}
     void release_regions();
+    // What a region of `pages` costs the account: its frames and their list.
+    static u64 region_bytes(u64 pages);
 
+    kmem::Account* m_account = nullptr;  // one reference, dropped in ~Process
     mm::AddressSpace m_space;
     cap::Space* m_caps = nullptr;  // kcap::ProcessSpace, heap-allocated (32 KiB)
     u64 m_map_cursor = 0x0000000100000000ull;

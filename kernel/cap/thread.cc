@@ -1,6 +1,7 @@
 #include "cap/thread.h"
 
 #include "arch/x86_64/gdt.h"
+#include "cap/process.h"
 
 extern "C" void return_to_user();
 
@@ -11,6 +12,8 @@ u32 g_next_tid = 1;
 
 Result<Thread*> Thread::create_user(Process* process, u64 entry, u64 user_rsp, u64 arg, u8 priority) {
     if (priority >= kPriorities) return Status::InvalidArgument;
+    // The kernel stack and this object, charged to the process first.
+    auto charge = TRY(kmem::Charge::take(process->kmem(), kstack::kSize + kmem::object_bytes<Thread>()));
     auto stack = kstack::alloc();
     if (!stack.ok()) return stack.status();
     auto* t = new (std::nothrow) Thread();
@@ -18,6 +21,7 @@ Result<Thread*> Thread::create_user(Process* process, u64 entry, u64 user_rsp, u
         kstack::free(stack.value());
         return Status::NoMemory;
     }
+    t->adopt_charge(static_cast<kmem::Charge&&>(charge));
     t->stack = stack.value();
     t->process = process;
     t->priority = priority;

@@ -29,9 +29,18 @@ void free_tables(u64 phys, int level) {
 
 }  // namespace
 
-Result<void> AddressSpace::init() {
-    m_root = TRY(zeroed_frame());
-    m_table_frames = 1;
+// A zeroed table frame, charged to the account first.
+Result<u64> AddressSpace::new_table() {
+    if (m_account) TRY(m_account->charge(frames::kFrameSize));
+    auto phys = zeroed_frame();
+    if (!phys.ok() && m_account) m_account->release(frames::kFrameSize);
+    if (phys.ok()) m_table_frames++;
+    return phys;
+}
+
+Result<void> AddressSpace::init(kmem::Account* account) {
+    m_account = account;
+    m_root = TRY(new_table());
     u64* kernel = table(paging::kernel_root());
     u64* mine = table(m_root);
     for (int i = 256; i < 512; i++) mine[i] = kernel[i];
@@ -47,6 +56,7 @@ void AddressSpace::destroy() {
     for (int i = 0; i < 256; i++)
         if (t[i] & paging::kPresent) free_tables(t[i] & paging::kAddressMask, 3);
     frames::free(m_root);
+    if (m_account) m_account->release(m_table_frames * frames::kFrameSize);
     m_root = 0;
     m_table_frames = 0;
 }
@@ -58,8 +68,7 @@ Result<u64*> AddressSpace::entry(u64 virt, bool create) {
         u64& e = table(phys)[(virt >> (12 + 9 * (level - 1))) & 511];
         if (!(e & paging::kPresent)) {
             if (!create) return Status::NotFound;
-            e = TRY(zeroed_frame()) | paging::kPresent | paging::kWritable | paging::kUser;
-            m_table_frames++;
+            e = TRY(new_table()) | paging::kPresent | paging::kWritable | paging::kUser;
         }
         phys = e & paging::kAddressMask;
     }

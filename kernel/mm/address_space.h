@@ -3,8 +3,15 @@
 // process's mappings. Page-table frames are owned here; the frames mapped
 // are owned by whoever mapped them (ELF segments, stacks, MemoryObjects),
 // and unmap() hands the physical address back to that owner.
+//
+// Every page-table frame is charged to the space's kernel memory account
+// (the process's, mm/account.h) when it is made — a map that needs a table
+// past the limit fails with NoMemory before allocating it — and given back
+// when the space is destroyed (tables are not freed at unmap: they stay,
+// charged, for the next mapping in their range).
 #pragma once
 
+#include "mm/account.h"
 #include "util/result.h"
 #include "util/types.h"
 
@@ -18,7 +25,8 @@ struct MapFlags {
 
 class AddressSpace {
 public:
-    Result<void> init();
+    // `account` (may be null: uncharged) must outlive the space's tables.
+    Result<void> init(kmem::Account* account);
     // Frees every lower-half page-table frame. Mappings must already be
     // gone (their owners unmapped them); stray ones are dropped, not freed.
     void destroy();
@@ -32,6 +40,8 @@ public:
 
 private:
     Result<u64*> entry(u64 virt, bool create);
+    Result<u64> new_table();
+    kmem::Account* m_account = nullptr;
     u64 m_root = 0;
     u64 m_table_frames = 0;
 };

@@ -40,6 +40,13 @@ bool refill(usize cls) {
 
 }  // namespace
 
+u64 block_bytes(usize size) {
+    usize need = size + sizeof(Header);
+    for (usize cls = 0; cls < kClassCount; cls++)
+        if (need <= kClasses[cls]) return kClasses[cls];
+    return (need + frames::kFrameSize - 1) / frames::kFrameSize * frames::kFrameSize;
+}
+
 void* alloc(usize size) {
     if (size > (1ull << 40)) return nullptr;
     usize need = size + sizeof(Header);

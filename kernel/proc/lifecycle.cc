@@ -39,7 +39,7 @@ Result<void> load_segments(kobj::Process* p, ByteView file, const elf::Image& im
 
 }  // namespace
 
-Result<kobj::Process*> load_module(const char* module, usize len) {
+Result<kobj::Process*> load_module(const char* module, usize len, u64 kernel_memory) {
     auto file = modules::find(module, len);
     if (!file.ok()) {
         LOG_ERROR("proc: no boot module '%.*s'", static_cast<int>(len), module);
@@ -53,7 +53,13 @@ Result<kobj::Process*> load_module(const char* module, usize len) {
                   status_name(image.status()));
         return image.status();
     }
-    kobj::Process* p = TRY(kobj::Process::create(module, len));
+    auto created = kobj::Process::create(module, len, kernel_memory);
+    if (!created.ok()) {
+        LOG_ERROR("proc: cannot create a process for '%.*s' (kernel memory limit %llu KiB): %s", static_cast<int>(len),
+                  module, static_cast<unsigned long long>(kernel_memory >> 10), status_name(created.status()));
+        return created.status();
+    }
+    kobj::Process* p = created.value();
     auto fail = [&](Status s, const char* what) -> Result<kobj::Process*> {
         LOG_ERROR("proc: cannot load '%.*s': %s: %s", static_cast<int>(len), module, what, status_name(s));
         p->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
@@ -84,7 +90,10 @@ Result<void> start(kobj::Process* p, const abi::StartupBlock& given, u8 priority
 }
 
 Result<kobj::Process*> spawn_init(const char* module, usize len) {
-    kobj::Process* p = TRY(load_module(module, len));
+    u64 limit = kmem::init_limit();
+    kobj::Process* p = TRY(load_module(module, len, limit));
+    LOG_INFO("proc: init '%.*s' has a kernel memory limit of %llu KiB", static_cast<int>(len), module,
+             static_cast<unsigned long long>(limit >> 10));
     abi::StartupBlock block{};
     block.magic = abi::kStartupMagic;
     block.pid = p->pid();
@@ -117,7 +126,7 @@ Result<kobj::Process*> spawn_init(const char* module, usize len) {
     // The boot manifest, if GRUB loaded one: a read-only MemoryObject in
     // the abi::BootFileHeader layout (exact length, then the text).
     if (auto text = modules::find("manifest", 8); text.ok() && s == Status::Ok) {
-        auto mo = kobj::MemoryObject::create(sizeof(abi::BootFileHeader) + text.value().size());
+        auto mo = kobj::MemoryObject::create(sizeof(abi::BootFileHeader) + text.value().size(), p->kmem());
         if (!mo.ok()) {
             s = mo.status();
         } else {
@@ -150,7 +159,9 @@ void user_fault(const InterruptFrame& f) {
 
 void exit_current(i64 code) {
     kobj::Process* p = sched::current()->process;
-    LOG_INFO("proc: pid %u '%s' exited with %lld", p->pid(), p->name(), static_cast<long long>(code));
+    LOG_INFO("proc: pid %u '%s' exited with %lld (kernel memory peak %llu of %llu KiB)", p->pid(), p->name(),
+             static_cast<long long>(code), static_cast<unsigned long long>(p->kmem()->peak() >> 10),
+             static_cast<unsigned long long>(p->kmem()->limit() >> 10));
     end_current(kobj::ExitReason{kobj::ExitReason::Kind::Exited, code, 0, 0, 0});
 }
 

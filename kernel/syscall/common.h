@@ -18,6 +18,14 @@ inline i64 ok_or(const Result<T>& r, i64 value) {
 
 inline kobj::Process* self() { return sched::current()->process; }
 
+// The kernel memory a new object of type T takes (plus `extra` bytes it
+// owns), charged to the calling process before the object is made:
+// NoMemory past its limit (mm/account.h). The object adopts the charge.
+template <typename T>
+inline Result<kmem::Charge> charge_new(u64 extra = 0) {
+    return kmem::Charge::take(self()->kmem(), kmem::object_bytes<T>() + extra);
+}
+
 // A handle argument: values that do not fit 32 bits can never be handles
 // (0 is refused as BadHandle by the capability layer).
 inline u32 handle_arg(u64 v) { return v > 0xffffffffull ? 0 : static_cast<u32>(v); }

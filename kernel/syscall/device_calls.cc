@@ -89,8 +89,11 @@ i64 device_open(u64 root, u64 bdf) {
     for (u32 i = 0; i < pci_enum::count(); i++) {
         const auto& a = pci_enum::function(i).address;
         if (abi::pci_bdf(a.bus, a.device, a.function) != bdf) continue;
+        auto charge = charge_new<kobj::PciFunction>();
+        if (!charge.ok()) return err(charge.status());
         auto* fn = new (std::nothrow) kobj::PciFunction(i);
         if (!fn) return err(Status::NoMemory);
+        fn->adopt_charge(charge.release_value());
         auto h = kcap::install(self(), fn, kPciRights);
         return h.ok() ? h.value() : err(h.status());
     }
@@ -123,8 +126,11 @@ i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
     auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), kobj::Type::PciFunction, cap::kRightManage);
     if (!fn.ok()) return err(fn.status());
     if (bar >= 6 || (flags & ~abi::kMmioFiltered)) return err(Status::InvalidArgument);
+    auto charge = charge_new<kobj::DeviceMmio>();
+    if (!charge.ok()) return err(charge.status());
     auto m = kobj::DeviceMmio::create(fn.value(), static_cast<u8>(bar), offset, length, flags & abi::kMmioFiltered);
     if (!m.ok()) return err(m.status());
+    m.value()->adopt_charge(charge.release_value());
     // The window is minted from the PciFunction capability (DESIGN §2: a
     // narrower view derived from it), so revoking that capability revokes
     // — and unmaps — every window made from it, wherever they went.

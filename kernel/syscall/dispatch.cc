@@ -14,6 +14,10 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
     u64 a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10, a4 = f->r8, a5 = f->r9;
     u64 number = f->rax;
     refusals::begin_syscall();
+    // Whether the call hit the caller's kernel memory limit (its refusal is
+    // then a KernelMemory one, not a generic no-memory).
+    const kmem::Account* account = sys::self()->kmem();
+    u64 kmem_refused = account ? account->refused() : 0;
     using S = abi::Syscall;
     i64 r;
     switch (static_cast<S>(f->rax)) {
@@ -80,7 +84,16 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
     }
     kcap::finish();
     audit::check_result(number, r, sys::self());
-    if (r < 0) sys::note_refusal(number, r);
+    if (r < 0) {
+        if (account && account->refused() != kmem_refused && !refusals::recorded_in_syscall())
+            refusals::record(sys::self(), abi::RefusalKind::KernelMemory, refusals::kNoFunction, Status::NoMemory,
+                             number, klog::Level::Info,
+                             "refused: pid %u '%s' syscall %s: kernel memory limit (%llu of %llu bytes)",
+                             sys::self()->pid(), sys::self()->name(), abi::syscall_name(number),
+                             static_cast<unsigned long long>(account->used()),
+                             static_cast<unsigned long long>(account->limit()));
+        sys::note_refusal(number, r);
+    }
     f->rax = static_cast<u64>(r);
     sched::preempt_point();
 }

@@ -6,11 +6,12 @@
 #include "abi/device.h"
 #include "abi/nvme.h"
 #include "arch/x86_64/user_copy.h"
+#include "broker/nvme_controller.h"
 #include "broker/nvme_queue.h"
 #include "broker/virtqueue.h"
 #include "cap/dma_pool.h"
-#include "cap/pci_function.h"
 #include "cap/interrupt.h"
+#include "cap/pci_function.h"
 #include "console/log.h"
 #include "debug/address_audit.h"
 #include "events/refusals.h"
@@ -43,15 +44,23 @@ i64 mint_from(u64 parent, kobj::Object* object, cap::Rights rights) {
 i64 dma_pool_create(u64 pci, u64 quota) {
     auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(pci), kobj::Type::PciFunction, cap::kRightManage);
     if (!fn.ok()) return err(fn.status());
+    // The pool and its session record (the ledger); the DMA memory itself
+    // is the pool's quota, not kernel memory.
+    auto charge = charge_new<kobj::DmaPool>(heap::block_bytes(sizeof(kdma::Session)));
+    if (!charge.ok()) return err(charge.status());
     auto pool = kobj::DmaPool::create(fn.value()->index(), quota);
     if (!pool.ok()) return err(pool.status());
+    pool.value()->adopt_charge(charge.release_value());
     return mint_from(pci, pool.value(), kPoolRights);
 }
 
 i64 dma_buffer_create(u64 pool, u64 bytes) {
     auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), kobj::Type::DmaPool, cap::kRightWrite);
     if (!p.ok()) return err(p.status());
+    auto charge = charge_new<kobj::DmaBuffer>();  // the record; its frames are the pool's quota
+    if (!charge.ok()) return err(charge.status());
     auto b = kobj::DmaBuffer::create(p.value()->session(), bytes);
+    if (b.ok()) b.value()->adopt_charge(charge.release_value());
     if (b.ok() && audit::selftest()) {
         // test.addr_audit=selftest: leak the address once; the audit must catch it.
         static bool leaked;
@@ -86,8 +95,11 @@ i64 interrupt_create(u64 pci, u64 index) {
     auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(pci), kobj::Type::PciFunction, cap::kRightManage);
     if (!fn.ok()) return err(fn.status());
     if (index > 0xffff) return err(Status::OutOfBounds);
+    auto charge = charge_new<kobj::Interrupt>();
+    if (!charge.ok()) return err(charge.status());
     auto irq = kobj::Interrupt::create(fn.value()->index(), static_cast<u16>(index));
     if (!irq.ok()) return err(irq.status());
+    irq.value()->adopt_charge(charge.release_value());
     return mint_from(pci, irq.value(), kInterruptRights);
 }
 
@@ -109,6 +121,11 @@ i64 nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq) {
     auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), kobj::Type::DmaPool, cap::kRightManage);
     if (!p.ok()) return err(p.status());
     if (entries > abi::kNvmeMaxEntries) return err(Status::InvalidArgument);
+    // The queue object (and an admin queue's controller record), charged
+    // before the controller is touched; rings are the pool's quota.
+    bool is_admin = kind == static_cast<u64>(abi::NvmeQueueKind::Admin);
+    auto charge = charge_new<kobj::NvmeQueue>(is_admin ? heap::block_bytes(sizeof(kobj::NvmeController)) : 0);
+    if (!charge.ok()) return err(charge.status());
     auto create = [&]() -> Result<kobj::NvmeQueue*> {
         if (kind == static_cast<u64>(abi::NvmeQueueKind::Admin)) {
             if (admin || irq) return Status::InvalidArgument;
@@ -124,6 +141,7 @@ i64 nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq) {
     };
     auto q = create();
     if (!q.ok()) return err(q.status());
+    q.value()->adopt_charge(charge.release_value());
     return mint_from(pool, q.value(), kQueueRights);
 }
 
@@ -185,9 +203,12 @@ i64 virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
     auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), kobj::Type::DmaPool, cap::kRightManage);
     if (!p.ok()) return err(p.status());
     if (index > 0xffff || size > abi::kVirtioMaxQueueSize || msix_entry > 0xffff) return err(Status::InvalidArgument);
+    auto charge = charge_new<kobj::VirtQueue>();
+    if (!charge.ok()) return err(charge.status());
     auto q = kobj::VirtQueue::create(p.value()->session(), static_cast<u16>(index), static_cast<u16>(size),
                                      static_cast<u16>(msix_entry));
     if (!q.ok()) return err(q.status());
+    q.value()->adopt_charge(charge.release_value());
     return mint_from(pool, q.value(), kQueueRights);
 }
 

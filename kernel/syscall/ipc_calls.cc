@@ -51,11 +51,17 @@ Status transfer_message_handles(kobj::Thread* from, kobj::Thread* to) {
 }
 
 i64 endpoint_create() {
+    auto endpoint_charge = charge_new<kobj::Endpoint>();
+    if (!endpoint_charge.ok()) return err(endpoint_charge.status());
+    auto view_charge = charge_new<kobj::BadgedEndpoint>();
+    if (!view_charge.ok()) return err(view_charge.status());
     auto* endpoint = new (std::nothrow) kobj::Endpoint();
     if (!endpoint) return err(Status::NoMemory);
+    endpoint->adopt_charge(endpoint_charge.release_value());
     auto* view = new (std::nothrow) kobj::BadgedEndpoint(endpoint, 0);
     endpoint->unref();  // the view holds it (or, without a view, it goes)
     if (!view) return err(Status::NoMemory);
+    view->adopt_charge(view_charge.release_value());
     return install_new(view, kEndpointRights);
 }
 
@@ -64,8 +70,11 @@ i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
     auto parent = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), kobj::Type::Endpoint,
                                                      cap::kRightDuplicate);
     if (!parent.ok()) return err(parent.status());
+    auto charge = charge_new<kobj::BadgedEndpoint>();
+    if (!charge.ok()) return err(charge.status());
     auto* view = new (std::nothrow) kobj::BadgedEndpoint(parent.value()->endpoint(), badge);
     if (!view) return err(Status::NoMemory);
+    view->adopt_charge(charge.release_value());
     auto r = self()->caps().mint(cap::Handle::from_raw(handle_arg(h)), self()->caps(), view,
                                  static_cast<u16>(kobj::Type::Endpoint), static_cast<cap::Rights>(rights));
     if (!r.ok()) {
@@ -113,8 +122,12 @@ i64 endpoint_reply(u64 user_msg) {
 }
 
 i64 notification_create() {
+    auto charge = charge_new<kobj::Notification>();
+    if (!charge.ok()) return err(charge.status());
     auto* n = new (std::nothrow) kobj::Notification();
-    return n ? install_new(n, kNotificationRights) : err(Status::NoMemory);
+    if (!n) return err(Status::NoMemory);
+    n->adopt_charge(charge.release_value());
+    return install_new(n, kNotificationRights);
 }
 
 i64 notification_signal(u64 h, u64 bits) {
@@ -148,8 +161,12 @@ i64 notification_wait(u64 h, u64 timeout, u64 signal_h, u64 signal_bits) {
 }
 
 i64 waitset_create() {
+    auto charge = charge_new<kobj::WaitSet>();
+    if (!charge.ok()) return err(charge.status());
     auto* ws = new (std::nothrow) kobj::WaitSet();
-    return ws ? install_new(ws, kWaitSetRights) : err(Status::NoMemory);
+    if (!ws) return err(Status::NoMemory);
+    ws->adopt_charge(charge.release_value());
+    return install_new(ws, kWaitSetRights);
 }
 
 i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {

@@ -6,7 +6,7 @@
 namespace sys {
 
 i64 memory_create(u64 bytes) {
-    auto m = kobj::MemoryObject::create(bytes);
+    auto m = kobj::MemoryObject::create(bytes, self()->kmem());
     if (!m.ok()) return err(m.status());
     constexpr cap::Rights kRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
                                     cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;

@@ -12,6 +12,7 @@
 #include "mm/kernel_stack.h"
 #include "proc/lifecycle.h"
 #include "syscall/common.h"
+#include "util/byte_quota.h"
 
 namespace sys {
 namespace {
@@ -74,7 +75,13 @@ i64 process_spawn(u64 resource, u64 user_request) {
     } else if (req->module_len == 0 || req->module_len > sizeof req->module || req->priority >= 32 ||
                req->handle_count > abi::kStartupHandles) {
         result = err(Status::InvalidArgument);
-    } else if (auto p = proc::load_module(req->module, req->module_len); !p.ok()) {
+    } else if (auto limit = child_quota_limit(req->kernel_memory, abi::kDefaultKernelMemory, self()->kmem()->limit());
+               !limit.ok()) {
+        LOG_WARN("proc: pid %u '%s' asked a kernel memory limit of %llu KiB for a child, above its own %llu KiB",
+                 self()->pid(), self()->name(), static_cast<unsigned long long>(req->kernel_memory >> 10),
+                 static_cast<unsigned long long>(self()->kmem()->limit() >> 10));
+        result = err(limit.status());
+    } else if (auto p = proc::load_module(req->module, req->module_len, limit.value()); !p.ok()) {
         result = err(p.status());
     } else {
         child = p.value();
@@ -153,6 +160,10 @@ i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
             sp.state = static_cast<u32>(exit_kind(p->exit_reason().kind));
             sp.frames = p->frames_owned();
             copy_name(sp.name, p->name());
+            sp.kmem_used = p->kmem()->used();
+            sp.kmem_limit = p->kmem()->limit();
+            sp.kmem_peak = p->kmem()->peak();
+            sp.kmem_refused = p->kmem()->refused();
             if (auto c = user::copy_to(out + n * sizeof sp, &sp, sizeof sp); !c.ok()) return err(c.status());
             n++;
         }

@@ -36,6 +36,14 @@ struct StartupBlock {
 };
 static_assert(sizeof(StartupBlock) <= 4096);
 
+// A spawned process's kernel memory limit when its spawner asks for none
+// (SpawnRequest::kernel_memory = 0) — also the manifest's default
+// (`kernel_memory`, docs/manifest.md). What the kernel holds for a process
+// (image, stack, page tables, capability space, threads, MemoryObjects —
+// so its heap —, mappings, kernel objects) is charged against it;
+// docs/syscalls.md "Kernel memory".
+constexpr u64 kDefaultKernelMemory = u64{16} << 20;
+
 // ProcessSpawn: which module to run and which of the caller's handles the
 // child receives (moved, or copied when bit i of copy_mask is set), under
 // which names.
@@ -47,6 +55,10 @@ struct SpawnRequest {
     u32 copy_mask;
     StartupHandle handles[kStartupHandles];  // handle = the caller's handle
     char args[kArgsBytes];
+    // The child's kernel memory limit in bytes: 0 = kDefaultKernelMemory
+    // (or the caller's own limit, if smaller); more than the caller's own
+    // limit is QuotaExceeded.
+    u64 kernel_memory;
 };
 
 // A boot file handed over as a MemoryObject (init's "manifest"): a u64
@@ -72,6 +84,12 @@ struct SystemProcess {
     u32 state;  // ExitKind
     u64 frames;
     char name[32];
+    // Its kernel memory account: bytes charged now, the limit, the most
+    // ever charged, and how many charges the limit refused.
+    u64 kmem_used;
+    u64 kmem_limit;
+    u64 kmem_peak;
+    u64 kmem_refused;
 };
 
 struct SystemMemory {

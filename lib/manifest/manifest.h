@@ -48,6 +48,10 @@ inline constexpr u32 kMaxRestartLimit = 1000;
 inline constexpr u32 kDefaultRestartLimit = 5;
 inline constexpr u32 kMaxRestartBackoffMs = 3600 * 1000;
 inline constexpr u32 kDefaultRestartBackoffMs = 100;
+// The default kernel memory limit of a process or provider
+// (abi::kDefaultKernelMemory, which the kernel applies to a spawn that
+// names none; init checks that the two agree).
+inline constexpr u64 kDefaultKernelMemory = u64{16} << 20;
 inline constexpr u32 kMaxVectors = 2048;  // PCIe 6.0 §7.7.2: MSI-X table size <= 2048
 inline constexpr u8 kMaxBarIndex = 5;
 
@@ -133,6 +137,10 @@ struct Program {
     char args[kStringSize] = {};        // one string, passed as is; may be empty
     u8 priority = kDefaultPriority;     // 0..kMaxPriority
     RestartPolicy restart;
+    // Bytes of kernel memory the program's process may hold (its image,
+    // stack, page tables, kernel objects, MemoryObjects — its heap; see
+    // docs/syscalls.md "Kernel memory"): a non-zero multiple of kPageSize.
+    u64 kernel_memory = kDefaultKernelMemory;
     CapGrant caps[kMaxCaps];
     u32 cap_count = 0;
 };

@@ -71,6 +71,7 @@ enum class Key : u8 {
     Restart,
     RestartLimit,
     RestartBackoffMs,
+    KernelMemory,
     Cap,
     Supervise,
     Match,
@@ -83,7 +84,7 @@ enum class Key : u8 {
     Backend,
     Serve,
 };
-constexpr u32 kKeyCount = 18;
+constexpr u32 kKeyCount = 19;
 
 struct KeyInfo {
     const char* name;
@@ -101,6 +102,7 @@ constexpr KeyInfo kKeys[kKeyCount] = {
     {"restart", kProgramBits, false, false},
     {"restart_limit", kProgramBits, false, false},
     {"restart_backoff_ms", kProgramBits, false, false},
+    {"kernel_memory", kProgramBits, false, false},
     {"cap", kProgramBits, true, true},
     {"supervise", kProcessBit, true, true},
     {"match", kProviderBit, false, false},
@@ -604,6 +606,8 @@ private:
                 return on_restart_limit(v);
             case Key::RestartBackoffMs:
                 return on_restart_backoff(v);
+            case Key::KernelMemory:
+                return on_kernel_memory(v);
             case Key::Cap:
                 return on_cap(v);
             case Key::Supervise:
@@ -918,6 +922,11 @@ private:
         u64 n = 0;
         if (integer(v.head, "restart_backoff_ms", 0, kMaxRestartBackoffMs, n))
             program().restart.backoff_ms = static_cast<u32>(n);
+    }
+
+    void on_kernel_memory(const Value& v) {
+        u64 n = 0;
+        if (size(v.head, "kernel_memory", false, n)) program().kernel_memory = n;
     }
 
     void on_cap(const Value& v) {

@@ -61,6 +61,9 @@ private:
 void write_program(Writer& w, const Program& p) {
     w.put("module = %s\n", p.module);  // module names are bare words
     w.put("priority = %u\n", p.priority);
+    w.put("kernel_memory = ");
+    w.size(p.kernel_memory);
+    w.put("\n");
     if (p.args[0] != '\0') {
         w.put("args = ");
         w.quoted(p.args);

@@ -127,6 +127,7 @@ restart = on-failure
 restart_limit = 3
 restart_backoff_ms = 250
 cap = blk_requests rights=serve|duplicate|transfer
+kernel_memory = 32M
 
 [process blkbench]
 module = blkbench
@@ -153,6 +154,7 @@ backend = bounce
 restart = on-failure
 serve = blkbench
 cap = blk_irq rights=signal
+kernel_memory = 0x300K
 
 [provider vnet]
 module = virtio-net
@@ -196,6 +198,7 @@ TEST(ManifestParse, FullManifestHasExactlyTheExpectedStructure) {
     EXPECT_EQ(devmgr.program.caps[0].pos.column, 7u);
     EXPECT_EQ(devmgr.program.caps[0].rights_pos.column, 27u);
     EXPECT_EQ(devmgr.supervised_count, 0u);
+    EXPECT_EQ(devmgr.program.kernel_memory, 32u << 20);
 
     const Process& bench = m.processes[1];
     EXPECT_STREQ(bench.program.module, "blkbench");
@@ -204,6 +207,7 @@ TEST(ManifestParse, FullManifestHasExactlyTheExpectedStructure) {
     EXPECT_EQ(bench.program.restart.mode, RestartMode::Never);
     EXPECT_EQ(bench.program.restart.limit, kDefaultRestartLimit);
     EXPECT_EQ(bench.program.restart.backoff_ms, kDefaultRestartBackoffMs);
+    EXPECT_EQ(bench.program.kernel_memory, kDefaultKernelMemory);
     ASSERT_EQ(bench.program.cap_count, 3u);
     EXPECT_STREQ(bench.program.caps[0].slot, "blk_requests");
     EXPECT_EQ(bench.program.caps[0].rights, kRightCall);
@@ -255,6 +259,7 @@ TEST(ManifestParse, FullManifestHasExactlyTheExpectedStructure) {
     ASSERT_EQ(nvme.program.cap_count, 1u);
     EXPECT_EQ(nvme.program.caps[0].rights, kRightSignal);
     EXPECT_EQ(nvme.program.caps[0].object_index, 1u);
+    EXPECT_EQ(nvme.program.kernel_memory, 0x300u << 10);
 
     const Provider& vnet = m.providers[1];
     EXPECT_STREQ(vnet.program.module, "virtio-net");
@@ -273,6 +278,7 @@ TEST(ManifestParse, FullManifestHasExactlyTheExpectedStructure) {
     EXPECT_EQ(vnet.dma_pool, 2u << 20);
     EXPECT_EQ(vnet.backend, DmaBackend::Auto);
     EXPECT_EQ(vnet.served_count, 0u);
+    EXPECT_EQ(vnet.program.kernel_memory, kDefaultKernelMemory);
 
     EXPECT_EQ(find_object(m, "blk_ring"), &m.objects[2]);
     EXPECT_EQ(find_process(m, "shell"), &m.processes[2]);
@@ -719,6 +725,43 @@ TEST(ManifestValidation, Sizes) {
         only_error(parse("[endpoint e]\nsize = 4K\n"), 2, 1, "key 'size' does not belong in endpoint sections"));
 }
 
+TEST(ManifestValidation, KernelMemory) {
+    // A size, like dma_pool, in process and provider sections alike.
+    EXPECT_TRUE(
+        only_error(parse(framed("[process p]\nmodule = p\nkernel_memory = 0")), 4, 17, "kernel_memory must not be 0"));
+    EXPECT_TRUE(only_error(parse(framed("[process p]\nmodule = p\nkernel_memory = 6000")), 4, 17,
+                           "kernel_memory 6000 is not a multiple of 4K (the page size)"));
+    EXPECT_TRUE(only_error(parse(framed("[process p]\nmodule = p\nkernel_memory = 2T")), 4, 17,
+                           "invalid number '2T' for kernel_memory"));
+    EXPECT_TRUE(only_error(parse(framed("[process p]\nmodule = p\nkernel_memory = 1025G")), 4, 17,
+                           "kernel_memory 1025G is larger than 1024G"));
+    EXPECT_TRUE(only_error(parse(framed("[process p]\nmodule = p\nkernel_memory = \"4M\"")), 4, 17,
+                           "kernel_memory takes a number, not a string"));
+    EXPECT_TRUE(only_error(parse(framed("[process p]\nmodule = p\nkernel_memory = 4M\nkernel_memory = 8M")), 5, 1,
+                           "duplicate key 'kernel_memory' (first set on line 4)"));
+    EXPECT_TRUE(only_error(parse(framed("[memory m]\nsize = 4K\nkernel_memory = 4M")), 4, 1,
+                           "key 'kernel_memory' does not belong in memory sections"));
+    // The offending entry is refused, the frame around it still loads.
+    const Parsed bad = parse(framed("[process p]\nmodule = p\nkernel_memory = 0"));
+    EXPECT_EQ(process_names(*bad.m), (Names{"after"}));
+    EXPECT_EQ(bad.m->processes[0].program.kernel_memory, kDefaultKernelMemory);
+
+    const Parsed ok = parse(
+        "[process p]\nmodule = p\nkernel_memory = 768K\n[provider d]\nmodule = d\n"
+        "match = AnyFunction\nkernel_memory = 1G\n");
+    ASSERT_EQ(ok.status, Status::Ok) << errors_text(ok.e);
+    EXPECT_EQ(ok.m->processes[0].program.kernel_memory, 768u << 10);
+    EXPECT_EQ(ok.m->providers[0].program.kernel_memory, u64{1} << 30);
+    // Written back in canonical form, and read again the same.
+    const std::string text = written(*ok.m);
+    EXPECT_NE(text.find("[process p]\nmodule = p\npriority = 16\nkernel_memory = 768K\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("kernel_memory = 1G\n"), std::string::npos) << text;
+    const Parsed again = parse(text);
+    ASSERT_EQ(again.status, Status::Ok) << errors_text(again.e) << text;
+    EXPECT_EQ(again.m->processes[0].program.kernel_memory, 768u << 10);
+    EXPECT_EQ(again.m->providers[0].program.kernel_memory, u64{1} << 30);
+}
+
 TEST(ManifestValidation, ProviderKeys) {
     const std::string pre = "[provider d]\nmodule = d\nmatch = VirtioBlk\n";
     EXPECT_TRUE(only_error(parse("[provider d]\nmodule = d\nmatch = virtioblk\n"), 3, 9,
@@ -950,7 +993,8 @@ TEST(ManifestWriter, RoundTripIsStable) {
     EXPECT_EQ(written(*q.m), once);
     EXPECT_EQ(process_names(*q.m), process_names(*p.m));
     EXPECT_STREQ(q.m->processes[1].program.args, p.m->processes[1].program.args);
-    EXPECT_NE(once.find("[provider nvme0]\nmodule = nvme\npriority = 16\nrestart = on-failure\nrestart_limit = 5\n"
+    EXPECT_NE(once.find("[provider nvme0]\nmodule = nvme\npriority = 16\nkernel_memory = 768K\nrestart = on-failure\n"
+                        "restart_limit = 5\n"
                         "restart_backoff_ms = 100\ncap = blk_irq rights=signal\nmatch = NvmeController\n"
                         "pci = 0000:00:04.0\nbar = 0 offset=0 length=4K mode=filtered\n"
                         "bar = 0 offset=4K length=4K mode=direct\nvectors = 2\ndma_pool = 4M\nbackend = bounce\n"

@@ -2,8 +2,8 @@
 
 namespace rt {
 
-Result<Handle> spawn(u32 resource, const char* module, const Grant* grants, u32 count, u32 priority,
-                     const char* args) {
+Result<Handle> spawn(u32 resource, const char* module, const Grant* grants, u32 count, u32 priority, const char* args,
+                     u64 kernel_memory) {
     if (count > abi::kStartupHandles) return Status::InvalidArgument;
     abi::SpawnRequest req{};
     u32 len = 0;
@@ -21,6 +21,7 @@ Result<Handle> spawn(u32 resource, const char* module, const Grant* grants, u32 
         if (grants[i].copy) req.copy_mask |= 1u << i;
     }
     for (u32 i = 0; args[i] && i + 1 < abi::kArgsBytes; i++) req.args[i] = args[i];
+    req.kernel_memory = kernel_memory;
     return process_spawn(resource, req);
 }
 

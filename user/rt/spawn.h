@@ -13,8 +13,10 @@ struct Grant {
     u32 rights = 0;  // copies only: the child's rights (a subset; 0 = the same)
 };
 
+// kernel_memory: the child's kernel memory limit in bytes (0: the kernel's
+// default; at most the caller's own limit — abi::SpawnRequest).
 Result<Handle> spawn(u32 resource, const char* module, const Grant* grants, u32 count, u32 priority = 16,
-                     const char* args = "");
+                     const char* args = "", u64 kernel_memory = 0);
 
 // Waits until the process dies (or timeout) and returns why.
 Result<abi::ProcessInfo> wait_for_exit(u32 process, u64 timeout_ns);

@@ -226,7 +226,8 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
         }
         give("dma", static_cast<rt::Handle&&>(pool.value()));
     }
-    auto child = rt::spawn(g_resource, p.program.module, grants, n, p.program.priority, p.program.args);
+    auto child =
+        rt::spawn(g_resource, p.program.module, grants, n, p.program.priority, p.program.args, p.program.kernel_memory);
     if (!child.ok()) {
         rt::log("devmgr: %s on %02x:%02x.%x not bound: cannot start %s: %s", p.name, d.bus, d.device, d.function,
                 p.program.module, status_name(child.status()));

@@ -24,6 +24,9 @@
 
 namespace {
 
+static_assert(manifest::kDefaultKernelMemory == abi::kDefaultKernelMemory,
+              "the manifest's default kernel_memory is the kernel's default for a spawn");
+
 manifest::Manifest g_manifest;
 manifest::ManifestErrors g_errors;
 u32 g_log, g_resource, g_console, g_devices;
@@ -115,6 +118,7 @@ bool start(u32 i) {
     u32 n = 0;
     for (u32 k = 0; p.program.module[k] && k < sizeof req.module; k++) req.module_len = k + 1, req.module[k] = p.program.module[k];
     req.priority = p.program.priority;
+    req.kernel_memory = p.program.kernel_memory;  // the kernel refuses more than init's own limit
     for (u32 k = 0; p.program.args[k] && k + 1 < abi::kArgsBytes; k++) req.args[k] = p.program.args[k];
     // Each grant is a derived copy of init's handle with exactly the
     // manifest's rights (made by the kernel as it hands it over).

@@ -1,7 +1,8 @@
 // shell: the serial console's command line. Prompt `sluice> `; reads lines
 // from the Console capability (typed or piped into QEMU's serial input
 // alike), echoes them, and runs:
-//   help, ps, caps <pid>, mem, kill <pid>, log, lsdev, events, revoke <bdf>, blk ...
+//   help, ps, caps <pid>, mem, kill <pid>, spawn <module>, log, lsdev,
+//   events, revoke <bdf>, blk ...
 // (blk.h: the block devices providers serve to the shell)
 // System-wide views need the root resource, granted by the manifest.
 //
@@ -14,14 +15,20 @@
 #include "abi/devmgr.h"
 #include "blk.h"
 #include "cap/rights.h"
+#include "rt/spawn.h"
 #include "rt/sys.h"
 #include "rt/thread.h"
 #include "util/format.h"
+#include "util/parse_size.h"
 
 namespace {
 
-u32 g_console, g_resource, g_devmgr;
+u32 g_console, g_resource, g_devmgr, g_log;
 volatile bool g_autorun_busy;
+// Processes started with `spawn`: their Process handles, closed once they
+// are dead (a dead process's record, and the kernel memory it holds, lives
+// as long as a handle names it).
+rt::Handle g_jobs[8];
 
 }  // namespace
 
@@ -88,10 +95,13 @@ const char* type_name(u32 t) {
 void cmd_help() {
     out("commands:\n"
         "  help         this list\n"
-        "  ps           processes: pid, state, threads, capabilities, frames, name\n"
+        "  ps           processes: pid, state, threads, capabilities, frames, kernel memory\n"
+        "               used/limit (KiB), name\n"
         "  caps <pid>   the capability space of a process\n"
         "  mem          physical frames, kernel heap, stacks, capability nodes\n"
         "  kill <pid>   end a process (its supervisor is told)\n"
+        "  spawn <module> [kmem=SIZE] [args]  start a boot module in the background with a copy of\n"
+        "               the log; SIZE (K/M/G) is its kernel memory limit (default: the kernel's)\n"
         "  log          the recent kernel log\n"
         "  lsdev        PCI functions with their provider, backend, grants and restarts\n"
         "  revoke <bdf> take back the grants of the provider bound to a function\n"
@@ -108,11 +118,12 @@ void cmd_ps() {
     abi::SystemProcess list[32];
     auto n = rt::system_info(g_resource, abi::SystemInfoKind::Processes, 0, list, sizeof list);
     if (!n.ok()) return out("ps: %s\n", status_name(n.status()));
-    out("  PID STATE    THREADS CAPS FRAMES NAME\n");
+    out("  PID STATE    THREADS CAPS FRAMES KMEM-KIB/LIMIT    NAME\n");
     for (u64 i = n.value(); i > 0; i--) {  // the kernel lists newest first
         const abi::SystemProcess& p = list[i - 1];
-        out("%5u %-8s %7u %4u %6llu %s\n", p.pid, state_name(p.state), p.threads, p.live_caps,
-            static_cast<unsigned long long>(p.frames), p.name);
+        out("%5u %-8s %7u %4u %6llu %8llu/%-8llu %s\n", p.pid, state_name(p.state), p.threads, p.live_caps,
+            static_cast<unsigned long long>(p.frames), static_cast<unsigned long long>(p.kmem_used >> 10),
+            static_cast<unsigned long long>(p.kmem_limit >> 10), p.name);
     }
 }
 
@@ -140,6 +151,51 @@ void cmd_mem() {
         static_cast<unsigned long long>(m.heap_bytes), static_cast<unsigned long long>(m.kernel_stacks),
         static_cast<unsigned long long>(m.cap_nodes_used), static_cast<unsigned long long>(m.cap_nodes_total));
     out("DMA frames quarantined: %llu\n", static_cast<unsigned long long>(m.dma_quarantined_frames));
+}
+
+// Closes the handles of background processes that have ended.
+void reap_jobs() {
+    for (rt::Handle& job : g_jobs) {
+        if (!job) continue;
+        auto info = rt::process_info(job.get());
+        if (info.ok() && info.value().kind == abi::ExitKind::Running) continue;
+        job.reset();
+    }
+}
+
+// spawn <module> [kmem=SIZE] [args...]
+void cmd_spawn(const char* arg, usize len) {
+    usize i = 0;
+    while (i < len && arg[i] != ' ') i++;
+    if (i == 0 || i >= 32) return out("usage: spawn <module> [kmem=SIZE] [args]\n");
+    char module[32];
+    __builtin_memcpy(module, arg, i);
+    module[i] = '\0';
+    while (i < len && arg[i] == ' ') i++;
+    u64 kmem = 0;
+    if (len - i >= 5 && __builtin_memcmp(arg + i, "kmem=", 5) == 0) {
+        usize start = i + 5;
+        while (i < len && arg[i] != ' ') i++;
+        if (!parse_size(arg + start, i - start, &kmem) || kmem == 0)
+            return out("spawn: kmem takes a size, e.g. kmem=512K\n");
+        while (i < len && arg[i] == ' ') i++;
+    }
+    char args[abi::kArgsBytes];
+    usize n = len - i < sizeof args - 1 ? len - i : sizeof args - 1;
+    __builtin_memcpy(args, arg + i, n);
+    args[n] = '\0';
+    rt::Handle* slot = nullptr;
+    for (rt::Handle& job : g_jobs)
+        if (!job) slot = &job;
+    if (!slot)
+        return out("spawn: %u background processes are still running\n",
+                   static_cast<u32>(sizeof g_jobs / sizeof g_jobs[0]));
+    rt::Grant grants[] = {{"log", g_log, true}};
+    auto child = rt::spawn(g_resource, module, grants, g_log ? 1 : 0, 16, args, kmem);
+    if (!child.ok()) return out("spawn: %s: %s\n", module, status_name(child.status()));
+    auto info = rt::process_info(child.value().get());
+    out("spawn: %s is pid %u\n", module, info.ok() ? info.value().pid : 0);
+    *slot = static_cast<rt::Handle&&>(child.value());
 }
 
 void cmd_kill(u32 pid) {
@@ -268,6 +324,8 @@ void run(const char* line, usize len, bool from_autorun = false) {
     else if (word_is(c, cmd_len, "ps")) cmd_ps();
     else if (word_is(c, cmd_len, "mem")) cmd_mem();
     else if (word_is(c, cmd_len, "log")) cmd_log();
+    else if (word_is(c, cmd_len, "spawn"))
+        cmd_spawn(arg, arg_len);
     else if (word_is(c, cmd_len, "lsdev")) cmd_lsdev();
     else if (word_is(c, cmd_len, "events")) cmd_events();
     else if (word_is(c, cmd_len, "revoke")) cmd_revoke(arg, arg_len);
@@ -311,6 +369,7 @@ int main(u64) {
     g_console = rt::startup_handle("console");
     g_resource = rt::startup_handle("resource");
     g_devmgr = rt::startup_handle("devmgr");
+    g_log = rt::startup_handle("log");
     if (!g_console) return 2;
     out("Sluice shell. Type help for commands.\n");
     g_autorun_busy = true;
@@ -328,6 +387,7 @@ int main(u64) {
             char ch = in[k];
             if (ch == '\r' || ch == '\n') {
                 out("\n");
+                reap_jobs();
                 run(line, len);
                 len = 0;
                 out("sluice> ");

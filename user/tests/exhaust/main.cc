@@ -3,11 +3,113 @@
 // a child process while memory is gone: every request must fail with an
 // error — no kernel panic — and after it lets go, the frame count must be
 // back where it started.
+//
+// With the argument `quota` it attacks its own kernel memory quota instead
+// (started with a small kernel_memory limit; scenario kernel_memory_quota):
+//   (a) MemoryObjects, 64 MiB halving down to 4 KiB, until refused; let go;
+//   (c) endpoints, notifications and wait sets, in turn, until refused; let go;
+//   (b) one 4 KiB MemoryObject mapped again and again 2 MiB apart — every
+//       mapping needs a page table of its own — until refused; held.
+// Each ends in no-memory for this process alone. It then holds what (b)
+// took for `hold_ms=N` (default 10000) so that the harness can check that
+// everyone else keeps working meanwhile, and exits.
 #include "rt/log.h"
 #include "rt/spawn.h"
 #include "rt/sys.h"
 
 namespace {
+
+// The value of `key=` in the startup arguments as a decimal number, or
+// `fallback`.
+u64 arg_number(const char* key, u64 fallback) {
+    const char* a = rt::startup().args;
+    for (u32 i = 0; i < abi::kArgsBytes && a[i];) {
+        u32 k = 0;
+        while (key[k] && i + k < abi::kArgsBytes && a[i + k] == key[k]) k++;
+        if (!key[k] && (i == 0 || a[i - 1] == ' ')) {
+            u64 v = 0;
+            for (u32 j = i + k; j < abi::kArgsBytes && a[j] >= '0' && a[j] <= '9'; j++)
+                v = v * 10 + static_cast<u64>(a[j] - '0');
+            return v;
+        }
+        i++;
+    }
+    return fallback;
+}
+
+// MemoryObjects of 64 MiB, halving on each refusal down to 4 KiB, until
+// nothing more fits (or 64 are held): they end up in g_hogs. Returns how
+// many; *bytes says how much, *last the last refusal.
+rt::Handle g_hogs[64];
+u32 take_memory(u64* bytes, Status* last) {
+    u32 count = 0;
+    for (u64 size = 64ull << 20; size >= 4096 && count < 64;) {
+        auto m = rt::memory_create(size);
+        if (m.ok()) {
+            g_hogs[count++] = static_cast<rt::Handle&&>(m.value());
+            *bytes += size;
+        } else {
+            *last = m.status();
+            size /= 2;  // take what is left in smaller pieces
+        }
+    }
+    return count;
+}
+
+int quota_attack() {
+    // (a) MemoryObjects until refused.
+    u64 hog_bytes = 0;
+    Status last_a = Status::Ok;
+    u32 hog_count = take_memory(&hog_bytes, &last_a);
+    rt::log("exhaust: quota: (a) %llu KiB in %u memory objects, then %s",
+            static_cast<unsigned long long>(hog_bytes >> 10), hog_count, status_name(last_a));
+    for (u32 i = 0; i < hog_count; i++) g_hogs[i].reset();
+
+    // (c) Kernel objects until refused (the capability space holds 1024:
+    // a refusal before that is the quota's).
+    static rt::Handle objects[1024];
+    u32 made = 0;
+    Status last_c = Status::Ok;
+    while (made < 1024) {
+        auto r = (made % 3 == 0)   ? rt::endpoint_create()
+                 : (made % 3 == 1) ? rt::notification_create()
+                                   : rt::waitset_create();
+        if (!r.ok()) {
+            last_c = r.status();
+            break;
+        }
+        objects[made++] = static_cast<rt::Handle&&>(r.value());
+    }
+    rt::log("exhaust: quota: (c) %u endpoints, notifications and wait sets, then %s", made, status_name(last_c));
+    for (u32 i = 0; i < made; i++) objects[i].reset();
+
+    // (b) One page mapped 2 MiB apart until refused, far above the map
+    // area the kernel picks from.
+    constexpr u64 kBase = 0x0000200000000000ull;
+    constexpr u64 kStride = 2ull << 20;
+    constexpr u32 kMaxMaps = 1u << 20;  // 2 TiB of address space: more than any memory this machine has
+    u32 maps = 0;
+    Status last_b = Status::Ok;
+    auto page = rt::memory_create(4096);
+    if (!page.ok()) {
+        last_b = page.status();
+    } else {
+        while (maps < kMaxMaps) {
+            auto at = rt::memory_map(page.value().get(), kBase + maps * kStride, abi::kMapWrite);
+            if (!at.ok()) {
+                last_b = at.status();
+                break;
+            }
+            maps++;
+        }
+    }
+    rt::log("exhaust: quota: (b) %u mappings of one page 2 MiB apart, then %s", maps, status_name(last_b));
+    u64 hold_ms = arg_number("hold_ms=", 10000);
+    rt::log("exhaust: quota: holding for %llu ms", static_cast<unsigned long long>(hold_ms));
+    rt::sleep_ns(hold_ms * 1'000'000);
+    rt::log("exhaust: quota: letting go");
+    return 0;
+}
 
 u64 free_frames(u32 resource) {
     abi::SystemMemory m{};
@@ -18,6 +120,7 @@ u64 free_frames(u32 resource) {
 }  // namespace
 
 int main(u64) {
+    if (rt::startup_args_contains("quota")) return quota_attack();
     u32 resource = rt::startup_handle("resource");
     // Warm up: the kernel heap keeps the slab pages it grows (by design),
     // so create each kind of object once before taking the baseline.
@@ -32,18 +135,9 @@ int main(u64) {
         }
     }
     u64 before = free_frames(resource);
-    static rt::Handle hogs[64];
-    u32 hog_count = 0;
+    u64 taken = 0;
     Status last = Status::Ok;
-    for (u64 size = 64ull << 20; size >= 4096 && hog_count < 64;) {
-        auto m = rt::memory_create(size);
-        if (m.ok()) {
-            hogs[hog_count++] = static_cast<rt::Handle&&>(m.value());
-        } else {
-            last = m.status();
-            size /= 2;  // take what is left in smaller pieces
-        }
-    }
+    u32 hog_count = take_memory(&taken, &last);
     u64 starved = free_frames(resource);
     // With (almost) nothing left, everything must fail cleanly.
     static rt::Handle extra[256];
@@ -63,7 +157,7 @@ int main(u64) {
         child.value().reset();
     }
     for (u32 i = 0; i < made; i++) extra[i].reset();
-    for (u32 i = 0; i < hog_count; i++) hogs[i].reset();
+    for (u32 i = 0; i < hog_count; i++) g_hogs[i].reset();
     u64 after = free_frames(resource);
     rt::log("exhaust: free frames %llu before, %llu after letting go", static_cast<unsigned long long>(before),
             static_cast<unsigned long long>(after));
