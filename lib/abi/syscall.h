@@ -70,6 +70,7 @@ enum class Syscall : u64 {
     VirtQueueSubmit = 49,   // (virtqueue h, VirtioChain* inout, u32 count) -> count (heads written back)
     VirtQueueComplete = 50, // (virtqueue h, u32 max) -> used entries consumed
     VirtQueueMap = 51,      // (virtqueue h) -> vaddr of the used ring (read-only)
+    MmioRead = 52,          // (mmio h, u64 offset, u32 width, u64* out) -> 0 (never an address register)
     Count,
 };
 
@@ -86,7 +87,7 @@ constexpr const char* syscall_name(u64 number) {
         "MmioCreate",      "MmioMap",         "MmioWrite",       "DmaPoolCreate",   "DmaBufferCreate",
         "DmaPoolInfo",     "InterruptCreate", "InterruptAck",    "InterruptMask",   "NvmeQueueCreate",
         "NvmeSubmit",      "NvmeComplete",    "NvmeQueueMap",    "VirtQueueCreate", "VirtQueueSubmit",
-        "VirtQueueComplete", "VirtQueueMap"};
+        "VirtQueueComplete", "VirtQueueMap",   "MmioRead"};
     static_assert(sizeof kNames / sizeof kNames[0] == static_cast<u64>(Syscall::Count));
     return number < static_cast<u64>(Syscall::Count) ? kNames[number] : "undefined";
 }
