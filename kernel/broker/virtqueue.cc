@@ -5,6 +5,7 @@
 #include "cap/handles.h"
 #include "cap/pci_function.h"
 #include "console/log.h"
+#include "devices/virtio_class.h"
 #include "dma/class_reset.h"
 #include "mm/direct_map.h"
 
@@ -33,6 +34,10 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     if (!session->active()) return Status::TornDown;
     const pci_enum::Function& f = pci_enum::function(session->function());
     if (f.registers.kind != devices::RegisterMap::Kind::Virtio || !f.has_virtio_notify) return Status::WrongType;
+    // Default deny by class (devices/virtio_class.h): a class whose payloads
+    // carry guest-physical addresses gets no queue. Session::create refuses
+    // such a function its DMA grant already; this is the broker's own check.
+    if (!devices::virtio_class_brokered(f.header.vendor, f.header.device)) return Status::Forbidden;
     if (size < 2 || size > abi::kVirtioMaxQueueSize || (size & (size - 1))) return Status::InvalidArgument;
     volatile u8* common = TRY(PciFunction::kernel_view(session->function(), f.registers.bar)) + f.registers.offset;
     volatile u8* notify_bar = TRY(PciFunction::kernel_view(session->function(), f.virtio_notify.bar));

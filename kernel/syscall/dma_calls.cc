@@ -13,6 +13,7 @@
 #include "cap/interrupt.h"
 #include "console/log.h"
 #include "debug/address_audit.h"
+#include "devices/virtio_class.h"
 #include "syscall/common.h"
 
 namespace sys {
@@ -37,13 +38,26 @@ i64 mint_from(u64 parent, kobj::Object* object, cap::Rights rights) {
     return minted.value().raw();
 }
 
+// A virtio class the broker does not serve (devices/virtio_class.h),
+// refused to `caller`: one line naming the function, its class and who
+// asked.
+void log_class_refusal(const pci_enum::Function& f, const char* what) {
+    LOG_WARN("virtio: refused %s for %02x:%02x.%x (%04x:%04x, virtio %s) to pid %u '%s': its payloads can carry "
+             "guest-physical addresses the broker cannot see; only network and block devices are brokered",
+             what, f.address.bus, f.address.device, f.address.function, f.header.vendor, f.header.device,
+             devices::virtio_class_name(f.header.vendor, f.header.device), self()->pid(), self()->name());
+}
+
 }  // namespace
 
 i64 dma_pool_create(u64 pci, u64 quota) {
     auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(pci), kobj::Type::PciFunction, cap::kRightManage);
     if (!fn.ok()) return err(fn.status());
     auto pool = kobj::DmaPool::create(fn.value()->index(), quota);
-    if (!pool.ok()) return err(pool.status());
+    if (!pool.ok()) {
+        if (pool.status() == Status::Forbidden) log_class_refusal(fn.value()->function(), "a DMA grant");
+        return err(pool.status());
+    }
     return mint_from(pci, pool.value(), kPoolRights);
 }
 
@@ -182,7 +196,11 @@ i64 virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
     if (index > 0xffff || size > abi::kVirtioMaxQueueSize || msix_entry > 0xffff) return err(Status::InvalidArgument);
     auto q = kobj::VirtQueue::create(p.value()->session(), static_cast<u16>(index), static_cast<u16>(size),
                                      static_cast<u16>(msix_entry));
-    if (!q.ok()) return err(q.status());
+    if (!q.ok()) {
+        if (q.status() == Status::Forbidden)
+            log_class_refusal(pci_enum::function(p.value()->session()->function()), "a virtqueue");
+        return err(q.status());
+    }
     return mint_from(pool, q.value(), kQueueRights);
 }
 

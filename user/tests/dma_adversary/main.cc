@@ -47,7 +47,11 @@
 //             through the mapping where MmioMap allows one, handing those
 //             words to the address audit (SystemInfo AuditWords). Any
 //             device address seen panics the kernel.
+//   balloon   a DMA grant for each virtio function of a class the broker
+//             does not serve (a balloon's payloads carry page frame
+//             numbers, a GPU's guest addresses): refused.
 #include "abi/nvme.h"
+#include "devices/virtio_class.h"
 #include "devices/virtio_pci.h"
 #include "nvme/command.h"
 #include "rt/log.h"
@@ -572,8 +576,7 @@ int read_windows(u32 root, u32 resource) {
     for (u32 i = 0; i < n.value(); i++) {
         const abi::DeviceInfo& d = devs[i];
         bool nvme_fn = d.class_code == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02;
-        bool virtio = d.vendor == 0x1af4 && d.device_id >= 0x1000 && d.device_id <= 0x107f;
-        if (!nvme_fn && !virtio) continue;
+        if (!nvme_fn && !devices::is_virtio(d.vendor, d.device_id)) continue;
         read_function(resource, root, d, t);
         functions++;
     }
@@ -586,6 +589,26 @@ int read_windows(u32 root, u32 resource) {
     (void)admin.value().release();
     (void)q.value().release();
     return 0;
+}
+
+int balloon(u32 root) {
+    static abi::DeviceInfo devs[64];
+    u32 n = rt::device_list(root, devs, 64).value_or(0);
+    u32 tried = 0;
+    for (u32 i = 0; i < n; i++) {
+        const abi::DeviceInfo& d = devs[i];
+        if (!devices::is_virtio(d.vendor, d.device_id) || devices::virtio_class_brokered(d.vendor, d.device_id))
+            continue;
+        auto fn = rt::device_open(root, abi::pci_bdf(d.bus, d.device, d.function));
+        if (!fn.ok()) return fail("open", fn.status());
+        char what[64];
+        format(what, sizeof what, "a DMA grant for %04x:%04x (virtio %s)", d.vendor, d.device_id,
+               devices::virtio_class_name(d.vendor, d.device_id));
+        report(what, rt::dma_pool_create(fn.value().get(), 64u << 10));
+        tried++;
+    }
+    rt::log("adversary: %u virtio functions of classes the broker does not serve", tried);
+    return tried ? 0 : 1;
 }
 
 }  // namespace
@@ -605,6 +628,7 @@ int main(u64) {
     else if (is("other_pool")) rc = other_pool(root);
     else if (is("io")) rc = io(root);
     else if (is("read_windows")) rc = read_windows(root, rt::startup_handle("resource"));
+    else if (is("balloon")) rc = balloon(root);
     else rt::log("adversary: no attempt named in the arguments");
     rt::log("adversary: done (%d)", rc);
     return rc;
