@@ -42,9 +42,23 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     volatile u8* common = TRY(PciFunction::kernel_view(session->function(), f.registers.bar)) + f.registers.offset;
     volatile u8* notify_bar = TRY(PciFunction::kernel_view(session->function(), f.virtio_notify.bar));
 
+    // Every per-queue register is reached through queue_select, so checking
+    // a queue means selecting it. Whatever the outcome, queue_select is
+    // left on index num_queues — a queue that does not exist: its
+    // queue_size reads 0 and it holds no ring address (§4.1.4.3) — never
+    // on a queue whose rings the kernel wrote. Filtered windows refuse the
+    // ring addresses to readers anyway (devices::filtered_read_allowed);
+    // this is depth, so that a selected live queue is never one read away.
+    u16 queues = mmio::read<u16>(common, kNumQueues);
+    struct ParkSelect {
+        volatile u8* common;
+        u16 at;
+        ~ParkSelect() { mmio::write<u16>(common, kQueueSelect, at); }
+    } park{common, queues};
+
     // A device ignores a select past its queues (QEMU: >= 1024) and would
     // leave the previous queue selected: check both ways.
-    if (index >= mmio::read<u16>(common, kNumQueues)) return Status::NotFound;
+    if (index >= queues) return Status::NotFound;
     mmio::write<u16>(common, kQueueSelect, index);
     if (mmio::read<u16>(common, kQueueSelect) != index) return Status::NotFound;
     u16 max = mmio::read<u16>(common, kQueueSize);  // reset value = the device's maximum (providers cannot write it)
