@@ -47,7 +47,7 @@ bool access_in_window(u64 length, u64 offset, u32 width) {
 
 }  // namespace
 
-Result<u64> DeviceMmio::map(Process* process, u32 space_id, u32 handle) {
+Result<u64> DeviceMmio::map(Process* process, u32 space_id, u32 handle, bool writable) {
     // A mapping cannot filter reads: a filtered window is mappable only when
     // none of its pages holds a register that carries an address.
     if (m_filtered && !devices::filtered_map_allowed(m_function->registers(), m_bar, m_offset, m_length)) {
@@ -59,8 +59,8 @@ Result<u64> DeviceMmio::map(Process* process, u32 space_id, u32 handle) {
         return Status::NoRights;
     }
     auto phys_of = [](const void* self, u64 i) { return static_cast<const DeviceMmio*>(self)->m_phys + i * 4096; };
-    return m_mappings.map(this, process, 0, m_length / 4096, phys_of, this, mm::MapFlags{!m_filtered, false, true},
-                          space_id, handle);
+    return m_mappings.map(this, process, 0, m_length / 4096, phys_of, this,
+                          mm::MapFlags{!m_filtered && writable, false, true}, space_id, handle);
 }
 
 Result<u64> DeviceMmio::read(Process* reader, u64 offset, u32 width) {

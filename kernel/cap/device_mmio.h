@@ -1,6 +1,7 @@
 // DeviceMmio: a window (BAR, offset, length) of one PCI function, mapped
 // uncached into the holder (DESIGN §3). A *direct* window is mapped
-// read/write; a *filtered* one read-only, with writes through write() checked against
+// read/write (read-only for a holder without the Write right); a
+// *filtered* one read-only, with writes through write() checked against
 // the device class's register allow-list — a refusal is logged against the
 // writer. Registers that hold device-visible addresses (devices::RegisterMap)
 // are never inside a direct window, and never read by a provider (DESIGN
@@ -21,9 +22,10 @@ public:
     static Result<DeviceMmio*> create(PciFunction* fn, u8 bar, u64 offset, u64 length, bool filtered);
     ~DeviceMmio() override;
 
-    // Uncached; read-only when filtered. NoRights for a filtered window over
-    // an address register (logged against `process`).
-    Result<u64> map(Process* process, u32 space_id, u32 handle);
+    // Uncached, read-only unless the window is direct and `writable` (the
+    // holder has the Write right). NoRights for a filtered window over an
+    // address register (logged against `process`).
+    Result<u64> map(Process* process, u32 space_id, u32 handle, bool writable);
     // Window-relative offset; width 1, 2, 4 or 8, naturally aligned.
     Result<void> write(Process* writer, u64 offset, u32 width, u64 value);
     // The same offsets and widths, either kind of window; NoRights (logged

@@ -121,9 +121,14 @@ i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
 }
 
 i64 mmio_map(u64 h) {
-    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightMap);
+    // As for memory objects: mapping needs map and read, and a writable
+    // mapping also write — a copy minted without write maps read-only.
+    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio,
+                                            cap::kRightMap | cap::kRightRead);
     if (!m.ok()) return err(m.status());
-    auto at = m.value()->map(self(), self()->pid(), handle_arg(h));
+    bool writable =
+        kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightWrite).ok();
+    auto at = m.value()->map(self(), self()->pid(), handle_arg(h), writable);
     return at.ok() ? static_cast<i64>(at.value()) : err(at.status());
 }
 

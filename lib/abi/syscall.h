@@ -54,7 +54,7 @@ enum class Syscall : u64 {
     DeviceOpen = 33,        // (device root h, u32 bdf) -> pci function h
     PciConfigRead = 34,     // (pci h, u32 offset, u32 width) -> value
     MmioCreate = 35,        // (pci h, u32 bar, u64 offset, u64 length, u64 flags) -> device mmio h
-    MmioMap = 36,           // (mmio h) -> vaddr (uncached; read-only when filtered)
+    MmioMap = 36,           // (mmio h) -> vaddr (uncached; read-only when filtered or without write)
     MmioWrite = 37,         // (mmio h, u64 offset, u32 width, u64 value) -> 0 (filtered windows)
     DmaPoolCreate = 38,     // (pci h, u64 quota bytes) -> dma pool h (turns bus mastering on)
     DmaBufferCreate = 39,   // (pool h, u64 bytes) -> dma buffer h (map it with MemoryMap)

@@ -47,6 +47,9 @@
 //             through the mapping where MmioMap allows one, handing those
 //             words to the address audit (SystemInfo AuditWords). Any
 //             device address seen panics the kernel.
+//   readonly  a direct virtio-net window, copied without the write right:
+//             MmioWrite and a map without read are refused, the map is
+//             read-only, and a store through it faults.
 //   balloon   a DMA grant for each virtio function of a class the broker
 //             does not serve (a balloon's payloads carry page frame
 //             numbers, a GPU's guest addresses): refused.
@@ -55,6 +58,7 @@
 #include "devices/virtio_pci.h"
 #include "nvme/command.h"
 #include "rt/log.h"
+#include "rt/rights.h"
 #include "rt/sys.h"
 #include "util/format.h"
 
@@ -591,6 +595,42 @@ int read_windows(u32 root, u32 resource) {
     return 0;
 }
 
+// The first page of BAR4 the policy lets be direct (QEMU: the ISR status
+// page; a store there changes nothing in the device).
+Result<rt::Handle> first_direct_page(u32 fn, u64* at_page) {
+    for (u64 page = 1; page < 4; page++) {
+        auto win = rt::mmio_create(fn, 4, page * 4096, 4096, 0);
+        *at_page = page * 4096;
+        if (win.ok()) return win;
+    }
+    return Status::NotFound;
+}
+
+int readonly(u32 root) {
+    auto net = open_virtio(root, 0x1000, 0x1041);
+    if (!net.ok()) return fail("open the virtio-net function", net.status());
+    u64 at_page = 0;
+    auto win = first_direct_page(net.value().get(), &at_page);
+    if (!win.ok()) return fail("a direct virtio-net window", win.status());
+    auto ro = rt::duplicate(win.value().get(), cap_rights::kRead | cap_rights::kMap | cap_rights::kInspect);
+    auto no_read = rt::duplicate(win.value().get(), cap_rights::kMap);
+    if (!ro.ok() || !no_read.ok()) return fail("copies of the window", ro.ok() ? no_read.status() : ro.status());
+    report("MmioWrite through the copy without write", rt::mmio_write(ro.value().get(), 0, 1, 0));
+    report("map the copy without read", rt::mmio_map(no_read.value().get()));
+    auto at = rt::mmio_map(ro.value().get());
+    report("map the copy without write", at);
+    if (!at.ok()) return 1;
+    auto* reg = reinterpret_cast<volatile u32*>(at.value());
+    u32 v = *reg;
+    rt::log("adversary: bar4+0x%llx read through the read-only mapping: 0x%x",
+            static_cast<unsigned long long>(at_page), v);
+    rt::log("adversary: storing to 0x%llx through the read-only mapping (this must fault)",
+            static_cast<unsigned long long>(at.value()));
+    *reg = 0;
+    rt::log("adversary: the store through a copy without write went through: NOT REFUSED");
+    return 1;
+}
+
 int balloon(u32 root) {
     static abi::DeviceInfo devs[64];
     u32 n = rt::device_list(root, devs, 64).value_or(0);
@@ -628,6 +668,7 @@ int main(u64) {
     else if (is("other_pool")) rc = other_pool(root);
     else if (is("io")) rc = io(root);
     else if (is("read_windows")) rc = read_windows(root, rt::startup_handle("resource"));
+    else if (is("readonly")) rc = readonly(root);
     else if (is("balloon")) rc = balloon(root);
     else rt::log("adversary: no attempt named in the arguments");
     rt::log("adversary: done (%d)", rc);
