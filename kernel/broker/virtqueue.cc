@@ -73,15 +73,29 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     if (!q) return Status::NoMemory;
     u64 bytes[3] = {u64{size} * sizeof(Descriptor), 6 + 2 * u64{size}, 6 + u64{size} * sizeof(abi::VirtioUsedElement)};
     u64* phys[3] = {&q->m_desc_phys, &q->m_avail_phys, &q->m_used_phys};
+    // Each ring is held while the queue lives (the device may read or write
+    // it). A failure part-way gives back what was taken, holds first: a
+    // held entry that is only released stays deferred — its frames and
+    // quota gone until the grant ends.
+    auto give_back = [&](u32 rings) {
+        for (u32 k = 0; k < rings; k++) {
+            session->unhold(q->m_ring_entries[k]);
+            session->release(q->m_ring_entries[k]);
+        }
+        delete q;
+    };
     for (u32 r = 0; r < 3; r++) {
         auto id = session->allocate(bytes[r], session->id(), dma::Use::Queue, phys[r]);
         if (!id.ok()) {
-            for (u32 k = 0; k < r; k++) session->release(q->m_ring_entries[k]);
-            delete q;
+            give_back(r);
             return id.status();
         }
+        if (auto h = session->hold(id.value()); !h.ok()) {
+            session->release(id.value());
+            give_back(r);
+            return h.status();
+        }
         q->m_ring_entries[r] = id.value();
-        (void)session->hold(id.value());  // the device may read or write the rings while the queue lives
     }
     session->ref();
     q->m_session = session;

@@ -50,6 +50,9 @@
 //   readonly  a direct virtio-net window, copied without the write right:
 //             MmioWrite and a map without read are refused, the map is
 //             read-only, and a store through it faults.
+//   ring_quota  a virtio-blk pool of 8 KiB, a virtqueue needing 3 pages
+//             (its third ring does not fit): refused, and the pool is left
+//             as it was — used, ranges and deferred frees unchanged.
 //   balloon   a DMA grant for each virtio function of a class the broker
 //             does not serve (a balloon's payloads carry page frame
 //             numbers, a GPU's guest addresses): refused.
@@ -631,6 +634,35 @@ int readonly(u32 root) {
     return 1;
 }
 
+int ring_quota(u32 root) {
+    auto blk = open_virtio(root, 0x1001, 0x1042);
+    if (!blk.ok()) return fail("open the virtio-blk function", blk.status());
+    // Descriptors, available and used ring take a page each for 16
+    // entries: the third does not fit in two.
+    auto pool = rt::dma_pool_create(blk.value().get(), 8192);
+    if (!pool.ok()) return fail("an 8 KiB pool", pool.status());
+    u64 rel = 0;
+    auto win = common_window(blk.value().get(), &rel);
+    if (!win.ok()) return fail("virtio-blk common configuration window", win.status());
+    virtio_reset(win.value().get(), rel);
+    auto before = rt::dma_pool_info(pool.value().get());
+    report("a virtqueue whose third ring does not fit the pool", rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff));
+    auto after = rt::dma_pool_info(pool.value().get());
+    if (!before.ok() || !after.ok()) return fail("pool info", before.ok() ? after.status() : before.status());
+    auto b = [](const Result<abi::DmaUsage>& u) { return u.value(); };
+    rt::log("adversary: pool before: used %llu, ranges %u, deferred %u, in flight %llu; after: used %llu, ranges %u, "
+            "deferred %u, in flight %llu",
+            static_cast<unsigned long long>(b(before).used), b(before).ranges, b(before).deferred,
+            static_cast<unsigned long long>(b(before).in_flight), static_cast<unsigned long long>(b(after).used),
+            b(after).ranges, b(after).deferred, static_cast<unsigned long long>(b(after).in_flight));
+    // The quota is whole again: two pages of buffers fit.
+    auto one = rt::dma_buffer_create(pool.value().get(), 4096);
+    auto two = rt::dma_buffer_create(pool.value().get(), 4096);
+    rt::log("adversary: two 4 KiB buffers after the refusal: %s, %s", status_name(one.ok() ? Status::Ok : one.status()),
+            status_name(two.ok() ? Status::Ok : two.status()));
+    return 0;
+}
+
 int balloon(u32 root) {
     static abi::DeviceInfo devs[64];
     u32 n = rt::device_list(root, devs, 64).value_or(0);
@@ -669,6 +701,7 @@ int main(u64) {
     else if (is("io")) rc = io(root);
     else if (is("read_windows")) rc = read_windows(root, rt::startup_handle("resource"));
     else if (is("readonly")) rc = readonly(root);
+    else if (is("ring_quota")) rc = ring_quota(root);
     else if (is("balloon")) rc = balloon(root);
     else rt::log("adversary: no attempt named in the arguments");
     rt::log("adversary: done (%d)", rc);
