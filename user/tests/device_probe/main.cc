@@ -59,40 +59,45 @@ void probe_nvme(const abi::DeviceInfo& d) {
 }
 
 // Virtio 1.x §4.1.4: vendor-specific capabilities (id 0x09) describe the
-// configuration structures; cfg_type 1 is the common configuration.
+// configuration structures; cfg_type 1 is the common configuration, 5 the
+// PCI configuration access capability (its pci_cfg_data reads BAR memory
+// through config space: refused like the registers it could reach).
 void probe_virtio(const abi::DeviceInfo& d) {
     auto fn = rt::device_open(g_root, abi::pci_bdf(d.bus, d.device, d.function));
     if (!fn.ok()) return rt::log("probe: FAILED open virtio: %s", st(fn.status()));
     u32 pci = fn.value().get();
+    u32 common_at = 0, pci_cfg_at = 0;
     u32 ptr = rt::pci_config_read(pci, 0x34, 1).value_or(0) & 0xfc;
     for (u32 hops = 0; ptr >= 0x40 && hops < 48; hops++) {
         u32 id = rt::pci_config_read(pci, ptr, 1).value_or(0);
         u32 next = rt::pci_config_read(pci, ptr + 1, 1).value_or(0) & 0xfc;
-        if (id == 0x09 && rt::pci_config_read(pci, ptr + 3, 1).value_or(0) == 1) {
-            u32 bar = rt::pci_config_read(pci, ptr + 4, 1).value_or(0);
-            u32 offset = rt::pci_config_read(pci, ptr + 8, 4).value_or(0);
-            u64 page = offset & ~0xfffu;
-            // The common configuration holds the queue addresses: never a
-            // direct window; read it through a filtered one.
-            Status direct = rt::mmio_create(pci, bar, page, 0x1000, 0).status();
-            auto win = rt::mmio_create(pci, bar, page, 0x1000, abi::kMmioFiltered);
-            if (!win.ok()) return rt::log("probe: FAILED virtio window: %s", st(win.status()));
-            u64 rel = offset - page;
-            (void)rt::mmio_write(win.value().get(), rel + 0x00, 4, 0);  // device_feature_select
-            u32 lo = static_cast<u32>(rt::mmio_read(win.value().get(), rel + 0x04, 4).value_or(0));
-            (void)rt::mmio_write(win.value().get(), rel + 0x00, 4, 1);
-            u32 hi = static_cast<u32>(rt::mmio_read(win.value().get(), rel + 0x04, 4).value_or(0));
-            Status desc = rt::mmio_write(win.value().get(), rel + 0x20, 4, 0x1000).status();  // queue_desc
-            Status enable = rt::mmio_write(win.value().get(), rel + 0x1c, 2, 1).status();     // queue_enable
-            rt::log("probe: virtio %04x:%04x at %02x:%02x.%x common cfg bar%u+0x%x features 0x%08x%08x%s; direct %s, "
-                    "queue-desc %s, queue-enable %s",
-                    d.vendor, d.device_id, d.bus, d.device, d.function, bar, offset, hi, lo,
-                    (hi & 1) ? " (VERSION_1)" : "", st(direct), st(desc), st(enable));
-            return;
-        }
+        u32 type = id == 0x09 ? rt::pci_config_read(pci, ptr + 3, 1).value_or(0) : 0;
+        if (type == 1 && !common_at) common_at = ptr;
+        if (type == 5 && !pci_cfg_at) pci_cfg_at = ptr;
         ptr = next;
     }
-    rt::log("probe: virtio %02x:%02x.%x has no common configuration capability", d.bus, d.device, d.function);
+    if (!common_at)
+        return rt::log("probe: virtio %02x:%02x.%x has no common configuration capability", d.bus, d.device, d.function);
+    u32 bar = rt::pci_config_read(pci, common_at + 4, 1).value_or(0);
+    u32 offset = rt::pci_config_read(pci, common_at + 8, 4).value_or(0);
+    u64 page = offset & ~0xfffu;
+    // The common configuration holds the queue addresses: never a direct
+    // window; read it through a filtered one.
+    Status direct = rt::mmio_create(pci, bar, page, 0x1000, 0).status();
+    auto win = rt::mmio_create(pci, bar, page, 0x1000, abi::kMmioFiltered);
+    if (!win.ok()) return rt::log("probe: FAILED virtio window: %s", st(win.status()));
+    u64 rel = offset - page;
+    (void)rt::mmio_write(win.value().get(), rel + 0x00, 4, 0);  // device_feature_select
+    u32 lo = static_cast<u32>(rt::mmio_read(win.value().get(), rel + 0x04, 4).value_or(0));
+    (void)rt::mmio_write(win.value().get(), rel + 0x00, 4, 1);
+    u32 hi = static_cast<u32>(rt::mmio_read(win.value().get(), rel + 0x04, 4).value_or(0));
+    Status desc = rt::mmio_write(win.value().get(), rel + 0x20, 4, 0x1000).status();  // queue_desc
+    Status enable = rt::mmio_write(win.value().get(), rel + 0x1c, 2, 1).status();     // queue_enable
+    Status cfg_data = pci_cfg_at ? rt::pci_config_read(pci, pci_cfg_at + 16, 4).status() : Status::NotFound;
+    rt::log("probe: virtio %04x:%04x at %02x:%02x.%x common cfg bar%u+0x%x features 0x%08x%08x%s; direct %s, "
+            "queue-desc %s, queue-enable %s, pci-cfg-data %s",
+            d.vendor, d.device_id, d.bus, d.device, d.function, bar, offset, hi, lo, (hi & 1) ? " (VERSION_1)" : "",
+            st(direct), st(desc), st(enable), st(cfg_data));
 }
 
 }  // namespace
