@@ -5,6 +5,7 @@
 #include "cap/handles.h"
 #include "cap/pci_function.h"
 #include "console/log.h"
+#include "devices/virtio_class.h"
 #include "dma/class_reset.h"
 #include "mm/direct_map.h"
 
@@ -33,13 +34,31 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     if (!session->active()) return Status::TornDown;
     const pci_enum::Function& f = pci_enum::function(session->function());
     if (f.registers.kind != devices::RegisterMap::Kind::Virtio || !f.has_virtio_notify) return Status::WrongType;
+    // Default deny by class (devices/virtio_class.h): a class whose payloads
+    // carry guest-physical addresses gets no queue. Session::create refuses
+    // such a function its DMA grant already; this is the broker's own check.
+    if (!devices::virtio_class_brokered(f.header.vendor, f.header.device)) return Status::Forbidden;
     if (size < 2 || size > abi::kVirtioMaxQueueSize || (size & (size - 1))) return Status::InvalidArgument;
     volatile u8* common = TRY(PciFunction::kernel_view(session->function(), f.registers.bar)) + f.registers.offset;
     volatile u8* notify_bar = TRY(PciFunction::kernel_view(session->function(), f.virtio_notify.bar));
 
+    // Every per-queue register is reached through queue_select, so checking
+    // a queue means selecting it. Whatever the outcome, queue_select is
+    // left on index num_queues — a queue that does not exist: its
+    // queue_size reads 0 and it holds no ring address (§4.1.4.3) — never
+    // on a queue whose rings the kernel wrote. Filtered windows refuse the
+    // ring addresses to readers anyway (devices::filtered_read_allowed);
+    // this is depth, so that a selected live queue is never one read away.
+    u16 queues = mmio::read<u16>(common, kNumQueues);
+    struct ParkSelect {
+        volatile u8* common;
+        u16 at;
+        ~ParkSelect() { mmio::write<u16>(common, kQueueSelect, at); }
+    } park{common, queues};
+
     // A device ignores a select past its queues (QEMU: >= 1024) and would
     // leave the previous queue selected: check both ways.
-    if (index >= mmio::read<u16>(common, kNumQueues)) return Status::NotFound;
+    if (index >= queues) return Status::NotFound;
     mmio::write<u16>(common, kQueueSelect, index);
     if (mmio::read<u16>(common, kQueueSelect) != index) return Status::NotFound;
     u16 max = mmio::read<u16>(common, kQueueSize);  // reset value = the device's maximum (providers cannot write it)
@@ -54,15 +73,29 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     if (!q) return Status::NoMemory;
     u64 bytes[3] = {u64{size} * sizeof(Descriptor), 6 + 2 * u64{size}, 6 + u64{size} * sizeof(abi::VirtioUsedElement)};
     u64* phys[3] = {&q->m_desc_phys, &q->m_avail_phys, &q->m_used_phys};
+    // Each ring is held while the queue lives (the device may read or write
+    // it). A failure part-way gives back what was taken, holds first: a
+    // held entry that is only released stays deferred — its frames and
+    // quota gone until the grant ends.
+    auto give_back = [&](u32 rings) {
+        for (u32 k = 0; k < rings; k++) {
+            session->unhold(q->m_ring_entries[k]);
+            session->release(q->m_ring_entries[k]);
+        }
+        delete q;
+    };
     for (u32 r = 0; r < 3; r++) {
         auto id = session->allocate(bytes[r], session->id(), dma::Use::Queue, phys[r]);
         if (!id.ok()) {
-            for (u32 k = 0; k < r; k++) session->release(q->m_ring_entries[k]);
-            delete q;
+            give_back(r);
             return id.status();
         }
+        if (auto h = session->hold(id.value()); !h.ok()) {
+            session->release(id.value());
+            give_back(r);
+            return h.status();
+        }
         q->m_ring_entries[r] = id.value();
-        (void)session->hold(id.value());  // the device may read or write the rings while the queue lives
     }
     session->ref();
     q->m_session = session;

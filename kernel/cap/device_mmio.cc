@@ -39,16 +39,59 @@ DeviceMmio::~DeviceMmio() {
     if (m_function) m_function->unref_deferred();
 }
 
-Result<u64> DeviceMmio::map(Process* process, u32 space_id, u32 handle) {
+namespace {
+
+bool access_in_window(u64 length, u64 offset, u32 width) {
+    return (width == 1 || width == 2 || width == 4 || width == 8) && offset <= length && width <= length - offset &&
+           !(offset & (width - 1));
+}
+
+}  // namespace
+
+Result<u64> DeviceMmio::map(Process* process, u32 space_id, u32 handle, bool writable) {
+    // A mapping cannot filter reads: a filtered window is mappable only when
+    // none of its pages holds a register that carries an address.
+    if (m_filtered && !devices::filtered_map_allowed(m_function->registers(), m_bar, m_offset, m_length)) {
+        const auto& a = m_function->function().address;
+        refusals::record(process, abi::RefusalKind::RegisterRead, m_function->index(), Status::NoRights, m_offset,
+                         klog::Level::Warn,
+                         "device: refused to map %02x:%02x.%x bar%u+0x%llx len 0x%llx for pid %u '%s' (filtered window "
+                         "over address registers: read them with MmioRead)",
+                         a.bus, a.device, a.function, m_bar, static_cast<unsigned long long>(m_offset),
+                         static_cast<unsigned long long>(m_length), process->pid(), process->name());
+        return Status::NoRights;
+    }
     auto phys_of = [](const void* self, u64 i) { return static_cast<const DeviceMmio*>(self)->m_phys + i * 4096; };
-    return m_mappings.map(this, process, 0, m_length / 4096, phys_of, this, mm::MapFlags{!m_filtered, false, true},
-                          space_id, handle);
+    return m_mappings.map(this, process, 0, m_length / 4096, phys_of, this,
+                          mm::MapFlags{!m_filtered && writable, false, true}, space_id, handle);
+}
+
+Result<u64> DeviceMmio::read(Process* reader, u64 offset, u32 width) {
+    if (!access_in_window(m_length, offset, width)) return Status::OutOfBounds;
+    u64 bar_offset = m_offset + offset;
+    if (!devices::filtered_read_allowed(m_function->registers(), m_bar, bar_offset, width)) {
+        const auto& a = m_function->function().address;
+        refusals::record(reader, abi::RefusalKind::RegisterRead, m_function->index(), Status::NoRights, bar_offset,
+                         klog::Level::Warn,
+                         "device: refused read of %u bytes at %02x:%02x.%x bar%u+0x%llx by pid %u '%s' (address "
+                         "register)",
+                         width, a.bus, a.device, a.function, m_bar, static_cast<unsigned long long>(bar_offset),
+                         reader->pid(), reader->name());
+        return Status::NoRights;
+    }
+    // A direct window gets the kernel's view of its BAR on its first
+    // MmioRead only (a large BAR mapped directly may never need it).
+    if (!m_kernel_view) m_kernel_view = TRY(PciFunction::kernel_view(m_function->index(), m_bar)) + m_offset;
+    switch (width) {
+        case 1: return u64{mmio::read<u8>(m_kernel_view, offset)};
+        case 2: return u64{mmio::read<u16>(m_kernel_view, offset)};
+        case 4: return u64{mmio::read<u32>(m_kernel_view, offset)};
+        default: return mmio::read64_halves(m_kernel_view, offset);
+    }
 }
 
 Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value) {
-    if ((width != 1 && width != 2 && width != 4 && width != 8) || offset > m_length || width > m_length - offset ||
-        (offset & (width - 1)))
-        return Status::OutOfBounds;
+    if (!access_in_window(m_length, offset, width)) return Status::OutOfBounds;
     if (!m_filtered) return Status::InvalidArgument;  // direct windows are written through the mapping
     u64 bar_offset = m_offset + offset;
     const auto& a = m_function->function().address;

@@ -24,7 +24,8 @@ Result<u32> PciFunction::config_read(u16 offset, u32 width) const {
     if ((width != 1 && width != 2 && width != 4) || offset >= 4096 || (offset & (width - 1)))
         return Status::InvalidArgument;
     const pci_enum::Function& f = function();
-    if (devices::config_read_reveals_address(f.header.header_type, f.has_msi ? &f.msi : nullptr, offset, width))
+    if (devices::config_read_reveals_address(f.header.header_type, f.has_msi ? &f.msi : nullptr, offset, width,
+                                             f.virtio_pci_cfg_data))
         return Status::NoRights;
     u32 dword = TRY(ecam::read32(function().address, offset & ~3));
     u32 shift = (offset & 3) * 8;

@@ -80,6 +80,17 @@ void check_copy(const void* data, usize len, const char* what) {
     }
 }
 
+void check_read_words(const u64* words, usize count, kobj::Process* reader) {
+    if (!g_enabled) return;
+    for (usize i = 0; i < count; i++) {
+        g_words++;
+        if (const char* kind = device_address_kind(words[i]))
+            panic("address audit: pid %u '%s' read 0x%llx through a device mapping (word %llu of %llu): %s",
+                  reader->pid(), reader->name(), static_cast<unsigned long long>(words[i]),
+                  static_cast<unsigned long long>(i), static_cast<unsigned long long>(count), kind);
+    }
+}
+
 void log_summary(const char* when) {
     if (!g_enabled) return;
     LOG_INFO("audit: %s: %llu results and %llu words checked, no device address reached user space", when,

@@ -4,6 +4,7 @@
 #include "console/log.h"
 #include "debug/panic.h"
 #include "debug/address_audit.h"
+#include "devices/virtio_class.h"
 #include "dma/class_reset.h"
 #include "irq/msi_vectors.h"
 #include "mm/direct_map.h"
@@ -41,7 +42,14 @@ Result<Session*> Session::create(u32 function, u64 quota_bytes) {
     // Only classes the kernel can mediate get DMA on the brokered lane: for
     // any other function nothing filters its registers (a direct window
     // could aim it anywhere) and no class reset can stop it.
-    if (pci_enum::function(function).registers.kind == devices::RegisterMap::Kind::DenyAll) return Status::Unsupported;
+    const pci_enum::Function& f = pci_enum::function(function);
+    if (f.registers.kind == devices::RegisterMap::Kind::DenyAll) return Status::Unsupported;
+    // A virtio class whose payloads carry guest-physical addresses the
+    // broker cannot see (balloon, GPU, ...): no grant, default deny
+    // (devices/virtio_class.h).
+    if (f.registers.kind == devices::RegisterMap::Kind::Virtio &&
+        !devices::virtio_class_brokered(f.header.vendor, f.header.device))
+        return Status::Forbidden;
     auto* s = new (std::nothrow) Session(g_next_id, function, quota_bytes);
     if (!s) return Status::NoMemory;
     if (auto on = set_bus_master(function); !on.ok()) {

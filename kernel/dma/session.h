@@ -39,8 +39,10 @@ public:
     // Starts a grant for pci_enum function `function`: Busy if one is
     // active, InvalidArgument for a quota of 0 or above kMaxQuota,
     // Unsupported for a class the kernel cannot mediate (no register map:
-    // not NVMe, not virtio), TornDown for a function an earlier teardown
-    // could not stop (its memory is quarantined; it is never granted again).
+    // not NVMe, not virtio), Forbidden for a virtio class whose payloads
+    // carry addresses (devices::virtio_class_brokered), TornDown for a
+    // function an earlier teardown could not stop (its memory is
+    // quarantined; it is never granted again).
     static Result<Session*> create(u32 function, u64 quota_bytes);
     static constexpr u64 kMaxQuota = 256ull << 20;
 

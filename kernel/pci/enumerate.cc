@@ -122,6 +122,9 @@ void scan_function(const ecam::Address& a, const pci::FunctionHeader& header, By
             f.registers = devices::virtio_register_map(common.value().bar, common.value().offset, common.value().length);
         auto notify = devices::find_virtio_notify_cfg(cfg);
         if (notify.ok()) f.virtio_notify = notify.value(), f.has_virtio_notify = true;
+        // A capability too short to hold pci_cfg_data has none to refuse.
+        auto cfg_data = devices::find_virtio_pci_cfg_data(cfg);
+        if (cfg_data.ok()) f.virtio_pci_cfg_data = cfg_data.value();
     }
     // DMA only with a grant: bus mastering off until the kernel turns it on
     // (PCI 3.0 §6.2.2). Bridges keep theirs: it gates what they forward.

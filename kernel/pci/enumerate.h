@@ -28,6 +28,9 @@ struct Function {
     // virtio: where queue notifications are written (the queue broker's).
     bool has_virtio_notify;
     devices::VirtioRegion virtio_notify;
+    // virtio: pci_cfg_data's offset in configuration space (never read by
+    // a holder: devices/config_policy.h); 0 for none.
+    u16 virtio_pci_cfg_data;
 };
 
 // Enumerates and logs; returns the number of functions found. Bus

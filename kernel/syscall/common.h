@@ -72,6 +72,7 @@ i64 pci_config_read(u64 h, u64 offset, u64 width);
 i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags);
 i64 mmio_map(u64 h);
 i64 mmio_write(u64 h, u64 offset, u64 width, u64 value);
+i64 mmio_read(u64 h, u64 offset, u64 width, u64 out);
 i64 dma_pool_create(u64 pci, u64 quota);
 i64 dma_buffer_create(u64 pool, u64 bytes);
 i64 dma_pool_info(u64 pool, u64 out);

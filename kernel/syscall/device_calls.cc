@@ -144,16 +144,39 @@ i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
 }
 
 i64 mmio_map(u64 h) {
-    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightMap);
+    // As for memory objects: mapping needs map and read, and a writable
+    // mapping also write — a copy minted without write maps read-only.
+    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio,
+                                            cap::kRightMap | cap::kRightRead);
     if (!m.ok()) return err(m.status());
-    auto at = m.value()->map(self(), self()->pid(), handle_arg(h));
+    bool writable =
+        kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightWrite).ok();
+    auto at = m.value()->map(self(), self()->pid(), handle_arg(h), writable);
     return at.ok() ? static_cast<i64>(at.value()) : err(at.status());
 }
 
 i64 mmio_write(u64 h, u64 offset, u64 width, u64 value) {
     auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightWrite);
     if (!m.ok()) return err(m.status());
+    if (width > 8) return err(Status::OutOfBounds);  // before it is narrowed
     return ok_or(m.value()->write(self(), offset, static_cast<u32>(width), value), 0);
+}
+
+i64 mmio_read(u64 h, u64 offset, u64 width, u64 out) {
+    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightRead);
+    if (!m.ok()) return err(m.status());
+    if (width > 8) return err(Status::OutOfBounds);
+    // The output must be writable before the device is read: some reads
+    // have effects (virtio's ISR status clears when read), and a read
+    // whose value is then lost would be one the caller never saw. One CPU,
+    // kernel not preemptible: the mapping cannot change in between.
+    u64 value = 0;
+    if (auto c = user::copy_to(out, &value, sizeof value); !c.ok()) return err(c.status());
+    auto v = m.value()->read(self(), offset, static_cast<u32>(width));
+    if (!v.ok()) return err(v.status());
+    value = v.value();
+    audit::check_copy(&value, sizeof value, "MmioRead");
+    return ok_or(user::copy_to(out, &value, sizeof value), 0);
 }
 
 }  // namespace sys

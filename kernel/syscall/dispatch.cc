@@ -79,6 +79,7 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         case S::VirtQueueSubmit: r = sys::virtqueue_submit(a0, a1, a2); break;
         case S::VirtQueueComplete: r = sys::virtqueue_complete(a0, a1); break;
         case S::VirtQueueMap: r = sys::virtqueue_map(a0); break;
+        case S::MmioRead: r = sys::mmio_read(a0, a1, a2, a3); break;
         case S::DeviceEvents: r = sys::device_events(a0, a1, a2); break;
         default: r = sys::err(Status::Unsupported); break;
     }

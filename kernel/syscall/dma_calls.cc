@@ -15,6 +15,7 @@
 #include "console/log.h"
 #include "debug/address_audit.h"
 #include "events/refusals.h"
+#include "devices/virtio_class.h"
 #include "syscall/common.h"
 
 namespace sys {
@@ -39,6 +40,20 @@ i64 mint_from(u64 parent, kobj::Object* object, cap::Rights rights) {
     return minted.value().raw();
 }
 
+// A virtio class the broker does not serve (devices/virtio_class.h),
+// refused to `caller`: one line naming the function, its class and who
+// asked.
+void log_class_refusal(u32 function, const char* what) {
+    const pci_enum::Function& f = pci_enum::function(function);
+    refusals::record(self(), abi::RefusalKind::DeviceClass, function, Status::Forbidden,
+                     u64{f.header.vendor} << 16 | f.header.device, klog::Level::Warn,
+                     "virtio: refused %s for %02x:%02x.%x (%04x:%04x, virtio %s) to pid %u '%s': its payloads can "
+                     "carry guest-physical addresses the broker cannot see; only network and block devices are "
+                     "brokered",
+                     what, f.address.bus, f.address.device, f.address.function, f.header.vendor, f.header.device,
+                     devices::virtio_class_name(f.header.vendor, f.header.device), self()->pid(), self()->name());
+}
+
 }  // namespace
 
 i64 dma_pool_create(u64 pci, u64 quota) {
@@ -49,7 +64,10 @@ i64 dma_pool_create(u64 pci, u64 quota) {
     auto charge = charge_new<kobj::DmaPool>(heap::block_bytes(sizeof(kdma::Session)));
     if (!charge.ok()) return err(charge.status());
     auto pool = kobj::DmaPool::create(fn.value()->index(), quota);
-    if (!pool.ok()) return err(pool.status());
+    if (!pool.ok()) {
+        if (pool.status() == Status::Forbidden) log_class_refusal(fn.value()->index(), "a DMA grant");
+        return err(pool.status());
+    }
     pool.value()->adopt_charge(charge.release_value());
     return mint_from(pci, pool.value(), kPoolRights);
 }
@@ -207,7 +225,11 @@ i64 virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
     if (!charge.ok()) return err(charge.status());
     auto q = kobj::VirtQueue::create(p.value()->session(), static_cast<u16>(index), static_cast<u16>(size),
                                      static_cast<u16>(msix_entry));
-    if (!q.ok()) return err(q.status());
+    if (!q.ok()) {
+        if (q.status() == Status::Forbidden)
+            log_class_refusal(p.value()->session()->function(), "a virtqueue");
+        return err(q.status());
+    }
     q.value()->adopt_charge(charge.release_value());
     return mint_from(pool, q.value(), kQueueRights);
 }

@@ -186,6 +186,14 @@ i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
         }
         return static_cast<i64>(n);
     }
+    if (kind == abi::SystemInfoKind::AuditWords) {
+        if (!audit::enabled()) return err(Status::Unsupported);
+        if (len % 8 || len / 8 > abi::kAuditWordsMax) return err(Status::InvalidArgument);
+        static u64 words[abi::kAuditWordsMax];  // one CPU, kernel not preemptible
+        if (auto c = user::copy_from(words, out, len); !c.ok()) return err(c.status());
+        audit::check_read_words(words, len / 8, self());
+        return static_cast<i64>(len / 8);
+    }
     if (kind == abi::SystemInfoKind::Log) {
         static char snapshot[16384];  // one CPU, kernel not preemptible
         usize have = klog::copy_recent(snapshot, len < sizeof snapshot ? len : sizeof snapshot);

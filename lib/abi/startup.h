@@ -75,7 +75,14 @@ enum class SystemInfoKind : u32 {
     Memory = 2,     // out: SystemMemory; returns 1
     Caps = 3,       // out: SystemCap[] of the process whose pid is the argument
     Log = 4,        // out: the newest bytes of the kernel log; returns how many
+    // Test builds of the address audit only (kernel command line
+    // `test.addr_audit`; otherwise Unsupported): `out` is *read* — u64
+    // words the caller read through a device mapping, at most
+    // kAuditWordsMax — and each is checked like a kernel copy-out: a device
+    // address panics the kernel. Returns how many were checked.
+    AuditWords = 5,
 };
+constexpr u64 kAuditWordsMax = 512;
 
 struct SystemProcess {
     u32 pid;

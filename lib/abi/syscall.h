@@ -54,7 +54,7 @@ enum class Syscall : u64 {
     DeviceOpen = 33,        // (device root h, u32 bdf) -> pci function h
     PciConfigRead = 34,     // (pci h, u32 offset, u32 width) -> value
     MmioCreate = 35,        // (pci h, u32 bar, u64 offset, u64 length, u64 flags) -> device mmio h
-    MmioMap = 36,           // (mmio h) -> vaddr (uncached; read-only when filtered)
+    MmioMap = 36,           // (mmio h) -> vaddr (uncached; read-only when filtered or without write)
     MmioWrite = 37,         // (mmio h, u64 offset, u32 width, u64 value) -> 0 (filtered windows)
     DmaPoolCreate = 38,     // (pci h, u64 quota bytes) -> dma pool h (turns bus mastering on)
     DmaBufferCreate = 39,   // (pool h, u64 bytes) -> dma buffer h (map it with MemoryMap)
@@ -70,7 +70,7 @@ enum class Syscall : u64 {
     VirtQueueSubmit = 49,   // (virtqueue h, VirtioChain* inout, u32 count) -> count (heads written back)
     VirtQueueComplete = 50, // (virtqueue h, u32 max) -> used entries consumed
     VirtQueueMap = 51,      // (virtqueue h) -> vaddr of the used ring (read-only)
-    // 52 is MmioRead.
+    MmioRead = 52,          // (mmio h, u64 offset, u32 width, u64* out) -> 0 (never an address register)
     DeviceEvents = 53,      // (device root h, RefusalEvent* out, u32 max) -> events read (removed)
     Count,
 };

@@ -23,4 +23,12 @@ Result<VirtioRegion> find_virtio_cfg(ByteView cfg, u8 cfg_type);
 inline Result<VirtioRegion> find_virtio_common_cfg(ByteView cfg) { return find_virtio_cfg(cfg, 1); }
 inline Result<VirtioRegion> find_virtio_notify_cfg(ByteView cfg) { return find_virtio_cfg(cfg, 2); }
 
+// The configuration-space offset of pci_cfg_data in the PCI configuration
+// access capability (cfg_type 5, struct virtio_pci_cfg_cap, virtio 1.1
+// §4.1.4.7): 4 bytes through which a config read reads BAR memory at
+// whatever BAR and offset the capability names — another way to read any
+// register, ring addresses included. NotFound when the function has none,
+// Malformed when the capability is shorter than its 20 bytes.
+Result<u16> find_virtio_pci_cfg_data(ByteView cfg);
+
 }  // namespace devices

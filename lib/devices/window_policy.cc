@@ -39,6 +39,18 @@ constexpr Register kNvmeWritable[] = {{0x0c, 4}, {0x10, 4}};
 // slots naming descriptors of freed buffers. Nothing unnamed.
 constexpr Register kVirtioWritable[] = {{0x00, 4}, {0x08, 4}, {0x0c, 4}, {0x10, 2}, {0x14, 1}};
 
+// Registers that carry a device-visible address, relative to the block
+// (window_policy.h, read_reveals_address, cites the sections).
+constexpr Register kNvmeAddressRegisters[] = {{0x28, 8}, {0x30, 8}, {0x48, 8}, {0x50, 8}, {0xe14, 8}};
+constexpr Register kVirtioAddressRegisters[] = {{0x20, 8}, {0x28, 8}, {0x30, 8}};
+
+template <u32 N>
+bool overlaps_any(const Register (&list)[N], u64 block, u64 start, u64 end) {
+    for (const Register& r : list)
+        if (overlaps(start, end, block + r.offset, block + r.offset + r.width)) return true;
+    return false;
+}
+
 bool aligned(u64 offset, u32 width) {
     return (width == 1 || width == 2 || width == 4 || width == 8) && (offset & (width - 1)) == 0;
 }
@@ -90,6 +102,28 @@ bool filtered_write_allowed(const RegisterMap& map, u8 bar, u64 offset, u32 widt
         case RegisterMap::Kind::DenyAll: return false;
     }
     return false;
+}
+
+bool read_reveals_address(const RegisterMap& map, u8 bar, u64 offset, u64 width) {
+    if (map.kind == RegisterMap::Kind::DenyAll || bar != map.bar || width == 0) return false;
+    u64 end = offset > ~u64{0} - width ? ~u64{0} : offset + width;
+    switch (map.kind) {
+        case RegisterMap::Kind::Nvme: return overlaps_any(kNvmeAddressRegisters, map.offset, offset, end);
+        case RegisterMap::Kind::Virtio: return overlaps_any(kVirtioAddressRegisters, map.offset, offset, end);
+        case RegisterMap::Kind::DenyAll: return false;
+    }
+    return false;
+}
+
+bool filtered_read_allowed(const RegisterMap& map, u8 bar, u64 offset, u32 width) {
+    return aligned(offset, width) && !read_reveals_address(map, bar, offset, width);
+}
+
+bool filtered_map_allowed(const RegisterMap& map, u8 bar, u64 offset, u64 length) {
+    if (offset > ~u64{0} - length) return false;
+    u64 start = page_down(offset), end = offset + length;
+    end = end > ~u64{0} - (kPageSize - 1) ? ~u64{0} : page_up(end);
+    return !read_reveals_address(map, bar, start, end - start);
 }
 
 bool virtio_driver_features_allowed(u32 select, u32 value) {

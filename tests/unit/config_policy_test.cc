@@ -54,4 +54,16 @@ TEST(ConfigPolicy, MsiMessageAddressIsRefusedDataIsNot) {
     EXPECT_FALSE(config_read_reveals_address(0, &msi, 0x58, 4));
 }
 
+
+// virtio's PCI configuration access capability reads BAR memory through
+// config space: a way around the MMIO read filter.
+TEST(ConfigPolicy, VirtioPciCfgDataIsRefused) {
+    EXPECT_TRUE(config_read_reveals_address(0, nullptr, 0x94, 4, 0x94));
+    EXPECT_TRUE(config_read_reveals_address(0, nullptr, 0x97, 1, 0x94));
+    EXPECT_TRUE(config_read_reveals_address(0, nullptr, 0x96, 2, 0x94));
+    EXPECT_FALSE(config_read_reveals_address(0, nullptr, 0x90, 4, 0x94));  // the capability's length field
+    EXPECT_FALSE(config_read_reveals_address(0, nullptr, 0x98, 4, 0x94));
+    EXPECT_FALSE(config_read_reveals_address(0, nullptr, 0x94, 4, 0));     // none
+}
+
 }  // namespace

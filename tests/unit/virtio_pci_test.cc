@@ -69,4 +69,18 @@ TEST(VirtioPci, FindsTheNotifyConfigurationWithItsMultiplier) {
     EXPECT_EQ(devices::find_virtio_common_cfg(ByteView(c.data(), c.size())).status(), Status::NotFound);
 }
 
+
+TEST(VirtioPci, FindsPciCfgData) {
+    auto c = virtio_config();
+    c[0x61] = 0x70;                                              // common cfg -> next
+    c[0x70] = 0x09, c[0x71] = 0x00, c[0x72] = 20, c[0x73] = 5;  // PCI configuration access
+    auto r = devices::find_virtio_pci_cfg_data(ByteView(c.data(), c.size()));
+    ASSERT_TRUE(r.ok()) << status_name(r.status());
+    EXPECT_EQ(r.value(), 0x80);
+    c[0x72] = 16;  // too short to hold pci_cfg_data
+    EXPECT_EQ(devices::find_virtio_pci_cfg_data(ByteView(c.data(), c.size())).status(), Status::Malformed);
+    auto none = virtio_config();
+    EXPECT_EQ(devices::find_virtio_pci_cfg_data(ByteView(none.data(), none.size())).status(), Status::NotFound);
+}
+
 }  // namespace

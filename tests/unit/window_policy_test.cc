@@ -107,4 +107,63 @@ TEST(WindowPolicy, VirtioDriverFeaturesTheBrokerCannotServeAreRefused) {
     EXPECT_TRUE(devices::virtio_driver_features_allowed(0, 0xffffffffu));       // word 0: device features
 }
 
+// Finding: filtered windows were readable through their mapping, and ASQ,
+// ACQ and the virtio ring addresses read back what the kernel wrote.
+TEST(WindowPolicy, NvmeAddressRegistersAreNeverRead) {
+    const auto nvme = devices::nvme_register_map(0x4000);
+    // ASQ, ACQ, BPMBL, CMBMSC, PMRMSCL/PMRMSCU: whole, as halves, as bytes.
+    for (u64 reg : {0x28ull, 0x30ull, 0x48ull, 0x50ull, 0xe14ull}) {
+        EXPECT_FALSE(devices::filtered_read_allowed(nvme, 0, reg, 8)) << std::hex << reg;
+        EXPECT_FALSE(devices::filtered_read_allowed(nvme, 0, reg, 4)) << std::hex << reg;
+        EXPECT_FALSE(devices::filtered_read_allowed(nvme, 0, reg + 4, 4)) << std::hex << reg;
+        EXPECT_FALSE(devices::filtered_read_allowed(nvme, 0, reg + 7, 1)) << std::hex << reg;
+        EXPECT_TRUE(devices::read_reveals_address(nvme, 0, reg + 3, 2)) << std::hex << reg;  // any overlap
+    }
+    // What a driver reads: CAP, VS, CC, CSTS, AQA, CMBLOC/CMBSZ (an offset
+    // and a size, no address), BPINFO, CMBSTS, PMRCAP..PMRSWTP, doorbells.
+    for (u64 off : {0x00ull, 0x08ull, 0x0cull, 0x14ull, 0x1cull, 0x24ull, 0x38ull, 0x3cull, 0x40ull, 0x44ull, 0x58ull,
+                    0xe00ull, 0xe10ull, 0xe1cull, 0x1000ull, 0x1ffcull})
+        EXPECT_TRUE(devices::filtered_read_allowed(nvme, 0, off, 4)) << std::hex << off;
+    EXPECT_TRUE(devices::filtered_read_allowed(nvme, 0, 0x00, 8));   // CAP whole
+    EXPECT_TRUE(devices::filtered_read_allowed(nvme, 0, 0x20, 8));   // NSSR+AQA: ends where ASQ begins
+    EXPECT_FALSE(devices::filtered_read_allowed(nvme, 0, 0x24, 8));  // misaligned
+    EXPECT_FALSE(devices::filtered_read_allowed(nvme, 0, 0x00, 3));  // no such width
+    EXPECT_TRUE(devices::filtered_read_allowed(nvme, 2, 0x28, 8));   // another BAR holds no NVMe register
+    // An unknown class: nothing known to reveal (its windows may even be direct).
+    EXPECT_TRUE(devices::filtered_read_allowed(devices::RegisterMap{}, 0, 0x28, 8));
+    EXPECT_FALSE(devices::read_reveals_address(nvme, 0, ~0ull - 3, 8));  // no wrap-around
+}
+
+TEST(WindowPolicy, VirtioQueueAddressesAreNeverRead) {
+    // A common configuration that does not start on a page boundary.
+    const auto v = devices::virtio_register_map(4, 0x800, 0x40);
+    for (u64 rel = 0x20; rel < 0x38; rel += 4) {
+        EXPECT_FALSE(devices::filtered_read_allowed(v, 4, 0x800 + rel, 4)) << std::hex << rel;
+        EXPECT_FALSE(devices::filtered_read_allowed(v, 4, 0x800 + rel, 2)) << std::hex << rel;
+    }
+    for (u64 rel : {0x20ull, 0x28ull, 0x30ull}) EXPECT_FALSE(devices::filtered_read_allowed(v, 4, 0x800 + rel, 8));
+    // Features, status, num_queues, queue_size/enable/notify_off,
+    // queue_notify_data/reset, admin queue index/count (virtio 1.3).
+    for (u64 rel : {0x00ull, 0x04ull, 0x10ull, 0x14ull, 0x18ull, 0x1cull, 0x38ull, 0x3cull})
+        EXPECT_TRUE(devices::filtered_read_allowed(v, 4, 0x800 + rel, 4)) << std::hex << rel;
+    EXPECT_TRUE(devices::filtered_read_allowed(v, 4, 0x800 + 0x18, 8));   // queue_size..notify_off: no address
+    EXPECT_TRUE(devices::filtered_read_allowed(v, 4, 0x20, 8));           // the same offsets, before the block
+    EXPECT_TRUE(devices::filtered_read_allowed(v, 2, 0x800 + 0x20, 8));   // another BAR
+}
+
+TEST(WindowPolicy, FilteredWindowsWithAddressRegistersAreNotMappable) {
+    const auto nvme = devices::nvme_register_map(0x4000);
+    EXPECT_FALSE(devices::filtered_map_allowed(nvme, 0, 0, 0x1000));      // ASQ..PMRMSC
+    EXPECT_FALSE(devices::filtered_map_allowed(nvme, 0, 0, 0x2000));
+    EXPECT_TRUE(devices::filtered_map_allowed(nvme, 0, 0x1000, 0x1000));  // doorbells only
+    EXPECT_TRUE(devices::filtered_map_allowed(nvme, 2, 0, 0x1000));
+    // virtio: the page holding the common configuration, wherever in it.
+    EXPECT_FALSE(devices::filtered_map_allowed(devices::virtio_register_map(4, 0, 0x38), 4, 0, 0x1000));
+    EXPECT_FALSE(devices::filtered_map_allowed(devices::virtio_register_map(4, 0xfd0, 0x38), 4, 0, 0x1000));  // queue_desc and queue_driver
+    EXPECT_FALSE(devices::filtered_map_allowed(devices::virtio_register_map(4, 0xfd0, 0x38), 4, 0x1000, 0x1000));  // queue_device
+    EXPECT_TRUE(devices::filtered_map_allowed(devices::virtio_register_map(4, 0, 0x38), 4, 0x1000, 0x3000));
+    EXPECT_TRUE(devices::filtered_map_allowed(devices::RegisterMap{}, 0, 0, 0x1000));
+    EXPECT_FALSE(devices::filtered_map_allowed(nvme, 0, ~0ull - 0xfff, 0x2000));  // wraps
+}
+
 }  // namespace

@@ -162,6 +162,12 @@ Result<u64> mmio_map(u32 mmio) { return to_result(raw_syscall(S::MmioMap, mmio))
 Result<void> mmio_write(u32 mmio, u64 offset, u32 width, u64 value) {
     return status_only(raw_syscall(S::MmioWrite, mmio, offset, width, value));
 }
+Result<u64> mmio_read(u32 mmio, u64 offset, u32 width) {
+    u64 value = 0;
+    i64 r = raw_syscall(S::MmioRead, mmio, offset, width, ptr(&value));
+    if (r < 0) return static_cast<Status>(-r);
+    return value;
+}
 
 Result<Handle> dma_pool_create(u32 pci, u64 quota) { return new_handle(raw_syscall(S::DmaPoolCreate, pci, quota)); }
 Result<Handle> dma_buffer_create(u32 pool, u64 bytes) {

@@ -75,6 +75,10 @@ Result<u32> pci_config_read(u32 pci, u32 offset, u32 width);
 Result<Handle> mmio_create(u32 pci, u32 bar, u64 offset, u64 length, u64 flags);
 Result<u64> mmio_map(u32 mmio);
 Result<void> mmio_write(u32 mmio, u64 offset, u32 width, u64 value);
+// Window-relative offset, width 1/2/4/8 naturally aligned; NoRights for a
+// register that carries a device-visible address (how a provider reads a
+// filtered window whose pages hold one: MmioMap refuses those).
+Result<u64> mmio_read(u32 mmio, u64 offset, u32 width);
 
 Result<Handle> dma_pool_create(u32 pci, u64 quota);
 Result<Handle> dma_buffer_create(u32 pool, u64 bytes);

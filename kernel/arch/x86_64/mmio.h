@@ -24,4 +24,10 @@ inline void write64_halves(volatile u8* base, u64 offset, u64 value) {
     write<u32>(base, offset + 4, static_cast<u32>(value >> 32));
 }
 
+// The same for a read: low half first, then the high half (not atomic).
+inline u64 read64_halves(volatile u8* base, u64 offset) {
+    u64 low = read<u32>(base, offset);
+    return low | u64{read<u32>(base, offset + 4)} << 32;
+}
+
 }  // namespace mmio

@@ -38,6 +38,7 @@
 // memory is freed (kernel/dma/session.h).
 #include "abi/devmgr.h"
 #include "abi/service.h"
+#include "devices/virtio_class.h"
 #include "manifest/manifest.h"
 #include "rt/log.h"
 #include "rt/rights.h"
@@ -93,7 +94,6 @@ constexpr u32 kMaxVectorGrants = 8;
 // device on it could not be driven safely, so `iommu` cannot be granted.
 constexpr bool kRemappedLaneAvailable = false;
 
-bool is_virtio(const abi::DeviceInfo& d) { return d.vendor == 0x1af4 && d.device_id >= 0x1000 && d.device_id <= 0x107f; }
 bool is_nvme(const abi::DeviceInfo& d) { return d.class_code == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02; }
 
 bool class_matches(manifest::DeviceClass c, const abi::DeviceInfo& d) {
@@ -101,7 +101,10 @@ bool class_matches(manifest::DeviceClass c, const abi::DeviceInfo& d) {
         case manifest::DeviceClass::NvmeController: return is_nvme(d);
         case manifest::DeviceClass::VirtioNet: return d.vendor == 0x1af4 && (d.device_id == 0x1000 || d.device_id == 0x1041);
         case manifest::DeviceClass::VirtioBlk: return d.vendor == 0x1af4 && (d.device_id == 0x1001 || d.device_id == 0x1042);
-        case manifest::DeviceClass::DmaCapable: return is_nvme(d) || is_virtio(d);
+        // Virtio only in the classes the kernel's broker serves: the others'
+        // payloads can carry guest-physical addresses (devices/virtio_class.h).
+        case manifest::DeviceClass::DmaCapable:
+            return is_nvme(d) || devices::virtio_class_brokered(d.vendor, d.device_id);
         case manifest::DeviceClass::AnyFunction:
             for (const auto& b : d.bars)
                 if (b.kind == 2 || b.kind == 3) return true;  // a memory BAR
@@ -110,12 +113,20 @@ bool class_matches(manifest::DeviceClass c, const abi::DeviceInfo& d) {
     return false;
 }
 
-bool matches(const manifest::Provider& p, const abi::DeviceInfo& d) {
-    if (!class_matches(p.match, d)) return false;
+bool filters_match(const manifest::Provider& p, const abi::DeviceInfo& d) {
     if (p.has_pci && (p.pci.bus != d.bus || p.pci.device != d.device || p.pci.function != d.function)) return false;
     if (p.has_vendor && p.vendor != d.vendor) return false;
     if (p.has_device && p.device != d.device_id) return false;
     return true;
+}
+
+bool matches(const manifest::Provider& p, const abi::DeviceInfo& d) { return class_matches(p.match, d) && filters_match(p, d); }
+
+// A virtio function a DmaCapable entry would have taken but for its class:
+// said in the log, never skipped silently.
+bool virtio_class_refused(const manifest::Provider& p, const abi::DeviceInfo& d) {
+    return p.match == manifest::DeviceClass::DmaCapable && devices::is_virtio(d.vendor, d.device_id) &&
+           !devices::virtio_class_brokered(d.vendor, d.device_id) && filters_match(p, d);
 }
 
 // Returns nullptr and the chosen backend, or a reason for refusing.
@@ -464,7 +475,16 @@ int main(u64) {
         const manifest::Provider& p = g_manifest.providers[i];
         u32 matched = 0;
         for (u32 k = 0; k < g_device_count; k++) {
-            if (!matches(p, g_devices[k])) continue;
+            const abi::DeviceInfo& d = g_devices[k];
+            if (!matches(p, d)) {
+                if (virtio_class_refused(p, d))
+                    rt::log("devmgr: %s on %02x:%02x.%x (%04x:%04x, virtio %s) not bound: the virtio broker serves "
+                            "network and block devices only (this class's payloads can carry guest-physical "
+                            "addresses)",
+                            p.name, d.bus, d.device, d.function, d.vendor, d.device_id,
+                            devices::virtio_class_name(d.vendor, d.device_id));
+                continue;
+            }
             matched++;
             if (g_binding_count == kMaxBindings) {
                 rt::log("devmgr: %s on %02x:%02x.%x not bound: more than %u bindings", p.name, g_devices[k].bus,

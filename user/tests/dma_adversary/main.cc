@@ -6,7 +6,10 @@
 //
 // As a devmgr-bound provider (grants pci, bar0 = a filtered 4 KiB NVMe
 // register window, irq0, dma = a 16 KiB pool):
-//   window    write past its window; then read past it (the process faults)
+//   window    write and read past its window; map it (refused: it holds
+//             ASQ and ACQ); then map its doorbell window (bar0.1, which
+//             holds no address register) and read past that (the process
+//             faults)
 //   filtered  write ASQ, ACQ and CC through the filter
 //   quota     allocate past the pool's quota
 //   revoked   wait until devmgr revokes its grants, then use every handle
@@ -34,9 +37,31 @@
 //             device's interrupt (not-owner); a second admin queue (the
 //             controller reset), then the old I/O queue (stale). It exits
 //             with every handle open: the kernel's teardown frees them.
+//   read_windows  (also holds a resource with inspect, for the audit) has
+//             the kernel write device addresses into registers — an NVMe
+//             admin queue (ASQ, ACQ), a virtio-blk virtqueue (queue_desc,
+//             queue_driver, queue_device) — asks for that queue again
+//             (busy), then reads every 4- and 8-byte aligned offset of
+//             every page of every memory BAR of the NVMe and virtio
+//             functions: with MmioRead (the kernel audits each value), and
+//             through the mapping where MmioMap allows one, handing those
+//             words to the address audit (SystemInfo AuditWords). Any
+//             device address seen panics the kernel.
+//   readonly  a direct virtio-net window, copied without the write right:
+//             MmioWrite and a map without read are refused, the map is
+//             read-only, and a store through it faults.
+//   ring_quota  a virtio-blk pool of 8 KiB, a virtqueue needing 3 pages
+//             (its third ring does not fit): refused, and the pool is left
+//             as it was — used, ranges and deferred frees unchanged.
+//   balloon   a DMA grant for each virtio function of a class the broker
+//             does not serve (a balloon's payloads carry page frame
+//             numbers, a GPU's guest addresses): refused.
 #include "abi/nvme.h"
+#include "devices/virtio_class.h"
+#include "devices/virtio_pci.h"
 #include "nvme/command.h"
 #include "rt/log.h"
+#include "rt/rights.h"
 #include "rt/sys.h"
 #include "util/format.h"
 
@@ -63,10 +88,13 @@ Status submit(u32 queue, const abi::NvmeCommand& c) {
     return r.ok() ? Status::Ok : r.status();
 }
 
-int window(u32 bar0) {
+int window(u32 bar0, u32 doorbells) {
     report("write past the window", rt::mmio_write(bar0, 0x1000, 4, 0));
     report("write straddling the window end", rt::mmio_write(bar0, 0xffc, 8, 0));
-    auto at = rt::mmio_map(bar0);
+    report("read past the window", rt::mmio_read(bar0, 0x1000, 4));
+    report("map the register window (ASQ and ACQ are on its page)", rt::mmio_map(bar0));
+    auto at = rt::mmio_map(doorbells);
+    report("map the doorbell window (no address register on it)", at);
     if (!at.ok()) return 1;
     rt::log("adversary: reading 4 bytes past the window (this must fault)");
     volatile u32 v = *reinterpret_cast<volatile u32*>(at.value() + 0x1000);
@@ -411,6 +439,285 @@ int flood(u32 bar0) {
     return 0;
 }
 
+// --- reading every window ------------------------------------------------
+
+struct ReadTotals {
+    u32 windows, mapped, map_refused, pages_refused;
+    u64 reads, read_refused, audited;
+};
+
+// Words read through a mapping, handed to the kernel's address audit.
+bool audit_words(u32 resource, const u64* words, u64 count) {
+    auto r = rt::system_info(resource, abi::SystemInfoKind::AuditWords, 0, const_cast<u64*>(words), count * 8);
+    if (!r.ok()) rt::log("adversary: the address audit refused %llu words: %s", static_cast<unsigned long long>(count),
+                         status_name(r.status()));
+    return r.ok();
+}
+
+// Every 4- and 8-byte aligned offset of one page window: MmioRead, then
+// the mapping when there is one.
+void read_window(u32 resource, u32 window, const char* where, ReadTotals& t) {
+    u64 reads = 0, refused = 0;
+    // Which accesses the kernel refused, as "width@offset" (the kernel logs
+    // refusals at a bounded rate, so its log need not show them all).
+    char list[192] = "";
+    usize at_list = 0;
+    for (u32 width : {4u, 8u}) {
+        for (u64 off = 0; off < 4096; off += width) {
+            auto v = rt::mmio_read(window, off, width);
+            reads++;
+            if (v.ok()) continue;
+            refused++;
+            if (at_list < sizeof list)
+                at_list += format(list + at_list, sizeof list - at_list, " %u@0x%llx", width,
+                                  static_cast<unsigned long long>(off));
+        }
+    }
+    if (refused) rt::log("adversary: %s: refused%s", where, list);
+    t.windows++;
+    t.reads += reads;
+    t.read_refused += refused;
+    auto at = rt::mmio_map(window);
+    if (!at.ok()) {
+        t.map_refused++;
+        rt::log("adversary: %s: %llu reads, %llu refused; map %s", where, static_cast<unsigned long long>(reads),
+                static_cast<unsigned long long>(refused), status_name(at.status()));
+        return;
+    }
+    static u64 words[abi::kAuditWordsMax];
+    u64 n = 0, audited = 0;
+    auto flush = [&] {
+        if (n && audit_words(resource, words, n)) audited += n;
+        n = 0;
+    };
+    const volatile u8* base = reinterpret_cast<const volatile u8*>(at.value());
+    for (u64 off = 0; off < 4096; off += 4) {
+        words[n++] = *reinterpret_cast<const volatile u32*>(base + off);
+        if (n == abi::kAuditWordsMax) flush();
+    }
+    for (u64 off = 0; off < 4096; off += 8) {
+        words[n++] = *reinterpret_cast<const volatile u64*>(base + off);
+        if (n == abi::kAuditWordsMax) flush();
+    }
+    flush();
+    t.mapped++;
+    t.audited += audited;
+    rt::log("adversary: %s: %llu reads, %llu refused; mapped, %llu words audited", where,
+            static_cast<unsigned long long>(reads), static_cast<unsigned long long>(refused),
+            static_cast<unsigned long long>(audited));
+}
+
+// A page window: direct where the policy allows one, else filtered (MSI-X
+// pages: none at all).
+Result<rt::Handle> page_window(u32 fn, u32 bar, u64 offset, const char** kind) {
+    auto direct = rt::mmio_create(fn, bar, offset, 4096, 0);
+    *kind = "direct";
+    if (direct.ok()) return direct;
+    *kind = "filtered";
+    return rt::mmio_create(fn, bar, offset, 4096, abi::kMmioFiltered);
+}
+
+// Every page of every memory BAR of one function.
+void read_function(u32 resource, u32 root, const abi::DeviceInfo& d, ReadTotals& t) {
+    auto fn = rt::device_open(root, abi::pci_bdf(d.bus, d.device, d.function));
+    if (!fn.ok()) return rt::log("adversary: open %02x:%02x.%x: %s", d.bus, d.device, d.function, status_name(fn.status()));
+    for (u32 bar = 0; bar < 6; bar++) {
+        if (d.bars[bar].kind != 2 && d.bars[bar].kind != 3) continue;
+        u64 pages = d.bars[bar].size / 4096;
+        if (pages > 64) pages = 64;  // no BAR here is larger; a bound all the same
+        for (u64 page = 0; page < pages; page++) {
+            const char* kind = nullptr;
+            auto win = page_window(fn.value().get(), bar, page * 4096, &kind);
+            if (!win.ok()) {
+                t.pages_refused++;
+                continue;
+            }
+            char where[64];
+            format(where, sizeof where, "%02x:%02x.%x bar%u+0x%llx (%s)", d.bus, d.device, d.function, bar,
+                   static_cast<unsigned long long>(page * 4096), kind);
+            read_window(resource, win.value().get(), where, t);
+        }
+    }
+}
+
+// A virtio function's common configuration (virtio 1.1 §4.1.4.3), found
+// through its capabilities in configuration space. The BAR registers
+// (0x10-0x33) are not read: they are refused, and not needed.
+Result<devices::VirtioRegion> virtio_common(u32 pci) {
+    static u8 cfg[256];
+    for (u32 off = 0; off < sizeof cfg; off += 4) {
+        u32 v = off >= 0x10 && off < 0x34 ? 0 : rt::pci_config_read(pci, off, 4).value_or(0);
+        __builtin_memcpy(cfg + off, &v, 4);
+    }
+    return devices::find_virtio_common_cfg(ByteView{cfg, sizeof cfg});
+}
+
+// A filtered window on the page holding a virtio function's common
+// configuration; *rel is where the structure starts in it.
+Result<rt::Handle> common_window(u32 pci, u64* rel) {
+    devices::VirtioRegion common = TRY(virtio_common(pci));
+    u64 page = common.offset & ~0xfffull;
+    *rel = common.offset - page;
+    return rt::mmio_create(pci, common.bar, page, 4096, abi::kMmioFiltered);
+}
+
+// Device reset (device_status 0, virtio 1.1 §3.1.1), as a driver starts:
+// the firmware may have left a queue of its own enabled.
+void virtio_reset(u32 window, u64 rel) {
+    (void)rt::mmio_write(window, rel + 0x14, 1, 0);
+    for (u32 i = 0; i < 1000 && rt::mmio_read(window, rel + 0x14, 1).value_or(1) != 0; i++) rt::sleep_ns(100'000);
+}
+
+// The first virtio function with either device ID.
+Result<rt::Handle> open_virtio(u32 root, u16 device_a, u16 device_b) {
+    static abi::DeviceInfo devs[64];
+    u32 n = TRY(rt::device_list(root, devs, 64));
+    for (u32 i = 0; i < n; i++) {
+        if (devs[i].vendor != 0x1af4 || (devs[i].device_id != device_a && devs[i].device_id != device_b)) continue;
+        return rt::device_open(root, abi::pci_bdf(devs[i].bus, devs[i].device, devs[i].function));
+    }
+    return Status::NotFound;
+}
+
+int read_windows(u32 root, u32 resource) {
+    // Addresses into the registers: the NVMe admin queue (ASQ, ACQ) ...
+    auto nvme = open_class(root, 0x01, 0x08);
+    if (!nvme.ok()) return fail("open the NVMe function", nvme.status());
+    auto nvme_pool = rt::dma_pool_create(nvme.value().get(), 64u << 10);
+    if (!nvme_pool.ok()) return fail("NVMe pool", nvme_pool.status());
+    auto admin = rt::nvme_admin_queue_create(nvme_pool.value().get(), 8);
+    if (!admin.ok()) return fail("NVMe admin queue", admin.status());
+    // ... and a virtio-blk virtqueue (queue_desc, queue_driver, queue_device).
+    auto blk = open_virtio(root, 0x1001, 0x1042);
+    if (!blk.ok()) return fail("open the virtio-blk function", blk.status());
+    auto blk_pool = rt::dma_pool_create(blk.value().get(), 64u << 10);
+    if (!blk_pool.ok()) return fail("virtio-blk pool", blk_pool.status());
+    u64 rel = 0;
+    auto win = common_window(blk.value().get(), &rel);
+    if (!win.ok()) return fail("virtio-blk common configuration window", win.status());
+    virtio_reset(win.value().get(), rel);
+    auto q = rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff);
+    if (!q.ok()) return fail("virtqueue 0", q.status());
+    // The same queue again: busy. Checking it meant selecting it; the
+    // broker must not leave it selected (its ring addresses one read away).
+    report("virtqueue 0 again (enabled)", rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff));
+    auto queues = rt::mmio_read(win.value().get(), rel + 0x12, 2);   // num_queues
+    auto select = rt::mmio_read(win.value().get(), rel + 0x16, 2);   // queue_select
+    auto size = rt::mmio_read(win.value().get(), rel + 0x18, 2);     // queue_size of the selected queue
+    rt::log("adversary: after VirtQueueCreate: queue_select %llu of %llu queues, its queue_size %llu",
+            static_cast<unsigned long long>(select.value_or(~0ull)), static_cast<unsigned long long>(queues.value_or(~0ull)),
+            static_cast<unsigned long long>(size.value_or(~0ull)));
+    win.value().reset();
+    rt::log("adversary: the kernel wrote an NVMe admin queue and a virtio-blk virtqueue; reading every window");
+
+    ReadTotals t{};
+    static abi::DeviceInfo devs[64];
+    auto n = rt::device_list(root, devs, 64);
+    if (!n.ok()) return fail("device list", n.status());
+    u32 functions = 0;
+    for (u32 i = 0; i < n.value(); i++) {
+        const abi::DeviceInfo& d = devs[i];
+        bool nvme_fn = d.class_code == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02;
+        if (!nvme_fn && !devices::is_virtio(d.vendor, d.device_id)) continue;
+        read_function(resource, root, d, t);
+        functions++;
+    }
+    rt::log("adversary: read every offset of %u windows on %u functions: %llu MmioReads (%llu refused), %u mapped "
+            "(%llu words audited), %u maps refused, %u pages with no window",
+            t.windows, functions, static_cast<unsigned long long>(t.reads),
+            static_cast<unsigned long long>(t.read_refused), t.mapped, static_cast<unsigned long long>(t.audited),
+            t.map_refused, t.pages_refused);
+    // Everything stays open until exit: the teardown frees it.
+    (void)admin.value().release();
+    (void)q.value().release();
+    return 0;
+}
+
+// The first page of BAR4 the policy lets be direct (QEMU: the ISR status
+// page; a store there changes nothing in the device).
+Result<rt::Handle> first_direct_page(u32 fn, u64* at_page) {
+    for (u64 page = 1; page < 4; page++) {
+        auto win = rt::mmio_create(fn, 4, page * 4096, 4096, 0);
+        *at_page = page * 4096;
+        if (win.ok()) return win;
+    }
+    return Status::NotFound;
+}
+
+int readonly(u32 root) {
+    auto net = open_virtio(root, 0x1000, 0x1041);
+    if (!net.ok()) return fail("open the virtio-net function", net.status());
+    u64 at_page = 0;
+    auto win = first_direct_page(net.value().get(), &at_page);
+    if (!win.ok()) return fail("a direct virtio-net window", win.status());
+    auto ro = rt::duplicate(win.value().get(), cap_rights::kRead | cap_rights::kMap | cap_rights::kInspect);
+    auto no_read = rt::duplicate(win.value().get(), cap_rights::kMap);
+    if (!ro.ok() || !no_read.ok()) return fail("copies of the window", ro.ok() ? no_read.status() : ro.status());
+    report("MmioWrite through the copy without write", rt::mmio_write(ro.value().get(), 0, 1, 0));
+    report("map the copy without read", rt::mmio_map(no_read.value().get()));
+    auto at = rt::mmio_map(ro.value().get());
+    report("map the copy without write", at);
+    if (!at.ok()) return 1;
+    auto* reg = reinterpret_cast<volatile u32*>(at.value());
+    u32 v = *reg;
+    rt::log("adversary: bar4+0x%llx read through the read-only mapping: 0x%x",
+            static_cast<unsigned long long>(at_page), v);
+    rt::log("adversary: storing to 0x%llx through the read-only mapping (this must fault)",
+            static_cast<unsigned long long>(at.value()));
+    *reg = 0;
+    rt::log("adversary: the store through a copy without write went through: NOT REFUSED");
+    return 1;
+}
+
+int ring_quota(u32 root) {
+    auto blk = open_virtio(root, 0x1001, 0x1042);
+    if (!blk.ok()) return fail("open the virtio-blk function", blk.status());
+    // Descriptors, available and used ring take a page each for 16
+    // entries: the third does not fit in two.
+    auto pool = rt::dma_pool_create(blk.value().get(), 8192);
+    if (!pool.ok()) return fail("an 8 KiB pool", pool.status());
+    u64 rel = 0;
+    auto win = common_window(blk.value().get(), &rel);
+    if (!win.ok()) return fail("virtio-blk common configuration window", win.status());
+    virtio_reset(win.value().get(), rel);
+    auto before = rt::dma_pool_info(pool.value().get());
+    report("a virtqueue whose third ring does not fit the pool", rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff));
+    auto after = rt::dma_pool_info(pool.value().get());
+    if (!before.ok() || !after.ok()) return fail("pool info", before.ok() ? after.status() : before.status());
+    auto b = [](const Result<abi::DmaUsage>& u) { return u.value(); };
+    rt::log("adversary: pool before: used %llu, ranges %u, deferred %u, in flight %llu; after: used %llu, ranges %u, "
+            "deferred %u, in flight %llu",
+            static_cast<unsigned long long>(b(before).used), b(before).ranges, b(before).deferred,
+            static_cast<unsigned long long>(b(before).in_flight), static_cast<unsigned long long>(b(after).used),
+            b(after).ranges, b(after).deferred, static_cast<unsigned long long>(b(after).in_flight));
+    // The quota is whole again: two pages of buffers fit.
+    auto one = rt::dma_buffer_create(pool.value().get(), 4096);
+    auto two = rt::dma_buffer_create(pool.value().get(), 4096);
+    rt::log("adversary: two 4 KiB buffers after the refusal: %s, %s", status_name(one.ok() ? Status::Ok : one.status()),
+            status_name(two.ok() ? Status::Ok : two.status()));
+    return 0;
+}
+
+int balloon(u32 root) {
+    static abi::DeviceInfo devs[64];
+    u32 n = rt::device_list(root, devs, 64).value_or(0);
+    u32 tried = 0;
+    for (u32 i = 0; i < n; i++) {
+        const abi::DeviceInfo& d = devs[i];
+        if (!devices::is_virtio(d.vendor, d.device_id) || devices::virtio_class_brokered(d.vendor, d.device_id))
+            continue;
+        auto fn = rt::device_open(root, abi::pci_bdf(d.bus, d.device, d.function));
+        if (!fn.ok()) return fail("open", fn.status());
+        char what[64];
+        format(what, sizeof what, "a DMA grant for %04x:%04x (virtio %s)", d.vendor, d.device_id,
+               devices::virtio_class_name(d.vendor, d.device_id));
+        report(what, rt::dma_pool_create(fn.value().get(), 64u << 10));
+        tried++;
+    }
+    rt::log("adversary: %u virtio functions of classes the broker does not serve", tried);
+    return tried ? 0 : 1;
+}
+
 }  // namespace
 
 int main(u64) {
@@ -418,7 +725,7 @@ int main(u64) {
     u32 pool = rt::startup_handle("dma"), root = rt::startup_handle("devices");
     auto is = [](const char* w) { return rt::startup_args_contains(w); };
     int rc = 2;
-    if (is("window")) rc = window(bar0);
+    if (is("window")) rc = window(bar0, rt::startup_handle("bar0.1"));
     else if (is("filtered")) rc = filtered(bar0);
     else if (is("quota")) rc = quota(pool);
     else if (is("revoked")) rc = revoked(pci, bar0, irq, pool);
@@ -428,6 +735,10 @@ int main(u64) {
     else if (is("other_pool")) rc = other_pool(root);
     else if (is("io")) rc = io(root);
     else if (is("flood")) rc = flood(bar0);
+    else if (is("read_windows")) rc = read_windows(root, rt::startup_handle("resource"));
+    else if (is("readonly")) rc = readonly(root);
+    else if (is("ring_quota")) rc = ring_quota(root);
+    else if (is("balloon")) rc = balloon(root);
     else rt::log("adversary: no attempt named in the arguments");
     rt::log("adversary: done (%d)", rc);
     return rc;

@@ -2,7 +2,9 @@
 // its manifest entry names ("pci": config reads only; "barN": windows;
 // "irqN": MSI-X vectors; "dma": a DmaPool). It reads identifying registers
 // — NVMe CAP and VS through a filtered bar0 window, or a virtio device's
-// features through its common configuration in a filtered bar4 window —
+// features through its common configuration in a filtered bar4 window,
+// both with MmioRead (neither window is mappable: their pages hold
+// registers that carry device addresses) —
 // and checks that it holds no more authority than granted (it cannot open
 // other functions or create windows). With a pool it allocates, maps and
 // fills DMA buffers; on NVMe with a pool and irq0 it has the kernel's queue
@@ -107,26 +109,28 @@ void probe_nvme_identify(u32 pool, u32 irq) {
 
 // --- virtio: one request through the kernel's virtqueue broker -------------
 
-// virtio 1.1 §4.1.4.3 common configuration, as read through the filtered
-// (read-only) window; writes go through MmioWrite.
+// virtio 1.1 §4.1.4.3 common configuration, read with MmioRead and written
+// with MmioWrite through the filtered window.
 constexpr u64 kDeviceFeatureSelect = 0x00, kDeviceFeature = 0x04, kDriverFeatureSelect = 0x08, kDriverFeature = 0x0c,
               kDeviceStatus = 0x14;
 constexpr u8 kAcknowledge = 1, kDriver = 2, kDriverOk = 4, kFeaturesOk = 8;
 
+u64 read_reg(u32 window, u64 offset, u32 width) { return rt::mmio_read(window, offset, width).value_or(~0ull); }
+
 // Reset, then negotiate VERSION_1 only (§3.1.1). Returns the status byte.
-u8 virtio_handshake(u32 window, volatile u8* common) {
+u8 virtio_handshake(u32 window) {
     (void)rt::mmio_write(window, kDeviceStatus, 1, 0);
-    for (u32 i = 0; i < 1000 && common[kDeviceStatus] != 0; i++) rt::sleep_ns(100'000);
+    for (u32 i = 0; i < 1000 && read_reg(window, kDeviceStatus, 1) != 0; i++) rt::sleep_ns(100'000);
     (void)rt::mmio_write(window, kDeviceStatus, 1, kAcknowledge);
     (void)rt::mmio_write(window, kDeviceStatus, 1, kAcknowledge | kDriver);
     (void)rt::mmio_write(window, kDeviceFeatureSelect, 4, 1);
-    bool version_1 = *reinterpret_cast<volatile u32*>(common + kDeviceFeature) & 1;
+    bool version_1 = read_reg(window, kDeviceFeature, 4) & 1;
     (void)rt::mmio_write(window, kDriverFeatureSelect, 4, 1);
     (void)rt::mmio_write(window, kDriverFeature, 4, version_1 ? 1 : 0);
     (void)rt::mmio_write(window, kDriverFeatureSelect, 4, 0);
     (void)rt::mmio_write(window, kDriverFeature, 4, 0);
     (void)rt::mmio_write(window, kDeviceStatus, 1, kAcknowledge | kDriver | kFeaturesOk);
-    return common[kDeviceStatus];
+    return static_cast<u8>(read_reg(window, kDeviceStatus, 1));
 }
 
 struct Waiter {
@@ -161,8 +165,8 @@ abi::VirtioSegment segment(u32 buffer, u64 offset, u64 length, bool device_write
 
 // virtio-blk (§5.2.6): read sector 0 and show its first 16 bytes (the
 // harness checks them against the disk image it wrote).
-void probe_virtio_blk(u32 window, volatile u8* common, u32 pool, u32 irq0) {
-    u8 status = virtio_handshake(window, common);
+void probe_virtio_blk(u32 window, u32 pool, u32 irq0) {
+    u8 status = virtio_handshake(window);
     auto q = rt::virtqueue_create(pool, 0, 16, 0);
     auto used_at = q.ok() ? rt::virtqueue_map(q.value().get()) : Result<u64>(q.status());
     auto b = rt::dma_buffer_create(pool, 4096);
@@ -199,8 +203,8 @@ void probe_virtio_blk(u32 window, volatile u8* common, u32 pool, u32 irq0) {
 // virtio-net (§5.1.6): post a receive buffer, send an ARP request for the
 // user-mode network's gateway (10.0.2.2), take the transmit interrupt, then
 // the gateway's reply.
-void probe_virtio_net(u32 window, volatile u8* common, u32 pool, u32 irq0, u32 irq1) {
-    u8 status = virtio_handshake(window, common);
+void probe_virtio_net(u32 window, u32 pool, u32 irq0, u32 irq1) {
+    u8 status = virtio_handshake(window);
     auto rxq = rt::virtqueue_create(pool, 0, 16, 0);
     auto txq = rt::virtqueue_create(pool, 1, 16, 1);
     auto rx = rt::dma_buffer_create(pool, 4096), tx = rt::dma_buffer_create(pool, 4096);
@@ -261,30 +265,28 @@ int main(u64) {
     rt::log("provider: %04x:%04x class %06x; creating a window without the manage right: %s", vendor, device, klass,
             status_name(widen));
     if (u32 bar0 = rt::startup_handle("bar0")) {
-        auto at = rt::mmio_map(bar0);
-        if (!at.ok()) return 1;
-        auto* r = reinterpret_cast<volatile u32*>(at.value());
-        rt::log("provider: nvme CAP.MQES %u VS %u.%u", r[0] & 0xffff, r[2] >> 16, (r[2] >> 8) & 0xff);
+        auto cap = rt::mmio_read(bar0, 0x00, 4), vs = rt::mmio_read(bar0, 0x08, 4);
+        if (!cap.ok() || !vs.ok()) return 1;
+        rt::log("provider: nvme CAP.MQES %llu VS %llu.%llu", static_cast<unsigned long long>(cap.value() & 0xffff),
+                static_cast<unsigned long long>(vs.value() >> 16), static_cast<unsigned long long>((vs.value() >> 8) & 0xff));
     }
-    volatile u8* virtio_common = nullptr;
     u32 bar4 = rt::startup_handle("bar4");
     if (bar4) {
-        auto at = rt::mmio_map(bar4);
-        if (!at.ok()) return 1;
-        auto* common = reinterpret_cast<volatile u32*>(at.value());
-        virtio_common = reinterpret_cast<volatile u8*>(at.value());
         (void)rt::mmio_write(bar4, 0x00, 4, 1);  // device_feature_select: features 32..63 (filtered write)
-        rt::log("provider: virtio features[32..63] 0x%08x (VERSION_1 %s)", common[1], (common[1] & 1) ? "set" : "clear");
+        auto features = rt::mmio_read(bar4, 0x04, 4);
+        if (!features.ok()) return 1;
+        rt::log("provider: virtio features[32..63] 0x%08llx (VERSION_1 %s)",
+                static_cast<unsigned long long>(features.value()), (features.value() & 1) ? "set" : "clear");
     }
     u32 pool = rt::startup_handle("dma");
     if (pool) probe_dma(pool);
     u32 irq0 = rt::startup_handle("irq0"), irq1 = rt::startup_handle("irq1");
     bool nvme = klass == 0x010802;
     if (pool && irq0 && nvme) probe_nvme_identify(pool, irq0);
-    if (pool && irq0 && virtio_common && vendor == 0x1af4 && (device == 0x1001 || device == 0x1042))
-        probe_virtio_blk(bar4, virtio_common, pool, irq0);
-    if (pool && irq0 && irq1 && virtio_common && vendor == 0x1af4 && (device == 0x1000 || device == 0x1041))
-        probe_virtio_net(bar4, virtio_common, pool, irq0, irq1);
+    if (pool && irq0 && bar4 && vendor == 0x1af4 && (device == 0x1001 || device == 0x1042))
+        probe_virtio_blk(bar4, pool, irq0);
+    if (pool && irq0 && irq1 && bar4 && vendor == 0x1af4 && (device == 0x1000 || device == 0x1041))
+        probe_virtio_net(bar4, pool, irq0, irq1);
     // "hold": stay alive (a teardown test kills us with DMA buffers and an
     // admin command in flight).
     if (rt::startup_args_contains("hold")) {

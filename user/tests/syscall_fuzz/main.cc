@@ -31,7 +31,8 @@
 //    notification, endpoint or wait set named by their argument while the
 //    main thread closes, revokes and signals things;
 //  - DeviceList/DeviceOpen learn the real PCI functions, so MmioCreate,
-//    MmioMap and MmioWrite reach real BARs and NVMe's filtered registers;
+//    MmioMap, MmioWrite and MmioRead reach real BARs and NVMe's filtered
+//    registers (MmioRead also the address registers it must refuse);
 //  - DmaPoolCreate and InterruptCreate name those functions too (the NVMe
 //    controller often; MSI-X entries in and out of range), DmaBufferCreate
 //    draws from the pools it made, MemoryMap maps the buffers and WaitSetAdd
@@ -862,7 +863,7 @@ constexpr u32 kWeights[kSyscalls] = {
     25,  // VirtQueueSubmit
     15,  // VirtQueueComplete
     6,   // VirtQueueMap
-    0,   // 52: MmioRead (not yet defined)
+    12,  // MmioRead
     8,   // DeviceEvents
 };
 
@@ -1648,7 +1649,8 @@ Call generate() {
             break;
         case S::SystemInfo: {
             c.a[0] = chance(80) ? handle_arg(kResource) : handle_arg(0);
-            u64 kind = chance(85) ? 1 + below(4) : pick<u64>({0ull, 5ull, 0xffffffffull, rnd()});
+            // 5 (AuditWords) answers Unsupported unless the kernel runs with test.addr_audit.
+            u64 kind = chance(85) ? 1 + below(5) : pick<u64>({0ull, 6ull, 0xffffffffull, rnd()});
             u64 pid = chance(60) ? below(12) : chance(50) ? g_pid : rnd();
             c.a[1] = (kind & 0xffffffffull) | (pid << 32);
             if (chance(10)) c.a[1] = rnd();
@@ -1782,6 +1784,26 @@ Call generate() {
             c.a[2] = chance(80) ? pick<u64>({4ull, 8ull})
                                 : pick<u64>({0ull, 1ull, 2ull, 3ull, 16ull, 0x100000004ull, rnd()});
             c.a[3] = chance(30) ? below(2) : rnd();
+            break;
+        }
+        case S::MmioRead: {
+            // Mostly a real window: a virtio common configuration register
+            // (the ring addresses at 0x20/0x28/0x30, whole, as halves and
+            // as bytes, must be refused), an NVMe register (ASQ 0x28, ACQ
+            // 0x30, BPMBL 0x48, CMBMSC 0x50 refused), anywhere in the window,
+            // past it; widths right and wrong; output pointers good and bad.
+            const MmioCap& m = g_mmio[below(16)];
+            c.a[0] = m.handle && chance(75) ? m.handle : handle_arg(kDeviceMmio);
+            u64 base = m.handle && m.common >= 0 && chance(60) ? static_cast<u64>(m.common) : 0;
+            c.a[1] = chance(45) ? base + pick<u64>({0x00ull, 0x04ull, 0x12ull, 0x14ull, 0x18ull, 0x1cull, 0x20ull,
+                                                    0x24ull, 0x28ull, 0x2cull, 0x30ull, 0x34ull, 0x38ull, 0x48ull,
+                                                    0x50ull, 0xe14ull, 0x1000ull})
+                     : chance(60) && m.length ? below(m.length)
+                     : chance(50)             ? m.length + pick<u64>({0ull, 1ull, 4ull, 8ull})
+                                              : rnd();
+            c.a[2] = chance(85) ? pick<u64>({1ull, 2ull, 4ull, 8ull})
+                                : pick<u64>({0ull, 3ull, 16ull, 0x100000004ull, rnd()});
+            c.a[3] = pointer_arg(8);
             break;
         }
         case S::DmaPoolCreate:
