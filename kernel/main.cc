@@ -21,6 +21,7 @@
 #include "debug/address_audit.h"
 #include "irq/msi_selftest.h"
 #include "debug/panic.h"
+#include "dma/session.h"
 #include "debug/symbols.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
@@ -30,6 +31,17 @@
 #include "pci/enumerate.h"
 #include "proc/lifecycle.h"
 #include "sched/scheduler.h"
+
+namespace {
+
+// Every timer tick (100 Hz): device teardowns waiting for a slow reset
+// (kdma::poll_stopping), then the scheduler.
+void on_tick() {
+    kdma::poll_stopping();
+    sched::tick();
+}
+
+}  // namespace
 
 extern "C" char __kernel_phys_start[], __kernel_phys_end[];
 extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
@@ -265,7 +277,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
     if (cmdline::get("test.msi", &len)) kirq::msi_selftest();
 
     sched::init(kobj::Thread::adopt_boot_context());
-    lapic::set_tick_hook(sched::tick);
+    lapic::set_tick_hook(on_tick);
     if (const char* init = cmdline::get("init", &len)) {
         auto p = proc::spawn_init(init, len);
         if (p.ok()) p.value()->unref();  // the process keeps itself alive while it runs

@@ -91,7 +91,7 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
     // Stopped first (the class reset teardown uses): it must not fetch from
     // the old queues while the new addresses are written. A live earlier
     // generation is retired: this is the provider's controller reset.
-    auto off = kdma::reset_function(session->function());
+    auto off = kdma::reset_function(session->function(), kwait::How::Spin);
     if (NvmeController* old = session->nvme_controller) {
         LOG_INFO("nvme broker: session %u: controller reset by a new admin queue (%s)", session->id(),
                  off.ok() ? "stopped" : status_name(off.status()));
@@ -123,7 +123,7 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
     if (!q->m_ctrl) {
         // The controller may have started fetching: its queues are freed
         // only if it is confirmed stopped (else the grant's teardown keeps them).
-        auto stop = kdma::reset_function(session->function());
+        auto stop = kdma::reset_function(session->function(), kwait::How::Spin);
         q->drop_holds(stop.ok());
         q->unref();
         return Status::NoMemory;
@@ -219,7 +219,7 @@ Result<NvmeQueue*> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, Interrupt
         } else {
             // No answer: the controller cannot be trusted with the queue's
             // memory; stop it (the provider creates its admin queue again).
-            auto off = kdma::reset_function(session->function());
+            auto off = kdma::reset_function(session->function(), kwait::How::Spin);
             ctrl->retire(off.ok());
         }
         q->unref();
@@ -233,7 +233,7 @@ NvmeQueue::~NvmeQueue() {
     if (m_ctrl && !m_ctrl->retired() && m_session->active()) {
         if (is_admin()) {
             // No admin queue means no I/O queues either: the controller stops.
-            auto off = kdma::reset_function(m_session->function());
+            auto off = kdma::reset_function(m_session->function(), kwait::How::Spin);
             if (!off.ok())
                 LOG_ERROR("nvme broker: session %u: controller did not disable (%s); its queues wait for teardown",
                           m_session->id(), status_name(off.status()));
@@ -256,7 +256,7 @@ NvmeQueue::~NvmeQueue() {
             } else {
                 LOG_WARN("nvme broker: session %u: I/O queue %u could not be deleted; resetting the controller",
                          m_session->id(), m_qid);
-                auto off = kdma::reset_function(m_session->function());
+                auto off = kdma::reset_function(m_session->function(), kwait::How::Spin);
                 m_ctrl->retire(off.ok());
             }
         }

@@ -139,7 +139,7 @@ VirtQueue::~VirtQueue() {
         // A queue never enabled was never seen by the device.
         bool stopped = !m_enabled;
         if (m_enabled) {
-            auto r = kdma::reset_function(m_session->function());
+            auto r = kdma::reset_function(m_session->function(), kwait::How::Spin);
             stopped = r.ok();
             if (!r.ok())
                 LOG_ERROR("virtqueue broker: session %u: device reset failed (%s); the queue waits for teardown",

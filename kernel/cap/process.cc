@@ -191,13 +191,43 @@ u64 Process::frames_owned() const {
 void Process::terminate(const ExitReason& why) {
     if (!alive()) return;
     m_exit = why;
+    // A thread sleeping in a device wait (sched/device_wait.h) is in the
+    // middle of a system call that took device state (a controller being
+    // enabled, an admin command in flight): it is woken to unwind that
+    // call, and the rest of the teardown waits until it leaves the kernel
+    // (finish_unwinding). Every other thread ends here.
+    u32 kept = 0;
     for (u32 i = 0; i < m_thread_count; i++) {
-        Endpoint::thread_gone(m_threads[i]);  // callers and servers it talks to learn of it
-        sched::retire(m_threads[i]);
-        m_threads[i]->unref();
-        m_threads[i] = nullptr;
+        Thread* t = m_threads[i];
+        if (t->in_device_wait && t != sched::current()) {
+            sched::wake(t, Status::Stale);
+            m_threads[kept++] = t;
+            continue;
+        }
+        Endpoint::thread_gone(t);  // callers and servers it talks to learn of it
+        sched::retire(t);
+        t->unref();
     }
-    m_thread_count = 0;
+    for (u32 i = kept; i < m_thread_count; i++) m_threads[i] = nullptr;
+    m_thread_count = kept;
+    if (kept) return;
+    release_everything();
+}
+
+void Process::finish_unwinding(Thread* t) {
+    for (u32 i = 0; i < m_thread_count; i++) {
+        if (m_threads[i] != t) continue;
+        Endpoint::thread_gone(t);
+        sched::retire(t);
+        m_threads[i] = m_threads[--m_thread_count];
+        m_threads[m_thread_count] = nullptr;
+        t->unref();
+        break;
+    }
+    if (m_thread_count == 0) release_everything();
+}
+
+void Process::release_everything() {
     // Leave this address space before tearing it down.
     if ((cpu::read_cr3() & paging::kAddressMask) == m_space.root()) cpu::write_cr3(paging::kernel_root());
     // DMA grants first (DESIGN §5): closing a DmaPool's last capability

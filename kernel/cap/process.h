@@ -82,7 +82,15 @@ public:
     // reference to itself dropped (so `this` may be gone on return unless
     // the caller holds a reference). Idempotent. If the calling thread
     // belongs to this process the caller must switch away after.
+    // A thread asleep in a device wait is woken to unwind its call first;
+    // the teardown then completes when it leaves the kernel (below), so
+    // until then the process is dead (alive() is false) but not yet gone.
     void terminate(const ExitReason& why);
+    // A thread that was sleeping in a device wait when its process was
+    // terminated has unwound its system call: it ends now, and with the
+    // last such thread the rest of terminate() runs. The caller switches
+    // away after (the thread is dead).
+    void finish_unwinding(Thread* t);
 
     u64 frames_owned() const;
     // Mappings of MemoryObjects / DeviceMmio windows in this process
@@ -94,6 +102,7 @@ public:
 
 private:
     void close_dma_pools();
+    void release_everything();
     struct Region {
         u64 base;
         u64 pages;

@@ -45,6 +45,10 @@ public:
 
     IpcState ipc;
 
+    // Sleeping in a device wait (sched/device_wait.h): its process's death
+    // wakes it to unwind instead of retiring it on the spot.
+    bool in_device_wait = false;
+
     // kSignalDead once the thread has ended (WaitSets can join it).
     u64 signals() const override { return state == State::Dead ? kSignalDead : 0; }
     void announce_death() { signals_changed(); }

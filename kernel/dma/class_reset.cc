@@ -2,6 +2,7 @@
 
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/mmio.h"
+#include "boot/cmdline.h"
 #include "cap/pci_function.h"
 #include "nvme/registers.h"
 #include "pci/config_space.h"
@@ -15,6 +16,9 @@ constexpr u64 kMaxWaitNs = 30'000'000'000ull;  // NVMe CAP.TO tops out at 127.5 
 constexpr u64 kVirtioWaitNs = 1'000'000'000ull;
 // virtio 1.1 §4.1.4.3: device_status is the byte at 0x14 of the common configuration.
 constexpr u64 kVirtioDeviceStatus = 0x14;
+constexpr u32 kMaxFunctions = 256;
+
+u64 g_reset_started[kMaxFunctions];
 
 Result<void> write_bus_master(u32 function, bool on) {
     const ecam::Address& a = pci_enum::function(function).address;
@@ -26,21 +30,13 @@ Result<void> write_bus_master(u32 function, bool on) {
     return {};
 }
 
-Result<ResetReport> reset_nvme(u32 function) {
-    volatile u8* regs = TRY(kobj::PciFunction::kernel_view(function, 0));
-    u64 cap = u64{mmio::read<u32>(regs, nvme::kRegCap)} | u64{mmio::read<u32>(regs, nvme::kRegCap + 4)} << 32;
-    u64 timeout = u64{nvme::decode_cap(cap).timeout_ms} * 1'000'000;
-    if (timeout == 0 || timeout > kMaxWaitNs) timeout = kMaxWaitNs;
-    mmio::write<u32>(regs, nvme::kRegCc, mmio::read<u32>(regs, nvme::kRegCc) & ~nvme::kCcEnable);
-    u64 waited = TRY(clock::spin_until(timeout, [&] { return !(mmio::read<u32>(regs, nvme::kRegCsts) & nvme::kCstsReady); }));
-    return ResetReport{"nvme CC.EN=0, CSTS.RDY=0", waited};
-}
-
-Result<ResetReport> reset_virtio(u32 function, const devices::RegisterMap& map) {
-    volatile u8* common = TRY(kobj::PciFunction::kernel_view(function, map.bar)) + map.offset;
-    mmio::write<u8>(common, kVirtioDeviceStatus, 0);
-    u64 waited = TRY(clock::spin_until(kVirtioWaitNs, [&] { return mmio::read<u8>(common, kVirtioDeviceStatus) == 0; }));
-    return ResetReport{"virtio device_status 0", waited};
+u64 slow_reset_ns() {
+    usize len = 0;
+    const char* v = cmdline::get("test.slow_reset", &len);
+    if (!v) return 0;
+    u64 ms = 0;
+    for (usize i = 0; i < len && v[i] >= '0' && v[i] <= '9'; i++) ms = ms * 10 + static_cast<u64>(v[i] - '0');
+    return ms * 1'000'000;
 }
 
 }  // namespace
@@ -48,16 +44,79 @@ Result<ResetReport> reset_virtio(u32 function, const devices::RegisterMap& map) 
 Result<void> clear_bus_master(u32 function) { return write_bus_master(function, false); }
 Result<void> set_bus_master(u32 function) { return write_bus_master(function, true); }
 
-Result<ResetReport> reset_function(u32 function) {
+bool slow_device_settled(u64 started_ns) {
+    static u64 slow = slow_reset_ns();
+    return !slow || clock::monotonic_ns() - started_ns >= slow;
+}
+
+u64 reset_started_ns(u32 function) { return function < kMaxFunctions ? g_reset_started[function] : 0; }
+
+Result<void> start_reset(u32 function) {
     const devices::RegisterMap& map = pci_enum::function(function).registers;
+    if (function < kMaxFunctions) g_reset_started[function] = clock::monotonic_ns();
     switch (map.kind) {
-        case devices::RegisterMap::Kind::Nvme: return reset_nvme(function);
-        case devices::RegisterMap::Kind::Virtio: return reset_virtio(function, map);
+        case devices::RegisterMap::Kind::Nvme: {
+            volatile u8* regs = TRY(kobj::PciFunction::kernel_view(function, 0));
+            mmio::write<u32>(regs, nvme::kRegCc, mmio::read<u32>(regs, nvme::kRegCc) & ~nvme::kCcEnable);
+            return {};
+        }
+        case devices::RegisterMap::Kind::Virtio: {
+            volatile u8* common = TRY(kobj::PciFunction::kernel_view(function, map.bar)) + map.offset;
+            mmio::write<u8>(common, kVirtioDeviceStatus, 0);
+            return {};
+        }
         case devices::RegisterMap::Kind::DenyAll: break;
     }
-    // No class reset known: bus mastering off (confirmed by read-back) is
-    // the barrier.
-    return ResetReport{"bus master off only", 0};
+    return {};  // no class reset known: bus mastering off (confirmed by read-back) is the barrier
+}
+
+bool reset_confirmed(u32 function) {
+    const devices::RegisterMap& map = pci_enum::function(function).registers;
+    if (!slow_device_settled(reset_started_ns(function))) return false;
+    switch (map.kind) {
+        case devices::RegisterMap::Kind::Nvme: {
+            auto regs = kobj::PciFunction::kernel_view(function, 0);
+            return regs.ok() && !(mmio::read<u32>(regs.value(), nvme::kRegCsts) & nvme::kCstsReady);
+        }
+        case devices::RegisterMap::Kind::Virtio: {
+            auto bar = kobj::PciFunction::kernel_view(function, map.bar);
+            return bar.ok() && mmio::read<u8>(bar.value() + map.offset, kVirtioDeviceStatus) == 0;
+        }
+        case devices::RegisterMap::Kind::DenyAll: break;
+    }
+    return true;
+}
+
+u64 reset_limit_ns(u32 function) {
+    const devices::RegisterMap& map = pci_enum::function(function).registers;
+    switch (map.kind) {
+        case devices::RegisterMap::Kind::Nvme: {
+            auto regs = kobj::PciFunction::kernel_view(function, 0);
+            if (!regs.ok()) return 0;
+            u64 cap = u64{mmio::read<u32>(regs.value(), nvme::kRegCap)} |
+                      u64{mmio::read<u32>(regs.value(), nvme::kRegCap + 4)} << 32;
+            u64 timeout = u64{nvme::decode_cap(cap).timeout_ms} * 1'000'000;
+            return timeout == 0 || timeout > kMaxWaitNs ? kMaxWaitNs : timeout;
+        }
+        case devices::RegisterMap::Kind::Virtio: return kVirtioWaitNs;
+        case devices::RegisterMap::Kind::DenyAll: break;
+    }
+    return 0;
+}
+
+const char* reset_method(u32 function) {
+    switch (pci_enum::function(function).registers.kind) {
+        case devices::RegisterMap::Kind::Nvme: return "nvme CC.EN=0, CSTS.RDY=0";
+        case devices::RegisterMap::Kind::Virtio: return "virtio device_status 0";
+        case devices::RegisterMap::Kind::DenyAll: break;
+    }
+    return "bus master off only";
+}
+
+Result<ResetReport> reset_function(u32 function, kwait::How how) {
+    TRY(start_reset(function));
+    u64 waited = TRY(kwait::until(reset_limit_ns(function), how, [&] { return reset_confirmed(function); }));
+    return ResetReport{reset_method(function), waited};
 }
 
 }  // namespace kdma

@@ -7,10 +7,20 @@
 //   virtio   device_status = 0, then it must read back 0 (virtio 1.1
 //            §4.1.4.3.1: "the driver MUST wait for a read of device_status
 //            to return 0").
-// The kernel is not preemptible, so the wait spins; QEMU's models finish
-// at once, real controllers within CAP.TO (bounded here by kMaxWaitNs).
+// The reset is started by one call and confirmed by another, so a caller
+// that cannot wait long (teardown runs where nothing may block) can leave
+// the confirmation to later (kdma::Session hands it to the timer tick);
+// reset_function() does both, waiting as its caller's context allows
+// (sched/device_wait.h). QEMU's models confirm at once, real controllers
+// within CAP.TO (bounded here by kMaxWaitNs).
+//
+// test.slow_reset=MS (tests only): every reset and NVMe enable is taken as
+// not yet confirmed until MS milliseconds after it started — a controller
+// as slow as real hardware may be — so the waits' effect on the rest of
+// the system can be seen on QEMU's devices, which finish at once.
 #pragma once
 
+#include "sched/device_wait.h"
 #include "util/result.h"
 
 namespace kdma {
@@ -24,7 +34,24 @@ struct ResetReport {
 Result<void> clear_bus_master(u32 function);
 // Sets it (a DMA grant starts).
 Result<void> set_bus_master(u32 function);
-// Timeout when the device did not confirm in time.
-Result<ResetReport> reset_function(u32 function);
+
+// Starts the class reset of `function` (CC.EN = 0, device_status = 0).
+Result<void> start_reset(u32 function);
+// Has the device confirmed the reset started last? (true for a class with
+// no reset: bus mastering off is its barrier.)
+bool reset_confirmed(u32 function);
+// How long the class may take to confirm (NVMe: CAP.TO, at most 30 s).
+u64 reset_limit_ns(u32 function);
+const char* reset_method(u32 function);
+
+// start_reset, then waits for the confirmation as `how` allows: Timeout
+// when it did not come (for Spin: within kwait::kMaxSpinNs).
+Result<ResetReport> reset_function(u32 function, kwait::How how);
+
+// test.slow_reset: false while the device is to be treated as still busy
+// with a reset or enable started at `started_ns` (always true otherwise).
+bool slow_device_settled(u64 started_ns);
+// When the last reset of `function` started (for slow_device_settled).
+u64 reset_started_ns(u32 function);
 
 }  // namespace kdma

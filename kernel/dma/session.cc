@@ -22,6 +22,7 @@ Session* g_active[kMaxFunctions];
 // it never gets another grant (fail closed, until reboot).
 bool g_unstoppable[kMaxFunctions];
 Session* g_sessions;  // every live Session
+Session* g_stopping;  // tearing down, waiting for the device to confirm its reset (poll_stopping)
 u32 g_next_id = 1;
 u64 g_quarantined_pages;
 
@@ -141,27 +142,47 @@ void Session::teardown(const char* why) {
     LOG_INFO("dma: %s teardown (%s): session %u, %u ranges live, %llu bytes in flight, %u frees deferred", name, why,
              m_id, m_ledger.live(), static_cast<unsigned long long>(in_flight), deferred);
     // 2. the device stops DMA.
-    bool stopped = true;
-    if (auto off = clear_bus_master(m_function); off.ok()) {
-        LOG_INFO("dma: %s teardown step 2: bus mastering off", name);
-    } else {
-        stopped = false;
-        LOG_ERROR("dma: %s teardown: bus master enable did not clear: %s", name, status_name(off.status()));
-    }
+    m_bus_master_off = clear_bus_master(m_function).ok();
+    if (m_bus_master_off) LOG_INFO("dma: %s teardown step 2: bus mastering off", name);
+    else LOG_ERROR("dma: %s teardown: bus master enable did not clear", name);
     // test.dma_stuck: teardown's reset "times out", so the quarantine path
     // (a device that cannot be confirmed stopped) runs on QEMU's devices,
     // which always stop. The device is really reset all the same.
     usize len = 0;
     bool pretend_stuck = cmdline::get("test.dma_stuck", &len) != nullptr;
-    auto reset = reset_function(m_function);
-    if (reset.ok() && !pretend_stuck) {
-        LOG_INFO("dma: %s teardown step 2: class reset done (%s) after %llu us", name, reset.value().method,
-                 static_cast<unsigned long long>(reset.value().waited_ns / 1000));
-    } else {
-        stopped = false;
+    auto started = start_reset(m_function);
+    if (!started.ok() || pretend_stuck) {
         LOG_ERROR("dma: %s teardown: class reset not confirmed: %s", name,
-                  status_name(reset.ok() ? Status::Timeout : reset.status()));
+                  status_name(started.ok() ? Status::Timeout : started.status()));
+        finish_teardown(false);
+        return;
     }
+    // Teardown runs where nothing may block (a capability's release, a
+    // process's death): a device that confirms within the spin bound is
+    // finished here; a slower one is left to the timer tick
+    // (poll_stopping), its memory held all the while — nothing is freed
+    // that the device may still write.
+    m_reset_started_ns = clock::monotonic_ns();
+    auto confirmed = kwait::until(reset_limit_ns(m_function), kwait::How::Spin, [&] { return reset_confirmed(m_function); });
+    if (confirmed.ok()) {
+        LOG_INFO("dma: %s teardown step 2: class reset done (%s) after %llu us", name, reset_method(m_function),
+                 static_cast<unsigned long long>(confirmed.value() / 1000));
+        finish_teardown(m_bus_master_off);
+        return;
+    }
+    m_stop_deadline_ns = m_reset_started_ns + reset_limit_ns(m_function);
+    ref();  // the stopping list's
+    m_next_stopping = g_stopping;
+    g_stopping = this;
+    LOG_INFO("dma: %s teardown step 2: waiting for the device to confirm its reset (%s; up to %llu ms); its DMA "
+             "memory stays held meanwhile",
+             name, reset_method(m_function),
+             static_cast<unsigned long long>((m_stop_deadline_ns - m_reset_started_ns) / 1'000'000));
+}
+
+void Session::finish_teardown(bool stopped) {
+    char name[16];
+    describe(m_function, name);
     // 3. interrupts masked.
     u32 masked = kirq::mask_function(m_function);
     LOG_INFO("dma: %s teardown step 3: %u interrupt vectors masked", name, masked);
@@ -184,6 +205,30 @@ void Session::teardown(const char* why) {
     }
     g_active[m_function] = nullptr;
     audit::log_summary("after teardown");
+}
+
+void poll_stopping() {
+    u64 now = clock::monotonic_ns();
+    for (Session** link = &g_stopping; *link;) {
+        Session* s = *link;
+        bool confirmed = reset_confirmed(s->m_function);
+        if (!confirmed && now < s->m_stop_deadline_ns) {
+            link = &s->m_next_stopping;
+            continue;
+        }
+        *link = s->m_next_stopping;
+        s->m_next_stopping = nullptr;
+        char name[16];
+        describe(s->m_function, name);
+        if (confirmed)
+            LOG_INFO("dma: %s teardown step 2: class reset done (%s) after %llu us", name, reset_method(s->m_function),
+                     static_cast<unsigned long long>((now - s->m_reset_started_ns) / 1000));
+        else
+            LOG_ERROR("dma: %s teardown: class reset not confirmed within %llu ms", name,
+                      static_cast<unsigned long long>((s->m_stop_deadline_ns - s->m_reset_started_ns) / 1'000'000));
+        s->finish_teardown(confirmed && s->m_bus_master_off);
+        s->unref();
+    }
 }
 
 abi::DmaUsage usage_of(Session* s) {

@@ -8,7 +8,13 @@
 //   1. new operations refused (state leaves Active: buffers, queues and
 //      interrupts of this session answer TornDown);
 //   2. Bus Master Enable cleared, then the class reset (NVMe CC.EN=0 until
-//      CSTS.RDY=0 within CAP.TO; virtio device_status 0 until it reads 0);
+//      CSTS.RDY=0 within CAP.TO; virtio device_status 0 until it reads 0).
+//      Teardown runs where nothing may block, so it waits for the
+//      confirmation only briefly (kwait::kMaxSpinNs); a slower device is
+//      checked again at every timer tick (poll_stopping) until it confirms
+//      or its time is up, and steps 3-5 run then. Meanwhile the function
+//      keeps its grant slot (a new DmaPoolCreate gets Busy) and every frame
+//      stays held;
 //   3. the function's interrupts masked;
 //   4. (IOMMU mappings: the remapped lane, not built yet);
 //   5. only then the ledger is quiesced and frames come back — or, when the
@@ -82,6 +88,9 @@ public:
     static u64 quarantined_pages();
 
 private:
+    friend void poll_stopping();
+    // Steps 3 and 5, once step 2 is confirmed (stopped) or given up.
+    void finish_teardown(bool stopped);
     Session(u32 id, u32 function, u64 quota) : m_id(id), m_function(function), m_quota(quota) {}
     static void give_back(void* self, u64 phys, u64 bytes);
 
@@ -93,11 +102,19 @@ private:
     u64 m_freed_after_reset = 0;
     SessionState m_state = SessionState::Active;
     Session* m_next = nullptr;  // every live session (address audit)
+    // Teardown waiting for the device's reset (poll_stopping).
+    Session* m_next_stopping = nullptr;
+    u64 m_reset_started_ns = 0;
+    u64 m_stop_deadline_ns = 0;
+    bool m_bus_master_off = false;
     dma::Ledger m_ledger;
 };
 
 // The active session of a function, or null.
 Session* active_session(u32 function);
+// Timer tick: finishes the teardowns whose device has confirmed its reset
+// (or whose time to do so is up: quarantine).
+void poll_stopping();
 // What DmaPoolInfo and DeviceList report (sizes and counts, no address);
 // all zero for null.
 abi::DmaUsage usage_of(Session* session);

@@ -84,6 +84,13 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
         default: r = sys::err(Status::Unsupported); break;
     }
     kcap::finish();
+    // Killed while this call slept in a device wait: the call has unwound;
+    // the thread ends here instead of returning to a dead process.
+    if (!sys::self()->alive()) {
+        sys::self()->finish_unwinding(sched::current());
+        kcap::finish();
+        sched::switch_away();
+    }
     audit::check_result(number, r, sys::self());
     if (r < 0) {
         if (account && account->refused() != kmem_refused && !refusals::recorded_in_syscall())

@@ -86,9 +86,12 @@ void Supervisor::run() {
             if (!c.restart_at || c.restart_at > now) continue;
             c.restart_at = 0;
             c.restarts++;
-            log("%s: restarting %s (%u of %u)", m_client.who, m_client.name(m_client.ctx, i), c.restarts,
-                m_client.rule(m_client.ctx, i).limit);
+            if (!c.retrying)
+                log("%s: restarting %s (%u of %u)", m_client.who, m_client.name(m_client.ctx, i), c.restarts,
+                    m_client.rule(m_client.ctx, i).limit);
             if (!m_client.restart(m_client.ctx, i)) c.gave_up = true;
+            else if (!c.process && c.restart_at) c.restarts--;  // not started yet: tried again later, not counted
+            c.retrying = !c.process && c.restart_at;
         }
     }
 }

@@ -20,6 +20,7 @@ struct Supervised {
     u32 restarts = 0;
     bool gave_up = false;
     u64 restart_at = 0;  // monotonic ns; 0 = no restart pending
+    bool retrying = false;  // the last start asked to be tried again (not logged again)
 };
 
 class Supervisor {
@@ -29,6 +30,9 @@ public:
         const char* (*name)(void* ctx, u32 i);
         RestartRule (*rule)(void* ctx, u32 i);
         // Starts child i again; on success fills children[i].process / pid.
+        // A child that cannot start yet (its device's previous grant is
+        // still being torn down) sets children[i].restart_at to when to try
+        // again and returns true: that try does not count as a restart.
         bool (*restart)(void* ctx, u32 i);
         void* ctx;
         // Optional: an endpoint the supervisor also waits on (Readable);

@@ -89,6 +89,8 @@ abi::DevmgrEvent g_recent_events[kRecentEvents];
 u32 g_recent_count;
 
 constexpr u32 kMaxVectorGrants = 8;
+// How often a restart whose device is still being torn down is tried again.
+constexpr u32 kBusyRetryMs = 50;
 
 // The remapped lane (VT-d domains) does not exist yet: until it does, a
 // device on it could not be driven safely, so `iommu` cannot be granted.
@@ -168,6 +170,18 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
                 status_name(fn.status()));
         return false;
     }
+    // On a restart, the previous provider's grant may still be being torn
+    // down (its device has not confirmed its reset yet; the kernel finishes
+    // the teardown when it does, and meanwhile answers Busy). Not a
+    // failure: try again shortly, without counting a restart.
+    auto retry_later = [&] {
+        if (!child_slot.retrying)
+            rt::log("devmgr: %s on %02x:%02x.%x: the previous DMA grant is still being torn down; trying again every "
+                    "%u ms",
+                    p.name, d.bus, d.device, d.function, kBusyRetryMs);
+        child_slot.restart_at = rt::clock_ns() + u64{kBusyRetryMs} * 1'000'000;
+        return true;
+    };
     constexpr u32 kMaxGrants = 4 + manifest::kMaxBarWindows + kMaxVectorGrants;
     rt::Grant grants[kMaxGrants];
     rt::Handle moved[kMaxGrants];  // created here, moved into the provider
@@ -217,6 +231,7 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
                 p.name, d.bus, d.device, d.function);
     for (u32 i = 0; i < p.vectors; i++) {
         auto irq = rt::interrupt_create(fn.value().get(), i);
+        if (!irq.ok() && irq.status() == Status::Busy && child_slot.restarts) return retry_later();
         if (!irq.ok()) {
             rt::log("devmgr: %s on %02x:%02x.%x not bound: vector %u: %s", p.name, d.bus, d.device, d.function, i,
                     status_name(irq.status()));
@@ -230,6 +245,7 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     // (with the class reset) when the provider's last pool capability goes.
     if (p.dma_pool) {
         auto pool = rt::dma_pool_create(fn.value().get(), p.dma_pool);
+        if (!pool.ok() && pool.status() == Status::Busy && child_slot.restarts) return retry_later();
         if (!pool.ok()) {
             rt::log("devmgr: %s on %02x:%02x.%x not bound: DMA pool of %llu KiB: %s", p.name, d.bus, d.device,
                     d.function, static_cast<unsigned long long>(p.dma_pool >> 10), status_name(pool.status()));
