@@ -7,7 +7,9 @@
 #include "console/log.h"
 #include "devices/virtio_class.h"
 #include "dma/class_reset.h"
+#include "events/refusals.h"
 #include "mm/direct_map.h"
+#include "virtio/used_ring.h"
 
 namespace kobj {
 namespace {
@@ -126,6 +128,7 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     mmio::write64_halves(common, kQueueDevice, q->m_used_phys);
     mmio::write<u16>(common, kQueueEnable, 1);
     q->m_enabled = true;
+    session->live_virtqueues++;
     LOG_INFO("virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u)", session->id(), index, size,
              msix_entry);
     return q;
@@ -139,6 +142,7 @@ VirtQueue::~VirtQueue() {
         // A queue never enabled was never seen by the device.
         bool stopped = !m_enabled;
         if (m_enabled) {
+            m_session->live_virtqueues--;
             auto r = kdma::reset_function(m_session->function(), kwait::How::Spin);
             stopped = r.ok();
             if (!r.ok())
@@ -237,15 +241,17 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
     return count;
 }
 
-Result<u32> VirtQueue::complete(u32 max) {
+Result<u32> VirtQueue::complete(Process* caller, u32 max) {
     if (!m_session->active()) return Status::TornDown;
     auto* used = direct_map::to_virt<volatile u8>(m_used_phys);
     u16 device_idx = *reinterpret_cast<volatile u16*>(used + 2);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     // A device can have returned at most a ring's worth since we last looked.
-    if (static_cast<u16>(device_idx - m_last_used) > m_size) {
-        LOG_WARN("virtqueue broker: session %u queue %u: device used index %u is %u past ours; not trusted",
-                 m_session->id(), m_index, device_idx, static_cast<u16>(device_idx - m_last_used));
+    if (!virtio::used_index_plausible(device_idx, m_last_used, m_size)) {
+        refusals::record(caller, abi::RefusalKind::DeviceMisbehaved, m_session->function(), Status::Malformed,
+                         device_idx, klog::Level::Warn,
+                         "virtqueue broker: session %u queue %u: device used index %u is %u past ours; not trusted",
+                         m_session->id(), m_index, device_idx, static_cast<u16>(device_idx - m_last_used));
         return Status::Malformed;
     }
     u32 done = 0;
@@ -254,9 +260,11 @@ Result<u32> VirtQueue::complete(u32 max) {
         u32 id = elem->id;
         m_last_used++;
         done++;
-        if (id >= m_size || !m_head[id]) {
-            LOG_WARN("virtqueue broker: session %u queue %u: device reported id %u it was not given; ignored",
-                     m_session->id(), m_index, id);
+        if (virtio::check_used_id(id, m_size, m_head) != virtio::UsedId::Chain) {
+            refusals::record(caller, abi::RefusalKind::DeviceMisbehaved, m_session->function(), Status::Malformed, id,
+                             klog::Level::Warn,
+                             "virtqueue broker: session %u queue %u: device reported id %u it was not given; ignored",
+                             m_session->id(), m_index, id);
             continue;
         }
         m_head[id] = false;

@@ -33,7 +33,9 @@ public:
     // Chains validated as a batch (one refused chain refuses the batch);
     // each chain's head is written back. Returns the number submitted.
     Result<u32> submit(Process* caller, abi::VirtioChain* chains, u32 count);
-    Result<u32> complete(u32 max);
+    // A device that lies in the used ring is recorded as misbehaving,
+    // attributed to `caller` (the provider reaping it).
+    Result<u32> complete(Process* caller, u32 max);
     Result<u64> map_used(Process* process, u32 space_id, u32 handle);
     kdma::Session* session() const { return m_session; }
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }

@@ -3,6 +3,7 @@
 #include "arch/x86_64/mmio.h"
 #include "cap/process.h"
 #include "console/log.h"
+#include "dma/session.h"
 #include "events/refusals.h"
 
 namespace kobj {
@@ -120,6 +121,22 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
                              static_cast<unsigned long long>(value), select, a.bus, a.device, a.function,
                              writer->pid(), writer->name());
             return Status::NoRights;
+        }
+    }
+    if (map.kind == devices::RegisterMap::Kind::Virtio && m_bar == map.bar &&
+        bar_offset == map.offset + devices::kVirtioDeviceStatus && static_cast<u8>(value) == 0) {
+        // A device reset under live queues: the device forgets them while
+        // the broker still describes them (and may reset the device again
+        // when one closes, killing whatever the provider set up since).
+        // Queues are the broker's: closing them resets the device.
+        kdma::Session* s = kdma::active_session(m_function->index());
+        if (s && s->live_virtqueues) {
+            refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::Busy, bar_offset,
+                             klog::Level::Warn,
+                             "device: refused a reset of %02x:%02x.%x by pid %u '%s': %u virtqueues are live (closing "
+                             "them resets the device)",
+                             a.bus, a.device, a.function, writer->pid(), writer->name(), s->live_virtqueues);
+            return Status::Busy;
         }
     }
     switch (width) {

@@ -15,7 +15,7 @@ constexpr u16 kCommandBusMaster = 1u << 2;
 constexpr u64 kMaxWaitNs = 30'000'000'000ull;  // NVMe CAP.TO tops out at 127.5 s; we stop at 30 s
 constexpr u64 kVirtioWaitNs = 1'000'000'000ull;
 // virtio 1.1 §4.1.4.3: device_status is the byte at 0x14 of the common configuration.
-constexpr u64 kVirtioDeviceStatus = 0x14;
+using devices::kVirtioDeviceStatus;
 constexpr u32 kMaxFunctions = 256;
 
 u64 g_reset_started[kMaxFunctions];

@@ -81,6 +81,11 @@ public:
     // The NVMe broker's live controller generation (nvme_controller.h), if
     // an admin queue was created and no reset has retired it since.
     kobj::NvmeController* nvme_controller = nullptr;
+    // Virtqueues the broker enabled on the device and has not yet reset
+    // away: while any is live, the provider may not reset the device
+    // itself (device_status 0), which would leave the broker's queues
+    // describing rings the device has forgotten (kobj::DeviceMmio::write).
+    u32 live_virtqueues = 0;
 
     // Is `value` inside DMA memory of any session? (the address audit)
     static bool is_dma_address(u64 value);

@@ -261,7 +261,7 @@ i64 virtqueue_submit(u64 queue, u64 chains, u64 count) {
 i64 virtqueue_complete(u64 queue, u64 max) {
     auto q = kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), kobj::Type::VirtQueue, cap::kRightWrite);
     if (!q.ok()) return err(q.status());
-    auto n = q.value()->complete(max > abi::kVirtioMaxQueueSize ? abi::kVirtioMaxQueueSize : static_cast<u32>(max));
+    auto n = q.value()->complete(self(), max > abi::kVirtioMaxQueueSize ? abi::kVirtioMaxQueueSize : static_cast<u32>(max));
     return n.ok() ? static_cast<i64>(n.value()) : err(n.status());
 }
 

@@ -81,7 +81,7 @@ bool filtered_map_allowed(const RegisterMap& map, u8 bar, u64 offset, u64 length
 // virtio: may the provider offer `value` for driver_feature word `select`
 // (driver_feature_select)? Not features that change the split-ring format
 // or the notification format the virtqueue broker implements.
-inline constexpr u64 kVirtioDriverFeatureSelect = 0x08, kVirtioDriverFeature = 0x0c;
+inline constexpr u64 kVirtioDriverFeatureSelect = 0x08, kVirtioDriverFeature = 0x0c, kVirtioDeviceStatus = 0x14;
 bool virtio_driver_features_allowed(u32 select, u32 value);
 
 }  // namespace devices

@@ -718,6 +718,130 @@ int balloon(u32 root) {
     return tried ? 0 : 1;
 }
 
+// virtio: the virtqueue broker as an adversarial virtio-blk provider sees
+// it (devmgr-bound: pci, bar4 = the filtered common configuration page,
+// irq0, dma = a 64 KiB pool). Chains the broker must refuse — out of order,
+// past their buffer, empty, too long, unknown flags, not a buffer, a
+// buffer without the write right, more descriptors than the queue has —
+// then a real read of sector 0 in flight while it tries to reset the
+// device and to enable the same queue again (both busy); the read
+// completes and shows the sector's first bytes (the host checks them).
+// Last, a store into the used ring, which is mapped read-only: it faults.
+int virtio(u32 window, u32 pool, u32 irq) {
+    constexpr u64 kFeatureSelect = 0x00, kFeature = 0x04, kDriverSelect = 0x08, kDriverFeature = 0x0c,
+                  kStatus = 0x14;
+    auto reg = [&](u64 off, u32 width) { return rt::mmio_read(window, off, width).value_or(~0ull); };
+    (void)rt::mmio_write(window, kStatus, 1, 0);
+    for (u32 i = 0; i < 1000 && reg(kStatus, 1) != 0; i++) rt::sleep_ns(100'000);
+    (void)rt::mmio_write(window, kStatus, 1, 1);
+    (void)rt::mmio_write(window, kStatus, 1, 3);
+    (void)rt::mmio_write(window, kFeatureSelect, 4, 1);
+    u64 version_1 = reg(kFeature, 4) & 1;
+    (void)rt::mmio_write(window, kDriverSelect, 4, 1);
+    (void)rt::mmio_write(window, kDriverFeature, 4, version_1);
+    (void)rt::mmio_write(window, kDriverSelect, 4, 0);
+    (void)rt::mmio_write(window, kDriverFeature, 4, 0);
+    (void)rt::mmio_write(window, kStatus, 1, 11);
+    auto q = rt::virtqueue_create(pool, 0, 16, 0);
+    if (!q.ok()) return fail("virtqueue 0", q.status());
+    auto used_at = rt::virtqueue_map(q.value().get());
+    auto buf = rt::dma_buffer_create(pool, 4096);
+    auto note = rt::notification_create();
+    if (!used_at.ok() || !buf.ok() || !note.ok()) return fail("used ring, buffer, notification", buf.status());
+    auto read_only = rt::duplicate(buf.value().get(), cap_rights::kRead | cap_rights::kMap);
+    auto data = rt::memory_map(buf.value().get(), 0, abi::kMapWrite);
+    if (!read_only.ok() || !data.ok()) return fail("buffer copy and mapping", data.status());
+    (void)rt::mmio_write(window, kStatus, 1, 15);  // DRIVER_OK
+    u32 b = buf.value().get();
+    // What the device holds with nothing submitted: the three rings.
+    auto in_flight = [&] {
+        auto u = rt::dma_pool_info(pool);
+        return static_cast<unsigned long long>(u.ok() ? u.value().in_flight : ~0ull);
+    };
+    unsigned long long baseline = in_flight();
+    auto seg = [](u32 buffer, u64 offset, u64 length, bool device_writes, u32 extra_flags = 0) {
+        return abi::VirtioSegment{buffer, (device_writes ? abi::kVirtioSegmentDeviceWrites : 0u) | extra_flags, offset,
+                                  length};
+    };
+    auto one = [&](const char* what, abi::VirtioChain c) {
+        report(what, rt::virtqueue_submit(q.value().get(), &c, 1));
+    };
+    abi::VirtioChain c{};
+    c.segments = 2;
+    c.segment[0] = seg(b, 512, 512, true);
+    c.segment[1] = seg(b, 0, 16, false);
+    one("chain with a device-writable segment before a readable one", c);
+    c = abi::VirtioChain{};
+    c.segments = 1;
+    c.segment[0] = seg(b, 4000, 200, false);
+    one("segment running past its buffer end", c);
+    c.segment[0] = seg(b, 8192, 1, false);
+    one("segment starting past its buffer", c);
+    c.segment[0] = seg(b, 0, 0, false);
+    one("empty segment", c);
+    c.segment[0] = seg(b, 0, 1ull << 32, false);
+    one("segment of 4 GiB", c);
+    c.segment[0] = seg(b, 0, 16, false, 1u << 1);
+    one("segment with an unknown flag", c);
+    c.segment[0] = seg(note.value().get(), 0, 16, false);
+    one("a notification as the buffer", c);
+    c.segment[0] = seg(read_only.value().get(), 0, 16, false);
+    one("a buffer copy without the write right", c);
+    c.segments = 5;
+    for (u32 i = 0; i < 4; i++) c.segment[i] = seg(b, i * 16, 16, false);
+    one("chain of 5 segments (more than the broker takes)", c);
+    static abi::VirtioChain many[abi::kVirtioMaxBatch + 1];
+    for (auto& m : many) {
+        m = abi::VirtioChain{};
+        m.segments = 1;
+        m.segment[0] = seg(b, 0, 16, false);
+    }
+    report("a batch of 17 chains", rt::virtqueue_submit(q.value().get(), many, abi::kVirtioMaxBatch + 1));
+    for (auto& m : many) {
+        m.segments = 2;
+        m.segment[1] = seg(b, 512, 16, true);
+    }
+    report("16 chains of 2 descriptors on a 16-entry queue", rt::virtqueue_submit(q.value().get(), many, 16));
+    rt::log("adversary: in flight: %llu bytes before the refusals, %llu after", baseline, in_flight());
+
+    // A real read of sector 0 (§5.2.6: header, data, status), in flight ...
+    auto* bytes = reinterpret_cast<volatile u8*>(data.value());
+    for (u32 i = 0; i < 16; i++) bytes[i] = 0;
+    bytes[1024] = 0xff;
+    c = abi::VirtioChain{};
+    c.segments = 3;
+    c.segment[0] = seg(b, 0, 16, false);
+    c.segment[1] = seg(b, 512, 512, true);
+    c.segment[2] = seg(b, 1024, 1, true);
+    auto sent = rt::virtqueue_submit(q.value().get(), &c, 1);
+    report("read of sector 0 (allowed)", sent);
+    // ... while it tries to take the queue from the broker.
+    report("device reset under the live queue", rt::mmio_write(window, kStatus, 1, 0));
+    report("the same queue enabled again", rt::virtqueue_create(pool, 0, 16, 0));
+    auto ws = rt::waitset_create();
+    abi::WaitEvent ev{};
+    bool fired = ws.ok() && rt::waitset_add(ws.value().get(), irq, abi::kSignalReady, 1).ok() &&
+                 rt::waitset_wait(ws.value().get(), &ev, 1, 5'000'000'000ull).ok();
+    (void)rt::interrupt_ack(irq);
+    auto taken = rt::virtqueue_complete(q.value().get(), 16);
+    char hex[33];
+    for (u32 i = 0; i < 16; i++) format(hex + 2 * i, 3, "%02x", bytes[512 + i]);
+    rt::log("adversary: read of sector 0: irq0 %s, %u used, status %u, first 16 bytes %s", fired ? "fired" : "silent",
+            taken.value_or(0), bytes[1024], hex);
+    rt::log("adversary: in flight: %llu bytes before the read, %llu after it completed", baseline, in_flight());
+    // The broker's way to reset: close the queue. Then the provider may.
+    q.value().reset();
+    report("device reset with no live queue", rt::mmio_write(window, kStatus, 1, 0));
+    // The used ring is the device's to write and mapped read-only.
+    auto q2 = rt::virtqueue_create(pool, 0, 16, 0);
+    auto used2 = q2.ok() ? rt::virtqueue_map(q2.value().get()) : Result<u64>(q2.status());
+    if (!used2.ok()) return fail("a second queue", used2.status());
+    rt::log("adversary: storing into the used ring (this must fault)");
+    *reinterpret_cast<volatile u16*>(used2.value() + 2) = 7;
+    rt::log("adversary: a store into the used ring went through: NOT REFUSED");
+    return 1;
+}
+
 }  // namespace
 
 int main(u64) {
@@ -735,6 +859,7 @@ int main(u64) {
     else if (is("other_pool")) rc = other_pool(root);
     else if (is("io")) rc = io(root);
     else if (is("flood")) rc = flood(bar0);
+    else if (is("virtio")) rc = virtio(rt::startup_handle("bar4"), pool, irq);
     else if (is("read_windows")) rc = read_windows(root, rt::startup_handle("resource"));
     else if (is("readonly")) rc = readonly(root);
     else if (is("ring_quota")) rc = ring_quota(root);
