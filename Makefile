@@ -8,6 +8,7 @@
 #   make image    build/sluice.iso and build/sluice-uefi.img
 #   make debug    boot paused with a gdb stub on :1234 (then: gdb -x .gdbinit)
 #   make fuzz     run every fuzzer for FUZZ_SECONDS each
+#   make soak     the long runs make test leaves out (tests/scenarios/soak), then every fuzzer for SOAK_FUZZ_SECONDS
 #   make bench    kernel microbenchmarks in QEMU, printed (docs/benchmarks.md)
 #   make bench-storage   NVMe storage benchmark (blkbench), ARGS="--linux --trace"
 #   make build | clean | deps | help     (plain `make` = make build)
@@ -30,6 +31,7 @@ BOOT_MODULES ?= init=$(BUILD_DIR)/user/init shell=$(BUILD_DIR)/user/shell hello=
 # CMake targets that produce the boot modules (built before the image).
 BOOT_MODULE_TARGETS ?= init shell hello devmgr nvme blkbench
 FUZZ_SECONDS ?= 300
+SOAK_FUZZ_SECONDS ?= 120
 QEMU_ARGS    ?=
 CTEST_ARGS   ?=
 CTEST_JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
@@ -47,7 +49,7 @@ CMAKE_FLAGS := -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=$(BUILD_
 MODULE_FLAGS := $(foreach m,$(BOOT_MODULES),--module $(m))
 
 .DEFAULT_GOAL := build
-.PHONY: help deps configure build kernel image run debug test fuzz bench bench-storage clean
+.PHONY: help deps configure build kernel image run debug test soak fuzz bench bench-storage clean
 
 help:
 	@awk 'NR >= 5 && !/^#/ { exit } NR >= 5 { sub(/^# ?/, ""); print }' Makefile
@@ -94,7 +96,14 @@ debug: image
 # Unit tests, fuzz smoke runs and QEMU scenarios; ends with ctest's summary.
 test: build
 	@echo "test: QEMU scenarios use accelerator $(ACCEL) (make test ACCEL=kvm to change)"
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(CTEST_JOBS) -LE soak $(CTEST_ARGS)
+
+# Soaks: hundreds of provider kills, long floods (tests/scenarios/soak/,
+# ctest label soak), then every fuzzer for SOAK_FUZZ_SECONDS. Run before an
+# issue is called resolved; not part of make test (they take many minutes).
+soak: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -L soak $(CTEST_ARGS)
+	FUZZ_SECONDS=$(SOAK_FUZZ_SECONDS) bash scripts/fuzz.sh $(BUILD_DIR) $(SOAK_FUZZ_SECONDS)
 
 fuzz: build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh $(BUILD_DIR) $(FUZZ_SECONDS)
