@@ -100,7 +100,23 @@ void BlockService::run() {
 
 void BlockService::serve_call() {
     abi::Message m{};
-    if (!rt::endpoint_receive(m_endpoint, m, 0).ok()) return;
+    if (auto got = rt::endpoint_receive(m_endpoint, m, 0); !got.ok()) {
+        if (got.status() == Status::Timeout) return;  // nobody called after all
+        // The call came but not all of its handles could be taken (the
+        // kernel reports that, and the caller still waits for an answer):
+        // answer it with the error, or it waits for ever and this endpoint
+        // stays Busy for everyone. (If no call came, the reply finds no
+        // caller and does nothing.)
+        for (u32 i = 0; i < m.handle_count; i++)
+            if (m.handles[i]) (void)rt::close(m.handles[i]);
+        rt::log("nvme: a call from consumer %llu arrived without its handles: %s",
+                static_cast<unsigned long long>(m.badge), status_name(got.status()));
+        abi::Message reply{};
+        put_u32(reply.data, static_cast<u32>(got.status()));
+        reply.length = 4;
+        (void)rt::endpoint_reply(reply);
+        return;
+    }
     u32 op = m.length >= 4 ? get_u32(m.data) : 0;
     u32 index = m.length >= 8 ? get_u32(m.data + 4) : 0;
     // Only an Attach carries a handle. Any others are closed at once: kept,
