@@ -34,12 +34,7 @@ public:
     // holds for take() calls until the next pending().
     Result<u32> pending() {
         u32 tail = __atomic_load_n(&m_shared->request_tail, __ATOMIC_ACQUIRE);
-        u32 waiting = tail - m_request_head;
-        if (waiting > abi::kBlockRingEntries) {
-            m_bad_index = tail;
-            return Status::Malformed;
-        }
-        return waiting;
+        return span(m_request_head, tail, tail);
     }
     // The next request, copied once; only after pending() said there is one.
     abi::BlockRequest take() {
@@ -54,12 +49,7 @@ public:
     // our tail or more than a ring's length behind it.
     Result<u32> completion_room() {
         u32 head = __atomic_load_n(&m_shared->completion_head, __ATOMIC_ACQUIRE);
-        u32 used = m_completion_tail - head;
-        if (used > abi::kBlockRingEntries) {
-            m_bad_index = head;
-            return Status::Malformed;
-        }
-        return abi::kBlockRingEntries - used;
+        return abi::kBlockRingEntries - TRY(span(head, m_completion_tail, head));
     }
     // Writes one completion (only into room completion_room() reported);
     // the consumer sees it at the next publish().
@@ -76,6 +66,16 @@ public:
     u32 completion_tail() const { return m_completion_tail; }
 
 private:
+    // to - from when it is at most a ring's length (u32 arithmetic), else
+    // Malformed, remembering the consumer's index for the log.
+    Result<u32> span(u32 from, u32 to, u32 consumers) {
+        if (to - from > abi::kBlockRingEntries) {
+            m_bad_index = consumers;
+            return Status::Malformed;
+        }
+        return to - from;
+    }
+
     abi::BlockRings* m_shared = nullptr;
     u32 m_request_head = 0;     // ours; the shared copy is for the consumer
     u32 m_completion_tail = 0;  // ours; likewise
