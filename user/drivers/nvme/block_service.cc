@@ -322,9 +322,9 @@ i32 BlockService::validate(const Channel& c, const abi::BlockRequest& r) const {
 }
 
 // Blocks one command of a (validated) request may cover.
-u64 BlockService::max_blocks(const abi::BlockRequest& r) const {
-    if (r.op == abi::BlockRequestOp::Discard) return 0xffffffffu;  // one range: a 32-bit length
-    u64 n = m_ctrl.max_transfer() >> m_ctrl.ns(r.device).lba_shift;
+u64 BlockService::max_blocks(abi::BlockRequestOp op, u32 device) const {
+    if (op == abi::BlockRequestOp::Discard) return 0xffffffffu;  // one range: a 32-bit length
+    u64 n = m_ctrl.max_transfer() >> m_ctrl.ns(device).lba_shift;
     return n > 65536 ? 65536 : n;  // NLB is 16 bits
 }
 
@@ -387,10 +387,8 @@ void BlockService::submit_part(u32 ch, u16 record) {
     Channel& c = m_channels[ch];
     Request& q = m_requests[record];
     const Namespace& ns = m_ctrl.ns(q.device);
-    abi::BlockRequest shape{};
-    shape.op = q.op;
-    shape.device = q.device;
-    u64 n = q.op == abi::BlockRequestOp::Flush ? 1 : q.left < max_blocks(shape) ? q.left : max_blocks(shape);
+    u64 most = max_blocks(q.op, q.device);
+    u64 n = q.op == abi::BlockRequestOp::Flush ? 1 : q.left < most ? q.left : most;
     u16 cid = static_cast<u16>(take_bit(m_free_cids, Controller::kIoEntries / 64));
     abi::NvmeCommand cmd{};
     cmd.cid = cid;

@@ -20,9 +20,9 @@
 // consumer flooding its ring, or never taking its completions, waits for
 // itself alone.
 //
-// Commands that outlive their timeout make the
-// controller reset (the broker releases what was in flight) and are
-// submitted again on the new queues, once. A command the device fails
+// Commands that outlive their timeout make the controller reset (the
+// broker releases what was in flight) and are submitted again on the new
+// queues, once. A command the device fails
 // goes again once when its status allows a retry (DNR clear); the
 // request's completion then carries the Status the NVMe status maps to
 // (nvme::io_status: MediaError, OutOfBounds, ReadOnly, ...) and the raw
@@ -136,7 +136,7 @@ private:
     void flush_batch();
     void check_timeouts();
     i32 validate(const Channel& c, const abi::BlockRequest& r) const;
-    u64 max_blocks(const abi::BlockRequest& r) const;
+    u64 max_blocks(abi::BlockRequestOp op, u32 device) const;
 
     Controller& m_ctrl;
     u32 m_endpoint;
