@@ -5,10 +5,16 @@
 // provider): Info and Identity describe a device; Attach sets up a
 // channel. The data path then needs no IPC round trip per request
 // (sDDF-style): requests and completions travel through two rings in a
-// memory object the consumer shares, each side signals the other's
-// notification after producing, and the data lives in a DmaBuffer the
-// provider allocates from its pool and shares with the consumer — the
-// device reads and writes it directly, nothing is copied.
+// memory object, each side signals the other's notification after
+// producing, and the data lives in a DmaBuffer — the device reads and
+// writes it directly, nothing is copied.
+//
+// The provider owns the memory it depends on: it creates the rings and the
+// data buffer and hands the consumer derived copies of them, keeping the
+// capabilities they derive from. A consumer that revokes or closes what it
+// holds loses its own view, never the provider's; whatever it writes into
+// the rings is checked (BlockRings below), and one consumer's misbehaviour
+// closes its own channel, nobody else's.
 //
 // A request names blocks of one device and a byte offset into the shared
 // data buffer; the provider splits it to the controller's transfer limit
@@ -23,22 +29,28 @@ namespace abi {
 enum class BlockOp : u32 {
     Info = 1,      // data[4..8] = device index -> BlockInfo (length 0 past the last device)
     Identity = 2,  // data[4..8] = device index -> BlockIdentity
-    // Attach: handles[0] = the ring memory object (kBlockRingBytes, read|write|map),
-    // handles[1] = a notification the provider signals after posting completions;
-    // data[4..8] = data buffer bytes wanted (<= kBlockMaxDataBytes).
+    // Attach: handles[0] = a notification the provider signals after posting
+    // completions (signal|transfer), the only handle; data[4..8] = data
+    // buffer bytes wanted (<= kBlockMaxDataBytes; 0: the provider's default).
     // Reply: data[0..4] = Status, data[4..8] = channel id, data[8..16] = data
     // buffer bytes, data[16..24] = the provider's generation (differs
     // for every provider process, so a restarted one never takes an old
-    // channel for its own); handles[0] = the shared data DmaBuffer
-    // (read|write|map), handles[1] = the notification the consumer signals
-    // after queueing requests.
+    // channel for its own); handles[0] = the ring memory object
+    // (kBlockRingBytes, BlockRings, read|write|map), handles[1] = the shared
+    // data DmaBuffer (read|write|map), handles[2] = the notification the
+    // consumer signals after queueing requests. All three are copies
+    // derived from the provider's own: revoking or closing them reaches
+    // only the consumer's view.
     Attach = 3,
     // Detach and Ping are answered only to the consumer that attached the
     // channel (the badge of the endpoint capability it called with; the
     // service directory gives every consumer its own).
     // Detach: data[4..8] = channel id, data[8..16] = generation ->
-    // data[0..4] = Status (Busy while requests are in flight; Stale when
-    // the channel is not this provider's). The provider forgets the channel.
+    // data[0..4] = Status (Stale when the channel is not this provider's).
+    // The provider forgets the channel at once: requests still in flight
+    // are abandoned (never answered), and the consumer's copies of the
+    // rings, the data buffer and the notification are revoked. A channel
+    // whose consumer breaks the ring protocol is closed the same way.
     Detach = 4,
     // Ping: data[4..8] = channel id, data[8..16] = generation -> data[0..4]
     // = Ok while the channel is live at this provider, Stale when it is not
@@ -98,7 +110,20 @@ static_assert(sizeof(BlockCompletion) == 16);
 // free-running u32 indices (slot = index % kBlockRingEntries). The consumer
 // produces requests and the provider completions; a producer publishes
 // entries before it moves its tail (release), a reader reads the tail
-// before the entries (acquire).
+// before the entries (acquire). Each index has one writer: request_tail
+// and completion_head the consumer, request_head and completion_tail the
+// provider.
+//
+// What the provider trusts of it: nothing. It keeps its own copies of the
+// indices it writes and never reads them back; it copies a request out of
+// its slot once and uses only the copy; and it checks every index the
+// consumer wrote — request_tail - request_head and completion_tail -
+// completion_head (u32 arithmetic) must be at most kBlockRingEntries, or
+// the consumer is breaking the protocol and its channel is closed. A
+// consumer has at most kBlockRingEntries requests outstanding (taken by
+// the provider and not yet answered into the completion ring): the
+// provider takes no more from it until it makes room by consuming
+// completions.
 constexpr u32 kBlockRingEntries = 128;
 struct BlockRings {
     u32 request_head;  // provider: next request to take

@@ -60,35 +60,44 @@ Result<abi::BlockIdentity> BlockClient::identity(u32 device) {
 
 Result<void> BlockClient::attach(u64 data_bytes) {
     if (m_rings) return Status::Busy;
-    Handle ring = TRY(memory_create(abi::kBlockRingBytes));
+    // Only our notification goes; the rings, the data buffer and the
+    // provider's notification come back, the provider's to keep.
     Handle note = TRY(notification_create());
-    u64 at = TRY(memory_map(ring.get(), 0, abi::kMapWrite));
-    auto ring_copy = TRY(duplicate(ring.get(), cap_rights::kRead | cap_rights::kWrite | cap_rights::kMap | cap_rights::kTransfer));
     auto note_copy = TRY(duplicate(note.get(), cap_rights::kSignal | cap_rights::kTransfer));
     abi::Message m{};
     put_u32(m.data, static_cast<u32>(abi::BlockOp::Attach));
     put_u32(m.data + 4, static_cast<u32>(data_bytes));
     m.length = 8;
-    m.handle_count = 2;
-    m.handles[0] = ring_copy.release();
-    m.handles[1] = note_copy.release();
+    m.handle_count = 1;
+    m.handles[0] = note_copy.release();
     TRY(call(m));
     Status s = m.length >= 4 ? static_cast<Status>(get_u32(m.data)) : Status::Malformed;
-    if (s == Status::Ok && (m.length < 24 || m.handle_count != 2)) s = Status::Malformed;
+    if (s == Status::Ok && (m.length < 24 || m.handle_count != 3)) s = Status::Malformed;
     if (s != Status::Ok) {
         for (u32 i = 0; i < m.handle_count; i++) (void)close(m.handles[i]);
         return s;
     }
+    Handle ring(m.handles[0]);
+    Handle data(m.handles[1]);
+    Handle provider_note(m.handles[2]);
     m_channel = get_u32(m.data + 4);
     m_data_bytes = get_u64(m.data + 8);
     m_generation = get_u64(m.data + 16);
-    m_data_buffer = Handle(m.handles[0]);
-    m_provider_note = Handle(m.handles[1]);
-    m_data_at = TRY(memory_map(m_data_buffer.get(), 0, abi::kMapWrite));
-    m_data = reinterpret_cast<u8*>(m_data_at);
+    auto rings_at = memory_map(ring.get(), 0, abi::kMapWrite);
+    auto data_at = rings_at.ok() ? memory_map(data.get(), 0, abi::kMapWrite) : Result<u64>(rings_at.status());
+    if (!data_at.ok()) {
+        // Not usable here: give the channel back (closing the handles
+        // unmaps whatever was mapped).
+        abi::Message d = channel_message(abi::BlockOp::Detach);
+        (void)call(d);
+        return data_at.status();
+    }
     m_ring_memory = static_cast<Handle&&>(ring);
+    m_data_buffer = static_cast<Handle&&>(data);
+    m_provider_note = static_cast<Handle&&>(provider_note);
     m_note = static_cast<Handle&&>(note);
-    m_rings = reinterpret_cast<abi::BlockRings*>(at);
+    m_rings = reinterpret_cast<abi::BlockRings*>(rings_at.value());
+    m_data = reinterpret_cast<u8*>(data_at.value());
     return {};
 }
 
@@ -117,12 +126,12 @@ Result<void> BlockClient::detach() {
     abi::Message m = channel_message(abi::BlockOp::Detach);
     // The provider may be gone (restarted): the channel went with it, and
     // the successor answers Stale — it never drops a channel of its own.
+    // A live provider revokes our copies as it forgets the channel.
     (void)call(m);
-    if (m_data_at) (void)memory_unmap(m_data_buffer.get(), m_data_at);
-    (void)memory_unmap(m_ring_memory.get(), reinterpret_cast<u64>(m_rings));
+    // Closing the handles unmaps what was mapped through them (nothing is
+    // left to unmap of a revoked one).
     m_rings = nullptr;
     m_data = nullptr;
-    m_data_at = 0;
     m_data_buffer.reset();
     m_provider_note.reset();
     m_ring_memory.reset();

@@ -1,7 +1,9 @@
 // A consumer's side of the BlockDevice service (lib/abi/block.h): attach a
 // channel to a provider's service endpoint, queue requests in the shared
 // ring, collect completions. Used by the shell's `blk` commands and by
-// blkbench.
+// blkbench. The rings and the data buffer are the provider's (this side
+// holds copies); queue() and wait() are the only code here that touches
+// the rings.
 //
 // The caller keeps at most kBlockRingEntries requests outstanding (the
 // provider answers each with exactly one completion, and the completion
@@ -45,6 +47,13 @@ public:
     u64 generation() const { return m_generation; }
     u8* data() const { return m_data; }
     u64 data_bytes() const { return m_data_bytes; }
+    // For adversary tests (user/tests/blk_hostile): the shared rings and
+    // the handles this side holds (copies of the provider's, and its own
+    // notification), to misuse them on purpose.
+    abi::BlockRings* rings() const { return m_rings; }
+    u32 ring_handle() const { return m_ring_memory.get(); }
+    u32 data_handle() const { return m_data_buffer.get(); }
+    u32 note_handle() const { return m_note.get(); }
 
     // Queues one request; false when the ring is full. kick() tells the
     // provider (one signal for any number queued).
@@ -75,7 +84,6 @@ private:
     abi::BlockRings* m_rings = nullptr;
     u8* m_data = nullptr;
     u64 m_data_bytes = 0;
-    u64 m_data_at = 0;
 };
 
 }  // namespace rt

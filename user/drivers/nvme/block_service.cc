@@ -4,6 +4,7 @@
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/sys.h"
+#include "util/format.h"
 #include "util/le_bytes.h"
 
 namespace nvme_driver {
@@ -21,15 +22,21 @@ constexpr u64 kKeyChannel = 16;  // + channel index
 // check timeouts and to let the broker look for a lost shadow doorbell.
 constexpr u64 kBusyWakeNs = 10'000'000;
 
-template <typename T>
-T load_acquire(const T* p) {
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-template <typename T>
-void store_release(T* p, T v) {
-    __atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
+// Consumers' copies: what they need, nothing to revoke with (a revoke on
+// a copy reaches only copies made from it, never the provider's).
+constexpr u32 kConsumerMemoryRights = cap_rights::kRead | cap_rights::kWrite | cap_rights::kMap | cap_rights::kTransfer;
+constexpr u32 kConsumerNoteRights = cap_rights::kSignal | cap_rights::kTransfer;
 
+u32 take_bit(u64* words, u32 count) {
+    for (u32 w = 0; w < count; w++) {
+        if (!words[w]) continue;
+        u32 b = static_cast<u32>(__builtin_ctzll(words[w]));
+        words[w] &= ~(1ull << b);
+        return w * 64 + b;
+    }
+    return ~0u;
+}
+void give_bit(u64* words, u32 bit) { words[bit / 64] |= 1ull << (bit % 64); }
 
 }  // namespace
 
@@ -42,6 +49,7 @@ Result<void> BlockService::init() {
     TRY(rt::waitset_add(m_ws.get(), m_ctrl.io_irq(), abi::kSignalReady | abi::kSignalDead, kKeyIrq));
     m_ranges = TRY(rt::dma_buffer_create(m_ctrl.pool(), Controller::kIoEntries * 16));
     m_ranges_at = reinterpret_cast<volatile u8*>(TRY(rt::memory_map(m_ranges.get(), 0, abi::kMapWrite)));
+    for (u32 cid = 0; cid < Controller::kIoEntries; cid++) give_bit(m_free_cids, cid);
     return {};
 }
 
@@ -51,9 +59,15 @@ void BlockService::run() {
         u64 timeout = m_in_flight_commands ? kBusyWakeNs : abi::kForever;
         // The consumer told of new completions is signalled by the wait
         // itself (one kernel entry, not two); any others just before.
-        u32 signal = signal_all_but_one();
+        u32 signal_ch = signal_all_but_one();
+        u32 signal = signal_ch < kMaxChannels ? m_channels[signal_ch].consumer_note.get() : 0;
         auto n = rt::waitset_wait(m_ws.get(), events, 8, timeout, signal, signal ? 1 : 0);
-        if (!n.ok() && n.status() != Status::Timeout && signal) (void)rt::notification_signal(signal, 1);
+        if (!n.ok() && n.status() != Status::Timeout && signal) {
+            // The wait failed before it signalled: tell that consumer now.
+            // If even that fails, its notification was revoked underneath.
+            if (auto s = rt::notification_signal(signal, 1); !s.ok())
+                close_channel(signal_ch, "its notification cannot be signalled: %s", status_name(s.status()));
+        }
         bool irq = false;
         for (u32 i = 0; n.ok() && i < n.value(); i++) {
             if (events[i].key == kKeyService) {
@@ -86,9 +100,31 @@ void BlockService::run() {
 
 void BlockService::serve_call() {
     abi::Message m{};
-    if (!rt::endpoint_receive(m_endpoint, m, 0).ok()) return;
+    if (auto got = rt::endpoint_receive(m_endpoint, m, 0); !got.ok()) {
+        if (got.status() == Status::Timeout) return;  // nobody called after all
+        // The call came but not all of its handles could be taken (the
+        // kernel reports that, and the caller still waits for an answer):
+        // answer it with the error, or it waits for ever and this endpoint
+        // stays Busy for everyone. (If no call came, the reply finds no
+        // caller and does nothing.)
+        for (u32 i = 0; i < m.handle_count; i++)
+            if (m.handles[i]) (void)rt::close(m.handles[i]);
+        rt::log("nvme: a call from consumer %llu arrived without its handles: %s",
+                static_cast<unsigned long long>(m.badge), status_name(got.status()));
+        abi::Message reply{};
+        put_u32(reply.data, static_cast<u32>(got.status()));
+        reply.length = 4;
+        (void)rt::endpoint_reply(reply);
+        return;
+    }
     u32 op = m.length >= 4 ? get_u32(m.data) : 0;
     u32 index = m.length >= 8 ? get_u32(m.data + 4) : 0;
+    // Only an Attach carries a handle. Any others are closed at once: kept,
+    // they would fill this process's capability space a call at a time.
+    if (op != static_cast<u32>(abi::BlockOp::Attach)) {
+        for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);
+        m.handle_count = 0;
+    }
     abi::Message reply{};
     if (op == static_cast<u32>(abi::BlockOp::Info)) {
         if (index < m_ctrl.namespace_count()) {
@@ -130,62 +166,69 @@ void BlockService::serve_call() {
 void BlockService::attach(abi::Message& m) {
     abi::Message reply{};
     reply.length = 16;
-    auto refuse = [&](Status s) {
+    auto refuse = [&](Status s, const char* why) {
+        rt::log("nvme: attach refused (consumer %llu): %s: %s", static_cast<unsigned long long>(m.badge), why,
+                status_name(s));
         put_u32(reply.data, static_cast<u32>(s));
         (void)rt::endpoint_reply(reply);
         for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);
     };
-    if (m.handle_count != 2 || m.length < 8) return refuse(Status::InvalidArgument);
+    // One handle, the consumer's notification. Memory is never taken from
+    // a consumer: the provider would depend on what the consumer can shrink
+    // or revoke (an earlier ABI did; a consumer crashed the provider so).
+    if (m.handle_count != 1 || m.length < 8) return refuse(Status::InvalidArgument, "expected a notification and a size");
     u32 ch = kMaxChannels;
     for (u32 i = 0; i < kMaxChannels && ch == kMaxChannels; i++)
-        if (!m_channels[i].live) ch = i;
-    if (ch == kMaxChannels) return refuse(Status::QuotaExceeded);
+        if (m_channels[i].state == ChannelState::Free) ch = i;
+    if (ch == kMaxChannels) return refuse(Status::QuotaExceeded, "no free channel");
     u64 bytes = get_u32(m.data + 4);
     if (bytes == 0) bytes = kDefaultDataBytes;
     bytes = (bytes + 4095) & ~u64{4095};
-    if (bytes > abi::kBlockMaxDataBytes) return refuse(Status::InvalidArgument);
+    if (bytes > abi::kBlockMaxDataBytes) return refuse(Status::InvalidArgument, "data buffer too large");
     Channel c;
-    c.ring_memory = rt::Handle(m.handles[0]);
-    c.consumer_note = rt::Handle(m.handles[1]);
+    c.consumer_note = rt::Handle(m.handles[0]);
     m.handle_count = 0;
     // The consumer's notification rides on this loop's wait (signal-then-
     // wait): one that is not a notification with `signal` would fail that
     // wait for everyone. A signal of no bits checks it and wakes no one.
-    if (auto s = rt::notification_signal(c.consumer_note.get(), 0); !s.ok()) {
-        rt::log("nvme: attach refused: the consumer's notification: %s", status_name(s.status()));
-        put_u32(reply.data, static_cast<u32>(s.status()));
-        (void)rt::endpoint_reply(reply);
-        return;
-    }
-    auto rings = rt::memory_map(c.ring_memory.get(), 0, abi::kMapWrite);
+    if (auto s = rt::notification_signal(c.consumer_note.get(), 0); !s.ok())
+        return refuse(s.status(), "the consumer's notification");
+    // The rings, the data buffer and the kick notification are created
+    // here and stay this provider's; the consumer gets copies derived from
+    // them, which it can neither shrink nor revoke from under us.
+    auto ring = rt::memory_create(abi::kBlockRingBytes);
+    if (!ring.ok()) return refuse(ring.status(), "ring memory");
+    c.ring_memory = static_cast<rt::Handle&&>(ring.value());
+    // (Its mapping here goes when the handle is closed: on a refusal below
+    // as the channel goes out of scope, or when the channel is released.)
+    auto at = rt::memory_map(c.ring_memory.get(), 0, abi::kMapWrite);
+    if (!at.ok()) return refuse(at.status(), "ring mapping");
+    c.ring = BlockRing(reinterpret_cast<abi::BlockRings*>(at.value()));
     auto data = rt::dma_buffer_create(m_ctrl.pool(), bytes);
     auto note = rt::notification_create();
-    if (!rings.ok() || !data.ok() || !note.ok()) {
-        Status why = !rings.ok() ? rings.status() : !data.ok() ? data.status() : note.status();
-        rt::log("nvme: attach refused: %s", status_name(why));
-        return refuse(why);
-    }
-    c.badge = m.badge;
-    c.rings = reinterpret_cast<abi::BlockRings*>(rings.value());
+    if (!data.ok() || !note.ok()) return refuse(!data.ok() ? data.status() : note.status(), "data buffer or notification");
     c.data = static_cast<rt::Handle&&>(data.value());
     c.request_note = static_cast<rt::Handle&&>(note.value());
+    c.badge = m.badge;
     c.data_bytes = bytes;
-    auto data_copy =
-        rt::duplicate(c.data.get(), cap_rights::kRead | cap_rights::kWrite | cap_rights::kMap | cap_rights::kTransfer);
-    auto note_copy = rt::duplicate(c.request_note.get(), cap_rights::kSignal | cap_rights::kTransfer);
-    if (!data_copy.ok() || !note_copy.ok() ||
+    for (u32 r = 0; r < abi::kBlockRingEntries; r++) give_bit(c.free_records, r);
+    auto ring_copy = rt::duplicate(c.ring_memory.get(), kConsumerMemoryRights);
+    auto data_copy = rt::duplicate(c.data.get(), kConsumerMemoryRights);
+    auto note_copy = rt::duplicate(c.request_note.get(), kConsumerNoteRights);
+    if (!ring_copy.ok() || !data_copy.ok() || !note_copy.ok() ||
         !rt::waitset_add(m_ws.get(), c.request_note.get(), abi::kSignalReady | abi::kWaitTake, kKeyChannel + ch).ok())
-        return refuse(Status::NoMemory);
-    c.live = true;
+        return refuse(Status::NoMemory, "copies for the consumer");
+    c.state = ChannelState::Live;
     m_channels[ch] = static_cast<Channel&&>(c);
     put_u32(reply.data, 0);
     put_u32(reply.data + 4, ch);
     put_u64(reply.data + 8, bytes);
     put_u64(reply.data + 16, m_generation);
     reply.length = 24;
-    reply.handle_count = 2;
-    reply.handles[0] = data_copy.value().release();
-    reply.handles[1] = note_copy.value().release();
+    reply.handle_count = 3;
+    reply.handles[0] = ring_copy.value().release();
+    reply.handles[1] = data_copy.value().release();
+    reply.handles[2] = note_copy.value().release();
     rt::log("nvme: channel %u attached: %llu KiB shared data buffer", ch, static_cast<unsigned long long>(bytes >> 10));
     (void)rt::endpoint_reply(reply);
 }
@@ -196,7 +239,8 @@ void BlockService::attach(abi::Message& m) {
 u32 BlockService::channel_of(const abi::Message& m) const {
     if (m.length < 16) return kMaxChannels;
     u32 ch = get_u32(m.data + 4);
-    if (get_u64(m.data + 8) != m_generation || ch >= kMaxChannels || !m_channels[ch].live) return kMaxChannels;
+    if (get_u64(m.data + 8) != m_generation || ch >= kMaxChannels || m_channels[ch].state != ChannelState::Live)
+        return kMaxChannels;
     if (m_channels[ch].badge != m.badge) return kMaxChannels;  // another consumer's channel
     return ch;
 }
@@ -205,25 +249,58 @@ void BlockService::detach(abi::Message& m) {
     abi::Message reply{};
     reply.length = 4;
     u32 ch = channel_of(m);
-    Status s = Status::Ok;
-    if (ch == kMaxChannels) s = Status::Stale;
-    else if (m_channels[ch].in_flight) s = Status::Busy;
-    if (s == Status::Ok) {
-        (void)rt::waitset_remove(m_ws.get(), kKeyChannel + ch);
-        m_channels[ch] = Channel{};
-    }
-    put_u32(reply.data, static_cast<u32>(s));
+    if (ch < kMaxChannels) close_channel(ch, nullptr);
+    put_u32(reply.data, static_cast<u32>(ch < kMaxChannels ? Status::Ok : Status::Stale));
     (void)rt::endpoint_reply(reply);
 }
 
-i32 BlockService::validate(const Channel& c, const abi::BlockRequest& r, u32* parts) const {
+void BlockService::close_channel(u32 ch, const char* why, ...) {
+    Channel& c = m_channels[ch];
+    if (c.state != ChannelState::Live) return;
+    if (why) {
+        char text[160];
+        va_list ap;
+        va_start(ap, why);
+        format_v(text, sizeof text, why, ap);
+        va_end(ap);
+        rt::log("nvme: channel %u (consumer %llu): %s: closing the channel", ch,
+                static_cast<unsigned long long>(c.badge), text);
+    }
+    c.state = ChannelState::Closing;
+    (void)rt::waitset_remove(m_ws.get(), kKeyChannel + ch);
+    // Every copy the consumer holds goes now, with its mappings: it cannot
+    // keep the pool's memory (or a view of the rings) past its channel.
+    (void)rt::revoke(c.ring_memory.get());
+    (void)rt::revoke(c.data.get());
+    (void)rt::revoke(c.request_note.get());
+    c.consumer_note.reset();
+    m_pending_signal &= ~(1u << ch);
+    // Answers it will never take, and the rest of a request being split.
+    while (c.answered_head != c.answered_tail) free_record(c.answered[c.answered_head++ % abi::kBlockRingEntries]);
+    if (c.splitting != kNoRequest) {
+        u16 record = c.splitting;
+        c.splitting = kNoRequest;
+        m_requests[record].left = 0;
+        if (!m_requests[record].parts_in_flight) free_record(record);
+    }
+    release_if_idle(ch);
+}
+
+// A Closing channel with nothing left on the device becomes Free; until
+// then its data buffer handle stays (commands name it, and go again after
+// a controller reset).
+void BlockService::release_if_idle(u32 ch) {
+    Channel& c = m_channels[ch];
+    if (c.state != ChannelState::Closing || c.records) return;
+    c = Channel{};  // closing its handles unmaps the rings here
+}
+
+i32 BlockService::validate(const Channel& c, const abi::BlockRequest& r) const {
     if (r.device >= m_ctrl.namespace_count()) return static_cast<i32>(Status::NotFound);
     const Namespace& ns = m_ctrl.ns(r.device);
-    u64 max_blocks = m_ctrl.max_transfer() >> ns.lba_shift;
-    if (max_blocks > 65536) max_blocks = 65536;  // NLB is 16 bits
     u32 oncs = m_ctrl.info().oncs;
     switch (r.op) {
-        case abi::BlockRequestOp::Flush: *parts = 1; return 0;
+        case abi::BlockRequestOp::Flush: return 0;
         case abi::BlockRequestOp::Read:
         case abi::BlockRequestOp::Write: {
             u64 bytes = u64{r.blocks} << ns.lba_shift;
@@ -236,120 +313,178 @@ i32 BlockService::validate(const Channel& c, const abi::BlockRequest& r, u32* pa
             break;
         case abi::BlockRequestOp::Discard:
             if (!(oncs & nvme::kOncsDsm)) return static_cast<i32>(Status::Unsupported);
-            max_blocks = 0xffffffffu;  // one range: a 32-bit length
             break;
         default: return static_cast<i32>(Status::InvalidArgument);
     }
     if (r.blocks == 0) return static_cast<i32>(Status::InvalidArgument);
     if (r.lba > ns.blocks || r.blocks > ns.blocks - r.lba) return static_cast<i32>(Status::OutOfBounds);
-    *parts = static_cast<u32>((r.blocks + max_blocks - 1) / max_blocks);
     return 0;
 }
 
-bool BlockService::start_request(u32 ch, const abi::BlockRequest& r) {
+// Blocks one command of a (validated) request may cover.
+u64 BlockService::max_blocks(abi::BlockRequestOp op, u32 device) const {
+    if (op == abi::BlockRequestOp::Discard) return 0xffffffffu;  // one range: a 32-bit length
+    u64 n = m_ctrl.max_transfer() >> m_ctrl.ns(device).lba_shift;
+    return n > 65536 ? 65536 : n;  // NLB is 16 bits
+}
+
+void BlockService::take_requests() {
+    // One command per channel per turn, the first turn rotating: free
+    // command ids go to every channel that has work, in turn, however much
+    // one of them queues.
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (u32 k = 0; k < kMaxChannels; k++) {
+            u32 ch = (m_first_turn + k) % kMaxChannels;
+            if (m_channels[ch].state == ChannelState::Live && step(ch)) moved = true;
+        }
+    }
+    m_first_turn = (m_first_turn + 1) % kMaxChannels;
+    flush_batch();
+}
+
+bool BlockService::step(u32 ch) {
     Channel& c = m_channels[ch];
-    u32 parts = 0;
-    i32 bad = validate(c, r, &parts);
-    u32 record = kMaxRequests;
-    for (u32 i = 0; i < kMaxRequests && record == kMaxRequests; i++)
-        if (!m_requests[i].live) record = i;
-    if (record == kMaxRequests) return false;
-    if (bad) {
-        m_requests[record] = Request{true, true, static_cast<u8>(ch), 0, r.id, bad, 0};
-        c.in_flight++;
-        return true;
+    bool took = false;
+    if (c.splitting == kNoRequest) {
+        // Its records are its ring's length: a consumer that does not take
+        // its answers stops only itself.
+        if (c.records == abi::kBlockRingEntries) return false;
+        auto waiting = c.ring.pending();
+        if (!waiting.ok()) {
+            close_channel(ch, "request tail %u is not within %u of head %u", c.ring.bad_index(),
+                          abi::kBlockRingEntries, c.ring.request_head());
+            return false;
+        }
+        if (!waiting.value()) return false;
+        abi::BlockRequest r = c.ring.take();  // the one copy: the consumer may be rewriting the slot
+        u16 record = static_cast<u16>(ch * abi::kBlockRingEntries + take_bit(c.free_records, abi::kBlockRingEntries / 64));
+        c.records++;
+        Request& q = m_requests[record];
+        q = Request{};
+        q.id = r.id;
+        q.status = validate(c, r);
+        if (q.status) {
+            request_done(record);
+            return true;
+        }
+        q.op = r.op;
+        q.device = r.device;
+        q.lba = r.lba;
+        q.left = r.op == abi::BlockRequestOp::Flush ? 1 : r.blocks;
+        q.offset = r.offset;
+        c.splitting = record;
+        took = true;
     }
     // The broker keeps one SQ slot empty: kIoEntries - 1 commands fit.
-    if (m_in_flight_commands + parts > Controller::kIoEntries - 1) return false;
-    m_requests[record] = Request{true, false, static_cast<u8>(ch), static_cast<u16>(parts), r.id, 0, 0};
-    c.in_flight++;
-    const Namespace& ns = m_ctrl.ns(r.device);
-    u64 max_blocks = m_ctrl.max_transfer() >> ns.lba_shift;
-    if (max_blocks > 65536) max_blocks = 65536;
-    u64 lba = r.lba, left = r.blocks, offset = r.offset;
-    for (u32 p = 0; p < parts; p++) {
-        u16 cid = 0;
-        while (m_commands[cid].busy) cid++;
-        abi::NvmeCommand cmd{};
-        cmd.cid = cid;
-        cmd.nsid = ns.nsid;
-        u64 n = left < max_blocks ? left : max_blocks;
-        switch (r.op) {
-            case abi::BlockRequestOp::Flush: cmd.opcode = nvme::kIoFlush; break;
-            case abi::BlockRequestOp::Read:
-            case abi::BlockRequestOp::Write:
-                cmd.opcode = r.op == abi::BlockRequestOp::Read ? nvme::kIoRead : nvme::kIoWrite;
-                cmd.buffer = c.data.get();
-                cmd.offset = offset;
-                cmd.length = n << ns.lba_shift;
-                break;
-            case abi::BlockRequestOp::WriteZeroes: cmd.opcode = nvme::kIoWriteZeroes; break;
-            case abi::BlockRequestOp::Discard: {
-                // One range (NVMe 1.4 §6.7): context attributes, length in
-                // blocks, starting LBA; NR = 0 (one range), AD = deallocate.
-                cmd.opcode = nvme::kIoDsm;
-                volatile u8* range = m_ranges_at + u64{cid} * 16;
-                for (u32 k = 0; k < 16; k++) range[k] = 0;
-                for (u32 k = 0; k < 4; k++) range[4 + k] = static_cast<u8>(n >> (8 * k));
-                for (u32 k = 0; k < 8; k++) range[8 + k] = static_cast<u8>(lba >> (8 * k));
-                cmd.cdw11 = 1u << 2;
-                cmd.buffer = m_ranges.get();
-                cmd.offset = u64{cid} * 16;
-                cmd.length = 16;
-                break;
-            }
-        }
-        if (r.op != abi::BlockRequestOp::Flush && r.op != abi::BlockRequestOp::Discard) {
-            cmd.cdw10 = static_cast<u32>(lba);
-            cmd.cdw11 = static_cast<u32>(lba >> 32);
-            cmd.cdw12 = static_cast<u32>(n - 1);
-        }
-        m_commands[cid] = Command{true, false, static_cast<u16>(record), rt::clock_ns(), cmd};
-        m_in_flight_commands++;
-        m_batch[m_batch_count++] = cmd;
-        if (m_batch_count == abi::kNvmeMaxBatch) flush_batch();
-        lba += n;
-        left -= n;
-        offset += n << ns.lba_shift;
-    }
+    if (m_in_flight_commands == Controller::kIoEntries - 1 || c.commands == kChannelCommands) return took;
+    submit_part(ch, c.splitting);
     return true;
+}
+
+// The next command of the request `record` of channel `ch`.
+void BlockService::submit_part(u32 ch, u16 record) {
+    Channel& c = m_channels[ch];
+    Request& q = m_requests[record];
+    const Namespace& ns = m_ctrl.ns(q.device);
+    u64 most = max_blocks(q.op, q.device);
+    u64 n = q.op == abi::BlockRequestOp::Flush ? 1 : q.left < most ? q.left : most;
+    u16 cid = static_cast<u16>(take_bit(m_free_cids, Controller::kIoEntries / 64));
+    abi::NvmeCommand cmd{};
+    cmd.cid = cid;
+    cmd.nsid = ns.nsid;
+    switch (q.op) {
+        case abi::BlockRequestOp::Flush: cmd.opcode = nvme::kIoFlush; break;
+        case abi::BlockRequestOp::Read:
+        case abi::BlockRequestOp::Write:
+            cmd.opcode = q.op == abi::BlockRequestOp::Read ? nvme::kIoRead : nvme::kIoWrite;
+            cmd.buffer = c.data.get();
+            cmd.offset = q.offset;
+            cmd.length = n << ns.lba_shift;
+            break;
+        case abi::BlockRequestOp::WriteZeroes: cmd.opcode = nvme::kIoWriteZeroes; break;
+        case abi::BlockRequestOp::Discard: {
+            // One range (NVMe 1.4 §6.7): context attributes, length in
+            // blocks, starting LBA; NR = 0 (one range), AD = deallocate.
+            cmd.opcode = nvme::kIoDsm;
+            volatile u8* range = m_ranges_at + u64{cid} * 16;
+            for (u32 k = 0; k < 16; k++) range[k] = 0;
+            for (u32 k = 0; k < 4; k++) range[4 + k] = static_cast<u8>(n >> (8 * k));
+            for (u32 k = 0; k < 8; k++) range[8 + k] = static_cast<u8>(q.lba >> (8 * k));
+            cmd.cdw11 = 1u << 2;
+            cmd.buffer = m_ranges.get();
+            cmd.offset = u64{cid} * 16;
+            cmd.length = 16;
+            break;
+        }
+    }
+    if (q.op != abi::BlockRequestOp::Flush && q.op != abi::BlockRequestOp::Discard) {
+        cmd.cdw10 = static_cast<u32>(q.lba);
+        cmd.cdw11 = static_cast<u32>(q.lba >> 32);
+        cmd.cdw12 = static_cast<u32>(n - 1);
+    }
+    m_commands[cid] = Command{true, false, record, rt::clock_ns(), cmd};
+    m_in_flight_commands++;
+    c.commands++;
+    q.parts_in_flight++;
+    q.lba += n;
+    q.left -= n;
+    q.offset += n << ns.lba_shift;
+    if (!q.left) c.splitting = kNoRequest;
+    m_batch[m_batch_count++] = cmd;
+    if (m_batch_count == abi::kNvmeMaxBatch) flush_batch();
 }
 
 void BlockService::flush_batch() {
     if (!m_batch_count) return;
     auto sent = m_ctrl.submit(m_batch, m_batch_count);
-    if (!sent.ok()) {
-        // The broker refused the batch (nothing of it was submitted): answer
-        // each command's request with the refusal.
-        rt::log("nvme: the broker refused a batch of %u: %s", m_batch_count, status_name(sent.status()));
-        for (u32 i = 0; i < m_batch_count; i++) {
-            Command& cmd = m_commands[m_batch[i].cid];
-            Request& req = m_requests[cmd.request];
-            if (!req.status) req.status = static_cast<i32>(sent.status());
-            cmd.busy = false;
-            m_in_flight_commands--;
-            if (--req.parts_left == 0) req.done = true;
-        }
-    }
+    u32 count = m_batch_count;
     m_batch_count = 0;
+    if (sent.ok()) return;
+    // The broker refused the batch (nothing of it was submitted): answer
+    // each command's request with the refusal.
+    rt::log("nvme: the broker refused a batch of %u: %s", count, status_name(sent.status()));
+    for (u32 i = 0; i < count; i++) {
+        u16 cid = m_batch[i].cid;
+        Request& q = m_requests[m_commands[cid].request];
+        if (!q.status) q.status = static_cast<i32>(sent.status());
+        part_done(cid);
+    }
 }
 
-void BlockService::take_requests() {
-    for (u32 ch = 0; ch < kMaxChannels; ch++) {
-        Channel& c = m_channels[ch];
-        if (!c.live) continue;
-        abi::BlockRings* rings = c.rings;
-        u32 tail = load_acquire(&rings->request_tail);
-        u32 head = rings->request_head;
-        while (head != tail) {
-            abi::BlockRequest r;
-            __builtin_memcpy(&r, &rings->requests[head % abi::kBlockRingEntries], sizeof r);  // one copy: the consumer may rewrite it
-            if (!start_request(ch, r)) break;
-            head++;
-        }
-        store_release(&rings->request_head, head);
+void BlockService::part_done(u16 cid) {
+    Command& cmd = m_commands[cid];
+    u16 record = cmd.request;
+    u32 ch = record / abi::kBlockRingEntries;
+    Channel& c = m_channels[ch];
+    Request& q = m_requests[record];
+    cmd.busy = false;
+    give_bit(m_free_cids, cid);
+    m_in_flight_commands--;
+    c.commands--;
+    q.parts_in_flight--;
+    // A failed part fails the request: the parts not yet made are not.
+    if (q.status && c.splitting == record) {
+        q.left = 0;
+        c.splitting = kNoRequest;
     }
-    flush_batch();
+    if (!q.parts_in_flight && !q.left) request_done(record);
+}
+
+void BlockService::request_done(u16 record) {
+    u32 ch = record / abi::kBlockRingEntries;
+    Channel& c = m_channels[ch];
+    if (c.state != ChannelState::Live) {
+        free_record(record);
+        return release_if_idle(ch);
+    }
+    c.answered[c.answered_tail++ % abi::kBlockRingEntries] = record;
+}
+
+void BlockService::free_record(u16 record) {
+    Channel& c = m_channels[record / abi::kBlockRingEntries];
+    give_bit(c.free_records, record % abi::kBlockRingEntries);
+    c.records--;
 }
 
 void BlockService::finish_part(u16 cid, u16 nvme_status) {
@@ -378,9 +513,7 @@ void BlockService::finish_part(u16 cid, u16 nvme_status) {
             req.nvme_status = nvme_status;
         }
     }
-    cmd.busy = false;
-    m_in_flight_commands--;
-    if (--req.parts_left == 0) req.done = true;
+    part_done(cid);
 }
 
 void BlockService::reap(bool ack_interrupt) {
@@ -408,31 +541,37 @@ void BlockService::reap(bool ack_interrupt) {
 }
 
 void BlockService::post_ready() {
-    for (u32 i = 0; i < kMaxRequests; i++) {
-        Request& req = m_requests[i];
-        if (!req.live || !req.done) continue;
-        Channel& c = m_channels[req.channel];
-        if (!c.live) {
-            req = Request{};
+    for (u32 ch = 0; ch < kMaxChannels; ch++) {
+        Channel& c = m_channels[ch];
+        if (c.state != ChannelState::Live || c.answered_head == c.answered_tail) continue;
+        auto room = c.ring.completion_room();
+        if (!room.ok()) {
+            close_channel(ch, "completion head %u is not within %u behind tail %u", c.ring.bad_index(),
+                          abi::kBlockRingEntries, c.ring.completion_tail());
             continue;
         }
-        abi::BlockRings* rings = c.rings;
-        u32 tail = rings->completion_tail;
-        if (tail - load_acquire(&rings->completion_head) >= abi::kBlockRingEntries) continue;  // full: later
-        rings->completions[tail % abi::kBlockRingEntries] = abi::BlockCompletion{req.id, req.status, req.nvme_status, 0};
-        store_release(&rings->completion_tail, tail + 1);
-        c.in_flight--;
-        m_pending_signal |= 1u << req.channel;
-        req = Request{};
+        u32 posted = 0;
+        for (; posted < room.value() && c.answered_head != c.answered_tail; posted++) {
+            u16 record = c.answered[c.answered_head++ % abi::kBlockRingEntries];
+            const Request& q = m_requests[record];
+            c.ring.post(abi::BlockCompletion{q.id, q.status, q.nvme_status, 0});
+            free_record(record);
+        }
+        if (!posted) continue;  // full: its consumer has yet to take what it has
+        c.ring.publish();
+        m_pending_signal |= 1u << ch;
     }
 }
 
 u32 BlockService::signal_all_but_one() {
-    u32 last = 0;
+    u32 last = kMaxChannels;
     for (u32 ch = 0; ch < kMaxChannels; ch++) {
-        if (!(m_pending_signal >> ch & 1) || !m_channels[ch].live) continue;
-        if (last) (void)rt::notification_signal(last, 1);
-        last = m_channels[ch].consumer_note.get();
+        if (!(m_pending_signal >> ch & 1) || m_channels[ch].state != ChannelState::Live) continue;
+        if (last < kMaxChannels) {
+            if (auto s = rt::notification_signal(m_channels[last].consumer_note.get(), 1); !s.ok())
+                close_channel(last, "its notification cannot be signalled: %s", status_name(s.status()));
+        }
+        last = ch;
     }
     m_pending_signal = 0;
     return last;
@@ -455,9 +594,9 @@ void BlockService::check_timeouts() {
         Command& cmd = m_commands[cid];
         if (!cmd.busy) continue;
         if (!r.ok() || cmd.retried) {
-            finish_part(static_cast<u16>(cid), 0);
             Request& req = m_requests[cmd.request];
             if (!req.status) req.status = static_cast<i32>(r.ok() ? Status::Timeout : r.status());
+            part_done(static_cast<u16>(cid));
             continue;
         }
         cmd.retried = true;

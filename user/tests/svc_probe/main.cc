@@ -96,16 +96,14 @@ int main(u64) {
         rt::log("svc_probe: my channel afterwards: %s", status_name(mine.ping().status()));
         // An Attach whose "notification" is a memory object: refused, not
         // left to fail the provider's loop later.
-        auto ring = rt::memory_create(abi::kBlockRingBytes);
         auto not_a_note = rt::memory_create(4096);
-        if (ring.ok() && not_a_note.ok()) {
+        if (not_a_note.ok()) {
             abi::Message a{};
             u32 op = static_cast<u32>(abi::BlockOp::Attach);
             __builtin_memcpy(a.data, &op, 4);
             a.length = 8;
-            a.handle_count = 2;
-            a.handles[0] = ring.value().release();
-            a.handles[1] = not_a_note.value().release();
+            a.handle_count = 1;
+            a.handles[0] = not_a_note.value().release();
             Status s3 = rt::endpoint_call(instances[0].endpoint.get(), a).status();
             i32 answer = -1;
             if (s3 == Status::Ok) __builtin_memcpy(&answer, a.data, 4);
