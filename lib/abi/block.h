@@ -32,7 +32,9 @@ enum class BlockOp : u32 {
     // Attach: handles[0] = a notification the provider signals after posting
     // completions (signal|transfer), the only handle; data[4..8] = data
     // buffer bytes wanted (<= kBlockMaxDataBytes; 0: the provider's default).
-    // Reply: data[0..4] = Status, data[4..8] = channel id, data[8..16] = data
+    // Reply: data[0..4] = Status, data[4..8] = channel id (opaque: it names
+    // this attach, not only the slot, so it is never another channel's),
+    // data[8..16] = data
     // buffer bytes, data[16..24] = the provider's generation (differs
     // for every provider process, so a restarted one never takes an old
     // channel for its own); handles[0] = the ring memory object

@@ -13,6 +13,14 @@
 // the directory is the authority (init grants it from the manifest);
 // nobody looks a service up by name.
 //
+// Who the consumer is travels with it: init grants each consumer a copy of
+// the directory badged with its manifest identity (kServiceConsumerShift),
+// the same across the consumer's restarts, and devmgr puts that identity
+// in the high half of every instance badge it mints for that consumer. A
+// provider can so bound what one consumer holds (BlockDevice: channels per
+// consumer) and let a restarted consumer reclaim what its previous
+// incarnation left behind, while each Open still gets a badge of its own.
+//
 // Instances are numbered in PCI order among the functions the entry bound
 // (refused functions are skipped) and named after the entry: instance 0 is
 // "<provider>", instance k "<provider>.<k>" — so devices read "nvme0n1",
@@ -35,5 +43,12 @@ enum class ServiceOp : u32 {
     Open = 0x5356'0001,
 };
 constexpr u32 kServiceNameBytes = 32;
+
+// The badge of a consumer's directory capability is its identity (init:
+// the consumer's manifest index + 1). Instance badge = identity <<
+// kServiceConsumerShift | a count unique to the Open. Identity 0: a caller
+// init did not name (an unbadged directory capability).
+constexpr u32 kServiceConsumerShift = 32;
+constexpr u64 service_consumer(u64 badge) { return badge >> kServiceConsumerShift; }
 
 }  // namespace abi

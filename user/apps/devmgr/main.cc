@@ -427,7 +427,8 @@ u32 find_instance(u32 k, u32 instance, u32* count) {
 
 // Every Open gets its own badge: the provider binds a consumer's channels
 // to the badge it attached with, so one consumer cannot ping or detach
-// another's.
+// another's. Its high half is the consumer's identity, from the badge of
+// the directory capability init granted it (lib/abi/service.h).
 u64 g_next_badge;
 
 // A consumer opens an instance of entry k's service (lib/abi/service.h).
@@ -446,7 +447,11 @@ void serve_directory(void*, u32 k) {
         s = Status::InvalidArgument;
     } else if (u32 b = find_instance(k, instance, &count); b == kMaxBindings) {
         s = Status::NotFound;
-    } else if (auto call = rt::endpoint_mint(g_instances[b].get(), ++g_next_badge, cap_rights::kCall | cap_rights::kTransfer); !call.ok()) {
+    } else if (auto call = rt::endpoint_mint(g_instances[b].get(),
+                                           (m.badge & 0xffff'ffffull) << abi::kServiceConsumerShift |
+                                               (++g_next_badge & 0xffff'ffffull),
+                                           cap_rights::kCall | cap_rights::kTransfer);
+               !call.ok()) {
         s = call.status();
     } else {
         const char* entry = g_manifest.providers[k].name;

@@ -36,6 +36,9 @@ bool g_started[manifest::kMaxProcesses];
 rt::Handle g_objects[manifest::kMaxObjects];
 u32 g_object_handles[manifest::kMaxObjects];  // raw handles (own or from the kernel)
 rt::Handle g_services[manifest::kMaxProviders];  // a provider's service endpoint (when it serves anyone)
+// Consumer i's badged copy of provider k's directory, made at its first
+// start and granted (by copy) at every start.
+rt::Handle g_consumer_caps[manifest::kMaxProcesses][manifest::kMaxProviders];
 
 // The log may be passed on (a process that starts others gives them a copy).
 constexpr u32 cap_rights_write() { return cap_rights::kWrite | cap_rights::kDuplicate | cap_rights::kTransfer; }
@@ -160,7 +163,21 @@ bool start(u32 i) {
             }
             char slot[abi::kHandleNameBytes];
             format(slot, sizeof slot, "svc.%s", pv.name);
-            if (!grant(slot, g_services[k].get(), cap_rights::kCall)) return false;
+            // Badged with the consumer's identity (its manifest index + 1,
+            // the same across its restarts): devmgr carries it into the
+            // instance badges, so a provider knows which consumer is which.
+            rt::Handle& mine = g_consumer_caps[i][k];
+            if (!mine) {
+                auto badged = rt::endpoint_mint(g_services[k].get(), i + 1,
+                                                cap_rights::kCall | cap_rights::kDuplicate | cap_rights::kTransfer);
+                if (!badged.ok()) {
+                    rt::log("init: %s: cannot badge its copy of svc.%s: %s", p.name, pv.name,
+                            status_name(badged.status()));
+                    return false;
+                }
+                mine = static_cast<rt::Handle&&>(badged.value());
+            }
+            if (!grant(slot, mine.get(), cap_rights::kCall)) return false;
         }
     }
     for (u32 s = 0; s < p.supervised_count; s++) {

@@ -1,5 +1,7 @@
 #include "block_service.h"
 
+#include "abi/service.h"
+
 #include "nvme/command.h"
 #include "rt/log.h"
 #include "rt/rights.h"
@@ -167,8 +169,9 @@ void BlockService::attach(abi::Message& m) {
     abi::Message reply{};
     reply.length = 16;
     auto refuse = [&](Status s, const char* why) {
-        rt::log("nvme: attach refused (consumer %llu): %s: %s", static_cast<unsigned long long>(m.badge), why,
-                status_name(s));
+        rt::log("nvme: attach refused (consumer %llu.%llu): %s: %s",
+                static_cast<unsigned long long>(abi::service_consumer(m.badge)),
+                static_cast<unsigned long long>(m.badge & 0xffff'ffffull), why, status_name(s));
         put_u32(reply.data, static_cast<u32>(s));
         (void)rt::endpoint_reply(reply);
         for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);
@@ -177,6 +180,22 @@ void BlockService::attach(abi::Message& m) {
     // a consumer: the provider would depend on what the consumer can shrink
     // or revoke (an earlier ABI did; a consumer crashed the provider so).
     if (m.handle_count != 1 || m.length < 8) return refuse(Status::InvalidArgument, "expected a notification and a size");
+    // One consumer holds at most kChannelsPerConsumer channels: at its
+    // limit, attaching again replaces its oldest (a restarted consumer so
+    // reclaims what its previous incarnation left behind, and one consumer
+    // can never take every channel from the others). Consumers init did not
+    // identify (identity 0) share one budget.
+    u64 consumer = abi::service_consumer(m.badge);
+    u32 held = 0, oldest = kMaxChannels;
+    for (u32 i = 0; i < kMaxChannels; i++) {
+        const Channel& c = m_channels[i];
+        if (c.state != ChannelState::Live || abi::service_consumer(c.badge) != consumer) continue;
+        held++;
+        if (oldest == kMaxChannels || c.attached_seq < m_channels[oldest].attached_seq) oldest = i;
+    }
+    if (held >= kChannelsPerConsumer)
+        close_channel(oldest, "consumer %llu attaches again with %u channels open: its oldest goes",
+                      static_cast<unsigned long long>(consumer), held);
     u32 ch = kMaxChannels;
     for (u32 i = 0; i < kMaxChannels && ch == kMaxChannels; i++)
         if (m_channels[i].state == ChannelState::Free) ch = i;
@@ -210,6 +229,7 @@ void BlockService::attach(abi::Message& m) {
     c.data = static_cast<rt::Handle&&>(data.value());
     c.request_note = static_cast<rt::Handle&&>(note.value());
     c.badge = m.badge;
+    c.attached_seq = ++m_attach_seq;
     c.data_bytes = bytes;
     for (u32 r = 0; r < abi::kBlockRingEntries; r++) give_bit(c.free_records, r);
     auto ring_copy = rt::duplicate(c.ring_memory.get(), kConsumerMemoryRights);
@@ -221,7 +241,7 @@ void BlockService::attach(abi::Message& m) {
     c.state = ChannelState::Live;
     m_channels[ch] = static_cast<Channel&&>(c);
     put_u32(reply.data, 0);
-    put_u32(reply.data + 4, ch);
+    put_u32(reply.data + 4, channel_id(ch));
     put_u64(reply.data + 8, bytes);
     put_u64(reply.data + 16, m_generation);
     reply.length = 24;
@@ -238,10 +258,12 @@ void BlockService::attach(abi::Message& m) {
 // kMaxChannels.
 u32 BlockService::channel_of(const abi::Message& m) const {
     if (m.length < 16) return kMaxChannels;
-    u32 ch = get_u32(m.data + 4);
+    u32 id = get_u32(m.data + 4);
+    u32 ch = id & kChannelIndexMask;
     if (get_u64(m.data + 8) != m_generation || ch >= kMaxChannels || m_channels[ch].state != ChannelState::Live)
         return kMaxChannels;
     if (m_channels[ch].badge != m.badge) return kMaxChannels;  // another consumer's channel
+    if (channel_id(ch) != id) return kMaxChannels;             // an earlier channel in the same slot
     return ch;
 }
 
@@ -263,8 +285,9 @@ void BlockService::close_channel(u32 ch, const char* why, ...) {
         va_start(ap, why);
         format_v(text, sizeof text, why, ap);
         va_end(ap);
-        rt::log("nvme: channel %u (consumer %llu): %s: closing the channel", ch,
-                static_cast<unsigned long long>(c.badge), text);
+        rt::log("nvme: channel %u (consumer %llu.%llu): %s: closing the channel", ch,
+                static_cast<unsigned long long>(abi::service_consumer(c.badge)),
+                static_cast<unsigned long long>(c.badge & 0xffff'ffffull), text);
     }
     c.state = ChannelState::Closing;
     (void)rt::waitset_remove(m_ws.get(), kKeyChannel + ch);

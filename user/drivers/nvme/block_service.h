@@ -41,6 +41,15 @@ namespace nvme_driver {
 class BlockService {
 public:
     static constexpr u32 kMaxChannels = 4;
+    // Channels one consumer may hold (lib/abi/service.h: the badge's high
+    // half says which consumer): the others always find one free.
+    static constexpr u32 kChannelsPerConsumer = 2;
+    // The channel id a consumer is given names the slot (low bits) and the
+    // attach (the rest): a consumer whose channel was closed and its slot
+    // given to another attach — even its own, under the same badge — finds
+    // its old id Stale, never the new channel.
+    static constexpr u32 kChannelIndexMask = 0xff;
+    u32 channel_id(u32 ch) const { return static_cast<u32>(m_channels[ch].attached_seq << 8) | ch; }
     // Request records: each channel has its own, as many as its ring holds.
     static constexpr u32 kMaxRequests = kMaxChannels * abi::kBlockRingEntries;
     // Commands one channel may have in flight: the rest of the queue is
@@ -68,6 +77,7 @@ private:
     };
     struct Channel {
         ChannelState state = ChannelState::Free;
+        u64 attached_seq = 0;  // attach order, for replacing a consumer's oldest
         rt::Handle ring_memory, consumer_note, request_note, data;
         BlockRing ring;
         u64 data_bytes = 0;
@@ -149,6 +159,7 @@ private:
     volatile u8* m_ranges_at = nullptr;
     Channel m_channels[kMaxChannels];
     u32 m_first_turn = 0;              // the channel that goes first in the next take_requests
+    u64 m_attach_seq = 0;
     Request m_requests[kMaxRequests];  // channel c's are [c * kBlockRingEntries, (c + 1) * kBlockRingEntries)
     Command m_commands[Controller::kIoEntries];
     u64 m_free_cids[Controller::kIoEntries / 64] = {};  // bit c: command id c is free (set by init)

@@ -311,6 +311,18 @@ void handle_stuffing() {
             status_name(failed), status_name(c.attach(kDataBytes).status()));
 }
 
+// hog: take every channel the provider has. It keeps kChannelsPerConsumer
+// per consumer: each attach past that replaces this consumer's oldest, so
+// the others always find one free (the shell attaches later in the run).
+void hog() {
+    static rt::BlockClient clients[4] = {rt::BlockClient(g_endpoint), rt::BlockClient(g_endpoint),
+                                         rt::BlockClient(g_endpoint), rt::BlockClient(g_endpoint)};
+    u32 attached = 0, live = 0;
+    for (auto& c : clients) attached += c.attach(kDataBytes).ok() ? 1 : 0;
+    for (auto& c : clients) live += c.ping().ok() ? 1 : 0;
+    rt::log("blk_hostile: hog: attached %u channels, %u still live", attached, live);
+}
+
 [[noreturn]] void flood() {
     static rt::BlockClient c(g_endpoint);
     if (attach(c, "flood")) {
@@ -339,7 +351,7 @@ constexpr Attack kAttacks[] = {
     {"small-ring", small_ring},           {"revoke-ring", revoke_ring},         {"bad-requests", bad_requests},
     {"rewrite-slot", rewrite_slot},       {"head-rewrite", head_rewrite},       {"tail-ahead", tail_ahead},
     {"tail-backwards", tail_backwards},   {"completion-head", completion_head}, {"revoke-note", revoke_note},
-    {"handle-stuffing", handle_stuffing},
+    {"handle-stuffing", handle_stuffing}, {"hog", hog},
 };
 
 // Is `name` in the comma separated list after "attacks=" (or is there no list)?
