@@ -32,6 +32,46 @@ bool doorbells_fit(u16 qid, u8 dstrd, u64 bar_size) { return nvme::cq_head_doorb
 
 }  // namespace
 
+// What m_core asks of the queue; its templates check this against
+// nvme::QueueHost, and with the type known the calls inline.
+class NvmeQueue::Host {
+public:
+    Host(NvmeQueue* queue, Process* caller) : m_queue(queue), m_caller(caller) {}
+
+    // The caller's DmaBuffer: of this queue's grant, with both rights (the
+    // device may read and write it), and the region inside it.
+    [[gnu::always_inline]] Result<nvme::BufferRegion> resolve(u32 handle, u64 offset, u64 bytes) {
+        if (!m_caller) return Status::BadHandle;
+        auto* buffer =
+            TRY(kcap::lookup<DmaBuffer>(m_caller, handle, Type::DmaBuffer, cap::kRightRead | cap::kRightWrite));
+        if (buffer->session() != m_queue->m_session) return Status::NotOwner;
+        if (offset > buffer->size() || bytes > buffer->size() - offset) return Status::OutOfBounds;
+        return nvme::BufferRegion{buffer->device_address(offset), buffer->ledger_id()};
+    }
+    Result<u8> lba_shift(u32 nsid) {
+        const NvmeNamespace* ns = m_queue->m_ctrl->find_namespace(nsid);
+        if (!ns) return Status::NotFound;
+        if (!ns->usable) return Status::Unsupported;
+        return ns->lba_shift;
+    }
+    Result<void> hold(u32 id) { return m_queue->m_session->hold(id); }
+    void unhold(u32 id) { m_queue->m_session->unhold(id); }
+    void bad_completion(const nvme::Cqe& entry, Status why) {
+        u32 session = m_queue->m_session->id();
+        if (why == Status::Timeout)
+            LOG_WARN("nvme broker: session %u: queue %u: late answer (status 0x%x) to an abandoned broker command; "
+                     "ignored",
+                     session, m_queue->m_qid, nvme::cqe_status_code(entry));
+        else
+            LOG_WARN("nvme broker: session %u: queue %u: device posted a bad completion (cid %u sq %u): %s; ignored",
+                     session, m_queue->m_qid, entry.cid, entry.sq_id, status_name(why));
+    }
+
+private:
+    NvmeQueue* m_queue;
+    Process* m_caller;
+};
+
 Result<void> NvmeQueue::allocate_rings(kdma::Session* session, u16 sq_entries, u16 cq_entries, u16 list_pages) {
     m_sq_entry =
         TRY(session->allocate(u64{sq_entries} * sizeof(nvme::Sqe), session->id(), dma::Use::Queue, &m_sq_phys));
@@ -44,7 +84,7 @@ Result<void> NvmeQueue::allocate_rings(kdma::Session* session, u16 sq_entries, u
     nvme::QueuePair::Memory memory{direct_map::to_virt<nvme::Sqe>(m_sq_phys),
                                    direct_map::to_virt<volatile nvme::Cqe>(m_cq_phys),
                                    list_pages ? direct_map::to_virt<u64>(m_list_phys) : nullptr, m_list_phys};
-    TRY(m_core.init({m_qid, sq_entries, cq_entries, list_pages}, memory, this));
+    TRY(m_core.init({m_qid, sq_entries, cq_entries, list_pages}, memory));
     // Held for as long as the controller may fetch from or post to them.
     (void)session->hold(m_sq_entry);
     (void)session->hold(m_cq_entry);
@@ -255,7 +295,8 @@ void NvmeQueue::drop_holds(bool device_stopped) {
     if (m_retired) return;
     m_retired = true;
     if (!device_stopped) return;  // the holds wait for the grant's teardown
-    m_core.release_all();
+    Host host(this, nullptr);
+    m_core.release_all(host);
     if (m_sq_entry) m_session->unhold(m_sq_entry);
     if (m_cq_entry) m_session->unhold(m_cq_entry);
     if (m_list_entry) m_session->unhold(m_list_entry);
@@ -267,49 +308,10 @@ Result<void> NvmeQueue::usable() const {
     return {};
 }
 
-Result<u8> NvmeQueue::lba_shift(u32 nsid) {
-    const NvmeNamespace* ns = m_ctrl->find_namespace(nsid);
-    if (!ns) return Status::NotFound;
-    if (!ns->usable) return Status::Unsupported;
-    return ns->lba_shift;
-}
-
-void NvmeQueue::bad_completion(const nvme::Cqe& entry, Status why) {
-    if (why == Status::Timeout)
-        LOG_WARN("nvme broker: session %u: queue %u: late answer (status 0x%x) to an abandoned broker command; ignored",
-                 m_session->id(), m_qid, nvme::cqe_status_code(entry));
-    else
-        LOG_WARN("nvme broker: session %u: queue %u: device posted a bad completion (cid %u sq %u): %s; ignored",
-                 m_session->id(), m_qid, entry.cid, entry.sq_id, status_name(why));
-}
-
-namespace {
-
-// The caller's DmaBuffer handles, for one NvmeSubmit: a buffer of this
-// queue's grant, with both rights (the device may read and write it), and
-// the region inside it.
-class CallerBuffers final : public nvme::BufferResolver {
-public:
-    CallerBuffers(Process* caller, kdma::Session* session) : m_caller(caller), m_session(session) {}
-    Result<nvme::BufferRegion> resolve(u32 handle, u64 offset, u64 bytes) override {
-        auto* buffer =
-            TRY(kcap::lookup<DmaBuffer>(m_caller, handle, Type::DmaBuffer, cap::kRightRead | cap::kRightWrite));
-        if (buffer->session() != m_session) return Status::NotOwner;
-        if (offset > buffer->size() || bytes > buffer->size() - offset) return Status::OutOfBounds;
-        return nvme::BufferRegion{buffer->device_address(offset), buffer->ledger_id()};
-    }
-
-private:
-    Process* m_caller;
-    kdma::Session* m_session;
-};
-
-}  // namespace
-
 Result<u32> NvmeQueue::submit(Process* caller, const abi::NvmeCommand* commands, u32 count) {
     TRY(usable());
-    CallerBuffers buffers(caller, m_session);
-    u32 n = TRY(m_core.submit(commands, count, buffers));
+    Host host(this, caller);
+    u32 n = TRY(m_core.submit(commands, count, host));
     ring_sq();  // one doorbell write for the batch
     return n;
 }
@@ -341,7 +343,8 @@ void NvmeQueue::check_for_lost_doorbell() {
 
 Result<u32> NvmeQueue::complete(abi::NvmeCompletion* out, u32 max) {
     TRY(usable());
-    u32 done = m_core.complete(out, max);
+    Host host(this, nullptr);
+    u32 done = m_core.complete(out, max, host);
     if (!ring_cq() && !done) check_for_lost_doorbell();
     return done;
 }
@@ -376,9 +379,10 @@ Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command) {
 Result<nvme::Cqe> NvmeQueue::wait_internal() {
     // The provider's completions met on the way are checked and kept for its
     // next complete() (their ids stay taken until then).
+    Host host(this, nullptr);
     u64 deadline = clock::monotonic_ns() + kInternalTimeoutNs;
     for (;;) {
-        auto answer = m_core.poll_internal();
+        auto answer = m_core.poll_internal(host);
         if (answer.ok() || answer.status() != Status::NotFound) return answer;
         if (clock::monotonic_ns() >= deadline) {
             m_core.abandon_internal();  // its id is never used again on this generation

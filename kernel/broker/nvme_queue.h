@@ -35,7 +35,7 @@ namespace kobj {
 class Interrupt;
 class Process;
 
-class NvmeQueue : public Object, private nvme::QueueHost {
+class NvmeQueue : public Object {
 public:
     static Result<NvmeQueue*> create_admin(kdma::Session* session, u16 entries);
     // `irq` may be null: a polled queue (interrupts disabled).
@@ -89,11 +89,11 @@ private:
     // other work during.
     Result<nvme::Cqe> wait_internal();
 
-    // nvme::QueueHost
-    Result<u8> lba_shift(u32 nsid) override;
-    Result<void> hold(u32 id) override { return m_session->hold(id); }
-    void unhold(u32 id) override { m_session->unhold(id); }
-    void bad_completion(const nvme::Cqe& entry, Status why) override;
+    // What m_core asks of this queue (nvme::QueueHost); `caller` names the
+    // process whose DmaBuffer handles a submit's commands carry (null when
+    // no buffer is looked up). Defined in nvme_queue.cc.
+    class Host;
+    friend class Host;
 
     kdma::Session* m_session = nullptr;
     NvmeController* m_ctrl = nullptr;

@@ -185,7 +185,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             case 2: {  // the provider takes completions
                 u32 max = 1 + in.byte() % 8;
-                u32 n = dev->qp.complete(out, max);
+                u32 n = dev->qp.complete(out, max, dev->host);
                 check(n <= max);
                 for (u32 i = 0; i < n; i++) {
                     trace("completed cid %u", out[i].cid);
@@ -208,7 +208,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 break;
             }
             case 4: {  // the broker polls
-                auto r = dev->qp.poll_internal();
+                auto r = dev->qp.poll_internal(dev->host);
                 trace("poll internal: %s", status_name(r.ok() ? Status::Ok : r.status()));
                 u16 moved = static_cast<u16>((dev->qp.cq_head() + cq_entries - head_before) % cq_entries);
                 u64 to = m.consumed + moved + (moved == 0 && dev->qp.phase() != phase_before ? cq_entries : 0);
@@ -266,7 +266,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             case 11:  // the controller was reset and confirmed stopped
                 if (in.byte() % 8) break;  // rarely
-                dev->qp.release_all();
+                dev->qp.release_all(dev->host);
                 dev->fetched.clear();
                 trace("reset");
                 // Nothing is outstanding any more; the stashed completions

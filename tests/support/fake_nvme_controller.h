@@ -2,8 +2,8 @@
 // queue_pair.h): the queue memory the kernel would give it, a device side
 // that fetches submitted entries and posts completions — honest ones, or
 // late, duplicate, out-of-phase, wrong-queue, unknown-id and lying ones on
-// request — and a QueueHost/BufferResolver that keeps count of every
-// ledger hold. Shared by tests/unit/nvme_queue_pair_test.cc and
+// request — and a host (nvme::QueueHost) that keeps count of every ledger
+// hold. Shared by tests/unit/nvme_queue_pair_test.cc and
 // tests/fuzz/fuzz_nvme_queue.cc.
 #pragma once
 
@@ -25,7 +25,7 @@ struct Buffer {
     u64 size;
 };
 
-class Host final : public nvme::QueueHost, public nvme::BufferResolver {
+class Host {
 public:
     std::map<u32, Buffer> buffers;  // by handle
     std::map<u32, int> holds;       // ledger id -> holds taken and not released
@@ -33,28 +33,29 @@ public:
     bool unbalanced = false;  // an unhold without a hold
     Status hold_fails = Status::Ok;
 
-    Result<nvme::BufferRegion> resolve(u32 handle, u64 offset, u64 bytes) override {
+    // The nvme::QueueHost calls.
+    Result<nvme::BufferRegion> resolve(u32 handle, u64 offset, u64 bytes) {
         auto it = buffers.find(handle);
         if (it == buffers.end()) return Status::BadHandle;
         const Buffer& b = it->second;
         if (offset > b.size || bytes > b.size - offset) return Status::OutOfBounds;
         return nvme::BufferRegion{b.device_address + offset, b.ledger_id};
     }
-    Result<u8> lba_shift(u32 nsid) override {
+    Result<u8> lba_shift(u32 nsid) {
         if (nsid == 1) return u8{9};
         if (nsid == 2) return u8{12};
         if (nsid == 3) return Status::Unsupported;  // e.g. separate metadata
         return Status::NotFound;
     }
-    Result<void> hold(u32 id) override {
+    Result<void> hold(u32 id) {
         if (hold_fails != Status::Ok) return hold_fails;
         holds[id]++;
         return {};
     }
-    void unhold(u32 id) override {
+    void unhold(u32 id) {
         if (--holds[id] < 0) unbalanced = true;
     }
-    void bad_completion(const nvme::Cqe& entry, Status why) override { bad.push_back({entry, why}); }
+    void bad_completion(const nvme::Cqe& entry, Status why) { bad.push_back({entry, why}); }
 
     int total_holds() const {
         int n = 0;
@@ -86,7 +87,7 @@ public:
         nvme::QueuePair::Memory m{sq, cq, list_pages ? lists.data() : nullptr, kListsDeviceAddress};
         m_sq_entries = sq_entries;
         m_cq_entries = cq_entries;
-        return qp.init({qid, sq_entries, cq_entries, list_pages}, m, &host);
+        return qp.init({qid, sq_entries, cq_entries, list_pages}, m);
     }
 
     // The doorbell: the device fetches everything up to the SQ tail.
@@ -137,5 +138,7 @@ public:
 private:
     u16 m_sq_entries = 0, m_cq_entries = 0;
 };
+
+static_assert(nvme::QueueHost<Host>);
 
 }  // namespace fake_nvme

@@ -67,7 +67,7 @@ protected:
     Result<u32> submit(const abi::NvmeCommand& c) { return dev->qp.submit(&c, 1, dev->host); }
     std::vector<abi::NvmeCompletion> complete(u32 max = 256) {
         std::vector<abi::NvmeCompletion> out(max);
-        out.resize(dev->qp.complete(out.data(), max));
+        out.resize(dev->qp.complete(out.data(), max, dev->host));
         return out;
     }
     void expect_consistent() {
@@ -308,7 +308,7 @@ TEST_F(QueuePairTest, ReleaseAllGivesEveryHoldBack) {
     ASSERT_TRUE(submit(read(0, 1, 64)).ok());
     ASSERT_TRUE(submit(read(1, 1, 8)).ok());
     EXPECT_EQ(dev->host.holds[kLedger], 2);
-    dev->qp.release_all();
+    dev->qp.release_all(dev->host);
     EXPECT_EQ(dev->host.holds[kLedger], 0);
     EXPECT_EQ(dev->qp.in_flight(), 0u);
     expect_consistent();
@@ -323,7 +323,7 @@ TEST_F(QueuePairTest, StashedIdsAreNotReusableUntilTaken) {
     dev->fetch();
     for (u16 cid = 0; cid < 6; cid++) dev->answer_cid(cid, 0, 0x0101);
     dev->answer(0);  // the broker's
-    auto answer = dev->qp.poll_internal();
+    auto answer = dev->qp.poll_internal(dev->host);
     ASSERT_TRUE(answer.ok());
     EXPECT_EQ(answer.value().cid, 7);
     EXPECT_EQ(dev->qp.stashed(), 6u);
@@ -338,7 +338,7 @@ TEST_F(QueuePairTest, StashedIdsAreNotReusableUntilTaken) {
     ASSERT_TRUE(dev->qp.start_internal(internal_command(nvme::kAdminCreateSq)).ok());
     dev->fetch();
     dev->answer_cid(7);
-    ASSERT_TRUE(dev->qp.poll_internal().ok());
+    ASSERT_TRUE(dev->qp.poll_internal(dev->host).ok());
     EXPECT_EQ(dev->qp.stashed(), 6u);
 
     // Taken in the order they came, then reusable.
@@ -374,7 +374,7 @@ TEST_F(QueuePairTest, StashNeverOutgrowsTheIds) {
         ASSERT_TRUE(dev->qp.start_internal(internal_command()).ok());
         dev->fetch();
         while (!dev->fetched.empty()) dev->answer(0);
-        ASSERT_TRUE(dev->qp.poll_internal().ok()) << round;
+        ASSERT_TRUE(dev->qp.poll_internal(dev->host).ok()) << round;
         EXPECT_LE(dev->qp.stashed(), 7u);
         expect_consistent();
     }
@@ -394,7 +394,7 @@ TEST_F(QueuePairTest, InternalAnswerBeforeTheProvidersLeavesThemInTheQueue) {
     dev->answer_cid(0);
     dev->answer_cid(7);  // the broker's, out of order
     dev->answer_cid(1);
-    ASSERT_TRUE(dev->qp.poll_internal().ok());
+    ASSERT_TRUE(dev->qp.poll_internal(dev->host).ok());
     EXPECT_EQ(dev->qp.stashed(), 1u) << "only what came before the answer";
     auto done = complete();
     ASSERT_EQ(done.size(), 2u);
@@ -417,18 +417,18 @@ TEST_F(QueuePairTest, InternalAnswerMetByCompleteIsKept) {
     ASSERT_EQ(done.size(), 1u);
     EXPECT_EQ(done[0].cid, 2);
     EXPECT_TRUE(dev->host.bad.empty());
-    auto answer = dev->qp.poll_internal();
+    auto answer = dev->qp.poll_internal(dev->host);
     ASSERT_TRUE(answer.ok());
     EXPECT_EQ(answer.value().dw0, 0x55u);
 }
 
 TEST_F(QueuePairTest, AnAbandonedInternalCommandRetiresTheSlot) {
     admin_queue(8);
-    EXPECT_EQ(dev->qp.poll_internal().status(), Status::InvalidArgument) << "none waiting";
+    EXPECT_EQ(dev->qp.poll_internal(dev->host).status(), Status::InvalidArgument) << "none waiting";
     ASSERT_TRUE(dev->qp.start_internal(internal_command(nvme::kAdminIdentify)).ok());
     EXPECT_EQ(dev->qp.start_internal(internal_command()).status(), Status::Busy) << "one at a time";
     dev->fetch();
-    EXPECT_EQ(dev->qp.poll_internal().status(), Status::NotFound);
+    EXPECT_EQ(dev->qp.poll_internal(dev->host).status(), Status::NotFound);
     dev->qp.abandon_internal();  // the owner's deadline passed
     EXPECT_TRUE(dev->qp.internal_lost());
     EXPECT_EQ(dev->qp.start_internal(internal_command()).status(), Status::Timeout)
@@ -445,7 +445,7 @@ TEST_F(QueuePairTest, AnAbandonedInternalCommandRetiresTheSlot) {
     ASSERT_EQ(dev->host.bad.size(), 1u);
     EXPECT_EQ(dev->host.bad[0].first.dw0, 0xdeadu);
     EXPECT_EQ(dev->host.bad[0].second, Status::Timeout);
-    EXPECT_EQ(dev->qp.poll_internal().status(), Status::InvalidArgument);
+    EXPECT_EQ(dev->qp.poll_internal(dev->host).status(), Status::InvalidArgument);
     expect_consistent();
 }
 
@@ -459,10 +459,10 @@ TEST_F(QueuePairTest, AnUnaskedInternalAnswerIsBad) {
     ASSERT_TRUE(dev->qp.start_internal(internal_command()).ok());
     dev->fetch();
     dev->post_raw(dev->entry(7, 0, 0, /*sq_id=*/1));
-    EXPECT_EQ(dev->qp.poll_internal().status(), Status::NotFound);
+    EXPECT_EQ(dev->qp.poll_internal(dev->host).status(), Status::NotFound);
     EXPECT_EQ(dev->host.bad.size(), 2u);
     dev->answer_cid(7);
-    EXPECT_TRUE(dev->qp.poll_internal().ok());
+    EXPECT_TRUE(dev->qp.poll_internal(dev->host).ok());
 }
 
 TEST_F(QueuePairTest, IoQueuesHaveNoInternalSlot) {
@@ -473,13 +473,11 @@ TEST_F(QueuePairTest, IoQueuesHaveNoInternalSlot) {
 
 TEST_F(QueuePairTest, ImpossibleShapesAreRefused) {
     nvme::QueuePair qp;
-    fake_nvme::Host host;
     nvme::Sqe sq[4];
     nvme::Cqe cq[8];
     u64 lists[512];
     auto init = [&](u16 qid, u16 sq_entries, u16 cq_entries, u16 pages, bool with_lists = true) {
-        return qp.init({qid, sq_entries, cq_entries, pages}, {sq, cq, with_lists ? lists : nullptr, 0x1000}, &host)
-            .status();
+        return qp.init({qid, sq_entries, cq_entries, pages}, {sq, cq, with_lists ? lists : nullptr, 0x1000}).status();
     };
     EXPECT_EQ(init(1, 1, 2, 0), Status::InvalidArgument);
     EXPECT_EQ(init(1, 257, 512, 0), Status::InvalidArgument);
