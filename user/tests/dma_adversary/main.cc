@@ -267,8 +267,10 @@ int fail(const char* step, Status s) {
 }
 
 // The stash mode's Get Features answers with this (Temperature Threshold,
-// NVMe 1.4 §5.21.1.4: TMPTH, CDW11 15:0, comes back in DW0): a completion
-// slot's first half-word, should it land past the end of a kernel array.
+// NVMe 1.4 §5.21.1.4: TMPTH, CDW11 15:0, comes back in DW0). At cf9a47e the
+// 257th stashed completion landed on the stash's counter, DW0 first: 0x101
+// sent the next ones onto the queue's mapping list, and the kernel
+// panicked when the process exited.
 constexpr u32 kStashThreshold = 0x0101;
 constexpr u16 kStashIds = 6;  // an 8-entry admin queue takes 6 of the provider's at once
 constexpr u32 kStashRounds = 64;
