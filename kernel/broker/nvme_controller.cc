@@ -52,7 +52,7 @@ Result<void> NvmeController::bring_up() {
     m_scratch_held = true;
     const u8* page = direct_map::to_virt<const u8>(m_scratch_phys);
 
-    TRY(admin->run_internal(identify_command(nvme::kIdentifyController, 0, m_scratch_phys)));
+    TRY(identify(nvme::kIdentifyController, 0));
     nvme::ControllerInfo info = nvme::parse_identify_controller(page);
     TRY(identify_namespaces(info.nn));
     TRY(configure_queues());
@@ -70,15 +70,25 @@ Result<void> NvmeController::bring_up() {
     return {};
 }
 
+Result<void> NvmeController::identify(u8 cns, u32 nsid) {
+    // Zeroed first: a device that answers success without writing the page
+    // leaves zeros (for a namespace: NSZE 0, inactive, no I/O), never the
+    // previous command's data to be taken for this one's.
+    __builtin_memset(direct_map::to_virt<u8>(m_scratch_phys), 0, kPage);
+    TRY(admin->run_internal(identify_command(cns, nsid, m_scratch_phys)));
+    return {};
+}
+
 Result<void> NvmeController::identify_namespaces(u32 nn) {
     const u8* page = direct_map::to_virt<const u8>(m_scratch_phys);
     u32* nsids = m_active_nsids;
     u32 count = 0;
-    // The active list (CNS 02h, NVMe 1.1+); a controller without it gets
-    // 1..NN probed one by one.
-    if (admin->run_internal(identify_command(nvme::kIdentifyActiveNamespaces, 0, m_scratch_phys)).ok()) {
+    // The active list (CNS 02h, NVMe 1.1+); a controller that refuses it
+    // gets 1..NN probed one by one.
+    if (auto listed = identify(nvme::kIdentifyActiveNamespaces, 0); listed.ok()) {
         count = TRY(nvme::parse_active_namespaces(page, nsids, kMaxNamespaces));
     } else {
+        if (listed.status() != Status::DeviceError) return listed.status();
         for (u32 n = 1; n <= nn && count < kMaxNamespaces; n++) nsids[count++] = n;
     }
     if (count == kMaxNamespaces && nn > kMaxNamespaces)
@@ -86,8 +96,17 @@ Result<void> NvmeController::identify_namespaces(u32 nn) {
                  m_session->id(), nn, kMaxNamespaces);
     m_namespace_count = 0;
     for (u32 i = 0; i < count; i++) {
-        if (!admin->run_internal(identify_command(nvme::kIdentifyNamespace, nsids[i], m_scratch_phys)).ok())
+        // Only a refusal skips a namespace. No answer (Timeout) ends the
+        // bring-up — the controller is reset — because the command may
+        // still complete and write this page later, under another
+        // namespace's name (issue 11, finding 9); the broker's command id
+        // is retired by then anyway.
+        if (auto r = identify(nvme::kIdentifyNamespace, nsids[i]); !r.ok()) {
+            if (r.status() != Status::DeviceError) return r.status();
+            LOG_WARN("nvme broker: session %u: namespace %u: Identify refused; no I/O to it", m_session->id(),
+                     nsids[i]);
             continue;
+        }
         auto ns = nvme::parse_identify_namespace(page);
         if (!ns.ok()) {
             if (ns.status() != Status::NotFound)

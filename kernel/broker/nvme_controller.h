@@ -95,6 +95,8 @@ private:
     NvmeController(kdma::Session* session, volatile u8* regs, u8 dstrd, u16 max_entries)
         : m_session(session), m_regs(regs), m_dstrd(dstrd), m_max_entries(max_entries) {}
     ~NvmeController();
+    // Identify `cns` (for `nsid`) into the scratch page, zeroed first.
+    Result<void> identify(u8 cns, u32 nsid);
     Result<void> identify_namespaces(u32 nn);
     Result<void> configure_queues();
     Result<void> configure_shadow_doorbells();

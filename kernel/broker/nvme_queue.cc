@@ -9,9 +9,6 @@
 #include "console/log.h"
 #include "dma/class_reset.h"
 #include "mm/direct_map.h"
-#include "nvme/completion.h"
-#include "nvme/policy.h"
-#include "nvme/prp.h"
 #include "nvme/registers.h"
 #include "pci/enumerate.h"
 
@@ -30,44 +27,64 @@ constexpr u16 kMaxListPages = 32;
 // its tail unmoved before the broker checks for a lost shadow doorbell.
 constexpr u64 kLostDoorbellNs = 10'000'000;
 
-// Bytes an admin command moves, computed from the command itself: the
-// device transfers what the command says, whatever the provider believes,
-// so the bounds check must use this. Unsupported: a feature whose data
-// size is not defined.
-Result<u64> admin_transfer_bytes(const abi::NvmeCommand& c) {
-    switch (c.opcode) {
-        case nvme::kAdminIdentify: return kPage;  // NVMe 1.4 §5.15: always one 4 KiB structure
-        case nvme::kAdminGetLogPage: {
-            // §5.14: NUMD = NUMDU (CDW11 15:0) << 16 | NUMDL (CDW10 31:16), 0's based dwords.
-            u64 numd = (u64{c.cdw11 & 0xffff} << 16 | (c.cdw10 >> 16)) + 1;
-            return numd * 4;
-        }
-        case nvme::kAdminSetFeatures:
-        case nvme::kAdminGetFeatures:
-            // §5.21.1: some features carry a data structure (sized by the
-            // feature and CDW11), most none.
-            return u64{TRY(nvme::feature_data_bytes(static_cast<u8>(c.cdw10 & 0xff), c.cdw11))};
-        default: return 0;
-    }
-}
-
 // Is a BAR0 of `bar_size` big enough for queue `qid`'s doorbells?
 bool doorbells_fit(u16 qid, u8 dstrd, u64 bar_size) { return nvme::cq_head_doorbell(qid, dstrd) + 4 <= bar_size; }
 
 }  // namespace
 
+// What m_core asks of the queue; its templates check this against
+// nvme::QueueHost, and with the type known the calls inline.
+class NvmeQueue::Host {
+public:
+    Host(NvmeQueue* queue, Process* caller) : m_queue(queue), m_caller(caller) {}
+
+    // The caller's DmaBuffer: of this queue's grant, with both rights (the
+    // device may read and write it), and the region inside it.
+    [[gnu::always_inline]] Result<nvme::BufferRegion> resolve(u32 handle, u64 offset, u64 bytes) {
+        if (!m_caller) return Status::BadHandle;
+        auto* buffer =
+            TRY(kcap::lookup<DmaBuffer>(m_caller, handle, Type::DmaBuffer, cap::kRightRead | cap::kRightWrite));
+        if (buffer->session() != m_queue->m_session) return Status::NotOwner;
+        if (offset > buffer->size() || bytes > buffer->size() - offset) return Status::OutOfBounds;
+        return nvme::BufferRegion{buffer->device_address(offset), buffer->ledger_id()};
+    }
+    Result<u8> lba_shift(u32 nsid) {
+        const NvmeNamespace* ns = m_queue->m_ctrl->find_namespace(nsid);
+        if (!ns) return Status::NotFound;
+        if (!ns->usable) return Status::Unsupported;
+        return ns->lba_shift;
+    }
+    Result<void> hold(u32 id) { return m_queue->m_session->hold(id); }
+    void unhold(u32 id) { m_queue->m_session->unhold(id); }
+    void bad_completion(const nvme::Cqe& entry, Status why) {
+        u32 session = m_queue->m_session->id();
+        if (why == Status::Timeout)
+            LOG_WARN("nvme broker: session %u: queue %u: late answer (status 0x%x) to an abandoned broker command; "
+                     "ignored",
+                     session, m_queue->m_qid, nvme::cqe_status_code(entry));
+        else
+            LOG_WARN("nvme broker: session %u: queue %u: device posted a bad completion (cid %u sq %u): %s; ignored",
+                     session, m_queue->m_qid, entry.cid, entry.sq_id, status_name(why));
+    }
+
+private:
+    NvmeQueue* m_queue;
+    Process* m_caller;
+};
+
 Result<void> NvmeQueue::allocate_rings(kdma::Session* session, u16 sq_entries, u16 cq_entries, u16 list_pages) {
-    m_entries = sq_entries;
-    m_cq_entries = cq_entries;
     m_sq_entry =
         TRY(session->allocate(u64{sq_entries} * sizeof(nvme::Sqe), session->id(), dma::Use::Queue, &m_sq_phys));
     m_cq_entry =
         TRY(session->allocate(u64{cq_entries} * sizeof(nvme::Cqe), session->id(), dma::Use::Queue, &m_cq_phys));
-    if (list_pages) {
+    if (list_pages)
         m_list_entry = TRY(session->allocate(u64{list_pages} * kPage, session->id(), dma::Use::Queue, &m_list_phys));
-        m_list_pages = list_pages;
-        m_list_free = list_pages == 64 ? ~u64{0} : (u64{1} << list_pages) - 1;
-    }
+    // The queue pair works on the memory through the direct map; the
+    // device sees it at the ledger's addresses.
+    nvme::QueuePair::Memory memory{direct_map::to_virt<nvme::Sqe>(m_sq_phys),
+                                   direct_map::to_virt<volatile nvme::Cqe>(m_cq_phys),
+                                   list_pages ? direct_map::to_virt<u64>(m_list_phys) : nullptr, m_list_phys};
+    TRY(m_core.init({m_qid, sq_entries, cq_entries, list_pages}, memory));
     // Held for as long as the controller may fetch from or post to them.
     (void)session->hold(m_sq_entry);
     (void)session->hold(m_cq_entry);
@@ -278,11 +295,8 @@ void NvmeQueue::drop_holds(bool device_stopped) {
     if (m_retired) return;
     m_retired = true;
     if (!device_stopped) return;  // the holds wait for the grant's teardown
-    for (u32 cid = 0; cid < m_entries; cid++)
-        if (m_held[cid]) m_session->unhold(m_held[cid]);
-    for (auto& h : m_held) h = 0;
-    for (auto& w : m_outstanding) w = 0;
-    m_in_flight = 0;
+    Host host(this, nullptr);
+    m_core.release_all(host);
     if (m_sq_entry) m_session->unhold(m_sq_entry);
     if (m_cq_entry) m_session->unhold(m_cq_entry);
     if (m_list_entry) m_session->unhold(m_list_entry);
@@ -294,143 +308,26 @@ Result<void> NvmeQueue::usable() const {
     return {};
 }
 
-void NvmeQueue::set_outstanding(u16 cid, bool on) {
-    if (on) {
-        m_outstanding[cid / 64] |= u64{1} << (cid % 64);
-        m_in_flight++;
-    } else {
-        m_outstanding[cid / 64] &= ~(u64{1} << (cid % 64));
-        m_in_flight--;
-    }
-}
-
-Result<u64> NvmeQueue::transfer_bytes(const abi::NvmeCommand& c) const {
-    if (is_admin()) return admin_transfer_bytes(c);
-    if (c.opcode == nvme::kIoFlush || c.opcode == nvme::kIoWriteZeroes) return u64{0};
-    const NvmeNamespace* ns = m_ctrl->find_namespace(c.nsid);
-    if (!ns) return Status::NotFound;
-    if (!ns->usable) return Status::Unsupported;
-    return nvme::io_transfer_bytes(c.opcode, c.cdw10, c.cdw12, ns->lba_shift);
-}
-
-Result<u16> NvmeQueue::take_list_page() {
-    for (u16 p = 0; p < m_list_pages; p++) {
-        if (m_list_free >> p & 1) {
-            m_list_free &= ~(u64{1} << p);
-            return p;
-        }
-    }
-    return Status::Busy;
-}
-
 Result<u32> NvmeQueue::submit(Process* caller, const abi::NvmeCommand* commands, u32 count) {
     TRY(usable());
-    if (count == 0 || count > abi::kNvmeMaxBatch) return Status::InvalidArgument;
-    // What validation derives per command (the rest comes from the command).
-    struct Data {
-        u64 prp1, prp2;
-        u32 hold;        // ledger entry the device is handed (0: none)
-        u8 list;         // PRP list page + 1 (0: none)
-    };
-    Data data[abi::kNvmeMaxBatch];
-    u64 batch_cids[abi::kNvmeMaxEntries / 64] = {};
-    if (m_in_flight + count > capacity()) return Status::Busy;
-    u32 validated = 0;
-    auto give_back_lists = [&] {
-        for (u32 k = 0; k < validated; k++)
-            if (data[k].list) m_list_free |= u64{1} << (data[k].list - 1);
-    };
-    Status refused = Status::Ok;
-    for (u32 i = 0; i < count && refused == Status::Ok; i++) {
-        const abi::NvmeCommand& c = commands[i];
-        auto check = [&]() -> Result<Data> {
-            if (c.cid >= provider_cids() || outstanding(c.cid) || (batch_cids[c.cid / 64] >> (c.cid % 64) & 1))
-                return Status::Busy;
-            batch_cids[c.cid / 64] |= u64{1} << (c.cid % 64);
-            TRY(nvme::command_allowed(is_admin() ? nvme::QueueKind::Admin : nvme::QueueKind::Io, c.opcode, c.cdw10));
-            u64 bytes = TRY(transfer_bytes(c));
-            if (bytes == 0) {
-                if (c.buffer || c.length) return Status::InvalidArgument;
-                return Data{0, 0, 0, 0};
-            }
-            if (!c.buffer) return Status::InvalidArgument;  // PRP1 = 0 would aim the device at physical 0
-            if (c.length != bytes) return Status::InvalidArgument;
-            auto* buffer = TRY(kcap::lookup<DmaBuffer>(caller, c.buffer, Type::DmaBuffer,
-                                                       cap::kRightRead | cap::kRightWrite));
-            if (buffer->session() != m_session) return Status::NotOwner;
-            if (c.offset > buffer->size() || bytes > buffer->size() - c.offset) return Status::OutOfBounds;
-            u64 address = buffer->device_address(c.offset);
-            nvme::PrpPlan plan = TRY(nvme::plan_prps(address, bytes));
-            Data d{plan.prp1, plan.prp2, buffer->ledger_id(), 0};
-            if (plan.list_entries) {
-                if (is_admin()) return Status::Unsupported;  // admin transfers fit two pages, or are refused
-                u16 page = TRY(take_list_page());
-                d.list = static_cast<u8>(page + 1);
-                u64 list_phys = m_list_phys + u64{page} * kPage;
-                auto filled = nvme::fill_prp_list(address, bytes, direct_map::to_virt<u64>(list_phys),
-                                                  nvme::kPrpListMaxEntries);
-                if (!filled.ok()) {
-                    m_list_free |= u64{1} << page;
-                    return filled.status();
-                }
-                d.prp2 = list_phys;
-            }
-            return d;
-        };
-        auto d = check();
-        if (!d.ok()) {
-            refused = d.status();
-            break;
-        }
-        data[i] = d.value();
-        validated++;
-    }
-    if (refused != Status::Ok) {
-        give_back_lists();
-        return refused;
-    }
-    // The holds, all or none (they cannot fail after validation on one CPU,
-    // but nothing is written until they are taken).
-    for (u32 i = 0; i < count; i++) {
-        if (!data[i].hold) continue;
-        if (auto h = m_session->hold(data[i].hold); !h.ok()) {
-            for (u32 k = 0; k < i; k++)
-                if (data[k].hold) m_session->unhold(data[k].hold);
-            give_back_lists();
-            return h.status();
-        }
-    }
-    // The entries, built straight into the kernel's submission queue; one
-    // doorbell write for the batch.
-    auto* sq = direct_map::to_virt<nvme::Sqe>(m_sq_phys);
-    for (u32 i = 0; i < count; i++) {
-        const abi::NvmeCommand& c = commands[i];
-        nvme::Sqe& e = sq[m_sq_tail];
-        e = nvme::Sqe{};
-        e.cdw0 = nvme::cdw0(c.opcode, c.cid);
-        e.nsid = c.nsid;
-        e.prp1 = data[i].prp1;
-        e.prp2 = data[i].prp2;
-        e.cdw10 = c.cdw10;
-        e.cdw11 = c.cdw11;
-        e.cdw12 = c.cdw12;
-        e.cdw13 = c.cdw13;
-        e.cdw14 = c.cdw14;
-        e.cdw15 = c.cdw15;
-        m_held[c.cid] = data[i].hold;
-        m_list_of[c.cid] = data[i].list;
-        set_outstanding(c.cid, true);
-        m_sq_tail = static_cast<u16>((m_sq_tail + 1) % m_entries);
-    }
-    ring_sq();
-    return count;
+    Host host(this, caller);
+    u32 n = TRY(m_core.submit(commands, count, host));
+    ring_sq();  // one doorbell write for the batch
+    return n;
 }
 
 void NvmeQueue::ring_sq() {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);  // entries visible before the doorbell
-    m_ctrl->write_doorbell(m_qid, false, m_sq_tail, m_sq_tail_rung);
-    m_sq_tail_rung = m_sq_tail;
+    m_ctrl->write_doorbell(m_qid, false, m_core.sq_tail(), m_sq_tail_rung);
+    m_sq_tail_rung = m_core.sq_tail();
     m_sq_rung_ns = clock::monotonic_ns();
+}
+
+bool NvmeQueue::ring_cq() {
+    if (!m_core.take_cq_moved()) return false;
+    m_ctrl->write_doorbell(m_qid, true, m_core.cq_head(), m_cq_head_rung);
+    m_cq_head_rung = m_core.cq_head();
+    return true;
 }
 
 void NvmeQueue::check_for_lost_doorbell() {
@@ -438,122 +335,67 @@ void NvmeQueue::check_for_lost_doorbell() {
     // ago that the controller must have fetched it: a shadow doorbell
     // update may have been lost (docs/nvme-shadow-doorbells.md). The
     // controller checks and, if so, rings MMIO.
-    if (is_admin() || !m_in_flight || !m_ctrl->shadow_doorbells()) return;
+    if (is_admin() || !m_core.in_flight() || !m_ctrl->shadow_doorbells()) return;
     if (clock::monotonic_ns() - m_sq_rung_ns < kLostDoorbellNs) return;
-    m_ctrl->recover_lost_doorbells(m_qid, m_sq_tail, m_cq_head);
+    m_ctrl->recover_lost_doorbells(m_qid, m_core.sq_tail(), m_core.cq_head());
     m_sq_rung_ns = clock::monotonic_ns();
-}
-
-void NvmeQueue::finish(u16 cid) {
-    if (m_held[cid]) m_session->unhold(m_held[cid]);
-    m_held[cid] = 0;
-    if (m_list_of[cid]) m_list_free |= u64{1} << (m_list_of[cid] - 1);
-    m_list_of[cid] = 0;
-    set_outstanding(cid, false);
-}
-
-void NvmeQueue::advance_cq() {
-    m_cq_head = static_cast<u16>((m_cq_head + 1) % m_cq_entries);
-    if (m_cq_head == 0) m_phase = !m_phase;
 }
 
 Result<u32> NvmeQueue::complete(abi::NvmeCompletion* out, u32 max) {
     TRY(usable());
-    u32 done = 0;
-    while (done < max && m_stashed) {
-        out[done++] = m_stash[0];
-        m_stashed--;
-        for (u16 i = 0; i < m_stashed; i++) m_stash[i] = m_stash[i + 1];
-    }
-    auto* cq = direct_map::to_virt<volatile nvme::Cqe>(m_cq_phys);
-    bool consumed = false;
-    while (done < max) {
-        nvme::Cqe entry;
-        __builtin_memcpy(&entry, const_cast<const nvme::Cqe*>(&cq[m_cq_head]), sizeof entry);
-        auto cid = nvme::check_completion(entry, m_phase, m_qid, provider_cids(), m_outstanding);
-        if (!cid.ok() && cid.status() == Status::NotFound) break;  // nothing new
-        if (cid.ok()) {
-            u16 c = cid.value();
-            finish(c);
-            out[done++] = abi::NvmeCompletion{entry.dw0, c, nvme::cqe_status_code(entry)};
-        } else {
-            LOG_WARN("nvme broker: session %u: queue %u: device posted a bad completion (cid %u): %s; ignored",
-                     m_session->id(), m_qid, entry.cid, status_name(cid.status()));
-        }
-        advance_cq();
-        consumed = true;
-    }
-    if (consumed) {
-        m_ctrl->write_doorbell(m_qid, true, m_cq_head, m_cq_head_rung);
-        m_cq_head_rung = m_cq_head;
-    } else if (!done) {
-        check_for_lost_doorbell();
-    }
+    Host host(this, nullptr);
+    u32 done = m_core.complete(out, max, host);
+    if (!ring_cq() && !done) check_for_lost_doorbell();
     return done;
 }
 
 Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command) {
     if (!is_admin()) return Status::WrongType;
     TRY(usable());
-    u16 cid = internal_cid();
-    if (m_in_flight + 1u > m_entries - 1u) return Status::Busy;
-    auto* sq = direct_map::to_virt<nvme::Sqe>(m_sq_phys);
-    sq[m_sq_tail] = command;
-    sq[m_sq_tail].cdw0 = nvme::cdw0(nvme::cdw0_opcode(command.cdw0), cid);
-    m_sq_tail = static_cast<u16>((m_sq_tail + 1) % m_entries);
+    u8 opcode = nvme::cdw0_opcode(command.cdw0);
+    if (auto started = m_core.start_internal(command); !started.ok()) {
+        if (started.status() == Status::Timeout)
+            LOG_WARN("nvme broker: session %u: admin opcode 0x%x not sent: an earlier broker command never answered",
+                     m_session->id(), opcode);
+        return started.status();
+    }
     ring_sq();
-
-    // Wait for ours; the provider's completions met on the way are checked
-    // and kept for its next complete().
-    auto* cq = direct_map::to_virt<volatile nvme::Cqe>(m_cq_phys);
-    u64 internal_bit[abi::kNvmeMaxEntries / 64] = {};
-    internal_bit[cid / 64] = u64{1} << (cid % 64);
-    nvme::Cqe result{};
-    bool answered = false;
-    bool consumed = false;
-    u64 deadline = clock::monotonic_ns() + kInternalTimeoutNs;
-    while (!answered && clock::monotonic_ns() < deadline) {
-        nvme::Cqe entry;
-        __builtin_memcpy(&entry, const_cast<const nvme::Cqe*>(&cq[m_cq_head]), sizeof entry);
-        if (nvme::cqe_phase(entry) != m_phase) {
-            __builtin_ia32_pause();
-            continue;
-        }
-        if (nvme::check_completion(entry, m_phase, 0, m_entries, internal_bit).ok()) {
-            result = entry;
-            answered = true;
-        } else if (auto c = nvme::check_completion(entry, m_phase, 0, provider_cids(), m_outstanding); c.ok()) {
-            finish(c.value());
-            m_stash[m_stashed++] = abi::NvmeCompletion{entry.dw0, c.value(), nvme::cqe_status_code(entry)};
-        } else {
-            LOG_WARN("nvme broker: session %u: device posted a bad completion (cid %u); ignored", m_session->id(),
-                     entry.cid);
-        }
-        advance_cq();
-        consumed = true;
-    }
-    if (consumed) {
-        m_ctrl->write_doorbell(0, true, m_cq_head, m_cq_head_rung);
-        m_cq_head_rung = m_cq_head;
-    }
-    if (!answered) {
-        LOG_ERROR("nvme broker: session %u: admin opcode %#x got no completion within %llu ms", m_session->id(),
-                  nvme::cdw0_opcode(command.cdw0), static_cast<unsigned long long>(kInternalTimeoutNs / 1'000'000));
+    auto answer = wait_internal();
+    ring_cq();
+    if (!answer.ok()) {
+        LOG_ERROR("nvme broker: session %u: admin opcode 0x%x got no completion within %llu ms", m_session->id(),
+                  opcode, static_cast<unsigned long long>(kInternalTimeoutNs / 1'000'000));
         return Status::Timeout;
     }
-    u16 status = nvme::cqe_status_code(result);
+    u16 status = nvme::cqe_status_code(answer.value());
     if (status) {
-        LOG_WARN("nvme broker: session %u: admin opcode %#x failed: %s (%#x)", m_session->id(),
-                 nvme::cdw0_opcode(command.cdw0), nvme::status_text(status), status);
+        LOG_WARN("nvme broker: session %u: admin opcode 0x%x failed: %s (0x%x)", m_session->id(), opcode,
+                 nvme::status_text(status), status);
         return Status::DeviceError;
     }
-    return result;
+    return answer.value();
+}
+
+Result<nvme::Cqe> NvmeQueue::wait_internal() {
+    // The provider's completions met on the way are checked and kept for its
+    // next complete() (their ids stay taken until then).
+    Host host(this, nullptr);
+    u64 deadline = clock::monotonic_ns() + kInternalTimeoutNs;
+    for (;;) {
+        auto answer = m_core.poll_internal(host);
+        if (answer.ok() || answer.status() != Status::NotFound) return answer;
+        if (clock::monotonic_ns() >= deadline) {
+            m_core.abandon_internal();  // its id is never used again on this generation
+            return Status::Timeout;
+        }
+        __builtin_ia32_pause();
+    }
 }
 
 Result<u64> NvmeQueue::map_completions(Process* process, u32 space_id, u32 handle) {
     TRY(usable());
     auto frame_of = [](const void* self, u64 i) { return static_cast<const NvmeQueue*>(self)->m_cq_phys + i * kPage; };
-    u64 pages = (u64{m_cq_entries} * sizeof(nvme::Cqe) + kPage - 1) / kPage;
+    u64 pages = (u64{m_core.cq_entries()} * sizeof(nvme::Cqe) + kPage - 1) / kPage;
     return m_mappings.map(this, process, 0, pages, frame_of, this, mm::MapFlags{false, false, false}, space_id,
                           handle);
 }

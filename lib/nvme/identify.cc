@@ -30,15 +30,46 @@ u64 max_transfer_bytes(u8 mdts, u64 cap) {
     return bytes < cap ? bytes : cap;
 }
 
+namespace {
+
+// LBA Format `index` (NVMe 1.4 §5.15.2.1, Figure 249): MS 15:0, LBADS 23:16.
+const u8* lba_format(const u8* data, u8 index) { return data + 128 + 4 * u32{index}; }
+
+bool lba_formats_agree(const u8* data, u8 a, u8 b) {
+    return le16(lba_format(data, a)) == le16(lba_format(data, b)) && lba_format(data, a)[2] == lba_format(data, b)[2];
+}
+
+// The in-use format's index. FLBAS bits 3:0 are its low 4 bits; since NVMe
+// 2.0 (NVM Command Set 1.0, Identify Namespace, FLBAS) bits 6:5 are its
+// high 2 bits, for namespaces with more than 16 formats (up to 64, LBAF0..
+// LBAF63 at bytes 128..383). NLBAF is 0's based:
+//   NLBAF < 16   at most 16 formats: bits 6:5 are no part of the index
+//                (reserved in 1.4; "the host should ignore" in 2.0)
+//   NLBAF > 16   the index is bits 6:5 : 3:0
+//   NLBAF = 16   17 formats. Format 16 needs bits 6:5, yet 2.0's text says
+//                to ignore them "if NLBAF is less than or equal to 16".
+//                When both readings name valid formats that differ, the
+//                namespace is Malformed: a guessed block size would size
+//                transfers wrongly.
+Result<u8> format_index(const u8* data, u8 nlbaf, u8 flbas) {
+    u8 low = flbas & 0x0f;
+    u8 combined = static_cast<u8>(low | ((flbas >> 5) & 0x03) << 4);
+    u8 format = nlbaf > 16 ? combined : low;
+    if (nlbaf == 16 && combined != low && combined <= nlbaf && !lba_formats_agree(data, low, combined))
+        return Status::Malformed;
+    if (format > nlbaf) return Status::Malformed;
+    return format;
+}
+
+}  // namespace
+
 Result<NamespaceInfo> parse_identify_namespace(const u8* data) {
     NamespaceInfo ns{};
     ns.blocks = le64(data + 0);
     if (ns.blocks == 0) return Status::NotFound;
     u8 nlbaf = data[25];  // 0's based count of formats
     u8 flbas = data[26];
-    u8 format = flbas & 0x0f;
-    if (format > nlbaf || format > 15) return Status::Malformed;
-    const u8* lbaf = data + 128 + 4 * format;
+    const u8* lbaf = lba_format(data, TRY(format_index(data, nlbaf, flbas)));
     ns.metadata = le16(lbaf);
     ns.lba_shift = lbaf[2];
     ns.extended = (flbas & 0x10) != 0;

@@ -43,7 +43,10 @@ struct NamespaceInfo {
 // The namespace's in-use format.
 //   NotFound     NSZE 0: the NSID is inactive (§5.15.2.1: an inactive
 //                namespace's structure is all zero)
-//   Malformed    FLBAS names a format past NLBAF
+//   Malformed    FLBAS names a format past NLBAF, or (NLBAF 16) two
+//                different formats depending on how bits 6:5 are read
+//   The format index is FLBAS bits 3:0, with bits 6:5 above them when
+//   the namespace has more than 16 formats (NVMe 2.0; identify.cc).
 //   Unsupported  a block size outside 512 B .. 64 KiB (LBADS 9..16)
 Result<NamespaceInfo> parse_identify_namespace(const u8* data);
 

@@ -1,6 +1,7 @@
 #include "nvme/policy.h"
 
 #include "nvme/command.h"
+#include "nvme/identify.h"
 
 namespace nvme {
 namespace {
@@ -86,6 +87,16 @@ Result<u32> feature_data_bytes(u8 fid, u32 cdw11) {
     }
     if (!feature_defined(fid)) return Status::Unsupported;
     return 0u;
+}
+
+Result<u64> admin_transfer_bytes(u8 opcode, u32 cdw10, u32 cdw11) {
+    switch (opcode) {
+        case kAdminIdentify: return u64{kIdentifyBytes};
+        case kAdminGetLogPage: return ((u64{cdw11 & 0xffff} << 16 | (cdw10 >> 16)) + 1) * 4;
+        case kAdminSetFeatures:
+        case kAdminGetFeatures: return u64{TRY(feature_data_bytes(feature_id(cdw10), cdw11))};
+        default: return u64{0};
+    }
 }
 
 Result<u64> io_transfer_bytes(u8 opcode, u32 cdw10, u32 cdw12, u8 lba_shift) {

@@ -54,6 +54,17 @@ bool command_uses_data(QueueKind q, u8 opcode);
 //                NVMe-MI, vendor specific): its size cannot be known.
 Result<u32> feature_data_bytes(u8 fid, u32 cdw11);
 
+// Bytes an admin command moves through PRP1/PRP2, computed from the command
+// itself: the device transfers what the command says, whatever the
+// provider believes, so the bounds check must use this.
+//   Identify              4096 (NVMe 1.4 §5.15: always one structure)
+//   Get Log Page          (NUMD + 1) dwords, NUMD = NUMDU (CDW11 15:0) << 16
+//                         | NUMDL (CDW10 31:16), 0's based (§5.14)
+//   Get/Set Features      feature_data_bytes() of the FID in CDW10 7:0
+//   anything else         0
+//   Unsupported           a feature whose data size is not known
+Result<u64> admin_transfer_bytes(u8 opcode, u32 cdw10, u32 cdw11);
+
 // Bytes an I/O command moves through PRP1/PRP2, computed from the command
 // (the device transfers what the command says, whatever the provider
 // claims) and the namespace's block size (1 << lba_shift):

@@ -240,6 +240,63 @@ TEST(NvmeIdentifyNamespace, LastOfSixteenFormats) {
     EXPECT_EQ(r.value().metadata, 16);
 }
 
+// NVMe 2.0: up to 64 formats; FLBAS bits 6:5 are the index's top two bits.
+TEST(NvmeIdentifyNamespace, FormatIndexAbove16UsesFlbasBits6To5) {
+    Page p = namespace_page(100, 63, 0x60 | 0x0f);  // 64 formats, index 63
+    for (u32 i = 0; i < 63; i++) put_lbaf(p, i, 0, 9);
+    put_lbaf(p, 63, 0, 12);  // the last, at byte 128 + 252
+    auto r = nvme::parse_identify_namespace(p.data());
+    ASSERT_TRUE(r.ok()) << status_name(r.status());
+    EXPECT_EQ(r.value().lba_shift, 12);
+
+    Page q = namespace_page(100, 40, 0x20 | 0x10 | 0x02);  // index 18, extended metadata (bit 4)
+    for (u32 i = 0; i <= 40; i++) put_lbaf(q, i, 0, 9);
+    put_lbaf(q, 18, 8, 13);
+    auto e = nvme::parse_identify_namespace(q.data());
+    ASSERT_TRUE(e.ok()) << status_name(e.status());
+    EXPECT_EQ(e.value().lba_shift, 13) << "not format 2, which the low bits alone name";
+    EXPECT_EQ(e.value().metadata, 8);
+    EXPECT_TRUE(e.value().extended);
+
+    q[kFlbas] = 0x20 | 0x0a;  // index 26: a 512 B format
+    EXPECT_EQ(nvme::parse_identify_namespace(q.data()).value().lba_shift, 9);
+    q[kFlbas] = 0x40 | 0x0a;  // index 42 > NLBAF 40
+    EXPECT_EQ(nvme::parse_identify_namespace(q.data()).status(), Status::Malformed);
+}
+
+TEST(NvmeIdentifyNamespace, FlbasBits6To5AreIgnoredWithSixteenFormatsOrFewer) {
+    Page p = namespace_page(100, 3, 0x20 | 1);  // 4 formats: bits 6:5 are no part of the index
+    put_lbaf(p, 0, 0, 9);
+    put_lbaf(p, 1, 0, 12);
+    auto r = nvme::parse_identify_namespace(p.data());
+    ASSERT_TRUE(r.ok()) << status_name(r.status());
+    EXPECT_EQ(r.value().lba_shift, 12);
+    p[kNlbaf] = 15;
+    p[kFlbas] = 0x60 | 15;
+    put_lbaf(p, 15, 0, 16);
+    EXPECT_EQ(nvme::parse_identify_namespace(p.data()).value().lba_shift, 16);
+}
+
+TEST(NvmeIdentifyNamespace, SeventeenFormatsAmbiguousIndexMustAgree) {
+    // NLBAF 16, FLBAS 0x20: format 16 (bits 6:5 read) or format 0 (ignored,
+    // as NVMe 2.0's text says for NLBAF <= 16). Different block sizes: no guess.
+    Page p = namespace_page(100, 16, 0x20);
+    for (u32 i = 0; i <= 16; i++) put_lbaf(p, i, 0, 9);
+    put_lbaf(p, 16, 0, 12);
+    EXPECT_EQ(nvme::parse_identify_namespace(p.data()).status(), Status::Malformed);
+    // The same format either way: taken.
+    put_lbaf(p, 16, 0, 9);
+    auto same = nvme::parse_identify_namespace(p.data());
+    ASSERT_TRUE(same.ok());
+    EXPECT_EQ(same.value().lba_shift, 9);
+    // Bits 6:5 that would name no format (index 32): only the low bits can be meant.
+    p[kFlbas] = 0x40 | 1;
+    put_lbaf(p, 1, 0, 12);
+    auto low = nvme::parse_identify_namespace(p.data());
+    ASSERT_TRUE(low.ok()) << status_name(low.status());
+    EXPECT_EQ(low.value().lba_shift, 12);
+}
+
 TEST(NvmeIdentifyNamespace, ZeroNszeIsAnInactiveNamespace) {
     // §5.15.2.1: an inactive NSID reads as all zeros.
     Page zero = blank_page();

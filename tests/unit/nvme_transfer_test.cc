@@ -1,5 +1,5 @@
-// nvme::io_transfer_bytes (lib/nvme/policy.h): how many bytes an I/O
-// command makes the device move, from the command itself.
+// nvme::io_transfer_bytes and admin_transfer_bytes (lib/nvme/policy.h): how
+// many bytes a command makes the device move, from the command itself.
 #include <gtest/gtest.h>
 
 #include "nvme/command.h"
@@ -91,6 +91,26 @@ TEST(NvmeTransferBytes, AgreesWithTheIoAllowList) {
         EXPECT_EQ(r.ok(), allowed) << "opcode " << op;
         if (!allowed) EXPECT_EQ(r.status(), Status::Forbidden) << "opcode " << op;
     }
+}
+
+// Admin commands (moved from the kernel broker into lib with the queue pair).
+TEST(NvmeAdminTransferBytes, SizedFromTheCommand) {
+    auto admin = [](u8 opcode, u32 cdw10, u32 cdw11) {
+        auto r = nvme::admin_transfer_bytes(opcode, cdw10, cdw11);
+        return r.ok() ? r.value() : ~u64{0};
+    };
+    EXPECT_EQ(admin(nvme::kAdminIdentify, nvme::kIdentifyController, 0), 4096u);
+    EXPECT_EQ(admin(nvme::kAdminIdentify, nvme::kIdentifyNamespace, 0xffffffff), 4096u) << "whatever CNS says";
+    // Get Log Page: NUMDU (CDW11 15:0) : NUMDL (CDW10 31:16), 0's based dwords.
+    EXPECT_EQ(admin(nvme::kAdminGetLogPage, 0, 0), 4u);
+    EXPECT_EQ(admin(nvme::kAdminGetLogPage, 127u << 16, 0), 512u);
+    EXPECT_EQ(admin(nvme::kAdminGetLogPage, 0xffffu << 16 | 0xff, 0xffff0001), (u64{0x1ffff} + 1) * 4)
+        << "CDW10 15:0 and CDW11 31:16 are not part of NUMD";
+    EXPECT_EQ(admin(nvme::kAdminGetFeatures, nvme::kFeatureTemperatureThreshold, 0), 0u);
+    EXPECT_EQ(admin(nvme::kAdminSetFeatures, nvme::kFeatureTimestamp, 0), 8u);
+    EXPECT_EQ(admin(nvme::kAdminGetFeatures, nvme::kFeatureHostIdentifier, 1), 16u);
+    EXPECT_EQ(admin(nvme::kAdminKeepAlive, 0, 0), 0u);
+    EXPECT_EQ(nvme::admin_transfer_bytes(nvme::kAdminGetFeatures, 0xC1, 0).status(), Status::Unsupported);
 }
 
 }  // namespace

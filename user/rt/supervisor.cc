@@ -58,8 +58,15 @@ void Supervisor::run() {
             (void)waitset_add(ws.value().get(), m_client.directories[d], abi::kSignalReadable, kDirectoryKey + d);
             directories = true;
         }
-        if (m_client.ready_source && m_client.on_ready)
-            (void)waitset_add(ws.value().get(), m_client.ready_source, abi::kSignalReady, kReadyKey);
+        if (m_client.ready_source && m_client.on_ready) {
+            if (auto added = waitset_add(ws.value().get(), m_client.ready_source, abi::kSignalReady, kReadyKey);
+                !added.ok()) {
+                // Without the wait right it never will be: stop asking.
+                log("%s: cannot wait for its ready source (%s); it is not waited on", m_client.who,
+                    status_name(added.status()));
+                m_client.ready_source = 0;
+            }
+        }
         if (!anything && !next_restart && !m_client.service && !directories) {
             log("%s: nothing left to supervise", m_client.who);
             return;

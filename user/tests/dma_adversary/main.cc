@@ -19,6 +19,15 @@
 //   broker    commands the NVMe broker must refuse: queue creation,
 //             doorbell buffer config, host memory buffer, vendor opcodes,
 //             no buffer, wrong length, out-of-range offset, busy cid
+//   stash     the admin queue's stash (issue 11, finding 1): set the
+//             temperature threshold to a value of its choosing, then,
+//             round after round, submit Get Features of it with six
+//             command ids, never take their completions, and create and
+//             close an I/O queue — the broker's own Create/Delete commands
+//             meet its completions and keep them for it. The ids must not
+//             be reusable until their completions were taken (busy);
+//             NvmeComplete then hands out exactly those completions, and
+//             afterwards the ids are free again.
 // Holding the device root (granted by a test manifest, to act as two
 // providers at once):
 //   foreign   submit a buffer of another device's pool to the NVMe queue
@@ -284,6 +293,92 @@ abi::NvmeCommand raw(u8 opcode, u16 cid, u32 nsid, u32 buffer, u64 length) {
 int fail(const char* step, Status s) {
     rt::log("adversary: building the chain: %s: %s", step, status_name(s));
     return 1;
+}
+
+// The stash mode's Get Features answers with this (Temperature Threshold,
+// NVMe 1.4 §5.21.1.4: TMPTH, CDW11 15:0, comes back in DW0). At cf9a47e the
+// 257th stashed completion landed on the stash's counter, DW0 first: 0x101
+// sent the next ones onto the queue's mapping list, and the kernel
+// panicked when the process exited.
+constexpr u32 kStashThreshold = 0x0101;
+constexpr u16 kStashIds = 6;  // an 8-entry admin queue takes 6 of the provider's at once
+constexpr u32 kStashRounds = 64;
+
+abi::NvmeCommand temperature_threshold(u8 opcode, u16 cid) {
+    abi::NvmeCommand c{};
+    c.opcode = opcode;
+    c.cid = cid;
+    c.cdw10 = nvme::kFeatureTemperatureThreshold;
+    c.cdw11 = opcode == nvme::kAdminSetFeatures ? kStashThreshold : 0;  // composite sensor, over-temperature
+    return c;
+}
+
+// Takes completions until `want` arrived or a second passed; returns how many.
+u32 take_completions(u32 queue, abi::NvmeCompletion* done, u32 max, u32 want) {
+    u32 got = 0;
+    u64 deadline = rt::clock_ns() + 1'000'000'000ull;
+    while (got < want && got < max && rt::clock_ns() < deadline) {
+        auto n = rt::nvme_complete(queue, done + got, max - got);
+        if (!n.ok()) {
+            report("complete", n);
+            break;
+        }
+        got += n.value();
+    }
+    return got;
+}
+
+int stash(u32 pool) {
+    auto q = rt::nvme_admin_queue_create(pool, 8);
+    if (!q.ok()) return fail("admin queue", q.status());
+    u32 queue = q.value().get();
+    static abi::NvmeCompletion done[abi::kNvmeMaxEntries];
+    report("set the temperature threshold", submit(queue, temperature_threshold(nvme::kAdminSetFeatures, 0)));
+    if (take_completions(queue, done, 1, 1) != 1 || done[0].status) return fail("set features", Status::DeviceError);
+
+    u32 round = 0, submitted = 0;
+    Status refused = Status::Ok;
+    u16 refused_cid = 0;
+    for (; round < kStashRounds && refused == Status::Ok; round++) {
+        for (u16 cid = 0; cid < kStashIds; cid++) {
+            Status s = submit(queue, temperature_threshold(nvme::kAdminGetFeatures, cid));
+            if (s != Status::Ok) {
+                refused = s;
+                refused_cid = cid;
+                break;
+            }
+            submitted++;
+        }
+        if (refused != Status::Ok) break;
+        // The broker's Create I/O CQ/SQ, then Delete I/O SQ/CQ on close.
+        auto io = rt::nvme_io_queue_create(pool, queue, 2, 0);
+        if (!io.ok()) return fail("I/O queue", io.status());
+    }
+    rt::log("adversary: stash: %u Get Features submitted in %u round(s) with I/O queue churn, none taken; then cid "
+            "%u: %s",
+            submitted, round, refused_cid, status_name(refused));
+    report("reuse a command id whose completion was not taken", refused);
+
+    // Exactly what it submitted and the device answered, each once.
+    u32 got = take_completions(queue, done, abi::kNvmeMaxEntries, submitted);
+    u32 right = 0;
+    u32 seen = 0;  // bit cid
+    for (u32 i = 0; i < got; i++) {
+        bool ok = done[i].cid < kStashIds && !(seen >> done[i].cid & 1) && done[i].status == 0 &&
+                  done[i].result == kStashThreshold;
+        if (!ok && i - right < 4)  // a few are enough to show it
+            rt::log("adversary: stash: completion %u: cid %u result 0x%x status 0x%x: not one it is owed", i,
+                    done[i].cid, done[i].result, done[i].status);
+        seen |= 1u << (done[i].cid % 32);
+        right += ok;
+    }
+    rt::log("adversary: stash: NvmeComplete handed out %u completion(s), %u of them its own Get Features", got, right);
+    report("the same command id after its completion was taken",
+           submit(queue, temperature_threshold(nvme::kAdminGetFeatures, 0)));
+    u32 last = take_completions(queue, done, abi::kNvmeMaxEntries, 1);
+    rt::log("adversary: stash: its completion: %u, cid %u result 0x%x", last, last ? done[0].cid : 0xffff,
+            last ? done[0].result : 0);
+    return 0;
 }
 
 int io(u32 root) {
@@ -855,6 +950,7 @@ int main(u64) {
     else if (is("revoked")) rc = revoked(pci, bar0, irq, pool);
     else if (is("address")) rc = address(pci, pool);
     else if (is("broker")) rc = broker(pool);
+    else if (is("stash")) rc = stash(pool);
     else if (is("foreign")) rc = foreign(root);
     else if (is("other_pool")) rc = other_pool(root);
     else if (is("io")) rc = io(root);
