@@ -45,7 +45,8 @@ NvmeController::~NvmeController() {
     m_session->unref();
 }
 
-Result<void> NvmeController::bring_up() {
+Result<void> NvmeController::bring_up(kwait::How how) {
+    m_wait = how;
     // One page the device writes Identify data into, held while it may.
     m_scratch_entry = TRY(m_session->allocate(kPage, m_session->id(), dma::Use::Queue, &m_scratch_phys));
     TRY(m_session->hold(m_scratch_entry));
@@ -75,7 +76,7 @@ Result<void> NvmeController::identify(u8 cns, u32 nsid) {
     // leaves zeros (for a namespace: NSZE 0, inactive, no I/O), never the
     // previous command's data to be taken for this one's.
     __builtin_memset(direct_map::to_virt<u8>(m_scratch_phys), 0, kPage);
-    TRY(admin->run_internal(identify_command(cns, nsid, m_scratch_phys)));
+    TRY(admin->run_internal(identify_command(cns, nsid, m_scratch_phys), m_wait));
     return {};
 }
 
@@ -132,7 +133,7 @@ Result<void> NvmeController::configure_queues() {
     e.cdw0 = nvme::kAdminSetFeatures;
     e.cdw10 = nvme::kFeatureNumberOfQueues;
     e.cdw11 = (want - 1) | (want - 1) << 16;
-    nvme::Cqe done = TRY(admin->run_internal(e));
+    nvme::Cqe done = TRY(admin->run_internal(e, m_wait));
     u32 sq = (done.dw0 & 0xffff) + 1, cq = (done.dw0 >> 16) + 1;
     u32 granted = sq < cq ? sq : cq;
     m_io_queues = static_cast<u16>(granted < want ? granted : want);
@@ -168,7 +169,7 @@ Result<void> NvmeController::configure_shadow_doorbells() {
     e.cdw0 = nvme::kAdminDoorbellBufferConfig;
     e.prp1 = m_shadow_phys;
     e.prp2 = m_eventidx_phys;
-    auto r = admin->run_internal(e);
+    auto r = admin->run_internal(e, m_wait);
     if (r.ok()) {
         m_shadow_on = true;
         return {};

@@ -18,6 +18,7 @@
 #pragma once
 
 #include "dma/session.h"
+#include "sched/device_wait.h"
 #include "util/result.h"
 #include "util/types.h"
 
@@ -53,7 +54,8 @@ public:
     NvmeQueue* admin = nullptr;
 
     // With the admin queue live and nothing of the provider's submitted yet.
-    Result<void> bring_up();
+    // (how: the waits for its admin commands, sched/device_wait.h)
+    Result<void> bring_up(kwait::How how);
 
     // The namespace's format, or null when the broker does not know it.
     const NvmeNamespace* find_namespace(u32 nsid) const;
@@ -106,6 +108,7 @@ private:
     u8 m_dstrd;
     u16 m_max_entries;
     bool m_retired = false;
+    kwait::How m_wait = kwait::How::Spin;  // bring-up's waits (bring_up's argument)
     bool m_sq_always_mmio = false;  // a lost shadow update was seen
     u32 m_recoveries = 0;
     u32 m_refs = 1;

@@ -11,6 +11,7 @@
 #include "mm/direct_map.h"
 #include "nvme/registers.h"
 #include "pci/enumerate.h"
+#include "sched/device_wait.h"
 
 namespace kobj {
 namespace {
@@ -104,17 +105,33 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
     if (entries > cap.mqes_plus_one || entries > nvme::kAdminQueueMax) return Status::InvalidArgument;
     if (!doorbells_fit(abi::kNvmeMaxIoQueues, cap.dstrd, registers.length)) return Status::Unsupported;
     u32 timeout_ms = cap.timeout_ms ? cap.timeout_ms : 500;
+    // The waits below sleep (sched/device_wait.h: a controller may take
+    // CAP.TO to stop or start, and the CPU is everyone's meanwhile). While
+    // they do, the session is kept alive by this call's reference, and no
+    // second admin queue creation may interleave with this one: the two
+    // would write ASQ/ACQ over each other.
+    if (session->nvme_enabling) return Status::Busy;
+    session->nvme_enabling = true;
+    session->ref();
+    auto created = enable_admin(session, regs, cap, entries, timeout_ms);
+    session->nvme_enabling = false;
+    session->unref();
+    return created;
+}
 
+Result<NvmeQueue*> NvmeQueue::enable_admin(kdma::Session* session, volatile u8* regs, const nvme::Cap& cap,
+                                          u16 entries, u32 timeout_ms) {
     // Stopped first (the class reset teardown uses): it must not fetch from
     // the old queues while the new addresses are written. A live earlier
     // generation is retired: this is the provider's controller reset.
-    auto off = kdma::reset_function(session->function(), kwait::How::Spin);
+    auto off = kdma::reset_function(session->function(), kwait::How::Sleep);
     if (NvmeController* old = session->nvme_controller) {
         LOG_INFO("nvme broker: session %u: controller reset by a new admin queue (%s)", session->id(),
                  off.ok() ? "stopped" : status_name(off.status()));
         old->retire(off.ok());
     }
     if (!off.ok()) return off.status();
+    if (!session->active()) return Status::TornDown;  // torn down while the reset was awaited
 
     auto* q = new (std::nothrow) NvmeQueue();
     if (!q) return Status::NoMemory;
@@ -128,11 +145,13 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
     mmio::write64_halves(regs, nvme::kRegAsq, q->m_sq_phys);
     mmio::write64_halves(regs, nvme::kRegAcq, q->m_cq_phys);
     mmio::write<u32>(regs, nvme::kRegCc, nvme::cc_enable_value());
+    u64 enabled_at = clock::monotonic_ns();
     bool fatal = false;
-    auto ready = clock::spin_until(u64{timeout_ms} * 1'000'000, [&] {
+    auto ready = kwait::until(u64{timeout_ms} * 1'000'000, kwait::How::Sleep, [&] {
+        if (!session->active()) return true;  // torn down meanwhile: stop waiting
         u32 csts = mmio::read<u32>(regs, nvme::kRegCsts);
         fatal = csts & nvme::kCstsFatal;
-        return fatal || (csts & nvme::kCstsReady);
+        return fatal || ((csts & nvme::kCstsReady) && kdma::slow_device_settled(enabled_at));
     });
     // From here the controller record owns the generation: the destructor
     // resets the controller and retires it.
@@ -148,6 +167,10 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
     q->m_ctrl->admin = q;
     q->m_ctrl->attach(q);
     session->nvme_controller = q->m_ctrl;
+    if (!session->active()) {
+        q->unref();
+        return Status::TornDown;
+    }
     if (!ready.ok() || fatal) {
         Status why = fatal ? Status::DeviceError : ready.status();  // CSTS.CFS: controller fatal status
         LOG_ERROR("nvme broker: session %u: controller did not become ready: %s", session->id(), status_name(why));
@@ -156,7 +179,7 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
     }
     LOG_INFO("nvme broker: session %u: admin queue of %u entries, controller ready after %llu us", session->id(),
              entries, static_cast<unsigned long long>(ready.value() / 1000));
-    if (auto up = q->m_ctrl->bring_up(); !up.ok()) {
+    if (auto up = q->m_ctrl->bring_up(kwait::How::Sleep); !up.ok()) {
         LOG_ERROR("nvme broker: session %u: bring-up failed: %s", session->id(), status_name(up.status()));
         q->unref();
         return up.status();
@@ -215,8 +238,8 @@ Result<NvmeQueue*> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, Interrupt
     create_sq.prp1 = q->m_sq_phys;
     create_sq.cdw10 = u32{entries - 1u} << 16 | qid;
     create_sq.cdw11 = u32{qid} << 16 | 1u;
-    auto cq = admin->run_internal(create_cq);
-    auto sq = cq.ok() ? admin->run_internal(create_sq) : cq;
+    auto cq = admin->run_internal(create_cq, kwait::How::Sleep);
+    auto sq = cq.ok() ? admin->run_internal(create_sq, kwait::How::Sleep) : cq;
     if (!sq.ok()) {
         LOG_WARN("nvme broker: session %u: creating I/O queue %u failed: %s", session->id(), qid,
                  status_name(sq.status()));
@@ -228,7 +251,7 @@ Result<NvmeQueue*> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, Interrupt
                 nvme::Sqe delete_cq{};
                 delete_cq.cdw0 = nvme::kAdminDeleteCq;
                 delete_cq.cdw10 = qid;
-                gone = admin->run_internal(delete_cq).ok();
+                gone = admin->run_internal(delete_cq, kwait::How::Sleep).ok();
             }
         }
         if (gone) {
@@ -236,7 +259,7 @@ Result<NvmeQueue*> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, Interrupt
         } else {
             // No answer: the controller cannot be trusted with the queue's
             // memory; stop it (the provider creates its admin queue again).
-            auto off = kdma::reset_function(session->function(), kwait::How::Spin);
+            auto off = kdma::reset_function(session->function(), kwait::How::Sleep);
             ctrl->retire(off.ok());
         }
         q->unref();
@@ -263,9 +286,11 @@ NvmeQueue::~NvmeQueue() {
                 nvme::Sqe del{};
                 del.cdw0 = nvme::kAdminDeleteSq;
                 del.cdw10 = m_qid;
-                if (admin->run_internal(del).ok()) {
+                // A destructor cannot sleep: the deletions get the spin
+                // bound; a controller slower than that is reset instead.
+                if (admin->run_internal(del, kwait::How::Spin).ok()) {
                     del.cdw0 = nvme::kAdminDeleteCq;
-                    deleted = admin->run_internal(del).ok();
+                    deleted = admin->run_internal(del, kwait::How::Spin).ok();
                 }
             }
             if (deleted) {
@@ -349,7 +374,7 @@ Result<u32> NvmeQueue::complete(abi::NvmeCompletion* out, u32 max) {
     return done;
 }
 
-Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command) {
+Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command, kwait::How how) {
     if (!is_admin()) return Status::WrongType;
     TRY(usable());
     u8 opcode = nvme::cdw0_opcode(command.cdw0);
@@ -360,12 +385,14 @@ Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command) {
         return started.status();
     }
     ring_sq();
-    auto answer = wait_internal();
+    auto answer = wait_internal(how);
     ring_cq();
     if (!answer.ok()) {
-        LOG_ERROR("nvme broker: session %u: admin opcode 0x%x got no completion within %llu ms", m_session->id(),
-                  opcode, static_cast<unsigned long long>(kInternalTimeoutNs / 1'000'000));
-        return Status::Timeout;
+        if (answer.status() == Status::Timeout)
+            LOG_ERROR("nvme broker: session %u: admin opcode 0x%x got no completion within %llu ms", m_session->id(),
+                      opcode, static_cast<unsigned long long>(how == kwait::How::Spin ? kwait::kMaxSpinNs / 1'000'000
+                                                                                       : kInternalTimeoutNs / 1'000'000));
+        return answer.status();
     }
     u16 status = nvme::cqe_status_code(answer.value());
     if (status) {
@@ -376,20 +403,27 @@ Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command) {
     return answer.value();
 }
 
-Result<nvme::Cqe> NvmeQueue::wait_internal() {
+Result<nvme::Cqe> NvmeQueue::wait_internal(kwait::How how) {
     // The provider's completions met on the way are checked and kept for its
-    // next complete() (their ids stay taken until then).
+    // next complete() (their ids stay taken until then). A sleeping wait
+    // lets the provider's other threads in meanwhile: a complete() of theirs
+    // that meets the broker's answer hands it over (nvme::QueuePair), and a
+    // reset or teardown in between ends the wait (the answer will not come).
     Host host(this, nullptr);
-    u64 deadline = clock::monotonic_ns() + kInternalTimeoutNs;
-    for (;;) {
+    Status status = Status::NotFound;
+    nvme::Cqe entry{};
+    auto waited = kwait::until(kInternalTimeoutNs, how, [&] {
+        if (!usable().ok()) return true;
         auto answer = m_core.poll_internal(host);
-        if (answer.ok() || answer.status() != Status::NotFound) return answer;
-        if (clock::monotonic_ns() >= deadline) {
-            m_core.abandon_internal();  // its id is never used again on this generation
-            return Status::Timeout;
-        }
-        __builtin_ia32_pause();
-    }
+        status = answer.ok() ? Status::Ok : answer.status();
+        if (answer.ok()) entry = answer.value();
+        return status != Status::NotFound;
+    });
+    if (status == Status::Ok) return entry;
+    if (status != Status::NotFound) return status;
+    m_core.abandon_internal();  // its id is never used again on this generation
+    if (auto u = usable(); !u.ok()) return u.status();
+    return waited.ok() ? Status::Timeout : waited.status();
 }
 
 Result<u64> NvmeQueue::map_completions(Process* process, u32 space_id, u32 handle) {

@@ -27,6 +27,8 @@
 #include "cap/object.h"
 #include "dma/session.h"
 #include "nvme/command.h"
+#include "nvme/registers.h"
+#include "sched/device_wait.h"
 #include "nvme/queue_pair.h"
 #include "util/result.h"
 
@@ -37,6 +39,8 @@ class Process;
 
 class NvmeQueue : public Object {
 public:
+    // Sleeps while the controller resets and enables (its own thread: a
+    // system call); Busy while another creation on the session is under way.
     static Result<NvmeQueue*> create_admin(kdma::Session* session, u16 entries);
     // `irq` may be null: a polled queue (interrupts disabled).
     static Result<NvmeQueue*> create_io(NvmeQueue* admin, u16 entries, Interrupt* irq);
@@ -64,7 +68,10 @@ public:
     // never did: its id is then retired for this controller generation, so
     // no later command can take its late answer (the caller resets the
     // controller) — Busy when the queue is full.
-    Result<nvme::Cqe> run_internal(const nvme::Sqe& command);
+    // `how`: Sleep from a system call (the CPU is shared while the device
+    // answers; the caller keeps this queue alive), Spin where nothing may
+    // block (a destructor: bounded by kwait::kMaxSpinNs).
+    Result<nvme::Cqe> run_internal(const nvme::Sqe& command, kwait::How how);
     // The controller was reset: in-flight work is gone (its holds released
     // when device_stopped), and the queue answers Stale from now on.
     void drop_holds(bool device_stopped);
@@ -77,6 +84,8 @@ public:
 
 private:
     NvmeQueue() : Object(Type::NvmeQueue) {}
+    static Result<NvmeQueue*> enable_admin(kdma::Session* session, volatile u8* regs, const nvme::Cap& cap,
+                                           u16 entries, u32 timeout_ms);
     Result<void> allocate_rings(kdma::Session* session, u16 sq_entries, u16 cq_entries, u16 list_pages);
     void ring_sq();
     // Writes the CQ head doorbell if the queue pair consumed entries;
@@ -87,7 +96,7 @@ private:
     // internal command's answer or kInternalTimeoutNs (then the slot is
     // abandoned). Kept apart so the wait can become one the scheduler runs
     // other work during.
-    Result<nvme::Cqe> wait_internal();
+    Result<nvme::Cqe> wait_internal(kwait::How how);
 
     // What m_core asks of this queue (nvme::QueueHost); `caller` names the
     // process whose DmaBuffer handles a submit's commands carry (null when

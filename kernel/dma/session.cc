@@ -135,6 +135,7 @@ void Session::unhold(u32 id) {
 void Session::teardown(const char* why) {
     if (m_state != SessionState::Active) return;
     m_state = SessionState::TearingDown;  // 1. new operations refused
+    m_ledger.stop();                      // and nothing given back until step 5 says how
     char name[16];
     describe(m_function, name);
     u64 in_flight = m_ledger.held_bytes();

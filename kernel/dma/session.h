@@ -81,6 +81,9 @@ public:
     // The NVMe broker's live controller generation (nvme_controller.h), if
     // an admin queue was created and no reset has retired it since.
     kobj::NvmeController* nvme_controller = nullptr;
+    // An admin queue is being created (the controller reset and enabled;
+    // the creation sleeps while it waits): a second one is refused Busy.
+    bool nvme_enabling = false;
     // Virtqueues the broker enabled on the device and has not yet reset
     // away: while any is live, the provider may not reset the device
     // itself (device_status 0), which would leave the broker's queues

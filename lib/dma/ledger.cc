@@ -64,7 +64,7 @@ Result<bool> Ledger::release(u32 id, GiveBack give_back, void* ctx) {
     if (!e) return Status::NotFound;
     if (e->released) return Status::Busy;
     e->released = true;
-    if (m_state == LedgerState::Quarantined) return false;
+    if (m_state == LedgerState::Quarantined || m_state == LedgerState::Stopping) return false;
     if (e->in_flight == 0 || m_state == LedgerState::Quiesced) {
         give_back_entry(*e, give_back, ctx);
         return true;
@@ -72,8 +72,12 @@ Result<bool> Ledger::release(u32 id, GiveBack give_back, void* ctx) {
     return false;
 }
 
+void Ledger::stop() {
+    if (m_state == LedgerState::Active) m_state = LedgerState::Stopping;
+}
+
 u32 Ledger::quiesce(GiveBack give_back, void* ctx) {
-    if (m_state != LedgerState::Active) return 0;
+    if (m_state != LedgerState::Active && m_state != LedgerState::Stopping) return 0;
     m_state = LedgerState::Quiesced;
     u32 n = 0;
     for (Entry& e : m_entries) {
@@ -88,7 +92,7 @@ u32 Ledger::quiesce(GiveBack give_back, void* ctx) {
 }
 
 u64 Ledger::quarantine() {
-    if (m_state == LedgerState::Active) m_state = LedgerState::Quarantined;
+    if (m_state == LedgerState::Active || m_state == LedgerState::Stopping) m_state = LedgerState::Quarantined;
     if (m_state != LedgerState::Quarantined) return 0;
     u64 bytes = 0;
     for (const Entry& e : m_entries)

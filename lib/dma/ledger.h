@@ -27,7 +27,12 @@ enum class Use : u8 {
     Queue,   // a queue or PRP page the broker owns: held while the device is enabled
 };
 
-enum class LedgerState : u8 { Active, Quiesced, Quarantined };
+// Stopping: the grant ended and the device was told to stop, but has not
+// confirmed it yet (a slow reset: kdma::Session hands the wait to the
+// timer tick). Nothing is given back then, held or not — a device that
+// has not stopped might still write anything it was ever told about —
+// until quiesce() or quarantine() decides.
+enum class LedgerState : u8 { Active, Stopping, Quiesced, Quarantined };
 
 class Ledger {
 public:
@@ -65,6 +70,9 @@ public:
     // (released twice).
     [[nodiscard]] Result<bool> release(u32 id, GiveBack give_back, void* ctx);
 
+    // The device was told to stop and has not confirmed it: from now on
+    // releases and last unholds are deferred, and no new hold is accepted.
+    void stop();
     // The device can no longer reach memory: every hold is dropped, every
     // released range is given back, later releases give back at once.
     // Returns how many ranges were given back now.

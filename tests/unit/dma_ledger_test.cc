@@ -17,7 +17,10 @@ static void PrintTo(Status s, std::ostream* os) { *os << status_name(s); }
 
 namespace dma {
 static void PrintTo(LedgerState s, std::ostream* os) {
-    *os << (s == LedgerState::Active ? "active" : s == LedgerState::Quiesced ? "quiesced" : "quarantined");
+    *os << (s == LedgerState::Active     ? "active"
+            : s == LedgerState::Stopping ? "stopping"
+            : s == LedgerState::Quiesced ? "quiesced"
+                                         : "quarantined");
 }
 }  // namespace dma
 
@@ -324,6 +327,37 @@ TEST_F(DmaLedger, QuiesceGivesBackEveryReleasedRangeExactlyOnce) {
     EXPECT_EQ(ledger.live(), 0u);
     EXPECT_EQ(quiesce(), 0u);
     EXPECT_EQ(rec.given.size(), 4u);
+}
+
+// A slow reset: the device was told to stop and has not confirmed it. Not
+// even a range nobody holds comes back until it has — the device might
+// still write anything it was ever told about.
+TEST_F(DmaLedger, StoppingDefersEveryReleaseUntilTheDeviceConfirms) {
+    const u32 idle = add(0x100000, kPage);      // never held
+    const u32 held = add(0x200000, 2 * kPage);  // held, its work still out
+    ASSERT_EQ(ledger.hold(held).status(), Status::Ok);
+    ledger.stop();
+    EXPECT_EQ(ledger.state(), LedgerState::Stopping);
+    expect_value(release(idle), false);
+    expect_value(release(held), false);
+    expect_value(unhold(held), false);  // its last hold: still nothing back
+    EXPECT_TRUE(rec.given.empty());
+    EXPECT_EQ(ledger.hold(held).status(), Status::TornDown);
+    EXPECT_EQ(ledger.add(0x300000, kPage, kPoolA, Use::Buffer).status(), Status::TornDown);
+    EXPECT_EQ(ledger.deferred(), 2u);
+    // Confirmed: both come back, once.
+    EXPECT_EQ(quiesce(), 2u);
+    EXPECT_EQ(rec.given, (std::vector<Range>{{0x100000, kPage}, {0x200000, 2 * kPage}}));
+}
+
+TEST_F(DmaLedger, StoppingThenQuarantineGivesNothingBack) {
+    const u32 idle = add(0x100000, kPage);
+    ledger.stop();
+    expect_value(release(idle), false);
+    EXPECT_EQ(ledger.quarantine(), kPage);
+    EXPECT_EQ(ledger.state(), LedgerState::Quarantined);
+    EXPECT_EQ(quiesce(), 0u);
+    EXPECT_TRUE(rec.given.empty());
 }
 
 TEST_F(DmaLedger, QuiescedLedgerRefusesNewHoldsAndRanges) {
