@@ -63,14 +63,23 @@ Result<void> BlockClient::attach(u64 data_bytes) {
     // Only our notification goes; the rings, the data buffer and the
     // provider's notification come back, the provider's to keep.
     Handle note = TRY(notification_create());
-    auto note_copy = TRY(duplicate(note.get(), cap_rights::kSignal | cap_rights::kTransfer));
     abi::Message m{};
-    put_u32(m.data, static_cast<u32>(abi::BlockOp::Attach));
-    put_u32(m.data + 4, static_cast<u32>(data_bytes));
-    m.length = 8;
-    m.handle_count = 1;
-    m.handles[0] = note_copy.release();
-    TRY(call(m));
+    // A provider that dies while it holds the call answers Stale; the
+    // endpoint outlives it and its successor answers the next call (it
+    // waits until there is one). A few in a row is a provider dying as it
+    // starts: give up then.
+    for (u32 attempt = 0;; attempt++) {
+        auto note_copy = TRY(duplicate(note.get(), cap_rights::kSignal | cap_rights::kTransfer));
+        m = abi::Message{};
+        put_u32(m.data, static_cast<u32>(abi::BlockOp::Attach));
+        put_u32(m.data + 4, static_cast<u32>(data_bytes));
+        m.length = 8;
+        m.handle_count = 1;
+        m.handles[0] = note_copy.release();
+        auto answered = call(m);
+        if (answered.ok()) break;
+        if (answered.status() != Status::Stale || attempt + 1 == kAttachAttempts) return answered.status();
+    }
     Status s = m.length >= 4 ? static_cast<Status>(get_u32(m.data)) : Status::Malformed;
     if (s == Status::Ok && (m.length < 24 || m.handle_count != 3)) s = Status::Malformed;
     if (s != Status::Ok) {

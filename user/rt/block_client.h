@@ -29,6 +29,9 @@ Result<BlockDeviceRef> find_block_device(const ServiceInstance* instances, u32 c
 
 class BlockClient {
 public:
+    // Attach calls answered Stale (the provider died holding the call) are
+    // made again, up to this many in all.
+    static constexpr u32 kAttachAttempts = 8;
     // `service`: a handle with `call` on a provider instance's endpoint.
     explicit BlockClient(u32 service) : m_service(service) {}
     ~BlockClient() { (void)detach(); }
