@@ -16,8 +16,12 @@ Result<DmaPool*> DmaPool::create(u32 function, u64 quota_bytes) {
 
 DmaPool::~DmaPool() {
     if (!m_session) return;
-    m_session->teardown("pool released");
+    m_session->teardown("pool released");  // already done, unless the pool never had a capability
     m_session->unref();
+}
+
+void DmaPool::last_capability_gone() {
+    if (m_session) m_session->teardown("pool released");
 }
 
 Result<DmaBuffer*> DmaBuffer::create(kdma::Session* session, u64 bytes) {

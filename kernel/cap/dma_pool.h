@@ -25,6 +25,9 @@ public:
     static Result<DmaPool*> create(u32 function, u64 quota_bytes);
     ~DmaPool() override;
     kdma::Session* session() const { return m_session; }
+    // The grant ends with the pool's last capability, not its last
+    // reference: nothing else may keep a device's DMA authority alive.
+    void last_capability_gone() override;
 
 private:
     DmaPool() : Object(Type::DmaPool) {}

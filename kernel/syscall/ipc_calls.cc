@@ -75,13 +75,8 @@ i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
     auto* view = new (std::nothrow) kobj::BadgedEndpoint(parent.value()->endpoint(), badge);
     if (!view) return err(Status::NoMemory);
     view->adopt_charge(charge.release_value());
-    auto r = self()->caps().mint(cap::Handle::from_raw(handle_arg(h)), self()->caps(), view,
-                                 static_cast<u16>(kobj::Type::Endpoint), static_cast<cap::Rights>(rights));
-    if (!r.ok()) {
-        view->unref();
-        return err(r.status());
-    }
-    return r.value().raw();
+    auto r = kcap::mint(self(), handle_arg(h), view, static_cast<cap::Rights>(rights));
+    return r.ok() ? r.value() : err(r.status());
 }
 
 i64 endpoint_call(u64 h, u64 user_msg) {
