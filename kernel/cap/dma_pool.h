@@ -2,7 +2,10 @@
 // buffers allocated from it. A pool is one kdma::Session (the DMA grant of
 // one function, with its ledger); it is minted from the PciFunction
 // capability, so revoking devmgr's PciFunction revokes it. When the pool's
-// last capability goes, the grant is torn down (kdma::Session::teardown).
+// last capability goes, the grant is torn down (kdma::Session::teardown),
+// and when a process dies holding one of them, whatever copies exist
+// elsewhere (Process::close_dma_pools): a grant lives no longer than its
+// holder, so copies handed to another process cannot keep it.
 //
 // A DmaBuffer is zeroed, physically contiguous memory the holder may map
 // and share (a consumer's copy keeps the frames alive, not the grant). Its
