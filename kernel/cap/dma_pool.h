@@ -63,4 +63,11 @@ private:
     MappingList m_mappings;
 };
 
+// Quarantine (DESIGN §5: "unmapped from everyone, never reused"): removes
+// every user mapping of `session`'s memory — DmaBuffers, NVMe completion
+// queues, virtqueue used rings — from every process, whoever holds the
+// capability it was made through. New mappings are refused already (the
+// session is no longer active). Returns how many were removed.
+u32 unmap_session_memory(const kdma::Session* session);
+
 }  // namespace kobj
