@@ -1,7 +1,9 @@
 // What an endpoint capability names: the endpoint plus the badge the
 // server will see when a call arrives through it. Minting a badge makes a
 // new BadgedEndpoint derived from the original capability (so revoking the
-// original revokes every badged copy).
+// original revokes every badged copy). Only an unbadged view (badge 0) can
+// be minted: a badge is set once, and copies of a badged view keep it
+// (EndpointMint refuses a badged one, NoRights).
 #pragma once
 
 #include "cap/endpoint.h"

@@ -1,5 +1,8 @@
 #include "cap/dma_pool.h"
 
+#include "broker/nvme_queue.h"
+#include "broker/virtqueue.h"
+
 namespace kobj {
 
 Result<DmaPool*> DmaPool::create(u32 function, u64 quota_bytes) {
@@ -16,8 +19,12 @@ Result<DmaPool*> DmaPool::create(u32 function, u64 quota_bytes) {
 
 DmaPool::~DmaPool() {
     if (!m_session) return;
-    m_session->teardown("pool released");
+    m_session->teardown("pool released");  // already done, unless the pool never had a capability
     m_session->unref();
+}
+
+void DmaPool::last_capability_gone() {
+    if (m_session) m_session->teardown("pool released");
 }
 
 Result<DmaBuffer*> DmaBuffer::create(kdma::Session* session, u64 bytes) {
@@ -49,6 +56,28 @@ Result<u64> DmaBuffer::map(Process* process, u64 vaddr, bool writable, u32 space
     auto frame_of = [](const void* self, u64 i) { return static_cast<const DmaBuffer*>(self)->m_phys + i * 4096; };
     return m_mappings.map(this, process, vaddr, m_bytes / 4096, frame_of, this, mm::MapFlags{writable, false, false},
                           space_id, handle);
+}
+
+namespace {
+
+// The session whose memory a mapped object maps (the objects MappingList
+// holds for DMA memory), or null for anything else (MemoryObject,
+// DeviceMmio: not DMA memory).
+const kdma::Session* session_of(const Object* o) {
+    switch (o->type()) {
+        case Type::DmaBuffer: return static_cast<const DmaBuffer*>(o)->session();
+        case Type::NvmeQueue: return static_cast<const NvmeQueue*>(o)->session();
+        case Type::VirtQueue: return static_cast<const VirtQueue*>(o)->session();
+        default: return nullptr;
+    }
+}
+
+}  // namespace
+
+u32 unmap_session_memory(const kdma::Session* session) {
+    return MappingList::unmap_where(
+        [](const Object* owner, const void* ctx) { return session_of(owner) == static_cast<const kdma::Session*>(ctx); },
+        session);
 }
 
 }  // namespace kobj

@@ -2,7 +2,10 @@
 // buffers allocated from it. A pool is one kdma::Session (the DMA grant of
 // one function, with its ledger); it is minted from the PciFunction
 // capability, so revoking devmgr's PciFunction revokes it. When the pool's
-// last capability goes, the grant is torn down (kdma::Session::teardown).
+// last capability goes, the grant is torn down (kdma::Session::teardown),
+// and when a process dies holding one of them, whatever copies exist
+// elsewhere (Process::close_dma_pools): a grant lives no longer than its
+// holder, so copies handed to another process cannot keep it.
 //
 // A DmaBuffer is zeroed, physically contiguous memory the holder may map
 // and share (a consumer's copy keeps the frames alive, not the grant). Its
@@ -25,6 +28,9 @@ public:
     static Result<DmaPool*> create(u32 function, u64 quota_bytes);
     ~DmaPool() override;
     kdma::Session* session() const { return m_session; }
+    // The grant ends with the pool's last capability, not its last
+    // reference: nothing else may keep a device's DMA authority alive.
+    void last_capability_gone() override;
 
 private:
     DmaPool() : Object(Type::DmaPool) {}
@@ -56,5 +62,12 @@ private:
     u64 m_bytes = 0;
     MappingList m_mappings;
 };
+
+// Quarantine (DESIGN §5: "unmapped from everyone, never reused"): removes
+// every user mapping of `session`'s memory — DmaBuffers, NVMe completion
+// queues, virtqueue used rings — from every process, whoever holds the
+// capability it was made through. New mappings are refused already (the
+// session is no longer active). Returns how many were removed.
+u32 unmap_session_memory(const kdma::Session* session);
 
 }  // namespace kobj

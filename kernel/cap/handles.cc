@@ -4,12 +4,19 @@
 namespace kcap {
 namespace {
 
-void on_acquire(void*, void* object, u16) { static_cast<kobj::Object*>(object)->ref(); }
+void on_acquire(void*, void* object, u16) {
+    auto* o = static_cast<kobj::Object*>(object);
+    o->ref();
+    o->capability_added();
+}
 
 void on_release(void*, const cap::Release& r) {
     auto* object = static_cast<kobj::Object*>(r.object);
     // A mapping lives no longer than the capability it was made through.
     object->cap_released(r.space_id, r.handle.raw());
+    // The last capability's consequences (Object::last_capability_gone)
+    // run when the deferred unref below is drained, outside this hook.
+    object->capability_dropped();
     object->unref_deferred();
 }
 
@@ -33,6 +40,18 @@ Result<u32> install(kobj::Process* process, kobj::Object* object, cap::Rights ri
         object->unref_deferred();
         return h.status();
     }
+    object->capability_added();
+    return h.value().raw();
+}
+
+Result<u32> mint(kobj::Process* process, u32 parent, kobj::Object* object, cap::Rights rights) {
+    auto h = process->caps().mint(cap::Handle::from_raw(parent), process->caps(), object,
+                                  static_cast<u16>(object->type()), rights);
+    if (!h.ok()) {
+        object->unref();
+        return h.status();
+    }
+    object->capability_added();
     return h.value().raw();
 }
 

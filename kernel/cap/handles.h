@@ -5,7 +5,10 @@
 // Reference rule: a Live capability slot holds one reference to its object.
 // install() adopts the caller's reference; releases are deferred
 // (Object::unref_deferred) and run by finish(), which every syscall that
-// touches capabilities calls before returning.
+// touches capabilities calls before returning. Every object also counts the
+// capabilities naming it (Object::capabilities(): install, mint and copies
+// add, releases take), so authority can end with the last capability even
+// while kernel references keep the object (Object::last_capability_gone).
 #pragma once
 
 #include "cap/cap_space.h"
@@ -25,6 +28,11 @@ cap::Forest& forest();
 
 // Installs `object` (adopting one reference) into `process`'s space.
 Result<u32> install(kobj::Process* process, kobj::Object* object, cap::Rights rights);
+
+// Installs `object` (adopting one reference; dropped on failure) in
+// `process`'s space as a child of its capability `parent` (a raw handle):
+// revoking `parent` revokes it (cap::Space::mint).
+Result<u32> mint(kobj::Process* process, u32 parent, kobj::Object* object, cap::Rights rights);
 
 // Resolves a handle to an object of type T with at least `rights`.
 // Stale / Revoked / WrongType / NoRights / BadHandle as lib/cap reports.

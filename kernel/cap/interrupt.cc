@@ -13,13 +13,25 @@ Result<Interrupt*> Interrupt::create(u32 function, u16 index) {
         return v.status();
     }
     i->m_vector = v.value();
+    i->m_routed = true;
     i->m_function = function;
     i->m_index = index;
     kirq::set_masked(i->m_vector, false);
     return i;
 }
 
-Interrupt::~Interrupt() { kirq::unroute(m_vector); }
+Interrupt::~Interrupt() {
+    if (m_routed) kirq::unroute(m_vector);
+}
+
+void Interrupt::last_capability_gone() {
+    if (!m_routed) return;
+    kirq::unroute(m_vector);
+    m_routed = false;
+    m_pending = 0;
+    m_dead = true;
+    signals_changed();
+}
 
 void Interrupt::fire(void* self) {
     auto* i = static_cast<Interrupt*>(self);

@@ -24,6 +24,12 @@ public:
     // The function (pci_enum index) and MSI-X table entry it is wired to.
     u32 function() const { return m_function; }
     u16 index() const { return m_index; }
+    // Its last capability went: the vector is given back and the entry
+    // masked now, not when the last reference goes — a WaitSet entry or a
+    // broker queue may keep the object for a while, and the (function,
+    // entry) route must be free for the next binding. The Interrupt is
+    // Dead from then on.
+    void last_capability_gone() override;
 
 private:
     Interrupt() : Object(Type::Interrupt) {}
@@ -33,6 +39,7 @@ private:
     u32 m_function = 0;
     u16 m_index = 0;
     u8 m_vector = 0;
+    bool m_routed = false;     // m_vector is ours (until last_capability_gone)
     bool m_masked = false;     // by the holder (mask())
     bool m_held_back = false;  // by a second delivery before the ack
     bool m_dead = false;

@@ -89,5 +89,23 @@ u32 MappingList::unmap_everything_of(Process* process) {
     return removed;
 }
 
+u32 MappingList::unmap_where(bool (*matches)(const Object* owner, const void* ctx), const void* ctx) {
+    u32 removed = 0;
+    for (Process* p = first_process(); p; p = p->next_in_table) {
+        for (Mapping* m = p->mappings_head; m;) {
+            Mapping* following = m->next_in_process;
+            if (matches(m->owner, ctx)) {
+                Mapping** link = &m->list->m_head;
+                while (*link && *link != m) link = &(*link)->next;
+                if (*link) {
+                    m->list->remove(link);  // also unlinks it from p's list
+                    removed++;
+                }
+            }
+            m = following;
+        }
+    }
+    return removed;
+}
 
 }  // namespace kobj

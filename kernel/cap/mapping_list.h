@@ -29,6 +29,11 @@ public:
     // Returns how many it had to remove.
     static u32 unmap_everything_of(Process* process);
 
+    // Removes every mapping, in every process, whose owner `matches`
+    // (quarantine: DESIGN §5 "unmapped from everyone"). O(all mappings);
+    // for rare events only. Returns how many it removed.
+    static u32 unmap_where(bool (*matches)(const Object* owner, const void* ctx), const void* ctx);
+
     struct Mapping {
         Object* owner;
         MappingList* list;

@@ -45,6 +45,15 @@ void Object::unref_deferred() {
     }
 }
 
+void Object::capability_dropped() {
+    if (m_caps == 0) panic("kobj: %s lost a capability it did not have", type_name(m_type));
+    if (--m_caps) return;
+    // Runs from drain_deferred(): the release that brought us here queues
+    // this object there (on_release drops its reference with
+    // unref_deferred), and that reference keeps it alive until then.
+    m_caps_gone = true;
+}
+
 void drain_deferred() {
     while (g_deferred) {
         Object* o = g_deferred;
@@ -52,6 +61,13 @@ void drain_deferred() {
         o->m_next_deferred = nullptr;
         u32 n = o->m_deferred;
         o->m_deferred = 0;
+        // Before the references go: the deferred unref below is what keeps
+        // o alive for the call. A capability made since (none can be: a
+        // capability is derived only from a live one) would cancel it.
+        if (o->m_caps_gone) {
+            o->m_caps_gone = false;
+            if (o->m_caps == 0) o->last_capability_gone();
+        }
         // The last unref may destroy o, and with it queue more work.
         for (u32 i = 0; i < n; i++) o->unref();
     }

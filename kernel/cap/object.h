@@ -72,6 +72,22 @@ public:
     // done through it (mappings). Runs inside a capability hook (see
     // cap/handles.h): no capability calls, no blocking.
     virtual void cap_released(u32 space_id, u32 handle) {}
+
+    // Capabilities naming this object, in every space (kcap keeps the
+    // count: install, mint and copies add one, every release — close,
+    // revoke, process death — takes one; a move changes nothing). Not the
+    // same as refs(): WaitSet entries, mappings, broker queues and blocked
+    // threads hold references too.
+    u32 capabilities() const { return m_caps; }
+    void capability_added() { m_caps++; }
+    void capability_dropped();
+    // The last capability went (closed, revoked, or its process died):
+    // nothing can name the object any more, though kernel references may
+    // keep it in memory. Authority that must not outlive its capabilities
+    // (a DMA grant, an interrupt vector) ends here rather than in the
+    // destructor. Runs from drain_deferred(), outside capability hooks;
+    // at most once per time the count falls to zero.
+    virtual void last_capability_gone() {}
     void add_observer(Observer* o);
     void remove_observer(Observer* o);
 
@@ -88,6 +104,8 @@ private:
     friend void drain_deferred();
     Type m_type;
     u32 m_refs = 1;  // the creator's
+    u32 m_caps = 0;
+    bool m_caps_gone = false;  // last_capability_gone() is due (drain_deferred)
     u32 m_deferred = 0;
     Object* m_next_deferred = nullptr;
     Observer* m_observers = nullptr;

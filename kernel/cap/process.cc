@@ -1,6 +1,7 @@
 #include "cap/process.h"
 
 #include "arch/x86_64/cpu.h"
+#include "cap/dma_pool.h"
 #include "cap/endpoint.h"
 #include "cap/handles.h"
 #include "console/log.h"
@@ -9,6 +10,7 @@
 #include "mm/heap.h"
 #include "mm/paging.h"
 #include "sched/scheduler.h"
+#include "util/format.h"
 
 namespace kobj {
 namespace {
@@ -247,14 +249,38 @@ void Process::release_everything() {
 }
 
 void Process::close_dma_pools() {
+    // A grant lives no longer than its holder (issue 11, finding 4): a pool
+    // whose capability this process held is torn down now, even when
+    // copies of it were handed to other processes, which would otherwise
+    // keep bus mastering on and the function busy after its provider died.
+    // (Its last capability's going does the same when there is none.)
+    // Copies then answer TornDown, until the binding's owner — devmgr —
+    // revokes them.
     cap::SlotInfo slots[32];
     u32 next = 0;
     while (next < m_caps->capacity()) {
         u32 start = next;
         u32 n = m_caps->enumerate(start, slots, 32, &next);
-        for (u32 i = 0; i < n; i++)
-            if (slots[i].state == cap::SlotState::Live && slots[i].type == static_cast<u16>(Type::DmaPool))
-                (void)m_caps->close(slots[i].handle);
+        DmaPool* pools[32];
+        u32 held = 0;
+        for (u32 i = 0; i < n; i++) {
+            if (slots[i].state != cap::SlotState::Live || slots[i].type != static_cast<u16>(Type::DmaPool)) continue;
+            auto* pool = static_cast<DmaPool*>(static_cast<Object*>(slots[i].object));
+            pool->ref();  // past the close, to see what is left of it
+            pools[held++] = pool;
+            (void)m_caps->close(slots[i].handle);
+        }
+        kcap::finish();  // the pools without copies are torn down here
+        for (u32 i = 0; i < held; i++) {
+            kdma::Session* session = pools[i]->session();
+            if (pools[i]->capabilities() > 0 && session && session->active()) {
+                char why[96];
+                format(why, sizeof why, "pid %u '%s' died holding the pool; copies elsewhere end with it", m_pid,
+                       m_name);
+                session->teardown(why);
+            }
+            pools[i]->unref();
+        }
         if (n == 0) break;
     }
     kcap::finish();

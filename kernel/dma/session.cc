@@ -1,6 +1,7 @@
 #include "dma/session.h"
 
 #include "boot/cmdline.h"
+#include "cap/dma_pool.h"
 #include "console/log.h"
 #include "debug/panic.h"
 #include "debug/address_audit.h"
@@ -187,6 +188,8 @@ void Session::finish_teardown(bool stopped) {
     // 3. interrupts masked.
     u32 masked = kirq::mask_function(m_function);
     LOG_INFO("dma: %s teardown step 3: %u interrupt vectors masked", name, masked);
+    // 4. IOMMU mappings: none on the brokered lane.
+    LOG_INFO("dma: %s teardown step 4: no IOMMU mappings to remove (bounce lane)", name);
     // 5. frames: back, or quarantined.
     if (stopped) {
         m_state = SessionState::Quiesced;
@@ -203,6 +206,13 @@ void Session::finish_teardown(bool stopped) {
         LOG_ERROR("dma: %s teardown: device not confirmed stopped; %llu bytes of DMA memory quarantined (never reused), "
                   "and the function gets no further DMA grant",
                   name, static_cast<unsigned long long>(bytes));
+        // ... and unmapped from everyone (DESIGN §5): the device may still
+        // write it, so no process may read it as its own data — the
+        // provider's, and consumers' it was shared with, whatever
+        // capabilities they still hold (new mappings are refused: the
+        // session is no longer active).
+        u32 unmapped = kobj::unmap_session_memory(this);
+        LOG_ERROR("dma: %s teardown: %u user mappings of the quarantined memory removed", name, unmapped);
     }
     g_active[m_function] = nullptr;
     audit::log_summary("after teardown");

@@ -19,7 +19,8 @@
 //   4. (IOMMU mappings: the remapped lane, not built yet);
 //   5. only then the ledger is quiesced and frames come back — or, when the
 //      reset could not be confirmed, every recorded frame is quarantined:
-//      never reused, counted.
+//      never reused, counted, and unmapped from every process that mapped
+//      it (kobj::unmap_session_memory).
 // One active session per function: that is the kernel-enforced exclusive
 // binding (a second DmaPoolCreate gets Busy).
 //

@@ -134,13 +134,8 @@ i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
     // The window is minted from the PciFunction capability (DESIGN §2: a
     // narrower view derived from it), so revoking that capability revokes
     // — and unmaps — every window made from it, wherever they went.
-    auto minted = self()->caps().mint(cap::Handle::from_raw(handle_arg(h)), self()->caps(), m.value(),
-                                      static_cast<u16>(kobj::Type::DeviceMmio), kMmioRights);
-    if (!minted.ok()) {
-        m.value()->unref();
-        return err(minted.status());
-    }
-    return minted.value().raw();
+    auto minted = kcap::mint(self(), handle_arg(h), m.value(), kMmioRights);
+    return minted.ok() ? minted.value() : err(minted.status());
 }
 
 i64 mmio_map(u64 h) {

@@ -31,13 +31,8 @@ constexpr cap::Rights kQueueRights = cap::kRightWrite | cap::kRightMap | cap::kR
 
 // Installs `object` as a child of capability `parent` (see mmio_create).
 i64 mint_from(u64 parent, kobj::Object* object, cap::Rights rights) {
-    auto minted = self()->caps().mint(cap::Handle::from_raw(handle_arg(parent)), self()->caps(), object,
-                                      static_cast<u16>(object->type()), rights);
-    if (!minted.ok()) {
-        object->unref();
-        return err(minted.status());
-    }
-    return minted.value().raw();
+    auto minted = kcap::mint(self(), handle_arg(parent), object, rights);
+    return minted.ok() ? minted.value() : err(minted.status());
 }
 
 // A virtio class the broker does not serve (devices/virtio_class.h),

@@ -4,6 +4,7 @@
 #include "cap/badged_endpoint.h"
 #include "cap/notification.h"
 #include "cap/waitset.h"
+#include "events/refusals.h"
 #include "syscall/common.h"
 
 namespace sys {
@@ -70,18 +71,25 @@ i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
     auto parent = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), kobj::Type::Endpoint,
                                                      cap::kRightDuplicate);
     if (!parent.ok()) return err(parent.status());
+    // A badge is set once, by whoever holds the unbadged endpoint (the
+    // server): it is who the server takes the caller for. A client's
+    // badged capability minted again would speak as any client it names
+    // (a plain HandleDuplicate keeps its badge), so it has no right to.
+    if (parent.value()->badge() != 0) {
+        refusals::record(self(), abi::RefusalKind::Syscall, refusals::kNoFunction, Status::NoRights,
+                         static_cast<u64>(abi::Syscall::EndpointMint), klog::Level::Warn,
+                         "refused: pid %u '%s' EndpointMint: the endpoint capability already carries a badge; a badge "
+                         "is set once",
+                         self()->pid(), self()->name());
+        return err(Status::NoRights);
+    }
     auto charge = charge_new<kobj::BadgedEndpoint>();
     if (!charge.ok()) return err(charge.status());
     auto* view = new (std::nothrow) kobj::BadgedEndpoint(parent.value()->endpoint(), badge);
     if (!view) return err(Status::NoMemory);
     view->adopt_charge(charge.release_value());
-    auto r = self()->caps().mint(cap::Handle::from_raw(handle_arg(h)), self()->caps(), view,
-                                 static_cast<u16>(kobj::Type::Endpoint), static_cast<cap::Rights>(rights));
-    if (!r.ok()) {
-        view->unref();
-        return err(r.status());
-    }
-    return r.value().raw();
+    auto r = kcap::mint(self(), handle_arg(h), view, static_cast<cap::Rights>(rights));
+    return r.ok() ? r.value() : err(r.status());
 }
 
 i64 endpoint_call(u64 h, u64 user_msg) {

@@ -23,6 +23,7 @@ void Supervisor::on_death(u32 i) {
             break;
         default: log("%s: %s (pid %u) was killed", who, name, in.pid); break;
     }
+    if (m_client.on_exit) m_client.on_exit(m_client.ctx, i);
     RestartRule rule = m_client.rule(m_client.ctx, i);
     bool failed = in.kind != abi::ExitKind::Exited || in.exit_code != 0;
     if (!rule.on_failure || !failed) return;

@@ -35,6 +35,10 @@ public:
         // again and returns true: that try does not count as a restart.
         bool (*restart)(void* ctx, u32 i);
         void* ctx;
+        // Optional: child i just ended (any way, restarted or not), before
+        // its restart is scheduled — devmgr takes back the grants it was
+        // given, copies included.
+        void (*on_exit)(void* ctx, u32 i) = nullptr;
         // Optional: an endpoint the supervisor also waits on (Readable);
         // on_request runs when a caller is queued. With one (or any
         // directories), run() never returns (the service outlives its

@@ -33,9 +33,22 @@
 // concern — lsdev's REFUSALS — and keeps the recent ones for the shell's
 // `events`.
 //
-// Teardown is the kernel's: when a provider dies its DmaPool's last
-// capability goes, and the kernel stops the device before any of its DMA
-// memory is freed (kernel/dma/session.h).
+// A grant's lifetime is the binding's, not that of copies the provider
+// handed out (docs/device-authority.md "Lifetime of a grant"). Each
+// binding has one PciFunction capability for its whole life (the anchor);
+// each provider it starts gets grants minted from two copies of it: one
+// for its register windows, its interrupts and its config-read copy, one
+// for its DMA pool. When the provider ends — however — devmgr revokes the
+// first, so copies of windows and interrupts it gave anyone answer
+// Revoked. Its DMA grant has ended already: the kernel tears it down when
+// the process holding the pool dies, whatever copies exist (bus mastering
+// off, class reset, interrupts masked, only then frames back;
+// kernel/dma/session.h), which leaves copies of the pool, its queues and
+// its buffers TornDown — and consumers' mappings of shared buffers, memory
+// no device can reach any more, where they are. Only if the grant is still
+// active then (the pool went elsewhere before the death) does devmgr
+// revoke the second copy too. Everything stays below the anchor, so the
+// shell's revoke reaches what every provider of the binding handed out.
 #include "abi/devmgr.h"
 #include "abi/service.h"
 #include "devices/virtio_class.h"
@@ -69,9 +82,14 @@ struct Binding {
     bool revoked;  // its grants were taken back: not bound again
 };
 Binding g_bindings[kMaxBindings];
-// devmgr's own PciFunction capability per binding: every grant (windows,
-// pool, vectors) is minted from it, so revoking it takes them all back.
-rt::Handle g_functions[kMaxBindings];
+// devmgr's PciFunction capability per binding (the anchor), opened once
+// and kept: every grant of every provider of the binding descends from it,
+// so revoking it takes them all back. The running provider's grants come
+// from two copies of it: g_registers (windows, vectors, its config-read
+// copy) and g_dma (its pool, and so its buffers and queues).
+rt::Handle g_anchors[kMaxBindings];
+rt::Handle g_registers[kMaxBindings];
+rt::Handle g_dma[kMaxBindings];
 rt::Supervised g_children[kMaxBindings];
 // The instance endpoint each binding serves, when its entry has a
 // directory; kept here so a restarted provider serves the same one.
@@ -164,10 +182,23 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     u32 b = static_cast<u32>(&child_slot - g_children);
     g_bindings[b].backend = backend[0] == 'i' ? abi::DevmgrBackend::Iommu : abi::DevmgrBackend::Bounce;
     g_bindings[b].windows = static_cast<u16>(p.bar_count);
-    auto fn = rt::device_open(g_root, abi::pci_bdf(d.bus, d.device, d.function));
-    if (!fn.ok()) {
-        rt::log("devmgr: %s on %02x:%02x.%x not bound: open: %s", p.name, d.bus, d.device, d.function,
-                status_name(fn.status()));
+    // The anchor is opened once: a provider bound again gets copies of the
+    // same capability, so what its predecessors handed out stays below it
+    // (closing a root would make its children roots no revoke reaches).
+    if (!g_anchors[b]) {
+        auto anchor = rt::device_open(g_root, abi::pci_bdf(d.bus, d.device, d.function));
+        if (!anchor.ok()) {
+            rt::log("devmgr: %s on %02x:%02x.%x not bound: open: %s", p.name, d.bus, d.device, d.function,
+                    status_name(anchor.status()));
+            return false;
+        }
+        g_anchors[b] = static_cast<rt::Handle&&>(anchor.value());
+    }
+    auto fn = rt::duplicate(g_anchors[b].get(), cap::kSameRights);
+    auto dma_fn = rt::duplicate(g_anchors[b].get(), cap::kSameRights);
+    if (!fn.ok() || !dma_fn.ok()) {
+        rt::log("devmgr: %s on %02x:%02x.%x not bound: copies of its PciFunction capability: %s", p.name, d.bus,
+                d.device, d.function, status_name(fn.ok() ? dma_fn.status() : fn.status()));
         return false;
     }
     // On a restart, the previous provider's grant may still be being torn
@@ -242,9 +273,10 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
         give(name, static_cast<rt::Handle&&>(irq.value()));
     }
     // The DMA grant: bus mastering goes on when the pool exists, and off
-    // (with the class reset) when the provider's last pool capability goes.
+    // (with the class reset) when the provider dies holding the pool, or
+    // the pool's last capability goes.
     if (p.dma_pool) {
-        auto pool = rt::dma_pool_create(fn.value().get(), p.dma_pool);
+        auto pool = rt::dma_pool_create(dma_fn.value().get(), p.dma_pool);
         if (!pool.ok() && pool.status() == Status::Busy && child_slot.restarts) return retry_later();
         if (!pool.ok()) {
             rt::log("devmgr: %s on %02x:%02x.%x not bound: DMA pool of %llu KiB: %s", p.name, d.bus, d.device,
@@ -269,22 +301,23 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     rt::log("devmgr: bound %s to %02x:%02x.%x (%04x:%04x %s) backend %s, %u windows%s, pid %u", p.name, d.bus,
             d.device, d.function, d.vendor, d.device_id, manifest::device_class_name(p.match), backend, p.bar_count,
             extra, info.ok() ? info.value().pid : 0);
-    g_functions[b] = static_cast<rt::Handle&&>(fn.value());
+    g_registers[b] = static_cast<rt::Handle&&>(fn.value());
+    g_dma[b] = static_cast<rt::Handle&&>(dma_fn.value());
     child_slot.pid = info.ok() ? info.value().pid : 0;
     child_slot.process = static_cast<rt::Handle&&>(child.value());
     return true;
 }
 
 // Takes back every grant of the bindings on device `index`: windows, pool
-// and vectors were all minted from devmgr's PciFunction capability, so one
-// revoke reaches them wherever they are; the kernel then tears the DMA
-// grant down (DESIGN §5). The provider keeps running without authority;
-// the binding is not restarted.
+// and vectors of every provider the binding had were minted from copies of
+// its anchor, so one revoke reaches them wherever they are; the kernel
+// then tears the DMA grant down (DESIGN §5). The provider keeps running
+// without authority; the binding is not restarted.
 void revoke_function(u32 index) {
     for (u32 b = 0; b < g_binding_count; b++) {
-        if (g_bindings[b].device != index || !g_functions[b]) continue;
+        if (g_bindings[b].device != index || !g_anchors[b]) continue;
         const abi::DeviceInfo& d = g_devices[index];
-        auto n = rt::revoke(g_functions[b].get());
+        auto n = rt::revoke(g_anchors[b].get());
         g_bindings[b].revoked = true;
         rt::log("devmgr: revoked the grants of %s on %02x:%02x.%x: %s%llu capabilities; pid %u keeps running without "
                 "them and will not be bound again",
@@ -292,6 +325,42 @@ void revoke_function(u32 index) {
                 n.ok() ? "" : status_name(n.status()), static_cast<unsigned long long>(n.value_or(0)),
                 g_children[b].pid);
     }
+}
+
+// Is the DMA grant of device `index` still active (the kernel's view)?
+bool dma_grant_active(u32 index) {
+    static abi::DeviceInfo now[64];
+    auto listed = rt::device_list(g_root, now, 64);
+    return listed.ok() && index < listed.value() && now[index].dma.state == abi::kDmaActive;
+}
+
+// A provider ended (exit, fault, kill): the authority it was given ends
+// with it, wherever copies of it went. Its windows, vectors and config-read
+// copy — and every copy of them — turn Revoked. Its DMA grant was torn down
+// by the kernel when it died holding the pool; copies of the pool, queues
+// and buffers are TornDown and stay below the anchor, and the buffers
+// consumers map stay mapped (memory no device can reach: revoking them
+// would pull pages from under consumers still reading their last
+// completions). If the grant is still active — the pool was handed away
+// before the death — it is revoked here, copies and mappings included.
+void take_back_grants(u32 b) {
+    if (!g_registers[b] && !g_dma[b]) return;
+    const abi::DeviceInfo& d = g_devices[g_bindings[b].device];
+    auto regs = g_registers[b] ? rt::revoke(g_registers[b].get()) : Result<u64>(0ull);
+    bool outlived = g_dma[b] && dma_grant_active(g_bindings[b].device);
+    auto dma = outlived ? rt::revoke(g_dma[b].get()) : Result<u64>(0ull);
+    // Closed: what is left below them (TornDown copies, shared buffers)
+    // moves up to the anchor, which the shell's revoke still reaches.
+    g_registers[b].reset();
+    g_dma[b].reset();
+    char more[96] = "";
+    if (outlived)
+        format(more, sizeof more, "; its DMA grant outlived it (the pool went elsewhere): %llu more (%s)",
+               static_cast<unsigned long long>(dma.value_or(0)), status_name(dma.ok() ? Status::Ok : dma.status()));
+    rt::log("devmgr: %s (pid %u) gone: revoked its windows and vectors on %02x:%02x.%x: %llu capabilities (%s)%s",
+            g_manifest.providers[g_bindings[b].provider].name, g_children[b].pid, d.bus, d.device, d.function,
+            static_cast<unsigned long long>(regs.value_or(0)), status_name(regs.ok() ? Status::Ok : regs.status()),
+            more);
 }
 
 u16 bdf_of(const abi::DeviceInfo& d) { return static_cast<u16>(u32{d.bus} << 8 | u32{d.device} << 3 | d.function); }
@@ -545,6 +614,7 @@ int main(u64) {
     client.on_directory_request = serve_directory;
     client.ready_source = g_root;
     client.on_ready = drain_events;
+    client.on_exit = [](void*, u32 b) { take_back_grants(b); };
     rt::Supervisor(g_children, g_binding_count, client).run();
     return 0;
 }

@@ -7,10 +7,15 @@
 //     its original; the child's mapping disappears, so touching it faults
 //     the child (not the kernel), and the parent — its supervisor — learns
 //     the fault and its address. The parent's own capability keeps working.
+//  4. Badges are set once: a holder of a badged endpoint capability with
+//     `duplicate` cannot mint it again under another badge (it would speak
+//     as another client); its plain duplicate keeps the badge the server
+//     gave it.
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/spawn.h"
 #include "rt/sys.h"
+#include "rt/thread.h"
 
 namespace {
 
@@ -96,10 +101,55 @@ int revocation() {
     return 0;
 }
 
+// The server side of badges(): answers two calls with the badge each came
+// under.
+u8 g_server_stack[8192] __attribute__((aligned(16)));
+
+void badge_server(u64 endpoint) {
+    for (u32 i = 0; i < 2; i++) {
+        abi::Message m{};
+        if (!rt::endpoint_receive(static_cast<u32>(endpoint), m, abi::kForever).ok()) return;
+        abi::Message reply{};
+        __builtin_memcpy(reply.data, &m.badge, 8);
+        reply.length = 8;
+        (void)rt::endpoint_reply(reply);
+    }
+}
+
+Result<u64> badge_seen(u32 h) {
+    abi::Message m{};
+    TRY(rt::endpoint_call(h, m));
+    u64 badge = 0;
+    __builtin_memcpy(&badge, m.data, 8);
+    return badge;
+}
+
+int badges() {
+    auto ep = rt::endpoint_create();
+    if (!ep.ok()) return fail("endpoint_create", ep.status());
+    // What a server hands a client: its own badge, with duplicate.
+    auto client = rt::endpoint_mint(ep.value().get(), 7, cap_rights::kCall | cap_rights::kDuplicate);
+    if (!client.ok()) return fail("endpoint_mint", client.status());
+    auto server = rt::thread_create(badge_server, ep.value().get(), g_server_stack, sizeof g_server_stack, 10);
+    if (!server.ok()) return fail("thread_create", server.status());
+    // The client tries to speak as client 9.
+    auto rebadged = rt::endpoint_mint(client.value().get(), 9, cap_rights::kCall);
+    auto copy = rt::duplicate(client.value().get(), cap_rights::kCall);
+    if (!copy.ok()) return fail("duplicate", copy.status());
+    auto through_copy = badge_seen(copy.value().get());
+    auto through_rebadged = rebadged.ok() ? badge_seen(rebadged.value().get()) : badge_seen(client.value().get());
+    if (!through_copy.ok() || !through_rebadged.ok()) return fail("call", Status::Stale);
+    rt::log("cap: re-badge a badged endpoint: %s; its duplicate calls as badge %llu%s",
+            rebadged.ok() ? "ok" : st(rebadged.status()), static_cast<unsigned long long>(through_copy.value()),
+            rebadged.ok() && through_rebadged.value() == 9 ? "; the server saw badge 9: IMPERSONATED" : "");
+    return 0;
+}
+
 }  // namespace
 
 int main(u64) {
     if (int r = stale_and_reuse()) return r;
     if (int r = type_and_rights()) return r;
+    if (int r = badges()) return r;
     return revocation();
 }
