@@ -244,6 +244,7 @@ void Process::release_everything() {
     kcap::finish();
     release_regions();
     m_space.destroy();
+    m_released = true;
     signals_changed();  // supervisors waiting for kSignalDead
     unref();  // the self-reference taken at create(); may destroy *this
 }

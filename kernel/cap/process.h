@@ -45,7 +45,10 @@ public:
     // Never null for a created process.
     kmem::Account* kmem() const { return m_account; }
     cap::Space& caps() { return *m_caps; }
-    u64 signals() const override { return alive() ? 0 : kSignalDead; }
+    // Dead once everything it held is released (not merely once it stopped
+    // running: a thread unwinding a device wait delays that, and a
+    // supervisor that saw Dead earlier would act on grants not yet gone).
+    u64 signals() const override { return m_released ? kSignalDead : 0; }
 
     // Picks an unused, page-aligned range of `bytes` in the map area
     // (MemoryObject mappings without a fixed address).
@@ -124,6 +127,7 @@ private:
     util::TokenBucket m_log_budget{kLogBurst, kLogPerSecond};
     char m_name[kNameLength] = {};
     ExitReason m_exit;
+    bool m_released = false;  // release_everything() ran
     Thread* m_threads[kMaxThreads] = {};
     u32 m_thread_count = 0;
     Region m_regions[kMaxRegions] = {};
