@@ -5,6 +5,7 @@
 #include "boot/cmdline.h"
 #include "broker/nvme_queue.h"
 #include "console/log.h"
+#include "events/refusals.h"
 #include "mm/direct_map.h"
 #include "nvme/command.h"
 #include "nvme/doorbell.h"
@@ -66,7 +67,8 @@ Result<void> NvmeController::bring_up(kwait::How how) {
         dbbuf = false;
     }
     if (dbbuf) TRY(configure_shadow_doorbells());
-    LOG_INFO("nvme broker: session %u: '%s' %u namespace(s), %u I/O queue(s), shadow doorbells %s",
+    refusals::note(refusals::current_process(), klog::Level::Info,
+                   "nvme broker: session %u: '%s' %u namespace(s), %u I/O queue(s), shadow doorbells %s",
              m_session->id(), info.model, m_namespace_count, m_io_queues, m_shadow_on ? "on" : "off");
     return {};
 }

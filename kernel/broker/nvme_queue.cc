@@ -8,6 +8,7 @@
 #include "cap/pci_function.h"
 #include "console/log.h"
 #include "dma/class_reset.h"
+#include "events/refusals.h"
 #include "mm/direct_map.h"
 #include "nvme/registers.h"
 #include "pci/enumerate.h"
@@ -57,15 +58,24 @@ public:
     }
     Result<void> hold(u32 id) { return m_queue->m_session->hold(id); }
     void unhold(u32 id) { m_queue->m_session->unhold(id); }
+    // A device posting what the broker cannot trust is a refusal of the
+    // device's, recorded (rate-limited, an event) against the provider
+    // that drives it.
     void bad_completion(const nvme::Cqe& entry, Status why) {
         u32 session = m_queue->m_session->id();
+        Process* who = m_caller ? m_caller : refusals::current_process();
         if (why == Status::Timeout)
-            LOG_WARN("nvme broker: session %u: queue %u: late answer (status 0x%x) to an abandoned broker command; "
-                     "ignored",
-                     session, m_queue->m_qid, nvme::cqe_status_code(entry));
+            refusals::record(who, abi::RefusalKind::DeviceMisbehaved, m_queue->m_session->function(), why, entry.cid,
+                             klog::Level::Warn,
+                             "nvme broker: session %u: queue %u: late answer (status 0x%x) to an abandoned broker "
+                             "command; ignored",
+                             session, m_queue->m_qid, nvme::cqe_status_code(entry));
         else
-            LOG_WARN("nvme broker: session %u: queue %u: device posted a bad completion (cid %u sq %u): %s; ignored",
-                     session, m_queue->m_qid, entry.cid, entry.sq_id, status_name(why));
+            refusals::record(who, abi::RefusalKind::DeviceMisbehaved, m_queue->m_session->function(), why, entry.cid,
+                             klog::Level::Warn,
+                             "nvme broker: session %u: queue %u: device posted a bad completion (cid %u sq %u): %s; "
+                             "ignored",
+                             session, m_queue->m_qid, entry.cid, entry.sq_id, status_name(why));
     }
 
 private:
@@ -126,8 +136,9 @@ Result<NvmeQueue*> NvmeQueue::enable_admin(kdma::Session* session, volatile u8* 
     // generation is retired: this is the provider's controller reset.
     auto off = kdma::reset_function(session->function(), kwait::How::Sleep);
     if (NvmeController* old = session->nvme_controller) {
-        LOG_INFO("nvme broker: session %u: controller reset by a new admin queue (%s)", session->id(),
-                 off.ok() ? "stopped" : status_name(off.status()));
+        refusals::note(refusals::current_process(), klog::Level::Info,
+                       "nvme broker: session %u: controller reset by a new admin queue (%s)", session->id(),
+                       off.ok() ? "stopped" : status_name(off.status()));
         old->retire(off.ok());
     }
     if (!off.ok()) return off.status();
@@ -177,8 +188,9 @@ Result<NvmeQueue*> NvmeQueue::enable_admin(kdma::Session* session, volatile u8* 
         q->unref();
         return why;
     }
-    LOG_INFO("nvme broker: session %u: admin queue of %u entries, controller ready after %llu us", session->id(),
-             entries, static_cast<unsigned long long>(ready.value() / 1000));
+    refusals::note(refusals::current_process(), klog::Level::Info,
+                   "nvme broker: session %u: admin queue of %u entries, controller ready after %llu us", session->id(),
+                   entries, static_cast<unsigned long long>(ready.value() / 1000));
     if (auto up = q->m_ctrl->bring_up(kwait::How::Sleep); !up.ok()) {
         LOG_ERROR("nvme broker: session %u: bring-up failed: %s", session->id(), status_name(up.status()));
         q->unref();
@@ -241,8 +253,9 @@ Result<NvmeQueue*> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, Interrupt
     auto cq = admin->run_internal(create_cq, kwait::How::Sleep);
     auto sq = cq.ok() ? admin->run_internal(create_sq, kwait::How::Sleep) : cq;
     if (!sq.ok()) {
-        LOG_WARN("nvme broker: session %u: creating I/O queue %u failed: %s", session->id(), qid,
-                 status_name(sq.status()));
+        refusals::note(refusals::current_process(), klog::Level::Warn,
+                       "nvme broker: session %u: creating I/O queue %u failed: %s", session->id(), qid,
+                       status_name(sq.status()));
         bool gone = false;  // is the device known to hold neither queue?
         if (sq.status() == Status::DeviceError) {
             if (!cq.ok()) {

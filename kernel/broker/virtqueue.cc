@@ -116,8 +116,9 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
 
     mmio::write<u16>(common, kQueueMsixVector, msix_entry);
     if (msix_entry != kNoVector && mmio::read<u16>(common, kQueueMsixVector) != msix_entry) {
-        LOG_WARN("virtqueue broker: session %u queue %u: the device refused MSI-X entry %u", session->id(), index,
-                 msix_entry);
+        refusals::note(refusals::current_process(), klog::Level::Warn,
+                       "virtqueue broker: session %u queue %u: the device refused MSI-X entry %u", session->id(), index,
+                       msix_entry);
         mmio::write<u16>(common, kQueueMsixVector, kNoVector);
         q->unref();  // never enabled: its rings go back without touching the device
         return Status::Unsupported;
@@ -129,8 +130,9 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     mmio::write<u16>(common, kQueueEnable, 1);
     q->m_enabled = true;
     session->live_virtqueues++;
-    LOG_INFO("virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u)", session->id(), index, size,
-             msix_entry);
+    refusals::note(refusals::current_process(), klog::Level::Info,
+                   "virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u)", session->id(), index,
+                   size, msix_entry);
     return q;
 }
 

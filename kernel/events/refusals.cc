@@ -4,6 +4,7 @@
 #include "cap/device_root.h"
 #include "cap/process.h"
 #include "pci/enumerate.h"
+#include "sched/scheduler.h"
 #include "util/coalescing_ring.h"
 
 namespace refusals {
@@ -83,6 +84,24 @@ void record(kobj::Process* who, abi::RefusalKind kind, u32 function, Status stat
                  static_cast<unsigned long long>(state->suppressed));
         state->suppressed = 0;
     }
+}
+
+void note(kobj::Process* who, klog::Level level, const char* fmt, ...) {
+    u64 now = clock::monotonic_ns();
+    ProcessState* state = who ? &who->refusal_state() : nullptr;
+    if ((state && !state->note_budget.take(now)) || !g_log_budget.take(now)) {
+        g_suppressed++;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    klog::log_v(level, fmt, ap);
+    va_end(ap);
+}
+
+kobj::Process* current_process() {
+    kobj::Thread* t = sched::current();
+    return t ? t->process : nullptr;
 }
 
 void begin_syscall() { g_in_call_recorded = false; }

@@ -37,6 +37,7 @@ constexpr u32 kPerSecond = 5;
 // Per-process bookkeeping (lives in kobj::Process).
 struct ProcessState {
     util::TokenBucket log_budget{kBurst, kPerSecond};
+    util::TokenBucket note_budget{kBurst, kPerSecond};  // note(): its own, so chatter never hides a refusal
     u64 total = 0;       // refusals attributed to the process
     u64 suppressed = 0;  // of them, not logged since the last line that was
     bool told_limited = false;
@@ -48,6 +49,18 @@ struct ProcessState {
 __attribute__((format(printf, 7, 8))) void record(kobj::Process* who, abi::RefusalKind kind, u32 function,
                                                    Status status, u64 detail, klog::Level level, const char* fmt,
                                                    ...);
+
+// A line the kernel logs because of what a process did that is not a
+// refusal (a controller reset it asked for, a queue it enabled): under a
+// per-process budget like the refusal lines' (but its own: chatter never
+// uses up a refusal's line) and the same system-wide one, so repeating a
+// legitimate operation cannot flood the log either. `who` null: the
+// system-wide budget only.
+__attribute__((format(printf, 3, 4))) void note(kobj::Process* who, klog::Level level, const char* fmt, ...);
+
+// The process whose thread runs now (the caller, in a system call), or
+// null (the idle thread, boot).
+kobj::Process* current_process();
 
 // System call dispatch: a call's generic refusal is recorded only when
 // the call did not record a more specific one itself.
