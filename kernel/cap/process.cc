@@ -217,16 +217,7 @@ void Process::terminate(const ExitReason& why) {
 }
 
 void Process::finish_unwinding(Thread* t) {
-    for (u32 i = 0; i < m_thread_count; i++) {
-        if (m_threads[i] != t) continue;
-        Endpoint::thread_gone(t);
-        sched::retire(t);
-        m_threads[i] = m_threads[--m_thread_count];
-        m_threads[m_thread_count] = nullptr;
-        t->unref();
-        break;
-    }
-    if (m_thread_count == 0) release_everything();
+    if (thread_finished(t)) release_everything();
 }
 
 void Process::release_everything() {

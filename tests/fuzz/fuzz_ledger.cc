@@ -1,5 +1,5 @@
 // Fuzzes lib/dma/ledger: the input is a program of ledger operations (add,
-// hold, unhold, release, quiesce, quarantine, covers) run against the
+// hold, unhold, release, stop, quiesce, quarantine, covers) run against the
 // Ledger and against a plain reference model (std::map, linear scans,
 // 128-bit bounds arithmetic), and the fuzzer traps unless they agree on:
 //   - the exact Status of every call and the value it returns (ids included:
@@ -10,6 +10,8 @@
 //   - a recorded range is given back at most once, and only after its owner
 //     released it;
 //   - never while it has holds and the ledger is Active;
+//   - never while the ledger is Stopping (a device that has not confirmed
+//     its reset might still write anything it was told about);
 //   - never once the ledger is quarantined;
 //   - after quiesce every released range has been given back;
 // and at the end of the program the ledger is drained (release all, then
@@ -43,7 +45,10 @@ using fuzz_support::trace;
 using fuzz_support::tracing;
 
 const char* state_name(LedgerState s) {
-    return s == LedgerState::Active ? "active" : s == LedgerState::Quiesced ? "quiesced" : "quarantined";
+    return s == LedgerState::Active     ? "active"
+           : s == LedgerState::Stopping ? "stopping"
+           : s == LedgerState::Quiesced ? "quiesced"
+                                        : "quarantined";
 }
 
 constexpr u32 kSlots = Ledger::kCapacity;
@@ -162,8 +167,10 @@ struct Harness {
         for (auto it = first; it != last && !match; ++it) {
             MEntry& e = self->model.entries[it->second];
             if (e.given_back || e.claimed || !e.released) continue;
-            // Only a range with no holds may come back while Active.
+            // Only a range with no holds may come back while Active; nothing
+            // while Stopping (the device has not confirmed it stopped).
             if (self->ledger.state() == LedgerState::Active && e.in_flight != 0) continue;
+            if (self->ledger.state() == LedgerState::Stopping) continue;
             if (self->ledger.find(e.id) != nullptr) continue;  // still recorded: not this one
             e.claimed = true;                                  // so a second give-back of it cannot match again
             match = true;
@@ -376,7 +383,8 @@ struct Harness {
         } else {
             MEntry& e = model.entries[i];
             e.released = true;
-            if (model.state != LedgerState::Quarantined && (e.in_flight == 0 || model.state == LedgerState::Quiesced)) {
+            if (model.state != LedgerState::Quarantined && model.state != LedgerState::Stopping &&
+                (e.in_flight == 0 || model.state == LedgerState::Quiesced)) {
                 want_value = true;
                 expect_give_back(i);
             }
@@ -387,9 +395,16 @@ struct Harness {
         if (r.ok()) check(r.value() == want_value);
     }
 
+    void op_stop() {
+        if (model.state == LedgerState::Active) model.state = LedgerState::Stopping;
+        ledger.stop();
+        trace("stop -> %s", state_name(ledger.state()));
+        check(ledger.state() == model.state);
+    }
+
     void op_quiesce() {
         u32 want = 0;
-        if (model.state == LedgerState::Active) {
+        if (model.state == LedgerState::Active || model.state == LedgerState::Stopping) {
             model.state = LedgerState::Quiesced;
             model.for_live([&](int i, MEntry& e) {
                 e.in_flight = 0;
@@ -405,7 +420,8 @@ struct Harness {
     }
 
     void op_quarantine() {
-        if (model.state == LedgerState::Active) model.state = LedgerState::Quarantined;
+        if (model.state == LedgerState::Active || model.state == LedgerState::Stopping)
+            model.state = LedgerState::Quarantined;
         const u64 want = model.state == LedgerState::Quarantined ? model.live_bytes() : 0;
         const u64 lost = ledger.quarantine();
         trace("quarantine -> %#llx lost, %s", (unsigned long long)lost, state_name(ledger.state()));
@@ -461,8 +477,10 @@ struct Harness {
                     op_release(in);
                     break;
                 case 12:
-                    // Rare, they end the device's life.
+                    // Rare, they end the device's life (stop first, as a
+                    // teardown waiting for a slow reset does).
                     if ((op >> 4) < 2) op_quiesce();
+                    else if ((op >> 4) < 4) op_stop();
                     break;
                 case 13:
                     if ((op >> 4) < 2) op_quarantine();
@@ -505,7 +523,7 @@ struct Harness {
             MEntry& e = model.entries[i];
             if (!model.live(e) || e.released) continue;
             e.released = true;
-            const bool want = model.state != LedgerState::Quarantined;
+            const bool want = model.state != LedgerState::Quarantined && model.state != LedgerState::Stopping;
             if (want) expect_give_back(static_cast<int>(i));
             Result<bool> r = ledger.release(e.id, &give_back, this);
             check(r.ok() && r.value() == want);

@@ -4,6 +4,7 @@
 #include "rt/alloc.h"
 #include "rt/log.h"
 #include "rt/sys.h"
+#include "util/xorshift.h"
 
 namespace {
 
@@ -12,13 +13,8 @@ struct Node {
     Node* next;
 };
 
-u64 g_rng = 0x9e3779b97f4a7c15ull;
-u64 next_random() {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
-}
+util::XorShift64 g_rng(0x9e3779b97f4a7c15ull);
+u64 next_random() { return g_rng.next(); }
 
 }  // namespace
 

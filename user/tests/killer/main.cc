@@ -9,6 +9,7 @@
 #include "abi/startup.h"
 #include "rt/log.h"
 #include "rt/sys.h"
+#include "util/xorshift.h"
 
 namespace {
 
@@ -42,13 +43,6 @@ bool target_is(const char* name) {
     return false;
 }
 
-u64 g_rng;
-u64 next_random() {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
-}
 
 }  // namespace
 
@@ -59,12 +53,12 @@ int main(u64) {
         return 1;
     }
     u64 count = number("count", 200), lo = number("min_ms", 50), hi = number("max_ms", 400);
-    g_rng = number("seed", 1) * 0x9e3779b97f4a7c15ull | 1;
+    util::XorShift64 rng(number("seed", 1) * 0x9e3779b97f4a7c15ull | 1);
     if (hi < lo) hi = lo;
     u64 kills = 0, misses = 0;
     static abi::SystemProcess list[64];
     while (kills < count) {
-        rt::sleep_ns((lo + next_random() % (hi - lo + 1)) * 1'000'000);
+        rt::sleep_ns((lo + rng.next() % (hi - lo + 1)) * 1'000'000);
         auto n = rt::system_info(resource, abi::SystemInfoKind::Processes, 0, list, sizeof list);
         u32 newest = 0;
         for (u64 i = 0; n.ok() && i < n.value(); i++)
