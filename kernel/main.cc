@@ -279,9 +279,9 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
     sched::init(kobj::Thread::adopt_boot_context());
     lapic::set_tick_hook(on_tick);
     if (const char* init = cmdline::get("init", &len)) {
-        auto p = proc::spawn_init(init, len);
-        if (p.ok()) p.value()->unref();  // the process keeps itself alive while it runs
-        else LOG_ERROR("boot: init '%.*s' did not start", static_cast<int>(len), init);
+        // The creator's reference goes here: the process keeps itself alive
+        // while it runs.
+        if (!proc::spawn_init(init, len).ok()) LOG_ERROR("boot: init '%.*s' did not start", static_cast<int>(len), init);
     }
     sched::run_idle(power_off_when_done);
 }

@@ -5,6 +5,7 @@
 #include "boot/cmdline.h"
 #include "broker/nvme_queue.h"
 #include "console/log.h"
+#include "debug/panic.h"
 #include "events/refusals.h"
 #include "mm/direct_map.h"
 #include "nvme/command.h"
@@ -28,22 +29,19 @@ nvme::Sqe identify_command(u8 cns, u32 nsid, u64 page) {
 
 }  // namespace
 
-NvmeController* NvmeController::create(kdma::Session* session, volatile u8* regs, u8 dstrd, u16 max_entries) {
-    auto* c = new (std::nothrow) NvmeController(session, regs, dstrd, max_entries);
-    if (c) session->ref();
-    return c;
+util::RefPtr<NvmeController> NvmeController::create(kdma::Session* session, volatile u8* regs, u8 dstrd,
+                                                    u16 max_entries) {
+    return util::RefPtr<NvmeController>::adopt(new (std::nothrow) NvmeController(session, regs, dstrd, max_entries));
 }
 
-void NvmeController::unref() {
-    if (--m_refs == 0) delete this;
-}
+void NvmeController::reference_underflow() { panic("nvme broker: unref of a dead controller record"); }
 
 NvmeController::~NvmeController() {
     if (m_session->nvme_controller == this) m_session->nvme_controller = nullptr;
     if (m_scratch_entry) m_session->release(m_scratch_entry);
     if (m_shadow_entry) m_session->release(m_shadow_entry);
     if (m_eventidx_entry) m_session->release(m_eventidx_entry);
-    m_session->unref();
+    // m_session's reference goes last, with the members.
 }
 
 Result<void> NvmeController::bring_up(kwait::How how) {

@@ -33,17 +33,20 @@ struct NvmeNamespace {
     u64 blocks;
 };
 
-class NvmeController {
+// Reference counted (util::RefCounted) by the queues of its generation
+// (RefPtr members); the session's `nvme_controller` only points at the live
+// one, and the controller clears it when it goes.
+class NvmeController : public util::RefCounted<NvmeController> {
 public:
     // QEMU's model allows 256; cloud controllers have a handful. Namespaces
     // past this are logged and get no I/O.
     static constexpr u32 kMaxNamespaces = 256;
 
-    static NvmeController* create(kdma::Session* session, volatile u8* regs, u8 dstrd, u16 max_entries);
-    void ref() { m_refs++; }
-    void unref();
+    // Null when the heap is out. Holds a reference to `session`.
+    static util::RefPtr<NvmeController> create(kdma::Session* session, volatile u8* regs, u8 dstrd,
+                                               u16 max_entries);
 
-    kdma::Session* session() const { return m_session; }
+    kdma::Session* session() const { return m_session.get(); }
     volatile u8* regs() const { return m_regs; }
     u8 dstrd() const { return m_dstrd; }
     u16 max_entries() const { return m_max_entries; }  // CAP.MQES + 1
@@ -94,16 +97,20 @@ public:
     void reset_shadow(u16 qid);
 
 private:
+    friend class util::RefCounted<NvmeController>;
     NvmeController(kdma::Session* session, volatile u8* regs, u8 dstrd, u16 max_entries)
-        : m_session(session), m_regs(regs), m_dstrd(dstrd), m_max_entries(max_entries) {}
+        : m_session(util::RefPtr<kdma::Session>::share(session)), m_regs(regs), m_dstrd(dstrd),
+          m_max_entries(max_entries) {}
     ~NvmeController();
+    void last_reference_gone() { delete this; }
+    [[noreturn]] void reference_underflow();
     // Identify `cns` (for `nsid`) into the scratch page, zeroed first.
     Result<void> identify(u8 cns, u32 nsid);
     Result<void> identify_namespaces(u32 nn);
     Result<void> configure_queues();
     Result<void> configure_shadow_doorbells();
 
-    kdma::Session* m_session;
+    util::RefPtr<kdma::Session> m_session;
     volatile u8* m_regs;
     u8 m_dstrd;
     u16 m_max_entries;
@@ -111,7 +118,6 @@ private:
     kwait::How m_wait = kwait::How::Spin;  // bring-up's waits (bring_up's argument)
     bool m_sq_always_mmio = false;  // a lost shadow update was seen
     u32 m_recoveries = 0;
-    u32 m_refs = 1;
     NvmeQueue* m_queues = nullptr;  // every queue of this generation
 
     u32 m_scratch_entry = 0;  // one page for the broker's own Identify data

@@ -46,7 +46,7 @@ public:
         if (!m_caller) return Status::BadHandle;
         auto* buffer =
             TRY(kcap::lookup<DmaBuffer>(m_caller, handle, Type::DmaBuffer, cap::kRightRead | cap::kRightWrite));
-        if (buffer->session() != m_queue->m_session) return Status::NotOwner;
+        if (buffer->session() != m_queue->session()) return Status::NotOwner;
         if (offset > buffer->size() || bytes > buffer->size() - offset) return Status::OutOfBounds;
         return nvme::BufferRegion{buffer->device_address(offset), buffer->ledger_id()};
     }
@@ -103,7 +103,7 @@ Result<void> NvmeQueue::allocate_rings(kdma::Session* session, u16 sq_entries, u
     return {};
 }
 
-Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) {
+Result<RefPtr<NvmeQueue>> NvmeQueue::create_admin(kdma::Session* session, u16 entries) {
     if (entries < 2 || entries > abi::kNvmeMaxEntries) return Status::InvalidArgument;
     if (!session->active()) return Status::TornDown;
     const auto& registers = pci_enum::function(session->function()).registers;
@@ -122,14 +122,13 @@ Result<NvmeQueue*> NvmeQueue::create_admin(kdma::Session* session, u16 entries) 
     // would write ASQ/ACQ over each other.
     if (session->nvme_enabling) return Status::Busy;
     session->nvme_enabling = true;
-    session->ref();
+    auto kept = util::RefPtr<kdma::Session>::share(session);
     auto created = enable_admin(session, regs, cap, entries, timeout_ms);
     session->nvme_enabling = false;
-    session->unref();
     return created;
 }
 
-Result<NvmeQueue*> NvmeQueue::enable_admin(kdma::Session* session, volatile u8* regs, const nvme::Cap& cap,
+Result<RefPtr<NvmeQueue>> NvmeQueue::enable_admin(kdma::Session* session, volatile u8* regs, const nvme::Cap& cap,
                                           u16 entries, u32 timeout_ms) {
     // Stopped first (the class reset teardown uses): it must not fetch from
     // the old queues while the new addresses are written. A live earlier
@@ -144,14 +143,10 @@ Result<NvmeQueue*> NvmeQueue::enable_admin(kdma::Session* session, volatile u8* 
     if (!off.ok()) return off.status();
     if (!session->active()) return Status::TornDown;  // torn down while the reset was awaited
 
-    auto* q = new (std::nothrow) NvmeQueue();
+    auto q = RefPtr<NvmeQueue>::adopt(new (std::nothrow) NvmeQueue());
     if (!q) return Status::NoMemory;
-    q->m_session = session;
-    session->ref();
-    if (auto r = q->allocate_rings(session, entries, entries, 0); !r.ok()) {
-        q->unref();
-        return r.status();
-    }
+    q->m_session = util::RefPtr<kdma::Session>::share(session);
+    TRY(q->allocate_rings(session, entries, entries, 0));
     mmio::write<u32>(regs, nvme::kRegAqa, nvme::aqa_value(entries, entries));
     mmio::write64_halves(regs, nvme::kRegAsq, q->m_sq_phys);
     mmio::write64_halves(regs, nvme::kRegAcq, q->m_cq_phys);
@@ -172,20 +167,15 @@ Result<NvmeQueue*> NvmeQueue::enable_admin(kdma::Session* session, volatile u8* 
         // only if it is confirmed stopped (else the grant's teardown keeps them).
         auto stop = kdma::reset_function(session->function(), kwait::How::Spin);
         q->drop_holds(stop.ok());
-        q->unref();
         return Status::NoMemory;
     }
-    q->m_ctrl->admin = q;
-    q->m_ctrl->attach(q);
-    session->nvme_controller = q->m_ctrl;
-    if (!session->active()) {
-        q->unref();
-        return Status::TornDown;
-    }
+    q->m_ctrl->admin = q.get();
+    q->m_ctrl->attach(q.get());
+    session->nvme_controller = q->m_ctrl.get();
+    if (!session->active()) return Status::TornDown;
     if (!ready.ok() || fatal) {
         Status why = fatal ? Status::DeviceError : ready.status();  // CSTS.CFS: controller fatal status
         LOG_ERROR("nvme broker: session %u: controller did not become ready: %s", session->id(), status_name(why));
-        q->unref();
         return why;
     }
     refusals::note(refusals::current_process(), klog::Level::Info,
@@ -193,37 +183,31 @@ Result<NvmeQueue*> NvmeQueue::enable_admin(kdma::Session* session, volatile u8* 
                    entries, static_cast<unsigned long long>(ready.value() / 1000));
     if (auto up = q->m_ctrl->bring_up(kwait::How::Sleep); !up.ok()) {
         LOG_ERROR("nvme broker: session %u: bring-up failed: %s", session->id(), status_name(up.status()));
-        q->unref();
         return up.status();
     }
     return q;
 }
 
-Result<NvmeQueue*> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, Interrupt* irq) {
+Result<RefPtr<NvmeQueue>> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, Interrupt* irq) {
     if (!admin->is_admin()) return Status::WrongType;
     TRY(admin->usable());
-    kdma::Session* session = admin->m_session;
-    NvmeController* ctrl = admin->m_ctrl;
+    kdma::Session* session = admin->session();
+    NvmeController* ctrl = admin->m_ctrl.get();
     u16 cap_entries = ctrl->max_entries();
     if (entries < 2 || entries > abi::kNvmeMaxEntries || entries > cap_entries) return Status::InvalidArgument;
     if (irq && irq->function() != session->function()) return Status::NotOwner;
     u16 qid = TRY(ctrl->allocate_qid());
 
-    auto* q = new (std::nothrow) NvmeQueue();
+    auto q = RefPtr<NvmeQueue>::adopt(new (std::nothrow) NvmeQueue());
     if (!q) {
         ctrl->free_qid(qid);
         return Status::NoMemory;
     }
-    q->m_session = session;
-    session->ref();
-    q->m_ctrl = ctrl;
-    ctrl->ref();
-    ctrl->attach(q);
+    q->m_session = util::RefPtr<kdma::Session>::share(session);
+    q->m_ctrl = util::RefPtr<NvmeController>::share(ctrl);
+    ctrl->attach(q.get());
     q->m_qid = qid;
-    if (irq) {
-        irq->ref();
-        q->m_irq = irq;
-    }
+    q->m_irq = RefPtr<Interrupt>::share(irq);
     u16 lists = entries < kMaxListPages ? entries : kMaxListPages;
     // The CQ is twice the SQ: with shadow doorbells the controller may
     // judge fullness from a CQ head one update old, and a CQ it believes
@@ -232,10 +216,7 @@ Result<NvmeQueue*> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, Interrupt
     // flight per update, so twice that can never look full.
     u16 cq_entries = static_cast<u16>(2 * entries);
     if (cq_entries > cap_entries) cq_entries = cap_entries;
-    if (auto r = q->allocate_rings(session, entries, cq_entries, lists); !r.ok()) {
-        q->unref();
-        return r.status();
-    }
+    TRY(q->allocate_rings(session, entries, cq_entries, lists));
     ctrl->reset_shadow(qid);
     // Create I/O CQ (§5.4): PRP1 = the queue, QSIZE 31:16 (0's based) and
     // QID in CDW10; IV 31:16, IEN bit 1, PC bit 0 in CDW11.
@@ -275,7 +256,6 @@ Result<NvmeQueue*> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, Interrupt
             auto off = kdma::reset_function(session->function(), kwait::How::Sleep);
             ctrl->retire(off.ok());
         }
-        q->unref();
         return sq.status();
     }
     q->m_device_created = true;
@@ -320,13 +300,12 @@ NvmeQueue::~NvmeQueue() {
         if (!is_admin() && !m_ctrl->retired()) m_ctrl->free_qid(m_qid);
         if (m_ctrl->admin == this) m_ctrl->admin = nullptr;
         m_ctrl->detach(this);
-        m_ctrl->unref();
+        m_ctrl.reset();  // may end the controller record: before the rings go
     }
     if (m_sq_entry) m_session->release(m_sq_entry);
     if (m_cq_entry) m_session->release(m_cq_entry);
     if (m_list_entry) m_session->release(m_list_entry);
-    if (m_irq) m_irq->unref();
-    m_session->unref();
+    // m_irq's reference, then m_session's, go with the members.
 }
 
 void NvmeQueue::drop_holds(bool device_stopped) {

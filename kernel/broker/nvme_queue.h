@@ -23,6 +23,7 @@
 
 #include "abi/nvme.h"
 #include "broker/nvme_controller.h"
+#include "cap/interrupt.h"
 #include "cap/mapping_list.h"
 #include "cap/object.h"
 #include "dma/session.h"
@@ -34,19 +35,18 @@
 
 namespace kobj {
 
-class Interrupt;
 class Process;
 
 class NvmeQueue : public Object {
 public:
     // Sleeps while the controller resets and enables (its own thread: a
     // system call); Busy while another creation on the session is under way.
-    static Result<NvmeQueue*> create_admin(kdma::Session* session, u16 entries);
+    static Result<RefPtr<NvmeQueue>> create_admin(kdma::Session* session, u16 entries);
     // `irq` may be null: a polled queue (interrupts disabled).
-    static Result<NvmeQueue*> create_io(NvmeQueue* admin, u16 entries, Interrupt* irq);
+    static Result<RefPtr<NvmeQueue>> create_io(NvmeQueue* admin, u16 entries, Interrupt* irq);
     ~NvmeQueue() override;
 
-    kdma::Session* session() const { return m_session; }
+    kdma::Session* session() const { return m_session.get(); }
     bool is_admin() const { return m_qid == 0; }
 
     // Validated as a batch: one refused command refuses the batch (nothing
@@ -57,7 +57,7 @@ public:
     // The Interrupt the I/O queue was created with (null: polled, or the
     // admin queue). The queue holds a reference: NvmeComplete may
     // acknowledge it (abi::kNvmeCompleteAckInterrupt).
-    Interrupt* interrupt() const { return m_irq; }
+    Interrupt* interrupt() const { return m_irq.get(); }
     Result<u64> map_completions(Process* process, u32 space_id, u32 handle);
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
 
@@ -84,7 +84,7 @@ public:
 
 private:
     NvmeQueue() : Object(Type::NvmeQueue) {}
-    static Result<NvmeQueue*> enable_admin(kdma::Session* session, volatile u8* regs, const nvme::Cap& cap,
+    static Result<RefPtr<NvmeQueue>> enable_admin(kdma::Session* session, volatile u8* regs, const nvme::Cap& cap,
                                            u16 entries, u32 timeout_ms);
     Result<void> allocate_rings(kdma::Session* session, u16 sq_entries, u16 cq_entries, u16 list_pages);
     void ring_sq();
@@ -104,9 +104,9 @@ private:
     class Host;
     friend class Host;
 
-    kdma::Session* m_session = nullptr;
-    NvmeController* m_ctrl = nullptr;
-    Interrupt* m_irq = nullptr;  // referenced
+    util::RefPtr<kdma::Session> m_session;
+    util::RefPtr<NvmeController> m_ctrl;
+    RefPtr<Interrupt> m_irq;
     u16 m_qid = 0;
     u64 m_sq_rung_ns = 0;  // when the SQ tail last moved
     u16 m_sq_tail_rung = 0, m_cq_head_rung = 0;

@@ -32,7 +32,7 @@ constexpr u16 kDescNext = 1, kDescWrite = 2;
 
 }  // namespace
 
-Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size, u16 msix_entry) {
+Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u16 size, u16 msix_entry) {
     if (!session->active()) return Status::TornDown;
     const pci_enum::Function& f = pci_enum::function(session->function());
     if (f.registers.kind != devices::RegisterMap::Kind::Virtio || !f.has_virtio_notify) return Status::WrongType;
@@ -71,7 +71,7 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
     if (notify_at + 2 > f.virtio_notify.offset + u64{f.virtio_notify.length} || notify_at + 2 > f.bars[f.virtio_notify.bar].size)
         return Status::Malformed;
 
-    auto* q = new (std::nothrow) VirtQueue();
+    auto q = RefPtr<VirtQueue>::adopt(new (std::nothrow) VirtQueue());
     if (!q) return Status::NoMemory;
     u64 bytes[3] = {u64{size} * sizeof(Descriptor), 6 + 2 * u64{size}, 6 + u64{size} * sizeof(abi::VirtioUsedElement)};
     u64* phys[3] = {&q->m_desc_phys, &q->m_avail_phys, &q->m_used_phys};
@@ -84,7 +84,8 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
             session->unhold(q->m_ring_entries[k]);
             session->release(q->m_ring_entries[k]);
         }
-        delete q;
+        // q goes when the caller returns: without a session, its destructor
+        // has nothing more to give back.
     };
     for (u32 r = 0; r < 3; r++) {
         auto id = session->allocate(bytes[r], session->id(), dma::Use::Queue, phys[r]);
@@ -99,8 +100,7 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
         }
         q->m_ring_entries[r] = id.value();
     }
-    session->ref();
-    q->m_session = session;
+    q->m_session = util::RefPtr<kdma::Session>::share(session);
     q->m_common = common;
     q->m_notify = reinterpret_cast<volatile u16*>(notify_bar + notify_at);
     q->m_index = index;
@@ -120,8 +120,7 @@ Result<VirtQueue*> VirtQueue::create(kdma::Session* session, u16 index, u16 size
                        "virtqueue broker: session %u queue %u: the device refused MSI-X entry %u", session->id(), index,
                        msix_entry);
         mmio::write<u16>(common, kQueueMsixVector, kNoVector);
-        q->unref();  // never enabled: its rings go back without touching the device
-        return Status::Unsupported;
+        return Status::Unsupported;  // never enabled: its rings go back (with q) without touching the device
     }
     mmio::write<u16>(common, kQueueSize, size);
     mmio::write64_halves(common, kQueueDesc, q->m_desc_phys);
@@ -160,7 +159,6 @@ VirtQueue::~VirtQueue() {
     }
     for (u32 id : m_ring_entries)
         if (id) m_session->release(id);
-    m_session->unref();
 }
 
 Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 count) {
@@ -188,7 +186,7 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
             if (seg.length == 0 || seg.length > 0xffffffffull) return Status::InvalidArgument;
             auto* buffer = TRY(kcap::lookup<DmaBuffer>(caller, seg.buffer, Type::DmaBuffer,
                                                        cap::kRightRead | cap::kRightWrite));
-            if (buffer->session() != m_session) return Status::NotOwner;
+            if (buffer->session() != m_session.get()) return Status::NotOwner;
             if (seg.offset > buffer->size() || seg.length > buffer->size() - seg.offset) return Status::OutOfBounds;
             checked[c][s] = Checked{buffer->device_address(seg.offset), static_cast<u32>(seg.length),
                                     buffer->ledger_id(), (seg.flags & abi::kVirtioSegmentDeviceWrites) != 0};

@@ -27,7 +27,7 @@ class Process;
 
 class VirtQueue : public Object {
 public:
-    static Result<VirtQueue*> create(kdma::Session* session, u16 index, u16 size, u16 msix_entry);
+    static Result<RefPtr<VirtQueue>> create(kdma::Session* session, u16 index, u16 size, u16 msix_entry);
     ~VirtQueue() override;
 
     // Chains validated as a batch (one refused chain refuses the batch);
@@ -37,14 +37,14 @@ public:
     // attributed to `caller` (the provider reaping it).
     Result<u32> complete(Process* caller, u32 max);
     Result<u64> map_used(Process* process, u32 space_id, u32 handle);
-    kdma::Session* session() const { return m_session; }
+    kdma::Session* session() const { return m_session.get(); }
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
 
 private:
     VirtQueue() : Object(Type::VirtQueue) {}
     static constexpr u16 kNone = 0xffff;
 
-    kdma::Session* m_session = nullptr;
+    util::RefPtr<kdma::Session> m_session;
     volatile u8* m_common = nullptr;
     volatile u16* m_notify = nullptr;
     u16 m_index = 0, m_size = 0;

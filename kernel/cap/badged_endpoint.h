@@ -12,15 +12,15 @@ namespace kobj {
 
 class BadgedEndpoint : public Object {
 public:
-    BadgedEndpoint(Endpoint* endpoint, u64 badge) : Object(Type::Endpoint), m_endpoint(endpoint), m_badge(badge) {
-        endpoint->ref();
-    }
-    ~BadgedEndpoint() override { m_endpoint->unref_deferred(); }
-    Endpoint* endpoint() const { return m_endpoint; }
+    // Takes its own reference on `endpoint`.
+    BadgedEndpoint(Endpoint* endpoint, u64 badge)
+        : Object(Type::Endpoint), m_endpoint(DeferredRef<Endpoint>::share(endpoint)), m_badge(badge) {}
+    Endpoint* endpoint() const { return m_endpoint.get(); }
     u64 badge() const { return m_badge; }
 
 private:
-    Endpoint* m_endpoint;
+    // Dropped deferred, as the release of a capability drops its object's.
+    DeferredRef<Endpoint> m_endpoint;
     u64 m_badge;
 };
 

@@ -8,36 +8,27 @@
 
 namespace kobj {
 
-Result<DeviceMmio*> DeviceMmio::create(PciFunction* fn, u8 bar, u64 offset, u64 length, bool filtered) {
+Result<RefPtr<DeviceMmio>> DeviceMmio::create(PciFunction* fn, u8 bar, u64 offset, u64 length, bool filtered) {
     const pci_enum::Function& f = fn->function();
     if (bar >= 6 || bar >= f.header.bar_count) return Status::OutOfBounds;
     const pci::Bar& b = f.bars[bar];
     TRY(devices::check_window(b, bar, f.has_msix ? &f.msix : nullptr, offset, length));
     if (b.address == 0) return Status::Unsupported;  // never assigned by firmware
     if (!filtered && !devices::direct_window_allowed(fn->registers(), bar, offset, length)) return Status::NoRights;
-    auto* m = new (std::nothrow) DeviceMmio();
+    auto m = RefPtr<DeviceMmio>::adopt(new (std::nothrow) DeviceMmio());
     if (!m) return Status::NoMemory;
-    m->m_function = fn;
-    fn->ref();
+    m->m_function = DeferredRef<PciFunction>::share(fn);
     m->m_bar = bar;
     m->m_offset = offset;
     m->m_length = length;
     m->m_phys = b.address + offset;
     m->m_filtered = filtered;
-    if (filtered) {
-        auto view = PciFunction::kernel_view(fn->index(), bar);
-        if (!view.ok()) {
-            m->unref();
-            return view.status();
-        }
-        m->m_kernel_view = view.value() + offset;
-    }
+    if (filtered) m->m_kernel_view = TRY(PciFunction::kernel_view(fn->index(), bar)) + offset;
     return m;
 }
 
 DeviceMmio::~DeviceMmio() {
     // (The kernel view is per function and BAR and stays mapped.)
-    if (m_function) m_function->unref_deferred();
 }
 
 namespace {

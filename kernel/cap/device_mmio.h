@@ -18,8 +18,8 @@ namespace kobj {
 
 class DeviceMmio : public Object {
 public:
-    // Validates the window; adopts nothing (takes its own reference on fn).
-    static Result<DeviceMmio*> create(PciFunction* fn, u8 bar, u64 offset, u64 length, bool filtered);
+    // Validates the window; takes its own reference on fn.
+    static Result<RefPtr<DeviceMmio>> create(PciFunction* fn, u8 bar, u64 offset, u64 length, bool filtered);
     ~DeviceMmio() override;
 
     // Uncached, read-only unless the window is direct and `writable` (the
@@ -38,7 +38,8 @@ public:
 
 private:
     DeviceMmio() : Object(Type::DeviceMmio) {}
-    PciFunction* m_function = nullptr;
+    // Dropped deferred, as the release of a capability drops its object's.
+    DeferredRef<PciFunction> m_function;
     u8 m_bar = 0;
     u64 m_offset = 0;
     u64 m_length = 0;

@@ -5,50 +5,38 @@
 
 namespace kobj {
 
-Result<DmaPool*> DmaPool::create(u32 function, u64 quota_bytes) {
-    auto* p = new (std::nothrow) DmaPool();
+Result<RefPtr<DmaPool>> DmaPool::create(u32 function, u64 quota_bytes) {
+    auto p = RefPtr<DmaPool>::adopt(new (std::nothrow) DmaPool());
     if (!p) return Status::NoMemory;
-    auto s = kdma::Session::create(function, quota_bytes);
-    if (!s.ok()) {
-        delete p;  // no session: the destructor has nothing to tear down
-        return s.status();
-    }
-    p->m_session = s.value();
+    // No session: the destructor has nothing to tear down.
+    p->m_session = TRY(kdma::Session::create(function, quota_bytes));
     return p;
 }
 
 DmaPool::~DmaPool() {
-    if (!m_session) return;
-    m_session->teardown("pool released");  // already done, unless the pool never had a capability
-    m_session->unref();
+    // Already done, unless the pool never had a capability; the session's
+    // reference goes with the member.
+    if (m_session) m_session->teardown("pool released");
 }
 
 void DmaPool::last_capability_gone() {
     if (m_session) m_session->teardown("pool released");
 }
 
-Result<DmaBuffer*> DmaBuffer::create(kdma::Session* session, u64 bytes) {
+Result<RefPtr<DmaBuffer>> DmaBuffer::create(kdma::Session* session, u64 bytes) {
     if (bytes == 0 || bytes > kMaxBytes) return Status::InvalidArgument;
-    auto* b = new (std::nothrow) DmaBuffer();
+    auto b = RefPtr<DmaBuffer>::adopt(new (std::nothrow) DmaBuffer());
     if (!b) return Status::NoMemory;
     u64 phys = 0;
-    auto id = session->allocate(bytes, session->id(), dma::Use::Buffer, &phys);
-    if (!id.ok()) {
-        delete b;
-        return id.status();
-    }
-    session->ref();
-    b->m_session = session;
-    b->m_ledger_id = id.value();
+    b->m_ledger_id = TRY(session->allocate(bytes, session->id(), dma::Use::Buffer, &phys));
+    b->m_session = util::RefPtr<kdma::Session>::share(session);
     b->m_phys = phys;
     b->m_bytes = (bytes + 4095) & ~u64{4095};
     return b;
 }
 
 DmaBuffer::~DmaBuffer() {
-    if (!m_session) return;
-    m_session->release(m_ledger_id);
-    m_session->unref();
+    if (m_session) m_session->release(m_ledger_id);  // before the member's reference goes
 }
 
 Result<u64> DmaBuffer::map(Process* process, u64 vaddr, bool writable, u32 space_id, u32 handle) {

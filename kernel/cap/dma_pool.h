@@ -25,27 +25,27 @@ class Process;
 
 class DmaPool : public Object {
 public:
-    static Result<DmaPool*> create(u32 function, u64 quota_bytes);
+    static Result<RefPtr<DmaPool>> create(u32 function, u64 quota_bytes);
     ~DmaPool() override;
-    kdma::Session* session() const { return m_session; }
+    kdma::Session* session() const { return m_session.get(); }
     // The grant ends with the pool's last capability, not its last
     // reference: nothing else may keep a device's DMA authority alive.
     void last_capability_gone() override;
 
 private:
     DmaPool() : Object(Type::DmaPool) {}
-    kdma::Session* m_session = nullptr;
+    util::RefPtr<kdma::Session> m_session;
 };
 
 class DmaBuffer : public Object {
 public:
     static constexpr u64 kMaxBytes = 2ull << 20;  // one PRP list page's reach
 
-    static Result<DmaBuffer*> create(kdma::Session* session, u64 bytes);
+    static Result<RefPtr<DmaBuffer>> create(kdma::Session* session, u64 bytes);
     ~DmaBuffer() override;
 
     u64 size() const { return m_bytes; }
-    kdma::Session* session() const { return m_session; }
+    kdma::Session* session() const { return m_session.get(); }
     u32 ledger_id() const { return m_ledger_id; }
     // Kernel only (brokers): the device-visible address of `offset`.
     u64 device_address(u64 offset) const { return m_phys + offset; }
@@ -56,7 +56,7 @@ public:
 
 private:
     DmaBuffer() : Object(Type::DmaBuffer) {}
-    kdma::Session* m_session = nullptr;
+    util::RefPtr<kdma::Session> m_session;
     u32 m_ledger_id = 0;
     u64 m_phys = 0;
     u64 m_bytes = 0;

@@ -34,24 +34,22 @@ cap::DerivationForest<65536> g_forest(hooks());
 
 cap::Forest& forest() { return g_forest; }
 
-Result<u32> install(kobj::Process* process, kobj::Object* object, cap::Rights rights) {
-    auto h = process->caps().install(object, static_cast<u16>(object->type()), rights);
+Result<u32> install(kobj::Process* process, kobj::RefPtr<kobj::Object> object, cap::Rights rights) {
+    auto h = process->caps().install(object.get(), static_cast<u16>(object->type()), rights);
+    kobj::Object* o = object.leak();  // the slot's reference from here, or (failed) dropped below
     if (!h.ok()) {
-        object->unref_deferred();
+        o->unref_deferred();
         return h.status();
     }
-    object->capability_added();
+    o->capability_added();
     return h.value().raw();
 }
 
-Result<u32> mint(kobj::Process* process, u32 parent, kobj::Object* object, cap::Rights rights) {
-    auto h = process->caps().mint(cap::Handle::from_raw(parent), process->caps(), object,
+Result<u32> mint(kobj::Process* process, u32 parent, kobj::RefPtr<kobj::Object> object, cap::Rights rights) {
+    auto h = process->caps().mint(cap::Handle::from_raw(parent), process->caps(), object.get(),
                                   static_cast<u16>(object->type()), rights);
-    if (!h.ok()) {
-        object->unref();
-        return h.status();
-    }
-    object->capability_added();
+    if (!h.ok()) return h.status();  // object's reference goes with it
+    object.leak()->capability_added();  // the slot's reference from here
     return h.value().raw();
 }
 

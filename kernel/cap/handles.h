@@ -3,7 +3,7 @@
 // mappings in step with capabilities, and typed lookups for syscalls.
 //
 // Reference rule: a Live capability slot holds one reference to its object.
-// install() adopts the caller's reference; releases are deferred
+// install() and mint() take the caller's (a RefPtr); releases are deferred
 // (Object::unref_deferred) and run by finish(), which every syscall that
 // touches capabilities calls before returning. Every object also counts the
 // capabilities naming it (Object::capabilities(): install, mint and copies
@@ -26,13 +26,14 @@ using ProcessSpace = cap::CapSpace<kSlotsPerProcess>;
 
 cap::Forest& forest();
 
-// Installs `object` (adopting one reference) into `process`'s space.
-Result<u32> install(kobj::Process* process, kobj::Object* object, cap::Rights rights);
+// Installs `object` into `process`'s space; the new slot holds its
+// reference (dropped deferred, at finish(), on failure).
+Result<u32> install(kobj::Process* process, kobj::RefPtr<kobj::Object> object, cap::Rights rights);
 
-// Installs `object` (adopting one reference; dropped on failure) in
-// `process`'s space as a child of its capability `parent` (a raw handle):
-// revoking `parent` revokes it (cap::Space::mint).
-Result<u32> mint(kobj::Process* process, u32 parent, kobj::Object* object, cap::Rights rights);
+// Installs `object` in `process`'s space as a child of its capability
+// `parent` (a raw handle): revoking `parent` revokes it (cap::Space::mint).
+// The new slot holds its reference (dropped at once on failure).
+Result<u32> mint(kobj::Process* process, u32 parent, kobj::RefPtr<kobj::Object> object, cap::Rights rights);
 
 // Resolves a handle to an object of type T with at least `rights`.
 // Stale / Revoked / WrongType / NoRights / BadHandle as lib/cap reports.

@@ -4,15 +4,10 @@
 
 namespace kobj {
 
-Result<Interrupt*> Interrupt::create(u32 function, u16 index) {
-    auto* i = new (std::nothrow) Interrupt();
+Result<RefPtr<Interrupt>> Interrupt::create(u32 function, u16 index) {
+    auto i = RefPtr<Interrupt>::adopt(new (std::nothrow) Interrupt());
     if (!i) return Status::NoMemory;
-    auto v = kirq::route(function, index, kirq::Sink{fire, torn_down, i});
-    if (!v.ok()) {
-        delete i;
-        return v.status();
-    }
-    i->m_vector = v.value();
+    i->m_vector = TRY(kirq::route(function, index, kirq::Sink{fire, torn_down, i.get()}));
     i->m_routed = true;
     i->m_function = function;
     i->m_index = index;

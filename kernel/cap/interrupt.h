@@ -15,7 +15,7 @@ namespace kobj {
 
 class Interrupt : public Object {
 public:
-    static Result<Interrupt*> create(u32 function, u16 index);
+    static Result<RefPtr<Interrupt>> create(u32 function, u16 index);
     ~Interrupt() override;
 
     u64 signals() const override { return (m_pending ? kSignalReady : 0) | (m_dead ? kSignalDead : 0); }

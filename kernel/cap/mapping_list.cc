@@ -34,10 +34,10 @@ Result<u64> MappingList::map(Object* owner, Process* process, u64 vaddr, u64 pag
             return r.status();
         }
     }
-    *mapping = Mapping{owner, this, process, vaddr, pages, space_id, handle, m_head, process->mappings_head};
+    new (mapping) Mapping{DeferredRef<Object>::share(owner), this, process, vaddr, pages, space_id, handle, m_head,
+                          process->mappings_head};
     m_head = mapping;
     process->mappings_head = mapping;
-    owner->ref();
     return vaddr;
 }
 
@@ -51,10 +51,10 @@ void MappingList::remove(Mapping** link) {
         }
     }
     for (u64 i = 0; i < m->pages; i++) (void)m->process->address_space().unmap(m->vaddr + i * 4096);
-    Object* owner = m->owner;
+    DeferredRef<Object> owner = std::move(m->owner);  // dropped (deferred) on return
     m->process->kmem()->release(record_bytes());
+    m->~Mapping();
     heap::free(m);
-    owner->unref_deferred();  // callers may be inside capability hooks
 }
 
 Result<void> MappingList::unmap(Process* process, u64 vaddr) {
@@ -94,7 +94,7 @@ u32 MappingList::unmap_where(bool (*matches)(const Object* owner, const void* ct
     for (Process* p = first_process(); p; p = p->next_in_table) {
         for (Mapping* m = p->mappings_head; m;) {
             Mapping* following = m->next_in_process;
-            if (matches(m->owner, ctx)) {
+            if (matches(m->owner.get(), ctx)) {
                 Mapping** link = &m->list->m_head;
                 while (*link && *link != m) link = &(*link)->next;
                 if (*link) {

@@ -1,7 +1,8 @@
 // The mappings an object (MemoryObject, DeviceMmio) has in user address
 // spaces, each tied to the capability it was made through so that closing
 // or revoking that capability removes it (DESIGN §2: revocation "removes
-// what they mapped"). Every mapping holds a reference on the owner.
+// what they mapped"). Every mapping holds a reference on the owner
+// (Mapping::owner).
 #pragma once
 
 #include "cap/object.h"
@@ -35,7 +36,7 @@ public:
     static u32 unmap_where(bool (*matches)(const Object* owner, const void* ctx), const void* ctx);
 
     struct Mapping {
-        Object* owner;
+        DeferredRef<Object> owner;  // dropped deferred: removal runs inside capability hooks
         MappingList* list;
         Process* process;
         u64 vaddr;

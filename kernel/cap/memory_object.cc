@@ -7,7 +7,7 @@
 
 namespace kobj {
 
-Result<MemoryObject*> MemoryObject::create(u64 bytes, kmem::Account* account) {
+Result<RefPtr<MemoryObject>> MemoryObject::create(u64 bytes, kmem::Account* account) {
     if (bytes == 0 || bytes > kMaxBytes) return Status::InvalidArgument;
     u64 pages = (bytes + 4095) / 4096;
     // Charged before anything is allocated: past the creator's limit, the
@@ -27,7 +27,7 @@ Result<MemoryObject*> MemoryObject::create(u64 bytes, kmem::Account* account) {
         for (int w = 0; w < 512; w++) words[w] = 0;
         frames_list[i] = f.value();
     }
-    auto* m = new (std::nothrow) MemoryObject();
+    auto m = RefPtr<MemoryObject>::adopt(new (std::nothrow) MemoryObject());
     if (!m) {
         for (u64 i = 0; i < pages; i++) frames::free(frames_list[i]);
         heap::free(frames_list);

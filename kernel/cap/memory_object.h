@@ -22,7 +22,7 @@ public:
 
     // Its frames, their list and this object are charged to `account` (the
     // creator's; null: kernel-owned) until the object is destroyed.
-    static Result<MemoryObject*> create(u64 bytes, kmem::Account* account);
+    static Result<RefPtr<MemoryObject>> create(u64 bytes, kmem::Account* account);
     ~MemoryObject() override;
 
     u64 size() const { return m_pages * 4096; }

@@ -94,9 +94,8 @@ void Object::signals_changed() {
         if (now & o->mask) o->waitset->poke();
 }
 
-void Object::unref() {
-    if (m_refs == 0) panic("kobj: unref of a dead %s object at %p", type_name(m_type), static_cast<void*>(this));
-    if (--m_refs == 0) delete this;
+void Object::reference_underflow() {
+    panic("kobj: unref of a dead %s object at %p", type_name(m_type), static_cast<void*>(this));
 }
 
 }  // namespace kobj

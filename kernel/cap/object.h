@@ -1,11 +1,25 @@
 // The base of every kernel object a capability can name: a type tag and a
-// reference count. Capabilities, mappings and the kernel's own tables each
-// hold one reference; the object is destroyed when the last one goes.
-// Single CPU, non-preemptible kernel: counts need no atomics yet; with SMP
-// they become atomic and destruction moves to an RCU-style grace period.
+// reference count (util::RefCounted, lib/util/ref_ptr.h: the one counter
+// the kernel has; with SMP it becomes atomic there, and destruction moves
+// to an RCU-style grace period). Capabilities, mappings and the kernel's own
+// tables each hold one reference; the object is destroyed when the last one
+// goes.
+//
+// Who holds a reference, and how it is written:
+//   - an object's members that own another object are RefPtr<T> (or
+//     DeferredRef<T> where the drop must wait for drain_deferred());
+//   - a Live capability slot holds one (kcap::install/mint adopt a RefPtr;
+//     kcap's release hook drops it deferred);
+//   - a mapping (MappingList) and a WaitSet entry hold one on what they map
+//     or observe, dropped deferred: their removal runs inside capability
+//     hooks;
+//   - a thread blocked on an object holds one for the length of the wait;
+//     the cancel hook that runs when the thread dies drops it instead;
+//   - a Process holds one on itself while it is alive (Process::create).
 #pragma once
 
 #include "mm/account.h"
+#include "util/ref_ptr.h"
 #include "util/types.h"
 
 namespace kobj {
@@ -41,27 +55,16 @@ constexpr u64 kSignalReady = 1u << 0;     // Notification: bits pending
 constexpr u64 kSignalReadable = 1u << 1;  // Endpoint: a caller is waiting to be received
 constexpr u64 kSignalDead = 1u << 2;      // Process: terminated (see its ExitReason)
 
-// A WaitSet's registration on one object (lives inside the WaitSet).
-struct Observer {
-    WaitSet* waitset = nullptr;
-    Object* object = nullptr;
-    u64 mask = 0;
-    u64 key = 0;
-    Observer* next = nullptr;  // the object's observer list
-};
+struct Observer;
 
-class Object {
+class Object : public util::RefCounted<Object> {
 public:
     explicit Object(Type type) : m_type(type) {}
     virtual ~Object();
-    Object(const Object&) = delete;
-    Object& operator=(const Object&) = delete;
 
     Type type() const { return m_type; }
-    u32 refs() const { return m_refs; }
-    void ref() { m_refs++; }
-    // Drops one reference; destroys the object (delete) at zero.
-    void unref();
+    // ref(), refs(), and unref(): drops one reference and destroys the
+    // object (delete) at zero (util::RefCounted).
     // Drops one reference later, from drain_deferred(): for contexts that
     // must not run destructors (capability-layer hooks).
     void unref_deferred();
@@ -101,9 +104,12 @@ protected:
     void signals_changed();
 
 private:
+    friend class util::RefCounted<Object>;
     friend void drain_deferred();
+    void last_reference_gone() { delete this; }
+    [[noreturn]] void reference_underflow();
+
     Type m_type;
-    u32 m_refs = 1;  // the creator's
     u32 m_caps = 0;
     bool m_caps_gone = false;  // last_capability_gone() is due (drain_deferred)
     u32 m_deferred = 0;
@@ -115,49 +121,28 @@ private:
 // Runs the unrefs queued by unref_deferred().
 void drain_deferred();
 
-// Owning pointer to an Object subclass: one reference, moved not copied.
+// References to objects (lib/util/ref_ptr.h).
 template <typename T>
-class Ref {
-public:
-    Ref() = default;
-    // Adopts the creator's reference.
-    static Ref adopt(T* p) {
-        Ref r;
-        r.m_ptr = p;
-        return r;
-    }
-    static Ref share(T* p) {
-        if (p) p->ref();
-        return adopt(p);
-    }
-    Ref(Ref&& o) : m_ptr(o.m_ptr) { o.m_ptr = nullptr; }
-    Ref& operator=(Ref&& o) {
-        if (this != &o) {
-            reset();
-            m_ptr = o.m_ptr;
-            o.m_ptr = nullptr;
-        }
-        return *this;
-    }
-    Ref(const Ref&) = delete;
-    Ref& operator=(const Ref&) = delete;
-    ~Ref() { reset(); }
+using RefPtr = util::RefPtr<T>;
 
-    void reset() {
-        if (m_ptr) m_ptr->unref();
-        m_ptr = nullptr;
-    }
-    T* get() const { return m_ptr; }
-    T* operator->() const { return m_ptr; }
-    explicit operator bool() const { return m_ptr != nullptr; }
-    T* leak() {
-        T* p = m_ptr;
-        m_ptr = nullptr;
-        return p;
-    }
+// A reference dropped with unref_deferred(): for members whose owner may
+// be destroyed where destructors must not run in turn (inside capability
+// hooks, or part way through another object's teardown).
+struct UnrefDeferred {
+    static void release(Object* o) { o->unref_deferred(); }
+};
+template <typename T>
+using DeferredRef = util::RefPtr<T, UnrefDeferred>;
 
-private:
-    T* m_ptr = nullptr;
+// A WaitSet's registration on one object (lives inside the WaitSet). It
+// holds a reference to the object: what a WaitSet watches cannot go away
+// under it (~Object checks that no observer is left).
+struct Observer {
+    WaitSet* waitset = nullptr;
+    DeferredRef<Object> object;
+    u64 mask = 0;
+    u64 key = 0;
+    Observer* next = nullptr;  // the object's observer list
 };
 
 }  // namespace kobj

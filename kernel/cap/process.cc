@@ -39,40 +39,29 @@ const char* exit_kind_name(ExitReason::Kind k) {
     return "?";
 }
 
-Result<Process*> Process::create(const char* name, usize name_len, u64 kernel_memory) {
-    kmem::Account* account = kmem::Account::create(kernel_memory);
+Result<RefPtr<Process>> Process::create(const char* name, usize name_len, u64 kernel_memory) {
+    util::RefPtr<kmem::Account> account = kmem::Account::create(kernel_memory);
     if (!account) return Status::NoMemory;
     // This object and its capability space (32 KiB of slots) are the
     // process's own first charge.
-    auto charge = kmem::Charge::take(account, kmem::object_bytes<Process>() + kmem::object_bytes<kcap::ProcessSpace>());
-    if (!charge.ok()) {
-        account->unref();
-        return charge.status();
-    }
-    auto* p = new (std::nothrow) Process();
-    if (!p) {
-        charge.value().reset();
-        account->unref();
-        return Status::NoMemory;
-    }
-    p->m_account = account;  // the creator's reference moves here
-    p->adopt_charge(charge.release_value());
+    auto charge = TRY(
+        kmem::Charge::take(account.get(), kmem::object_bytes<Process>() + kmem::object_bytes<kcap::ProcessSpace>()));
+    auto p = RefPtr<Process>::adopt(new (std::nothrow) Process());
+    if (!p) return Status::NoMemory;
+    p->m_account = std::move(account);  // the creator's reference moves here
+    p->adopt_charge(std::move(charge));
     usize n = name_len < kNameLength - 1 ? name_len : kNameLength - 1;
     for (usize i = 0; i < n; i++) p->m_name[i] = name[i];
     p->m_pid = g_next_pid++;
-    account->set_owner(p->m_pid, p->m_name);
-    if (auto r = p->m_space.init(account); !r.ok()) {
-        p->unref();
-        return r.status();
-    }
+    p->m_account->set_owner(p->m_pid, p->m_name);
+    TRY(p->m_space.init(p->m_account.get()));
     p->m_caps = new (std::nothrow) kcap::ProcessSpace(kcap::forest(), p->m_pid);
-    if (!p->m_caps) {
-        p->unref();
-        return Status::NoMemory;
-    }
-    p->ref();  // held by the process itself while it is alive; terminate() drops it
+    if (!p->m_caps) return Status::NoMemory;
+    // The process's reference to itself, held while it is alive (not a
+    // RefPtr: an object cannot own itself); release_everything() drops it.
+    p->ref();
     p->next_in_table = g_table;
-    g_table = p;
+    g_table = p.get();
     return p;
 }
 
@@ -81,8 +70,8 @@ Process::~Process() {
     m_space.destroy();  // no-op after terminate(); frees the root of a process that never ran
     table_remove(this);
     // Charges still held elsewhere (objects it created) keep the account
-    // alive; this object's own charge goes with the base class.
-    if (m_account) m_account->unref();
+    // alive; m_account's reference goes with the members, this object's own
+    // charge with the base class.
 }
 
 Result<u64> Process::reserve_map_area(u64 bytes) {
@@ -150,21 +139,21 @@ Result<void> Process::write_memory(u64 virt, const u8* data, usize len) {
 Result<Thread*> Process::spawn_thread(u64 entry, u64 user_rsp, u64 arg, u8 priority) {
     if (!alive()) return Status::Stale;
     if (m_thread_count == kMaxThreads) return Status::NoMemory;
-    Thread* t = TRY(Thread::create_user(this, entry, user_rsp, arg, priority));
-    m_threads[m_thread_count++] = t;  // the creator's reference moves here
-    sched::make_ready(t);
-    return t;
+    RefPtr<Thread> t = TRY(Thread::create_user(this, entry, user_rsp, arg, priority));
+    Thread* started = t.get();
+    m_threads[m_thread_count++] = std::move(t);  // the creator's reference moves here
+    sched::make_ready(started);
+    return started;
 }
 
 bool Process::thread_finished(Thread* t) {
     for (u32 i = 0; i < m_thread_count; i++) {
-        if (m_threads[i] != t) continue;
+        if (m_threads[i].get() != t) continue;
         Endpoint::thread_gone(t);
         sched::retire(t);
-        m_threads[i] = m_threads[--m_thread_count];
-        m_threads[m_thread_count] = nullptr;
-        t->unref();
-        break;
+        RefPtr<Thread> gone = std::move(m_threads[i]);
+        m_threads[i] = std::move(m_threads[--m_thread_count]);
+        break;  // `gone` drops the process's reference
     }
     return m_thread_count == 0;
 }
@@ -200,17 +189,16 @@ void Process::terminate(const ExitReason& why) {
     // (finish_unwinding). Every other thread ends here.
     u32 kept = 0;
     for (u32 i = 0; i < m_thread_count; i++) {
-        Thread* t = m_threads[i];
+        Thread* t = m_threads[i].get();
         if (t->in_device_wait && t != sched::current()) {
             sched::wake(t, Status::Stale);
-            m_threads[kept++] = t;
+            m_threads[kept++] = std::move(m_threads[i]);
             continue;
         }
         Endpoint::thread_gone(t);  // callers and servers it talks to learn of it
         sched::retire(t);
-        t->unref();
+        m_threads[i].reset();  // the process's reference
     }
-    for (u32 i = kept; i < m_thread_count; i++) m_threads[i] = nullptr;
     m_thread_count = kept;
     if (kept) return;
     release_everything();
@@ -253,13 +241,12 @@ void Process::close_dma_pools() {
     while (next < m_caps->capacity()) {
         u32 start = next;
         u32 n = m_caps->enumerate(start, slots, 32, &next);
-        DmaPool* pools[32];
+        RefPtr<DmaPool> pools[32];
         u32 held = 0;
         for (u32 i = 0; i < n; i++) {
             if (slots[i].state != cap::SlotState::Live || slots[i].type != static_cast<u16>(Type::DmaPool)) continue;
-            auto* pool = static_cast<DmaPool*>(static_cast<Object*>(slots[i].object));
-            pool->ref();  // past the close, to see what is left of it
-            pools[held++] = pool;
+            // Held past the close, to see what is left of it.
+            pools[held++] = RefPtr<DmaPool>::share(static_cast<DmaPool*>(static_cast<Object*>(slots[i].object)));
             (void)m_caps->close(slots[i].handle);
         }
         kcap::finish();  // the pools without copies are torn down here
@@ -271,7 +258,7 @@ void Process::close_dma_pools() {
                        m_name);
                 session->teardown(why);
             }
-            pools[i]->unref();
+            pools[i].reset();
         }
         if (n == 0) break;
     }

@@ -36,14 +36,14 @@ public:
     // kernel memory account (mm/account.h), which pays from here on for
     // everything the kernel holds for it — this object and its capability
     // space first: NoMemory if even they do not fit.
-    static Result<Process*> create(const char* name, usize name_len, u64 kernel_memory);
+    static Result<RefPtr<Process>> create(const char* name, usize name_len, u64 kernel_memory);
     // Live (not yet terminated) processes.
     static u32 live_count();
     ~Process() override;
 
     mm::AddressSpace& address_space() { return m_space; }
     // Never null for a created process.
-    kmem::Account* kmem() const { return m_account; }
+    kmem::Account* kmem() const { return m_account.get(); }
     cap::Space& caps() { return *m_caps; }
     // Dead once everything it held is released (not merely once it stopped
     // running: a thread unwinding a device wait delays that, and a
@@ -78,7 +78,7 @@ public:
     // when it was the process's last thread.
     bool thread_finished(Thread* t);
     u32 thread_count() const { return m_thread_count; }
-    Thread* thread(u32 i) const { return m_threads[i]; }
+    Thread* thread(u32 i) const { return m_threads[i].get(); }
 
     // Ends the process: every thread retired, every region unmapped and its
     // frames freed, the address space torn down, and the process's
@@ -117,7 +117,7 @@ private:
     // What a region of `pages` costs the account: its frames and their list.
     static u64 region_bytes(u64 pages);
 
-    kmem::Account* m_account = nullptr;  // one reference, dropped in ~Process
+    util::RefPtr<kmem::Account> m_account;  // dropped last: charges made through it go first
     mm::AddressSpace m_space;
     cap::Space* m_caps = nullptr;  // kcap::ProcessSpace, heap-allocated (32 KiB)
     u64 m_map_cursor = 0x0000000100000000ull;
@@ -128,7 +128,7 @@ private:
     char m_name[kNameLength] = {};
     ExitReason m_exit;
     bool m_released = false;  // release_everything() ran
-    Thread* m_threads[kMaxThreads] = {};
+    RefPtr<Thread> m_threads[kMaxThreads];
     u32 m_thread_count = 0;
     Region m_regions[kMaxRegions] = {};
     u32 m_region_count = 0;

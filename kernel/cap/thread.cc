@@ -10,13 +10,13 @@ namespace {
 u32 g_next_tid = 1;
 }
 
-Result<Thread*> Thread::create_user(Process* process, u64 entry, u64 user_rsp, u64 arg, u8 priority) {
+Result<RefPtr<Thread>> Thread::create_user(Process* process, u64 entry, u64 user_rsp, u64 arg, u8 priority) {
     if (priority >= kPriorities) return Status::InvalidArgument;
     // The kernel stack and this object, charged to the process first.
     auto charge = TRY(kmem::Charge::take(process->kmem(), kstack::kSize + kmem::object_bytes<Thread>()));
     auto stack = kstack::alloc();
     if (!stack.ok()) return stack.status();
-    auto* t = new (std::nothrow) Thread();
+    auto t = RefPtr<Thread>::adopt(new (std::nothrow) Thread());
     if (!t) {
         kstack::free(stack.value());
         return Status::NoMemory;

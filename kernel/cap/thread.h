@@ -20,8 +20,8 @@ public:
     static constexpr u8 kPriorities = 32;  // 0 lowest .. 31 highest
 
     // A user thread that will start at `entry` with stack `user_rsp` and
-    // `arg` in RDI. The process holds a reference to it.
-    static Result<Thread*> create_user(Process* process, u64 entry, u64 user_rsp, u64 arg, u8 priority);
+    // `arg` in RDI. The creator's reference is the process's.
+    static Result<RefPtr<Thread>> create_user(Process* process, u64 entry, u64 user_rsp, u64 arg, u8 priority);
     // Wraps the boot context (kernel_main's stack) as the idle thread.
     static Thread* adopt_boot_context();
     ~Thread() override;

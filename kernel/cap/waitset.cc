@@ -15,10 +15,8 @@ void forget_waiter(Thread*, void* self) {
 }  // namespace
 
 WaitSet::~WaitSet() {
-    for (u32 i = 0; i < m_count; i++) {
-        m_entries[i].object->remove_observer(&m_entries[i]);
-        m_entries[i].object->unref_deferred();
-    }
+    // The entries' references go (deferred) with the array.
+    for (u32 i = 0; i < m_count; i++) m_entries[i].object->remove_observer(&m_entries[i]);
 }
 
 Result<void> WaitSet::add(Object* object, u64 mask, u64 key, bool take) {
@@ -29,8 +27,7 @@ Result<void> WaitSet::add(Object* object, u64 mask, u64 key, bool take) {
     if (m_count == kMaxEntries) return Status::NoMemory;
     m_take[m_count] = take;
     Observer& o = m_entries[m_count++];
-    o = Observer{this, object, mask, key, nullptr};
-    object->ref();
+    o = Observer{this, DeferredRef<Object>::share(object), mask, key, nullptr};
     object->add_observer(&o);
     if (object->signals() & mask) poke();
     return {};
@@ -39,21 +36,20 @@ Result<void> WaitSet::add(Object* object, u64 mask, u64 key, bool take) {
 Result<void> WaitSet::remove(u64 key) {
     for (u32 i = 0; i < m_count; i++) {
         if (m_entries[i].key != key) continue;
-        Object* object = m_entries[i].object;
+        DeferredRef<Object> object = std::move(m_entries[i].object);  // dropped on return
         object->remove_observer(&m_entries[i]);
         // Keep the array dense; observers point into it, so re-link the
         // moved entry.
         if (i != m_count - 1) {
             Observer& last = m_entries[m_count - 1];
             last.object->remove_observer(&last);
-            m_entries[i] = last;
+            m_entries[i] = std::move(last);
             m_entries[i].next = nullptr;
             m_entries[i].object->add_observer(&m_entries[i]);
             m_take[i] = m_take[m_count - 1];
         }
         m_take[m_count - 1] = false;
         m_count--;
-        object->unref_deferred();
         return {};
     }
     return Status::NotFound;
@@ -74,7 +70,7 @@ void WaitSet::take_reported(const Event* events, u32 n) {
     for (u32 e = 0; e < n; e++)
         for (u32 i = 0; i < m_count; i++)
             if (m_entries[i].key == events[e].key && m_take[i])
-                static_cast<Notification*>(m_entries[i].object)->take();
+                static_cast<Notification*>(m_entries[i].object.get())->take();
 }
 
 Result<u32> WaitSet::wait(Event* out, u32 max, u64 deadline_ns) {

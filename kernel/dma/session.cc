@@ -36,7 +36,7 @@ void describe(u32 function, char (&out)[16]) {
 
 Session* active_session(u32 function) { return function < kMaxFunctions ? g_active[function] : nullptr; }
 
-Result<Session*> Session::create(u32 function, u64 quota_bytes) {
+Result<util::RefPtr<Session>> Session::create(u32 function, u64 quota_bytes) {
     if (function >= kMaxFunctions || function >= pci_enum::count()) return Status::InvalidArgument;
     if (quota_bytes == 0 || quota_bytes > kMaxQuota) return Status::InvalidArgument;
     if (g_active[function]) return Status::Busy;
@@ -66,12 +66,12 @@ Result<Session*> Session::create(u32 function, u64 quota_bytes) {
     describe(function, name);
     LOG_INFO("dma: %s granted DMA (session %u, bounce lane, quota %llu KiB): bus mastering on", name, s->m_id,
              static_cast<unsigned long long>(quota_bytes >> 10));
-    return s;
+    return util::RefPtr<Session>::adopt(s);
 }
 
-void Session::unref() {
-    if (m_refs == 0) panic("dma: unref of a dead session");
-    if (--m_refs) return;
+void Session::reference_underflow() { panic("dma: unref of a dead session"); }
+
+void Session::last_reference_gone() {
     // The pool holds a reference until it is torn down, so by now the
     // device is quiet (or quarantined) and the ledger holds only ranges of
     // objects that are gone.
@@ -238,7 +238,7 @@ void poll_stopping() {
             LOG_ERROR("dma: %s teardown: class reset not confirmed within %llu ms", name,
                       static_cast<unsigned long long>((s->m_stop_deadline_ns - s->m_reset_started_ns) / 1'000'000));
         s->finish_teardown(confirmed && s->m_bus_master_off);
-        s->unref();
+        s->unref();  // the stopping list's
     }
 }
 

@@ -24,13 +24,16 @@
 // One active session per function: that is the kernel-enforced exclusive
 // binding (a second DmaPoolCreate gets Busy).
 //
-// Sessions are reference counted by the pool, each buffer and each broker
-// queue: a buffer shared with a consumer outlives the provider's pool, and
-// its frames come back when it is finally dropped.
+// Sessions are reference counted (util::RefCounted) by the pool, each
+// buffer, each broker queue and controller generation (RefPtr<Session>
+// members), and by a teardown waiting for its device (the stopping list): a
+// buffer shared with a consumer outlives the provider's pool, and its
+// frames come back when it is finally dropped.
 #pragma once
 
 #include "abi/device.h"
 #include "dma/ledger.h"
+#include "util/ref_ptr.h"
 #include "util/result.h"
 
 namespace kobj {
@@ -41,7 +44,7 @@ namespace kdma {
 
 enum class SessionState : u8 { Active, TearingDown, Quiesced, Quarantined };
 
-class Session {
+class Session : public util::RefCounted<Session> {
 public:
     // Starts a grant for pci_enum function `function`: Busy if one is
     // active, InvalidArgument for a quota of 0 or above kMaxQuota,
@@ -50,11 +53,9 @@ public:
     // carry addresses (devices::virtio_class_brokered), TornDown for a
     // function an earlier teardown could not stop (its memory is
     // quarantined; it is never granted again).
-    static Result<Session*> create(u32 function, u64 quota_bytes);
+    // The creator's reference is the pool's.
+    static Result<util::RefPtr<Session>> create(u32 function, u64 quota_bytes);
     static constexpr u64 kMaxQuota = 256ull << 20;
-
-    void ref() { m_refs++; }
-    void unref();
 
     u32 id() const { return m_id; }
     u32 function() const { return m_function; }
@@ -97,13 +98,17 @@ public:
     static u64 quarantined_pages();
 
 private:
+    friend class util::RefCounted<Session>;
     friend void poll_stopping();
+    // The last reference went: the grant must be over (panics otherwise:
+    // a live grant with nobody to end it); unlinks and deletes.
+    void last_reference_gone();
+    [[noreturn]] void reference_underflow();
     // Steps 3 and 5, once step 2 is confirmed (stopped) or given up.
     void finish_teardown(bool stopped);
     Session(u32 id, u32 function, u64 quota) : m_id(id), m_function(function), m_quota(quota) {}
     static void give_back(void* self, u64 phys, u64 bytes);
 
-    u32 m_refs = 1;
     u32 m_id;
     u32 m_function;
     u64 m_quota;

@@ -8,7 +8,9 @@
 
 namespace kmem {
 
-Account* Account::create(u64 limit) { return new (std::nothrow) Account(limit); }
+util::RefPtr<Account> Account::create(u64 limit) {
+    return util::RefPtr<Account>::adopt(new (std::nothrow) Account(limit));
+}
 
 void Account::set_owner(u32 pid, const char* name) {
     m_pid = pid;
@@ -17,18 +19,17 @@ void Account::set_owner(u32 pid, const char* name) {
     m_name[i] = '\0';
 }
 
-void Account::unref() {
-    if (m_refs == 0) panic("kmem: unref of a dead account (pid %u)", m_pid);
-    if (--m_refs == 0) {
-        // Every charge holds a reference, and the owner gives back its
-        // direct charges (regions, page tables, mapping records) before it
-        // drops its own: anything left is a bookkeeping bug, reported but
-        // not fatal (a process's limit is no reason to stop the machine).
-        if (used() != 0)
-            LOG_ERROR("kmem: BUG: account of pid %u '%s' destroyed with %llu bytes charged", m_pid, m_name,
-                      static_cast<unsigned long long>(used()));
-        delete this;
-    }
+void Account::reference_underflow() { panic("kmem: unref of a dead account (pid %u)", m_pid); }
+
+void Account::last_reference_gone() {
+    // Every charge holds a reference, and the owner gives back its direct
+    // charges (regions, page tables, mapping records) before it drops its
+    // own: anything left is a bookkeeping bug, reported but not fatal (a
+    // process's limit is no reason to stop the machine).
+    if (used() != 0)
+        LOG_ERROR("kmem: BUG: account of pid %u '%s' destroyed with %llu bytes charged", m_pid, m_name,
+                  static_cast<unsigned long long>(used()));
+    delete this;
 }
 
 Result<void> Account::charge(u64 bytes) {
@@ -56,8 +57,7 @@ Result<Charge> Charge::take(Account* account, u64 bytes) {
     Charge c;
     if (!account || bytes == 0) return c;
     TRY(account->charge(bytes));
-    account->ref();
-    c.m_account = account;
+    c.m_account = util::RefPtr<Account>::share(account);
     c.m_bytes = bytes;
     return c;
 }
@@ -65,8 +65,7 @@ Result<Charge> Charge::take(Account* account, u64 bytes) {
 void Charge::reset() {
     if (!m_account) return;
     m_account->release(m_bytes);
-    m_account->unref();
-    m_account = nullptr;
+    m_account.reset();
     m_bytes = 0;
 }
 

@@ -30,24 +30,22 @@
 
 #include "mm/heap.h"
 #include "util/byte_quota.h"
+#include "util/ref_ptr.h"
 #include "util/result.h"
 #include "util/types.h"
 
 namespace kmem {
 
-class Account {
+// Reference counted (util::RefCounted): its process and every Charge
+// against it hold a RefPtr<Account>.
+class Account : public util::RefCounted<Account> {
 public:
-    // An account with `limit` bytes, one reference (the creator's);
-    // nullptr when the heap is out.
-    static Account* create(u64 limit);
-    Account(const Account&) = delete;
-    Account& operator=(const Account&) = delete;
+    // An account with `limit` bytes (the reference is the creator's); null
+    // when the heap is out.
+    static util::RefPtr<Account> create(u64 limit);
 
     // Who it belongs to, for the refusal log.
     void set_owner(u32 pid, const char* name);
-
-    void ref() { m_refs++; }
-    void unref();
 
     // NoMemory, and nothing charged, when `bytes` would pass the limit.
     [[nodiscard]] Result<void> charge(u64 bytes);
@@ -61,11 +59,14 @@ public:
     u64 refused() const { return m_quota.refused(); }
 
 private:
+    friend class util::RefCounted<Account>;
     explicit Account(u64 limit) : m_quota(limit) {}
     ~Account() = default;
+    // Reports charges left behind, then deletes.
+    void last_reference_gone();
+    [[noreturn]] void reference_underflow();
 
     ByteQuota m_quota;
-    u32 m_refs = 1;
     u32 m_pid = 0;
     char m_name[32] = {};
 };
@@ -78,16 +79,14 @@ public:
     Charge() = default;
     // NoMemory past the account's limit. A null account charges nothing.
     [[nodiscard]] static Result<Charge> take(Account* account, u64 bytes);
-    Charge(Charge&& o) : m_account(o.m_account), m_bytes(o.m_bytes) {
-        o.m_account = nullptr;
+    Charge(Charge&& o) : m_account(std::move(o.m_account)), m_bytes(o.m_bytes) {
         o.m_bytes = 0;
     }
     Charge& operator=(Charge&& o) {
         if (this != &o) {
             reset();
-            m_account = o.m_account;
+            m_account = std::move(o.m_account);
             m_bytes = o.m_bytes;
-            o.m_account = nullptr;
             o.m_bytes = 0;
         }
         return *this;
@@ -101,7 +100,7 @@ public:
     void reset();
 
 private:
-    Account* m_account = nullptr;  // holds one reference while m_bytes are charged
+    util::RefPtr<Account> m_account;  // while m_bytes are charged
     u64 m_bytes = 0;
 };
 

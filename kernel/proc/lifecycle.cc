@@ -39,7 +39,7 @@ Result<void> load_segments(kobj::Process* p, ByteView file, const elf::Image& im
 
 }  // namespace
 
-Result<kobj::Process*> load_module(const char* module, usize len, u64 kernel_memory) {
+Result<kobj::RefPtr<kobj::Process>> load_module(const char* module, usize len, u64 kernel_memory) {
     auto file = modules::find(module, len);
     if (!file.ok()) {
         LOG_ERROR("proc: no boot module '%.*s'", static_cast<int>(len), module);
@@ -59,14 +59,14 @@ Result<kobj::Process*> load_module(const char* module, usize len, u64 kernel_mem
                   module, static_cast<unsigned long long>(kernel_memory >> 10), status_name(created.status()));
         return created.status();
     }
-    kobj::Process* p = created.value();
-    auto fail = [&](Status s, const char* what) -> Result<kobj::Process*> {
+    kobj::RefPtr<kobj::Process> p = created.release_value();
+    auto fail = [&](Status s, const char* what) -> Result<kobj::RefPtr<kobj::Process>> {
         LOG_ERROR("proc: cannot load '%.*s': %s: %s", static_cast<int>(len), module, what, status_name(s));
         p->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
-        p->unref();
-        return s;
+        return s;  // p's reference goes on return
     };
-    if (auto r = load_segments(p, file.value(), image.value()); !r.ok()) return fail(r.status(), "loading segments");
+    if (auto r = load_segments(p.get(), file.value(), image.value()); !r.ok())
+        return fail(r.status(), "loading segments");
     u64 stack_base = kStackTop - kStackPages * 4096;
     if (auto r = p->map_anonymous(stack_base, kStackPages, mm::MapFlags{true, false, false}); !r.ok())
         return fail(r.status(), "mapping the stack");
@@ -89,17 +89,17 @@ Result<void> start(kobj::Process* p, const abi::StartupBlock& given, u8 priority
     return {};
 }
 
-Result<kobj::Process*> spawn_init(const char* module, usize len) {
+Result<kobj::RefPtr<kobj::Process>> spawn_init(const char* module, usize len) {
     u64 limit = kmem::init_limit();
-    kobj::Process* p = TRY(load_module(module, len, limit));
+    kobj::RefPtr<kobj::Process> p = TRY(load_module(module, len, limit));
     LOG_INFO("proc: init '%.*s' has a kernel memory limit of %llu KiB", static_cast<int>(len), module,
              static_cast<unsigned long long>(limit >> 10));
     abi::StartupBlock block{};
     block.magic = abi::kStartupMagic;
     block.pid = p->pid();
     for (usize i = 0; i < len && i + 1 < sizeof block.name; i++) block.name[i] = module[i];
-    auto give = [&](const char* name, kobj::Object* object, cap::Rights rights) -> Result<void> {
-        u32 h = TRY(kcap::install(p, object, rights));
+    auto give = [&](const char* name, kobj::RefPtr<kobj::Object> object, cap::Rights rights) -> Result<void> {
+        u32 h = TRY(kcap::install(p.get(), std::move(object), rights));
         abi::StartupHandle& sh = block.handles[block.handle_count++];
         for (usize i = 0; name[i] && i + 1 < sizeof sh.name; i++) sh.name[i] = name[i];
         sh.handle = h;
@@ -108,20 +108,27 @@ Result<kobj::Process*> spawn_init(const char* module, usize len) {
     };
     constexpr cap::Rights kPass = cap::kRightDuplicate | cap::kRightTransfer;
     Status s = Status::Ok;
-    if (auto r = give("log", new kobj::Log(), cap::kRightWrite | kPass); !r.ok()) s = r.status();
-    if (auto r = give("resource", new kobj::Resource(), cap::kRightManage | cap::kRightInspect | kPass); !r.ok())
+    if (auto r = give("log", kobj::RefPtr<kobj::Log>::adopt(new kobj::Log()), cap::kRightWrite | kPass); !r.ok())
+        s = r.status();
+    if (auto r = give("resource", kobj::RefPtr<kobj::Resource>::adopt(new kobj::Resource()),
+                      cap::kRightManage | cap::kRightInspect | kPass);
+        !r.ok())
         s = r.status();
     // The device root also carries refusal events (events/refusals.h):
     // its holder waits for them.
-    auto* root = new kobj::DeviceRoot();
-    refusals::set_listener(root);
-    if (auto r = give("devices", root, cap::kRightInspect | cap::kRightManage | cap::kRightWait | kPass); !r.ok())
+    auto root = kobj::RefPtr<kobj::DeviceRoot>::adopt(new kobj::DeviceRoot());
+    refusals::set_listener(root.get());
+    if (auto r = give("devices", std::move(root),
+                      cap::kRightInspect | cap::kRightManage | cap::kRightWait | kPass);
+        !r.ok())
         s = r.status();
     // The serial console: from now on user space reads the keyboard.
-    auto* console = new kobj::Console();
-    kobj::Console::set_instance(console);
-    console->ref();  // the kernel keeps the instance
-    if (auto r = give("console", console, cap::kRightRead | cap::kRightWrite | cap::kRightWait | kPass); !r.ok())
+    auto console = kobj::RefPtr<kobj::Console>::adopt(new kobj::Console());
+    kobj::Console::set_instance(console.get());
+    console->ref();  // the kernel keeps the instance (never dropped)
+    if (auto r = give("console", std::move(console),
+                      cap::kRightRead | cap::kRightWrite | cap::kRightWait | kPass);
+        !r.ok())
         s = r.status();
     // The boot manifest, if GRUB loaded one: a read-only MemoryObject in
     // the abi::BootFileHeader layout (exact length, then the text).
@@ -133,15 +140,16 @@ Result<kobj::Process*> spawn_init(const char* module, usize len) {
             abi::BootFileHeader header{text.value().size()};
             mo.value()->write(0, reinterpret_cast<const u8*>(&header), sizeof header);
             mo.value()->write(sizeof header, text.value().data(), text.value().size());
-            if (auto r = give("manifest", mo.value(), cap::kRightRead | cap::kRightMap | kPass); !r.ok()) s = r.status();
+            if (auto r = give("manifest", mo.release_value(), cap::kRightRead | cap::kRightMap | kPass); !r.ok())
+                s = r.status();
         }
     }
     if (s == Status::Ok) {
-        if (auto r = start(p, block, 16); !r.ok()) s = r.status();
+        if (auto r = start(p.get(), block, 16); !r.ok()) s = r.status();
     }
     if (s != Status::Ok) {
         p->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
-        p->unref();
+        p.reset();
         kcap::finish();
         return s;
     }

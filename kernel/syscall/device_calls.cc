@@ -91,10 +91,10 @@ i64 device_open(u64 root, u64 bdf) {
         if (abi::pci_bdf(a.bus, a.device, a.function) != bdf) continue;
         auto charge = charge_new<kobj::PciFunction>();
         if (!charge.ok()) return err(charge.status());
-        auto* fn = new (std::nothrow) kobj::PciFunction(i);
+        auto fn = kobj::RefPtr<kobj::PciFunction>::adopt(new (std::nothrow) kobj::PciFunction(i));
         if (!fn) return err(Status::NoMemory);
         fn->adopt_charge(charge.release_value());
-        auto h = kcap::install(self(), fn, kPciRights);
+        auto h = kcap::install(self(), std::move(fn), kPciRights);
         return h.ok() ? h.value() : err(h.status());
     }
     return err(Status::NotFound);
@@ -134,7 +134,7 @@ i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
     // The window is minted from the PciFunction capability (DESIGN §2: a
     // narrower view derived from it), so revoking that capability revokes
     // — and unmaps — every window made from it, wherever they went.
-    auto minted = kcap::mint(self(), handle_arg(h), m.value(), kMmioRights);
+    auto minted = kcap::mint(self(), handle_arg(h), m.release_value(), kMmioRights);
     return minted.ok() ? minted.value() : err(minted.status());
 }
 

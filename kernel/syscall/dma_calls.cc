@@ -30,8 +30,8 @@ constexpr cap::Rights kInterruptRights = cap::kRightWait | cap::kRightWrite | kD
 constexpr cap::Rights kQueueRights = cap::kRightWrite | cap::kRightMap | cap::kRightRead | kDerivedRights;
 
 // Installs `object` as a child of capability `parent` (see mmio_create).
-i64 mint_from(u64 parent, kobj::Object* object, cap::Rights rights) {
-    auto minted = kcap::mint(self(), handle_arg(parent), object, rights);
+i64 mint_from(u64 parent, kobj::RefPtr<kobj::Object> object, cap::Rights rights) {
+    auto minted = kcap::mint(self(), handle_arg(parent), std::move(object), rights);
     return minted.ok() ? minted.value() : err(minted.status());
 }
 
@@ -64,7 +64,7 @@ i64 dma_pool_create(u64 pci, u64 quota) {
         return err(pool.status());
     }
     pool.value()->adopt_charge(charge.release_value());
-    return mint_from(pci, pool.value(), kPoolRights);
+    return mint_from(pci, pool.release_value(), kPoolRights);
 }
 
 i64 dma_buffer_create(u64 pool, u64 bytes) {
@@ -80,7 +80,7 @@ i64 dma_buffer_create(u64 pool, u64 bytes) {
         if (!leaked) {
             leaked = true;
             i64 address = static_cast<i64>(b.value()->device_address(0));
-            (void)mint_from(pool, b.value(), kBufferRights);
+            (void)mint_from(pool, b.release_value(), kBufferRights);
             return address;
         }
     }
@@ -93,7 +93,7 @@ i64 dma_buffer_create(u64 pool, u64 bytes) {
                              static_cast<unsigned long long>(p.value()->session()->used()));
         return err(b.status());
     }
-    return mint_from(pool, b.value(), kBufferRights);
+    return mint_from(pool, b.release_value(), kBufferRights);
 }
 
 i64 dma_pool_info(u64 pool, u64 out) {
@@ -113,7 +113,7 @@ i64 interrupt_create(u64 pci, u64 index) {
     auto irq = kobj::Interrupt::create(fn.value()->index(), static_cast<u16>(index));
     if (!irq.ok()) return err(irq.status());
     irq.value()->adopt_charge(charge.release_value());
-    return mint_from(pci, irq.value(), kInterruptRights);
+    return mint_from(pci, irq.release_value(), kInterruptRights);
 }
 
 i64 interrupt_ack(u64 h) {
@@ -139,7 +139,7 @@ i64 nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq) {
     bool is_admin = kind == static_cast<u64>(abi::NvmeQueueKind::Admin);
     auto charge = charge_new<kobj::NvmeQueue>(is_admin ? heap::block_bytes(sizeof(kobj::NvmeController)) : 0);
     if (!charge.ok()) return err(charge.status());
-    auto create = [&]() -> Result<kobj::NvmeQueue*> {
+    auto create = [&]() -> Result<kobj::RefPtr<kobj::NvmeQueue>> {
         if (kind == static_cast<u64>(abi::NvmeQueueKind::Admin)) {
             if (admin || irq) return Status::InvalidArgument;
             return kobj::NvmeQueue::create_admin(p.value()->session(), static_cast<u16>(entries));
@@ -155,7 +155,7 @@ i64 nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq) {
     auto q = create();
     if (!q.ok()) return err(q.status());
     q.value()->adopt_charge(charge.release_value());
-    return mint_from(pool, q.value(), kQueueRights);
+    return mint_from(pool, q.release_value(), kQueueRights);
 }
 
 i64 nvme_submit(u64 queue, u64 commands, u64 count) {
@@ -226,7 +226,7 @@ i64 virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
         return err(q.status());
     }
     q.value()->adopt_charge(charge.release_value());
-    return mint_from(pool, q.value(), kQueueRights);
+    return mint_from(pool, q.release_value(), kQueueRights);
 }
 
 i64 virtqueue_submit(u64 queue, u64 chains, u64 count) {

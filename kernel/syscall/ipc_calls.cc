@@ -26,8 +26,8 @@ Result<void> copy_message_in(abi::Message& m, u64 user_msg) {
     return {};
 }
 
-i64 install_new(kobj::Object* object, cap::Rights rights) {
-    auto h = kcap::install(self(), object, rights);
+i64 install_new(kobj::RefPtr<kobj::Object> object, cap::Rights rights) {
+    auto h = kcap::install(self(), std::move(object), rights);
     return h.ok() ? h.value() : err(h.status());
 }
 
@@ -56,14 +56,15 @@ i64 endpoint_create() {
     if (!endpoint_charge.ok()) return err(endpoint_charge.status());
     auto view_charge = charge_new<kobj::BadgedEndpoint>();
     if (!view_charge.ok()) return err(view_charge.status());
-    auto* endpoint = new (std::nothrow) kobj::Endpoint();
+    auto endpoint = kobj::RefPtr<kobj::Endpoint>::adopt(new (std::nothrow) kobj::Endpoint());
     if (!endpoint) return err(Status::NoMemory);
     endpoint->adopt_charge(endpoint_charge.release_value());
-    auto* view = new (std::nothrow) kobj::BadgedEndpoint(endpoint, 0);
-    endpoint->unref();  // the view holds it (or, without a view, it goes)
+    // The view takes its own reference; without a view the endpoint goes.
+    auto view = kobj::RefPtr<kobj::BadgedEndpoint>::adopt(new (std::nothrow) kobj::BadgedEndpoint(endpoint.get(), 0));
+    endpoint.reset();
     if (!view) return err(Status::NoMemory);
     view->adopt_charge(view_charge.release_value());
-    return install_new(view, kEndpointRights);
+    return install_new(std::move(view), kEndpointRights);
 }
 
 i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
@@ -85,10 +86,11 @@ i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
     }
     auto charge = charge_new<kobj::BadgedEndpoint>();
     if (!charge.ok()) return err(charge.status());
-    auto* view = new (std::nothrow) kobj::BadgedEndpoint(parent.value()->endpoint(), badge);
+    auto view = kobj::RefPtr<kobj::BadgedEndpoint>::adopt(
+        new (std::nothrow) kobj::BadgedEndpoint(parent.value()->endpoint(), badge));
     if (!view) return err(Status::NoMemory);
     view->adopt_charge(charge.release_value());
-    auto r = kcap::mint(self(), handle_arg(h), view, static_cast<cap::Rights>(rights));
+    auto r = kcap::mint(self(), handle_arg(h), std::move(view), static_cast<cap::Rights>(rights));
     return r.ok() ? r.value() : err(r.status());
 }
 
@@ -132,10 +134,10 @@ i64 endpoint_reply(u64 user_msg) {
 i64 notification_create() {
     auto charge = charge_new<kobj::Notification>();
     if (!charge.ok()) return err(charge.status());
-    auto* n = new (std::nothrow) kobj::Notification();
+    auto n = kobj::RefPtr<kobj::Notification>::adopt(new (std::nothrow) kobj::Notification());
     if (!n) return err(Status::NoMemory);
     n->adopt_charge(charge.release_value());
-    return install_new(n, kNotificationRights);
+    return install_new(std::move(n), kNotificationRights);
 }
 
 i64 notification_signal(u64 h, u64 bits) {
@@ -171,10 +173,10 @@ i64 notification_wait(u64 h, u64 timeout, u64 signal_h, u64 signal_bits) {
 i64 waitset_create() {
     auto charge = charge_new<kobj::WaitSet>();
     if (!charge.ok()) return err(charge.status());
-    auto* ws = new (std::nothrow) kobj::WaitSet();
+    auto ws = kobj::RefPtr<kobj::WaitSet>::adopt(new (std::nothrow) kobj::WaitSet());
     if (!ws) return err(Status::NoMemory);
     ws->adopt_charge(charge.release_value());
-    return install_new(ws, kWaitSetRights);
+    return install_new(std::move(ws), kWaitSetRights);
 }
 
 i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {

@@ -10,7 +10,7 @@ i64 memory_create(u64 bytes) {
     if (!m.ok()) return err(m.status());
     constexpr cap::Rights kRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
                                     cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
-    auto h = kcap::install(self(), m.value(), kRights);
+    auto h = kcap::install(self(), m.release_value(), kRights);
     return h.ok() ? h.value() : err(h.status());
 }
 

@@ -67,7 +67,6 @@ i64 process_spawn(u64 resource, u64 user_request) {
     auto* req = static_cast<abi::SpawnRequest*>(heap::alloc(sizeof(abi::SpawnRequest)));
     auto* block = static_cast<abi::StartupBlock*>(heap::alloc(sizeof(abi::StartupBlock)));
     i64 result = 0;
-    kobj::Process* child = nullptr;
     if (!req || !block) {
         result = err(Status::NoMemory);
     } else if (auto c = user::copy_from(req, user_request, sizeof *req); !c.ok()) {
@@ -84,25 +83,28 @@ i64 process_spawn(u64 resource, u64 user_request) {
     } else if (auto p = proc::load_module(req->module, req->module_len, limit.value()); !p.ok()) {
         result = err(p.status());
     } else {
-        child = p.value();
+        kobj::RefPtr<kobj::Process> child = p.release_value();
         *block = abi::StartupBlock{};
         block->magic = abi::kStartupMagic;
         block->pid = child->pid();
         copy_name(block->name, child->name());
         for (u32 i = 0; i + 1 < abi::kArgsBytes && req->args[i]; i++) block->args[i] = req->args[i];
         Status s = Status::Ok;
-        if (auto r = hand_over(self(), child, *req, *block); !r.ok()) s = r.status();
+        if (auto r = hand_over(self(), child.get(), *req, *block); !r.ok()) s = r.status();
         if (s == Status::Ok) {
-            if (auto r = proc::start(child, *block, static_cast<u8>(req->priority)); !r.ok()) s = r.status();
+            if (auto r = proc::start(child.get(), *block, static_cast<u8>(req->priority)); !r.ok()) s = r.status();
         }
         if (s == Status::Ok) {
-            auto h = kcap::install(self(), child, kProcessRights);  // adopts the creator's reference
+            // The creator's reference goes to the slot; the child keeps
+            // itself alive (its self-reference) until terminated.
+            kobj::Process* started = child.get();
+            auto h = kcap::install(self(), std::move(child), kProcessRights);
             result = h.ok() ? h.value() : err(h.status());
-            if (!h.ok()) child->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+            if (!h.ok()) started->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
         } else {
             // Handles already moved into the child are closed with it.
             child->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
-            child->unref();
+            child.reset();
             result = err(s);
         }
     }
