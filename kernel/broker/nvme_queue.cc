@@ -45,7 +45,7 @@ public:
     [[gnu::always_inline]] Result<nvme::BufferRegion> resolve(u32 handle, u64 offset, u64 bytes) {
         if (!m_caller) return Status::BadHandle;
         auto* buffer =
-            TRY(kcap::lookup<DmaBuffer>(m_caller, handle, Type::DmaBuffer, cap::kRightRead | cap::kRightWrite));
+            TRY(kcap::lookup<DmaBuffer>(m_caller, handle, cap::kRightRead | cap::kRightWrite));
         if (buffer->session() != m_queue->session()) return Status::NotOwner;
         if (offset > buffer->size() || bytes > buffer->size() - offset) return Status::OutOfBounds;
         return nvme::BufferRegion{buffer->device_address(offset), buffer->ledger_id()};

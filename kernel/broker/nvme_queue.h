@@ -39,6 +39,10 @@ class Process;
 
 class NvmeQueue : public Object {
 public:
+    static constexpr Type kType = Type::NvmeQueue;
+    static constexpr cap::Rights kDefaultRights = cap::kRightWrite | cap::kRightMap | cap::kRightRead |
+                                                  cap::kRightRevoke | kPassRights;
+
     // Sleeps while the controller resets and enables (its own thread: a
     // system call); Busy while another creation on the session is under way.
     static Result<RefPtr<NvmeQueue>> create_admin(kdma::Session* session, u16 entries);
@@ -83,7 +87,7 @@ public:
     Result<void> usable() const;
 
 private:
-    NvmeQueue() : Object(Type::NvmeQueue) {}
+    NvmeQueue() : Object(kType) {}
     static Result<RefPtr<NvmeQueue>> enable_admin(kdma::Session* session, volatile u8* regs, const nvme::Cap& cap,
                                            u16 entries, u32 timeout_ms);
     Result<void> allocate_rings(kdma::Session* session, u16 sq_entries, u16 cq_entries, u16 list_pages);

@@ -184,8 +184,7 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
             if (writes_seen && !writes) return Status::InvalidArgument;
             writes_seen |= writes;
             if (seg.length == 0 || seg.length > 0xffffffffull) return Status::InvalidArgument;
-            auto* buffer = TRY(kcap::lookup<DmaBuffer>(caller, seg.buffer, Type::DmaBuffer,
-                                                       cap::kRightRead | cap::kRightWrite));
+            auto* buffer = TRY(kcap::lookup<DmaBuffer>(caller, seg.buffer, cap::kRightRead | cap::kRightWrite));
             if (buffer->session() != m_session.get()) return Status::NotOwner;
             if (seg.offset > buffer->size() || seg.length > buffer->size() - seg.offset) return Status::OutOfBounds;
             checked[c][s] = Checked{buffer->device_address(seg.offset), static_cast<u32>(seg.length),

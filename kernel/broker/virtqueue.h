@@ -27,6 +27,10 @@ class Process;
 
 class VirtQueue : public Object {
 public:
+    static constexpr Type kType = Type::VirtQueue;
+    static constexpr cap::Rights kDefaultRights = cap::kRightWrite | cap::kRightMap | cap::kRightRead |
+                                                  cap::kRightRevoke | kPassRights;
+
     static Result<RefPtr<VirtQueue>> create(kdma::Session* session, u16 index, u16 size, u16 msix_entry);
     ~VirtQueue() override;
 
@@ -41,7 +45,7 @@ public:
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
 
 private:
-    VirtQueue() : Object(Type::VirtQueue) {}
+    VirtQueue() : Object(kType) {}
     static constexpr u16 kNone = 0xffff;
 
     util::RefPtr<kdma::Session> m_session;

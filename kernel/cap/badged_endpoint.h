@@ -12,9 +12,13 @@ namespace kobj {
 
 class BadgedEndpoint : public Object {
 public:
+    static constexpr Type kType = Type::BadgedEndpoint;
+    static constexpr cap::Rights kDefaultRights = cap::kRightCall | cap::kRightServe | cap::kRightWait |
+                                                  cap::kRightInspect | cap::kRightRevoke | kPassRights;
+
     // Takes its own reference on `endpoint`.
     BadgedEndpoint(Endpoint* endpoint, u64 badge)
-        : Object(Type::Endpoint), m_endpoint(DeferredRef<Endpoint>::share(endpoint)), m_badge(badge) {}
+        : Object(kType), m_endpoint(DeferredRef<Endpoint>::share(endpoint)), m_badge(badge) {}
     Endpoint* endpoint() const { return m_endpoint.get(); }
     u64 badge() const { return m_badge; }
 

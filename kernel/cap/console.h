@@ -13,7 +13,10 @@ class Thread;
 
 class Console : public Object {
 public:
-    Console() : Object(Type::Console) {}
+    static constexpr Type kType = Type::Console;
+    static constexpr cap::Rights kDefaultRights = cap::kRightRead | cap::kRightWrite | cap::kRightWait | kPassRights;
+
+    Console() : Object(kType) {}
     // Copies up to `max` pending input bytes into `out`; blocks until at
     // least one arrives or deadline_ns (0 forever, ~0 poll: Timeout).
     Result<usize> read(u8* out, usize max, u64 deadline_ns);

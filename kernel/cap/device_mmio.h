@@ -18,6 +18,11 @@ namespace kobj {
 
 class DeviceMmio : public Object {
 public:
+    static constexpr Type kType = Type::DeviceMmio;
+    // A subset of the PciFunction's rights (a mint may not widen them).
+    static constexpr cap::Rights kDefaultRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap |
+                                                  cap::kRightInspect | cap::kRightRevoke | kPassRights;
+
     // Validates the window; takes its own reference on fn.
     static Result<RefPtr<DeviceMmio>> create(PciFunction* fn, u8 bar, u64 offset, u64 length, bool filtered);
     ~DeviceMmio() override;
@@ -37,7 +42,7 @@ public:
     u64 length() const { return m_length; }
 
 private:
-    DeviceMmio() : Object(Type::DeviceMmio) {}
+    DeviceMmio() : Object(kType) {}
     // Dropped deferred, as the release of a capability drops its object's.
     DeferredRef<PciFunction> m_function;
     u8 m_bar = 0;

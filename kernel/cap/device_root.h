@@ -15,7 +15,12 @@ namespace kobj {
 
 class DeviceRoot : public Object {
 public:
-    DeviceRoot() : Object(Type::DeviceRoot) {}
+    static constexpr Type kType = Type::DeviceRoot;
+    // Waiting on it is waiting for refusal events (events/refusals.h).
+    static constexpr cap::Rights kDefaultRights = cap::kRightInspect | cap::kRightManage | cap::kRightWait |
+                                                  kPassRights;
+
+    DeviceRoot() : Object(kType) {}
     ~DeviceRoot() override { refusals::set_listener(nullptr); }
     u64 signals() const override { return refusals::pending() ? kSignalReady : 0; }
     // refusals: the pending state changed.

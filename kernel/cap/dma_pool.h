@@ -25,6 +25,12 @@ class Process;
 
 class DmaPool : public Object {
 public:
+    static constexpr Type kType = Type::DmaPool;
+    // Bound what buffers and queues minted from the pool may do.
+    static constexpr cap::Rights kDefaultRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap |
+                                                  cap::kRightInspect | cap::kRightManage | cap::kRightRevoke |
+                                                  kPassRights;
+
     static Result<RefPtr<DmaPool>> create(u32 function, u64 quota_bytes);
     ~DmaPool() override;
     kdma::Session* session() const { return m_session.get(); }
@@ -33,12 +39,16 @@ public:
     void last_capability_gone() override;
 
 private:
-    DmaPool() : Object(Type::DmaPool) {}
+    DmaPool() : Object(kType) {}
     util::RefPtr<kdma::Session> m_session;
 };
 
 class DmaBuffer : public Object {
 public:
+    static constexpr Type kType = Type::DmaBuffer;
+    static constexpr cap::Rights kDefaultRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap |
+                                                  cap::kRightRevoke | kPassRights;
+
     static constexpr u64 kMaxBytes = 2ull << 20;  // one PRP list page's reach
 
     static Result<RefPtr<DmaBuffer>> create(kdma::Session* session, u64 bytes);
@@ -55,7 +65,7 @@ public:
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
 
 private:
-    DmaBuffer() : Object(Type::DmaBuffer) {}
+    DmaBuffer() : Object(kType) {}
     util::RefPtr<kdma::Session> m_session;
     u32 m_ledger_id = 0;
     u64 m_phys = 0;

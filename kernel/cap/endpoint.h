@@ -30,7 +30,11 @@ struct IpcState {
 
 class Endpoint : public Object {
 public:
-    Endpoint() : Object(Type::Endpoint) {}
+    // No capability names an Endpoint itself (EndpointCreate installs a
+    // BadgedEndpoint with badge 0), so it has no default rights.
+    static constexpr Type kType = Type::Endpoint;
+
+    Endpoint() : Object(kType) {}
     ~Endpoint() override;
 
     // Caller side: `msg` is the request (already copied into the kernel);

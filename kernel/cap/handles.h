@@ -35,10 +35,24 @@ Result<u32> install(kobj::Process* process, kobj::RefPtr<kobj::Object> object, c
 // The new slot holds its reference (dropped at once on failure).
 Result<u32> mint(kobj::Process* process, u32 parent, kobj::RefPtr<kobj::Object> object, cap::Rights rights);
 
-// Resolves a handle to an object of type T with at least `rights`.
-// Stale / Revoked / WrongType / NoRights / BadHandle as lib/cap reports.
+// The same, for a new object of class T, with the rights every new one of
+// its class gets (T::kDefaultRights).
 template <typename T>
-Result<T*> lookup(kobj::Process* process, u32 handle, kobj::Type type, cap::Rights rights);
+Result<u32> install(kobj::Process* process, kobj::RefPtr<T> object) {
+    return install(process, kobj::RefPtr<kobj::Object>(std::move(object)), T::kDefaultRights);
+}
+template <typename T>
+Result<u32> mint(kobj::Process* process, u32 parent, kobj::RefPtr<T> object) {
+    return mint(process, parent, kobj::RefPtr<kobj::Object>(std::move(object)), T::kDefaultRights);
+}
+
+// Resolves a handle to an object of class T (its type tag, T::kType) with
+// at least `rights`. Stale / Revoked / WrongType / NoRights / BadHandle as
+// lib/cap reports. The object is borrowed: the capability keeps it alive
+// until the caller blocks or returns (a call that blocks takes its own
+// reference first).
+template <typename T>
+Result<T*> lookup(kobj::Process* process, u32 handle, cap::Rights rights);
 
 // Moves a capability to another space. What was done through it in the
 // source space (mappings) is undone first: a mapping never outlives its
@@ -55,8 +69,8 @@ void finish();
 namespace kcap {
 
 template <typename T>
-Result<T*> lookup(kobj::Process* process, u32 handle, kobj::Type type, cap::Rights rights) {
-    auto entry = process->caps().lookup(cap::Handle::from_raw(handle), static_cast<u16>(type), rights);
+Result<T*> lookup(kobj::Process* process, u32 handle, cap::Rights rights) {
+    auto entry = process->caps().lookup(cap::Handle::from_raw(handle), static_cast<u16>(T::kType), rights);
     if (!entry.ok()) return entry.status();
     return static_cast<T*>(static_cast<kobj::Object*>(entry.value().object));
 }

@@ -15,6 +15,9 @@ namespace kobj {
 
 class Interrupt : public Object {
 public:
+    static constexpr Type kType = Type::Interrupt;
+    static constexpr cap::Rights kDefaultRights = cap::kRightWait | cap::kRightWrite | cap::kRightRevoke | kPassRights;
+
     static Result<RefPtr<Interrupt>> create(u32 function, u16 index);
     ~Interrupt() override;
 
@@ -32,7 +35,7 @@ public:
     void last_capability_gone() override;
 
 private:
-    Interrupt() : Object(Type::Interrupt) {}
+    Interrupt() : Object(kType) {}
     static void fire(void* self);
     static void torn_down(void* self);
 

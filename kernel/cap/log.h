@@ -8,7 +8,10 @@ namespace kobj {
 
 class Log : public Object {
 public:
-    Log() : Object(Type::Log) {}
+    static constexpr Type kType = Type::Log;
+    static constexpr cap::Rights kDefaultRights = cap::kRightWrite | kPassRights;
+
+    Log() : Object(kType) {}
     u64 lines_written = 0;
 };
 

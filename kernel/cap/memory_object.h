@@ -18,6 +18,11 @@ class Process;
 
 class MemoryObject : public Object {
 public:
+    static constexpr Type kType = Type::MemoryObject;
+    // MemoryCreate (the boot manifest init gets is read-only).
+    static constexpr cap::Rights kDefaultRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap |
+                                                  cap::kRightInspect | cap::kRightRevoke | kPassRights;
+
     static constexpr u64 kMaxBytes = 64ull << 20;
 
     // Its frames, their list and this object are charged to `account` (the
@@ -38,7 +43,7 @@ public:
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
 
 private:
-    MemoryObject() : Object(Type::MemoryObject) {}
+    MemoryObject() : Object(kType) {}
 
     u64 m_pages = 0;
     u64* m_frames = nullptr;

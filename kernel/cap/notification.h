@@ -11,7 +11,11 @@ class Thread;
 
 class Notification : public Object {
 public:
-    Notification() : Object(Type::Notification) {}
+    static constexpr Type kType = Type::Notification;
+    static constexpr cap::Rights kDefaultRights = cap::kRightSignal | cap::kRightWait | cap::kRightInspect |
+                                                  cap::kRightRevoke | kPassRights;
+
+    Notification() : Object(kType) {}
     void signal(u64 bits);
     // Returns and clears the pending bits, blocking until some are pending
     // or deadline_ns (0 = forever, ~0 = poll) passes (Timeout).

@@ -1,15 +1,49 @@
 #include "cap/object.h"
 
+#include "broker/nvme_queue.h"
+#include "broker/virtqueue.h"
+#include "cap/badged_endpoint.h"
+#include "cap/console.h"
+#include "cap/device_mmio.h"
+#include "cap/device_root.h"
+#include "cap/dma_pool.h"
+#include "cap/interrupt.h"
+#include "cap/log.h"
+#include "cap/memory_object.h"
+#include "cap/notification.h"
+#include "cap/process.h"
+#include "cap/resource.h"
+#include "cap/thread.h"
 #include "cap/waitset.h"
 #include "debug/panic.h"
 
 namespace kobj {
+namespace {
+
+// One tag per class: kcap::lookup<T> casts whatever carries T::kType to T.
+constexpr Type kClassTags[] = {Process::kType,     Thread::kType,      BadgedEndpoint::kType, Endpoint::kType,
+                               Notification::kType, MemoryObject::kType, WaitSet::kType,       Log::kType,
+                               Resource::kType,    Console::kType,     DeviceRoot::kType,     PciFunction::kType,
+                               DeviceMmio::kType,  DmaPool::kType,     DmaBuffer::kType,      Interrupt::kType,
+                               NvmeQueue::kType,   VirtQueue::kType};
+
+constexpr bool tags_distinct() {
+    for (Type a : kClassTags) {
+        u32 seen = 0;
+        for (Type b : kClassTags) seen += a == b ? 1 : 0;
+        if (a == Type::None || seen != 1) return false;
+    }
+    return true;
+}
+static_assert(tags_distinct(), "two object classes share a type tag");
+
+}  // namespace
 
 const char* type_name(Type t) {
     switch (t) {
         case Type::Process: return "process";
         case Type::Thread: return "thread";
-        case Type::Endpoint: return "endpoint";
+        case Type::BadgedEndpoint: return "endpoint";
         case Type::Notification: return "notification";
         case Type::MemoryObject: return "memory";
         case Type::WaitSet: return "waitset";
@@ -24,6 +58,7 @@ const char* type_name(Type t) {
         case Type::Interrupt: return "interrupt";
         case Type::NvmeQueue: return "nvme-queue";
         case Type::VirtQueue: return "virtqueue";
+        case Type::Endpoint: return "endpoint-queue";
         case Type::None: break;
     }
     return "none";

@@ -18,17 +18,29 @@
 //   - a Process holds one on itself while it is alive (Process::create).
 #pragma once
 
+#include "cap/rights.h"
 #include "mm/account.h"
 #include "util/ref_ptr.h"
 #include "util/types.h"
 
 namespace kobj {
 
+// Every object class names its own tag (`static constexpr Type kType`), so
+// kcap::lookup<T> checks a capability against the class it casts to, and
+// no two classes share one. The numbers are what SystemInfo's Caps reports
+// (abi::SystemCap.type): the shell's `caps` and the syscall fuzzer read
+// them, so they never change.
+//
+// Each class that a system call (or the kernel, for init) creates also
+// names the rights a new one is installed with (`kDefaultRights`), next to
+// it rather than in the system call code.
 enum class Type : u16 {
     None = 0,
     Process = 1,
     Thread = 2,
-    Endpoint = 3,
+    // What every endpoint capability names, the server's too (badge 0):
+    // type 3 is "endpoint" to user space.
+    BadgedEndpoint = 3,
     Notification = 4,
     MemoryObject = 5,
     WaitSet = 6,
@@ -43,6 +55,9 @@ enum class Type : u16 {
     Interrupt = 15,
     NvmeQueue = 16,
     VirtQueue = 17,
+    // The queue of callers and receivers behind BadgedEndpoints; no
+    // capability names it directly.
+    Endpoint = 18,
 };
 
 const char* type_name(Type t);
@@ -56,6 +71,9 @@ constexpr u64 kSignalReadable = 1u << 1;  // Endpoint: a caller is waiting to be
 constexpr u64 kSignalDead = 1u << 2;      // Process: terminated (see its ExitReason)
 
 struct Observer;
+
+// Rights every transferable object's default rights include.
+constexpr cap::Rights kPassRights = cap::kRightDuplicate | cap::kRightTransfer;
 
 class Object : public util::RefCounted<Object> {
 public:

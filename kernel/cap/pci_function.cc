@@ -5,7 +5,7 @@
 
 namespace kobj {
 
-PciFunction::PciFunction(u32 index) : Object(Type::PciFunction), m_index(index) {}
+PciFunction::PciFunction(u32 index) : Object(kType), m_index(index) {}
 
 Result<volatile u8*> PciFunction::kernel_view(u32 function_index, u8 bar) {
     constexpr u32 kMaxFunctions = 256;

@@ -14,6 +14,12 @@ namespace kobj {
 
 class PciFunction : public Object {
 public:
+    static constexpr Type kType = Type::PciFunction;
+    // read/write/map/wait bound what windows, pools and interrupts minted from it may do.
+    static constexpr cap::Rights kDefaultRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap |
+                                                  cap::kRightInspect | cap::kRightManage | cap::kRightWait |
+                                                  cap::kRightRevoke | kPassRights;
+
     explicit PciFunction(u32 index);
 
     const pci_enum::Function& function() const { return pci_enum::function(m_index); }

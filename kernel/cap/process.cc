@@ -244,7 +244,7 @@ void Process::close_dma_pools() {
         RefPtr<DmaPool> pools[32];
         u32 held = 0;
         for (u32 i = 0; i < n; i++) {
-            if (slots[i].state != cap::SlotState::Live || slots[i].type != static_cast<u16>(Type::DmaPool)) continue;
+            if (slots[i].state != cap::SlotState::Live || slots[i].type != static_cast<u16>(DmaPool::kType)) continue;
             // Held past the close, to see what is left of it.
             pools[held++] = RefPtr<DmaPool>::share(static_cast<DmaPool*>(static_cast<Object*>(slots[i].object)));
             (void)m_caps->close(slots[i].handle);

@@ -27,6 +27,10 @@ const char* exit_kind_name(ExitReason::Kind k);
 
 class Process : public Object {
 public:
+    static constexpr Type kType = Type::Process;
+    static constexpr cap::Rights kDefaultRights = cap::kRightWait | cap::kRightInspect | cap::kRightManage |
+                                                  cap::kRightRevoke | kPassRights;
+
     static constexpr u32 kMaxThreads = 8;
     static constexpr u32 kMaxRegions = 24;
     static constexpr usize kNameLength = 32;
@@ -112,7 +116,7 @@ private:
         u64* frames;  // heap array of `pages` physical addresses
     };
 
-    Process() : Object(Type::Process) {}
+    Process() : Object(kType) {}
     void release_regions();
     // What a region of `pages` costs the account: its frames and their list.
     static u64 region_bytes(u64 pages);

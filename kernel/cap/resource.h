@@ -9,7 +9,10 @@ namespace kobj {
 
 class Resource : public Object {
 public:
-    Resource() : Object(Type::Resource) {}
+    static constexpr Type kType = Type::Resource;
+    static constexpr cap::Rights kDefaultRights = cap::kRightManage | cap::kRightInspect | kPassRights;
+
+    Resource() : Object(kType) {}
 };
 
 }  // namespace kobj

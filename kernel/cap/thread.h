@@ -15,6 +15,10 @@ class Process;
 
 class Thread : public Object {
 public:
+    static constexpr Type kType = Type::Thread;
+    // ThreadCreate: wait for its end (kSignalDead), inspect.
+    static constexpr cap::Rights kDefaultRights = cap::kRightWait | cap::kRightInspect | kPassRights;
+
     enum class State : u8 { New, Ready, Running, Blocked, Dead };
 
     static constexpr u8 kPriorities = 32;  // 0 lowest .. 31 highest
@@ -55,7 +59,7 @@ public:
 
 
 private:
-    Thread() : Object(Type::Thread) {}
+    Thread() : Object(kType) {}
 };
 
 }  // namespace kobj

@@ -13,6 +13,9 @@ class Thread;
 
 class WaitSet : public Object {
 public:
+    static constexpr Type kType = Type::WaitSet;
+    static constexpr cap::Rights kDefaultRights = cap::kRightWrite | cap::kRightWait | cap::kRightRevoke | kPassRights;
+
     static constexpr u32 kMaxEntries = 32;
 
     struct Event {
@@ -20,7 +23,7 @@ public:
         u64 signals;
     };
 
-    WaitSet() : Object(Type::WaitSet) {}
+    WaitSet() : Object(kType) {}
     ~WaitSet() override;
 
     // Watches `object` for any of `mask`; `key` identifies it in events.

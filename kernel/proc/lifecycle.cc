@@ -106,30 +106,23 @@ Result<kobj::RefPtr<kobj::Process>> spawn_init(const char* module, usize len) {
         sh.rights = rights;
         return {};
     };
-    constexpr cap::Rights kPass = cap::kRightDuplicate | cap::kRightTransfer;
     Status s = Status::Ok;
-    if (auto r = give("log", kobj::RefPtr<kobj::Log>::adopt(new kobj::Log()), cap::kRightWrite | kPass); !r.ok())
+    if (auto r = give("log", kobj::RefPtr<kobj::Log>::adopt(new kobj::Log()), kobj::Log::kDefaultRights); !r.ok())
         s = r.status();
     if (auto r = give("resource", kobj::RefPtr<kobj::Resource>::adopt(new kobj::Resource()),
-                      cap::kRightManage | cap::kRightInspect | kPass);
+                      kobj::Resource::kDefaultRights);
         !r.ok())
         s = r.status();
     // The device root also carries refusal events (events/refusals.h):
     // its holder waits for them.
     auto root = kobj::RefPtr<kobj::DeviceRoot>::adopt(new kobj::DeviceRoot());
     refusals::set_listener(root.get());
-    if (auto r = give("devices", std::move(root),
-                      cap::kRightInspect | cap::kRightManage | cap::kRightWait | kPass);
-        !r.ok())
-        s = r.status();
+    if (auto r = give("devices", std::move(root), kobj::DeviceRoot::kDefaultRights); !r.ok()) s = r.status();
     // The serial console: from now on user space reads the keyboard.
     auto console = kobj::RefPtr<kobj::Console>::adopt(new kobj::Console());
     kobj::Console::set_instance(console.get());
     console->ref();  // the kernel keeps the instance (never dropped)
-    if (auto r = give("console", std::move(console),
-                      cap::kRightRead | cap::kRightWrite | cap::kRightWait | kPass);
-        !r.ok())
-        s = r.status();
+    if (auto r = give("console", std::move(console), kobj::Console::kDefaultRights); !r.ok()) s = r.status();
     // The boot manifest, if GRUB loaded one: a read-only MemoryObject in
     // the abi::BootFileHeader layout (exact length, then the text).
     if (auto text = modules::find("manifest", 8); text.ok() && s == Status::Ok) {
@@ -140,7 +133,9 @@ Result<kobj::RefPtr<kobj::Process>> spawn_init(const char* module, usize len) {
             abi::BootFileHeader header{text.value().size()};
             mo.value()->write(0, reinterpret_cast<const u8*>(&header), sizeof header);
             mo.value()->write(sizeof header, text.value().data(), text.value().size());
-            if (auto r = give("manifest", mo.release_value(), cap::kRightRead | cap::kRightMap | kPass); !r.ok())
+            // Read-only: narrower than a MemoryObject's default rights.
+            if (auto r = give("manifest", mo.release_value(), cap::kRightRead | cap::kRightMap | kobj::kPassRights);
+                !r.ok())
                 s = r.status();
         }
     }

@@ -6,7 +6,7 @@
 namespace sys {
 
 i64 console_read(u64 h, u64 out, u64 len, u64 timeout) {
-    auto c = kcap::lookup<kobj::Console>(self(), handle_arg(h), kobj::Type::Console, cap::kRightRead);
+    auto c = kcap::lookup<kobj::Console>(self(), handle_arg(h), cap::kRightRead);
     if (!c.ok()) return err(c.status());
     if (len == 0) return err(Status::InvalidArgument);
     if (!user::range_ok(out, len)) return err(Status::OutOfBounds);
@@ -19,7 +19,7 @@ i64 console_read(u64 h, u64 out, u64 len, u64 timeout) {
 }
 
 i64 console_write(u64 h, u64 text, u64 len) {
-    auto c = kcap::lookup<kobj::Console>(self(), handle_arg(h), kobj::Type::Console, cap::kRightWrite);
+    auto c = kcap::lookup<kobj::Console>(self(), handle_arg(h), cap::kRightWrite);
     if (!c.ok()) return err(c.status());
     char buf[256];
     for (u64 done = 0; done < len;) {

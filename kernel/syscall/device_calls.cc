@@ -13,15 +13,6 @@
 namespace sys {
 namespace {
 
-// read/write/map/wait on a PciFunction bound what windows, pools and
-// interrupts minted from it may do.
-constexpr cap::Rights kPciRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
-                                   cap::kRightManage | cap::kRightWait | cap::kRightDuplicate |
-                                   cap::kRightTransfer | cap::kRightRevoke;
-// A subset of the PciFunction's rights (a mint may not widen them).
-constexpr cap::Rights kMmioRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
-                                    cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
-
 // DeviceEvents reads at most this many at once (kernel stack).
 constexpr u64 kEventsPerCall = 16;
 
@@ -71,7 +62,7 @@ abi::DeviceInfo describe(u32 index) {
 }  // namespace
 
 i64 device_list(u64 root, u64 out, u64 max) {
-    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), kobj::Type::DeviceRoot, cap::kRightInspect);
+    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightInspect);
     if (!r.ok()) return err(r.status());
     u32 n = pci_enum::count();
     if (max < n) n = static_cast<u32>(max);
@@ -84,7 +75,7 @@ i64 device_list(u64 root, u64 out, u64 max) {
 }
 
 i64 device_open(u64 root, u64 bdf) {
-    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), kobj::Type::DeviceRoot, cap::kRightManage);
+    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightManage);
     if (!r.ok()) return err(r.status());
     for (u32 i = 0; i < pci_enum::count(); i++) {
         const auto& a = pci_enum::function(i).address;
@@ -94,14 +85,14 @@ i64 device_open(u64 root, u64 bdf) {
         auto fn = kobj::RefPtr<kobj::PciFunction>::adopt(new (std::nothrow) kobj::PciFunction(i));
         if (!fn) return err(Status::NoMemory);
         fn->adopt_charge(charge.release_value());
-        auto h = kcap::install(self(), std::move(fn), kPciRights);
+        auto h = kcap::install(self(), std::move(fn));
         return h.ok() ? h.value() : err(h.status());
     }
     return err(Status::NotFound);
 }
 
 i64 device_events(u64 root, u64 out, u64 max) {
-    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), kobj::Type::DeviceRoot, cap::kRightInspect);
+    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightInspect);
     if (!r.ok()) return err(r.status());
     if (max == 0 || max > kEventsPerCall) return err(Status::InvalidArgument);
     // The buffer is checked before anything is taken: an event is never
@@ -115,7 +106,7 @@ i64 device_events(u64 root, u64 out, u64 max) {
 }
 
 i64 pci_config_read(u64 h, u64 offset, u64 width) {
-    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), kobj::Type::PciFunction, cap::kRightInspect);
+    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), cap::kRightInspect);
     if (!fn.ok()) return err(fn.status());
     if (offset >= 4096 || width > 4) return err(Status::InvalidArgument);
     auto v = fn.value()->config_read(static_cast<u16>(offset), static_cast<u32>(width));
@@ -123,7 +114,7 @@ i64 pci_config_read(u64 h, u64 offset, u64 width) {
 }
 
 i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
-    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), kobj::Type::PciFunction, cap::kRightManage);
+    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), cap::kRightManage);
     if (!fn.ok()) return err(fn.status());
     if (bar >= 6 || (flags & ~abi::kMmioFiltered)) return err(Status::InvalidArgument);
     auto charge = charge_new<kobj::DeviceMmio>();
@@ -134,31 +125,30 @@ i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
     // The window is minted from the PciFunction capability (DESIGN §2: a
     // narrower view derived from it), so revoking that capability revokes
     // — and unmaps — every window made from it, wherever they went.
-    auto minted = kcap::mint(self(), handle_arg(h), m.release_value(), kMmioRights);
+    auto minted = kcap::mint(self(), handle_arg(h), m.release_value());
     return minted.ok() ? minted.value() : err(minted.status());
 }
 
 i64 mmio_map(u64 h) {
     // As for memory objects: mapping needs map and read, and a writable
     // mapping also write — a copy minted without write maps read-only.
-    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio,
-                                            cap::kRightMap | cap::kRightRead);
+    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightMap | cap::kRightRead);
     if (!m.ok()) return err(m.status());
     bool writable =
-        kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightWrite).ok();
+        kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite).ok();
     auto at = m.value()->map(self(), self()->pid(), handle_arg(h), writable);
     return at.ok() ? static_cast<i64>(at.value()) : err(at.status());
 }
 
 i64 mmio_write(u64 h, u64 offset, u64 width, u64 value) {
-    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightWrite);
+    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite);
     if (!m.ok()) return err(m.status());
     if (width > 8) return err(Status::OutOfBounds);  // before it is narrowed
     return ok_or(m.value()->write(self(), offset, static_cast<u32>(width), value), 0);
 }
 
 i64 mmio_read(u64 h, u64 offset, u64 width, u64 out) {
-    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), kobj::Type::DeviceMmio, cap::kRightRead);
+    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightRead);
     if (!m.ok()) return err(m.status());
     if (width > 8) return err(Status::OutOfBounds);
     // The output must be writable before the device is read: some reads

@@ -21,17 +21,10 @@
 namespace sys {
 namespace {
 
-constexpr cap::Rights kDerivedRights = cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
-// A pool's rights bound what buffers and queues minted from it may do.
-constexpr cap::Rights kPoolRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect |
-                                    cap::kRightManage | kDerivedRights;
-constexpr cap::Rights kBufferRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap | kDerivedRights;
-constexpr cap::Rights kInterruptRights = cap::kRightWait | cap::kRightWrite | kDerivedRights;
-constexpr cap::Rights kQueueRights = cap::kRightWrite | cap::kRightMap | cap::kRightRead | kDerivedRights;
-
 // Installs `object` as a child of capability `parent` (see mmio_create).
-i64 mint_from(u64 parent, kobj::RefPtr<kobj::Object> object, cap::Rights rights) {
-    auto minted = kcap::mint(self(), handle_arg(parent), std::move(object), rights);
+template <typename T>
+i64 mint_from(u64 parent, kobj::RefPtr<T> object) {
+    auto minted = kcap::mint(self(), handle_arg(parent), std::move(object));
     return minted.ok() ? minted.value() : err(minted.status());
 }
 
@@ -52,7 +45,7 @@ void log_class_refusal(u32 function, const char* what) {
 }  // namespace
 
 i64 dma_pool_create(u64 pci, u64 quota) {
-    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(pci), kobj::Type::PciFunction, cap::kRightManage);
+    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(pci), cap::kRightManage);
     if (!fn.ok()) return err(fn.status());
     // The pool and its session record (the ledger); the DMA memory itself
     // is the pool's quota, not kernel memory.
@@ -64,11 +57,11 @@ i64 dma_pool_create(u64 pci, u64 quota) {
         return err(pool.status());
     }
     pool.value()->adopt_charge(charge.release_value());
-    return mint_from(pci, pool.release_value(), kPoolRights);
+    return mint_from(pci, pool.release_value());
 }
 
 i64 dma_buffer_create(u64 pool, u64 bytes) {
-    auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), kobj::Type::DmaPool, cap::kRightWrite);
+    auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), cap::kRightWrite);
     if (!p.ok()) return err(p.status());
     auto charge = charge_new<kobj::DmaBuffer>();  // the record; its frames are the pool's quota
     if (!charge.ok()) return err(charge.status());
@@ -80,7 +73,7 @@ i64 dma_buffer_create(u64 pool, u64 bytes) {
         if (!leaked) {
             leaked = true;
             i64 address = static_cast<i64>(b.value()->device_address(0));
-            (void)mint_from(pool, b.release_value(), kBufferRights);
+            (void)mint_from(pool, b.release_value());
             return address;
         }
     }
@@ -93,11 +86,11 @@ i64 dma_buffer_create(u64 pool, u64 bytes) {
                              static_cast<unsigned long long>(p.value()->session()->used()));
         return err(b.status());
     }
-    return mint_from(pool, b.release_value(), kBufferRights);
+    return mint_from(pool, b.release_value());
 }
 
 i64 dma_pool_info(u64 pool, u64 out) {
-    auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), kobj::Type::DmaPool, cap::kRightInspect);
+    auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), cap::kRightInspect);
     if (!p.ok()) return err(p.status());
     abi::DmaUsage u = kdma::usage_of(p.value()->session());
     audit::check_copy(&u, sizeof u, "DmaPoolInfo");
@@ -105,7 +98,7 @@ i64 dma_pool_info(u64 pool, u64 out) {
 }
 
 i64 interrupt_create(u64 pci, u64 index) {
-    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(pci), kobj::Type::PciFunction, cap::kRightManage);
+    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(pci), cap::kRightManage);
     if (!fn.ok()) return err(fn.status());
     if (index > 0xffff) return err(Status::OutOfBounds);
     auto charge = charge_new<kobj::Interrupt>();
@@ -113,25 +106,25 @@ i64 interrupt_create(u64 pci, u64 index) {
     auto irq = kobj::Interrupt::create(fn.value()->index(), static_cast<u16>(index));
     if (!irq.ok()) return err(irq.status());
     irq.value()->adopt_charge(charge.release_value());
-    return mint_from(pci, irq.release_value(), kInterruptRights);
+    return mint_from(pci, irq.release_value());
 }
 
 i64 interrupt_ack(u64 h) {
-    auto i = kcap::lookup<kobj::Interrupt>(self(), handle_arg(h), kobj::Type::Interrupt, cap::kRightWrite);
+    auto i = kcap::lookup<kobj::Interrupt>(self(), handle_arg(h), cap::kRightWrite);
     if (!i.ok()) return err(i.status());
     auto n = i.value()->ack();
     return n.ok() ? static_cast<i64>(n.value()) : err(n.status());
 }
 
 i64 interrupt_mask(u64 h, u64 masked) {
-    auto i = kcap::lookup<kobj::Interrupt>(self(), handle_arg(h), kobj::Type::Interrupt, cap::kRightWrite);
+    auto i = kcap::lookup<kobj::Interrupt>(self(), handle_arg(h), cap::kRightWrite);
     if (!i.ok()) return err(i.status());
     if (masked > 1) return err(Status::InvalidArgument);
     return ok_or(i.value()->mask(masked), 0);
 }
 
 i64 nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq) {
-    auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), kobj::Type::DmaPool, cap::kRightManage);
+    auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), cap::kRightManage);
     if (!p.ok()) return err(p.status());
     if (entries > abi::kNvmeMaxEntries) return err(Status::InvalidArgument);
     // The queue object (and an admin queue's controller record), charged
@@ -145,21 +138,21 @@ i64 nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq) {
             return kobj::NvmeQueue::create_admin(p.value()->session(), static_cast<u16>(entries));
         }
         if (kind != static_cast<u64>(abi::NvmeQueueKind::Io)) return Status::InvalidArgument;
-        auto* a = TRY(kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(admin), kobj::Type::NvmeQueue, cap::kRightWrite));
+        auto* a = TRY(kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(admin), cap::kRightWrite));
         if (a->session() != p.value()->session()) return Status::NotOwner;
         kobj::Interrupt* interrupt = nullptr;
         if (irq)
-            interrupt = TRY(kcap::lookup<kobj::Interrupt>(self(), handle_arg(irq), kobj::Type::Interrupt, cap::kRightWrite));
+            interrupt = TRY(kcap::lookup<kobj::Interrupt>(self(), handle_arg(irq), cap::kRightWrite));
         return kobj::NvmeQueue::create_io(a, static_cast<u16>(entries), interrupt);
     };
     auto q = create();
     if (!q.ok()) return err(q.status());
     q.value()->adopt_charge(charge.release_value());
-    return mint_from(pool, q.release_value(), kQueueRights);
+    return mint_from(pool, q.release_value());
 }
 
 i64 nvme_submit(u64 queue, u64 commands, u64 count) {
-    auto q = kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), kobj::Type::NvmeQueue, cap::kRightWrite);
+    auto q = kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), cap::kRightWrite);
     if (!q.ok()) return err(q.status());
     if (count == 0 || count > abi::kNvmeMaxBatch) return err(Status::InvalidArgument);
     abi::NvmeCommand batch[abi::kNvmeMaxBatch];
@@ -177,7 +170,7 @@ i64 nvme_submit(u64 queue, u64 commands, u64 count) {
 }
 
 i64 nvme_complete(u64 queue, u64 out, u64 max, u64 flags) {
-    auto q = kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), kobj::Type::NvmeQueue, cap::kRightWrite);
+    auto q = kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), cap::kRightWrite);
     if (!q.ok()) return err(q.status());
     if (max == 0 || max > abi::kNvmeMaxEntries) return err(Status::InvalidArgument);
     if (flags & ~abi::kNvmeCompleteAckInterrupt) return err(Status::InvalidArgument);
@@ -206,14 +199,14 @@ i64 nvme_complete(u64 queue, u64 out, u64 max, u64 flags) {
 }
 
 i64 nvme_queue_map(u64 queue) {
-    auto q = kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), kobj::Type::NvmeQueue, cap::kRightMap);
+    auto q = kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), cap::kRightMap);
     if (!q.ok()) return err(q.status());
     auto at = q.value()->map_completions(self(), self()->pid(), handle_arg(queue));
     return at.ok() ? static_cast<i64>(at.value()) : err(at.status());
 }
 
 i64 virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
-    auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), kobj::Type::DmaPool, cap::kRightManage);
+    auto p = kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), cap::kRightManage);
     if (!p.ok()) return err(p.status());
     if (index > 0xffff || size > abi::kVirtioMaxQueueSize || msix_entry > 0xffff) return err(Status::InvalidArgument);
     auto charge = charge_new<kobj::VirtQueue>();
@@ -226,11 +219,11 @@ i64 virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
         return err(q.status());
     }
     q.value()->adopt_charge(charge.release_value());
-    return mint_from(pool, q.release_value(), kQueueRights);
+    return mint_from(pool, q.release_value());
 }
 
 i64 virtqueue_submit(u64 queue, u64 chains, u64 count) {
-    auto q = kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), kobj::Type::VirtQueue, cap::kRightWrite);
+    auto q = kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), cap::kRightWrite);
     if (!q.ok()) return err(q.status());
     if (count == 0 || count > abi::kVirtioMaxBatch) return err(Status::InvalidArgument);
     abi::VirtioChain batch[abi::kVirtioMaxBatch];
@@ -254,14 +247,14 @@ i64 virtqueue_submit(u64 queue, u64 chains, u64 count) {
 }
 
 i64 virtqueue_complete(u64 queue, u64 max) {
-    auto q = kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), kobj::Type::VirtQueue, cap::kRightWrite);
+    auto q = kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), cap::kRightWrite);
     if (!q.ok()) return err(q.status());
     auto n = q.value()->complete(self(), max > abi::kVirtioMaxQueueSize ? abi::kVirtioMaxQueueSize : static_cast<u32>(max));
     return n.ok() ? static_cast<i64>(n.value()) : err(n.status());
 }
 
 i64 virtqueue_map(u64 queue) {
-    auto q = kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), kobj::Type::VirtQueue, cap::kRightMap);
+    auto q = kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), cap::kRightMap);
     if (!q.ok()) return err(q.status());
     auto at = q.value()->map_used(self(), self()->pid(), handle_arg(queue));
     return at.ok() ? static_cast<i64>(at.value()) : err(at.status());

@@ -7,7 +7,7 @@
 namespace sys {
 
 i64 log_write(u64 h, u64 text, u64 len) {
-    auto log = kcap::lookup<kobj::Log>(self(), handle_arg(h), kobj::Type::Log, cap::kRightWrite);
+    auto log = kcap::lookup<kobj::Log>(self(), handle_arg(h), cap::kRightWrite);
     if (!log.ok()) return err(log.status());
     char buf[256];
     if (len > sizeof buf) len = sizeof buf;

@@ -10,12 +10,6 @@
 namespace sys {
 namespace {
 
-constexpr cap::Rights kEndpointRights = cap::kRightCall | cap::kRightServe | cap::kRightWait | cap::kRightInspect |
-                                        cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
-constexpr cap::Rights kNotificationRights = cap::kRightSignal | cap::kRightWait | cap::kRightInspect |
-                                            cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
-constexpr cap::Rights kWaitSetRights = cap::kRightWrite | cap::kRightWait | cap::kRightDuplicate |
-                                       cap::kRightTransfer | cap::kRightRevoke;
 constexpr u64 kKnownSignals = abi::kSignalReady | abi::kSignalReadable | abi::kSignalDead;
 static_assert(abi::kSignalReady == kobj::kSignalReady && abi::kSignalReadable == kobj::kSignalReadable &&
               abi::kSignalDead == kobj::kSignalDead);
@@ -26,8 +20,9 @@ Result<void> copy_message_in(abi::Message& m, u64 user_msg) {
     return {};
 }
 
-i64 install_new(kobj::RefPtr<kobj::Object> object, cap::Rights rights) {
-    auto h = kcap::install(self(), std::move(object), rights);
+template <typename T>
+i64 install_new(kobj::RefPtr<T> object) {
+    auto h = kcap::install(self(), std::move(object));
     return h.ok() ? h.value() : err(h.status());
 }
 
@@ -64,13 +59,12 @@ i64 endpoint_create() {
     endpoint.reset();
     if (!view) return err(Status::NoMemory);
     view->adopt_charge(view_charge.release_value());
-    return install_new(std::move(view), kEndpointRights);
+    return install_new(std::move(view));
 }
 
 i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
     if (rights > 0xffffffffu) return err(Status::InvalidArgument);
-    auto parent = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), kobj::Type::Endpoint,
-                                                     cap::kRightDuplicate);
+    auto parent = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), cap::kRightDuplicate);
     if (!parent.ok()) return err(parent.status());
     // A badge is set once, by whoever holds the unbadged endpoint (the
     // server): it is who the server takes the caller for. A client's
@@ -95,7 +89,7 @@ i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
 }
 
 i64 endpoint_call(u64 h, u64 user_msg) {
-    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), kobj::Type::Endpoint, cap::kRightCall);
+    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), cap::kRightCall);
     if (!ep.ok()) return err(ep.status());
     kobj::Thread* t = sched::current();
     if (auto r = copy_message_in(t->ipc.msg, user_msg); !r.ok()) return err(r.status());
@@ -109,7 +103,7 @@ i64 endpoint_call(u64 h, u64 user_msg) {
 }
 
 i64 endpoint_receive(u64 h, u64 user_msg, u64 timeout) {
-    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), kobj::Type::Endpoint, cap::kRightServe);
+    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), cap::kRightServe);
     if (!ep.ok()) return err(ep.status());
     if (!user::range_ok(user_msg, sizeof(abi::Message))) return err(Status::OutOfBounds);
     kobj::Thread* t = sched::current();
@@ -137,12 +131,11 @@ i64 notification_create() {
     auto n = kobj::RefPtr<kobj::Notification>::adopt(new (std::nothrow) kobj::Notification());
     if (!n) return err(Status::NoMemory);
     n->adopt_charge(charge.release_value());
-    return install_new(std::move(n), kNotificationRights);
+    return install_new(std::move(n));
 }
 
 i64 notification_signal(u64 h, u64 bits) {
-    auto n = kcap::lookup<kobj::Notification>(self(), handle_arg(h), kobj::Type::Notification,
-                                              cap::kRightSignal);
+    auto n = kcap::lookup<kobj::Notification>(self(), handle_arg(h), cap::kRightSignal);
     if (!n.ok()) return err(n.status());
     n.value()->signal(bits);
     return 0;
@@ -156,12 +149,12 @@ namespace {
 Result<kobj::Notification*> signal_first(u64 h, u64 bits) {
     if (!h) return bits ? Result<kobj::Notification*>(Status::InvalidArgument) : Result<kobj::Notification*>(nullptr);
     if (!bits) return Status::InvalidArgument;
-    return kcap::lookup<kobj::Notification>(self(), handle_arg(h), kobj::Type::Notification, cap::kRightSignal);
+    return kcap::lookup<kobj::Notification>(self(), handle_arg(h), cap::kRightSignal);
 }
 }  // namespace
 
 i64 notification_wait(u64 h, u64 timeout, u64 signal_h, u64 signal_bits) {
-    auto n = kcap::lookup<kobj::Notification>(self(), handle_arg(h), kobj::Type::Notification, cap::kRightWait);
+    auto n = kcap::lookup<kobj::Notification>(self(), handle_arg(h), cap::kRightWait);
     if (!n.ok()) return err(n.status());
     auto first = signal_first(signal_h, signal_bits);
     if (!first.ok()) return err(first.status());
@@ -176,14 +169,14 @@ i64 waitset_create() {
     auto ws = kobj::RefPtr<kobj::WaitSet>::adopt(new (std::nothrow) kobj::WaitSet());
     if (!ws) return err(Status::NoMemory);
     ws->adopt_charge(charge.release_value());
-    return install_new(std::move(ws), kWaitSetRights);
+    return install_new(std::move(ws));
 }
 
 i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
     bool take = mask & abi::kWaitTake;
     mask &= ~abi::kWaitTake;
     if (mask == 0 || (mask & ~kKnownSignals)) return err(Status::InvalidArgument);
-    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), kobj::Type::WaitSet, cap::kRightWrite);
+    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), cap::kRightWrite);
     if (!set.ok()) return err(set.status());
     auto entry = self()->caps().lookup(cap::Handle::from_raw(handle_arg(h)), cap::kAnyType, cap::kRightWait);
     if (!entry.ok()) return err(entry.status());
@@ -191,23 +184,23 @@ i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
     // WaitSets out of WaitSets: two watching each other would hold each
     // other alive forever.)
     auto type = static_cast<kobj::Type>(entry.value().type);
-    if (type != kobj::Type::Notification && type != kobj::Type::Endpoint && type != kobj::Type::Process &&
+    if (type != kobj::Type::Notification && type != kobj::Type::BadgedEndpoint && type != kobj::Type::Process &&
         type != kobj::Type::Console && type != kobj::Type::Thread && type != kobj::Type::Interrupt &&
         type != kobj::Type::DeviceRoot)
         return err(Status::WrongType);
     auto* object = static_cast<kobj::Object*>(entry.value().object);
-    if (type == kobj::Type::Endpoint) object = static_cast<kobj::BadgedEndpoint*>(object)->endpoint();
+    if (type == kobj::Type::BadgedEndpoint) object = static_cast<kobj::BadgedEndpoint*>(object)->endpoint();
     return ok_or(set.value()->add(object, mask, key, take), 0);
 }
 
 i64 waitset_remove(u64 ws, u64 key) {
-    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), kobj::Type::WaitSet, cap::kRightWrite);
+    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), cap::kRightWrite);
     if (!set.ok()) return err(set.status());
     return ok_or(set.value()->remove(key), 0);
 }
 
 i64 waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout, u64 signal_h, u64 signal_bits) {
-    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), kobj::Type::WaitSet, cap::kRightWait);
+    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), cap::kRightWait);
     if (!set.ok()) return err(set.status());
     if (max == 0 || max > kobj::WaitSet::kMaxEntries) return err(Status::InvalidArgument);
     if (!user::range_ok(user_events, max * sizeof(abi::WaitEvent))) return err(Status::OutOfBounds);

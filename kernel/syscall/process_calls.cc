@@ -17,9 +17,6 @@
 namespace sys {
 namespace {
 
-constexpr cap::Rights kProcessRights = cap::kRightWait | cap::kRightInspect | cap::kRightManage |
-                                       cap::kRightDuplicate | cap::kRightTransfer | cap::kRightRevoke;
-
 abi::ExitKind exit_kind(kobj::ExitReason::Kind k) { return static_cast<abi::ExitKind>(k); }
 
 void copy_name(char (&dst)[32], const char* src) {
@@ -61,8 +58,7 @@ void kill(kobj::Process* target) {
 }  // namespace
 
 i64 process_spawn(u64 resource, u64 user_request) {
-    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), kobj::Type::Resource,
-                                            cap::kRightManage);
+    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightManage);
     if (!res.ok()) return err(res.status());
     auto* req = static_cast<abi::SpawnRequest*>(heap::alloc(sizeof(abi::SpawnRequest)));
     auto* block = static_cast<abi::StartupBlock*>(heap::alloc(sizeof(abi::StartupBlock)));
@@ -98,7 +94,7 @@ i64 process_spawn(u64 resource, u64 user_request) {
             // The creator's reference goes to the slot; the child keeps
             // itself alive (its self-reference) until terminated.
             kobj::Process* started = child.get();
-            auto h = kcap::install(self(), std::move(child), kProcessRights);
+            auto h = kcap::install(self(), std::move(child));
             result = h.ok() ? h.value() : err(h.status());
             if (!h.ok()) started->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
         } else {
@@ -114,14 +110,14 @@ i64 process_spawn(u64 resource, u64 user_request) {
 }
 
 i64 process_kill(u64 h) {
-    auto p = kcap::lookup<kobj::Process>(self(), handle_arg(h), kobj::Type::Process, cap::kRightManage);
+    auto p = kcap::lookup<kobj::Process>(self(), handle_arg(h), cap::kRightManage);
     if (!p.ok()) return err(p.status());
     if (p.value()->alive()) kill(p.value());
     return 0;
 }
 
 i64 process_info(u64 h, u64 out) {
-    auto p = kcap::lookup<kobj::Process>(self(), handle_arg(h), kobj::Type::Process, cap::kRightInspect);
+    auto p = kcap::lookup<kobj::Process>(self(), handle_arg(h), cap::kRightInspect);
     if (!p.ok()) return err(p.status());
     const kobj::ExitReason& why = p.value()->exit_reason();
     abi::ProcessInfo info{};
@@ -139,8 +135,7 @@ i64 process_info(u64 h, u64 out) {
 }
 
 i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
-    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), kobj::Type::Resource,
-                                            cap::kRightInspect);
+    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightInspect);
     if (!res.ok()) return err(res.status());
     auto kind = static_cast<abi::SystemInfoKind>(kind_and_arg & 0xffffffff);
     u32 arg = static_cast<u32>(kind_and_arg >> 32);
@@ -206,8 +201,7 @@ i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
 }
 
 i64 process_kill_pid(u64 resource, u64 pid) {
-    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), kobj::Type::Resource,
-                                            cap::kRightManage);
+    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightManage);
     if (!res.ok()) return err(res.status());
     kobj::Process* target = pid <= 0xffffffffu ? kobj::find_process(static_cast<u32>(pid)) : nullptr;
     if (!target || !target->alive()) return err(Status::NotFound);

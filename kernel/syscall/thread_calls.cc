@@ -13,8 +13,7 @@ i64 thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority) {
     auto t = self()->spawn_thread(entry, stack_top, arg, static_cast<u8>(priority));
     if (!t.ok()) return err(t.status());
     // The caller gets a handle to wait for the thread's end (kSignalDead).
-    auto h = kcap::install(self(), kobj::RefPtr<kobj::Thread>::share(t.value()), cap::kRightWait | cap::kRightInspect | cap::kRightDuplicate |
-                                                  cap::kRightTransfer);
+    auto h = kcap::install(self(), kobj::RefPtr<kobj::Thread>::share(t.value()));
     return h.ok() ? h.value() : err(h.status());
 }
 
