@@ -39,57 +39,25 @@ inline u64 deadline_from_timeout(u64 timeout) {
     return timeout > ~u64{0} - 1 - now ? ~u64{0} - 1 : now + timeout;
 }
 
-// Handlers: arguments as the ABI gives them, result as RAX.
-i64 log_write(u64 h, u64 text, u64 len);
-i64 handle_close(u64 h);
-i64 handle_duplicate(u64 h, u64 rights);
-i64 handle_revoke(u64 h);
-i64 endpoint_create();
-i64 endpoint_mint(u64 h, u64 badge, u64 rights);
-i64 endpoint_call(u64 h, u64 msg);
-i64 endpoint_receive(u64 h, u64 msg, u64 timeout);
-i64 endpoint_reply(u64 msg);
-i64 notification_create();
-i64 notification_signal(u64 h, u64 bits);
-i64 notification_wait(u64 h, u64 timeout, u64 signal_h, u64 signal_bits);
-i64 memory_create(u64 bytes);
-i64 memory_map(u64 h, u64 vaddr, u64 flags);
-i64 memory_unmap(u64 h, u64 vaddr);
-i64 waitset_create();
-i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key);
-i64 waitset_remove(u64 ws, u64 key);
-i64 waitset_wait(u64 ws, u64 events, u64 max, u64 timeout, u64 signal_h, u64 signal_bits);
-i64 process_spawn(u64 resource, u64 request);
-i64 process_kill(u64 h);
-i64 process_info(u64 h, u64 out);
-i64 system_info(u64 resource, u64 kind, u64 out, u64 len);
-i64 process_kill_pid(u64 resource, u64 pid);
-i64 thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority);
-[[noreturn]] void thread_exit();
-i64 device_list(u64 root, u64 out, u64 max);
-i64 device_open(u64 root, u64 bdf);
-i64 pci_config_read(u64 h, u64 offset, u64 width);
-i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags);
-i64 mmio_map(u64 h);
-i64 mmio_write(u64 h, u64 offset, u64 width, u64 value);
-i64 mmio_read(u64 h, u64 offset, u64 width, u64 out);
-i64 dma_pool_create(u64 pci, u64 quota);
-i64 dma_buffer_create(u64 pool, u64 bytes);
-i64 dma_pool_info(u64 pool, u64 out);
-i64 interrupt_create(u64 pci, u64 index);
-i64 interrupt_ack(u64 h);
-i64 interrupt_mask(u64 h, u64 masked);
-i64 nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq);
-i64 nvme_submit(u64 queue, u64 commands, u64 count);
-i64 nvme_complete(u64 queue, u64 out, u64 max, u64 flags);
-i64 nvme_queue_map(u64 queue);
-i64 virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry);
-i64 virtqueue_submit(u64 queue, u64 chains, u64 count);
-i64 virtqueue_complete(u64 queue, u64 max);
-i64 virtqueue_map(u64 queue);
-i64 console_read(u64 h, u64 out, u64 len, u64 timeout);
-i64 console_write(u64 h, u64 text, u64 len);
-i64 device_events(u64 root, u64 out, u64 max);
+// The handlers: one per line of lib/abi/syscalls.def, declared from it,
+// with its argc arguments as the ABI gives them (u64 each), result as RAX.
+// ProcessExit and ThreadExit never return.
+#define SLUICE_SYSCALL_PARAMS_0
+#define SLUICE_SYSCALL_PARAMS_1 u64
+#define SLUICE_SYSCALL_PARAMS_2 u64, u64
+#define SLUICE_SYSCALL_PARAMS_3 u64, u64, u64
+#define SLUICE_SYSCALL_PARAMS_4 u64, u64, u64, u64
+#define SLUICE_SYSCALL_PARAMS_5 u64, u64, u64, u64, u64
+#define SLUICE_SYSCALL_PARAMS_6 u64, u64, u64, u64, u64, u64
+#define SLUICE_SYSCALL(number, Name, handler, argc) i64 handler(SLUICE_SYSCALL_PARAMS_##argc);
+#include "abi/syscalls.def"
+#undef SLUICE_SYSCALL_PARAMS_0
+#undef SLUICE_SYSCALL_PARAMS_1
+#undef SLUICE_SYSCALL_PARAMS_2
+#undef SLUICE_SYSCALL_PARAMS_3
+#undef SLUICE_SYSCALL_PARAMS_4
+#undef SLUICE_SYSCALL_PARAMS_5
+#undef SLUICE_SYSCALL_PARAMS_6
 
 // A refused call, recorded against the caller (DESIGN §5: every refusal is
 // attributed to whoever caused it) through events/refusals.h, which

@@ -1,6 +1,7 @@
-// System call dispatch: one entry per abi::Syscall. Every argument is
-// validated by the handler or the object it names; nothing a user passes
-// can fault the kernel (user memory goes through user::copy_*).
+// System call dispatch: the table of lib/abi/syscalls.def, number ->
+// handler. Every argument is validated by the handler or the object it
+// names; nothing a user passes can fault the kernel (user memory goes
+// through user::copy_*).
 #include "arch/x86_64/interrupt_frame.h"
 #include "arch/x86_64/percpu.h"
 #include "console/log.h"
@@ -9,80 +10,39 @@
 #include "proc/lifecycle.h"
 #include "syscall/common.h"
 
+namespace {
+
+// Runs call `number` with the arguments its line in lib/abi/syscalls.def
+// says it reads (a[0..5]: RDI, RSI, RDX, R10, R8, R9).
+i64 run(u64 number, const u64 (&a)[6]) {
+#define SLUICE_SYSCALL_ARGS_0
+#define SLUICE_SYSCALL_ARGS_1 a[0]
+#define SLUICE_SYSCALL_ARGS_2 a[0], a[1]
+#define SLUICE_SYSCALL_ARGS_3 a[0], a[1], a[2]
+#define SLUICE_SYSCALL_ARGS_4 a[0], a[1], a[2], a[3]
+#define SLUICE_SYSCALL_ARGS_5 a[0], a[1], a[2], a[3], a[4]
+#define SLUICE_SYSCALL_ARGS_6 a[0], a[1], a[2], a[3], a[4], a[5]
+    switch (static_cast<abi::Syscall>(number)) {
+#define SLUICE_SYSCALL(number, Name, handler, argc) \
+    case abi::Syscall::Name: return sys::handler(SLUICE_SYSCALL_ARGS_##argc);
+#include "abi/syscalls.def"
+        case abi::Syscall::Count: break;
+    }
+    return sys::err(Status::Unsupported);
+}
+
+}  // namespace
+
 extern "C" void syscall_dispatch(InterruptFrame* f) {
     percpu::current_cpu()->syscalls++;
-    u64 a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10, a4 = f->r8, a5 = f->r9;
+    const u64 args[6] = {f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9};
     u64 number = f->rax;
     refusals::begin_syscall();
     // Whether the call hit the caller's kernel memory limit (its refusal is
     // then a KernelMemory one, not a generic no-memory).
     const kmem::Account* account = sys::self()->kmem();
     u64 kmem_refused = account ? account->refused() : 0;
-    using S = abi::Syscall;
-    i64 r;
-    switch (static_cast<S>(f->rax)) {
-        case S::LogWrite: r = sys::log_write(a0, a1, a2); break;
-        case S::ProcessExit: proc::exit_current(static_cast<i64>(a0));
-        case S::Yield:
-            sched::yield();
-            r = 0;
-            break;
-        case S::ClockGet: r = static_cast<i64>(clock::monotonic_ns()); break;
-        case S::Sleep:
-            if (a0) (void)sched::block_current(sys::deadline_from_timeout(a0));
-            r = 0;
-            break;
-        case S::HandleClose: r = sys::handle_close(a0); break;
-        case S::HandleDuplicate: r = sys::handle_duplicate(a0, a1); break;
-        case S::HandleRevoke: r = sys::handle_revoke(a0); break;
-        case S::EndpointCreate: r = sys::endpoint_create(); break;
-        case S::EndpointMint: r = sys::endpoint_mint(a0, a1, a2); break;
-        case S::EndpointCall: r = sys::endpoint_call(a0, a1); break;
-        case S::EndpointReceive: r = sys::endpoint_receive(a0, a1, a2); break;
-        case S::EndpointReply: r = sys::endpoint_reply(a0); break;
-        case S::NotificationCreate: r = sys::notification_create(); break;
-        case S::NotificationSignal: r = sys::notification_signal(a0, a1); break;
-        case S::NotificationWait: r = sys::notification_wait(a0, a1, a2, a3); break;
-        case S::MemoryCreate: r = sys::memory_create(a0); break;
-        case S::MemoryMap: r = sys::memory_map(a0, a1, a2); break;
-        case S::MemoryUnmap: r = sys::memory_unmap(a0, a1); break;
-        case S::WaitSetCreate: r = sys::waitset_create(); break;
-        case S::WaitSetAdd: r = sys::waitset_add(a0, a1, a2, a3); break;
-        case S::WaitSetRemove: r = sys::waitset_remove(a0, a1); break;
-        case S::WaitSetWait: r = sys::waitset_wait(a0, a1, a2, a3, a4, a5); break;
-        case S::ProcessSpawn: r = sys::process_spawn(a0, a1); break;
-        case S::ProcessKill: r = sys::process_kill(a0); break;
-        case S::ProcessInfo: r = sys::process_info(a0, a1); break;
-        case S::SystemInfo: r = sys::system_info(a0, a1, a2, a3); break;
-        case S::ConsoleRead: r = sys::console_read(a0, a1, a2, a3); break;
-        case S::ConsoleWrite: r = sys::console_write(a0, a1, a2); break;
-        case S::ProcessKillPid: r = sys::process_kill_pid(a0, a1); break;
-        case S::ThreadCreate: r = sys::thread_create(a0, a1, a2, a3); break;
-        case S::ThreadExit: sys::thread_exit();
-        case S::DeviceList: r = sys::device_list(a0, a1, a2); break;
-        case S::DeviceOpen: r = sys::device_open(a0, a1); break;
-        case S::PciConfigRead: r = sys::pci_config_read(a0, a1, a2); break;
-        case S::MmioCreate: r = sys::mmio_create(a0, a1, a2, a3, a4); break;
-        case S::MmioMap: r = sys::mmio_map(a0); break;
-        case S::MmioWrite: r = sys::mmio_write(a0, a1, a2, a3); break;
-        case S::DmaPoolCreate: r = sys::dma_pool_create(a0, a1); break;
-        case S::DmaBufferCreate: r = sys::dma_buffer_create(a0, a1); break;
-        case S::DmaPoolInfo: r = sys::dma_pool_info(a0, a1); break;
-        case S::InterruptCreate: r = sys::interrupt_create(a0, a1); break;
-        case S::InterruptAck: r = sys::interrupt_ack(a0); break;
-        case S::InterruptMask: r = sys::interrupt_mask(a0, a1); break;
-        case S::NvmeQueueCreate: r = sys::nvme_queue_create(a0, a1, a2, a3, a4); break;
-        case S::NvmeSubmit: r = sys::nvme_submit(a0, a1, a2); break;
-        case S::NvmeComplete: r = sys::nvme_complete(a0, a1, a2, a3); break;
-        case S::NvmeQueueMap: r = sys::nvme_queue_map(a0); break;
-        case S::VirtQueueCreate: r = sys::virtqueue_create(a0, a1, a2, a3); break;
-        case S::VirtQueueSubmit: r = sys::virtqueue_submit(a0, a1, a2); break;
-        case S::VirtQueueComplete: r = sys::virtqueue_complete(a0, a1); break;
-        case S::VirtQueueMap: r = sys::virtqueue_map(a0); break;
-        case S::MmioRead: r = sys::mmio_read(a0, a1, a2, a3); break;
-        case S::DeviceEvents: r = sys::device_events(a0, a1, a2); break;
-        default: r = sys::err(Status::Unsupported); break;
-    }
+    i64 r = run(number, args);
     kcap::finish();
     // Killed while this call slept in a device wait: the call has unwound;
     // the thread ends here instead of returning to a dead process.

@@ -109,6 +109,8 @@ i64 process_spawn(u64 resource, u64 user_request) {
     return result;
 }
 
+i64 process_exit(u64 code) { proc::exit_current(static_cast<i64>(code)); }
+
 i64 process_kill(u64 h) {
     auto p = kcap::lookup<kobj::Process>(self(), handle_arg(h), cap::kRightManage);
     if (!p.ok()) return err(p.status());

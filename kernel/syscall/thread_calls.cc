@@ -1,9 +1,22 @@
-// Threads within the calling process.
+// The calling thread (yield, sleep, the clock, its end) and the threads of
+// its process.
 #include "arch/x86_64/user_copy.h"
 #include "proc/lifecycle.h"
 #include "syscall/common.h"
 
 namespace sys {
+
+i64 yield() {
+    sched::yield();
+    return 0;
+}
+
+i64 clock_get() { return static_cast<i64>(clock::monotonic_ns()); }
+
+i64 sleep(u64 ns) {
+    if (ns) (void)sched::block_current(deadline_from_timeout(ns));
+    return 0;
+}
 
 i64 thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority) {
     // The entry and stack must be user addresses; a bad one faults the new
@@ -17,7 +30,7 @@ i64 thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority) {
     return h.ok() ? h.value() : err(h.status());
 }
 
-void thread_exit() {
+i64 thread_exit() {
     kobj::Process* p = self();
     if (p->thread_finished(sched::current())) proc::exit_current(0);
     sched::switch_away();

@@ -17,81 +17,49 @@ namespace abi {
 
 constexpr u64 kForever = ~u64{0};
 
+// The calls, from the one table of them (abi/syscalls.def: number, name,
+// kernel handler, argument count, signature).
 enum class Syscall : u64 {
-    LogWrite = 0,           // (log h, const char* text, usize len) -> 0
-    ProcessExit = 1,        // (i64 code) -> does not return
-    Yield = 2,              // () -> 0
-    ClockGet = 3,           // () -> monotonic ns
-    Sleep = 4,              // (u64 ns) -> 0
-    HandleClose = 5,        // (h) -> 0
-    HandleDuplicate = 6,    // (h, rights) -> new h
-    HandleRevoke = 7,       // (h) -> number of derived capabilities revoked
-    EndpointCreate = 8,     // () -> h
-    EndpointMint = 9,       // (h, u64 badge, rights) -> new h
-    EndpointCall = 10,      // (h, Message* inout) -> 0
-    EndpointReceive = 11,   // (h, Message* out, u64 timeout) -> 0
-    EndpointReply = 12,     // (Message* in) -> 0
-    NotificationCreate = 13,  // () -> h
-    NotificationSignal = 14,  // (h, u64 bits) -> 0
-    NotificationWait = 15,    // (h, u64 timeout, signal h or 0, u64 signal bits) -> bits
-    MemoryCreate = 16,      // (u64 bytes) -> h
-    MemoryMap = 17,         // (h, u64 vaddr or 0, u64 flags) -> vaddr
-    MemoryUnmap = 18,       // (h, u64 vaddr) -> 0
-    WaitSetCreate = 19,     // () -> h
-    WaitSetAdd = 20,        // (ws h, h, u64 signal mask | kWaitTake, u64 key) -> 0
-    WaitSetRemove = 21,     // (ws h, u64 key) -> 0
-    WaitSetWait = 22,       // (ws h, WaitEvent* out, u32 max, u64 timeout, signal h or 0, u64 signal bits) -> count
-    ProcessSpawn = 23,      // (resource h, const SpawnRequest*) -> process h
-    ProcessKill = 24,       // (process h) -> 0
-    ProcessInfo = 25,       // (process h, ProcessInfo* out) -> 0
-    SystemInfo = 26,        // (resource h, u32 kind | arg << 32, void* out, usize len) -> count
-    ConsoleRead = 27,       // (console h, void* out, usize len, u64 timeout) -> bytes read
-    ConsoleWrite = 28,      // (console h, const char* text, usize len) -> 0
-    ProcessKillPid = 29,    // (resource h, u32 pid) -> 0
-    ThreadCreate = 30,      // (u64 entry, u64 stack_top, u64 arg, u32 priority) -> thread h (wait: Dead)
-    ThreadExit = 31,        // () -> does not return; the process exits with 0 after its last thread
-    DeviceList = 32,        // (device root h, DeviceInfo* out, u32 max) -> count
-    DeviceOpen = 33,        // (device root h, u32 bdf) -> pci function h
-    PciConfigRead = 34,     // (pci h, u32 offset, u32 width) -> value
-    MmioCreate = 35,        // (pci h, u32 bar, u64 offset, u64 length, u64 flags) -> device mmio h
-    MmioMap = 36,           // (mmio h) -> vaddr (uncached; read-only when filtered or without write)
-    MmioWrite = 37,         // (mmio h, u64 offset, u32 width, u64 value) -> 0 (filtered windows)
-    DmaPoolCreate = 38,     // (pci h, u64 quota bytes) -> dma pool h (turns bus mastering on)
-    DmaBufferCreate = 39,   // (pool h, u64 bytes) -> dma buffer h (map it with MemoryMap)
-    DmaPoolInfo = 40,       // (pool h, DmaUsage* out) -> 0
-    InterruptCreate = 41,   // (pci h, u32 msix index) -> interrupt h (wait: Ready; Dead after teardown)
-    InterruptAck = 42,      // (interrupt h) -> deliveries pending since the last ack; unmasks
-    InterruptMask = 43,     // (interrupt h, u32 masked) -> 0
-    NvmeQueueCreate = 44,   // (pool h, NvmeQueueKind, u32 entries, admin queue h, interrupt h or 0) -> nvme queue h
-    NvmeSubmit = 45,        // (queue h, const NvmeCommand*, u32 count) -> count submitted
-    NvmeComplete = 46,      // (queue h, NvmeCompletion* out, u32 max, u64 flags) -> completions copied out
-    NvmeQueueMap = 47,      // (queue h) -> vaddr of the completion queue (read-only)
-    VirtQueueCreate = 48,   // (pool h, u32 queue index, u32 size, u32 msix entry) -> virtqueue h
-    VirtQueueSubmit = 49,   // (virtqueue h, VirtioChain* inout, u32 count) -> count (heads written back)
-    VirtQueueComplete = 50, // (virtqueue h, u32 max) -> used entries consumed
-    VirtQueueMap = 51,      // (virtqueue h) -> vaddr of the used ring (read-only)
-    MmioRead = 52,          // (mmio h, u64 offset, u32 width, u64* out) -> 0 (never an address register)
-    DeviceEvents = 53,      // (device root h, RefusalEvent* out, u32 max) -> events read (removed)
-    Count,
+#define SLUICE_SYSCALL(number, Name, handler, argc) Name = number,
+#include "abi/syscalls.def"
+    Count,  // one past the last call: every number below it is a call (checked below)
 };
 
 // Stable names for logs ("EndpointCall"); "undefined" outside the table.
 constexpr const char* syscall_name(u64 number) {
-    constexpr const char* kNames[] = {
-        "LogWrite",        "ProcessExit",     "Yield",           "ClockGet",        "Sleep",
-        "HandleClose",     "HandleDuplicate", "HandleRevoke",    "EndpointCreate",  "EndpointMint",
-        "EndpointCall",    "EndpointReceive", "EndpointReply",   "NotificationCreate", "NotificationSignal",
-        "NotificationWait", "MemoryCreate",   "MemoryMap",       "MemoryUnmap",     "WaitSetCreate",
-        "WaitSetAdd",      "WaitSetRemove",   "WaitSetWait",     "ProcessSpawn",    "ProcessKill",
-        "ProcessInfo",     "SystemInfo",      "ConsoleRead",     "ConsoleWrite",    "ProcessKillPid",
-        "ThreadCreate",    "ThreadExit",      "DeviceList",      "DeviceOpen",      "PciConfigRead",
-        "MmioCreate",      "MmioMap",         "MmioWrite",       "DmaPoolCreate",   "DmaBufferCreate",
-        "DmaPoolInfo",     "InterruptCreate", "InterruptAck",    "InterruptMask",   "NvmeQueueCreate",
-        "NvmeSubmit",      "NvmeComplete",    "NvmeQueueMap",    "VirtQueueCreate", "VirtQueueSubmit",
-        "VirtQueueComplete", "VirtQueueMap",   "MmioRead",        "DeviceEvents"};
-    static_assert(sizeof kNames / sizeof kNames[0] == static_cast<u64>(Syscall::Count));
-    return number < static_cast<u64>(Syscall::Count) ? kNames[number] : "undefined";
+    switch (number) {
+#define SLUICE_SYSCALL(number, Name, handler, argc) \
+    case number: return #Name;
+#include "abi/syscalls.def"
+    }
+    return "undefined";
 }
+
+// How many arguments the call reads (0 outside the table).
+constexpr u32 syscall_argc(Syscall call) {
+    switch (call) {
+#define SLUICE_SYSCALL(number, Name, handler, argc) \
+    case Syscall::Name: return argc;
+#include "abi/syscalls.def"
+        case Syscall::Count: break;
+    }
+    return 0;
+}
+
+namespace detail {
+// The numbers run 0, 1, 2, ... in the order of the table's lines, so the
+// table is dense, Count is its length, and a number is never used twice;
+// no call reads more than the six argument registers.
+constexpr bool syscall_table_well_formed() {
+    u64 expected = 0;
+    bool ok = true;
+#define SLUICE_SYSCALL(number, Name, handler, argc) ok = ok && (number) == expected++ && (argc) <= 6;
+#include "abi/syscalls.def"
+    return ok && expected == static_cast<u64>(Syscall::Count);
+}
+}  // namespace detail
+static_assert(detail::syscall_table_well_formed(),
+              "abi/syscalls.def: numbers run 0, 1, 2, ... in order, at most 6 arguments per call");
 
 // Result encoding: errors are the negated Status value.
 inline constexpr i64 encode_error(i32 status) { return -static_cast<i64>(status); }

@@ -19,6 +19,15 @@ inline i64 raw_syscall(abi::Syscall n, u64 a0 = 0, u64 a1 = 0, u64 a2 = 0, u64 a
     return ret;
 }
 
+// Call N with exactly the arguments its line in lib/abi/syscalls.def says
+// it reads: a wrapper that passes more or fewer does not compile.
+template <abi::Syscall N, typename... Args>
+inline i64 syscall(Args... args) {
+    static_assert(sizeof...(Args) == abi::syscall_argc(N),
+                  "wrong number of arguments for this system call (lib/abi/syscalls.def)");
+    return raw_syscall(N, static_cast<u64>(args)...);
+}
+
 // Turns a raw return value into a Result.
 inline Result<u64> to_result(i64 raw) {
     if (raw < 0) return static_cast<Status>(-raw);
