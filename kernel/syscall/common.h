@@ -9,13 +9,6 @@
 
 namespace sys {
 
-inline i64 err(Status s) { return abi::encode_error(static_cast<i32>(s)); }
-
-template <typename T>
-inline i64 ok_or(const Result<T>& r, i64 value) {
-    return r.ok() ? value : err(r.status());
-}
-
 inline kobj::Process* self() { return sched::current()->process; }
 
 // The kernel memory a new object of type T takes (plus `extra` bytes it
@@ -40,8 +33,11 @@ inline u64 deadline_from_timeout(u64 timeout) {
 }
 
 // The handlers: one per line of lib/abi/syscalls.def, declared from it,
-// with its argc arguments as the ABI gives them (u64 each), result as RAX.
-// ProcessExit and ThreadExit never return.
+// with its argc arguments as the ABI gives them (u64 each). A handler
+// returns its value or the Status it failed with; dispatch.cc encodes
+// that into RAX (abi::encode_error), the only place that does. A refusal
+// a handler logs or records itself stays explicit in the handler; TRY is
+// for errors passed on unchanged. ProcessExit and ThreadExit never return.
 #define SLUICE_SYSCALL_PARAMS_0
 #define SLUICE_SYSCALL_PARAMS_1 u64
 #define SLUICE_SYSCALL_PARAMS_2 u64, u64
@@ -49,7 +45,7 @@ inline u64 deadline_from_timeout(u64 timeout) {
 #define SLUICE_SYSCALL_PARAMS_4 u64, u64, u64, u64
 #define SLUICE_SYSCALL_PARAMS_5 u64, u64, u64, u64, u64
 #define SLUICE_SYSCALL_PARAMS_6 u64, u64, u64, u64, u64, u64
-#define SLUICE_SYSCALL(number, Name, handler, argc) i64 handler(SLUICE_SYSCALL_PARAMS_##argc);
+#define SLUICE_SYSCALL(number, Name, handler, argc) Result<u64> handler(SLUICE_SYSCALL_PARAMS_##argc);
 #include "abi/syscalls.def"
 #undef SLUICE_SYSCALL_PARAMS_0
 #undef SLUICE_SYSCALL_PARAMS_1

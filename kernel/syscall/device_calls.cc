@@ -61,107 +61,92 @@ abi::DeviceInfo describe(u32 index) {
 
 }  // namespace
 
-i64 device_list(u64 root, u64 out, u64 max) {
-    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightInspect);
-    if (!r.ok()) return err(r.status());
+Result<u64> device_list(u64 root, u64 out, u64 max) {
+    TRY(kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightInspect));
     u32 n = pci_enum::count();
     if (max < n) n = static_cast<u32>(max);
     for (u32 i = 0; i < n; i++) {
         abi::DeviceInfo d = describe(i);
         audit::check_copy(&d, sizeof d, "DeviceList");
-        if (auto c = user::copy_to(out + i * sizeof d, &d, sizeof d); !c.ok()) return err(c.status());
+        TRY(user::copy_to(out + i * sizeof d, &d, sizeof d));
     }
     return n;
 }
 
-i64 device_open(u64 root, u64 bdf) {
-    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightManage);
-    if (!r.ok()) return err(r.status());
+Result<u64> device_open(u64 root, u64 bdf) {
+    TRY(kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightManage));
     for (u32 i = 0; i < pci_enum::count(); i++) {
         const auto& a = pci_enum::function(i).address;
         if (abi::pci_bdf(a.bus, a.device, a.function) != bdf) continue;
-        auto charge = charge_new<kobj::PciFunction>();
-        if (!charge.ok()) return err(charge.status());
+        auto charge = TRY(charge_new<kobj::PciFunction>());
         auto fn = kobj::RefPtr<kobj::PciFunction>::adopt(new (std::nothrow) kobj::PciFunction(i));
-        if (!fn) return err(Status::NoMemory);
-        fn->adopt_charge(charge.release_value());
-        auto h = kcap::install(self(), std::move(fn));
-        return h.ok() ? h.value() : err(h.status());
+        if (!fn) return Status::NoMemory;
+        fn->adopt_charge(std::move(charge));
+        return TRY(kcap::install(self(), std::move(fn)));
     }
-    return err(Status::NotFound);
+    return Status::NotFound;
 }
 
-i64 device_events(u64 root, u64 out, u64 max) {
-    auto r = kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightInspect);
-    if (!r.ok()) return err(r.status());
-    if (max == 0 || max > kEventsPerCall) return err(Status::InvalidArgument);
+Result<u64> device_events(u64 root, u64 out, u64 max) {
+    TRY(kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightInspect));
+    if (max == 0 || max > kEventsPerCall) return Status::InvalidArgument;
     // The buffer is checked before anything is taken: an event is never
     // lost to a bad pointer.
-    if (auto c = user::zero(out, max * sizeof(abi::RefusalEvent)); !c.ok()) return err(c.status());
+    TRY(user::zero(out, max * sizeof(abi::RefusalEvent)));
     abi::RefusalEvent events[kEventsPerCall];
     u32 n = refusals::drain(events, static_cast<u32>(max));
     audit::check_copy(events, n * sizeof events[0], "DeviceEvents");
-    if (auto c = user::copy_to(out, events, n * sizeof events[0]); !c.ok()) return err(c.status());
+    TRY(user::copy_to(out, events, n * sizeof events[0]));
     return n;
 }
 
-i64 pci_config_read(u64 h, u64 offset, u64 width) {
-    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), cap::kRightInspect);
-    if (!fn.ok()) return err(fn.status());
-    if (offset >= 4096 || width > 4) return err(Status::InvalidArgument);
-    auto v = fn.value()->config_read(static_cast<u16>(offset), static_cast<u32>(width));
-    return v.ok() ? static_cast<i64>(v.value()) : err(v.status());
+Result<u64> pci_config_read(u64 h, u64 offset, u64 width) {
+    auto fn = TRY(kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), cap::kRightInspect));
+    if (offset >= 4096 || width > 4) return Status::InvalidArgument;
+    return TRY(fn->config_read(static_cast<u16>(offset), static_cast<u32>(width)));
 }
 
-i64 mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
-    auto fn = kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), cap::kRightManage);
-    if (!fn.ok()) return err(fn.status());
-    if (bar >= 6 || (flags & ~abi::kMmioFiltered)) return err(Status::InvalidArgument);
-    auto charge = charge_new<kobj::DeviceMmio>();
-    if (!charge.ok()) return err(charge.status());
-    auto m = kobj::DeviceMmio::create(fn.value(), static_cast<u8>(bar), offset, length, flags & abi::kMmioFiltered);
-    if (!m.ok()) return err(m.status());
-    m.value()->adopt_charge(charge.release_value());
+Result<u64> mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
+    auto fn = TRY(kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), cap::kRightManage));
+    if (bar >= 6 || (flags & ~abi::kMmioFiltered)) return Status::InvalidArgument;
+    auto charge = TRY(charge_new<kobj::DeviceMmio>());
+    auto m = TRY(kobj::DeviceMmio::create(fn, static_cast<u8>(bar), offset, length, flags & abi::kMmioFiltered));
+    m->adopt_charge(std::move(charge));
     // The window is minted from the PciFunction capability (DESIGN §2: a
     // narrower view derived from it), so revoking that capability revokes
     // — and unmaps — every window made from it, wherever they went.
-    auto minted = kcap::mint(self(), handle_arg(h), m.release_value());
-    return minted.ok() ? minted.value() : err(minted.status());
+    return TRY(kcap::mint(self(), handle_arg(h), std::move(m)));
 }
 
-i64 mmio_map(u64 h) {
+Result<u64> mmio_map(u64 h) {
     // As for memory objects: mapping needs map and read, and a writable
     // mapping also write — a copy minted without write maps read-only.
-    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightMap | cap::kRightRead);
-    if (!m.ok()) return err(m.status());
+    auto m = TRY(kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightMap | cap::kRightRead));
     bool writable =
         kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite).ok();
-    auto at = m.value()->map(self(), self()->pid(), handle_arg(h), writable);
-    return at.ok() ? static_cast<i64>(at.value()) : err(at.status());
+    return TRY(m->map(self(), self()->pid(), handle_arg(h), writable));
 }
 
-i64 mmio_write(u64 h, u64 offset, u64 width, u64 value) {
-    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite);
-    if (!m.ok()) return err(m.status());
-    if (width > 8) return err(Status::OutOfBounds);  // before it is narrowed
-    return ok_or(m.value()->write(self(), offset, static_cast<u32>(width), value), 0);
+Result<u64> mmio_write(u64 h, u64 offset, u64 width, u64 value) {
+    auto m = TRY(kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite));
+    if (width > 8) return Status::OutOfBounds;  // before it is narrowed
+    TRY(m->write(self(), offset, static_cast<u32>(width), value));
+    return 0;
 }
 
-i64 mmio_read(u64 h, u64 offset, u64 width, u64 out) {
-    auto m = kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightRead);
-    if (!m.ok()) return err(m.status());
-    if (width > 8) return err(Status::OutOfBounds);
+Result<u64> mmio_read(u64 h, u64 offset, u64 width, u64 out) {
+    auto m = TRY(kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightRead));
+    if (width > 8) return Status::OutOfBounds;
     // The output must be writable before the device is read: some reads
     // have effects (virtio's ISR status clears when read), and a read
     // whose value is then lost would be one the caller never saw. One CPU,
     // kernel not preemptible: the mapping cannot change in between.
     u64 value = 0;
-    if (auto c = user::copy_to(out, &value, sizeof value); !c.ok()) return err(c.status());
-    auto v = m.value()->read(self(), offset, static_cast<u32>(width));
-    if (!v.ok()) return err(v.status());
-    value = v.value();
+    TRY(user::copy_to(out, &value, sizeof value));
+    value = TRY(m->read(self(), offset, static_cast<u32>(width)));
     audit::check_copy(&value, sizeof value, "MmioRead");
-    return ok_or(user::copy_to(out, &value, sizeof value), 0);
+    TRY(user::copy_to(out, &value, sizeof value));
+    return 0;
 }
 
 }  // namespace sys

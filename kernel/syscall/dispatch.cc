@@ -14,7 +14,7 @@ namespace {
 
 // Runs call `number` with the arguments its line in lib/abi/syscalls.def
 // says it reads (a[0..5]: RDI, RSI, RDX, R10, R8, R9).
-i64 run(u64 number, const u64 (&a)[6]) {
+Result<u64> run(u64 number, const u64 (&a)[6]) {
 #define SLUICE_SYSCALL_ARGS_0
 #define SLUICE_SYSCALL_ARGS_1 a[0]
 #define SLUICE_SYSCALL_ARGS_2 a[0], a[1]
@@ -28,7 +28,12 @@ i64 run(u64 number, const u64 (&a)[6]) {
 #include "abi/syscalls.def"
         case abi::Syscall::Count: break;
     }
-    return sys::err(Status::Unsupported);
+    return Status::Unsupported;
+}
+
+// The ABI's result (docs/syscalls.md): the value, or -Status.
+i64 encode(const Result<u64>& r) {
+    return r.ok() ? static_cast<i64>(r.value()) : abi::encode_error(static_cast<i32>(r.status()));
 }
 
 }  // namespace
@@ -42,7 +47,7 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
     // then a KernelMemory one, not a generic no-memory).
     const kmem::Account* account = sys::self()->kmem();
     u64 kmem_refused = account ? account->refused() : 0;
-    i64 r = run(number, args);
+    i64 r = encode(run(number, args));
     kcap::finish();
     // Killed while this call slept in a device wait: the call has unwound;
     // the thread ends here instead of returning to a dead process.

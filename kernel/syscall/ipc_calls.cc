@@ -21,9 +21,18 @@ Result<void> copy_message_in(abi::Message& m, u64 user_msg) {
 }
 
 template <typename T>
-i64 install_new(kobj::RefPtr<T> object) {
-    auto h = kcap::install(self(), std::move(object));
-    return h.ok() ? h.value() : err(h.status());
+Result<u64> install_new(kobj::RefPtr<T> object) {
+    return TRY(kcap::install(self(), std::move(object)));
+}
+
+// A new T (default-constructed), charged to the caller, in a new handle.
+template <typename T>
+Result<u64> create_and_install() {
+    auto charge = TRY(charge_new<T>());
+    auto object = kobj::RefPtr<T>::adopt(new (std::nothrow) T());
+    if (!object) return Status::NoMemory;
+    object->adopt_charge(std::move(charge));
+    return install_new(std::move(object));
 }
 
 }  // namespace
@@ -46,98 +55,89 @@ Status transfer_message_handles(kobj::Thread* from, kobj::Thread* to) {
     return result;
 }
 
-i64 endpoint_create() {
-    auto endpoint_charge = charge_new<kobj::Endpoint>();
-    if (!endpoint_charge.ok()) return err(endpoint_charge.status());
-    auto view_charge = charge_new<kobj::BadgedEndpoint>();
-    if (!view_charge.ok()) return err(view_charge.status());
+Result<u64> endpoint_create() {
+    auto endpoint_charge = TRY(charge_new<kobj::Endpoint>());
+    auto view_charge = TRY(charge_new<kobj::BadgedEndpoint>());
     auto endpoint = kobj::RefPtr<kobj::Endpoint>::adopt(new (std::nothrow) kobj::Endpoint());
-    if (!endpoint) return err(Status::NoMemory);
-    endpoint->adopt_charge(endpoint_charge.release_value());
+    if (!endpoint) return Status::NoMemory;
+    endpoint->adopt_charge(std::move(endpoint_charge));
     // The view takes its own reference; without a view the endpoint goes.
     auto view = kobj::RefPtr<kobj::BadgedEndpoint>::adopt(new (std::nothrow) kobj::BadgedEndpoint(endpoint.get(), 0));
     endpoint.reset();
-    if (!view) return err(Status::NoMemory);
-    view->adopt_charge(view_charge.release_value());
+    if (!view) return Status::NoMemory;
+    view->adopt_charge(std::move(view_charge));
     return install_new(std::move(view));
 }
 
-i64 endpoint_mint(u64 h, u64 badge, u64 rights) {
-    if (rights > 0xffffffffu) return err(Status::InvalidArgument);
-    auto parent = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), cap::kRightDuplicate);
-    if (!parent.ok()) return err(parent.status());
+Result<u64> endpoint_mint(u64 h, u64 badge, u64 rights) {
+    if (rights > 0xffffffffu) return Status::InvalidArgument;
+    auto parent = TRY(kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), cap::kRightDuplicate));
     // A badge is set once, by whoever holds the unbadged endpoint (the
     // server): it is who the server takes the caller for. A client's
     // badged capability minted again would speak as any client it names
     // (a plain HandleDuplicate keeps its badge), so it has no right to.
-    if (parent.value()->badge() != 0) {
+    if (parent->badge() != 0) {
         refusals::record(self(), abi::RefusalKind::Syscall, refusals::kNoFunction, Status::NoRights,
                          static_cast<u64>(abi::Syscall::EndpointMint), klog::Level::Warn,
                          "refused: pid %u '%s' EndpointMint: the endpoint capability already carries a badge; a badge "
                          "is set once",
                          self()->pid(), self()->name());
-        return err(Status::NoRights);
+        return Status::NoRights;
     }
-    auto charge = charge_new<kobj::BadgedEndpoint>();
-    if (!charge.ok()) return err(charge.status());
+    auto charge = TRY(charge_new<kobj::BadgedEndpoint>());
     auto view = kobj::RefPtr<kobj::BadgedEndpoint>::adopt(
-        new (std::nothrow) kobj::BadgedEndpoint(parent.value()->endpoint(), badge));
-    if (!view) return err(Status::NoMemory);
-    view->adopt_charge(charge.release_value());
-    auto r = kcap::mint(self(), handle_arg(h), std::move(view), static_cast<cap::Rights>(rights));
-    return r.ok() ? r.value() : err(r.status());
+        new (std::nothrow) kobj::BadgedEndpoint(parent->endpoint(), badge));
+    if (!view) return Status::NoMemory;
+    view->adopt_charge(std::move(charge));
+    return TRY(kcap::mint(self(), handle_arg(h), std::move(view), static_cast<cap::Rights>(rights)));
 }
 
-i64 endpoint_call(u64 h, u64 user_msg) {
-    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), cap::kRightCall);
-    if (!ep.ok()) return err(ep.status());
+Result<u64> endpoint_call(u64 h, u64 user_msg) {
+    auto ep = TRY(kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), cap::kRightCall));
     kobj::Thread* t = sched::current();
-    if (auto r = copy_message_in(t->ipc.msg, user_msg); !r.ok()) return err(r.status());
+    TRY(copy_message_in(t->ipc.msg, user_msg));
     t->ipc.msg.badge = 0;
-    auto r = ep.value()->endpoint()->call(t, ep.value()->badge());
-    if (!t->ipc.replied) return err(r.status());  // no reply (the server died): Stale
+    auto r = ep->endpoint()->call(t, ep->badge());
+    if (!t->ipc.replied) {  // no reply (the server died): Stale
+        TRY(r);
+        return 0;
+    }
     // A reply whose handles did not all transfer is still delivered: the
     // ones that did are the caller's (handles[i] = 0 for the others).
-    if (auto c = user::copy_to(user_msg, &t->ipc.msg, sizeof t->ipc.msg); !c.ok()) return err(c.status());
-    return r.ok() ? 0 : err(r.status());
+    TRY(user::copy_to(user_msg, &t->ipc.msg, sizeof t->ipc.msg));
+    TRY(r);
+    return 0;
 }
 
-i64 endpoint_receive(u64 h, u64 user_msg, u64 timeout) {
-    auto ep = kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), cap::kRightServe);
-    if (!ep.ok()) return err(ep.status());
-    if (!user::range_ok(user_msg, sizeof(abi::Message))) return err(Status::OutOfBounds);
+Result<u64> endpoint_receive(u64 h, u64 user_msg, u64 timeout) {
+    auto ep = TRY(kcap::lookup<kobj::BadgedEndpoint>(self(), handle_arg(h), cap::kRightServe));
+    if (!user::range_ok(user_msg, sizeof(abi::Message))) return Status::OutOfBounds;
     kobj::Thread* t = sched::current();
-    auto r = ep.value()->endpoint()->receive(t, deadline_from_timeout(timeout));
-    if (!r.ok() && !t->ipc.reply_to) return err(r.status());
+    auto r = ep->endpoint()->receive(t, deadline_from_timeout(timeout));
+    if (!r.ok() && !t->ipc.reply_to) return r.status();
     t->ipc.msg.badge = t->ipc.badge;
-    if (auto c = user::copy_to(user_msg, &t->ipc.msg, sizeof t->ipc.msg); !c.ok()) return err(c.status());
+    TRY(user::copy_to(user_msg, &t->ipc.msg, sizeof t->ipc.msg));
     // A handle that could not be transferred is reported, but the caller is
     // still waiting for this server's reply.
-    return r.ok() ? 0 : err(r.status());
+    TRY(r);
+    return 0;
 }
 
-i64 endpoint_reply(u64 user_msg) {
+Result<u64> endpoint_reply(u64 user_msg) {
     kobj::Thread* t = sched::current();
-    if (!t->ipc.reply_to) return err(Status::NotFound);
+    if (!t->ipc.reply_to) return Status::NotFound;
     abi::Message m;
-    if (auto r = copy_message_in(m, user_msg); !r.ok()) return err(r.status());
+    TRY(copy_message_in(m, user_msg));
     t->ipc.msg = m;
-    return ok_or(kobj::Endpoint::reply(t), 0);
+    TRY(kobj::Endpoint::reply(t));
+    return 0;
 }
 
-i64 notification_create() {
-    auto charge = charge_new<kobj::Notification>();
-    if (!charge.ok()) return err(charge.status());
-    auto n = kobj::RefPtr<kobj::Notification>::adopt(new (std::nothrow) kobj::Notification());
-    if (!n) return err(Status::NoMemory);
-    n->adopt_charge(charge.release_value());
-    return install_new(std::move(n));
-}
+Result<u64> notification_create() { return create_and_install<kobj::Notification>(); }
 
-i64 notification_signal(u64 h, u64 bits) {
-    auto n = kcap::lookup<kobj::Notification>(self(), handle_arg(h), cap::kRightSignal);
-    if (!n.ok()) return err(n.status());
-    n.value()->signal(bits);
+Result<u64> notification_signal(u64 h, u64 bits) {
+    auto n = TRY(kcap::lookup<kobj::Notification>(self(), handle_arg(h), cap::kRightSignal));
+    n->signal(bits);
     return 0;
 }
 
@@ -153,70 +153,57 @@ Result<kobj::Notification*> signal_first(u64 h, u64 bits) {
 }
 }  // namespace
 
-i64 notification_wait(u64 h, u64 timeout, u64 signal_h, u64 signal_bits) {
-    auto n = kcap::lookup<kobj::Notification>(self(), handle_arg(h), cap::kRightWait);
-    if (!n.ok()) return err(n.status());
-    auto first = signal_first(signal_h, signal_bits);
-    if (!first.ok()) return err(first.status());
-    if (first.value()) first.value()->signal(signal_bits);
-    auto bits = n.value()->wait(deadline_from_timeout(timeout));  // holds a reference while blocked
-    return bits.ok() ? static_cast<i64>(bits.value() & 0x7fffffffffffffffull) : err(bits.status());
+Result<u64> notification_wait(u64 h, u64 timeout, u64 signal_h, u64 signal_bits) {
+    auto n = TRY(kcap::lookup<kobj::Notification>(self(), handle_arg(h), cap::kRightWait));
+    auto first = TRY(signal_first(signal_h, signal_bits));
+    if (first) first->signal(signal_bits);
+    u64 bits = TRY(n->wait(deadline_from_timeout(timeout)));  // holds a reference while blocked
+    return bits & 0x7fffffffffffffffull;
 }
 
-i64 waitset_create() {
-    auto charge = charge_new<kobj::WaitSet>();
-    if (!charge.ok()) return err(charge.status());
-    auto ws = kobj::RefPtr<kobj::WaitSet>::adopt(new (std::nothrow) kobj::WaitSet());
-    if (!ws) return err(Status::NoMemory);
-    ws->adopt_charge(charge.release_value());
-    return install_new(std::move(ws));
-}
+Result<u64> waitset_create() { return create_and_install<kobj::WaitSet>(); }
 
-i64 waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
+Result<u64> waitset_add(u64 ws, u64 h, u64 mask, u64 key) {
     bool take = mask & abi::kWaitTake;
     mask &= ~abi::kWaitTake;
-    if (mask == 0 || (mask & ~kKnownSignals)) return err(Status::InvalidArgument);
-    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), cap::kRightWrite);
-    if (!set.ok()) return err(set.status());
-    auto entry = self()->caps().lookup(cap::Handle::from_raw(handle_arg(h)), cap::kAnyType, cap::kRightWait);
-    if (!entry.ok()) return err(entry.status());
+    if (mask == 0 || (mask & ~kKnownSignals)) return Status::InvalidArgument;
+    auto set = TRY(kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), cap::kRightWrite));
+    auto entry = TRY(self()->caps().lookup(cap::Handle::from_raw(handle_arg(h)), cap::kAnyType, cap::kRightWait));
     // Only objects that raise signals can be waited on. (This also keeps
     // WaitSets out of WaitSets: two watching each other would hold each
     // other alive forever.)
-    auto type = static_cast<kobj::Type>(entry.value().type);
+    auto type = static_cast<kobj::Type>(entry.type);
     if (type != kobj::Type::Notification && type != kobj::Type::BadgedEndpoint && type != kobj::Type::Process &&
         type != kobj::Type::Console && type != kobj::Type::Thread && type != kobj::Type::Interrupt &&
         type != kobj::Type::DeviceRoot)
-        return err(Status::WrongType);
-    auto* object = static_cast<kobj::Object*>(entry.value().object);
+        return Status::WrongType;
+    auto* object = static_cast<kobj::Object*>(entry.object);
     if (type == kobj::Type::BadgedEndpoint) object = static_cast<kobj::BadgedEndpoint*>(object)->endpoint();
-    return ok_or(set.value()->add(object, mask, key, take), 0);
+    TRY(set->add(object, mask, key, take));
+    return 0;
 }
 
-i64 waitset_remove(u64 ws, u64 key) {
-    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), cap::kRightWrite);
-    if (!set.ok()) return err(set.status());
-    return ok_or(set.value()->remove(key), 0);
+Result<u64> waitset_remove(u64 ws, u64 key) {
+    auto set = TRY(kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), cap::kRightWrite));
+    TRY(set->remove(key));
+    return 0;
 }
 
-i64 waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout, u64 signal_h, u64 signal_bits) {
-    auto set = kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), cap::kRightWait);
-    if (!set.ok()) return err(set.status());
-    if (max == 0 || max > kobj::WaitSet::kMaxEntries) return err(Status::InvalidArgument);
-    if (!user::range_ok(user_events, max * sizeof(abi::WaitEvent))) return err(Status::OutOfBounds);
+Result<u64> waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout, u64 signal_h, u64 signal_bits) {
+    auto set = TRY(kcap::lookup<kobj::WaitSet>(self(), handle_arg(ws), cap::kRightWait));
+    if (max == 0 || max > kobj::WaitSet::kMaxEntries) return Status::InvalidArgument;
+    if (!user::range_ok(user_events, max * sizeof(abi::WaitEvent))) return Status::OutOfBounds;
     kobj::WaitSet::Event events[kobj::WaitSet::kMaxEntries];  // wait() fills what it returns
-    auto first = signal_first(signal_h, signal_bits);
-    if (!first.ok()) return err(first.status());
-    if (first.value()) first.value()->signal(signal_bits);
-    auto n = set.value()->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout));  // holds a ref while blocked
-    if (!n.ok()) return err(n.status());
+    auto first = TRY(signal_first(signal_h, signal_bits));
+    if (first) first->signal(signal_bits);
+    auto n = TRY(set->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout)));  // holds a ref while blocked
     static_assert(sizeof(abi::WaitEvent) == sizeof(kobj::WaitSet::Event));
     // kWaitTake entries are cleared only once the events reached the
     // caller: a bad buffer (or one unmapped while this thread was blocked)
     // loses nothing, so the buffer needs no test write beforehand.
-    if (auto c = user::copy_to(user_events, events, n.value() * sizeof(abi::WaitEvent)); !c.ok()) return err(c.status());
-    set.value()->take_reported(events, n.value());
-    return n.value();
+    TRY(user::copy_to(user_events, events, n * sizeof(abi::WaitEvent)));
+    set->take_reported(events, n);
+    return n;
 }
 
 }  // namespace sys

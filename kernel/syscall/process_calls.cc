@@ -32,14 +32,13 @@ Result<void> hand_over(kobj::Process* parent, kobj::Process* child, const abi::S
         cap::Handle h = cap::Handle::from_raw(req.handles[i].handle);
         cap::Rights rights = req.handles[i].rights ? req.handles[i].rights : cap::kSameRights;
         if ((req.copy_mask >> i) & 1 ? false : req.handles[i].rights != 0) return Status::InvalidArgument;
-        auto moved = (req.copy_mask >> i) & 1 ? parent->caps().copy_to(h, child->caps(), rights)
-                                              : kcap::move(parent->caps(), h, child->caps());
-        if (!moved.ok()) return moved.status();
-        auto entry = child->caps().lookup(moved.value(), cap::kAnyType, 0);
+        cap::Handle moved = TRY((req.copy_mask >> i) & 1 ? parent->caps().copy_to(h, child->caps(), rights)
+                                                         : kcap::move(parent->caps(), h, child->caps()));
+        auto entry = child->caps().lookup(moved, cap::kAnyType, 0);
         abi::StartupHandle& sh = block.handles[block.handle_count++];
         for (u32 k = 0; k < abi::kHandleNameBytes; k++) sh.name[k] = req.handles[i].name[k];
         sh.name[abi::kHandleNameBytes - 1] = '\0';
-        sh.handle = moved.value().raw();
+        sh.handle = moved.raw();
         sh.rights = entry.ok() ? entry.value().rights : 0;
     }
     return {};
@@ -57,27 +56,28 @@ void kill(kobj::Process* target) {
 
 }  // namespace
 
-i64 process_spawn(u64 resource, u64 user_request) {
-    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightManage);
-    if (!res.ok()) return err(res.status());
+Result<u64> process_spawn(u64 resource, u64 user_request) {
+    TRY(kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightManage));
     auto* req = static_cast<abi::SpawnRequest*>(heap::alloc(sizeof(abi::SpawnRequest)));
     auto* block = static_cast<abi::StartupBlock*>(heap::alloc(sizeof(abi::StartupBlock)));
-    i64 result = 0;
+    // One exit, so both buffers are freed: the error, or the handle.
+    Status result = Status::Ok;
+    u64 handle = 0;
     if (!req || !block) {
-        result = err(Status::NoMemory);
+        result = Status::NoMemory;
     } else if (auto c = user::copy_from(req, user_request, sizeof *req); !c.ok()) {
-        result = err(c.status());
+        result = c.status();
     } else if (req->module_len == 0 || req->module_len > sizeof req->module || req->priority >= 32 ||
                req->handle_count > abi::kStartupHandles) {
-        result = err(Status::InvalidArgument);
+        result = Status::InvalidArgument;
     } else if (auto limit = child_quota_limit(req->kernel_memory, abi::kDefaultKernelMemory, self()->kmem()->limit());
                !limit.ok()) {
         LOG_WARN("proc: pid %u '%s' asked a kernel memory limit of %llu KiB for a child, above its own %llu KiB",
                  self()->pid(), self()->name(), static_cast<unsigned long long>(req->kernel_memory >> 10),
                  static_cast<unsigned long long>(self()->kmem()->limit() >> 10));
-        result = err(limit.status());
+        result = limit.status();
     } else if (auto p = proc::load_module(req->module, req->module_len, limit.value()); !p.ok()) {
-        result = err(p.status());
+        result = p.status();
     } else {
         kobj::RefPtr<kobj::Process> child = p.release_value();
         *block = abi::StartupBlock{};
@@ -95,59 +95,60 @@ i64 process_spawn(u64 resource, u64 user_request) {
             // itself alive (its self-reference) until terminated.
             kobj::Process* started = child.get();
             auto h = kcap::install(self(), std::move(child));
-            result = h.ok() ? h.value() : err(h.status());
+            if (h.ok()) handle = h.value();
+            result = h.status();
             if (!h.ok()) started->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
         } else {
             // Handles already moved into the child are closed with it.
             child->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
             child.reset();
-            result = err(s);
+            result = s;
         }
     }
     heap::free(req);
     heap::free(block);
-    return result;
+    if (result != Status::Ok) return result;
+    return handle;
 }
 
-i64 process_exit(u64 code) { proc::exit_current(static_cast<i64>(code)); }
+Result<u64> process_exit(u64 code) { proc::exit_current(static_cast<i64>(code)); }
 
-i64 process_kill(u64 h) {
-    auto p = kcap::lookup<kobj::Process>(self(), handle_arg(h), cap::kRightManage);
-    if (!p.ok()) return err(p.status());
-    if (p.value()->alive()) kill(p.value());
+Result<u64> process_kill(u64 h) {
+    auto p = TRY(kcap::lookup<kobj::Process>(self(), handle_arg(h), cap::kRightManage));
+    if (p->alive()) kill(p);
     return 0;
 }
 
-i64 process_info(u64 h, u64 out) {
-    auto p = kcap::lookup<kobj::Process>(self(), handle_arg(h), cap::kRightInspect);
-    if (!p.ok()) return err(p.status());
-    const kobj::ExitReason& why = p.value()->exit_reason();
+Result<u64> process_info(u64 h, u64 out) {
+    auto p = TRY(kcap::lookup<kobj::Process>(self(), handle_arg(h), cap::kRightInspect));
+    const kobj::ExitReason& why = p->exit_reason();
     abi::ProcessInfo info{};
-    info.pid = p.value()->pid();
+    info.pid = p->pid();
     info.kind = exit_kind(why.kind);
     info.exit_code = why.code;
     info.fault_vector = why.vector;
     info.fault_address = why.address;
     info.fault_rip = why.rip;
-    copy_name(info.name, p.value()->name());
+    copy_name(info.name, p->name());
     abi::ProcessInfo audited = info;
     audited.fault_address = audited.fault_rip = 0;  // user addresses the process itself touched
     audit::check_copy(&audited, sizeof audited, "ProcessInfo");
-    return ok_or(user::copy_to(out, &info, sizeof info), 0);
+    TRY(user::copy_to(out, &info, sizeof info));
+    return 0;
 }
 
-i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
-    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightInspect);
-    if (!res.ok()) return err(res.status());
+Result<u64> system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
+    TRY(kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightInspect));
     auto kind = static_cast<abi::SystemInfoKind>(kind_and_arg & 0xffffffff);
     u32 arg = static_cast<u32>(kind_and_arg >> 32);
     if (kind == abi::SystemInfoKind::Memory) {
-        if (len < sizeof(abi::SystemMemory)) return err(Status::OutOfBounds);
+        if (len < sizeof(abi::SystemMemory)) return Status::OutOfBounds;
         auto st = frames::stats();
         abi::SystemMemory m{st.total, st.free, st.used, st.reserved, heap::bytes_in_use(), kstack::in_use(),
                             kcap::forest().used_count(), kcap::forest().capacity(),
                             kdma::Session::quarantined_pages()};
-        return ok_or(user::copy_to(out, &m, sizeof m), 1);
+        TRY(user::copy_to(out, &m, sizeof m));
+        return 1;
     }
     if (kind == abi::SystemInfoKind::Processes) {
         u64 max = len / sizeof(abi::SystemProcess), n = 0;
@@ -163,14 +164,14 @@ i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
             sp.kmem_limit = p->kmem()->limit();
             sp.kmem_peak = p->kmem()->peak();
             sp.kmem_refused = p->kmem()->refused();
-            if (auto c = user::copy_to(out + n * sizeof sp, &sp, sizeof sp); !c.ok()) return err(c.status());
+            TRY(user::copy_to(out + n * sizeof sp, &sp, sizeof sp));
             n++;
         }
-        return static_cast<i64>(n);
+        return n;
     }
     if (kind == abi::SystemInfoKind::Caps) {
         kobj::Process* p = kobj::find_process(arg);
-        if (!p) return err(Status::NotFound);
+        if (!p) return Status::NotFound;
         u64 max = len / sizeof(abi::SystemCap), n = 0;
         u32 next = 0;
         while (n < max && next < p->caps().capacity()) {
@@ -179,34 +180,33 @@ i64 system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
             for (u32 i = 0; i < got && n < max; i++, n++) {
                 abi::SystemCap c{info[i].handle.raw(), static_cast<u32>(info[i].state), info[i].type, info[i].rights,
                                  info[i].derived ? 1u : 0u, info[i].children};
-                if (auto r = user::copy_to(out + n * sizeof c, &c, sizeof c); !r.ok()) return err(r.status());
+                TRY(user::copy_to(out + n * sizeof c, &c, sizeof c));
             }
             if (got == 0) break;
         }
-        return static_cast<i64>(n);
+        return n;
     }
     if (kind == abi::SystemInfoKind::AuditWords) {
-        if (!audit::enabled()) return err(Status::Unsupported);
-        if (len % 8 || len / 8 > abi::kAuditWordsMax) return err(Status::InvalidArgument);
+        if (!audit::enabled()) return Status::Unsupported;
+        if (len % 8 || len / 8 > abi::kAuditWordsMax) return Status::InvalidArgument;
         static u64 words[abi::kAuditWordsMax];  // one CPU, kernel not preemptible
-        if (auto c = user::copy_from(words, out, len); !c.ok()) return err(c.status());
+        TRY(user::copy_from(words, out, len));
         audit::check_read_words(words, len / 8, self());
-        return static_cast<i64>(len / 8);
+        return len / 8;
     }
     if (kind == abi::SystemInfoKind::Log) {
         static char snapshot[16384];  // one CPU, kernel not preemptible
         usize have = klog::copy_recent(snapshot, len < sizeof snapshot ? len : sizeof snapshot);
-        if (auto c = user::copy_to(out, snapshot, have); !c.ok()) return err(c.status());
-        return static_cast<i64>(have);
+        TRY(user::copy_to(out, snapshot, have));
+        return have;
     }
-    return err(Status::InvalidArgument);
+    return Status::InvalidArgument;
 }
 
-i64 process_kill_pid(u64 resource, u64 pid) {
-    auto res = kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightManage);
-    if (!res.ok()) return err(res.status());
+Result<u64> process_kill_pid(u64 resource, u64 pid) {
+    TRY(kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightManage));
     kobj::Process* target = pid <= 0xffffffffu ? kobj::find_process(static_cast<u32>(pid)) : nullptr;
-    if (!target || !target->alive()) return err(Status::NotFound);
+    if (!target || !target->alive()) return Status::NotFound;
     kill(target);
     return 0;
 }

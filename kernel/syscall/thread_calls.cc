@@ -6,31 +6,29 @@
 
 namespace sys {
 
-i64 yield() {
+Result<u64> yield() {
     sched::yield();
     return 0;
 }
 
-i64 clock_get() { return static_cast<i64>(clock::monotonic_ns()); }
+Result<u64> clock_get() { return clock::monotonic_ns(); }
 
-i64 sleep(u64 ns) {
+Result<u64> sleep(u64 ns) {
     if (ns) (void)sched::block_current(deadline_from_timeout(ns));
     return 0;
 }
 
-i64 thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority) {
+Result<u64> thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority) {
     // The entry and stack must be user addresses; a bad one faults the new
     // thread (and so its process), never the kernel.
-    if (!user::range_ok(entry, 1) || !user::range_ok(stack_top - 16, 16) || (stack_top & 15)) return err(Status::OutOfBounds);
-    if (priority >= kobj::Thread::kPriorities) return err(Status::InvalidArgument);
-    auto t = self()->spawn_thread(entry, stack_top, arg, static_cast<u8>(priority));
-    if (!t.ok()) return err(t.status());
+    if (!user::range_ok(entry, 1) || !user::range_ok(stack_top - 16, 16) || (stack_top & 15)) return Status::OutOfBounds;
+    if (priority >= kobj::Thread::kPriorities) return Status::InvalidArgument;
+    auto t = TRY(self()->spawn_thread(entry, stack_top, arg, static_cast<u8>(priority)));
     // The caller gets a handle to wait for the thread's end (kSignalDead).
-    auto h = kcap::install(self(), kobj::RefPtr<kobj::Thread>::share(t.value()));
-    return h.ok() ? h.value() : err(h.status());
+    return TRY(kcap::install(self(), kobj::RefPtr<kobj::Thread>::share(t)));
 }
 
-i64 thread_exit() {
+Result<u64> thread_exit() {
     kobj::Process* p = self();
     if (p->thread_finished(sched::current())) proc::exit_current(0);
     sched::switch_away();
