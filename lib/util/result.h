@@ -13,7 +13,11 @@ class [[nodiscard]] Result {
 public:
     Result(const T& value) : m_status(Status::Ok) { new (&m_storage) T(value); }
     Result(T&& value) : m_status(Status::Ok) { new (&m_storage) T(std::move(value)); }
-    Result(Status error) : m_status(error) {}
+    // Status::Ok carries no value: a Result<T> built from it would claim a
+    // value it does not hold (and destroy garbage), so it is an error
+    // instead — InvalidArgument, the status of a call that could never be
+    // right.
+    Result(Status error) : m_status(error == Status::Ok ? Status::InvalidArgument : error) {}
     Result(const Result& other) : m_status(other.m_status) {
         if (ok()) new (&m_storage) T(other.value());
     }
