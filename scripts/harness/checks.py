@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable
 
 # ---------------------------------------------------------------------------
 # PCI: the kernel's view
@@ -365,7 +364,7 @@ def compare_modules(expected: list[tuple[str, int]], log: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
-# Registry used by run_scenario.py
+# Registry used by harness.runner
 
 
 @dataclass
