@@ -48,6 +48,7 @@ class Run:
     serial_path: Path | None = None
     qemu_out_path: Path | None = None
     expected_modules: list[tuple[str, int]] = field(default_factory=list)
+    disk_sizes: dict[str, int] = field(default_factory=dict)   # disk -> image bytes before the guest ran
 
     def fail(self, msg: str) -> None:
         self.failures.append(msg)
@@ -70,6 +71,12 @@ def prepare_modules(sc: Scenario, run_dir: Path) -> list[tuple[str, Path]]:
 
 
 def check_images(sc: Scenario, run: Run) -> None:
+    # A disk the scenario checks is the size it was made: a write past the
+    # end of the device (which QEMU must refuse) would have grown the file.
+    for disk in dict.fromkeys(c.disk for c in sc.image_checks):
+        size = (run.run_dir / f"{disk}.img").stat().st_size
+        if size != run.disk_sizes.get(disk):
+            run.fail(f"image check: {disk}.img is {size} bytes, made with {run.disk_sizes.get(disk)}")
     for c in sc.image_checks:
         path = run.run_dir / f"{c.disk}.img"
         with open(path, "rb") as f:
@@ -197,6 +204,7 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
             raise ScenarioError(f"[disk_fill] {disk}: no disk image {path} in this configuration")
         with open(path, "r+b") as f:
             f.write(content)
+    run.disk_sizes = {p.stem: p.stat().st_size for p in run.run_dir.glob("*.img")}
     qemu.announce(cfg, run.cmd, stream=sys.stdout)
 
     link.listen()  # before QEMU starts: it connects while initialising
