@@ -359,6 +359,8 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
     if not markers.done and not timed_out:
         run.fail(f"{markers.describe_next()} never appeared"
                  + (f" (after marker #{markers.next} matched)" if markers.next else ""))
+    for weak in markers.satisfied_by_boot_log(text):
+        run.fail(weak)
     # typed input
     if not feeder.done and not timed_out:
         run.fail(f"input #{feeder.next + 1} was never typed: "

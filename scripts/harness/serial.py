@@ -12,7 +12,8 @@ Pattern     a regex from a scenario that may name captures: a named group
             regex). So a marker can match any pid and still require that a
             later line names the same process, and an input can act on it
             (`kill {capture:nvme}`).
-Markers     ordered markers: each searched from the end of the previous match.
+Markers     ordered markers: each searched from the end of the previous match;
+            after the run, the ones the boot log alone would satisfy.
 InputFeeder when each typed input is due.
 dead_end    firmware / bootloader dead ends that fail a boot at once.
 """
@@ -180,6 +181,7 @@ class Markers:
         self.captures = captures
         self.next = 0
         self.pos = 0
+        self.starts: list[int] = []   # where each matched marker's match began
 
     @property
     def done(self) -> bool:
@@ -190,14 +192,44 @@ class Markers:
             m = self.patterns[self.next].search(text, self.pos, self.captures)
             if not m:
                 return
+            self.starts.append(m.start())
             self.pos = m.end()
             self.next += 1
+
+    def satisfied_by_boot_log(self, text: str) -> list[str]:
+        """The matched markers that prove nothing: each matched after the boot
+        log (see boot_log_end) yet would match inside it, so the text it
+        checks for is printed by every boot (the banner, the command line,
+        the memory map, PCI, the module list, `audit: address audit on`) and
+        a replay of the kernel log (the shell's `log`) would satisfy it too.
+        A marker matched inside the boot log tests the boot itself: fine."""
+        end = boot_log_end(text)
+        boot = text[:end]
+        out = []
+        for n, start in enumerate(self.starts):
+            rx = self.patterns[n].compile(self.captures)
+            if start >= end and rx is not None and rx.search(boot):
+                out.append(f"marker #{n + 1} /{self.patterns[n].pattern}/ also matches the boot log "
+                           "(printed before any process ran): it proves nothing; make it name what the "
+                           "test shows")
+        return out
 
     def describe_next(self) -> str:
         p = self.patterns[self.next]
         missing = p.missing(self.captures)
         return (f"marker #{self.next + 1} /{p.pattern}/"
                 + (f" (its capture {', '.join(missing)} was never captured)" if missing else ""))
+
+
+# The kernel's first line about a user process ends the boot log: what it
+# printed before is the same for every boot of the configuration.
+BOOT_LOG_END_RE = re.compile(r"^.*\bproc: ", re.M)
+
+
+def boot_log_end(text: str) -> int:
+    """Where the boot log ends in a serial log (all of it when no process ran)."""
+    m = BOOT_LOG_END_RE.search(text)
+    return m.start() if m else len(text)
 
 
 @dataclass

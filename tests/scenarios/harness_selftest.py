@@ -596,6 +596,24 @@ class Captures(unittest.TestCase):
         self.assertIsNone(serial.Pattern(r"x {capture:n}").search("x axb", 0, caps))
         self.assertIsNotNone(serial.Pattern(r"x {capture:n}").search("x a.b", 0, caps))
 
+    def test_a_marker_the_boot_log_satisfies_proves_nothing(self):
+        log = ("Sluice 0.1.0 x86_64\ncmdline: init=init test.addr_audit\n"
+               "[    0.1] I audit: address audit on\n[    0.2] I proc: started pid 1 'init'\n"
+               "[init:1] init: up\n[    0.3] I audit: address audit on\n"
+               "audit: after teardown: 5 results checked\n")
+        self.assertEqual(serial.boot_log_end(log), log.index("[    0.2]"))
+        self.assertEqual(serial.boot_log_end("no process ran\n"), len("no process ran\n"))
+        caps = {}
+        m = serial.Markers([serial.Pattern(r"cmdline: "), serial.Pattern(r"init: up"),
+                            serial.Pattern(r"audit: "), serial.Pattern(r"audit: after teardown")], caps)
+        m.advance(log)
+        self.assertTrue(m.done)
+        weak = m.satisfied_by_boot_log(log)
+        # cmdline: matched inside the boot log (a boot test); init: up is not in it;
+        # "audit: " matched the replayed line after it: proves nothing
+        self.assertEqual(len(weak), 1)
+        self.assertRegex(weak[0], r"marker #3 /audit: / also matches the boot log")
+
     def test_a_marker_waits_for_its_capture(self):
         caps = {}
         m = serial.Markers([serial.Pattern("killed {capture:p}")], caps)
