@@ -648,6 +648,48 @@ class Captures(unittest.TestCase):
         self.assertEqual(sc.inputs[0].uses(), ["nvme"])
 
 
+class NoLiteralPids(unittest.TestCase):
+    """Pids follow the order init starts things: a scenario that names one
+    breaks when a module is added, or passes for the wrong process. Markers,
+    triggers and forbidden patterns match any pid (\\d+) or a capture; a
+    typed `kill N` names a captured pid, unless the scenario shows N does
+    not exist (`kill: pid N: not-found`)."""
+
+    PID_RES = [re.compile(r"\\?\[[A-Za-z_][A-Za-z_0-9-]*:\d+\\?\]"),   # [nvme:4]
+               re.compile(r"\bpid \d")]                                   # (pid 4), pid 4 'x', started pid 4
+    KILL_RE = re.compile(r"\bkill (\d+)")
+
+    def literal_pids(self, data: dict) -> list[str]:
+        regexes = list(data.get("markers", [])) + list(data.get("forbidden", []))
+        regexes += [i.get("after", "") for i in data.get("input", [])]
+        absent = {m.group(1) for r in regexes for m in re.finditer(r"kill: pid (\d+): not-found", r)}
+
+        def strip_absent(r: str) -> str:
+            for n in absent:
+                r = r.replace(f"kill: pid {n}: not-found", "")
+            return r
+
+        found = [repr(r) for r in regexes if any(p.search(strip_absent(r)) for p in self.PID_RES)]
+        found += [f"send {i['send']!r}" for i in data.get("input", [])
+                  for m in self.KILL_RE.finditer(i.get("send", "")) if m.group(1) not in absent]
+        return found
+
+    def test_the_lint_finds_literal_pids(self):
+        data = {"markers": [r"\[nvme:4\] up", r"devmgr: nvme0 \(pid 5\) was killed", r"\[nvme:\d+\] ok",
+                            "kill: pid 99: not-found"],
+                "input": [{"after": "x", "send": "kill 5\r"}, {"after": "y", "send": "kill 99\r"},
+                          {"after": "z", "send": "kill {capture:nvme}\r"}]}
+        self.assertEqual(self.literal_pids(data), [repr(r"\[nvme:4\] up"),
+                                                   repr(r"devmgr: nvme0 \(pid 5\) was killed"),
+                                                   "send 'kill 5\\r'"])
+
+    def test_no_scenario_names_a_literal_pid(self):
+        import tomllib
+        for path in sorted(HERE.glob("*.toml")) + sorted(HERE.glob("soak/*.toml")):
+            with self.subTest(scenario=path.name):
+                self.assertEqual(self.literal_pids(tomllib.loads(path.read_text())), [])
+
+
 class Trace(unittest.TestCase):
     LOG = ("pci_nvme_mmio_doorbell_sq sqid 0 new_tail 1\n"
            "pci_nvme_dbbuf_config dbs_addr=0x1000 eis_addr=0x2000\n"
