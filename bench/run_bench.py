@@ -4,11 +4,12 @@
     run_bench.py --build-dir build [--accel tcg|kvm] [--runs 2] [--markdown]
     run_bench.py --parse build/bench-runs/<dir>/run1/serial.log
 
-Builds one boot image (scripts/mkimage.py) holding the kernel and the bench
+Builds one boot image (harness.images) holding the kernel and the bench
 programs, with `init=microbench exit=poweroff` on the kernel command line,
-boots it --runs times in a row (scripts/qemu.py builds the QEMU command line,
-so it is the same machine as `make run` and the scenarios, minus the default
-disks and NIC, which nothing here uses), and reads the serial log:
+boots it --runs times in a row (harness.boot; harness.qemu builds the QEMU
+command line, so it is the same machine as `make run` and the scenarios,
+minus the default disks and NIC, which nothing here uses), and reads the
+serial log:
 
     [    0.05] I clock: tsc 2097578 kHz                       the TSC rate
     [    0.20] I [microbench:1] bench: batch clock_get 1/7 iters 200000 tsc 94370052 ns 44990464
@@ -25,24 +26,16 @@ away. A run fails (exit status 1) on a timeout, a QEMU exit status other
 than 0, a "FAILED" or "PANIC" line, or a missing batch; the serial log tail
 is printed and the run directory under <build-dir>/bench-runs/ is kept.
 
-Stdlib only (python3 >= 3.8, like scripts/qemu.py).
+Stdlib only; the harness package is scripts/harness/.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import re
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,8 +43,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
-import mkimage  # noqa: E402
-import qemu  # noqa: E402
+from harness import host, images, qemu  # noqa: E402
+from harness.boot import boot, new_run_root, remove_unless, write_result  # noqa: E402
+from harness.serial import clean_text, tail  # noqa: E402
 
 INIT = "microbench"
 MODULES = ("microbench", "microbench_echo")
@@ -103,12 +97,10 @@ class RunResult:
     ops: dict[str, OpResult]
     tsc_khz: int | None
     timer_hz: int | None
-    seconds: float = 0.0
-    loadavg: tuple[float, float, float] | None = None  # host, just before the boot
-    # Host CPU time used by everything but this QEMU while it ran: the
-    # noise indicator (QEMU TCG is one busy host thread; anything else
-    # competing for the host's CPUs shows here).
-    other_cpu_seconds: float | None = None
+    # host.Meter: wall_s, loadavg (before the boot), qemu_cpu_s and
+    # other_cpu_seconds (host CPU time used by everything but this QEMU
+    # while it ran: the noise indicator)
+    noise: dict = field(default_factory=dict)
 
     def user_tsc_khz(self) -> float | None:
         """The TSC rate the guest program saw (its rdtsc vs ClockGet): a
@@ -143,97 +135,23 @@ def parse_serial(text: str, index: int = 1) -> RunResult:
     return RunResult(index, ops, int(tsc.group(1)) if tsc else None, int(timer.group(1)) if timer else None)
 
 
-def host_facts() -> dict[str, str]:
-    def first_line(cmd: list[str]) -> str:
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
-            return out.strip().splitlines()[0] if out.strip() else "?"
-        except (OSError, subprocess.SubprocessError):
-            return "?"
-
-    cpu = "?"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        m = re.search(r"^Model name:\s*(.+)$", out, re.M)
-        if m:
-            cpu = m.group(1).strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "qemu": first_line([qemu.QEMU_BINARY, "--version"]),
-        "host_cpu": cpu,
-        "host_cpus": str(os.cpu_count()),
-        "host_kernel": platform.release(),
-    }
-
-
-def host_busy_seconds() -> float | None:
-    """Non-idle CPU time of the whole host since boot, all CPUs (/proc/stat)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    # user nice system idle iowait irq softirq steal ...
-    busy = fields[0] + fields[1] + fields[2] + sum(fields[5:8])
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu_seconds() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-def tail(text: str, lines: int = 60) -> str:
-    ls = text.splitlines()
-    return "\n".join(ls[-lines:])
-
-
 def boot_once(cfg_base: dict, image: Path, run_dir: Path, index: int, timeout: float,
               verbose: bool) -> tuple[RunResult, list[str]]:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    serial = run_dir / "serial.log"
-    serial.unlink(missing_ok=True)
-    cfg = qemu.QemuConfig(image=image, image_format="iso", serial=f"file:{serial}",
-                          disk_dir=run_dir, run_dir=run_dir, **cfg_base)
-    cmd = qemu.build_command(cfg)
-    loadavg = os.getloadavg()
-    busy0, child0 = host_busy_seconds(), children_cpu_seconds()
-    start = time.monotonic()
-    with open(run_dir / "qemu.out", "wb") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    cfg = qemu.QemuConfig(image=image, image_format="iso", disk_dir=run_dir, run_dir=run_dir, **cfg_base)
+    b = boot(cfg, run_dir, timeout, verbose=verbose)
     try:
-        rc = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        qemu.kill_group(proc)
-        rc = None
-    finally:
-        if proc.poll() is None:
-            qemu.kill_group(proc)
-    seconds = time.monotonic() - start
-    busy1, child1 = host_busy_seconds(), children_cpu_seconds()
-    other = None if busy0 is None or busy1 is None else max(0.0, (busy1 - busy0) - (child1 - child0))
-    text = serial.read_text(errors="replace") if serial.exists() else ""
-    text = text.replace("\r", "")
-    if verbose:
-        print(text)
-    try:
-        if rc is None:
+        if b.timed_out:
             raise BenchError(f"timeout after {timeout:g} s (QEMU killed)")
-        if rc == qemu.PANIC_EXIT_STATUS:
+        if b.rc == qemu.PANIC_EXIT_STATUS:
             raise BenchError("QEMU exit status 3: the kernel panicked")
-        if rc != 0:
-            raise BenchError(f"QEMU exited with status {rc} (see {run_dir / 'qemu.out'})")
-        result = parse_serial(text, index)
+        if b.rc != 0:
+            raise BenchError(f"QEMU exited with status {b.rc} (see {run_dir / 'qemu.out'})")
+        result = parse_serial(b.text, index)
     except BenchError as e:
-        raise BenchError(f"run {index}: {e}\n----- serial log tail ({serial}) -----\n"
-                         f"{tail(text)}\n----- end of serial log -----") from None
-    result.seconds = seconds
-    result.loadavg = loadavg
-    result.other_cpu_seconds = other
-    return result, cmd
+        raise BenchError(f"run {index}: {e}\n----- serial log tail ({b.serial_path}) -----\n"
+                         f"{tail(b.text, 60)}\n----- end of serial log -----") from None
+    result.noise = b.noise
+    return result, b.cmd
 
 
 def fmt(v: float) -> str:
@@ -272,17 +190,18 @@ def run_notes(results: list[RunResult]) -> list[str]:
     notes = []
     for r in results:
         parts = []
-        if r.seconds:
-            parts.append(f"QEMU ran {r.seconds:.1f} s")
+        wall = r.noise.get("wall_s")
+        if wall:
+            parts.append(f"QEMU ran {wall:.1f} s")
         user = r.user_tsc_khz()
         parts.append(f"kernel TSC calibration {r.tsc_khz if r.tsc_khz is not None else '?'} kHz, "
                      f"rdtsc/ClockGet in the guest {user:.0f} kHz")
         parts.append(f"LAPIC timer {r.timer_hz or '?'} Hz")
-        if r.loadavg:
-            parts.append(f"host load average before {r.loadavg[0]:.2f}")
-        if r.other_cpu_seconds is not None:
-            parts.append(f"other host CPU use during the run {r.other_cpu_seconds:.1f} CPU-s "
-                         f"(of {r.seconds * (os.cpu_count() or 1):.1f} available)")
+        if r.noise.get("loadavg"):
+            parts.append(f"host load average before {r.noise['loadavg'][0]:.2f}")
+        if r.noise.get("other_cpu_seconds") is not None:
+            parts.append(f"other host CPU use during the run {r.noise['other_cpu_seconds']:.1f} CPU-s "
+                         f"(of {wall * (os.cpu_count() or 1):.1f} available)")
         notes.append(f"run {r.index}: " + "; ".join(parts))
     return notes
 
@@ -303,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if a.parse:
         try:
-            r = parse_serial(a.parse.read_text(errors="replace").replace("\r", ""))
+            r = parse_serial(clean_text(a.parse.read_bytes()))
         except (OSError, BenchError) as e:
             print(f"bench: {e}", file=sys.stderr)
             return 1
@@ -325,22 +244,20 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: --runs must be at least 1", file=sys.stderr)
         return 2
 
-    facts = host_facts()
-    root = build / "bench-runs"
-    root.mkdir(parents=True, exist_ok=True)
-    run_root = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S."), dir=root))
+    facts = host.facts()
+    run_root = new_run_root(build)
     image = run_root / "bench.iso"
     cfg_base = {"accel": a.accel, "devices": "none"}
     results: list[RunResult] = []
     cmd: list[str] = []
     try:
-        mkimage.build_image("iso", kernel, CMDLINE, modules, image, cache_dir=build / "image-cache")
+        images.build_image("iso", kernel, CMDLINE, modules, image, cache_dir=build / "image-cache")
         print(f"bench: accelerator {a.accel}; {a.runs} boot(s) of {image}", flush=True)
         for i in range(1, a.runs + 1):
             print(f"bench: run {i} of {a.runs} ...", flush=True)
             r, cmd = boot_once(cfg_base, image, run_root / f"run{i}", i, a.timeout, a.verbose)
             results.append(r)
-    except (BenchError, mkimage.ImageError, qemu.QemuError) as e:
+    except (BenchError, images.ImageError, qemu.QemuError) as e:
         print(f"bench: FAILED: {e}", file=sys.stderr)
         if cmd:
             print(f"bench: QEMU command line: {qemu.format_command(cmd)}", file=sys.stderr)
@@ -350,8 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"Sluice microbenchmarks, accelerator {a.accel} ({a.runs} run(s); min and median over "
           f"each run's batches, per operation)")
-    print(f"date {facts['date']}; {facts['qemu']}; host CPU {facts['host_cpu']} "
-          f"({facts['host_cpus']} CPUs, Linux {facts['host_kernel']})")
+    print(host.describe(facts))
     print()
     print(table(results))
     print()
@@ -365,17 +281,15 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(markdown(results))
     if a.json:
-        a.json.write_text(json.dumps({
+        write_result(a.json, {
             "facts": facts, "accel": a.accel, "cmdline": CMDLINE, "qemu_command": cmd,
-            "runs": [{"run": r.index, "seconds": r.seconds, "loadavg": r.loadavg,
-                      "other_cpu_seconds": r.other_cpu_seconds, "tsc_khz": r.tsc_khz,
+            "runs": [{"run": r.index, **r.noise, "tsc_khz": r.tsc_khz,
                       "ops": {n: {"iters": op.iters, "batches": op.batches} for n, op in r.ops.items()}}
                      for r in results],
-        }, indent=1) + "\n")
+        })
     if a.keep:
         print(f"run directory: {run_root}")
-    else:
-        shutil.rmtree(run_root, ignore_errors=True)
+    remove_unless(a.keep, run_root)
     return 0
 
 

@@ -28,7 +28,7 @@ blkbench latency is submit (request queued in the shared ring) to the
 moment it reaped the completion; fio's is its total latency (lat_ns).
 blkbench has no ramp; fio skips a 2 s ramp_time.
 
-QEMU (scripts/qemu.py builds the command; same options as run_fio.py):
+QEMU (harness.qemu builds the command, for run_fio.py too):
 -machine q35 -accel tcg -cpu max -smp N -m 1G, no default devices, plus
 
     null: -drive driver=null-co,size=1G,read-zeroes=on,if=none,id=d0
@@ -50,35 +50,29 @@ A boot fails (exit status 1 at the end; its directory is kept) on a timeout,
 a kernel panic, a FAILED/PANIC line, a missing result line, blkbench errors,
 or driver trouble on the serial log (controller reset, lost shadow doorbell
 update, a command without completion, a refused batch); the offending lines
-are printed. Stdlib only.
+are printed. Stdlib only; the harness package is scripts/harness/.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shlex
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "scripts"))
-sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "linux_guest"))
 
-import mkimage  # noqa: E402
-import qemu  # noqa: E402
-import run_bench  # noqa: E402  (host facts and noise indicators)
-import run_fio  # noqa: E402  (the 1 GiB image and its O_DIRECT check)
+from harness import host, images, qemu, trace  # noqa: E402
+from harness.boot import boot, new_run_root, remove_unless, write_result  # noqa: E402
+from harness.serial import read_all, tail  # noqa: E402
+import run_fio  # noqa: E402  (where the Linux guest lives, its table)
 
 MODULES = ("init", "devmgr", "nvme", "blkbench")
 CMDLINE = "console=com1 loglevel=info init=init"
@@ -92,8 +86,6 @@ JOBS = {
 }
 NVME_DEVICE = "nvme,serial=lgnvme0,id=nvme0,drive=d0"
 NULL_DRIVE = "driver=null-co,size=1G,read-zeroes=on,if=none,id=d0"
-TRACE_EVENTS = ["pci_nvme_mmio_doorbell_sq", "pci_nvme_mmio_doorbell_cq", "pci_nvme_irq_msix",
-                "pci_nvme_dbbuf_config"]
 
 RESULT_RE = re.compile(r"blkbench: (\d+) I/Os in (\d+) ms: (\d+) IOPS, ([\d.]+) MB/s; latency us mean (\d+) "
                        r"p50 (\d+) p99 (\d+) p99\.9 (\d+) max (\d+)")
@@ -159,9 +151,11 @@ class JobResult:
     lat_max_us: float = 0.0
     errors: int = 0
     guest_start_s: float | None = None  # guest uptime when blkbench started
-    wall_s: float = 0.0
     qemu_rc: int | str | None = None
+    # host.Meter, the same keys as the Linux baseline's boots
+    wall_s: float = 0.0
     loadavg: list[float] = field(default_factory=list)
+    qemu_cpu_s: float | None = None
     other_cpu_seconds: float | None = None
     trouble: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -204,29 +198,8 @@ def check(r: JobResult, text: str) -> None:
 
 def parse_trace(path: Path, ios: int) -> dict:
     """Doorbell MMIO writes of the I/O queues (qid != 0) and MSI-X on vectors != 0."""
-    c = {"sq": 0, "cq": 0, "sq_admin": 0, "cq_admin": 0, "irq": 0, "irq_vector0": 0, "dbbuf_config": 0}
-    with open(path, errors="replace") as f:
-        for line in f:
-            # "pci_nvme_mmio_doorbell_sq sqid 1 new_tail 5" (a "pid@time:" prefix with -msg timestamp=on)
-            line = line.split(":", 1)[1] if "@" in line.split(" ", 1)[0] else line
-            parts = line.split()
-            if not parts:
-                continue
-            ev = parts[0]
-            if ev == "pci_nvme_mmio_doorbell_sq":
-                c["sq" if int(parts[2]) else "sq_admin"] += 1
-            elif ev == "pci_nvme_mmio_doorbell_cq":
-                c["cq" if int(parts[2]) else "cq_admin"] += 1
-            elif ev == "pci_nvme_irq_msix":
-                c["irq" if int(parts[-1]) else "irq_vector0"] += 1
-            elif ev == "pci_nvme_dbbuf_config":
-                c["dbbuf_config"] += 1
-    if ios:
-        c["sq_per_io"] = c["sq"] / ios
-        c["cq_per_io"] = c["cq"] / ios
-        c["db_per_io"] = (c["sq"] + c["cq"]) / ios
-        c["irq_per_io"] = c["irq"] / ios
-    return c
+    total = trace.nvme_counts(path)["total"]
+    return {**total, **trace.per_io(total, ios)}
 
 
 # ---------------------------------------------------------------- running
@@ -237,74 +210,23 @@ def drive_args(backend: str, image: Path) -> list[str]:
     return ["-drive", f"file={image},if=none,id=d0,format=raw,cache=none,aio=threads", "-device", NVME_DEVICE]
 
 
-def stop_qemu(proc: subprocess.Popen) -> int | None:
-    """SIGTERM (QEMU shuts down cleanly and flushes its trace log), then SIGKILL."""
-    if proc.poll() is not None:
-        return proc.returncode
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        return proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        qemu.kill_group(proc)
-        return None
-
-
 def boot_job(a, backend: str, job: str, iso: Path, run_dir: Path, image: Path) -> tuple[JobResult, str]:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    serial = run_dir / "serial.log"
-    serial.unlink(missing_ok=True)
-    extra = drive_args(backend, image)
     trace_file = run_dir / "trace.log"
     if a.trace:
         trace_file.unlink(missing_ok=True)
-        for ev in TRACE_EVENTS:
-            extra += ["-trace", ev]
-        extra += ["-D", str(trace_file)]
     cfg = qemu.QemuConfig(image=iso, image_format="iso", accel="tcg", cpu=a.cpu, smp=a.smp,
-                          devices="none", serial=f"file:{serial}", disk_dir=run_dir, run_dir=run_dir,
-                          extra_args=extra)
-    cmd = qemu.build_command(cfg)
-    loadavg = list(os.getloadavg())
-    busy0, child0 = run_bench.host_busy_seconds(), run_bench.children_cpu_seconds()
-    start = time.monotonic()
-    limit = a.timeout or a.seconds + 240
-    with open(run_dir / "qemu.out", "wb") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    rc: int | str | None = None
-    text = ""
-    try:
-        while True:
-            time.sleep(0.5)
-            text = serial.read_text(errors="replace").replace("\r", "") if serial.exists() else ""
-            if proc.poll() is not None:
-                rc = proc.returncode
-                break
-            if DONE_RE.search(text):
-                time.sleep(0.5)
-                rc = stop_qemu(proc)
-                rc = 0 if rc in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else rc
-                break
-            if time.monotonic() - start > limit:
-                qemu.kill_group(proc)
-                rc = "timeout"
-                break
-    finally:
-        if proc.poll() is None:
-            qemu.kill_group(proc)
-    wall = time.monotonic() - start
-    busy1, child1 = run_bench.host_busy_seconds(), run_bench.children_cpu_seconds()
-    text = serial.read_text(errors="replace").replace("\r", "") if serial.exists() else text
-    r = parse_serial(text, job, backend)
-    r.qemu_rc, r.wall_s, r.loadavg, r.qemu_cmd, r.run_dir = rc, round(wall, 1), loadavg, cmd, str(run_dir)
-    if busy0 is not None and busy1 is not None:
-        r.other_cpu_seconds = round(max(0.0, (busy1 - busy0) - (child1 - child0)), 1)
+                          devices="none", disk_dir=run_dir, run_dir=run_dir,
+                          extra_args=drive_args(backend, image),
+                          trace_events=trace.NVME_EVENTS if a.trace else [], trace_log=trace_file)
+    b = boot(cfg, run_dir, a.timeout or a.seconds + 240, until=DONE_RE)
+    r = parse_serial(b.text, job, backend)
+    r.qemu_rc = "timeout" if b.timed_out else b.rc
+    r.qemu_cmd, r.run_dir = b.cmd, str(run_dir)
+    r.wall_s, r.loadavg = b.noise["wall_s"], b.noise["loadavg"]
+    r.qemu_cpu_s, r.other_cpu_seconds = b.noise["qemu_cpu_s"], b.noise["other_cpu_seconds"]
     if a.trace and trace_file.exists():
         r.trace = parse_trace(trace_file, r.ios)
-    return r, text
+    return r, b.text
 
 
 def build_isos(a, build: Path, run_root: Path, jobs: list[str]) -> dict[str, Path]:
@@ -319,8 +241,8 @@ def build_isos(a, build: Path, run_root: Path, jobs: list[str]) -> dict[str, Pat
         man = run_root / f"{job}.manifest"
         man.write_text(manifest_text(job, blkbench_args(job, a.seconds)))
         iso = run_root / f"{job}.iso"
-        mkimage.build_image("iso", kernel, CMDLINE, mods + [("manifest", man)], iso,
-                            cache_dir=build / "image-cache")
+        images.build_image("iso", kernel, CMDLINE, mods + [("manifest", man)], iso,
+                           cache_dir=build / "image-cache")
         isos[job] = iso
     return isos
 
@@ -472,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
                 d = a.parse / backend / job
                 if not (d / "serial.log").exists():
                     continue
-                r = parse_serial((d / "serial.log").read_text(errors="replace").replace("\r", ""), job, backend)
+                r = parse_serial(read_all(d / "serial.log"), job, backend)
                 if (d / "trace.log").exists():
                     r.trace = parse_trace(d / "trace.log", r.ios)
                 rs.append(r)
@@ -482,23 +404,18 @@ def main(argv: list[str] | None = None) -> int:
 
     build = a.build_dir.resolve()
     image = (a.image or build / "bench-storage" / "nvme-1g.img").resolve()
-    facts = run_bench.host_facts()
-    facts["loadavg_before"] = list(os.getloadavg())
-    root = build / "bench-runs"
-    root.mkdir(parents=True, exist_ok=True)
-    run_root = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S.storage."), dir=root))
+    facts = host.facts()
+    run_root = new_run_root(build, "storage")
     print(f"[storage] {facts['qemu']}; host CPU {facts['host_cpu']} ({facts['host_cpus']} CPUs); "
           f"load {facts['loadavg_before'][0]:.2f}; run directory {run_root}", flush=True)
     if "file" in backends:
-        run_fio.ensure_image(image)
-        facts["image"] = str(image)
-        facts["image_fs"] = run_fio.fs_type(image)
-        facts["odirect_check"] = run_fio.check_odirect(image)
+        images.ensure_filled(image, say=lambda m: print(f"[storage] {m}", flush=True))
+        facts.update(host.image_facts(image))
         print(f"[storage] image {image} on {facts['image_fs']}: O_DIRECT {facts['odirect_check']}", flush=True)
 
     try:
         isos = build_isos(a, build, run_root, jobs)
-    except (BenchError, mkimage.ImageError) as e:
+    except (BenchError, images.ImageError) as e:
         print(f"storage: FAILED: {e}", file=sys.stderr)
         return 1
 
@@ -519,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             except BenchError as e:
                 failures.append(f"{backend} {job}: {e}")
                 print(f"[storage] !! {backend} {job}: {e}\n----- serial log tail ({r.run_dir}/serial.log) -----\n"
-                      f"{run_bench.tail(text, 40)}\n----- end -----", flush=True)
+                      f"{tail(text, 40)}\n----- end -----", flush=True)
             per_backend[backend].append(r)
             t = r.trace or {}
             print(f"[storage]   {f0(r.iops)} IOPS, {f1(r.MBps)} MB/s, mean {f1(r.lat_mean_us)} µs, "
@@ -533,8 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"Sluice NVMe storage benchmark, accelerator TCG (-accel tcg -cpu {a.cpu} -smp {a.smp}); "
           f"{a.seconds} s per job, one boot per job")
-    print(f"date {facts['date']}; {facts['qemu']}; host CPU {facts['host_cpu']} "
-          f"({facts['host_cpus']} CPUs, Linux {facts['host_kernel']})")
+    print(host.describe(facts))
     print(SMP_NOTE.format(smp=a.smp))
     ratios: dict[str, list[dict]] = {}
     for backend, rs in per_backend.items():
@@ -571,13 +487,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"kernel command line: {CMDLINE}")
 
     if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps({
+        write_result(a.json, {
             "facts": facts, "accel": accel, "seconds": a.seconds, "smp": a.smp, "cpu": a.cpu,
             "cmdline": CMDLINE, "jobs": {j: blkbench_args(j, a.seconds) for j in jobs},
             "sluice": {b: [asdict(r) for r in rs] for b, rs in per_backend.items()},
             "linux": linux if a.linux else None, "ratios": ratios, "failures": failures,
-        }, indent=1) + "\n")
+        })
         print(f"[storage] wrote {a.json}")
     if failures:
         print("\n[storage] FAILED boots:\n  " + "\n  ".join(failures), file=sys.stderr)
@@ -585,8 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if a.keep:
         print(f"[storage] run directory: {run_root}")
-    else:
-        shutil.rmtree(run_root, ignore_errors=True)
+    remove_unless(a.keep, run_root)
     return 0
 
 

@@ -21,14 +21,16 @@ delimit the job in the trace. Doorbell MMIO writes per I/O = doorbell lines
 inside the job's window / I/Os the block layer completed in that window
 (/sys/block/<dev>/stat delta, includes ramp_time), and also / fio's own
 completed I/O count (excludes ramp).
+
+The machine is harness.qemu's (the one Sluice boots on, booted with
+-kernel/-initrd/-append instead of an image); the run, the trace counts and
+the host facts are the harness's too (scripts/harness/).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import shlex
 import subprocess
@@ -37,12 +39,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent / "scripts"))
+
+from harness import host, images, qemu, trace  # noqa: E402
+from harness.boot import boot, write_result  # noqa: E402
+from harness.serial import clean_text  # noqa: E402
+
 CACHE = HERE / ".cache"
 GUEST = CACHE / "guest"
 DEFAULT_JOBS = ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "seqread-128k-qd8"]
-IMAGE_BYTES = 1 << 30
-TRACE_EVENTS = ["pci_nvme_mmio_doorbell_sq", "pci_nvme_mmio_doorbell_cq", "pci_nvme_irq_msix",
-                "pci_nvme_dbbuf_config", "pci_cfg_read"]
+TRACE_EVENTS = trace.NVME_EVENTS + [trace.WINDOW_EVENT]
 STALL_RES = {
     "timeout": re.compile(r"nvme nvme\d+: I/O \d+ (?:\(.*?\) )?QID \d+ timeout"),
     "abort": re.compile(r"nvme nvme\d+: Abort status"),
@@ -54,52 +60,7 @@ STALL_RES = {
 
 # ---------------------------------------------------------------- setup
 
-def ensure_image(path: Path) -> None:
-    """A fully written 1 GiB raw image (non-zero pattern), so reads hit real blocks."""
-    if path.exists() and path.stat().st_size == IMAGE_BYTES and path.stat().st_blocks * 512 >= IMAGE_BYTES:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"[run_fio] writing {path} (1 GiB, allocated)", flush=True)
-    chunk = (bytes(range(256)) * 4096)  # 1 MiB
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        for _ in range(IMAGE_BYTES // len(chunk)):
-            f.write(chunk)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def check_odirect(path: Path) -> str:
-    import mmap
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
-    except OSError as e:
-        return f"O_DIRECT open refused: {e}"
-    try:
-        buf = mmap.mmap(-1, 4096)
-        n = os.preadv(fd, [buf], 0)
-        return f"ok (O_DIRECT 4 KiB read returned {n})"
-    except OSError as e:
-        return f"O_DIRECT read failed: {e}"
-    finally:
-        os.close(fd)
-
-
-def fs_type(path: Path) -> str:
-    try:
-        r = subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True)
-        return r.stdout.strip()
-    except OSError:
-        return "?"
-
-
-def qemu_command(a, backend: str, jobs: list[str], serial: Path, trace_file: Path | None) -> list[str]:
-    accel = "tcg" + (f",{a.accel_opts}" if a.accel_opts else "")
-    cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", accel, "-cpu", a.cpu,
-           "-smp", str(a.smp), "-m", a.memory, "-nographic", "-nodefaults", "-no-reboot",
-           "-serial", f"file:{serial}", "-monitor", "none",
-           "-kernel", str(GUEST / "bzImage"), "-initrd", str(GUEST / "initramfs.cpio.gz")]
+def qemu_config(a, backend: str, jobs: list[str], trace_file: Path | None) -> qemu.QemuConfig:
     append = ["console=ttyS0", f"loglevel={a.loglevel}", "panic=-1",
               f"fio.jobs={','.join(jobs)}", f"fio.runtime={a.runtime}", f"fio.ramp={a.ramp}",
               f"fio.engine={a.engine}", f"fio.repeat={a.repeat}",
@@ -108,23 +69,20 @@ def qemu_command(a, backend: str, jobs: list[str], serial: Path, trace_file: Pat
         append.append(f"blk.sched={a.sched}")
     if a.append:
         append += shlex.split(a.append)
-    cmd += ["-append", " ".join(append)]
     if backend == "null":
-        cmd += ["-drive", "driver=null-co,size=1G,read-zeroes=on,if=none,id=d0"]
+        drive = ["-drive", "driver=null-co,size=1G,read-zeroes=on,if=none,id=d0"]
     else:
-        cmd += ["-drive", f"file={a.image},if=none,id=d0,format=raw,cache={a.cache},aio={a.aio}"]
+        drive = ["-drive", f"file={a.image},if=none,id=d0,format=raw,cache={a.cache},aio={a.aio}"]
     if a.disk == "nvme":
         dev = "nvme,serial=lgnvme0,id=nvme0,drive=d0"
         if a.nvme_opts:
             dev += "," + a.nvme_opts
     else:
         dev = "virtio-blk-pci,drive=d0,id=vblk0"
-    cmd += ["-device", dev]
-    if trace_file is not None:
-        for ev in TRACE_EVENTS:
-            cmd += ["-trace", ev]
-        cmd += ["-D", str(trace_file)]
-    return cmd
+    return qemu.QemuConfig(kernel=GUEST / "bzImage", initrd=GUEST / "initramfs.cpio.gz", append=" ".join(append),
+                           accel="tcg", accel_opts=a.accel_opts, cpu=a.cpu, smp=a.smp, memory=a.memory,
+                           devices="none", extra_args=drive + ["-device", dev],
+                           trace_events=TRACE_EVENTS if trace_file else [], trace_log=trace_file)
 
 
 # ---------------------------------------------------------------- parsing
@@ -184,46 +142,15 @@ def parse_serial(text: str) -> dict:
 
 
 def parse_trace(path: Path, jobs: list[dict]) -> dict:
-    """Count doorbell events per job window (between the guest's pci_cfg_read @0xfc markers)."""
-    counts_total = {"sq": 0, "cq": 0, "sq_admin": 0, "cq_admin": 0, "irq": 0, "dbbuf_config": 0}
-    windows: list[dict] = []
-    cur = None
-    markers = 0
-    with open(path, errors="replace") as f:
-        for line in f:
-            if line.startswith("pci_nvme_mmio_doorbell_sq"):
-                q = int(line.split()[2])
-                counts_total["sq" if q else "sq_admin"] += 1
-                if q and cur is not None:
-                    cur["sq"] += 1
-            elif line.startswith("pci_nvme_mmio_doorbell_cq"):
-                q = int(line.split()[2])
-                counts_total["cq" if q else "cq_admin"] += 1
-                if q and cur is not None:
-                    cur["cq"] += 1
-            elif line.startswith("pci_nvme_irq_msix"):
-                counts_total["irq"] += 1
-                if cur is not None:
-                    cur["irq"] += 1
-            elif line.startswith("pci_nvme_dbbuf_config"):
-                counts_total["dbbuf_config"] += 1
-            elif line.startswith("pci_cfg_read") and "@0xfc " in line:
-                markers += 1
-                if cur is None:
-                    cur = {"sq": 0, "cq": 0, "irq": 0}
-                else:
-                    windows.append(cur)
-                    cur = None
-    res = {"total": counts_total, "markers": markers, "windows": []}
-    for rec, w in zip(jobs, windows):
+    """Doorbell events per job window (between the guest's pci_cfg_read @0xfc markers)."""
+    counts = trace.nvme_counts(path)
+    res = {"total": counts["total"], "markers": counts["markers"], "windows": []}
+    for rec, w in zip(jobs, counts["windows"]):
         r = dict(w)
         r["job"], r["iteration"] = rec["job"], rec["iteration"]
         if rec.get("blk_ios"):
             r["blk_ios"] = rec["blk_ios"]
-            r["sq_per_io"] = w["sq"] / rec["blk_ios"]
-            r["cq_per_io"] = w["cq"] / rec["blk_ios"]
-            r["db_per_io"] = (w["sq"] + w["cq"]) / rec["blk_ios"]
-            r["irq_per_io"] = w["irq"] / rec["blk_ios"]
+            r.update(trace.per_io(w, rec["blk_ios"]))
         if rec.get("total_ios"):
             r["db_per_fio_io"] = (w["sq"] + w["cq"]) / rec["total_ios"]
         res["windows"].append(r)
@@ -246,24 +173,6 @@ def print_table(res: dict) -> None:
         print(f"| {j['job']} | {fmt(j['iops'])} | {fmt(j['MBps'], '.1f')} | {fmt(j['lat_mean_us'], '.1f')} | "
               f"{fmt(j['lat_p50_us'], '.1f')} | {fmt(j['lat_p99_us'], '.1f')} | {fmt(j['lat_p99_9_us'], '.1f')} | "
               f"{fmt(j['lat_max_us'], ',.0f')} | {j['total_ios']} | {j['rc']}/{j['error']} |")
-
-
-def host_facts() -> dict:
-    facts = {"host": platform.node(), "host_kernel": platform.release()}
-    try:
-        facts["qemu_version"] = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
-                                               text=True).stdout.splitlines()[0]
-    except OSError:
-        pass
-    try:
-        for l in open("/proc/cpuinfo"):
-            if l.startswith("model name"):
-                facts["host_cpu"] = l.split(":", 1)[1].strip()
-                break
-        facts["loadavg_before"] = open("/proc/loadavg").read().split()[:3]
-    except OSError:
-        pass
-    return facts
 
 
 def main() -> int:
@@ -301,7 +210,7 @@ def main() -> int:
     a = ap.parse_args()
 
     if a.parse:
-        res = parse_serial(a.parse.read_text(errors="replace"))
+        res = parse_serial(clean_text(a.parse.read_bytes()))
         if a.trace_file:
             res["trace"] = parse_trace(a.trace_file, res["jobs"])
         print_table(res)
@@ -315,14 +224,12 @@ def main() -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out_dir = a.out_dir or (CACHE / "runs" / stamp)
     out_dir.mkdir(parents=True, exist_ok=True)
-    facts = host_facts()
+    facts = host.facts()
     if "file" in backends:
-        ensure_image(a.image)
-        facts["image"] = str(a.image)
-        facts["image_fs"] = fs_type(a.image)
-        facts["odirect_check"] = check_odirect(a.image)
+        images.ensure_filled(a.image, say=lambda m: print(f"[run_fio] {m}", flush=True))
+        facts.update(host.image_facts(a.image))
         print(f"[run_fio] image {a.image} on {facts['image_fs']}: O_DIRECT {facts['odirect_check']}", flush=True)
-    print(f"[run_fio] {facts.get('qemu_version')}; host CPU {facts.get('host_cpu')}; load {facts.get('loadavg_before')}")
+    print(f"[run_fio] {facts['qemu']}; host CPU {facts['host_cpu']}; load {facts['loadavg_before']}")
 
     groups = [[j] for j in jobs] if a.boot_per_job else [jobs]
     all_results = {"facts": facts, "args": {k: str(v) for k, v in vars(a).items()}, "boots": []}
@@ -333,33 +240,23 @@ def main() -> int:
                 tag = f"{backend}-run{run}" + (f"-{group[0]}" if a.boot_per_job else "")
                 bdir = out_dir / tag
                 bdir.mkdir(parents=True, exist_ok=True)
-                serial = bdir / "serial.log"
                 trace_file = bdir / "trace.log" if a.trace else None
-                cmd = qemu_command(a, backend, group, serial, trace_file)
+                if trace_file:
+                    trace_file.unlink(missing_ok=True)
                 limit = a.timeout or len(group) * a.repeat * (a.runtime + a.ramp + 10) + 240
                 print(f"\n=== {tag}: {' '.join(group)} (limit {limit} s)", flush=True)
-                t0 = time.monotonic()
-                ru0 = os.times()
-                try:
-                    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True, timeout=limit)
-                    rc, qout = p.returncode, p.stdout
-                except subprocess.TimeoutExpired as e:
-                    rc, qout = "timeout", (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-                wall = time.monotonic() - t0
-                ru1 = os.times()
-                text = serial.read_text(errors="replace") if serial.exists() else ""
+                b = boot(qemu_config(a, backend, group, trace_file), bdir, limit)
+                rc, cmd, text, serial = "timeout" if b.timed_out else b.rc, b.cmd, b.text, b.serial_path
                 res = parse_serial(text)
-                res.update({"backend": backend, "run": run, "tag": tag, "qemu_rc": rc, "wall_s": round(wall, 1),
-                            "qemu_cpu_s": round((ru1.children_user + ru1.children_system) -
-                                                (ru0.children_user + ru0.children_system), 1),
-                            "qemu_cmd": shlex.join(cmd), "qemu_output": qout[-2000:], "serial": str(serial)})
+                # host.Meter: wall_s, loadavg, qemu_cpu_s, other_cpu_seconds (the Sluice boots' keys)
+                res.update({"backend": backend, "run": run, "tag": tag, "qemu_rc": rc, **b.noise,
+                            "qemu_cmd": shlex.join(cmd), "qemu_output": b.qemu_output, "serial": str(serial)})
                 if trace_file and trace_file.exists():
                     res["trace"] = parse_trace(trace_file, res["jobs"])
                 all_results["boots"].append(res)
                 print_table(res)
                 st = res["stall"]
-                print(f"boot: qemu rc={rc} wall {wall:.0f} s (qemu CPU {res['qemu_cpu_s']} s), guest init at "
+                print(f"boot: qemu rc={rc} wall {res['wall_s']:.0f} s (qemu CPU {res['qemu_cpu_s']} s), guest init at "
                       f"{res.get('boot_to_init_s')} s, {res.get('queue', '')}; "
                       f"stall evidence: {st['timeout']} I/O timeouts, {st['abort']} aborts, {st['reset']} resets, "
                       f"{st['io_error']} I/O errors{'' if res['dmesg_complete'] else ' (no dmesg dump: guest did not finish)'}")
@@ -391,8 +288,7 @@ def main() -> int:
         print(f"{b['tag']}: {jl}; timeouts {s['timeout']} resets {s['reset']} aborts {s['abort']} "
               f"done={b['done']} wall {b['wall_s']} s")
     if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(all_results, indent=1) + "\n")
+        write_result(a.json, all_results)
         print(f"[run_fio] wrote {a.json}")
     print(f"[run_fio] logs in {out_dir}")
     return 1 if failures else 0

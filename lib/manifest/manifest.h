@@ -27,7 +27,7 @@ namespace manifest {
 // fit, never a silent truncation.
 
 inline constexpr u32 kMaxNameLength = 31;        // entry and slot names
-inline constexpr u32 kMaxModuleNameLength = 64;  // = scripts/mkimage.py MODULE_NAME_RE
+inline constexpr u32 kMaxModuleNameLength = 64;  // = scripts/harness/images.py MODULE_NAME_RE
 inline constexpr u32 kMaxStringLength = 127;     // args, after escapes
 inline constexpr u32 kMaxObjects = 64;           // endpoints + notifications + memory
 inline constexpr u32 kMaxProcesses = 32;

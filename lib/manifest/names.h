@@ -34,7 +34,7 @@ inline void copy_span(char* dst, const char* src, u32 length) {
 inline bool is_name_start(u8 c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 inline bool is_name_char(u8 c) { return is_name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.'; }
 
-// scripts/mkimage.py MODULE_NAME_RE: ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$
+// scripts/harness/images.py MODULE_NAME_RE: ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$
 inline bool is_module_start(u8 c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 inline bool is_module_char(u8 c) { return is_module_start(c) || c == '_' || c == '-' || c == '.'; }
 

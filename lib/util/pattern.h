@@ -1,6 +1,6 @@
 // Deterministic test data for storage checks: the shell's
 // `blk write-pattern` / `verify-pattern` and blkbench write it, and the
-// scenario harness (tests/scenarios/checks.py, pattern_word) recomputes it
+// scenario harness (scripts/harness/images.py, pattern_bytes) recomputes it
 // from the disk image's bytes on the host. Each 8-byte little-endian word
 // depends only on the seed and its absolute byte position on the device, so
 // any range can be checked alone and a block written to the wrong place

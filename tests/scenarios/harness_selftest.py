@@ -13,6 +13,7 @@ builder's GPT writer and grub.cfg.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import socket
 import struct
@@ -21,16 +22,14 @@ import tempfile
 import time
 import unittest
 import zlib
+from unittest import mock
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "scripts"))
-sys.path.insert(0, str(HERE))
 
-import checks  # noqa: E402
-import mkimage  # noqa: E402
-import qemu  # noqa: E402
-import run_scenario  # noqa: E402
+from harness import boot as boot_mod  # noqa: E402
+from harness import checks, host, images, qemu, runner, scenario, serial, trace  # noqa: E402
 
 
 # --------------------------------------------------------------------------
@@ -277,13 +276,13 @@ class Scenarios(unittest.TestCase):
         self.assertTrue(files)
         for f in files:
             with self.subTest(scenario=f.name):
-                sc = run_scenario.load_scenario(f, Path("/nonexistent-build"))
+                sc = scenario.load(f, Path("/nonexistent-build"))
                 if sc.end != "panic":
                     self.assertTrue(any(p.pattern == "PANIC:" for p in sc.forbidden))
 
     def test_schema_errors(self):
         good = {"description": "d", "end": "poweroff", "markers": ["x"]}
-        run_scenario.validate("t", good, Path("/b"))
+        scenario.validate("t", good, Path("/b"))
         for bad, pattern in [
             ({**good, "colour": 1}, "unknown keys"),
             ({**good, "end": "reboot"}, "end must be"),
@@ -307,10 +306,35 @@ class Scenarios(unittest.TestCase):
             ({**good, "input": [{"after": "x", "send": "y", "delay_ms": -1}]}, "delay_ms"),
             ({**good, "input": [{"after": "x", "send": "y", "delay_ms": 0.5}]}, "delay_ms"),
             ({**good, "input": [{"after": "x", "send": "y", "delay_ms": True}]}, "delay_ms"),
+            # a typo anywhere is refused, never ignored
+            ({**good, "marker": ["x"]}, r"unknown keys \['marker'\]"),
+            ({**good, "modules": [{"name": "a", "path": "x", "sha": 1}]}, r"modules\[0\]: unknown keys"),
+            ({**good, "modules": [{"name": "a", "generate": {"size": 1, "seed": 1, "fill": 0}}]}, "generate"),
+            ({**good, "disk_fill": {"d0": {"size": 8, "seed": 1, "offset": 0}}}, r"\[disk_fill\] d0"),
+            ({**good, "timeout": True}, "timeout"),
+            ({**good, "smp": True}, "smp"),
+            ({**good, "memory": ["1G"]}, "memory"),
+            # modules: sets and programs
+            ({**good, "modules": ["nvmee"]}, r"'nvmee' is neither a module set .* nor a program the build makes"),
+            ({**good, "modules": ["system", "init"]}, "init named twice"),
+            ({**good, "modules": [3]}, r"modules\[0\]: a module set name"),
+            ({**good, "modules": "system"}, "modules must be a list"),
+            ({**good, "manifest": "tests/scenarios/data/no-such.manifest"}, "no-such.manifest does not exist"),
+            ({**good, "modules": [{"name": "m", "source": "nope/x"}]}, "nope/x does not exist"),
+            # captures
+            ({**good, "markers": ["pid {capture:p}"]}, r"uses \{capture:p\}, which no marker"),
+            ({**good, "markers": ["{capture:p} (?P<p>\\d+)"]}, r"marker #1 uses \{capture:p\}, defined only by marker #1"),
+            ({**good, "markers": ["a {capture:p}", "(?P<p>\\d+)"]}, r"defined only by marker #2"),
+            ({**good, "markers": ["(?P<p>\\d+)", "(?P<p>\\w+)"]}, "capture 'p' defined twice"),
+            ({**good, "markers": ["{capture:1p}"]}, "a capture name is a Python identifier"),
+            ({**good, "forbidden": ["pid {capture:p}"]}, "captures are for markers"),
+            ({**good, "input": [{"after": "x", "send": "kill {capture:p}\r"}]}, r"input #1's send uses"),
+            ({**good, "input": [{"after": "{capture:p}", "send": "y"},
+                                {"after": "(?P<p>\\d+)", "send": "y"}]}, r"input #1's trigger uses .* input #2"),
         ]:
             with self.subTest(pattern=pattern):
-                with self.assertRaisesRegex(run_scenario.ScenarioError, pattern):
-                    run_scenario.validate("t", bad, Path("/b"))
+                with self.assertRaisesRegex(scenario.ScenarioError, pattern):
+                    scenario.validate("t", bad, Path("/b"))
 
     def test_trace_markers_and_forbidden(self):
         from types import SimpleNamespace
@@ -324,7 +348,7 @@ class Scenarios(unittest.TestCase):
                 sc = SimpleNamespace(trace_markers=[re.compile(m) for m in markers],
                                      trace_forbidden=[re.compile(f) for f in forbidden])
                 run = SimpleNamespace(run_dir=Path(d), fail=failures.append, notes=[])
-                run_scenario.check_trace(sc, run)
+                runner.check_trace(sc, run)
                 return failures
 
             self.assertEqual(check(["create_sq", "doorbell_sq"], ["dbbuf_config"]), [])
@@ -338,12 +362,12 @@ class Scenarios(unittest.TestCase):
             ({"events": ["a"], "forbidden": ["b"]}, "both events and markers"),
         ]:
             with self.subTest(pattern=pattern):
-                with self.assertRaisesRegex(run_scenario.ScenarioError, pattern):
-                    run_scenario.validate("t", {**good, "trace": trace}, Path("/b"))
+                with self.assertRaisesRegex(scenario.ScenarioError, pattern):
+                    scenario.validate("t", {**good, "trace": trace}, Path("/b"))
 
     def test_image_check_schema(self):
         good = {"description": "d", "end": "kill", "markers": ["x"], "disks": ["d0"]}
-        ok = run_scenario.validate("t", {**good, "image_checks": [
+        ok = scenario.validate("t", {**good, "image_checks": [
             {"disk": "d0", "offset": 8, "length": 16, "pattern_seed": 3},
             {"disk": "d0", "offset": 0, "length": 1, "zeros": True},
             {"disk": "d0", "offset": 0, "length": 1, "original": True}]}, Path("/b"))
@@ -358,8 +382,8 @@ class Scenarios(unittest.TestCase):
             ([{"disk": "d0", "offset": 0, "length": 8, "colour": 1}], "keys are"),
         ]:
             with self.subTest(pattern=pattern):
-                with self.assertRaisesRegex(run_scenario.ScenarioError, pattern):
-                    run_scenario.validate("t", {**good, "image_checks": checks_}, Path("/b"))
+                with self.assertRaisesRegex(scenario.ScenarioError, pattern):
+                    scenario.validate("t", {**good, "image_checks": checks_}, Path("/b"))
 
     def test_pattern_bytes_match_lib_util_pattern(self):
         # util::pattern_word(seed 0, offset 0) and (seed 7, offset 8), worked
@@ -371,20 +395,20 @@ class Scenarios(unittest.TestCase):
             z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
             z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
             return z ^ (z >> 31)
-        self.assertEqual(run_scenario.pattern_bytes(0, 0, 8), splitmix(0).to_bytes(8, "little"))
-        self.assertEqual(run_scenario.pattern_bytes(7, 8, 8),
+        self.assertEqual(images.pattern_bytes(0, 0, 8), splitmix(0).to_bytes(8, "little"))
+        self.assertEqual(images.pattern_bytes(7, 8, 8),
                          splitmix((7 * 0x9E3779B97F4A7C15 + 1) & mask).to_bytes(8, "little"))
         # SplitMix64's first output for state 0 is a published constant.
         self.assertEqual(splitmix(0), 0xE220A8397B1DCDAF)
-        self.assertEqual(len(run_scenario.pattern_bytes(5, 4096, 4096)), 4096)
+        self.assertEqual(len(images.pattern_bytes(5, 4096, 4096)), 4096)
 
     def test_disk_sha256_expansion(self):
         import hashlib
         fill = {"d0": bytes(range(256)) * 4}
-        got = run_scenario._expand_disk_hex("sha256 {disk_sha256:d0:16:32} hex {disk_hex:d0:0:2}", fill)
+        got = scenario.expand_disk_hex("sha256 {disk_sha256:d0:16:32} hex {disk_hex:d0:0:2}", fill)
         self.assertEqual(got, f"sha256 {hashlib.sha256(fill['d0'][16:48]).hexdigest()} hex 0001")
-        with self.assertRaisesRegex(run_scenario.ScenarioError, "not inside"):
-            run_scenario._expand_disk_hex("{disk_sha256:d0:1000:100}", fill)
+        with self.assertRaisesRegex(scenario.ScenarioError, "not inside"):
+            scenario.expand_disk_hex("{disk_sha256:d0:1000:100}", fill)
 
     def test_input_parsing(self):
         import tomllib
@@ -400,15 +424,15 @@ after = "console: line 'hello sluice'"
 send = "ps\\n"
 delay_ms = 250
 ''')
-        sc = run_scenario.validate("t", data, Path("/b"))
+        sc = scenario.validate("t", data, Path("/b"))
         self.assertEqual([(i.after.pattern, i.send, i.delay_ms) for i in sc.inputs],
-                         [("boot: complete", b"hello sluice\r", 0),
-                          ("console: line 'hello sluice'", b"ps\n", 250)])
-        self.assertEqual(run_scenario.validate("t", {"description": "d", "end": "quit",
+                         [("boot: complete", "hello sluice\r", 0),
+                          ("console: line 'hello sluice'", "ps\n", 250)])
+        self.assertEqual(scenario.validate("t", {"description": "d", "end": "quit",
                                                      "markers": ["x"]}, Path("/b")).inputs, [])
 
     def test_cmdline_gets_exit_poweroff(self):
-        sc = run_scenario.validate("t", {"description": "d", "end": "poweroff", "markers": ["x"],
+        sc = scenario.validate("t", {"description": "d", "end": "poweroff", "markers": ["x"],
                                          "cmdline": "a=b"}, Path("/b"))
         self.assertEqual(sc.full_cmdline(), "console=com1 loglevel=info a=b exit=poweroff")
         sc.end = "quit"
@@ -416,46 +440,46 @@ delay_ms = 250
 
     def test_clean_text(self):
         raw = b"\x1b[2J\x1b[01;01H\x1b[=3hBooting\r\n[    1.0] I boot: complete\r\n"
-        self.assertEqual(run_scenario.clean_text(raw), "Booting\n[    1.0] I boot: complete\n")
+        self.assertEqual(serial.clean_text(raw), "Booting\n[    1.0] I boot: complete\n")
 
 
 def inputs(*specs):
-    return [run_scenario.Input(re.compile(a, re.M), t.encode(), d) for a, t, d in specs]
+    return [serial.Input(serial.Pattern(a), t, d) for a, t, d in specs]
 
 
 class InputTiming(unittest.TestCase):
     def test_in_order_each_after_the_previous_match(self):
-        f = run_scenario.InputFeeder(inputs(("ready", "a\r", 0), ("ready", "b\r", 0)))
+        f = serial.InputFeeder(inputs(("ready", "a\r", 0), ("ready", "b\r", 0)))
         log = "boot\n"
         self.assertEqual(f.poll(log, 0), [])
         log += "ready\n"
-        self.assertEqual([i for i, _ in f.poll(log, 1)], [0])   # the same `ready` serves only #1
+        self.assertEqual([i for i, _, _ in f.poll(log, 1)], [0])   # the same `ready` serves only #1
         self.assertFalse(f.done)
         self.assertEqual(f.poll(log, 2), [])
         self.assertRegex(f.waiting_for(), r"input #2's trigger /ready/")
         log += "got a\nready\n"
-        self.assertEqual([(i, x.send) for i, x in f.poll(log, 3)], [(1, b"b\r")])
+        self.assertEqual([(i, data) for i, _, data in f.poll(log, 3)], [(1, b"b\r")])
         self.assertTrue(f.done)
         self.assertEqual(f.poll(log + "ready\n", 4), [])
 
     def test_several_due_at_once(self):
-        f = run_scenario.InputFeeder(inputs(("one", "1", 0), ("two", "2", 0)))
-        self.assertEqual([i for i, _ in f.poll("one two\n", 0)], [0, 1])
+        f = serial.InputFeeder(inputs(("one", "1", 0), ("two", "2", 0)))
+        self.assertEqual([i for i, _, _ in f.poll("one two\n", 0)], [0, 1])
 
     def test_earlier_text_does_not_count(self):
         # #2's trigger appeared before #1's: it must appear again after it.
-        f = run_scenario.InputFeeder(inputs(("B", "1", 0), ("A", "2", 0)))
-        self.assertEqual([i for i, _ in f.poll("A B\n", 0)], [0])
+        f = serial.InputFeeder(inputs(("B", "1", 0), ("A", "2", 0)))
+        self.assertEqual([i for i, _, _ in f.poll("A B\n", 0)], [0])
         self.assertEqual(f.poll("A B\n", 1), [])
-        self.assertEqual([i for i, _ in f.poll("A B\nA\n", 2)], [1])
+        self.assertEqual([i for i, _, _ in f.poll("A B\nA\n", 2)], [1])
 
     def test_delay(self):
-        f = run_scenario.InputFeeder(inputs(("go", "x", 500)))
+        f = serial.InputFeeder(inputs(("go", "x", 500)))
         self.assertEqual(f.poll("go\n", 10.0), [])
         self.assertTrue(f.triggered)
         self.assertRegex(f.waiting_for(), r"delay_ms 500")
         self.assertEqual(f.poll("go\n", 10.4), [])
-        self.assertEqual([i for i, _ in f.poll("go\n", 10.5)], [0])
+        self.assertEqual([i for i, _, _ in f.poll("go\n", 10.5)], [0])
         self.assertTrue(f.done)
 
 
@@ -464,7 +488,7 @@ class SerialTransport(unittest.TestCase):
 
     def setUp(self):
         self.dir = Path(tempfile.mkdtemp(prefix="sluice-selftest-"))
-        self.link = run_scenario.SerialLink(self.dir / "serial.sock", self.dir / "serial.log")
+        self.link = serial.SerialLink(self.dir / "serial.sock", self.dir / "serial.log")
         self.link.listen()
         self.qemu = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.qemu.settimeout(5)
@@ -495,10 +519,10 @@ class SerialTransport(unittest.TestCase):
 
     def test_qemu_never_connects(self):
         t0 = time.monotonic()
-        with self.assertRaisesRegex(run_scenario.ScenarioError, "exited before connecting"):
+        with self.assertRaisesRegex(serial.SerialError, "exited before connecting"):
             self.link.accept(5, alive=lambda: False)
         self.assertLess(time.monotonic() - t0, 1)
-        with self.assertRaisesRegex(run_scenario.ScenarioError, "did not connect"):
+        with self.assertRaisesRegex(serial.SerialError, "did not connect"):
             self.link.accept(0.1)
 
     def test_qemu_arguments(self):
@@ -511,11 +535,302 @@ class SerialTransport(unittest.TestCase):
             qemu.serial_args("socket:")
 
 
+class ModuleSets(unittest.TestCase):
+    GOOD = {"description": "d", "end": "poweroff", "markers": ["x"]}
+
+    def test_sets_and_programs_expand_in_order(self):
+        sc = scenario.validate("t", {**self.GOOD, "modules": ["system", "nvme", {"name": "blob", "generate":
+                                     {"size": 3, "seed": 1}}], "manifest": "manifests/default.manifest"},
+                               Path("/b"))
+        self.assertEqual([m.name for m in sc.modules], ["init", "shell", "devmgr", "nvme", "blob", "manifest"])
+        self.assertEqual(sc.modules[3].path, Path("/b/user/nvme"))
+        self.assertEqual(sc.modules[-1].path, scenario.REPO / "manifests/default.manifest")
+
+    def test_programs_are_what_the_build_makes(self):
+        progs = scenario.programs()
+        for name in ("init", "shell", "devmgr", "nvme", "dma_adversary", "microbench"):
+            self.assertIn(name, progs)
+        self.assertNotIn("sluice-kernel", progs)
+
+    def test_the_sets_file_is_checked(self):
+        sets = scenario.load_module_sets()
+        self.assertEqual(sets["system"], ["init", "shell", "devmgr"])
+        progs = frozenset({"init", "devmgr"})
+        with tempfile.TemporaryDirectory() as d:
+            f = Path(d) / "sets.toml"
+            for text, pattern in [
+                ('[sets]\nbase = ["init", "devmgrr"]\n', r"names \['devmgrr'\], which the build does not make"),
+                ('[sets]\ninit = ["devmgr"]\n', "has the name of a program"),
+                ('[sets]\nbase = []\n', "non-empty list"),
+                ('[sets]\nbase = ["init", "init"]\n', "twice"),
+                ('[set]\nbase = ["init"]\n', "one table"),
+            ]:
+                with self.subTest(pattern=pattern):
+                    f.write_text(text)
+                    with self.assertRaisesRegex(scenario.ScenarioError, pattern):
+                        scenario.load_module_sets(f, progs)
+
+    def test_a_missing_program_file_fails_the_run_clearly(self):
+        sc = scenario.validate("t", {**self.GOOD, "modules": ["hello"]}, Path("/nonexistent-build"))
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(scenario.ScenarioError,
+                                        r"module hello: /nonexistent-build/user/hello does not exist"):
+                runner.prepare_modules(sc, Path(d))
+
+
+class Captures(unittest.TestCase):
+    def test_markers_match_any_pid_but_the_same_process(self):
+        caps = {}
+        m = serial.Markers([serial.Pattern(r"\[nvme:(?P<nvme>\d+)\] nvme: up"),
+                            serial.Pattern(r"devmgr: nvme0 \(pid {capture:nvme}\) was killed")], caps)
+        m.advance("[nvme:7] nvme: up\ndevmgr: nvme0 (pid 8) was killed\n")
+        self.assertEqual((m.next, caps), (1, {"nvme": "7"}))          # another process: no match
+        self.assertRegex(m.describe_next(), r"marker #2 /devmgr: nvme0 \\\(pid \{capture:nvme\}")
+        m.advance("[nvme:7] nvme: up\ndevmgr: nvme0 (pid 8) was killed\ndevmgr: nvme0 (pid 7) was killed\n")
+        self.assertTrue(m.done)
+
+    def test_a_capture_is_escaped_and_never_partial(self):
+        caps = {"p": "1"}
+        self.assertIsNone(serial.Pattern(r"pid {capture:p}\b").search("pid 12", 0, caps))
+        caps = {"n": "a.b"}
+        self.assertIsNone(serial.Pattern(r"x {capture:n}").search("x axb", 0, caps))
+        self.assertIsNotNone(serial.Pattern(r"x {capture:n}").search("x a.b", 0, caps))
+
+    def test_a_marker_the_boot_log_satisfies_proves_nothing(self):
+        log = ("Sluice 0.1.0 x86_64\ncmdline: init=init test.addr_audit\n"
+               "[    0.1] I audit: address audit on\n[    0.2] I proc: started pid 1 'init'\n"
+               "[init:1] init: up\n[    0.3] I audit: address audit on\n"
+               "audit: after teardown: 5 results checked\n")
+        self.assertEqual(serial.boot_log_end(log), log.index("[    0.2]"))
+        self.assertEqual(serial.boot_log_end("no process ran\n"), len("no process ran\n"))
+        caps = {}
+        m = serial.Markers([serial.Pattern(r"cmdline: "), serial.Pattern(r"init: up"),
+                            serial.Pattern(r"audit: "), serial.Pattern(r"audit: after teardown")], caps)
+        m.advance(log)
+        self.assertTrue(m.done)
+        weak = m.satisfied_by_boot_log(log)
+        # cmdline: matched inside the boot log (a boot test); init: up is not in it;
+        # "audit: " matched the replayed line after it: proves nothing
+        self.assertEqual(len(weak), 1)
+        self.assertRegex(weak[0], r"marker #3 /audit: / also matches the boot log")
+
+    def test_a_marker_waits_for_its_capture(self):
+        caps = {}
+        m = serial.Markers([serial.Pattern("killed {capture:p}")], caps)
+        m.advance("killed 5\n")
+        self.assertFalse(m.done)
+        self.assertRegex(m.describe_next(), "its capture p was never captured")
+        caps["p"] = "5"
+        m.advance("killed 5\n")
+        self.assertTrue(m.done)
+
+    def test_input_types_a_captured_pid(self):
+        caps = {}
+        markers = serial.Markers([serial.Pattern(r"started nvme \(pid (?P<nvme>\d+)\)")], caps)
+        f = serial.InputFeeder([serial.Input(serial.Pattern("sh> "), "kill {capture:nvme}\r")], caps)
+        log = "sh> \n"
+        markers.advance(log)
+        self.assertEqual(f.poll(log, 0), [])                    # trigger seen, pid not yet known
+        self.assertRegex(f.waiting_for(), "capture nvme")
+        log += "started nvme (pid 6)\n"
+        markers.advance(log)
+        self.assertEqual([d for _, _, d in f.poll(log, 1)], [b"kill 6\r"])
+
+    def test_a_trigger_can_capture_for_its_own_send(self):
+        f = serial.InputFeeder([serial.Input(serial.Pattern(r"bound (?P<p>\d+)"), "kill {capture:p}\r")])
+        self.assertEqual([d for _, _, d in f.poll("bound 9\n", 0)], [b"kill 9\r"])
+
+    def test_scenario_captures_validate(self):
+        sc = scenario.validate("t", {"description": "d", "end": "quit", "markers": [
+            r"\[nvme:(?P<nvme>\d+)\] up", r"\(pid {capture:nvme}\) was killed", r"{capture:sh}"],
+            "input": [{"after": r"shell \(pid (?P<sh>\d+)\)", "send": "kill {capture:nvme}\r"}]}, Path("/b"))
+        self.assertEqual(sc.markers[0].defines, ["nvme"])
+        self.assertEqual(sc.inputs[0].uses(), ["nvme"])
+
+
+class NoLiteralPids(unittest.TestCase):
+    """Pids follow the order init starts things: a scenario that names one
+    breaks when a module is added, or passes for the wrong process. Markers,
+    triggers and forbidden patterns match any pid (\\d+) or a capture; a
+    typed `kill N` names a captured pid, unless the scenario shows N does
+    not exist (`kill: pid N: not-found`)."""
+
+    PID_RES = [re.compile(r"\\?\[[A-Za-z_][A-Za-z_0-9-]*:\d+\\?\]"),   # [nvme:4]
+               re.compile(r"\bpid \d")]                                   # (pid 4), pid 4 'x', started pid 4
+    KILL_RE = re.compile(r"\bkill (\d+)")
+
+    def literal_pids(self, data: dict) -> list[str]:
+        regexes = list(data.get("markers", [])) + list(data.get("forbidden", []))
+        regexes += [i.get("after", "") for i in data.get("input", [])]
+        absent = {m.group(1) for r in regexes for m in re.finditer(r"kill: pid (\d+): not-found", r)}
+
+        def strip_absent(r: str) -> str:
+            for n in absent:
+                r = r.replace(f"kill: pid {n}: not-found", "")
+            return r
+
+        found = [repr(r) for r in regexes if any(p.search(strip_absent(r)) for p in self.PID_RES)]
+        found += [f"send {i['send']!r}" for i in data.get("input", [])
+                  for m in self.KILL_RE.finditer(i.get("send", "")) if m.group(1) not in absent]
+        return found
+
+    def test_the_lint_finds_literal_pids(self):
+        data = {"markers": [r"\[nvme:4\] up", r"devmgr: nvme0 \(pid 5\) was killed", r"\[nvme:\d+\] ok",
+                            "kill: pid 99: not-found"],
+                "input": [{"after": "x", "send": "kill 5\r"}, {"after": "y", "send": "kill 99\r"},
+                          {"after": "z", "send": "kill {capture:nvme}\r"}]}
+        self.assertEqual(self.literal_pids(data), [repr(r"\[nvme:4\] up"),
+                                                   repr(r"devmgr: nvme0 \(pid 5\) was killed"),
+                                                   "send 'kill 5\\r'"])
+
+    def test_no_scenario_names_a_literal_pid(self):
+        import tomllib
+        for path in sorted(HERE.glob("*.toml")) + sorted(HERE.glob("soak/*.toml")):
+            with self.subTest(scenario=path.name):
+                self.assertEqual(self.literal_pids(tomllib.loads(path.read_text())), [])
+
+
+class Trace(unittest.TestCase):
+    LOG = ("pci_nvme_mmio_doorbell_sq sqid 0 new_tail 1\n"
+           "pci_nvme_dbbuf_config dbs_addr=0x1000 eis_addr=0x2000\n"
+           "pci_cfg_read nvme 00:01.0 @0xfc -> 0x0\n"
+           "1234@1700000000.000001:pci_nvme_mmio_doorbell_sq sqid 1 new_tail 5\n"
+           "pci_nvme_mmio_doorbell_cq cqid 1 new_head 5\n"
+           "pci_nvme_irq_msix raising MSI-X IRQ vector 1\n"
+           "pci_nvme_irq_msix raising MSI-X IRQ vector 0\n"
+           "pci_cfg_read nvme 00:01.0 @0xfc -> 0x0\n"
+           "pci_cfg_read nvme 00:01.0 @0x4 -> 0x7\n"
+           "pci_nvme_mmio_doorbell_sq sqid 1 new_tail 6\n")
+
+    def test_nvme_counts(self):
+        with tempfile.TemporaryDirectory() as d:
+            f = Path(d) / "trace.log"
+            f.write_text(self.LOG)
+            c = trace.nvme_counts(f)
+        self.assertEqual(c["total"], {"sq": 2, "cq": 1, "sq_admin": 1, "cq_admin": 0, "irq": 1,
+                                      "irq_vector0": 1, "dbbuf_config": 1})
+        self.assertEqual((c["markers"], c["windows"]), (2, [{"sq": 1, "cq": 1, "irq": 1}]))
+        self.assertEqual(trace.per_io(c["total"], 2),
+                         {"sq_per_io": 1.0, "cq_per_io": 0.5, "db_per_io": 1.5, "irq_per_io": 0.5})
+        self.assertEqual(trace.per_io(c["total"], 0), {})
+
+    def test_qemu_args(self):
+        self.assertEqual(trace.qemu_args(["a", "b"], Path("/r/t.log")), ["-trace", "a", "-trace", "b", "-D", "/r/t.log"])
+
+
+class HostFacts(unittest.TestCase):
+    def test_facts_have_the_shared_keys(self):
+        f = host.facts()
+        self.assertEqual(tuple(f), host.FACT_KEYS)
+        self.assertTrue(all(isinstance(x, float) for x in f["loadavg_before"]))
+        self.assertRegex(host.describe(f), r"^date .*; host CPU .* CPUs, Linux ")
+
+    def test_old_result_files_read_with_todays_keys(self):
+        files = sorted((HERE.parent.parent / "bench" / "results").glob("*.json"))
+        self.assertTrue(files)
+        for path in files:
+            data = json.loads(path.read_text())
+            all_facts = [data["facts"]] + [v["facts"] for v in (data.get("linux") or {}).values() if v]
+            for facts in all_facts:
+                with self.subTest(file=path.name):
+                    n = host.normalize_facts(facts)
+                    self.assertIn("qemu", n)
+                    self.assertNotIn("qemu_version", n)
+                    self.assertTrue(all(isinstance(x, float) for x in n.get("loadavg_before", [])))
+
+    def test_meter(self):
+        noise = host.Meter().start().stop()
+        self.assertEqual(set(noise), {"wall_s", "loadavg", "qemu_cpu_s", "other_cpu_seconds"})
+
+
+class QemuCommand(unittest.TestCase):
+    def test_direct_kernel_boot_and_trace(self):
+        cfg = qemu.QemuConfig(kernel=Path("/g/bzImage"), initrd=Path("/g/initrd"), append="console=ttyS0",
+                              accel_opts="thread=single", smp=2, devices="none", serial="file:/r/s.log",
+                              extra_args=["-device", "nvme"], trace_events=["pci_cfg_read"],
+                              trace_log=Path("/r/t.log"))
+        cmd = qemu.build_command(cfg)
+        self.assertEqual(cmd[cmd.index("-accel") + 1], "tcg,thread=single")
+        for a, b in [("-kernel", "/g/bzImage"), ("-initrd", "/g/initrd"), ("-append", "console=ttyS0"),
+                     ("-smp", "2"), ("-D", "/r/t.log")]:
+            self.assertEqual(cmd[cmd.index(a) + 1], b)
+        self.assertEqual(cmd[-4:], ["-trace", "pci_cfg_read", "-D", "/r/t.log"])
+        self.assertIn("isa-debug-exit,iobase=0xf4,iosize=0x04", cmd)   # the same machine as Sluice's
+        with self.assertRaisesRegex(qemu.QemuError, "not both"):
+            qemu.build_command(qemu.QemuConfig(image=Path("/i.iso"), kernel=Path("/k"), devices="none"))
+        with self.assertRaisesRegex(qemu.QemuError, "trace log"):
+            qemu.build_command(qemu.QemuConfig(devices="none", trace_events=["x"]))
+
+    def test_exit_meanings(self):
+        self.assertEqual(qemu.describe_exit(qemu.PANIC_EXIT_STATUS), "the kernel panicked (isa-debug-exit)")
+        self.assertEqual(qemu.describe_exit(1), "QEMU error")
+
+
+class BootLoop(unittest.TestCase):
+    """harness.boot's loop against a stand-in for QEMU (a shell writing the serial log)."""
+
+    def boot(self, script: str, timeout: float, until=None):
+        def fake_command(cfg):
+            log = cfg.serial[len("file:"):]
+            return ["sh", "-c", script.replace("LOG", log)]
+        with tempfile.TemporaryDirectory() as d, mock.patch.object(boot_mod, "build_command", fake_command):
+            return boot_mod.boot(qemu.QemuConfig(devices="none"), Path(d), timeout, until=until, settle=0)
+
+    def test_exit_by_itself(self):
+        b = self.boot("printf 'a\\r\\nb\\n' > LOG; exit 3", 10)
+        self.assertEqual((b.rc, b.stopped, b.timed_out, b.text), (3, False, False, "a\nb\n"))
+        self.assertEqual(set(b.noise), {"wall_s", "loadavg", "qemu_cpu_s", "other_cpu_seconds"})
+
+    def test_stopped_once_done_appears(self):
+        b = self.boot("echo 'bench: done' > LOG; exec sleep 30", 20, until=re.compile("bench: done"))
+        self.assertEqual((b.rc, b.stopped, b.timed_out), (0, True, False))
+        self.assertLess(b.noise["wall_s"], 10)
+
+    def test_timeout_kills(self):
+        b = self.boot("echo starting > LOG; exec sleep 30", 1)
+        self.assertEqual((b.rc, b.timed_out, b.text), (None, True, "starting\n"))
+
+
+class DiskBytes(unittest.TestCase):
+    def test_first_difference(self):
+        a = bytes(200000)
+        self.assertIsNone(images.first_difference(a, a))
+        b = bytearray(a)
+        b[70000] = 1
+        b[150001] = 2
+        self.assertEqual(images.first_difference(bytes(b), a, chunk=4096), (70000, 2))
+
+    def test_raw_and_random(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = images.ensure_raw(Path(d) / "x" / "d.img", 4096)
+            self.assertEqual(p.stat().st_size, 4096)
+            p.write_bytes(b"kept")
+            images.ensure_raw(p, 4096)
+            self.assertEqual(p.read_bytes(), b"kept")
+        self.assertEqual(images.random_bytes(16, 5), images.random_bytes(16, 5))
+        self.assertNotEqual(images.random_bytes(16, 5), images.random_bytes(16, 6))
+
+
+class SerialLogFile(unittest.TestCase):
+    def test_incremental_and_cleaned(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "serial.log"
+            with serial.SerialLog(path) as log:
+                self.assertEqual(log.read(), "")            # not there yet
+                path.write_bytes(b"\x1b[2Jone\r\n")
+                self.assertEqual(log.read(), "one\n")
+                with open(path, "ab") as f:
+                    f.write(b"two\r\n")
+                self.assertEqual((log.read(), log.text), ("two\n", "one\ntwo\n"))
+            self.assertEqual(serial.read_all(path), "one\ntwo\n")
+            self.assertEqual(serial.read_all(Path(d) / "none"), "")
+
+
 class Image(unittest.TestCase):
     def test_gpt_structures(self):
         total = 20480
-        s = mkimage.gpt_structures(total, 2048, total - 2049, "EFI System",
-                                   mkimage.guid_from("d"), mkimage.guid_from("p"))
+        s = images.gpt_structures(total, 2048, total - 2049, "EFI System",
+                                   images.guid_from("d"), images.guid_from("p"))
         mbr = s[0]
         self.assertEqual(mbr[510:512], b"\x55\xaa")
         self.assertEqual(mbr[446 + 4], 0xEE)
@@ -531,10 +846,10 @@ class Image(unittest.TestCase):
             self.assertEqual(zlib.crc32(entries), fields[13])
             first, last = struct.unpack_from("<QQ", entries, 32)
             self.assertEqual((first, last), (2048, total - 2049))
-            self.assertEqual(entries[:16], mkimage.ESP_TYPE_GUID.bytes_le)
+            self.assertEqual(entries[:16], images.ESP_TYPE_GUID.bytes_le)
 
     def test_grub_cfg(self):
-        cfg = mkimage.grub_cfg("console=com1 a=b", ["m1", "m2"])
+        cfg = images.grub_cfg("console=com1 a=b", ["m1", "m2"])
         for line in ["serial --unit=0 --speed=115200", "terminal_input serial console",
                      "terminal_output serial console", "set timeout=0",
                      "multiboot2 /boot/sluice-kernel console=com1 a=b",

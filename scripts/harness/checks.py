@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable
 
 # ---------------------------------------------------------------------------
 # PCI: the kernel's view
@@ -270,20 +269,14 @@ def compare_pci(kernel: dict[str, PciFunction], qemu: dict[str, PciFunction],
                 diffs.append(f"{bdf} bar{idx}: kernel reports {kb.describe()}; QEMU has no such BAR")
             elif (kb.kind, kb.prefetch, kb.address, kb.size) != (qb.kind, qb.prefetch, qb.address, qb.size):
                 diffs.append(f"{bdf} bar{idx}: kernel {kb.describe()}; QEMU {qb.describe()}")
-        if q.msix is not None or k.msix is not None:
-            if k.msix is None:
-                diffs.append(f"{bdf}: missing msix line; QEMU has {q.msix.describe()}")
-            elif q.msix is None:
-                diffs.append(f"{bdf}: kernel reports {k.msix.describe()}; device has no MSI-X")
-            elif k.msix != q.msix:
-                diffs.append(f"{bdf}: kernel {k.msix.describe()}; QEMU {q.msix.describe()}")
-        if q.msi is not None or k.msi is not None:
-            if k.msi is None:
-                diffs.append(f"{bdf}: missing msi line; QEMU has {q.msi.describe()}")
-            elif q.msi is None:
-                diffs.append(f"{bdf}: kernel reports {k.msi.describe()}; device has no MSI")
-            elif k.msi != q.msi:
-                diffs.append(f"{bdf}: kernel {k.msi.describe()}; QEMU {q.msi.describe()}")
+        for attr, name in (("msix", "MSI-X"), ("msi", "MSI")):
+            kc, qc = getattr(k, attr), getattr(q, attr)
+            if kc is None and qc is not None:
+                diffs.append(f"{bdf}: missing {attr} line; QEMU has {qc.describe()}")
+            elif qc is None and kc is not None:
+                diffs.append(f"{bdf}: kernel reports {kc.describe()}; device has no {name}")
+            elif kc != qc:
+                diffs.append(f"{bdf}: kernel {kc.describe()}; QEMU {qc.describe()}")
     if summary is None:
         diffs.append("no 'pci: <N> functions on <M> buses' summary line")
     else:
@@ -365,7 +358,7 @@ def compare_modules(expected: list[tuple[str, int]], log: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
-# Registry used by run_scenario.py
+# Registry used by harness.runner
 
 
 @dataclass
