@@ -1,5 +1,5 @@
 // Little-endian integers at fixed offsets of a message buffer whose size
-// the caller already checked (IPC message fields: lib/abi/block.h). For
+// the caller already checked (IPC message fields: lib/protocol/block.h). For
 // untrusted input of unknown length use ByteView (util/byte_view.h).
 #pragma once
 

@@ -1,4 +1,4 @@
-// A consumer's side of the BlockDevice service (lib/abi/block.h): attach a
+// A consumer's side of the BlockDevice service (lib/protocol/block.h): attach a
 // channel to a provider's service endpoint, queue requests in the shared
 // ring, collect completions. Used by the shell's `blk` commands and by
 // blkbench. The rings and the data buffer are the provider's (this side
@@ -10,7 +10,7 @@
 // ring holds that many).
 #pragma once
 
-#include "abi/block.h"
+#include "protocol/block.h"
 #include "abi/ipc.h"
 #include "rt/handle.h"
 #include "rt/service.h"

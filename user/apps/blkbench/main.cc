@@ -1,4 +1,4 @@
-// blkbench: drives a BlockDevice (lib/abi/block.h) and reports what it
+// blkbench: drives a BlockDevice (lib/protocol/block.h) and reports what it
 // measured. Arguments (space separated key=value, from the manifest's args):
 //   dev=nvme0n1     the device (<provider>n<nsid>; the manifest must serve us)
 //   mode=randread   randread | randwrite | read | write (sequential) |

@@ -18,10 +18,10 @@
 // bound again after its backoff, until its restart limit.
 //
 // With an endpoint granted as "service" it answers `lsdev` queries
-// (lib/abi/devmgr.h): every function with its provider, backend, windows,
+// (lib/protocol/devmgr.h): every function with its provider, backend, windows,
 // state and restart count.
 //
-// Device services (lib/abi/service.h): for each provider entry that serves
+// Device services (lib/protocol/service.h): for each provider entry that serves
 // anyone, init grants devmgr the entry's directory endpoint ("svcN").
 // devmgr gives every function the entry binds an endpoint of its own
 // (passed to the provider as "service", and again to a restarted one) and
@@ -49,8 +49,8 @@
 // active then (the pool went elsewhere before the death) does devmgr
 // revoke the second copy too. Everything stays below the anchor, so the
 // shell's revoke reaches what every provider of the binding handed out.
-#include "abi/devmgr.h"
-#include "abi/service.h"
+#include "protocol/devmgr.h"
+#include "protocol/service.h"
 #include "devices/virtio_class.h"
 #include "manifest/manifest.h"
 #include "rt/log.h"
@@ -497,10 +497,10 @@ u32 find_instance(u32 k, u32 instance, u32* count) {
 // Every Open gets its own badge: the provider binds a consumer's channels
 // to the badge it attached with, so one consumer cannot ping or detach
 // another's. Its high half is the consumer's identity, from the badge of
-// the directory capability init granted it (lib/abi/service.h).
+// the directory capability init granted it (lib/protocol/service.h).
 u64 g_next_badge;
 
-// A consumer opens an instance of entry k's service (lib/abi/service.h).
+// A consumer opens an instance of entry k's service (lib/protocol/service.h).
 void serve_directory(void*, u32 k) {
     abi::Message m{};
     if (!rt::endpoint_receive(g_directories[k], m, 0).ok()) return;

@@ -12,7 +12,7 @@
 // disk this way. Interactive `blk` commands wait until it is done.
 #include <stdarg.h>
 
-#include "abi/devmgr.h"
+#include "protocol/devmgr.h"
 #include "blk.h"
 #include "cap/rights.h"
 #include "rt/spawn.h"

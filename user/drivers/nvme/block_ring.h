@@ -1,4 +1,4 @@
-// The provider's side of one BlockDevice channel's rings (lib/abi/block.h):
+// The provider's side of one BlockDevice channel's rings (lib/protocol/block.h):
 // the only code in the provider that reads or writes the shared ring
 // memory. The consumer can write any byte of it at any moment, so:
 //  - the indices the provider owns (request_head, completion_tail) live
@@ -19,7 +19,7 @@
 // whatever the consumer does with its copy.
 #pragma once
 
-#include "abi/block.h"
+#include "protocol/block.h"
 #include "util/result.h"
 
 namespace nvme_driver {

@@ -1,6 +1,6 @@
 #include "block_service.h"
 
-#include "abi/service.h"
+#include "protocol/service.h"
 
 #include "nvme/command.h"
 #include "rt/log.h"

@@ -1,4 +1,4 @@
-// The NVMe provider's BlockDevice service (lib/abi/block.h, DESIGN §6):
+// The NVMe provider's BlockDevice service (lib/protocol/block.h, DESIGN §6):
 // consumers attach over the service endpoint, then queue requests in
 // shared rings; this turns them into NVMe commands (split to the
 // controller's transfer limit), submits them in batches through the broker
@@ -29,7 +29,7 @@
 // status field.
 #pragma once
 
-#include "abi/block.h"
+#include "protocol/block.h"
 #include "abi/ipc.h"
 #include "abi/nvme.h"
 #include "block_ring.h"
@@ -41,7 +41,7 @@ namespace nvme_driver {
 class BlockService {
 public:
     static constexpr u32 kMaxChannels = 4;
-    // Channels one consumer may hold (lib/abi/service.h: the badge's high
+    // Channels one consumer may hold (lib/protocol/service.h: the badge's high
     // half says which consumer): the others always find one free.
     static constexpr u32 kChannelsPerConsumer = 2;
     // The channel id a consumer is given names the slot (low bits) and the

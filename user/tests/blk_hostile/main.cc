@@ -1,5 +1,5 @@
 // blk_hostile: a hostile consumer of the BlockDevice service
-// (lib/abi/block.h), for the block_hostile scenario. It attacks the NVMe
+// (lib/protocol/block.h), for the block_hostile scenario. It attacks the NVMe
 // provider through everything a consumer can touch — the Attach message,
 // the capabilities it holds, the shared rings — while honest consumers
 // (the shell, blkbench) keep reading and writing the disk; the scenario
@@ -26,7 +26,7 @@
 //                   completion; then holds them (the process stays)
 // Arguments: attacks=<comma separated names> (default: all, in this order).
 // It reads only (blocks from kPlayground on); it never writes the disk.
-#include "abi/block.h"
+#include "protocol/block.h"
 #include "rt/block_client.h"
 #include "rt/log.h"
 #include "rt/rights.h"

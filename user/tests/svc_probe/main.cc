@@ -1,4 +1,4 @@
-// svc_probe: a consumer of a device service directory (lib/abi/service.h),
+// svc_probe: a consumer of a device service directory (lib/protocol/service.h),
 // as the manifest grants it ("svc.<provider>", call). It reports what it
 // may and may not do, one line each, for the service_directory scenario:
 //  1. open every instance; each answers Identity with its controller's
@@ -14,8 +14,8 @@
 //     consumer, as far as the provider can tell) the same channel id and
 //     generation are Stale for Ping and Detach, and the channel lives on;
 //  5. an Attach whose notification is not one is refused (wrong-type).
-#include "abi/block.h"
-#include "abi/service.h"
+#include "protocol/block.h"
+#include "protocol/service.h"
 #include "rt/block_client.h"
 #include "rt/log.h"
 #include "rt/rights.h"

@@ -4,7 +4,7 @@
 // One [provider] entry may bind several PCI functions — a cloud VM has one
 // NVMe controller per volume on AWS Nitro, and a manifest should not have
 // to pin each by address. Every bound function is an *instance* with an
-// endpoint of its own, speaking the device's protocol (lib/abi/block.h).
+// endpoint of its own, speaking the device's protocol (lib/protocol/block.h).
 // The endpoint a consumer is granted ("svc.<provider>") is the entry's
 // directory, served by the device manager: it hands out the instances'
 // endpoints with `call` (and `transfer`, which moving a handle needs),
@@ -27,6 +27,11 @@
 // "nvme0.1n1". An instance's endpoint outlives its provider: a restarted
 // provider serves the same one, so consumers only attach again.
 #pragma once
+
+// A protocol between user processes (lib/protocol/), not the kernel's ABI.
+#ifdef SLUICE_KERNEL
+#error "lib/protocol/ is spoken between user processes: the kernel has no business including it"
+#endif
 
 #include "util/types.h"
 

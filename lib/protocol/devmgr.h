@@ -12,6 +12,11 @@
 // shell's `lsdev`, `revoke` and `events`.
 #pragma once
 
+// A protocol between user processes (lib/protocol/), not the kernel's ABI.
+#ifdef SLUICE_KERNEL
+#error "lib/protocol/ is spoken between user processes: the kernel has no business including it"
+#endif
+
 #include "abi/events.h"
 #include "util/types.h"
 

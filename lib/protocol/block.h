@@ -22,6 +22,11 @@
 // device failure, the NVMe status field.
 #pragma once
 
+// A protocol between user processes (lib/protocol/), not the kernel's ABI.
+#ifdef SLUICE_KERNEL
+#error "lib/protocol/ is spoken between user processes: the kernel has no business including it"
+#endif
+
 #include "util/types.h"
 
 namespace abi {
