@@ -27,6 +27,9 @@
 #error "lib/protocol/ is spoken between user processes: the kernel has no business including it"
 #endif
 
+#include <stddef.h>
+
+#include "ring/spsc_ring.h"
 #include "util/types.h"
 
 namespace abi {
@@ -113,37 +116,44 @@ struct BlockCompletion {
 };
 static_assert(sizeof(BlockCompletion) == 16);
 
-// The ring memory object: two single-producer single-consumer rings with
-// free-running u32 indices (slot = index % kBlockRingEntries). The consumer
-// produces requests and the provider completions; a producer publishes
-// entries before it moves its tail (release), a reader reads the tail
-// before the entries (acquire). Each index has one writer: request_tail
-// and completion_head the consumer, request_head and completion_tail the
-// provider.
+// The ring memory object: two single-producer single-consumer rings
+// (lib/ring/spsc_ring.h: free-running u32 indices, slot = index %
+// kBlockRingEntries, release/acquire on the indices). The consumer
+// produces requests and the provider completions. Each index has one
+// writer: request.tail and completion.head the consumer, request.head and
+// completion.tail the provider.
 //
-// What the provider trusts of it: nothing. It keeps its own copies of the
-// indices it writes and never reads them back; it copies a request out of
-// its slot once and uses only the copy; and it checks every index the
-// consumer wrote — request_tail - request_head and completion_tail -
-// completion_head (u32 arithmetic) must be at most kBlockRingEntries, or
-// the consumer is breaking the protocol and its channel is closed. A
-// consumer has at most kBlockRingEntries requests outstanding (taken by
-// the provider and not yet answered into the completion ring): the
-// provider takes no more from it until it makes room by consuming
-// completions.
+// What the provider trusts of it: nothing (the ring library's rules). It
+// keeps its own copies of the indices it writes and never reads them back;
+// it copies a request out of its slot once and uses only the copy; and
+// every index the consumer wrote only moves forward and stays within a
+// ring's length of the provider's own — request.tail at most
+// kBlockRingEntries ahead of request.head, completion.head never past
+// completion.tail — or the consumer is breaking the protocol and its
+// channel is closed. A consumer has at most kBlockRingEntries requests
+// outstanding (taken by the provider and not yet answered into the
+// completion ring): the provider takes no more from it until it makes room
+// by consuming completions.
 constexpr u32 kBlockRingEntries = 128;
 struct BlockRings {
-    u32 request_head;  // provider: next request to take
-    u32 request_tail;  // consumer: next free request slot
+    ring::Indices request;  // head: the provider's (next to take); tail: the consumer's (next free slot)
     u32 pad0[14];
-    u32 completion_head;  // consumer
-    u32 completion_tail;  // provider
+    ring::Indices completion;  // head: the consumer's; tail: the provider's
     u32 pad1[14];
     BlockRequest requests[kBlockRingEntries];
     BlockCompletion completions[kBlockRingEntries];
 };
 constexpr u64 kBlockRingBytes = 16384;
 static_assert(sizeof(BlockRings) <= kBlockRingBytes);
+// The layout consumers map (each index pair on a cache line of its own).
+static_assert(offsetof(BlockRings, request) == 0 && offsetof(BlockRings, completion) == 64 &&
+              offsetof(BlockRings, requests) == 128 &&
+              offsetof(BlockRings, completions) == 128 + 40 * kBlockRingEntries);
+// The two views of each ring.
+using BlockRequestProducer = ring::Producer<BlockRequest, kBlockRingEntries>;   // the consumer's
+using BlockRequestConsumer = ring::Consumer<BlockRequest, kBlockRingEntries>;   // the provider's
+using BlockCompletionProducer = ring::Producer<BlockCompletion, kBlockRingEntries>;  // the provider's
+using BlockCompletionConsumer = ring::Consumer<BlockCompletion, kBlockRingEntries>;  // the consumer's
 constexpr u64 kBlockMaxDataBytes = 2ull << 20;
 
 }  // namespace abi

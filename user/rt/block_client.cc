@@ -106,6 +106,8 @@ Result<void> BlockClient::attach(u64 data_bytes) {
     m_provider_note = static_cast<Handle&&>(provider_note);
     m_note = static_cast<Handle&&>(note);
     m_rings = reinterpret_cast<abi::BlockRings*>(rings_at.value());
+    m_requests = abi::BlockRequestProducer(m_rings->request, m_rings->requests);
+    m_completions = abi::BlockCompletionConsumer(m_rings->completion, m_rings->completions);
     m_data = reinterpret_cast<u8*>(data_at.value());
     return {};
 }
@@ -140,6 +142,8 @@ Result<void> BlockClient::detach() {
     // Closing the handles unmaps what was mapped through them (nothing is
     // left to unmap of a revoked one).
     m_rings = nullptr;
+    m_requests = {};
+    m_completions = {};
     m_data = nullptr;
     m_data_buffer.reset();
     m_provider_note.reset();
@@ -149,10 +153,13 @@ Result<void> BlockClient::detach() {
 }
 
 bool BlockClient::queue(const abi::BlockRequest& r) {
-    u32 tail = m_rings->request_tail;
-    if (tail - __atomic_load_n(&m_rings->request_head, __ATOMIC_ACQUIRE) >= abi::kBlockRingEntries) return false;
-    m_rings->requests[tail % abi::kBlockRingEntries] = r;
-    __atomic_store_n(&m_rings->request_tail, tail + 1, __ATOMIC_RELEASE);
+    // The provider's head is read again only when the room last seen is
+    // used up. A head it could not have written (the ring library's
+    // checks) leaves the ring full: nothing is queued over slots it has not
+    // taken.
+    if (!m_requests.room() && !m_requests.refresh().ok()) return false;
+    if (!m_requests.put(r)) return false;
+    m_requests.publish();
     return true;
 }
 
@@ -163,12 +170,13 @@ Result<u32> BlockClient::wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns
     u64 deadline = started + timeout_ns;
     u64 next_ping = started + kLivenessCheckNs;
     for (;;) {
-        u32 head = m_rings->completion_head;
-        u32 tail = __atomic_load_n(&m_rings->completion_tail, __ATOMIC_ACQUIRE);
+        // A tail the provider could not have written is its breaking the
+        // protocol: Malformed, as for any reply of its that makes no sense.
+        if (!m_completions.ready()) TRY(m_completions.refresh());
         u32 n = 0;
-        while (head != tail && n < max) out[n++] = m_rings->completions[head++ % abi::kBlockRingEntries];
+        while (n < max && m_completions.take(&out[n])) n++;
         if (n) {
-            __atomic_store_n(&m_rings->completion_head, head, __ATOMIC_RELEASE);
+            m_completions.release();
             if (kick) this->kick();
             return n;
         }

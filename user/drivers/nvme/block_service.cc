@@ -222,7 +222,9 @@ void BlockService::attach(abi::Message& m) {
     // as the channel goes out of scope, or when the channel is released.)
     auto at = rt::memory_map(c.ring_memory.get(), 0, abi::kMapWrite);
     if (!at.ok()) return refuse(at.status(), "ring mapping");
-    c.ring = BlockRing(reinterpret_cast<abi::BlockRings*>(at.value()));
+    auto* rings = reinterpret_cast<abi::BlockRings*>(at.value());
+    c.requests = abi::BlockRequestConsumer(rings->request, rings->requests);
+    c.completions = abi::BlockCompletionProducer(rings->completion, rings->completions);
     auto data = rt::dma_buffer_create(m_ctrl.pool(), bytes);
     auto note = rt::notification_create();
     if (!data.ok() || !note.ok()) return refuse(!data.ok() ? data.status() : note.status(), "data buffer or notification");
@@ -363,6 +365,10 @@ void BlockService::take_requests() {
         }
     }
     m_first_turn = (m_first_turn + 1) % kMaxChannels;
+    // The slots taken go back to their consumers: one store per ring per
+    // pass, not one per request.
+    for (Channel& c : m_channels)
+        if (c.state == ChannelState::Live) c.requests.release();
     flush_batch();
 }
 
@@ -373,14 +379,23 @@ bool BlockService::step(u32 ch) {
         // Its records are its ring's length: a consumer that does not take
         // its answers stops only itself.
         if (c.records == abi::kBlockRingEntries) return false;
-        auto waiting = c.ring.pending();
-        if (!waiting.ok()) {
-            close_channel(ch, "request tail %u is not within %u of head %u", c.ring.bad_index(),
-                          abi::kBlockRingEntries, c.ring.request_head());
-            return false;
+        // The consumer's tail is read again only when what it last said
+        // has all been taken.
+        if (!c.requests.ready()) {
+            auto waiting = c.requests.refresh();
+            if (!waiting.ok()) {
+                u32 tail = c.requests.bad_index();
+                if (tail - c.requests.head() <= abi::kBlockRingEntries)
+                    close_channel(ch, "request tail %u moved back from %u", tail, c.requests.tail_seen());
+                else
+                    close_channel(ch, "request tail %u is not within %u of head %u", tail, abi::kBlockRingEntries,
+                                  c.requests.head());
+                return false;
+            }
+            if (!waiting.value()) return false;
         }
-        if (!waiting.value()) return false;
-        abi::BlockRequest r = c.ring.take();  // the one copy: the consumer may be rewriting the slot
+        abi::BlockRequest r;
+        (void)c.requests.take(&r);  // the one copy: the consumer may be rewriting the slot
         u16 record = static_cast<u16>(ch * abi::kBlockRingEntries + take_bit(c.free_records, abi::kBlockRingEntries / 64));
         c.records++;
         Request& q = m_requests[record];
@@ -567,21 +582,25 @@ void BlockService::post_ready() {
     for (u32 ch = 0; ch < kMaxChannels; ch++) {
         Channel& c = m_channels[ch];
         if (c.state != ChannelState::Live || c.answered_head == c.answered_tail) continue;
-        auto room = c.ring.completion_room();
+        auto room = c.completions.refresh();
         if (!room.ok()) {
-            close_channel(ch, "completion head %u is not within %u behind tail %u", c.ring.bad_index(),
-                          abi::kBlockRingEntries, c.ring.completion_tail());
+            u32 head = c.completions.bad_index();
+            if (c.completions.tail() - head <= abi::kBlockRingEntries)
+                close_channel(ch, "completion head %u moved back from %u", head, c.completions.head_seen());
+            else
+                close_channel(ch, "completion head %u is not within %u behind tail %u", head, abi::kBlockRingEntries,
+                              c.completions.tail());
             continue;
         }
         u32 posted = 0;
         for (; posted < room.value() && c.answered_head != c.answered_tail; posted++) {
             u16 record = c.answered[c.answered_head++ % abi::kBlockRingEntries];
             const Request& q = m_requests[record];
-            c.ring.post(abi::BlockCompletion{q.id, q.status, q.nvme_status, 0});
+            (void)c.completions.put(abi::BlockCompletion{q.id, q.status, q.nvme_status, 0});
             free_record(record);
         }
         if (!posted) continue;  // full: its consumer has yet to take what it has
-        c.ring.publish();
+        c.completions.publish();
         m_pending_signal |= 1u << ch;
     }
 }

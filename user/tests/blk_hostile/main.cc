@@ -15,10 +15,10 @@
 //   bad-requests    requests with bad ops, devices, offsets, lengths
 //   rewrite-slot    a second thread rewrites the request slots while the
 //                   provider reads them
-//   head-rewrite    moves the provider's request_head back
-//   tail-ahead      request_tail far ahead of the head
-//   tail-backwards  request_tail moved back past the head
-//   completion-head completion_head beyond the completion tail
+//   head-rewrite    moves the provider's request.head back
+//   tail-ahead      request.tail far ahead of the head
+//   tail-backwards  request.tail moved back past the head
+//   completion-head completion.head beyond the completion tail
 //   revoke-note     revokes the notification it handed the provider
 //   handle-stuffing sends handles with every Ping (they would fill the
 //                   provider's capability space), then attaches
@@ -122,7 +122,7 @@ void small_ring() {
     if (!at.ok()) return rt::log("blk_hostile: small-ring: FAILED to map");
     auto* rings = reinterpret_cast<abi::BlockRings*>(at.value());
     rings->requests[0] = read_request(1, kPlayground, 0);
-    __atomic_store_n(&rings->request_tail, 1u, __ATOMIC_RELEASE);
+    __atomic_store_n(&rings->request.tail, 1u, __ATOMIC_RELEASE);
     (void)rt::notification_signal(provider_note, 1);
     auto bits = rt::notification_wait(note.value().get(), 3'000'000'000ull);
     rt::log("blk_hostile: small-ring: attach with my own 4096-byte ring accepted; answer: %s",
@@ -241,7 +241,7 @@ void head_rewrite() {
     u32 first = collect(c, done, 1, 3'000'000'000ull);
     // Tell the provider it has not yet taken the last 100 slots.
     abi::BlockRings* rings = c.rings();
-    __atomic_store_n(&rings->request_head, rings->request_tail - 100, __ATOMIC_RELEASE);
+    __atomic_store_n(&rings->request.head, rings->request.tail - 100, __ATOMIC_RELEASE);
     c.kick();
     u32 extra = collect(c, done, 128, 1'000'000'000ull);
     rt::log("blk_hostile: head-rewrite: %u answer(s) to my request, %u to requests I never queued", first, extra);
@@ -251,7 +251,7 @@ void tail_ahead() {
     rt::BlockClient c(g_endpoint);
     if (!attach(c, "tail-ahead")) return;
     abi::BlockRings* rings = c.rings();
-    __atomic_store_n(&rings->request_tail, rings->request_tail + 1000, __ATOMIC_RELEASE);
+    __atomic_store_n(&rings->request.tail, rings->request.tail + 1000, __ATOMIC_RELEASE);
     c.kick();
     rt::log("blk_hostile: tail-ahead: request tail 1000 past the head; my channel: %s", ping_until_refused(c));
 }
@@ -264,7 +264,7 @@ void tail_backwards() {
     c.kick();
     u32 n = collect(c, done, 3, 3'000'000'000ull);
     abi::BlockRings* rings = c.rings();
-    __atomic_store_n(&rings->request_tail, rings->request_tail - 2, __ATOMIC_RELEASE);
+    __atomic_store_n(&rings->request.tail, rings->request.tail - 2, __ATOMIC_RELEASE);
     c.kick();
     rt::log("blk_hostile: tail-backwards: %u answered, then the tail moved back 2; my channel: %s", n,
             ping_until_refused(c));
@@ -274,7 +274,7 @@ void completion_head() {
     rt::BlockClient c(g_endpoint);
     if (!attach(c, "completion-head")) return;
     abi::BlockRings* rings = c.rings();
-    __atomic_store_n(&rings->completion_head, 5000u, __ATOMIC_RELEASE);
+    __atomic_store_n(&rings->completion.head, 5000u, __ATOMIC_RELEASE);
     (void)c.queue(read_request(1, kPlayground, 0));
     c.kick();
     rt::log("blk_hostile: completion-head: completion head 5000 past the tail; my channel: %s", ping_until_refused(c));
@@ -336,8 +336,8 @@ void hog() {
             rt::sleep_ns(10'000'000);
         }
         rt::log("blk_hostile: flood: the provider took %u of my requests and answered %u; holding them",
-                __atomic_load_n(&rings->request_head, __ATOMIC_ACQUIRE),
-                __atomic_load_n(&rings->completion_tail, __ATOMIC_ACQUIRE));
+                __atomic_load_n(&rings->request.head, __ATOMIC_ACQUIRE),
+                __atomic_load_n(&rings->completion.tail, __ATOMIC_ACQUIRE));
     }
     rt::log("blk_hostile: holding");
     for (;;) rt::sleep_ns(1'000'000'000ull);
