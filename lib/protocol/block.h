@@ -30,44 +30,79 @@
 #include <stddef.h>
 
 #include "ring/spsc_ring.h"
+#include "util/status.h"
 #include "util/types.h"
 
 namespace abi {
 
+// Requests are the structs below (lib/protocol/message.h puts and gets
+// them): data[0..4] is always the BlockOp.
 enum class BlockOp : u32 {
-    Info = 1,      // data[4..8] = device index -> BlockInfo (length 0 past the last device)
-    Identity = 2,  // data[4..8] = device index -> BlockIdentity
-    // Attach: handles[0] = a notification the provider signals after posting
-    // completions (signal|transfer), the only handle; data[4..8] = data
-    // buffer bytes wanted (<= kBlockMaxDataBytes; 0: the provider's default).
-    // Reply: data[0..4] = Status, data[4..8] = channel id (opaque: it names
-    // this attach, not only the slot, so it is never another channel's),
-    // data[8..16] = data
-    // buffer bytes, data[16..24] = the provider's generation (differs
-    // for every provider process, so a restarted one never takes an old
-    // channel for its own); handles[0] = the ring memory object
+    Info = 1,      // BlockDescribeRequest -> BlockInfo (length 0 past the last device)
+    Identity = 2,  // BlockDescribeRequest -> BlockIdentity (likewise)
+    // Attach: BlockAttachRequest; handles[0] = a notification the provider
+    // signals after posting completions (signal|transfer), the only handle.
+    // Reply: BlockAttachReply; handles[0] = the ring memory object
     // (kBlockRingBytes, BlockRings, read|write|map), handles[1] = the shared
     // data DmaBuffer (read|write|map), handles[2] = the notification the
     // consumer signals after queueing requests. All three are copies
     // derived from the provider's own: revoking or closing them reaches
-    // only the consumer's view.
+    // only the consumer's view. A refusal is a BlockStatusReply.
     Attach = 3,
     // Detach and Ping are answered only to the consumer that attached the
     // channel (the badge of the endpoint capability it called with; the
     // service directory gives every consumer its own).
-    // Detach: data[4..8] = channel id, data[8..16] = generation ->
-    // data[0..4] = Status (Stale when the channel is not this provider's).
-    // The provider forgets the channel at once: requests still in flight
-    // are abandoned (never answered), and the consumer's copies of the
-    // rings, the data buffer and the notification are revoked. A channel
-    // whose consumer breaks the ring protocol is closed the same way.
+    // Detach: BlockChannelRequest -> BlockStatusReply (Stale when the
+    // channel is not this provider's). The provider forgets the channel at
+    // once: requests still in flight are abandoned (never answered), and
+    // the consumer's copies of the rings, the data buffer and the
+    // notification are revoked. A channel whose consumer breaks the ring
+    // protocol is closed the same way.
     Detach = 4,
-    // Ping: data[4..8] = channel id, data[8..16] = generation -> data[0..4]
-    // = Ok while the channel is live at this provider, Stale when it is not
-    // (the provider that had it died; attach again). A consumer whose
-    // requests go unanswered asks this instead of guessing from a timeout.
+    // Ping: BlockChannelRequest -> BlockStatusReply: Ok while the channel
+    // is live at this provider, Stale when it is not (the provider that had
+    // it died; attach again). A consumer whose requests go unanswered asks
+    // this instead of guessing from a timeout.
     Ping = 5,
 };
+
+struct BlockDescribeRequest {  // Info, Identity
+    BlockOp op;
+    u32 device;  // index at this provider
+};
+static_assert(sizeof(BlockDescribeRequest) == 8 && offsetof(BlockDescribeRequest, device) == 4);
+
+struct BlockAttachRequest {
+    BlockOp op;
+    u32 data_bytes;  // data buffer bytes wanted (<= kBlockMaxDataBytes; 0: the provider's default)
+};
+static_assert(sizeof(BlockAttachRequest) == 8 && offsetof(BlockAttachRequest, data_bytes) == 4);
+
+struct BlockAttachReply {
+    Status status;
+    // Opaque: it names this attach, not only the slot, so it is never
+    // another channel's.
+    u32 channel;
+    u64 data_bytes;  // of the shared data buffer
+    // The provider's generation: differs for every provider process, so a
+    // restarted one never takes an old channel for its own.
+    u64 generation;
+};
+static_assert(sizeof(BlockAttachReply) == 24 && offsetof(BlockAttachReply, channel) == 4 &&
+              offsetof(BlockAttachReply, data_bytes) == 8 && offsetof(BlockAttachReply, generation) == 16);
+
+struct BlockChannelRequest {  // Detach, Ping: the channel as Attach named it
+    BlockOp op;
+    u32 channel;
+    u64 generation;
+};
+static_assert(sizeof(BlockChannelRequest) == 16 && offsetof(BlockChannelRequest, channel) == 4 &&
+              offsetof(BlockChannelRequest, generation) == 8);
+
+struct BlockStatusReply {  // Detach, Ping, refusals (an unknown op: InvalidArgument)
+    Status status;
+};
+static_assert(sizeof(BlockStatusReply) == 4);
 
 struct BlockInfo {
     u64 blocks;          // device size in blocks

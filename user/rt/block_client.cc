@@ -1,15 +1,10 @@
 #include "rt/block_client.h"
 
+#include "protocol/message.h"
 #include "rt/rights.h"
 #include "rt/sys.h"
-#include "util/le_bytes.h"
 
 namespace rt {
-
-using le::get_u32;
-using le::get_u64;
-using le::put_u32;
-using le::put_u64;
 
 Result<BlockDeviceRef> find_block_device(const ServiceInstance* instances, u32 count, const char* name, usize len) {
     for (u32 i = 0; i < count; i++) {
@@ -39,14 +34,10 @@ Result<void> BlockClient::call(abi::Message& m) { return endpoint_call(m_service
 template <typename T>
 Result<T> BlockClient::describe(abi::BlockOp op, u32 device) {
     abi::Message m{};
-    put_u32(m.data, static_cast<u32>(op));
-    put_u32(m.data + 4, device);
-    m.length = 8;
+    abi::put_body(m, abi::BlockDescribeRequest{op, device});
     TRY(call(m));
     if (m.length < sizeof(T)) return Status::NotFound;
-    T out;
-    __builtin_memcpy(&out, m.data, sizeof out);
-    return out;
+    return abi::body_of<T>(m);
 }
 
 Result<abi::BlockInfo> BlockClient::info(u32 device) { return describe<abi::BlockInfo>(abi::BlockOp::Info, device); }
@@ -71,17 +62,15 @@ Result<void> BlockClient::attach(u64 data_bytes) {
     for (u32 attempt = 0;; attempt++) {
         auto note_copy = TRY(duplicate(note.get(), cap_rights::kSignal | cap_rights::kTransfer));
         m = abi::Message{};
-        put_u32(m.data, static_cast<u32>(abi::BlockOp::Attach));
-        put_u32(m.data + 4, static_cast<u32>(data_bytes));
-        m.length = 8;
+        abi::put_body(m, abi::BlockAttachRequest{abi::BlockOp::Attach, static_cast<u32>(data_bytes)});
         m.handle_count = 1;
         m.handles[0] = note_copy.release();
         auto answered = call(m);
         if (answered.ok()) break;
         if (answered.status() != Status::Stale || attempt + 1 == kAttachAttempts) return answered.status();
     }
-    Status s = m.length >= 4 ? static_cast<Status>(get_u32(m.data)) : Status::Malformed;
-    if (s == Status::Ok && (m.length < 24 || m.handle_count != 3)) s = Status::Malformed;
+    Status s = abi::reply_status(m);
+    if (s == Status::Ok && (m.length < sizeof(abi::BlockAttachReply) || m.handle_count != 3)) s = Status::Malformed;
     if (s != Status::Ok) {
         for (u32 i = 0; i < m.handle_count; i++) (void)close(m.handles[i]);
         return s;
@@ -89,9 +78,10 @@ Result<void> BlockClient::attach(u64 data_bytes) {
     Handle ring(m.handles[0]);
     Handle data(m.handles[1]);
     Handle provider_note(m.handles[2]);
-    m_channel = get_u32(m.data + 4);
-    m_data_bytes = get_u64(m.data + 8);
-    m_generation = get_u64(m.data + 16);
+    auto reply = abi::body_of<abi::BlockAttachReply>(m);
+    m_channel = reply.channel;
+    m_data_bytes = reply.data_bytes;
+    m_generation = reply.generation;
     auto rings_at = memory_map(ring.get(), 0, abi::kMapWrite);
     auto data_at = rings_at.ok() ? memory_map(data.get(), 0, abi::kMapWrite) : Result<u64>(rings_at.status());
     if (!data_at.ok()) {
@@ -116,10 +106,7 @@ Result<void> BlockClient::attach(u64 data_bytes) {
 // that made it.
 abi::Message BlockClient::channel_message(abi::BlockOp op) const {
     abi::Message m{};
-    put_u32(m.data, static_cast<u32>(op));
-    put_u32(m.data + 4, m_channel);
-    put_u64(m.data + 8, m_generation);
-    m.length = 16;
+    abi::put_body(m, abi::BlockChannelRequest{op, m_channel, m_generation});
     return m;
 }
 
@@ -127,8 +114,7 @@ Result<void> BlockClient::ping() {
     if (!m_rings) return Status::Stale;
     abi::Message m = channel_message(abi::BlockOp::Ping);
     TRY(call(m));
-    Status s = m.length >= 4 ? static_cast<Status>(get_u32(m.data)) : Status::Malformed;
-    if (s != Status::Ok) return s;
+    if (Status s = abi::reply_status(m); s != Status::Ok) return s;
     return {};
 }
 

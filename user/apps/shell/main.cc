@@ -13,6 +13,7 @@
 #include <stdarg.h>
 
 #include "protocol/devmgr.h"
+#include "protocol/message.h"
 #include "blk.h"
 #include "cap/rights.h"
 #include "rt/spawn.h"
@@ -219,16 +220,13 @@ const char* devmgr_state(abi::DevmgrState s) {
 // One devmgr request: function `index`, operation `op`. False past the end.
 bool devmgr_call(u32 index, abi::DevmgrOp op, abi::DevmgrFunction& f) {
     abi::Message m{};
-    m.length = 8;
-    u32 op_value = static_cast<u32>(op);
-    __builtin_memcpy(m.data, &index, sizeof index);
-    __builtin_memcpy(m.data + 4, &op_value, sizeof op_value);
+    abi::put_body(m, abi::DevmgrRequest{index, op});
     if (auto r = rt::endpoint_call(g_devmgr, m); !r.ok()) {
         out("devmgr: %s\n", status_name(r.status()));
         return false;
     }
     if (m.length < sizeof(abi::DevmgrFunction)) return false;
-    __builtin_memcpy(&f, m.data, sizeof f);
+    f = abi::body_of<abi::DevmgrFunction>(m);
     return true;
 }
 
@@ -254,12 +252,10 @@ void cmd_lsdev() {
         "REFUSALS\n");
     for (u32 i = 0; i < 256; i++) {
         abi::Message m{};
-        m.length = sizeof i;
-        __builtin_memcpy(m.data, &i, sizeof i);
+        abi::put_body(m, abi::DevmgrRequest{i, abi::DevmgrOp::Describe});
         if (auto r = rt::endpoint_call(g_devmgr, m); !r.ok()) return out("lsdev: %s\n", status_name(r.status()));
         if (m.length < sizeof(abi::DevmgrFunction)) return;
-        abi::DevmgrFunction f;
-        __builtin_memcpy(&f, m.data, sizeof f);
+        auto f = abi::body_of<abi::DevmgrFunction>(m);
         const char* backend = f.backend == abi::DevmgrBackend::Iommu    ? "iommu"
                               : f.backend == abi::DevmgrBackend::Bounce ? "bounce"
                                                                         : "-";
@@ -277,16 +273,13 @@ void cmd_events() {
     out("  TIME(s)     PID NAME             PROVIDER         BDF     KIND           STATUS           DETAIL     COUNT\n");
     for (u32 i = 0;; i++) {
         abi::Message m{};
-        u32 request[2] = {i, static_cast<u32>(abi::DevmgrOp::Events)};
-        m.length = sizeof request;
-        __builtin_memcpy(m.data, request, sizeof request);
+        abi::put_body(m, abi::DevmgrRequest{i, abi::DevmgrOp::Events});
         if (auto r = rt::endpoint_call(g_devmgr, m); !r.ok()) return out("events: %s\n", status_name(r.status()));
         if (m.length < sizeof(abi::DevmgrEvent)) {
             if (i == 0) out("  (none)\n");
             return;
         }
-        abi::DevmgrEvent d;
-        __builtin_memcpy(&d, m.data, sizeof d);
+        auto d = abi::body_of<abi::DevmgrEvent>(m);
         const abi::RefusalEvent& e = d.event;
         char bdf[8] = "-";
         if (e.bdf != abi::kNoFunction)

@@ -27,13 +27,13 @@
 // Arguments: attacks=<comma separated names> (default: all, in this order).
 // It reads only (blocks from kPlayground on); it never writes the disk.
 #include "protocol/block.h"
+#include "protocol/message.h"
 #include "rt/block_client.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/service.h"
 #include "rt/sys.h"
 #include "rt/thread.h"
-#include "util/le_bytes.h"
 
 namespace {
 
@@ -103,14 +103,12 @@ void small_ring() {
     auto note_copy = rt::duplicate(note.value().get(), cap_rights::kSignal | cap_rights::kTransfer);
     if (!ring_copy.ok() || !note_copy.ok()) return rt::log("blk_hostile: small-ring: FAILED to duplicate");
     abi::Message m{};
-    le::put_u32(m.data, static_cast<u32>(abi::BlockOp::Attach));
-    le::put_u32(m.data + 4, static_cast<u32>(kDataBytes));
-    m.length = 8;
+    abi::put_body(m, abi::BlockAttachRequest{abi::BlockOp::Attach, static_cast<u32>(kDataBytes)});
     m.handle_count = 2;
     m.handles[0] = ring_copy.value().release();
     m.handles[1] = note_copy.value().release();
     Status s = rt::endpoint_call(g_endpoint, m).status();
-    if (s == Status::Ok) s = m.length >= 4 ? static_cast<Status>(le::get_u32(m.data)) : Status::Malformed;
+    if (s == Status::Ok) s = abi::reply_status(m);
     if (s != Status::Ok) {
         for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);
         return rt::log("blk_hostile: small-ring: attach with my own 4096-byte ring refused: %s", status_name(s));
@@ -296,8 +294,7 @@ void handle_stuffing() {
     Status failed = Status::Ok;
     for (u32 i = 0; i < 300 && failed == Status::Ok; i++) {
         abi::Message m{};
-        le::put_u32(m.data, static_cast<u32>(abi::BlockOp::Ping));
-        m.length = 16;
+        abi::put_body(m, abi::BlockChannelRequest{abi::BlockOp::Ping, 0, 0});
         for (u32 k = 0; k < 4; k++) {
             auto n = rt::notification_create();
             if (!n.ok()) return rt::log("blk_hostile: handle-stuffing: FAILED notification_create");
