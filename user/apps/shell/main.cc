@@ -33,13 +33,16 @@ rt::Handle g_jobs[8];
 
 }  // namespace
 
+// Formatted in chunks of the buffer's size, so output longer than the
+// buffer (help) comes out whole rather than cut off at 511 bytes.
 void shell::out(const char* fmt, ...) {
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    usize n = format_v(buf, sizeof buf, fmt, ap);
+    format_chunks(
+        buf, sizeof buf, [](void*, const char* text, usize len) { (void)rt::console_write(g_console, text, len); },
+        nullptr, fmt, ap);
     va_end(ap);
-    (void)rt::console_write(g_console, buf, n < sizeof buf ? n : sizeof buf - 1);
 }
 
 namespace {
