@@ -16,6 +16,7 @@
 #include "protocol/message.h"
 #include "blk.h"
 #include "cap/rights.h"
+#include "rt/args.h"
 #include "rt/spawn.h"
 #include "rt/sys.h"
 #include "rt/thread.h"
@@ -342,18 +343,16 @@ alignas(16) u8 g_autorun_stack[32768];
 
 // "run=" from the startup arguments: everything after it, commands split at ';'.
 void autorun(u64) {
-    const char* args = rt::startup().args;
-    const char* p = args;
-    for (; *p; p++)
-        if ((p == args || p[-1] == ' ') && p[0] == 'r' && p[1] == 'u' && p[2] == 'n' && p[3] == '=') break;
-    if (*p) {
-        p += 4;
-        while (*p) {
+    Args::Value v;
+    if (rt::args().find("run", &v)) {
+        const char* p = v.text;
+        const char* end = v.text + v.rest;
+        while (p < end) {
             const char* start = p;
-            while (*p && *p != ';') p++;
+            while (p < end && *p != ';') p++;
             out("[run] %.*s\n", static_cast<int>(p - start), start);
             run(start, static_cast<usize>(p - start), true);
-            if (*p == ';') p++;
+            if (p < end) p++;  // the ';'
         }
     }
     g_autorun_busy = false;

@@ -28,6 +28,7 @@
 // It reads only (blocks from kPlayground on); it never writes the disk.
 #include "protocol/block.h"
 #include "protocol/message.h"
+#include "rt/args.h"
 #include "rt/block_client.h"
 #include "rt/log.h"
 #include "rt/rights.h"
@@ -353,18 +354,15 @@ constexpr Attack kAttacks[] = {
 
 // Is `name` in the comma separated list after "attacks=" (or is there no list)?
 bool chosen(const char* name) {
-    const char* a = rt::startup().args;
-    const char* list = nullptr;
-    for (const char* p = a; *p && !list; p++)
-        if ((p == a || p[-1] == ' ') && __builtin_memcmp(p, "attacks=", 8) == 0) list = p + 8;
-    if (!list) return true;
+    Args::Value list;
+    if (!rt::args().find("attacks", &list)) return true;
     usize len = 0;
     while (name[len]) len++;
-    for (const char* p = list; *p && *p != ' ';) {
+    for (const char *p = list.text, *stop = list.text + list.len; p < stop;) {
         const char* end = p;
-        while (*end && *end != ' ' && *end != ',') end++;
+        while (end < stop && *end != ',') end++;
         if (static_cast<usize>(end - p) == len && __builtin_memcmp(p, name, len) == 0) return true;
-        p = *end == ',' ? end + 1 : end;
+        p = end < stop ? end + 1 : end;
     }
     return false;
 }
