@@ -1,4 +1,5 @@
-// nvme: the NVMe storage provider (docs/drivers.md). Bound by the device
+// nvme: the NVMe storage provider (docs/storage.md; how a driver like it
+// is put together: docs/drivers.md). Bound by the device
 // manager to one NVMe controller with a filtered register window, MSI-X
 // vectors and a DMA pool; drives it through the kernel's queue broker and
 // serves its namespaces as BlockDevices to the consumers the manifest
