@@ -25,6 +25,7 @@
 namespace {
 
 using fuzz_support::check;
+using fuzz_support::Input;
 using fuzz_support::trace;
 
 struct Entry {
@@ -32,17 +33,6 @@ struct Entry {
     u32 a, b;
 };
 constexpr u32 kN = 16;
-
-struct Input {
-    const uint8_t* data;
-    size_t size;
-    uint8_t byte() {
-        if (!size) return 0;
-        size--;
-        return *data++;
-    }
-    u32 u32_() { return u32{byte()} | u32{byte()} << 8 | u32{byte()} << 16 | u32{byte()} << 24; }
-};
 
 // A value for the peer to write as an index: near `ours` (ahead or behind
 // by a little), far out, or anything at all.
