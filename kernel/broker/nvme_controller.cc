@@ -12,11 +12,10 @@
 #include "nvme/doorbell.h"
 #include "nvme/identify.h"
 #include "nvme/registers.h"
+#include "util/page.h"
 
 namespace kobj {
 namespace {
-
-constexpr u64 kPage = 4096;
 
 nvme::Sqe identify_command(u8 cns, u32 nsid, u64 page) {
     nvme::Sqe e{};

@@ -13,11 +13,11 @@
 #include "nvme/registers.h"
 #include "pci/enumerate.h"
 #include "sched/device_wait.h"
+#include "util/page.h"
 
 namespace kobj {
 namespace {
 
-constexpr u64 kPage = 4096;
 // How long the broker waits for one of its own admin commands. QEMU answers
 // in microseconds; a controller that takes seconds is broken, and the
 // caller resets it.

@@ -9,12 +9,11 @@
 #include "dma/class_reset.h"
 #include "events/refusals.h"
 #include "mm/direct_map.h"
+#include "util/page.h"
 #include "virtio/used_ring.h"
 
 namespace kobj {
 namespace {
-
-constexpr u64 kPage = 4096;
 
 // virtio 1.1 §4.1.4.3 common configuration offsets.
 constexpr u32 kNumQueues = 0x12, kQueueSelect = 0x16, kQueueSize = 0x18, kQueueMsixVector = 0x1a, kQueueEnable = 0x1c,

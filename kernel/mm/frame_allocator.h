@@ -5,6 +5,7 @@
 #pragma once
 
 #include "util/result.h"
+#include "util/page.h"
 #include "util/types.h"
 
 namespace boot {
@@ -13,7 +14,7 @@ class MemoryMap;
 
 namespace frames {
 
-constexpr u64 kFrameSize = 4096;
+constexpr u64 kFrameSize = kPage;  // a frame holds one page
 
 struct Stats {
     u64 total;     // usable frames reported by firmware, after reservations

@@ -128,9 +128,9 @@ void MemoryMap::normalize() {
         if (r.type == RegionType::Usable) {
             // Round the base up without overflowing: a base in the last
             // partial page has no whole page above it.
-            if (r.base > kMaxEnd - (kPageSize - 1)) continue;
-            const u64 first = (r.base + kPageSize - 1) & ~(kPageSize - 1);
-            const u64 last = r.end() & ~(kPageSize - 1);
+            if (r.base > kMaxEnd - (kPage - 1)) continue;
+            const u64 first = (r.base + kPage - 1) & ~(kPage - 1);
+            const u64 last = r.end() & ~(kPage - 1);
             if (last <= first) continue;
             r.base = first;
             r.length = last - first;

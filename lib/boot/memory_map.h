@@ -31,6 +31,7 @@
 #pragma once
 
 #include "util/result.h"
+#include "util/page.h"
 #include "util/types.h"
 
 namespace boot {
@@ -101,7 +102,6 @@ struct MemoryRange {
 class MemoryMap {
 public:
     static constexpr u32 kCapacity = 256;
-    static constexpr u64 kPageSize = 4096;
     // The highest representable end: ranges cover at most [0, 2^64 - 1).
     static constexpr u64 kMaxEnd = ~u64{0};
 

@@ -5,8 +5,8 @@ namespace {
 
 bool overlaps(u64 a0, u64 a1, u64 b0, u64 b1) { return a0 < b1 && b0 < a1; }
 
-u64 page_down(u64 v) { return v & ~(kPageSize - 1); }
-u64 page_up(u64 v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
+u64 page_down(u64 v) { return v & ~(kPage - 1); }
+u64 page_up(u64 v) { return (v + kPage - 1) & ~(kPage - 1); }
 
 struct Register {
     u64 offset;
@@ -59,7 +59,7 @@ bool aligned(u64 offset, u32 width) {
 
 Result<void> check_window(const pci::Bar& bar, u8 bar_index, const pci::MsixInfo* msix, u64 offset, u64 length) {
     if (bar.kind != pci::BarKind::Mem32 && bar.kind != pci::BarKind::Mem64) return Status::Unsupported;
-    if (length == 0 || (offset % kPageSize) || (length % kPageSize)) return Status::OutOfBounds;
+    if (length == 0 || (offset % kPage) || (length % kPage)) return Status::OutOfBounds;
     if (offset > bar.size || length > bar.size - offset) return Status::OutOfBounds;
     if (msix) {
         u64 end = offset + length;
@@ -122,7 +122,7 @@ bool filtered_read_allowed(const RegisterMap& map, u8 bar, u64 offset, u32 width
 bool filtered_map_allowed(const RegisterMap& map, u8 bar, u64 offset, u64 length) {
     if (offset > ~u64{0} - length) return false;
     u64 start = page_down(offset), end = offset + length;
-    end = end > ~u64{0} - (kPageSize - 1) ? ~u64{0} : page_up(end);
+    end = end > ~u64{0} - (kPage - 1) ? ~u64{0} : page_up(end);
     return !read_reveals_address(map, bar, start, end - start);
 }
 

@@ -22,11 +22,11 @@
 
 #include "pci/bar.h"
 #include "pci/msix.h"
+#include "util/page.h"
 #include "util/result.h"
 
 namespace devices {
 
-constexpr u64 kPageSize = 4096;
 
 // OutOfBounds: not inside the BAR / not page aligned / empty.
 // Unsupported: an I/O or absent BAR.

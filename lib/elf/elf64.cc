@@ -8,12 +8,12 @@ struct Refusal {
     const char* reason;
 };
 
-u64 page_down(u64 v) { return v & ~(kPageSize - 1); }
+u64 page_down(u64 v) { return v & ~(kPage - 1); }
 
 // Page-granular end, or 0 on overflow.
 u64 page_up(u64 v) {
-    if (v > ~u64{0} - (kPageSize - 1)) return 0;
-    return (v + kPageSize - 1) & ~(kPageSize - 1);
+    if (v > ~u64{0} - (kPage - 1)) return 0;
+    return (v + kPage - 1) & ~(kPage - 1);
 }
 
 Result<ProgramHeader> read_phdr(ByteView file, u64 offset) {
@@ -38,7 +38,7 @@ Refusal check_load(ByteView file, const ProgramHeader& p, const Policy& policy) 
     if (p.vaddr < policy.min_vaddr || p.vaddr + p.memsz > policy.max_vaddr)
         return {Status::OutOfBounds, "segment outside the user address window"};
     if (page_up(p.vaddr + p.memsz) == 0) return {Status::OutOfBounds, "segment address range wraps"};
-    if ((p.vaddr % kPageSize) != (p.offset % kPageSize))
+    if ((p.vaddr % kPage) != (p.offset % kPage))
         return {Status::Malformed, "segment offset and address disagree modulo the page size"};
     if ((p.flags & kPfWrite) && (p.flags & kPfExec)) return {Status::Unsupported, "segment is writable and executable"};
     return {Status::Ok, nullptr};

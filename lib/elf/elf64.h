@@ -6,6 +6,7 @@
 #pragma once
 
 #include "util/byte_view.h"
+#include "util/page.h"
 #include "util/result.h"
 #include "util/types.h"
 
@@ -46,7 +47,6 @@ inline constexpr u16 kTypeDyn = 3;
 inline constexpr u16 kMachineX86_64 = 62;
 inline constexpr u32 kPtLoad = 1, kPtDynamic = 2, kPtInterp = 3, kPtTls = 7;
 inline constexpr u32 kPfExec = 1, kPfWrite = 2, kPfRead = 4;
-inline constexpr u64 kPageSize = 4096;
 
 struct Segment {
     u64 vaddr;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "util/byte_view.h"
+#include "util/page.h"
 #include "util/result.h"
 #include "util/types.h"
 
@@ -40,7 +41,6 @@ inline constexpr u32 kMaxErrors = 16;     // recorded; more are counted
 inline constexpr u32 kMaxMessageLength = 159;
 inline constexpr usize kMaxInputSize = usize{1} << 20;
 
-inline constexpr u64 kPageSize = 4096;
 inline constexpr u64 kMaxSize = u64{1} << 40;  // sizes, offsets, lengths: at most 1024G
 inline constexpr u8 kMaxPriority = 31;
 inline constexpr u8 kDefaultPriority = 16;
@@ -101,7 +101,7 @@ enum class ObjectKind : u8 { Endpoint, Notification, Memory, Console, Resource, 
 struct Object {
     char name[kNameSize] = {};
     ObjectKind kind = ObjectKind::Endpoint;
-    u64 size = 0;   // Memory only: bytes, a non-zero multiple of kPageSize
+    u64 size = 0;   // Memory only: bytes, a non-zero multiple of kPage
     SourcePos pos;  // the name in the section header
 };
 
@@ -139,7 +139,7 @@ struct Program {
     RestartPolicy restart;
     // Bytes of kernel memory the program's process may hold (its image,
     // stack, page tables, kernel objects, MemoryObjects — its heap; see
-    // docs/syscalls.md "Kernel memory"): a non-zero multiple of kPageSize.
+    // docs/syscalls.md "Kernel memory"): a non-zero multiple of kPage.
     u64 kernel_memory = kDefaultKernelMemory;
     CapGrant caps[kMaxCaps];
     u32 cap_count = 0;
@@ -169,8 +169,8 @@ enum class BarMode : u8 { Direct, Filtered };
 // bar = INDEX [offset=N] [length=N] mode=direct|filtered
 struct BarWindow {
     u8 bar = 0;      // 0..kMaxBarIndex
-    u64 offset = 0;  // multiple of kPageSize
-    u64 length = 0;  // multiple of kPageSize; 0 = to the end of the BAR
+    u64 offset = 0;  // multiple of kPage
+    u64 length = 0;  // multiple of kPage; 0 = to the end of the BAR
     BarMode mode = BarMode::Filtered;
     SourcePos pos;
 };

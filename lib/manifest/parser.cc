@@ -762,7 +762,7 @@ private:
     bool size(const Token& t, const char* what, bool allow_zero, u64& out) {
         if (!number(t, what, true, out)) return false;
         if (out == 0 && !allow_zero) return error(t.column, "%s must not be 0", what), false;
-        if (out % kPageSize != 0)
+        if (out % kPage != 0)
             return error(t.column, "%s %s is not a multiple of 4K (the page size)", what, Quote(t).str()), false;
         if (out > kMaxSize) return error(t.column, "%s %s is larger than 1024G", what, Quote(t).str()), false;
         return true;

@@ -1,13 +1,14 @@
 #include "nvme/identify.h"
 
 #include "nvme/command.h"
+#include "util/le_bytes.h"
 
 namespace nvme {
 namespace {
 
-u16 le16(const u8* p) { return static_cast<u16>(p[0] | p[1] << 8); }
-u32 le32(const u8* p) { return u32{p[0]} | u32{p[1]} << 8 | u32{p[2]} << 16 | u32{p[3]} << 24; }
-u64 le64(const u8* p) { return u64{le32(p)} | u64{le32(p + 4)} << 32; }
+// Identify data is a fixed 4096 bytes (kIdentifyBytes): every offset read
+// here is a constant inside it.
+using le::get_u16, le::get_u32, le::get_u64;
 
 }  // namespace
 
@@ -17,9 +18,9 @@ ControllerInfo parse_identify_controller(const u8* data) {
     identify_string(data, 24, 40, info.model);
     identify_string(data, 64, 8, info.firmware);
     info.mdts = data[77];
-    info.oacs = le16(data + 256);
-    info.nn = le32(data + 516);
-    info.oncs = le16(data + 520);
+    info.oacs = get_u16(data + 256);
+    info.nn = get_u32(data + 516);
+    info.oncs = get_u16(data + 520);
     info.vwc = data[525];
     return info;
 }
@@ -36,7 +37,7 @@ namespace {
 const u8* lba_format(const u8* data, u8 index) { return data + 128 + 4 * u32{index}; }
 
 bool lba_formats_agree(const u8* data, u8 a, u8 b) {
-    return le16(lba_format(data, a)) == le16(lba_format(data, b)) && lba_format(data, a)[2] == lba_format(data, b)[2];
+    return get_u16(lba_format(data, a)) == get_u16(lba_format(data, b)) && lba_format(data, a)[2] == lba_format(data, b)[2];
 }
 
 // The in-use format's index. FLBAS bits 3:0 are its low 4 bits; since NVMe
@@ -65,12 +66,12 @@ Result<u8> format_index(const u8* data, u8 nlbaf, u8 flbas) {
 
 Result<NamespaceInfo> parse_identify_namespace(const u8* data) {
     NamespaceInfo ns{};
-    ns.blocks = le64(data + 0);
+    ns.blocks = get_u64(data + 0);
     if (ns.blocks == 0) return Status::NotFound;
     u8 nlbaf = data[25];  // 0's based count of formats
     u8 flbas = data[26];
     const u8* lbaf = lba_format(data, TRY(format_index(data, nlbaf, flbas)));
-    ns.metadata = le16(lbaf);
+    ns.metadata = get_u16(lbaf);
     ns.lba_shift = lbaf[2];
     ns.extended = (flbas & 0x10) != 0;
     if (ns.lba_shift < 9 || ns.lba_shift > 16) return Status::Unsupported;
@@ -81,7 +82,7 @@ Result<u32> parse_active_namespaces(const u8* data, u32* out, u32 max) {
     u32 count = 0;
     u32 previous = 0;
     for (u32 i = 0; i < kIdentifyBytes / 4; i++) {
-        u32 nsid = le32(data + 4 * i);
+        u32 nsid = get_u32(data + 4 * i);
         if (nsid == 0) break;
         if (nsid <= previous || nsid == 0xffffffffu) return Status::Malformed;
         previous = nsid;

@@ -14,11 +14,12 @@
 #pragma once
 
 #include "util/result.h"
+#include "util/page.h"
 #include "util/types.h"
 
 namespace nvme {
 
-inline constexpr u64 kPrpPageSize = 4096;
+inline constexpr u64 kPrpPageSize = kPage;
 // A 4 KiB list page holds 512 8-byte entries. When more follow, the last one
 // must instead point to the next list page (§4.3); we never chain: the
 // broker caps a transfer at 2 MiB, which at worst (a region starting

@@ -48,6 +48,7 @@
 #include "nvme/completion.h"
 #include "nvme/policy.h"
 #include "nvme/prp.h"
+#include "util/page.h"
 #include "util/result.h"
 #include "util/types.h"
 
@@ -92,7 +93,6 @@ class QueuePair {
 public:
     static constexpr u32 kMaxEntries = abi::kNvmeMaxEntries;
     static constexpr u32 kMaxListPages = 64;  // the free-page bitmap's width
-    static constexpr u32 kPage = 4096;
 
     struct Shape {
         u16 qid;         // 0: the admin queue

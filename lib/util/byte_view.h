@@ -3,6 +3,7 @@
 // Every read states its offset and is refused when it would leave the window.
 #pragma once
 
+#include "util/le_bytes.h"
 #include "util/result.h"
 #include "util/types.h"
 
@@ -22,11 +23,8 @@ public:
     // Little-endian read of an unsigned integer of width sizeof(T).
     template <typename T>
     Result<T> read_le(usize offset) const {
-        static_assert(std::is_unsigned_v<T>);
         if (!contains(offset, sizeof(T))) return Status::OutOfBounds;
-        T v = 0;
-        for (usize i = 0; i < sizeof(T); i++) v |= static_cast<T>(static_cast<T>(m_data[offset + i]) << (8 * i));
-        return v;
+        return le::load<T>(m_data + offset);
     }
 
     Result<ByteView> sub(usize offset, usize len) const {

@@ -4,23 +4,37 @@ namespace {
 
 class Sink {
 public:
-    Sink(char* buf, usize cap) : m_buf(buf), m_cap(cap) {}
+    // emit == nullptr: output past cap - 1 bytes is counted, not kept.
+    // Otherwise the buffer is handed to emit whenever it is full (cap - 1
+    // bytes) and at the end, so nothing is lost.
+    Sink(char* buf, usize cap, FormatEmit emit = nullptr, void* ctx = nullptr)
+        : m_buf(buf), m_cap(cap), m_emit(emit), m_ctx(ctx) {}
     void put(char c) {
-        if (m_len + 1 < m_cap) m_buf[m_len] = c;
-        m_len++;
+        if (m_emit && m_used + 1 >= m_cap) drain();
+        if (m_used + 1 < m_cap) m_buf[m_used++] = c;
+        m_total++;
     }
     void repeat(char c, int n) {
         for (int i = 0; i < n; i++) put(c);
     }
     usize finish() {
-        if (m_cap > 0) m_buf[m_len < m_cap ? m_len : m_cap - 1] = '\0';
-        return m_len;
+        if (m_emit) drain();
+        if (m_cap > 0) m_buf[m_used] = '\0';
+        return m_total;
     }
 
 private:
+    void drain() {
+        if (m_used) m_emit(m_ctx, m_buf, m_used);
+        m_used = 0;
+    }
+
     char* m_buf;
     usize m_cap;
-    usize m_len = 0;
+    FormatEmit m_emit;
+    void* m_ctx;
+    usize m_used = 0;   // bytes in m_buf now
+    usize m_total = 0;  // bytes of the whole output
 };
 
 struct Spec {
@@ -59,8 +73,9 @@ void emit_number(Sink& out, const Spec& spec, u64 magnitude, bool negative, unsi
 
 }  // namespace
 
-usize format_v(char* buf, usize cap, const char* fmt, va_list ap) {
-    Sink out(buf, cap);
+namespace {
+
+usize format_into(Sink& out, const char* fmt, va_list ap) {
     for (const char* p = fmt; *p; p++) {
         if (*p != '%') {
             out.put(*p);
@@ -158,6 +173,19 @@ usize format_v(char* buf, usize cap, const char* fmt, va_list ap) {
         }
     }
     return out.finish();
+}
+
+}  // namespace
+
+usize format_v(char* buf, usize cap, const char* fmt, va_list ap) {
+    Sink out(buf, cap);
+    return format_into(out, fmt, ap);
+}
+
+usize format_chunks(char* buf, usize cap, FormatEmit emit, void* ctx, const char* fmt, va_list ap) {
+    if (cap < 2) return 0;  // no room for a byte and the NUL: nothing could ever be emitted
+    Sink out(buf, cap, emit, ctx);
+    return format_into(out, fmt, ap);
 }
 
 usize format(char* buf, usize cap, const char* fmt, ...) {

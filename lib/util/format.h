@@ -11,4 +11,10 @@
 #include "util/types.h"
 
 usize format_v(char* buf, usize cap, const char* fmt, va_list ap);
+// The same output, however long, handed to emit(ctx, text, len) in pieces
+// of at most cap - 1 bytes formatted through buf (cap >= 2): for writers
+// that take any length in several writes (the shell's console output).
+// Returns the whole output's length.
+using FormatEmit = void (*)(void* ctx, const char* text, usize len);
+usize format_chunks(char* buf, usize cap, FormatEmit emit, void* ctx, const char* fmt, va_list ap);
 __attribute__((format(printf, 3, 4))) usize format(char* buf, usize cap, const char* fmt, ...);

@@ -46,7 +46,7 @@ bool valid_module(const char* s) {
     return true;
 }
 
-bool page_size(u64 n) { return n % kPageSize == 0 && n <= kMaxSize; }
+bool page_size(u64 n) { return n % kPage == 0 && n <= kMaxSize; }
 
 void check_positions(SourcePos pos, u32 lines) { check(pos.line >= 1 && pos.line <= lines && pos.column >= 1); }
 

@@ -28,7 +28,7 @@ void check_map(const boot::MemoryMap& map, bool normalized) {
         if (r.type == boot::RegionType::Usable) {
             usable += r.length;
             if (normalized)
-                check(r.base % boot::MemoryMap::kPageSize == 0 && r.length % boot::MemoryMap::kPageSize == 0);
+                check(r.base % kPage == 0 && r.length % kPage == 0);
         }
         if (i > 0) {
             const boot::MemoryRange p = map.range(i - 1);

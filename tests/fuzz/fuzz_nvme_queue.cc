@@ -29,19 +29,8 @@
 namespace {
 
 using fuzz_support::check;
+using fuzz_support::Input;
 using fuzz_support::trace;
-
-struct Input {
-    const uint8_t* data;
-    size_t size;
-    uint8_t byte() {
-        if (!size) return 0;
-        size--;
-        return *data++;
-    }
-    u16 u16_() { return static_cast<u16>(byte() | byte() << 8); }
-    u32 u32_() { return u32{u16_()} | u32{u16_()} << 16; }
-};
 
 constexpr u32 kBuffers = 3;
 const fake_nvme::Buffer kBufferTable[kBuffers] = {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dma/ledger.h"
+#include "util/page.h"
 
 static void PrintTo(Status s, std::ostream* os) { *os << status_name(s); }
 
@@ -30,7 +31,6 @@ using namespace dma;
 
 using Range = std::pair<u64, u64>;  // (address, bytes) as given back
 
-constexpr u64 kPage = 0x1000;
 constexpr u64 kTop = ~u64{0};  // 2^64 - 1
 constexpr u32 kPoolA = 7;
 constexpr u32 kPoolB = 9;

@@ -45,8 +45,8 @@ void check_invariants(const MemoryMap& map, bool normalized) {
         EXPECT_GT(r.length, 0u) << "range " << i;
         EXPECT_LE(r.length, kTop - r.base) << "range " << i << " wraps";
         if (normalized && r.type == U) {
-            EXPECT_EQ(r.base % MemoryMap::kPageSize, 0u) << "range " << i;
-            EXPECT_EQ(r.length % MemoryMap::kPageSize, 0u) << "range " << i;
+            EXPECT_EQ(r.base % kPage, 0u) << "range " << i;
+            EXPECT_EQ(r.length % kPage, 0u) << "range " << i;
         }
         if (i > 0) {
             const MemoryRange p = map.range(i - 1);

@@ -1,15 +1,10 @@
 #include "rt/block_client.h"
 
+#include "protocol/message.h"
 #include "rt/rights.h"
 #include "rt/sys.h"
-#include "util/le_bytes.h"
 
 namespace rt {
-
-using le::get_u32;
-using le::get_u64;
-using le::put_u32;
-using le::put_u64;
 
 Result<BlockDeviceRef> find_block_device(const ServiceInstance* instances, u32 count, const char* name, usize len) {
     for (u32 i = 0; i < count; i++) {
@@ -39,14 +34,10 @@ Result<void> BlockClient::call(abi::Message& m) { return endpoint_call(m_service
 template <typename T>
 Result<T> BlockClient::describe(abi::BlockOp op, u32 device) {
     abi::Message m{};
-    put_u32(m.data, static_cast<u32>(op));
-    put_u32(m.data + 4, device);
-    m.length = 8;
+    abi::put_body(m, abi::BlockDescribeRequest{op, device});
     TRY(call(m));
     if (m.length < sizeof(T)) return Status::NotFound;
-    T out;
-    __builtin_memcpy(&out, m.data, sizeof out);
-    return out;
+    return abi::body_of<T>(m);
 }
 
 Result<abi::BlockInfo> BlockClient::info(u32 device) { return describe<abi::BlockInfo>(abi::BlockOp::Info, device); }
@@ -71,17 +62,15 @@ Result<void> BlockClient::attach(u64 data_bytes) {
     for (u32 attempt = 0;; attempt++) {
         auto note_copy = TRY(duplicate(note.get(), cap_rights::kSignal | cap_rights::kTransfer));
         m = abi::Message{};
-        put_u32(m.data, static_cast<u32>(abi::BlockOp::Attach));
-        put_u32(m.data + 4, static_cast<u32>(data_bytes));
-        m.length = 8;
+        abi::put_body(m, abi::BlockAttachRequest{abi::BlockOp::Attach, static_cast<u32>(data_bytes)});
         m.handle_count = 1;
         m.handles[0] = note_copy.release();
         auto answered = call(m);
         if (answered.ok()) break;
         if (answered.status() != Status::Stale || attempt + 1 == kAttachAttempts) return answered.status();
     }
-    Status s = m.length >= 4 ? static_cast<Status>(get_u32(m.data)) : Status::Malformed;
-    if (s == Status::Ok && (m.length < 24 || m.handle_count != 3)) s = Status::Malformed;
+    Status s = abi::reply_status(m);
+    if (s == Status::Ok && (m.length < sizeof(abi::BlockAttachReply) || m.handle_count != 3)) s = Status::Malformed;
     if (s != Status::Ok) {
         for (u32 i = 0; i < m.handle_count; i++) (void)close(m.handles[i]);
         return s;
@@ -89,9 +78,10 @@ Result<void> BlockClient::attach(u64 data_bytes) {
     Handle ring(m.handles[0]);
     Handle data(m.handles[1]);
     Handle provider_note(m.handles[2]);
-    m_channel = get_u32(m.data + 4);
-    m_data_bytes = get_u64(m.data + 8);
-    m_generation = get_u64(m.data + 16);
+    auto reply = abi::body_of<abi::BlockAttachReply>(m);
+    m_channel = reply.channel;
+    m_data_bytes = reply.data_bytes;
+    m_generation = reply.generation;
     auto rings_at = memory_map(ring.get(), 0, abi::kMapWrite);
     auto data_at = rings_at.ok() ? memory_map(data.get(), 0, abi::kMapWrite) : Result<u64>(rings_at.status());
     if (!data_at.ok()) {
@@ -106,6 +96,8 @@ Result<void> BlockClient::attach(u64 data_bytes) {
     m_provider_note = static_cast<Handle&&>(provider_note);
     m_note = static_cast<Handle&&>(note);
     m_rings = reinterpret_cast<abi::BlockRings*>(rings_at.value());
+    m_requests = abi::BlockRequestProducer(m_rings->request, m_rings->requests);
+    m_completions = abi::BlockCompletionConsumer(m_rings->completion, m_rings->completions);
     m_data = reinterpret_cast<u8*>(data_at.value());
     return {};
 }
@@ -114,10 +106,7 @@ Result<void> BlockClient::attach(u64 data_bytes) {
 // that made it.
 abi::Message BlockClient::channel_message(abi::BlockOp op) const {
     abi::Message m{};
-    put_u32(m.data, static_cast<u32>(op));
-    put_u32(m.data + 4, m_channel);
-    put_u64(m.data + 8, m_generation);
-    m.length = 16;
+    abi::put_body(m, abi::BlockChannelRequest{op, m_channel, m_generation});
     return m;
 }
 
@@ -125,8 +114,7 @@ Result<void> BlockClient::ping() {
     if (!m_rings) return Status::Stale;
     abi::Message m = channel_message(abi::BlockOp::Ping);
     TRY(call(m));
-    Status s = m.length >= 4 ? static_cast<Status>(get_u32(m.data)) : Status::Malformed;
-    if (s != Status::Ok) return s;
+    if (Status s = abi::reply_status(m); s != Status::Ok) return s;
     return {};
 }
 
@@ -140,6 +128,8 @@ Result<void> BlockClient::detach() {
     // Closing the handles unmaps what was mapped through them (nothing is
     // left to unmap of a revoked one).
     m_rings = nullptr;
+    m_requests = {};
+    m_completions = {};
     m_data = nullptr;
     m_data_buffer.reset();
     m_provider_note.reset();
@@ -149,10 +139,13 @@ Result<void> BlockClient::detach() {
 }
 
 bool BlockClient::queue(const abi::BlockRequest& r) {
-    u32 tail = m_rings->request_tail;
-    if (tail - __atomic_load_n(&m_rings->request_head, __ATOMIC_ACQUIRE) >= abi::kBlockRingEntries) return false;
-    m_rings->requests[tail % abi::kBlockRingEntries] = r;
-    __atomic_store_n(&m_rings->request_tail, tail + 1, __ATOMIC_RELEASE);
+    // The provider's head is read again only when the room last seen is
+    // used up. A head it could not have written (the ring library's
+    // checks) leaves the ring full: nothing is queued over slots it has not
+    // taken.
+    if (!m_requests.room() && !m_requests.refresh().ok()) return false;
+    if (!m_requests.put(r)) return false;
+    m_requests.publish();
     return true;
 }
 
@@ -163,12 +156,13 @@ Result<u32> BlockClient::wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns
     u64 deadline = started + timeout_ns;
     u64 next_ping = started + kLivenessCheckNs;
     for (;;) {
-        u32 head = m_rings->completion_head;
-        u32 tail = __atomic_load_n(&m_rings->completion_tail, __ATOMIC_ACQUIRE);
+        // A tail the provider could not have written is its breaking the
+        // protocol: Malformed, as for any reply of its that makes no sense.
+        if (!m_completions.ready()) TRY(m_completions.refresh());
         u32 n = 0;
-        while (head != tail && n < max) out[n++] = m_rings->completions[head++ % abi::kBlockRingEntries];
+        while (n < max && m_completions.take(&out[n])) n++;
         if (n) {
-            __atomic_store_n(&m_rings->completion_head, head, __ATOMIC_RELEASE);
+            m_completions.release();
             if (kick) this->kick();
             return n;
         }

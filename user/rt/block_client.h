@@ -1,16 +1,16 @@
-// A consumer's side of the BlockDevice service (lib/abi/block.h): attach a
+// A consumer's side of the BlockDevice service (lib/protocol/block.h): attach a
 // channel to a provider's service endpoint, queue requests in the shared
 // ring, collect completions. Used by the shell's `blk` commands and by
 // blkbench. The rings and the data buffer are the provider's (this side
 // holds copies); queue() and wait() are the only code here that touches
-// the rings.
+// the rings, through the ring library's views (lib/ring/spsc_ring.h).
 //
 // The caller keeps at most kBlockRingEntries requests outstanding (the
 // provider answers each with exactly one completion, and the completion
 // ring holds that many).
 #pragma once
 
-#include "abi/block.h"
+#include "protocol/block.h"
 #include "abi/ipc.h"
 #include "rt/handle.h"
 #include "rt/service.h"
@@ -67,6 +67,7 @@ public:
     // first — when the wait blocks, in the same system call as the wait.
     // Every kLivenessCheckNs without a completion it pings the provider:
     // Stale means the channel died with its provider (attach again).
+    // Malformed: the provider's completion tail broke the ring protocol.
     Result<u32> wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns, bool kick = false);
     // One request, waited for: its completion status (Ok on success);
     // *device_status (if given) = the device's status field when the
@@ -85,6 +86,8 @@ private:
     u64 m_generation = 0;  // of the provider that made the channel
     Handle m_ring_memory, m_note, m_provider_note, m_data_buffer;
     abi::BlockRings* m_rings = nullptr;
+    abi::BlockRequestProducer m_requests;
+    abi::BlockCompletionConsumer m_completions;
     u8* m_data = nullptr;
     u64 m_data_bytes = 0;
 };

@@ -1,9 +1,9 @@
 // A consumer's view of the device services the manifest granted it
-// (lib/abi/service.h): each "svc.<provider>" slot is a directory, and each
+// (lib/protocol/service.h): each "svc.<provider>" slot is a directory, and each
 // function the provider entry drives is an instance with its own endpoint.
 #pragma once
 
-#include "abi/service.h"
+#include "protocol/service.h"
 #include "rt/handle.h"
 
 namespace rt {

@@ -1,4 +1,4 @@
-// blkbench: drives a BlockDevice (lib/abi/block.h) and reports what it
+// blkbench: drives a BlockDevice (lib/protocol/block.h) and reports what it
 // measured. Arguments (space separated key=value, from the manifest's args):
 //   dev=nvme0n1     the device (<provider>n<nsid>; the manifest must serve us)
 //   mode=randread   randread | randwrite | read | write (sequential) |
@@ -12,6 +12,7 @@
 // Prints IOPS, MB/s and mean / p50 / p99 / p99.9 latency, then
 // "blkbench: done". Timing is for `make bench`; tests check its counts and
 // the bytes it wrote, never its speed.
+#include "rt/args.h"
 #include "rt/block_client.h"
 #include "rt/log.h"
 #include "rt/sys.h"
@@ -25,34 +26,6 @@ struct Options {
     u64 bs = 4096, qd = 32, seconds = 10, lba = 0, blocks = 0, seed = 1;
     bool reattach = false;
 };
-
-bool arg(const char* args, const char* key, char* out, usize cap) {
-    usize klen = 0;
-    while (key[klen]) klen++;
-    for (const char* p = args; *p; p++) {
-        if ((p != args && p[-1] != ' ')) continue;
-        usize k = 0;
-        while (k < klen && p[k] == key[k]) k++;
-        if (k < klen || p[k] != '=') continue;
-        const char* v = p + k + 1;
-        usize n = 0;
-        while (v[n] && v[n] != ' ' && n + 1 < cap) out[n] = v[n], n++;
-        out[n] = 0;
-        return true;
-    }
-    return false;
-}
-
-u64 arg_u64(const char* args, const char* key, u64 fallback) {
-    char buf[24];
-    if (!arg(args, key, buf, sizeof buf)) return fallback;
-    u64 v = 0;
-    for (char* c = buf; *c; c++) {
-        if (*c < '0' || *c > '9') return fallback;
-        v = v * 10 + static_cast<u64>(*c - '0');
-    }
-    return v;
-}
 
 bool same(const char* a, const char* b) {
     while (*a && *a == *b) a++, b++;
@@ -103,17 +76,17 @@ Slot g_slots[kMaxQd];
 }  // namespace
 
 int main(u64) {
-    const char* args = rt::startup().args;
+    const Args args = rt::args();
     Options o;
-    arg(args, "dev", o.dev, sizeof o.dev);
-    arg(args, "mode", o.mode, sizeof o.mode);
-    o.bs = arg_u64(args, "bs", o.bs);
-    o.qd = arg_u64(args, "qd", o.qd);
-    o.seconds = arg_u64(args, "seconds", o.seconds);
-    o.lba = arg_u64(args, "lba", o.lba);
-    o.blocks = arg_u64(args, "blocks", o.blocks);
-    o.seed = arg_u64(args, "seed", o.seed);
-    o.reattach = arg_u64(args, "reattach", 0) != 0;
+    args.copy("dev", o.dev, sizeof o.dev);
+    args.copy("mode", o.mode, sizeof o.mode);
+    o.bs = args.number("bs", o.bs);
+    o.qd = args.number("qd", o.qd);
+    o.seconds = args.number("seconds", o.seconds);
+    o.lba = args.number("lba", o.lba);
+    o.blocks = args.number("blocks", o.blocks);
+    o.seed = args.number("seed", o.seed);
+    o.reattach = args.number("reattach", 0) != 0;
     g_rng ^= o.seed * 0x9E3779B97F4A7C15ull;
 
     usize dev_len = 0;

@@ -18,10 +18,10 @@
 // bound again after its backoff, until its restart limit.
 //
 // With an endpoint granted as "service" it answers `lsdev` queries
-// (lib/abi/devmgr.h): every function with its provider, backend, windows,
+// (lib/protocol/devmgr.h): every function with its provider, backend, windows,
 // state and restart count.
 //
-// Device services (lib/abi/service.h): for each provider entry that serves
+// Device services (lib/protocol/service.h): for each provider entry that serves
 // anyone, init grants devmgr the entry's directory endpoint ("svcN").
 // devmgr gives every function the entry binds an endpoint of its own
 // (passed to the provider as "service", and again to a restarted one) and
@@ -49,8 +49,9 @@
 // active then (the pool went elsewhere before the death) does devmgr
 // revoke the second copy too. Everything stays below the anchor, so the
 // shell's revoke reaches what every provider of the binding handed out.
-#include "abi/devmgr.h"
-#include "abi/service.h"
+#include "protocol/devmgr.h"
+#include "protocol/message.h"
+#include "protocol/service.h"
 #include "devices/virtio_class.h"
 #include "manifest/manifest.h"
 #include "rt/log.h"
@@ -426,22 +427,18 @@ void drain_events(void*) {
     }
 }
 
-// lsdev: one function per request (index in data[0..4]).
+// lsdev, revoke, events: one DevmgrRequest each (lib/protocol/devmgr.h).
 void serve_request(void*) {
     u32 service = rt::startup_handle("service");
     abi::Message m{};
     if (!rt::endpoint_receive(service, m, 0).ok()) return;
-    u32 index = 0, op = 0;
-    __builtin_memcpy(&index, m.data, sizeof index);
-    if (m.length >= 8) __builtin_memcpy(&op, m.data + 4, sizeof op);
-    if (op == static_cast<u32>(abi::DevmgrOp::Revoke) && index < g_device_count) revoke_function(index);
+    auto request = abi::body_of<abi::DevmgrRequest>(m);  // no op (4 bytes): Describe
+    u32 index = request.index;
+    if (request.op == abi::DevmgrOp::Revoke && index < g_device_count) revoke_function(index);
     drain_events(nullptr);  // the answer counts everything the kernel has recorded so far
     abi::Message reply{};
-    if (op == static_cast<u32>(abi::DevmgrOp::Events)) {
-        if (index < g_recent_count) {
-            __builtin_memcpy(reply.data, &g_recent_events[index], sizeof g_recent_events[index]);
-            reply.length = sizeof g_recent_events[index];
-        }
+    if (request.op == abi::DevmgrOp::Events) {
+        if (index < g_recent_count) abi::put_body(reply, g_recent_events[index]);
     } else if (m.length >= sizeof index && index < g_device_count) {
         // The kernel's current DMA accounting for this function.
         static abi::DeviceInfo now[64];
@@ -476,8 +473,7 @@ void serve_request(void*) {
             for (u32 k = 0; name[k] && k + 1 < sizeof f.provider; k++) f.provider[k] = name[k];
             if (c.process) break;  // prefer the binding that is running
         }
-        __builtin_memcpy(reply.data, &f, sizeof f);
-        reply.length = sizeof f;
+        abi::put_body(reply, f);
     }
     (void)rt::endpoint_reply(reply);
 }
@@ -497,41 +493,34 @@ u32 find_instance(u32 k, u32 instance, u32* count) {
 // Every Open gets its own badge: the provider binds a consumer's channels
 // to the badge it attached with, so one consumer cannot ping or detach
 // another's. Its high half is the consumer's identity, from the badge of
-// the directory capability init granted it (lib/abi/service.h).
+// the directory capability init granted it (lib/protocol/service.h).
 u64 g_next_badge;
 
-// A consumer opens an instance of entry k's service (lib/abi/service.h).
+// A consumer opens an instance of entry k's service (lib/protocol/service.h).
 void serve_directory(void*, u32 k) {
     abi::Message m{};
     if (!rt::endpoint_receive(g_directories[k], m, 0).ok()) return;
     for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);  // none expected
-    u32 op = 0, instance = 0;
-    if (m.length >= 4) __builtin_memcpy(&op, m.data, 4);
-    if (m.length >= 8) __builtin_memcpy(&instance, m.data + 4, 4);
+    auto request = abi::body_of<abi::ServiceOpenRequest>(m);
     abi::Message reply{};
-    reply.length = 8 + abi::kServiceNameBytes;
-    u32 count = 0;
-    Status s = Status::Ok;
-    if (op != static_cast<u32>(abi::ServiceOp::Open) || m.length < 8) {
-        s = Status::InvalidArgument;
-    } else if (u32 b = find_instance(k, instance, &count); b == kMaxBindings) {
-        s = Status::NotFound;
+    abi::ServiceOpenReply answer{};
+    if (request.op != abi::ServiceOp::Open || m.length < sizeof request) {
+        answer.status = Status::InvalidArgument;
+    } else if (u32 b = find_instance(k, request.instance, &answer.count); b == kMaxBindings) {
+        answer.status = Status::NotFound;
     } else if (auto call = rt::endpoint_mint(g_instances[b].get(),
                                            (m.badge & 0xffff'ffffull) << abi::kServiceConsumerShift |
                                                (++g_next_badge & 0xffff'ffffull),
                                            cap_rights::kCall | cap_rights::kTransfer);
                !call.ok()) {
-        s = call.status();
+        answer.status = call.status();
     } else {
         const char* entry = g_manifest.providers[k].name;
-        char* name = reinterpret_cast<char*>(reply.data + 8);
-        format(name, abi::kServiceNameBytes, instance ? "%s.%u" : "%s", entry, instance);
+        format(answer.name, sizeof answer.name, request.instance ? "%s.%u" : "%s", entry, request.instance);
         reply.handle_count = 1;
         reply.handles[0] = call.value().release();
     }
-    u32 status = static_cast<u32>(s);
-    __builtin_memcpy(reply.data, &status, 4);
-    __builtin_memcpy(reply.data + 4, &count, 4);
+    abi::put_body(reply, answer);
     (void)rt::endpoint_reply(reply);
 }
 

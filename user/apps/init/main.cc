@@ -8,7 +8,7 @@
 //
 // Device services (`serve = PROCESS` in a [provider]): init makes one
 // endpoint per provider that serves anyone — the entry's service directory
-// (lib/abi/service.h). Each consumer named gets it with `call` under
+// (lib/protocol/service.h). Each consumer named gets it with `call` under
 // "svc.<provider>"; the device manager — the process granted the
 // `[devices]` root — gets it with `serve` under "svcN" (N the provider's
 // index in the manifest) and answers it with the endpoints of the

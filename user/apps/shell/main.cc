@@ -12,9 +12,11 @@
 // disk this way. Interactive `blk` commands wait until it is done.
 #include <stdarg.h>
 
-#include "abi/devmgr.h"
+#include "protocol/devmgr.h"
+#include "protocol/message.h"
 #include "blk.h"
 #include "cap/rights.h"
+#include "rt/args.h"
 #include "rt/spawn.h"
 #include "rt/sys.h"
 #include "rt/thread.h"
@@ -32,13 +34,16 @@ rt::Handle g_jobs[8];
 
 }  // namespace
 
+// Formatted in chunks of the buffer's size, so output longer than the
+// buffer (help) comes out whole rather than cut off at 511 bytes.
 void shell::out(const char* fmt, ...) {
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    usize n = format_v(buf, sizeof buf, fmt, ap);
+    format_chunks(
+        buf, sizeof buf, [](void*, const char* text, usize len) { (void)rt::console_write(g_console, text, len); },
+        nullptr, fmt, ap);
     va_end(ap);
-    (void)rt::console_write(g_console, buf, n < sizeof buf ? n : sizeof buf - 1);
 }
 
 namespace {
@@ -219,16 +224,13 @@ const char* devmgr_state(abi::DevmgrState s) {
 // One devmgr request: function `index`, operation `op`. False past the end.
 bool devmgr_call(u32 index, abi::DevmgrOp op, abi::DevmgrFunction& f) {
     abi::Message m{};
-    m.length = 8;
-    u32 op_value = static_cast<u32>(op);
-    __builtin_memcpy(m.data, &index, sizeof index);
-    __builtin_memcpy(m.data + 4, &op_value, sizeof op_value);
+    abi::put_body(m, abi::DevmgrRequest{index, op});
     if (auto r = rt::endpoint_call(g_devmgr, m); !r.ok()) {
         out("devmgr: %s\n", status_name(r.status()));
         return false;
     }
     if (m.length < sizeof(abi::DevmgrFunction)) return false;
-    __builtin_memcpy(&f, m.data, sizeof f);
+    f = abi::body_of<abi::DevmgrFunction>(m);
     return true;
 }
 
@@ -254,12 +256,10 @@ void cmd_lsdev() {
         "REFUSALS\n");
     for (u32 i = 0; i < 256; i++) {
         abi::Message m{};
-        m.length = sizeof i;
-        __builtin_memcpy(m.data, &i, sizeof i);
+        abi::put_body(m, abi::DevmgrRequest{i, abi::DevmgrOp::Describe});
         if (auto r = rt::endpoint_call(g_devmgr, m); !r.ok()) return out("lsdev: %s\n", status_name(r.status()));
         if (m.length < sizeof(abi::DevmgrFunction)) return;
-        abi::DevmgrFunction f;
-        __builtin_memcpy(&f, m.data, sizeof f);
+        auto f = abi::body_of<abi::DevmgrFunction>(m);
         const char* backend = f.backend == abi::DevmgrBackend::Iommu    ? "iommu"
                               : f.backend == abi::DevmgrBackend::Bounce ? "bounce"
                                                                         : "-";
@@ -277,16 +277,13 @@ void cmd_events() {
     out("  TIME(s)     PID NAME             PROVIDER         BDF     KIND           STATUS           DETAIL     COUNT\n");
     for (u32 i = 0;; i++) {
         abi::Message m{};
-        u32 request[2] = {i, static_cast<u32>(abi::DevmgrOp::Events)};
-        m.length = sizeof request;
-        __builtin_memcpy(m.data, request, sizeof request);
+        abi::put_body(m, abi::DevmgrRequest{i, abi::DevmgrOp::Events});
         if (auto r = rt::endpoint_call(g_devmgr, m); !r.ok()) return out("events: %s\n", status_name(r.status()));
         if (m.length < sizeof(abi::DevmgrEvent)) {
             if (i == 0) out("  (none)\n");
             return;
         }
-        abi::DevmgrEvent d;
-        __builtin_memcpy(&d, m.data, sizeof d);
+        auto d = abi::body_of<abi::DevmgrEvent>(m);
         const abi::RefusalEvent& e = d.event;
         char bdf[8] = "-";
         if (e.bdf != abi::kNoFunction)
@@ -346,18 +343,16 @@ alignas(16) u8 g_autorun_stack[32768];
 
 // "run=" from the startup arguments: everything after it, commands split at ';'.
 void autorun(u64) {
-    const char* args = rt::startup().args;
-    const char* p = args;
-    for (; *p; p++)
-        if ((p == args || p[-1] == ' ') && p[0] == 'r' && p[1] == 'u' && p[2] == 'n' && p[3] == '=') break;
-    if (*p) {
-        p += 4;
-        while (*p) {
+    Args::Value v;
+    if (rt::args().find("run", &v)) {
+        const char* p = v.text;
+        const char* end = v.text + v.rest;
+        while (p < end) {
             const char* start = p;
-            while (*p && *p != ';') p++;
+            while (p < end && *p != ';') p++;
             out("[run] %.*s\n", static_cast<int>(p - start), start);
             run(start, static_cast<usize>(p - start), true);
-            if (*p == ';') p++;
+            if (p < end) p++;  // the ';'
         }
     }
     g_autorun_busy = false;

@@ -1,21 +1,16 @@
 #include "block_service.h"
 
-#include "abi/service.h"
+#include "protocol/message.h"
+#include "protocol/service.h"
 
 #include "nvme/command.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/sys.h"
 #include "util/format.h"
-#include "util/le_bytes.h"
 
 namespace nvme_driver {
 namespace {
-
-using le::get_u32;
-using le::get_u64;
-using le::put_u32;
-using le::put_u64;
 
 constexpr u64 kKeyService = 1;
 constexpr u64 kKeyIrq = 2;
@@ -114,21 +109,20 @@ void BlockService::serve_call() {
         rt::log("nvme: a call from consumer %llu arrived without its handles: %s",
                 static_cast<unsigned long long>(m.badge), status_name(got.status()));
         abi::Message reply{};
-        put_u32(reply.data, static_cast<u32>(got.status()));
-        reply.length = 4;
+        abi::put_body(reply, abi::BlockStatusReply{got.status()});
         (void)rt::endpoint_reply(reply);
         return;
     }
-    u32 op = m.length >= 4 ? get_u32(m.data) : 0;
-    u32 index = m.length >= 8 ? get_u32(m.data + 4) : 0;
+    abi::BlockOp op = abi::body_of<abi::BlockOp>(m);  // 0 (no op) when too short
     // Only an Attach carries a handle. Any others are closed at once: kept,
     // they would fill this process's capability space a call at a time.
-    if (op != static_cast<u32>(abi::BlockOp::Attach)) {
+    if (op != abi::BlockOp::Attach) {
         for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);
         m.handle_count = 0;
     }
     abi::Message reply{};
-    if (op == static_cast<u32>(abi::BlockOp::Info)) {
+    u32 index = abi::body_of<abi::BlockDescribeRequest>(m).device;
+    if (op == abi::BlockOp::Info) {
         if (index < m_ctrl.namespace_count()) {
             const Namespace& ns = m_ctrl.ns(index);
             abi::BlockInfo info{};
@@ -140,46 +134,41 @@ void BlockService::serve_call() {
                          (m_ctrl.info().oncs & nvme::kOncsWriteZeroes ? abi::kBlockWriteZeroes : 0) |
                          (m_ctrl.info().oncs & nvme::kOncsDsm ? abi::kBlockDiscard : 0);
             info.device_count = m_ctrl.namespace_count();
-            __builtin_memcpy(reply.data, &info, sizeof info);
-            reply.length = sizeof info;
+            abi::put_body(reply, info);
         }
-    } else if (op == static_cast<u32>(abi::BlockOp::Identity)) {
+    } else if (op == abi::BlockOp::Identity) {
         if (index < m_ctrl.namespace_count()) {
             abi::BlockIdentity id{};
             __builtin_memcpy(id.model, m_ctrl.info().model, sizeof id.model);
             __builtin_memcpy(id.serial, m_ctrl.info().serial, sizeof id.serial);
-            __builtin_memcpy(reply.data, &id, sizeof id);
-            reply.length = sizeof id;
+            abi::put_body(reply, id);
         }
-    } else if (op == static_cast<u32>(abi::BlockOp::Attach)) {
+    } else if (op == abi::BlockOp::Attach) {
         return attach(m);
-    } else if (op == static_cast<u32>(abi::BlockOp::Detach)) {
+    } else if (op == abi::BlockOp::Detach) {
         return detach(m);
-    } else if (op == static_cast<u32>(abi::BlockOp::Ping)) {
-        put_u32(reply.data, static_cast<u32>(channel_of(m) < kMaxChannels ? Status::Ok : Status::Stale));
-        reply.length = 4;
+    } else if (op == abi::BlockOp::Ping) {
+        abi::put_body(reply, abi::BlockStatusReply{channel_of(m) < kMaxChannels ? Status::Ok : Status::Stale});
     } else {
-        put_u32(reply.data, static_cast<u32>(Status::InvalidArgument));
-        reply.length = 4;
+        abi::put_body(reply, abi::BlockStatusReply{Status::InvalidArgument});
     }
     (void)rt::endpoint_reply(reply);
 }
 
 void BlockService::attach(abi::Message& m) {
     abi::Message reply{};
-    reply.length = 16;
     auto refuse = [&](Status s, const char* why) {
         rt::log("nvme: attach refused (consumer %llu.%llu): %s: %s",
                 static_cast<unsigned long long>(abi::service_consumer(m.badge)),
                 static_cast<unsigned long long>(m.badge & 0xffff'ffffull), why, status_name(s));
-        put_u32(reply.data, static_cast<u32>(s));
+        abi::put_body(reply, abi::BlockStatusReply{s});
         (void)rt::endpoint_reply(reply);
         for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);
     };
     // One handle, the consumer's notification. Memory is never taken from
     // a consumer: the provider would depend on what the consumer can shrink
     // or revoke (an earlier ABI did; a consumer crashed the provider so).
-    if (m.handle_count != 1 || m.length < 8) return refuse(Status::InvalidArgument, "expected a notification and a size");
+    if (m.handle_count != 1 || m.length < sizeof(abi::BlockAttachRequest)) return refuse(Status::InvalidArgument, "expected a notification and a size");
     // One consumer holds at most kChannelsPerConsumer channels: at its
     // limit, attaching again replaces its oldest (a restarted consumer so
     // reclaims what its previous incarnation left behind, and one consumer
@@ -200,7 +189,7 @@ void BlockService::attach(abi::Message& m) {
     for (u32 i = 0; i < kMaxChannels && ch == kMaxChannels; i++)
         if (m_channels[i].state == ChannelState::Free) ch = i;
     if (ch == kMaxChannels) return refuse(Status::QuotaExceeded, "no free channel");
-    u64 bytes = get_u32(m.data + 4);
+    u64 bytes = abi::body_of<abi::BlockAttachRequest>(m).data_bytes;
     if (bytes == 0) bytes = kDefaultDataBytes;
     bytes = (bytes + 4095) & ~u64{4095};
     if (bytes > abi::kBlockMaxDataBytes) return refuse(Status::InvalidArgument, "data buffer too large");
@@ -222,7 +211,9 @@ void BlockService::attach(abi::Message& m) {
     // as the channel goes out of scope, or when the channel is released.)
     auto at = rt::memory_map(c.ring_memory.get(), 0, abi::kMapWrite);
     if (!at.ok()) return refuse(at.status(), "ring mapping");
-    c.ring = BlockRing(reinterpret_cast<abi::BlockRings*>(at.value()));
+    auto* rings = reinterpret_cast<abi::BlockRings*>(at.value());
+    c.requests = abi::BlockRequestConsumer(rings->request, rings->requests);
+    c.completions = abi::BlockCompletionProducer(rings->completion, rings->completions);
     auto data = rt::dma_buffer_create(m_ctrl.pool(), bytes);
     auto note = rt::notification_create();
     if (!data.ok() || !note.ok()) return refuse(!data.ok() ? data.status() : note.status(), "data buffer or notification");
@@ -240,11 +231,7 @@ void BlockService::attach(abi::Message& m) {
         return refuse(Status::NoMemory, "copies for the consumer");
     c.state = ChannelState::Live;
     m_channels[ch] = static_cast<Channel&&>(c);
-    put_u32(reply.data, 0);
-    put_u32(reply.data + 4, channel_id(ch));
-    put_u64(reply.data + 8, bytes);
-    put_u64(reply.data + 16, m_generation);
-    reply.length = 24;
+    abi::put_body(reply, abi::BlockAttachReply{Status::Ok, channel_id(ch), bytes, m_generation});
     reply.handle_count = 3;
     reply.handles[0] = ring_copy.value().release();
     reply.handles[1] = data_copy.value().release();
@@ -257,10 +244,11 @@ void BlockService::attach(abi::Message& m) {
 // generation), asked by the consumer that attached it (same badge), or
 // kMaxChannels.
 u32 BlockService::channel_of(const abi::Message& m) const {
-    if (m.length < 16) return kMaxChannels;
-    u32 id = get_u32(m.data + 4);
+    if (m.length < sizeof(abi::BlockChannelRequest)) return kMaxChannels;
+    auto request = abi::body_of<abi::BlockChannelRequest>(m);
+    u32 id = request.channel;
     u32 ch = id & kChannelIndexMask;
-    if (get_u64(m.data + 8) != m_generation || ch >= kMaxChannels || m_channels[ch].state != ChannelState::Live)
+    if (request.generation != m_generation || ch >= kMaxChannels || m_channels[ch].state != ChannelState::Live)
         return kMaxChannels;
     if (m_channels[ch].badge != m.badge) return kMaxChannels;  // another consumer's channel
     if (channel_id(ch) != id) return kMaxChannels;             // an earlier channel in the same slot
@@ -269,10 +257,9 @@ u32 BlockService::channel_of(const abi::Message& m) const {
 
 void BlockService::detach(abi::Message& m) {
     abi::Message reply{};
-    reply.length = 4;
     u32 ch = channel_of(m);
     if (ch < kMaxChannels) close_channel(ch, nullptr);
-    put_u32(reply.data, static_cast<u32>(ch < kMaxChannels ? Status::Ok : Status::Stale));
+    abi::put_body(reply, abi::BlockStatusReply{ch < kMaxChannels ? Status::Ok : Status::Stale});
     (void)rt::endpoint_reply(reply);
 }
 
@@ -363,6 +350,10 @@ void BlockService::take_requests() {
         }
     }
     m_first_turn = (m_first_turn + 1) % kMaxChannels;
+    // The slots taken go back to their consumers: one store per ring per
+    // pass, not one per request.
+    for (Channel& c : m_channels)
+        if (c.state == ChannelState::Live) c.requests.release();
     flush_batch();
 }
 
@@ -373,14 +364,23 @@ bool BlockService::step(u32 ch) {
         // Its records are its ring's length: a consumer that does not take
         // its answers stops only itself.
         if (c.records == abi::kBlockRingEntries) return false;
-        auto waiting = c.ring.pending();
-        if (!waiting.ok()) {
-            close_channel(ch, "request tail %u is not within %u of head %u", c.ring.bad_index(),
-                          abi::kBlockRingEntries, c.ring.request_head());
-            return false;
+        // The consumer's tail is read again only when what it last said
+        // has all been taken.
+        if (!c.requests.ready()) {
+            auto waiting = c.requests.refresh();
+            if (!waiting.ok()) {
+                u32 tail = c.requests.bad_index();
+                if (tail - c.requests.head() <= abi::kBlockRingEntries)
+                    close_channel(ch, "request tail %u moved back from %u", tail, c.requests.tail_seen());
+                else
+                    close_channel(ch, "request tail %u is not within %u of head %u", tail, abi::kBlockRingEntries,
+                                  c.requests.head());
+                return false;
+            }
+            if (!waiting.value()) return false;
         }
-        if (!waiting.value()) return false;
-        abi::BlockRequest r = c.ring.take();  // the one copy: the consumer may be rewriting the slot
+        abi::BlockRequest r;
+        (void)c.requests.take(&r);  // the one copy: the consumer may be rewriting the slot
         u16 record = static_cast<u16>(ch * abi::kBlockRingEntries + take_bit(c.free_records, abi::kBlockRingEntries / 64));
         c.records++;
         Request& q = m_requests[record];
@@ -567,21 +567,25 @@ void BlockService::post_ready() {
     for (u32 ch = 0; ch < kMaxChannels; ch++) {
         Channel& c = m_channels[ch];
         if (c.state != ChannelState::Live || c.answered_head == c.answered_tail) continue;
-        auto room = c.ring.completion_room();
+        auto room = c.completions.refresh();
         if (!room.ok()) {
-            close_channel(ch, "completion head %u is not within %u behind tail %u", c.ring.bad_index(),
-                          abi::kBlockRingEntries, c.ring.completion_tail());
+            u32 head = c.completions.bad_index();
+            if (c.completions.tail() - head <= abi::kBlockRingEntries)
+                close_channel(ch, "completion head %u moved back from %u", head, c.completions.head_seen());
+            else
+                close_channel(ch, "completion head %u is not within %u behind tail %u", head, abi::kBlockRingEntries,
+                              c.completions.tail());
             continue;
         }
         u32 posted = 0;
         for (; posted < room.value() && c.answered_head != c.answered_tail; posted++) {
             u16 record = c.answered[c.answered_head++ % abi::kBlockRingEntries];
             const Request& q = m_requests[record];
-            c.ring.post(abi::BlockCompletion{q.id, q.status, q.nvme_status, 0});
+            (void)c.completions.put(abi::BlockCompletion{q.id, q.status, q.nvme_status, 0});
             free_record(record);
         }
         if (!posted) continue;  // full: its consumer has yet to take what it has
-        c.ring.publish();
+        c.completions.publish();
         m_pending_signal |= 1u << ch;
     }
 }

@@ -1,4 +1,4 @@
-// The NVMe provider's BlockDevice service (lib/abi/block.h, DESIGN §6):
+// The NVMe provider's BlockDevice service (lib/protocol/block.h, DESIGN §6):
 // consumers attach over the service endpoint, then queue requests in
 // shared rings; this turns them into NVMe commands (split to the
 // controller's transfer limit), submits them in batches through the broker
@@ -7,8 +7,8 @@
 // Never trusting a consumer (DESIGN §6): the provider creates each
 // channel's rings and data buffer and hands the consumer derived copies,
 // so nothing the consumer revokes or closes reaches its own view. Every
-// index the consumer writes is checked (block_ring.h) and every request is
-// copied once, then checked against the device's size and the channel's
+// index the consumer writes is checked (lib/ring/spsc_ring.h) and every
+// request is copied once, then checked against the device's size and the channel's
 // data buffer before anything is submitted; a bad request gets its own
 // error completion — it costs the consumer that request, nothing else. A
 // consumer breaking the ring protocol (indices no honest consumer
@@ -29,10 +29,9 @@
 // status field.
 #pragma once
 
-#include "abi/block.h"
+#include "protocol/block.h"
 #include "abi/ipc.h"
 #include "abi/nvme.h"
-#include "block_ring.h"
 #include "controller.h"
 #include "rt/handle.h"
 
@@ -41,7 +40,7 @@ namespace nvme_driver {
 class BlockService {
 public:
     static constexpr u32 kMaxChannels = 4;
-    // Channels one consumer may hold (lib/abi/service.h: the badge's high
+    // Channels one consumer may hold (lib/protocol/service.h: the badge's high
     // half says which consumer): the others always find one free.
     static constexpr u32 kChannelsPerConsumer = 2;
     // The channel id a consumer is given names the slot (low bits) and the
@@ -79,7 +78,9 @@ private:
         ChannelState state = ChannelState::Free;
         u64 attached_seq = 0;  // attach order, for replacing a consumer's oldest
         rt::Handle ring_memory, consumer_note, request_note, data;
-        BlockRing ring;
+        // Its rings (in ring_memory): requests taken, completions posted.
+        abi::BlockRequestConsumer requests;
+        abi::BlockCompletionProducer completions;
         u64 data_bytes = 0;
         u64 badge = 0;     // of the consumer's endpoint capability: only it may ping or detach
         u32 commands = 0;  // commands in flight for it (<= kChannelCommands)

@@ -1,6 +1,6 @@
 #include "controller.h"
 
-#include "abi/block.h"
+#include "protocol/block.h"
 #include "nvme/command.h"
 #include "rt/log.h"
 #include "rt/sys.h"

@@ -1,4 +1,5 @@
-// nvme: the NVMe storage provider (docs/drivers.md). Bound by the device
+// nvme: the NVMe storage provider (docs/storage.md; how a driver like it
+// is put together: docs/drivers.md). Bound by the device
 // manager to one NVMe controller with a filtered register window, MSI-X
 // vectors and a DMA pool; drives it through the kernel's queue broker and
 // serves its namespaces as BlockDevices to the consumers the manifest
@@ -13,26 +14,9 @@
 // the timeout and controller-reset path runs against a real controller.
 #include "block_service.h"
 #include "controller.h"
+#include "rt/args.h"
 #include "rt/log.h"
 #include "rt/sys.h"
-
-namespace {
-
-u64 number_arg(const char* key, u64 fallback) {
-    const char* args = rt::startup().args;
-    for (const char* p = args; *p; p++) {
-        const char* k = key;
-        const char* q = p;
-        while (*k && *q == *k) k++, q++;
-        if (*k) continue;
-        u64 n = 0;
-        while (*q >= '0' && *q <= '9') n = n * 10 + static_cast<u64>(*q++ - '0');
-        return n;
-    }
-    return fallback;
-}
-
-}  // namespace
 
 int main(u64) {
     u32 pool = rt::startup_handle("dma");
@@ -59,10 +43,10 @@ int main(u64) {
     }
     u32 service = rt::startup_handle("service");
     if (!service) rt::log("nvme: no service endpoint (the manifest names no consumer); serving no one");
-    u64 timeout_ms = number_arg("timeout_ms=", 0);
+    u64 timeout_ms = rt::args().number("timeout_ms", 0);
     if (!timeout_ms) timeout_ms = 30000;  // absent or 0: the default, never "time out at once"
     static nvme_driver::BlockService blocks(ctrl, service, timeout_ms * 1'000'000ull,
-                                            number_arg("test.drop_completion=", 0));
+                                            rt::args().number("test.drop_completion", 0));
     if (auto r = blocks.init(); !r.ok()) {
         rt::log("nvme: service setup failed: %s", status_name(r.status()));
         return 2;

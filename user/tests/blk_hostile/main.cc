@@ -1,5 +1,5 @@
 // blk_hostile: a hostile consumer of the BlockDevice service
-// (lib/abi/block.h), for the block_hostile scenario. It attacks the NVMe
+// (lib/protocol/block.h), for the block_hostile scenario. It attacks the NVMe
 // provider through everything a consumer can touch — the Attach message,
 // the capabilities it holds, the shared rings — while honest consumers
 // (the shell, blkbench) keep reading and writing the disk; the scenario
@@ -15,10 +15,10 @@
 //   bad-requests    requests with bad ops, devices, offsets, lengths
 //   rewrite-slot    a second thread rewrites the request slots while the
 //                   provider reads them
-//   head-rewrite    moves the provider's request_head back
-//   tail-ahead      request_tail far ahead of the head
-//   tail-backwards  request_tail moved back past the head
-//   completion-head completion_head beyond the completion tail
+//   head-rewrite    moves the provider's request.head back
+//   tail-ahead      request.tail far ahead of the head
+//   tail-backwards  request.tail moved back past the head
+//   completion-head completion.head beyond the completion tail
 //   revoke-note     revokes the notification it handed the provider
 //   handle-stuffing sends handles with every Ping (they would fill the
 //                   provider's capability space), then attaches
@@ -26,14 +26,15 @@
 //                   completion; then holds them (the process stays)
 // Arguments: attacks=<comma separated names> (default: all, in this order).
 // It reads only (blocks from kPlayground on); it never writes the disk.
-#include "abi/block.h"
+#include "protocol/block.h"
+#include "protocol/message.h"
+#include "rt/args.h"
 #include "rt/block_client.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/service.h"
 #include "rt/sys.h"
 #include "rt/thread.h"
-#include "util/le_bytes.h"
 
 namespace {
 
@@ -103,14 +104,12 @@ void small_ring() {
     auto note_copy = rt::duplicate(note.value().get(), cap_rights::kSignal | cap_rights::kTransfer);
     if (!ring_copy.ok() || !note_copy.ok()) return rt::log("blk_hostile: small-ring: FAILED to duplicate");
     abi::Message m{};
-    le::put_u32(m.data, static_cast<u32>(abi::BlockOp::Attach));
-    le::put_u32(m.data + 4, static_cast<u32>(kDataBytes));
-    m.length = 8;
+    abi::put_body(m, abi::BlockAttachRequest{abi::BlockOp::Attach, static_cast<u32>(kDataBytes)});
     m.handle_count = 2;
     m.handles[0] = ring_copy.value().release();
     m.handles[1] = note_copy.value().release();
     Status s = rt::endpoint_call(g_endpoint, m).status();
-    if (s == Status::Ok) s = m.length >= 4 ? static_cast<Status>(le::get_u32(m.data)) : Status::Malformed;
+    if (s == Status::Ok) s = abi::reply_status(m);
     if (s != Status::Ok) {
         for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);
         return rt::log("blk_hostile: small-ring: attach with my own 4096-byte ring refused: %s", status_name(s));
@@ -122,7 +121,7 @@ void small_ring() {
     if (!at.ok()) return rt::log("blk_hostile: small-ring: FAILED to map");
     auto* rings = reinterpret_cast<abi::BlockRings*>(at.value());
     rings->requests[0] = read_request(1, kPlayground, 0);
-    __atomic_store_n(&rings->request_tail, 1u, __ATOMIC_RELEASE);
+    __atomic_store_n(&rings->request.tail, 1u, __ATOMIC_RELEASE);
     (void)rt::notification_signal(provider_note, 1);
     auto bits = rt::notification_wait(note.value().get(), 3'000'000'000ull);
     rt::log("blk_hostile: small-ring: attach with my own 4096-byte ring accepted; answer: %s",
@@ -241,7 +240,7 @@ void head_rewrite() {
     u32 first = collect(c, done, 1, 3'000'000'000ull);
     // Tell the provider it has not yet taken the last 100 slots.
     abi::BlockRings* rings = c.rings();
-    __atomic_store_n(&rings->request_head, rings->request_tail - 100, __ATOMIC_RELEASE);
+    __atomic_store_n(&rings->request.head, rings->request.tail - 100, __ATOMIC_RELEASE);
     c.kick();
     u32 extra = collect(c, done, 128, 1'000'000'000ull);
     rt::log("blk_hostile: head-rewrite: %u answer(s) to my request, %u to requests I never queued", first, extra);
@@ -251,7 +250,7 @@ void tail_ahead() {
     rt::BlockClient c(g_endpoint);
     if (!attach(c, "tail-ahead")) return;
     abi::BlockRings* rings = c.rings();
-    __atomic_store_n(&rings->request_tail, rings->request_tail + 1000, __ATOMIC_RELEASE);
+    __atomic_store_n(&rings->request.tail, rings->request.tail + 1000, __ATOMIC_RELEASE);
     c.kick();
     rt::log("blk_hostile: tail-ahead: request tail 1000 past the head; my channel: %s", ping_until_refused(c));
 }
@@ -264,7 +263,7 @@ void tail_backwards() {
     c.kick();
     u32 n = collect(c, done, 3, 3'000'000'000ull);
     abi::BlockRings* rings = c.rings();
-    __atomic_store_n(&rings->request_tail, rings->request_tail - 2, __ATOMIC_RELEASE);
+    __atomic_store_n(&rings->request.tail, rings->request.tail - 2, __ATOMIC_RELEASE);
     c.kick();
     rt::log("blk_hostile: tail-backwards: %u answered, then the tail moved back 2; my channel: %s", n,
             ping_until_refused(c));
@@ -274,7 +273,7 @@ void completion_head() {
     rt::BlockClient c(g_endpoint);
     if (!attach(c, "completion-head")) return;
     abi::BlockRings* rings = c.rings();
-    __atomic_store_n(&rings->completion_head, 5000u, __ATOMIC_RELEASE);
+    __atomic_store_n(&rings->completion.head, 5000u, __ATOMIC_RELEASE);
     (void)c.queue(read_request(1, kPlayground, 0));
     c.kick();
     rt::log("blk_hostile: completion-head: completion head 5000 past the tail; my channel: %s", ping_until_refused(c));
@@ -296,8 +295,7 @@ void handle_stuffing() {
     Status failed = Status::Ok;
     for (u32 i = 0; i < 300 && failed == Status::Ok; i++) {
         abi::Message m{};
-        le::put_u32(m.data, static_cast<u32>(abi::BlockOp::Ping));
-        m.length = 16;
+        abi::put_body(m, abi::BlockChannelRequest{abi::BlockOp::Ping, 0, 0});
         for (u32 k = 0; k < 4; k++) {
             auto n = rt::notification_create();
             if (!n.ok()) return rt::log("blk_hostile: handle-stuffing: FAILED notification_create");
@@ -336,8 +334,8 @@ void hog() {
             rt::sleep_ns(10'000'000);
         }
         rt::log("blk_hostile: flood: the provider took %u of my requests and answered %u; holding them",
-                __atomic_load_n(&rings->request_head, __ATOMIC_ACQUIRE),
-                __atomic_load_n(&rings->completion_tail, __ATOMIC_ACQUIRE));
+                __atomic_load_n(&rings->request.head, __ATOMIC_ACQUIRE),
+                __atomic_load_n(&rings->completion.tail, __ATOMIC_ACQUIRE));
     }
     rt::log("blk_hostile: holding");
     for (;;) rt::sleep_ns(1'000'000'000ull);
@@ -356,18 +354,15 @@ constexpr Attack kAttacks[] = {
 
 // Is `name` in the comma separated list after "attacks=" (or is there no list)?
 bool chosen(const char* name) {
-    const char* a = rt::startup().args;
-    const char* list = nullptr;
-    for (const char* p = a; *p && !list; p++)
-        if ((p == a || p[-1] == ' ') && __builtin_memcmp(p, "attacks=", 8) == 0) list = p + 8;
-    if (!list) return true;
+    Args::Value list;
+    if (!rt::args().find("attacks", &list)) return true;
     usize len = 0;
     while (name[len]) len++;
-    for (const char* p = list; *p && *p != ' ';) {
+    for (const char *p = list.text, *stop = list.text + list.len; p < stop;) {
         const char* end = p;
-        while (*end && *end != ' ' && *end != ',') end++;
+        while (end < stop && *end != ',') end++;
         if (static_cast<usize>(end - p) == len && __builtin_memcmp(p, name, len) == 0) return true;
-        p = *end == ',' ? end + 1 : end;
+        p = end < stop ? end + 1 : end;
     }
     return false;
 }

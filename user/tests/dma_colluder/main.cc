@@ -5,7 +5,7 @@
 //
 //   provider   devmgr-bound (pci, bar0, irq0, dma = the pool, service = its
 //              instance endpoint). It answers the accomplice's calls on
-//              its instance endpoint (lib/abi/service.h: the directory
+//              its instance endpoint (lib/protocol/service.h: the directory
 //              gives the accomplice a badged call capability to it):
 //                kGive      copies of its pool, bar0 and irq0 and of a
 //                           mapped 4 KiB buffer holding "collusion-buffer"
@@ -39,7 +39,7 @@
 //              copies from both must then answer Revoked (nothing a
 //              provider handed out escapes the binding's revoke).
 #include "abi/nvme.h"
-#include "abi/service.h"
+#include "protocol/service.h"
 #include "nvme/command.h"
 #include "rt/log.h"
 #include "rt/rights.h"

@@ -13,29 +13,12 @@
 // Each ends in no-memory for this process alone. It then holds what (b)
 // took for `hold_ms=N` (default 10000) so that the harness can check that
 // everyone else keeps working meanwhile, and exits.
+#include "rt/args.h"
 #include "rt/log.h"
 #include "rt/spawn.h"
 #include "rt/sys.h"
 
 namespace {
-
-// The value of `key=` in the startup arguments as a decimal number, or
-// `fallback`.
-u64 arg_number(const char* key, u64 fallback) {
-    const char* a = rt::startup().args;
-    for (u32 i = 0; i < abi::kArgsBytes && a[i];) {
-        u32 k = 0;
-        while (key[k] && i + k < abi::kArgsBytes && a[i + k] == key[k]) k++;
-        if (!key[k] && (i == 0 || a[i - 1] == ' ')) {
-            u64 v = 0;
-            for (u32 j = i + k; j < abi::kArgsBytes && a[j] >= '0' && a[j] <= '9'; j++)
-                v = v * 10 + static_cast<u64>(a[j] - '0');
-            return v;
-        }
-        i++;
-    }
-    return fallback;
-}
 
 // MemoryObjects of 64 MiB, halving on each refusal down to 4 KiB, until
 // nothing more fits (or 64 are held): they end up in g_hogs. Returns how
@@ -104,7 +87,7 @@ int quota_attack() {
         }
     }
     rt::log("exhaust: quota: (b) %u mappings of one page 2 MiB apart, then %s", maps, status_name(last_b));
-    u64 hold_ms = arg_number("hold_ms=", 10000);
+    u64 hold_ms = rt::args().number("hold_ms", 10000);
     rt::log("exhaust: quota: holding for %llu ms", static_cast<unsigned long long>(hold_ms));
     rt::sleep_ns(hold_ms * 1'000'000);
     rt::log("exhaust: quota: letting go");

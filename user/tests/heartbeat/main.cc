@@ -4,29 +4,13 @@
 // teardown for seconds shows up as a gap that long. Every second it logs
 // the longest gap of that second; after `seconds=N` (default 10) it logs
 // the longest gap of the whole run and exits.
+#include "rt/args.h"
 #include "rt/log.h"
 #include "rt/sys.h"
 
-namespace {
-
-u64 seconds_arg() {
-    const char* p = rt::startup().args;
-    for (; *p; p++) {
-        if (p[0] != 's' || p[1] != 'e' || p[2] != 'c' || p[3] != 'o' || p[4] != 'n' || p[5] != 'd' || p[6] != 's' ||
-            p[7] != '=')
-            continue;
-        u64 n = 0;
-        for (p += 8; *p >= '0' && *p <= '9'; p++) n = n * 10 + static_cast<u64>(*p - '0');
-        return n;
-    }
-    return 10;
-}
-
-}  // namespace
-
 int main(u64) {
     constexpr u64 kStepNs = 5'000'000;
-    const u64 run_ns = seconds_arg() * 1'000'000'000ull;
+    const u64 run_ns = rt::args().number("seconds", 10) * 1'000'000'000ull;
     u64 start = rt::clock_ns(), last = start, second_start = start;
     u64 longest = 0, longest_this_second = 0, ticks = 0;
     rt::log("heartbeat: beating every %llu ms for %llu s", static_cast<unsigned long long>(kStepNs / 1'000'000),

@@ -1,4 +1,4 @@
-// svc_probe: a consumer of a device service directory (lib/abi/service.h),
+// svc_probe: a consumer of a device service directory (lib/protocol/service.h),
 // as the manifest grants it ("svc.<provider>", call). It reports what it
 // may and may not do, one line each, for the service_directory scenario:
 //  1. open every instance; each answers Identity with its controller's
@@ -14,8 +14,9 @@
 //     consumer, as far as the provider can tell) the same channel id and
 //     generation are Stale for Ping and Detach, and the channel lives on;
 //  5. an Attach whose notification is not one is refused (wrong-type).
-#include "abi/block.h"
-#include "abi/service.h"
+#include "protocol/block.h"
+#include "protocol/message.h"
+#include "protocol/service.h"
 #include "rt/block_client.h"
 #include "rt/log.h"
 #include "rt/rights.h"
@@ -24,19 +25,18 @@
 
 namespace {
 
-// One directory request; returns the Status in the reply (or the call's).
+// One directory request (`length` bytes of it: fewer for a short one);
+// returns the Status in the reply (or the call's).
 Status ask(u32 directory, u32 op, u32 index, u32 length, u32* count) {
     abi::Message m{};
-    __builtin_memcpy(m.data, &op, 4);
-    __builtin_memcpy(m.data + 4, &index, 4);
+    abi::put_body(m, abi::ServiceOpenRequest{static_cast<abi::ServiceOp>(op), index});
     m.length = length;
     auto r = rt::endpoint_call(directory, m);
     if (!r.ok()) return r.status();
     for (u32 h = 0; h < m.handle_count; h++) (void)rt::close(m.handles[h]);
-    i32 s = 0;
-    __builtin_memcpy(&s, m.data, 4);
-    __builtin_memcpy(count, m.data + 4, 4);
-    return static_cast<Status>(s);
+    auto reply = abi::body_of<abi::ServiceOpenReply>(m);
+    *count = reply.count;
+    return reply.status;
 }
 
 }  // namespace
@@ -78,20 +78,13 @@ int main(u64) {
         rt::BlockClient mine(instances[0].endpoint.get());
         Status attached = mine.attach(65536).status();
         rt::log("svc_probe: attach: %s; ping: %s", status_name(attached), status_name(mine.ping().status()));
-        for (u32 op : {static_cast<u32>(abi::BlockOp::Ping), static_cast<u32>(abi::BlockOp::Detach)}) {
+        for (abi::BlockOp op : {abi::BlockOp::Ping, abi::BlockOp::Detach}) {
             abi::Message forged{};
-            __builtin_memcpy(forged.data, &op, 4);
-            u32 ch = mine.channel();
-            u64 gen = mine.generation();
-            __builtin_memcpy(forged.data + 4, &ch, 4);
-            __builtin_memcpy(forged.data + 8, &gen, 8);
-            forged.length = 16;
+            abi::put_body(forged, abi::BlockChannelRequest{op, mine.channel(), mine.generation()});
             Status s2 = m2 ? rt::endpoint_call(other[0].endpoint.get(), forged).status() : Status::NotFound;
-            i32 answer = -1;
-            if (s2 == Status::Ok) __builtin_memcpy(&answer, forged.data, 4);
             rt::log("svc_probe: %s of my channel through another opening: %s",
-                    op == static_cast<u32>(abi::BlockOp::Ping) ? "ping" : "detach",
-                    s2 == Status::Ok ? status_name(static_cast<Status>(answer)) : status_name(s2));
+                    op == abi::BlockOp::Ping ? "ping" : "detach",
+                    status_name(s2 == Status::Ok ? abi::body_of<abi::BlockStatusReply>(forged).status : s2));
         }
         rt::log("svc_probe: my channel afterwards: %s", status_name(mine.ping().status()));
         // An Attach whose "notification" is a memory object: refused, not
@@ -99,16 +92,12 @@ int main(u64) {
         auto not_a_note = rt::memory_create(4096);
         if (not_a_note.ok()) {
             abi::Message a{};
-            u32 op = static_cast<u32>(abi::BlockOp::Attach);
-            __builtin_memcpy(a.data, &op, 4);
-            a.length = 8;
+            abi::put_body(a, abi::BlockAttachRequest{abi::BlockOp::Attach, 0});
             a.handle_count = 1;
             a.handles[0] = not_a_note.value().release();
             Status s3 = rt::endpoint_call(instances[0].endpoint.get(), a).status();
-            i32 answer = -1;
-            if (s3 == Status::Ok) __builtin_memcpy(&answer, a.data, 4);
             rt::log("svc_probe: attach with a memory object for the notification: %s",
-                    s3 == Status::Ok ? status_name(static_cast<Status>(answer)) : status_name(s3));
+                    status_name(s3 == Status::Ok ? abi::body_of<abi::BlockStatusReply>(a).status : s3));
         }
     }
     rt::log("svc_probe: done");

@@ -1,6 +1,6 @@
 // The device manager's service protocol (its endpoint, granted by the
-// manifest): a client sends the index of a PCI function (u32 in data[0..4])
-// and an operation (u32 DevmgrOp in data[4..8]; absent = Describe) and gets
+// manifest): a client sends a DevmgrRequest — the index of a PCI function
+// and an operation (absent = Describe) — and gets
 // back one DevmgrFunction, or a reply of length 0 past the end. Revoke
 // takes back every grant of the provider bound to that function (the
 // kernel tears its DMA grant down) and answers with the function's state
@@ -12,6 +12,13 @@
 // shell's `lsdev`, `revoke` and `events`.
 #pragma once
 
+// A protocol between user processes (lib/protocol/), not the kernel's ABI.
+#ifdef SLUICE_KERNEL
+#error "lib/protocol/ is spoken between user processes: the kernel has no business including it"
+#endif
+
+#include <stddef.h>
+
 #include "abi/events.h"
 #include "util/types.h"
 
@@ -20,6 +27,14 @@ namespace abi {
 enum class DevmgrBackend : u8 { None = 0, Bounce = 1, Iommu = 2 };
 enum class DevmgrState : u8 { Unbound = 0, Running = 1, Restarting = 2, GaveUp = 3, Refused = 4, Revoked = 5 };
 enum class DevmgrOp : u32 { Describe = 0, Revoke = 1, Events = 2 };
+
+// Every request (lib/protocol/message.h puts and gets it); a request of 4
+// bytes (the index alone) is a Describe.
+struct DevmgrRequest {
+    u32 index;  // of the PCI function (Describe, Revoke) or the event (Events)
+    DevmgrOp op;
+};
+static_assert(sizeof(DevmgrRequest) == 8 && offsetof(DevmgrRequest, op) == 4);
 
 struct DevmgrFunction {
     u8 bus, device, function;

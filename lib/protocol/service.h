@@ -4,7 +4,7 @@
 // One [provider] entry may bind several PCI functions — a cloud VM has one
 // NVMe controller per volume on AWS Nitro, and a manifest should not have
 // to pin each by address. Every bound function is an *instance* with an
-// endpoint of its own, speaking the device's protocol (lib/abi/block.h).
+// endpoint of its own, speaking the device's protocol (lib/protocol/block.h).
 // The endpoint a consumer is granted ("svc.<provider>") is the entry's
 // directory, served by the device manager: it hands out the instances'
 // endpoints with `call` (and `transfer`, which moving a handle needs),
@@ -28,21 +28,42 @@
 // provider serves the same one, so consumers only attach again.
 #pragma once
 
+// A protocol between user processes (lib/protocol/), not the kernel's ABI.
+#ifdef SLUICE_KERNEL
+#error "lib/protocol/ is spoken between user processes: the kernel has no business including it"
+#endif
+
+#include <stddef.h>
+
+#include "util/status.h"
 #include "util/types.h"
 
 namespace abi {
 
-// Directory requests: data[0..4] = op. The values cannot be mistaken for a
-// device protocol's (BlockOp is small): a device request sent to a
-// directory is answered InvalidArgument.
+// Directory requests: data[0..4] = op (lib/protocol/message.h puts and
+// gets the structs). The values cannot be mistaken for a device
+// protocol's (BlockOp is small): a device request sent to a directory is
+// answered InvalidArgument.
 enum class ServiceOp : u32 {
-    // data[4..8] = instance index -> data[0..4] = Status (NotFound past the
-    // last), data[4..8] = instance count, data[8..8+kServiceNameBytes] =
-    // the instance's name (NUL-terminated); handles[0] = its endpoint
-    // (call|transfer).
+    // ServiceOpenRequest -> ServiceOpenReply (NotFound past the last
+    // instance); handles[0] = the instance's endpoint (call|transfer).
     Open = 0x5356'0001,
 };
 constexpr u32 kServiceNameBytes = 32;
+
+struct ServiceOpenRequest {
+    ServiceOp op;
+    u32 instance;  // index among the entry's instances
+};
+static_assert(sizeof(ServiceOpenRequest) == 8 && offsetof(ServiceOpenRequest, instance) == 4);
+
+struct ServiceOpenReply {
+    Status status;
+    u32 count;                     // instances the entry has (also with NotFound)
+    char name[kServiceNameBytes];  // the instance's, NUL-terminated
+};
+static_assert(sizeof(ServiceOpenReply) == 8 + kServiceNameBytes && offsetof(ServiceOpenReply, count) == 4 &&
+              offsetof(ServiceOpenReply, name) == 8);
 
 // The badge of a consumer's directory capability is its identity (init:
 // the consumer's manifest index + 1). Instance badge = identity <<
