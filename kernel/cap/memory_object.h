@@ -11,6 +11,7 @@
 #include "cap/mapping_list.h"
 #include "cap/object.h"
 #include "util/result.h"
+#include "util/page.h"
 
 namespace kobj {
 
@@ -30,7 +31,7 @@ public:
     static Result<RefPtr<MemoryObject>> create(u64 bytes, kmem::Account* account);
     ~MemoryObject() override;
 
-    u64 size() const { return m_pages * 4096; }
+    u64 size() const { return m_pages * kPage; }
     // Kernel-side fill (boot data handed to user space).
     void write(u64 offset, const u8* data, u64 len);
     u64 pages() const { return m_pages; }

@@ -99,6 +99,7 @@
 #include "rt/spawn.h"
 #include "rt/sys.h"
 #include "util/format.h"
+#include "util/page.h"
 
 #ifndef SYSCALL_FUZZ_SEED
 #define SYSCALL_FUZZ_SEED 0x5eed0f00d5a1c0deull
@@ -131,7 +132,6 @@ constexpr u64 kWorkerTimeoutNs = SYSCALL_FUZZ_WORKER_TIMEOUT_S * 1'000'000'000ul
 constexpr char kServeArgs[] = "serve:7f3a";  // fuzz_peer's server mode
 
 // --- the worker's address space ------------------------------------------
-constexpr u64 kPage = 4096;
 constexpr u64 kUserLimit = 0x0000800000000000ull;
 constexpr u64 kStackTop = 0x00007ffffff00000ull;  // proc/lifecycle.h; the startup block is mapped here
 // A window nothing is ever mapped into except what the worker puts there on
