@@ -14,8 +14,8 @@
 #include "boot/memory_map.h"
 #include "boot/modules.h"
 #include "boot/multiboot2.h"
-#include "cap/console.h"
-#include "cap/process.h"
+#include "object/console.h"
+#include "object/process.h"
 #include "console/log.h"
 #include "console/serial.h"
 #include "debug/address_audit.h"
@@ -65,11 +65,11 @@ const char* region_name(boot::RegionType t) {
 }
 
 void print_banner() {
-    klog::raw("\nSluice %s (%s) x86_64\n", SLUICE_VERSION, SLUICE_GIT_REV);
+    log::raw("\nSluice %s (%s) x86_64\n", SLUICE_VERSION, SLUICE_GIT_REV);
     usize len = g_boot.cmdline.size();
-    klog::raw("cmdline: %.*s\n", static_cast<int>(len), reinterpret_cast<const char*>(g_boot.cmdline.data()));
+    log::raw("cmdline: %.*s\n", static_cast<int>(len), reinterpret_cast<const char*>(g_boot.cmdline.data()));
     usize loader = g_boot.bootloader_name.size();
-    klog::raw("bootloader: %.*s\n", static_cast<int>(loader),
+    log::raw("bootloader: %.*s\n", static_cast<int>(loader),
               reinterpret_cast<const char*>(g_boot.bootloader_name.data()));
 }
 
@@ -77,8 +77,8 @@ void apply_cmdline() {
     cmdline::init(reinterpret_cast<const char*>(g_boot.cmdline.data()), g_boot.cmdline.size());
     usize len;
     if (const char* level = cmdline::get("loglevel", &len)) {
-        klog::Level parsed;
-        if (klog::parse_level(level, len, &parsed)) klog::set_level(parsed);
+        log::Level parsed;
+        if (log::parse_level(level, len, &parsed)) log::set_level(parsed);
         else LOG_WARN("cmdline: unknown loglevel '%.*s' (error|warn|info|debug)", static_cast<int>(len), level);
     }
 }
@@ -136,7 +136,7 @@ void on_serial_irq(InterruptFrame&) {
     static char line[128];
     static usize len;
     serial::handle_interrupt();
-    if (kobj::Console* console = kobj::Console::instance()) {
+    if (object::Console* console = object::Console::instance()) {
         console->input_arrived();  // user space owns the console now
         return;
     }
@@ -224,7 +224,7 @@ void list_modules() {
 // exit=poweroff: once no process is left running, power off (tests end
 // this way; without init that is right after boot).
 void power_off_when_done() {
-    if (!cmdline::is("exit", "poweroff") || kobj::Process::live_count() != 0) return;
+    if (!cmdline::is("exit", "poweroff") || object::Process::live_count() != 0) return;
     auto st = frames::stats();
     LOG_INFO("boot: no processes left; frames free %llu used %llu", static_cast<unsigned long long>(st.free),
              static_cast<unsigned long long>(st.used));
@@ -274,9 +274,9 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
 
     if (const char* kind = cmdline::get("test.fault", &len)) trigger_test_fault(kind, len);
     audit::init();
-    if (cmdline::get("test.msi", &len)) kirq::msi_selftest();
+    if (cmdline::get("test.msi", &len)) irq::msi_selftest();
 
-    sched::init(kobj::Thread::adopt_boot_context());
+    sched::init(object::Thread::adopt_boot_context());
     lapic::set_tick_hook(on_tick);
     if (const char* init = cmdline::get("init", &len)) {
         // The creator's reference goes here: the process keeps itself alive

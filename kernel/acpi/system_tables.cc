@@ -44,7 +44,7 @@ bool g_dump;
 // into binary files).
 void dump(const char* sig, ByteView t) {
     if (!g_dump) return;
-    klog::raw("acpidump %s %zu\n", sig, t.size());
+    log::raw("acpidump %s %zu\n", sig, t.size());
     for (usize off = 0; off < t.size(); off += 32) {
         char line[80];
         usize n = 0;
@@ -54,7 +54,7 @@ void dump(const char* sig, ByteView t) {
             line[n++] = hex[t.data()[i] & 15];
         }
         line[n] = '\0';
-        klog::raw("acpidump %s\n", line);
+        log::raw("acpidump %s\n", line);
     }
 }
 

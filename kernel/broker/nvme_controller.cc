@@ -14,7 +14,7 @@
 #include "nvme/registers.h"
 #include "util/page.h"
 
-namespace kobj {
+namespace object {
 namespace {
 
 nvme::Sqe identify_command(u8 cns, u32 nsid, u64 page) {
@@ -43,7 +43,7 @@ NvmeController::~NvmeController() {
     // m_session's reference goes last, with the members.
 }
 
-Result<void> NvmeController::bring_up(kwait::How how) {
+Result<void> NvmeController::bring_up(sched::WaitHow how) {
     m_wait = how;
     // One page the device writes Identify data into, held while it may.
     m_scratch_entry = TRY(m_session->allocate(kPage, m_session->id(), dma::Use::Queue, &m_scratch_phys));
@@ -64,7 +64,7 @@ Result<void> NvmeController::bring_up(kwait::How how) {
         dbbuf = false;
     }
     if (dbbuf) TRY(configure_shadow_doorbells());
-    refusals::note(refusals::current_process(), klog::Level::Info,
+    refusals::note(refusals::current_process(), log::Level::Info,
                    "nvme broker: session %u: '%s' %u namespace(s), %u I/O queue(s), shadow doorbells %s",
              m_session->id(), info.model, m_namespace_count, m_io_queues, m_shadow_on ? "on" : "off");
     return {};
@@ -264,4 +264,4 @@ bool NvmeController::write_doorbell(u16 qid, bool cq, u16 value, u16 old_value) 
     return true;
 }
 
-}  // namespace kobj
+}  // namespace object

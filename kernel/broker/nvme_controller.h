@@ -22,7 +22,7 @@
 #include "util/result.h"
 #include "util/types.h"
 
-namespace kobj {
+namespace object {
 
 class NvmeQueue;
 
@@ -58,7 +58,7 @@ public:
 
     // With the admin queue live and nothing of the provider's submitted yet.
     // (how: the waits for its admin commands, sched/device_wait.h)
-    Result<void> bring_up(kwait::How how);
+    Result<void> bring_up(sched::WaitHow how);
 
     // The namespace's format, or null when the broker does not know it.
     const NvmeNamespace* find_namespace(u32 nsid) const;
@@ -115,7 +115,7 @@ private:
     u8 m_dstrd;
     u16 m_max_entries;
     bool m_retired = false;
-    kwait::How m_wait = kwait::How::Spin;  // bring-up's waits (bring_up's argument)
+    sched::WaitHow m_wait = sched::WaitHow::Spin;  // bring-up's waits (bring_up's argument)
     bool m_sq_always_mmio = false;  // a lost shadow update was seen
     u32 m_recoveries = 0;
     NvmeQueue* m_queues = nullptr;  // every queue of this generation
@@ -135,4 +135,4 @@ private:
     u32 m_namespace_count = 0;
 };
 
-}  // namespace kobj
+}  // namespace object

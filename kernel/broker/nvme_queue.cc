@@ -2,10 +2,10 @@
 
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/mmio.h"
-#include "cap/dma_pool.h"
-#include "cap/handles.h"
-#include "cap/interrupt.h"
-#include "cap/pci_function.h"
+#include "object/dma_pool.h"
+#include "object/handles.h"
+#include "object/interrupt.h"
+#include "object/pci_function.h"
 #include "console/log.h"
 #include "dma/class_reset.h"
 #include "events/refusals.h"
@@ -15,7 +15,7 @@
 #include "sched/device_wait.h"
 #include "util/page.h"
 
-namespace kobj {
+namespace object {
 namespace {
 
 // How long the broker waits for one of its own admin commands. QEMU answers
@@ -66,13 +66,13 @@ public:
         Process* who = m_caller ? m_caller : refusals::current_process();
         if (why == Status::Timeout)
             refusals::record(who, abi::RefusalKind::DeviceMisbehaved, m_queue->m_session->function(), why, entry.cid,
-                             klog::Level::Warn,
+                             log::Level::Warn,
                              "nvme broker: session %u: queue %u: late answer (status 0x%x) to an abandoned broker "
                              "command; ignored",
                              session, m_queue->m_qid, nvme::cqe_status_code(entry));
         else
             refusals::record(who, abi::RefusalKind::DeviceMisbehaved, m_queue->m_session->function(), why, entry.cid,
-                             klog::Level::Warn,
+                             log::Level::Warn,
                              "nvme broker: session %u: queue %u: device posted a bad completion (cid %u sq %u): %s; "
                              "ignored",
                              session, m_queue->m_qid, entry.cid, entry.sq_id, status_name(why));
@@ -133,9 +133,9 @@ Result<RefPtr<NvmeQueue>> NvmeQueue::enable_admin(kdma::Session* session, volati
     // Stopped first (the class reset teardown uses): it must not fetch from
     // the old queues while the new addresses are written. A live earlier
     // generation is retired: this is the provider's controller reset.
-    auto off = kdma::reset_function(session->function(), kwait::How::Sleep);
+    auto off = kdma::reset_function(session->function(), sched::WaitHow::Sleep);
     if (NvmeController* old = session->nvme_controller) {
-        refusals::note(refusals::current_process(), klog::Level::Info,
+        refusals::note(refusals::current_process(), log::Level::Info,
                        "nvme broker: session %u: controller reset by a new admin queue (%s)", session->id(),
                        off.ok() ? "stopped" : status_name(off.status()));
         old->retire(off.ok());
@@ -153,7 +153,7 @@ Result<RefPtr<NvmeQueue>> NvmeQueue::enable_admin(kdma::Session* session, volati
     mmio::write<u32>(regs, nvme::kRegCc, nvme::cc_enable_value());
     u64 enabled_at = clock::monotonic_ns();
     bool fatal = false;
-    auto ready = kwait::until(u64{timeout_ms} * 1'000'000, kwait::How::Sleep, [&] {
+    auto ready = sched::wait_until(u64{timeout_ms} * 1'000'000, sched::WaitHow::Sleep, [&] {
         if (!session->active()) return true;  // torn down meanwhile: stop waiting
         u32 csts = mmio::read<u32>(regs, nvme::kRegCsts);
         fatal = csts & nvme::kCstsFatal;
@@ -165,7 +165,7 @@ Result<RefPtr<NvmeQueue>> NvmeQueue::enable_admin(kdma::Session* session, volati
     if (!q->m_ctrl) {
         // The controller may have started fetching: its queues are freed
         // only if it is confirmed stopped (else the grant's teardown keeps them).
-        auto stop = kdma::reset_function(session->function(), kwait::How::Spin);
+        auto stop = kdma::reset_function(session->function(), sched::WaitHow::Spin);
         q->drop_holds(stop.ok());
         return Status::NoMemory;
     }
@@ -178,10 +178,10 @@ Result<RefPtr<NvmeQueue>> NvmeQueue::enable_admin(kdma::Session* session, volati
         LOG_ERROR("nvme broker: session %u: controller did not become ready: %s", session->id(), status_name(why));
         return why;
     }
-    refusals::note(refusals::current_process(), klog::Level::Info,
+    refusals::note(refusals::current_process(), log::Level::Info,
                    "nvme broker: session %u: admin queue of %u entries, controller ready after %llu us", session->id(),
                    entries, static_cast<unsigned long long>(ready.value() / 1000));
-    if (auto up = q->m_ctrl->bring_up(kwait::How::Sleep); !up.ok()) {
+    if (auto up = q->m_ctrl->bring_up(sched::WaitHow::Sleep); !up.ok()) {
         LOG_ERROR("nvme broker: session %u: bring-up failed: %s", session->id(), status_name(up.status()));
         return up.status();
     }
@@ -231,10 +231,10 @@ Result<RefPtr<NvmeQueue>> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, In
     create_sq.prp1 = q->m_sq_phys;
     create_sq.cdw10 = u32{entries - 1u} << 16 | qid;
     create_sq.cdw11 = u32{qid} << 16 | 1u;
-    auto cq = admin->run_internal(create_cq, kwait::How::Sleep);
-    auto sq = cq.ok() ? admin->run_internal(create_sq, kwait::How::Sleep) : cq;
+    auto cq = admin->run_internal(create_cq, sched::WaitHow::Sleep);
+    auto sq = cq.ok() ? admin->run_internal(create_sq, sched::WaitHow::Sleep) : cq;
     if (!sq.ok()) {
-        refusals::note(refusals::current_process(), klog::Level::Warn,
+        refusals::note(refusals::current_process(), log::Level::Warn,
                        "nvme broker: session %u: creating I/O queue %u failed: %s", session->id(), qid,
                        status_name(sq.status()));
         bool gone = false;  // is the device known to hold neither queue?
@@ -245,7 +245,7 @@ Result<RefPtr<NvmeQueue>> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, In
                 nvme::Sqe delete_cq{};
                 delete_cq.cdw0 = nvme::kAdminDeleteCq;
                 delete_cq.cdw10 = qid;
-                gone = admin->run_internal(delete_cq, kwait::How::Sleep).ok();
+                gone = admin->run_internal(delete_cq, sched::WaitHow::Sleep).ok();
             }
         }
         if (gone) {
@@ -253,7 +253,7 @@ Result<RefPtr<NvmeQueue>> NvmeQueue::create_io(NvmeQueue* admin, u16 entries, In
         } else {
             // No answer: the controller cannot be trusted with the queue's
             // memory; stop it (the provider creates its admin queue again).
-            auto off = kdma::reset_function(session->function(), kwait::How::Sleep);
+            auto off = kdma::reset_function(session->function(), sched::WaitHow::Sleep);
             ctrl->retire(off.ok());
         }
         return sq.status();
@@ -266,7 +266,7 @@ NvmeQueue::~NvmeQueue() {
     if (m_ctrl && !m_ctrl->retired() && m_session->active()) {
         if (is_admin()) {
             // No admin queue means no I/O queues either: the controller stops.
-            auto off = kdma::reset_function(m_session->function(), kwait::How::Spin);
+            auto off = kdma::reset_function(m_session->function(), sched::WaitHow::Spin);
             if (!off.ok())
                 LOG_ERROR("nvme broker: session %u: controller did not disable (%s); its queues wait for teardown",
                           m_session->id(), status_name(off.status()));
@@ -281,9 +281,9 @@ NvmeQueue::~NvmeQueue() {
                 del.cdw10 = m_qid;
                 // A destructor cannot sleep: the deletions get the spin
                 // bound; a controller slower than that is reset instead.
-                if (admin->run_internal(del, kwait::How::Spin).ok()) {
+                if (admin->run_internal(del, sched::WaitHow::Spin).ok()) {
                     del.cdw0 = nvme::kAdminDeleteCq;
-                    deleted = admin->run_internal(del, kwait::How::Spin).ok();
+                    deleted = admin->run_internal(del, sched::WaitHow::Spin).ok();
                 }
             }
             if (deleted) {
@@ -291,7 +291,7 @@ NvmeQueue::~NvmeQueue() {
             } else {
                 LOG_WARN("nvme broker: session %u: I/O queue %u could not be deleted; resetting the controller",
                          m_session->id(), m_qid);
-                auto off = kdma::reset_function(m_session->function(), kwait::How::Spin);
+                auto off = kdma::reset_function(m_session->function(), sched::WaitHow::Spin);
                 m_ctrl->retire(off.ok());
             }
         }
@@ -366,7 +366,7 @@ Result<u32> NvmeQueue::complete(abi::NvmeCompletion* out, u32 max) {
     return done;
 }
 
-Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command, kwait::How how) {
+Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command, sched::WaitHow how) {
     if (!is_admin()) return Status::WrongType;
     TRY(usable());
     u8 opcode = nvme::cdw0_opcode(command.cdw0);
@@ -382,7 +382,7 @@ Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command, kwait::How h
     if (!answer.ok()) {
         if (answer.status() == Status::Timeout)
             LOG_ERROR("nvme broker: session %u: admin opcode 0x%x got no completion within %llu ms", m_session->id(),
-                      opcode, static_cast<unsigned long long>(how == kwait::How::Spin ? kwait::kMaxSpinNs / 1'000'000
+                      opcode, static_cast<unsigned long long>(how == sched::WaitHow::Spin ? sched::kMaxDeviceSpinNs / 1'000'000
                                                                                        : kInternalTimeoutNs / 1'000'000));
         return answer.status();
     }
@@ -395,7 +395,7 @@ Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command, kwait::How h
     return answer.value();
 }
 
-Result<nvme::Cqe> NvmeQueue::wait_internal(kwait::How how) {
+Result<nvme::Cqe> NvmeQueue::wait_internal(sched::WaitHow how) {
     // The provider's completions met on the way are checked and kept for its
     // next complete() (their ids stay taken until then). A sleeping wait
     // lets the provider's other threads in meanwhile: a complete() of theirs
@@ -404,7 +404,7 @@ Result<nvme::Cqe> NvmeQueue::wait_internal(kwait::How how) {
     Host host(this, nullptr);
     Status status = Status::NotFound;
     nvme::Cqe entry{};
-    auto waited = kwait::until(kInternalTimeoutNs, how, [&] {
+    auto waited = sched::wait_until(kInternalTimeoutNs, how, [&] {
         if (!usable().ok()) return true;
         auto answer = m_core.poll_internal(host);
         status = answer.ok() ? Status::Ok : answer.status();
@@ -426,4 +426,4 @@ Result<u64> NvmeQueue::map_completions(Process* process, u32 space_id, u32 handl
                           handle);
 }
 
-}  // namespace kobj
+}  // namespace object

@@ -23,9 +23,9 @@
 
 #include "abi/nvme.h"
 #include "broker/nvme_controller.h"
-#include "cap/interrupt.h"
-#include "cap/mapping_list.h"
-#include "cap/object.h"
+#include "object/interrupt.h"
+#include "object/mapping_list.h"
+#include "object/object.h"
 #include "dma/session.h"
 #include "nvme/command.h"
 #include "nvme/registers.h"
@@ -33,7 +33,7 @@
 #include "nvme/queue_pair.h"
 #include "util/result.h"
 
-namespace kobj {
+namespace object {
 
 class Process;
 
@@ -74,8 +74,8 @@ public:
     // controller) — Busy when the queue is full.
     // `how`: Sleep from a system call (the CPU is shared while the device
     // answers; the caller keeps this queue alive), Spin where nothing may
-    // block (a destructor: bounded by kwait::kMaxSpinNs).
-    Result<nvme::Cqe> run_internal(const nvme::Sqe& command, kwait::How how);
+    // block (a destructor: bounded by sched::kMaxDeviceSpinNs).
+    Result<nvme::Cqe> run_internal(const nvme::Sqe& command, sched::WaitHow how);
     // The controller was reset: in-flight work is gone (its holds released
     // when device_stopped), and the queue answers Stale from now on.
     void drop_holds(bool device_stopped);
@@ -100,7 +100,7 @@ private:
     // internal command's answer or kInternalTimeoutNs (then the slot is
     // abandoned). Kept apart so the wait can become one the scheduler runs
     // other work during.
-    Result<nvme::Cqe> wait_internal(kwait::How how);
+    Result<nvme::Cqe> wait_internal(sched::WaitHow how);
 
     // What m_core asks of this queue (nvme::QueueHost); `caller` names the
     // process whose DmaBuffer handles a submit's commands carry (null when
@@ -122,4 +122,4 @@ private:
     MappingList m_mappings;
 };
 
-}  // namespace kobj
+}  // namespace object

@@ -1,9 +1,9 @@
 #include "broker/virtqueue.h"
 
 #include "arch/x86_64/mmio.h"
-#include "cap/dma_pool.h"
-#include "cap/handles.h"
-#include "cap/pci_function.h"
+#include "object/dma_pool.h"
+#include "object/handles.h"
+#include "object/pci_function.h"
 #include "console/log.h"
 #include "devices/virtio_class.h"
 #include "dma/class_reset.h"
@@ -12,7 +12,7 @@
 #include "util/page.h"
 #include "virtio/used_ring.h"
 
-namespace kobj {
+namespace object {
 namespace {
 
 // virtio 1.1 §4.1.4.3 common configuration offsets.
@@ -115,7 +115,7 @@ Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u
 
     mmio::write<u16>(common, kQueueMsixVector, msix_entry);
     if (msix_entry != kNoVector && mmio::read<u16>(common, kQueueMsixVector) != msix_entry) {
-        refusals::note(refusals::current_process(), klog::Level::Warn,
+        refusals::note(refusals::current_process(), log::Level::Warn,
                        "virtqueue broker: session %u queue %u: the device refused MSI-X entry %u", session->id(), index,
                        msix_entry);
         mmio::write<u16>(common, kQueueMsixVector, kNoVector);
@@ -128,7 +128,7 @@ Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u
     mmio::write<u16>(common, kQueueEnable, 1);
     q->m_enabled = true;
     session->live_virtqueues++;
-    refusals::note(refusals::current_process(), klog::Level::Info,
+    refusals::note(refusals::current_process(), log::Level::Info,
                    "virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u)", session->id(), index,
                    size, msix_entry);
     return q;
@@ -143,7 +143,7 @@ VirtQueue::~VirtQueue() {
         bool stopped = !m_enabled;
         if (m_enabled) {
             m_session->live_virtqueues--;
-            auto r = kdma::reset_function(m_session->function(), kwait::How::Spin);
+            auto r = kdma::reset_function(m_session->function(), sched::WaitHow::Spin);
             stopped = r.ok();
             if (!r.ok())
                 LOG_ERROR("virtqueue broker: session %u: device reset failed (%s); the queue waits for teardown",
@@ -247,7 +247,7 @@ Result<u32> VirtQueue::complete(Process* caller, u32 max) {
     // A device can have returned at most a ring's worth since we last looked.
     if (!virtio::used_index_plausible(device_idx, m_last_used, m_size)) {
         refusals::record(caller, abi::RefusalKind::DeviceMisbehaved, m_session->function(), Status::Malformed,
-                         device_idx, klog::Level::Warn,
+                         device_idx, log::Level::Warn,
                          "virtqueue broker: session %u queue %u: device used index %u is %u past ours; not trusted",
                          m_session->id(), m_index, device_idx, static_cast<u16>(device_idx - m_last_used));
         return Status::Malformed;
@@ -260,7 +260,7 @@ Result<u32> VirtQueue::complete(Process* caller, u32 max) {
         done++;
         if (virtio::check_used_id(id, m_size, m_head) != virtio::UsedId::Chain) {
             refusals::record(caller, abi::RefusalKind::DeviceMisbehaved, m_session->function(), Status::Malformed, id,
-                             klog::Level::Warn,
+                             log::Level::Warn,
                              "virtqueue broker: session %u queue %u: device reported id %u it was not given; ignored",
                              m_session->id(), m_index, id);
             continue;
@@ -289,4 +289,4 @@ Result<u64> VirtQueue::map_used(Process* process, u32 space_id, u32 handle) {
     return m_mappings.map(this, process, 0, pages, frame_of, this, mm::MapFlags{false, false, false}, space_id, handle);
 }
 
-}  // namespace kobj
+}  // namespace object

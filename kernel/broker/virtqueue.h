@@ -16,12 +16,12 @@
 #pragma once
 
 #include "abi/virtio.h"
-#include "cap/mapping_list.h"
-#include "cap/object.h"
+#include "object/mapping_list.h"
+#include "object/object.h"
 #include "dma/session.h"
 #include "util/result.h"
 
-namespace kobj {
+namespace object {
 
 class Process;
 
@@ -67,4 +67,4 @@ private:
     MappingList m_mappings;
 };
 
-}  // namespace kobj
+}  // namespace object

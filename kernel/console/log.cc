@@ -6,7 +6,7 @@
 #include "console/serial.h"
 #include "util/format.h"
 
-namespace klog {
+namespace log {
 namespace {
 
 Level g_level = Level::Info;
@@ -82,4 +82,4 @@ usize copy_recent(char* out, usize max) {
     return n;
 }
 
-}  // namespace klog
+}  // namespace log

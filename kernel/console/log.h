@@ -7,7 +7,7 @@
 
 #include "util/types.h"
 
-namespace klog {
+namespace log {
 
 enum class Level : u8 { Error = 0, Warn = 1, Info = 2, Debug = 3 };
 
@@ -25,9 +25,9 @@ __attribute__((format(printf, 1, 2))) void raw(const char* fmt, ...);
 // first); returns how many.
 usize copy_recent(char* out, usize max);
 
-}  // namespace klog
+}  // namespace log
 
-#define LOG_ERROR(...) ::klog::log(::klog::Level::Error, __VA_ARGS__)
-#define LOG_WARN(...) ::klog::log(::klog::Level::Warn, __VA_ARGS__)
-#define LOG_INFO(...) ::klog::log(::klog::Level::Info, __VA_ARGS__)
-#define LOG_DEBUG(...) ::klog::log(::klog::Level::Debug, __VA_ARGS__)
+#define LOG_ERROR(...) ::log::log(::log::Level::Error, __VA_ARGS__)
+#define LOG_WARN(...) ::log::log(::log::Level::Warn, __VA_ARGS__)
+#define LOG_INFO(...) ::log::log(::log::Level::Info, __VA_ARGS__)
+#define LOG_DEBUG(...) ::log::log(::log::Level::Debug, __VA_ARGS__)

@@ -2,7 +2,7 @@
 
 #include "abi/syscall.h"
 #include "boot/cmdline.h"
-#include "cap/process.h"
+#include "object/process.h"
 #include "console/log.h"
 #include "debug/panic.h"
 #include "dma/session.h"
@@ -47,7 +47,7 @@ void init() {
 bool enabled() { return g_enabled; }
 bool selftest() { return g_selftest; }
 
-void check_result(u64 syscall, i64 result, kobj::Process* caller) {
+void check_result(u64 syscall, i64 result, object::Process* caller) {
     using S = abi::Syscall;
     if (!g_enabled || result <= 0) return;
     // Time, and the caller's own virtual addresses (map areas start at 4 GiB
@@ -80,7 +80,7 @@ void check_copy(const void* data, usize len, const char* what) {
     }
 }
 
-void check_read_words(const u64* words, usize count, kobj::Process* reader) {
+void check_read_words(const u64* words, usize count, object::Process* reader) {
     if (!g_enabled) return;
     for (usize i = 0; i < count; i++) {
         g_words++;

@@ -22,7 +22,7 @@
 
 #include "util/types.h"
 
-namespace kobj {
+namespace object {
 class Process;
 }
 
@@ -33,13 +33,13 @@ bool enabled();
 bool selftest();
 
 // A system call's result, about to be returned to `caller`.
-void check_result(u64 syscall, i64 result, kobj::Process* caller);
+void check_result(u64 syscall, i64 result, object::Process* caller);
 // Kernel-produced bytes about to be copied to user space (8-byte words).
 void check_copy(const void* data, usize len, const char* what);
 // Words `reader` read through a device mapping and handed to the kernel to
 // check (SystemInfo AuditWords): what a mapping lets a process read never
 // passes through a system call, so a test asks for it.
-void check_read_words(const u64* words, usize count, kobj::Process* reader);
+void check_read_words(const u64* words, usize count, object::Process* reader);
 // "address audit: N results and M words checked, no device address seen"
 void log_summary(const char* when);
 

@@ -29,12 +29,12 @@ bool plausible_frame(u64 rbp) {
 
 void print_location(const char* prefix, u64 addr) {
     char sym[192];
-    if (symbols::describe(addr, sym, sizeof sym)) klog::raw("%s0x%016llx %s\n", prefix, static_cast<unsigned long long>(addr), sym);
-    else klog::raw("%s0x%016llx ?\n", prefix, static_cast<unsigned long long>(addr));
+    if (symbols::describe(addr, sym, sizeof sym)) log::raw("%s0x%016llx %s\n", prefix, static_cast<unsigned long long>(addr), sym);
+    else log::raw("%s0x%016llx ?\n", prefix, static_cast<unsigned long long>(addr));
 }
 
 void backtrace(u64 rip, u64 rbp) {
-    klog::raw("backtrace:\n");
+    log::raw("backtrace:\n");
     char prefix[16];
     format(prefix, sizeof prefix, "  #0 ");
     print_location(prefix, rip);
@@ -50,7 +50,7 @@ void backtrace(u64 rip, u64 rbp) {
 }
 
 [[noreturn]] void finish() {
-    klog::raw("PANIC: end of report\n");
+    log::raw("PANIC: end of report\n");
     cpu::outl(kDebugExitPort, kDebugExitPanic);  // leaves QEMU when the device exists
     cpu::halt_forever();
 }
@@ -71,7 +71,7 @@ void panic(const char* fmt, ...) {
     va_start(ap, fmt);
     format_v(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    klog::raw("\nPANIC: %s\n", msg);
+    log::raw("\nPANIC: %s\n", msg);
     u64 rbp;
     asm volatile("mov %%rbp, %0" : "=r"(rbp));
     backtrace(reinterpret_cast<u64>(__builtin_return_address(0)), rbp);
@@ -82,26 +82,26 @@ void panic_from_exception(const InterruptFrame& f) {
     if (!enter()) cpu::halt_forever();
     char sym[192];
     if (!symbols::describe(f.rip, sym, sizeof sym)) format(sym, sizeof sym, "?");
-    klog::raw("\nPANIC: %s at rip 0x%016llx <%s>\n", idt::exception_name(f.vector),
+    log::raw("\nPANIC: %s at rip 0x%016llx <%s>\n", idt::exception_name(f.vector),
               static_cast<unsigned long long>(f.rip), sym);
-    klog::raw("  vector %llu error 0x%016llx", static_cast<unsigned long long>(f.vector),
+    log::raw("  vector %llu error 0x%016llx", static_cast<unsigned long long>(f.vector),
               static_cast<unsigned long long>(f.error_code));
     if (f.vector == 14) {
         // SDM Vol. 3A §4.7: P, W/R, U/S, RSVD, I/D bits of the #PF error code.
-        klog::raw(" (%s, %s, %s%s%s)", f.error_code & 2 ? "write" : "read",
+        log::raw(" (%s, %s, %s%s%s)", f.error_code & 2 ? "write" : "read",
                   f.error_code & 1 ? "protection" : "not-present", f.error_code & 4 ? "user" : "supervisor",
                   f.error_code & 8 ? ", reserved-bit" : "", f.error_code & 16 ? ", instruction-fetch" : "");
     }
-    klog::raw("\n  cr2 0x%016llx (faulting address)\n", static_cast<unsigned long long>(cpu::read_cr2()));
-    auto r = [](const char* n, u64 v) { klog::raw("  %-3s 0x%016llx", n, static_cast<unsigned long long>(v)); };
-    r("rax", f.rax); r("rbx", f.rbx); r("rcx", f.rcx); klog::raw("\n");
-    r("rdx", f.rdx); r("rsi", f.rsi); r("rdi", f.rdi); klog::raw("\n");
-    r("rbp", f.rbp); r("rsp", f.rsp); r("r8", f.r8); klog::raw("\n");
-    r("r9", f.r9); r("r10", f.r10); r("r11", f.r11); klog::raw("\n");
-    r("r12", f.r12); r("r13", f.r13); r("r14", f.r14); klog::raw("\n");
-    r("r15", f.r15); r("rip", f.rip); r("rfl", f.rflags); klog::raw("\n");
-    r("cs", f.cs); r("ss", f.ss); r("cr3", cpu::read_cr3()); klog::raw("\n");
-    r("cr0", cpu::read_cr0()); r("cr4", cpu::read_cr4()); klog::raw("\n");
+    log::raw("\n  cr2 0x%016llx (faulting address)\n", static_cast<unsigned long long>(cpu::read_cr2()));
+    auto r = [](const char* n, u64 v) { log::raw("  %-3s 0x%016llx", n, static_cast<unsigned long long>(v)); };
+    r("rax", f.rax); r("rbx", f.rbx); r("rcx", f.rcx); log::raw("\n");
+    r("rdx", f.rdx); r("rsi", f.rsi); r("rdi", f.rdi); log::raw("\n");
+    r("rbp", f.rbp); r("rsp", f.rsp); r("r8", f.r8); log::raw("\n");
+    r("r9", f.r9); r("r10", f.r10); r("r11", f.r11); log::raw("\n");
+    r("r12", f.r12); r("r13", f.r13); r("r14", f.r14); log::raw("\n");
+    r("r15", f.r15); r("rip", f.rip); r("rfl", f.rflags); log::raw("\n");
+    r("cs", f.cs); r("ss", f.ss); r("cr3", cpu::read_cr3()); log::raw("\n");
+    r("cr0", cpu::read_cr0()); r("cr4", cpu::read_cr4()); log::raw("\n");
     backtrace(f.rip, f.rbp);
     finish();
 }

@@ -3,7 +3,7 @@
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/mmio.h"
 #include "boot/cmdline.h"
-#include "cap/pci_function.h"
+#include "object/pci_function.h"
 #include "nvme/registers.h"
 #include "pci/config_space.h"
 
@@ -56,12 +56,12 @@ Result<void> start_reset(u32 function) {
     if (function < kMaxFunctions) g_reset_started[function] = clock::monotonic_ns();
     switch (map.kind) {
         case devices::RegisterMap::Kind::Nvme: {
-            volatile u8* regs = TRY(kobj::PciFunction::kernel_view(function, 0));
+            volatile u8* regs = TRY(object::PciFunction::kernel_view(function, 0));
             mmio::write<u32>(regs, nvme::kRegCc, mmio::read<u32>(regs, nvme::kRegCc) & ~nvme::kCcEnable);
             return {};
         }
         case devices::RegisterMap::Kind::Virtio: {
-            volatile u8* common = TRY(kobj::PciFunction::kernel_view(function, map.bar)) + map.offset;
+            volatile u8* common = TRY(object::PciFunction::kernel_view(function, map.bar)) + map.offset;
             mmio::write<u8>(common, kVirtioDeviceStatus, 0);
             return {};
         }
@@ -75,11 +75,11 @@ bool reset_confirmed(u32 function) {
     if (!slow_device_settled(reset_started_ns(function))) return false;
     switch (map.kind) {
         case devices::RegisterMap::Kind::Nvme: {
-            auto regs = kobj::PciFunction::kernel_view(function, 0);
+            auto regs = object::PciFunction::kernel_view(function, 0);
             return regs.ok() && !(mmio::read<u32>(regs.value(), nvme::kRegCsts) & nvme::kCstsReady);
         }
         case devices::RegisterMap::Kind::Virtio: {
-            auto bar = kobj::PciFunction::kernel_view(function, map.bar);
+            auto bar = object::PciFunction::kernel_view(function, map.bar);
             return bar.ok() && mmio::read<u8>(bar.value() + map.offset, kVirtioDeviceStatus) == 0;
         }
         case devices::RegisterMap::Kind::DenyAll: break;
@@ -91,7 +91,7 @@ u64 reset_limit_ns(u32 function) {
     const devices::RegisterMap& map = pci_enum::function(function).registers;
     switch (map.kind) {
         case devices::RegisterMap::Kind::Nvme: {
-            auto regs = kobj::PciFunction::kernel_view(function, 0);
+            auto regs = object::PciFunction::kernel_view(function, 0);
             if (!regs.ok()) return 0;
             u64 cap = u64{mmio::read<u32>(regs.value(), nvme::kRegCap)} |
                       u64{mmio::read<u32>(regs.value(), nvme::kRegCap + 4)} << 32;
@@ -113,9 +113,9 @@ const char* reset_method(u32 function) {
     return "bus master off only";
 }
 
-Result<ResetReport> reset_function(u32 function, kwait::How how) {
+Result<ResetReport> reset_function(u32 function, sched::WaitHow how) {
     TRY(start_reset(function));
-    u64 waited = TRY(kwait::until(reset_limit_ns(function), how, [&] { return reset_confirmed(function); }));
+    u64 waited = TRY(sched::wait_until(reset_limit_ns(function), how, [&] { return reset_confirmed(function); }));
     return ResetReport{reset_method(function), waited};
 }
 

@@ -45,8 +45,8 @@ u64 reset_limit_ns(u32 function);
 const char* reset_method(u32 function);
 
 // start_reset, then waits for the confirmation as `how` allows: Timeout
-// when it did not come (for Spin: within kwait::kMaxSpinNs).
-Result<ResetReport> reset_function(u32 function, kwait::How how);
+// when it did not come (for Spin: within sched::kMaxDeviceSpinNs).
+Result<ResetReport> reset_function(u32 function, sched::WaitHow how);
 
 // test.slow_reset: false while the device is to be treated as still busy
 // with a reset or enable started at `started_ns` (always true otherwise).

@@ -1,7 +1,7 @@
 #include "dma/session.h"
 
 #include "boot/cmdline.h"
-#include "cap/dma_pool.h"
+#include "object/dma_pool.h"
 #include "console/log.h"
 #include "debug/panic.h"
 #include "debug/address_audit.h"
@@ -165,7 +165,7 @@ void Session::teardown(const char* why) {
     // (poll_stopping), its memory held all the while — nothing is freed
     // that the device may still write.
     m_reset_started_ns = clock::monotonic_ns();
-    auto confirmed = kwait::until(reset_limit_ns(m_function), kwait::How::Spin, [&] { return reset_confirmed(m_function); });
+    auto confirmed = sched::wait_until(reset_limit_ns(m_function), sched::WaitHow::Spin, [&] { return reset_confirmed(m_function); });
     if (confirmed.ok()) {
         LOG_INFO("dma: %s teardown step 2: class reset done (%s) after %llu us", name, reset_method(m_function),
                  static_cast<unsigned long long>(confirmed.value() / 1000));
@@ -186,7 +186,7 @@ void Session::finish_teardown(bool stopped) {
     char name[16];
     describe(m_function, name);
     // 3. interrupts masked.
-    u32 masked = kirq::mask_function(m_function);
+    u32 masked = irq::mask_function(m_function);
     LOG_INFO("dma: %s teardown step 3: %u interrupt vectors masked", name, masked);
     // 4. IOMMU mappings: none on the brokered lane.
     LOG_INFO("dma: %s teardown step 4: no IOMMU mappings to remove (bounce lane)", name);
@@ -211,7 +211,7 @@ void Session::finish_teardown(bool stopped) {
         // provider's, and consumers' it was shared with, whatever
         // capabilities they still hold (new mappings are refused: the
         // session is no longer active).
-        u32 unmapped = kobj::unmap_session_memory(this);
+        u32 unmapped = object::unmap_session_memory(this);
         LOG_ERROR("dma: %s teardown: %u user mappings of the quarantined memory removed", name, unmapped);
     }
     g_active[m_function] = nullptr;

@@ -10,7 +10,7 @@
 //   2. Bus Master Enable cleared, then the class reset (NVMe CC.EN=0 until
 //      CSTS.RDY=0 within CAP.TO; virtio device_status 0 until it reads 0).
 //      Teardown runs where nothing may block, so it waits for the
-//      confirmation only briefly (kwait::kMaxSpinNs); a slower device is
+//      confirmation only briefly (sched::kMaxDeviceSpinNs); a slower device is
 //      checked again at every timer tick (poll_stopping) until it confirms
 //      or its time is up, and steps 3-5 run then. Meanwhile the function
 //      keeps its grant slot (a new DmaPoolCreate gets Busy) and every frame
@@ -20,7 +20,7 @@
 //   5. only then the ledger is quiesced and frames come back — or, when the
 //      reset could not be confirmed, every recorded frame is quarantined:
 //      never reused, counted, and unmapped from every process that mapped
-//      it (kobj::unmap_session_memory).
+//      it (object::unmap_session_memory).
 // One active session per function: that is the kernel-enforced exclusive
 // binding (a second DmaPoolCreate gets Busy).
 //
@@ -36,7 +36,7 @@
 #include "util/ref_ptr.h"
 #include "util/result.h"
 
-namespace kobj {
+namespace object {
 class NvmeController;
 }
 
@@ -82,14 +82,14 @@ public:
 
     // The NVMe broker's live controller generation (nvme_controller.h), if
     // an admin queue was created and no reset has retired it since.
-    kobj::NvmeController* nvme_controller = nullptr;
+    object::NvmeController* nvme_controller = nullptr;
     // An admin queue is being created (the controller reset and enabled;
     // the creation sleeps while it waits): a second one is refused Busy.
     bool nvme_enabling = false;
     // Virtqueues the broker enabled on the device and has not yet reset
     // away: while any is live, the provider may not reset the device
     // itself (device_status 0), which would leave the broker's queues
-    // describing rings the device has forgotten (kobj::DeviceMmio::write).
+    // describing rings the device has forgotten (object::DeviceMmio::write).
     u32 live_virtqueues = 0;
 
     // Is `value` inside DMA memory of any session? (the address audit)

@@ -1,8 +1,8 @@
 #include "events/refusals.h"
 
 #include "arch/x86_64/clock.h"
-#include "cap/device_root.h"
-#include "cap/process.h"
+#include "object/device_root.h"
+#include "object/process.h"
 #include "pci/enumerate.h"
 #include "sched/scheduler.h"
 #include "util/coalescing_ring.h"
@@ -15,7 +15,7 @@ namespace {
 util::TokenBucket g_log_budget{64, 20};
 constexpr u32 kEvents = 128;
 util::CoalescingRing<abi::RefusalEvent, kEvents> g_events;
-kobj::DeviceRoot* g_listener;
+object::DeviceRoot* g_listener;
 bool g_in_call_recorded;
 u64 g_total;
 u64 g_suppressed;
@@ -37,7 +37,7 @@ u16 bdf_of(u32 function) {
 
 }  // namespace
 
-void record(kobj::Process* who, abi::RefusalKind kind, u32 function, Status status, u64 detail, klog::Level level,
+void record(object::Process* who, abi::RefusalKind kind, u32 function, Status status, u64 detail, log::Level level,
             const char* fmt, ...) {
     g_in_call_recorded = true;
     g_total++;
@@ -77,7 +77,7 @@ void record(kobj::Process* who, abi::RefusalKind kind, u32 function, Status stat
     }
     va_list ap;
     va_start(ap, fmt);
-    klog::log_v(level, fmt, ap);
+    log::log_v(level, fmt, ap);
     va_end(ap);
     if (state && state->suppressed) {
         LOG_INFO("refused: pid %u '%s': %llu earlier refusals were not logged", who->pid(), who->name(),
@@ -86,7 +86,7 @@ void record(kobj::Process* who, abi::RefusalKind kind, u32 function, Status stat
     }
 }
 
-void note(kobj::Process* who, klog::Level level, const char* fmt, ...) {
+void note(object::Process* who, log::Level level, const char* fmt, ...) {
     u64 now = clock::monotonic_ns();
     ProcessState* state = who ? &who->refusal_state() : nullptr;
     if ((state && !state->note_budget.take(now)) || !g_log_budget.take(now)) {
@@ -95,19 +95,19 @@ void note(kobj::Process* who, klog::Level level, const char* fmt, ...) {
     }
     va_list ap;
     va_start(ap, fmt);
-    klog::log_v(level, fmt, ap);
+    log::log_v(level, fmt, ap);
     va_end(ap);
 }
 
-kobj::Process* current_process() {
-    kobj::Thread* t = sched::current();
+object::Process* current_process() {
+    object::Thread* t = sched::current();
     return t ? t->process : nullptr;
 }
 
 void begin_syscall() { g_in_call_recorded = false; }
 bool recorded_in_syscall() { return g_in_call_recorded; }
 
-void set_listener(kobj::DeviceRoot* listener) { g_listener = listener; }
+void set_listener(object::DeviceRoot* listener) { g_listener = listener; }
 bool pending() { return !g_events.empty(); }
 
 u32 drain(abi::RefusalEvent* out, u32 max) {

@@ -20,10 +20,10 @@
 #include "util/status.h"
 #include "util/token_bucket.h"
 
-namespace kobj {
+namespace object {
 class DeviceRoot;
 class Process;
-}  // namespace kobj
+}  // namespace object
 
 namespace refusals {
 
@@ -34,7 +34,7 @@ constexpr u32 kNoFunction = ~0u;
 constexpr u32 kBurst = 12;
 constexpr u32 kPerSecond = 5;
 
-// Per-process bookkeeping (lives in kobj::Process).
+// Per-process bookkeeping (lives in object::Process).
 struct ProcessState {
     util::TokenBucket log_budget{kBurst, kPerSecond};
     util::TokenBucket note_budget{kBurst, kPerSecond};  // note(): its own, so chatter never hides a refusal
@@ -46,8 +46,8 @@ struct ProcessState {
 // Records one refusal. `who` may be null (nothing to attribute to);
 // `function` is a pci_enum index or kNoFunction. The log line is `fmt`
 // (no trailing newline), at `level`, when the budgets allow it.
-__attribute__((format(printf, 7, 8))) void record(kobj::Process* who, abi::RefusalKind kind, u32 function,
-                                                   Status status, u64 detail, klog::Level level, const char* fmt,
+__attribute__((format(printf, 7, 8))) void record(object::Process* who, abi::RefusalKind kind, u32 function,
+                                                   Status status, u64 detail, log::Level level, const char* fmt,
                                                    ...);
 
 // A line the kernel logs because of what a process did that is not a
@@ -56,11 +56,11 @@ __attribute__((format(printf, 7, 8))) void record(kobj::Process* who, abi::Refus
 // uses up a refusal's line) and the same system-wide one, so repeating a
 // legitimate operation cannot flood the log either. `who` null: the
 // system-wide budget only.
-__attribute__((format(printf, 3, 4))) void note(kobj::Process* who, klog::Level level, const char* fmt, ...);
+__attribute__((format(printf, 3, 4))) void note(object::Process* who, log::Level level, const char* fmt, ...);
 
 // The process whose thread runs now (the caller, in a system call), or
 // null (the idle thread, boot).
-kobj::Process* current_process();
+object::Process* current_process();
 
 // System call dispatch: a call's generic refusal is recorded only when
 // the call did not record a more specific one itself.
@@ -68,7 +68,7 @@ void begin_syscall();
 bool recorded_in_syscall();
 
 // The object whose kSignalReady says "events pending" (the device root).
-void set_listener(kobj::DeviceRoot* listener);
+void set_listener(object::DeviceRoot* listener);
 bool pending();
 // Oldest first; each returned event is removed.
 u32 drain(abi::RefusalEvent* out, u32 max);

@@ -2,12 +2,12 @@
 
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
-#include "cap/pci_function.h"
+#include "object/pci_function.h"
 #include "console/log.h"
 #include "dma/class_reset.h"
 #include "irq/msi_vectors.h"
 
-namespace kirq {
+namespace irq {
 namespace {
 
 constexpr u16 kEduVendor = 0x1234, kEduDevice = 0x11e8;
@@ -34,7 +34,7 @@ void msi_selftest() {
     if (fn == ~0u) return LOG_ERROR("test: msi: no edu device (add -device edu)");
     const pci_enum::Function& f = pci_enum::function(fn);
     if (f.has_msix || !f.has_msi) return LOG_ERROR("test: msi: edu has MSI-X or no MSI");
-    auto regs = kobj::PciFunction::kernel_view(fn, 0);
+    auto regs = object::PciFunction::kernel_view(fn, 0);
     if (!regs.ok()) return LOG_ERROR("test: msi: edu BAR0: %s", status_name(regs.status()));
     auto reg = [&](u32 off) { return reinterpret_cast<volatile u32*>(regs.value() + off); };
 
@@ -72,4 +72,4 @@ void msi_selftest() {
              status_name(second.ok() ? Status::Ok : second.status()));
 }
 
-}  // namespace kirq
+}  // namespace irq

@@ -8,8 +8,8 @@
 // bus mastering off. One line reports what was delivered.
 #pragma once
 
-namespace kirq {
+namespace irq {
 
 void msi_selftest();
 
-}  // namespace kirq
+}  // namespace irq

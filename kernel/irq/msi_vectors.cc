@@ -2,11 +2,11 @@
 
 #include "arch/x86_64/idt.h"
 #include "arch/x86_64/lapic.h"
-#include "cap/pci_function.h"
+#include "object/pci_function.h"
 #include "console/log.h"
 #include "pci/msix.h"
 
-namespace kirq {
+namespace irq {
 namespace {
 
 // Vectors 0x30..0xEF for devices: below are exceptions, the timer and the
@@ -32,7 +32,7 @@ Result<volatile pci::MsixTableEntry*> entry_of(u32 function, u16 index) {
     const pci_enum::Function& f = pci_enum::function(function);
     if (!f.has_msix) return Status::Unsupported;
     if (index >= f.msix.table_size) return Status::OutOfBounds;
-    volatile u8* bar = TRY(kobj::PciFunction::kernel_view(function, f.msix.table_bir));
+    volatile u8* bar = TRY(object::PciFunction::kernel_view(function, f.msix.table_bir));
     return reinterpret_cast<volatile pci::MsixTableEntry*>(bar + f.msix.table_offset) + index;
 }
 
@@ -180,4 +180,4 @@ u32 mask_function(u32 function) {
 }
 
 
-}  // namespace kirq
+}  // namespace irq

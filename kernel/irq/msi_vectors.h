@@ -13,7 +13,7 @@
 
 #include "util/result.h"
 
-namespace kirq {
+namespace irq {
 
 struct Sink {
     void (*fire)(void* ctx);
@@ -41,4 +41,4 @@ bool hold_back(u8 vector);
 // Returns how many.
 u32 mask_function(u32 function);
 
-}  // namespace kirq
+}  // namespace irq

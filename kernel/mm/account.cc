@@ -6,7 +6,7 @@
 #include "mm/frame_allocator.h"
 #include "util/parse_size.h"
 
-namespace kmem {
+namespace mm {
 
 util::RefPtr<Account> Account::create(u64 limit) {
     return util::RefPtr<Account>::adopt(new (std::nothrow) Account(limit));
@@ -83,4 +83,4 @@ u64 init_limit() {
     return limit;
 }
 
-}  // namespace kmem
+}  // namespace mm

@@ -34,7 +34,7 @@
 #include "util/result.h"
 #include "util/types.h"
 
-namespace kmem {
+namespace mm {
 
 // Reference counted (util::RefCounted): its process and every Charge
 // against it hold a RefPtr<Account>.
@@ -116,4 +116,4 @@ inline u64 object_bytes() {
 // its own limit).
 u64 init_limit();
 
-}  // namespace kmem
+}  // namespace mm

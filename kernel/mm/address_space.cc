@@ -38,7 +38,7 @@ Result<u64> AddressSpace::new_table() {
     return phys;
 }
 
-Result<void> AddressSpace::init(kmem::Account* account) {
+Result<void> AddressSpace::init(mm::Account* account) {
     m_account = account;
     m_root = TRY(new_table());
     u64* kernel = table(paging::kernel_root());

@@ -26,7 +26,7 @@ struct MapFlags {
 class AddressSpace {
 public:
     // `account` (may be null: uncharged) must outlive the space's tables.
-    Result<void> init(kmem::Account* account);
+    Result<void> init(mm::Account* account);
     // Frees every lower-half page-table frame. Mappings must already be
     // gone (their owners unmapped them); stray ones are dropped, not freed.
     void destroy();
@@ -41,7 +41,7 @@ public:
 private:
     Result<u64*> entry(u64 virt, bool create);
     Result<u64> new_table();
-    kmem::Account* m_account = nullptr;
+    mm::Account* m_account = nullptr;
     u64 m_root = 0;
     u64 m_table_frames = 0;
 };

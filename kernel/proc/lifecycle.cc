@@ -5,12 +5,12 @@
 #include "arch/x86_64/idt.h"
 #include "arch/x86_64/user_copy.h"
 #include "boot/modules.h"
-#include "cap/handles.h"
-#include "cap/console.h"
-#include "cap/device_root.h"
-#include "cap/log.h"
-#include "cap/memory_object.h"
-#include "cap/resource.h"
+#include "object/handles.h"
+#include "object/console.h"
+#include "object/device_root.h"
+#include "object/log.h"
+#include "object/memory_object.h"
+#include "object/resource.h"
 #include "console/log.h"
 #include "elf/elf64.h"
 #include "sched/scheduler.h"
@@ -18,7 +18,7 @@
 namespace proc {
 namespace {
 
-Result<void> load_segments(kobj::Process* p, ByteView file, const elf::Image& image) {
+Result<void> load_segments(object::Process* p, ByteView file, const elf::Image& image) {
     for (u32 i = 0; i < image.segment_count; i++) {
         const elf::Segment& s = image.segments[i];
         u64 first = s.vaddr & ~0xfffull;
@@ -30,8 +30,8 @@ Result<void> load_segments(kobj::Process* p, ByteView file, const elf::Image& im
     return {};
 }
 
-[[noreturn]] void end_current(const kobj::ExitReason& why) {
-    kobj::Process* p = sched::current()->process;
+[[noreturn]] void end_current(const object::ExitReason& why) {
+    object::Process* p = sched::current()->process;
     p->terminate(why);  // may free p: do not touch it after this line
     sched::switch_away();
     __builtin_unreachable();
@@ -39,7 +39,7 @@ Result<void> load_segments(kobj::Process* p, ByteView file, const elf::Image& im
 
 }  // namespace
 
-Result<kobj::RefPtr<kobj::Process>> load_module(const char* module, usize len, u64 kernel_memory) {
+Result<object::RefPtr<object::Process>> load_module(const char* module, usize len, u64 kernel_memory) {
     auto file = modules::find(module, len);
     if (!file.ok()) {
         LOG_ERROR("proc: no boot module '%.*s'", static_cast<int>(len), module);
@@ -53,16 +53,16 @@ Result<kobj::RefPtr<kobj::Process>> load_module(const char* module, usize len, u
                   status_name(image.status()));
         return image.status();
     }
-    auto created = kobj::Process::create(module, len, kernel_memory);
+    auto created = object::Process::create(module, len, kernel_memory);
     if (!created.ok()) {
         LOG_ERROR("proc: cannot create a process for '%.*s' (kernel memory limit %llu KiB): %s", static_cast<int>(len),
                   module, static_cast<unsigned long long>(kernel_memory >> 10), status_name(created.status()));
         return created.status();
     }
-    kobj::RefPtr<kobj::Process> p = created.release_value();
-    auto fail = [&](Status s, const char* what) -> Result<kobj::RefPtr<kobj::Process>> {
+    object::RefPtr<object::Process> p = created.release_value();
+    auto fail = [&](Status s, const char* what) -> Result<object::RefPtr<object::Process>> {
         LOG_ERROR("proc: cannot load '%.*s': %s: %s", static_cast<int>(len), module, what, status_name(s));
-        p->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+        p->terminate(object::ExitReason{object::ExitReason::Kind::Killed, 0, 0, 0, 0});
         return s;  // p's reference goes on return
     };
     if (auto r = load_segments(p.get(), file.value(), image.value()); !r.ok())
@@ -74,7 +74,7 @@ Result<kobj::RefPtr<kobj::Process>> load_module(const char* module, usize len, u
     return p;
 }
 
-Result<void> start(kobj::Process* p, const abi::StartupBlock& given, u8 priority) {
+Result<void> start(object::Process* p, const abi::StartupBlock& given, u8 priority) {
     abi::StartupBlock block = given;
     // The clock's calibration, so that user programs read ClockGet's time
     // without entering the kernel (rt::clock_ns); whatever a spawner put
@@ -89,16 +89,16 @@ Result<void> start(kobj::Process* p, const abi::StartupBlock& given, u8 priority
     return {};
 }
 
-Result<kobj::RefPtr<kobj::Process>> spawn_init(const char* module, usize len) {
-    u64 limit = kmem::init_limit();
-    kobj::RefPtr<kobj::Process> p = TRY(load_module(module, len, limit));
+Result<object::RefPtr<object::Process>> spawn_init(const char* module, usize len) {
+    u64 limit = mm::init_limit();
+    object::RefPtr<object::Process> p = TRY(load_module(module, len, limit));
     LOG_INFO("proc: init '%.*s' has a kernel memory limit of %llu KiB", static_cast<int>(len), module,
              static_cast<unsigned long long>(limit >> 10));
     abi::StartupBlock block{};
     block.magic = abi::kStartupMagic;
     block.pid = p->pid();
     for (usize i = 0; i < len && i + 1 < sizeof block.name; i++) block.name[i] = module[i];
-    auto give = [&](const char* name, kobj::RefPtr<kobj::Object> object, cap::Rights rights) -> Result<void> {
+    auto give = [&](const char* name, object::RefPtr<object::Object> object, cap::Rights rights) -> Result<void> {
         u32 h = TRY(kcap::install(p.get(), std::move(object), rights));
         abi::StartupHandle& sh = block.handles[block.handle_count++];
         for (usize i = 0; name[i] && i + 1 < sizeof sh.name; i++) sh.name[i] = name[i];
@@ -107,26 +107,26 @@ Result<kobj::RefPtr<kobj::Process>> spawn_init(const char* module, usize len) {
         return {};
     };
     Status s = Status::Ok;
-    if (auto r = give("log", kobj::RefPtr<kobj::Log>::adopt(new kobj::Log()), kobj::Log::kDefaultRights); !r.ok())
+    if (auto r = give("log", object::RefPtr<object::Log>::adopt(new object::Log()), object::Log::kDefaultRights); !r.ok())
         s = r.status();
-    if (auto r = give("resource", kobj::RefPtr<kobj::Resource>::adopt(new kobj::Resource()),
-                      kobj::Resource::kDefaultRights);
+    if (auto r = give("resource", object::RefPtr<object::Resource>::adopt(new object::Resource()),
+                      object::Resource::kDefaultRights);
         !r.ok())
         s = r.status();
     // The device root also carries refusal events (events/refusals.h):
     // its holder waits for them.
-    auto root = kobj::RefPtr<kobj::DeviceRoot>::adopt(new kobj::DeviceRoot());
+    auto root = object::RefPtr<object::DeviceRoot>::adopt(new object::DeviceRoot());
     refusals::set_listener(root.get());
-    if (auto r = give("devices", std::move(root), kobj::DeviceRoot::kDefaultRights); !r.ok()) s = r.status();
+    if (auto r = give("devices", std::move(root), object::DeviceRoot::kDefaultRights); !r.ok()) s = r.status();
     // The serial console: from now on user space reads the keyboard.
-    auto console = kobj::RefPtr<kobj::Console>::adopt(new kobj::Console());
-    kobj::Console::set_instance(console.get());
+    auto console = object::RefPtr<object::Console>::adopt(new object::Console());
+    object::Console::set_instance(console.get());
     console->ref();  // the kernel keeps the instance (never dropped)
-    if (auto r = give("console", std::move(console), kobj::Console::kDefaultRights); !r.ok()) s = r.status();
+    if (auto r = give("console", std::move(console), object::Console::kDefaultRights); !r.ok()) s = r.status();
     // The boot manifest, if GRUB loaded one: a read-only MemoryObject in
     // the abi::BootFileHeader layout (exact length, then the text).
     if (auto text = modules::find("manifest", 8); text.ok() && s == Status::Ok) {
-        auto mo = kobj::MemoryObject::create(sizeof(abi::BootFileHeader) + text.value().size(), p->kmem());
+        auto mo = object::MemoryObject::create(sizeof(abi::BootFileHeader) + text.value().size(), p->kmem());
         if (!mo.ok()) {
             s = mo.status();
         } else {
@@ -134,7 +134,7 @@ Result<kobj::RefPtr<kobj::Process>> spawn_init(const char* module, usize len) {
             mo.value()->write(0, reinterpret_cast<const u8*>(&header), sizeof header);
             mo.value()->write(sizeof header, text.value().data(), text.value().size());
             // Read-only: narrower than a MemoryObject's default rights.
-            if (auto r = give("manifest", mo.release_value(), cap::kRightRead | cap::kRightMap | kobj::kPassRights);
+            if (auto r = give("manifest", mo.release_value(), cap::kRightRead | cap::kRightMap | object::kPassRights);
                 !r.ok())
                 s = r.status();
         }
@@ -143,7 +143,7 @@ Result<kobj::RefPtr<kobj::Process>> spawn_init(const char* module, usize len) {
         if (auto r = start(p.get(), block, 16); !r.ok()) s = r.status();
     }
     if (s != Status::Ok) {
-        p->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+        p->terminate(object::ExitReason{object::ExitReason::Kind::Killed, 0, 0, 0, 0});
         p.reset();
         kcap::finish();
         return s;
@@ -152,20 +152,20 @@ Result<kobj::RefPtr<kobj::Process>> spawn_init(const char* module, usize len) {
 }
 
 void user_fault(const InterruptFrame& f) {
-    kobj::Process* p = sched::current()->process;
+    object::Process* p = sched::current()->process;
     u64 address = f.vector == 14 ? cpu::read_cr2() : f.rip;
     LOG_WARN("proc: pid %u '%s' faulted: %s at rip 0x%llx address 0x%llx error 0x%llx", p->pid(), p->name(),
              idt::exception_name(f.vector), static_cast<unsigned long long>(f.rip),
              static_cast<unsigned long long>(address), static_cast<unsigned long long>(f.error_code));
-    end_current(kobj::ExitReason{kobj::ExitReason::Kind::Faulted, 0, f.vector, address, f.rip});
+    end_current(object::ExitReason{object::ExitReason::Kind::Faulted, 0, f.vector, address, f.rip});
 }
 
 void exit_current(i64 code) {
-    kobj::Process* p = sched::current()->process;
+    object::Process* p = sched::current()->process;
     LOG_INFO("proc: pid %u '%s' exited with %lld (kernel memory peak %llu of %llu KiB)", p->pid(), p->name(),
              static_cast<long long>(code), static_cast<unsigned long long>(p->kmem()->peak() >> 10),
              static_cast<unsigned long long>(p->kmem()->limit() >> 10));
-    end_current(kobj::ExitReason{kobj::ExitReason::Kind::Exited, code, 0, 0, 0});
+    end_current(object::ExitReason{object::ExitReason::Kind::Exited, code, 0, 0, 0});
 }
 
 }  // namespace proc

@@ -4,7 +4,7 @@
 
 #include "arch/x86_64/interrupt_frame.h"
 #include "abi/startup.h"
-#include "cap/process.h"
+#include "object/process.h"
 
 namespace proc {
 
@@ -22,12 +22,12 @@ constexpr u64 kStartupAddress = kStackTop;
 // stack are its first charges: NoMemory when they do not fit). A
 // malformed image is refused with its reason logged; nothing is mapped.
 // Returns the creator's reference.
-Result<kobj::RefPtr<kobj::Process>> load_module(const char* module, usize len, u64 kernel_memory);
+Result<object::RefPtr<object::Process>> load_module(const char* module, usize len, u64 kernel_memory);
 // Maps `block` read-only at kStartupAddress and starts the first thread.
-Result<void> start(kobj::Process* p, const abi::StartupBlock& block, u8 priority);
-// init: load (with kmem::init_limit()), give it a Log and the root
+Result<void> start(object::Process* p, const abi::StartupBlock& block, u8 priority);
+// init: load (with mm::init_limit()), give it a Log and the root
 // Resource, start.
-Result<kobj::RefPtr<kobj::Process>> spawn_init(const char* module, usize len);
+Result<object::RefPtr<object::Process>> spawn_init(const char* module, usize len);
 
 // A CPU exception in user mode: ends the current process with the fault
 // recorded and runs something else. Does not return.

@@ -7,17 +7,17 @@
 // Two ways to wait, chosen by the caller's context:
 //   Spin   contexts that cannot block (teardown, destructors run from
 //          capability release, interrupt-time work): busy-polls for at
-//          most kMaxSpinNs, whatever the limit asked; beyond that the
+//          most kMaxDeviceSpinNs, whatever the limit asked; beyond that the
 //          caller must carry on asynchronously (kdma::Session's teardown
 //          hands the rest of the wait to the timer tick) or fail safe.
-//   Sleep  a system call's own thread: polls for kSpinFirstNs (QEMU's
-//          devices answer in microseconds), then sleeps kSleepStepNs at a
+//   Sleep  a system call's own thread: polls for kDeviceSpinFirstNs (QEMU's
+//          devices answer in microseconds), then sleeps kDeviceSleepStepNs at a
 //          time, so the scheduler runs other work, up to the limit.
 //
 // A sleeping wait is interrupted by its process's death: the wait returns
 // Stale, the call unwinds (giving back what it took), and the process's
 // teardown finishes when the thread leaves the kernel
-// (kobj::Process::terminate defers it while a thread is in such a wait).
+// (object::Process::terminate defers it while a thread is in such a wait).
 // Objects the caller uses across the wait must be kept alive by
 // references it holds, not by the caller's capabilities (another thread
 // may close them meanwhile), and re-checked after it (a grant may have
@@ -25,44 +25,44 @@
 #pragma once
 
 #include "arch/x86_64/clock.h"
-#include "cap/process.h"
+#include "object/process.h"
 #include "sched/scheduler.h"
 #include "util/result.h"
 
-namespace kwait {
+namespace sched {
 
-enum class How : u8 { Spin, Sleep };
+enum class WaitHow : u8 { Spin, Sleep };
 
-constexpr u64 kMaxSpinNs = 2'000'000;
-constexpr u64 kSpinFirstNs = 50'000;
-constexpr u64 kSleepStepNs = 1'000'000;
+constexpr u64 kMaxDeviceSpinNs = 2'000'000;
+constexpr u64 kDeviceSpinFirstNs = 50'000;
+constexpr u64 kDeviceSleepStepNs = 1'000'000;
 
 // Polls `done()` until it holds (returns the ns waited), `limit_ns` passes
-// (Timeout; for Spin, min(limit_ns, kMaxSpinNs)), or — Sleep only — the
+// (Timeout; for Spin, min(limit_ns, kMaxDeviceSpinNs)), or — Sleep only — the
 // calling process dies (Stale).
 template <typename Done>
-Result<u64> until(u64 limit_ns, How how, Done done) {
+Result<u64> wait_until(u64 limit_ns, WaitHow how, Done done) {
     u64 start = clock::monotonic_ns();
-    u64 spin = how == How::Spin ? (limit_ns < kMaxSpinNs ? limit_ns : kMaxSpinNs)
-                                : (limit_ns < kSpinFirstNs ? limit_ns : kSpinFirstNs);
+    u64 spin = how == WaitHow::Spin ? (limit_ns < kMaxDeviceSpinNs ? limit_ns : kMaxDeviceSpinNs)
+                                : (limit_ns < kDeviceSpinFirstNs ? limit_ns : kDeviceSpinFirstNs);
     for (;;) {
         if (done()) return clock::monotonic_ns() - start;
         u64 waited = clock::monotonic_ns() - start;
         if (waited >= spin) break;
         clock::delay_ns(1000);
     }
-    if (how == How::Spin) return Status::Timeout;
-    kobj::Thread* self = sched::current();
-    kobj::Process* process = self->process;
+    if (how == WaitHow::Spin) return Status::Timeout;
+    object::Thread* self = sched::current();
+    object::Process* process = self->process;
     for (;;) {
         u64 waited = clock::monotonic_ns() - start;
         if (waited >= limit_ns) return Status::Timeout;
         self->in_device_wait = true;
-        (void)sched::block_current(clock::monotonic_ns() + kSleepStepNs);
+        (void)sched::block_current(clock::monotonic_ns() + kDeviceSleepStepNs);
         self->in_device_wait = false;
         if (process && !process->alive()) return Status::Stale;
         if (done()) return clock::monotonic_ns() - start;
     }
 }
 
-}  // namespace kwait
+}  // namespace sched

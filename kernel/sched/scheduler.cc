@@ -4,7 +4,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/percpu.h"
-#include "cap/process.h"
+#include "object/process.h"
 #include "debug/panic.h"
 #include "mm/kernel_stack.h"
 #include "mm/paging.h"
@@ -15,7 +15,7 @@ extern "C" void switch_context(u64* save_rsp, u64 new_rsp);
 namespace sched {
 namespace {
 
-using kobj::Thread;
+using object::Thread;
 
 struct Queue {
     Thread* head = nullptr;

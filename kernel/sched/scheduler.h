@@ -7,25 +7,25 @@
 // becomes a per-CPU run queue under a per-CPU lock (DESIGN §7).
 #pragma once
 
-#include "cap/thread.h"
+#include "object/thread.h"
 
 namespace sched {
 
-void init(kobj::Thread* idle);
-kobj::Thread* current();
+void init(object::Thread* idle);
+object::Thread* current();
 
 // Thread becomes runnable (New/Blocked -> Ready).
-void make_ready(kobj::Thread* t);
+void make_ready(object::Thread* t);
 // Blocks the calling thread until wake() or until monotonic time reaches
 // deadline_ns (0 = no deadline). Returns the wake status (Ok or Timeout).
 // `cancel` (with ctx) is called if the thread is retired while blocked, so
 // the object it waits on forgets it.
-Status block_current(u64 deadline_ns, void (*cancel)(kobj::Thread*, void*) = nullptr, void* ctx = nullptr);
+Status block_current(u64 deadline_ns, void (*cancel)(object::Thread*, void*) = nullptr, void* ctx = nullptr);
 // Wakes a blocked thread with `why`; no effect on other states.
-void wake(kobj::Thread* t, Status why);
+void wake(object::Thread* t, Status why);
 // Removes a thread from every scheduler queue and marks it Dead. If it is
 // the current thread the caller must follow with switch_away().
-void retire(kobj::Thread* t);
+void retire(object::Thread* t);
 // Gives up the CPU to an equal or higher priority thread, if any.
 void yield();
 // The current thread is Dead or Blocked: run something else. Never returns

@@ -3,20 +3,20 @@
 
 #include "abi/syscall.h"
 #include "arch/x86_64/clock.h"
-#include "cap/handles.h"
-#include "cap/process.h"
+#include "object/handles.h"
+#include "object/process.h"
 #include "sched/scheduler.h"
 
 namespace sys {
 
-inline kobj::Process* self() { return sched::current()->process; }
+inline object::Process* self() { return sched::current()->process; }
 
 // The kernel memory a new object of type T takes (plus `extra` bytes it
 // owns), charged to the calling process before the object is made:
 // NoMemory past its limit (mm/account.h). The object adopts the charge.
 template <typename T>
-inline Result<kmem::Charge> charge_new(u64 extra = 0) {
-    return kmem::Charge::take(self()->kmem(), kmem::object_bytes<T>() + extra);
+inline Result<mm::Charge> charge_new(u64 extra = 0) {
+    return mm::Charge::take(self()->kmem(), mm::object_bytes<T>() + extra);
 }
 
 // A handle argument: values that do not fit 32 bits can never be handles
@@ -62,7 +62,7 @@ inline u64 deadline_from_timeout(u64 timeout) {
 void note_refusal(u64 number, i64 result);
 
 // Moves/copies message handles between two threads' processes
-// (kobj::Endpoint::transfer).
-Status transfer_message_handles(kobj::Thread* from, kobj::Thread* to);
+// (object::Endpoint::transfer).
+Status transfer_message_handles(object::Thread* from, object::Thread* to);
 
 }  // namespace sys

@@ -4,8 +4,8 @@
 #include "abi/device.h"
 #include "acpi/system_tables.h"
 #include "arch/x86_64/user_copy.h"
-#include "cap/device_mmio.h"
-#include "cap/device_root.h"
+#include "object/device_mmio.h"
+#include "object/device_root.h"
 #include "debug/address_audit.h"
 #include "dma/session.h"
 #include "syscall/common.h"
@@ -62,7 +62,7 @@ abi::DeviceInfo describe(u32 index) {
 }  // namespace
 
 Result<u64> device_list(u64 root, u64 out, u64 max) {
-    TRY(kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightInspect));
+    TRY(kcap::lookup<object::DeviceRoot>(self(), handle_arg(root), cap::kRightInspect));
     u32 n = pci_enum::count();
     if (max < n) n = static_cast<u32>(max);
     for (u32 i = 0; i < n; i++) {
@@ -74,12 +74,12 @@ Result<u64> device_list(u64 root, u64 out, u64 max) {
 }
 
 Result<u64> device_open(u64 root, u64 bdf) {
-    TRY(kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightManage));
+    TRY(kcap::lookup<object::DeviceRoot>(self(), handle_arg(root), cap::kRightManage));
     for (u32 i = 0; i < pci_enum::count(); i++) {
         const auto& a = pci_enum::function(i).address;
         if (abi::pci_bdf(a.bus, a.device, a.function) != bdf) continue;
-        auto charge = TRY(charge_new<kobj::PciFunction>());
-        auto fn = kobj::RefPtr<kobj::PciFunction>::adopt(new (std::nothrow) kobj::PciFunction(i));
+        auto charge = TRY(charge_new<object::PciFunction>());
+        auto fn = object::RefPtr<object::PciFunction>::adopt(new (std::nothrow) object::PciFunction(i));
         if (!fn) return Status::NoMemory;
         fn->adopt_charge(std::move(charge));
         return TRY(kcap::install(self(), std::move(fn)));
@@ -88,7 +88,7 @@ Result<u64> device_open(u64 root, u64 bdf) {
 }
 
 Result<u64> device_events(u64 root, u64 out, u64 max) {
-    TRY(kcap::lookup<kobj::DeviceRoot>(self(), handle_arg(root), cap::kRightInspect));
+    TRY(kcap::lookup<object::DeviceRoot>(self(), handle_arg(root), cap::kRightInspect));
     if (max == 0 || max > kEventsPerCall) return Status::InvalidArgument;
     // The buffer is checked before anything is taken: an event is never
     // lost to a bad pointer.
@@ -101,16 +101,16 @@ Result<u64> device_events(u64 root, u64 out, u64 max) {
 }
 
 Result<u64> pci_config_read(u64 h, u64 offset, u64 width) {
-    auto fn = TRY(kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), cap::kRightInspect));
+    auto fn = TRY(kcap::lookup<object::PciFunction>(self(), handle_arg(h), cap::kRightInspect));
     if (offset >= 4096 || width > 4) return Status::InvalidArgument;
     return TRY(fn->config_read(static_cast<u16>(offset), static_cast<u32>(width)));
 }
 
 Result<u64> mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
-    auto fn = TRY(kcap::lookup<kobj::PciFunction>(self(), handle_arg(h), cap::kRightManage));
+    auto fn = TRY(kcap::lookup<object::PciFunction>(self(), handle_arg(h), cap::kRightManage));
     if (bar >= 6 || (flags & ~abi::kMmioFiltered)) return Status::InvalidArgument;
-    auto charge = TRY(charge_new<kobj::DeviceMmio>());
-    auto m = TRY(kobj::DeviceMmio::create(fn, static_cast<u8>(bar), offset, length, flags & abi::kMmioFiltered));
+    auto charge = TRY(charge_new<object::DeviceMmio>());
+    auto m = TRY(object::DeviceMmio::create(fn, static_cast<u8>(bar), offset, length, flags & abi::kMmioFiltered));
     m->adopt_charge(std::move(charge));
     // The window is minted from the PciFunction capability (DESIGN §2: a
     // narrower view derived from it), so revoking that capability revokes
@@ -121,21 +121,21 @@ Result<u64> mmio_create(u64 h, u64 bar, u64 offset, u64 length, u64 flags) {
 Result<u64> mmio_map(u64 h) {
     // As for memory objects: mapping needs map and read, and a writable
     // mapping also write — a copy minted without write maps read-only.
-    auto m = TRY(kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightMap | cap::kRightRead));
+    auto m = TRY(kcap::lookup<object::DeviceMmio>(self(), handle_arg(h), cap::kRightMap | cap::kRightRead));
     bool writable =
-        kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite).ok();
+        kcap::lookup<object::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite).ok();
     return TRY(m->map(self(), self()->pid(), handle_arg(h), writable));
 }
 
 Result<u64> mmio_write(u64 h, u64 offset, u64 width, u64 value) {
-    auto m = TRY(kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite));
+    auto m = TRY(kcap::lookup<object::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite));
     if (width > 8) return Status::OutOfBounds;  // before it is narrowed
     TRY(m->write(self(), offset, static_cast<u32>(width), value));
     return 0;
 }
 
 Result<u64> mmio_read(u64 h, u64 offset, u64 width, u64 out) {
-    auto m = TRY(kcap::lookup<kobj::DeviceMmio>(self(), handle_arg(h), cap::kRightRead));
+    auto m = TRY(kcap::lookup<object::DeviceMmio>(self(), handle_arg(h), cap::kRightRead));
     if (width > 8) return Status::OutOfBounds;
     // The output must be writable before the device is read: some reads
     // have effects (virtio's ISR status clears when read), and a read

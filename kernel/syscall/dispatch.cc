@@ -45,7 +45,7 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
     refusals::begin_syscall();
     // Whether the call hit the caller's kernel memory limit (its refusal is
     // then a KernelMemory one, not a generic no-memory).
-    const kmem::Account* account = sys::self()->kmem();
+    const mm::Account* account = sys::self()->kmem();
     u64 kmem_refused = account ? account->refused() : 0;
     i64 r = encode(run(number, args));
     kcap::finish();
@@ -60,7 +60,7 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
     if (r < 0) {
         if (account && account->refused() != kmem_refused && !refusals::recorded_in_syscall())
             refusals::record(sys::self(), abi::RefusalKind::KernelMemory, refusals::kNoFunction, Status::NoMemory,
-                             number, klog::Level::Info,
+                             number, log::Level::Info,
                              "refused: pid %u '%s' syscall %s: kernel memory limit (%llu of %llu bytes)",
                              sys::self()->pid(), sys::self()->name(), abi::syscall_name(number),
                              static_cast<unsigned long long>(account->used()),
@@ -77,8 +77,8 @@ void note_refusal(u64 number, i64 result) {
     auto status = static_cast<Status>(-result);
     if (status == Status::Timeout) return;  // a wait that ran out is no refusal
     if (refusals::recorded_in_syscall()) return;  // the call recorded a more specific one
-    kobj::Process* p = self();
-    refusals::record(p, abi::RefusalKind::Syscall, refusals::kNoFunction, status, number, klog::Level::Info,
+    object::Process* p = self();
+    refusals::record(p, abi::RefusalKind::Syscall, refusals::kNoFunction, status, number, log::Level::Info,
                      "refused: pid %u '%s' syscall %s: %s", p->pid(), p->name(), abi::syscall_name(number),
                      status_name(status));
 }

@@ -9,9 +9,9 @@
 #include "broker/nvme_controller.h"
 #include "broker/nvme_queue.h"
 #include "broker/virtqueue.h"
-#include "cap/dma_pool.h"
-#include "cap/interrupt.h"
-#include "cap/pci_function.h"
+#include "object/dma_pool.h"
+#include "object/interrupt.h"
+#include "object/pci_function.h"
 #include "console/log.h"
 #include "debug/address_audit.h"
 #include "events/refusals.h"
@@ -23,7 +23,7 @@ namespace {
 
 // Installs `object` as a child of capability `parent` (see mmio_create).
 template <typename T>
-Result<u64> mint_from(u64 parent, kobj::RefPtr<T> object) {
+Result<u64> mint_from(u64 parent, object::RefPtr<T> object) {
     return TRY(kcap::mint(self(), handle_arg(parent), std::move(object)));
 }
 
@@ -33,7 +33,7 @@ Result<u64> mint_from(u64 parent, kobj::RefPtr<T> object) {
 void log_class_refusal(u32 function, const char* what) {
     const pci_enum::Function& f = pci_enum::function(function);
     refusals::record(self(), abi::RefusalKind::DeviceClass, function, Status::Forbidden,
-                     u64{f.header.vendor} << 16 | f.header.device, klog::Level::Warn,
+                     u64{f.header.vendor} << 16 | f.header.device, log::Level::Warn,
                      "virtio: refused %s for %02x:%02x.%x (%04x:%04x, virtio %s) to pid %u '%s': its payloads can "
                      "carry guest-physical addresses the broker cannot see; only network and block devices are "
                      "brokered",
@@ -44,11 +44,11 @@ void log_class_refusal(u32 function, const char* what) {
 }  // namespace
 
 Result<u64> dma_pool_create(u64 pci, u64 quota) {
-    auto fn = TRY(kcap::lookup<kobj::PciFunction>(self(), handle_arg(pci), cap::kRightManage));
+    auto fn = TRY(kcap::lookup<object::PciFunction>(self(), handle_arg(pci), cap::kRightManage));
     // The pool and its session record (the ledger); the DMA memory itself
     // is the pool's quota, not kernel memory.
-    auto charge = TRY(charge_new<kobj::DmaPool>(heap::block_bytes(sizeof(kdma::Session))));
-    auto pool = kobj::DmaPool::create(fn->index(), quota);
+    auto charge = TRY(charge_new<object::DmaPool>(heap::block_bytes(sizeof(kdma::Session))));
+    auto pool = object::DmaPool::create(fn->index(), quota);
     if (!pool.ok()) {
         if (pool.status() == Status::Forbidden) log_class_refusal(fn->index(), "a DMA grant");
         return pool.status();
@@ -58,9 +58,9 @@ Result<u64> dma_pool_create(u64 pci, u64 quota) {
 }
 
 Result<u64> dma_buffer_create(u64 pool, u64 bytes) {
-    auto p = TRY(kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), cap::kRightWrite));
-    auto charge = TRY(charge_new<kobj::DmaBuffer>());  // the record; its frames are the pool's quota
-    auto b = kobj::DmaBuffer::create(p->session(), bytes);
+    auto p = TRY(kcap::lookup<object::DmaPool>(self(), handle_arg(pool), cap::kRightWrite));
+    auto charge = TRY(charge_new<object::DmaBuffer>());  // the record; its frames are the pool's quota
+    auto b = object::DmaBuffer::create(p->session(), bytes);
     if (b.ok()) b.value()->adopt_charge(std::move(charge));
     if (b.ok() && audit::selftest()) {
         // test.addr_audit=selftest: leak the address once; the audit must catch it.
@@ -75,7 +75,7 @@ Result<u64> dma_buffer_create(u64 pool, u64 bytes) {
     if (!b.ok()) {
         if (b.status() == Status::QuotaExceeded)
             refusals::record(self(), abi::RefusalKind::DmaQuota, p->session()->function(), b.status(), bytes,
-                             klog::Level::Warn, "dma: pid %u '%s' refused %llu bytes: pool quota %llu, used %llu",
+                             log::Level::Warn, "dma: pid %u '%s' refused %llu bytes: pool quota %llu, used %llu",
                              self()->pid(), self()->name(), static_cast<unsigned long long>(bytes),
                              static_cast<unsigned long long>(p->session()->quota()),
                              static_cast<unsigned long long>(p->session()->used()));
@@ -85,7 +85,7 @@ Result<u64> dma_buffer_create(u64 pool, u64 bytes) {
 }
 
 Result<u64> dma_pool_info(u64 pool, u64 out) {
-    auto p = TRY(kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), cap::kRightInspect));
+    auto p = TRY(kcap::lookup<object::DmaPool>(self(), handle_arg(pool), cap::kRightInspect));
     abi::DmaUsage u = kdma::usage_of(p->session());
     audit::check_copy(&u, sizeof u, "DmaPoolInfo");
     TRY(user::copy_to(out, &u, sizeof u));
@@ -93,45 +93,45 @@ Result<u64> dma_pool_info(u64 pool, u64 out) {
 }
 
 Result<u64> interrupt_create(u64 pci, u64 index) {
-    auto fn = TRY(kcap::lookup<kobj::PciFunction>(self(), handle_arg(pci), cap::kRightManage));
+    auto fn = TRY(kcap::lookup<object::PciFunction>(self(), handle_arg(pci), cap::kRightManage));
     if (index > 0xffff) return Status::OutOfBounds;
-    auto charge = TRY(charge_new<kobj::Interrupt>());
-    auto irq = TRY(kobj::Interrupt::create(fn->index(), static_cast<u16>(index)));
+    auto charge = TRY(charge_new<object::Interrupt>());
+    auto irq = TRY(object::Interrupt::create(fn->index(), static_cast<u16>(index)));
     irq->adopt_charge(std::move(charge));
     return mint_from(pci, std::move(irq));
 }
 
 Result<u64> interrupt_ack(u64 h) {
-    auto i = TRY(kcap::lookup<kobj::Interrupt>(self(), handle_arg(h), cap::kRightWrite));
+    auto i = TRY(kcap::lookup<object::Interrupt>(self(), handle_arg(h), cap::kRightWrite));
     return TRY(i->ack());
 }
 
 Result<u64> interrupt_mask(u64 h, u64 masked) {
-    auto i = TRY(kcap::lookup<kobj::Interrupt>(self(), handle_arg(h), cap::kRightWrite));
+    auto i = TRY(kcap::lookup<object::Interrupt>(self(), handle_arg(h), cap::kRightWrite));
     if (masked > 1) return Status::InvalidArgument;
     TRY(i->mask(masked));
     return 0;
 }
 
 Result<u64> nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq) {
-    auto p = TRY(kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), cap::kRightManage));
+    auto p = TRY(kcap::lookup<object::DmaPool>(self(), handle_arg(pool), cap::kRightManage));
     if (entries > abi::kNvmeMaxEntries) return Status::InvalidArgument;
     // The queue object (and an admin queue's controller record), charged
     // before the controller is touched; rings are the pool's quota.
     bool is_admin = kind == static_cast<u64>(abi::NvmeQueueKind::Admin);
-    auto charge = TRY(charge_new<kobj::NvmeQueue>(is_admin ? heap::block_bytes(sizeof(kobj::NvmeController)) : 0));
-    auto create = [&]() -> Result<kobj::RefPtr<kobj::NvmeQueue>> {
+    auto charge = TRY(charge_new<object::NvmeQueue>(is_admin ? heap::block_bytes(sizeof(object::NvmeController)) : 0));
+    auto create = [&]() -> Result<object::RefPtr<object::NvmeQueue>> {
         if (kind == static_cast<u64>(abi::NvmeQueueKind::Admin)) {
             if (admin || irq) return Status::InvalidArgument;
-            return kobj::NvmeQueue::create_admin(p->session(), static_cast<u16>(entries));
+            return object::NvmeQueue::create_admin(p->session(), static_cast<u16>(entries));
         }
         if (kind != static_cast<u64>(abi::NvmeQueueKind::Io)) return Status::InvalidArgument;
-        auto* a = TRY(kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(admin), cap::kRightWrite));
+        auto* a = TRY(kcap::lookup<object::NvmeQueue>(self(), handle_arg(admin), cap::kRightWrite));
         if (a->session() != p->session()) return Status::NotOwner;
-        kobj::Interrupt* interrupt = nullptr;
+        object::Interrupt* interrupt = nullptr;
         if (irq)
-            interrupt = TRY(kcap::lookup<kobj::Interrupt>(self(), handle_arg(irq), cap::kRightWrite));
-        return kobj::NvmeQueue::create_io(a, static_cast<u16>(entries), interrupt);
+            interrupt = TRY(kcap::lookup<object::Interrupt>(self(), handle_arg(irq), cap::kRightWrite));
+        return object::NvmeQueue::create_io(a, static_cast<u16>(entries), interrupt);
     };
     auto q = TRY(create());
     q->adopt_charge(std::move(charge));
@@ -139,14 +139,14 @@ Result<u64> nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 ir
 }
 
 Result<u64> nvme_submit(u64 queue, u64 commands, u64 count) {
-    auto q = TRY(kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), cap::kRightWrite));
+    auto q = TRY(kcap::lookup<object::NvmeQueue>(self(), handle_arg(queue), cap::kRightWrite));
     if (count == 0 || count > abi::kNvmeMaxBatch) return Status::InvalidArgument;
     abi::NvmeCommand batch[abi::kNvmeMaxBatch];
     TRY(user::copy_from(batch, commands, count * sizeof batch[0]));
     auto n = q->submit(self(), batch, static_cast<u32>(count));
     if (!n.ok()) {
         refusals::record(self(), abi::RefusalKind::BrokerCommand, q->session()->function(), n.status(),
-                         static_cast<u64>(abi::Syscall::NvmeSubmit), klog::Level::Warn,
+                         static_cast<u64>(abi::Syscall::NvmeSubmit), log::Level::Warn,
                          "nvme broker: refused a batch of %llu from pid %u '%s': %s",
                          static_cast<unsigned long long>(count), self()->pid(), self()->name(),
                          status_name(n.status()));
@@ -156,10 +156,10 @@ Result<u64> nvme_submit(u64 queue, u64 commands, u64 count) {
 }
 
 Result<u64> nvme_complete(u64 queue, u64 out, u64 max, u64 flags) {
-    auto q = TRY(kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), cap::kRightWrite));
+    auto q = TRY(kcap::lookup<object::NvmeQueue>(self(), handle_arg(queue), cap::kRightWrite));
     if (max == 0 || max > abi::kNvmeMaxEntries) return Status::InvalidArgument;
     if (flags & ~abi::kNvmeCompleteAckInterrupt) return Status::InvalidArgument;
-    kobj::Interrupt* irq = q->interrupt();
+    object::Interrupt* irq = q->interrupt();
     if ((flags & abi::kNvmeCompleteAckInterrupt) && !irq) return Status::InvalidArgument;  // polled queue
     // The output is written (zeros) before anything is consumed: a
     // completion is never lost to a bad pointer.
@@ -183,15 +183,15 @@ Result<u64> nvme_complete(u64 queue, u64 out, u64 max, u64 flags) {
 }
 
 Result<u64> nvme_queue_map(u64 queue) {
-    auto q = TRY(kcap::lookup<kobj::NvmeQueue>(self(), handle_arg(queue), cap::kRightMap));
+    auto q = TRY(kcap::lookup<object::NvmeQueue>(self(), handle_arg(queue), cap::kRightMap));
     return TRY(q->map_completions(self(), self()->pid(), handle_arg(queue)));
 }
 
 Result<u64> virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
-    auto p = TRY(kcap::lookup<kobj::DmaPool>(self(), handle_arg(pool), cap::kRightManage));
+    auto p = TRY(kcap::lookup<object::DmaPool>(self(), handle_arg(pool), cap::kRightManage));
     if (index > 0xffff || size > abi::kVirtioMaxQueueSize || msix_entry > 0xffff) return Status::InvalidArgument;
-    auto charge = TRY(charge_new<kobj::VirtQueue>());
-    auto q = kobj::VirtQueue::create(p->session(), static_cast<u16>(index), static_cast<u16>(size),
+    auto charge = TRY(charge_new<object::VirtQueue>());
+    auto q = object::VirtQueue::create(p->session(), static_cast<u16>(index), static_cast<u16>(size),
                                      static_cast<u16>(msix_entry));
     if (!q.ok()) {
         if (q.status() == Status::Forbidden)
@@ -203,7 +203,7 @@ Result<u64> virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
 }
 
 Result<u64> virtqueue_submit(u64 queue, u64 chains, u64 count) {
-    auto q = TRY(kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), cap::kRightWrite));
+    auto q = TRY(kcap::lookup<object::VirtQueue>(self(), handle_arg(queue), cap::kRightWrite));
     if (count == 0 || count > abi::kVirtioMaxBatch) return Status::InvalidArgument;
     abi::VirtioChain batch[abi::kVirtioMaxBatch];
     TRY(user::copy_from(batch, chains, count * sizeof batch[0]));
@@ -214,7 +214,7 @@ Result<u64> virtqueue_submit(u64 queue, u64 chains, u64 count) {
     auto n = q->submit(self(), batch, static_cast<u32>(count));
     if (!n.ok()) {
         refusals::record(self(), abi::RefusalKind::BrokerCommand, q->session()->function(), n.status(),
-                         static_cast<u64>(abi::Syscall::VirtQueueSubmit), klog::Level::Warn,
+                         static_cast<u64>(abi::Syscall::VirtQueueSubmit), log::Level::Warn,
                          "virtqueue broker: refused a batch of %llu from pid %u '%s': %s",
                          static_cast<unsigned long long>(count), self()->pid(), self()->name(),
                          status_name(n.status()));
@@ -226,12 +226,12 @@ Result<u64> virtqueue_submit(u64 queue, u64 chains, u64 count) {
 }
 
 Result<u64> virtqueue_complete(u64 queue, u64 max) {
-    auto q = TRY(kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), cap::kRightWrite));
+    auto q = TRY(kcap::lookup<object::VirtQueue>(self(), handle_arg(queue), cap::kRightWrite));
     return TRY(q->complete(self(), max > abi::kVirtioMaxQueueSize ? abi::kVirtioMaxQueueSize : static_cast<u32>(max)));
 }
 
 Result<u64> virtqueue_map(u64 queue) {
-    auto q = TRY(kcap::lookup<kobj::VirtQueue>(self(), handle_arg(queue), cap::kRightMap));
+    auto q = TRY(kcap::lookup<object::VirtQueue>(self(), handle_arg(queue), cap::kRightMap));
     return TRY(q->map_used(self(), self()->pid(), handle_arg(queue)));
 }
 

@@ -1,13 +1,13 @@
 // Handles: close, duplicate with fewer rights, revoke; and the Log.
 #include "arch/x86_64/user_copy.h"
-#include "cap/log.h"
+#include "object/log.h"
 #include "console/log.h"
 #include "syscall/common.h"
 
 namespace sys {
 
 Result<u64> log_write(u64 h, u64 text, u64 len) {
-    auto log = TRY(kcap::lookup<kobj::Log>(self(), handle_arg(h), cap::kRightWrite));
+    auto log = TRY(kcap::lookup<object::Log>(self(), handle_arg(h), cap::kRightWrite));
     char buf[256];
     if (len > sizeof buf) len = sizeof buf;
     TRY(user::copy_from(buf, text, len));
@@ -15,7 +15,7 @@ Result<u64> log_write(u64 h, u64 text, u64 len) {
     // line is CPU time taken from everyone, so a process gets a generous
     // but bounded share (a burst, then a steady rate); what is over it is
     // refused, and counted in the next line that is logged.
-    kobj::Process* p = self();
+    object::Process* p = self();
     if (!p->log_budget().take(clock::monotonic_ns())) {
         p->log_lines_dropped++;
         return Status::QuotaExceeded;

@@ -1,12 +1,12 @@
 // MemoryObjects: create, map, unmap.
-#include "cap/dma_pool.h"
-#include "cap/memory_object.h"
+#include "object/dma_pool.h"
+#include "object/memory_object.h"
 #include "syscall/common.h"
 
 namespace sys {
 
 Result<u64> memory_create(u64 bytes) {
-    auto m = TRY(kobj::MemoryObject::create(bytes, self()->kmem()));
+    auto m = TRY(object::MemoryObject::create(bytes, self()->kmem()));
     return TRY(kcap::install(self(), std::move(m)));
 }
 
@@ -14,10 +14,10 @@ Result<u64> memory_map(u64 h, u64 vaddr, u64 flags) {
     if (flags & ~abi::kMapWrite) return Status::InvalidArgument;
     bool write = flags & abi::kMapWrite;
     cap::Rights need = cap::kRightMap | cap::kRightRead | (write ? cap::kRightWrite : 0);
-    auto m = kcap::lookup<kobj::MemoryObject>(self(), handle_arg(h), need);
+    auto m = kcap::lookup<object::MemoryObject>(self(), handle_arg(h), need);
     if (!m.ok() && m.status() == Status::WrongType) {
         // DmaBuffers map the same way (DESIGN §3: mappable, shareable).
-        auto b = TRY(kcap::lookup<kobj::DmaBuffer>(self(), handle_arg(h), need));
+        auto b = TRY(kcap::lookup<object::DmaBuffer>(self(), handle_arg(h), need));
         return TRY(b->map(self(), vaddr, write, self()->pid(), handle_arg(h)));
     }
     if (!m.ok()) return m.status();
@@ -25,9 +25,9 @@ Result<u64> memory_map(u64 h, u64 vaddr, u64 flags) {
 }
 
 Result<u64> memory_unmap(u64 h, u64 vaddr) {
-    auto m = kcap::lookup<kobj::MemoryObject>(self(), handle_arg(h), cap::kRightMap);
+    auto m = kcap::lookup<object::MemoryObject>(self(), handle_arg(h), cap::kRightMap);
     if (!m.ok() && m.status() == Status::WrongType) {
-        auto b = TRY(kcap::lookup<kobj::DmaBuffer>(self(), handle_arg(h), cap::kRightMap));
+        auto b = TRY(kcap::lookup<object::DmaBuffer>(self(), handle_arg(h), cap::kRightMap));
         TRY(b->unmap(self(), vaddr));
         return 0;
     }

@@ -3,7 +3,7 @@
 // need the root Resource (held by init).
 #include "abi/startup.h"
 #include "arch/x86_64/user_copy.h"
-#include "cap/resource.h"
+#include "object/resource.h"
 #include "console/log.h"
 #include "debug/address_audit.h"
 #include "dma/session.h"
@@ -17,7 +17,7 @@
 namespace sys {
 namespace {
 
-abi::ExitKind exit_kind(kobj::ExitReason::Kind k) { return static_cast<abi::ExitKind>(k); }
+abi::ExitKind exit_kind(object::ExitReason::Kind k) { return static_cast<abi::ExitKind>(k); }
 
 void copy_name(char (&dst)[32], const char* src) {
     usize i = 0;
@@ -26,7 +26,7 @@ void copy_name(char (&dst)[32], const char* src) {
 }
 
 // Moves/copies the request's handles into the child and names them.
-Result<void> hand_over(kobj::Process* parent, kobj::Process* child, const abi::SpawnRequest& req,
+Result<void> hand_over(object::Process* parent, object::Process* child, const abi::SpawnRequest& req,
                        abi::StartupBlock& block) {
     for (u32 i = 0; i < req.handle_count; i++) {
         cap::Handle h = cap::Handle::from_raw(req.handles[i].handle);
@@ -45,9 +45,9 @@ Result<void> hand_over(kobj::Process* parent, kobj::Process* child, const abi::S
 }
 
 // Ends `target`; when it is the caller's own process, never returns.
-void kill(kobj::Process* target) {
+void kill(object::Process* target) {
     bool suicide = target == self();
-    target->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+    target->terminate(object::ExitReason{object::ExitReason::Kind::Killed, 0, 0, 0, 0});
     if (suicide) {
         kcap::finish();
         sched::switch_away();
@@ -57,7 +57,7 @@ void kill(kobj::Process* target) {
 }  // namespace
 
 Result<u64> process_spawn(u64 resource, u64 user_request) {
-    TRY(kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightManage));
+    TRY(kcap::lookup<object::Resource>(self(), handle_arg(resource), cap::kRightManage));
     auto* req = static_cast<abi::SpawnRequest*>(heap::alloc(sizeof(abi::SpawnRequest)));
     auto* block = static_cast<abi::StartupBlock*>(heap::alloc(sizeof(abi::StartupBlock)));
     // One exit, so both buffers are freed: the error, or the handle.
@@ -79,7 +79,7 @@ Result<u64> process_spawn(u64 resource, u64 user_request) {
     } else if (auto p = proc::load_module(req->module, req->module_len, limit.value()); !p.ok()) {
         result = p.status();
     } else {
-        kobj::RefPtr<kobj::Process> child = p.release_value();
+        object::RefPtr<object::Process> child = p.release_value();
         *block = abi::StartupBlock{};
         block->magic = abi::kStartupMagic;
         block->pid = child->pid();
@@ -93,14 +93,14 @@ Result<u64> process_spawn(u64 resource, u64 user_request) {
         if (s == Status::Ok) {
             // The creator's reference goes to the slot; the child keeps
             // itself alive (its self-reference) until terminated.
-            kobj::Process* started = child.get();
+            object::Process* started = child.get();
             auto h = kcap::install(self(), std::move(child));
             if (h.ok()) handle = h.value();
             result = h.status();
-            if (!h.ok()) started->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+            if (!h.ok()) started->terminate(object::ExitReason{object::ExitReason::Kind::Killed, 0, 0, 0, 0});
         } else {
             // Handles already moved into the child are closed with it.
-            child->terminate(kobj::ExitReason{kobj::ExitReason::Kind::Killed, 0, 0, 0, 0});
+            child->terminate(object::ExitReason{object::ExitReason::Kind::Killed, 0, 0, 0, 0});
             child.reset();
             result = s;
         }
@@ -114,14 +114,14 @@ Result<u64> process_spawn(u64 resource, u64 user_request) {
 Result<u64> process_exit(u64 code) { proc::exit_current(static_cast<i64>(code)); }
 
 Result<u64> process_kill(u64 h) {
-    auto p = TRY(kcap::lookup<kobj::Process>(self(), handle_arg(h), cap::kRightManage));
+    auto p = TRY(kcap::lookup<object::Process>(self(), handle_arg(h), cap::kRightManage));
     if (p->alive()) kill(p);
     return 0;
 }
 
 Result<u64> process_info(u64 h, u64 out) {
-    auto p = TRY(kcap::lookup<kobj::Process>(self(), handle_arg(h), cap::kRightInspect));
-    const kobj::ExitReason& why = p->exit_reason();
+    auto p = TRY(kcap::lookup<object::Process>(self(), handle_arg(h), cap::kRightInspect));
+    const object::ExitReason& why = p->exit_reason();
     abi::ProcessInfo info{};
     info.pid = p->pid();
     info.kind = exit_kind(why.kind);
@@ -138,7 +138,7 @@ Result<u64> process_info(u64 h, u64 out) {
 }
 
 Result<u64> system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
-    TRY(kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightInspect));
+    TRY(kcap::lookup<object::Resource>(self(), handle_arg(resource), cap::kRightInspect));
     auto kind = static_cast<abi::SystemInfoKind>(kind_and_arg & 0xffffffff);
     u32 arg = static_cast<u32>(kind_and_arg >> 32);
     if (kind == abi::SystemInfoKind::Memory) {
@@ -152,7 +152,7 @@ Result<u64> system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
     }
     if (kind == abi::SystemInfoKind::Processes) {
         u64 max = len / sizeof(abi::SystemProcess), n = 0;
-        for (kobj::Process* p = kobj::first_process(); p && n < max; p = p->next_in_table) {
+        for (object::Process* p = object::first_process(); p && n < max; p = p->next_in_table) {
             abi::SystemProcess sp{};
             sp.pid = p->pid();
             sp.threads = p->thread_count();
@@ -170,7 +170,7 @@ Result<u64> system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
         return n;
     }
     if (kind == abi::SystemInfoKind::Caps) {
-        kobj::Process* p = kobj::find_process(arg);
+        object::Process* p = object::find_process(arg);
         if (!p) return Status::NotFound;
         u64 max = len / sizeof(abi::SystemCap), n = 0;
         u32 next = 0;
@@ -196,7 +196,7 @@ Result<u64> system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
     }
     if (kind == abi::SystemInfoKind::Log) {
         static char snapshot[16384];  // one CPU, kernel not preemptible
-        usize have = klog::copy_recent(snapshot, len < sizeof snapshot ? len : sizeof snapshot);
+        usize have = log::copy_recent(snapshot, len < sizeof snapshot ? len : sizeof snapshot);
         TRY(user::copy_to(out, snapshot, have));
         return have;
     }
@@ -204,8 +204,8 @@ Result<u64> system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
 }
 
 Result<u64> process_kill_pid(u64 resource, u64 pid) {
-    TRY(kcap::lookup<kobj::Resource>(self(), handle_arg(resource), cap::kRightManage));
-    kobj::Process* target = pid <= 0xffffffffu ? kobj::find_process(static_cast<u32>(pid)) : nullptr;
+    TRY(kcap::lookup<object::Resource>(self(), handle_arg(resource), cap::kRightManage));
+    object::Process* target = pid <= 0xffffffffu ? object::find_process(static_cast<u32>(pid)) : nullptr;
     if (!target || !target->alive()) return Status::NotFound;
     kill(target);
     return 0;

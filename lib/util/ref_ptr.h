@@ -1,8 +1,8 @@
 // Intrusive reference counting: one counter (RefCounted) and one owning
 // pointer (RefPtr) for everything the kernel shares by reference — kernel
-// objects (kobj::Object), DMA grants (kdma::Session), NVMe controller
-// generations (kobj::NvmeController) and kernel memory accounts
-// (kmem::Account).
+// objects (object::Object), DMA grants (kdma::Session), NVMe controller
+// generations (object::NvmeController) and kernel memory accounts
+// (mm::Account).
 //
 // Ownership is in the type. A RefPtr<T> holds exactly one reference and
 // gives it back when it goes (destroyed, reset, assigned over); a raw T*
@@ -26,7 +26,7 @@
 // atomic: ref() a relaxed increment, unref() an acq_rel decrement whose
 // last drop runs last_reference_gone(). Lookups that race the last drop
 // then need a grace period (RCU-style) before memory is reused: that is
-// the owners' concern (kobj::Object, the capability layer), not the
+// the owners' concern (object::Object, the capability layer), not the
 // counter's.
 #pragma once
 
@@ -65,7 +65,7 @@ private:
 };
 
 // How a RefPtr gives its reference back. The default drops it at once;
-// kobj::DeferredRef drops it later (kobj::Object::unref_deferred).
+// object::DeferredRef drops it later (object::Object::unref_deferred).
 struct UnrefNow {
     template <typename T>
     static void release(T* p) {

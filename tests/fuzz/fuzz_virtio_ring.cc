@@ -24,18 +24,9 @@
 namespace {
 
 using fuzz_support::check;
+using fuzz_support::Input;
 using fuzz_support::trace;
 
-struct Input {
-    const uint8_t* data;
-    size_t size;
-    uint8_t byte() {
-        if (!size) return 0;
-        size--;
-        return *data++;
-    }
-    u16 u16_() { return static_cast<u16>(byte() | byte() << 8); }
-};
 
 struct ModelChain {
     std::vector<virtio::Segment> segments;

@@ -32,7 +32,7 @@ public:
     using Counted::Counted;
 };
 
-// Releases into a queue instead of at once (kobj::DeferredRef's shape).
+// Releases into a queue instead of at once (object::DeferredRef's shape).
 struct Queue {
     static inline Counted* pending[4];
     static inline int count = 0;

@@ -4,7 +4,7 @@
 
 #include "util/types.h"
 
-namespace kobj {
+namespace object {
 class Thread;
 }
 
@@ -14,7 +14,7 @@ struct Cpu {
     Cpu* self;            // %gs:0
     u64 kernel_rsp;       // %gs:8   top of the current thread's kernel stack
     u64 user_rsp;         // %gs:16  scratch for the syscall entry
-    kobj::Thread* current;
+    object::Thread* current;
     u32 id;
     u64 syscalls;
     u64 context_switches;

@@ -90,7 +90,7 @@ const char* state_name(u32 kind) {
 }
 
 const char* type_name(u32 t) {
-    // kobj::Type numbering (kernel/cap/object.h).
+    // object::Type numbering (kernel/object/object.h).
     const char* names[] = {"none",        "process",      "thread",      "endpoint",    "notification", "memory",
                            "waitset",     "log",          "resource",    "console",     "device-root",  "pci-function",
                            "device-mmio", "dma-pool",     "dma-buffer",  "interrupt",   "nvme-queue",  "virtqueue"};

@@ -226,7 +226,7 @@ void count(u64 number, i64 r) {
 }
 
 // --- handle pools ------------------------------------------------------------
-// Types as kobj::Type numbers them (SystemCap.type).
+// Types as object::Type numbers them (SystemCap.type).
 enum : u16 {
     kProcess = 1,
     kEndpoint = 3,

@@ -1,0 +1,142 @@
+#include "object/device_mmio.h"
+
+#include "arch/x86_64/mmio.h"
+#include "object/process.h"
+#include "console/log.h"
+#include "dma/session.h"
+#include "events/refusals.h"
+
+namespace object {
+
+Result<RefPtr<DeviceMmio>> DeviceMmio::create(PciFunction* fn, u8 bar, u64 offset, u64 length, bool filtered) {
+    const pci_enum::Function& f = fn->function();
+    if (bar >= 6 || bar >= f.header.bar_count) return Status::OutOfBounds;
+    const pci::Bar& b = f.bars[bar];
+    TRY(devices::check_window(b, bar, f.has_msix ? &f.msix : nullptr, offset, length));
+    if (b.address == 0) return Status::Unsupported;  // never assigned by firmware
+    if (!filtered && !devices::direct_window_allowed(fn->registers(), bar, offset, length)) return Status::NoRights;
+    auto m = RefPtr<DeviceMmio>::adopt(new (std::nothrow) DeviceMmio());
+    if (!m) return Status::NoMemory;
+    m->m_function = DeferredRef<PciFunction>::share(fn);
+    m->m_bar = bar;
+    m->m_offset = offset;
+    m->m_length = length;
+    m->m_phys = b.address + offset;
+    m->m_filtered = filtered;
+    if (filtered) m->m_kernel_view = TRY(PciFunction::kernel_view(fn->index(), bar)) + offset;
+    return m;
+}
+
+DeviceMmio::~DeviceMmio() {
+    // (The kernel view is per function and BAR and stays mapped.)
+}
+
+namespace {
+
+bool access_in_window(u64 length, u64 offset, u32 width) {
+    return (width == 1 || width == 2 || width == 4 || width == 8) && offset <= length && width <= length - offset &&
+           !(offset & (width - 1));
+}
+
+}  // namespace
+
+Result<u64> DeviceMmio::map(Process* process, u32 space_id, u32 handle, bool writable) {
+    // A mapping cannot filter reads: a filtered window is mappable only when
+    // none of its pages holds a register that carries an address.
+    if (m_filtered && !devices::filtered_map_allowed(m_function->registers(), m_bar, m_offset, m_length)) {
+        const auto& a = m_function->function().address;
+        refusals::record(process, abi::RefusalKind::RegisterRead, m_function->index(), Status::NoRights, m_offset,
+                         log::Level::Warn,
+                         "device: refused to map %02x:%02x.%x bar%u+0x%llx len 0x%llx for pid %u '%s' (filtered window "
+                         "over address registers: read them with MmioRead)",
+                         a.bus, a.device, a.function, m_bar, static_cast<unsigned long long>(m_offset),
+                         static_cast<unsigned long long>(m_length), process->pid(), process->name());
+        return Status::NoRights;
+    }
+    auto phys_of = [](const void* self, u64 i) { return static_cast<const DeviceMmio*>(self)->m_phys + i * 4096; };
+    return m_mappings.map(this, process, 0, m_length / 4096, phys_of, this,
+                          mm::MapFlags{!m_filtered && writable, false, true}, space_id, handle);
+}
+
+Result<u64> DeviceMmio::read(Process* reader, u64 offset, u32 width) {
+    if (!access_in_window(m_length, offset, width)) return Status::OutOfBounds;
+    u64 bar_offset = m_offset + offset;
+    if (!devices::filtered_read_allowed(m_function->registers(), m_bar, bar_offset, width)) {
+        const auto& a = m_function->function().address;
+        refusals::record(reader, abi::RefusalKind::RegisterRead, m_function->index(), Status::NoRights, bar_offset,
+                         log::Level::Warn,
+                         "device: refused read of %u bytes at %02x:%02x.%x bar%u+0x%llx by pid %u '%s' (address "
+                         "register)",
+                         width, a.bus, a.device, a.function, m_bar, static_cast<unsigned long long>(bar_offset),
+                         reader->pid(), reader->name());
+        return Status::NoRights;
+    }
+    // A direct window gets the kernel's view of its BAR on its first
+    // MmioRead only (a large BAR mapped directly may never need it).
+    if (!m_kernel_view) m_kernel_view = TRY(PciFunction::kernel_view(m_function->index(), m_bar)) + m_offset;
+    switch (width) {
+        case 1: return u64{mmio::read<u8>(m_kernel_view, offset)};
+        case 2: return u64{mmio::read<u16>(m_kernel_view, offset)};
+        case 4: return u64{mmio::read<u32>(m_kernel_view, offset)};
+        default: return mmio::read64_halves(m_kernel_view, offset);
+    }
+}
+
+Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value) {
+    if (!access_in_window(m_length, offset, width)) return Status::OutOfBounds;
+    if (!m_filtered) return Status::InvalidArgument;  // direct windows are written through the mapping
+    u64 bar_offset = m_offset + offset;
+    const auto& a = m_function->function().address;
+    if (!devices::filtered_write_allowed(m_function->registers(), m_bar, bar_offset, width)) {
+        refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::NoRights, bar_offset,
+                         log::Level::Warn,
+                         "device: refused write of 0x%llx to %02x:%02x.%x bar%u+0x%llx by pid %u '%s' (filtered register)",
+                         static_cast<unsigned long long>(value), a.bus, a.device, a.function, m_bar,
+                         static_cast<unsigned long long>(bar_offset), writer->pid(), writer->name());
+        return Status::NoRights;
+    }
+    const devices::RegisterMap& map = m_function->registers();
+    if (map.kind == devices::RegisterMap::Kind::Virtio && m_bar == map.bar &&
+        bar_offset == map.offset + devices::kVirtioDriverFeature) {
+        // The value matters here: which word is being written is in the
+        // device's own driver_feature_select.
+        auto select_view = PciFunction::kernel_view(m_function->index(), map.bar);
+        u32 select = select_view.ok()
+                         ? mmio::read<u32>(select_view.value(), map.offset + devices::kVirtioDriverFeatureSelect)
+                         : ~0u;
+        if (!select_view.ok() || !devices::virtio_driver_features_allowed(select, static_cast<u32>(value))) {
+            refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::NoRights,
+                             bar_offset, log::Level::Warn,
+                             "device: refused driver features 0x%llx (word %u) for %02x:%02x.%x by pid %u '%s' (the "
+                             "virtqueue broker cannot serve them)",
+                             static_cast<unsigned long long>(value), select, a.bus, a.device, a.function,
+                             writer->pid(), writer->name());
+            return Status::NoRights;
+        }
+    }
+    if (map.kind == devices::RegisterMap::Kind::Virtio && m_bar == map.bar &&
+        bar_offset == map.offset + devices::kVirtioDeviceStatus && static_cast<u8>(value) == 0) {
+        // A device reset under live queues: the device forgets them while
+        // the broker still describes them (and may reset the device again
+        // when one closes, killing whatever the provider set up since).
+        // Queues are the broker's: closing them resets the device.
+        kdma::Session* s = kdma::active_session(m_function->index());
+        if (s && s->live_virtqueues) {
+            refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::Busy, bar_offset,
+                             log::Level::Warn,
+                             "device: refused a reset of %02x:%02x.%x by pid %u '%s': %u virtqueues are live (closing "
+                             "them resets the device)",
+                             a.bus, a.device, a.function, writer->pid(), writer->name(), s->live_virtqueues);
+            return Status::Busy;
+        }
+    }
+    switch (width) {
+        case 1: mmio::write<u8>(m_kernel_view, offset, static_cast<u8>(value)); break;
+        case 2: mmio::write<u16>(m_kernel_view, offset, static_cast<u16>(value)); break;
+        case 4: mmio::write<u32>(m_kernel_view, offset, static_cast<u32>(value)); break;
+        default: mmio::write<u64>(m_kernel_view, offset, value); break;
+    }
+    return {};
+}
+
+}  // namespace object
