@@ -14,19 +14,19 @@
 #include "boot/memory_map.h"
 #include "boot/modules.h"
 #include "boot/multiboot2.h"
-#include "object/console.h"
-#include "object/process.h"
 #include "console/log.h"
 #include "console/serial.h"
 #include "debug/address_audit.h"
-#include "irq/msi_selftest.h"
 #include "debug/panic.h"
-#include "dma/session.h"
 #include "debug/symbols.h"
+#include "dma/session.h"
+#include "irq/msi_selftest.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
 #include "mm/heap.h"
 #include "mm/paging.h"
+#include "object/console.h"
+#include "object/process.h"
 #include "pci/ecam.h"
 #include "pci/enumerate.h"
 #include "proc/lifecycle.h"
@@ -70,7 +70,7 @@ void print_banner() {
     log::raw("cmdline: %.*s\n", static_cast<int>(len), reinterpret_cast<const char*>(g_boot.cmdline.data()));
     usize loader = g_boot.bootloader_name.size();
     log::raw("bootloader: %.*s\n", static_cast<int>(loader),
-              reinterpret_cast<const char*>(g_boot.bootloader_name.data()));
+             reinterpret_cast<const char*>(g_boot.bootloader_name.data()));
 }
 
 void apply_cmdline() {
@@ -78,8 +78,10 @@ void apply_cmdline() {
     usize len;
     if (const char* level = cmdline::get("loglevel", &len)) {
         log::Level parsed;
-        if (log::parse_level(level, len, &parsed)) log::set_level(parsed);
-        else LOG_WARN("cmdline: unknown loglevel '%.*s' (error|warn|info|debug)", static_cast<int>(len), level);
+        if (log::parse_level(level, len, &parsed))
+            log::set_level(parsed);
+        else
+            LOG_WARN("cmdline: unknown loglevel '%.*s' (error|warn|info|debug)", static_cast<int>(len), level);
     }
 }
 
@@ -120,7 +122,8 @@ void init_memory(u64 info_phys, u64 info_size) {
     u64 direct_map_end = 0;
     for (usize i = 0; i < g_memory_map.count(); i++) {
         auto r = g_memory_map.range(i);
-        if (r.type != boot::RegionType::Reserved && r.base + r.length > direct_map_end) direct_map_end = r.base + r.length;
+        if (r.type != boot::RegionType::Reserved && r.base + r.length > direct_map_end)
+            direct_map_end = r.base + r.length;
     }
     auto pr = paging::init(direct_map_end);
     if (!pr.ok()) panic("mem: paging: %s", status_name(pr.status()));
@@ -256,7 +259,8 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
 
     usize len;
     ByteView rsdp = g_boot.rsdp_v2.size() ? g_boot.rsdp_v2 : g_boot.rsdp_v1;
-    if (!rsdp.size() || !kacpi::init(rsdp, cmdline::get("acpi.dump", &len) != nullptr).ok()) panic("acpi: no usable RSDP/XSDT; cannot configure the machine");
+    if (!rsdp.size() || !kacpi::init(rsdp, cmdline::get("acpi.dump", &len) != nullptr).ok())
+        panic("acpi: no usable RSDP/XSDT; cannot configure the machine");
     init_interrupts();
 
     if (const acpi::McfgInfo* mcfg = kacpi::mcfg()) {
@@ -281,7 +285,8 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
     if (const char* init = cmdline::get("init", &len)) {
         // The creator's reference goes here: the process keeps itself alive
         // while it runs.
-        if (!proc::spawn_init(init, len).ok()) LOG_ERROR("boot: init '%.*s' did not start", static_cast<int>(len), init);
+        if (!proc::spawn_init(init, len).ok())
+            LOG_ERROR("boot: init '%.*s' did not start", static_cast<int>(len), init);
     }
     sched::run_idle(power_off_when_done);
 }

@@ -78,8 +78,9 @@ void report_dmar() {
              g_dmar.flags, g_dmar.rmrr_count);
     for (u32 i = 0; i < g_dmar.unit_count; i++) {
         const auto& u = g_dmar.units[i];
-        LOG_INFO("dmar: unit %u base 0x%llx segment %u%s scopes %u", i, static_cast<unsigned long long>(u.register_base),
-                 u.segment, (u.flags & 1) ? " include-all" : "", u.scope_count);
+        LOG_INFO("dmar: unit %u base 0x%llx segment %u%s scopes %u", i,
+                 static_cast<unsigned long long>(u.register_base), u.segment, (u.flags & 1) ? " include-all" : "",
+                 u.scope_count);
         for (u32 s = 0; s < u.scope_count; s++) {
             const auto& sc = u.scopes[s];
             const char* kinds[] = {"?", "endpoint", "bridge", "ioapic", "hpet", "acpi-namespace"};
@@ -163,8 +164,10 @@ Result<void> init(ByteView rsdp_bytes, bool dump_tables) {
         if (phys.ok()) consider(phys.value());
     }
     if (g_have_fadt) load_dsdt_s5(g_fadt.x_dsdt ? g_fadt.x_dsdt : g_fadt.dsdt);
-    if (g_have_dmar) report_dmar();
-    else LOG_INFO("acpi: no DMAR (no DMA remapping hardware)");
+    if (g_have_dmar)
+        report_dmar();
+    else
+        LOG_INFO("acpi: no DMAR (no DMA remapping hardware)");
     return {};
 }
 

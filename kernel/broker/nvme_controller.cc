@@ -66,7 +66,7 @@ Result<void> NvmeController::bring_up(sched::WaitHow how) {
     if (dbbuf) TRY(configure_shadow_doorbells());
     refusals::note(refusals::current_process(), log::Level::Info,
                    "nvme broker: session %u: '%s' %u namespace(s), %u I/O queue(s), shadow doorbells %s",
-             m_session->id(), info.model, m_namespace_count, m_io_queues, m_shadow_on ? "on" : "off");
+                   m_session->id(), info.model, m_namespace_count, m_io_queues, m_shadow_on ? "on" : "off");
     return {};
 }
 
@@ -155,8 +155,8 @@ Result<void> NvmeController::configure_shadow_doorbells() {
                                 : Result<u32>(shadow.status());
     if (!eventidx.ok()) {
         if (shadow.ok()) m_session->release(shadow.value());
-        LOG_WARN("nvme broker: session %u: no memory for shadow doorbells (%s); MMIO doorbells only",
-                 m_session->id(), status_name(eventidx.status()));
+        LOG_WARN("nvme broker: session %u: no memory for shadow doorbells (%s); MMIO doorbells only", m_session->id(),
+                 status_name(eventidx.status()));
         return {};
     }
     m_shadow_entry = shadow.value();
@@ -234,9 +234,10 @@ void NvmeController::recover_lost_doorbells(u16 qid, u16 sq_tail, u16 cq_head) {
     m_recoveries++;
     if (seen != sq_tail && !m_sq_always_mmio) {
         m_sq_always_mmio = true;
-        LOG_WARN("nvme broker: session %u: queue %u: shadow doorbell update lost (controller saw tail %u, published "
-                 "%u); SQ tails go by MMIO too from now on",
-                 m_session->id(), qid, seen, sq_tail);
+        LOG_WARN(
+            "nvme broker: session %u: queue %u: shadow doorbell update lost (controller saw tail %u, published "
+            "%u); SQ tails go by MMIO too from now on",
+            m_session->id(), qid, seen, sq_tail);
     }
     mmio::write<u32>(m_regs, nvme::sq_tail_doorbell(qid, m_dstrd), sq_tail);
     mmio::write<u32>(m_regs, nvme::cq_head_doorbell(qid, m_dstrd), cq_head);

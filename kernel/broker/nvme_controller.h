@@ -43,8 +43,7 @@ public:
     static constexpr u32 kMaxNamespaces = 256;
 
     // Null when the heap is out. Holds a reference to `session`.
-    static util::RefPtr<NvmeController> create(kdma::Session* session, volatile u8* regs, u8 dstrd,
-                                               u16 max_entries);
+    static util::RefPtr<NvmeController> create(kdma::Session* session, volatile u8* regs, u8 dstrd, u16 max_entries);
 
     kdma::Session* session() const { return m_session.get(); }
     volatile u8* regs() const { return m_regs; }
@@ -99,7 +98,9 @@ public:
 private:
     friend class util::RefCounted<NvmeController>;
     NvmeController(kdma::Session* session, volatile u8* regs, u8 dstrd, u16 max_entries)
-        : m_session(util::RefPtr<kdma::Session>::share(session)), m_regs(regs), m_dstrd(dstrd),
+        : m_session(util::RefPtr<kdma::Session>::share(session)),
+          m_regs(regs),
+          m_dstrd(dstrd),
           m_max_entries(max_entries) {}
     ~NvmeController();
     void last_reference_gone() { delete this; }
@@ -116,7 +117,7 @@ private:
     u16 m_max_entries;
     bool m_retired = false;
     sched::WaitHow m_wait = sched::WaitHow::Spin;  // bring-up's waits (bring_up's argument)
-    bool m_sq_always_mmio = false;  // a lost shadow update was seen
+    bool m_sq_always_mmio = false;                 // a lost shadow update was seen
     u32 m_recoveries = 0;
     NvmeQueue* m_queues = nullptr;  // every queue of this generation
 

@@ -2,15 +2,15 @@
 
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/mmio.h"
-#include "object/dma_pool.h"
-#include "object/handles.h"
-#include "object/interrupt.h"
-#include "object/pci_function.h"
 #include "console/log.h"
 #include "dma/class_reset.h"
 #include "events/refusals.h"
 #include "mm/direct_map.h"
 #include "nvme/registers.h"
+#include "object/dma_pool.h"
+#include "object/handles.h"
+#include "object/interrupt.h"
+#include "object/pci_function.h"
 #include "pci/enumerate.h"
 #include "sched/device_wait.h"
 #include "util/page.h"
@@ -44,8 +44,7 @@ public:
     // device may read and write it), and the region inside it.
     [[gnu::always_inline]] Result<nvme::BufferRegion> resolve(u32 handle, u64 offset, u64 bytes) {
         if (!m_caller) return Status::BadHandle;
-        auto* buffer =
-            TRY(kcap::lookup<DmaBuffer>(m_caller, handle, cap::kRightRead | cap::kRightWrite));
+        auto* buffer = TRY(kcap::lookup<DmaBuffer>(m_caller, handle, cap::kRightRead | cap::kRightWrite));
         if (buffer->session() != m_queue->session()) return Status::NotOwner;
         if (offset > buffer->size() || bytes > buffer->size() - offset) return Status::OutOfBounds;
         return nvme::BufferRegion{buffer->device_address(offset), buffer->ledger_id()};
@@ -129,7 +128,7 @@ Result<RefPtr<NvmeQueue>> NvmeQueue::create_admin(kdma::Session* session, u16 en
 }
 
 Result<RefPtr<NvmeQueue>> NvmeQueue::enable_admin(kdma::Session* session, volatile u8* regs, const nvme::Cap& cap,
-                                          u16 entries, u32 timeout_ms) {
+                                                  u16 entries, u32 timeout_ms) {
     // Stopped first (the class reset teardown uses): it must not fetch from
     // the old queues while the new addresses are written. A live earlier
     // generation is retired: this is the provider's controller reset.
@@ -382,8 +381,9 @@ Result<nvme::Cqe> NvmeQueue::run_internal(const nvme::Sqe& command, sched::WaitH
     if (!answer.ok()) {
         if (answer.status() == Status::Timeout)
             LOG_ERROR("nvme broker: session %u: admin opcode 0x%x got no completion within %llu ms", m_session->id(),
-                      opcode, static_cast<unsigned long long>(how == sched::WaitHow::Spin ? sched::kMaxDeviceSpinNs / 1'000'000
-                                                                                       : kInternalTimeoutNs / 1'000'000));
+                      opcode,
+                      static_cast<unsigned long long>(how == sched::WaitHow::Spin ? sched::kMaxDeviceSpinNs / 1'000'000
+                                                                                  : kInternalTimeoutNs / 1'000'000));
         return answer.status();
     }
     u16 status = nvme::cqe_status_code(answer.value());
@@ -422,8 +422,7 @@ Result<u64> NvmeQueue::map_completions(Process* process, u32 space_id, u32 handl
     TRY(usable());
     auto frame_of = [](const void* self, u64 i) { return static_cast<const NvmeQueue*>(self)->m_cq_phys + i * kPage; };
     u64 pages = (u64{m_core.cq_entries()} * sizeof(nvme::Cqe) + kPage - 1) / kPage;
-    return m_mappings.map(this, process, 0, pages, frame_of, this, mm::MapFlags{false, false, false}, space_id,
-                          handle);
+    return m_mappings.map(this, process, 0, pages, frame_of, this, mm::MapFlags{false, false, false}, space_id, handle);
 }
 
 }  // namespace object

@@ -23,14 +23,14 @@
 
 #include "abi/nvme.h"
 #include "broker/nvme_controller.h"
+#include "dma/session.h"
+#include "nvme/command.h"
+#include "nvme/queue_pair.h"
+#include "nvme/registers.h"
 #include "object/interrupt.h"
 #include "object/mapping_list.h"
 #include "object/object.h"
-#include "dma/session.h"
-#include "nvme/command.h"
-#include "nvme/registers.h"
 #include "sched/device_wait.h"
-#include "nvme/queue_pair.h"
 #include "util/result.h"
 
 namespace object {
@@ -40,8 +40,8 @@ class Process;
 class NvmeQueue : public Object {
 public:
     static constexpr Type kType = Type::NvmeQueue;
-    static constexpr cap::Rights kDefaultRights = cap::kRightWrite | cap::kRightMap | cap::kRightRead |
-                                                  cap::kRightRevoke | kPassRights;
+    static constexpr cap::Rights kDefaultRights =
+        cap::kRightWrite | cap::kRightMap | cap::kRightRead | cap::kRightRevoke | kPassRights;
 
     // Sleeps while the controller resets and enables (its own thread: a
     // system call); Busy while another creation on the session is under way.
@@ -89,7 +89,7 @@ public:
 private:
     NvmeQueue() : Object(kType) {}
     static Result<RefPtr<NvmeQueue>> enable_admin(kdma::Session* session, volatile u8* regs, const nvme::Cap& cap,
-                                           u16 entries, u32 timeout_ms);
+                                                  u16 entries, u32 timeout_ms);
     Result<void> allocate_rings(kdma::Session* session, u16 sq_entries, u16 cq_entries, u16 list_pages);
     void ring_sq();
     // Writes the CQ head doorbell if the queue pair consumed entries;
@@ -115,7 +115,7 @@ private:
     u64 m_sq_rung_ns = 0;  // when the SQ tail last moved
     u16 m_sq_tail_rung = 0, m_cq_head_rung = 0;
     bool m_retired = false;
-    bool m_device_created = false;  // Create I/O SQ succeeded: Delete it when done
+    bool m_device_created = false;                         // Create I/O SQ succeeded: Delete it when done
     u32 m_sq_entry = 0, m_cq_entry = 0, m_list_entry = 0;  // ledger ids
     u64 m_sq_phys = 0, m_cq_phys = 0, m_list_phys = 0;
     nvme::QueuePair m_core;  // valid once allocate_rings() succeeded

@@ -1,14 +1,14 @@
 #include "broker/virtqueue.h"
 
 #include "arch/x86_64/mmio.h"
-#include "object/dma_pool.h"
-#include "object/handles.h"
-#include "object/pci_function.h"
 #include "console/log.h"
 #include "devices/virtio_class.h"
 #include "dma/class_reset.h"
 #include "events/refusals.h"
 #include "mm/direct_map.h"
+#include "object/dma_pool.h"
+#include "object/handles.h"
+#include "object/pci_function.h"
 #include "util/page.h"
 #include "virtio/used_ring.h"
 
@@ -63,11 +63,13 @@ Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u
     mmio::write<u16>(common, kQueueSelect, index);
     if (mmio::read<u16>(common, kQueueSelect) != index) return Status::NotFound;
     u16 max = mmio::read<u16>(common, kQueueSize);  // reset value = the device's maximum (providers cannot write it)
-    if (max == 0) return Status::NotFound;  // no such queue
+    if (max == 0) return Status::NotFound;          // no such queue
     if (size > max) return Status::InvalidArgument;
     if (mmio::read<u16>(common, kQueueEnable)) return Status::Busy;
-    u64 notify_at = u64{f.virtio_notify.offset} + u64{mmio::read<u16>(common, kQueueNotifyOff)} * f.virtio_notify.notify_off_multiplier;
-    if (notify_at + 2 > f.virtio_notify.offset + u64{f.virtio_notify.length} || notify_at + 2 > f.bars[f.virtio_notify.bar].size)
+    u64 notify_at = u64{f.virtio_notify.offset} +
+                    u64{mmio::read<u16>(common, kQueueNotifyOff)} * f.virtio_notify.notify_off_multiplier;
+    if (notify_at + 2 > f.virtio_notify.offset + u64{f.virtio_notify.length} ||
+        notify_at + 2 > f.bars[f.virtio_notify.bar].size)
         return Status::Malformed;
 
     auto q = RefPtr<VirtQueue>::adopt(new (std::nothrow) VirtQueue());
@@ -129,8 +131,8 @@ Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u
     q->m_enabled = true;
     session->live_virtqueues++;
     refusals::note(refusals::current_process(), log::Level::Info,
-                   "virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u)", session->id(), index,
-                   size, msix_entry);
+                   "virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u)", session->id(),
+                   index, size, msix_entry);
     return q;
 }
 
@@ -284,7 +286,9 @@ Result<u32> VirtQueue::complete(Process* caller, u32 max) {
 
 Result<u64> VirtQueue::map_used(Process* process, u32 space_id, u32 handle) {
     if (!m_session->active()) return Status::TornDown;
-    auto frame_of = [](const void* self, u64 i) { return static_cast<const VirtQueue*>(self)->m_used_phys + i * kPage; };
+    auto frame_of = [](const void* self, u64 i) {
+        return static_cast<const VirtQueue*>(self)->m_used_phys + i * kPage;
+    };
     u64 pages = (6 + u64{m_size} * sizeof(abi::VirtioUsedElement) + kPage - 1) / kPage;
     return m_mappings.map(this, process, 0, pages, frame_of, this, mm::MapFlags{false, false, false}, space_id, handle);
 }

@@ -16,9 +16,9 @@
 #pragma once
 
 #include "abi/virtio.h"
+#include "dma/session.h"
 #include "object/mapping_list.h"
 #include "object/object.h"
-#include "dma/session.h"
 #include "util/result.h"
 
 namespace object {
@@ -28,8 +28,8 @@ class Process;
 class VirtQueue : public Object {
 public:
     static constexpr Type kType = Type::VirtQueue;
-    static constexpr cap::Rights kDefaultRights = cap::kRightWrite | cap::kRightMap | cap::kRightRead |
-                                                  cap::kRightRevoke | kPassRights;
+    static constexpr cap::Rights kDefaultRights =
+        cap::kRightWrite | cap::kRightMap | cap::kRightRead | cap::kRightRevoke | kPassRights;
 
     static Result<RefPtr<VirtQueue>> create(kdma::Session* session, u16 index, u16 size, u16 msix_entry);
     ~VirtQueue() override;
@@ -55,8 +55,8 @@ private:
     u16 m_avail_idx = 0, m_last_used = 0;
     u16 m_free_head = kNone;
     u16 m_free_count = 0;
-    bool m_enabled = false;  // queue_enable written: the device may use the rings
-    u32 m_min_readable = 0;  // bytes every chain must give the device to read (virtio-net transmit: its header)
+    bool m_enabled = false;      // queue_enable written: the device may use the rings
+    u32 m_min_readable = 0;      // bytes every chain must give the device to read (virtio-net transmit: its header)
     u32 m_ring_entries[3] = {};  // ledger ids: descriptors, available, used
     u64 m_desc_phys = 0, m_avail_phys = 0, m_used_phys = 0;
     // Shadow of every descriptor: next in its chain (or in the free list),

@@ -20,8 +20,8 @@ volatile usize g_rx_head, g_rx_tail;
 
 void init() {
     cpu::outb(kCom1 + kIer, 0x00);
-    cpu::outb(kCom1 + kLcr, 0x80);  // DLAB
-    cpu::outb(kCom1 + kData, 0x01); // divisor 1 = 115200 baud
+    cpu::outb(kCom1 + kLcr, 0x80);   // DLAB
+    cpu::outb(kCom1 + kData, 0x01);  // divisor 1 = 115200 baud
     cpu::outb(kCom1 + kIer, 0x00);
     cpu::outb(kCom1 + kLcr, 0x03);  // 8N1
     cpu::outb(kCom1 + kFcr, 0xc7);  // FIFO on, clear, 14-byte threshold

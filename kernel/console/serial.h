@@ -5,7 +5,7 @@
 
 namespace serial {
 
-void init();                // 115200 8N1, FIFOs on, interrupts off
+void init();  // 115200 8N1, FIFOs on, interrupts off
 void write(const char* s, usize len);
 void put(char c);
 void enable_rx_interrupt();  // after the IOAPIC routes IRQ 4

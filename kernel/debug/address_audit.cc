@@ -2,10 +2,10 @@
 
 #include "abi/syscall.h"
 #include "boot/cmdline.h"
-#include "object/process.h"
 #include "console/log.h"
 #include "debug/panic.h"
 #include "dma/session.h"
+#include "object/process.h"
 #include "pci/enumerate.h"
 
 namespace audit {
@@ -39,9 +39,10 @@ void init() {
     g_enabled = v != nullptr;
     g_selftest = cmdline::is("test.addr_audit", "selftest");
     if (g_enabled)
-        LOG_INFO("audit: address audit on%s: results and copy-outs checked against DMA ledgers, BARs and the MSI "
-                 "window",
-                 g_selftest ? " (self-test: one address will be leaked on purpose)" : "");
+        LOG_INFO(
+            "audit: address audit on%s: results and copy-outs checked against DMA ledgers, BARs and the MSI "
+            "window",
+            g_selftest ? " (self-test: one address will be leaked on purpose)" : "");
 }
 
 bool enabled() { return g_enabled; }
@@ -63,8 +64,9 @@ void check_result(u64 syscall, i64 result, object::Process* caller) {
     // A handle value that happens to fall in a range is a handle.
     if (v <= 0xffffffffull && caller->caps().lookup(cap::Handle::from_raw(static_cast<u32>(v)), cap::kAnyType, 0).ok())
         return;
-    panic("address audit: system call %llu returned 0x%llx to pid %u '%s': %s", static_cast<unsigned long long>(syscall),
-          static_cast<unsigned long long>(v), caller->pid(), caller->name(), kind);
+    panic("address audit: system call %llu returned 0x%llx to pid %u '%s': %s",
+          static_cast<unsigned long long>(syscall), static_cast<unsigned long long>(v), caller->pid(), caller->name(),
+          kind);
 }
 
 void check_copy(const void* data, usize len, const char* what) {

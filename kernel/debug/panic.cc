@@ -29,8 +29,10 @@ bool plausible_frame(u64 rbp) {
 
 void print_location(const char* prefix, u64 addr) {
     char sym[192];
-    if (symbols::describe(addr, sym, sizeof sym)) log::raw("%s0x%016llx %s\n", prefix, static_cast<unsigned long long>(addr), sym);
-    else log::raw("%s0x%016llx ?\n", prefix, static_cast<unsigned long long>(addr));
+    if (symbols::describe(addr, sym, sizeof sym))
+        log::raw("%s0x%016llx %s\n", prefix, static_cast<unsigned long long>(addr), sym);
+    else
+        log::raw("%s0x%016llx ?\n", prefix, static_cast<unsigned long long>(addr));
 }
 
 void backtrace(u64 rip, u64 rbp) {
@@ -83,17 +85,19 @@ void panic_from_exception(const InterruptFrame& f) {
     char sym[192];
     if (!symbols::describe(f.rip, sym, sizeof sym)) format(sym, sizeof sym, "?");
     log::raw("\nPANIC: %s at rip 0x%016llx <%s>\n", idt::exception_name(f.vector),
-              static_cast<unsigned long long>(f.rip), sym);
+             static_cast<unsigned long long>(f.rip), sym);
     log::raw("  vector %llu error 0x%016llx", static_cast<unsigned long long>(f.vector),
-              static_cast<unsigned long long>(f.error_code));
+             static_cast<unsigned long long>(f.error_code));
     if (f.vector == 14) {
         // SDM Vol. 3A §4.7: P, W/R, U/S, RSVD, I/D bits of the #PF error code.
         log::raw(" (%s, %s, %s%s%s)", f.error_code & 2 ? "write" : "read",
-                  f.error_code & 1 ? "protection" : "not-present", f.error_code & 4 ? "user" : "supervisor",
-                  f.error_code & 8 ? ", reserved-bit" : "", f.error_code & 16 ? ", instruction-fetch" : "");
+                 f.error_code & 1 ? "protection" : "not-present", f.error_code & 4 ? "user" : "supervisor",
+                 f.error_code & 8 ? ", reserved-bit" : "", f.error_code & 16 ? ", instruction-fetch" : "");
     }
     log::raw("\n  cr2 0x%016llx (faulting address)\n", static_cast<unsigned long long>(cpu::read_cr2()));
     auto r = [](const char* n, u64 v) { log::raw("  %-3s 0x%016llx", n, static_cast<unsigned long long>(v)); };
+    // Three registers a line, as printed.
+    // clang-format off
     r("rax", f.rax); r("rbx", f.rbx); r("rcx", f.rcx); log::raw("\n");
     r("rdx", f.rdx); r("rsi", f.rsi); r("rdi", f.rdi); log::raw("\n");
     r("rbp", f.rbp); r("rsp", f.rsp); r("r8", f.r8); log::raw("\n");
@@ -102,6 +106,7 @@ void panic_from_exception(const InterruptFrame& f) {
     r("r15", f.r15); r("rip", f.rip); r("rfl", f.rflags); log::raw("\n");
     r("cs", f.cs); r("ss", f.ss); r("cr3", cpu::read_cr3()); log::raw("\n");
     r("cr0", cpu::read_cr0()); r("cr4", cpu::read_cr4()); log::raw("\n");
+    // clang-format on
     backtrace(f.rip, f.rbp);
     finish();
 }

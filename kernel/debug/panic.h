@@ -12,7 +12,7 @@ constexpr u32 kDebugExitPanic = 1;  // QEMU exit status 3
 [[noreturn]] __attribute__((format(printf, 1, 2))) void panic(const char* fmt, ...);
 [[noreturn]] void panic_from_exception(const InterruptFrame& frame);
 
-#define KASSERT(cond)                                                         \
-    do {                                                                      \
+#define KASSERT(cond)                                                                  \
+    do {                                                                               \
         if (!(cond)) panic("assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__); \
     } while (0)

@@ -3,8 +3,8 @@
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/mmio.h"
 #include "boot/cmdline.h"
-#include "object/pci_function.h"
 #include "nvme/registers.h"
+#include "object/pci_function.h"
 #include "pci/config_space.h"
 
 namespace kdma {

@@ -1,15 +1,15 @@
 #include "dma/session.h"
 
 #include "boot/cmdline.h"
-#include "object/dma_pool.h"
 #include "console/log.h"
-#include "debug/panic.h"
 #include "debug/address_audit.h"
+#include "debug/panic.h"
 #include "devices/virtio_class.h"
 #include "dma/class_reset.h"
 #include "irq/msi_vectors.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
+#include "object/dma_pool.h"
 #include "pci/enumerate.h"
 #include "util/format.h"
 
@@ -145,8 +145,10 @@ void Session::teardown(const char* why) {
              m_id, m_ledger.live(), static_cast<unsigned long long>(in_flight), deferred);
     // 2. the device stops DMA.
     m_bus_master_off = clear_bus_master(m_function).ok();
-    if (m_bus_master_off) LOG_INFO("dma: %s teardown step 2: bus mastering off", name);
-    else LOG_ERROR("dma: %s teardown: bus master enable did not clear", name);
+    if (m_bus_master_off)
+        LOG_INFO("dma: %s teardown step 2: bus mastering off", name);
+    else
+        LOG_ERROR("dma: %s teardown: bus master enable did not clear", name);
     // test.dma_stuck: teardown's reset "times out", so the quarantine path
     // (a device that cannot be confirmed stopped) runs on QEMU's devices,
     // which always stop. The device is really reset all the same.
@@ -165,7 +167,8 @@ void Session::teardown(const char* why) {
     // (poll_stopping), its memory held all the while — nothing is freed
     // that the device may still write.
     m_reset_started_ns = clock::monotonic_ns();
-    auto confirmed = sched::wait_until(reset_limit_ns(m_function), sched::WaitHow::Spin, [&] { return reset_confirmed(m_function); });
+    auto confirmed = sched::wait_until(reset_limit_ns(m_function), sched::WaitHow::Spin,
+                                       [&] { return reset_confirmed(m_function); });
     if (confirmed.ok()) {
         LOG_INFO("dma: %s teardown step 2: class reset done (%s) after %llu us", name, reset_method(m_function),
                  static_cast<unsigned long long>(confirmed.value() / 1000));
@@ -176,10 +179,11 @@ void Session::teardown(const char* why) {
     ref();  // the stopping list's
     m_next_stopping = g_stopping;
     g_stopping = this;
-    LOG_INFO("dma: %s teardown step 2: waiting for the device to confirm its reset (%s; up to %llu ms); its DMA "
-             "memory stays held meanwhile",
-             name, reset_method(m_function),
-             static_cast<unsigned long long>((m_stop_deadline_ns - m_reset_started_ns) / 1'000'000));
+    LOG_INFO(
+        "dma: %s teardown step 2: waiting for the device to confirm its reset (%s; up to %llu ms); its DMA "
+        "memory stays held meanwhile",
+        name, reset_method(m_function),
+        static_cast<unsigned long long>((m_stop_deadline_ns - m_reset_started_ns) / 1'000'000));
 }
 
 void Session::finish_teardown(bool stopped) {
@@ -194,18 +198,20 @@ void Session::finish_teardown(bool stopped) {
     if (stopped) {
         m_state = SessionState::Quiesced;
         u32 freed = m_ledger.quiesce(give_back, this);
-        LOG_INFO("dma: %s teardown step 5: device quiet; %u deferred ranges freed (%llu frames), %u ranges still "
-                 "held by their owners",
-                 name, freed, static_cast<unsigned long long>(m_freed_after_reset), m_ledger.live());
+        LOG_INFO(
+            "dma: %s teardown step 5: device quiet; %u deferred ranges freed (%llu frames), %u ranges still "
+            "held by their owners",
+            name, freed, static_cast<unsigned long long>(m_freed_after_reset), m_ledger.live());
     } else {
         m_state = SessionState::Quarantined;
         // Everything recorded stays out of circulation, released or not.
         u64 bytes = m_ledger.quarantine();
         g_quarantined_pages += bytes / frames::kFrameSize;
         g_unstoppable[m_function] = true;
-        LOG_ERROR("dma: %s teardown: device not confirmed stopped; %llu bytes of DMA memory quarantined (never reused), "
-                  "and the function gets no further DMA grant",
-                  name, static_cast<unsigned long long>(bytes));
+        LOG_ERROR(
+            "dma: %s teardown: device not confirmed stopped; %llu bytes of DMA memory quarantined (never reused), "
+            "and the function gets no further DMA grant",
+            name, static_cast<unsigned long long>(bytes));
         // ... and unmapped from everyone (DESIGN §5): the device may still
         // write it, so no process may read it as its own data — the
         // provider's, and consumers' it was shared with, whatever

@@ -68,9 +68,10 @@ void record(object::Process* who, abi::RefusalKind kind, u32 function, Status st
             state->suppressed++;
             if (!state->told_limited) {
                 state->told_limited = true;
-                LOG_WARN("refused: pid %u '%s': further refusals are rate-limited (at most %u lines a second; all are "
-                         "counted and reported as events)",
-                         who->pid(), who->name(), kPerSecond);
+                LOG_WARN(
+                    "refused: pid %u '%s': further refusals are rate-limited (at most %u lines a second; all are "
+                    "counted and reported as events)",
+                    who->pid(), who->name(), kPerSecond);
             }
         }
         return;

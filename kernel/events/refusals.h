@@ -38,8 +38,8 @@ constexpr u32 kPerSecond = 5;
 struct ProcessState {
     util::TokenBucket log_budget{kBurst, kPerSecond};
     util::TokenBucket note_budget{kBurst, kPerSecond};  // note(): its own, so chatter never hides a refusal
-    u64 total = 0;       // refusals attributed to the process
-    u64 suppressed = 0;  // of them, not logged since the last line that was
+    u64 total = 0;                                      // refusals attributed to the process
+    u64 suppressed = 0;                                 // of them, not logged since the last line that was
     bool told_limited = false;
 };
 
@@ -47,8 +47,7 @@ struct ProcessState {
 // `function` is a pci_enum index or kNoFunction. The log line is `fmt`
 // (no trailing newline), at `level`, when the budgets allow it.
 __attribute__((format(printf, 7, 8))) void record(object::Process* who, abi::RefusalKind kind, u32 function,
-                                                   Status status, u64 detail, log::Level level, const char* fmt,
-                                                   ...);
+                                                  Status status, u64 detail, log::Level level, const char* fmt, ...);
 
 // A line the kernel logs because of what a process did that is not a
 // refusal (a controller reset it asked for, a queue it enabled): under a

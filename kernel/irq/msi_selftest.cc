@@ -2,10 +2,10 @@
 
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
-#include "object/pci_function.h"
 #include "console/log.h"
 #include "dma/class_reset.h"
 #include "irq/msi_vectors.h"
+#include "object/pci_function.h"
 
 namespace irq {
 namespace {
@@ -66,10 +66,11 @@ void msi_selftest() {
     unroute(vector.value());
     (void)kdma::clear_bus_master(fn);
     const auto& a = f.address;
-    LOG_INFO("test: msi on %02x:%02x.%x (vector 0x%x): %u delivered (status 0x%x), %u while masked, %u after "
-             "unmask; a second message: %s",
-             a.bus, a.device, a.function, vector.value(), first, status, while_masked, after_unmask,
-             status_name(second.ok() ? Status::Ok : second.status()));
+    LOG_INFO(
+        "test: msi on %02x:%02x.%x (vector 0x%x): %u delivered (status 0x%x), %u while masked, %u after "
+        "unmask; a second message: %s",
+        a.bus, a.device, a.function, vector.value(), first, status, while_masked, after_unmask,
+        status_name(second.ok() ? Status::Ok : second.status()));
 }
 
 }  // namespace irq

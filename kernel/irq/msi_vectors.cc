@@ -2,8 +2,8 @@
 
 #include "arch/x86_64/idt.h"
 #include "arch/x86_64/lapic.h"
-#include "object/pci_function.h"
 #include "console/log.h"
+#include "object/pci_function.h"
 #include "pci/msix.h"
 
 namespace irq {
@@ -75,7 +75,8 @@ void msi_set_masked(u32 function, bool masked) {
     const pci_enum::Function& f = pci_enum::function(function);
     if (f.msi.per_vector_masking) {
         auto bits = ecam::read32(f.address, f.msi.mask_offset);
-        if (bits.ok()) (void)ecam::write32(f.address, f.msi.mask_offset, masked ? bits.value() | 1 : bits.value() & ~1u);
+        if (bits.ok())
+            (void)ecam::write32(f.address, f.msi.mask_offset, masked ? bits.value() | 1 : bits.value() & ~1u);
     } else {
         (void)msi_set_enabled(function, !masked);
     }
@@ -178,6 +179,5 @@ u32 mask_function(u32 function) {
     }
     return n;
 }
-
 
 }  // namespace irq

@@ -1,11 +1,11 @@
 // The C++ runtime pieces a freestanding kernel needs: operator new/delete
 // on the heap and the pure-virtual trap (memory primitives: lib/util/
 // mem_freestanding.cc).
+#include <new>
+
 #include "debug/panic.h"
 #include "mm/heap.h"
 #include "util/types.h"
-
-#include <new>
 
 extern "C" {
 

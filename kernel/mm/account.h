@@ -79,9 +79,7 @@ public:
     Charge() = default;
     // NoMemory past the account's limit. A null account charges nothing.
     [[nodiscard]] static Result<Charge> take(Account* account, u64 bytes);
-    Charge(Charge&& o) : m_account(std::move(o.m_account)), m_bytes(o.m_bytes) {
-        o.m_bytes = 0;
-    }
+    Charge(Charge&& o) : m_account(std::move(o.m_account)), m_bytes(o.m_bytes) { o.m_bytes = 0; }
     Charge& operator=(Charge&& o) {
         if (this != &o) {
             reset();

@@ -93,7 +93,8 @@ Result<u64> alloc_contiguous(u64 count, u64 align_frames) {
 
 void free(u64 phys) {
     u64 f = phys / kFrameSize;
-    if (phys % kFrameSize || f >= g_frame_count || !is_set(f)) panic("frames: bad free of 0x%llx", static_cast<unsigned long long>(phys));
+    if (phys % kFrameSize || f >= g_frame_count || !is_set(f))
+        panic("frames: bad free of 0x%llx", static_cast<unsigned long long>(phys));
     clear(f);
     g_free++;
     if (f < g_search_hint) g_search_hint = f;

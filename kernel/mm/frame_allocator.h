@@ -4,8 +4,8 @@
 // arrives with SMP (DESIGN §7) and sits inside this module only.
 #pragma once
 
-#include "util/result.h"
 #include "util/page.h"
+#include "util/result.h"
 #include "util/types.h"
 
 namespace boot {
@@ -17,7 +17,7 @@ namespace frames {
 constexpr u64 kFrameSize = kPage;  // a frame holds one page
 
 struct Stats {
-    u64 total;     // usable frames reported by firmware, after reservations
+    u64 total;  // usable frames reported by firmware, after reservations
     u64 free;
     u64 used;      // allocated by the kernel (total - free)
     u64 reserved;  // usable by firmware's word but held back (kernel image, modules, boot data, bitmap)

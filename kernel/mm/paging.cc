@@ -129,5 +129,4 @@ Result<u64> unmap_kernel_page(u64 virt) {
 }
 u64 nx_bit() { return g_nx; }
 
-
 }  // namespace paging

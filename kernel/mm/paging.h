@@ -37,5 +37,4 @@ Result<u64> unmap_kernel_page(u64 virt);
 // kNoExecute when the CPU supports NX, else 0.
 u64 nx_bit();
 
-
 }  // namespace paging

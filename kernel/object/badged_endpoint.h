@@ -13,8 +13,8 @@ namespace object {
 class BadgedEndpoint : public Object {
 public:
     static constexpr Type kType = Type::BadgedEndpoint;
-    static constexpr cap::Rights kDefaultRights = cap::kRightCall | cap::kRightServe | cap::kRightWait |
-                                                  cap::kRightInspect | cap::kRightRevoke | kPassRights;
+    static constexpr cap::Rights kDefaultRights =
+        cap::kRightCall | cap::kRightServe | cap::kRightWait | cap::kRightInspect | cap::kRightRevoke | kPassRights;
 
     // Takes its own reference on `endpoint`.
     BadgedEndpoint(Endpoint* endpoint, u64 badge)

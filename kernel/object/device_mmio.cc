@@ -1,10 +1,10 @@
 #include "object/device_mmio.h"
 
 #include "arch/x86_64/mmio.h"
-#include "object/process.h"
 #include "console/log.h"
 #include "dma/session.h"
 #include "events/refusals.h"
+#include "object/process.h"
 
 namespace object {
 
@@ -88,11 +88,12 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
     u64 bar_offset = m_offset + offset;
     const auto& a = m_function->function().address;
     if (!devices::filtered_write_allowed(m_function->registers(), m_bar, bar_offset, width)) {
-        refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::NoRights, bar_offset,
-                         log::Level::Warn,
-                         "device: refused write of 0x%llx to %02x:%02x.%x bar%u+0x%llx by pid %u '%s' (filtered register)",
-                         static_cast<unsigned long long>(value), a.bus, a.device, a.function, m_bar,
-                         static_cast<unsigned long long>(bar_offset), writer->pid(), writer->name());
+        refusals::record(
+            writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::NoRights, bar_offset,
+            log::Level::Warn,
+            "device: refused write of 0x%llx to %02x:%02x.%x bar%u+0x%llx by pid %u '%s' (filtered register)",
+            static_cast<unsigned long long>(value), a.bus, a.device, a.function, m_bar,
+            static_cast<unsigned long long>(bar_offset), writer->pid(), writer->name());
         return Status::NoRights;
     }
     const devices::RegisterMap& map = m_function->registers();
@@ -105,12 +106,12 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
                          ? mmio::read<u32>(select_view.value(), map.offset + devices::kVirtioDriverFeatureSelect)
                          : ~0u;
         if (!select_view.ok() || !devices::virtio_driver_features_allowed(select, static_cast<u32>(value))) {
-            refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::NoRights,
-                             bar_offset, log::Level::Warn,
+            refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::NoRights, bar_offset,
+                             log::Level::Warn,
                              "device: refused driver features 0x%llx (word %u) for %02x:%02x.%x by pid %u '%s' (the "
                              "virtqueue broker cannot serve them)",
-                             static_cast<unsigned long long>(value), select, a.bus, a.device, a.function,
-                             writer->pid(), writer->name());
+                             static_cast<unsigned long long>(value), select, a.bus, a.device, a.function, writer->pid(),
+                             writer->name());
             return Status::NoRights;
         }
     }

@@ -20,8 +20,8 @@ class DeviceMmio : public Object {
 public:
     static constexpr Type kType = Type::DeviceMmio;
     // A subset of the PciFunction's rights (a mint may not widen them).
-    static constexpr cap::Rights kDefaultRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap |
-                                                  cap::kRightInspect | cap::kRightRevoke | kPassRights;
+    static constexpr cap::Rights kDefaultRights =
+        cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect | cap::kRightRevoke | kPassRights;
 
     // Validates the window; takes its own reference on fn.
     static Result<RefPtr<DeviceMmio>> create(PciFunction* fn, u8 bar, u64 offset, u64 length, bool filtered);

@@ -8,8 +8,8 @@
 // signals kSignalReady while any are pending, and DeviceEvents reads them.
 #pragma once
 
-#include "object/object.h"
 #include "events/refusals.h"
+#include "object/object.h"
 
 namespace object {
 
@@ -17,8 +17,8 @@ class DeviceRoot : public Object {
 public:
     static constexpr Type kType = Type::DeviceRoot;
     // Waiting on it is waiting for refusal events (events/refusals.h).
-    static constexpr cap::Rights kDefaultRights = cap::kRightInspect | cap::kRightManage | cap::kRightWait |
-                                                  kPassRights;
+    static constexpr cap::Rights kDefaultRights =
+        cap::kRightInspect | cap::kRightManage | cap::kRightWait | kPassRights;
 
     DeviceRoot() : Object(kType) {}
     ~DeviceRoot() override { refusals::set_listener(nullptr); }

@@ -64,7 +64,9 @@ const kdma::Session* session_of(const Object* o) {
 
 u32 unmap_session_memory(const kdma::Session* session) {
     return MappingList::unmap_where(
-        [](const Object* owner, const void* ctx) { return session_of(owner) == static_cast<const kdma::Session*>(ctx); },
+        [](const Object* owner, const void* ctx) {
+            return session_of(owner) == static_cast<const kdma::Session*>(ctx);
+        },
         session);
 }
 

@@ -14,9 +14,9 @@
 // ledger until the work completes or the device is quiesced.
 #pragma once
 
+#include "dma/session.h"
 #include "object/mapping_list.h"
 #include "object/object.h"
-#include "dma/session.h"
 #include "util/result.h"
 
 namespace object {
@@ -46,8 +46,8 @@ private:
 class DmaBuffer : public Object {
 public:
     static constexpr Type kType = Type::DmaBuffer;
-    static constexpr cap::Rights kDefaultRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap |
-                                                  cap::kRightRevoke | kPassRights;
+    static constexpr cap::Rights kDefaultRights =
+        cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightRevoke | kPassRights;
 
     static constexpr u64 kMaxBytes = 2ull << 20;  // one PRP list page's reach
 

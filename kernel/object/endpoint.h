@@ -18,7 +18,7 @@ class Thread;
 
 // Per-thread IPC state (lives in Thread).
 struct IpcState {
-    abi::Message msg;        // in flight: the request, then the reply
+    abi::Message msg;  // in flight: the request, then the reply
     u64 badge = 0;
     Status result = Status::Ok;
     Thread* reply_to = nullptr;  // server side: the caller to reply to

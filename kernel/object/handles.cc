@@ -1,6 +1,5 @@
 #include "object/handles.h"
 
-
 namespace kcap {
 namespace {
 
@@ -48,7 +47,7 @@ Result<u32> install(object::Process* process, object::RefPtr<object::Object> obj
 Result<u32> mint(object::Process* process, u32 parent, object::RefPtr<object::Object> object, cap::Rights rights) {
     auto h = process->caps().mint(cap::Handle::from_raw(parent), process->caps(), object.get(),
                                   static_cast<u16>(object->type()), rights);
-    if (!h.ok()) return h.status();  // object's reference goes with it
+    if (!h.ok()) return h.status();     // object's reference goes with it
     object.leak()->capability_added();  // the slot's reference from here
     return h.value().raw();
 }

@@ -1,7 +1,7 @@
 #include "object/mapping_list.h"
 
-#include "object/process.h"
 #include "mm/heap.h"
+#include "object/process.h"
 
 namespace object {
 namespace {
@@ -9,9 +9,8 @@ namespace {
 u64 record_bytes() { return heap::block_bytes(sizeof(MappingList::Mapping)); }
 }  // namespace
 
-Result<u64> MappingList::map(Object* owner, Process* process, u64 vaddr, u64 pages,
-                             u64 (*phys_of)(const void*, u64), const void* ctx, mm::MapFlags flags, u32 space_id,
-                             u32 handle) {
+Result<u64> MappingList::map(Object* owner, Process* process, u64 vaddr, u64 pages, u64 (*phys_of)(const void*, u64),
+                             const void* ctx, mm::MapFlags flags, u32 space_id, u32 handle) {
     if (!process->alive()) return Status::Stale;
     if (vaddr == 0) vaddr = TRY(process->reserve_map_area(pages * 4096));
     if (vaddr & 0xfff) return Status::InvalidArgument;
@@ -34,7 +33,14 @@ Result<u64> MappingList::map(Object* owner, Process* process, u64 vaddr, u64 pag
             return r.status();
         }
     }
-    new (mapping) Mapping{DeferredRef<Object>::share(owner), this, process, vaddr, pages, space_id, handle, m_head,
+    new (mapping) Mapping{DeferredRef<Object>::share(owner),
+                          this,
+                          process,
+                          vaddr,
+                          pages,
+                          space_id,
+                          handle,
+                          m_head,
                           process->mappings_head};
     m_head = mapping;
     process->mappings_head = mapping;
@@ -69,8 +75,10 @@ Result<void> MappingList::unmap(Process* process, u64 vaddr) {
 
 void MappingList::unmap_by_cap(u32 space_id, u32 handle) {
     for (Mapping** link = &m_head; *link;) {
-        if ((*link)->space_id == space_id && (*link)->handle == handle) remove(link);
-        else link = &(*link)->next;
+        if ((*link)->space_id == space_id && (*link)->handle == handle)
+            remove(link);
+        else
+            link = &(*link)->next;
     }
 }
 

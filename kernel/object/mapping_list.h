@@ -5,8 +5,8 @@
 // (Mapping::owner).
 #pragma once
 
-#include "object/object.h"
 #include "mm/address_space.h"
+#include "object/object.h"
 #include "util/result.h"
 
 namespace object {

@@ -1,9 +1,9 @@
 #include "object/memory_object.h"
 
-#include "object/process.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
 #include "mm/heap.h"
+#include "object/process.h"
 
 namespace object {
 
@@ -13,7 +13,7 @@ Result<RefPtr<MemoryObject>> MemoryObject::create(u64 bytes, mm::Account* accoun
     // Charged before anything is allocated: past the creator's limit, the
     // frame allocator is never asked.
     auto charge = TRY(mm::Charge::take(account, pages * frames::kFrameSize + heap::block_bytes(pages * sizeof(u64)) +
-                                                      mm::object_bytes<MemoryObject>()));
+                                                    mm::object_bytes<MemoryObject>()));
     auto* frames_list = static_cast<u64*>(heap::alloc(pages * sizeof(u64)));
     if (!frames_list) return Status::NoMemory;
     for (u64 i = 0; i < pages; i++) {
@@ -54,8 +54,8 @@ MemoryObject::~MemoryObject() {
 
 Result<u64> MemoryObject::map(Process* process, u64 vaddr, bool writable, u32 space_id, u32 handle) {
     auto frame_of = [](const void* self, u64 i) { return static_cast<const MemoryObject*>(self)->m_frames[i]; };
-    return m_mappings.map(this, process, vaddr, m_pages, frame_of, this, mm::MapFlags{writable, false, false},
-                          space_id, handle);
+    return m_mappings.map(this, process, vaddr, m_pages, frame_of, this, mm::MapFlags{writable, false, false}, space_id,
+                          handle);
 }
 
 }  // namespace object

@@ -10,8 +10,8 @@
 
 #include "object/mapping_list.h"
 #include "object/object.h"
-#include "util/result.h"
 #include "util/page.h"
+#include "util/result.h"
 
 namespace object {
 
@@ -21,8 +21,8 @@ class MemoryObject : public Object {
 public:
     static constexpr Type kType = Type::MemoryObject;
     // MemoryCreate (the boot manifest init gets is read-only).
-    static constexpr cap::Rights kDefaultRights = cap::kRightRead | cap::kRightWrite | cap::kRightMap |
-                                                  cap::kRightInspect | cap::kRightRevoke | kPassRights;
+    static constexpr cap::Rights kDefaultRights =
+        cap::kRightRead | cap::kRightWrite | cap::kRightMap | cap::kRightInspect | cap::kRightRevoke | kPassRights;
 
     static constexpr u64 kMaxBytes = 64ull << 20;
 

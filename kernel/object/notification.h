@@ -12,8 +12,8 @@ class Thread;
 class Notification : public Object {
 public:
     static constexpr Type kType = Type::Notification;
-    static constexpr cap::Rights kDefaultRights = cap::kRightSignal | cap::kRightWait | cap::kRightInspect |
-                                                  cap::kRightRevoke | kPassRights;
+    static constexpr cap::Rights kDefaultRights =
+        cap::kRightSignal | cap::kRightWait | cap::kRightInspect | cap::kRightRevoke | kPassRights;
 
     Notification() : Object(kType) {}
     void signal(u64 bits);

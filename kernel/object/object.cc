@@ -2,6 +2,7 @@
 
 #include "broker/nvme_queue.h"
 #include "broker/virtqueue.h"
+#include "debug/panic.h"
 #include "object/badged_endpoint.h"
 #include "object/console.h"
 #include "object/device_mmio.h"
@@ -15,17 +16,16 @@
 #include "object/resource.h"
 #include "object/thread.h"
 #include "object/waitset.h"
-#include "debug/panic.h"
 
 namespace object {
 namespace {
 
 // One tag per class: kcap::lookup<T> casts whatever carries T::kType to T.
-constexpr Type kClassTags[] = {Process::kType,     Thread::kType,      BadgedEndpoint::kType, Endpoint::kType,
-                               Notification::kType, MemoryObject::kType, WaitSet::kType,       Log::kType,
-                               Resource::kType,    Console::kType,     DeviceRoot::kType,     PciFunction::kType,
-                               DeviceMmio::kType,  DmaPool::kType,     DmaBuffer::kType,      Interrupt::kType,
-                               NvmeQueue::kType,   VirtQueue::kType};
+constexpr Type kClassTags[] = {Process::kType,      Thread::kType,       BadgedEndpoint::kType, Endpoint::kType,
+                               Notification::kType, MemoryObject::kType, WaitSet::kType,        Log::kType,
+                               Resource::kType,     Console::kType,      DeviceRoot::kType,     PciFunction::kType,
+                               DeviceMmio::kType,   DmaPool::kType,      DmaBuffer::kType,      Interrupt::kType,
+                               NvmeQueue::kType,    VirtQueue::kType};
 
 constexpr bool tags_distinct() {
     for (Type a : kClassTags) {

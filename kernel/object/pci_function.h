@@ -5,8 +5,8 @@
 // out as DeviceMmio objects.
 #pragma once
 
-#include "object/object.h"
 #include "devices/window_policy.h"
+#include "object/object.h"
 #include "pci/enumerate.h"
 #include "util/result.h"
 

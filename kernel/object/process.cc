@@ -1,14 +1,14 @@
 #include "object/process.h"
 
 #include "arch/x86_64/cpu.h"
-#include "object/dma_pool.h"
-#include "object/endpoint.h"
-#include "object/handles.h"
 #include "console/log.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
 #include "mm/heap.h"
 #include "mm/paging.h"
+#include "object/dma_pool.h"
+#include "object/endpoint.h"
+#include "object/handles.h"
 #include "sched/scheduler.h"
 #include "util/format.h"
 
@@ -44,8 +44,8 @@ Result<RefPtr<Process>> Process::create(const char* name, usize name_len, u64 ke
     if (!account) return Status::NoMemory;
     // This object and its capability space (32 KiB of slots) are the
     // process's own first charge.
-    auto charge = TRY(
-        mm::Charge::take(account.get(), mm::object_bytes<Process>() + mm::object_bytes<kcap::ProcessSpace>()));
+    auto charge =
+        TRY(mm::Charge::take(account.get(), mm::object_bytes<Process>() + mm::object_bytes<kcap::ProcessSpace>()));
     auto p = RefPtr<Process>::adopt(new (std::nothrow) Process());
     if (!p) return Status::NoMemory;
     p->m_account = std::move(account);  // the creator's reference moves here
@@ -225,7 +225,7 @@ void Process::release_everything() {
     m_space.destroy();
     m_released = true;
     signals_changed();  // supervisors waiting for kSignalDead
-    unref();  // the self-reference taken at create(); may destroy *this
+    unref();            // the self-reference taken at create(); may destroy *this
 }
 
 void Process::close_dma_pools() {

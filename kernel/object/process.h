@@ -5,21 +5,21 @@
 // while a supervisor holds a handle, to report why it died.
 #pragma once
 
-#include "object/object.h"
-#include "object/thread.h"
 #include "cap/cap_space.h"
-#include "object/mapping_list.h"
 #include "events/refusals.h"
 #include "mm/address_space.h"
+#include "object/mapping_list.h"
+#include "object/object.h"
+#include "object/thread.h"
 
 namespace object {
 
 struct ExitReason {
     enum class Kind : u8 { Running, Exited, Faulted, Killed };
     Kind kind = Kind::Running;
-    i64 code = 0;        // Exited: the exit code
-    u64 vector = 0;      // Faulted: exception vector
-    u64 address = 0;     // Faulted: CR2 for page faults, else RIP
+    i64 code = 0;     // Exited: the exit code
+    u64 vector = 0;   // Faulted: exception vector
+    u64 address = 0;  // Faulted: CR2 for page faults, else RIP
     u64 rip = 0;
 };
 
@@ -28,8 +28,8 @@ const char* exit_kind_name(ExitReason::Kind k);
 class Process : public Object {
 public:
     static constexpr Type kType = Type::Process;
-    static constexpr cap::Rights kDefaultRights = cap::kRightWait | cap::kRightInspect | cap::kRightManage |
-                                                  cap::kRightRevoke | kPassRights;
+    static constexpr cap::Rights kDefaultRights =
+        cap::kRightWait | cap::kRightInspect | cap::kRightManage | cap::kRightRevoke | kPassRights;
 
     static constexpr u32 kMaxThreads = 8;
     static constexpr u32 kMaxRegions = 24;

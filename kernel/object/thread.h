@@ -4,9 +4,9 @@
 #pragma once
 
 #include "arch/x86_64/interrupt_frame.h"
+#include "mm/kernel_stack.h"
 #include "object/endpoint.h"
 #include "object/object.h"
-#include "mm/kernel_stack.h"
 #include "util/result.h"
 
 namespace object {
@@ -56,7 +56,6 @@ public:
     // kSignalDead once the thread has ended (WaitSets can join it).
     u64 signals() const override { return state == State::Dead ? kSignalDead : 0; }
     void announce_death() { signals_changed(); }
-
 
 private:
     Thread() : Object(kType) {}

@@ -1,9 +1,9 @@
 #include "pci/enumerate.h"
 
 #include "console/log.h"
+#include "devices/virtio_pci.h"
 #include "mm/heap.h"
 #include "pci/bar.h"
-#include "devices/virtio_pci.h"
 #include "pci/capabilities.h"
 
 namespace pci_enum {
@@ -119,7 +119,8 @@ void scan_function(const ecam::Address& a, const pci::FunctionHeader& header, By
     } else if (header.vendor == 0x1af4) {
         auto common = devices::find_virtio_common_cfg(cfg);
         if (common.ok())
-            f.registers = devices::virtio_register_map(common.value().bar, common.value().offset, common.value().length);
+            f.registers =
+                devices::virtio_register_map(common.value().bar, common.value().offset, common.value().length);
         auto notify = devices::find_virtio_notify_cfg(cfg);
         if (notify.ok()) f.virtio_notify = notify.value(), f.has_virtio_notify = true;
         // A capability too short to hold pci_cfg_data has none to refuse.
@@ -129,7 +130,8 @@ void scan_function(const ecam::Address& a, const pci::FunctionHeader& header, By
     // DMA only with a grant: bus mastering off until the kernel turns it on
     // (PCI 3.0 §6.2.2). Bridges keep theirs: it gates what they forward.
     if (header.header_type != pci::kHeaderTypeBridge && (header.command & pci::kCommandBusMaster)) {
-        if (ecam::write16(a, pci::kCommandOffset, header.command & ~pci::kCommandBusMaster).ok()) g_bus_masters_stopped++;
+        if (ecam::write16(a, pci::kCommandOffset, header.command & ~pci::kCommandBusMaster).ok())
+            g_bus_masters_stopped++;
     }
     log_function(f);
     if (header.header_type == pci::kHeaderTypeBridge && header.secondary_bus > a.bus) scan_bus(header.secondary_bus);

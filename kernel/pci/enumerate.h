@@ -6,11 +6,11 @@
 // compares these lines with QEMU's own view over QMP).
 #pragma once
 
-#include "pci/config_space.h"
-#include "pci/ecam.h"
 #include "devices/virtio_pci.h"
 #include "devices/window_policy.h"
 #include "pci/bar.h"
+#include "pci/config_space.h"
+#include "pci/ecam.h"
 #include "pci/msi.h"
 #include "pci/msix.h"
 

@@ -5,14 +5,14 @@
 #include "arch/x86_64/idt.h"
 #include "arch/x86_64/user_copy.h"
 #include "boot/modules.h"
-#include "object/handles.h"
+#include "console/log.h"
+#include "elf/elf64.h"
 #include "object/console.h"
 #include "object/device_root.h"
+#include "object/handles.h"
 #include "object/log.h"
 #include "object/memory_object.h"
 #include "object/resource.h"
-#include "console/log.h"
-#include "elf/elf64.h"
 #include "sched/scheduler.h"
 
 namespace proc {
@@ -46,8 +46,8 @@ Result<object::RefPtr<object::Process>> load_module(const char* module, usize le
         return file.status();
     }
     const char* reason = nullptr;
-    auto image = elf::parse_executable(file.value(), elf::Policy{kImageMin, kStackTop - (kStackPages + 1) * 4096},
-                                       &reason);
+    auto image =
+        elf::parse_executable(file.value(), elf::Policy{kImageMin, kStackTop - (kStackPages + 1) * 4096}, &reason);
     if (!image.ok()) {
         LOG_ERROR("proc: module '%.*s' refused: %s (%s)", static_cast<int>(len), module, reason,
                   status_name(image.status()));
@@ -107,7 +107,8 @@ Result<object::RefPtr<object::Process>> spawn_init(const char* module, usize len
         return {};
     };
     Status s = Status::Ok;
-    if (auto r = give("log", object::RefPtr<object::Log>::adopt(new object::Log()), object::Log::kDefaultRights); !r.ok())
+    if (auto r = give("log", object::RefPtr<object::Log>::adopt(new object::Log()), object::Log::kDefaultRights);
+        !r.ok())
         s = r.status();
     if (auto r = give("resource", object::RefPtr<object::Resource>::adopt(new object::Resource()),
                       object::Resource::kDefaultRights);

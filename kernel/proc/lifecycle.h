@@ -2,8 +2,8 @@
 // fault in user mode, or a kill.
 #pragma once
 
-#include "arch/x86_64/interrupt_frame.h"
 #include "abi/startup.h"
+#include "arch/x86_64/interrupt_frame.h"
 #include "object/process.h"
 
 namespace proc {

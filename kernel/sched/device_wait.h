@@ -44,7 +44,7 @@ template <typename Done>
 Result<u64> wait_until(u64 limit_ns, WaitHow how, Done done) {
     u64 start = clock::monotonic_ns();
     u64 spin = how == WaitHow::Spin ? (limit_ns < kMaxDeviceSpinNs ? limit_ns : kMaxDeviceSpinNs)
-                                : (limit_ns < kDeviceSpinFirstNs ? limit_ns : kDeviceSpinFirstNs);
+                                    : (limit_ns < kDeviceSpinFirstNs ? limit_ns : kDeviceSpinFirstNs);
     for (;;) {
         if (done()) return clock::monotonic_ns() - start;
         u64 waited = clock::monotonic_ns() - start;

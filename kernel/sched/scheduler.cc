@@ -4,10 +4,10 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/percpu.h"
-#include "object/process.h"
 #include "debug/panic.h"
 #include "mm/kernel_stack.h"
 #include "mm/paging.h"
+#include "object/process.h"
 #include "util/idle_poll.h"
 
 extern "C" void switch_context(u64* save_rsp, u64 new_rsp);
@@ -23,17 +23,19 @@ struct Queue {
 };
 
 Queue g_ready[Thread::kPriorities];
-Thread* g_sleepers;   // sorted by wake_deadline
+Thread* g_sleepers;  // sorted by wake_deadline
 Thread* g_idle;
-Thread* g_zombies;    // dead threads whose stacks are freed once we are off them
+Thread* g_zombies;  // dead threads whose stacks are freed once we are off them
 bool g_need_resched;
 u64 g_switches;
 
 void push(Thread* t) {
     Queue& q = g_ready[t->priority];
     t->next_ready = nullptr;
-    if (q.tail) q.tail->next_ready = t;
-    else q.head = t;
+    if (q.tail)
+        q.tail->next_ready = t;
+    else
+        q.head = t;
     q.tail = t;
 }
 
@@ -42,8 +44,10 @@ void remove_ready(Thread* t) {
     Thread* prev = nullptr;
     for (Thread* it = q.head; it; prev = it, it = it->next_ready) {
         if (it != t) continue;
-        if (prev) prev->next_ready = it->next_ready;
-        else q.head = it->next_ready;
+        if (prev)
+            prev->next_ready = it->next_ready;
+        else
+            q.head = it->next_ready;
         if (q.tail == it) q.tail = prev;
         it->next_ready = nullptr;
         return;

@@ -4,10 +4,10 @@
 #include "abi/device.h"
 #include "acpi/system_tables.h"
 #include "arch/x86_64/user_copy.h"
-#include "object/device_mmio.h"
-#include "object/device_root.h"
 #include "debug/address_audit.h"
 #include "dma/session.h"
+#include "object/device_mmio.h"
+#include "object/device_root.h"
 #include "syscall/common.h"
 
 namespace sys {
@@ -28,8 +28,8 @@ u8 remapping_of(const pci_enum::Function& f) {
     const acpi::DmarInfo* dmar = kacpi::dmar();
     if (!dmar) return abi::kRemappingNone;
     acpi::PciBridgeResolver resolver{bridge_buses, nullptr};
-    auto unit = acpi::dmar_find_unit(*dmar, f.address.segment, f.address.bus, f.address.device, f.address.function,
-                                     &resolver);
+    auto unit =
+        acpi::dmar_find_unit(*dmar, f.address.segment, f.address.bus, f.address.device, f.address.function, &resolver);
     if (unit.ok()) return abi::kRemappingCovered;
     return unit.status() == Status::NotFound ? abi::kRemappingNone : abi::kRemappingUnknown;
 }
@@ -122,8 +122,7 @@ Result<u64> mmio_map(u64 h) {
     // As for memory objects: mapping needs map and read, and a writable
     // mapping also write — a copy minted without write maps read-only.
     auto m = TRY(kcap::lookup<object::DeviceMmio>(self(), handle_arg(h), cap::kRightMap | cap::kRightRead));
-    bool writable =
-        kcap::lookup<object::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite).ok();
+    bool writable = kcap::lookup<object::DeviceMmio>(self(), handle_arg(h), cap::kRightWrite).ok();
     return TRY(m->map(self(), self()->pid(), handle_arg(h), writable));
 }
 

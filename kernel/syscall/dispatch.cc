@@ -23,9 +23,11 @@ Result<u64> run(u64 number, const u64 (&a)[6]) {
 #define SLUICE_SYSCALL_ARGS_5 a[0], a[1], a[2], a[3], a[4]
 #define SLUICE_SYSCALL_ARGS_6 a[0], a[1], a[2], a[3], a[4], a[5]
     switch (static_cast<abi::Syscall>(number)) {
+// clang-format off
 #define SLUICE_SYSCALL(number, Name, handler, argc) \
     case abi::Syscall::Name: return sys::handler(SLUICE_SYSCALL_ARGS_##argc);
 #include "abi/syscalls.def"
+            // clang-format on
         case abi::Syscall::Count: break;
     }
     return Status::Unsupported;
@@ -59,12 +61,11 @@ extern "C" void syscall_dispatch(InterruptFrame* f) {
     audit::check_result(number, r, sys::self());
     if (r < 0) {
         if (account && account->refused() != kmem_refused && !refusals::recorded_in_syscall())
-            refusals::record(sys::self(), abi::RefusalKind::KernelMemory, refusals::kNoFunction, Status::NoMemory,
-                             number, log::Level::Info,
-                             "refused: pid %u '%s' syscall %s: kernel memory limit (%llu of %llu bytes)",
-                             sys::self()->pid(), sys::self()->name(), abi::syscall_name(number),
-                             static_cast<unsigned long long>(account->used()),
-                             static_cast<unsigned long long>(account->limit()));
+            refusals::record(
+                sys::self(), abi::RefusalKind::KernelMemory, refusals::kNoFunction, Status::NoMemory, number,
+                log::Level::Info, "refused: pid %u '%s' syscall %s: kernel memory limit (%llu of %llu bytes)",
+                sys::self()->pid(), sys::self()->name(), abi::syscall_name(number),
+                static_cast<unsigned long long>(account->used()), static_cast<unsigned long long>(account->limit()));
         sys::note_refusal(number, r);
     }
     f->rax = static_cast<u64>(r);
@@ -75,7 +76,7 @@ namespace sys {
 
 void note_refusal(u64 number, i64 result) {
     auto status = static_cast<Status>(-result);
-    if (status == Status::Timeout) return;  // a wait that ran out is no refusal
+    if (status == Status::Timeout) return;        // a wait that ran out is no refusal
     if (refusals::recorded_in_syscall()) return;  // the call recorded a more specific one
     object::Process* p = self();
     refusals::record(p, abi::RefusalKind::Syscall, refusals::kNoFunction, status, number, log::Level::Info,

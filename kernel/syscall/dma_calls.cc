@@ -9,13 +9,13 @@
 #include "broker/nvme_controller.h"
 #include "broker/nvme_queue.h"
 #include "broker/virtqueue.h"
+#include "console/log.h"
+#include "debug/address_audit.h"
+#include "devices/virtio_class.h"
+#include "events/refusals.h"
 #include "object/dma_pool.h"
 #include "object/interrupt.h"
 #include "object/pci_function.h"
-#include "console/log.h"
-#include "debug/address_audit.h"
-#include "events/refusals.h"
-#include "devices/virtio_class.h"
 #include "syscall/common.h"
 
 namespace sys {
@@ -129,8 +129,7 @@ Result<u64> nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 ir
         auto* a = TRY(kcap::lookup<object::NvmeQueue>(self(), handle_arg(admin), cap::kRightWrite));
         if (a->session() != p->session()) return Status::NotOwner;
         object::Interrupt* interrupt = nullptr;
-        if (irq)
-            interrupt = TRY(kcap::lookup<object::Interrupt>(self(), handle_arg(irq), cap::kRightWrite));
+        if (irq) interrupt = TRY(kcap::lookup<object::Interrupt>(self(), handle_arg(irq), cap::kRightWrite));
         return object::NvmeQueue::create_io(a, static_cast<u16>(entries), interrupt);
     };
     auto q = TRY(create());
@@ -192,10 +191,9 @@ Result<u64> virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
     if (index > 0xffff || size > abi::kVirtioMaxQueueSize || msix_entry > 0xffff) return Status::InvalidArgument;
     auto charge = TRY(charge_new<object::VirtQueue>());
     auto q = object::VirtQueue::create(p->session(), static_cast<u16>(index), static_cast<u16>(size),
-                                     static_cast<u16>(msix_entry));
+                                       static_cast<u16>(msix_entry));
     if (!q.ok()) {
-        if (q.status() == Status::Forbidden)
-            log_class_refusal(p->session()->function(), "a virtqueue");
+        if (q.status() == Status::Forbidden) log_class_refusal(p->session()->function(), "a virtqueue");
         return q.status();
     }
     q.value()->adopt_charge(std::move(charge));

@@ -1,7 +1,7 @@
 // Handles: close, duplicate with fewer rights, revoke; and the Log.
 #include "arch/x86_64/user_copy.h"
-#include "object/log.h"
 #include "console/log.h"
+#include "object/log.h"
 #include "syscall/common.h"
 
 namespace sys {
@@ -42,8 +42,6 @@ Result<u64> handle_duplicate(u64 h, u64 rights) {
     return r.raw();
 }
 
-Result<u64> handle_revoke(u64 h) {
-    return TRY(self()->caps().revoke(cap::Handle::from_raw(handle_arg(h))));
-}
+Result<u64> handle_revoke(u64 h) { return TRY(self()->caps().revoke(cap::Handle::from_raw(handle_arg(h)))); }
 
 }  // namespace sys

@@ -1,10 +1,10 @@
 // Endpoints, notifications and wait sets.
 #include "abi/ipc.h"
 #include "arch/x86_64/user_copy.h"
+#include "events/refusals.h"
 #include "object/badged_endpoint.h"
 #include "object/notification.h"
 #include "object/waitset.h"
-#include "events/refusals.h"
 #include "syscall/common.h"
 
 namespace sys {
@@ -62,7 +62,8 @@ Result<u64> endpoint_create() {
     if (!endpoint) return Status::NoMemory;
     endpoint->adopt_charge(std::move(endpoint_charge));
     // The view takes its own reference; without a view the endpoint goes.
-    auto view = object::RefPtr<object::BadgedEndpoint>::adopt(new (std::nothrow) object::BadgedEndpoint(endpoint.get(), 0));
+    auto view =
+        object::RefPtr<object::BadgedEndpoint>::adopt(new (std::nothrow) object::BadgedEndpoint(endpoint.get(), 0));
     endpoint.reset();
     if (!view) return Status::NoMemory;
     view->adopt_charge(std::move(view_charge));
@@ -85,8 +86,8 @@ Result<u64> endpoint_mint(u64 h, u64 badge, u64 rights) {
         return Status::NoRights;
     }
     auto charge = TRY(charge_new<object::BadgedEndpoint>());
-    auto view = object::RefPtr<object::BadgedEndpoint>::adopt(
-        new (std::nothrow) object::BadgedEndpoint(parent->endpoint(), badge));
+    auto view = object::RefPtr<object::BadgedEndpoint>::adopt(new (std::nothrow)
+                                                                  object::BadgedEndpoint(parent->endpoint(), badge));
     if (!view) return Status::NoMemory;
     view->adopt_charge(std::move(charge));
     return TRY(kcap::mint(self(), handle_arg(h), std::move(view), static_cast<cap::Rights>(rights)));
@@ -147,7 +148,8 @@ namespace {
 // non-zero bits. Looked up before anything happens, signalled by the
 // caller once the wait's own arguments are known to be good.
 Result<object::Notification*> signal_first(u64 h, u64 bits) {
-    if (!h) return bits ? Result<object::Notification*>(Status::InvalidArgument) : Result<object::Notification*>(nullptr);
+    if (!h)
+        return bits ? Result<object::Notification*>(Status::InvalidArgument) : Result<object::Notification*>(nullptr);
     if (!bits) return Status::InvalidArgument;
     return kcap::lookup<object::Notification>(self(), handle_arg(h), cap::kRightSignal);
 }
@@ -196,7 +198,8 @@ Result<u64> waitset_wait(u64 ws, u64 user_events, u64 max, u64 timeout, u64 sign
     object::WaitSet::Event events[object::WaitSet::kMaxEntries];  // wait() fills what it returns
     auto first = TRY(signal_first(signal_h, signal_bits));
     if (first) first->signal(signal_bits);
-    auto n = TRY(set->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout)));  // holds a ref while blocked
+    auto n =
+        TRY(set->wait(events, static_cast<u32>(max), deadline_from_timeout(timeout)));  // holds a ref while blocked
     static_assert(sizeof(abi::WaitEvent) == sizeof(object::WaitSet::Event));
     // kWaitTake entries are cleared only once the events reached the
     // caller: a bad buffer (or one unmapped while this thread was blocked)

@@ -3,13 +3,13 @@
 // need the root Resource (held by init).
 #include "abi/startup.h"
 #include "arch/x86_64/user_copy.h"
-#include "object/resource.h"
 #include "console/log.h"
 #include "debug/address_audit.h"
 #include "dma/session.h"
 #include "mm/frame_allocator.h"
 #include "mm/heap.h"
 #include "mm/kernel_stack.h"
+#include "object/resource.h"
 #include "proc/lifecycle.h"
 #include "syscall/common.h"
 #include "util/byte_quota.h"
@@ -144,8 +144,14 @@ Result<u64> system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
     if (kind == abi::SystemInfoKind::Memory) {
         if (len < sizeof(abi::SystemMemory)) return Status::OutOfBounds;
         auto st = frames::stats();
-        abi::SystemMemory m{st.total, st.free, st.used, st.reserved, heap::bytes_in_use(), kstack::in_use(),
-                            kcap::forest().used_count(), kcap::forest().capacity(),
+        abi::SystemMemory m{st.total,
+                            st.free,
+                            st.used,
+                            st.reserved,
+                            heap::bytes_in_use(),
+                            kstack::in_use(),
+                            kcap::forest().used_count(),
+                            kcap::forest().capacity(),
                             kdma::Session::quarantined_pages()};
         TRY(user::copy_to(out, &m, sizeof m));
         return 1;
@@ -178,8 +184,8 @@ Result<u64> system_info(u64 resource, u64 kind_and_arg, u64 out, u64 len) {
             cap::SlotInfo info[16];
             u32 got = p->caps().enumerate(next, info, 16, &next);
             for (u32 i = 0; i < got && n < max; i++, n++) {
-                abi::SystemCap c{info[i].handle.raw(), static_cast<u32>(info[i].state), info[i].type, info[i].rights,
-                                 info[i].derived ? 1u : 0u, info[i].children};
+                abi::SystemCap c{info[i].handle.raw(), static_cast<u32>(info[i].state), info[i].type,
+                                 info[i].rights,       info[i].derived ? 1u : 0u,       info[i].children};
                 TRY(user::copy_to(out + n * sizeof c, &c, sizeof c));
             }
             if (got == 0) break;

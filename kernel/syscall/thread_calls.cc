@@ -21,7 +21,8 @@ Result<u64> sleep(u64 ns) {
 Result<u64> thread_create(u64 entry, u64 stack_top, u64 arg, u64 priority) {
     // The entry and stack must be user addresses; a bad one faults the new
     // thread (and so its process), never the kernel.
-    if (!user::range_ok(entry, 1) || !user::range_ok(stack_top - 16, 16) || (stack_top & 15)) return Status::OutOfBounds;
+    if (!user::range_ok(entry, 1) || !user::range_ok(stack_top - 16, 16) || (stack_top & 15))
+        return Status::OutOfBounds;
     if (priority >= object::Thread::kPriorities) return Status::InvalidArgument;
     auto t = TRY(self()->spawn_thread(entry, stack_top, arg, static_cast<u8>(priority)));
     // The caller gets a handle to wait for the thread's end (kSignalDead).

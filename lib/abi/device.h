@@ -17,18 +17,18 @@ struct DeviceBar {
 // A device's DMA grant as the kernel accounts it (DmaPoolInfo, and each
 // DeviceList entry): sizes and counts only, never an address.
 struct DmaUsage {
-    u64 quota;           // bytes; 0 when the function has no DMA grant
-    u64 used;            // bytes allocated from the pool (buffers and broker queues)
-    u64 in_flight;       // bytes of ranges referenced by submitted work
-    u32 ranges;          // live ledger entries
-    u32 deferred;        // freed by their owner, waiting for in-flight work
-    u32 session;         // grant number (changes on every new grant)
-    u8 state;            // kDma*
+    u64 quota;      // bytes; 0 when the function has no DMA grant
+    u64 used;       // bytes allocated from the pool (buffers and broker queues)
+    u64 in_flight;  // bytes of ranges referenced by submitted work
+    u32 ranges;     // live ledger entries
+    u32 deferred;   // freed by their owner, waiting for in-flight work
+    u32 session;    // grant number (changes on every new grant)
+    u8 state;       // kDma*
     u8 reserved[3];
 };
 
-constexpr u8 kDmaNone = 0;         // no grant: bus mastering off
-constexpr u8 kDmaActive = 1;       // granted: bus mastering on
+constexpr u8 kDmaNone = 0;    // no grant: bus mastering off
+constexpr u8 kDmaActive = 1;  // granted: bus mastering on
 constexpr u8 kDmaTearingDown = 2;
 constexpr u8 kDmaQuiesced = 3;     // grant ended, device confirmed quiet
 constexpr u8 kDmaQuarantined = 4;  // grant ended, device NOT confirmed quiet: its memory is never reused

@@ -18,13 +18,13 @@
 namespace abi {
 
 enum class RefusalKind : u16 {
-    Syscall = 1,         // a system call refused (argument, handle, rights, state); detail = syscall number
-    BrokerCommand = 2,   // the NVMe or virtqueue broker refused a submission; detail = syscall number
-    RegisterWrite = 3,   // a filtered window refused a write; detail = BAR offset
-    RegisterRead = 4,    // a filtered window refused a read; detail = BAR offset
-    DeviceClass = 5,     // a device class the kernel does not mediate; detail = vendor << 16 | device
-    KernelMemory = 6,    // the process's kernel memory quota is exhausted; detail = syscall number
-    DmaQuota = 7,        // a DMA pool's quota is exhausted; detail = bytes asked
+    Syscall = 1,           // a system call refused (argument, handle, rights, state); detail = syscall number
+    BrokerCommand = 2,     // the NVMe or virtqueue broker refused a submission; detail = syscall number
+    RegisterWrite = 3,     // a filtered window refused a write; detail = BAR offset
+    RegisterRead = 4,      // a filtered window refused a read; detail = BAR offset
+    DeviceClass = 5,       // a device class the kernel does not mediate; detail = vendor << 16 | device
+    KernelMemory = 6,      // the process's kernel memory quota is exhausted; detail = syscall number
+    DmaQuota = 7,          // a DMA pool's quota is exhausted; detail = bytes asked
     DeviceMisbehaved = 8,  // the device posted something the broker cannot trust; detail = what (cid, index)
 };
 constexpr u16 kRefusalKindCount = 9;
@@ -32,14 +32,14 @@ constexpr u16 kRefusalKindCount = 9;
 constexpr u16 kNoFunction = 0xffff;  // RefusalEvent.bdf when no device is concerned
 
 struct RefusalEvent {
-    u64 time_ns;      // the newest occurrence (monotonic)
-    u64 detail;       // per kind, above
-    u32 pid;          // the process the refusal is attributed to (0: none)
-    u32 count;        // occurrences merged into this event
-    i32 status;       // the Status it was refused with
+    u64 time_ns;  // the newest occurrence (monotonic)
+    u64 detail;   // per kind, above
+    u32 pid;      // the process the refusal is attributed to (0: none)
+    u32 count;    // occurrences merged into this event
+    i32 status;   // the Status it was refused with
     RefusalKind kind;
-    u16 bdf;          // bus << 8 | device << 3 | function, or kNoFunction
-    char name[16];    // the process's name (NUL-terminated, truncated)
+    u16 bdf;        // bus << 8 | device << 3 | function, or kNoFunction
+    char name[16];  // the process's name (NUL-terminated, truncated)
 };
 static_assert(sizeof(RefusalEvent) == 48);
 

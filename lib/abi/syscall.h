@@ -28,9 +28,11 @@ enum class Syscall : u64 {
 // Stable names for logs ("EndpointCall"); "undefined" outside the table.
 constexpr const char* syscall_name(u64 number) {
     switch (number) {
+// clang-format off
 #define SLUICE_SYSCALL(number, Name, handler, argc) \
     case number: return #Name;
 #include "abi/syscalls.def"
+        // clang-format on
     }
     return "undefined";
 }
@@ -38,9 +40,11 @@ constexpr const char* syscall_name(u64 number) {
 // How many arguments the call reads (0 outside the table).
 constexpr u32 syscall_argc(Syscall call) {
     switch (call) {
+// clang-format off
 #define SLUICE_SYSCALL(number, Name, handler, argc) \
     case Syscall::Name: return argc;
 #include "abi/syscalls.def"
+            // clang-format on
         case Syscall::Count: break;
     }
     return 0;
@@ -87,9 +91,9 @@ enum class ExitKind : u32 { Running = 0, Exited = 1, Faulted = 2, Killed = 3 };
 struct ProcessInfo {
     u32 pid;
     ExitKind kind;
-    i64 exit_code;       // Exited
-    u64 fault_vector;    // Faulted: CPU exception vector
-    u64 fault_address;   // Faulted: CR2 for page faults, else the RIP
+    i64 exit_code;      // Exited
+    u64 fault_vector;   // Faulted: CPU exception vector
+    u64 fault_address;  // Faulted: CR2 for page faults, else the RIP
     u64 fault_rip;
     char name[32];
 };

@@ -14,12 +14,9 @@ Result<u64> read_integer(ByteView pkg, usize pos) {
     const auto op = pkg.read_le<u8>(pos);
     if (!op.ok()) return Status::Malformed;
     switch (op.value()) {
-        case kAmlZeroOp:
-            return u64{0};
-        case kAmlOneOp:
-            return u64{1};
-        case kAmlOnesOp:
-            return ~u64{0};
+        case kAmlZeroOp: return u64{0};
+        case kAmlOneOp: return u64{1};
+        case kAmlOnesOp: return ~u64{0};
         case kAmlBytePrefix: {
             auto b = pkg.read_le<u8>(pos + 1);
             if (!b.ok()) return Status::Malformed;
@@ -40,8 +37,7 @@ Result<u64> read_integer(ByteView pkg, usize pos) {
             if (!q.ok()) return Status::Malformed;
             return q.value();
         }
-        default:
-            return Status::Unsupported;  // a name reference, method call, ...
+        default: return Status::Unsupported;  // a name reference, method call, ...
     }
 }
 

@@ -77,9 +77,7 @@ Result<void> parse_dmar_into(ByteView table, DmarInfo& info) {
         offset += length;  // length >= 4: the walk always advances
 
         switch (type) {
-            case kDmarTypeDrhd:
-                TRY(parse_drhd(s, info));
-                break;
+            case kDmarTypeDrhd: TRY(parse_drhd(s, info)); break;
             case kDmarTypeRmrr:
                 if (length < kRmrrMinLength) return Status::Malformed;
                 info.rmrr_count++;
@@ -88,8 +86,7 @@ Result<void> parse_dmar_into(ByteView table, DmarInfo& info) {
                 if (length < kAtsrMinLength) return Status::Malformed;
                 info.atsr_count++;
                 break;
-            default:
-                break;  // RHSA, ANDD, SATC, SIDP, ...: skipped by length
+            default: break;  // RHSA, ANDD, SATC, SIDP, ...: skipped by length
         }
     }
     return {};

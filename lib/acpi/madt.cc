@@ -59,8 +59,7 @@ Result<void> parse_entry(MadtInfo& info, u8 type, ByteView entry) {
         case kMadtLocalApicAddressOverride:
             info.lapic_address_override = TRY(entry.read_le<u64>(offsetof(MadtLapicOverrideLayout, address)));
             break;
-        default:
-            break;  // NMI wiring, SAPIC, GIC, ...: not used on this platform
+        default: break;  // NMI wiring, SAPIC, GIC, ...: not used on this platform
     }
     return {};
 }
@@ -68,18 +67,12 @@ Result<void> parse_entry(MadtInfo& info, u8 type, ByteView entry) {
 // Spec size of the structure types we read; 2 (just the header) otherwise.
 usize min_entry_length(u8 type) {
     switch (type) {
-        case kMadtLocalApic:
-            return sizeof(MadtLocalApicLayout);
-        case kMadtIoApic:
-            return sizeof(MadtIoApicLayout);
-        case kMadtInterruptOverride:
-            return sizeof(MadtOverrideLayout);
-        case kMadtLocalApicAddressOverride:
-            return sizeof(MadtLapicOverrideLayout);
-        case kMadtLocalX2Apic:
-            return sizeof(MadtLocalX2ApicLayout);
-        default:
-            return 2;
+        case kMadtLocalApic: return sizeof(MadtLocalApicLayout);
+        case kMadtIoApic: return sizeof(MadtIoApicLayout);
+        case kMadtInterruptOverride: return sizeof(MadtOverrideLayout);
+        case kMadtLocalApicAddressOverride: return sizeof(MadtLapicOverrideLayout);
+        case kMadtLocalX2Apic: return sizeof(MadtLocalX2ApicLayout);
+        default: return 2;
     }
 }
 

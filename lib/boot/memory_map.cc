@@ -10,8 +10,7 @@ constexpr RegionType sanitize(RegionType type) {
         case RegionType::Reserved:
         case RegionType::AcpiReclaimable:
         case RegionType::AcpiNvs:
-        case RegionType::Bad:
-            return type;
+        case RegionType::Bad: return type;
     }
     return RegionType::Reserved;
 }
@@ -51,16 +50,11 @@ private:
 
 const char* region_type_name(RegionType type) {
     switch (type) {
-        case RegionType::Usable:
-            return "usable";
-        case RegionType::Reserved:
-            return "reserved";
-        case RegionType::AcpiReclaimable:
-            return "acpi-reclaimable";
-        case RegionType::AcpiNvs:
-            return "acpi-nvs";
-        case RegionType::Bad:
-            return "bad";
+        case RegionType::Usable: return "usable";
+        case RegionType::Reserved: return "reserved";
+        case RegionType::AcpiReclaimable: return "acpi-reclaimable";
+        case RegionType::AcpiNvs: return "acpi-nvs";
+        case RegionType::Bad: return "bad";
     }
     return "unknown";
 }

@@ -30,8 +30,8 @@
 // Not thread-safe; meant for single-threaded early boot.
 #pragma once
 
-#include "util/result.h"
 #include "util/page.h"
+#include "util/result.h"
 #include "util/types.h"
 
 namespace boot {
@@ -50,16 +50,11 @@ enum class RegionType : u32 {
 // memory we cannot name is memory we must not use.
 constexpr RegionType region_type_from_multiboot2(u32 raw) {
     switch (raw) {
-        case 1:
-            return RegionType::Usable;
-        case 3:
-            return RegionType::AcpiReclaimable;
-        case 4:
-            return RegionType::AcpiNvs;
-        case 5:
-            return RegionType::Bad;
-        default:
-            return RegionType::Reserved;
+        case 1: return RegionType::Usable;
+        case 3: return RegionType::AcpiReclaimable;
+        case 4: return RegionType::AcpiNvs;
+        case 5: return RegionType::Bad;
+        default: return RegionType::Reserved;
     }
 }
 
@@ -76,16 +71,11 @@ const char* region_type_name(RegionType type);
 // Values outside the enum rank as Reserved.
 constexpr u32 restrictiveness(RegionType type) {
     switch (type) {
-        case RegionType::Usable:
-            return 0;
-        case RegionType::AcpiReclaimable:
-            return 1;
-        case RegionType::Reserved:
-            return 2;
-        case RegionType::AcpiNvs:
-            return 3;
-        case RegionType::Bad:
-            return 4;
+        case RegionType::Usable: return 0;
+        case RegionType::AcpiReclaimable: return 1;
+        case RegionType::Reserved: return 2;
+        case RegionType::AcpiNvs: return 3;
+        case RegionType::Bad: return 4;
     }
     return 2;
 }

@@ -110,49 +110,33 @@ bool is_singleton(u32 type) {
         case kTagAcpiNewRsdp:
         case kTagEfiMemoryMap:
         case kTagEfiBootServicesNotTerminated:
-        case kTagImageLoadBase:
-            return true;
-        default:
-            return false;
+        case kTagImageLoadBase: return true;
+        default: return false;
     }
 }
 
 Result<void> parse_tag(u32 type, ByteView tag, BootInfo& out) {
     switch (type) {
-        case kTagCmdline:
-            out.cmdline = TRY(c_string(TRY(tag.tail(sizeof(TagHeader)))));
-            return {};
-        case kTagBootloaderName:
-            out.bootloader_name = TRY(c_string(TRY(tag.tail(sizeof(TagHeader)))));
-            return {};
-        case kTagModule:
-            return parse_module(tag, out);
+        case kTagCmdline: out.cmdline = TRY(c_string(TRY(tag.tail(sizeof(TagHeader))))); return {};
+        case kTagBootloaderName: out.bootloader_name = TRY(c_string(TRY(tag.tail(sizeof(TagHeader))))); return {};
+        case kTagModule: return parse_module(tag, out);
         case kTagBasicMeminfo:
             TRY(require_size(tag, sizeof(BasicMeminfoTag)));
             out.mem_lower_kib = TRY(field<u32>(tag, offsetof(BasicMeminfoTag, mem_lower)));
             out.mem_upper_kib = TRY(field<u32>(tag, offsetof(BasicMeminfoTag, mem_upper)));
             out.has_basic_meminfo = true;
             return {};
-        case kTagMemoryMap:
-            return parse_memory_map(tag, out);
-        case kTagElfSections:
-            return parse_elf_sections(tag, out);
+        case kTagMemoryMap: return parse_memory_map(tag, out);
+        case kTagElfSections: return parse_elf_sections(tag, out);
         case kTagEfi64SystemTable:
             TRY(require_size(tag, sizeof(Efi64SystemTableTag)));
             out.efi64_system_table = TRY(field<u64>(tag, offsetof(Efi64SystemTableTag, pointer)));
             out.has_efi64_system_table = true;
             return {};
-        case kTagAcpiOldRsdp:
-            out.rsdp_v1 = TRY(tag.tail(sizeof(TagHeader)));
-            return {};
-        case kTagAcpiNewRsdp:
-            out.rsdp_v2 = TRY(tag.tail(sizeof(TagHeader)));
-            return {};
-        case kTagEfiMemoryMap:
-            return parse_efi_memory_map(tag, out);
-        case kTagEfiBootServicesNotTerminated:
-            out.efi_boot_services_not_terminated = true;
-            return {};
+        case kTagAcpiOldRsdp: out.rsdp_v1 = TRY(tag.tail(sizeof(TagHeader))); return {};
+        case kTagAcpiNewRsdp: out.rsdp_v2 = TRY(tag.tail(sizeof(TagHeader))); return {};
+        case kTagEfiMemoryMap: return parse_efi_memory_map(tag, out);
+        case kTagEfiBootServicesNotTerminated: out.efi_boot_services_not_terminated = true; return {};
         case kTagImageLoadBase:
             TRY(require_size(tag, sizeof(ImageLoadBaseTag)));
             out.image_load_base = TRY(field<u32>(tag, offsetof(ImageLoadBaseTag, load_base_addr)));

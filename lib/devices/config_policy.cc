@@ -12,8 +12,7 @@ bool config_read_reveals_address(u8 header_type, const pci::MsiInfo* msi, u16 of
     if (virtio_pci_cfg_data && overlaps(offset, width, virtio_pci_cfg_data, virtio_pci_cfg_data + 4)) return true;
     if ((header_type & 0x7f) == 1) {
         if (overlaps(offset, width, 0x10, 0x18) || overlaps(offset, width, 0x1C, 0x1E) ||
-            overlaps(offset, width, 0x20, 0x34) ||
-            overlaps(offset, width, 0x38, 0x3C))
+            overlaps(offset, width, 0x20, 0x34) || overlaps(offset, width, 0x38, 0x3C))
             return true;
     } else if (overlaps(offset, width, 0x10, 0x28) || overlaps(offset, width, 0x30, 0x34)) {
         return true;

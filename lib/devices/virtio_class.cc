@@ -2,7 +2,9 @@
 
 namespace devices {
 
-bool is_virtio(u16 vendor, u16 device_id) { return vendor == kVirtioVendor && device_id >= 0x1000 && device_id <= 0x107f; }
+bool is_virtio(u16 vendor, u16 device_id) {
+    return vendor == kVirtioVendor && device_id >= 0x1000 && device_id <= 0x107f;
+}
 
 u16 virtio_device_type(u16 vendor, u16 device_id) {
     if (!is_virtio(vendor, device_id)) return 0;

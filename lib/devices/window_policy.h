@@ -27,7 +27,6 @@
 
 namespace devices {
 
-
 // OutOfBounds: not inside the BAR / not page aligned / empty.
 // Unsupported: an I/O or absent BAR.
 // NoRights: overlaps the MSI-X table or PBA pages of this BAR.
@@ -41,8 +40,8 @@ struct RegisterMap {
         Virtio,   // virtio 1.x common configuration, virtio 1.1 §4.1.4.3
     };
     Kind kind = Kind::DenyAll;
-    u8 bar = 0;       // the BAR holding the protected block
-    u64 offset = 0;   // the block: [offset, offset + length) of that BAR
+    u8 bar = 0;      // the BAR holding the protected block
+    u64 offset = 0;  // the block: [offset, offset + length) of that BAR
     u64 length = 0;
 };
 

@@ -87,8 +87,8 @@ public:
     // (0 matches any owner.)
     bool covers(u64 address, u64 bytes, u32 owner = 0) const;
     u32 live() const { return m_live; }
-    u32 deferred() const;       // released, waiting for in-flight work
-    u64 held_bytes() const;     // bytes of live ranges with in-flight holds
+    u32 deferred() const;    // released, waiting for in-flight work
+    u64 held_bytes() const;  // bytes of live ranges with in-flight holds
 
 private:
     Entry* lookup(u32 id);

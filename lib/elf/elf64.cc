@@ -55,7 +55,8 @@ Result<Image> parse_executable(ByteView file, const Policy& policy, const char**
     if (reason) *reason = nullptr;
     if (file.size() < sizeof(FileHeader)) return refuse({Status::Truncated, "shorter than an ELF-64 header"}, reason);
     const u8* id = file.data();
-    if (id[0] != 0x7f || id[1] != 'E' || id[2] != 'L' || id[3] != 'F') return refuse({Status::Malformed, "not an ELF file"}, reason);
+    if (id[0] != 0x7f || id[1] != 'E' || id[2] != 'L' || id[3] != 'F')
+        return refuse({Status::Malformed, "not an ELF file"}, reason);
     if (id[4] != 2) return refuse({Status::Unsupported, "not ELF-64"}, reason);
     if (id[5] != 1) return refuse({Status::Unsupported, "not little-endian"}, reason);
     if (id[6] != 1) return refuse({Status::Unsupported, "unknown ELF version"}, reason);
@@ -66,9 +67,11 @@ Result<Image> parse_executable(ByteView file, const Policy& policy, const char**
     u16 phentsize = file.read_le<u16>(54).value();
     u16 phnum = file.read_le<u16>(56).value();
     if (machine != kMachineX86_64) return refuse({Status::Unsupported, "not an x86_64 program"}, reason);
-    if (type == kTypeDyn) return refuse({Status::Unsupported, "position-independent or shared object (static executables only)"}, reason);
+    if (type == kTypeDyn)
+        return refuse({Status::Unsupported, "position-independent or shared object (static executables only)"}, reason);
     if (type != kTypeExec) return refuse({Status::Unsupported, "not an executable"}, reason);
-    if (phentsize != sizeof(ProgramHeader)) return refuse({Status::Malformed, "unexpected program header size"}, reason);
+    if (phentsize != sizeof(ProgramHeader))
+        return refuse({Status::Malformed, "unexpected program header size"}, reason);
     if (phnum == 0) return refuse({Status::Malformed, "no program headers"}, reason);
     if (!file.contains(phoff, u64(phnum) * sizeof(ProgramHeader)))
         return refuse({Status::OutOfBounds, "program headers lie outside the file"}, reason);
@@ -79,22 +82,28 @@ Result<Image> parse_executable(ByteView file, const Policy& policy, const char**
         auto ph = read_phdr(file, phoff + u64(i) * sizeof(ProgramHeader));
         if (!ph.ok()) return refuse({ph.status(), "program header unreadable"}, reason);
         const ProgramHeader& p = ph.value();
-        if (p.type == kPtInterp || p.type == kPtDynamic) return refuse({Status::Unsupported, "dynamically linked"}, reason);
+        if (p.type == kPtInterp || p.type == kPtDynamic)
+            return refuse({Status::Unsupported, "dynamically linked"}, reason);
         if (p.type == kPtTls) return refuse({Status::Unsupported, "thread-local storage is not supported"}, reason);
         if (p.type != kPtLoad) continue;
         Refusal r = check_load(file, p, policy);
         if (r.status != Status::Ok) return refuse(r, reason);
         if (p.memsz == 0) continue;
-        if (image.segment_count == kMaxSegments) return refuse({Status::NoMemory, "too many loadable segments"}, reason);
+        if (image.segment_count == kMaxSegments)
+            return refuse({Status::NoMemory, "too many loadable segments"}, reason);
         for (u32 k = 0; k < image.segment_count; k++) {
             const Segment& o = image.segments[k];
             u64 a0 = page_down(p.vaddr), a1 = page_up(p.vaddr + p.memsz);
             u64 b0 = page_down(o.vaddr), b1 = page_up(o.vaddr + o.memsz);
             if (a0 < b1 && b0 < a1) return refuse({Status::Malformed, "segment overlaps another"}, reason);
         }
-        image.segments[image.segment_count++] =
-            Segment{p.vaddr, p.memsz, p.offset, p.filesz, (p.flags & kPfRead) != 0, (p.flags & kPfWrite) != 0,
-                    (p.flags & kPfExec) != 0};
+        image.segments[image.segment_count++] = Segment{p.vaddr,
+                                                        p.memsz,
+                                                        p.offset,
+                                                        p.filesz,
+                                                        (p.flags & kPfRead) != 0,
+                                                        (p.flags & kPfWrite) != 0,
+                                                        (p.flags & kPfExec) != 0};
     }
     if (image.segment_count == 0) return refuse({Status::Malformed, "nothing to load"}, reason);
     bool entry_ok = false;

@@ -31,40 +31,26 @@ const Provider* find_provider(const Manifest& m, const char* name) {
 u32 rights_allowed_for(ObjectKind kind) {
     constexpr u32 kGeneric = kRightInspect | kRightManage | kRightDuplicate | kRightTransfer | kRightRevoke;
     switch (kind) {
-        case ObjectKind::Endpoint:
-            return kGeneric | kRightCall | kRightServe | kRightWait;
-        case ObjectKind::Notification:
-            return kGeneric | kRightSignal | kRightWait;
-        case ObjectKind::Memory:
-            return kGeneric | kRightRead | kRightWrite | kRightMap | kRightExecute;
-        case ObjectKind::Console:
-            return kGeneric | kRightRead | kRightWrite | kRightWait;
-        case ObjectKind::Resource:
-            return kGeneric;
-        case ObjectKind::Devices:
-            return kGeneric | kRightWait;  // waited on for refusal events
-        case ObjectKind::BootManifest:
-            return kGeneric | kRightRead | kRightMap;
+        case ObjectKind::Endpoint: return kGeneric | kRightCall | kRightServe | kRightWait;
+        case ObjectKind::Notification: return kGeneric | kRightSignal | kRightWait;
+        case ObjectKind::Memory: return kGeneric | kRightRead | kRightWrite | kRightMap | kRightExecute;
+        case ObjectKind::Console: return kGeneric | kRightRead | kRightWrite | kRightWait;
+        case ObjectKind::Resource: return kGeneric;
+        case ObjectKind::Devices: return kGeneric | kRightWait;  // waited on for refusal events
+        case ObjectKind::BootManifest: return kGeneric | kRightRead | kRightMap;
     }
     return 0;
 }
 
 const char* object_kind_name(ObjectKind kind) {
     switch (kind) {
-        case ObjectKind::Endpoint:
-            return "endpoint";
-        case ObjectKind::Notification:
-            return "notification";
-        case ObjectKind::Memory:
-            return "memory";
-        case ObjectKind::Console:
-            return "console";
-        case ObjectKind::Resource:
-            return "resource";
-        case ObjectKind::Devices:
-            return "devices";
-        case ObjectKind::BootManifest:
-            return "manifest";
+        case ObjectKind::Endpoint: return "endpoint";
+        case ObjectKind::Notification: return "notification";
+        case ObjectKind::Memory: return "memory";
+        case ObjectKind::Console: return "console";
+        case ObjectKind::Resource: return "resource";
+        case ObjectKind::Devices: return "devices";
+        case ObjectKind::BootManifest: return "manifest";
     }
     return "?";
 }
@@ -77,48 +63,36 @@ const char* right_name(u32 right) {
 
 const char* restart_mode_name(RestartMode mode) {
     switch (mode) {
-        case RestartMode::Never:
-            return "never";
-        case RestartMode::OnFailure:
-            return "on-failure";
+        case RestartMode::Never: return "never";
+        case RestartMode::OnFailure: return "on-failure";
     }
     return "?";
 }
 
 const char* device_class_name(DeviceClass c) {
     switch (c) {
-        case DeviceClass::AnyFunction:
-            return "AnyFunction";
-        case DeviceClass::DmaCapable:
-            return "DmaCapable";
-        case DeviceClass::NvmeController:
-            return "NvmeController";
-        case DeviceClass::VirtioNet:
-            return "VirtioNet";
-        case DeviceClass::VirtioBlk:
-            return "VirtioBlk";
+        case DeviceClass::AnyFunction: return "AnyFunction";
+        case DeviceClass::DmaCapable: return "DmaCapable";
+        case DeviceClass::NvmeController: return "NvmeController";
+        case DeviceClass::VirtioNet: return "VirtioNet";
+        case DeviceClass::VirtioBlk: return "VirtioBlk";
     }
     return "?";
 }
 
 const char* bar_mode_name(BarMode mode) {
     switch (mode) {
-        case BarMode::Direct:
-            return "direct";
-        case BarMode::Filtered:
-            return "filtered";
+        case BarMode::Direct: return "direct";
+        case BarMode::Filtered: return "filtered";
     }
     return "?";
 }
 
 const char* dma_backend_name(DmaBackend backend) {
     switch (backend) {
-        case DmaBackend::Auto:
-            return "auto";
-        case DmaBackend::Bounce:
-            return "bounce";
-        case DmaBackend::Iommu:
-            return "iommu";
+        case DmaBackend::Auto: return "auto";
+        case DmaBackend::Bounce: return "bounce";
+        case DmaBackend::Iommu: return "iommu";
     }
     return "?";
 }

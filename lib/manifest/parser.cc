@@ -158,25 +158,13 @@ class Found {
 public:
     explicit Found(const Token& t) {
         switch (t.kind) {
-            case TokenKind::Word:
-                format(m_buf, sizeof(m_buf), "'%s'", Quote(t).str());
-                break;
-            case TokenKind::String:
-                format(m_buf, sizeof(m_buf), "\"%s\"", Quote(t).str());
-                break;
-            case TokenKind::Equals:
-                format(m_buf, sizeof(m_buf), "'='");
-                break;
-            case TokenKind::Open:
-                format(m_buf, sizeof(m_buf), "'['");
-                break;
-            case TokenKind::Close:
-                format(m_buf, sizeof(m_buf), "']'");
-                break;
+            case TokenKind::Word: format(m_buf, sizeof(m_buf), "'%s'", Quote(t).str()); break;
+            case TokenKind::String: format(m_buf, sizeof(m_buf), "\"%s\"", Quote(t).str()); break;
+            case TokenKind::Equals: format(m_buf, sizeof(m_buf), "'='"); break;
+            case TokenKind::Open: format(m_buf, sizeof(m_buf), "'['"); break;
+            case TokenKind::Close: format(m_buf, sizeof(m_buf), "']'"); break;
             case TokenKind::End:
-            case TokenKind::Bad:
-                format(m_buf, sizeof(m_buf), "the end of the line");
-                break;
+            case TokenKind::Bad: format(m_buf, sizeof(m_buf), "the end of the line"); break;
         }
     }
     const char* str() const { return m_buf; }
@@ -208,19 +196,12 @@ Number parse_number(const char* s, u32 n, bool size_suffix, u64& out) {
     if (n > 0) {
         switch (s[n - 1]) {
             case 'K':
-            case 'k':
-                shift = 10;
-                break;
+            case 'k': shift = 10; break;
             case 'M':
-            case 'm':
-                shift = 20;
-                break;
+            case 'm': shift = 20; break;
             case 'G':
-            case 'g':
-                shift = 30;
-                break;
-            default:
-                break;
+            case 'g': shift = 30; break;
+            default: break;
         }
         if (shift != 0) body--;
     }
@@ -331,17 +312,14 @@ private:
                 else
                     error(t.column, "unexpected byte 0x%02x outside a string or comment", c);
                 return;
-            case BadReason::UnterminatedString:
-                error(t.column, "unterminated string: no closing '\"'");
-                return;
+            case BadReason::UnterminatedString: error(t.column, "unterminated string: no closing '\"'"); return;
             case BadReason::BadEscape:
                 if (printable)
                     error(t.column, "invalid escape '\\%c' in string; only \\\" and \\\\ are allowed", c);
                 else
                     error(t.column, "invalid escape in string; only \\\" and \\\\ are allowed");
                 return;
-            case BadReason::None:
-                break;
+            case BadReason::None: break;
         }
         error(t.column, "unexpected %s", Found(t).str());
     }
@@ -432,14 +410,10 @@ private:
         LineLexer lx(s, length);
         const Token t = lx.next();
         switch (t.kind) {
-            case TokenKind::End:
-                return;  // blank or comment
-            case TokenKind::Open:
-                return header_line(lx);
-            case TokenKind::Word:
-                return key_line(lx, t);
-            default:
-                return unexpected(t, "expected [kind name] or key = value, found %s", Found(t).str());
+            case TokenKind::End: return;  // blank or comment
+            case TokenKind::Open: return header_line(lx);
+            case TokenKind::Word: return key_line(lx, t);
+            default: return unexpected(t, "expected [kind name] or key = value, found %s", Found(t).str());
         }
     }
 
@@ -472,7 +446,8 @@ private:
         while (k < kEntryKindCount && !span_equals(kind.text, kind.length, kEntryKindNames[k])) k++;
         if (k == kEntryKindCount)
             return error(kind.column,
-                         "unknown section kind '%s'; expected endpoint, notification, memory, console, resource, devices, manifest, process or provider",
+                         "unknown section kind '%s'; expected endpoint, notification, memory, console, resource, "
+                         "devices, manifest, process or provider",
                          Quote(kind).str());
         if (!check_name(name, "name")) return;
         Declared d;
@@ -592,44 +567,25 @@ private:
         v.key = key;
         if (!read_value(lx, info, v)) return;
         switch (static_cast<Key>(k)) {
-            case Key::Size:
-                return on_size(v);
-            case Key::Module:
-                return on_module(v);
-            case Key::Priority:
-                return on_priority(v);
-            case Key::Args:
-                return on_args(v);
-            case Key::Restart:
-                return on_restart(v);
-            case Key::RestartLimit:
-                return on_restart_limit(v);
-            case Key::RestartBackoffMs:
-                return on_restart_backoff(v);
-            case Key::KernelMemory:
-                return on_kernel_memory(v);
-            case Key::Cap:
-                return on_cap(v);
-            case Key::Supervise:
-                return on_supervise(v);
-            case Key::Match:
-                return on_match(v);
-            case Key::Pci:
-                return on_pci(v);
-            case Key::Vendor:
-                return on_vendor(v);
-            case Key::Device:
-                return on_device(v);
-            case Key::Bar:
-                return on_bar(v);
-            case Key::Vectors:
-                return on_vectors(v);
-            case Key::DmaPool:
-                return on_dma_pool(v);
-            case Key::Backend:
-                return on_backend(v);
-            case Key::Serve:
-                return on_serve(v);
+            case Key::Size: return on_size(v);
+            case Key::Module: return on_module(v);
+            case Key::Priority: return on_priority(v);
+            case Key::Args: return on_args(v);
+            case Key::Restart: return on_restart(v);
+            case Key::RestartLimit: return on_restart_limit(v);
+            case Key::RestartBackoffMs: return on_restart_backoff(v);
+            case Key::KernelMemory: return on_kernel_memory(v);
+            case Key::Cap: return on_cap(v);
+            case Key::Supervise: return on_supervise(v);
+            case Key::Match: return on_match(v);
+            case Key::Pci: return on_pci(v);
+            case Key::Vendor: return on_vendor(v);
+            case Key::Device: return on_device(v);
+            case Key::Bar: return on_bar(v);
+            case Key::Vectors: return on_vectors(v);
+            case Key::DmaPool: return on_dma_pool(v);
+            case Key::Backend: return on_backend(v);
+            case Key::Serve: return on_serve(v);
         }
     }
 
@@ -737,10 +693,8 @@ private:
     bool number(const Token& t, const char* what, bool size, u64& out) {
         if (t.kind != TokenKind::Word) return error(t.column, "%s takes a number, not a string", what), false;
         switch (parse_number(t.text, t.length, size, out)) {
-            case Number::Ok:
-                return true;
-            case Number::Invalid:
-                return error(t.column, "invalid number '%s' for %s", Quote(t).str(), what), false;
+            case Number::Ok: return true;
+            case Number::Invalid: return error(t.column, "invalid number '%s' for %s", Quote(t).str(), what), false;
             case Number::Overflow:
                 return error(t.column, "number '%s' is too large (more than 64 bits)", Quote(t).str()), false;
             case Number::SuffixNotAllowed:

@@ -168,10 +168,10 @@ Status io_status(u16 status) {
             break;
         case kSctCommandSpecific:
             switch (sc) {
-                case 0x15: return Status::NoSpace;   // namespace insufficient capacity
+                case 0x15: return Status::NoSpace;          // namespace insufficient capacity
                 case 0x80: return Status::InvalidArgument;  // conflicting attributes
                 case 0x81: return Status::BadChecksum;      // invalid protection information
-                case 0x82: return Status::ReadOnly;  // write to read only range
+                case 0x82: return Status::ReadOnly;         // write to read only range
             }
             break;
         case kSctMediaError:
@@ -187,8 +187,8 @@ Status io_status(u16 status) {
             break;
         case kSctPath:
             switch (sc) {
-                case 0x03:                        // asymmetric access transition
-                case 0x71: return Status::Busy;   // aborted by host
+                case 0x03:                       // asymmetric access transition
+                case 0x71: return Status::Busy;  // aborted by host
             }
             break;
     }

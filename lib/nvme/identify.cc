@@ -37,7 +37,8 @@ namespace {
 const u8* lba_format(const u8* data, u8 index) { return data + 128 + 4 * u32{index}; }
 
 bool lba_formats_agree(const u8* data, u8 a, u8 b) {
-    return get_u16(lba_format(data, a)) == get_u16(lba_format(data, b)) && lba_format(data, a)[2] == lba_format(data, b)[2];
+    return get_u16(lba_format(data, a)) == get_u16(lba_format(data, b)) &&
+           lba_format(data, a)[2] == lba_format(data, b)[2];
 }
 
 // The in-use format's index. FLBAS bits 3:0 are its low 4 bits; since NVMe

@@ -12,14 +12,14 @@ inline constexpr u32 kIdentifyBytes = 4096;
 
 // Identify Controller (CNS 01h).
 struct ControllerInfo {
-    char serial[21];    // SN, bytes 23:04, padding dropped
-    char model[41];     // MN, bytes 63:24
-    char firmware[9];   // FR, bytes 71:64
-    u8 mdts;            // byte 77: max transfer = 2^mdts pages of CAP.MPSMIN; 0 = no limit
-    u16 oacs;           // bytes 257:256, optional admin commands
-    u32 nn;             // bytes 519:516, number of namespaces (highest NSID)
-    u16 oncs;           // bytes 521:520, optional NVM commands
-    u8 vwc;             // byte 525, volatile write cache
+    char serial[21];   // SN, bytes 23:04, padding dropped
+    char model[41];    // MN, bytes 63:24
+    char firmware[9];  // FR, bytes 71:64
+    u8 mdts;           // byte 77: max transfer = 2^mdts pages of CAP.MPSMIN; 0 = no limit
+    u16 oacs;          // bytes 257:256, optional admin commands
+    u32 nn;            // bytes 519:516, number of namespaces (highest NSID)
+    u16 oncs;          // bytes 521:520, optional NVM commands
+    u8 vwc;            // byte 525, volatile write cache
 };
 inline constexpr u16 kOacsDoorbellBufferConfig = 1u << 8;
 inline constexpr u16 kOncsDsm = 1u << 2;
@@ -34,10 +34,10 @@ u64 max_transfer_bytes(u8 mdts, u64 cap);
 
 // Identify Namespace (CNS 00h), the in-use LBA format only.
 struct NamespaceInfo {
-    u64 blocks;       // NSZE: size in logical blocks
-    u8 lba_shift;     // LBADS of the format FLBAS selects: log2 of the block size
-    u16 metadata;     // MS of that format (bytes of metadata per block)
-    bool extended;    // FLBAS bit 4: metadata transferred inside the data buffer
+    u64 blocks;     // NSZE: size in logical blocks
+    u8 lba_shift;   // LBADS of the format FLBAS selects: log2 of the block size
+    u16 metadata;   // MS of that format (bytes of metadata per block)
+    bool extended;  // FLBAS bit 4: metadata transferred inside the data buffer
 };
 
 // The namespace's in-use format.

@@ -13,8 +13,8 @@
 // memory (DESIGN §4).
 #pragma once
 
-#include "util/result.h"
 #include "util/page.h"
+#include "util/result.h"
 #include "util/types.h"
 
 namespace nvme {

@@ -37,7 +37,8 @@ void QueuePair::stash(const Cqe& entry, u16 cid) {
     // Room by construction: only an id that was outstanding enters, once,
     // and there are at most kMaxEntries ids.
     set_bit(m_completed, cid, true);
-    m_stash[(m_stash_first + m_stash_count) % kMaxEntries] = abi::NvmeCompletion{entry.dw0, cid, cqe_status_code(entry)};
+    m_stash[(m_stash_first + m_stash_count) % kMaxEntries] =
+        abi::NvmeCompletion{entry.dw0, cid, cqe_status_code(entry)};
     m_stash_count++;
 }
 
@@ -55,8 +56,10 @@ Result<void> QueuePair::start_internal(const Sqe& command) {
 }
 
 void QueuePair::abandon_internal() {
-    if (m_internal == Internal::Waiting) m_internal = Internal::Lost;
-    else if (m_internal == Internal::Answered) m_internal = Internal::Idle;  // it came after all
+    if (m_internal == Internal::Waiting)
+        m_internal = Internal::Lost;
+    else if (m_internal == Internal::Answered)
+        m_internal = Internal::Idle;  // it came after all
 }
 
 QueuePair::IdState QueuePair::id_state(u16 cid) const {

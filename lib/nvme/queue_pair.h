@@ -101,10 +101,10 @@ public:
         u16 list_pages;  // PRP list pages (I/O queues; 0..kMaxListPages)
     };
     struct Memory {
-        Sqe* sq;                  // sq_entries entries: only this class writes them
-        const volatile Cqe* cq;   // cq_entries entries: the device writes them
-        u64* lists;               // list_pages pages of 512 entries (null when none)
-        u64 lists_device_address; // where the device sees lists[0]
+        Sqe* sq;                   // sq_entries entries: only this class writes them
+        const volatile Cqe* cq;    // cq_entries entries: the device writes them
+        u64* lists;                // list_pages pages of 512 entries (null when none)
+        u64 lists_device_address;  // where the device sees lists[0]
     };
 
     // Before any other call. InvalidArgument for an impossible shape or
@@ -198,8 +198,10 @@ private:
     u16 internal_id() const { return static_cast<u16>(m_entries - 1); }
     static bool bit(const u64* map, u16 i) { return map[i / 64] >> (i % 64) & 1; }
     static void set_bit(u64* map, u16 i, bool on) {
-        if (on) map[i / 64] |= u64{1} << (i % 64);
-        else map[i / 64] &= ~(u64{1} << (i % 64));
+        if (on)
+            map[i / 64] |= u64{1} << (i % 64);
+        else
+            map[i / 64] &= ~(u64{1} << (i % 64));
     }
     Result<u16> take_list_page() {
         if (!m_list_free) return Status::Busy;
@@ -304,7 +306,7 @@ template <QueueHost Host>
     const QueueKind kind = is_admin() ? QueueKind::Admin : QueueKind::Io;
     // Inlined (as are plan() and the owner's calls): under TCG every call's
     // return is an indirect jump the translator must look up.
-    auto check = [&](const abi::NvmeCommand& c) __attribute__((always_inline)) -> Result<Data> {
+    auto check = [&](const abi::NvmeCommand& c) __attribute__((always_inline))->Result<Data> {
         // Free means neither at the device nor waiting in the stash: an id
         // is reusable only once its completion was taken.
         if (c.cid >= provider_ids() || bit(m_outstanding, c.cid) || bit(m_completed, c.cid) || bit(batch_ids, c.cid))

@@ -49,21 +49,16 @@ Result<Bar> decode_bar(u32 original_low, u32 original_high, u32 sized_low, u32 s
             if (address & (size - 1)) return Status::Malformed;
             return Bar{BarKind::Mem64, prefetchable, address, size};
         }
-        default:
-            return Status::Malformed;  // 11b: reserved
+        default: return Status::Malformed;  // 11b: reserved
     }
 }
 
 const char* bar_kind_name(BarKind kind) {
     switch (kind) {
-        case BarKind::None:
-            return "none";
-        case BarKind::Io:
-            return "io";
-        case BarKind::Mem32:
-            return "mem32";
-        case BarKind::Mem64:
-            return "mem64";
+        case BarKind::None: return "none";
+        case BarKind::Io: return "io";
+        case BarKind::Mem32: return "mem32";
+        case BarKind::Mem64: return "mem64";
     }
     return "unknown";
 }

@@ -25,12 +25,9 @@ Result<u16> capabilities_pointer_offset(ByteView cfg) {
     const u8 raw_type = TRY(cfg.read_le<u8>(kHeaderTypeOffset));
     switch (raw_type & kHeaderTypeMask) {
         case kHeaderTypeEndpoint:
-        case kHeaderTypeBridge:
-            return kCapabilitiesPointerOffset;
-        case kHeaderTypeCardbus:
-            return kCardbusCapabilitiesPointerOffset;
-        default:
-            return Status::Unsupported;
+        case kHeaderTypeBridge: return kCapabilitiesPointerOffset;
+        case kHeaderTypeCardbus: return kCardbusCapabilitiesPointerOffset;
+        default: return Status::Unsupported;
     }
 }
 

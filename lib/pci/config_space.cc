@@ -21,9 +21,7 @@ Result<FunctionHeader> parse_header(ByteView cfg) {
     h.multifunction = (raw_type & kHeaderTypeMultifunction) != 0;
 
     switch (h.header_type) {
-        case kHeaderTypeEndpoint:
-            h.bar_count = kType0BarCount;
-            break;
+        case kHeaderTypeEndpoint: h.bar_count = kType0BarCount; break;
         case kHeaderTypeBridge:
             h.bar_count = kType1BarCount;
             h.secondary_bus = TRY(cfg.read_le<u8>(kSecondaryBusOffset));

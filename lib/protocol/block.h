@@ -105,12 +105,12 @@ struct BlockStatusReply {  // Detach, Ping, refusals (an unknown op: InvalidArgu
 static_assert(sizeof(BlockStatusReply) == 4);
 
 struct BlockInfo {
-    u64 blocks;          // device size in blocks
-    u32 block_size;      // bytes: 512 or 4096 (whatever the namespace is formatted with)
-    u32 max_transfer;    // bytes one device command moves (requests larger are split)
-    u32 nsid;            // NVMe namespace id
-    u32 flags;           // kBlock*
-    u32 device_count;    // how many devices this provider serves
+    u64 blocks;        // device size in blocks
+    u32 block_size;    // bytes: 512 or 4096 (whatever the namespace is formatted with)
+    u32 max_transfer;  // bytes one device command moves (requests larger are split)
+    u32 nsid;          // NVMe namespace id
+    u32 flags;         // kBlock*
+    u32 device_count;  // how many devices this provider serves
     u32 reserved;
 };
 static_assert(sizeof(BlockInfo) <= 64);
@@ -127,14 +127,14 @@ static_assert(sizeof(BlockIdentity) <= 64);
 enum class BlockRequestOp : u8 { Read = 1, Write = 2, Flush = 3, WriteZeroes = 4, Discard = 5 };
 
 struct BlockRequest {
-    u64 id;          // the consumer's; echoed in the completion
+    u64 id;  // the consumer's; echoed in the completion
     BlockRequestOp op;
     u8 reserved[3];
-    u32 device;      // index, as Info
+    u32 device;  // index, as Info
     u64 lba;
-    u32 blocks;      // 0 only for Flush
+    u32 blocks;  // 0 only for Flush
     u32 reserved2;
-    u64 offset;      // into the data buffer (Read/Write); block_size * blocks bytes from there
+    u64 offset;  // into the data buffer (Read/Write); block_size * blocks bytes from there
 };
 static_assert(sizeof(BlockRequest) == 40);
 
@@ -185,8 +185,8 @@ static_assert(offsetof(BlockRings, request) == 0 && offsetof(BlockRings, complet
               offsetof(BlockRings, requests) == 128 &&
               offsetof(BlockRings, completions) == 128 + 40 * kBlockRingEntries);
 // The two views of each ring.
-using BlockRequestProducer = ring::Producer<BlockRequest, kBlockRingEntries>;   // the consumer's
-using BlockRequestConsumer = ring::Consumer<BlockRequest, kBlockRingEntries>;   // the provider's
+using BlockRequestProducer = ring::Producer<BlockRequest, kBlockRingEntries>;        // the consumer's
+using BlockRequestConsumer = ring::Consumer<BlockRequest, kBlockRingEntries>;        // the provider's
 using BlockCompletionProducer = ring::Producer<BlockCompletion, kBlockRingEntries>;  // the provider's
 using BlockCompletionConsumer = ring::Consumer<BlockCompletion, kBlockRingEntries>;  // the consumer's
 constexpr u64 kBlockMaxDataBytes = 2ull << 20;

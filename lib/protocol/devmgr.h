@@ -40,18 +40,18 @@ struct DevmgrFunction {
     u8 bus, device, function;
     DevmgrBackend backend;
     u16 vendor, device_id;
-    u32 pid;       // the provider's, while running
+    u32 pid;  // the provider's, while running
     u32 restarts;
-    u16 windows;   // DeviceMmio windows granted
+    u16 windows;  // DeviceMmio windows granted
     DevmgrState state;
-    u8 remapping;  // abi::kRemapping*
-    u64 pool_bytes;    // DMA pool quota granted (0: none)
-    u32 pool_used_kib; // allocated from it now (kernel's count)
-    u16 vectors;       // MSI-X vectors granted
-    u8 dma_state;      // abi::kDma* of the function's grant now
+    u8 remapping;       // abi::kRemapping*
+    u64 pool_bytes;     // DMA pool quota granted (0: none)
+    u32 pool_used_kib;  // allocated from it now (kernel's count)
+    u16 vectors;        // MSI-X vectors granted
+    u8 dma_state;       // abi::kDma* of the function's grant now
     u8 reserved;
     char provider[16];
-    u32 refusals;      // refusal events attributed to the providers bound to it (every restart)
+    u32 refusals;  // refusal events attributed to the providers bound to it (every restart)
 };
 static_assert(sizeof(DevmgrFunction) <= 64);
 

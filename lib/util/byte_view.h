@@ -16,9 +16,7 @@ public:
     constexpr usize size() const { return m_size; }
 
     // True when [offset, offset+len) lies inside the view (overflow-safe).
-    constexpr bool contains(usize offset, usize len) const {
-        return offset <= m_size && len <= m_size - offset;
-    }
+    constexpr bool contains(usize offset, usize len) const { return offset <= m_size && len <= m_size - offset; }
 
     // Little-endian read of an unsigned integer of width sizeof(T).
     template <typename T>

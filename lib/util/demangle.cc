@@ -28,7 +28,8 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool skip_template_args(const char* s, usize len, usize& i) {
     int depth = 0;
     for (; i < len; i++) {
-        if (s[i] == 'I') depth++;
+        if (s[i] == 'I')
+            depth++;
         else if (s[i] == 'E' && --depth == 0) {
             i++;
             return true;
@@ -67,8 +68,10 @@ bool demangle(const char* s, usize len, char* out, usize cap) {
             constexpr char kAnon[] = "_GLOBAL__N_1";
             bool anonymous = n == sizeof kAnon - 1;
             for (usize k = 0; anonymous && k < n; k++) anonymous = s[i + k] == kAnon[k];
-            if (anonymous) w.put("(anonymous)", 11);
-            else w.put(s + i, n);
+            if (anonymous)
+                w.put("(anonymous)", 11);
+            else
+                w.put(s + i, n);
             last_start = i;
             last_len = n;
             i += n;
@@ -98,8 +101,10 @@ bool demangle(const char* s, usize len, char* out, usize cap) {
         if (i >= len || s[i] != 'E') return passthrough();
         i++;
     }
-    if (i < len && s[i] == 'v' && i + 1 == len) w.put("()", 2);
-    else if (i < len) w.put("(...)", 5);
+    if (i < len && s[i] == 'v' && i + 1 == len)
+        w.put("()", 2);
+    else if (i < len)
+        w.put("(...)", 5);
     w.finish();
     return true;
 }

@@ -84,9 +84,12 @@ usize format_into(Sink& out, const char* fmt, va_list ap) {
         p++;
         Spec spec;
         for (;; p++) {
-            if (*p == '-') spec.left = true;
-            else if (*p == '0') spec.zero = true;
-            else break;
+            if (*p == '-')
+                spec.left = true;
+            else if (*p == '0')
+                spec.zero = true;
+            else
+                break;
         }
         if (*p == '*') {
             spec.width = va_arg(ap, int);
@@ -106,10 +109,14 @@ usize format_into(Sink& out, const char* fmt, va_list ap) {
         }
         int length = 0;  // 0 int, 1 long, 2 long long, -1 short, -2 char, 3 size_t
         for (;; p++) {
-            if (*p == 'l') length = length == 1 ? 2 : 1;
-            else if (*p == 'h') length = length == -1 ? -2 : -1;
-            else if (*p == 'z') length = 3;
-            else break;
+            if (*p == 'l')
+                length = length == 1 ? 2 : 1;
+            else if (*p == 'h')
+                length = length == -1 ? -2 : -1;
+            else if (*p == 'z')
+                length = 3;
+            else
+                break;
         }
         auto take_signed = [&]() -> i64 {
             switch (length) {

@@ -95,8 +95,7 @@ public:
     RefPtr(RefPtr&& o) : m_ptr(o.leak()) {}
     // A reference to a derived class is one to its base.
     template <typename U>
-        requires std::is_convertible_v<U*, T*>
-    RefPtr(RefPtr<U, Release>&& o) : m_ptr(o.leak()) {}
+    requires std::is_convertible_v<U*, T*> RefPtr(RefPtr<U, Release>&& o) : m_ptr(o.leak()) {}
     RefPtr& operator=(RefPtr&& o) {
         if (this != &o) {
             T* old = m_ptr;

@@ -57,9 +57,9 @@ private:
 
 // TRY(expr): evaluates a Result; on error returns its Status from the
 // enclosing function, otherwise yields the value.
-#define TRY(expr)                                     \
-    ({                                                \
-        auto _try_result = (expr);                    \
+#define TRY(expr)                                           \
+    ({                                                      \
+        auto _try_result = (expr);                          \
         if (!_try_result.ok()) return _try_result.status(); \
-        _try_result.release_value();                  \
+        _try_result.release_value();                        \
     })

@@ -14,21 +14,21 @@ enum class Status : i32 {
     NotFound,
     Unsupported,
     NoMemory,
-    Stale,            // handle names a closed or reused slot
-    Revoked,          // handle's grant was revoked
+    Stale,    // handle names a closed or reused slot
+    Revoked,  // handle's grant was revoked
     NoRights,
     QuotaExceeded,
     Busy,
     Timeout,
-    WrongType,        // handle names an object of a different type than the call needs
-    BadHandle,        // value can never be a handle (0, slot outside the space, generation 0)
-    NotOwner,         // the object belongs to another device, pool or queue than the call names
-    Forbidden,        // a policy allow-list refuses it (a broker opcode, a register)
-    TornDown,         // the device binding it belongs to was torn down (DESIGN §5)
-    DeviceError,      // the device failed or refused a command (no finer meaning known)
-    MediaError,       // the device could not read or write the medium (unrecovered read, write fault)
-    ReadOnly,         // the target is write protected
-    NoSpace,          // the device has no capacity left (thin provisioning)
+    WrongType,    // handle names an object of a different type than the call needs
+    BadHandle,    // value can never be a handle (0, slot outside the space, generation 0)
+    NotOwner,     // the object belongs to another device, pool or queue than the call names
+    Forbidden,    // a policy allow-list refuses it (a broker opcode, a register)
+    TornDown,     // the device binding it belongs to was torn down (DESIGN §5)
+    DeviceError,  // the device failed or refused a command (no finer meaning known)
+    MediaError,   // the device could not read or write the medium (unrecovered read, write fault)
+    ReadOnly,     // the target is write protected
+    NoSpace,      // the device has no capacity left (thin provisioning)
 };
 // The highest value: tables indexed by Status size themselves with it.
 inline constexpr Status kLastStatus = Status::NoSpace;

@@ -276,8 +276,7 @@ struct Harness {
                 const auto& [s, raw] = model.history[k % model.history.size()];
                 return {mode % 8 == 5 ? s : (mode >> 3) % kSpaces, raw};
             }
-            case 7:
-                return {(mode >> 3) % kSpaces, in.word()};
+            case 7: return {(mode >> 3) % kSpaces, in.word()};
             default: {
                 if (model.caps.empty()) break;
                 auto it = model.caps.begin();
@@ -294,14 +293,10 @@ struct Harness {
         const u8 mode = in.byte();
         switch (mode % 8) {
             case 0:
-            case 1:
-                return kSameRights;
-            case 2:
-                return in.word();  // usually invalid
-            case 3:
-                return kRightsAll;
-            default:
-                return rights_bits(in);
+            case 1: return kSameRights;
+            case 2: return in.word();  // usually invalid
+            case 3: return kRightsAll;
+            default: return rights_bits(in);
         }
     }
     // Two bytes masked to the defined rights.
@@ -505,41 +500,23 @@ struct Harness {
             const u8 op = in.byte();
             switch (op % 16) {
                 case 0:
-                case 1:
-                    op_install(in);
-                    break;
+                case 1: op_install(in); break;
                 case 2:
-                case 3:
-                    op_lookup(in);
-                    break;
-                case 4:
-                    op_derive(in, true, false);
-                    break;
+                case 3: op_lookup(in); break;
+                case 4: op_derive(in, true, false); break;
                 case 5:
-                case 6:
-                    op_derive(in, false, false);
-                    break;
-                case 7:
-                    op_derive(in, false, true);
-                    break;
-                case 8:
-                    op_move(in);
-                    break;
+                case 6: op_derive(in, false, false); break;
+                case 7: op_derive(in, false, true); break;
+                case 8: op_move(in); break;
                 case 9:
-                case 10:
-                    op_close(in);
-                    break;
+                case 10: op_close(in); break;
                 case 11:
-                case 12:
-                    op_revoke(in);
-                    break;
+                case 12: op_revoke(in); break;
                 case 13:
                     // Rare: process death empties a space.
                     if ((op >> 4) < 2) op_close_all(in.byte() % kSpaces);
                     break;
-                default:
-                    check_enumerate(in.byte() % kSpaces, in.byte());
-                    break;
+                default: check_enumerate(in.byte() % kSpaces, in.byte()); break;
             }
             check_releases();
             check_state();

@@ -243,8 +243,7 @@ struct Harness {
             case 6:
                 if (!history.empty()) return history[k % history.size()];
                 break;
-            case 7:
-                return static_cast<u32>(in.bytes(4));
+            case 7: return static_cast<u32>(in.bytes(4));
             default: {
                 std::vector<u32> live;
                 model.for_live([&](int, const MEntry& e) { live.push_back(e.id); });
@@ -258,29 +257,20 @@ struct Harness {
     static u64 pick_address(Reader& in) {
         const u8 mode = in.byte();
         switch (mode % 8) {
-            case 0:
-                return in.bytes(8);  // anywhere
-            case 1:
-                return ~u64{0} - in.bytes(2);  // near the top
-            case 2:
-                return in.bytes(1);  // near zero
-            default:
-                return in.bytes(2) << 12;  // page-aligned, often overlapping
+            case 0: return in.bytes(8);            // anywhere
+            case 1: return ~u64{0} - in.bytes(2);  // near the top
+            case 2: return in.bytes(1);            // near zero
+            default: return in.bytes(2) << 12;     // page-aligned, often overlapping
         }
     }
     static u64 pick_bytes(Reader& in) {
         const u8 mode = in.byte();
         switch (mode % 8) {
-            case 0:
-                return 0;
-            case 1:
-                return in.bytes(8);
-            case 2:
-                return ~u64{0} - in.bytes(1);
-            case 3:
-                return in.bytes(1);
-            default:
-                return (in.bytes(1) % 16 + 1) << 12;
+            case 0: return 0;
+            case 1: return in.bytes(8);
+            case 2: return ~u64{0} - in.bytes(1);
+            case 3: return in.bytes(1);
+            default: return (in.bytes(1) % 16 + 1) << 12;
         }
     }
 
@@ -459,35 +449,27 @@ struct Harness {
                 case 0:
                 case 1:
                 case 2:
-                case 3:
-                    op_add(in);
-                    break;
+                case 3: op_add(in); break;
                 case 4:
                 case 5:
-                case 6:
-                    op_hold(in);
-                    break;
+                case 6: op_hold(in); break;
                 case 7:
-                case 8:
-                    op_unhold(in);
-                    break;
+                case 8: op_unhold(in); break;
                 case 9:
                 case 10:
-                case 11:
-                    op_release(in);
-                    break;
+                case 11: op_release(in); break;
                 case 12:
                     // Rare, they end the device's life (stop first, as a
                     // teardown waiting for a slow reset does).
-                    if ((op >> 4) < 2) op_quiesce();
-                    else if ((op >> 4) < 4) op_stop();
+                    if ((op >> 4) < 2)
+                        op_quiesce();
+                    else if ((op >> 4) < 4)
+                        op_stop();
                     break;
                 case 13:
                     if ((op >> 4) < 2) op_quarantine();
                     break;
-                case 14:
-                    op_covers(in);
-                    break;
+                case 14: op_covers(in); break;
                 default:
                     if ((op >> 4) < 2)
                         op_fill(in);

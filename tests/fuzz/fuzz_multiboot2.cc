@@ -27,8 +27,7 @@ void check_map(const boot::MemoryMap& map, bool normalized) {
         check(r.length <= boot::MemoryMap::kMaxEnd - r.base);
         if (r.type == boot::RegionType::Usable) {
             usable += r.length;
-            if (normalized)
-                check(r.base % kPage == 0 && r.length % kPage == 0);
+            if (normalized) check(r.base % kPage == 0 && r.length % kPage == 0);
         }
         if (i > 0) {
             const boot::MemoryRange p = map.range(i - 1);

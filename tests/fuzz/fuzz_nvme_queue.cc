@@ -42,15 +42,14 @@ const fake_nvme::Buffer kBufferTable[kBuffers] = {
 // Does [address, address + bytes) lie in one of the buffers?
 bool in_buffers(u64 address, u64 bytes) {
     for (const auto& b : kBufferTable)
-        if (address >= b.device_address && bytes <= b.size && address - b.device_address <= b.size - bytes)
-            return true;
+        if (address >= b.device_address && bytes <= b.size && address - b.device_address <= b.size - bytes) return true;
     return false;
 }
 
 struct Model {
-    std::set<u16> owed;        // submitted, completion not yet handed to the provider
-    std::set<u16> with_hold;   // of those, the ones that named a buffer
-    std::set<u16> answered;    // ids the device has answered at least once (for late duplicates)
+    std::set<u16> owed;       // submitted, completion not yet handed to the provider
+    std::set<u16> with_hold;  // of those, the ones that named a buffer
+    std::set<u16> answered;   // ids the device has answered at least once (for late duplicates)
     bool internal_waiting = false;
     bool internal_answered = false;  // while waiting, the host consumed an entry that is the broker's answer
     bool internal_lost = false;
@@ -75,13 +74,13 @@ abi::NvmeCommand random_command(Input& in, bool admin, u16 entries) {
     c.cid = static_cast<u16>(in.byte() % (entries + 2));
     u8 kind = in.byte();
     if (admin) {
-        static const u8 ops[] = {nvme::kAdminIdentify, nvme::kAdminGetFeatures, nvme::kAdminSetFeatures,
-                                 nvme::kAdminGetLogPage, nvme::kAdminCreateSq, nvme::kAdminKeepAlive};
+        static const u8 ops[] = {nvme::kAdminIdentify,   nvme::kAdminGetFeatures, nvme::kAdminSetFeatures,
+                                 nvme::kAdminGetLogPage, nvme::kAdminCreateSq,    nvme::kAdminKeepAlive};
         c.opcode = ops[kind % sizeof ops];
         c.cdw10 = in.byte() % 8 == 0 ? in.u32_() : (kind & 0x10 ? nvme::kFeatureTemperatureThreshold : 1u);
     } else {
-        static const u8 ops[] = {nvme::kIoRead, nvme::kIoWrite, nvme::kIoFlush, nvme::kIoDsm, nvme::kIoCompare,
-                                 nvme::kIoReservationRegister};
+        static const u8 ops[] = {nvme::kIoRead, nvme::kIoWrite,   nvme::kIoFlush,
+                                 nvme::kIoDsm,  nvme::kIoCompare, nvme::kIoReservationRegister};
         c.opcode = ops[kind % sizeof ops];
         c.nsid = in.byte() % 5;
         c.cdw12 = in.byte() % 4 == 0 ? in.u16_() : in.byte() % 16;
@@ -100,7 +99,7 @@ abi::NvmeCommand random_command(Input& in, bool admin, u16 entries) {
 
 void check_fetched(const fake_nvme::Controller& dev, const nvme::Sqe& e, u16 broker_id, bool admin) {
     check(e.mptr == 0);
-    check((e.cdw0 & 0xff00u) == 0);  // FUSE 0, PSDT PRP
+    check((e.cdw0 & 0xff00u) == 0);                            // FUSE 0, PSDT PRP
     if (admin && nvme::cdw0_cid(e.cdw0) == broker_id) return;  // the broker's own: its addresses, not the provider's
     if (e.prp1) check(in_buffers(e.prp1, 1));
     u64 lists = fake_nvme::Controller::kListsDeviceAddress;
@@ -189,10 +188,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 e.prp1 = 0x5000;
                 auto r = dev->qp.start_internal(e);
                 trace("start internal: %s", status_name(r.ok() ? Status::Ok : r.status()));
-                if (!admin) check(r.status() == Status::WrongType);
-                else if (m.internal_lost) check(r.status() == Status::Timeout);
-                else if (m.internal_waiting) check(r.status() == Status::Busy);
-                else check(r.ok());
+                if (!admin)
+                    check(r.status() == Status::WrongType);
+                else if (m.internal_lost)
+                    check(r.status() == Status::Timeout);
+                else if (m.internal_waiting)
+                    check(r.status() == Status::Busy);
+                else
+                    check(r.ok());
                 if (r.ok()) m.internal_waiting = true;
                 break;
             }
@@ -253,7 +256,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 trace("device garbage cid %u sq %u", e.cid, e.sq_id);
                 break;
             }
-            case 11:  // the controller was reset and confirmed stopped
+            case 11:                       // the controller was reset and confirmed stopped
                 if (in.byte() % 8) break;  // rarely
                 dev->qp.release_all(dev->host);
                 dev->fetched.clear();
@@ -261,8 +264,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 // Nothing is outstanding any more; the stashed completions
                 // stay owed (handed out by the next complete()).
                 for (auto it = m.owed.begin(); it != m.owed.end();) {
-                    if (dev->qp.id_state(*it) == nvme::QueuePair::IdState::Free) it = m.owed.erase(it);
-                    else ++it;
+                    if (dev->qp.id_state(*it) == nvme::QueuePair::IdState::Free)
+                        it = m.owed.erase(it);
+                    else
+                        ++it;
                 }
                 m.with_hold.clear();
                 break;

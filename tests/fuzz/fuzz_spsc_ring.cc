@@ -109,7 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             case 3: p_indices.head = lie(in, model_head_seen); break;  // the consumer's own index
             case 4: p_indices.tail = lie(in, model_tail); break;       // ours, scribbled over
-            case 5: {  // the consumer rewrites a slot
+            case 5: {                                                  // the consumer rewrites a slot
                 Entry junk{in.u32_(), in.u32_(), in.u32_()};
                 p_slots[in.byte() % kN] = junk;
                 break;
@@ -151,7 +151,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             case 9: c_indices.tail = lie(in, model_tail_seen); break;  // the producer's own index
             case 10: c_indices.head = lie(in, model_head); break;      // ours, scribbled over
-            default: {  // the producer writes a slot (published or not)
+            default: {                                                 // the producer writes a slot (published or not)
                 Entry junk{in.u32_(), in.u32_(), in.u32_()};
                 c_slots[in.byte() % kN] = junk;
                 break;

@@ -27,7 +27,6 @@ using fuzz_support::check;
 using fuzz_support::Input;
 using fuzz_support::trace;
 
-
 struct ModelChain {
     std::vector<virtio::Segment> segments;
     u64 writable = 0;
@@ -87,9 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 next_token += count;
                 break;
             }
-            case 2:
-                ring.publish();
-                break;
+            case 2: ring.publish(); break;
             case 3: {  // the device fetches what was published
                 for (auto& chain : device.fetch()) {
                     auto it = outstanding.find(chain.head);

@@ -76,9 +76,9 @@ public:
     nvme::QueuePair qp;
 
     // Device state.
-    u16 sq_head = 0;          // next SQ slot the device fetches
-    u16 cq_tail = 0;          // next CQ slot it posts to
-    bool cq_phase = true;     // the phase it posts with
+    u16 sq_head = 0;                 // next SQ slot the device fetches
+    u16 cq_tail = 0;                 // next CQ slot it posts to
+    bool cq_phase = true;            // the phase it posts with
     std::vector<nvme::Sqe> fetched;  // fetched, not yet answered, in order
     std::vector<nvme::Cqe> posted;   // every entry posted, in order (index = absolute CQ position)
 

@@ -802,7 +802,8 @@ TEST(AcpiDmar, AtsrCounted) {
 
 TEST(AcpiDmar, ManyScopesBeyondCapacity) {
     std::vector<Dev> devs;
-    for (u8 dev = 0; dev < acpi::kMaxDmarScopes + 4; dev++) devs.push_back({1, 0, static_cast<u8>(dev % 32), static_cast<u8>(dev / 32)});
+    for (u8 dev = 0; dev < acpi::kMaxDmarScopes + 4; dev++)
+        devs.push_back({1, 0, static_cast<u8>(dev % 32), static_cast<u8>(dev / 32)});
     auto r = acpi::parse_dmar(view(qemu_dmar(devs)));
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r.value().units[0].scope_count, acpi::kMaxDmarScopes);

@@ -1,9 +1,9 @@
+#include "util/args.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
-
-#include "util/args.h"
 
 namespace {
 
@@ -20,7 +20,7 @@ TEST(Args, KeysMatchAsWholeWords) {
     EXPECT_EQ(of("xtimeout_ms=5").number("timeout_ms", 30000), 30000u);
     EXPECT_EQ(of("timeout_msx=5").number("timeout_ms", 30000), 30000u);
     EXPECT_EQ(of("a=timeout_ms=5").number("timeout_ms", 30000), 30000u);  // inside a value
-    EXPECT_EQ(of("timeout_ms").number("timeout_ms", 30000), 30000u);       // no '='
+    EXPECT_EQ(of("timeout_ms").number("timeout_ms", 30000), 30000u);      // no '='
     EXPECT_EQ(of("xtimeout_ms=5 timeout_ms=7").number("timeout_ms", 30000), 7u);
     EXPECT_EQ(of("timeout_ms=5").number("timeout_ms", 30000), 5u);
     EXPECT_EQ(of("qd=4 timeout_ms=5 bs=512").number("timeout_ms", 0), 5u);

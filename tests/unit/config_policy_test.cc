@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "devices/config_policy.h"
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -9,8 +9,8 @@ using devices::config_read_reveals_address;
 TEST(ConfigPolicy, EndpointBarsAndRomAreRefused) {
     for (u16 off = 0x10; off < 0x28; off += 4) EXPECT_TRUE(config_read_reveals_address(0, nullptr, off, 4)) << off;
     EXPECT_TRUE(config_read_reveals_address(0, nullptr, 0x30, 4));
-    EXPECT_TRUE(config_read_reveals_address(0, nullptr, 0x12, 2));  // a half of BAR0
-    EXPECT_TRUE(config_read_reveals_address(0, nullptr, 0x27, 1));  // last byte of BAR5
+    EXPECT_TRUE(config_read_reveals_address(0, nullptr, 0x12, 2));     // a half of BAR0
+    EXPECT_TRUE(config_read_reveals_address(0, nullptr, 0x27, 1));     // last byte of BAR5
     EXPECT_TRUE(config_read_reveals_address(0x80, nullptr, 0x10, 4));  // multi-function bit does not matter
 }
 
@@ -50,10 +50,9 @@ TEST(ConfigPolicy, MsiMessageAddressIsRefusedDataIsNot) {
     EXPECT_TRUE(config_read_reveals_address(0, &msi, 0x56, 2));
     EXPECT_FALSE(config_read_reveals_address(0, &msi, 0x5C, 2));
     EXPECT_FALSE(config_read_reveals_address(0, &msi, 0x50, 4));  // header and message control
-    msi.upper_address_offset = 0;  // 32-bit MSI
+    msi.upper_address_offset = 0;                                 // 32-bit MSI
     EXPECT_FALSE(config_read_reveals_address(0, &msi, 0x58, 4));
 }
-
 
 // virtio's PCI configuration access capability reads BAR memory through
 // config space: a way around the MMIO read filter.
@@ -63,7 +62,7 @@ TEST(ConfigPolicy, VirtioPciCfgDataIsRefused) {
     EXPECT_TRUE(config_read_reveals_address(0, nullptr, 0x96, 2, 0x94));
     EXPECT_FALSE(config_read_reveals_address(0, nullptr, 0x90, 4, 0x94));  // the capability's length field
     EXPECT_FALSE(config_read_reveals_address(0, nullptr, 0x98, 4, 0x94));
-    EXPECT_FALSE(config_read_reveals_address(0, nullptr, 0x94, 4, 0));     // none
+    EXPECT_FALSE(config_read_reveals_address(0, nullptr, 0x94, 4, 0));  // none
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
+#include "util/demangle.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
-
-#include "util/demangle.h"
 
 namespace {
 

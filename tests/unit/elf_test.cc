@@ -21,7 +21,10 @@ struct Seg {
 std::vector<u8> build(const std::vector<Seg>& segs, u64 entry, usize file_size = 0x3000, u16 type = elf::kTypeExec) {
     std::vector<u8> f(file_size, 0);
     elf::FileHeader h{};
-    std::memcpy(h.ident, "\x7f" "ELF\x02\x01\x01", 7);
+    std::memcpy(h.ident,
+                "\x7f"
+                "ELF\x02\x01\x01",
+                7);
     h.type = type;
     h.machine = elf::kMachineX86_64;
     h.version = 1;
@@ -32,8 +35,8 @@ std::vector<u8> build(const std::vector<Seg>& segs, u64 entry, usize file_size =
     h.phnum = static_cast<u16>(segs.size());
     std::memcpy(f.data(), &h, sizeof h);
     for (usize i = 0; i < segs.size(); i++) {
-        elf::ProgramHeader p{segs[i].type, segs[i].flags, segs[i].offset, segs[i].vaddr, segs[i].vaddr,
-                             segs[i].filesz, segs[i].memsz, 0x1000};
+        elf::ProgramHeader p{segs[i].type,  segs[i].flags,  segs[i].offset, segs[i].vaddr,
+                             segs[i].vaddr, segs[i].filesz, segs[i].memsz,  0x1000};
         std::memcpy(f.data() + 64 + i * sizeof p, &p, sizeof p);
     }
     return f;
@@ -101,7 +104,8 @@ TEST(Elf, RefusesWithSpecificReasons) {
 
     auto bigfile = kTextData;
     bigfile[1].filesz = 0x6000;
-    EXPECT_EQ(refusal(build(bigfile, 0x401010, 0x9000), Status::Malformed), "segment file size exceeds its memory size");
+    EXPECT_EQ(refusal(build(bigfile, 0x401010, 0x9000), Status::Malformed),
+              "segment file size exceeds its memory size");
 
     auto interp = kTextData;
     interp.push_back({elf::kPfRead, 0x100, 0, 0x10, 0x10, elf::kPtInterp});

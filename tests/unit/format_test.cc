@@ -1,3 +1,5 @@
+#include "util/format.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdarg>
@@ -5,8 +7,6 @@
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include "util/format.h"
 
 namespace {
 

@@ -1,7 +1,8 @@
+#include "util/le_bytes.h"
+
 #include <gtest/gtest.h>
 
 #include "util/byte_view.h"
-#include "util/le_bytes.h"
 
 namespace {
 

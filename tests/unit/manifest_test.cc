@@ -400,7 +400,9 @@ TEST(ManifestSyntax, HeaderShapes) {
 
 TEST(ManifestSyntax, UnknownSectionKindSkipsItsBody) {
     const Parsed p = parse(framed("\n\n[daemon d]\nwhatever = 1\nmore nonsense \"\n"));
-    EXPECT_TRUE(only_error(p, 4, 2, "unknown section kind 'daemon'; expected endpoint, notification, memory, console, resource, devices, manifest, process"));
+    EXPECT_TRUE(only_error(p, 4, 2,
+                           "unknown section kind 'daemon'; expected endpoint, notification, memory, console, resource, "
+                           "devices, manifest, process"));
     expect_frame_loaded(p);
 }
 

@@ -231,34 +231,35 @@ TEST(NvmeCommand, IoStatusMapping) {
     };
     const Case cases[] = {
         {0x000, Status::Ok},
-        {0x001, Status::Unsupported},           // invalid opcode
-        {0x4002, Status::InvalidArgument},      // invalid field, DNR
-        {0x004, Status::DeviceError},           // data transfer error
-        {0x006, Status::DeviceError},           // internal error
-        {0x008, Status::Busy},                  // aborted: SQ deleted
-        {0x00B, Status::NotFound},              // invalid namespace
-        {0x020, Status::ReadOnly},              // namespace write protected
-        {0x4080, Status::OutOfBounds},          // LBA out of range, DNR
-        {0x081, Status::NoSpace},               // capacity exceeded
-        {0x082, Status::Busy},                  // namespace not ready
-        {0x083, Status::Forbidden},             // reservation conflict
-        {0x182, Status::ReadOnly},              // write to read only range
-        {0x181, Status::BadChecksum},           // invalid protection information
-        {0x280, Status::MediaError},            // write fault (QEMU: a failed host write)
-        {0x281, Status::MediaError},            // unrecovered read error (QEMU: a failed host read)
-        {0x6281, Status::MediaError},           // ... with More and DNR
-        {0x282, Status::BadChecksum},           // guard check
-        {0x285, Status::DeviceError},           // compare failure: not a medium fault
-        {0x286, Status::Forbidden},             // access denied
-        {0x287, Status::MediaError},            // deallocated or unwritten block
-        {0x303, Status::Busy},                  // ANA transition
-        {0x300, Status::DeviceError},           // internal path error
-        {0x7C3, Status::DeviceError},           // vendor specific
-        {0x017, Status::DeviceError},           // reserved code
-        {0x400, Status::DeviceError},           // reserved type
+        {0x001, Status::Unsupported},       // invalid opcode
+        {0x4002, Status::InvalidArgument},  // invalid field, DNR
+        {0x004, Status::DeviceError},       // data transfer error
+        {0x006, Status::DeviceError},       // internal error
+        {0x008, Status::Busy},              // aborted: SQ deleted
+        {0x00B, Status::NotFound},          // invalid namespace
+        {0x020, Status::ReadOnly},          // namespace write protected
+        {0x4080, Status::OutOfBounds},      // LBA out of range, DNR
+        {0x081, Status::NoSpace},           // capacity exceeded
+        {0x082, Status::Busy},              // namespace not ready
+        {0x083, Status::Forbidden},         // reservation conflict
+        {0x182, Status::ReadOnly},          // write to read only range
+        {0x181, Status::BadChecksum},       // invalid protection information
+        {0x280, Status::MediaError},        // write fault (QEMU: a failed host write)
+        {0x281, Status::MediaError},        // unrecovered read error (QEMU: a failed host read)
+        {0x6281, Status::MediaError},       // ... with More and DNR
+        {0x282, Status::BadChecksum},       // guard check
+        {0x285, Status::DeviceError},       // compare failure: not a medium fault
+        {0x286, Status::Forbidden},         // access denied
+        {0x287, Status::MediaError},        // deallocated or unwritten block
+        {0x303, Status::Busy},              // ANA transition
+        {0x300, Status::DeviceError},       // internal path error
+        {0x7C3, Status::DeviceError},       // vendor specific
+        {0x017, Status::DeviceError},       // reserved code
+        {0x400, Status::DeviceError},       // reserved type
     };
     for (const Case& c : cases)
-        EXPECT_EQ(nvme::io_status(c.field), c.want) << std::hex << "field 0x" << c.field << " -> " << status_name(nvme::io_status(c.field));
+        EXPECT_EQ(nvme::io_status(c.field), c.want)
+            << std::hex << "field 0x" << c.field << " -> " << status_name(nvme::io_status(c.field));
 }
 
 TEST(NvmeCommand, MayRetryFollowsDoNotRetry) {

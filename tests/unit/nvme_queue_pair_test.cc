@@ -19,8 +19,8 @@ using fake_nvme::Buffer;
 using fake_nvme::Controller;
 using IdState = nvme::QueuePair::IdState;
 
-constexpr u32 kBuf = 7;         // a buffer handle
-constexpr u32 kLedger = 41;     // its ledger entry
+constexpr u32 kBuf = 7;      // a buffer handle
+constexpr u32 kLedger = 41;  // its ledger entry
 constexpr u64 kBufAddress = 0x12340000;
 constexpr u64 kBufSize = 1u << 20;
 
@@ -239,8 +239,8 @@ TEST_F(QueuePairTest, WrongQueueUnknownAndDuplicateEntriesAreSkipped) {
     ASSERT_TRUE(submit(read(2, 1, 1)).ok());
     dev->fetch();
     dev->post_raw(dev->entry(1, 0, 0, /*sq_id=*/5));  // another queue's
-    dev->post_raw(dev->entry(9));                    // never issued
-    dev->post_raw(dev->entry(200));                  // beyond the queue
+    dev->post_raw(dev->entry(9));                     // never issued
+    dev->post_raw(dev->entry(200));                   // beyond the queue
     dev->answer_cid(1);
     dev->post_raw(dev->entry(1));  // a duplicate: late, after the real one
     dev->answer_cid(2);

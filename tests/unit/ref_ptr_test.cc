@@ -126,9 +126,7 @@ TEST(RefPtr, ShareOfNullIsNull) {
 TEST(RefPtr, ReleasePolicyDecidesWhenTheReferenceGoes) {
     Log log;
     auto* raw = new Counted(log);
-    {
-        auto held = util::RefPtr<Counted, Queue>::adopt(raw);
-    }
+    { auto held = util::RefPtr<Counted, Queue>::adopt(raw); }
     EXPECT_EQ(log.destroyed, 0);  // queued, not dropped
     ASSERT_EQ(Queue::count, 1);
     Queue::drain();

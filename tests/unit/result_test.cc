@@ -1,7 +1,7 @@
 // Result<T> and TRY (lib/util/result.h).
-#include <gtest/gtest.h>
-
 #include "util/result.h"
+
+#include <gtest/gtest.h>
 
 namespace {
 

@@ -4,11 +4,11 @@
 // slots rewritten after they were published — against which each view
 // reports Malformed, keeps its last good state and never reads or writes
 // outside its slots.
+#include "ring/spsc_ring.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
-
-#include "ring/spsc_ring.h"
 
 namespace {
 

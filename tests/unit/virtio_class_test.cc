@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "devices/virtio_class.h"
+
+#include <gtest/gtest.h>
 
 namespace {
 

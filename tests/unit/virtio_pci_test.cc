@@ -1,8 +1,8 @@
+#include "devices/virtio_pci.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
-
-#include "devices/virtio_pci.h"
 
 namespace {
 
@@ -13,13 +13,13 @@ std::vector<u8> virtio_config(u8 common_len = 16, u8 common_bar = 4) {
     std::vector<u8> c(256, 0);
     c[0x06] = 0x10;  // status: capability list
     c[0x34] = 0x40;
-    c[0x40] = 0x11, c[0x41] = 0x50;                              // MSI-X
+    c[0x40] = 0x11, c[0x41] = 0x50;                             // MSI-X
     c[0x50] = 0x09, c[0x51] = 0x60, c[0x52] = 20, c[0x53] = 2;  // notify cfg
     c[0x54] = 4;
     c[0x60] = 0x09, c[0x61] = 0x00, c[0x62] = common_len, c[0x63] = 1;  // common cfg
     c[0x64] = common_bar;
-    c[0x68] = 0x00;                  // offset 0
-    c[0x6c] = 0x38;                  // length 0x38
+    c[0x68] = 0x00;  // offset 0
+    c[0x6c] = 0x38;  // length 0x38
     return c;
 }
 
@@ -34,7 +34,8 @@ TEST(VirtioPci, FindsTheCommonConfiguration) {
 
 TEST(VirtioPci, RefusesShortOrBadCapabilitiesAndReportsAbsence) {
     auto short_cap = virtio_config(12);
-    EXPECT_EQ(devices::find_virtio_common_cfg(ByteView(short_cap.data(), short_cap.size())).status(), Status::Malformed);
+    EXPECT_EQ(devices::find_virtio_common_cfg(ByteView(short_cap.data(), short_cap.size())).status(),
+              Status::Malformed);
     auto bad_bar = virtio_config(16, 6);
     EXPECT_EQ(devices::find_virtio_common_cfg(ByteView(bad_bar.data(), bad_bar.size())).status(), Status::Malformed);
     auto none = virtio_config();
@@ -65,14 +66,14 @@ TEST(VirtioPci, FindsTheNotifyConfigurationWithItsMultiplier) {
     EXPECT_EQ(r.value().length, 0x1000u);
     EXPECT_EQ(r.value().notify_off_multiplier, 4u);
     auto short_cap = notify_config(16);  // a notify cap without room for its multiplier
-    EXPECT_EQ(devices::find_virtio_notify_cfg(ByteView(short_cap.data(), short_cap.size())).status(), Status::Malformed);
+    EXPECT_EQ(devices::find_virtio_notify_cfg(ByteView(short_cap.data(), short_cap.size())).status(),
+              Status::Malformed);
     EXPECT_EQ(devices::find_virtio_common_cfg(ByteView(c.data(), c.size())).status(), Status::NotFound);
 }
 
-
 TEST(VirtioPci, FindsPciCfgData) {
     auto c = virtio_config();
-    c[0x61] = 0x70;                                              // common cfg -> next
+    c[0x61] = 0x70;                                             // common cfg -> next
     c[0x70] = 0x09, c[0x71] = 0x00, c[0x72] = 20, c[0x73] = 5;  // PCI configuration access
     auto r = devices::find_virtio_pci_cfg_data(ByteView(c.data(), c.size()));
     ASSERT_TRUE(r.ok()) << status_name(r.status());

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "devices/window_policy.h"
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -54,7 +54,7 @@ TEST(WindowPolicy, AddressRegistersAreNeverDirect) {
     EXPECT_FALSE(devices::direct_window_allowed(nvme, 0, 0, 0x1000));
     EXPECT_FALSE(devices::direct_window_allowed(nvme, 0, 0, 0x2000));
     EXPECT_FALSE(devices::direct_window_allowed(nvme, 0, 0x1000, 0x1000));  // doorbells: the broker's
-    EXPECT_TRUE(devices::direct_window_allowed(nvme, 2, 0, 0x1000));       // another BAR
+    EXPECT_TRUE(devices::direct_window_allowed(nvme, 2, 0, 0x1000));        // another BAR
     // QEMU virtio: common configuration at BAR4 + 0, 0x38 bytes: its page is never direct.
     const auto virtio = devices::virtio_register_map(4, 0, 0x38);
     EXPECT_FALSE(devices::direct_window_allowed(virtio, 4, 0, 0x1000));
@@ -72,8 +72,7 @@ TEST(WindowPolicy, NvmeFilterDeniesAddressRegisters) {
     for (u64 off : {0x28ull, 0x2cull, 0x30ull, 0x34ull, 0x48ull, 0x50ull, 0x00ull, 0x08ull, 0x14ull, 0x1cull, 0x20ull,
                     0x24ull, 0x44ull, 0xe14ull, 0x1000ull, 0x1004ull, 0x1ffcull, 0x3ffcull})
         EXPECT_FALSE(devices::filtered_write_allowed(nvme, 0, off, 4)) << std::hex << off;
-    for (u64 off : {0x0cull, 0x10ull})
-        EXPECT_TRUE(devices::filtered_write_allowed(nvme, 0, off, 4)) << std::hex << off;
+    for (u64 off : {0x0cull, 0x10ull}) EXPECT_TRUE(devices::filtered_write_allowed(nvme, 0, off, 4)) << std::hex << off;
     EXPECT_FALSE(devices::filtered_write_allowed(nvme, 0, 0x0c, 8));    // 64-bit write over INTMS+INTMC
     EXPECT_FALSE(devices::filtered_write_allowed(nvme, 0, 0x1002, 4));  // misaligned
     EXPECT_FALSE(devices::filtered_write_allowed(nvme, 2, 0x1000, 4));  // not BAR0
@@ -86,25 +85,25 @@ TEST(WindowPolicy, VirtioFilterDeniesQueueAddressesAndEnable) {
     for (u64 off : {0x20ull, 0x24ull, 0x28ull, 0x2cull, 0x30ull, 0x34ull})
         EXPECT_FALSE(devices::filtered_write_allowed(v, 4, off, 4)) << std::hex << off;
     EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x20, 8));
-    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x1c, 2));  // queue_enable
-    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x04, 4));  // device_feature (read-only)
-    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x00, 4));   // device_feature_select
-    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x0c, 4));   // driver_feature
-    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x14, 1));   // device_status
-    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x16, 2));  // queue_select: the broker's
-    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x18, 2));  // queue_size: the broker's
-    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x1a, 2));  // queue_msix_vector: the broker's
-    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x10, 2));   // msix_config
-    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x14, 4));  // device_status with its neighbours
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x1c, 2));   // queue_enable
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x04, 4));   // device_feature (read-only)
+    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x00, 4));    // device_feature_select
+    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x0c, 4));    // driver_feature
+    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x14, 1));    // device_status
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x16, 2));   // queue_select: the broker's
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x18, 2));   // queue_size: the broker's
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x1a, 2));   // queue_msix_vector: the broker's
+    EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x10, 2));    // msix_config
+    EXPECT_FALSE(devices::filtered_write_allowed(v, 4, 0x14, 4));   // device_status with its neighbours
     EXPECT_TRUE(devices::filtered_write_allowed(v, 4, 0x3000, 2));  // a queue notify
 }
 
 TEST(WindowPolicy, VirtioDriverFeaturesTheBrokerCannotServeAreRefused) {
-    EXPECT_TRUE(devices::virtio_driver_features_allowed(1, 1));                 // VERSION_1
-    EXPECT_FALSE(devices::virtio_driver_features_allowed(1, 1u << 2));          // RING_PACKED (34)
-    EXPECT_FALSE(devices::virtio_driver_features_allowed(1, 1u | 1u << 6));     // NOTIFICATION_DATA (38)
-    EXPECT_TRUE(devices::virtio_driver_features_allowed(1, 1u | 1u << 3));      // IN_ORDER (35)
-    EXPECT_TRUE(devices::virtio_driver_features_allowed(0, 0xffffffffu));       // word 0: device features
+    EXPECT_TRUE(devices::virtio_driver_features_allowed(1, 1));              // VERSION_1
+    EXPECT_FALSE(devices::virtio_driver_features_allowed(1, 1u << 2));       // RING_PACKED (34)
+    EXPECT_FALSE(devices::virtio_driver_features_allowed(1, 1u | 1u << 6));  // NOTIFICATION_DATA (38)
+    EXPECT_TRUE(devices::virtio_driver_features_allowed(1, 1u | 1u << 3));   // IN_ORDER (35)
+    EXPECT_TRUE(devices::virtio_driver_features_allowed(0, 0xffffffffu));    // word 0: device features
 }
 
 // Finding: filtered windows were readable through their mapping, and ASQ,
@@ -146,21 +145,23 @@ TEST(WindowPolicy, VirtioQueueAddressesAreNeverRead) {
     // queue_notify_data/reset, admin queue index/count (virtio 1.3).
     for (u64 rel : {0x00ull, 0x04ull, 0x10ull, 0x14ull, 0x18ull, 0x1cull, 0x38ull, 0x3cull})
         EXPECT_TRUE(devices::filtered_read_allowed(v, 4, 0x800 + rel, 4)) << std::hex << rel;
-    EXPECT_TRUE(devices::filtered_read_allowed(v, 4, 0x800 + 0x18, 8));   // queue_size..notify_off: no address
-    EXPECT_TRUE(devices::filtered_read_allowed(v, 4, 0x20, 8));           // the same offsets, before the block
-    EXPECT_TRUE(devices::filtered_read_allowed(v, 2, 0x800 + 0x20, 8));   // another BAR
+    EXPECT_TRUE(devices::filtered_read_allowed(v, 4, 0x800 + 0x18, 8));  // queue_size..notify_off: no address
+    EXPECT_TRUE(devices::filtered_read_allowed(v, 4, 0x20, 8));          // the same offsets, before the block
+    EXPECT_TRUE(devices::filtered_read_allowed(v, 2, 0x800 + 0x20, 8));  // another BAR
 }
 
 TEST(WindowPolicy, FilteredWindowsWithAddressRegistersAreNotMappable) {
     const auto nvme = devices::nvme_register_map(0x4000);
-    EXPECT_FALSE(devices::filtered_map_allowed(nvme, 0, 0, 0x1000));      // ASQ..PMRMSC
+    EXPECT_FALSE(devices::filtered_map_allowed(nvme, 0, 0, 0x1000));  // ASQ..PMRMSC
     EXPECT_FALSE(devices::filtered_map_allowed(nvme, 0, 0, 0x2000));
     EXPECT_TRUE(devices::filtered_map_allowed(nvme, 0, 0x1000, 0x1000));  // doorbells only
     EXPECT_TRUE(devices::filtered_map_allowed(nvme, 2, 0, 0x1000));
     // virtio: the page holding the common configuration, wherever in it.
     EXPECT_FALSE(devices::filtered_map_allowed(devices::virtio_register_map(4, 0, 0x38), 4, 0, 0x1000));
-    EXPECT_FALSE(devices::filtered_map_allowed(devices::virtio_register_map(4, 0xfd0, 0x38), 4, 0, 0x1000));  // queue_desc and queue_driver
-    EXPECT_FALSE(devices::filtered_map_allowed(devices::virtio_register_map(4, 0xfd0, 0x38), 4, 0x1000, 0x1000));  // queue_device
+    EXPECT_FALSE(devices::filtered_map_allowed(devices::virtio_register_map(4, 0xfd0, 0x38), 4, 0,
+                                               0x1000));  // queue_desc and queue_driver
+    EXPECT_FALSE(devices::filtered_map_allowed(devices::virtio_register_map(4, 0xfd0, 0x38), 4, 0x1000,
+                                               0x1000));  // queue_device
     EXPECT_TRUE(devices::filtered_map_allowed(devices::virtio_register_map(4, 0, 0x38), 4, 0x1000, 0x3000));
     EXPECT_TRUE(devices::filtered_map_allowed(devices::RegisterMap{}, 0, 0, 0x1000));
     EXPECT_FALSE(devices::filtered_map_allowed(nvme, 0, ~0ull - 0xfff, 0x2000));  // wraps

@@ -8,8 +8,8 @@ namespace {
 // Every block starts with this header so free() needs no size.
 struct Header {
     u32 magic;
-    u32 size_class;  // index into kClasses, or kLarge
-    u32 handle;      // large blocks: the MemoryObject to close on free
+    u32 size_class;   // index into kClasses, or kLarge
+    u32 handle;       // large blocks: the MemoryObject to close on free
     u32 large_bytes;  // large blocks: bytes accounted
 };
 static_assert(sizeof(Header) == 16);
@@ -61,8 +61,10 @@ void* alloc(usize size) {
     for (usize cls = 0; cls < kClassCount; cls++) {
         if (need > kClasses[cls]) continue;
         void* block = g_free[cls];
-        if (block) g_free[cls] = g_free[cls]->next;
-        else block = carve(cls);
+        if (block)
+            g_free[cls] = g_free[cls]->next;
+        else
+            block = carve(cls);
         if (!block) return nullptr;
         auto* h = static_cast<Header*>(block);
         *h = Header{kMagic, static_cast<u32>(cls), 0, 0};

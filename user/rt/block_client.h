@@ -10,8 +10,8 @@
 // ring holds that many).
 #pragma once
 
-#include "protocol/block.h"
 #include "abi/ipc.h"
+#include "protocol/block.h"
 #include "rt/handle.h"
 #include "rt/service.h"
 #include "util/result.h"

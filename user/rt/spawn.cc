@@ -15,7 +15,8 @@ Result<Handle> spawn(u32 resource, const char* module, const Grant* grants, u32 
     req.priority = priority;
     req.handle_count = count;
     for (u32 i = 0; i < count; i++) {
-        for (u32 k = 0; grants[i].name[k] && k + 1 < abi::kHandleNameBytes; k++) req.handles[i].name[k] = grants[i].name[k];
+        for (u32 k = 0; grants[i].name[k] && k + 1 < abi::kHandleNameBytes; k++)
+            req.handles[i].name[k] = grants[i].name[k];
         req.handles[i].handle = grants[i].handle;
         req.handles[i].rights = grants[i].rights;
         if (grants[i].copy) req.copy_mask |= 1u << i;

@@ -9,7 +9,7 @@ namespace rt {
 struct Grant {
     const char* name;
     u32 handle;
-    bool copy;  // true: the child gets a derived copy; false: the handle moves
+    bool copy;       // true: the child gets a derived copy; false: the handle moves
     u32 rights = 0;  // copies only: the child's rights (a subset; 0 = the same)
 };
 

@@ -82,10 +82,14 @@ void Supervisor::run() {
         if (n.ok()) {
             for (u32 e = 0; e < n.value(); e++) {
                 u64 key = events[e].key;
-                if (key == kServiceKey) m_client.on_request(m_client.ctx);
-                else if (key == kReadyKey) m_client.on_ready(m_client.ctx);
-                else if (key >= kDirectoryKey) m_client.on_directory_request(m_client.ctx, static_cast<u32>(key - kDirectoryKey));
-                else on_death(static_cast<u32>(key));
+                if (key == kServiceKey)
+                    m_client.on_request(m_client.ctx);
+                else if (key == kReadyKey)
+                    m_client.on_ready(m_client.ctx);
+                else if (key >= kDirectoryKey)
+                    m_client.on_directory_request(m_client.ctx, static_cast<u32>(key - kDirectoryKey));
+                else
+                    on_death(static_cast<u32>(key));
             }
         }
         u64 now = clock_ns();
@@ -97,8 +101,10 @@ void Supervisor::run() {
             if (!c.retrying)
                 log("%s: restarting %s (%u of %u)", m_client.who, m_client.name(m_client.ctx, i), c.restarts,
                     m_client.rule(m_client.ctx, i).limit);
-            if (!m_client.restart(m_client.ctx, i)) c.gave_up = true;
-            else if (!c.process && c.restart_at) c.restarts--;  // not started yet: tried again later, not counted
+            if (!m_client.restart(m_client.ctx, i))
+                c.gave_up = true;
+            else if (!c.process && c.restart_at)
+                c.restarts--;  // not started yet: tried again later, not counted
             c.retrying = !c.process && c.restart_at;
         }
     }

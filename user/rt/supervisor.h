@@ -19,7 +19,7 @@ struct Supervised {
     u32 pid = 0;
     u32 restarts = 0;
     bool gave_up = false;
-    u64 restart_at = 0;  // monotonic ns; 0 = no restart pending
+    u64 restart_at = 0;     // monotonic ns; 0 = no restart pending
     bool retrying = false;  // the last start asked to be tried again (not logged again)
 };
 

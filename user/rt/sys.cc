@@ -141,9 +141,7 @@ Result<u64> system_info(u32 resource, abi::SystemInfoKind kind, u32 arg, void* o
     return to_result(syscall<S::SystemInfo>(resource, static_cast<u64>(kind) | (u64(arg) << 32), ptr(out), len));
 }
 
-Result<void> process_kill_pid(u32 resource, u32 pid) {
-    return status_only(syscall<S::ProcessKillPid>(resource, pid));
-}
+Result<void> process_kill_pid(u32 resource, u32 pid) { return status_only(syscall<S::ProcessKillPid>(resource, pid)); }
 
 Result<u32> device_list(u32 root, abi::DeviceInfo* out, u32 max) {
     return to_u32(syscall<S::DeviceList>(root, ptr(out), max));
@@ -170,18 +168,14 @@ Result<u64> mmio_read(u32 mmio, u64 offset, u32 width) {
 }
 
 Result<Handle> dma_pool_create(u32 pci, u64 quota) { return new_handle(syscall<S::DmaPoolCreate>(pci, quota)); }
-Result<Handle> dma_buffer_create(u32 pool, u64 bytes) {
-    return new_handle(syscall<S::DmaBufferCreate>(pool, bytes));
-}
+Result<Handle> dma_buffer_create(u32 pool, u64 bytes) { return new_handle(syscall<S::DmaBufferCreate>(pool, bytes)); }
 Result<abi::DmaUsage> dma_pool_info(u32 pool) {
     abi::DmaUsage u{};
     i64 r = syscall<S::DmaPoolInfo>(pool, ptr(&u));
     if (r < 0) return static_cast<Status>(-r);
     return u;
 }
-Result<Handle> interrupt_create(u32 pci, u32 index) {
-    return new_handle(syscall<S::InterruptCreate>(pci, index));
-}
+Result<Handle> interrupt_create(u32 pci, u32 index) { return new_handle(syscall<S::InterruptCreate>(pci, index)); }
 Result<u64> interrupt_ack(u32 irq) { return to_result(syscall<S::InterruptAck>(irq)); }
 Result<void> interrupt_mask(u32 irq, bool masked) { return status_only(syscall<S::InterruptMask>(irq, masked)); }
 Result<Handle> nvme_admin_queue_create(u32 pool, u32 entries) {
@@ -189,8 +183,7 @@ Result<Handle> nvme_admin_queue_create(u32 pool, u32 entries) {
     return new_handle(syscall<S::NvmeQueueCreate>(pool, static_cast<u64>(abi::NvmeQueueKind::Admin), entries, 0, 0));
 }
 Result<Handle> nvme_io_queue_create(u32 pool, u32 admin, u32 entries, u32 irq) {
-    return new_handle(
-        syscall<S::NvmeQueueCreate>(pool, static_cast<u64>(abi::NvmeQueueKind::Io), entries, admin, irq));
+    return new_handle(syscall<S::NvmeQueueCreate>(pool, static_cast<u64>(abi::NvmeQueueKind::Io), entries, admin, irq));
 }
 Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count) {
     return to_u32(syscall<S::NvmeSubmit>(queue, ptr(commands), count));
@@ -205,9 +198,7 @@ Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry) {
 Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count) {
     return to_u32(syscall<S::VirtQueueSubmit>(queue, ptr(chains), count));
 }
-Result<u32> virtqueue_complete(u32 queue, u32 max) {
-    return to_u32(syscall<S::VirtQueueComplete>(queue, max));
-}
+Result<u32> virtqueue_complete(u32 queue, u32 max) { return to_u32(syscall<S::VirtQueueComplete>(queue, max)); }
 Result<u64> virtqueue_map(u32 queue) { return to_result(syscall<S::VirtQueueMap>(queue)); }
 
 Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns) {

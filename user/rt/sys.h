@@ -7,8 +7,8 @@
 #include "abi/events.h"
 #include "abi/ipc.h"
 #include "abi/nvme.h"
-#include "abi/virtio.h"
 #include "abi/startup.h"
+#include "abi/virtio.h"
 #include "rt/handle.h"
 #include "rt/syscall.h"
 #include "util/byte_view.h"
@@ -58,8 +58,7 @@ Result<Handle> waitset_create();
 Result<void> waitset_add(u32 ws, u32 h, u64 mask, u64 key);
 Result<void> waitset_remove(u32 ws, u64 key);
 // signal: as for notification_wait, signalled before waiting.
-Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns, u32 signal = 0,
-                         u64 signal_bits = 0);
+Result<u32> waitset_wait(u32 ws, abi::WaitEvent* events, u32 max, u64 timeout_ns, u32 signal = 0, u64 signal_bits = 0);
 
 Result<Handle> process_spawn(u32 resource, const abi::SpawnRequest& request);
 Result<void> process_kill(u32 h);

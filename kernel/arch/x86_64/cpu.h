@@ -29,9 +29,7 @@ inline u64 rdmsr(u32 msr) {
     asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
     return (u64(hi) << 32) | lo;
 }
-inline void wrmsr(u32 msr, u64 v) {
-    asm volatile("wrmsr" ::"c"(msr), "a"(u32(v)), "d"(u32(v >> 32)));
-}
+inline void wrmsr(u32 msr, u64 v) { asm volatile("wrmsr" ::"c"(msr), "a"(u32(v)), "d"(u32(v >> 32))); }
 
 inline u64 rdtsc() {
     u32 lo, hi;
@@ -48,10 +46,26 @@ inline CpuidResult cpuid(u32 leaf, u32 subleaf = 0) {
     return r;
 }
 
-inline u64 read_cr0() { u64 v; asm volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-inline u64 read_cr2() { u64 v; asm volatile("mov %%cr2, %0" : "=r"(v)); return v; }
-inline u64 read_cr3() { u64 v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
-inline u64 read_cr4() { u64 v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+inline u64 read_cr0() {
+    u64 v;
+    asm volatile("mov %%cr0, %0" : "=r"(v));
+    return v;
+}
+inline u64 read_cr2() {
+    u64 v;
+    asm volatile("mov %%cr2, %0" : "=r"(v));
+    return v;
+}
+inline u64 read_cr3() {
+    u64 v;
+    asm volatile("mov %%cr3, %0" : "=r"(v));
+    return v;
+}
+inline u64 read_cr4() {
+    u64 v;
+    asm volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
 inline void write_cr3(u64 v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
 inline void write_cr4(u64 v) { asm volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
 

@@ -3,9 +3,9 @@
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/user_copy.h"
-#include "proc/lifecycle.h"
 #include "console/log.h"
 #include "debug/panic.h"
+#include "proc/lifecycle.h"
 
 extern "C" const char interrupt_stubs[];  // 256 stubs, 16 bytes apart
 
@@ -26,14 +26,38 @@ static_assert(sizeof(Gate) == 16);
 alignas(16) Gate g_idt[256];
 Handler g_handlers[256];
 
-const char* const kExceptionNames[32] = {
-    "divide error (#DE)", "debug (#DB)", "NMI", "breakpoint (#BP)", "overflow (#OF)", "bound range (#BR)",
-    "invalid opcode (#UD)", "device not available (#NM)", "double fault (#DF)", "coprocessor segment overrun",
-    "invalid TSS (#TS)", "segment not present (#NP)", "stack fault (#SS)", "general protection (#GP)",
-    "page fault (#PF)", "reserved 15", "x87 floating point (#MF)", "alignment check (#AC)", "machine check (#MC)",
-    "SIMD floating point (#XM)", "virtualization (#VE)", "control protection (#CP)", "reserved 22", "reserved 23",
-    "reserved 24", "reserved 25", "reserved 26", "reserved 27", "hypervisor injection (#HV)",
-    "VMM communication (#VC)", "security (#SX)", "reserved 31"};
+const char* const kExceptionNames[32] = {"divide error (#DE)",
+                                         "debug (#DB)",
+                                         "NMI",
+                                         "breakpoint (#BP)",
+                                         "overflow (#OF)",
+                                         "bound range (#BR)",
+                                         "invalid opcode (#UD)",
+                                         "device not available (#NM)",
+                                         "double fault (#DF)",
+                                         "coprocessor segment overrun",
+                                         "invalid TSS (#TS)",
+                                         "segment not present (#NP)",
+                                         "stack fault (#SS)",
+                                         "general protection (#GP)",
+                                         "page fault (#PF)",
+                                         "reserved 15",
+                                         "x87 floating point (#MF)",
+                                         "alignment check (#AC)",
+                                         "machine check (#MC)",
+                                         "SIMD floating point (#XM)",
+                                         "virtualization (#VE)",
+                                         "control protection (#CP)",
+                                         "reserved 22",
+                                         "reserved 23",
+                                         "reserved 24",
+                                         "reserved 25",
+                                         "reserved 26",
+                                         "reserved 27",
+                                         "hypervisor injection (#HV)",
+                                         "VMM communication (#VC)",
+                                         "security (#SX)",
+                                         "reserved 31"};
 
 }  // namespace
 

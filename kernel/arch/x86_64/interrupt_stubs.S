@@ -2,7 +2,7 @@
  * does not (SDM Vol. 3A §6.13), then its vector, saves the general
  * registers and calls interrupt_dispatch(InterruptFrame*). */
 
-#include "arch/x86_64/frame_macros.h"
+#include "arch/x86_64/frame_macros.inc"
 
 .macro SAVE_AND_DISPATCH
     /* From user mode (CS.RPL = 3, at 24(%rsp) after vector and error code):

@@ -43,5 +43,4 @@ Result<void> route(const Route& r, u8 vector, u32 apic_id) {
     return {};
 }
 
-
 }  // namespace ioapic

@@ -11,9 +11,9 @@ class Thread;
 namespace percpu {
 
 struct Cpu {
-    Cpu* self;            // %gs:0
-    u64 kernel_rsp;       // %gs:8   top of the current thread's kernel stack
-    u64 user_rsp;         // %gs:16  scratch for the syscall entry
+    Cpu* self;       // %gs:0
+    u64 kernel_rsp;  // %gs:8   top of the current thread's kernel stack
+    u64 user_rsp;    // %gs:16  scratch for the syscall entry
     object::Thread* current;
     u32 id;
     u64 syscalls;

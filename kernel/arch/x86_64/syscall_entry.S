@@ -6,7 +6,7 @@
  * The kernel is not preemptible: interrupts stay off until we return to
  * user mode or a thread blocks (see proc/scheduler.h). */
 
-#include "arch/x86_64/frame_macros.h"
+#include "arch/x86_64/frame_macros.inc"
 
 #define USER_DS (0x18 | 3)
 #define USER_CS (0x20 | 3)

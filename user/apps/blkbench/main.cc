@@ -121,7 +121,7 @@ int main(u64) {
             static_cast<unsigned long long>(block));
 
     u64 ios = 0, errors = 0, mismatches = 0, reattached = 0;
-    u64 next_seq = 0;      // sequential / verify: next I/O index in the range
+    u64 next_seq = 0;  // sequential / verify: next I/O index in the range
     u64 total_ios = range / per_io;
     int phase = verify ? 0 : 2;  // verify: 0 writing, 1 reading; 2 timed run
     u64 start = rt::clock_ns();
@@ -207,10 +207,12 @@ int main(u64) {
             ios++;
             record(now - sl.started);
             if (phase == 1) {
-                u64 bad = util::check_pattern(o.seed, sl.lba * block, client.data() + buffer_of(static_cast<u32>(slot)), o.bs);
+                u64 bad = util::check_pattern(o.seed, sl.lba * block, client.data() + buffer_of(static_cast<u32>(slot)),
+                                              o.bs);
                 if (bad != o.bs && mismatches++ < 5)
                     rt::log("blkbench: verify: MISMATCH at lba %llu byte %llu",
-                            static_cast<unsigned long long>(sl.lba + bad / block), static_cast<unsigned long long>(bad % block));
+                            static_cast<unsigned long long>(sl.lba + bad / block),
+                            static_cast<unsigned long long>(bad % block));
             }
         }
     }
@@ -218,14 +220,14 @@ int main(u64) {
     u64 iops = elapsed ? ios * 1'000'000'000ull / elapsed : 0;
     u64 kib_s = elapsed ? ios * o.bs / 1024 * 1'000'000'000ull / elapsed : 0;
     u64 mean_us = g_samples ? g_latency_sum_ns / g_samples / 1000 : 0;
-    rt::log("blkbench: %llu I/Os in %llu ms: %llu IOPS, %llu.%02llu MB/s; latency us mean %llu p50 %llu p99 %llu "
-            "p99.9 %llu max %llu",
-            static_cast<unsigned long long>(ios), static_cast<unsigned long long>(elapsed / 1'000'000),
-            static_cast<unsigned long long>(iops), static_cast<unsigned long long>(kib_s * 1024 / 1'000'000),
-            static_cast<unsigned long long>(kib_s * 1024 % 1'000'000 / 10'000), static_cast<unsigned long long>(mean_us),
-            static_cast<unsigned long long>(percentile_us(5000)), static_cast<unsigned long long>(percentile_us(9900)),
-            static_cast<unsigned long long>(percentile_us(9990)),
-            static_cast<unsigned long long>(g_latency_max_ns / 1000));
+    rt::log(
+        "blkbench: %llu I/Os in %llu ms: %llu IOPS, %llu.%02llu MB/s; latency us mean %llu p50 %llu p99 %llu "
+        "p99.9 %llu max %llu",
+        static_cast<unsigned long long>(ios), static_cast<unsigned long long>(elapsed / 1'000'000),
+        static_cast<unsigned long long>(iops), static_cast<unsigned long long>(kib_s * 1024 / 1'000'000),
+        static_cast<unsigned long long>(kib_s * 1024 % 1'000'000 / 10'000), static_cast<unsigned long long>(mean_us),
+        static_cast<unsigned long long>(percentile_us(5000)), static_cast<unsigned long long>(percentile_us(9900)),
+        static_cast<unsigned long long>(percentile_us(9990)), static_cast<unsigned long long>(g_latency_max_ns / 1000));
     if (verify)
         rt::log("blkbench: verify: %llu requests of %llu B, %llu in flight, %llu mismatches",
                 static_cast<unsigned long long>(total_ios), static_cast<unsigned long long>(o.bs),

@@ -31,7 +31,8 @@ void scan() {
     g_scanned = true;
     g_service_count = rt::open_service_instances(g_instances, kMaxServices);
     for (u32 i = 0; i < g_service_count; i++)
-        g_services[i] = Service{g_instances[i].name, new (g_client_storage[i]) rt::BlockClient(g_instances[i].endpoint.get())};
+        g_services[i] =
+            Service{g_instances[i].name, new (g_client_storage[i]) rt::BlockClient(g_instances[i].endpoint.get())};
 }
 
 struct Device {
@@ -143,17 +144,20 @@ void cmd_list() {
 enum class Mode { Hash, Write, Verify };
 
 void cmd_range(Mode mode, const char* args, usize len) {
-    const char *w[4];
+    const char* w[4];
     usize wl[4];
     u32 need = mode == Mode::Hash ? 3 : 4;
     for (u32 i = 0; i < need; i++) {
         if (!next_word(args, len, &w[i], &wl[i]))
             return out("usage: blk %s <dev> <lba> <count>%s\n",
-                       mode == Mode::Hash ? "hash" : mode == Mode::Write ? "write-pattern" : "verify-pattern",
+                       mode == Mode::Hash    ? "hash"
+                       : mode == Mode::Write ? "write-pattern"
+                                             : "verify-pattern",
                        mode == Mode::Hash ? "" : " <seed>");
     }
     Device d;
-    if (!find_device(w[0], wl[0], &d)) return out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
+    if (!find_device(w[0], wl[0], &d))
+        return out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
     u64 lba, count, seed = 0;
     if (!parse_u64(w[1], wl[1], &lba) || !parse_u64(w[2], wl[2], &count) ||
         (mode != Mode::Hash && !parse_u64(w[3], wl[3], &seed)))
@@ -218,7 +222,8 @@ void cmd_blocks(abi::BlockRequestOp op, const char* args, usize len) {
     for (u32 i = 0; i < 3; i++)
         if (!next_word(args, len, &w[i], &wl[i])) return out("usage: blk %s <dev> <lba> <count>\n", name);
     Device d;
-    if (!find_device(w[0], wl[0], &d)) return out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
+    if (!find_device(w[0], wl[0], &d))
+        return out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
     u64 lba, count;
     if (!parse_u64(w[1], wl[1], &lba) || !parse_u64(w[2], wl[2], &count) || count == 0 || count > 0xffffffffu)
         return out("blk: lba and count are numbers; count 1..2^32-1\n");
@@ -250,7 +255,8 @@ void cmd_flush(const char* args, usize len) {
 void blk_command(const char* args, usize len) {
     const char* w;
     usize wl;
-    if (!next_word(args, len, &w, &wl)) return out("usage: blk list|hash|write-pattern|verify-pattern|flush|zero|discard ...\n");
+    if (!next_word(args, len, &w, &wl))
+        return out("usage: blk list|hash|write-pattern|verify-pattern|flush|zero|discard ...\n");
     auto is = [&](const char* word) {
         usize i = 0;
         for (; i < wl && word[i]; i++)

@@ -12,10 +12,10 @@
 // disk this way. Interactive `blk` commands wait until it is done.
 #include <stdarg.h>
 
-#include "protocol/devmgr.h"
-#include "protocol/message.h"
 #include "blk.h"
 #include "cap/rights.h"
+#include "protocol/devmgr.h"
+#include "protocol/message.h"
 #include "rt/args.h"
 #include "rt/spawn.h"
 #include "rt/sys.h"
@@ -61,7 +61,10 @@ bool parse_hex(const char* s, usize len, u32* v) {
     *v = 0;
     for (usize i = 0; i < len; i++) {
         char c = s[i];
-        u32 d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 16;
+        u32 d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : 16;
         if (d == 16) return false;
         *v = *v * 16 + d;
     }
@@ -91,9 +94,9 @@ const char* state_name(u32 kind) {
 
 const char* type_name(u32 t) {
     // object::Type numbering (kernel/object/object.h).
-    const char* names[] = {"none",        "process",      "thread",      "endpoint",    "notification", "memory",
-                           "waitset",     "log",          "resource",    "console",     "device-root",  "pci-function",
-                           "device-mmio", "dma-pool",     "dma-buffer",  "interrupt",   "nvme-queue",  "virtqueue"};
+    const char* names[] = {"none",        "process",  "thread",     "endpoint",  "notification", "memory",
+                           "waitset",     "log",      "resource",   "console",   "device-root",  "pci-function",
+                           "device-mmio", "dma-pool", "dma-buffer", "interrupt", "nvme-queue",   "virtqueue"};
     return t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
@@ -205,8 +208,10 @@ void cmd_spawn(const char* arg, usize len) {
 
 void cmd_kill(u32 pid) {
     auto r = rt::process_kill_pid(g_resource, pid);
-    if (r.ok()) out("kill: pid %u killed\n", pid);
-    else out("kill: pid %u: %s\n", pid, status_name(r.status()));
+    if (r.ok())
+        out("kill: pid %u killed\n", pid);
+    else
+        out("kill: pid %u: %s\n", pid, status_name(r.status()));
 }
 
 const char* devmgr_state(abi::DevmgrState s) {
@@ -263,7 +268,9 @@ void cmd_lsdev() {
         const char* backend = f.backend == abi::DevmgrBackend::Iommu    ? "iommu"
                               : f.backend == abi::DevmgrBackend::Bounce ? "bounce"
                                                                         : "-";
-        const char* iommu = f.remapping == abi::kRemappingCovered ? "yes" : f.remapping == abi::kRemappingUnknown ? "?" : "no";
+        const char* iommu = f.remapping == abi::kRemappingCovered   ? "yes"
+                            : f.remapping == abi::kRemappingUnknown ? "?"
+                                                                    : "no";
         out("  %02x:%02x.%x %04x:%04x %-16s %-10s %5u %-7s %7u %4u %8u %8llu %8u %-5s %8u\n", f.bus, f.device,
             f.function, f.vendor, f.device_id, f.provider[0] ? f.provider : "-", devmgr_state(f.state), f.pid, backend,
             f.windows, f.vectors, f.restarts, static_cast<unsigned long long>(f.pool_bytes >> 10), f.pool_used_kib,
@@ -274,7 +281,8 @@ void cmd_lsdev() {
 // The refusal events devmgr received from the kernel, newest first.
 void cmd_events() {
     if (!g_devmgr) return out("events: no device manager service granted\n");
-    out("  TIME(s)     PID NAME             PROVIDER         BDF     KIND           STATUS           DETAIL     COUNT\n");
+    out("  TIME(s)     PID NAME             PROVIDER         BDF     KIND           STATUS           DETAIL     "
+        "COUNT\n");
     for (u32 i = 0;; i++) {
         abi::Message m{};
         abi::put_body(m, abi::DevmgrRequest{i, abi::DevmgrOp::Events});
@@ -317,23 +325,32 @@ void run(const char* line, usize len, bool from_autorun = false) {
     const char* c = line + cmd;
     u32 pid;
     if (cmd_len == 0) return;
-    if (word_is(c, cmd_len, "help")) cmd_help();
-    else if (word_is(c, cmd_len, "ps")) cmd_ps();
-    else if (word_is(c, cmd_len, "mem")) cmd_mem();
-    else if (word_is(c, cmd_len, "log")) cmd_log();
+    if (word_is(c, cmd_len, "help"))
+        cmd_help();
+    else if (word_is(c, cmd_len, "ps"))
+        cmd_ps();
+    else if (word_is(c, cmd_len, "mem"))
+        cmd_mem();
+    else if (word_is(c, cmd_len, "log"))
+        cmd_log();
     else if (word_is(c, cmd_len, "spawn"))
         cmd_spawn(arg, arg_len);
-    else if (word_is(c, cmd_len, "lsdev")) cmd_lsdev();
-    else if (word_is(c, cmd_len, "events")) cmd_events();
-    else if (word_is(c, cmd_len, "revoke")) cmd_revoke(arg, arg_len);
+    else if (word_is(c, cmd_len, "lsdev"))
+        cmd_lsdev();
+    else if (word_is(c, cmd_len, "events"))
+        cmd_events();
+    else if (word_is(c, cmd_len, "revoke"))
+        cmd_revoke(arg, arg_len);
     else if (word_is(c, cmd_len, "blk") && g_autorun_busy && !from_autorun)
         out("blk: busy (the boot's run= commands are still running)\n");
     else if (word_is(c, cmd_len, "blk"))
         shell::blk_command(arg, arg_len);
     else if (word_is(c, cmd_len, "caps") || word_is(c, cmd_len, "kill")) {
         if (!parse_u32(arg, arg_len, &pid)) return out("usage: %.*s <pid>\n", static_cast<int>(cmd_len), c);
-        if (c[0] == 'c') cmd_caps(pid);
-        else cmd_kill(pid);
+        if (c[0] == 'c')
+            cmd_caps(pid);
+        else
+            cmd_kill(pid);
     } else {
         out("%.*s: unknown command (try help)\n", static_cast<int>(cmd_len), c);
     }
@@ -369,8 +386,10 @@ int main(u64) {
     out("Sluice shell. Type help for commands.\n");
     g_autorun_busy = true;
     auto runner = rt::thread_create(autorun, 0, g_autorun_stack, sizeof g_autorun_stack, 20);
-    if (runner.ok()) (void)runner.value().release();
-    else g_autorun_busy = false;
+    if (runner.ok())
+        (void)runner.value().release();
+    else
+        g_autorun_busy = false;
     char line[160];
     usize len = 0;
     out("sluice> ");

@@ -1,9 +1,8 @@
 #include "block_service.h"
 
+#include "nvme/command.h"
 #include "protocol/message.h"
 #include "protocol/service.h"
-
-#include "nvme/command.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/sys.h"
@@ -168,7 +167,8 @@ void BlockService::attach(abi::Message& m) {
     // One handle, the consumer's notification. Memory is never taken from
     // a consumer: the provider would depend on what the consumer can shrink
     // or revoke (an earlier ABI did; a consumer crashed the provider so).
-    if (m.handle_count != 1 || m.length < sizeof(abi::BlockAttachRequest)) return refuse(Status::InvalidArgument, "expected a notification and a size");
+    if (m.handle_count != 1 || m.length < sizeof(abi::BlockAttachRequest))
+        return refuse(Status::InvalidArgument, "expected a notification and a size");
     // One consumer holds at most kChannelsPerConsumer channels: at its
     // limit, attaching again replaces its oldest (a restarted consumer so
     // reclaims what its previous incarnation left behind, and one consumer
@@ -216,7 +216,8 @@ void BlockService::attach(abi::Message& m) {
     c.completions = abi::BlockCompletionProducer(rings->completion, rings->completions);
     auto data = rt::dma_buffer_create(m_ctrl.pool(), bytes);
     auto note = rt::notification_create();
-    if (!data.ok() || !note.ok()) return refuse(!data.ok() ? data.status() : note.status(), "data buffer or notification");
+    if (!data.ok() || !note.ok())
+        return refuse(!data.ok() ? data.status() : note.status(), "data buffer or notification");
     c.data = static_cast<rt::Handle&&>(data.value());
     c.request_note = static_cast<rt::Handle&&>(note.value());
     c.badge = m.badge;
@@ -314,7 +315,8 @@ i32 BlockService::validate(const Channel& c, const abi::BlockRequest& r) const {
         case abi::BlockRequestOp::Read:
         case abi::BlockRequestOp::Write: {
             u64 bytes = u64{r.blocks} << ns.lba_shift;
-            if (r.offset > c.data_bytes || bytes > c.data_bytes - r.offset) return static_cast<i32>(Status::OutOfBounds);
+            if (r.offset > c.data_bytes || bytes > c.data_bytes - r.offset)
+                return static_cast<i32>(Status::OutOfBounds);
             if (r.offset % 4) return static_cast<i32>(Status::InvalidArgument);  // PRP entries are dword aligned
             break;
         }
@@ -381,7 +383,8 @@ bool BlockService::step(u32 ch) {
         }
         abi::BlockRequest r;
         (void)c.requests.take(&r);  // the one copy: the consumer may be rewriting the slot
-        u16 record = static_cast<u16>(ch * abi::kBlockRingEntries + take_bit(c.free_records, abi::kBlockRingEntries / 64));
+        u16 record =
+            static_cast<u16>(ch * abi::kBlockRingEntries + take_bit(c.free_records, abi::kBlockRingEntries / 64));
         c.records++;
         Request& q = m_requests[record];
         q = Request{};

@@ -29,10 +29,10 @@
 // status field.
 #pragma once
 
-#include "protocol/block.h"
 #include "abi/ipc.h"
 #include "abi/nvme.h"
 #include "controller.h"
+#include "protocol/block.h"
 #include "rt/handle.h"
 
 namespace nvme_driver {
@@ -159,7 +159,7 @@ private:
     rt::Handle m_ranges;  // Dataset Management range lists, 16 bytes per command id
     volatile u8* m_ranges_at = nullptr;
     Channel m_channels[kMaxChannels];
-    u32 m_first_turn = 0;              // the channel that goes first in the next take_requests
+    u32 m_first_turn = 0;  // the channel that goes first in the next take_requests
     u64 m_attach_seq = 0;
     Request m_requests[kMaxRequests];  // channel c's are [c * kBlockRingEntries, (c + 1) * kBlockRingEntries)
     Command m_commands[Controller::kIoEntries];

@@ -1,7 +1,7 @@
 #include "controller.h"
 
-#include "protocol/block.h"
 #include "nvme/command.h"
+#include "protocol/block.h"
 #include "rt/log.h"
 #include "rt/sys.h"
 

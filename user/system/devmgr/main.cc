@@ -49,11 +49,11 @@
 // active then (the pool went elsewhere before the death) does devmgr
 // revoke the second copy too. Everything stays below the anchor, so the
 // shell's revoke reaches what every provider of the binding handed out.
+#include "devices/virtio_class.h"
+#include "manifest/manifest.h"
 #include "protocol/devmgr.h"
 #include "protocol/message.h"
 #include "protocol/service.h"
-#include "devices/virtio_class.h"
-#include "manifest/manifest.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/spawn.h"
@@ -120,8 +120,10 @@ bool is_nvme(const abi::DeviceInfo& d) { return d.class_code == 0x01 && d.subcla
 bool class_matches(manifest::DeviceClass c, const abi::DeviceInfo& d) {
     switch (c) {
         case manifest::DeviceClass::NvmeController: return is_nvme(d);
-        case manifest::DeviceClass::VirtioNet: return d.vendor == 0x1af4 && (d.device_id == 0x1000 || d.device_id == 0x1041);
-        case manifest::DeviceClass::VirtioBlk: return d.vendor == 0x1af4 && (d.device_id == 0x1001 || d.device_id == 0x1042);
+        case manifest::DeviceClass::VirtioNet:
+            return d.vendor == 0x1af4 && (d.device_id == 0x1000 || d.device_id == 0x1041);
+        case manifest::DeviceClass::VirtioBlk:
+            return d.vendor == 0x1af4 && (d.device_id == 0x1001 || d.device_id == 0x1042);
         // Virtio only in the classes the kernel's broker serves: the others'
         // payloads can carry guest-physical addresses (devices/virtio_class.h).
         case manifest::DeviceClass::DmaCapable:
@@ -141,7 +143,9 @@ bool filters_match(const manifest::Provider& p, const abi::DeviceInfo& d) {
     return true;
 }
 
-bool matches(const manifest::Provider& p, const abi::DeviceInfo& d) { return class_matches(p.match, d) && filters_match(p, d); }
+bool matches(const manifest::Provider& p, const abi::DeviceInfo& d) {
+    return class_matches(p.match, d) && filters_match(p, d);
+}
 
 // A virtio function a DmaCapable entry would have taken but for its class:
 // said in the log, never skipped silently.
@@ -208,9 +212,10 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     // failure: try again shortly, without counting a restart.
     auto retry_later = [&] {
         if (!child_slot.retrying)
-            rt::log("devmgr: %s on %02x:%02x.%x: the previous DMA grant is still being torn down; trying again every "
-                    "%u ms",
-                    p.name, d.bus, d.device, d.function, kBusyRetryMs);
+            rt::log(
+                "devmgr: %s on %02x:%02x.%x: the previous DMA grant is still being torn down; trying again every "
+                "%u ms",
+                p.name, d.bus, d.device, d.function, kBusyRetryMs);
         child_slot.restart_at = rt::clock_ns() + u64{kBusyRetryMs} * 1'000'000;
         return true;
     };
@@ -237,11 +242,12 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
         u64 flags = w.mode == manifest::BarMode::Filtered ? abi::kMmioFiltered : 0;
         auto win = rt::mmio_create(fn.value().get(), w.bar, w.offset, length, flags);
         if (!win.ok()) {
-            rt::log("devmgr: %s on %02x:%02x.%x not bound: window bar%u+0x%llx len 0x%llx %s refused: %s (manifest "
-                    "line %u)",
-                    p.name, d.bus, d.device, d.function, w.bar, static_cast<unsigned long long>(w.offset),
-                    static_cast<unsigned long long>(length), manifest::bar_mode_name(w.mode),
-                    status_name(win.status()), w.pos.line);
+            rt::log(
+                "devmgr: %s on %02x:%02x.%x not bound: window bar%u+0x%llx len 0x%llx %s refused: %s (manifest "
+                "line %u)",
+                p.name, d.bus, d.device, d.function, w.bar, static_cast<unsigned long long>(w.offset),
+                static_cast<unsigned long long>(length), manifest::bar_mode_name(w.mode), status_name(win.status()),
+                w.pos.line);
             return false;
         }
         char name[16];
@@ -258,9 +264,10 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
         return false;
     }
     if (p.vectors && !p.dma_pool)
-        rt::log("devmgr: %s on %02x:%02x.%x: vectors without a dma_pool will never fire (an MSI is a memory write: "
-                "it needs the bus mastering only a DMA grant turns on)",
-                p.name, d.bus, d.device, d.function);
+        rt::log(
+            "devmgr: %s on %02x:%02x.%x: vectors without a dma_pool will never fire (an MSI is a memory write: "
+            "it needs the bus mastering only a DMA grant turns on)",
+            p.name, d.bus, d.device, d.function);
     for (u32 i = 0; i < p.vectors; i++) {
         auto irq = rt::interrupt_create(fn.value().get(), i);
         if (!irq.ok() && irq.status() == Status::Busy && child_slot.restarts) return retry_later();
@@ -299,9 +306,9 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     if (p.vectors || p.dma_pool)
         format(extra, sizeof extra, ", %u vectors, pool %llu KiB", p.vectors,
                static_cast<unsigned long long>(p.dma_pool >> 10));
-    rt::log("devmgr: bound %s to %02x:%02x.%x (%04x:%04x %s) backend %s, %u windows%s, pid %u", p.name, d.bus,
-            d.device, d.function, d.vendor, d.device_id, manifest::device_class_name(p.match), backend, p.bar_count,
-            extra, info.ok() ? info.value().pid : 0);
+    rt::log("devmgr: bound %s to %02x:%02x.%x (%04x:%04x %s) backend %s, %u windows%s, pid %u", p.name, d.bus, d.device,
+            d.function, d.vendor, d.device_id, manifest::device_class_name(p.match), backend, p.bar_count, extra,
+            info.ok() ? info.value().pid : 0);
     g_registers[b] = static_cast<rt::Handle&&>(fn.value());
     g_dma[b] = static_cast<rt::Handle&&>(dma_fn.value());
     child_slot.pid = info.ok() ? info.value().pid : 0;
@@ -320,11 +327,11 @@ void revoke_function(u32 index) {
         const abi::DeviceInfo& d = g_devices[index];
         auto n = rt::revoke(g_anchors[b].get());
         g_bindings[b].revoked = true;
-        rt::log("devmgr: revoked the grants of %s on %02x:%02x.%x: %s%llu capabilities; pid %u keeps running without "
-                "them and will not be bound again",
-                g_manifest.providers[g_bindings[b].provider].name, d.bus, d.device, d.function,
-                n.ok() ? "" : status_name(n.status()), static_cast<unsigned long long>(n.value_or(0)),
-                g_children[b].pid);
+        rt::log(
+            "devmgr: revoked the grants of %s on %02x:%02x.%x: %s%llu capabilities; pid %u keeps running without "
+            "them and will not be bound again",
+            g_manifest.providers[g_bindings[b].provider].name, d.bus, d.device, d.function,
+            n.ok() ? "" : status_name(n.status()), static_cast<unsigned long long>(n.value_or(0)), g_children[b].pid);
     }
 }
 
@@ -418,8 +425,8 @@ void drain_events(void*) {
                 // and listed (events), not logged again.
                 if (e.pid && e.pid == g_children[b].pid && g_refusal_logged_pid[b] != e.pid) {
                     g_refusal_logged_pid[b] = e.pid;
-                    rt::log("devmgr: %s (pid %u) was refused: %s %s (the shell's `events` lists refusals)", name,
-                            e.pid, abi::refusal_kind_name(e.kind), status_name(static_cast<Status>(e.status)));
+                    rt::log("devmgr: %s (pid %u) was refused: %s %s (the shell's `events` lists refusals)", name, e.pid,
+                            abi::refusal_kind_name(e.kind), status_name(static_cast<Status>(e.status)));
                 }
             }
             remember_event(d);
@@ -463,12 +470,12 @@ void serve_request(void*) {
             f.restarts = c.restarts;
             f.refusals += static_cast<u32>(g_refusals[b]);
             f.pid = c.process ? c.pid : 0;
-            f.state = g_bindings[b].revoked ? abi::DevmgrState::Revoked
+            f.state = g_bindings[b].revoked   ? abi::DevmgrState::Revoked
                       : g_bindings[b].refused ? abi::DevmgrState::Refused
-                      : c.process           ? abi::DevmgrState::Running
-                      : c.gave_up           ? abi::DevmgrState::GaveUp
-                      : c.restart_at        ? abi::DevmgrState::Restarting
-                                            : abi::DevmgrState::Unbound;
+                      : c.process             ? abi::DevmgrState::Running
+                      : c.gave_up             ? abi::DevmgrState::GaveUp
+                      : c.restart_at          ? abi::DevmgrState::Restarting
+                                              : abi::DevmgrState::Unbound;
             const char* name = g_manifest.providers[g_bindings[b].provider].name;
             for (u32 k = 0; name[k] && k + 1 < sizeof f.provider; k++) f.provider[k] = name[k];
             if (c.process) break;  // prefer the binding that is running
@@ -508,10 +515,10 @@ void serve_directory(void*, u32 k) {
         answer.status = Status::InvalidArgument;
     } else if (u32 b = find_instance(k, request.instance, &answer.count); b == kMaxBindings) {
         answer.status = Status::NotFound;
-    } else if (auto call = rt::endpoint_mint(g_instances[b].get(),
-                                           (m.badge & 0xffff'ffffull) << abi::kServiceConsumerShift |
-                                               (++g_next_badge & 0xffff'ffffull),
-                                           cap_rights::kCall | cap_rights::kTransfer);
+    } else if (auto call = rt::endpoint_mint(
+                   g_instances[b].get(),
+                   (m.badge & 0xffff'ffffull) << abi::kServiceConsumerShift | (++g_next_badge & 0xffff'ffffull),
+                   cap_rights::kCall | cap_rights::kTransfer);
                !call.ok()) {
         answer.status = call.status();
     } else {
@@ -557,11 +564,12 @@ int main(u64) {
             const abi::DeviceInfo& d = g_devices[k];
             if (!matches(p, d)) {
                 if (virtio_class_refused(p, d))
-                    rt::log("devmgr: %s on %02x:%02x.%x (%04x:%04x, virtio %s) not bound: the virtio broker serves "
-                            "network and block devices only (this class's payloads can carry guest-physical "
-                            "addresses)",
-                            p.name, d.bus, d.device, d.function, d.vendor, d.device_id,
-                            devices::virtio_class_name(d.vendor, d.device_id));
+                    rt::log(
+                        "devmgr: %s on %02x:%02x.%x (%04x:%04x, virtio %s) not bound: the virtio broker serves "
+                        "network and block devices only (this class's payloads can carry guest-physical "
+                        "addresses)",
+                        p.name, d.bus, d.device, d.function, d.vendor, d.device_id,
+                        devices::virtio_class_name(d.vendor, d.device_id));
                 continue;
             }
             matched++;
@@ -574,7 +582,8 @@ int main(u64) {
             g_bindings[b] = Binding{i, k, abi::DevmgrBackend::None, 0, false, false};
             if (g_directories[i]) {
                 auto ep = rt::endpoint_create();
-                if (ep.ok()) g_instances[b] = static_cast<rt::Handle&&>(ep.value());
+                if (ep.ok())
+                    g_instances[b] = static_cast<rt::Handle&&>(ep.value());
                 else
                     rt::log("devmgr: %s on %02x:%02x.%x: no service endpoint: %s; it serves no one", p.name,
                             g_devices[k].bus, g_devices[k].device, g_devices[k].function, status_name(ep.status()));

@@ -34,7 +34,7 @@ u32 g_log, g_resource, g_console, g_devices;
 rt::Supervised g_running[manifest::kMaxProcesses];
 bool g_started[manifest::kMaxProcesses];
 rt::Handle g_objects[manifest::kMaxObjects];
-u32 g_object_handles[manifest::kMaxObjects];  // raw handles (own or from the kernel)
+u32 g_object_handles[manifest::kMaxObjects];     // raw handles (own or from the kernel)
 rt::Handle g_services[manifest::kMaxProviders];  // a provider's service endpoint (when it serves anyone)
 // Consumer i's badged copy of provider k's directory, made at its first
 // start and granted (by copy) at every start.
@@ -77,7 +77,8 @@ bool create_objects() {
                                : o.kind == manifest::ObjectKind::Notification ? rt::notification_create()
                                                                               : rt::memory_create(o.size);
         if (!h.ok()) {
-            rt::log("init: cannot create %s '%s': %s", manifest::object_kind_name(o.kind), o.name, status_name(h.status()));
+            rt::log("init: cannot create %s '%s': %s", manifest::object_kind_name(o.kind), o.name,
+                    status_name(h.status()));
             return false;
         }
         g_object_handles[i] = h.value().get();
@@ -119,7 +120,8 @@ bool start(u32 i) {
     const manifest::Process& p = g_manifest.processes[i];
     abi::SpawnRequest req{};
     u32 n = 0;
-    for (u32 k = 0; p.program.module[k] && k < sizeof req.module; k++) req.module_len = k + 1, req.module[k] = p.program.module[k];
+    for (u32 k = 0; p.program.module[k] && k < sizeof req.module; k++)
+        req.module_len = k + 1, req.module[k] = p.program.module[k];
     req.priority = p.program.priority;
     req.kernel_memory = p.program.kernel_memory;  // the kernel refuses more than init's own limit
     for (u32 k = 0; p.program.args[k] && k + 1 < abi::kArgsBytes; k++) req.args[k] = p.program.args[k];
@@ -150,15 +152,17 @@ bool start(u32 i) {
         if (holds_devices(p)) {
             char slot[abi::kHandleNameBytes];
             format(slot, sizeof slot, "svc%u", k);
-            if (!grant(slot, g_services[k].get(), cap_rights::kServe | cap_rights::kWait | cap_rights::kDuplicate | cap_rights::kTransfer))
+            if (!grant(slot, g_services[k].get(),
+                       cap_rights::kServe | cap_rights::kWait | cap_rights::kDuplicate | cap_rights::kTransfer))
                 return false;
         }
         for (u32 c = 0; c < pv.served_count; c++) {
             if (pv.served[c].consumer_index != i) continue;
             if (format(nullptr, 0, "svc.%s", pv.name) >= abi::kHandleNameBytes) {
-                rt::log("init: %s: provider name '%s' is too long for a service slot (at most %u characters); no "
-                        "service granted",
-                        p.name, pv.name, abi::kHandleNameBytes - 5);
+                rt::log(
+                    "init: %s: provider name '%s' is too long for a service slot (at most %u characters); no "
+                    "service granted",
+                    p.name, pv.name, abi::kHandleNameBytes - 5);
                 continue;
             }
             char slot[abi::kHandleNameBytes];
@@ -217,19 +221,18 @@ void start_all() {
         }
     }
     for (u32 i = 0; i < g_manifest.process_count; i++)
-        if (!g_started[i]) rt::log("init: %s not started: its supervise lines form a cycle", g_manifest.processes[i].name);
+        if (!g_started[i])
+            rt::log("init: %s not started: its supervise lines form a cycle", g_manifest.processes[i].name);
 }
 
 void supervise() {
     rt::Supervisor::Client client{
-        "init",
-        [](void*, u32 i) { return static_cast<const char*>(g_manifest.processes[i].name); },
+        "init", [](void*, u32 i) { return static_cast<const char*>(g_manifest.processes[i].name); },
         [](void*, u32 i) {
             const manifest::RestartPolicy& p = g_manifest.processes[i].program.restart;
             return rt::RestartRule{p.mode == manifest::RestartMode::OnFailure, p.limit, p.backoff_ms};
         },
-        [](void*, u32 i) { return start(i); },
-        nullptr};
+        [](void*, u32 i) { return start(i); }, nullptr};
     rt::Supervisor(g_running, g_manifest.process_count, client).run();
 }
 

@@ -346,10 +346,17 @@ struct Attack {
     void (*run)();
 };
 constexpr Attack kAttacks[] = {
-    {"small-ring", small_ring},           {"revoke-ring", revoke_ring},         {"bad-requests", bad_requests},
-    {"rewrite-slot", rewrite_slot},       {"head-rewrite", head_rewrite},       {"tail-ahead", tail_ahead},
-    {"tail-backwards", tail_backwards},   {"completion-head", completion_head}, {"revoke-note", revoke_note},
-    {"handle-stuffing", handle_stuffing}, {"hog", hog},
+    {"small-ring", small_ring},
+    {"revoke-ring", revoke_ring},
+    {"bad-requests", bad_requests},
+    {"rewrite-slot", rewrite_slot},
+    {"head-rewrite", head_rewrite},
+    {"tail-ahead", tail_ahead},
+    {"tail-backwards", tail_backwards},
+    {"completion-head", completion_head},
+    {"revoke-note", revoke_note},
+    {"handle-stuffing", handle_stuffing},
+    {"hog", hog},
 };
 
 // Is `name` in the comma separated list after "attacks=" (or is there no list)?

@@ -77,7 +77,8 @@ void probe_virtio(const abi::DeviceInfo& d) {
         ptr = next;
     }
     if (!common_at)
-        return rt::log("probe: virtio %02x:%02x.%x has no common configuration capability", d.bus, d.device, d.function);
+        return rt::log("probe: virtio %02x:%02x.%x has no common configuration capability", d.bus, d.device,
+                       d.function);
     u32 bar = rt::pci_config_read(pci, common_at + 4, 1).value_or(0);
     u32 offset = rt::pci_config_read(pci, common_at + 8, 4).value_or(0);
     u64 page = offset & ~0xfffu;
@@ -94,10 +95,11 @@ void probe_virtio(const abi::DeviceInfo& d) {
     Status desc = rt::mmio_write(win.value().get(), rel + 0x20, 4, 0x1000).status();  // queue_desc
     Status enable = rt::mmio_write(win.value().get(), rel + 0x1c, 2, 1).status();     // queue_enable
     Status cfg_data = pci_cfg_at ? rt::pci_config_read(pci, pci_cfg_at + 16, 4).status() : Status::NotFound;
-    rt::log("probe: virtio %04x:%04x at %02x:%02x.%x common cfg bar%u+0x%x features 0x%08x%08x%s; direct %s, "
-            "queue-desc %s, queue-enable %s, pci-cfg-data %s",
-            d.vendor, d.device_id, d.bus, d.device, d.function, bar, offset, hi, lo, (hi & 1) ? " (VERSION_1)" : "",
-            st(direct), st(desc), st(enable), st(cfg_data));
+    rt::log(
+        "probe: virtio %04x:%04x at %02x:%02x.%x common cfg bar%u+0x%x features 0x%08x%08x%s; direct %s, "
+        "queue-desc %s, queue-enable %s, pci-cfg-data %s",
+        d.vendor, d.device_id, d.bus, d.device, d.function, bar, offset, hi, lo, (hi & 1) ? " (VERSION_1)" : "",
+        st(direct), st(desc), st(enable), st(cfg_data));
 }
 
 }  // namespace
@@ -113,8 +115,10 @@ int main(u64) {
     rt::log("probe: %u PCI functions", n.value());
     for (u32 i = 0; i < n.value(); i++) {
         const abi::DeviceInfo& d = list[i];
-        if (d.class_code == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02) probe_nvme(d);
-        else if (d.vendor == 0x1af4) probe_virtio(d);
+        if (d.class_code == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02)
+            probe_nvme(d);
+        else if (d.vendor == 0x1af4)
+            probe_virtio(d);
     }
     Status no_such = rt::device_open(g_root, abi::pci_bdf(0xfe, 31, 7)).status();
     rt::log("probe: opening an absent function: %s", st(no_such));

@@ -173,7 +173,8 @@ int address(u32 pci, u32 pool) {
     auto q = rt::nvme_admin_queue_create(pool, 8);
     auto cq = q.ok() ? rt::nvme_queue_map(q.value().get()) : Result<u64>(q.status());
     report("map the completion queue (read-only, no addresses in it)", cq);
-    if (b.ok() && q.ok()) report("identify into its own buffer (allowed)", submit(q.value().get(), identify(1, b.value().get())));
+    if (b.ok() && q.ok())
+        report("identify into its own buffer (allowed)", submit(q.value().get(), identify(1, b.value().get())));
     return 0;
 }
 
@@ -354,9 +355,10 @@ int stash(u32 pool) {
         auto io = rt::nvme_io_queue_create(pool, queue, 2, 0);
         if (!io.ok()) return fail("I/O queue", io.status());
     }
-    rt::log("adversary: stash: %u Get Features submitted in %u round(s) with I/O queue churn, none taken; then cid "
-            "%u: %s",
-            submitted, round, refused_cid, status_name(refused));
+    rt::log(
+        "adversary: stash: %u Get Features submitted in %u round(s) with I/O queue churn, none taken; then cid "
+        "%u: %s",
+        submitted, round, refused_cid, status_name(refused));
     report("reuse a command id whose completion was not taken", refused);
 
     // Exactly what it submitted and the device answered, each once.
@@ -481,11 +483,12 @@ int io(u32 root) {
         }
         auto taken = rt::nvme_complete(q, done, 4, abi::kNvmeCompleteAckInterrupt);
         auto quiet = rt::waitset_wait(ws.value().get(), &ev, 1, 0);
-        rt::log("adversary: read cid %u taken with NvmeComplete acknowledging irq1: %s, %u completion(s), cid %u "
-                "status %u; irq1 afterwards: %s",
-                cid, status_name(taken.ok() ? Status::Ok : taken.status()), taken.ok() ? taken.value() : 0,
-                taken.ok() && taken.value() ? done[0].cid : 0, taken.ok() && taken.value() ? done[0].status : 0xffff,
-                quiet.ok() ? "STILL PENDING" : status_name(quiet.status()));
+        rt::log(
+            "adversary: read cid %u taken with NvmeComplete acknowledging irq1: %s, %u completion(s), cid %u "
+            "status %u; irq1 afterwards: %s",
+            cid, status_name(taken.ok() ? Status::Ok : taken.status()), taken.ok() ? taken.value() : 0,
+            taken.ok() && taken.value() ? done[0].cid : 0, taken.ok() && taken.value() ? done[0].status : 0xffff,
+            quiet.ok() ? "STILL PENDING" : status_name(quiet.status()));
     }
 
     // 6: a queue whose interrupt is another device's vector.
@@ -529,8 +532,8 @@ int flood(u32 bar0) {
     for (u32 i = 0; i < kWrites; i++)
         if (!rt::mmio_write(bar0, 0x28, 8, 0x1000).ok()) writes++;
     rt::sleep_ns(500'000'000);
-    rt::log("adversary: flood done: %u of %u calls refused, %u of %u lines taken, %u of %u ASQ writes refused",
-            refused, kCalls, logged, kLines, writes, kWrites);
+    rt::log("adversary: flood done: %u of %u calls refused, %u of %u lines taken, %u of %u ASQ writes refused", refused,
+            kCalls, logged, kLines, writes, kWrites);
     return 0;
 }
 
@@ -544,8 +547,9 @@ struct ReadTotals {
 // Words read through a mapping, handed to the kernel's address audit.
 bool audit_words(u32 resource, const u64* words, u64 count) {
     auto r = rt::system_info(resource, abi::SystemInfoKind::AuditWords, 0, const_cast<u64*>(words), count * 8);
-    if (!r.ok()) rt::log("adversary: the address audit refused %llu words: %s", static_cast<unsigned long long>(count),
-                         status_name(r.status()));
+    if (!r.ok())
+        rt::log("adversary: the address audit refused %llu words: %s", static_cast<unsigned long long>(count),
+                status_name(r.status()));
     return r.ok();
 }
 
@@ -615,7 +619,8 @@ Result<rt::Handle> page_window(u32 fn, u32 bar, u64 offset, const char** kind) {
 // Every page of every memory BAR of one function.
 void read_function(u32 resource, u32 root, const abi::DeviceInfo& d, ReadTotals& t) {
     auto fn = rt::device_open(root, abi::pci_bdf(d.bus, d.device, d.function));
-    if (!fn.ok()) return rt::log("adversary: open %02x:%02x.%x: %s", d.bus, d.device, d.function, status_name(fn.status()));
+    if (!fn.ok())
+        return rt::log("adversary: open %02x:%02x.%x: %s", d.bus, d.device, d.function, status_name(fn.status()));
     for (u32 bar = 0; bar < 6; bar++) {
         if (d.bars[bar].kind != 2 && d.bars[bar].kind != 3) continue;
         u64 pages = d.bars[bar].size / 4096;
@@ -696,11 +701,12 @@ int read_windows(u32 root, u32 resource) {
     // The same queue again: busy. Checking it meant selecting it; the
     // broker must not leave it selected (its ring addresses one read away).
     report("virtqueue 0 again (enabled)", rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff));
-    auto queues = rt::mmio_read(win.value().get(), rel + 0x12, 2);   // num_queues
-    auto select = rt::mmio_read(win.value().get(), rel + 0x16, 2);   // queue_select
-    auto size = rt::mmio_read(win.value().get(), rel + 0x18, 2);     // queue_size of the selected queue
+    auto queues = rt::mmio_read(win.value().get(), rel + 0x12, 2);  // num_queues
+    auto select = rt::mmio_read(win.value().get(), rel + 0x16, 2);  // queue_select
+    auto size = rt::mmio_read(win.value().get(), rel + 0x18, 2);    // queue_size of the selected queue
     rt::log("adversary: after VirtQueueCreate: queue_select %llu of %llu queues, its queue_size %llu",
-            static_cast<unsigned long long>(select.value_or(~0ull)), static_cast<unsigned long long>(queues.value_or(~0ull)),
+            static_cast<unsigned long long>(select.value_or(~0ull)),
+            static_cast<unsigned long long>(queues.value_or(~0ull)),
             static_cast<unsigned long long>(size.value_or(~0ull)));
     win.value().reset();
     rt::log("adversary: the kernel wrote an NVMe admin queue and a virtio-blk virtqueue; reading every window");
@@ -717,11 +723,11 @@ int read_windows(u32 root, u32 resource) {
         read_function(resource, root, d, t);
         functions++;
     }
-    rt::log("adversary: read every offset of %u windows on %u functions: %llu MmioReads (%llu refused), %u mapped "
-            "(%llu words audited), %u maps refused, %u pages with no window",
-            t.windows, functions, static_cast<unsigned long long>(t.reads),
-            static_cast<unsigned long long>(t.read_refused), t.mapped, static_cast<unsigned long long>(t.audited),
-            t.map_refused, t.pages_refused);
+    rt::log(
+        "adversary: read every offset of %u windows on %u functions: %llu MmioReads (%llu refused), %u mapped "
+        "(%llu words audited), %u maps refused, %u pages with no window",
+        t.windows, functions, static_cast<unsigned long long>(t.reads), static_cast<unsigned long long>(t.read_refused),
+        t.mapped, static_cast<unsigned long long>(t.audited), t.map_refused, t.pages_refused);
     // Everything stays open until exit: the teardown frees it.
     (void)admin.value().release();
     (void)q.value().release();
@@ -755,8 +761,8 @@ int readonly(u32 root) {
     if (!at.ok()) return 1;
     auto* reg = reinterpret_cast<volatile u32*>(at.value());
     u32 v = *reg;
-    rt::log("adversary: bar4+0x%llx read through the read-only mapping: 0x%x",
-            static_cast<unsigned long long>(at_page), v);
+    rt::log("adversary: bar4+0x%llx read through the read-only mapping: 0x%x", static_cast<unsigned long long>(at_page),
+            v);
     rt::log("adversary: storing to 0x%llx through the read-only mapping (this must fault)",
             static_cast<unsigned long long>(at.value()));
     *reg = 0;
@@ -776,15 +782,17 @@ int ring_quota(u32 root) {
     if (!win.ok()) return fail("virtio-blk common configuration window", win.status());
     virtio_reset(win.value().get(), rel);
     auto before = rt::dma_pool_info(pool.value().get());
-    report("a virtqueue whose third ring does not fit the pool", rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff));
+    report("a virtqueue whose third ring does not fit the pool",
+           rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff));
     auto after = rt::dma_pool_info(pool.value().get());
     if (!before.ok() || !after.ok()) return fail("pool info", before.ok() ? after.status() : before.status());
     auto b = [](const Result<abi::DmaUsage>& u) { return u.value(); };
-    rt::log("adversary: pool before: used %llu, ranges %u, deferred %u, in flight %llu; after: used %llu, ranges %u, "
-            "deferred %u, in flight %llu",
-            static_cast<unsigned long long>(b(before).used), b(before).ranges, b(before).deferred,
-            static_cast<unsigned long long>(b(before).in_flight), static_cast<unsigned long long>(b(after).used),
-            b(after).ranges, b(after).deferred, static_cast<unsigned long long>(b(after).in_flight));
+    rt::log(
+        "adversary: pool before: used %llu, ranges %u, deferred %u, in flight %llu; after: used %llu, ranges %u, "
+        "deferred %u, in flight %llu",
+        static_cast<unsigned long long>(b(before).used), b(before).ranges, b(before).deferred,
+        static_cast<unsigned long long>(b(before).in_flight), static_cast<unsigned long long>(b(after).used),
+        b(after).ranges, b(after).deferred, static_cast<unsigned long long>(b(after).in_flight));
     // The quota is whole again: two pages of buffers fit.
     auto one = rt::dma_buffer_create(pool.value().get(), 4096);
     auto two = rt::dma_buffer_create(pool.value().get(), 4096);
@@ -823,8 +831,7 @@ int balloon(u32 root) {
 // completes and shows the sector's first bytes (the host checks them).
 // Last, a store into the used ring, which is mapped read-only: it faults.
 int virtio(u32 window, u32 pool, u32 irq) {
-    constexpr u64 kFeatureSelect = 0x00, kFeature = 0x04, kDriverSelect = 0x08, kDriverFeature = 0x0c,
-                  kStatus = 0x14;
+    constexpr u64 kFeatureSelect = 0x00, kFeature = 0x04, kDriverSelect = 0x08, kDriverFeature = 0x0c, kStatus = 0x14;
     auto reg = [&](u64 off, u32 width) { return rt::mmio_read(window, off, width).value_or(~0ull); };
     (void)rt::mmio_write(window, kStatus, 1, 0);
     for (u32 i = 0; i < 1000 && reg(kStatus, 1) != 0; i++) rt::sleep_ns(100'000);
@@ -944,23 +951,40 @@ int main(u64) {
     u32 pool = rt::startup_handle("dma"), root = rt::startup_handle("devices");
     auto is = [](const char* w) { return rt::startup_args_contains(w); };
     int rc = 2;
-    if (is("window")) rc = window(bar0, rt::startup_handle("bar0.1"));
-    else if (is("filtered")) rc = filtered(bar0);
-    else if (is("quota")) rc = quota(pool);
-    else if (is("revoked")) rc = revoked(pci, bar0, irq, pool);
-    else if (is("address")) rc = address(pci, pool);
-    else if (is("broker")) rc = broker(pool);
-    else if (is("stash")) rc = stash(pool);
-    else if (is("foreign")) rc = foreign(root);
-    else if (is("other_pool")) rc = other_pool(root);
-    else if (is("io")) rc = io(root);
-    else if (is("flood")) rc = flood(bar0);
-    else if (is("virtio")) rc = virtio(rt::startup_handle("bar4"), pool, irq);
-    else if (is("read_windows")) rc = read_windows(root, rt::startup_handle("resource"));
-    else if (is("readonly")) rc = readonly(root);
-    else if (is("ring_quota")) rc = ring_quota(root);
-    else if (is("balloon")) rc = balloon(root);
-    else rt::log("adversary: no attempt named in the arguments");
+    if (is("window"))
+        rc = window(bar0, rt::startup_handle("bar0.1"));
+    else if (is("filtered"))
+        rc = filtered(bar0);
+    else if (is("quota"))
+        rc = quota(pool);
+    else if (is("revoked"))
+        rc = revoked(pci, bar0, irq, pool);
+    else if (is("address"))
+        rc = address(pci, pool);
+    else if (is("broker"))
+        rc = broker(pool);
+    else if (is("stash"))
+        rc = stash(pool);
+    else if (is("foreign"))
+        rc = foreign(root);
+    else if (is("other_pool"))
+        rc = other_pool(root);
+    else if (is("io"))
+        rc = io(root);
+    else if (is("flood"))
+        rc = flood(bar0);
+    else if (is("virtio"))
+        rc = virtio(rt::startup_handle("bar4"), pool, irq);
+    else if (is("read_windows"))
+        rc = read_windows(root, rt::startup_handle("resource"));
+    else if (is("readonly"))
+        rc = readonly(root);
+    else if (is("ring_quota"))
+        rc = ring_quota(root);
+    else if (is("balloon"))
+        rc = balloon(root);
+    else
+        rt::log("adversary: no attempt named in the arguments");
     rt::log("adversary: done (%d)", rc);
     return rc;
 }

@@ -39,8 +39,8 @@
 //              copies from both must then answer Revoked (nothing a
 //              provider handed out escapes the binding's revoke).
 #include "abi/nvme.h"
-#include "protocol/service.h"
 #include "nvme/command.h"
+#include "protocol/service.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/service.h"
@@ -137,8 +137,9 @@ int provider(const Grants& g, u32 service) {
         switch (op_of(m)) {
             case kGive:
                 if (new_buffer() && hand(g.pool) && hand(g.bar0) && hand(g.irq0) && hand(buffer.get()))
-                    rt::log("colluder: provider: handed copies of its pool, bar0, irq0 and a mapped buffer to badge %llu",
-                            static_cast<unsigned long long>(m.badge));
+                    rt::log(
+                        "colluder: provider: handed copies of its pool, bar0, irq0 and a mapped buffer to badge %llu",
+                        static_cast<unsigned long long>(m.badge));
                 break;
             case kGiveQueue: {
                 auto q = rt::nvme_admin_queue_create(g.pool, 8);
@@ -185,8 +186,10 @@ Status call(u32 instance, u32 op, u32* handles = nullptr, u32 want = 0) {
     u32 status = 0;
     if (m.length >= 4) __builtin_memcpy(&status, m.data, 4);
     for (u32 i = 0; i < m.handle_count; i++) {
-        if (i < want) handles[i] = m.handles[i];
-        else (void)rt::close(m.handles[i]);
+        if (i < want)
+            handles[i] = m.handles[i];
+        else
+            (void)rt::close(m.handles[i]);
     }
     if (status == 0 && m.handle_count < want) return Status::Malformed;
     return static_cast<Status>(status);
@@ -249,8 +252,10 @@ Result<Copies> take(u32 instance, u32 op, u32 ws, u64 key) {
     if (Status s = call(instance, op, got, 4); s != Status::Ok) return s;
     Copies c{};
     // kGive: pool, bar0, irq0, buffer; kGiveAway: bar0, irq0, buffer, pool.
-    if (op == kGive) c = Copies{got[0], got[1], got[2], got[3], 0};
-    else c = Copies{got[3], got[0], got[1], got[2], 0};
+    if (op == kGive)
+        c = Copies{got[0], got[1], got[2], got[3], 0};
+    else
+        c = Copies{got[3], got[0], got[1], got[2], 0};
     c.mapped = TRY(rt::memory_map(c.buffer, 0, abi::kMapWrite));
     TRY(rt::waitset_add(ws, c.irq0, abi::kSignalDead, key));
     return c;
@@ -270,9 +275,10 @@ int collude(u32 instance) {
     if (Status s = call(instance, kGiveQueue, &queue, 1); s != Status::Ok)
         return rt::log("colluder: accomplice: give queue: %s", st(s)), 1;
     const Copies a = first.value();
-    rt::log("colluder: accomplice: holding copies of the pool, bar0, irq0, the admin queue and a buffer mapped at "
-            "0x%llx (%s); telling the provider to exit",
-            static_cast<unsigned long long>(a.mapped), probe_mapping(a.mapped));
+    rt::log(
+        "colluder: accomplice: holding copies of the pool, bar0, irq0, the admin queue and a buffer mapped at "
+        "0x%llx (%s); telling the provider to exit",
+        static_cast<unsigned long long>(a.mapped), probe_mapping(a.mapped));
     if (Status s = call(instance, kExit); s != Status::Ok) return rt::log("colluder: accomplice: exit: %s", st(s)), 1;
     if (auto w = rt::waitset_wait(ws.value().get(), &ev, 1, 20 * kSecond); !w.ok())
         return rt::log("colluder: accomplice: NO TEARDOWN: 20 s after the provider exited its grant is live"), 1;
@@ -281,24 +287,27 @@ int collude(u32 instance) {
     rt::log("colluder: accomplice: irq0's copy reports the grant torn down; the queue copy right away: %s",
             st(rt::nvme_submit(queue, &c, 1)));
     Status bar0 = wait_until_refused([&] { return read_status(a.bar0); }, 20 * kSecond);
-    rt::log("colluder: accomplice: after the first provider: bar0 read %s, irq0 ack %s; the grant %s: buffer create "
-            "%s, queue submit %s, buffer map %s; the buffer mapping %s",
-            st(bar0), st(rt::interrupt_ack(a.irq0)), pool_state(a.pool), st(rt::dma_buffer_create(a.pool, 4096)),
-            st(rt::nvme_submit(queue, &c, 1)), st(rt::memory_map(a.buffer, 0, 0)), probe_mapping(a.mapped));
+    rt::log(
+        "colluder: accomplice: after the first provider: bar0 read %s, irq0 ack %s; the grant %s: buffer create "
+        "%s, queue submit %s, buffer map %s; the buffer mapping %s",
+        st(bar0), st(rt::interrupt_ack(a.irq0)), pool_state(a.pool), st(rt::dma_buffer_create(a.pool, 4096)),
+        st(rt::nvme_submit(queue, &c, 1)), st(rt::memory_map(a.buffer, 0, 0)), probe_mapping(a.mapped));
 
     // 2. The next provider's pool itself: the grant outlives the provider.
     auto second = take(instance, kGiveAway, ws.value().get(), 2);
     if (!second.ok()) return rt::log("colluder: accomplice: give away: %s", st(second.status())), 1;
     const Copies b = second.value();
-    rt::log("colluder: accomplice: holding the second provider's pool and copies of its bar0, irq0 and a buffer mapped "
-            "at 0x%llx; telling it to exit",
-            static_cast<unsigned long long>(b.mapped));
+    rt::log(
+        "colluder: accomplice: holding the second provider's pool and copies of its bar0, irq0 and a buffer mapped "
+        "at 0x%llx; telling it to exit",
+        static_cast<unsigned long long>(b.mapped));
     if (Status s = call(instance, kExit); s != Status::Ok) return rt::log("colluder: accomplice: exit: %s", st(s)), 1;
     Status pool = wait_until_refused([&] { return rt::dma_pool_info(b.pool).status(); }, 20 * kSecond);
-    rt::log("colluder: accomplice: after the second provider: pool %s; buffer create %s, bar0 read %s, irq0 ack %s, "
-            "buffer map %s, the buffer mapping %s",
-            st(pool), st(rt::dma_buffer_create(b.pool, 4096)), st(read_status(b.bar0)), st(rt::interrupt_ack(b.irq0)),
-            st(rt::memory_map(b.buffer, 0, 0)), probe_mapping(b.mapped));
+    rt::log(
+        "colluder: accomplice: after the second provider: pool %s; buffer create %s, bar0 read %s, irq0 ack %s, "
+        "buffer map %s, the buffer mapping %s",
+        st(pool), st(rt::dma_buffer_create(b.pool, 4096)), st(read_status(b.bar0)), st(rt::interrupt_ack(b.irq0)),
+        st(rt::memory_map(b.buffer, 0, 0)), probe_mapping(b.mapped));
 
     // 3. The WaitSet still holds both old interrupts: the next provider
     // must get the vector and the grant all the same. The call waits for it.
@@ -319,23 +328,25 @@ int rebind(u32 instance) {
     if (Status s = call(instance, kExit); s != Status::Ok) return rt::log("colluder: accomplice: exit: %s", st(s)), 1;
     // The reply came before the exit: give devmgr a moment to see it.
     Status read = wait_until_refused([&] { return read_status(first_bar0); }, 5 * kSecond);
-    rt::log("colluder: accomplice: the first provider exited; its bar0 copy: read %s; its buffer copy: map %s", st(read),
-            st(rt::memory_map(first_buffer, 0, 0)));
+    rt::log("colluder: accomplice: the first provider exited; its bar0 copy: read %s; its buffer copy: map %s",
+            st(read), st(rt::memory_map(first_buffer, 0, 0)));
     auto ws = rt::waitset_create();
     if (!ws.ok()) return 1;
     // Waits for devmgr's second provider.
     auto second = take(instance, kGive, ws.value().get(), 1);
     if (!second.ok()) return rt::log("colluder: accomplice: give (second provider): %s", st(second.status())), 1;
     const Copies b = second.value();
-    rt::log("colluder: accomplice: holding the first provider's bar0 and buffer and the second's pool, bar0, irq0 and "
-            "buffer; waiting for the revoke");
+    rt::log(
+        "colluder: accomplice: holding the first provider's bar0 and buffer and the second's pool, bar0, irq0 and "
+        "buffer; waiting for the revoke");
     abi::WaitEvent ev{};
     auto woke = rt::waitset_wait(ws.value().get(), &ev, 1, 120 * kSecond);
     Status pool = wait_until_refused([&] { return rt::dma_pool_info(b.pool).status(); }, 20 * kSecond);
-    rt::log("colluder: accomplice: after the revoke: irq0 %s; the second provider's pool %s, bar0 read %s, irq0 ack %s, "
-            "buffer map %s; the first provider's bar0 read %s, buffer map %s",
-            woke.ok() ? "dead" : st(woke.status()), st(pool), st(read_status(b.bar0)), st(rt::interrupt_ack(b.irq0)),
-            st(rt::memory_map(b.buffer, 0, 0)), st(read_status(first_bar0)), st(rt::memory_map(first_buffer, 0, 0)));
+    rt::log(
+        "colluder: accomplice: after the revoke: irq0 %s; the second provider's pool %s, bar0 read %s, irq0 ack %s, "
+        "buffer map %s; the first provider's bar0 read %s, buffer map %s",
+        woke.ok() ? "dead" : st(woke.status()), st(pool), st(read_status(b.bar0)), st(rt::interrupt_ack(b.irq0)),
+        st(rt::memory_map(b.buffer, 0, 0)), st(read_status(first_bar0)), st(rt::memory_map(first_buffer, 0, 0)));
     return 0;
 }
 

@@ -31,7 +31,8 @@ int owner(u32 root, u32 peer, bool orphan) {
     if (!n.ok()) return 1;
     u32 bdf = ~0u;
     for (u32 i = 0; i < n.value(); i++)
-        if (devs[i].class_code == 1 && devs[i].subclass == 8) bdf = abi::pci_bdf(devs[i].bus, devs[i].device, devs[i].function);
+        if (devs[i].class_code == 1 && devs[i].subclass == 8)
+            bdf = abi::pci_bdf(devs[i].bus, devs[i].device, devs[i].function);
     auto fn = rt::device_open(root, bdf);
     if (!fn.ok()) return 1;
     auto pool = rt::dma_pool_create(fn.value().get(), 65536);
@@ -70,7 +71,8 @@ int owner(u32 root, u32 peer, bool orphan) {
         m.handles[1] = q.value().release();
         m.handles[2] = p.value().release();
     }
-    if (auto r = rt::endpoint_call(peer, m); !r.ok()) return rt::log("share: owner: call: %s", status_name(r.status())), 1;
+    if (auto r = rt::endpoint_call(peer, m); !r.ok())
+        return rt::log("share: owner: call: %s", status_name(r.status())), 1;
     if (orphan) {
         // Left open: the process's death, not a close, ends them.
         (void)pool.value().release();
@@ -131,7 +133,8 @@ int quarantine_consumer(u32 peer) {
     u32 buffer = m.handles[0], queue = m.handles[1], pool = m.handles[2];
     auto at = rt::memory_map(buffer, 0, 0);
     auto cq = rt::nvme_queue_map(queue);
-    if (!at.ok() || !cq.ok()) return rt::log("share: consumer: map: %s", status_name(at.ok() ? cq.status() : at.status())), 1;
+    if (!at.ok() || !cq.ok())
+        return rt::log("share: consumer: map: %s", status_name(at.ok() ? cq.status() : at.status())), 1;
     char serial[21];
     nvme::identify_string(reinterpret_cast<const u8*>(at.value()), 4, 20, serial);
     rt::log("share: consumer: mapped the shared buffer (serial '%s') and the admin completion queue", serial);
@@ -151,10 +154,11 @@ int quarantine_consumer(u32 peer) {
     const char* buffer_mapping = probe_mapping(at.value());
     const char* cq_mapping = probe_mapping(cq.value());
     auto unmap = rt::memory_unmap(buffer, at.value());
-    rt::log("share: consumer: the owner died; the grant is %s: buffer mapping %s (unmap: %s), completion queue mapping "
-            "%s; new mappings: %s, %s",
-            state_name, buffer_mapping, status_name(unmap.ok() ? Status::Ok : unmap.status()), cq_mapping,
-            status_name(rt::memory_map(buffer, 0, 0).status()), status_name(rt::nvme_queue_map(queue).status()));
+    rt::log(
+        "share: consumer: the owner died; the grant is %s: buffer mapping %s (unmap: %s), completion queue mapping "
+        "%s; new mappings: %s, %s",
+        state_name, buffer_mapping, status_name(unmap.ok() ? Status::Ok : unmap.status()), cq_mapping,
+        status_name(rt::memory_map(buffer, 0, 0).status()), status_name(rt::nvme_queue_map(queue).status()));
     // Dropping the copies gives nothing back: the frames stay quarantined.
     (void)rt::close(buffer);
     (void)rt::close(queue);

@@ -127,8 +127,10 @@ int main(u64) {
     u32 made = 0, refused = 0;
     for (u32 i = 0; i < 256; i++) {
         auto r = (i % 3 == 0) ? rt::endpoint_create() : (i % 3 == 1) ? rt::notification_create() : rt::waitset_create();
-        if (r.ok()) extra[made++] = static_cast<rt::Handle&&>(r.value());
-        else refused++;
+        if (r.ok())
+            extra[made++] = static_cast<rt::Handle&&>(r.value());
+        else
+            refused++;
     }
     auto child = rt::spawn(resource, "sleeper", nullptr, 0);
     rt::log("exhaust: %u memory objects, last refusal %s; %llu frames left; %u objects made, %u refused; spawn: %s",

@@ -81,17 +81,14 @@ int serve() {
                 (void)reply(bad);  // refused: InvalidArgument, the caller still waits
                 break;
             }
-            case 3:
-                break;
+            case 3: break;
             case 4:
                 out.handles[0] = ep.value().get();
                 out.copy_mask = 1;  // never move our own endpoint away
                 out.handle_count = 1;
                 if (got[0]) out.handles[out.handle_count++] = got[0];
                 break;
-            case 5:
-                out.length = m.length > 2 ? m.data[2] % (abi::kMessageBytes + 1) : 0;
-                break;
+            case 5: out.length = m.length > 2 ? m.data[2] % (abi::kMessageBytes + 1) : 0; break;
         }
         if (reply(out) < 0) {
             abi::Message clean{};

@@ -24,12 +24,14 @@ int main(u64) {
         if (gap > longest) longest = gap;
         if (gap > longest_this_second) longest_this_second = gap;
         if (now - second_start >= 1'000'000'000ull) {
-            rt::log("heartbeat: longest gap %llu ms in the last second", static_cast<unsigned long long>(longest_this_second / 1'000'000));
+            rt::log("heartbeat: longest gap %llu ms in the last second",
+                    static_cast<unsigned long long>(longest_this_second / 1'000'000));
             longest_this_second = 0;
             second_start = now;
         }
     }
     rt::log("heartbeat: done: %llu beats in %llu ms, longest gap %llu ms", static_cast<unsigned long long>(ticks),
-            static_cast<unsigned long long>((last - start) / 1'000'000), static_cast<unsigned long long>(longest / 1'000'000));
+            static_cast<unsigned long long>((last - start) / 1'000'000),
+            static_cast<unsigned long long>(longest / 1'000'000));
     return 0;
 }

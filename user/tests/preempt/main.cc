@@ -53,8 +53,7 @@ int main(u64) {
         if (g_spins == spins_before) spinner_progressed = false;
     }
     rt::log("preempt: spinner spun %s; main thread woke at most %llu us late",
-            spinner_progressed ? "during every sleep" : "NOT always",
-            static_cast<unsigned long long>(worst_late_us));
+            spinner_progressed ? "during every sleep" : "NOT always", static_cast<unsigned long long>(worst_late_us));
     // Starvation would mean never waking at all; the bound only has to
     // tolerate a busy shared host descheduling the emulator now and then.
     rt::log("preempt: %s", worst_late_us < 1000000 ? "woken on time despite the spinner" : "LATE wakeups");

@@ -14,8 +14,8 @@
 // 0, virtio-net sends an ARP request for the gateway and receives the
 // reply — and takes the interrupts those cause.
 #include "abi/nvme.h"
-#include "nvme/command.h"
 #include "abi/virtio.h"
+#include "nvme/command.h"
 #include "rt/log.h"
 #include "rt/sys.h"
 #include "util/format.h"
@@ -27,7 +27,9 @@ void probe_dma(u32 pool) {
     u32 mapped = 0;
     for (u64 size : sizes) {
         auto b = rt::dma_buffer_create(pool, size);
-        if (!b.ok()) return rt::log("provider: dma buffer of %llu bytes: %s", static_cast<unsigned long long>(size), status_name(b.status()));
+        if (!b.ok())
+            return rt::log("provider: dma buffer of %llu bytes: %s", static_cast<unsigned long long>(size),
+                           status_name(b.status()));
         auto at = rt::memory_map(b.value().get(), 0, abi::kMapWrite);
         if (!at.ok()) return rt::log("provider: dma buffer map: %s", status_name(at.status()));
         auto* words = reinterpret_cast<volatile u64*>(at.value());
@@ -41,9 +43,9 @@ void probe_dma(u32 pool) {
     }
     auto u = rt::dma_pool_info(pool);
     if (!u.ok()) return rt::log("provider: dma pool info: %s", status_name(u.status()));
-    rt::log("provider: dma %u buffers allocated zeroed, mapped and written; pool %llu of %llu KiB used, %u ranges", mapped,
-            static_cast<unsigned long long>(u.value().used >> 10), static_cast<unsigned long long>(u.value().quota >> 10),
-            u.value().ranges);
+    rt::log("provider: dma %u buffers allocated zeroed, mapped and written; pool %llu of %llu KiB used, %u ranges",
+            mapped, static_cast<unsigned long long>(u.value().used >> 10),
+            static_cast<unsigned long long>(u.value().quota >> 10), u.value().ranges);
 }
 
 void probe_nvme_identify(u32 pool, u32 irq) {
@@ -74,7 +76,8 @@ void probe_nvme_identify(u32 pool, u32 irq) {
         abi::WaitEvent ev{};
         auto woke = rt::waitset_wait(ws.value().get(), &ev, 1, 5'000'000'000ull);
         if (!woke.ok() || !(ev.signals & abi::kSignalReady))
-            return rt::log("provider: nvme identify: no interrupt (%s)", woke.ok() ? "dead" : status_name(woke.status()));
+            return rt::log("provider: nvme identify: no interrupt (%s)",
+                           woke.ok() ? "dead" : status_name(woke.status()));
         pending += rt::interrupt_ack(irq).value_or(0);
         consumed = rt::nvme_complete(queue.value().get(), &done, 1).value_or(0);
     }
@@ -98,10 +101,11 @@ void probe_nvme_identify(u32 pool, u32 irq) {
         auto again = rt::nvme_submit(queue.value().get(), &identify, 1);
         second.value().reset();
         auto u = rt::dma_pool_info(pool);
-        rt::log("provider: nvme identify cid 4 left in flight (%s), its buffer closed: %llu bytes in flight, %u frees "
-                "deferred",
-                again.ok() ? "submitted" : status_name(again.status()),
-                static_cast<unsigned long long>(u.ok() ? u.value().in_flight : 0), u.ok() ? u.value().deferred : 0);
+        rt::log(
+            "provider: nvme identify cid 4 left in flight (%s), its buffer closed: %llu bytes in flight, %u frees "
+            "deferred",
+            again.ok() ? "submitted" : status_name(again.status()),
+            static_cast<unsigned long long>(u.ok() ? u.value().in_flight : 0), u.ok() ? u.value().deferred : 0);
     }
     (void)queue.value().release();  // the controller keeps its queues until teardown
     (void)buffer.value().release();
@@ -176,7 +180,7 @@ void probe_virtio_blk(u32 window, u32 pool, u32 irq0) {
     if (!data.ok()) return;
     auto* bytes = reinterpret_cast<volatile u8*>(data.value());
     for (u32 i = 0; i < 16; i++) bytes[i] = 0;  // header: type 0 (read), sector 0
-    bytes[1024] = 0xff;                        // status, until the device writes it
+    bytes[1024] = 0xff;                         // status, until the device writes it
     abi::VirtioChain chain{};
     chain.segments = 3;
     chain.segment[0] = segment(b.value().get(), 0, 16, false);
@@ -192,10 +196,11 @@ void probe_virtio_blk(u32 window, u32 pool, u32 irq0) {
     auto consumed = rt::virtqueue_complete(q.value().get(), 16);
     char hex[33];
     for (u32 i = 0; i < 16; i++) format(hex + 2 * i, 3, "%02x", bytes[512 + i]);
-    rt::log("provider: virtio-blk interrupt irq0 %s (%llu pending); used idx %u id %u (head %u) len %u, %u consumed; "
-            "status %u",
-            got ? "received" : "NOT received", static_cast<unsigned long long>(pending.value_or(0)), used.idx(), e.id,
-            chain.head, e.len, consumed.value_or(0), bytes[1024]);
+    rt::log(
+        "provider: virtio-blk interrupt irq0 %s (%llu pending); used idx %u id %u (head %u) len %u, %u consumed; "
+        "status %u",
+        got ? "received" : "NOT received", static_cast<unsigned long long>(pending.value_or(0)), used.idx(), e.id,
+        chain.head, e.len, consumed.value_or(0), bytes[1024]);
     rt::log("provider: virtio-blk sector 0 begins %s", hex);
     (void)q.value().release();  // until teardown
 }
@@ -220,11 +225,11 @@ void probe_virtio_net(u32 window, u32 pool, u32 irq0, u32 irq1) {
     post.segment[0] = segment(rx.value().get(), 0, 2048, true);
     (void)rt::virtqueue_submit(rxq.value().get(), &post, 1);
     // 12-byte virtio_net_hdr (all zero: no offloads), then the frame.
-    static const u8 kFrame[42] = {
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06,  // ethernet, ARP
-        0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01,                                           // request
-        0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 10, 0, 2, 15,                                   // sender
-        0, 0, 0, 0, 0, 0, 10, 0, 2, 2};                                                     // target: 10.0.2.2
+    static const u8 kFrame[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12,
+                                  0x34, 0x56, 0x08, 0x06,                                    // ethernet, ARP
+                                  0x00, 0x01, 0x08, 0x00, 6,    4,    0x00, 0x01,            // request
+                                  0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 10,   0,    2,    15,  // sender
+                                  0,    0,    0,    0,    0,    0,    10,   0,    2,    2};  // target: 10.0.2.2
     auto* out = reinterpret_cast<volatile u8*>(tx_at.value());
     for (u32 i = 0; i < 12; i++) out[i] = 0;
     for (u32 i = 0; i < sizeof kFrame; i++) out[12 + i] = kFrame[i];
@@ -246,10 +251,11 @@ void probe_virtio_net(u32 window, u32 pool, u32 irq0, u32 irq1) {
     auto rx_done = rt::virtqueue_complete(rxq.value().get(), 16);
     const volatile u8* f = reinterpret_cast<const volatile u8*>(rx_at.value()) + 12;
     bool arp_reply = e.len >= 12 + 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 2;
-    rt::log("provider: virtio-net receive interrupt irq0 %s; %u frames, %u bytes: %s %u.%u.%u.%u is-at "
-            "%02x:%02x:%02x:%02x:%02x:%02x",
-            rx_irq ? "received" : "NOT received", rx_done.value_or(0), e.len, arp_reply ? "ARP reply" : "not ARP",
-            f[28], f[29], f[30], f[31], f[22], f[23], f[24], f[25], f[26], f[27]);
+    rt::log(
+        "provider: virtio-net receive interrupt irq0 %s; %u frames, %u bytes: %s %u.%u.%u.%u is-at "
+        "%02x:%02x:%02x:%02x:%02x:%02x",
+        rx_irq ? "received" : "NOT received", rx_done.value_or(0), e.len, arp_reply ? "ARP reply" : "not ARP", f[28],
+        f[29], f[30], f[31], f[22], f[23], f[24], f[25], f[26], f[27]);
     (void)rxq.value().release();
     (void)txq.value().release();
 }
@@ -268,7 +274,8 @@ int main(u64) {
         auto cap = rt::mmio_read(bar0, 0x00, 4), vs = rt::mmio_read(bar0, 0x08, 4);
         if (!cap.ok() || !vs.ok()) return 1;
         rt::log("provider: nvme CAP.MQES %llu VS %llu.%llu", static_cast<unsigned long long>(cap.value() & 0xffff),
-                static_cast<unsigned long long>(vs.value() >> 16), static_cast<unsigned long long>((vs.value() >> 8) & 0xff));
+                static_cast<unsigned long long>(vs.value() >> 16),
+                static_cast<unsigned long long>((vs.value() >> 8) & 0xff));
     }
     u32 bar4 = rt::startup_handle("bar4");
     if (bar4) {

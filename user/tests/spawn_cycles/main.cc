@@ -48,12 +48,13 @@ int main(u64) {
     auto end = memory(resource);
     if (!end.ok()) return 1;
     const abi::SystemMemory& e = end.value();
-    rt::log("cycles: %u spawn/kill cycles; free frames %llu -> %llu, heap %llu -> %llu, kernel stacks %llu -> %llu, "
-            "cap nodes %llu -> %llu",
-            kCycles, static_cast<unsigned long long>(baseline.free_frames), static_cast<unsigned long long>(e.free_frames),
-            static_cast<unsigned long long>(baseline.heap_bytes), static_cast<unsigned long long>(e.heap_bytes),
-            static_cast<unsigned long long>(baseline.kernel_stacks), static_cast<unsigned long long>(e.kernel_stacks),
-            static_cast<unsigned long long>(baseline.cap_nodes_used), static_cast<unsigned long long>(e.cap_nodes_used));
+    rt::log(
+        "cycles: %u spawn/kill cycles; free frames %llu -> %llu, heap %llu -> %llu, kernel stacks %llu -> %llu, "
+        "cap nodes %llu -> %llu",
+        kCycles, static_cast<unsigned long long>(baseline.free_frames), static_cast<unsigned long long>(e.free_frames),
+        static_cast<unsigned long long>(baseline.heap_bytes), static_cast<unsigned long long>(e.heap_bytes),
+        static_cast<unsigned long long>(baseline.kernel_stacks), static_cast<unsigned long long>(e.kernel_stacks),
+        static_cast<unsigned long long>(baseline.cap_nodes_used), static_cast<unsigned long long>(e.cap_nodes_used));
     bool same = baseline.free_frames == e.free_frames && baseline.heap_bytes == e.heap_bytes &&
                 baseline.kernel_stacks == e.kernel_stacks && baseline.cap_nodes_used == e.cap_nodes_used;
     rt::log("cycles: %s", same ? "back at baseline" : "LEAK");

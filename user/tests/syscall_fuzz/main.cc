@@ -415,18 +415,12 @@ void add_served(u32 h) {
 // A handle value that the kernel may or may not accept.
 u64 any_handle_value() {
     switch (below(10)) {
-        case 0:
-            return 0;
-        case 1:
-            return 0xffffffffu;
-        case 2:
-            return pick({0xfffu, 0x1000u, 0x1001u, 0xfffff000u, 0x00000fffu, 0x7777777u, 0x80001001u});
-        case 3:
-            return static_cast<u32>(rnd());
-        case 4:
-            return rnd();
-        default:
-            return ((1 + below(4)) << 12) | (1 + below(300));  // forged: small generation, plausible slot
+        case 0: return 0;
+        case 1: return 0xffffffffu;
+        case 2: return pick({0xfffu, 0x1000u, 0x1001u, 0xfffff000u, 0x00000fffu, 0x7777777u, 0x80001001u});
+        case 3: return static_cast<u32>(rnd());
+        case 4: return rnd();
+        default: return ((1 + below(4)) << 12) | (1 + below(300));  // forged: small generation, plausible slot
     }
 }
 
@@ -462,21 +456,11 @@ u64 handle_arg(u16 want) {
     } else if (r < 84) {
         u64 base = pool_handle(want);
         switch (below(5)) {
-            case 0:
-                v = base ^ (1u << below(12));
-                break;  // another slot
-            case 1:
-                v = base + 0x1000;
-                break;  // next generation
-            case 2:
-                v = base - 0x1000;
-                break;  // previous generation
-            case 3:
-                v = base | (rnd() << 32);
-                break;  // garbage upper half
-            default:
-                v = (base & 0xfffu) | (below(1u << 20) << 12);
-                break;  // random generation
+            case 0: v = base ^ (1u << below(12)); break;                    // another slot
+            case 1: v = base + 0x1000; break;                               // next generation
+            case 2: v = base - 0x1000; break;                               // previous generation
+            case 3: v = base | (rnd() << 32); break;                        // garbage upper half
+            default: v = (base & 0xfffu) | (below(1u << 20) << 12); break;  // random generation
         }
     } else {
         v = any_handle_value();
@@ -532,14 +516,12 @@ bool pointer_ok_for_kernel_writes(u64 p) {
 // bytes run into the guard page.
 u64 scratch_ptr(u64 len) {
     switch (below(4)) {
-        case 0:
-            return kScratch + below(kScratchBytes);
+        case 0: return kScratch + below(kScratchBytes);
         case 1: {
             u64 tail = len && len < kScratchBytes ? len : 64;
             return kScratch + kScratchBytes - 1 - below(tail);
         }
-        default:
-            return kScratch + (below(kScratchBytes / 8) * 8) % (kScratchBytes - 512);
+        default: return kScratch + (below(kScratchBytes / 8) * 8) % (kScratchBytes - 512);
     }
 }
 
@@ -611,20 +593,13 @@ u64 timeout_arg() {
 
 u64 rights_arg() {
     switch (below(8)) {
-        case 0:
-            return cap::kSameRights;
-        case 1:
-            return rnd() & cap::kRightsAll;
-        case 2:
-            return 0;
-        case 3:
-            return cap::kRightsAll;
-        case 4:
-            return cap::kSameRights | (1u << below(13));
-        case 5:
-            return static_cast<u32>(rnd());
-        case 6:
-            return rnd();
+        case 0: return cap::kSameRights;
+        case 1: return rnd() & cap::kRightsAll;
+        case 2: return 0;
+        case 3: return cap::kRightsAll;
+        case 4: return cap::kSameRights | (1u << below(13));
+        case 5: return static_cast<u32>(rnd());
+        case 6: return rnd();
         default:
             return pick({cap_rights::kCall, cap_rights::kCall | cap_rights::kDuplicate | cap_rights::kTransfer,
                          cap_rights::kWait, cap_rights::kSignal, cap_rights::kMap | cap_rights::kRead,
@@ -635,18 +610,12 @@ u64 rights_arg() {
 
 u64 signal_mask_arg() {
     switch (below(6)) {
-        case 0:
-            return abi::kSignalReady;
-        case 1:
-            return abi::kSignalReadable;
-        case 2:
-            return abi::kSignalDead;
-        case 3:
-            return abi::kSignalReady | abi::kSignalReadable | abi::kSignalDead;
-        case 4:
-            return pick({0ull, 8ull, 0x10ull, ~0ull, 1ull << 63});
-        default:
-            return rnd();
+        case 0: return abi::kSignalReady;
+        case 1: return abi::kSignalReadable;
+        case 2: return abi::kSignalDead;
+        case 3: return abi::kSignalReady | abi::kSignalReadable | abi::kSignalDead;
+        case 4: return pick({0ull, 8ull, 0x10ull, ~0ull, 1ull << 63});
+        default: return rnd();
     }
 }
 
@@ -663,16 +632,11 @@ u64 memory_size_arg() {
 
 u64 fixed_map_address() {
     switch (below(10)) {
-        case 0:
-            return 0x1000;
-        case 1:
-            return pick({kImageBase, kScratch, kReadOnly, kStackTop - kPage, kStackTop, kUserLimit - kPage});
-        case 2:
-            return pick(kKernelAddresses) & ~0xfffull;
-        case 3:
-            return pick(kEdgeAddresses);
-        case 4:
-            return kScratch + 1 + below(kPage - 1);  // misaligned
+        case 0: return 0x1000;
+        case 1: return pick({kImageBase, kScratch, kReadOnly, kStackTop - kPage, kStackTop, kUserLimit - kPage});
+        case 2: return pick(kKernelAddresses) & ~0xfffull;
+        case 3: return pick(kEdgeAddresses);
+        case 4: return kScratch + 1 + below(kPage - 1);  // misaligned
         default: {
             // Random page in the upper user half, away from the quiet window
             // and the stack.
@@ -693,16 +657,14 @@ u64 unusable_message() {
     // Only addresses nothing can ever map: the worker maps memory objects at
     // fixed user addresses too (any of kEdgeAddresses, 0x1000, ...).
     switch (below(6)) {
-        case 0:
-            return pick(kKernelAddresses);
+        case 0: return pick(kKernelAddresses);
         case 1:
             return pick<u64>({kUserLimit, kUserLimit - 8, kUserLimit - 1, 0x8000000000000000ull, 0xffff7fffffffffffull,
                               0x0000800000001000ull, 0x7fffffffffffffffull, 0x1234567812345678ull});
         case 2:
             return pick<u64>(
                 {0ull, 1ull, 0xfffull, kUnmapped, kUnmapped + 0x1008, kScratch + kScratchBytes, kQuietEnd - 0x1000});
-        case 3:
-            return kScratch + kScratchBytes - 1 - below(sizeof(abi::Message) - 1);  // runs into the guard page
+        case 3: return kScratch + kScratchBytes - 1 - below(sizeof(abi::Message) - 1);  // runs into the guard page
         default: {
             u64 at = kScratch + below((kScratchBytes - sizeof(abi::Message)) / 8) * 8;
             auto* m = reinterpret_cast<abi::Message*>(at);
@@ -980,14 +942,10 @@ bool maybe_readable(u64 p) {
 
 u64 pid_arg() {
     switch (below(5)) {
-        case 0:
-            return g_pid;  // filtered: never itself
-        case 1:
-            return 1;  // filtered: never init
-        case 2:
-            return g_server_pid;
-        case 3:
-            return chance(50) ? rnd() : static_cast<u32>(rnd());
+        case 0: return g_pid;  // filtered: never itself
+        case 1: return 1;      // filtered: never init
+        case 2: return g_server_pid;
+        case 3: return chance(50) ? rnd() : static_cast<u32>(rnd());
         default:
             if (g_child_pid_count && chance(70))
                 return g_child_pids[(g_child_pid_next + 15 - (chance(60) ? 0 : below(g_child_pid_count))) % 16];
@@ -1424,21 +1382,11 @@ void make_safe(Call& c) {
     for (u64& a : c.a)
         if (is_protected(a)) a = filtered(a);
     switch (static_cast<S>(c.number)) {
-        case S::Sleep:
-            c.a[0] = timeout_arg();
-            break;
-        case S::EndpointReceive:
-            c.a[2] = timeout_arg();
-            break;
-        case S::NotificationWait:
-            c.a[1] = timeout_arg();
-            break;
-        case S::WaitSetWait:
-            c.a[3] = timeout_arg();
-            break;
-        case S::ConsoleRead:
-            c.a[3] = timeout_arg();
-            break;
+        case S::Sleep: c.a[0] = timeout_arg(); break;
+        case S::EndpointReceive: c.a[2] = timeout_arg(); break;
+        case S::NotificationWait: c.a[1] = timeout_arg(); break;
+        case S::WaitSetWait: c.a[3] = timeout_arg(); break;
+        case S::ConsoleRead: c.a[3] = timeout_arg(); break;
         case S::LogWrite:
         case S::ConsoleWrite:
             // Console output is unbounded: keep readable text short.
@@ -1466,8 +1414,7 @@ void make_safe(Call& c) {
             // stubs would fault and take the whole process with it.
             if (!is_thread_stub(c.a[0]) && c.a[0] >= 0x1000 && c.a[0] < kUserLimit) c.a[0] = pick(kKernelAddresses);
             break;
-        default:
-            break;
+        default: break;
     }
 }
 
@@ -1486,21 +1433,11 @@ Call generate() {
         // A defined call with arguments from any pool, in any position.
         for (u64& a : c.a) {
             switch (below(5)) {
-                case 0:
-                    a = handle_arg(0);
-                    break;
-                case 1:
-                    a = pointer_arg(256);
-                    break;
-                case 2:
-                    a = length_arg();
-                    break;
-                case 3:
-                    a = rnd();
-                    break;
-                default:
-                    a = below(64);
-                    break;
+                case 0: a = handle_arg(0); break;
+                case 1: a = pointer_arg(256); break;
+                case 2: a = length_arg(); break;
+                case 3: a = rnd(); break;
+                default: a = below(64); break;
             }
         }
         if (c.number == static_cast<u64>(S::EndpointCall)) c.a[1] = unusable_message();
@@ -1522,31 +1459,19 @@ Call generate() {
         case S::ClockGet:
         case S::EndpointCreate:
         case S::NotificationCreate:
-        case S::WaitSetCreate:
-            break;
-        case S::Sleep:
-            break;  // make_safe picks the time
+        case S::WaitSetCreate: break;
+        case S::Sleep: break;  // make_safe picks the time
         case S::HandleClose:
         case S::HandleRevoke:
             // Sometimes a DMA object, so grants end (teardown) with buffers,
             // queues and interrupts still alive, and pools come and go.
             if (chance(8)) {
                 switch (below(5)) {
-                    case 0:
-                        c.a[0] = dma_pool_arg(pool_kind_arg());
-                        break;
-                    case 1:
-                        c.a[0] = queue_arg();
-                        break;
-                    case 2:
-                        c.a[0] = dma_buffer_arg();
-                        break;
-                    case 3:
-                        c.a[0] = vq_arg();
-                        break;
-                    default:
-                        c.a[0] = chance(50) ? interrupt_arg() : pci_arg();
-                        break;
+                    case 0: c.a[0] = dma_pool_arg(pool_kind_arg()); break;
+                    case 1: c.a[0] = queue_arg(); break;
+                    case 2: c.a[0] = dma_buffer_arg(); break;
+                    case 3: c.a[0] = vq_arg(); break;
+                    default: c.a[0] = chance(50) ? interrupt_arg() : pci_arg(); break;
                 }
             } else {
                 c.a[0] = handle_arg(0);
@@ -1570,12 +1495,8 @@ Call generate() {
                     case 0:
                         c.a[1] = kReadOnly + below((kPage - sizeof(abi::Message)) / 8) * 8;
                         break;  // reply can't be written
-                    case 1:
-                        c.a[1] = kImageBase;
-                        break;
-                    default:
-                        c.a[1] = server_message();
-                        break;
+                    case 1: c.a[1] = kImageBase; break;
+                    default: c.a[1] = server_message(); break;
                 }
             } else {
                 c.a[0] = handle_arg(kEndpoint);
@@ -1595,19 +1516,13 @@ Call generate() {
                                                     : handle_arg(kEndpoint);
             c.a[1] = pointer_arg(sizeof(abi::Message));
             break;
-        case S::EndpointReply:
-            c.a[0] = pointer_arg(sizeof(abi::Message));
-            break;
+        case S::EndpointReply: c.a[0] = pointer_arg(sizeof(abi::Message)); break;
         case S::NotificationSignal:
             c.a[0] = handle_arg(kNotification);
             c.a[1] = chance(20) ? 0 : chance(50) ? 1ull << below(64) : rnd();
             break;
-        case S::NotificationWait:
-            c.a[0] = handle_arg(kNotification);
-            break;
-        case S::MemoryCreate:
-            c.a[0] = memory_size_arg();
-            break;
+        case S::NotificationWait: c.a[0] = handle_arg(kNotification); break;
+        case S::MemoryCreate: c.a[0] = memory_size_arg(); break;
         case S::MemoryMap:
             c.a[0] = chance(20) ? dma_buffer_arg() : handle_arg(kMemory);
             c.a[1] = chance(65) ? 0 : fixed_map_address();
@@ -1653,9 +1568,7 @@ Call generate() {
                 c.a[1] = spawn_request(r < 50);
             break;
         }
-        case S::ProcessKill:
-            c.a[0] = handle_arg(kProcess);
-            break;
+        case S::ProcessKill: c.a[0] = handle_arg(kProcess); break;
         case S::ProcessInfo:
             c.a[0] = handle_arg(kProcess);
             c.a[1] = pointer_arg(sizeof(abi::ProcessInfo));
@@ -1747,9 +1660,7 @@ Call generate() {
             c.a[4] = chance(85) ? below(2) : pick<u64>({2ull, 3ull, 1ull << 63, rnd()});
             break;
         }
-        case S::MmioMap:
-            c.a[0] = chance(40) ? g_mmio[below(16)].handle : handle_arg(kDeviceMmio);
-            break;
+        case S::MmioMap: c.a[0] = chance(40) ? g_mmio[below(16)].handle : handle_arg(kDeviceMmio); break;
         case S::MmioWrite: {
             const MmioCap& m = g_mmio[below(16)];
             if (m.handle && m.common >= 0 && chance(70)) {
@@ -1808,12 +1719,13 @@ Call generate() {
             const MmioCap& m = g_mmio[below(16)];
             c.a[0] = m.handle && chance(75) ? m.handle : handle_arg(kDeviceMmio);
             u64 base = m.handle && m.common >= 0 && chance(60) ? static_cast<u64>(m.common) : 0;
-            c.a[1] = chance(45) ? base + pick<u64>({0x00ull, 0x04ull, 0x12ull, 0x14ull, 0x18ull, 0x1cull, 0x20ull,
-                                                    0x24ull, 0x28ull, 0x2cull, 0x30ull, 0x34ull, 0x38ull, 0x48ull,
-                                                    0x50ull, 0xe14ull, 0x1000ull})
-                     : chance(60) && m.length ? below(m.length)
-                     : chance(50)             ? m.length + pick<u64>({0ull, 1ull, 4ull, 8ull})
-                                              : rnd();
+            c.a[1] =
+                chance(45)
+                    ? base + pick<u64>({0x00ull, 0x04ull, 0x12ull, 0x14ull, 0x18ull, 0x1cull, 0x20ull, 0x24ull, 0x28ull,
+                                        0x2cull, 0x30ull, 0x34ull, 0x38ull, 0x48ull, 0x50ull, 0xe14ull, 0x1000ull})
+                : chance(60) && m.length ? below(m.length)
+                : chance(50)             ? m.length + pick<u64>({0ull, 1ull, 4ull, 8ull})
+                                         : rnd();
             c.a[2] = chance(85) ? pick<u64>({1ull, 2ull, 4ull, 8ull})
                                 : pick<u64>({0ull, 3ull, 16ull, 0x100000004ull, rnd()});
             c.a[3] = pointer_arg(8);
@@ -1841,9 +1753,7 @@ Call generate() {
                 c.a[1] = pick<u64>({vectors, vectors + 1ull, 0x7ffull, 0xffffull, 0x10000ull, ~0ull, rnd()});
             break;
         }
-        case S::InterruptAck:
-            c.a[0] = interrupt_arg();
-            break;
+        case S::InterruptAck: c.a[0] = interrupt_arg(); break;
         case S::InterruptMask:
             c.a[0] = interrupt_arg();
             c.a[1] = chance(85) ? below(2) : pick<u64>({2ull, 0x100ull, ~0ull, rnd()});
@@ -1877,9 +1787,7 @@ Call generate() {
             c.a[2] = chance(80) ? 1 + below(64) : pick<u64>({0ull, 257ull, 1ull << 32, ~0ull, rnd()});
             c.a[1] = chance(80) ? scratch_ptr(c.a[2] < 257 ? c.a[2] * 8 : 64) : pointer_arg(64);
             break;
-        case S::NvmeQueueMap:
-            c.a[0] = queue_arg();
-            break;
+        case S::NvmeQueueMap: c.a[0] = queue_arg(); break;
         case S::VirtQueueCreate: {
             const DmaPoolCap* p = chance(85) ? recent_pool(PoolKind::Virtio) : nullptr;
             c.a[0] = p && chance(85) ? p->handle : dma_pool_arg(pool_kind_arg());
@@ -1918,13 +1826,10 @@ Call generate() {
             c.a[0] = vq_arg();
             c.a[1] = chance(80) ? 1 + below(64) : pick<u64>({0ull, 256ull, 257ull, 1ull << 32, ~0ull, rnd()});
             break;
-        case S::VirtQueueMap:
-            c.a[0] = vq_arg();
-            break;
+        case S::VirtQueueMap: c.a[0] = vq_arg(); break;
         case S::ProcessExit:
         case S::ThreadExit:
-        case S::Count:
-            break;
+        case S::Count: break;
     }
     make_safe(c);
     return c;
@@ -2399,8 +2304,7 @@ void note_result(const Call& c, i64 r) {
             // Readable at once (it is unmapped only when that capability goes).
             g_cq_phases += *reinterpret_cast<volatile const u16*>(static_cast<u64>(r) + 14) & 1;
             break;
-        default:
-            break;
+        default: break;
     }
     if (c.number == static_cast<u64>(S::ProcessSpawn) && r >= 0) {
         abi::ProcessInfo info{};

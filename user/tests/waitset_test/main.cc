@@ -82,13 +82,14 @@ int main(u64) {
     auto left1 = rt::notification_wait(t1.value().get(), 0);  // not reported: kept
     auto again = rt::waitset_wait(ws2.value().get(), events + 1, 3, 0);
     auto on_process = rt::waitset_add(ws2.value().get(), child.value().get(), abi::kSignalDead | abi::kWaitTake, 300);
-    rt::log("waitset: take: %u event(s), key %llu; its bits then: %s; the unreported one kept 0x%llx; "
-            "waiting again: %s; take on a process: %s",
-            one.ok() ? one.value() : 0, static_cast<unsigned long long>(events[0].key),
-            left0.ok() ? "STILL SET" : status_name(left0.status()),
-            static_cast<unsigned long long>(left1.ok() ? left1.value() : 0),
-            again.ok() ? "an event (UNEXPECTED)" : status_name(again.status()),
-            on_process.ok() ? "ok (UNEXPECTED)" : status_name(on_process.status()));
+    rt::log(
+        "waitset: take: %u event(s), key %llu; its bits then: %s; the unreported one kept 0x%llx; "
+        "waiting again: %s; take on a process: %s",
+        one.ok() ? one.value() : 0, static_cast<unsigned long long>(events[0].key),
+        left0.ok() ? "STILL SET" : status_name(left0.status()),
+        static_cast<unsigned long long>(left1.ok() ? left1.value() : 0),
+        again.ok() ? "an event (UNEXPECTED)" : status_name(again.status()),
+        on_process.ok() ? "ok (UNEXPECTED)" : status_name(on_process.status()));
 
     // Signal first, then wait, in one call: the signal lands before the
     // wait looks, so neither call blocks (timeout 0 would say Timeout).
@@ -97,11 +98,12 @@ int main(u64) {
     auto via_set = rt::waitset_wait(ws2.value().get(), events, 3, 0, n0, 0x10);
     auto taken = rt::notification_wait(n0, 0);
     auto no_bits = rt::notification_wait(n1, 0, n1, 0);
-    rt::log("waitset: signal then wait: NotificationWait got 0x%llx; WaitSetWait %u event(s), key %llu, its bits then: "
-            "%s; a signal without bits: %s",
-            static_cast<unsigned long long>(own.ok() ? own.value() : 0), via_set.ok() ? via_set.value() : 0,
-            static_cast<unsigned long long>(events[0].key), taken.ok() ? "STILL SET" : status_name(taken.status()),
-            no_bits.ok() ? "ok (UNEXPECTED)" : status_name(no_bits.status()));
+    rt::log(
+        "waitset: signal then wait: NotificationWait got 0x%llx; WaitSetWait %u event(s), key %llu, its bits then: "
+        "%s; a signal without bits: %s",
+        static_cast<unsigned long long>(own.ok() ? own.value() : 0), via_set.ok() ? via_set.value() : 0,
+        static_cast<unsigned long long>(events[0].key), taken.ok() ? "STILL SET" : status_name(taken.status()),
+        no_bits.ok() ? "ok (UNEXPECTED)" : status_name(no_bits.status()));
 
     // The events buffer disappears while the wait is blocked: the wait
     // fails (OutOfBounds) and the take entry's bits are still there.
@@ -111,8 +113,8 @@ int main(u64) {
     if (!at.ok()) return fail("memory_map", at.status());
     static Unmapper u;
     u = Unmapper{memory.value().get(), n0, at.value()};
-    auto helper = rt::thread_create(unmap_then_signal, reinterpret_cast<u64>(&u), g_unmapper_stack,
-                                    sizeof g_unmapper_stack, 16);
+    auto helper =
+        rt::thread_create(unmap_then_signal, reinterpret_cast<u64>(&u), g_unmapper_stack, sizeof g_unmapper_stack, 16);
     if (!helper.ok()) return fail("thread_create", helper.status());
     auto lost = rt::waitset_wait(ws2.value().get(), reinterpret_cast<abi::WaitEvent*>(at.value()), 2, 2'000'000'000);
     auto kept = rt::notification_wait(n0, 0);
