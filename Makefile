@@ -11,6 +11,7 @@
 #   make soak     the long runs make test leaves out (tests/scenarios/soak), then every fuzzer for SOAK_FUZZ_SECONDS
 #   make bench    kernel microbenchmarks in QEMU, printed (docs/benchmarks.md)
 #   make bench-storage   NVMe storage benchmark (blkbench), ARGS="--linux --trace"
+#   make format   clang-format every C++ file (make test checks it: format.check)
 #   make build | clean | deps | help     (plain `make` = make build)
 #
 # Knobs (make VAR=value): ACCEL=tcg|kvm  FIRMWARE=bios|uefi  CMDLINE="..."
@@ -49,7 +50,7 @@ CMAKE_FLAGS := -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=$(BUILD_
 MODULE_FLAGS := $(foreach m,$(BOOT_MODULES),--module $(m))
 
 .DEFAULT_GOAL := build
-.PHONY: help deps configure build kernel image run debug test soak fuzz bench bench-storage clean
+.PHONY: help deps configure build kernel image run debug test soak fuzz bench bench-storage format clean
 
 help:
 	@awk 'NR >= 5 && !/^#/ { exit } NR >= 5 { sub(/^# ?/, ""); print }' Makefile
@@ -123,6 +124,11 @@ bench: kernel
 bench-storage: BOOT_MODULE_TARGETS = init devmgr nvme blkbench
 bench-storage: kernel
 	$(PYTHON) bench/run_storage_bench.py --build-dir $(BUILD_DIR) $(ARGS)
+
+# clang-format-14 over every tracked .cc/.h (scripts/format.sh); the
+# ctest entry format.check fails when a file differs.
+format: deps
+	bash scripts/format.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

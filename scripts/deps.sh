@@ -12,6 +12,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   cmake ninja-build make git clang lld libclang-rt-14-dev
+  # formatting check (make test: format.check pins clang-format-14)
+  clang-format
   # unit tests
   googletest libgtest-dev
   # boot images: GRUB for BIOS and UEFI, ISO and FAT tooling, partitioning
