@@ -59,6 +59,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         host.released.clear();
     };
 
+    // The owner's answer to a device it no longer trusts, or a teardown: a
+    // confirmed reset hands every token back, and the ring starts over.
+    auto reset = [&] {
+        ring.release_all(host);
+        check_releases();
+        check(tokens_out.empty());
+        outstanding.clear();
+        fetched_heads.clear();
+        device = fake_virtio::Device(ring_size, event_idx, indirect);
+        check(ring.init(ring_size, device.memory, event_idx).ok());
+    };
+
     while (in.size) {
         switch (in.byte() % 8) {
             case 0:
@@ -145,13 +157,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 if (!n.ok()) {
                     check(n.status() == Status::Malformed);
                     // A device that jumped its index is reset by the owner.
-                    ring.release_all(host);
-                    check_releases();
-                    check(tokens_out.empty());
-                    outstanding.clear();
-                    fetched_heads.clear();
-                    device = fake_virtio::Device(ring_size, event_idx, indirect);
-                    check(ring.init(ring_size, device.memory, event_idx).ok());
+                    reset();
                     break;
                 }
                 for (u32 k = 0; k < n.value(); k++) {
@@ -171,13 +177,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             case 7: {  // a confirmed reset
                 if (in.byte() % 4) break;
-                ring.release_all(host);
-                check_releases();
-                check(tokens_out.empty());
-                outstanding.clear();
-                fetched_heads.clear();
-                device = fake_virtio::Device(ring_size, event_idx, indirect);
-                check(ring.init(ring_size, device.memory, event_idx).ok());
+                reset();
                 break;
             }
         }
