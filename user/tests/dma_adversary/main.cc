@@ -696,11 +696,11 @@ int read_windows(u32 root, u32 resource) {
     auto win = common_window(blk.value().get(), &rel);
     if (!win.ok()) return fail("virtio-blk common configuration window", win.status());
     virtio_reset(win.value().get(), rel);
-    auto q = rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff);
+    auto q = rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff, 1);
     if (!q.ok()) return fail("virtqueue 0", q.status());
     // The same queue again: busy. Checking it meant selecting it; the
     // broker must not leave it selected (its ring addresses one read away).
-    report("virtqueue 0 again (enabled)", rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff));
+    report("virtqueue 0 again (enabled)", rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff, 1));
     auto queues = rt::mmio_read(win.value().get(), rel + 0x12, 2);  // num_queues
     auto select = rt::mmio_read(win.value().get(), rel + 0x16, 2);  // queue_select
     auto size = rt::mmio_read(win.value().get(), rel + 0x18, 2);    // queue_size of the selected queue
@@ -783,7 +783,7 @@ int ring_quota(u32 root) {
     virtio_reset(win.value().get(), rel);
     auto before = rt::dma_pool_info(pool.value().get());
     report("a virtqueue whose third ring does not fit the pool",
-           rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff));
+           rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff, 1));
     auto after = rt::dma_pool_info(pool.value().get());
     if (!before.ok() || !after.ok()) return fail("pool info", before.ok() ? after.status() : before.status());
     auto b = [](const Result<abi::DmaUsage>& u) { return u.value(); };
@@ -844,7 +844,8 @@ int virtio(u32 window, u32 pool, u32 irq) {
     (void)rt::mmio_write(window, kDriverSelect, 4, 0);
     (void)rt::mmio_write(window, kDriverFeature, 4, 0);
     (void)rt::mmio_write(window, kStatus, 1, 11);
-    auto q = rt::virtqueue_create(pool, 0, 16, 0);
+    // Chains of up to 3 segments, written directly (no INDIRECT_DESC).
+    auto q = rt::virtqueue_create(pool, 0, 16, 0, 3);
     if (!q.ok()) return fail("virtqueue 0", q.status());
     auto used_at = rt::virtqueue_map(q.value().get());
     auto buf = rt::dma_buffer_create(pool, 4096);
@@ -865,67 +866,67 @@ int virtio(u32 window, u32 pool, u32 irq) {
         return abi::VirtioSegment{buffer, (device_writes ? abi::kVirtioSegmentDeviceWrites : 0u) | extra_flags, offset,
                                   length};
     };
-    auto one = [&](const char* what, abi::VirtioChain c) {
-        report(what, rt::virtqueue_submit(q.value().get(), &c, 1));
+    // One chain of `n` segments.
+    auto one = [&](const char* what, const abi::VirtioSegment* segs, u16 n) {
+        abi::VirtioChain c{n, 0, 0};
+        report(what, rt::virtqueue_submit(q.value().get(), &c, 1, segs, n));
     };
-    abi::VirtioChain c{};
-    c.segments = 2;
-    c.segment[0] = seg(b, 512, 512, true);
-    c.segment[1] = seg(b, 0, 16, false);
-    one("chain with a device-writable segment before a readable one", c);
-    c = abi::VirtioChain{};
-    c.segments = 1;
-    c.segment[0] = seg(b, 4000, 200, false);
-    one("segment running past its buffer end", c);
-    c.segment[0] = seg(b, 8192, 1, false);
-    one("segment starting past its buffer", c);
-    c.segment[0] = seg(b, 0, 0, false);
-    one("empty segment", c);
-    c.segment[0] = seg(b, 0, 1ull << 32, false);
-    one("segment of 4 GiB", c);
-    c.segment[0] = seg(b, 0, 16, false, 1u << 1);
-    one("segment with an unknown flag", c);
-    c.segment[0] = seg(note.value().get(), 0, 16, false);
-    one("a notification as the buffer", c);
-    c.segment[0] = seg(read_only.value().get(), 0, 16, false);
-    one("a buffer copy without the write right", c);
-    c.segments = 5;
-    for (u32 i = 0; i < 4; i++) c.segment[i] = seg(b, i * 16, 16, false);
-    one("chain of 5 segments (more than the broker takes)", c);
+    abi::VirtioSegment s[4] = {seg(b, 512, 512, true), seg(b, 0, 16, false)};
+    one("chain with a device-writable segment before a readable one", s, 2);
+    s[0] = seg(b, 4000, 200, false);
+    one("segment running past its buffer end", s, 1);
+    s[0] = seg(b, 8192, 1, false);
+    one("segment starting past its buffer", s, 1);
+    s[0] = seg(b, 0, 0, false);
+    one("empty segment", s, 1);
+    s[0] = seg(b, 0, 1ull << 32, false);
+    one("segment of 4 GiB", s, 1);
+    s[0] = seg(b, 0, 16, false, 1u << 1);
+    one("segment with an unknown flag", s, 1);
+    s[0] = seg(note.value().get(), 0, 16, false);
+    one("a notification as the buffer", s, 1);
+    s[0] = seg(read_only.value().get(), 0, 16, false);
+    one("a buffer copy without the write right", s, 1);
+    for (u32 i = 0; i < 4; i++) s[i] = seg(b, i * 16, 16, false);
+    one("chain of 4 segments (more than the queue takes)", s, 4);
     static abi::VirtioChain many[abi::kVirtioMaxBatch + 1];
-    for (auto& m : many) {
-        m = abi::VirtioChain{};
-        m.segments = 1;
-        m.segment[0] = seg(b, 0, 16, false);
+    static abi::VirtioSegment many_segs[2 * (abi::kVirtioMaxBatch + 1)];
+    for (u32 i = 0; i <= abi::kVirtioMaxBatch; i++) {
+        many[i] = abi::VirtioChain{1, 0, 0};
+        many_segs[i] = seg(b, 0, 16, false);
     }
-    report("a batch of 17 chains", rt::virtqueue_submit(q.value().get(), many, abi::kVirtioMaxBatch + 1));
-    for (auto& m : many) {
-        m.segments = 2;
-        m.segment[1] = seg(b, 512, 16, true);
+    report("a batch of 17 chains",
+           rt::virtqueue_submit(q.value().get(), many, abi::kVirtioMaxBatch + 1, many_segs, abi::kVirtioMaxBatch + 1));
+    for (u32 i = 0; i < abi::kVirtioMaxBatch; i++) {
+        many[i].segments = 2;
+        many_segs[2 * i] = seg(b, 0, 16, false);
+        many_segs[2 * i + 1] = seg(b, 512, 16, true);
     }
-    report("16 chains of 2 descriptors on a 16-entry queue", rt::virtqueue_submit(q.value().get(), many, 16));
+    // Eight fit: they are added, then taken back when the ninth does not.
+    report("16 chains of 2 descriptors on a 16-entry queue",
+           rt::virtqueue_submit(q.value().get(), many, 16, many_segs, 32));
     rt::log("adversary: in flight: %llu bytes before the refusals, %llu after", baseline, in_flight());
 
     // A real read of sector 0 (§5.2.6: header, data, status), in flight ...
     auto* bytes = reinterpret_cast<volatile u8*>(data.value());
     for (u32 i = 0; i < 16; i++) bytes[i] = 0;
     bytes[1024] = 0xff;
-    c = abi::VirtioChain{};
-    c.segments = 3;
-    c.segment[0] = seg(b, 0, 16, false);
-    c.segment[1] = seg(b, 512, 512, true);
-    c.segment[2] = seg(b, 1024, 1, true);
-    auto sent = rt::virtqueue_submit(q.value().get(), &c, 1);
+    s[0] = seg(b, 0, 16, false);
+    s[1] = seg(b, 512, 512, true);
+    s[2] = seg(b, 1024, 1, true);
+    abi::VirtioChain c{3, 0, 0};
+    auto sent = rt::virtqueue_submit(q.value().get(), &c, 1, s, 3);
     report("read of sector 0 (allowed)", sent);
     // ... while it tries to take the queue from the broker.
     report("device reset under the live queue", rt::mmio_write(window, kStatus, 1, 0));
-    report("the same queue enabled again", rt::virtqueue_create(pool, 0, 16, 0));
+    report("the same queue enabled again", rt::virtqueue_create(pool, 0, 16, 0, 3));
     auto ws = rt::waitset_create();
     abi::WaitEvent ev{};
     bool fired = ws.ok() && rt::waitset_add(ws.value().get(), irq, abi::kSignalReady, 1).ok() &&
                  rt::waitset_wait(ws.value().get(), &ev, 1, 5'000'000'000ull).ok();
     (void)rt::interrupt_ack(irq);
-    auto taken = rt::virtqueue_complete(q.value().get(), 16);
+    abi::VirtioCompletion done[16] = {};
+    auto taken = rt::virtqueue_complete(q.value().get(), done, 16);
     char hex[33];
     for (u32 i = 0; i < 16; i++) format(hex + 2 * i, 3, "%02x", bytes[512 + i]);
     rt::log("adversary: read of sector 0: irq0 %s, %u used, status %u, first 16 bytes %s", fired ? "fired" : "silent",
@@ -935,7 +936,7 @@ int virtio(u32 window, u32 pool, u32 irq) {
     q.value().reset();
     report("device reset with no live queue", rt::mmio_write(window, kStatus, 1, 0));
     // The used ring is the device's to write and mapped read-only.
-    auto q2 = rt::virtqueue_create(pool, 0, 16, 0);
+    auto q2 = rt::virtqueue_create(pool, 0, 16, 0, 1);
     auto used2 = q2.ok() ? rt::virtqueue_map(q2.value().get()) : Result<u64>(q2.status());
     if (!used2.ok()) return fail("a second queue", used2.status());
     rt::log("adversary: storing into the used ring (this must fault)");
