@@ -65,6 +65,14 @@
 //   balloon   a DMA grant for each virtio function of a class the broker
 //             does not serve (a balloon's payloads carry page frame
 //             numbers, a GPU's guest addresses): refused.
+//   generations  virtio-net with two live queues (receive, transmit): a
+//             buffer of the virtio-blk function's pool on the transmit
+//             queue (not-owner); a frame sent; then closing the receive
+//             queue resets the device, which stops the transmit queue too:
+//             its next submit is stale, the provider may reset and set up
+//             the device again, enables a new transmit queue, closes the
+//             old one — which must not reset the device again — and sends
+//             a frame on the new one.
 #include "abi/nvme.h"
 #include "devices/virtio_class.h"
 #include "devices/virtio_pci.h"
@@ -945,6 +953,95 @@ int virtio(u32 window, u32 pool, u32 irq) {
     return 1;
 }
 
+// virtio 1.1 §3.1.1 up to FEATURES_OK, VERSION_1 only (no MSI-X: the
+// queues are polled).
+void virtio_setup(u32 window, u64 rel) {
+    virtio_reset(window, rel);
+    (void)rt::mmio_write(window, rel + 0x14, 1, 1);
+    (void)rt::mmio_write(window, rel + 0x14, 1, 3);
+    (void)rt::mmio_write(window, rel + 0x08, 4, 1);  // driver_feature_select: word 1
+    (void)rt::mmio_write(window, rel + 0x0c, 4, 1);  // VERSION_1
+    (void)rt::mmio_write(window, rel + 0x08, 4, 0);
+    (void)rt::mmio_write(window, rel + 0x0c, 4, 0);
+    (void)rt::mmio_write(window, rel + 0x14, 1, 11);  // FEATURES_OK
+}
+
+int generations(u32 root) {
+    auto net = open_virtio(root, 0x1000, 0x1041);
+    if (!net.ok()) return fail("open the virtio-net function", net.status());
+    auto pool = rt::dma_pool_create(net.value().get(), 64u << 10);
+    if (!pool.ok()) return fail("virtio-net pool", pool.status());
+    u64 rel = 0;
+    auto win = common_window(net.value().get(), &rel);
+    if (!win.ok()) return fail("virtio-net common configuration window", win.status());
+    u32 w = win.value().get();
+    virtio_setup(w, rel);
+    auto rx = rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff, 1);
+    auto tx = rt::virtqueue_create(pool.value().get(), 1, 16, 0xffff, 2);
+    auto buf = rt::dma_buffer_create(pool.value().get(), 4096);
+    if (!rx.ok() || !tx.ok() || !buf.ok()) return fail("receive and transmit queues", tx.status());
+    auto at = rt::memory_map(buf.value().get(), 0, abi::kMapWrite);
+    if (!at.ok()) return fail("buffer mapping", at.status());
+    (void)rt::mmio_write(w, rel + 0x14, 1, 15);  // DRIVER_OK
+    rt::log("adversary: generations: receive and transmit queues live");
+    // A 12-byte virtio_net_hdr (zero: no offloads) and a 60-byte broadcast frame.
+    auto* bytes = reinterpret_cast<volatile u8*>(at.value());
+    for (u32 i = 0; i < 72; i++) bytes[i] = i >= 12 && i < 18 ? 0xff : 0;
+    abi::VirtioSegment frame{buf.value().get(), 0, 0, 72};
+    auto send = [&](u32 queue) -> Result<u32> {
+        abi::VirtioChain c{1, 0, 0};
+        TRY(rt::virtqueue_submit(queue, &c, 1, &frame, 1));
+        return c.head;
+    };
+    // Polled: the transmit completes at once (QEMU's user network).
+    auto sent = [&](u32 queue, abi::VirtioCompletion* e) -> u32 {
+        for (u32 i = 0; i < 100; i++) {
+            auto n = rt::virtqueue_complete(queue, e, 1);
+            if (n.ok() && n.value()) return n.value();
+            rt::sleep_ns(10'000'000);
+        }
+        return 0;
+    };
+
+    // Another device's buffer on this queue.
+    auto blk = open_virtio(root, 0x1001, 0x1042);
+    auto blk_pool = blk.ok() ? rt::dma_pool_create(blk.value().get(), 16u << 10) : Result<rt::Handle>(blk.status());
+    auto theirs =
+        blk_pool.ok() ? rt::dma_buffer_create(blk_pool.value().get(), 4096) : Result<rt::Handle>(blk_pool.status());
+    if (!theirs.ok()) return fail("a virtio-blk buffer", theirs.status());
+    abi::VirtioSegment foreign{theirs.value().get(), 0, 0, 72};
+    abi::VirtioChain fc{1, 0, 0};
+    report("a buffer of the virtio-blk pool on the transmit queue",
+           rt::virtqueue_submit(tx.value().get(), &fc, 1, &foreign, 1));
+
+    abi::VirtioCompletion e{};
+    auto head = send(tx.value().get());
+    u32 n = head.ok() ? sent(tx.value().get(), &e) : 0;
+    rt::log("adversary: generations: a frame on the first transmit queue: %s, %u completed, verdict %u",
+            status_name(head.ok() ? Status::Ok : head.status()), n, static_cast<u32>(e.verdict));
+
+    // Closing the receive queue resets the device: the transmit queue is
+    // gone with it, and the device is the provider's to set up again.
+    rx.value().reset();
+    report("the transmit queue after its device was reset", send(tx.value().get()));
+    report("device reset by the provider after that", rt::mmio_write(w, rel + 0x14, 1, 0));
+    virtio_setup(w, rel);
+    auto tx2 = rt::virtqueue_create(pool.value().get(), 1, 16, 0xffff, 2);
+    report("a new transmit queue", tx2);
+    if (!tx2.ok()) return 1;
+    (void)rt::mmio_write(w, rel + 0x14, 1, 15);
+    // The old queue goes: it must not reset the device under the new one.
+    tx.value().reset();
+    e = abi::VirtioCompletion{};
+    auto head2 = send(tx2.value().get());
+    n = head2.ok() ? sent(tx2.value().get(), &e) : 0;
+    rt::log(
+        "adversary: generations: a frame on the new transmit queue after the old one closed: %s, %u completed, "
+        "verdict %u",
+        status_name(head2.ok() ? Status::Ok : head2.status()), n, static_cast<u32>(e.verdict));
+    return n == 1 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(u64) {
@@ -984,6 +1081,8 @@ int main(u64) {
         rc = ring_quota(root);
     else if (is("balloon"))
         rc = balloon(root);
+    else if (is("generations"))
+        rc = generations(root);
     else
         rt::log("adversary: no attempt named in the arguments");
     rt::log("adversary: done (%d)", rc);
