@@ -40,14 +40,13 @@ void set(u32 window, u64 offset, u32 width, u64 value) { (void)rt::mmio_write(wi
 // EVENT_IDX. Returns the feature word 0 accepted.
 u32 handshake(u32 window, bool indirect, bool event_idx) {
     set(window, offsetof(CommonConfig, device_status), 1, 0);
-    for (u32 i = 0; i < 1000 && reg(window, offsetof(CommonConfig, device_status), 1) != 0; i++)
-        rt::sleep_ns(100'000);
+    for (u32 i = 0; i < 1000 && reg(window, offsetof(CommonConfig, device_status), 1) != 0; i++) rt::sleep_ns(100'000);
     set(window, offsetof(CommonConfig, device_status), 1, virtio::status::kAcknowledge);
     set(window, offsetof(CommonConfig, device_status), 1, virtio::status::kAcknowledge | virtio::status::kDriver);
     set(window, offsetof(CommonConfig, device_feature_select), 4, 0);
     u32 offered = static_cast<u32>(reg(window, offsetof(CommonConfig, device_feature), 4));
-    u32 want = (indirect ? 1u << virtio::feature::kIndirectDesc : 0) |
-               (event_idx ? 1u << virtio::feature::kEventIdx : 0);
+    u32 want =
+        (indirect ? 1u << virtio::feature::kIndirectDesc : 0) | (event_idx ? 1u << virtio::feature::kEventIdx : 0);
     set(window, offsetof(CommonConfig, driver_feature_select), 4, 0);
     set(window, offsetof(CommonConfig, driver_feature), 4, offered & want);
     set(window, offsetof(CommonConfig, driver_feature_select), 4, 1);
@@ -133,13 +132,18 @@ void virtio_blk_bulk(u32 pci, u32 window, u32 pool, u32 irq, bool indirect, bool
             accepted & (1u << virtio::feature::kIndirectDesc) ? "on" : "off",
             accepted & (1u << virtio::feature::kEventIdx) ? "on" : "off", pieces + 2);
 
-    Bulk b{pci, q.value().get(), irq, ws.value().get(), control.value().get(),
+    Bulk b{pci,
+           q.value().get(),
+           irq,
+           ws.value().get(),
+           control.value().get(),
            reinterpret_cast<volatile u8*>(control_at.value())};
     // The data, laid out as the chain takes it: disk piece i from buffer
     // piece 7i mod n.
     u64 piece = kBytes / pieces;
     auto* data = reinterpret_cast<u8*>(out_at.value());
-    for (u32 i = 0; i < pieces; i++) util::fill_pattern(kSeed, kDiskOffset + i * piece, data + (i * 7 % pieces) * piece, piece);
+    for (u32 i = 0; i < pieces; i++)
+        util::fill_pattern(kSeed, kDiskOffset + i * piece, data + (i * 7 % pieces) * piece, piece);
     static abi::VirtioSegment segs[abi::kVirtioMaxChainSegments];
     abi::VirtioCompletion done[16];  // 2 batches of 8
 
@@ -148,10 +152,11 @@ void virtio_blk_bulk(u32 pci, u32 window, u32 pool, u32 irq, bool indirect, bool
     b.delimit();
     auto head = b.big(0, static_cast<u32>(virtio::blk::RequestType::Out), out.value().get(), pieces, segs);
     u32 got = head.ok() ? b.reap(1, done, &bad) : 0;
-    rt::log("provider: bulk: 1 MiB write in one chain of %u segments: %s, %u used entries (head %u, len %u, %u not "
-            "ok), status %u",
-            pieces + 2, status_name(head.ok() ? Status::Ok : head.status()), got, got ? done[0].id : 0,
-            got ? done[0].len : 0, bad, b.control_at[2048]);
+    rt::log(
+        "provider: bulk: 1 MiB write in one chain of %u segments: %s, %u used entries (head %u, len %u, %u not "
+        "ok), status %u",
+        pieces + 2, status_name(head.ok() ? Status::Ok : head.status()), got, got ? done[0].id : 0,
+        got ? done[0].len : 0, bad, b.control_at[2048]);
 
     // 2. the read back, one chain, compared in the guest.
     bad = 0;
@@ -161,12 +166,13 @@ void virtio_blk_bulk(u32 pci, u32 window, u32 pool, u32 irq, bool indirect, bool
     const auto* back = reinterpret_cast<const u8*>(in_at.value());
     u32 mismatches = 0;
     for (u32 i = 0; i < pieces; i++)
-        mismatches += util::check_pattern(kSeed, kDiskOffset + i * piece, back + (i * 7 % pieces) * piece, piece) !=
-                      piece;
-    rt::log("provider: bulk: 1 MiB read back in one chain: %s, %u used entries (len %u, %u not ok), status %u, %u "
-            "pieces differ",
-            status_name(head2.ok() ? Status::Ok : head2.status()), got, got ? done[0].len : 0, bad, b.control_at[2049],
-            mismatches);
+        mismatches +=
+            util::check_pattern(kSeed, kDiskOffset + i * piece, back + (i * 7 % pieces) * piece, piece) != piece;
+    rt::log(
+        "provider: bulk: 1 MiB read back in one chain: %s, %u used entries (len %u, %u not ok), status %u, %u "
+        "pieces differ",
+        status_name(head2.ok() ? Status::Ok : head2.status()), got, got ? done[0].len : 0, bad, b.control_at[2049],
+        mismatches);
 
     // 3. batches of reads: one submit each, reaped once all completed.
     constexpr u32 kBatches = 8, kPerBatch = 8;
