@@ -1,37 +1,84 @@
 #include "broker/virtqueue.h"
 
+#include <stddef.h>
+
 #include "arch/x86_64/mmio.h"
 #include "console/log.h"
 #include "devices/virtio_class.h"
 #include "dma/class_reset.h"
 #include "events/refusals.h"
 #include "mm/direct_map.h"
+#include "mm/heap.h"
 #include "object/dma_pool.h"
 #include "object/handles.h"
 #include "object/pci_function.h"
 #include "util/page.h"
-#include "virtio/used_ring.h"
+#include "virtio/pci_layout.h"
 
 namespace object {
 namespace {
 
-// virtio 1.1 §4.1.4.3 common configuration offsets.
-constexpr u32 kNumQueues = 0x12, kQueueSelect = 0x16, kQueueSize = 0x18, kQueueMsixVector = 0x1a, kQueueEnable = 0x1c,
-              kQueueNotifyOff = 0x1e, kQueueDesc = 0x20, kQueueDriver = 0x28, kQueueDevice = 0x30;
-constexpr u16 kNoVector = 0xffff;
+using virtio::CommonConfig;
+static_assert(static_cast<u8>(virtio::UsedVerdict::Ok) == static_cast<u32>(abi::VirtioVerdict::Ok) &&
+              static_cast<u8>(virtio::UsedVerdict::LenTooLong) == static_cast<u32>(abi::VirtioVerdict::LenTooLong) &&
+              static_cast<u8>(virtio::UsedVerdict::OutOfRange) == static_cast<u32>(abi::VirtioVerdict::OutOfRange) &&
+              static_cast<u8>(virtio::UsedVerdict::NotGiven) == static_cast<u32>(abi::VirtioVerdict::NotGiven));
 
-// §2.6.5 descriptor, §2.6.6 available ring, §2.6.8 used ring.
-struct Descriptor {
-    u64 addr;
-    u32 len;
-    u16 flags;
-    u16 next;
+// The ring's host (virtio::RingHost): tokens are ledger entries, held
+// while the device may use their buffers; lies are refusal events against
+// the provider reaping them.
+struct LedgerHost {
+    kdma::Session* session;
+    Process* caller;  // nullptr: no used entries are read (release_all, abandon)
+    u16 index;
+    void unhold(u32 token) { session->unhold(token); }
+    void bad_used(const virtio::UsedEntry& e) {
+        if (!caller) return;
+        const char* why = e.verdict == virtio::UsedVerdict::LenTooLong   ? "a length past the chain's writable bytes"
+                          : e.verdict == virtio::UsedVerdict::OutOfRange ? "an id past the queue"
+                                                                         : "an id it was not given";
+        refusals::record(
+            caller, abi::RefusalKind::DeviceMisbehaved, session->function(),
+            e.verdict == virtio::UsedVerdict::LenTooLong ? Status::OutOfBounds : Status::Malformed, e.id,
+            log::Level::Warn, "virtqueue broker: session %u queue %u: device reported %s (id %u); %s", session->id(),
+            index, why, e.id,
+            e.verdict == virtio::UsedVerdict::LenTooLong ? "the chain comes back with length 0" : "ignored");
+    }
 };
-constexpr u16 kDescNext = 1, kDescWrite = 2;
+
+// The optional features the provider negotiated that change how the
+// broker drives the ring. Read from the common configuration: driver_feature
+// (what the driver accepted) masked by device_feature (what the device
+// offers), and only once FEATURES_OK is set (§3.1.1: the device has
+// accepted that set; before it, nothing is settled and nothing optional is
+// used). Both select registers are put back as the provider left them.
+// The provider could write driver_feature again afterwards (QEMU keeps the
+// value it reads back even when it refuses the change): the broker would
+// then drive the ring in a way the device does not; the device may stall
+// or stop this queue, which only the provider suffers — every address it
+// sees is still a held buffer of its own pool.
+u64 negotiated_features(volatile u8* common) {
+    if (!(mmio::read<u8>(common, offsetof(CommonConfig, device_status)) & virtio::status::kFeaturesOk)) return 0;
+    u32 device_select = mmio::read<u32>(common, offsetof(CommonConfig, device_feature_select));
+    u32 driver_select = mmio::read<u32>(common, offsetof(CommonConfig, driver_feature_select));
+    mmio::write<u32>(common, offsetof(CommonConfig, device_feature_select), 0);
+    mmio::write<u32>(common, offsetof(CommonConfig, driver_feature_select), 0);
+    u64 offered = mmio::read<u32>(common, offsetof(CommonConfig, device_feature));
+    u64 accepted = mmio::read<u32>(common, offsetof(CommonConfig, driver_feature));
+    mmio::write<u32>(common, offsetof(CommonConfig, device_feature_select), device_select);
+    mmio::write<u32>(common, offsetof(CommonConfig, driver_feature_select), driver_select);
+    return offered & accepted &
+           (virtio::feature::bit(virtio::feature::kIndirectDesc) | virtio::feature::bit(virtio::feature::kEventIdx));
+}
 
 }  // namespace
 
-Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u16 size, u16 msix_entry) {
+u64 VirtQueue::extra_kernel_bytes(u16 size, u32 max_segments) {
+    return max_segments > 1 ? heap::block_bytes(u64{size} * max_segments * sizeof(u32)) : 0;
+}
+
+Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u16 size, u16 msix_entry,
+                                            u32 max_segments) {
     if (!session->active()) return Status::TornDown;
     const pci_enum::Function& f = pci_enum::function(session->function());
     if (f.registers.kind != devices::RegisterMap::Kind::Virtio || !f.has_virtio_notify) return Status::WrongType;
@@ -40,6 +87,9 @@ Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u
     // such a function its DMA grant already; this is the broker's own check.
     if (!devices::virtio_class_brokered(f.header.vendor, f.header.device)) return Status::Forbidden;
     if (size < 2 || size > abi::kVirtioMaxQueueSize || (size & (size - 1))) return Status::InvalidArgument;
+    if (max_segments == 0 || max_segments > abi::kVirtioMaxChainSegments ||
+        u64{size} * max_segments > abi::kVirtioMaxIndirectEntries)
+        return Status::InvalidArgument;
     volatile u8* common = TRY(PciFunction::kernel_view(session->function(), f.registers.bar)) + f.registers.offset;
     volatile u8* notify_bar = TRY(PciFunction::kernel_view(session->function(), f.virtio_notify.bar));
 
@@ -50,46 +100,65 @@ Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u
     // on a queue whose rings the kernel wrote. Filtered windows refuse the
     // ring addresses to readers anyway (devices::filtered_read_allowed);
     // this is depth, so that a selected live queue is never one read away.
-    u16 queues = mmio::read<u16>(common, kNumQueues);
+    u16 queues = mmio::read<u16>(common, offsetof(CommonConfig, num_queues));
     struct ParkSelect {
         volatile u8* common;
         u16 at;
-        ~ParkSelect() { mmio::write<u16>(common, kQueueSelect, at); }
+        ~ParkSelect() { mmio::write<u16>(common, offsetof(CommonConfig, queue_select), at); }
     } park{common, queues};
 
     // A device ignores a select past its queues (QEMU: >= 1024) and would
     // leave the previous queue selected: check both ways.
     if (index >= queues) return Status::NotFound;
-    mmio::write<u16>(common, kQueueSelect, index);
-    if (mmio::read<u16>(common, kQueueSelect) != index) return Status::NotFound;
-    u16 max = mmio::read<u16>(common, kQueueSize);  // reset value = the device's maximum (providers cannot write it)
-    if (max == 0) return Status::NotFound;          // no such queue
+    mmio::write<u16>(common, offsetof(CommonConfig, queue_select), index);
+    if (mmio::read<u16>(common, offsetof(CommonConfig, queue_select)) != index) return Status::NotFound;
+    // The reset value is the device's maximum (providers cannot write it).
+    u16 max = mmio::read<u16>(common, offsetof(CommonConfig, queue_size));
+    if (max == 0) return Status::NotFound;  // no such queue
     if (size > max) return Status::InvalidArgument;
-    if (mmio::read<u16>(common, kQueueEnable)) return Status::Busy;
-    u64 notify_at = u64{f.virtio_notify.offset} +
-                    u64{mmio::read<u16>(common, kQueueNotifyOff)} * f.virtio_notify.notify_off_multiplier;
+    if (mmio::read<u16>(common, offsetof(CommonConfig, queue_enable))) return Status::Busy;
+    u64 notify_at =
+        u64{f.virtio_notify.offset} +
+        u64{mmio::read<u16>(common, offsetof(CommonConfig, queue_notify_off))} * f.virtio_notify.notify_off_multiplier;
     if (notify_at + 2 > f.virtio_notify.offset + u64{f.virtio_notify.length} ||
         notify_at + 2 > f.bars[f.virtio_notify.bar].size)
         return Status::Malformed;
 
+    u64 features = negotiated_features(common);
+    bool event_idx = features & virtio::feature::bit(virtio::feature::kEventIdx);
+    // Indirect tables only when they carry something: a queue of 1-segment
+    // chains (virtio-net receive) needs none. Without them a chain takes
+    // one descriptor per segment and can never be longer than the ring.
+    bool indirect = (features & virtio::feature::bit(virtio::feature::kIndirectDesc)) && max_segments > 1;
+    if (!indirect && max_segments > size) return Status::InvalidArgument;
+
     auto q = RefPtr<VirtQueue>::adopt(new (std::nothrow) VirtQueue());
     if (!q) return Status::NoMemory;
-    u64 bytes[3] = {u64{size} * sizeof(Descriptor), 6 + 2 * u64{size}, 6 + u64{size} * sizeof(abi::VirtioUsedElement)};
-    u64* phys[3] = {&q->m_desc_phys, &q->m_avail_phys, &q->m_used_phys};
-    // Each ring is held while the queue lives (the device may read or write
-    // it). A failure part-way gives back what was taken, holds first: a
-    // held entry that is only released stays deferred — its frames and
-    // quota gone until the grant ends.
-    auto give_back = [&](u32 rings) {
-        for (u32 k = 0; k < rings; k++) {
+    u64 indirect_entries = indirect ? u64{size} * max_segments : 0;
+    if (indirect) {
+        q->m_indirect_tokens = static_cast<u32*>(heap::alloc(indirect_entries * sizeof(u32)));
+        if (!q->m_indirect_tokens) return Status::NoMemory;
+        for (u64 i = 0; i < indirect_entries; i++) q->m_indirect_tokens[i] = 0;
+    }
+    // The rings and the indirect tables, each held while the queue lives
+    // (the device may read or write it). A failure part-way gives back
+    // what was taken, holds first: a held entry that is only released
+    // stays deferred — its frames and quota gone until the grant ends.
+    u64 bytes[4] = {virtio::descriptor_table_bytes(size), virtio::available_ring_bytes(size),
+                    virtio::used_ring_bytes(size), indirect_entries * sizeof(virtio::Descriptor)};
+    auto give_back = [&](u32 parts) {
+        for (u32 k = 0; k < parts; k++) {
+            if (!q->m_ring_entries[k]) continue;
             session->unhold(q->m_ring_entries[k]);
             session->release(q->m_ring_entries[k]);
+            q->m_ring_entries[k] = 0;
         }
         // q goes when the caller returns: without a session, its destructor
         // has nothing more to give back.
     };
-    for (u32 r = 0; r < 3; r++) {
-        auto id = session->allocate(bytes[r], session->id(), dma::Use::Queue, phys[r]);
+    for (u32 r = 0; r < 4; r++) {
+        if (bytes[r] == 0) continue;
+        auto id = session->allocate(bytes[r], session->id(), dma::Use::Queue, &q->m_phys[r]);
         if (!id.ok()) {
             give_back(r);
             return id.status();
@@ -101,195 +170,201 @@ Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u
         }
         q->m_ring_entries[r] = id.value();
     }
+    virtio::SplitRing::Memory memory{};
+    memory.table = direct_map::to_virt<virtio::Descriptor>(q->m_phys[0]);
+    memory.avail = direct_map::to_virt<volatile u16>(q->m_phys[1]);
+    memory.used = direct_map::to_virt<const volatile u8>(q->m_phys[2]);
+    if (indirect) {
+        memory.indirect = direct_map::to_virt<virtio::Descriptor>(q->m_phys[3]);
+        memory.indirect_tokens = q->m_indirect_tokens;
+        memory.indirect_device_address = q->m_phys[3];
+        memory.indirect_per_head = static_cast<u16>(max_segments);
+    }
+    if (auto r = q->m_ring.init(size, memory, event_idx); !r.ok()) {
+        give_back(4);
+        return r.status();
+    }
     q->m_session = util::RefPtr<kdma::Session>::share(session);
-    q->m_common = common;
     q->m_notify = reinterpret_cast<volatile u16*>(notify_bar + notify_at);
     q->m_index = index;
     q->m_size = size;
+    q->m_max_segments = max_segments;
     // virtio-net transmit queues (odd indexes, §5.1.2) start every chain with
     // the 12-byte virtio_net_hdr; QEMU 7.2 aborts the whole VM (an assertion
     // in iov_copy) on a shorter one, so the broker refuses it.
-    bool net = f.header.vendor == 0x1af4 && (f.header.device == 0x1000 || f.header.device == 0x1041);
+    bool net =
+        f.header.vendor == virtio::kPciVendor && (f.header.device == virtio::kTransitionalNet ||
+                                                  f.header.device == virtio::modern_device_id(virtio::DeviceType::Net));
     q->m_min_readable = net && (index & 1) ? 12 : 0;
-    for (u16 i = 0; i < size; i++) q->m_next[i] = i + 1 < size ? i + 1 : kNone;
-    q->m_free_head = 0;
-    q->m_free_count = size;
 
-    mmio::write<u16>(common, kQueueMsixVector, msix_entry);
-    if (msix_entry != kNoVector && mmio::read<u16>(common, kQueueMsixVector) != msix_entry) {
+    mmio::write<u16>(common, offsetof(CommonConfig, queue_msix_vector), msix_entry);
+    if (msix_entry != virtio::kNoMsixVector &&
+        mmio::read<u16>(common, offsetof(CommonConfig, queue_msix_vector)) != msix_entry) {
         refusals::note(refusals::current_process(), log::Level::Warn,
                        "virtqueue broker: session %u queue %u: the device refused MSI-X entry %u", session->id(), index,
                        msix_entry);
-        mmio::write<u16>(common, kQueueMsixVector, kNoVector);
+        mmio::write<u16>(common, offsetof(CommonConfig, queue_msix_vector), virtio::kNoMsixVector);
         return Status::Unsupported;  // never enabled: its rings go back (with q) without touching the device
     }
-    mmio::write<u16>(common, kQueueSize, size);
-    mmio::write64_halves(common, kQueueDesc, q->m_desc_phys);
-    mmio::write64_halves(common, kQueueDriver, q->m_avail_phys);
-    mmio::write64_halves(common, kQueueDevice, q->m_used_phys);
-    mmio::write<u16>(common, kQueueEnable, 1);
+    mmio::write<u16>(common, offsetof(CommonConfig, queue_size), size);
+    mmio::write64_halves(common, offsetof(CommonConfig, queue_desc), q->m_phys[0]);
+    mmio::write64_halves(common, offsetof(CommonConfig, queue_driver), q->m_phys[1]);
+    mmio::write64_halves(common, offsetof(CommonConfig, queue_device), q->m_phys[2]);
+    mmio::write<u16>(common, offsetof(CommonConfig, queue_enable), 1);
     q->m_enabled = true;
+    q->m_generation = session->virtio_resets;
     session->live_virtqueues++;
     refusals::note(refusals::current_process(), log::Level::Info,
-                   "virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u)", session->id(),
-                   index, size, msix_entry);
+                   "virtqueue broker: session %u: queue %u of %u entries enabled (MSI-X entry %u): chains of up to %u "
+                   "segments, %s, event index %s",
+                   session->id(), index, size, msix_entry, max_segments, indirect ? "indirect" : "direct",
+                   event_idx ? "on" : "off");
     return q;
 }
 
 VirtQueue::~VirtQueue() {
-    if (!m_session) return;
-    if (m_session->active()) {
-        // Virtio 1.1 has no per-queue stop: an enabled queue goes with a
-        // device reset, after which nothing of it is in the device's hands.
-        // A queue never enabled was never seen by the device.
-        bool stopped = !m_enabled;
-        if (m_enabled) {
-            m_session->live_virtqueues--;
-            auto r = kdma::reset_function(m_session->function(), sched::WaitHow::Spin);
-            stopped = r.ok();
-            if (!r.ok())
-                LOG_ERROR("virtqueue broker: session %u: device reset failed (%s); the queue waits for teardown",
-                          m_session->id(), status_name(r.status()));
+    if (m_session) {
+        if (m_session->active()) {
+            // Virtio 1.1 has no per-queue stop: an enabled queue goes with a
+            // device reset, after which nothing of it (nor of any other queue
+            // of the device) is in the device's hands. A queue never enabled
+            // was never seen by the device; one whose device was reset since
+            // (an older generation) is stopped already — and resetting again
+            // would kill the queues enabled after that reset.
+            bool stopped = !m_enabled || m_generation != m_session->virtio_resets;
+            if (!stopped) {
+                m_session->live_virtqueues--;
+                auto r = kdma::reset_function(m_session->function(), sched::WaitHow::Spin);
+                stopped = r.ok();
+                if (r.ok()) {
+                    // Every queue of this generation is dead with this one.
+                    m_session->virtio_resets++;
+                    m_session->live_virtqueues = 0;
+                } else {
+                    LOG_ERROR("virtqueue broker: session %u: device reset failed (%s); the queue waits for teardown",
+                              m_session->id(), status_name(r.status()));
+                }
+            }
+            if (stopped) {
+                LedgerHost host{m_session.get(), nullptr, m_index};
+                m_ring.release_all(host);
+                for (u32 id : m_ring_entries)
+                    if (id) m_session->unhold(id);
+            }
         }
-        if (stopped) {
-            for (u16 i = 0; i < m_size; i++)
-                if (m_held[i]) m_session->unhold(m_held[i]);
-            for (u32 id : m_ring_entries)
-                if (id) m_session->unhold(id);
-        }
+        for (u32 id : m_ring_entries)
+            if (id) m_session->release(id);
     }
-    for (u32 id : m_ring_entries)
-        if (id) m_session->release(id);
+    heap::free(m_indirect_tokens);
 }
 
-Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 count) {
+Result<void> VirtQueue::usable() const {
     if (!m_session->active()) return Status::TornDown;
-    if (count == 0 || count > abi::kVirtioMaxBatch) return Status::InvalidArgument;
-    struct Checked {
-        u64 addr;
-        u32 len;
-        u32 held;
-        bool device_writes;
-    };
-    Checked checked[abi::kVirtioMaxBatch][abi::kVirtioMaxSegments];
-    u32 needed = 0;
-    for (u32 c = 0; c < count; c++) {
-        const abi::VirtioChain& chain = chains[c];
-        if (chain.segments == 0 || chain.segments > abi::kVirtioMaxSegments) return Status::InvalidArgument;
-        bool writes_seen = false;
-        for (u32 s = 0; s < chain.segments; s++) {
-            const abi::VirtioSegment& seg = chain.segment[s];
-            if (seg.flags & ~abi::kVirtioSegmentDeviceWrites) return Status::InvalidArgument;
-            // §2.6.4.2: device-readable segments come before device-writable ones.
-            bool writes = seg.flags & abi::kVirtioSegmentDeviceWrites;
-            if (writes_seen && !writes) return Status::InvalidArgument;
-            writes_seen |= writes;
-            if (seg.length == 0 || seg.length > 0xffffffffull) return Status::InvalidArgument;
-            auto* buffer = TRY(kcap::lookup<DmaBuffer>(caller, seg.buffer, cap::kRightRead | cap::kRightWrite));
-            if (buffer->session() != m_session.get()) return Status::NotOwner;
-            if (seg.offset > buffer->size() || seg.length > buffer->size() - seg.offset) return Status::OutOfBounds;
-            checked[c][s] = Checked{buffer->device_address(seg.offset), static_cast<u32>(seg.length),
-                                    buffer->ledger_id(), (seg.flags & abi::kVirtioSegmentDeviceWrites) != 0};
-        }
-        u64 readable = 0;
-        for (u32 s = 0; s < chain.segments; s++)
-            if (!(chain.segment[s].flags & abi::kVirtioSegmentDeviceWrites)) readable += chain.segment[s].length;
-        if (readable < m_min_readable) return Status::InvalidArgument;
-        needed += chain.segments;
-    }
-    if (needed > m_free_count) return Status::Busy;
-    // The holds, all or none, before anything is written.
-    for (u32 c = 0; c < count; c++) {
-        for (u32 s = 0; s < chains[c].segments; s++) {
-            if (auto h = m_session->hold(checked[c][s].held); !h.ok()) {
-                for (u32 k = 0; k <= c; k++)
-                    for (u32 t = 0; t < (k < c ? chains[k].segments : s); t++) m_session->unhold(checked[k][t].held);
-                return h.status();
-            }
-        }
-    }
+    if (m_generation != m_session->virtio_resets) return Status::Stale;  // a reset stopped it
+    return {};
+}
 
-    auto* desc = direct_map::to_virt<Descriptor>(m_desc_phys);
-    auto* avail = direct_map::to_virt<volatile u16>(m_avail_phys);  // flags, idx, ring[size]
+Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 count, const abi::VirtioSegment* segments,
+                              u32 segment_count) {
+    TRY(usable());
+    if (count == 0 || count > abi::kVirtioMaxBatch || segment_count > abi::kVirtioMaxSubmitSegments)
+        return Status::InvalidArgument;
+    u64 total = 0;
+    for (u32 c = 0; c < count; c++) {
+        if (chains[c].segments == 0 || chains[c].segments > m_max_segments || chains[c].reserved)
+            return Status::InvalidArgument;
+        total += chains[c].segments;
+    }
+    if (total != segment_count) return Status::InvalidArgument;
+
+    // One chain resolved at a time. Static: the kernel runs one CPU and is
+    // not preemptible, and nothing below sleeps.
+    static virtio::Segment resolved[abi::kVirtioMaxChainSegments];
+    LedgerHost host{m_session.get(), nullptr, m_index};
+    // A refusal part-way: the chains added so far come back (the device
+    // never saw them) with their holds, and the batch is refused.
+    auto refuse = [&](Status s) -> Result<u32> {
+        m_ring.abandon(host);
+        return s;
+    };
+    const abi::VirtioSegment* next = segments;
     for (u32 c = 0; c < count; c++) {
         abi::VirtioChain& chain = chains[c];
-        u16 head = m_free_head, prev = kNone;
+        u64 readable = 0;
+        bool writes_seen = false;
         for (u32 s = 0; s < chain.segments; s++) {
-            u16 d = m_free_head;
-            m_free_head = m_next[d];
-            m_free_count--;
-            const Checked& k = checked[c][s];
-            m_held[d] = k.held;
-            desc[d] = Descriptor{k.addr, k.len, static_cast<u16>(k.device_writes ? kDescWrite : 0), 0};
-            if (prev != kNone) {
-                desc[prev].flags |= kDescNext;
-                desc[prev].next = d;
-                m_next[prev] = d;
-            }
-            m_next[d] = kNone;
-            prev = d;
+            const abi::VirtioSegment& seg = next[s];
+            if (seg.flags & ~abi::kVirtioSegmentDeviceWrites) return refuse(Status::InvalidArgument);
+            // §2.6.4.2: device-readable segments come before device-writable ones.
+            bool writes = seg.flags & abi::kVirtioSegmentDeviceWrites;
+            if (writes_seen && !writes) return refuse(Status::InvalidArgument);
+            writes_seen |= writes;
+            if (seg.length == 0 || seg.length > 0xffffffffull) return refuse(Status::InvalidArgument);
+            auto buffer = kcap::lookup<DmaBuffer>(caller, seg.buffer, cap::kRightRead | cap::kRightWrite);
+            if (!buffer.ok()) return refuse(buffer.status());
+            if (buffer.value()->session() != m_session.get()) return refuse(Status::NotOwner);
+            if (seg.offset > buffer.value()->size() || seg.length > buffer.value()->size() - seg.offset)
+                return refuse(Status::OutOfBounds);
+            if (!writes) readable += seg.length;
+            resolved[s] = virtio::Segment{buffer.value()->device_address(seg.offset), static_cast<u32>(seg.length),
+                                          writes, buffer.value()->ledger_id()};
         }
-        m_head[head] = true;
-        avail[2 + (m_avail_idx % m_size)] = head;
-        m_avail_idx++;
-        chain.head = head;
+        if (readable < m_min_readable) return refuse(Status::InvalidArgument);
+        // The holds, all or none for this chain, before it is written.
+        for (u32 s = 0; s < chain.segments; s++) {
+            if (auto h = m_session->hold(resolved[s].token); !h.ok()) {
+                for (u32 t = 0; t < s; t++) m_session->unhold(resolved[t].token);
+                return refuse(h.status());
+            }
+        }
+        auto head = m_ring.add_chain(resolved, chain.segments);
+        if (!head.ok()) {  // Busy: not enough free descriptors
+            for (u32 s = 0; s < chain.segments; s++) m_session->unhold(resolved[s].token);
+            return refuse(head.status());
+        }
+        chain.head = head.value();
+        next += chain.segments;
     }
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);  // descriptors and ring entries before the index (§2.6.13)
-    avail[1] = m_avail_idx;
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);  // the index before the notification
-    *m_notify = m_index;
+    // §2.6.13: the ring publishes (index after entries); it tells whether
+    // the device asked to hear of it (VIRTQ_USED_F_NO_NOTIFY, or with
+    // EVENT_IDX its avail_event).
+    if (m_ring.publish()) {
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);  // the index before the notification
+        *m_notify = m_index;
+    }
     return count;
 }
 
-Result<u32> VirtQueue::complete(Process* caller, u32 max) {
-    if (!m_session->active()) return Status::TornDown;
-    auto* used = direct_map::to_virt<volatile u8>(m_used_phys);
-    u16 device_idx = *reinterpret_cast<volatile u16*>(used + 2);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    // A device can have returned at most a ring's worth since we last looked.
-    if (!virtio::used_index_plausible(device_idx, m_last_used, m_size)) {
-        refusals::record(caller, abi::RefusalKind::DeviceMisbehaved, m_session->function(), Status::Malformed,
-                         device_idx, log::Level::Warn,
-                         "virtqueue broker: session %u queue %u: device used index %u is %u past ours; not trusted",
-                         m_session->id(), m_index, device_idx, static_cast<u16>(device_idx - m_last_used));
-        return Status::Malformed;
-    }
+Result<u32> VirtQueue::complete(Process* caller, abi::VirtioCompletion* out, u32 max) {
+    TRY(usable());
+    LedgerHost host{m_session.get(), caller, m_index};
     u32 done = 0;
-    while (m_last_used != device_idx && done < max) {
-        auto* elem = reinterpret_cast<volatile abi::VirtioUsedElement*>(used + 4) + (m_last_used % m_size);
-        u32 id = elem->id;
-        m_last_used++;
-        done++;
-        if (virtio::check_used_id(id, m_size, m_head) != virtio::UsedId::Chain) {
-            refusals::record(caller, abi::RefusalKind::DeviceMisbehaved, m_session->function(), Status::Malformed, id,
+    while (done < max) {
+        virtio::UsedEntry chunk[32];  // a stack-sized piece at a time
+        u32 want = max - done < 32 ? max - done : 32;
+        auto n = m_ring.take_used(chunk, want, host);
+        if (!n.ok()) {
+            refusals::record(caller, abi::RefusalKind::DeviceMisbehaved, m_session->function(), Status::Malformed, 0,
                              log::Level::Warn,
-                             "virtqueue broker: session %u queue %u: device reported id %u it was not given; ignored",
-                             m_session->id(), m_index, id);
-            continue;
+                             "virtqueue broker: session %u queue %u: the device's used index jumped more than a "
+                             "ring's worth; not trusted",
+                             m_session->id(), m_index);
+            if (done) break;  // what was taken stands
+            return n.status();
         }
-        m_head[id] = false;
-        // Free the chain by our own shadow, never the device-writable table.
-        auto* desc = direct_map::to_virt<Descriptor>(m_desc_phys);
-        for (u16 d = static_cast<u16>(id); d != kNone;) {
-            u16 next = m_next[d];
-            desc[d] = Descriptor{};  // a stale head can no longer reach the buffer it named
-            if (m_held[d]) m_session->unhold(m_held[d]);
-            m_held[d] = 0;
-            m_next[d] = m_free_head;
-            m_free_head = d;
-            m_free_count++;
-            d = next;
-        }
+        for (u32 i = 0; i < n.value(); i++)
+            out[done + i] =
+                abi::VirtioCompletion{chunk[i].id, chunk[i].len, static_cast<abi::VirtioVerdict>(chunk[i].verdict), 0};
+        done += n.value();
+        if (n.value() < want) break;
     }
     return done;
 }
 
 Result<u64> VirtQueue::map_used(Process* process, u32 space_id, u32 handle) {
-    if (!m_session->active()) return Status::TornDown;
-    auto frame_of = [](const void* self, u64 i) {
-        return static_cast<const VirtQueue*>(self)->m_used_phys + i * kPage;
-    };
-    u64 pages = (6 + u64{m_size} * sizeof(abi::VirtioUsedElement) + kPage - 1) / kPage;
+    TRY(usable());
+    auto frame_of = [](const void* self, u64 i) { return static_cast<const VirtQueue*>(self)->m_phys[2] + i * kPage; };
+    u64 pages = (virtio::used_ring_bytes(m_size) + kPage - 1) / kPage;
     return m_mappings.map(this, process, 0, pages, frame_of, this, mm::MapFlags{false, false, false}, space_id, handle);
 }
 

@@ -1,18 +1,26 @@
 // The kernel's virtqueue broker (DESIGN §4, brokered lane): a split
-// virtqueue (virtio 1.1 §2.6) whose descriptor table and available ring
-// live in kernel memory from the device's pool. Creating it programs the
-// queue through the common configuration (size, MSI-X entry, the three
-// ring addresses from the ledger, queue_enable). submit() validates chains
+// virtqueue (virtio 1.1 §2.6) whose descriptor table, indirect tables and
+// available ring live in kernel-written memory from the device's pool.
+// Creating it learns what the provider negotiated (INDIRECT_DESC,
+// EVENT_IDX: driver_feature read through the common configuration, after
+// FEATURES_OK) and programs the queue (size, MSI-X entry, the three ring
+// addresses from the ledger, queue_enable). The ring itself is a
+// virtio::SplitRing (lib/virtio/split_ring.h): submit() validates chains
 // of (buffer, offset, length, direction) — buffers of the same pool, in
-// bounds — writes the descriptors, holds each buffer in the ledger while
-// the device owns it, publishes the heads and notifies once per batch.
-// complete() reads the used ring itself, checks each id against the heads
-// it published, frees the descriptors by its own shadow of the chains (the
-// device could rewrite the table) and releases the holds. The used ring is
-// mapped read-only into the provider.
+// bounds — holds each buffer in the ledger while the device owns it, adds
+// the chains (one indirect descriptor per chain when the provider
+// negotiated INDIRECT_DESC), publishes them and notifies the device when
+// it asks for it. complete() takes the used ring's entries, each checked
+// (id a chain the device holds, len within the chain's writable bytes) and
+// copied out with its verdict; every lie is recorded against the caller.
+// The used ring is mapped read-only into the provider.
 //
 // Virtio 1.1 cannot stop one queue, so destroying a virtqueue of a live
-// grant resets the device (device_status 0).
+// grant resets the device (device_status 0) — which stops every queue of
+// the device. Each queue remembers the reset generation it was enabled
+// in (Session::virtio_resets): one whose device was reset since is dead
+// (Stale), and its destruction resets nothing, so a later close never
+// kills a newer queue.
 #pragma once
 
 #include "abi/virtio.h"
@@ -20,6 +28,7 @@
 #include "object/mapping_list.h"
 #include "object/object.h"
 #include "util/result.h"
+#include "virtio/split_ring.h"
 
 namespace object {
 
@@ -31,39 +40,46 @@ public:
     static constexpr cap::Rights kDefaultRights =
         cap::kRightWrite | cap::kRightMap | cap::kRightRead | cap::kRightRevoke | kPassRights;
 
-    static Result<RefPtr<VirtQueue>> create(kdma::Session* session, u16 index, u16 size, u16 msix_entry);
+    // The kernel memory a queue of `size` entries and chains of up to
+    // `max_segments` may take beyond the object (the indirect tables'
+    // shadow), for the creator's charge.
+    static u64 extra_kernel_bytes(u16 size, u32 max_segments);
+    static Result<RefPtr<VirtQueue>> create(kdma::Session* session, u16 index, u16 size, u16 msix_entry,
+                                            u32 max_segments);
     ~VirtQueue() override;
 
-    // Chains validated as a batch (one refused chain refuses the batch);
-    // each chain's head is written back. Returns the number submitted.
-    Result<u32> submit(Process* caller, abi::VirtioChain* chains, u32 count);
-    // A device that lies in the used ring is recorded as misbehaving,
-    // attributed to `caller` (the provider reaping it).
-    Result<u32> complete(Process* caller, u32 max);
+    // Chains validated and added as a batch (one refused chain refuses the
+    // batch, and nothing of it reaches the device); chain c takes the next
+    // chains[c].segments entries of `segments` (which add up to
+    // segment_count). Each chain's head is written back. Returns the
+    // number submitted.
+    Result<u32> submit(Process* caller, abi::VirtioChain* chains, u32 count, const abi::VirtioSegment* segments,
+                       u32 segment_count);
+    // Takes up to `max` used entries into `out`, checked. A device that
+    // lies in the used ring is recorded as misbehaving, attributed to
+    // `caller` (the provider reaping it).
+    Result<u32> complete(Process* caller, abi::VirtioCompletion* out, u32 max);
     Result<u64> map_used(Process* process, u32 space_id, u32 handle);
     kdma::Session* session() const { return m_session.get(); }
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
 
 private:
     VirtQueue() : Object(kType) {}
-    static constexpr u16 kNone = 0xffff;
+    // Still the device's: the grant is live and no reset since this queue
+    // was enabled. TornDown or Stale otherwise.
+    Result<void> usable() const;
 
     util::RefPtr<kdma::Session> m_session;
-    volatile u8* m_common = nullptr;
     volatile u16* m_notify = nullptr;
     u16 m_index = 0, m_size = 0;
-    u16 m_avail_idx = 0, m_last_used = 0;
-    u16 m_free_head = kNone;
-    u16 m_free_count = 0;
     bool m_enabled = false;      // queue_enable written: the device may use the rings
+    u32 m_generation = 0;        // m_session->virtio_resets when enabled
     u32 m_min_readable = 0;      // bytes every chain must give the device to read (virtio-net transmit: its header)
-    u32 m_ring_entries[3] = {};  // ledger ids: descriptors, available, used
-    u64 m_desc_phys = 0, m_avail_phys = 0, m_used_phys = 0;
-    // Shadow of every descriptor: next in its chain (or in the free list),
-    // the ledger entry it holds, and whether it heads a published chain.
-    u16 m_next[abi::kVirtioMaxQueueSize] = {};
-    u32 m_held[abi::kVirtioMaxQueueSize] = {};
-    bool m_head[abi::kVirtioMaxQueueSize] = {};
+    u32 m_max_segments = 1;      // the longest chain
+    u32 m_ring_entries[4] = {};  // ledger ids: descriptors, available, used, indirect tables (0: none)
+    u64 m_phys[4] = {};
+    u32* m_indirect_tokens = nullptr;  // the indirect tables' tokens (kernel memory: the device cannot reach it)
+    virtio::SplitRing m_ring;
     MappingList m_mappings;
 };
 

@@ -91,6 +91,9 @@ public:
     // itself (device_status 0), which would leave the broker's queues
     // describing rings the device has forgotten (object::DeviceMmio::write).
     u32 live_virtqueues = 0;
+    // Device resets the virtqueue broker made (closing a live queue): a
+    // queue enabled before the latest one is dead (object::VirtQueue).
+    u32 virtio_resets = 0;
 
     // Is `value` inside DMA memory of any session? (the address audit)
     static bool is_dma_address(u64 value);

@@ -105,6 +105,16 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
         u32 select = select_view.ok()
                          ? mmio::read<u32>(select_view.value(), map.offset + devices::kVirtioDriverFeatureSelect)
                          : ~0u;
+        // Nor may the features change under live queues: the broker drives
+        // them by what was negotiated when they were created (EVENT_IDX,
+        // INDIRECT_DESC; object::VirtQueue::create).
+        if (kdma::Session* s = kdma::active_session(m_function->index()); s && s->live_virtqueues) {
+            refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::Busy, bar_offset,
+                             log::Level::Warn,
+                             "device: refused driver features for %02x:%02x.%x by pid %u '%s': %u virtqueues are live",
+                             a.bus, a.device, a.function, writer->pid(), writer->name(), s->live_virtqueues);
+            return Status::Busy;
+        }
         if (!select_view.ok() || !devices::virtio_driver_features_allowed(select, static_cast<u32>(value))) {
             refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::NoRights, bar_offset,
                              log::Level::Warn,

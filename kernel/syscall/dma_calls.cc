@@ -186,12 +186,17 @@ Result<u64> nvme_queue_map(u64 queue) {
     return TRY(q->map_completions(self(), self()->pid(), handle_arg(queue)));
 }
 
-Result<u64> virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
+Result<u64> virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry, u64 max_segments) {
     auto p = TRY(kcap::lookup<object::DmaPool>(self(), handle_arg(pool), cap::kRightManage));
-    if (index > 0xffff || size > abi::kVirtioMaxQueueSize || msix_entry > 0xffff) return Status::InvalidArgument;
-    auto charge = TRY(charge_new<object::VirtQueue>());
+    if (index > 0xffff || size > abi::kVirtioMaxQueueSize || msix_entry > 0xffff ||
+        max_segments > abi::kVirtioMaxChainSegments)
+        return Status::InvalidArgument;
+    // The object and, for chains longer than one segment, the indirect
+    // tables' shadow (whether or not the provider negotiated them).
+    auto charge = TRY(charge_new<object::VirtQueue>(
+        object::VirtQueue::extra_kernel_bytes(static_cast<u16>(size), static_cast<u32>(max_segments))));
     auto q = object::VirtQueue::create(p->session(), static_cast<u16>(index), static_cast<u16>(size),
-                                       static_cast<u16>(msix_entry));
+                                       static_cast<u16>(msix_entry), static_cast<u32>(max_segments));
     if (!q.ok()) {
         if (q.status() == Status::Forbidden) log_class_refusal(p->session()->function(), "a virtqueue");
         return q.status();
@@ -200,22 +205,27 @@ Result<u64> virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry) {
     return mint_from(pool, q.release_value());
 }
 
-Result<u64> virtqueue_submit(u64 queue, u64 chains, u64 count) {
+Result<u64> virtqueue_submit(u64 queue, u64 chains, u64 count, u64 segments, u64 segment_count) {
     auto q = TRY(kcap::lookup<object::VirtQueue>(self(), handle_arg(queue), cap::kRightWrite));
-    if (count == 0 || count > abi::kVirtioMaxBatch) return Status::InvalidArgument;
+    if (count == 0 || count > abi::kVirtioMaxBatch || segment_count == 0 ||
+        segment_count > abi::kVirtioMaxSubmitSegments)
+        return Status::InvalidArgument;
     abi::VirtioChain batch[abi::kVirtioMaxBatch];
+    // Up to 24 KiB: static, not on the kernel stack (one CPU, the kernel
+    // not preemptible, and nothing here sleeps).
+    static abi::VirtioSegment segs[abi::kVirtioMaxSubmitSegments];
     TRY(user::copy_from(batch, chains, count * sizeof batch[0]));
+    TRY(user::copy_from(segs, segments, segment_count * sizeof segs[0]));
     // The heads are written back after the chains are published: make sure
-    // that cannot fail first (one CPU, kernel not preemptible: nothing
-    // changes the mapping in between).
+    // that cannot fail first (nothing changes the mapping in between).
     TRY(user::copy_to(chains, batch, count * sizeof batch[0]));
-    auto n = q->submit(self(), batch, static_cast<u32>(count));
+    auto n = q->submit(self(), batch, static_cast<u32>(count), segs, static_cast<u32>(segment_count));
     if (!n.ok()) {
         refusals::record(self(), abi::RefusalKind::BrokerCommand, q->session()->function(), n.status(),
                          static_cast<u64>(abi::Syscall::VirtQueueSubmit), log::Level::Warn,
-                         "virtqueue broker: refused a batch of %llu from pid %u '%s': %s",
-                         static_cast<unsigned long long>(count), self()->pid(), self()->name(),
-                         status_name(n.status()));
+                         "virtqueue broker: refused a batch of %llu chains (%llu segments) from pid %u '%s': %s",
+                         static_cast<unsigned long long>(count), static_cast<unsigned long long>(segment_count),
+                         self()->pid(), self()->name(), status_name(n.status()));
         return n.status();
     }
     // The heads: descriptor ids, not addresses.
@@ -223,9 +233,17 @@ Result<u64> virtqueue_submit(u64 queue, u64 chains, u64 count) {
     return n.value();
 }
 
-Result<u64> virtqueue_complete(u64 queue, u64 max) {
+Result<u64> virtqueue_complete(u64 queue, u64 out, u64 max) {
     auto q = TRY(kcap::lookup<object::VirtQueue>(self(), handle_arg(queue), cap::kRightWrite));
-    return TRY(q->complete(self(), max > abi::kVirtioMaxQueueSize ? abi::kVirtioMaxQueueSize : static_cast<u32>(max)));
+    if (max == 0 || max > abi::kVirtioMaxQueueSize) return Status::InvalidArgument;
+    // The output is written (zeros) before anything is consumed: an entry
+    // is never lost to a bad pointer.
+    abi::VirtioCompletion done[abi::kVirtioMaxQueueSize];  // complete() fills what it returns
+    TRY(user::zero(out, max * sizeof done[0]));
+    auto n = TRY(q->complete(self(), done, static_cast<u32>(max)));
+    audit::check_copy(done, n * sizeof done[0], "VirtQueueComplete");
+    TRY(user::copy_to(out, done, n * sizeof done[0]));
+    return n;
 }
 
 Result<u64> virtqueue_map(u64 queue) {

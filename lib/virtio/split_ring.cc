@@ -19,6 +19,7 @@ Result<void> SplitRing::init(u16 size, const Memory& memory, bool event_idx) {
         m_head[i] = false;
         m_writable[i] = 0;
         m_indirect_count[i] = 0;
+        m_given[i] = false;
         m_mem.table[i] = Descriptor{};
     }
     m_free_head = 0;
@@ -86,6 +87,7 @@ Result<u16> SplitRing::add_chain(const Segment* segments, u32 count) {
     m_writable[head] = writable;
     m_outstanding++;
     m_mem.avail[2 + m_avail_idx % m_size] = head;
+    m_avail_shadow[m_avail_idx % m_size] = head;
     m_avail_idx++;
     return head;
 }
@@ -93,6 +95,7 @@ Result<u16> SplitRing::add_chain(const Segment* segments, u32 count) {
 bool SplitRing::publish() {
     if (m_avail_idx == m_published) return false;
     u16 old = m_published;
+    for (u16 i = old; i != m_avail_idx; i++) m_given[m_avail_shadow[i % m_size]] = true;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);  // descriptors and ring entries before the index (§2.6.13)
     m_mem.avail[1] = m_avail_idx;
     m_published = m_avail_idx;
@@ -114,31 +117,6 @@ UsedElement SplitRing::used_element(u16 slot) const {
 
 bool SplitRing::used_pending() const { return used_index() != m_last_used; }
 
-void SplitRing::free_chain(u16 head, u32* tokens_out, u32& token_count) {
-    m_head[head] = false;
-    m_writable[head] = 0;
-    m_outstanding--;
-    if (u16 n = m_indirect_count[head]) {
-        u64 base = u64{head} * m_mem.indirect_per_head;
-        for (u16 s = 0; s < n; s++) {
-            tokens_out[token_count++] = m_mem.indirect_tokens[base + s];
-            m_mem.indirect_tokens[base + s] = 0;
-            m_mem.indirect[base + s] = Descriptor{};
-        }
-        m_indirect_count[head] = 0;
-    }
-    for (u16 d = head; d != kNone;) {
-        u16 next = m_next[d];
-        m_mem.table[d] = Descriptor{};  // a stale head can no longer reach the buffer it named
-        if (m_token[d]) tokens_out[token_count++] = m_token[d];
-        m_token[d] = 0;
-        m_next[d] = m_free_head;
-        m_free_head = d;
-        m_free_count++;
-        d = next;
-    }
-}
-
 Result<void> SplitRing::check_invariants(const char** why) const {
     auto fail = [&](const char* what) -> Result<void> {
         if (why) *why = what;
@@ -151,13 +129,14 @@ Result<void> SplitRing::check_invariants(const char** why) const {
         if (d >= m_size) return fail("free list leaves the table");
         if (seen[d]) return fail("free list loops");
         seen[d] = 1;
-        if (m_token[d] || m_head[d] || m_indirect_count[d])
+        if (m_token[d] || m_head[d] || m_given[d] || m_indirect_count[d])
             return fail("a free descriptor holds a token or heads a chain");
         free++;
     }
     if (free != m_free_count) return fail("free count disagrees with the free list");
     u16 heads = 0;
     for (u16 h = 0; h < m_size; h++) {
+        if (m_given[h] && !m_head[h]) return fail("a published head that is no chain's");
         if (!m_head[h]) continue;
         heads++;
         for (u16 d = h; d != kNone; d = m_next[d]) {

@@ -11,8 +11,9 @@
 // before anything acts on it (lib/virtio/used_ring.h):
 //   - the used index may have advanced by at most a ring's worth;
 //   - an element's id must head a chain this ring published and has not
-//     had back; anything else is reported (UsedVerdict) and ignored — the
-//     chain it might name stays with the device, its buffers held;
+//     had back (one added but not yet published is not the device's);
+//     anything else is reported (UsedVerdict) and ignored — the chain it
+//     might name stays where it is, its buffers held;
 //   - an element's len may not exceed the bytes the chain let the device
 //     write (§2.6.8.1); a longer one is reported, and the chain comes back
 //     with len 0 (the device is done with it, but what it wrote is not
@@ -121,7 +122,9 @@ concept RingHost = requires(H& h, u32 token, const UsedEntry& e) {
 class SplitRing {
 public:
     static constexpr u16 kMaxSize = 256;
-    static constexpr u16 kMaxIndirect = 64;  // segments per indirect table
+    // Segments per indirect table: a 1 MiB request in 4 KiB pieces (256)
+    // with a header and a status byte fits, with room to spare.
+    static constexpr u16 kMaxIndirect = 512;
 
     struct Memory {
         Descriptor* table;        // size entries
@@ -156,6 +159,12 @@ public:
     //                    indirect table)
     Result<u16> add_chain(const Segment* segments, u32 count);
 
+    // Takes back every chain added since the last publish() (the device
+    // never saw them), their tokens to the host: a batch refused part-way
+    // leaves the ring as it was.
+    template <RingHost Host>
+    void abandon(Host& host);
+
     // Makes every chain added since the last call visible to the device.
     // Returns whether the device wants a notification (false when nothing
     // was added).
@@ -164,7 +173,10 @@ public:
     // Takes up to `max` entries the device put in the used ring, each into
     // `out` (ignored ones too, with their verdict; bad_used() is told of
     // every entry that is not Ok). Malformed, and nothing taken, when the
-    // device's index is not believable.
+    // device's index is not believable. With EVENT_IDX, used_event is
+    // moved past what was taken and the index looked at once more, so an
+    // entry that arrived meanwhile (and may not have interrupted) is taken
+    // too while `max` allows.
     template <RingHost Host>
     Result<u32> take_used(UsedEntry* out, u32 max, Host& host);
 
@@ -187,7 +199,10 @@ private:
 
     u16 used_index() const;
     UsedElement used_element(u16 slot) const;
-    void free_chain(u16 head, u32* tokens_out, u32& token_count);
+    // Frees the chain headed by `head` by the shadow; each token it held
+    // goes to `each_token`.
+    template <class F>
+    void free_chain(u16 head, F&& each_token);
 
     Memory m_mem{};
     u16 m_size = 0;
@@ -207,53 +222,94 @@ private:
     bool m_head[kMaxSize] = {};
     u64 m_writable[kMaxSize] = {};
     u16 m_indirect_count[kMaxSize] = {};
+    u16 m_avail_shadow[kMaxSize] = {};  // the heads of the available ring's slots, as written
+    bool m_given[kMaxSize] = {};        // heads an outstanding chain the device has been shown (published)
 };
 
 // ---- templates ----
 
 template <RingHost Host>
 Result<u32> SplitRing::take_used(UsedEntry* out, u32 max, Host& host) {
-    u16 device_idx = used_index();
-    if (static_cast<u16>(device_idx - m_last_used) > m_size) return Status::Malformed;
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);  // the index before the elements it covers (§2.6.8)
     u32 taken = 0;
-    u32 tokens[kMaxIndirect > kMaxSize ? kMaxIndirect : kMaxSize];
-    while (m_last_used != device_idx && taken < max) {
-        UsedElement e = used_element(m_last_used);  // read once: the device may change it under us
-        m_last_used++;
-        UsedEntry entry{e.id, 0, UsedVerdict::Ok};
-        if (e.id >= m_size) {
-            entry.verdict = UsedVerdict::OutOfRange;
-        } else if (!m_head[e.id]) {
-            entry.verdict = UsedVerdict::NotGiven;
-        } else {
-            if (e.len > m_writable[e.id])
-                entry.verdict = UsedVerdict::LenTooLong;
-            else
-                entry.len = e.len;
-            u32 count = 0;
-            free_chain(static_cast<u16>(e.id), tokens, count);
-            for (u32 i = 0; i < count; i++) host.unhold(tokens[i]);
+    for (;;) {
+        u16 device_idx = used_index();
+        if (static_cast<u16>(device_idx - m_last_used) > m_size) {
+            if (taken) return taken;  // what was taken stands; the next call reports the jump
+            return Status::Malformed;
         }
-        if (entry.verdict != UsedVerdict::Ok) host.bad_used(entry);
-        out[taken++] = entry;
-    }
-    if (m_event_idx) {
-        // Interrupt me when the entry after the ones I have taken arrives.
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);  // the index before the elements it covers (§2.6.8)
+        while (m_last_used != device_idx && taken < max) {
+            UsedElement e = used_element(m_last_used);  // read once: the device may change it under us
+            m_last_used++;
+            UsedEntry entry{e.id, 0, UsedVerdict::Ok};
+            if (e.id >= m_size) {
+                entry.verdict = UsedVerdict::OutOfRange;
+            } else if (!m_head[e.id] || !m_given[e.id]) {
+                entry.verdict = UsedVerdict::NotGiven;
+            } else {
+                if (e.len > m_writable[e.id])
+                    entry.verdict = UsedVerdict::LenTooLong;
+                else
+                    entry.len = e.len;
+                free_chain(static_cast<u16>(e.id), [&](u32 token) { host.unhold(token); });
+            }
+            if (entry.verdict != UsedVerdict::Ok) host.bad_used(entry);
+            out[taken++] = entry;
+        }
+        if (!m_event_idx) return taken;
+        // Interrupt me when the entry after the ones I have taken arrives
+        // (§2.6.10); then look again: one that came before the device saw
+        // this used_event may not have interrupted.
         m_mem.avail[used_event_offset(m_size) / 2] = m_last_used;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);  // used_event before the caller looks at the index again
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);  // used_event before the index is read again
+        if (taken == max || used_index() == m_last_used) return taken;
     }
-    return taken;
+}
+
+template <RingHost Host>
+void SplitRing::abandon(Host& host) {
+    while (m_avail_idx != m_published) {
+        m_avail_idx--;
+        // The head from our shadow: the available ring is device-visible
+        // memory, and what is read back from there is not ours to trust.
+        u16 head = m_avail_shadow[m_avail_idx % m_size];
+        m_mem.avail[2 + m_avail_idx % m_size] = 0;
+        free_chain(head, [&](u32 token) { host.unhold(token); });
+    }
+}
+
+template <class F>
+void SplitRing::free_chain(u16 head, F&& each_token) {
+    m_head[head] = false;
+    m_given[head] = false;
+    m_writable[head] = 0;
+    m_outstanding--;
+    if (u16 n = m_indirect_count[head]) {
+        u64 base = u64{head} * m_mem.indirect_per_head;
+        for (u16 s = 0; s < n; s++) {
+            each_token(m_mem.indirect_tokens[base + s]);
+            m_mem.indirect_tokens[base + s] = 0;
+            m_mem.indirect[base + s] = Descriptor{};
+        }
+        m_indirect_count[head] = 0;
+    }
+    for (u16 d = head; d != kNone;) {
+        u16 next = m_next[d];
+        m_mem.table[d] = Descriptor{};  // a stale head can no longer reach the buffer it named
+        if (m_token[d]) each_token(m_token[d]);
+        m_token[d] = 0;
+        m_next[d] = m_free_head;
+        m_free_head = d;
+        m_free_count++;
+        d = next;
+    }
 }
 
 template <RingHost Host>
 void SplitRing::release_all(Host& host) {
     for (u16 d = 0; d < m_size; d++) {
         if (!m_head[d]) continue;
-        u32 tokens[kMaxIndirect > kMaxSize ? kMaxIndirect : kMaxSize];
-        u32 count = 0;
-        free_chain(d, tokens, count);
-        for (u32 i = 0; i < count; i++) host.unhold(tokens[i]);
+        free_chain(d, [&](u32 token) { host.unhold(token); });
     }
     m_avail_idx = m_published = m_last_used = 0;
     for (u64 i = 0; i < available_ring_bytes(m_size) / 2; i++) m_mem.avail[i] = 0;

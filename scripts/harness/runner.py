@@ -114,6 +114,11 @@ def check_trace(sc: Scenario, run: Run) -> None:
         run.fail(f"{failure} ({path})")
     else:
         run.notes.append(f"trace: {note}")
+    failure, note = trace.check_counts(text, sc.trace_counts, sc.trace_delimiter)
+    if failure:
+        run.fail(f"{failure} ({path})")
+    elif note:
+        run.notes.append(f"trace: {note}")
 
 
 def run_live_check(name: str, run: Run, qmp: Qmp | None, log: str) -> None:

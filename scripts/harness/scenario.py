@@ -38,7 +38,8 @@ PROGRAM_RE = re.compile(r"^\s*sluice_user_program\(\s*([A-Za-z0-9._-]+)", re.M)
 TOP_KEYS = {"description", "format", "firmware", "cmdline", "modules", "manifest", "devices", "qemu_args",
             "disks", "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input", "trace",
             "disk_fill", "image_checks"}
-TRACE_KEYS = {"events", "markers", "forbidden"}
+TRACE_KEYS = {"events", "markers", "forbidden", "counts", "delimiter"}
+COUNT_KEYS = {"event", "window", "min", "max"}
 MODULE_KEYS = {"name", "path", "source", "generate"}
 INPUT_KEYS = {"after", "send", "delay_ms"}
 IMAGE_CHECK_KEYS = {"disk", "offset", "length", "pattern_seed", "original", "zeros"}
@@ -103,6 +104,9 @@ class Scenario:
     trace_markers: list[re.Pattern] = field(default_factory=list)
     # regexes that must not appear anywhere in the trace log
     trace_forbidden: list[re.Pattern] = field(default_factory=list)
+    # [trace] counts: event lines per guest-delimited window, within bounds
+    trace_counts: list[trace.Count] = field(default_factory=list)
+    trace_delimiter: re.Pattern | None = None  # the counts' window delimiter
     # disk image name -> the bytes the harness writes at its start before
     # boot (markers may quote them as {disk_hex:NAME:OFFSET:LEN} and
     # {disk_sha256:NAME:OFFSET:LEN})
@@ -453,13 +457,29 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
         raise ScenarioError("[trace] events must be a list of QEMU trace event names")
     trace_markers = _regexes(trace_spec.get("markers", []), "trace markers")
     trace_forbidden = _regexes(trace_spec.get("forbidden", []), "trace forbidden")
+    trace_counts = []
+    for c in trace_spec.get("counts", []):
+        if not (isinstance(c, dict) and set(c) == COUNT_KEYS and c["event"] in trace_events
+                and all(isinstance(c[k], int) and not isinstance(c[k], bool) for k in ("window", "min", "max"))
+                and 0 <= c["min"] <= c["max"]):
+            raise ScenarioError(f"[trace] counts: each takes {sorted(COUNT_KEYS)} (an event of [trace] events, "
+                                f"window/min/max integers, 0 <= min <= max)")
+        trace_counts.append(trace.Count(c["event"], c["window"], c["min"], c["max"]))
+    trace_delimiter = None
+    if "delimiter" in trace_spec or trace_counts:
+        if not trace_counts:
+            raise ScenarioError("[trace] delimiter without counts")
+        trace_delimiter = _regexes([trace_spec.get("delimiter", "")], "trace delimiter")[0]
+        if not trace_spec.get("delimiter"):
+            raise ScenarioError("[trace] counts need a delimiter (a regex for the lines between windows)")
     if bool(trace_events) != bool(trace_markers):
         raise ScenarioError("[trace] needs both events and markers (a trace nobody checks proves nothing)")
     default_disks = list(qemu.DEFAULT_DISKS) if devices == "default" else []
     image_checks = _image_checks(data, disks + default_disks, disk_fill)
     return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
                     disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs,
-                    trace_events, trace_markers, trace_forbidden, disk_fill, image_checks)
+                    trace_events, trace_markers, trace_forbidden, trace_counts, trace_delimiter, disk_fill,
+                    image_checks)
 
 
 def load(path: Path, build_dir: Path) -> Scenario:

@@ -11,6 +11,7 @@ benchmarks count NVMe doorbell writes and MSI-X interrupts (nvme_counts).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -60,6 +61,60 @@ def check_markers(text: str, markers: list[re.Pattern],
             return f"forbidden trace pattern /{f.pattern}/ in QEMU's trace log: {line!r}", ""
     return None, (f"{len(markers)} markers in order in QEMU's trace log"
                   + (f", none of {len(forbidden)} forbidden patterns" if forbidden else ""))
+
+
+@dataclass
+class Count:
+    """[trace] counts: how many lines of `event` QEMU logged inside window
+    `window`. Windows are the spans between consecutive lines matching the
+    scenario's [trace] delimiter (e.g. the guest reading a device's config
+    dword 0xfc between the phases it wants counted: QEMU traces it as
+    pci_cfg_read). `window` indexes them as a Python list: -1 is the span
+    between the last two delimiters, so reads of the same register at boot
+    do not shift the guest's windows."""
+    event: str
+    window: int
+    min: int
+    max: int
+
+    def describe(self) -> str:
+        return f"{self.event} in window {self.window}: {self.min}..{self.max}"
+
+
+def window_counts(text: str, names: set[str], delimiter: re.Pattern) -> list[dict[str, int]]:
+    """Lines of each event in `names` per span between delimiter lines."""
+    windows: list[dict[str, int]] = []
+    current: dict[str, int] | None = None
+    for line in text.splitlines():
+        if delimiter.search(line):
+            if current is not None:
+                windows.append(current)
+            current = {n: 0 for n in names}
+            continue
+        head = line.split(" ", 1)[0]
+        if "@" in head and ":" in head:
+            line = line.split(":", 1)[1]
+        parts = line.split()
+        if current is not None and parts and parts[0] in names:
+            current[parts[0]] += 1
+    return windows
+
+
+def check_counts(text: str, counts: list[Count], delimiter: re.Pattern | None) -> tuple[str | None, str]:
+    """Each count within its bounds. (failure or None, a note with the counts)."""
+    if not counts or delimiter is None:
+        return None, ""
+    windows = window_counts(text, {c.event for c in counts}, delimiter)
+    seen = []
+    for c in counts:
+        if not -len(windows) <= c.window < len(windows):
+            return (f"trace count {c.describe()}: the trace log has {len(windows)} windows "
+                    f"(spans between lines matching /{delimiter.pattern}/)"), ""
+        n = windows[c.window][c.event]
+        if not c.min <= n <= c.max:
+            return f"trace count {c.describe()}: {n}", ""
+        seen.append(f"{c.event}[{c.window}]={n}")
+    return None, "counts " + ", ".join(seen)
 
 
 def _zero() -> dict[str, int]:

@@ -4,7 +4,8 @@
 // EVENT_IDX, indirect tables) and a sequence of steps: chains added (valid
 // and not), publishes, the device fetching, answering honestly or lying
 // (ids out of range, inside a chain, twice; lengths too long; index
-// jumps), takes, and a device reset. After every step:
+// jumps), takes, a batch abandoned before it was published, and a device
+// reset. After every step:
 //   - the ring's own invariants hold (check_invariants);
 //   - every token is handed back at most once, and only after its chain
 //     was added; after a reset every token added has come back;
@@ -49,6 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::map<u16, ModelChain> outstanding;  // by head
     std::set<u32> tokens_out;               // added, not yet handed back
     std::vector<u16> fetched_heads;         // what the device may honestly return
+    std::vector<u16> unpublished;           // added since the last publish (or abandon)
     u32 next_token = 1;
 
     auto check_releases = [&] {
@@ -67,6 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check(tokens_out.empty());
         outstanding.clear();
         fetched_heads.clear();
+        unpublished.clear();
         device = fake_virtio::Device(ring_size, event_idx, indirect);
         check(ring.init(ring_size, device.memory, event_idx).ok());
     };
@@ -95,10 +98,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     tokens_out.insert(s.token);
                 }
                 outstanding[head.value()] = c;
+                unpublished.push_back(head.value());
                 next_token += count;
                 break;
             }
-            case 2: ring.publish(); break;
+            case 2: {
+                if (in.byte() % 4) {
+                    ring.publish();
+                    unpublished.clear();
+                    break;
+                }
+                // A batch refused part-way: what was not published comes
+                // back, every token of it, and nothing else.
+                ring.abandon(host);
+                trace("abandon %zu chains", unpublished.size());
+                for (u16 h : unpublished) {
+                    auto it = outstanding.find(h);
+                    check(it != outstanding.end());
+                    for (auto& seg : it->second.segments) check(host.released.count(seg.token) == 1);
+                    outstanding.erase(it);
+                }
+                unpublished.clear();
+                check_releases();
+                break;
+            }
             case 3: {  // the device fetches what was published
                 for (auto& chain : device.fetch()) {
                     auto it = outstanding.find(chain.head);
@@ -169,7 +192,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                         for (auto& s : it->second.segments) check(host.released.count(s.token) == 1);
                         outstanding.erase(it);
                     } else {
-                        check(!outstanding.count(static_cast<u16>(e.id)) || e.id >= ring_size);
+                        // Not a chain the device holds: none of ours, or
+                        // one added but not yet published.
+                        bool hidden = false;
+                        for (u16 h : unpublished) hidden |= h == e.id;
+                        check(!outstanding.count(static_cast<u16>(e.id)) || e.id >= ring_size || hidden);
                     }
                 }
                 check_releases();

@@ -346,7 +346,8 @@ class Scenarios(unittest.TestCase):
             def check(markers, forbidden):
                 failures = []
                 sc = SimpleNamespace(trace_markers=[re.compile(m) for m in markers],
-                                     trace_forbidden=[re.compile(f) for f in forbidden])
+                                     trace_forbidden=[re.compile(f) for f in forbidden],
+                                     trace_counts=[], trace_delimiter=None)
                 run = SimpleNamespace(run_dir=Path(d), fail=failures.append, notes=[])
                 runner.check_trace(sc, run)
                 return failures
@@ -713,6 +714,42 @@ class Trace(unittest.TestCase):
         self.assertEqual(trace.per_io(c["total"], 2),
                          {"sq_per_io": 1.0, "cq_per_io": 0.5, "db_per_io": 1.5, "irq_per_io": 0.5})
         self.assertEqual(trace.per_io(c["total"], 0), {})
+
+    def test_window_counts(self):
+        log = ("pci_cfg_read virtio-blk-pci 00:02.0 @0xfc -> 0x0\n"   # at boot
+               "virtio_queue_notify vdev 0x1 n 0 vq 0x2\n"
+               "pci_cfg_read virtio-blk-pci 00:02.0 @0xfc -> 0x0\n"
+               "virtio_queue_notify vdev 0x1 n 0 vq 0x2\n"
+               "1234@5.6:virtio_queue_notify vdev 0x1 n 0 vq 0x2\n"
+               "virtio_notify_irqfd vdev 0x1 vq 0x2\n"
+               "pci_cfg_read virtio-blk-pci 00:02.0 @0xfc0 -> 0x0\n"  # not a delimiter
+               "pci_cfg_read virtio-blk-pci 00:02.0 @0xfc -> 0x0\n"
+               "virtio_queue_notify vdev 0x1 n 0 vq 0x2\n")            # after the last: no window
+        delim = re.compile(r"pci_cfg_read virtio-blk-pci \S+ @0xfc ")
+        names = {"virtio_queue_notify", "virtio_notify_irqfd"}
+        self.assertEqual(trace.window_counts(log, names, delim),
+                         [{"virtio_queue_notify": 1, "virtio_notify_irqfd": 0},
+                          {"virtio_queue_notify": 2, "virtio_notify_irqfd": 1}])
+        ok = [trace.Count("virtio_queue_notify", -1, 2, 2), trace.Count("virtio_notify_irqfd", 1, 1, 3)]
+        self.assertEqual(trace.check_counts(log, ok, delim),
+                         (None, "counts virtio_queue_notify[-1]=2, virtio_notify_irqfd[1]=1"))
+        self.assertRegex(trace.check_counts(log, [trace.Count("virtio_queue_notify", -2, 2, 5)], delim)[0],
+                         r"virtio_queue_notify in window -2: 2\.\.5: 1")
+        self.assertRegex(trace.check_counts(log, [trace.Count("virtio_queue_notify", 2, 0, 5)], delim)[0],
+                         "2 windows")
+        good = {"description": "d", "end": "quit", "markers": ["x"]}
+        base = {"events": ["e"], "markers": ["m"], "delimiter": "d"}
+        for spec, pattern in [
+            ({**base, "counts": [{"event": "f", "window": 0, "min": 1, "max": 1}]}, "counts: each takes"),
+            ({**base, "counts": [{"event": "e", "window": 0, "min": 2, "max": 1}]}, "counts: each takes"),
+            ({**base, "counts": [{"event": "e", "window": 0, "min": 1}]}, "counts: each takes"),
+            ({"events": ["e"], "markers": ["m"], "counts": [{"event": "e", "window": 0, "min": 1, "max": 1}]},
+             "need a delimiter"),
+            (base, "delimiter without counts"),
+        ]:
+            with self.subTest(pattern=pattern):
+                with self.assertRaisesRegex(scenario.ScenarioError, pattern):
+                    scenario.validate("t", {**good, "trace": spec}, Path("/b"))
 
     def test_qemu_args(self):
         self.assertEqual(trace.qemu_args(["a", "b"], Path("/r/t.log")), ["-trace", "a", "-trace", "b", "-D", "/r/t.log"])

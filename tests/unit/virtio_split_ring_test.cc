@@ -308,3 +308,92 @@ TEST(VirtioLayout, RingPartsAndIdsFollowTheSpec) {
 }
 
 }  // namespace
+
+// A batch refused part-way: the chains added since the last publish() come
+// back (tokens and descriptors), by the ring's own record of the heads —
+// not by the available ring, which is device-visible memory.
+TEST(VirtioSplitRing, AbandonTakesBackWhatWasNotPublished) {
+    Ring r(8);
+    Segment kept{0x1000, 16, false, 1};
+    auto first = r.ring.add_chain(&kept, 1);
+    ASSERT_TRUE(first.ok());
+    r.ring.publish();
+    auto segs = request(10);
+    ASSERT_TRUE(r.ring.add_chain(segs.data(), 3).ok());
+    Segment more{0x4000, 8, true, 20};
+    ASSERT_TRUE(r.ring.add_chain(&more, 1).ok());
+    EXPECT_EQ(r.ring.free_descriptors(), 3);
+    // A device scribbles over the unpublished slots: abandon must not care.
+    for (u16 i = 0; i < 8; i++) r.device.memory.avail[2 + i] = 7;
+    r.ring.abandon(r.host);
+    EXPECT_EQ(r.ring.free_descriptors(), 7);
+    EXPECT_EQ(r.ring.chains_outstanding(), 1);
+    EXPECT_EQ(r.host.released, (std::map<u32, int>{{10, 1}, {11, 1}, {12, 1}, {20, 1}}));
+    r.invariants();
+    EXPECT_FALSE(r.ring.publish()) << "nothing left to publish";
+    // The published chain is untouched and still comes back.
+    r.device.post(first.value(), 0);
+    UsedEntry out[2];
+    ASSERT_EQ(r.ring.take_used(out, 2, r.host).value(), 1u);
+    EXPECT_EQ(out[0].verdict, UsedVerdict::Ok);
+    r.invariants();
+}
+
+// With EVENT_IDX a device decides to interrupt by the used_event it sees
+// when it posts. An entry posted while take_used() is running (after it
+// read the index, before it moved used_event) raises no interrupt: the
+// ring must look again after moving used_event, or that entry waits for
+// an interrupt that never comes.
+TEST(VirtioSplitRing, EventIdxTakeLooksAgainAfterMovingUsedEvent) {
+    struct PostingHost {
+        fake_virtio::Host inner;
+        fake_virtio::Device* device;
+        u16 late_head;
+        bool posted = false;
+        void unhold(u32 token) {
+            inner.unhold(token);
+            if (!posted) {  // the device, meanwhile, completes another chain
+                posted = true;
+                device->post(late_head, 8);
+            }
+        }
+        void bad_used(const UsedEntry& e) { inner.bad_used(e); }
+    };
+    Ring r(16, true);
+    Segment a{0x1000, 8, true, 1}, b{0x2000, 8, true, 2};
+    u16 first = r.ring.add_chain(&a, 1).value();
+    u16 second = r.ring.add_chain(&b, 1).value();
+    r.ring.publish();
+    r.device.fetch();
+    r.device.post(first, 8);
+    PostingHost host{{}, &r.device, second};
+    UsedEntry out[4];
+    ASSERT_EQ(r.ring.take_used(out, 4, host).value(), 2u) << "the late entry is taken too";
+    EXPECT_EQ(r.device.used_event(), 2);
+    EXPECT_FALSE(r.ring.used_pending());
+    r.invariants();
+}
+
+// A 1 MiB request in 4 KiB pieces with a header and a status byte: one
+// table descriptor, one indirect table of 258 entries the device follows.
+TEST(VirtioSplitRing, LongChainThroughOneIndirectTable) {
+    Ring r(4, false, 258);
+    std::vector<Segment> segs{Segment{0x1000, 16, false, 1}};
+    for (u32 i = 0; i < 256; i++) segs.push_back(Segment{0x100000 + u64{i} * 0x1000, 4096, false, 2 + i});
+    segs.push_back(Segment{0x2000, 1, true, 300});
+    auto head = r.ring.add_chain(segs.data(), static_cast<u32>(segs.size()));
+    ASSERT_TRUE(head.ok());
+    EXPECT_EQ(r.ring.free_descriptors(), 3);
+    r.ring.publish();
+    auto chains = r.device.fetch();
+    ASSERT_EQ(chains.size(), 1u);
+    ASSERT_EQ(chains[0].segments.size(), 258u);
+    EXPECT_EQ(chains[0].segments[256].address, 0x100000u + 255 * 0x1000);
+    EXPECT_EQ(chains[0].writable(), 1u);
+    EXPECT_EQ(r.device.broken, 0);
+    r.device.post(head.value(), 1);
+    UsedEntry out[1];
+    ASSERT_EQ(r.ring.take_used(out, 1, r.host).value(), 1u);
+    EXPECT_EQ(r.host.released.size(), 258u);
+    r.invariants();
+}

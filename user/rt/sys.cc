@@ -192,13 +192,16 @@ Result<u32> nvme_complete(u32 queue, abi::NvmeCompletion* out, u32 max, u64 flag
     return to_u32(syscall<S::NvmeComplete>(queue, reinterpret_cast<u64>(out), max, flags));
 }
 Result<u64> nvme_queue_map(u32 queue) { return to_result(syscall<S::NvmeQueueMap>(queue)); }
-Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry) {
-    return new_handle(syscall<S::VirtQueueCreate>(pool, index, size, msix_entry));
+Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry, u32 max_segments) {
+    return new_handle(syscall<S::VirtQueueCreate>(pool, index, size, msix_entry, max_segments));
 }
-Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count) {
-    return to_u32(syscall<S::VirtQueueSubmit>(queue, ptr(chains), count));
+Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count, const abi::VirtioSegment* segments,
+                             u32 segment_count) {
+    return to_u32(syscall<S::VirtQueueSubmit>(queue, ptr(chains), count, ptr(segments), segment_count));
 }
-Result<u32> virtqueue_complete(u32 queue, u32 max) { return to_u32(syscall<S::VirtQueueComplete>(queue, max)); }
+Result<u32> virtqueue_complete(u32 queue, abi::VirtioCompletion* out, u32 max) {
+    return to_u32(syscall<S::VirtQueueComplete>(queue, ptr(out), max));
+}
 Result<u64> virtqueue_map(u32 queue) { return to_result(syscall<S::VirtQueueMap>(queue)); }
 
 Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns) {

@@ -94,9 +94,10 @@ Result<u32> nvme_submit(u32 queue, const abi::NvmeCommand* commands, u32 count);
 // first (InterruptAck and NvmeComplete in one call).
 Result<u32> nvme_complete(u32 queue, abi::NvmeCompletion* out, u32 max, u64 flags = 0);
 Result<u64> nvme_queue_map(u32 queue);
-Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry);
-Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count);
-Result<u32> virtqueue_complete(u32 queue, u32 max);
+Result<Handle> virtqueue_create(u32 pool, u32 index, u32 size, u32 msix_entry, u32 max_segments);
+Result<u32> virtqueue_submit(u32 queue, abi::VirtioChain* chains, u32 count, const abi::VirtioSegment* segments,
+                             u32 segment_count);
+Result<u32> virtqueue_complete(u32 queue, abi::VirtioCompletion* out, u32 max);
 Result<u64> virtqueue_map(u32 queue);
 
 Result<usize> console_read(u32 console, void* out, usize len, u64 timeout_ns);

@@ -65,6 +65,14 @@
 //   balloon   a DMA grant for each virtio function of a class the broker
 //             does not serve (a balloon's payloads carry page frame
 //             numbers, a GPU's guest addresses): refused.
+//   generations  virtio-net with two live queues (receive, transmit): a
+//             buffer of the virtio-blk function's pool on the transmit
+//             queue (not-owner); a frame sent; then closing the receive
+//             queue resets the device, which stops the transmit queue too:
+//             its next submit is stale, the provider may reset and set up
+//             the device again, enables a new transmit queue, closes the
+//             old one — which must not reset the device again — and sends
+//             a frame on the new one.
 #include "abi/nvme.h"
 #include "devices/virtio_class.h"
 #include "devices/virtio_pci.h"
@@ -696,11 +704,11 @@ int read_windows(u32 root, u32 resource) {
     auto win = common_window(blk.value().get(), &rel);
     if (!win.ok()) return fail("virtio-blk common configuration window", win.status());
     virtio_reset(win.value().get(), rel);
-    auto q = rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff);
+    auto q = rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff, 1);
     if (!q.ok()) return fail("virtqueue 0", q.status());
     // The same queue again: busy. Checking it meant selecting it; the
     // broker must not leave it selected (its ring addresses one read away).
-    report("virtqueue 0 again (enabled)", rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff));
+    report("virtqueue 0 again (enabled)", rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff, 1));
     auto queues = rt::mmio_read(win.value().get(), rel + 0x12, 2);  // num_queues
     auto select = rt::mmio_read(win.value().get(), rel + 0x16, 2);  // queue_select
     auto size = rt::mmio_read(win.value().get(), rel + 0x18, 2);    // queue_size of the selected queue
@@ -783,7 +791,7 @@ int ring_quota(u32 root) {
     virtio_reset(win.value().get(), rel);
     auto before = rt::dma_pool_info(pool.value().get());
     report("a virtqueue whose third ring does not fit the pool",
-           rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff));
+           rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff, 1));
     auto after = rt::dma_pool_info(pool.value().get());
     if (!before.ok() || !after.ok()) return fail("pool info", before.ok() ? after.status() : before.status());
     auto b = [](const Result<abi::DmaUsage>& u) { return u.value(); };
@@ -844,7 +852,8 @@ int virtio(u32 window, u32 pool, u32 irq) {
     (void)rt::mmio_write(window, kDriverSelect, 4, 0);
     (void)rt::mmio_write(window, kDriverFeature, 4, 0);
     (void)rt::mmio_write(window, kStatus, 1, 11);
-    auto q = rt::virtqueue_create(pool, 0, 16, 0);
+    // Chains of up to 3 segments, written directly (no INDIRECT_DESC).
+    auto q = rt::virtqueue_create(pool, 0, 16, 0, 3);
     if (!q.ok()) return fail("virtqueue 0", q.status());
     auto used_at = rt::virtqueue_map(q.value().get());
     auto buf = rt::dma_buffer_create(pool, 4096);
@@ -865,67 +874,67 @@ int virtio(u32 window, u32 pool, u32 irq) {
         return abi::VirtioSegment{buffer, (device_writes ? abi::kVirtioSegmentDeviceWrites : 0u) | extra_flags, offset,
                                   length};
     };
-    auto one = [&](const char* what, abi::VirtioChain c) {
-        report(what, rt::virtqueue_submit(q.value().get(), &c, 1));
+    // One chain of `n` segments.
+    auto one = [&](const char* what, const abi::VirtioSegment* segs, u16 n) {
+        abi::VirtioChain c{n, 0, 0};
+        report(what, rt::virtqueue_submit(q.value().get(), &c, 1, segs, n));
     };
-    abi::VirtioChain c{};
-    c.segments = 2;
-    c.segment[0] = seg(b, 512, 512, true);
-    c.segment[1] = seg(b, 0, 16, false);
-    one("chain with a device-writable segment before a readable one", c);
-    c = abi::VirtioChain{};
-    c.segments = 1;
-    c.segment[0] = seg(b, 4000, 200, false);
-    one("segment running past its buffer end", c);
-    c.segment[0] = seg(b, 8192, 1, false);
-    one("segment starting past its buffer", c);
-    c.segment[0] = seg(b, 0, 0, false);
-    one("empty segment", c);
-    c.segment[0] = seg(b, 0, 1ull << 32, false);
-    one("segment of 4 GiB", c);
-    c.segment[0] = seg(b, 0, 16, false, 1u << 1);
-    one("segment with an unknown flag", c);
-    c.segment[0] = seg(note.value().get(), 0, 16, false);
-    one("a notification as the buffer", c);
-    c.segment[0] = seg(read_only.value().get(), 0, 16, false);
-    one("a buffer copy without the write right", c);
-    c.segments = 5;
-    for (u32 i = 0; i < 4; i++) c.segment[i] = seg(b, i * 16, 16, false);
-    one("chain of 5 segments (more than the broker takes)", c);
+    abi::VirtioSegment s[4] = {seg(b, 512, 512, true), seg(b, 0, 16, false)};
+    one("chain with a device-writable segment before a readable one", s, 2);
+    s[0] = seg(b, 4000, 200, false);
+    one("segment running past its buffer end", s, 1);
+    s[0] = seg(b, 8192, 1, false);
+    one("segment starting past its buffer", s, 1);
+    s[0] = seg(b, 0, 0, false);
+    one("empty segment", s, 1);
+    s[0] = seg(b, 0, 1ull << 32, false);
+    one("segment of 4 GiB", s, 1);
+    s[0] = seg(b, 0, 16, false, 1u << 1);
+    one("segment with an unknown flag", s, 1);
+    s[0] = seg(note.value().get(), 0, 16, false);
+    one("a notification as the buffer", s, 1);
+    s[0] = seg(read_only.value().get(), 0, 16, false);
+    one("a buffer copy without the write right", s, 1);
+    for (u32 i = 0; i < 4; i++) s[i] = seg(b, i * 16, 16, false);
+    one("chain of 4 segments (more than the queue takes)", s, 4);
     static abi::VirtioChain many[abi::kVirtioMaxBatch + 1];
-    for (auto& m : many) {
-        m = abi::VirtioChain{};
-        m.segments = 1;
-        m.segment[0] = seg(b, 0, 16, false);
+    static abi::VirtioSegment many_segs[2 * (abi::kVirtioMaxBatch + 1)];
+    for (u32 i = 0; i <= abi::kVirtioMaxBatch; i++) {
+        many[i] = abi::VirtioChain{1, 0, 0};
+        many_segs[i] = seg(b, 0, 16, false);
     }
-    report("a batch of 17 chains", rt::virtqueue_submit(q.value().get(), many, abi::kVirtioMaxBatch + 1));
-    for (auto& m : many) {
-        m.segments = 2;
-        m.segment[1] = seg(b, 512, 16, true);
+    report("a batch of 17 chains",
+           rt::virtqueue_submit(q.value().get(), many, abi::kVirtioMaxBatch + 1, many_segs, abi::kVirtioMaxBatch + 1));
+    for (u32 i = 0; i < abi::kVirtioMaxBatch; i++) {
+        many[i].segments = 2;
+        many_segs[2 * i] = seg(b, 0, 16, false);
+        many_segs[2 * i + 1] = seg(b, 512, 16, true);
     }
-    report("16 chains of 2 descriptors on a 16-entry queue", rt::virtqueue_submit(q.value().get(), many, 16));
+    // Eight fit: they are added, then taken back when the ninth does not.
+    report("16 chains of 2 descriptors on a 16-entry queue",
+           rt::virtqueue_submit(q.value().get(), many, 16, many_segs, 32));
     rt::log("adversary: in flight: %llu bytes before the refusals, %llu after", baseline, in_flight());
 
     // A real read of sector 0 (§5.2.6: header, data, status), in flight ...
     auto* bytes = reinterpret_cast<volatile u8*>(data.value());
     for (u32 i = 0; i < 16; i++) bytes[i] = 0;
     bytes[1024] = 0xff;
-    c = abi::VirtioChain{};
-    c.segments = 3;
-    c.segment[0] = seg(b, 0, 16, false);
-    c.segment[1] = seg(b, 512, 512, true);
-    c.segment[2] = seg(b, 1024, 1, true);
-    auto sent = rt::virtqueue_submit(q.value().get(), &c, 1);
+    s[0] = seg(b, 0, 16, false);
+    s[1] = seg(b, 512, 512, true);
+    s[2] = seg(b, 1024, 1, true);
+    abi::VirtioChain c{3, 0, 0};
+    auto sent = rt::virtqueue_submit(q.value().get(), &c, 1, s, 3);
     report("read of sector 0 (allowed)", sent);
     // ... while it tries to take the queue from the broker.
     report("device reset under the live queue", rt::mmio_write(window, kStatus, 1, 0));
-    report("the same queue enabled again", rt::virtqueue_create(pool, 0, 16, 0));
+    report("the same queue enabled again", rt::virtqueue_create(pool, 0, 16, 0, 3));
     auto ws = rt::waitset_create();
     abi::WaitEvent ev{};
     bool fired = ws.ok() && rt::waitset_add(ws.value().get(), irq, abi::kSignalReady, 1).ok() &&
                  rt::waitset_wait(ws.value().get(), &ev, 1, 5'000'000'000ull).ok();
     (void)rt::interrupt_ack(irq);
-    auto taken = rt::virtqueue_complete(q.value().get(), 16);
+    abi::VirtioCompletion done[16] = {};
+    auto taken = rt::virtqueue_complete(q.value().get(), done, 16);
     char hex[33];
     for (u32 i = 0; i < 16; i++) format(hex + 2 * i, 3, "%02x", bytes[512 + i]);
     rt::log("adversary: read of sector 0: irq0 %s, %u used, status %u, first 16 bytes %s", fired ? "fired" : "silent",
@@ -935,13 +944,102 @@ int virtio(u32 window, u32 pool, u32 irq) {
     q.value().reset();
     report("device reset with no live queue", rt::mmio_write(window, kStatus, 1, 0));
     // The used ring is the device's to write and mapped read-only.
-    auto q2 = rt::virtqueue_create(pool, 0, 16, 0);
+    auto q2 = rt::virtqueue_create(pool, 0, 16, 0, 1);
     auto used2 = q2.ok() ? rt::virtqueue_map(q2.value().get()) : Result<u64>(q2.status());
     if (!used2.ok()) return fail("a second queue", used2.status());
     rt::log("adversary: storing into the used ring (this must fault)");
     *reinterpret_cast<volatile u16*>(used2.value() + 2) = 7;
     rt::log("adversary: a store into the used ring went through: NOT REFUSED");
     return 1;
+}
+
+// virtio 1.1 §3.1.1 up to FEATURES_OK, VERSION_1 only (no MSI-X: the
+// queues are polled).
+void virtio_setup(u32 window, u64 rel) {
+    virtio_reset(window, rel);
+    (void)rt::mmio_write(window, rel + 0x14, 1, 1);
+    (void)rt::mmio_write(window, rel + 0x14, 1, 3);
+    (void)rt::mmio_write(window, rel + 0x08, 4, 1);  // driver_feature_select: word 1
+    (void)rt::mmio_write(window, rel + 0x0c, 4, 1);  // VERSION_1
+    (void)rt::mmio_write(window, rel + 0x08, 4, 0);
+    (void)rt::mmio_write(window, rel + 0x0c, 4, 0);
+    (void)rt::mmio_write(window, rel + 0x14, 1, 11);  // FEATURES_OK
+}
+
+int generations(u32 root) {
+    auto net = open_virtio(root, 0x1000, 0x1041);
+    if (!net.ok()) return fail("open the virtio-net function", net.status());
+    auto pool = rt::dma_pool_create(net.value().get(), 64u << 10);
+    if (!pool.ok()) return fail("virtio-net pool", pool.status());
+    u64 rel = 0;
+    auto win = common_window(net.value().get(), &rel);
+    if (!win.ok()) return fail("virtio-net common configuration window", win.status());
+    u32 w = win.value().get();
+    virtio_setup(w, rel);
+    auto rx = rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff, 1);
+    auto tx = rt::virtqueue_create(pool.value().get(), 1, 16, 0xffff, 2);
+    auto buf = rt::dma_buffer_create(pool.value().get(), 4096);
+    if (!rx.ok() || !tx.ok() || !buf.ok()) return fail("receive and transmit queues", tx.status());
+    auto at = rt::memory_map(buf.value().get(), 0, abi::kMapWrite);
+    if (!at.ok()) return fail("buffer mapping", at.status());
+    (void)rt::mmio_write(w, rel + 0x14, 1, 15);  // DRIVER_OK
+    rt::log("adversary: generations: receive and transmit queues live");
+    // A 12-byte virtio_net_hdr (zero: no offloads) and a 60-byte broadcast frame.
+    auto* bytes = reinterpret_cast<volatile u8*>(at.value());
+    for (u32 i = 0; i < 72; i++) bytes[i] = i >= 12 && i < 18 ? 0xff : 0;
+    abi::VirtioSegment frame{buf.value().get(), 0, 0, 72};
+    auto send = [&](u32 queue) -> Result<u32> {
+        abi::VirtioChain c{1, 0, 0};
+        TRY(rt::virtqueue_submit(queue, &c, 1, &frame, 1));
+        return c.head;
+    };
+    // Polled: the transmit completes at once (QEMU's user network).
+    auto sent = [&](u32 queue, abi::VirtioCompletion* e) -> u32 {
+        for (u32 i = 0; i < 100; i++) {
+            auto n = rt::virtqueue_complete(queue, e, 1);
+            if (n.ok() && n.value()) return n.value();
+            rt::sleep_ns(10'000'000);
+        }
+        return 0;
+    };
+
+    // Another device's buffer on this queue.
+    auto blk = open_virtio(root, 0x1001, 0x1042);
+    auto blk_pool = blk.ok() ? rt::dma_pool_create(blk.value().get(), 16u << 10) : Result<rt::Handle>(blk.status());
+    auto theirs =
+        blk_pool.ok() ? rt::dma_buffer_create(blk_pool.value().get(), 4096) : Result<rt::Handle>(blk_pool.status());
+    if (!theirs.ok()) return fail("a virtio-blk buffer", theirs.status());
+    abi::VirtioSegment foreign{theirs.value().get(), 0, 0, 72};
+    abi::VirtioChain fc{1, 0, 0};
+    report("a buffer of the virtio-blk pool on the transmit queue",
+           rt::virtqueue_submit(tx.value().get(), &fc, 1, &foreign, 1));
+
+    abi::VirtioCompletion e{};
+    auto head = send(tx.value().get());
+    u32 n = head.ok() ? sent(tx.value().get(), &e) : 0;
+    rt::log("adversary: generations: a frame on the first transmit queue: %s, %u completed, verdict %u",
+            status_name(head.ok() ? Status::Ok : head.status()), n, static_cast<u32>(e.verdict));
+
+    // Closing the receive queue resets the device: the transmit queue is
+    // gone with it, and the device is the provider's to set up again.
+    rx.value().reset();
+    report("the transmit queue after its device was reset", send(tx.value().get()));
+    report("device reset by the provider after that", rt::mmio_write(w, rel + 0x14, 1, 0));
+    virtio_setup(w, rel);
+    auto tx2 = rt::virtqueue_create(pool.value().get(), 1, 16, 0xffff, 2);
+    report("a new transmit queue", tx2);
+    if (!tx2.ok()) return 1;
+    (void)rt::mmio_write(w, rel + 0x14, 1, 15);
+    // The old queue goes: it must not reset the device under the new one.
+    tx.value().reset();
+    e = abi::VirtioCompletion{};
+    auto head2 = send(tx2.value().get());
+    n = head2.ok() ? sent(tx2.value().get(), &e) : 0;
+    rt::log(
+        "adversary: generations: a frame on the new transmit queue after the old one closed: %s, %u completed, "
+        "verdict %u",
+        status_name(head2.ok() ? Status::Ok : head2.status()), n, static_cast<u32>(e.verdict));
+    return n == 1 ? 0 : 1;
 }
 
 }  // namespace
@@ -983,6 +1081,8 @@ int main(u64) {
         rc = ring_quota(root);
     else if (is("balloon"))
         rc = balloon(root);
+    else if (is("generations"))
+        rc = generations(root);
     else
         rt::log("adversary: no attempt named in the arguments");
     rt::log("adversary: done (%d)", rc);

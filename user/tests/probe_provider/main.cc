@@ -12,13 +12,19 @@
 // interrupt that command causes. On virtio with a pool and vectors it has
 // the kernel's virtqueue broker run one request — virtio-blk reads sector
 // 0, virtio-net sends an ARP request for the gateway and receives the
-// reply — and takes the interrupts those cause.
+// reply — and takes the interrupts those cause. With "bulk" on virtio-blk
+// it runs virtio_bulk.cc instead (long chains, notification counts).
 #include "abi/nvme.h"
 #include "abi/virtio.h"
 #include "nvme/command.h"
 #include "rt/log.h"
 #include "rt/sys.h"
 #include "util/format.h"
+
+namespace probe {
+// virtio_bulk.cc: long chains and notification counts on virtio-blk.
+void virtio_blk_bulk(u32 pci, u32 window, u32 pool, u32 irq, bool indirect, bool event_idx);
+}  // namespace probe
 
 namespace {
 
@@ -153,15 +159,18 @@ struct Waiter {
     }
 };
 
-// The used ring through its read-only mapping: idx at +2, elements at +4.
+// The used ring through its read-only mapping: idx at +2.
 struct UsedRing {
     const volatile u8* base;
     u16 idx() const { return *reinterpret_cast<const volatile u16*>(base + 2); }
-    abi::VirtioUsedElement at(u16 i, u16 size) const {
-        auto* e = reinterpret_cast<const volatile abi::VirtioUsedElement*>(base + 4) + (i % size);
-        return abi::VirtioUsedElement{e->id, e->len};
-    }
 };
+
+// One chain of `n` segments: returns its head.
+Result<u16> submit_one(u32 queue, const abi::VirtioSegment* segments, u16 n) {
+    abi::VirtioChain chain{n, 0, 0};
+    TRY(rt::virtqueue_submit(queue, &chain, 1, segments, n));
+    return chain.head;
+}
 
 abi::VirtioSegment segment(u32 buffer, u64 offset, u64 length, bool device_writes) {
     return abi::VirtioSegment{buffer, device_writes ? abi::kVirtioSegmentDeviceWrites : 0u, offset, length};
@@ -171,7 +180,7 @@ abi::VirtioSegment segment(u32 buffer, u64 offset, u64 length, bool device_write
 // harness checks them against the disk image it wrote).
 void probe_virtio_blk(u32 window, u32 pool, u32 irq0) {
     u8 status = virtio_handshake(window);
-    auto q = rt::virtqueue_create(pool, 0, 16, 0);
+    auto q = rt::virtqueue_create(pool, 0, 16, 0, 3);
     auto used_at = q.ok() ? rt::virtqueue_map(q.value().get()) : Result<u64>(q.status());
     auto b = rt::dma_buffer_create(pool, 4096);
     if (!q.ok() || !used_at.ok() || !b.ok()) return rt::log("provider: virtio-blk queue: %s", status_name(q.status()));
@@ -181,26 +190,24 @@ void probe_virtio_blk(u32 window, u32 pool, u32 irq0) {
     auto* bytes = reinterpret_cast<volatile u8*>(data.value());
     for (u32 i = 0; i < 16; i++) bytes[i] = 0;  // header: type 0 (read), sector 0
     bytes[1024] = 0xff;                         // status, until the device writes it
-    abi::VirtioChain chain{};
-    chain.segments = 3;
-    chain.segment[0] = segment(b.value().get(), 0, 16, false);
-    chain.segment[1] = segment(b.value().get(), 512, 512, true);
-    chain.segment[2] = segment(b.value().get(), 1024, 1, true);
-    auto sent = rt::virtqueue_submit(q.value().get(), &chain, 1);
-    if (!sent.ok()) return rt::log("provider: virtio-blk submit: %s", status_name(sent.status()));
+    const abi::VirtioSegment segs[3] = {segment(b.value().get(), 0, 16, false),
+                                        segment(b.value().get(), 512, 512, true),
+                                        segment(b.value().get(), 1024, 1, true)};
+    auto head = submit_one(q.value().get(), segs, 3);
+    if (!head.ok()) return rt::log("provider: virtio-blk submit: %s", status_name(head.status()));
     Waiter w;
     bool got = w.wait(irq0, 10);
     auto pending = rt::interrupt_ack(irq0);
     UsedRing used{reinterpret_cast<const volatile u8*>(used_at.value())};
-    abi::VirtioUsedElement e = used.at(0, 16);
-    auto consumed = rt::virtqueue_complete(q.value().get(), 16);
+    abi::VirtioCompletion e[16] = {};
+    auto consumed = rt::virtqueue_complete(q.value().get(), e, 16);
     char hex[33];
     for (u32 i = 0; i < 16; i++) format(hex + 2 * i, 3, "%02x", bytes[512 + i]);
     rt::log(
         "provider: virtio-blk interrupt irq0 %s (%llu pending); used idx %u id %u (head %u) len %u, %u consumed; "
         "status %u",
-        got ? "received" : "NOT received", static_cast<unsigned long long>(pending.value_or(0)), used.idx(), e.id,
-        chain.head, e.len, consumed.value_or(0), bytes[1024]);
+        got ? "received" : "NOT received", static_cast<unsigned long long>(pending.value_or(0)), used.idx(), e[0].id,
+        head.value(), e[0].len, consumed.value_or(0), bytes[1024]);
     rt::log("provider: virtio-blk sector 0 begins %s", hex);
     (void)q.value().release();  // until teardown
 }
@@ -210,8 +217,8 @@ void probe_virtio_blk(u32 window, u32 pool, u32 irq0) {
 // the gateway's reply.
 void probe_virtio_net(u32 window, u32 pool, u32 irq0, u32 irq1) {
     u8 status = virtio_handshake(window);
-    auto rxq = rt::virtqueue_create(pool, 0, 16, 0);
-    auto txq = rt::virtqueue_create(pool, 1, 16, 1);
+    auto rxq = rt::virtqueue_create(pool, 0, 16, 0, 1);
+    auto txq = rt::virtqueue_create(pool, 1, 16, 1, 1);
     auto rx = rt::dma_buffer_create(pool, 4096), tx = rt::dma_buffer_create(pool, 4096);
     if (!rxq.ok() || !txq.ok() || !rx.ok() || !tx.ok())
         return rt::log("provider: virtio-net queues: %s %s", status_name(rxq.status()), status_name(txq.status()));
@@ -220,10 +227,8 @@ void probe_virtio_net(u32 window, u32 pool, u32 irq0, u32 irq1) {
     auto tx_at = rt::memory_map(tx.value().get(), 0, abi::kMapWrite);
     if (!rx_used_at.ok() || !rx_at.ok() || !tx_at.ok()) return;
     (void)rt::mmio_write(window, kDeviceStatus, 1, status | kDriverOk);
-    abi::VirtioChain post{};
-    post.segments = 1;
-    post.segment[0] = segment(rx.value().get(), 0, 2048, true);
-    (void)rt::virtqueue_submit(rxq.value().get(), &post, 1);
+    abi::VirtioSegment post = segment(rx.value().get(), 0, 2048, true);
+    (void)submit_one(rxq.value().get(), &post, 1);
     // 12-byte virtio_net_hdr (all zero: no offloads), then the frame.
     static const u8 kFrame[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12,
                                   0x34, 0x56, 0x08, 0x06,                                    // ethernet, ARP
@@ -233,28 +238,26 @@ void probe_virtio_net(u32 window, u32 pool, u32 irq0, u32 irq1) {
     auto* out = reinterpret_cast<volatile u8*>(tx_at.value());
     for (u32 i = 0; i < 12; i++) out[i] = 0;
     for (u32 i = 0; i < sizeof kFrame; i++) out[12 + i] = kFrame[i];
-    abi::VirtioChain send{};
-    send.segments = 1;
-    send.segment[0] = segment(tx.value().get(), 0, 12 + sizeof kFrame, false);
-    auto sent = rt::virtqueue_submit(txq.value().get(), &send, 1);
+    abi::VirtioSegment send = segment(tx.value().get(), 0, 12 + sizeof kFrame, false);
+    auto sent = submit_one(txq.value().get(), &send, 1);
     if (!sent.ok()) return rt::log("provider: virtio-net submit: %s", status_name(sent.status()));
     Waiter w;
     bool tx_irq = w.wait(irq1, 11);
     (void)rt::interrupt_ack(irq1);
-    auto tx_done = rt::virtqueue_complete(txq.value().get(), 16);
+    abi::VirtioCompletion done[16];
+    auto tx_done = rt::virtqueue_complete(txq.value().get(), done, 16);
     rt::log("provider: virtio-net transmit interrupt irq1 %s; %u sent frames completed",
             tx_irq ? "received" : "NOT received", tx_done.value_or(0));
     bool rx_irq = w.wait(irq0, 12);
     (void)rt::interrupt_ack(irq0);
-    UsedRing used{reinterpret_cast<const volatile u8*>(rx_used_at.value())};
-    abi::VirtioUsedElement e = used.at(0, 16);
-    auto rx_done = rt::virtqueue_complete(rxq.value().get(), 16);
+    abi::VirtioCompletion e[16] = {};
+    auto rx_done = rt::virtqueue_complete(rxq.value().get(), e, 16);
     const volatile u8* f = reinterpret_cast<const volatile u8*>(rx_at.value()) + 12;
-    bool arp_reply = e.len >= 12 + 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 2;
+    bool arp_reply = e[0].len >= 12 + 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 2;
     rt::log(
         "provider: virtio-net receive interrupt irq0 %s; %u frames, %u bytes: %s %u.%u.%u.%u is-at "
         "%02x:%02x:%02x:%02x:%02x:%02x",
-        rx_irq ? "received" : "NOT received", rx_done.value_or(0), e.len, arp_reply ? "ARP reply" : "not ARP", f[28],
+        rx_irq ? "received" : "NOT received", rx_done.value_or(0), e[0].len, arp_reply ? "ARP reply" : "not ARP", f[28],
         f[29], f[30], f[31], f[22], f[23], f[24], f[25], f[26], f[27]);
     (void)rxq.value().release();
     (void)txq.value().release();
@@ -286,6 +289,12 @@ int main(u64) {
                 static_cast<unsigned long long>(features.value()), (features.value() & 1) ? "set" : "clear");
     }
     u32 pool = rt::startup_handle("dma");
+    auto arg = [](const char* w) { return rt::startup_args_contains(w); };
+    if (arg("bulk") && pool && bar4) {
+        probe::virtio_blk_bulk(pci, bar4, pool, rt::startup_handle("irq0"), arg("indirect"), arg("event_idx"));
+        rt::log("provider: bulk: done");
+        for (;;) rt::sleep_ns(1'000'000'000ull);  // holds its queue until the end
+    }
     if (pool) probe_dma(pool);
     u32 irq0 = rt::startup_handle("irq0"), irq1 = rt::startup_handle("irq1");
     bool nvme = klass == 0x010802;

@@ -54,11 +54,12 @@
 //    chains that mix what the broker accepts (for virtio-blk a read request:
 //    a 16-byte header the device reads, 512 bytes and a status byte it
 //    writes; for virtio-net receive and transmit buffers) with what it must
-//    refuse (a buffer of another pool or no buffer, out of bounds, 0 or 5
-//    segments, flags other than "device writes", empty or 4 GiB segments,
-//    more descriptors than are free, bad counts, garbage and read-only
-//    arrays); VirtQueueComplete and VirtQueueMap consume and show the used
-//    ring. The upkeep often brings a virtio device up the way a driver does
+//    refuse (a buffer of another pool or no buffer, out of bounds, 0 or
+//    more segments than the queue takes, flags other than "device writes",
+//    empty or 4 GiB segments, more descriptors than are free, segment
+//    counts that do not add up, garbage and read-only arrays);
+//    VirtQueueComplete and VirtQueueMap take the checked used entries and
+//    show the used ring. The upkeep often brings a virtio device up the way a driver does
 //    (device_status ACKNOWLEDGE, DRIVER, VERSION_1, FEATURES_OK, the queues,
 //    DRIVER_OK through a filtered window on its common configuration), so
 //    submitted requests really complete.
@@ -331,6 +332,7 @@ struct VirtQueueCap {
     u32 dev;  // index into g_devs, ~0u if unknown
     u16 index;
     u16 size;
+    u16 max_segments;  // as asked at VirtQueueCreate
 };
 VirtQueueCap g_vqs[6];
 u32 g_vq_next;
@@ -1224,15 +1226,23 @@ u64 nvme_batch(QueueCap* q, u32 count) {
 // The bytes of a buffer a segment may name (buffers are whole pages).
 u64 buffer_room(const DmaBufCap& b) { return (b.bytes + kPage - 1) / kPage * kPage; }
 
-void add_segment(abi::VirtioChain& ch, u32 buffer, u64 offset, u64 length, bool device_writes) {
-    if (ch.segments >= abi::kVirtioMaxSegments) return;
-    ch.segment[ch.segments++] =
+// A chain as generated: its header and its segments, which virtio_batch
+// lays out as VirtQueueSubmit takes them (chains, then one segment array).
+constexpr u32 kFuzzSegments = 8;
+struct FuzzChain {
+    abi::VirtioChain ch;
+    abi::VirtioSegment segment[kFuzzSegments];
+};
+
+void add_segment(FuzzChain& fc, u32 buffer, u64 offset, u64 length, bool device_writes) {
+    if (fc.ch.segments >= kFuzzSegments) return;
+    fc.segment[fc.ch.segments++] =
         abi::VirtioSegment{buffer, device_writes ? abi::kVirtioSegmentDeviceWrites : 0u, offset, length};
 }
 
 // A chain the broker accepts when `own` is a buffer of the queue's pool,
 // shaped like a real request of the queue's device.
-void accepted_chain(abi::VirtioChain& ch, const VirtQueueCap* q, const DmaBufCap& own) {
+void accepted_chain(FuzzChain& ch, const VirtQueueCap* q, const DmaBufCap& own) {
     const u32 b = own.handle;
     const u64 room = buffer_room(own);
     VirtioKind kind = q ? virtio_kind(q->dev) : VirtioKind::Other;
@@ -1282,7 +1292,7 @@ void accepted_chain(abi::VirtioChain& ch, const VirtQueueCap* q, const DmaBufCap
         // chain with 1..11 readable bytes, or a receive chain with 1..11
         // writable ones, and this may be such a queue.
         constexpr u64 kMin = 12;
-        u32 n = 1 + static_cast<u32>(below(abi::kVirtioMaxSegments));
+        u32 n = 1 + static_cast<u32>(below(q ? q->max_segments : 4));
         for (u32 i = 0; i < n; i++) {
             u64 offset = chance(50) ? 0 : below(room - kMin + 1);
             u64 left = room - offset;
@@ -1293,9 +1303,10 @@ void accepted_chain(abi::VirtioChain& ch, const VirtQueueCap* q, const DmaBufCap
 }
 
 // Makes the chain one the broker must refuse (the whole batch with it).
-void refused_chain(abi::VirtioChain& ch, const VirtQueueCap* q, const DmaBufCap* own) {
-    if (!ch.segments) add_segment(ch, own ? own->handle : static_cast<u32>(handle_arg(kDmaBuffer)), 0, 16, false);
-    abi::VirtioSegment& seg = ch.segment[below(ch.segments)];
+void refused_chain(FuzzChain& fc, const VirtQueueCap* q, const DmaBufCap* own) {
+    if (!fc.ch.segments) add_segment(fc, own ? own->handle : static_cast<u32>(handle_arg(kDmaBuffer)), 0, 16, false);
+    abi::VirtioChain& ch = fc.ch;
+    abi::VirtioSegment& seg = fc.segment[below(ch.segments)];
     const u64 room = own ? buffer_room(*own) : kPage;
     switch (below(10)) {
         case 0: {  // a buffer of another pool
@@ -1320,8 +1331,9 @@ void refused_chain(abi::VirtioChain& ch, const VirtQueueCap* q, const DmaBufCap*
         case 4:  // no segment
             ch.segments = 0;
             break;
-        case 5:  // more than kVirtioMaxSegments
-            ch.segments = static_cast<u16>(pick<u64>({5ull, 6ull, 16ull, 0x8000ull, 0xffffull}));
+        case 5:  // more than the queue takes, or than the call carries
+            ch.segments =
+                static_cast<u16>(pick<u64>({q ? q->max_segments + 1ull : 5ull, 9ull, 513ull, 0x8000ull, 0xffffull}));
             break;
         case 6:  // flags other than "device writes" (indirect, next, garbage)
             seg.flags = pick<u32>({2u, 3u, 4u, 5u, 0x80000000u, ~0u, static_cast<u32>(rnd())});
@@ -1333,43 +1345,55 @@ void refused_chain(abi::VirtioChain& ch, const VirtQueueCap* q, const DmaBufCap*
             seg.length = pick<u64>({1ull << 32, (1ull << 32) + 1, ~0ull, 1ull << 63});
             break;
         default:  // bytes
-            for (u32 i = 0; i < sizeof ch / 8; i++) reinterpret_cast<u64*>(&ch)[i] = rnd();
-            if (chance(50)) ch.segments = static_cast<u16>(1 + below(abi::kVirtioMaxSegments));
+            for (u32 i = 0; i < sizeof fc / 8; i++) reinterpret_cast<u64*>(&fc)[i] = rnd();
+            if (chance(50)) ch.segments = static_cast<u16>(1 + below(kFuzzSegments));
             break;
     }
 }
 
-// A batch of `count` chains for queue `q` (null: none known); returns its
-// address: in scratch (sometimes running into the guard page) or, when
-// `read_only`, the read-only chain page (the kernel can take the chains
-// but not write the heads back). Half the batches are clean.
-u64 virtio_batch(const VirtQueueCap* q, u32 count, bool read_only) {
+// A batch of `count` chains for queue `q` (null: none known), laid out as
+// VirtQueueSubmit takes it; returns the chains' address: in scratch's first
+// page or, when `read_only`, the read-only chain page (the kernel can take
+// the chains but not write the heads back). The segments go to scratch's
+// second page (sometimes running into the guard page): *segments,
+// *segment_count (their sum, or now and then not). Half the batches are
+// clean.
+u64 virtio_batch(const VirtQueueCap* q, u32 count, bool read_only, u64* segments, u64* segment_count) {
     constexpr u64 kSize = sizeof(abi::VirtioChain);
-    abi::VirtioChain chains[abi::kVirtioMaxBatch];
+    static FuzzChain fcs[abi::kVirtioMaxBatch];
+    static abi::VirtioChain chains[abi::kVirtioMaxBatch];
+    static abi::VirtioSegment segs[abi::kVirtioMaxBatch * kFuzzSegments];
     bool clean = read_only || chance(50);
+    u64 total = 0;
     for (u32 i = 0; i < count; i++) {
-        abi::VirtioChain& ch = chains[i];
-        ch = abi::VirtioChain{};
-        ch.head = static_cast<u16>(rnd());  // out only
-        if (chance(10)) ch.reserved = static_cast<u32>(rnd());
+        FuzzChain& fc = fcs[i];
+        fc = FuzzChain{};
+        fc.ch.head = static_cast<u16>(rnd());  // out only
+        if (chance(10)) fc.ch.reserved = static_cast<u32>(rnd());
         const DmaBufCap* own = q && chance(94) ? recent_buffer(q->pool) : nullptr;
         const DmaBufCap* any = own ? own : recent_buffer(0);
         if (any)
-            accepted_chain(ch, q, *any);
+            accepted_chain(fc, q, *any);
         else
-            add_segment(ch, static_cast<u32>(handle_arg(kDmaBuffer)), 0, 16, false);
-        if (!clean && chance(60)) refused_chain(ch, q, own);
+            add_segment(fc, static_cast<u32>(handle_arg(kDmaBuffer)), 0, 16, false);
+        if (!clean && chance(60)) refused_chain(fc, q, own);
+        chains[i] = fc.ch;
+        for (u32 k = 0; k < fc.ch.segments && k < kFuzzSegments; k++) segs[total++] = fc.segment[k];
     }
+    u64 seg_bytes = total * sizeof segs[0];
+    u64 seg_at = chance(95) ? kScratch + kPage + below((kPage - seg_bytes) / 8 + 1) * 8
+                            : kScratch + kScratchBytes - seg_bytes + 8 * (1 + below(12));  // into the guard page
+    u64 seg_room = seg_at < kScratch + kScratchBytes ? kScratch + kScratchBytes - seg_at : 0;
+    __builtin_memcpy(reinterpret_cast<void*>(seg_at), segs, seg_bytes < seg_room ? seg_bytes : seg_room);
+    *segments = seg_at;
+    *segment_count = chance(95) ? total : pick<u64>({0ull, total + 1, total - 1, 1025ull, 1ull << 32, ~0ull, rnd()});
     if (read_only) {
         u64 at = kChainsRo + below((kPage - count * kSize) / 8 + 1) * 8;
         __builtin_memcpy(reinterpret_cast<void*>(kChainsRw + (at - kChainsRo)), chains, count * kSize);
         return at;
     }
-    u64 at = chance(95) ? kScratch + below((kScratchBytes - count * kSize) / 8 + 1) * 8
-                        : kScratch + kScratchBytes - count * kSize + 8 * (1 + below(12));  // into the guard page
-    u64 room = kScratch + kScratchBytes - at;
-    u64 n = count * kSize < room ? count * kSize : room;
-    __builtin_memcpy(reinterpret_cast<void*>(at), chains, n);
+    u64 at = kScratch + below((kPage - count * kSize) / 8 + 1) * 8;
+    __builtin_memcpy(reinterpret_cast<void*>(at), chains, count * kSize);
     return at;
 }
 
@@ -1809,6 +1833,10 @@ Call generate() {
             else
                 c.a[3] =
                     pick<u64>({vectors, vectors + 1ull, 0x7ffull, 0xfffeull, 0x10000ull, 1ull << 32, ~0ull, rnd()});
+            // The longest chain: what the queue's size allows without
+            // indirect tables, or what it cannot take.
+            c.a[4] = chance(80) ? 1 + below(kFuzzSegments)
+                                : pick<u64>({0ull, 64ull, 512ull, 513ull, 0x10000ull, 1ull << 32, ~0ull, rnd()});
             break;
         }
         case S::VirtQueueSubmit: {
@@ -1817,14 +1845,16 @@ Call generate() {
             u64 r = below(100);
             u32 count = r < 70 ? 1 + static_cast<u32>(below(3)) : r < 93 ? 1 + static_cast<u32>(below(16)) : 0;
             bool read_only = count && chance(4);
-            u64 at = virtio_batch(q, count ? count : 1, read_only);
+            u64 at = virtio_batch(q, count ? count : 1, read_only, &c.a[3], &c.a[4]);
             c.a[2] = count ? count : pick<u64>({0ull, 17ull, 64ull, 1ull << 32, (1ull << 32) + 1, ~0ull, rnd()});
             c.a[1] = read_only || chance(92) ? at : pointer_arg(c.a[2] * sizeof(abi::VirtioChain));
             break;
         }
         case S::VirtQueueComplete:
             c.a[0] = vq_arg();
-            c.a[1] = chance(80) ? 1 + below(64) : pick<u64>({0ull, 256ull, 257ull, 1ull << 32, ~0ull, rnd()});
+            c.a[2] = chance(80) ? 1 + below(64) : pick<u64>({0ull, 256ull, 257ull, 1ull << 32, ~0ull, rnd()});
+            c.a[1] =
+                chance(80) ? scratch_ptr(c.a[2] < 257 ? c.a[2] * sizeof(abi::VirtioCompletion) : 64) : pointer_arg(64);
             break;
         case S::VirtQueueMap: c.a[0] = vq_arg(); break;
         case S::ProcessExit:
@@ -2125,11 +2155,12 @@ void replenish_virtio() {
         if (kind == VirtioKind::Net && index == 2 && chance(70)) continue;
         u16 max = virtio_queue_max(kind, index);
         u16 size = static_cast<u16>(2u << below(max >= 128 ? 7 : 5));
-        i64 h = rt::raw_syscall(S::VirtQueueCreate, p, index, size, 0xffff);
+        u16 max_segments = static_cast<u16>(size < kFuzzSegments ? size : kFuzzSegments);
+        i64 h = rt::raw_syscall(S::VirtQueueCreate, p, index, size, 0xffff, max_segments);
         g_maintenance_calls++;
         if (h < 0) continue;
         keep_cap(h, kVirtQueue);
-        g_vqs[g_vq_next] = VirtQueueCap{static_cast<u32>(h), p, dev, static_cast<u16>(index), size};
+        g_vqs[g_vq_next] = VirtQueueCap{static_cast<u32>(h), p, dev, static_cast<u16>(index), size, max_segments};
         g_vq_next = (g_vq_next + 1) % 6;
     }
     (void)write(0x14, 1, kAcknowledge | kDriver | kFeaturesOk | kDriverOk);
@@ -2249,8 +2280,9 @@ void note_result(const Call& c, i64 r) {
             u32 dev = ~0u;
             for (const DmaPoolCap& p : g_dma_pools)
                 if (p.handle && p.handle == static_cast<u32>(c.a[0])) dev = p.dev;
-            g_vqs[g_vq_next] = VirtQueueCap{static_cast<u32>(r), static_cast<u32>(c.a[0]), dev,
-                                            static_cast<u16>(c.a[1]), static_cast<u16>(c.a[2])};
+            g_vqs[g_vq_next] =
+                VirtQueueCap{static_cast<u32>(r),      static_cast<u32>(c.a[0]), dev,
+                             static_cast<u16>(c.a[1]), static_cast<u16>(c.a[2]), static_cast<u16>(c.a[4])};
             g_vq_next = (g_vq_next + 1) % 6;
             // (QEMU ignores a queue_select of 1024 or more: unless the broker
             // checks num_queues, it programs whichever queue was selected.)
@@ -2271,7 +2303,7 @@ void note_result(const Call& c, i64 r) {
             for (const VirtQueueCap& v : g_vqs)
                 if (v.handle && v.handle == static_cast<u32>(c.a[0])) q = &v;
             u64 bytes = static_cast<u64>(r) * sizeof(abi::VirtioChain);
-            if (!q || c.a[1] < kScratch || c.a[1] + bytes > kScratch + kScratchBytes) break;
+            if (!q || c.a[1] < kScratch || c.a[1] + bytes > kScratch + kPage) break;
             const auto* chains = reinterpret_cast<const abi::VirtioChain*>(c.a[1]);
             for (i64 i = 0; i < r; i++) {
                 bool bad = chains[i].head >= q->size;
