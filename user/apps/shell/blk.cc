@@ -1,6 +1,5 @@
 #include "blk.h"
 
-#include "nvme/command.h"
 #include "rt/block_client.h"
 #include "rt/sys.h"
 #include "util/format.h"
@@ -84,20 +83,20 @@ Status ensure_attached(Service& svc) {
 }
 
 // What became of a request: its Status and, when the device failed it,
-// the device's status field.
+// the device's own status (opaque: BlockCompletion::detail).
 struct Outcome {
     Status status = Status::Ok;
-    u16 device_status = 0;
+    u32 detail = 0;
     bool ok() const { return status == Status::Ok; }
 };
 
-// "media-error (nvme status 0x281: unrecovered read error)"; the text
-// lives in a static buffer, valid until the next call.
+// "media-error (device status 0x281)"; the text lives in a static buffer,
+// valid until the next call. The detail means something only to the
+// provider (whose log line names it); the Status is what it means here.
 const char* describe(const Outcome& o) {
-    static char text[112];
-    if (!o.device_status) return status_name(o.status);
-    format(text, sizeof text, "%s (nvme status 0x%x: %s)", status_name(o.status), o.device_status,
-           nvme::status_text(o.device_status));
+    static char text[64];
+    if (!o.detail) return status_name(o.status);
+    format(text, sizeof text, "%s (device status 0x%x)", status_name(o.status), o.detail);
     return text;
 }
 
@@ -109,7 +108,7 @@ Outcome run_request(Service& svc, abi::BlockRequest r) {
         if (Status s = ensure_attached(svc); s != Status::Ok) return {s, 0};
         r.id = next_id++;
         Outcome o;
-        o.status = svc.client->run(r, kRequestTimeoutNs, &o.device_status);
+        o.status = svc.client->run(r, kRequestTimeoutNs, &o.detail);
         if (o.status != Status::Timeout && o.status != Status::Stale) return o;
         out("blk: %s: %s; attaching again\n", svc.provider,
             o.status == Status::Stale ? "the provider restarted" : "no answer");
@@ -132,7 +131,7 @@ void cmd_list() {
             }
             auto id = svc.client->identity(index);
             char dev[48];
-            format(dev, sizeof dev, "%sn%u", svc.provider, info.value().nsid);
+            format(dev, sizeof dev, "%sn%u", svc.provider, info.value().unit);
             out("  %-12s %-12llu %-10u %-8llu %-12u %-20s %s\n", dev,
                 static_cast<unsigned long long>(info.value().blocks), info.value().block_size,
                 static_cast<unsigned long long>((info.value().blocks * info.value().block_size) >> 20),
