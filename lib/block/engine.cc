@@ -131,6 +131,11 @@ Status Engine::validate(u64 data_bytes, const abi::BlockRequest& r) const {
     if ((r.flags & abi::kBlockFua) && r.op != abi::BlockRequestOp::Write && r.op != abi::BlockRequestOp::WriteZeroes)
         return Status::InvalidArgument;
     if (!(offered_ops(d) & abi::block_op_bit(r.op))) return Status::Unsupported;
+    // FUA without the device's own is a Flush after the write: a device
+    // with a cache and no Flush cannot honour it.
+    if ((r.flags & abi::kBlockFua) && !d.native_fua && d.volatile_cache &&
+        !(d.ops & abi::block_op_bit(abi::BlockRequestOp::Flush)))
+        return Status::Unsupported;
     if (writes(r.op) && d.read_only) return Status::ReadOnly;
     if (r.op == abi::BlockRequestOp::Flush) return Status::Ok;
     if (r.blocks == 0) return Status::InvalidArgument;

@@ -122,7 +122,7 @@ private:
     static_assert(abi::kBlockRingEntries % 64 == 0);
     struct Request {
         abi::BlockRequestOp op{};
-        bool fua = false;        // native FUA on every part
+        bool fua = false;          // native FUA on every part
         bool flush_after = false;  // FUA emulated: a Flush once every part is done
         u32 device = 0;
         u64 id = 0;

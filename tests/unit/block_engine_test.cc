@@ -9,13 +9,13 @@
 #define GTEST_HAS_CXXABI_H_ 0  // its <cxxabi.h> aliases `namespace abi` (docs/testing.md)
 #include <gtest/gtest.h>
 
-#include "block/engine.h"
-
 #include <cstring>
 #include <deque>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "block/engine.h"
 
 namespace {
 
@@ -49,7 +49,7 @@ class FakeDevice final : public block::Backend {
 public:
     std::vector<block::DeviceInfo> devices{disk()};
     u32 tags = 32;
-    Status refuse = Status::Ok;  // the next submit's answer
+    Status refuse = Status::Ok;        // the next submit's answer
     std::vector<Submitted> submitted;  // not yet completed by the test
     std::vector<Submitted> history;    // everything ever submitted
     std::deque<block::Outcome> outcomes;
@@ -188,16 +188,16 @@ TEST_F(BlockEngine, BadRequestsAreRefusedBeforeTheDevice) {
         abi::BlockRequest r;
         Status want;
     } cases[] = {
-        {req(1, static_cast<BlockRequestOp>(0x77), 0, 1), Status::InvalidArgument},  // no such op
-        {req(2, BlockRequestOp::Read, 0, 1), Status::NotFound},                      // device 999 below
-        {req(3, BlockRequestOp::Read, 0, 1, kDataBytes), Status::OutOfBounds},       // past the buffer
-        {req(4, BlockRequestOp::Read, 0, 8, ~0ull - 100), Status::OutOfBounds},      // offset + length wraps
-        {req(5, BlockRequestOp::Read, 0, 0xffffffffu), Status::OutOfBounds},         // far more than the device
-        {req(6, BlockRequestOp::Read, 0, 1, 2), Status::InvalidArgument},            // not aligned (4)
-        {req(7, BlockRequestOp::Write, 0, 0), Status::InvalidArgument},              // no blocks
-        {req(8, BlockRequestOp::Read, (1 << 20) - 1, 2), Status::OutOfBounds},       // runs off the end
-        {req(9, BlockRequestOp::WriteZeroes, 1ull << 63, 1), Status::OutOfBounds},   // far past the end
-        {req(10, BlockRequestOp::Discard, 0, 8), Status::Unsupported},               // not offered
+        {req(1, static_cast<BlockRequestOp>(0x77), 0, 1), Status::InvalidArgument},          // no such op
+        {req(2, BlockRequestOp::Read, 0, 1), Status::NotFound},                              // device 999 below
+        {req(3, BlockRequestOp::Read, 0, 1, kDataBytes), Status::OutOfBounds},               // past the buffer
+        {req(4, BlockRequestOp::Read, 0, 8, ~0ull - 100), Status::OutOfBounds},              // offset + length wraps
+        {req(5, BlockRequestOp::Read, 0, 0xffffffffu), Status::OutOfBounds},                 // far more than the device
+        {req(6, BlockRequestOp::Read, 0, 1, 2), Status::InvalidArgument},                    // not aligned (4)
+        {req(7, BlockRequestOp::Write, 0, 0), Status::InvalidArgument},                      // no blocks
+        {req(8, BlockRequestOp::Read, (1 << 20) - 1, 2), Status::OutOfBounds},               // runs off the end
+        {req(9, BlockRequestOp::WriteZeroes, 1ull << 63, 1), Status::OutOfBounds},           // far past the end
+        {req(10, BlockRequestOp::Discard, 0, 8), Status::Unsupported},                       // not offered
         {req(11, BlockRequestOp::Read, 0, 1, 0, abi::kBlockFua), Status::InvalidArgument},   // FUA on a read
         {req(12, BlockRequestOp::Flush, 0, 0, 0, abi::kBlockFua), Status::InvalidArgument},  // FUA on a flush
         {req(13, BlockRequestOp::Write, 0, 1, 0, 0x80), Status::InvalidArgument},            // unknown flag
@@ -375,6 +375,17 @@ TEST_F(BlockEngine, FlushOnACachedDeviceWithoutFlushIsUnsupported) {
     EXPECT_TRUE(dev.history.empty());
 }
 
+// Found by fuzz_block_engine: FUA emulated by a Flush the device does not
+// have sent that Flush to it anyway.
+TEST_F(BlockEngine, FuaOnACachedDeviceWithNeitherFuaNorFlushIsUnsupported) {
+    dev.devices[0].ops &= ~abi::block_op_bit(BlockRequestOp::Flush);
+    dev.devices[0].native_fua = false;
+    start();
+    EXPECT_EQ(static_cast<Status>(run(req(1, BlockRequestOp::Write, 0, 8, 0, abi::kBlockFua)).status),
+              Status::Unsupported);
+    EXPECT_TRUE(dev.history.empty());
+}
+
 // ---- retries, timeouts, status mapping ----------------------------------------
 
 TEST_F(BlockEngine, ARetryableFailureGoesAgainOnceThenFails) {
@@ -420,10 +431,13 @@ TEST_F(BlockEngine, DeviceStatusesAreMappedToWhatConsumersMayBeTold) {
         u32 detail;
         Status want;
     } cases[] = {
-        {Status::MediaError, 0x281, Status::MediaError}, {Status::ReadOnly, 0x20, Status::ReadOnly},
-        {Status::NoSpace, 0x81, Status::NoSpace},        {Status::Ok, 0x7ff, Status::DeviceError},  // a failure naming nothing
-        {Status::Stale, 1, Status::DeviceError},  // would read as "the provider restarted"
-        {Status::TornDown, 1, Status::DeviceError}, {Status::Revoked, 1, Status::DeviceError},
+        {Status::MediaError, 0x281, Status::MediaError},
+        {Status::ReadOnly, 0x20, Status::ReadOnly},
+        {Status::NoSpace, 0x81, Status::NoSpace},
+        {Status::Ok, 0x7ff, Status::DeviceError},  // a failure naming nothing
+        {Status::Stale, 1, Status::DeviceError},   // would read as "the provider restarted"
+        {Status::TornDown, 1, Status::DeviceError},
+        {Status::Revoked, 1, Status::DeviceError},
     };
     u64 id = 1;
     for (auto& c : cases) {

@@ -126,7 +126,8 @@ void BlockServer::serve_call() {
             info.alignment = d.alignment ? d.alignment : 1;
             info.max_write_zeroes_blocks =
                 d.ops & abi::block_op_bit(abi::BlockRequestOp::WriteZeroes) ? d.max_write_zeroes_blocks : 0;
-            info.max_discard_blocks = d.ops & abi::block_op_bit(abi::BlockRequestOp::Discard) ? d.max_discard_blocks : 0;
+            info.max_discard_blocks =
+                d.ops & abi::block_op_bit(abi::BlockRequestOp::Discard) ? d.max_discard_blocks : 0;
             abi::put_body(reply, info);
         }
     } else if (op == abi::BlockOp::Identity) {
