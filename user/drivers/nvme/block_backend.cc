@@ -8,8 +8,6 @@
 namespace nvme_driver {
 namespace {
 
-constexpr u32 kFua = 1u << 30;  // CDW12 bit 30, Read / Write / Write Zeroes (NVMe 1.4 §6.9, §6.14, §6.16)
-
 u8 opcode_of(abi::BlockRequestOp op) {
     switch (op) {
         case abi::BlockRequestOp::Read: return nvme::kIoRead;
@@ -47,12 +45,13 @@ void BlockBackend::describe_namespaces() {
         d.native_fua = true;
         // NLB is 16 bits: 65536 blocks per command at most, whatever MDTS says.
         u64 transfer = m_ctrl.max_transfer();
-        if (transfer > u64{65536} << ns.lba_shift) transfer = u64{65536} << ns.lba_shift;
+        u64 nlb_limit = u64{nvme::kMaxBlocksPerCommand} << ns.lba_shift;
+        if (transfer > nlb_limit) transfer = nlb_limit;
         d.max_transfer = static_cast<u32>(transfer);
         d.segment_bytes = 4096;
         d.max_segments = 0;  // the broker builds the PRP list: MDTS is the only limit
         d.alignment = 4;     // PRP entries are dword aligned (§4.3)
-        d.max_write_zeroes_blocks = 65536;
+        d.max_write_zeroes_blocks = nvme::kMaxBlocksPerCommand;
         d.max_discard_blocks = 0xffffffffu;  // one range: a 32-bit length
         __builtin_memcpy(d.model, info.model, sizeof d.model);
         __builtin_memcpy(d.serial, info.serial, sizeof d.serial);
@@ -74,22 +73,24 @@ abi::NvmeCommand BlockBackend::to_nvme(const block::Command& c, u16 tag) {
             cmd.offset = c.offset;
             cmd.length = u64{c.blocks} << ns.lba_shift;
             [[fallthrough]];
-        case abi::BlockRequestOp::WriteZeroes:
-            cmd.cdw10 = static_cast<u32>(c.lba);
-            cmd.cdw11 = static_cast<u32>(c.lba >> 32);
-            cmd.cdw12 = (c.blocks - 1) | (c.fua ? kFua : 0);
+        case abi::BlockRequestOp::WriteZeroes: {
+            nvme::BlockRange range = nvme::block_range(c.lba, c.blocks, c.fua);
+            cmd.cdw10 = range.cdw10;
+            cmd.cdw11 = range.cdw11;
+            cmd.cdw12 = range.cdw12;
             break;
+        }
         case abi::BlockRequestOp::Discard: {
-            // One range (§6.7): context attributes, length in blocks,
-            // starting LBA; NR = 0 (one range), AD = deallocate.
-            volatile u8* range = m_ranges_at + u64{tag} * 16;
-            for (u32 k = 0; k < 16; k++) range[k] = 0;
-            for (u32 k = 0; k < 4; k++) range[4 + k] = static_cast<u8>(c.blocks >> (8 * k));
-            for (u32 k = 0; k < 8; k++) range[8 + k] = static_cast<u8>(c.lba >> (8 * k));
-            cmd.cdw11 = 1u << 2;
+            // One range (NR = 0), deallocate, in this tag's slot of the
+            // range buffer (the device reads it until the command ends).
+            u8 range[nvme::kDsmRangeBytes];
+            nvme::dsm_range(c.lba, c.blocks, range);
+            volatile u8* at = m_ranges_at + u64{tag} * nvme::kDsmRangeBytes;
+            for (u32 k = 0; k < nvme::kDsmRangeBytes; k++) at[k] = range[k];
+            cmd.cdw11 = nvme::kDsmCdw11Deallocate;
             cmd.buffer = m_ranges.get();
-            cmd.offset = u64{tag} * 16;
-            cmd.length = 16;
+            cmd.offset = u64{tag} * nvme::kDsmRangeBytes;
+            cmd.length = nvme::kDsmRangeBytes;
             break;
         }
     }
