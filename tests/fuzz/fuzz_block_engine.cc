@@ -59,8 +59,8 @@ struct Device final : block::Backend {
         const block::DeviceInfo& d = devices[c.device];
         check(block::offered_ops(d) & abi::block_op_bit(c.op));
         check(d.ops & abi::block_op_bit(c.op));  // never a Flush the device lacks
-        bool write = c.op == BlockRequestOp::Write || c.op == BlockRequestOp::WriteZeroes ||
-                     c.op == BlockRequestOp::Discard;
+        bool write =
+            c.op == BlockRequestOp::Write || c.op == BlockRequestOp::WriteZeroes || c.op == BlockRequestOp::Discard;
         check(!(write && d.read_only));
         check(!c.fua || (d.native_fua && (c.op == BlockRequestOp::Write || c.op == BlockRequestOp::WriteZeroes)));
         if (c.op == BlockRequestOp::Flush) return;
@@ -232,7 +232,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 break;
             }
             case 7:  // a tag it was never given
-                dev.outcomes.push_back({static_cast<u16>(dev.tags + in.u16_() % (0x10000 - dev.tags)), Status::Ok, 0, false});
+                dev.outcomes.push_back(
+                    {static_cast<u16>(dev.tags + in.u16_() % (0x10000 - dev.tags)), Status::Ok, 0, false});
                 break;
             case 8: host.now += in.byte() % 2 ? kTimeout + 1 : in.byte(); break;
             case 9: take_honest(); break;

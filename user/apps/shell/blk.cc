@@ -161,6 +161,15 @@ void cmd_range(Mode mode, const char* args, usize len) {
     if (!parse_u64(w[1], wl[1], &lba) || !parse_u64(w[2], wl[2], &count) ||
         (mode != Mode::Hash && !parse_u64(w[3], wl[3], &seed)))
         return out("blk: lba, count and seed are numbers (decimal or 0x hex)\n");
+    // write-pattern ... fua: every write with Force Unit Access.
+    const char* extra;
+    usize extra_len;
+    u8 flags = 0;
+    if (mode == Mode::Write && next_word(args, len, &extra, &extra_len)) {
+        if (extra_len != 3 || extra[0] != 'f' || extra[1] != 'u' || extra[2] != 'a')
+            return out("blk: write-pattern takes only 'fua' after the seed\n");
+        flags = abi::kBlockFua;
+    }
     if (Status s = ensure_attached(*d.service); s != Status::Ok) return out("blk: attach: %s\n", status_name(s));
     rt::BlockClient& c = *d.service->client;
     u64 bs = d.info.block_size;
@@ -180,6 +189,7 @@ void cmd_range(Mode mode, const char* args, usize len) {
         r.lba = lba + done;
         r.blocks = static_cast<u32>(n);
         r.offset = mem;
+        r.flags = flags;
         if (mode == Mode::Write) {
             util::fill_pattern(seed, device_byte, c.data() + mem, n * bs);
             r.op = abi::BlockRequestOp::Write;
@@ -207,9 +217,9 @@ void cmd_range(Mode mode, const char* args, usize len) {
         util::hex_digest(digest, hex);
         return out("sha256 %s\n", hex);
     }
-    out("%s: %llu blocks at lba %llu %s\n", mode == Mode::Write ? "write-pattern" : "verify-pattern",
+    out("%s: %llu blocks at lba %llu %s%s\n", mode == Mode::Write ? "write-pattern" : "verify-pattern",
         static_cast<unsigned long long>(count), static_cast<unsigned long long>(lba),
-        mode == Mode::Write ? "written" : "match");
+        mode == Mode::Write ? "written" : "match", flags ? " (fua)" : "");
 }
 
 // blk zero|discard <dev> <lba> <count>: Write Zeroes / Dataset Management
