@@ -57,7 +57,7 @@ class Engine {
 public:
     static constexpr u32 kMaxChannels = 4;
     static constexpr u32 kMaxTags = 256;
-    static constexpr u32 kMaxBatch = 32;
+    static constexpr u32 kMaxBatch = 64;  // commands per Backend::submit (NVMe: kNvmeMaxBatch)
     // Request records: each channel has its own, as many as its ring holds.
     static constexpr u32 kMaxRequests = kMaxChannels * abi::kBlockRingEntries;
 
