@@ -144,7 +144,8 @@ static_assert(sizeof(BlockIdentity) <= 64);
 // the blocks are on stable media, not merely in a volatile cache. The
 // device's own FUA where it has one (NVMe: CDW12 bit 30), else a Flush
 // after the write; on a device without a volatile cache it changes
-// nothing. Any other bit, or FUA on another operation: InvalidArgument.
+// nothing; on one with a cache and neither FUA nor Flush, Unsupported.
+// Any other bit, or FUA on another operation: InvalidArgument.
 constexpr u8 kBlockFua = 1u << 0;
 
 struct BlockRequest {
