@@ -51,7 +51,11 @@ void BlockBackend::describe_namespaces() {
         d.segment_bytes = 4096;
         d.max_segments = 0;  // the broker builds the PRP list: MDTS is the only limit
         d.alignment = 4;     // PRP entries are dword aligned (§4.3)
-        d.max_write_zeroes_blocks = nvme::kMaxBlocksPerCommand;
+        // Write Zeroes moves no data, so MDTS does not bind it (NLB does),
+        // but a device may do the work of a write for it — QEMU's model
+        // writes the zeros out — and the commands behind a huge one wait:
+        // one is kept to a data command's size, as reads and writes are.
+        d.max_write_zeroes_blocks = static_cast<u32>(transfer >> ns.lba_shift);
         d.max_discard_blocks = 0xffffffffu;  // one range: a 32-bit length
         __builtin_memcpy(d.model, info.model, sizeof d.model);
         __builtin_memcpy(d.serial, info.serial, sizeof d.serial);
