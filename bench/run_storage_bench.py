@@ -92,7 +92,7 @@ RESULT_RE = re.compile(r"blkbench: (\d+) I/Os in (\d+) ms: (\d+) IOPS, ([\d.]+) 
 DONE_RE = re.compile(r"blkbench: done: (\d+) errors, (\d+) reattached")
 START_RE = re.compile(r"\[\s*([\d.]+)\] \w \[blkbench:\d+\] blkbench: nvme0n1 ")
 # Driver / kernel trouble: any of these fails the boot and is reported verbatim.
-TROUBLE_RE = re.compile(r"resetting the controller|shadow doorbell update lost|got no completion|"
+TROUBLE_RE = re.compile(r"resetting the (?:controller|device)|shadow doorbell update lost|got no completion|"
                         r"refused a batch|controller reset|no completion within|FAILED|PANIC|"
                         r"blkbench: (?:no device|attach|unknown mode|bs must|range outside)|"
                         r"blkbench: (?:write|read) lba|requests unanswered")

@@ -144,6 +144,33 @@ inline constexpr u8 kIoReservationAcquire = 0x11;
 inline constexpr u8 kIoReservationRelease = 0x15;
 inline constexpr u8 kIoVendorFirst = 0x80;  // 80h..FFh vendor specific
 
+// The block range of Read, Write and Write Zeroes (NVMe 1.4 §6, the three
+// commands' CDW10-12): CDW10/11 the starting LBA, CDW12 bits 15:0 the number of blocks
+// (0's based, so 1..65536) and bit 30 Force Unit Access — the command
+// completes only once the data is on non-volatile media.
+inline constexpr u32 kCdw12Fua = 1u << 30;
+inline constexpr u32 kMaxBlocksPerCommand = 65536;  // NLB: 16 bits, 0's based
+struct BlockRange {
+    u32 cdw10, cdw11, cdw12;
+};
+// blocks: 1..kMaxBlocksPerCommand (the caller splits larger ranges).
+constexpr BlockRange block_range(u64 lba, u32 blocks, bool fua) {
+    return BlockRange{static_cast<u32>(lba), static_cast<u32>(lba >> 32),
+                      ((blocks - 1) & 0xffffu) | (fua ? kCdw12Fua : 0u)};
+}
+
+// Dataset Management (§6.7): CDW10 bits 7:0 the number of ranges (0's
+// based), CDW11 bit 2 Attribute Deallocate; the data is a list of 16-byte
+// ranges (context attributes, length in blocks, starting LBA; little
+// endian). One range per command here.
+inline constexpr u32 kDsmCdw11Deallocate = 1u << 2;
+inline constexpr u32 kDsmRangeBytes = 16;
+inline void dsm_range(u64 lba, u32 blocks, u8 out[kDsmRangeBytes]) {
+    for (u32 k = 0; k < 4; k++) out[k] = 0;
+    for (u32 k = 0; k < 4; k++) out[4 + k] = static_cast<u8>(blocks >> (8 * k));
+    for (u32 k = 0; k < 8; k++) out[8 + k] = static_cast<u8>(lba >> (8 * k));
+}
+
 // Feature identifiers for Get/Set Features (§5.21.1, "Feature Identifiers").
 // The FID is CDW10 bits 7:0 of both commands.
 inline constexpr u8 kFeatureArbitration = 0x01;

@@ -17,9 +17,12 @@
 // closes its own channel, nobody else's.
 //
 // A request names blocks of one device and a byte offset into the shared
-// data buffer; the provider splits it to the controller's transfer limit
-// and answers with one completion carrying a Status (0 = ok) and, for a
-// device failure, the NVMe status field.
+// data buffer; the provider splits it to the device's limits and answers
+// with one completion carrying a Status (0 = ok) and, for a device
+// failure, an opaque detail for logs. Nothing here is specific to one
+// kind of device: every storage provider speaks it through the same
+// service library (lib/block/engine.h, user/rt/block_server.h), and Info
+// says what each device offers before a consumer asks for it.
 #pragma once
 
 // A protocol between user processes (lib/protocol/), not the kernel's ABI.
@@ -104,19 +107,31 @@ struct BlockStatusReply {  // Detach, Ping, refusals (an unknown op: InvalidArgu
 };
 static_assert(sizeof(BlockStatusReply) == 4);
 
+enum class BlockRequestOp : u8 { Read = 1, Write = 2, Flush = 3, WriteZeroes = 4, Discard = 5 };
+// BlockInfo::ops: bit block_op_bit(op) set when the device offers `op`
+// (a request for one it does not is answered Unsupported).
+constexpr u32 block_op_bit(BlockRequestOp op) { return 1u << static_cast<u32>(op); }
+
 struct BlockInfo {
     u64 blocks;        // device size in blocks
-    u32 block_size;    // bytes: 512 or 4096 (whatever the namespace is formatted with)
-    u32 max_transfer;  // bytes one device command moves (requests larger are split)
-    u32 nsid;          // NVMe namespace id
-    u32 flags;         // kBlock*
-    u32 device_count;  // how many devices this provider serves
+    u32 block_size;    // bytes: 512 or 4096 (whatever the device is formatted with)
+    u32 max_transfer;  // bytes one device command moves (Read/Write; larger requests are split)
+    // The number the device is named by after its provider instance:
+    // <instance>n<unit> (nvme0n1). NVMe: the namespace id.
+    u32 unit;
+    u32 ops;                      // block_op_bit(...) of the operations offered
+    u32 flags;                    // kBlock* below
+    u32 device_count;             // how many devices this provider serves
+    u32 alignment;                // a Read/Write offset into the data buffer is a multiple of this
+    u32 max_write_zeroes_blocks;  // per device command (larger requests are split); 0 when not offered
+    u32 max_discard_blocks;       // likewise
     u32 reserved;
 };
-static_assert(sizeof(BlockInfo) <= 64);
-constexpr u32 kBlockFlush = 1u << 0;        // volatile write cache present: Flush matters
-constexpr u32 kBlockWriteZeroes = 1u << 1;  // WriteZeroes supported
-constexpr u32 kBlockDiscard = 1u << 2;      // Discard (Dataset Management, deallocate) supported
+static_assert(sizeof(BlockInfo) == 48 && offsetof(BlockInfo, unit) == 16 && offsetof(BlockInfo, ops) == 20 &&
+              offsetof(BlockInfo, alignment) == 32 && offsetof(BlockInfo, max_discard_blocks) == 40);
+constexpr u32 kBlockReadOnly = 1u << 0;       // writes, Write Zeroes and Discard are refused ReadOnly
+constexpr u32 kBlockVolatileCache = 1u << 1;  // completed writes may sit in a cache: Flush (or FUA) makes them durable
+constexpr u32 kBlockNativeFua = 1u << 2;  // FUA goes to the device; else the provider follows the write with a Flush
 
 struct BlockIdentity {
     char model[41];
@@ -124,32 +139,45 @@ struct BlockIdentity {
 };
 static_assert(sizeof(BlockIdentity) <= 64);
 
-enum class BlockRequestOp : u8 { Read = 1, Write = 2, Flush = 3, WriteZeroes = 4, Discard = 5 };
+// BlockRequest::flags.
+// Force Unit Access (Write, WriteZeroes): the completion comes only once
+// the blocks are on stable media, not merely in a volatile cache. The
+// device's own FUA where it has one (NVMe: CDW12 bit 30), else a Flush
+// after the write; on a device without a volatile cache it changes
+// nothing; on one with a cache and neither FUA nor Flush, Unsupported.
+// Any other bit, or FUA on another operation: InvalidArgument.
+constexpr u8 kBlockFua = 1u << 0;
 
 struct BlockRequest {
     u64 id;  // the consumer's; echoed in the completion
     BlockRequestOp op;
-    u8 reserved[3];
+    u8 flags;  // kBlockFua
+    u8 reserved[2];
     u32 device;  // index, as Info
     u64 lba;
     u32 blocks;  // 0 only for Flush
     u32 reserved2;
     u64 offset;  // into the data buffer (Read/Write); block_size * blocks bytes from there
 };
-static_assert(sizeof(BlockRequest) == 40);
+static_assert(sizeof(BlockRequest) == 40 && offsetof(BlockRequest, flags) == 9 && offsetof(BlockRequest, device) == 12);
 
 struct BlockCompletion {
     u64 id;
     // A Status: 0 ok. Refused before reaching the device: OutOfBounds (past
-    // the device or the buffer), InvalidArgument, Unsupported, NotFound.
-    // Failed by the device (nvme_status != 0): MediaError, ReadOnly,
-    // NoSpace, BadChecksum, Busy, ... or DeviceError (nvme::io_status).
-    // Timeout: no answer even after a controller reset.
+    // the device or the buffer), InvalidArgument (a bad op, flag, length
+    // or alignment), Unsupported (an operation the device does not offer:
+    // see BlockInfo::ops), ReadOnly (a write to a read-only device),
+    // NotFound (no such device). Failed by the device: MediaError,
+    // ReadOnly, NoSpace, OutOfBounds, BadChecksum, Busy, Unsupported, ...
+    // or DeviceError when nothing finer is known. Timeout: no answer even
+    // after the device was reset.
     i32 status;
-    u16 nvme_status;  // the device's status field when the device failed it (SC 7:0, SCT 10:8, DNR 14); else 0
-    u16 reserved;
+    // When the device failed the request: its own status, opaque (NVMe:
+    // the status field, SC 7:0, SCT 10:8, DNR 14), for logs only — the
+    // Status says what it means. Else 0.
+    u32 detail;
 };
-static_assert(sizeof(BlockCompletion) == 16);
+static_assert(sizeof(BlockCompletion) == 16 && offsetof(BlockCompletion, detail) == 12);
 
 // The ring memory object: two single-producer single-consumer rings
 // (lib/ring/spsc_ring.h: free-running u32 indices, slot = index %

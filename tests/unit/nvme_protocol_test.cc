@@ -678,3 +678,24 @@ TEST(NvmeCommand, IdentifyStringsDropPaddingAndShowUnprintables) {
 }
 
 }  // namespace
+
+// ---- I/O command encoding (block ranges, FUA, DSM) -------------------------------
+
+TEST(NvmeIoEncoding, BlockRangeIsZeroBasedWithFuaInBit30) {
+    auto r = nvme::block_range(0x1'2345'6789ull, 8, true);
+    EXPECT_EQ(r.cdw10, 0x2345'6789u);
+    EXPECT_EQ(r.cdw11, 0x1u);
+    EXPECT_EQ(r.cdw12, 7u | (1u << 30));  // FUA: CDW12 bit 30
+    EXPECT_EQ(nvme::block_range(5, 1, false).cdw12, 0u);
+    EXPECT_EQ(nvme::block_range(5, nvme::kMaxBlocksPerCommand, false).cdw12, 0xffffu);
+    // FUA never spills into NLB, nor NLB into the control bits.
+    EXPECT_EQ(nvme::block_range(0, nvme::kMaxBlocksPerCommand, true).cdw12, 0xffffu | nvme::kCdw12Fua);
+}
+
+TEST(NvmeIoEncoding, DsmRangeIsLengthThenLbaLittleEndian) {
+    u8 range[nvme::kDsmRangeBytes];
+    std::memset(range, 0xee, sizeof range);
+    nvme::dsm_range(0x0102'0304'0506'0708ull, 0x0a0b0c0du, range);
+    const u8 want[16] = {0, 0, 0, 0, 0x0d, 0x0c, 0x0b, 0x0a, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01};
+    EXPECT_EQ(std::memcmp(range, want, 16), 0);
+}

@@ -21,7 +21,7 @@ Result<BlockDeviceRef> find_block_device(const ServiceInstance* instances, u32 c
         for (u32 index = 0;; index++) {
             auto info = probe.info(index);
             if (!info.ok()) break;
-            if (info.value().nsid == nsid) return BlockDeviceRef{i, index, info.value()};
+            if (info.value().unit == nsid) return BlockDeviceRef{i, index, info.value()};
         }
     }
     return Status::NotFound;
@@ -186,8 +186,8 @@ Result<u32> BlockClient::wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns
     }
 }
 
-Status BlockClient::run(const abi::BlockRequest& r, u64 timeout_ns, u16* device_status) {
-    if (device_status) *device_status = 0;
+Status BlockClient::run(const abi::BlockRequest& r, u64 timeout_ns, u32* detail) {
+    if (detail) *detail = 0;
     if (!queue(r)) return Status::Busy;
     abi::BlockCompletion c;
     bool kick = true;
@@ -196,7 +196,7 @@ Status BlockClient::run(const abi::BlockRequest& r, u64 timeout_ns, u16* device_
         kick = false;
         if (!n.ok()) return n.status();
         if (c.id != r.id) continue;
-        if (device_status) *device_status = c.nvme_status;
+        if (detail) *detail = c.detail;
         return static_cast<Status>(c.status);
     }
 }

@@ -18,7 +18,8 @@
 
 namespace rt {
 
-// A block device by name: "<instance>n<nsid>" (nvme0n1, nvme0.1n2), looked
+// A block device by name: "<instance>n<unit>" (nvme0n1, nvme0.1n2; the
+// unit is BlockInfo::unit, for NVMe the namespace id), looked
 // up among service instances (rt/service.h: open_service_instances).
 struct BlockDeviceRef {
     u32 instance;  // index into the instances given
@@ -70,9 +71,9 @@ public:
     // Malformed: the provider's completion tail broke the ring protocol.
     Result<u32> wait(abi::BlockCompletion* out, u32 max, u64 timeout_ns, bool kick = false);
     // One request, waited for: its completion status (Ok on success);
-    // *device_status (if given) = the device's status field when the
-    // device failed it, else 0.
-    Status run(const abi::BlockRequest& r, u64 timeout_ns, u16* device_status = nullptr);
+    // *detail (if given) = the device's own status when the device failed
+    // it (BlockCompletion::detail, for logs), else 0.
+    Status run(const abi::BlockRequest& r, u64 timeout_ns, u32* detail = nullptr);
 
 private:
     Result<void> call(abi::Message& m);

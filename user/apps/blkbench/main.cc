@@ -199,9 +199,9 @@ int main(u64) {
             in_flight--;
             if (done[i].status) {
                 if (errors++ < 5)
-                    rt::log("blkbench: %s lba %llu: %s (nvme status 0x%x)", sl.write ? "write" : "read",
+                    rt::log("blkbench: %s lba %llu: %s (device status 0x%x)", sl.write ? "write" : "read",
                             static_cast<unsigned long long>(sl.lba), status_name(static_cast<Status>(done[i].status)),
-                            done[i].nvme_status);
+                            done[i].detail);
                 continue;
             }
             ios++;

@@ -1,6 +1,5 @@
 #include "blk.h"
 
-#include "nvme/command.h"
 #include "rt/block_client.h"
 #include "rt/sys.h"
 #include "util/format.h"
@@ -84,20 +83,20 @@ Status ensure_attached(Service& svc) {
 }
 
 // What became of a request: its Status and, when the device failed it,
-// the device's status field.
+// the device's own status (opaque: BlockCompletion::detail).
 struct Outcome {
     Status status = Status::Ok;
-    u16 device_status = 0;
+    u32 detail = 0;
     bool ok() const { return status == Status::Ok; }
 };
 
-// "media-error (nvme status 0x281: unrecovered read error)"; the text
-// lives in a static buffer, valid until the next call.
+// "media-error (device status 0x281)"; the text lives in a static buffer,
+// valid until the next call. The detail means something only to the
+// provider (whose log line names it); the Status is what it means here.
 const char* describe(const Outcome& o) {
-    static char text[112];
-    if (!o.device_status) return status_name(o.status);
-    format(text, sizeof text, "%s (nvme status 0x%x: %s)", status_name(o.status), o.device_status,
-           nvme::status_text(o.device_status));
+    static char text[64];
+    if (!o.detail) return status_name(o.status);
+    format(text, sizeof text, "%s (device status 0x%x)", status_name(o.status), o.detail);
     return text;
 }
 
@@ -109,7 +108,7 @@ Outcome run_request(Service& svc, abi::BlockRequest r) {
         if (Status s = ensure_attached(svc); s != Status::Ok) return {s, 0};
         r.id = next_id++;
         Outcome o;
-        o.status = svc.client->run(r, kRequestTimeoutNs, &o.device_status);
+        o.status = svc.client->run(r, kRequestTimeoutNs, &o.detail);
         if (o.status != Status::Timeout && o.status != Status::Stale) return o;
         out("blk: %s: %s; attaching again\n", svc.provider,
             o.status == Status::Stale ? "the provider restarted" : "no answer");
@@ -132,7 +131,7 @@ void cmd_list() {
             }
             auto id = svc.client->identity(index);
             char dev[48];
-            format(dev, sizeof dev, "%sn%u", svc.provider, info.value().nsid);
+            format(dev, sizeof dev, "%sn%u", svc.provider, info.value().unit);
             out("  %-12s %-12llu %-10u %-8llu %-12u %-20s %s\n", dev,
                 static_cast<unsigned long long>(info.value().blocks), info.value().block_size,
                 static_cast<unsigned long long>((info.value().blocks * info.value().block_size) >> 20),
@@ -162,6 +161,15 @@ void cmd_range(Mode mode, const char* args, usize len) {
     if (!parse_u64(w[1], wl[1], &lba) || !parse_u64(w[2], wl[2], &count) ||
         (mode != Mode::Hash && !parse_u64(w[3], wl[3], &seed)))
         return out("blk: lba, count and seed are numbers (decimal or 0x hex)\n");
+    // write-pattern ... fua: every write with Force Unit Access.
+    const char* extra;
+    usize extra_len;
+    u8 flags = 0;
+    if (mode == Mode::Write && next_word(args, len, &extra, &extra_len)) {
+        if (extra_len != 3 || extra[0] != 'f' || extra[1] != 'u' || extra[2] != 'a')
+            return out("blk: write-pattern takes only 'fua' after the seed\n");
+        flags = abi::kBlockFua;
+    }
     if (Status s = ensure_attached(*d.service); s != Status::Ok) return out("blk: attach: %s\n", status_name(s));
     rt::BlockClient& c = *d.service->client;
     u64 bs = d.info.block_size;
@@ -181,6 +189,7 @@ void cmd_range(Mode mode, const char* args, usize len) {
         r.lba = lba + done;
         r.blocks = static_cast<u32>(n);
         r.offset = mem;
+        r.flags = flags;
         if (mode == Mode::Write) {
             util::fill_pattern(seed, device_byte, c.data() + mem, n * bs);
             r.op = abi::BlockRequestOp::Write;
@@ -208,9 +217,9 @@ void cmd_range(Mode mode, const char* args, usize len) {
         util::hex_digest(digest, hex);
         return out("sha256 %s\n", hex);
     }
-    out("%s: %llu blocks at lba %llu %s\n", mode == Mode::Write ? "write-pattern" : "verify-pattern",
+    out("%s: %llu blocks at lba %llu %s%s\n", mode == Mode::Write ? "write-pattern" : "verify-pattern",
         static_cast<unsigned long long>(count), static_cast<unsigned long long>(lba),
-        mode == Mode::Write ? "written" : "match");
+        mode == Mode::Write ? "written" : "match", flags ? " (fua)" : "");
 }
 
 // blk zero|discard <dev> <lba> <count>: Write Zeroes / Dataset Management

@@ -116,7 +116,7 @@ void cmd_help() {
         "  events       recent refusals the kernel attributed to processes (newest first)\n"
         "  blk list     block devices served to the shell (size, block size, model, serial)\n"
         "  blk hash <dev> <lba> <count>                 sha256 of that range\n"
-        "  blk write-pattern <dev> <lba> <count> <seed> write a deterministic pattern\n"
+        "  blk write-pattern <dev> <lba> <count> <seed> [fua] write a deterministic pattern\n"
         "  blk verify-pattern <dev> <lba> <count> <seed> check it\n"
         "  blk flush <dev>                              flush the volatile write cache\n"
         "  blk zero|discard <dev> <lba> <count>         Write Zeroes / deallocate\n");

@@ -3,7 +3,8 @@
 // manager to one NVMe controller with a filtered register window, MSI-X
 // vectors and a DMA pool; drives it through the kernel's queue broker and
 // serves its namespaces as BlockDevices to the consumers the manifest
-// names (`serve = ...`).
+// names (`serve = ...`), through the shared block layer (lib/block/,
+// rt/block_server.h) over its block::Backend (block_backend.h).
 //
 // Startup handles: pci, bar0 (filtered registers, read for CAP/VS), irq0
 // (admin completions), irq1 (I/O completions; irq0 is shared when only one
@@ -12,9 +13,10 @@
 // command timeout (default 30000); "test.drop_completion=N" (tests only)
 // ignores the Nth I/O completion, as if the device had never posted it, so
 // the timeout and controller-reset path runs against a real controller.
-#include "block_service.h"
+#include "block_backend.h"
 #include "controller.h"
 #include "rt/args.h"
+#include "rt/block_server.h"
 #include "rt/log.h"
 #include "rt/sys.h"
 
@@ -45,11 +47,15 @@ int main(u64) {
     if (!service) rt::log("nvme: no service endpoint (the manifest names no consumer); serving no one");
     u64 timeout_ms = rt::args().number("timeout_ms", 0);
     if (!timeout_ms) timeout_ms = 30000;  // absent or 0: the default, never "time out at once"
-    static nvme_driver::BlockService blocks(ctrl, service, timeout_ms * 1'000'000ull,
-                                            rt::args().number("test.drop_completion", 0));
-    if (auto r = blocks.init(); !r.ok()) {
+    static nvme_driver::BlockBackend backend(ctrl, rt::args().number("test.drop_completion", 0));
+    if (auto r = backend.init(); !r.ok()) {
         rt::log("nvme: service setup failed: %s", status_name(r.status()));
         return 2;
     }
-    blocks.run();
+    static rt::BlockServer server(backend, {"nvme", service, pool, ctrl.io_irq(), timeout_ms * 1'000'000ull});
+    if (auto r = server.init(); !r.ok()) {
+        rt::log("nvme: service setup failed: %s", status_name(r.status()));
+        return 2;
+    }
+    server.run();
 }
