@@ -23,7 +23,9 @@ namespace virtio::blk {
 // taken. Returns the driver features to write.
 Result<u64> negotiate(u64 offered, u64 wanted, u64 required);
 
-// The features this driver implements (it accepts no others).
+// The features this driver implements (it accepts no others): the block
+// device's own, and of the ring's, indirect tables and event indexes (the
+// kernel's virtqueue broker builds the one and honours the other).
 u64 driver_features();
 // The features it cannot work without (VERSION_1: modern layout, little-endian).
 u64 required_features();
