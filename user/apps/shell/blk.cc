@@ -101,11 +101,16 @@ const char* describe(const Outcome& o) {
 }
 
 // Runs one request; on a dead channel (the provider restarted: Stale, or
-// no answer at all), attaches again and retries once.
-Outcome run_request(Service& svc, abi::BlockRequest r) {
+// no answer at all), attaches again and retries once. `prepare(data)` puts
+// the request's outgoing bytes into the channel's data buffer before every
+// attempt: a new channel has a new, zeroed buffer, so a write resubmitted
+// without it would write zeros (issue 13).
+template <class Prepare>
+Outcome run_request(Service& svc, abi::BlockRequest r, Prepare prepare) {
     static u64 next_id = 1;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (Status s = ensure_attached(svc); s != Status::Ok) return {s, 0};
+        prepare(svc.client->data());
         r.id = next_id++;
         Outcome o;
         o.status = svc.client->run(r, kRequestTimeoutNs, &o.detail);
@@ -115,6 +120,10 @@ Outcome run_request(Service& svc, abi::BlockRequest r) {
         (void)svc.client->detach();
     }
     return {Status::Timeout, 0};
+}
+
+Outcome run_request(Service& svc, abi::BlockRequest r) {
+    return run_request(svc, r, [](u8*) {});
 }
 
 void cmd_list() {
@@ -190,13 +199,10 @@ void cmd_range(Mode mode, const char* args, usize len) {
         r.blocks = static_cast<u32>(n);
         r.offset = mem;
         r.flags = flags;
-        if (mode == Mode::Write) {
-            util::fill_pattern(seed, device_byte, c.data() + mem, n * bs);
-            r.op = abi::BlockRequestOp::Write;
-        } else {
-            r.op = abi::BlockRequestOp::Read;
-        }
-        Outcome o = run_request(*d.service, r);
+        r.op = mode == Mode::Write ? abi::BlockRequestOp::Write : abi::BlockRequestOp::Read;
+        Outcome o = run_request(*d.service, r, [&](u8* data) {
+            if (mode == Mode::Write) util::fill_pattern(seed, device_byte, data + mem, n * bs);
+        });
         if (!o.ok())
             return out("blk: %s of %llu blocks at lba %llu: %s\n", mode == Mode::Write ? "write" : "read",
                        static_cast<unsigned long long>(n), static_cast<unsigned long long>(lba + done), describe(o));
