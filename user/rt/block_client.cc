@@ -20,7 +20,12 @@ Result<BlockDeviceRef> find_block_device(const ServiceInstance* instances, u32 c
         BlockClient probe(instances[i].endpoint.get());
         for (u32 index = 0;; index++) {
             auto info = probe.info(index);
-            if (!info.ok()) break;
+            // Past the last device: NotFound. Anything else (TornDown: the
+            // provider has ended for good) is this instance's answer.
+            if (!info.ok()) {
+                if (info.status() != Status::NotFound) return info.status();
+                break;
+            }
             if (info.value().unit == nsid) return BlockDeviceRef{i, index, info.value()};
         }
     }
@@ -36,6 +41,10 @@ Result<T> BlockClient::describe(abi::BlockOp op, u32 device) {
     abi::Message m{};
     abi::put_body(m, abi::BlockDescribeRequest{op, device});
     TRY(call(m));
+    // A refusal is a bare Status (devmgr's torn-down for a provider that
+    // has ended; a provider's own for a bad request); nothing past the last
+    // device.
+    if (m.length == sizeof(Status) && abi::reply_status(m) != Status::Ok) return abi::reply_status(m);
     if (m.length < sizeof(T)) return Status::NotFound;
     return abi::body_of<T>(m);
 }

@@ -26,13 +26,17 @@ void Supervisor::on_death(u32 i) {
     if (m_client.on_exit) m_client.on_exit(m_client.ctx, i);
     RestartRule rule = m_client.rule(m_client.ctx, i);
     bool failed = in.kind != abi::ExitKind::Exited || in.exit_code != 0;
-    if (!rule.on_failure || !failed) return;
+    if (!rule.on_failure || !failed) return ended(i);
     if (c.restarts >= rule.limit) {
         log("%s: %s will not be restarted: restart limit %u reached", who, name, rule.limit);
         c.gave_up = true;
-        return;
+        return ended(i);
     }
     c.restart_at = clock_ns() + u64(rule.backoff_ms) * 1000000;
+}
+
+void Supervisor::ended(u32 i) {
+    if (m_client.on_ended) m_client.on_ended(m_client.ctx, i);
 }
 
 void Supervisor::run() {
@@ -101,9 +105,10 @@ void Supervisor::run() {
             if (!c.retrying)
                 log("%s: restarting %s (%u of %u)", m_client.who, m_client.name(m_client.ctx, i), c.restarts,
                     m_client.rule(m_client.ctx, i).limit);
-            if (!m_client.restart(m_client.ctx, i))
+            if (!m_client.restart(m_client.ctx, i)) {
                 c.gave_up = true;
-            else if (!c.process && c.restart_at)
+                ended(i);
+            } else if (!c.process && c.restart_at)
                 c.restarts--;  // not started yet: tried again later, not counted
             c.retrying = !c.process && c.restart_at;
         }

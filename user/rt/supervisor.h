@@ -39,6 +39,10 @@ public:
         // its restart is scheduled — devmgr takes back the grants it was
         // given, copies included.
         void (*on_exit)(void* ctx, u32 i) = nullptr;
+        // Optional: child i will not run again (its rule restarts nothing,
+        // it exited cleanly, its restart limit was reached, or a restart
+        // failed) — devmgr answers its consumers from then on.
+        void (*on_ended)(void* ctx, u32 i) = nullptr;
         // Optional: an endpoint the supervisor also waits on (Readable);
         // on_request runs when a caller is queued. With one (or any
         // directories), run() never returns (the service outlives its
@@ -65,6 +69,7 @@ public:
 
 private:
     void on_death(u32 i);
+    void ended(u32 i);
     Supervised* m_children;
     u32 m_count;
     Client m_client;

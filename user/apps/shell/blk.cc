@@ -40,9 +40,13 @@ struct Device {
     abi::BlockInfo info;
 };
 
+// Why the last find_device() failed (NotFound: no such device).
+Status g_find_status = Status::Ok;
+
 bool find_device(const char* name, usize len, Device* d) {
     scan();
     auto ref = rt::find_block_device(g_instances, g_service_count, name, len);
+    g_find_status = ref.status();
     if (!ref.ok()) return false;
     *d = Device{&g_services[ref.value().instance], ref.value().index, ref.value().info};
     return true;
@@ -100,6 +104,22 @@ const char* describe(const Outcome& o) {
     return text;
 }
 
+// What find_device() found instead of a device.
+void no_device(const char* name, usize len) {
+    if (g_find_status == Status::TornDown)
+        return out("blk: %.*s: torn-down: its provider has ended for good (devmgr: restart limit reached or revoked)\n",
+                   static_cast<int>(len), name);
+    if (g_find_status != Status::NotFound)
+        return out("blk: %.*s: %s\n", static_cast<int>(len), name, status_name(g_find_status));
+    out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(len), name);
+}
+
+// devmgr answers for a provider that will not run again (restart limit
+// reached, revoked): say so once per command rather than retrying.
+void say_ended(const Service& svc) {
+    out("blk: %s: the provider has ended for good (devmgr: restart limit reached or revoked)\n", svc.provider);
+}
+
 // Runs one request; on a dead channel (the provider restarted: Stale, or
 // no answer at all), attaches again and retries once. `prepare(data)` puts
 // the request's outgoing bytes into the channel's data buffer before every
@@ -109,11 +129,15 @@ template <class Prepare>
 Outcome run_request(Service& svc, abi::BlockRequest r, Prepare prepare) {
     static u64 next_id = 1;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (Status s = ensure_attached(svc); s != Status::Ok) return {s, 0};
+        if (Status s = ensure_attached(svc); s != Status::Ok) {
+            if (s == Status::TornDown) say_ended(svc);
+            return {s, 0};
+        }
         prepare(svc.client->data());
         r.id = next_id++;
         Outcome o;
         o.status = svc.client->run(r, kRequestTimeoutNs, &o.detail);
+        if (o.status == Status::TornDown) say_ended(svc);
         if (o.status != Status::Timeout && o.status != Status::Stale) return o;
         out("blk: %s: %s; attaching again\n", svc.provider,
             o.status == Status::Stale ? "the provider restarted" : "no answer");
@@ -164,8 +188,7 @@ void cmd_range(Mode mode, const char* args, usize len) {
                        mode == Mode::Hash ? "" : " <seed>");
     }
     Device d;
-    if (!find_device(w[0], wl[0], &d))
-        return out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
+    if (!find_device(w[0], wl[0], &d)) return no_device(w[0], wl[0]);
     u64 lba, count, seed = 0;
     if (!parse_u64(w[1], wl[1], &lba) || !parse_u64(w[2], wl[2], &count) ||
         (mode != Mode::Hash && !parse_u64(w[3], wl[3], &seed)))
@@ -237,8 +260,7 @@ void cmd_blocks(abi::BlockRequestOp op, const char* args, usize len) {
     for (u32 i = 0; i < 3; i++)
         if (!next_word(args, len, &w[i], &wl[i])) return out("usage: blk %s <dev> <lba> <count>\n", name);
     Device d;
-    if (!find_device(w[0], wl[0], &d))
-        return out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl[0]), w[0]);
+    if (!find_device(w[0], wl[0], &d)) return no_device(w[0], wl[0]);
     u64 lba, count;
     if (!parse_u64(w[1], wl[1], &lba) || !parse_u64(w[2], wl[2], &count) || count == 0 || count > 0xffffffffu)
         return out("blk: lba and count are numbers; count 1..2^32-1\n");
@@ -257,7 +279,7 @@ void cmd_flush(const char* args, usize len) {
     usize wl;
     if (!next_word(args, len, &w, &wl)) return out("usage: blk flush <dev>\n");
     Device d;
-    if (!find_device(w, wl, &d)) return out("blk: no device '%.*s' (try blk list)\n", static_cast<int>(wl), w);
+    if (!find_device(w, wl, &d)) return no_device(w, wl);
     abi::BlockRequest r{};
     r.op = abi::BlockRequestOp::Flush;
     r.device = d.index;

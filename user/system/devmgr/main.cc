@@ -67,6 +67,11 @@ manifest::Manifest g_manifest;
 // Each provider entry's service directory ("svcN" from init; 0: it serves
 // no one).
 u32 g_directories[manifest::kMaxProviders];
+// The endpoints the supervisor waits on for callers: the entries'
+// directories (first kMaxProviders), then the instance endpoint of every
+// binding whose provider ended for good, which devmgr answers itself
+// (answer_ended) so that its consumers learn it instead of waiting.
+constexpr u32 kEndedBase = manifest::kMaxProviders;
 manifest::ManifestErrors g_errors;
 abi::DeviceInfo g_devices[64];
 u32 g_device_count;
@@ -74,6 +79,7 @@ u32 g_root, g_resource, g_log;
 
 // One binding per (provider entry, PCI function); supervised as a child.
 constexpr u32 kMaxBindings = 64;
+u32 g_waited[manifest::kMaxProviders + kMaxBindings];
 struct Binding {
     u32 provider;
     u32 device;
@@ -531,6 +537,37 @@ void serve_directory(void*, u32 k) {
     (void)rt::endpoint_reply(reply);
 }
 
+// A binding's provider will not run again (restart limit reached, a
+// restart that failed, revoked, or it exited cleanly): its instance
+// endpoint outlives it, so callers would wait there for a successor that
+// never comes. devmgr answers them itself from now on.
+void binding_ended(u32 b) {
+    if (!g_instances[b]) return;
+    const abi::DeviceInfo& d = g_devices[g_bindings[b].device];
+    rt::log("devmgr: %s on %02x:%02x.%x has ended; its consumers are answered torn-down",
+            g_manifest.providers[g_bindings[b].provider].name, d.bus, d.device, d.function);
+    g_waited[kEndedBase + b] = g_instances[b].get();
+}
+
+// A call to the instance endpoint of an ended binding: whatever it asks
+// (Info, Attach, Ping, ...), the answer is TornDown — every reply of the
+// service protocols starts with its Status (lib/protocol/message.h).
+void answer_ended(u32 b) {
+    abi::Message m{};
+    if (!rt::endpoint_receive(g_instances[b].get(), m, 0).ok()) return;
+    for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);  // an Attach's notification
+    abi::Message reply{};
+    abi::put_body(reply, Status::TornDown);
+    (void)rt::endpoint_reply(reply);
+}
+
+void serve_waited(void* ctx, u32 i) {
+    if (i < kEndedBase)
+        serve_directory(ctx, i);
+    else
+        answer_ended(i - kEndedBase);
+}
+
 }  // namespace
 
 int main(u64) {
@@ -607,9 +644,11 @@ int main(u64) {
         nullptr};
     client.service = rt::startup_handle("service");
     client.on_request = serve_request;
-    client.directories = g_directories;
-    client.directory_count = g_manifest.provider_count;
-    client.on_directory_request = serve_directory;
+    for (u32 k = 0; k < manifest::kMaxProviders; k++) g_waited[k] = g_directories[k];
+    client.directories = g_waited;
+    client.directory_count = kEndedBase + g_binding_count;
+    client.on_directory_request = serve_waited;
+    client.on_ended = [](void*, u32 b) { binding_ended(b); };
     client.ready_source = g_root;
     client.on_ready = drain_events;
     client.on_exit = [](void*, u32 b) { take_back_grants(b); };
