@@ -10,7 +10,7 @@
 #   make fuzz     run every fuzzer for FUZZ_SECONDS each
 #   make soak     the long runs make test leaves out (tests/scenarios/soak), then every fuzzer for SOAK_FUZZ_SECONDS
 #   make bench    kernel microbenchmarks in QEMU, printed (docs/benchmarks.md)
-#   make bench-storage   NVMe storage benchmark (blkbench), ARGS="--linux --trace"
+#   make bench-storage   storage benchmark (blkbench), ARGS="--linux --trace" (--driver virtio-blk)
 #   make format   clang-format every C++ file (make test checks it: format.check)
 #   make build | clean | deps | help     (plain `make` = make build)
 #
@@ -122,7 +122,7 @@ bench: kernel
 # ARGS="--linux"): the NVMe provider + blkbench, 4 jobs x 20 s, one boot per
 # job, on a null-co and a raw-file backend; always TCG, -smp 2, like the
 # Linux baseline (bench/linux_guest/). ARGS="--linux --trace --json FILE".
-bench-storage: BOOT_MODULE_TARGETS = init devmgr nvme blkbench
+bench-storage: BOOT_MODULE_TARGETS = init devmgr nvme virtio-blk blkbench
 bench-storage: kernel
 	$(PYTHON) bench/run_storage_bench.py --build-dir $(BUILD_DIR) $(ARGS)
 

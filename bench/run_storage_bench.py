@@ -74,7 +74,31 @@ from harness.boot import boot, new_run_root, remove_unless, write_result  # noqa
 from harness.serial import read_all, tail  # noqa: E402
 import run_fio  # noqa: E402  (where the Linux guest lives, its table)
 
-MODULES = ("init", "devmgr", "nvme", "blkbench")
+# The driver under test (--driver): its boot module, QEMU device, manifest
+# entry and the device name blkbench opens. run_fio.py's --disk matches.
+DRIVERS = {
+    "nvme": {
+        "module": "nvme",
+        "device": "nvme,serial=lgnvme0,id=nvme0,drive=d0",
+        "entry": "[provider nvme0]\nmodule = nvme\nmatch = NvmeController\nbar = 0 length=4K mode=filtered\n"
+                 "vectors = 2\ndma_pool = 8M\nserve = bench\n",
+        "dev": "nvme0n1",
+        "linux_disk": "nvme",
+    },
+    "virtio-blk": {
+        "module": "virtio-blk",
+        "device": "virtio-blk-pci,serial=lgvblk0,id=vblk0,drive=d0",
+        "entry": "[provider vblk0]\nmodule = virtio-blk\nmatch = VirtioBlk\nbar = 4 mode=filtered\n"
+                 "vectors = 1\ndma_pool = 8M\nserve = bench\n",
+        "dev": "vblk0n1",
+        "linux_disk": "virtio",
+    },
+}
+DRIVER = DRIVERS["nvme"]  # set from --driver in main()
+
+
+def modules() -> tuple[str, ...]:
+    return ("init", "devmgr", DRIVER["module"], "blkbench")
 CMDLINE = "console=com1 loglevel=info init=init"
 
 # job name (run_fio.py's) -> blkbench arguments besides dev/seconds/lba/seed
@@ -84,13 +108,12 @@ JOBS = {
     "randwrite-4k-qd1": "mode=randwrite bs=4096 qd=1",
     "seqread-128k-qd8": "mode=read bs=131072 qd=8",
 }
-NVME_DEVICE = "nvme,serial=lgnvme0,id=nvme0,drive=d0"
 NULL_DRIVE = "driver=null-co,size=1G,read-zeroes=on,if=none,id=d0"
 
 RESULT_RE = re.compile(r"blkbench: (\d+) I/Os in (\d+) ms: (\d+) IOPS, ([\d.]+) MB/s; latency us mean (\d+) "
                        r"p50 (\d+) p99 (\d+) p99\.9 (\d+) max (\d+)")
 DONE_RE = re.compile(r"blkbench: done: (\d+) errors, (\d+) reattached")
-START_RE = re.compile(r"\[\s*([\d.]+)\] \w \[blkbench:\d+\] blkbench: nvme0n1 ")
+START_RE = re.compile(r"\[\s*([\d.]+)\] \w \[blkbench:\d+\] blkbench: (?:nvme0n1|vblk0n1) ")
 # Driver / kernel trouble: any of these fails the boot and is reported verbatim.
 TROUBLE_RE = re.compile(r"resetting the (?:controller|device)|shadow doorbell update lost|got no completion|"
                         r"refused a batch|controller reset|no completion within|FAILED|PANIC|"
@@ -120,18 +143,11 @@ cap = boot rights=read|map as=manifest
 module = blkbench
 args = "{args}"
 
-[provider nvme0]
-module = nvme
-match = NvmeController
-bar = 0 length=4K mode=filtered
-vectors = 2
-dma_pool = 8M
-serve = bench
-"""
+{DRIVER["entry"]}"""
 
 
 def blkbench_args(job: str, seconds: int) -> str:
-    return f"dev=nvme0n1 {JOBS[job]} seconds={seconds} lba=0 seed=1"
+    return f"dev={DRIVER['dev']} {JOBS[job]} seconds={seconds} lba=0 seed=1"
 
 
 # ---------------------------------------------------------------- parsing
@@ -206,8 +222,8 @@ def parse_trace(path: Path, ios: int) -> dict:
 
 def drive_args(backend: str, image: Path) -> list[str]:
     if backend == "null":
-        return ["-drive", NULL_DRIVE, "-device", NVME_DEVICE]
-    return ["-drive", f"file={image},if=none,id=d0,format=raw,cache=none,aio=threads", "-device", NVME_DEVICE]
+        return ["-drive", NULL_DRIVE, "-device", DRIVER["device"]]
+    return ["-drive", f"file={image},if=none,id=d0,format=raw,cache=none,aio=threads", "-device", DRIVER["device"]]
 
 
 def boot_job(a, backend: str, job: str, iso: Path, run_dir: Path, image: Path) -> tuple[JobResult, str]:
@@ -231,11 +247,11 @@ def boot_job(a, backend: str, job: str, iso: Path, run_dir: Path, image: Path) -
 
 def build_isos(a, build: Path, run_root: Path, jobs: list[str]) -> dict[str, Path]:
     kernel = build / "kernel" / "sluice-kernel"
-    mods = [(m, build / "user" / m) for m in MODULES]
+    mods = [(m, build / "user" / m) for m in modules()]
     for pth in [kernel] + [p for _, p in mods]:
         if not pth.is_file():
             raise BenchError(f"{pth} not found: build it first (make bench-storage does: "
-                             f"ninja -C {a.build_dir} sluice-kernel {' '.join(MODULES)})")
+                             f"ninja -C {a.build_dir} sluice-kernel {' '.join(modules())})")
     isos = {}
     for job in jobs:
         man = run_root / f"{job}.manifest"
@@ -253,7 +269,7 @@ def run_linux(a, backend: str, jobs: list[str], out_dir: Path) -> dict | None:
     cmd = [sys.executable, str(HERE / "linux_guest" / "run_fio.py"), "--backend", backend,
            "--runtime", str(a.seconds), "--smp", str(a.smp), "--cpu", a.cpu, "--jobs", ",".join(jobs),
            "--image", str(a.linux_image), "--out-dir", str(out_dir / f"linux-{backend}"),
-           "--json", str(out_json)]
+           "--json", str(out_json), "--disk", DRIVER["linux_disk"], "--engine", a.engine]
     if a.trace:
         cmd.append("--trace")
     if (run_fio.GUEST / "bzImage").is_file() and (run_fio.GUEST / "initramfs.cpio.gz").is_file():
@@ -363,6 +379,8 @@ SMP_NOTE = ("-smp {smp}: the same as run_fio.py. It matters even though Sluice b
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build-dir", type=Path, default=REPO / "build")
+    p.add_argument("--driver", choices=list(DRIVERS), default="nvme", help="the driver under test (default nvme)")
+    p.add_argument("--engine", default="libaio", help="the Linux baseline's fio ioengine: libaio | io_uring")
     p.add_argument("--backend", choices=["null", "file", "both"], default="both")
     p.add_argument("--jobs", default=",".join(JOBS), help=f"comma list of {', '.join(JOBS)}")
     p.add_argument("--seconds", type=int, default=20, help="seconds per job (default 20)")
@@ -379,6 +397,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the run directory on success")
     p.add_argument("--parse", type=Path, metavar="RUN_DIR", help="only re-read a kept run directory")
     a = p.parse_args(argv)
+    global DRIVER
+    DRIVER = DRIVERS[a.driver]
+    if a.trace and a.driver != "nvme":
+        print("storage: --trace counts NVMe doorbells and MSI-X only; not for --driver virtio-blk yet", file=sys.stderr)
+        return 2
 
     jobs = [j for j in a.jobs.split(",") if j]
     bad = [j for j in jobs if j not in JOBS]
