@@ -66,8 +66,7 @@ int main(u64) {
     const u64 per_record = bs / block;
 
     rt::BlockClient client(instances[ref.value().instance].endpoint.get());
-    if (auto a = client.attach(qd * bs); !a.ok())
-        return rt::log("seqwriter: attach: %s", status_name(a.status())), 1;
+    if (auto a = client.attach(qd * bs); !a.ok()) return rt::log("seqwriter: attach: %s", status_name(a.status())), 1;
     rt::log("seqwriter: consumer %llu writing %llu records of %llu B at lba %llu of %s, %llu in flight",
             static_cast<ull>(id), static_cast<ull>(records), static_cast<ull>(bs), static_cast<ull>(first_lba), dev,
             static_cast<ull>(qd));
@@ -153,9 +152,9 @@ int main(u64) {
                 if (done[i].status) {
                     // Sent again below; the run still fails (errors > 0).
                     if (errors++ < 5)
-                        rt::log("seqwriter: consumer %llu: record %llu: %s (device status 0x%x)",
-                                static_cast<ull>(id), static_cast<ull>(slots[s].index),
-                                status_name(static_cast<Status>(done[i].status)), done[i].detail);
+                        rt::log("seqwriter: consumer %llu: record %llu: %s (device status 0x%x)", static_cast<ull>(id),
+                                static_cast<ull>(slots[s].index), status_name(static_cast<Status>(done[i].status)),
+                                done[i].detail);
                     if (errors > 100) {
                         failed = true;
                         break;
@@ -170,9 +169,10 @@ int main(u64) {
         }
         if (!failed) passes = pass;
     }
-    rt::log("seqwriter: consumer %llu on %s: %llu passes over %llu records of %llu B at byte %llu acknowledged, "
-            "%llu errors, %llu reattached",
-            static_cast<ull>(id), dev, static_cast<ull>(passes), static_cast<ull>(records), static_cast<ull>(bs),
-            static_cast<ull>(first_lba * block), static_cast<ull>(errors), static_cast<ull>(reattached));
+    rt::log(
+        "seqwriter: consumer %llu on %s: %llu passes over %llu records of %llu B at byte %llu acknowledged, "
+        "%llu errors, %llu reattached",
+        static_cast<ull>(id), dev, static_cast<ull>(passes), static_cast<ull>(records), static_cast<ull>(bs),
+        static_cast<ull>(first_lba * block), static_cast<ull>(errors), static_cast<ull>(reattached));
     return errors ? 1 : 0;
 }
