@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import REPO, checks, images, qemu, trace
+from . import REPO, checks, images, qemu, records, trace
 from .qmp import Qmp, QmpError
 from .scenario import Scenario, ScenarioError, load
 from .serial import (SERIAL_DRAIN_SECONDS, SOCKET_PATH_MAX, InputFeeder, Markers, SerialError, SerialLink,
@@ -99,6 +99,31 @@ def check_images(sc: Scenario, run: Run) -> None:
         first, bad = diff
         run.fail(f"image check: {c.describe()}: {bad} bytes differ, first at byte {c.offset + first} "
                  f"(image {got[first:first + 8].hex()}, expected {want[first:first + 8].hex()})")
+
+
+def check_records(sc: Scenario, run: Run, log: str) -> None:
+    """[[record_checks]]: every record acknowledged to a seqwriter is in the
+    image, nothing torn (scripts/harness/records.py)."""
+    for rc in sc.record_checks:
+        path = run.run_dir / f"{rc.disk}.img"
+        fill = sc.disk_fill.get(rc.disk, b"")
+        with open(path, "rb") as f:
+            def read(offset: int, length: int) -> bytes:
+                f.seek(offset)
+                return f.read(length)
+
+            def original(offset: int, length: int) -> bytes:
+                base = fill[offset:offset + length]
+                return base + bytes(length - len(base))
+
+            claims = records.parse_claims(log, rc.device)
+            problems = records.check(claims, rc.consumers, read, original, rc.scan)
+        for p in problems:
+            run.fail(f"record check {rc.disk}.img ({rc.device}): {p}")
+        if not problems:
+            run.notes.append(f"record check {rc.disk}.img: " + "; ".join(
+                f"{c.describe()}: all there ({c.reattached} reattached)" for c in claims)
+                + (f"; nothing torn in bytes {rc.scan[0]}..{rc.scan[0] + rc.scan[1]}" if rc.scan else ""))
 
 
 def check_trace(sc: Scenario, run: Run) -> None:
@@ -385,6 +410,8 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
         check_trace(sc, run)
     if sc.image_checks and not timed_out:
         check_images(sc, run)
+    if sc.record_checks and not timed_out:
+        check_records(sc, run, text)
     # how QEMU ended (unless the harness had to kill it: then a failure or
     # the timeout above already says why)
     if timed_out or killed:

@@ -37,12 +37,13 @@ PROGRAM_RE = re.compile(r"^\s*sluice_user_program\(\s*([A-Za-z0-9._-]+)", re.M)
 
 TOP_KEYS = {"description", "format", "firmware", "cmdline", "modules", "manifest", "devices", "qemu_args",
             "disks", "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input", "trace",
-            "disk_fill", "image_checks"}
+            "disk_fill", "image_checks", "record_checks"}
 TRACE_KEYS = {"events", "markers", "forbidden", "counts", "delimiter"}
 COUNT_KEYS = {"event", "window", "min", "max"}
 MODULE_KEYS = {"name", "path", "source", "generate"}
 INPUT_KEYS = {"after", "send", "delay_ms"}
 IMAGE_CHECK_KEYS = {"disk", "offset", "length", "pattern_seed", "original", "zeros"}
+RECORD_CHECK_KEYS = {"disk", "device", "consumers", "offset", "length"}
 # kill: once every marker has matched, QEMU is killed hard (SIGKILL, no
 # flush of anything the guest has not written) — what a crash or power
 # loss leaves on the disk images, which image_checks then inspect.
@@ -80,6 +81,18 @@ class ImageCheck:
 
 
 @dataclass
+class RecordCheck:
+    """[[record_checks]]: after QEMU exits, the seqwriter consumers of
+    `device` (exactly `consumers` of them) must find every record they were
+    acknowledged in `disk`'s image, and no record-sized slot of bytes
+    offset..offset+length is torn (scripts/harness/records.py)."""
+    disk: str
+    device: str
+    consumers: int
+    scan: tuple[int, int] | None = None
+
+
+@dataclass
 class Scenario:
     name: str
     description: str
@@ -113,6 +126,7 @@ class Scenario:
     disk_fill: dict[str, bytes] = field(default_factory=dict)
     # [[image_checks]]: byte ranges of disk images checked after QEMU exits
     image_checks: list[ImageCheck] = field(default_factory=list)
+    record_checks: list[RecordCheck] = field(default_factory=list)
 
     def full_cmdline(self) -> str:
         parts = [BASE_CMDLINE]
@@ -257,6 +271,30 @@ def _image_checks(data, disks: list[str], fill: dict[str, bytes]) -> list[ImageC
         if "pattern_seed" in c and (off % 8 or length % 8):
             raise ScenarioError(f"image_checks[{i}]: a pattern range is 8-byte aligned")
         out.append(ImageCheck(disk, off, length, c.get("pattern_seed"), "original" in c, "zeros" in c))
+    return out
+
+
+def _record_checks(data, disks: list[str], fill: dict[str, bytes]) -> list[RecordCheck]:
+    entries = data.get("record_checks", [])
+    if not isinstance(entries, list):
+        raise ScenarioError("record_checks must be an array of tables ([[record_checks]])")
+    out = []
+    for i, c in enumerate(entries):
+        if not isinstance(c, dict) or set(c) - RECORD_CHECK_KEYS or not {"disk", "device", "consumers"} <= set(c):
+            raise ScenarioError(f"record_checks[{i}]: keys are disk, device, consumers and optionally offset "
+                                "and length (the range no slot of may be torn)")
+        disk, device, consumers = c["disk"], c["device"], c["consumers"]
+        if disk not in disks and disk not in fill:
+            raise ScenarioError(f"record_checks[{i}]: disk {disk!r} is not one of this scenario's disks")
+        if not isinstance(device, str) or not device or not isinstance(consumers, int) or consumers < 1:
+            raise ScenarioError(f"record_checks[{i}]: device is a block device name, consumers >= 1")
+        scan = None
+        if "offset" in c or "length" in c:
+            off, length = c.get("offset"), c.get("length")
+            if not (isinstance(off, int) and isinstance(length, int) and off >= 0 and length > 0):
+                raise ScenarioError(f"record_checks[{i}]: offset >= 0 and length > 0 (integers), both or neither")
+            scan = (off, length)
+        out.append(RecordCheck(disk, device, consumers, scan))
     return out
 
 
@@ -476,10 +514,11 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
         raise ScenarioError("[trace] needs both events and markers (a trace nobody checks proves nothing)")
     default_disks = list(qemu.DEFAULT_DISKS) if devices == "default" else []
     image_checks = _image_checks(data, disks + default_disks, disk_fill)
+    record_checks = _record_checks(data, disks + default_disks, disk_fill)
     return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
                     disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs,
                     trace_events, trace_markers, trace_forbidden, trace_counts, trace_delimiter, disk_fill,
-                    image_checks)
+                    image_checks, record_checks)
 
 
 def load(path: Path, build_dir: Path) -> Scenario:

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "scripts"))
 
 from harness import boot as boot_mod  # noqa: E402
-from harness import checks, host, images, qemu, runner, scenario, serial, trace  # noqa: E402
+from harness import checks, host, images, qemu, records, runner, scenario, serial, trace  # noqa: E402
 
 
 # --------------------------------------------------------------------------
@@ -446,6 +446,90 @@ delay_ms = 250
 
 def inputs(*specs):
     return [serial.Input(serial.Pattern(a), t, d) for a, t, d in specs]
+
+
+class Records(unittest.TestCase):
+    """[[record_checks]] (scripts/harness/records.py): the host's side of
+    the zero-lost-writes test, on canned images."""
+
+    BS = 512
+
+    def image(self, passes=(3, 3), size=1 << 16):
+        img = bytearray(size)
+        for consumer, (base, p) in enumerate(zip((4096, 20480), passes), 1):
+            for i in range(8):
+                at = base + i * self.BS
+                img[at:at + self.BS] = records.record_bytes(consumer, i, p, at, self.BS)
+        return img
+
+    def run_check(self, img, log=None, scan=(0, 1 << 16)):
+        log = log or ("[seqwriter:7] seqwriter: consumer 1 on vblk0n1: 3 passes over 8 records of 512 B at byte 4096 "
+                      "acknowledged, 0 errors, 4 reattached\n"
+                      "[seqwriter:8] seqwriter: consumer 2 on vblk0n1: 3 passes over 8 records of 512 B at byte "
+                      "20480 acknowledged, 0 errors, 5 reattached\n")
+        claims = records.parse_claims(log, "vblk0n1")
+        return records.check(claims, 2, lambda o, n: bytes(img[o:o + n]), lambda o, n: bytes(n), scan)
+
+    def test_all_there(self):
+        self.assertEqual(self.run_check(self.image()), [])
+
+    def test_record_layout_matches_record_h(self):
+        r = records.record_bytes(2, 5, 9, 4096, 64)
+        words = [int.from_bytes(r[i:i + 8], "little") for i in range(0, 64, 8)]
+        self.assertEqual(words[:4], [0x4554495257514553, 2, 5, 9])
+        self.assertEqual(r[32:56], images.pattern_bytes(2 << 32 | 9, 4096 + 32, 24))
+        self.assertEqual(words[7], records.checksum(words[:7]))
+        self.assertEqual(records.read_record(r, 4096), (2, 5, 9))
+        self.assertIsNone(records.read_record(r, 4096 + 64))  # made for another place
+
+    def test_an_acknowledged_record_never_written_fails(self):
+        img = self.image()
+        img[4096 + 3 * self.BS:4096 + 4 * self.BS] = bytes(self.BS)
+        [p] = self.run_check(img)
+        self.assertIn("consumer 1 on vblk0n1: 3 passes", p)
+        self.assertIn("1 acknowledged records lost, first: record 3 at byte 5632: holds what was there before", p)
+
+    def test_an_older_pass_fails(self):
+        [p] = self.run_check(self.image(passes=(3, 2)))
+        self.assertIn("8 acknowledged records lost, first: record 0 at byte 20480: holds pass 2 of consumer 2", p)
+
+    def test_torn_slot_anywhere_fails(self):
+        img = self.image()
+        # half of a record outside both claimed ranges, the rest zeros
+        whole = records.record_bytes(1, 0, 1, 40960, self.BS)
+        img[40960:40960 + 256] = whole[:256]
+        [p] = self.run_check(img)
+        self.assertIn("1 torn 512-byte slots in bytes 0..65536, first at 40960", p)
+        img[40960:40960 + self.BS] = whole  # a whole record is not torn
+        self.assertEqual(self.run_check(img), [])
+        # torn inside a claimed range: lost, and torn
+        img[4096 + 100] ^= 1
+        problems = self.run_check(img)
+        self.assertIn("record 0 at byte 4096: torn or foreign bytes", problems[0])
+        self.assertIn("1 torn 512-byte slots", problems[1])
+
+    def test_missing_consumer_or_errors_fail(self):
+        log = ("seqwriter: consumer 1 on vblk0n1: 3 passes over 8 records of 512 B at byte 4096 acknowledged, "
+               "2 errors, 1 reattached\nseqwriter: consumer 2 on nvme0n1: 3 passes over 8 records of 512 B at "
+               "byte 20480 acknowledged, 0 errors, 1 reattached\n")
+        problems = self.run_check(self.image(), log=log)
+        self.assertIn("1 consumers said what was acknowledged to them, expected 2", problems[0])
+        self.assertIn("the consumer saw 2 errors", problems[1])
+
+    def test_schema(self):
+        good = {"description": "d", "end": "kill", "markers": ["x"], "disks": ["d0"]}
+        ok = scenario.validate("t", {**good, "record_checks": [
+            {"disk": "d0", "device": "vblk0n1", "consumers": 2, "offset": 0, "length": 4096}]}, Path("/b"))
+        self.assertEqual(ok.record_checks, [scenario.RecordCheck("d0", "vblk0n1", 2, (0, 4096))])
+        for checks_, pattern in [
+            ([{"disk": "nope", "device": "x", "consumers": 1}], "not one of this scenario"),
+            ([{"disk": "d0", "device": "x"}], "keys are"),
+            ([{"disk": "d0", "device": "x", "consumers": 0}], "consumers >= 1"),
+            ([{"disk": "d0", "device": "x", "consumers": 1, "offset": 0}], "both or neither"),
+        ]:
+            with self.subTest(pattern=pattern):
+                with self.assertRaisesRegex(scenario.ScenarioError, pattern):
+                    scenario.validate("t", {**good, "record_checks": checks_}, Path("/b"))
 
 
 class InputTiming(unittest.TestCase):
