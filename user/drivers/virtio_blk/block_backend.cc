@@ -1,5 +1,7 @@
 #include "block_backend.h"
 
+#include <stddef.h>
+
 #include "rt/log.h"
 #include "rt/sys.h"
 #include "util/format.h"
@@ -11,7 +13,6 @@ using virtio::blk::RequestType;
 
 namespace {
 
-constexpr u32 kHeaderAt = 0, kRangeAt = 16, kStatusAt = 32, kIdSlotAt = 0;
 constexpr u8 kNoStatus = 0xff;  // written before submission: the device overwrites it
 
 RequestType type_of(abi::BlockRequestOp op) {
@@ -35,10 +36,6 @@ const char* type_name(RequestType t) {
         case RequestType::WriteZeroes: return "write-zeroes";
     }
     return "?";
-}
-
-void put_le(volatile u8* at, u64 v, u32 bytes) {
-    for (u32 i = 0; i < bytes; i++) at[i] = static_cast<u8>(v >> (8 * i));
 }
 
 abi::VirtioSegment segment(u32 buffer, u64 offset, u64 length, bool device_writes) {
@@ -69,7 +66,7 @@ Result<void> BlockBackend::bring_up() {
 
 Result<void> BlockBackend::start(u64 timeout_ns) {
     m_slots = TRY(rt::dma_buffer_create(m_pool, kMaxTags * kSlotBytes));
-    m_slots_at = reinterpret_cast<volatile u8*>(TRY(rt::memory_map(m_slots.get(), 0, abi::kMapWrite)));
+    m_slots_at = reinterpret_cast<u8*>(TRY(rt::memory_map(m_slots.get(), 0, abi::kMapWrite)));
     TRY(bring_up());
     describe_device();
     TRY(read_id(timeout_ns));
@@ -116,15 +113,14 @@ void BlockBackend::describe_device() {
 
 Status BlockBackend::add_chain(const block::Command& c, u16 tag) {
     RequestType type = type_of(c.op);
-    volatile u8* s = slot(tag);
+    Slot& s = slot(tag);
     u32 sectors_per_block = m_geometry.block_size / virtio::blk::kSectorSize;
-    put_le(s + kHeaderAt, static_cast<u32>(type), 4);
-    put_le(s + kHeaderAt + 4, 0, 4);
-    put_le(s + kHeaderAt + 8, c.op == abi::BlockRequestOp::Flush ? 0 : c.lba * sectors_per_block, 8);
-    s[kStatusAt] = kNoStatus;
+    s.header = virtio::blk::RequestHeader{static_cast<u32>(type), 0,
+                                          c.op == abi::BlockRequestOp::Flush ? 0 : c.lba * sectors_per_block};
+    s.status = kNoStatus;
     u32 first = m_segment_count;
     auto add = [&](abi::VirtioSegment seg) { m_segments[m_segment_count++] = seg; };
-    add(segment(m_slots.get(), u64{tag} * kSlotBytes + kHeaderAt, 16, false));
+    add(segment(m_slots.get(), at(tag, offsetof(Slot, header)), sizeof s.header, false));
     m_read_bytes[tag] = 0;
     switch (c.op) {
         case abi::BlockRequestOp::Read:
@@ -146,14 +142,13 @@ Status BlockBackend::add_chain(const block::Command& c, u16 tag) {
         }
         case abi::BlockRequestOp::WriteZeroes:
         case abi::BlockRequestOp::Discard:
-            put_le(s + kRangeAt, c.lba * sectors_per_block, 8);
-            put_le(s + kRangeAt + 8, u64{c.blocks} * sectors_per_block, 4);
-            put_le(s + kRangeAt + 12, 0, 4);  // no unmap flag: zeroes must read back as zeroes
-            add(segment(m_slots.get(), u64{tag} * kSlotBytes + kRangeAt, 16, false));
+            // No unmap flag: zeroes must read back as zeroes.
+            s.range = virtio::blk::DiscardWriteZeroes{c.lba * sectors_per_block, c.blocks * sectors_per_block, 0};
+            add(segment(m_slots.get(), at(tag, offsetof(Slot, range)), sizeof s.range, false));
             break;
         case abi::BlockRequestOp::Flush: break;
     }
-    add(segment(m_slots.get(), u64{tag} * kSlotBytes + kStatusAt, 1, true));
+    add(segment(m_slots.get(), at(tag, offsetof(Slot, status)), 1, true));
     m_chains[m_chain_count] = abi::VirtioChain{static_cast<u16>(m_segment_count - first), 0, 0};
     m_chain_tags[m_chain_count++] = tag;
     return Status::Ok;
@@ -234,7 +229,8 @@ Result<u32> BlockBackend::poll(block::Outcome* out, u32 max, bool ack_interrupt)
         u16 tag = m_tag_of_head[c.id % kQueueSize];
         if (tag == kNoTag) continue;
         m_tag_of_head[c.id % kQueueSize] = kNoTag;
-        u8 status = slot(tag)[kStatusAt];
+        // The device wrote it: read once, after VirtQueueComplete.
+        u8 status = *static_cast<volatile u8*>(&slot(tag).status);
         block::Outcome& o = out[kept++];
         o.tag = tag;
         o.detail = status;
@@ -271,22 +267,21 @@ Status BlockBackend::reset() {
 Result<void> BlockBackend::read_id(u64 timeout_ns) {
     // GET_ID (§5.2.6): header, 20 writable bytes, status. Slot 0 is free:
     // the service has not started.
-    volatile u8* s = slot(0);
-    put_le(s + kHeaderAt, static_cast<u32>(RequestType::GetId), 4);
-    put_le(s + kHeaderAt + 4, 0, 12);
-    for (u32 i = 0; i < virtio::blk::kIdBytes; i++) s[kRangeAt + i] = 0;
-    s[kStatusAt + 8] = kNoStatus;  // after the 20 id bytes at 16..35
+    Slot& s = slot(0);
+    s.header = virtio::blk::RequestHeader{static_cast<u32>(RequestType::GetId), 0, 0};
+    for (u8& b : s.id) b = 0;
+    s.status = kNoStatus;
     abi::VirtioChain chain{3, 0, 0};
-    abi::VirtioSegment segs[3] = {segment(m_slots.get(), kIdSlotAt + kHeaderAt, 16, false),
-                                  segment(m_slots.get(), kIdSlotAt + kRangeAt, virtio::blk::kIdBytes, true),
-                                  segment(m_slots.get(), kIdSlotAt + kStatusAt + 8, 1, true)};
+    abi::VirtioSegment segs[3] = {segment(m_slots.get(), at(0, offsetof(Slot, header)), sizeof s.header, false),
+                                  segment(m_slots.get(), at(0, offsetof(Slot, id)), sizeof s.id, true),
+                                  segment(m_slots.get(), at(0, offsetof(Slot, status)), 1, true)};
     TRY(rt::virtqueue_submit(m_queue.get(), &chain, 1, segs, 3));
     for (u64 start = rt::clock_ns(); rt::clock_ns() - start < timeout_ns;) {
         abi::VirtioCompletion c{};
         if (TRY(rt::virtqueue_complete(m_queue.get(), &c, 1)) == 1) {
             u8 raw[virtio::blk::kIdBytes];
-            for (u32 i = 0; i < sizeof raw; i++) raw[i] = s[kRangeAt + i];
-            if (c.verdict != abi::VirtioVerdict::Ok || s[kStatusAt + 8] != 0) {
+            for (u32 i = 0; i < sizeof raw; i++) raw[i] = static_cast<volatile u8*>(s.id)[i];
+            if (c.verdict != abi::VirtioVerdict::Ok || *static_cast<volatile u8*>(&s.status) != 0) {
                 m_info.serial[0] = '\0';  // no id: the device may not implement GET_ID
                 return {};
             }

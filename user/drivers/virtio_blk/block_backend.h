@@ -25,6 +25,7 @@
 #include "block/backend.h"
 #include "rt/handle.h"
 #include "transport.h"
+#include "virtio/blk_layout.h"
 
 namespace virtio_blk {
 
@@ -32,7 +33,19 @@ class BlockBackend final : public block::Backend {
 public:
     static constexpr u16 kQueueSize = 128;
     static constexpr u32 kMaxTags = kQueueSize;
-    static constexpr u32 kSlotBytes = 64;  // header 16, range 16, status 1 (+ GET_ID's 20 in slot 0's spare)
+    // What a request needs besides its data, one per tag in the slots buffer:
+    // the header the device reads, a discard / write-zeroes range it reads
+    // (or the 20 id bytes GET_ID writes), the status byte it writes last.
+    struct Slot {
+        virtio::blk::RequestHeader header;
+        union {
+            virtio::blk::DiscardWriteZeroes range;
+            u8 id[virtio::blk::kIdBytes];
+        };
+        u8 status;
+    };
+    static constexpr u32 kSlotBytes = 64;
+    static_assert(sizeof(Slot) <= kSlotBytes);
 
     BlockBackend(Transport& transport, u32 pool, u32 irq) : m_transport(transport), m_pool(pool), m_irq(irq) {}
 
@@ -60,7 +73,9 @@ private:
     // outcome (the refusal) waits for the next poll().
     void refuse_later(u16 tag, Status why);
     Result<void> read_id(u64 timeout_ns);
-    volatile u8* slot(u16 tag) const { return m_slots_at + u64{tag} * kSlotBytes; }
+    Slot& slot(u16 tag) const { return *reinterpret_cast<Slot*>(m_slots_at + u64{tag} * kSlotBytes); }
+    // Where a field of tag's slot is in the slots buffer (a segment's offset).
+    static u64 at(u16 tag, usize field_offset) { return u64{tag} * kSlotBytes + field_offset; }
 
     Transport& m_transport;
     u32 m_pool, m_irq;
@@ -70,7 +85,7 @@ private:
     u32 m_segment_bytes = 0;  // data segments are cut at these boundaries (0: one segment)
     rt::Handle m_queue;
     rt::Handle m_slots;
-    volatile u8* m_slots_at = nullptr;
+    u8* m_slots_at = nullptr;
     // Head the kernel gave each tag's chain, and the tag of each head.
     static constexpr u16 kNoTag = 0xffff;
     u16 m_tag_of_head[kQueueSize] = {};
