@@ -40,7 +40,13 @@ QEMU (harness.qemu builds the command, for run_fio.py too):
 pci_nvme_dbbuf_config) -D <run>/trace.log and reports, per job, the MMIO
 doorbell writes of the I/O queues (sqid/cqid != 0; the admin queue's are not
 counted) divided by blkbench's I/O count, and MSI-X interrupts on vectors
-other than 0 per I/O.
+other than 0 per I/O. With --driver virtio-blk it traces
+harness.trace.VIRTIO_BLK_EVENTS instead and reports queue notifications
+(virtio_queue_notify), queue interrupts QEMU actually raised (virtio_notify,
+virtio_notify_irqfd) and requests the device completed
+(virtio_blk_req_complete), each per blkbench I/O. Tracing slows QEMU: a
+traced run's IOPS and latency are not the speed (take those from a run
+without --trace).
 
 --linux runs bench/linux_guest/run_fio.py for the same backend(s) right
 after Sluice's jobs on that backend (same --seconds, --smp, --trace) and
@@ -84,6 +90,15 @@ DRIVERS = {
                  "vectors = 2\ndma_pool = 8M\nserve = bench\n",
         "dev": "nvme0n1",
         "linux_disk": "nvme",
+        "name": "NVMe",
+        # --trace: QEMU events, their counter, the per-I/O columns of the
+        # results table and those compared with Linux's in the ratio table
+        # (key in the trace dict, header).
+        "trace_events": trace.NVME_EVENTS,
+        "trace_counts": trace.nvme_counts,
+        "trace_columns": [("sq_per_io", "SQ db/IO"), ("cq_per_io", "CQ db/IO"), ("db_per_io", "doorbells/IO"),
+                          ("irq_per_io", "MSI-X/IO")],
+        "trace_compare": [("db_per_io", "doorbells/IO")],
     },
     "virtio-blk": {
         "module": "virtio-blk",
@@ -92,6 +107,12 @@ DRIVERS = {
                  "vectors = 1\ndma_pool = 8M\nserve = bench\n",
         "dev": "vblk0n1",
         "linux_disk": "virtio",
+        "name": "virtio-blk",
+        "trace_events": trace.VIRTIO_BLK_EVENTS,
+        "trace_counts": trace.virtio_blk_counts,
+        "trace_columns": [("notify_per_io", "notifications/IO"), ("irq_per_io", "interrupts/IO"),
+                          ("req_per_io", "device requests/IO")],
+        "trace_compare": [("notify_per_io", "notifications/IO"), ("irq_per_io", "interrupts/IO")],
     },
 }
 DRIVER = DRIVERS["nvme"]  # set from --driver in main()
@@ -213,8 +234,10 @@ def check(r: JobResult, text: str) -> None:
 
 
 def parse_trace(path: Path, ios: int) -> dict:
-    """Doorbell MMIO writes of the I/O queues (qid != 0) and MSI-X on vectors != 0."""
-    total = trace.nvme_counts(path)["total"]
+    """The driver's trace counts over the whole boot (NVMe: doorbell MMIO
+    writes of the I/O queues, qid != 0, and MSI-X on vectors != 0; virtio-blk:
+    queue notifications, queue interrupts, completed requests) and per I/O."""
+    total = DRIVER["trace_counts"](path)["total"]
     return {**total, **trace.per_io(total, ios)}
 
 
@@ -233,7 +256,7 @@ def boot_job(a, backend: str, job: str, iso: Path, run_dir: Path, image: Path) -
     cfg = qemu.QemuConfig(image=iso, image_format="iso", accel="tcg", cpu=a.cpu, smp=a.smp,
                           devices="none", disk_dir=run_dir, run_dir=run_dir,
                           extra_args=drive_args(backend, image),
-                          trace_events=trace.NVME_EVENTS if a.trace else [], trace_log=trace_file)
+                          trace_events=DRIVER["trace_events"] if a.trace else [], trace_log=trace_file)
     b = boot(cfg, run_dir, a.timeout or a.seconds + 240, until=DONE_RE)
     r = parse_serial(b.text, job, backend)
     r.qemu_rc = "timeout" if b.timed_out else b.rc
@@ -307,16 +330,15 @@ def sluice_table(results: list[JobResult], trace: bool) -> str:
     head = "| job | IOPS | MB/s | lat mean µs | p50 µs | p99 µs | p99.9 µs | max µs | I/Os |"
     sep = "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     if trace:
-        head += " SQ db/IO | CQ db/IO | doorbells/IO | MSI-X/IO |"
-        sep += "---:|---:|---:|---:|"
+        head += "".join(f" {h} |" for _, h in DRIVER["trace_columns"])
+        sep += "---:|" * len(DRIVER["trace_columns"])
     rows = [head, sep]
     for r in results:
         row = (f"| {r.job} | {f0(r.iops)} | {f1(r.MBps)} | {f1(r.lat_mean_us)} | {f1(r.lat_p50_us)} | "
                f"{f1(r.lat_p99_us)} | {f1(r.lat_p99_9_us)} | {f0(r.lat_max_us)} | {r.ios:,} |")
         if trace:
             t = r.trace or {}
-            row += (f" {f3(t.get('sq_per_io'))} | {f3(t.get('cq_per_io'))} | {f3(t.get('db_per_io'))} | "
-                    f"{f3(t.get('irq_per_io'))} |")
+            row += "".join(f" {f3(t.get(k))} |" for k, _ in DRIVER["trace_columns"])
         rows.append(row)
     return "\n".join(rows)
 
@@ -347,8 +369,8 @@ def ratio_table(results: list[JobResult], lj: dict[str, dict], trace: bool) -> t
             "Sluice mean µs | Linux mean µs | mean S/L |")
     sep = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     if trace:
-        head += " Sluice doorbells/IO | Linux doorbells/IO |"
-        sep += "---:|---:|"
+        head += "".join(f" Sluice {h} | Linux {h} |" for _, h in DRIVER["trace_compare"])
+        sep += "---:|---:|" * len(DRIVER["trace_compare"])
     rows, raw = [head, sep], []
     for r in results:
         l = lj.get(r.job)
@@ -362,14 +384,24 @@ def ratio_table(results: list[JobResult], lj: dict[str, dict], trace: bool) -> t
                f"{f1(l.get('lat_p50_us'))} | {f2(rec['p50_ratio'])} | {f1(r.lat_mean_us)} | "
                f"{f1(l.get('lat_mean_us'))} | {f2(rec['mean_ratio'])} |")
         if trace:
-            s_db = (r.trace or {}).get("db_per_io")
-            l_db = (l.get("trace") or {}).get("db_per_io")
-            rec["sluice_db_per_io"], rec["linux_db_per_io"] = s_db, l_db
-            row += f" {f3(s_db)} | {f3(l_db)} |"
+            for k, _ in DRIVER["trace_compare"]:
+                s_v, l_v = (r.trace or {}).get(k), (l.get("trace") or {}).get(k)
+                rec[f"sluice_{k}"], rec[f"linux_{k}"] = s_v, l_v
+                row += f" {f3(s_v)} | {f3(l_v)} |"
         rows.append(row)
         raw.append(rec)
     return "\n".join(rows), raw
 
+
+TRACE_NOTE = {
+    "nvme": "doorbells/IO: MMIO doorbell writes of the I/O queue (SQ tail + CQ head, admin queue excluded) / "
+            "blkbench I/Os; MSI-X/IO: interrupts on vectors != 0 / I/Os.",
+    "virtio-blk": "notifications/IO: virtio_queue_notify (the driver kicked the device) / blkbench I/Os; "
+                  "interrupts/IO: virtio_notify + virtio_notify_irqfd (queue interrupts QEMU raised, after "
+                  "EVENT_IDX / NO_INTERRUPT suppression) / I/Os; device requests/IO: virtio_blk_req_complete / "
+                  "I/Os. Whole boot (the provider's GET_ID at start included); traced runs are slower: take "
+                  "speed from untraced runs.",
+}
 
 SMP_NOTE = ("-smp {smp}: the same as run_fio.py. It matters even though Sluice boots one CPU either way: "
             "QEMU 7.2's TCG elides guest memory barriers when max_cpus == 1, which changes the emulated "
@@ -390,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="raw 1 GiB image for the file backend (default <build-dir>/bench-storage/nvme-1g.img)")
     p.add_argument("--linux-image", type=Path, default=run_fio.CACHE / "nvme-1g.img",
                    help="raw image run_fio.py uses (default its own)")
-    p.add_argument("--trace", action="store_true", help="count doorbell MMIO writes per I/O")
+    p.add_argument("--trace", action="store_true",
+                   help="count per I/O from QEMU's trace: NVMe doorbells and MSI-X; virtio-blk notifications, "
+                        "interrupts and device requests")
     p.add_argument("--linux", action="store_true", help="also run the Linux + fio baseline and print ratios")
     p.add_argument("--timeout", type=int, default=0, help="per-boot limit, s (default seconds + 240)")
     p.add_argument("--json", type=Path, help="write raw results here")
@@ -399,9 +433,6 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     global DRIVER
     DRIVER = DRIVERS[a.driver]
-    if a.trace and a.driver != "nvme":
-        print("storage: --trace counts NVMe doorbells and MSI-X only; not for --driver virtio-blk yet", file=sys.stderr)
-        return 2
 
     jobs = [j for j in a.jobs.split(",") if j]
     bad = [j for j in jobs if j not in JOBS]
@@ -465,13 +496,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[storage]   {f0(r.iops)} IOPS, {f1(r.MBps)} MB/s, mean {f1(r.lat_mean_us)} µs, "
                   f"p50 {f1(r.lat_p50_us)} µs; QEMU {r.wall_s} s, blkbench started at guest "
                   f"{r.guest_start_s} s; other host CPU {r.other_cpu_seconds} CPU-s"
-                  + (f"; doorbells/IO {f3(t.get('db_per_io'))}" if a.trace else ""), flush=True)
+                  + "".join(f"; {h} {f3(t.get(k))}" for k, h in DRIVER["trace_compare"] if a.trace), flush=True)
         if a.linux:
             linux[backend] = run_linux(a, backend, jobs, run_root)
 
     accel = "tcg"
     print()
-    print(f"Sluice NVMe storage benchmark, accelerator TCG (-accel tcg -cpu {a.cpu} -smp {a.smp}); "
+    print(f"Sluice {DRIVER['name']} storage benchmark, accelerator TCG (-accel tcg -cpu {a.cpu} -smp {a.smp}); "
           f"{a.seconds} s per job, one boot per job")
     print(host.describe(facts))
     print(SMP_NOTE.format(smp=a.smp))
@@ -481,13 +512,16 @@ def main(argv: list[str] | None = None) -> int:
                                             else " (null-co, read-zeroes=on)"))
         print(sluice_table(rs, a.trace))
         if a.trace:
-            print("doorbells/IO: MMIO doorbell writes of the I/O queue (SQ tail + CQ head, admin queue "
-                  "excluded) / blkbench I/Os; MSI-X/IO: interrupts on vectors != 0 / I/Os.")
+            print(TRACE_NOTE[a.driver])
             for r in rs:
                 t = r.trace or {}
-                print(f"  {r.job}: SQ {t.get('sq')} CQ {t.get('cq')} (admin SQ {t.get('sq_admin')} "
-                      f"CQ {t.get('cq_admin')}), MSI-X {t.get('irq')} (+{t.get('irq_vector0')} on vector 0), "
-                      f"Doorbell Buffer Config {t.get('dbbuf_config')}")
+                if a.driver == "nvme":
+                    print(f"  {r.job}: SQ {t.get('sq')} CQ {t.get('cq')} (admin SQ {t.get('sq_admin')} "
+                          f"CQ {t.get('cq_admin')}), MSI-X {t.get('irq')} (+{t.get('irq_vector0')} on vector 0), "
+                          f"Doorbell Buffer Config {t.get('dbbuf_config')}")
+                else:
+                    print(f"  {r.job}: notifications {t.get('notify')}, interrupts {t.get('irq')}, "
+                          f"requests completed {t.get('req')}, blkbench I/Os {r.ios}")
         for r in rs:
             print(f"  {r.job}: QEMU {r.wall_s} s, host load {r.loadavg[0]:.2f} before, other host CPU "
                   f"{r.other_cpu_seconds} CPU-s during")

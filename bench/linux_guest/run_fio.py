@@ -21,6 +21,9 @@ delimit the job in the trace. Doorbell MMIO writes per I/O = doorbell lines
 inside the job's window / I/Os the block layer completed in that window
 (/sys/block/<dev>/stat delta, includes ramp_time), and also / fio's own
 completed I/O count (excludes ramp).
+With --disk virtio it traces harness.trace.VIRTIO_BLK_EVENTS instead:
+queue notifications, queue interrupts QEMU raised and requests the device
+completed, per job window and per block-layer I/O the same way.
 
 The machine is harness.qemu's (the one Sluice boots on, booted with
 -kernel/-initrd/-append instead of an image); the run, the trace counts and
@@ -48,7 +51,8 @@ from harness.serial import clean_text  # noqa: E402
 CACHE = HERE / ".cache"
 GUEST = CACHE / "guest"
 DEFAULT_JOBS = ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "seqread-128k-qd8"]
-TRACE_EVENTS = trace.NVME_EVENTS + [trace.WINDOW_EVENT]
+# --disk -> (QEMU trace events, their counter); the window event is added.
+TRACE = {"nvme": (trace.NVME_EVENTS, trace.nvme_counts), "virtio": (trace.VIRTIO_BLK_EVENTS, trace.virtio_blk_counts)}
 STALL_RES = {
     "timeout": re.compile(r"nvme nvme\d+: I/O \d+ (?:\(.*?\) )?QID \d+ timeout"),
     "abort": re.compile(r"nvme nvme\d+: Abort status"),
@@ -82,7 +86,8 @@ def qemu_config(a, backend: str, jobs: list[str], trace_file: Path | None) -> qe
     return qemu.QemuConfig(kernel=GUEST / "bzImage", initrd=GUEST / "initramfs.cpio.gz", append=" ".join(append),
                            accel="tcg", accel_opts=a.accel_opts, cpu=a.cpu, smp=a.smp, memory=a.memory,
                            devices="none", extra_args=drive + ["-device", dev],
-                           trace_events=TRACE_EVENTS if trace_file else [], trace_log=trace_file)
+                           trace_events=TRACE[a.disk][0] + [trace.WINDOW_EVENT] if trace_file else [],
+                           trace_log=trace_file)
 
 
 # ---------------------------------------------------------------- parsing
@@ -141,9 +146,11 @@ def parse_serial(text: str) -> dict:
     return out
 
 
-def parse_trace(path: Path, jobs: list[dict]) -> dict:
-    """Doorbell events per job window (between the guest's pci_cfg_read @0xfc markers)."""
-    counts = trace.nvme_counts(path)
+def parse_trace(path: Path, jobs: list[dict], disk: str = "nvme") -> dict:
+    """Trace counts per job window (between the guest's pci_cfg_read @0xfc
+    markers): NVMe doorbells and MSI-X, or virtio-blk notifications,
+    interrupts and device requests."""
+    counts = TRACE[disk][1](path)
     res = {"total": counts["total"], "markers": counts["markers"], "windows": []}
     for rec, w in zip(jobs, counts["windows"]):
         r = dict(w)
@@ -152,7 +159,10 @@ def parse_trace(path: Path, jobs: list[dict]) -> dict:
             r["blk_ios"] = rec["blk_ios"]
             r.update(trace.per_io(w, rec["blk_ios"]))
         if rec.get("total_ios"):
-            r["db_per_fio_io"] = (w["sq"] + w["cq"]) / rec["total_ios"]
+            if "sq" in w:
+                r["db_per_fio_io"] = (w["sq"] + w["cq"]) / rec["total_ios"]
+            else:
+                r["notify_per_fio_io"] = w["notify"] / rec["total_ios"]
         res["windows"].append(r)
     return res
 
@@ -212,7 +222,7 @@ def main() -> int:
     if a.parse:
         res = parse_serial(clean_text(a.parse.read_bytes()))
         if a.trace_file:
-            res["trace"] = parse_trace(a.trace_file, res["jobs"])
+            res["trace"] = parse_trace(a.trace_file, res["jobs"], a.disk)
         print_table(res)
         print(json.dumps({k: v for k, v in res.items() if k != "jobs"}, indent=1))
         return 0
@@ -252,7 +262,7 @@ def main() -> int:
                 res.update({"backend": backend, "run": run, "tag": tag, "qemu_rc": rc, **b.noise,
                             "qemu_cmd": shlex.join(cmd), "qemu_output": b.qemu_output, "serial": str(serial)})
                 if trace_file and trace_file.exists():
-                    res["trace"] = parse_trace(trace_file, res["jobs"])
+                    res["trace"] = parse_trace(trace_file, res["jobs"], a.disk)
                 all_results["boots"].append(res)
                 print_table(res)
                 st = res["stall"]
@@ -266,6 +276,14 @@ def main() -> int:
                     t = res["trace"]
                     print(f"trace totals: {t['total']} (markers {t['markers']})")
                     for w in t["windows"]:
+                        if "notify" in w:
+                            print(f"  {w['job']}: notifications {w['notify']}, interrupts {w['irq']}, device "
+                                  f"requests {w['req']}, block-layer I/Os {w.get('blk_ios')}: notifications/IO "
+                                  f"{fmt(w.get('notify_per_io'), '.3f')} (per fio-counted I/O "
+                                  f"{fmt(w.get('notify_per_fio_io'), '.3f')}), interrupts/IO "
+                                  f"{fmt(w.get('irq_per_io'), '.3f')}, device requests/IO "
+                                  f"{fmt(w.get('req_per_io'), '.3f')}")
+                            continue
                         print(f"  {w['job']}: SQ doorbells {w['sq']}, CQ doorbells {w['cq']}, MSI-X {w['irq']}, "
                               f"block-layer I/Os {w.get('blk_ios')}: SQ/IO {fmt(w.get('sq_per_io'), '.3f')}, "
                               f"CQ/IO {fmt(w.get('cq_per_io'), '.3f')}, doorbells/IO {fmt(w.get('db_per_io'), '.3f')} "

@@ -799,6 +799,26 @@ class Trace(unittest.TestCase):
                          {"sq_per_io": 1.0, "cq_per_io": 0.5, "db_per_io": 1.5, "irq_per_io": 0.5})
         self.assertEqual(trace.per_io(c["total"], 0), {})
 
+    def test_virtio_blk_counts(self):
+        log = ("virtio_queue_notify vdev 0x1 n 0 vq 0x2\n"          # boot: before any window
+               "virtio_blk_req_complete vdev 0x1 req 0x3 status 0\n"
+               "pci_cfg_read virtio-blk 00:02.0 @0xfc -> 0x0\n"
+               "virtio_queue_notify vdev 0x1 n 1 vq 0x4\n"
+               "1234@5.6:virtio_notify vdev 0x1 vq 0x4\n"
+               "virtio_notify_irqfd vdev 0x1 vq 0x2\n"
+               "virtio_blk_req_complete vdev 0x1 req 0x3 status 0\n"
+               "virtio_blk_req_complete vdev 0x1 req 0x5 status 0\n"
+               "virtio_blk_rw_complete vdev 0x1 req 0x5 ret 0\n"  # not counted
+               "pci_cfg_read virtio-blk 00:02.0 @0xfc -> 0x0\n"
+               "virtio_notify vdev 0x1 vq 0x2\n")
+        with tempfile.TemporaryDirectory() as d:
+            f = Path(d) / "trace.log"
+            f.write_text(log)
+            c = trace.virtio_blk_counts(f)
+        self.assertEqual(c["total"], {"notify": 2, "irq": 3, "req": 3})
+        self.assertEqual((c["markers"], c["windows"]), (2, [{"notify": 1, "irq": 2, "req": 2}]))
+        self.assertEqual(trace.per_io(c["windows"][0], 2), {"notify_per_io": 0.5, "irq_per_io": 1.0, "req_per_io": 1.0})
+
     def test_window_counts(self):
         log = ("pci_cfg_read virtio-blk-pci 00:02.0 @0xfc -> 0x0\n"   # at boot
                "virtio_queue_notify vdev 0x1 n 0 vq 0x2\n"

@@ -173,6 +173,38 @@ void cmd_list() {
     }
 }
 
+// Appends `name` to a comma-separated list in `text` (64 bytes; every
+// list here fits).
+void list_add(char (&text)[64], const char* name) {
+    usize at = 0;
+    while (text[at]) at++;
+    format(text + at, sizeof text - at, "%s%s", at ? "," : "", name);
+}
+
+// blk info <dev>: what the device offers as the provider's Info states it
+// (BlockInfo::ops and flags, the per-command limits), on one line, so a
+// scenario can tell an operation the device has from one it lacks before
+// asking for it.
+void cmd_info(const char* args, usize len) {
+    const char* w;
+    usize wl;
+    if (!next_word(args, len, &w, &wl)) return out("usage: blk info <dev>\n");
+    Device d;
+    if (!find_device(w, wl, &d)) return no_device(w, wl);
+    const abi::BlockInfo& i = d.info;
+    char ops[64] = {}, flags[64] = {};
+    if (i.ops & abi::block_op_bit(abi::BlockRequestOp::Read)) list_add(ops, "read");
+    if (i.ops & abi::block_op_bit(abi::BlockRequestOp::Write)) list_add(ops, "write");
+    if (i.ops & abi::block_op_bit(abi::BlockRequestOp::Flush)) list_add(ops, "flush");
+    if (i.ops & abi::block_op_bit(abi::BlockRequestOp::WriteZeroes)) list_add(ops, "write-zeroes");
+    if (i.ops & abi::block_op_bit(abi::BlockRequestOp::Discard)) list_add(ops, "discard");
+    if (i.flags & abi::kBlockReadOnly) list_add(flags, "read-only");
+    if (i.flags & abi::kBlockVolatileCache) list_add(flags, "volatile-cache");
+    if (i.flags & abi::kBlockNativeFua) list_add(flags, "native-fua");
+    out("info %.*s: ops %s; flags %s; max write-zeroes %u blocks, max discard %u blocks\n", static_cast<int>(wl), w,
+        ops[0] ? ops : "none", flags[0] ? flags : "none", i.max_write_zeroes_blocks, i.max_discard_blocks);
+}
+
 enum class Mode { Hash, Write, Verify };
 
 void cmd_range(Mode mode, const char* args, usize len) {
@@ -293,7 +325,7 @@ void blk_command(const char* args, usize len) {
     const char* w;
     usize wl;
     if (!next_word(args, len, &w, &wl))
-        return out("usage: blk list|hash|write-pattern|verify-pattern|flush|zero|discard ...\n");
+        return out("usage: blk list|info|hash|write-pattern|verify-pattern|flush|zero|discard ...\n");
     auto is = [&](const char* word) {
         usize i = 0;
         for (; i < wl && word[i]; i++)
@@ -301,6 +333,7 @@ void blk_command(const char* args, usize len) {
         return i == wl && !word[i];
     };
     if (is("list")) return cmd_list();
+    if (is("info")) return cmd_info(args, len);
     if (is("hash")) return cmd_range(Mode::Hash, args, len);
     if (is("write-pattern")) return cmd_range(Mode::Write, args, len);
     if (is("verify-pattern")) return cmd_range(Mode::Verify, args, len);

@@ -115,6 +115,7 @@ void cmd_help() {
         "  revoke <bdf> take back the grants of the provider bound to a function\n"
         "  events       recent refusals the kernel attributed to processes (newest first)\n"
         "  blk list     block devices served to the shell (size, block size, model, serial)\n"
+        "  blk info <dev>                               operations offered, flags, Write Zeroes/Discard limits\n"
         "  blk hash <dev> <lba> <count>                 sha256 of that range\n"
         "  blk write-pattern <dev> <lba> <count> <seed> [fua] write a deterministic pattern\n"
         "  blk verify-pattern <dev> <lba> <count> <seed> check it\n"
