@@ -65,6 +65,20 @@
 //   balloon   a DMA grant for each virtio function of a class the broker
 //             does not serve (a balloon's payloads carry page frame
 //             numbers, a GPU's guest addresses): refused.
+// A virtio-blk provider bound by devmgr that is also handed a consumer's
+// copy of another provider's buffer (issue 13):
+//   virtio_foreign  receives, on its `service` endpoint, the data buffer an
+//             accomplice got as a consumer of the NVMe disk (a copy of the
+//             NVMe provider's DmaBuffer, read|write|map), and submits it
+//             on its own virtqueue: alone, and as the data of a read with
+//             its own header and status byte (not-owner both times,
+//             nothing held). Then two real reads of sector 0, each asking
+//             for head 5: the kernel picks the heads (distinct), and the
+//             completions name exactly those heads.
+//   foreign_accomplice  (a process both entries serve) attaches to the
+//             NVMe disk and moves its channel's data buffer to the
+//             adversary, calling the adversary's instance endpoint.
+// Holding the device root, a virtio-net driver:
 //   generations  virtio-net with two live queues (receive, transmit): a
 //             buffer of the virtio-blk function's pool on the transmit
 //             queue (not-owner); a frame sent; then closing the receive
@@ -77,8 +91,10 @@
 #include "devices/virtio_class.h"
 #include "devices/virtio_pci.h"
 #include "nvme/command.h"
+#include "rt/block_client.h"
 #include "rt/log.h"
 #include "rt/rights.h"
+#include "rt/service.h"
 #include "rt/sys.h"
 #include "util/format.h"
 
@@ -1042,6 +1058,105 @@ int generations(u32 root) {
     return n == 1 ? 0 : 1;
 }
 
+// The accomplice: a consumer of the NVMe disk and of the adversary (both
+// entries serve it) hands its NVMe channel's data buffer — the NVMe
+// provider's, copied to it by the service — to the adversary, in a call
+// on the adversary's own service endpoint, as any consumer may call it.
+int foreign_accomplice() {
+    static rt::ServiceInstance instances[4];
+    auto named = [](const rt::ServiceInstance& e, const char* want) {
+        u32 k = 0;
+        while (want[k] && e.name[k] == want[k]) k++;
+        return !want[k] && !e.name[k];
+    };
+    i32 disk = -1, adversary = -1;
+    // devmgr answers for an instance once it has bound the function.
+    for (u32 tries = 0; tries < 200 && (disk < 0 || adversary < 0); tries++) {
+        if (tries) rt::sleep_ns(50'000'000);
+        u32 n = rt::open_service_instances(instances, 4);
+        disk = adversary = -1;
+        for (u32 i = 0; i < n; i++) {
+            if (named(instances[i], "disk")) disk = static_cast<i32>(i);
+            if (named(instances[i], "adversary")) adversary = static_cast<i32>(i);
+        }
+    }
+    if (disk < 0 || adversary < 0) return fail("the disk and adversary instances", Status::NotFound);
+    // Static: it outlives main, so its destructor never closes the moved handle.
+    static rt::BlockClient client(instances[disk].endpoint.get());
+    if (auto a = client.attach(4096); !a.ok()) return fail("attach to the disk", a.status());
+    abi::Message m{};
+    m.handles[0] = client.data_handle();  // moved
+    m.handle_count = 1;
+    rt::log("adversary: accomplice: attached to the disk; handing its data buffer (the NVMe provider's) over");
+    report("accomplice: handed over", rt::endpoint_call(instances[adversary].endpoint.get(), m));
+    return 0;
+}
+
+int virtio_foreign(u32 window, u32 pool, u32 service) {
+    abi::Message m{};
+    if (auto r = rt::endpoint_receive(service, m, abi::kForever); !r.ok() || m.handle_count != 1)
+        return fail("the accomplice's buffer", r.ok() ? Status::Malformed : r.status());
+    rt::Handle theirs(m.handles[0]);
+    abi::Message reply{};
+    (void)rt::endpoint_reply(reply);
+    rt::log("adversary: holding a copy of another provider's DMA buffer");
+
+    virtio_setup(window, 0);
+    auto q = rt::virtqueue_create(pool, 0, 16, 0xffff, 3);  // no vector: polled
+    auto buf = rt::dma_buffer_create(pool, 4096);
+    if (!q.ok() || !buf.ok()) return fail("virtqueue and buffer", q.ok() ? buf.status() : q.status());
+    auto data = rt::memory_map(buf.value().get(), 0, abi::kMapWrite);
+    if (!data.ok()) return fail("buffer mapping", data.status());
+    (void)rt::mmio_write(window, 0x14, 1, 15);  // DRIVER_OK
+    auto in_flight = [&] {
+        auto u = rt::dma_pool_info(pool);
+        return static_cast<unsigned long long>(u.ok() ? u.value().in_flight : ~0ull);
+    };
+    unsigned long long baseline = in_flight();
+    u32 b = buf.value().get();
+    auto seg = [](u32 buffer, u64 offset, u64 length, bool device_writes) {
+        return abi::VirtioSegment{buffer, device_writes ? abi::kVirtioSegmentDeviceWrites : 0u, offset, length};
+    };
+    abi::VirtioSegment alone = seg(theirs.get(), 0, 512, false);
+    abi::VirtioChain c1{1, 0, 0};
+    report("another provider's buffer on the virtqueue", rt::virtqueue_submit(q.value().get(), &c1, 1, &alone, 1));
+    abi::VirtioSegment read[3] = {seg(b, 0, 16, false), seg(theirs.get(), 0, 512, true), seg(b, 1024, 1, true)};
+    abi::VirtioChain c3{3, 0, 0};
+    report("a read into it, with its own header and status byte",
+           rt::virtqueue_submit(q.value().get(), &c3, 1, read, 3));
+    rt::log("adversary: in flight: %llu bytes before the refusals, %llu after", baseline, in_flight());
+
+    // Heads are the kernel's: two reads of sector 0, each asking for head 5.
+    auto* bytes = reinterpret_cast<volatile u8*>(data.value());
+    for (u32 i = 0; i < 4096; i++) bytes[i] = 0;  // header: IN (0), sector 0
+    bytes[1024] = 0xff;
+    bytes[1025] = 0xff;
+    abi::VirtioSegment two[6] = {seg(b, 0, 16, false), seg(b, 512, 512, true),  seg(b, 1024, 1, true),
+                                 seg(b, 0, 16, false), seg(b, 2048, 512, true), seg(b, 1025, 1, true)};
+    abi::VirtioChain chains[2] = {{3, 5, 0}, {3, 5, 0}};
+    auto sent = rt::virtqueue_submit(q.value().get(), chains, 2, two, 6);
+    rt::log("adversary: two reads of sector 0, each asking for head 5: %s, heads %u and %u",
+            status_name(sent.ok() ? Status::Ok : sent.status()), chains[0].head, chains[1].head);
+    abi::VirtioCompletion done[16] = {};
+    u32 got = 0;
+    for (u32 i = 0; i < 500 && got < 2; i++) {
+        auto n = rt::virtqueue_complete(q.value().get(), done + got, 16 - got);
+        if (n.ok()) got += n.value();
+        if (got < 2) rt::sleep_ns(10'000'000);
+    }
+    bool exact = got == 2 && chains[0].head != chains[1].head &&
+                 ((done[0].id == chains[0].head && done[1].id == chains[1].head) ||
+                  (done[0].id == chains[1].head && done[1].id == chains[0].head)) &&
+                 done[0].verdict == abi::VirtioVerdict::Ok && done[1].verdict == abi::VirtioVerdict::Ok;
+    char hex[33];
+    for (u32 i = 0; i < 16; i++) format(hex + 2 * i, 3, "%02x", bytes[2048 + i]);
+    rt::log("adversary: %u completions, ids %u and %u: %s; statuses %u %u, first 16 bytes %s", got, done[0].id,
+            done[1].id, exact ? "exactly the heads the kernel gave" : "NOT the heads given", bytes[1024], bytes[1025],
+            hex);
+    rt::log("adversary: in flight: %llu bytes at the start, %llu after the reads", baseline, in_flight());
+    return exact ? 0 : 1;
+}
+
 }  // namespace
 
 int main(u64) {
@@ -1081,6 +1196,10 @@ int main(u64) {
         rc = ring_quota(root);
     else if (is("balloon"))
         rc = balloon(root);
+    else if (is("virtio_foreign"))
+        rc = virtio_foreign(rt::startup_handle("bar4"), pool, rt::startup_handle("service"));
+    else if (is("foreign_accomplice"))
+        rc = foreign_accomplice();
     else if (is("generations"))
         rc = generations(root);
     else
