@@ -75,6 +75,11 @@
 //             nothing held). Then two real reads of sector 0, each asking
 //             for head 5: the kernel picks the heads (distinct), and the
 //             completions name exactly those heads.
+//   virtio_lie_holds  (booted with test.virtio_lie=len@1: the kernel
+//             plays a device that lies about the first read's length) a
+//             read of sector 0 comes back LenTooLong and its buffer stays
+//             held (the pool's in-flight bytes); a second read works;
+//             closing the queue (a device reset) gives the first back.
 //   foreign_accomplice  (a process both entries serve) attaches to the
 //             NVMe disk and moves its channel's data buffer to the
 //             adversary, calling the adversary's instance endpoint.
@@ -1058,6 +1063,55 @@ int generations(u32 root) {
     return n == 1 ? 0 : 1;
 }
 
+int virtio_lie_holds(u32 window, u32 pool) {
+    virtio_setup(window, 0);
+    auto q = rt::virtqueue_create(pool, 0, 16, 0xffff, 3);  // no vector: polled
+    auto buf = rt::dma_buffer_create(pool, 4096);
+    if (!q.ok() || !buf.ok()) return fail("virtqueue and buffer", q.ok() ? buf.status() : q.status());
+    auto data = rt::memory_map(buf.value().get(), 0, abi::kMapWrite);
+    if (!data.ok()) return fail("buffer mapping", data.status());
+    (void)rt::mmio_write(window, 0x14, 1, 15);  // DRIVER_OK
+    auto in_flight = [&] {
+        auto u = rt::dma_pool_info(pool);
+        return static_cast<unsigned long long>(u.ok() ? u.value().in_flight : ~0ull);
+    };
+    u32 b = buf.value().get();
+    auto* bytes = reinterpret_cast<volatile u8*>(data.value());
+    for (u32 i = 0; i < 4096; i++) bytes[i] = 0;  // header: IN (0), sector 0
+    // A read of sector 0 (§5.2.6: header, data, status), completed by polling.
+    auto read = [&](u64 data_at, u64 status_at, abi::VirtioCompletion* c) -> Status {
+        bytes[status_at] = 0xff;
+        abi::VirtioSegment segs[3] = {abi::VirtioSegment{b, 0, 0, 16},
+                                      abi::VirtioSegment{b, abi::kVirtioSegmentDeviceWrites, data_at, 512},
+                                      abi::VirtioSegment{b, abi::kVirtioSegmentDeviceWrites, status_at, 1}};
+        abi::VirtioChain chain{3, 0, 0};
+        if (auto r = rt::virtqueue_submit(q.value().get(), &chain, 1, segs, 3); !r.ok()) return r.status();
+        for (u32 i = 0; i < 500; i++) {
+            auto n = rt::virtqueue_complete(q.value().get(), c, 1);
+            if (!n.ok()) return n.status();
+            if (n.value()) return c->id == chain.head ? Status::Ok : Status::Malformed;
+            rt::sleep_ns(10'000'000);
+        }
+        return Status::Timeout;
+    };
+    unsigned long long base = in_flight();
+    abi::VirtioCompletion c{};
+    Status s = read(512, 1024, &c);
+    rt::log("adversary: lie: a read of sector 0: %s, verdict %u, len %u; in flight %llu bytes, %llu before it",
+            status_name(s), static_cast<u32>(c.verdict), c.len, in_flight(), base);
+    c = abi::VirtioCompletion{};
+    s = read(2048, 1025, &c);
+    char hex[33];
+    for (u32 i = 0; i < 16; i++) format(hex + 2 * i, 3, "%02x", bytes[2048 + i]);
+    rt::log(
+        "adversary: lie: a second read of sector 0: %s, verdict %u, status %u, first 16 bytes %s; in flight %llu "
+        "bytes",
+        status_name(s), static_cast<u32>(c.verdict), bytes[1025], hex, in_flight());
+    q.value().reset();  // the broker resets the device: every chain of the queue comes back
+    rt::log("adversary: lie: queue closed (device reset): in flight %llu bytes", in_flight());
+    return 0;
+}
+
 // The accomplice: a consumer of the NVMe disk and of the adversary (both
 // entries serve it) hands its NVMe channel's data buffer — the NVMe
 // provider's, copied to it by the service — to the adversary, in a call
@@ -1198,6 +1252,8 @@ int main(u64) {
         rc = balloon(root);
     else if (is("virtio_foreign"))
         rc = virtio_foreign(rt::startup_handle("bar4"), pool, rt::startup_handle("service"));
+    else if (is("virtio_lie_holds"))
+        rc = virtio_lie_holds(rt::startup_handle("bar4"), pool);
     else if (is("foreign_accomplice"))
         rc = foreign_accomplice();
     else if (is("generations"))
