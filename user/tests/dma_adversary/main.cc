@@ -1063,20 +1063,33 @@ int generations(u32 root) {
     return n == 1 ? 0 : 1;
 }
 
-int virtio_lie_holds(u32 window, u32 pool) {
+// A virtio-blk device set up by a provider that polls: VERSION_1, queue 0
+// of 16 entries (chains of up to 3 segments, direct, no vector), a 4 KiB
+// buffer mapped, DRIVER_OK.
+struct PolledBlk {
+    rt::Handle queue, buffer;
+    volatile u8* bytes;
+};
+Result<PolledBlk> polled_blk(u32 window, u32 pool) {
     virtio_setup(window, 0);
-    auto q = rt::virtqueue_create(pool, 0, 16, 0xffff, 3);  // no vector: polled
-    auto buf = rt::dma_buffer_create(pool, 4096);
-    if (!q.ok() || !buf.ok()) return fail("virtqueue and buffer", q.ok() ? buf.status() : q.status());
-    auto data = rt::memory_map(buf.value().get(), 0, abi::kMapWrite);
-    if (!data.ok()) return fail("buffer mapping", data.status());
+    PolledBlk p{TRY(rt::virtqueue_create(pool, 0, 16, 0xffff, 3)), TRY(rt::dma_buffer_create(pool, 4096)), nullptr};
+    p.bytes = reinterpret_cast<volatile u8*>(TRY(rt::memory_map(p.buffer.get(), 0, abi::kMapWrite)));
     (void)rt::mmio_write(window, 0x14, 1, 15);  // DRIVER_OK
-    auto in_flight = [&] {
-        auto u = rt::dma_pool_info(pool);
-        return static_cast<unsigned long long>(u.ok() ? u.value().in_flight : ~0ull);
-    };
-    u32 b = buf.value().get();
-    auto* bytes = reinterpret_cast<volatile u8*>(data.value());
+    return p;
+}
+
+unsigned long long pool_in_flight(u32 pool) {
+    auto u = rt::dma_pool_info(pool);
+    return static_cast<unsigned long long>(u.ok() ? u.value().in_flight : ~0ull);
+}
+
+int virtio_lie_holds(u32 window, u32 pool) {
+    auto blk = polled_blk(window, pool);
+    if (!blk.ok()) return fail("virtqueue, buffer and mapping", blk.status());
+    rt::Handle& q = blk.value().queue;
+    auto in_flight = [&] { return pool_in_flight(pool); };
+    u32 b = blk.value().buffer.get();
+    volatile u8* bytes = blk.value().bytes;
     for (u32 i = 0; i < 4096; i++) bytes[i] = 0;  // header: IN (0), sector 0
     // A read of sector 0 (§5.2.6: header, data, status), completed by polling.
     auto read = [&](u64 data_at, u64 status_at, abi::VirtioCompletion* c) -> Status {
@@ -1085,9 +1098,9 @@ int virtio_lie_holds(u32 window, u32 pool) {
                                       abi::VirtioSegment{b, abi::kVirtioSegmentDeviceWrites, data_at, 512},
                                       abi::VirtioSegment{b, abi::kVirtioSegmentDeviceWrites, status_at, 1}};
         abi::VirtioChain chain{3, 0, 0};
-        if (auto r = rt::virtqueue_submit(q.value().get(), &chain, 1, segs, 3); !r.ok()) return r.status();
+        if (auto r = rt::virtqueue_submit(q.get(), &chain, 1, segs, 3); !r.ok()) return r.status();
         for (u32 i = 0; i < 500; i++) {
-            auto n = rt::virtqueue_complete(q.value().get(), c, 1);
+            auto n = rt::virtqueue_complete(q.get(), c, 1);
             if (!n.ok()) return n.status();
             if (n.value()) return c->id == chain.head ? Status::Ok : Status::Malformed;
             rt::sleep_ns(10'000'000);
@@ -1107,7 +1120,7 @@ int virtio_lie_holds(u32 window, u32 pool) {
         "adversary: lie: a second read of sector 0: %s, verdict %u, status %u, first 16 bytes %s; in flight %llu "
         "bytes",
         status_name(s), static_cast<u32>(c.verdict), bytes[1025], hex, in_flight());
-    q.value().reset();  // the broker resets the device: every chain of the queue comes back
+    q = rt::Handle();  // the broker resets the device: every chain of the queue comes back
     rt::log("adversary: lie: queue closed (device reset): in flight %llu bytes", in_flight());
     return 0;
 }
@@ -1155,46 +1168,38 @@ int virtio_foreign(u32 window, u32 pool, u32 service) {
     (void)rt::endpoint_reply(reply);
     rt::log("adversary: holding a copy of another provider's DMA buffer");
 
-    virtio_setup(window, 0);
-    auto q = rt::virtqueue_create(pool, 0, 16, 0xffff, 3);  // no vector: polled
-    auto buf = rt::dma_buffer_create(pool, 4096);
-    if (!q.ok() || !buf.ok()) return fail("virtqueue and buffer", q.ok() ? buf.status() : q.status());
-    auto data = rt::memory_map(buf.value().get(), 0, abi::kMapWrite);
-    if (!data.ok()) return fail("buffer mapping", data.status());
-    (void)rt::mmio_write(window, 0x14, 1, 15);  // DRIVER_OK
-    auto in_flight = [&] {
-        auto u = rt::dma_pool_info(pool);
-        return static_cast<unsigned long long>(u.ok() ? u.value().in_flight : ~0ull);
-    };
+    auto blk = polled_blk(window, pool);
+    if (!blk.ok()) return fail("virtqueue, buffer and mapping", blk.status());
+    rt::Handle& q = blk.value().queue;
+    auto in_flight = [&] { return pool_in_flight(pool); };
     unsigned long long baseline = in_flight();
-    u32 b = buf.value().get();
+    u32 b = blk.value().buffer.get();
     auto seg = [](u32 buffer, u64 offset, u64 length, bool device_writes) {
         return abi::VirtioSegment{buffer, device_writes ? abi::kVirtioSegmentDeviceWrites : 0u, offset, length};
     };
     abi::VirtioSegment alone = seg(theirs.get(), 0, 512, false);
     abi::VirtioChain c1{1, 0, 0};
-    report("another provider's buffer on the virtqueue", rt::virtqueue_submit(q.value().get(), &c1, 1, &alone, 1));
+    report("another provider's buffer on the virtqueue", rt::virtqueue_submit(q.get(), &c1, 1, &alone, 1));
     abi::VirtioSegment read[3] = {seg(b, 0, 16, false), seg(theirs.get(), 0, 512, true), seg(b, 1024, 1, true)};
     abi::VirtioChain c3{3, 0, 0};
-    report("a read into it, with its own header and status byte",
-           rt::virtqueue_submit(q.value().get(), &c3, 1, read, 3));
+    report("a read into it, with its own header and status byte", rt::virtqueue_submit(q.get(), &c3, 1, read, 3));
     rt::log("adversary: in flight: %llu bytes before the refusals, %llu after", baseline, in_flight());
 
     // Heads are the kernel's: two reads of sector 0, each asking for head 5.
-    auto* bytes = reinterpret_cast<volatile u8*>(data.value());
+    volatile u8* bytes = blk.value().bytes;
     for (u32 i = 0; i < 4096; i++) bytes[i] = 0;  // header: IN (0), sector 0
     bytes[1024] = 0xff;
     bytes[1025] = 0xff;
     abi::VirtioSegment two[6] = {seg(b, 0, 16, false), seg(b, 512, 512, true),  seg(b, 1024, 1, true),
                                  seg(b, 0, 16, false), seg(b, 2048, 512, true), seg(b, 1025, 1, true)};
     abi::VirtioChain chains[2] = {{3, 5, 0}, {3, 5, 0}};
-    auto sent = rt::virtqueue_submit(q.value().get(), chains, 2, two, 6);
+    auto sent = rt::virtqueue_submit(q.get(), chains, 2, two, 6);
     rt::log("adversary: two reads of sector 0, each asking for head 5: %s, heads %u and %u",
             status_name(sent.ok() ? Status::Ok : sent.status()), chains[0].head, chains[1].head);
     abi::VirtioCompletion done[16] = {};
     u32 got = 0;
     for (u32 i = 0; i < 500 && got < 2; i++) {
-        auto n = rt::virtqueue_complete(q.value().get(), done + got, 16 - got);
+        auto n = rt::virtqueue_complete(q.get(), done + got, 16 - got);
         if (n.ok()) got += n.value();
         if (got < 2) rt::sleep_ns(10'000'000);
     }
