@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "arch/x86_64/mmio.h"
+#include "boot/cmdline.h"
 #include "console/log.h"
 #include "devices/virtio_class.h"
 #include "dma/class_reset.h"
@@ -37,12 +38,13 @@ struct LedgerHost {
         const char* why = e.verdict == virtio::UsedVerdict::LenTooLong   ? "a length past the chain's writable bytes"
                           : e.verdict == virtio::UsedVerdict::OutOfRange ? "an id past the queue"
                                                                          : "an id it was not given";
-        refusals::record(
-            caller, abi::RefusalKind::DeviceMisbehaved, session->function(),
-            e.verdict == virtio::UsedVerdict::LenTooLong ? Status::OutOfBounds : Status::Malformed, e.id,
-            log::Level::Warn, "virtqueue broker: session %u queue %u: device reported %s (id %u); %s", session->id(),
-            index, why, e.id,
-            e.verdict == virtio::UsedVerdict::LenTooLong ? "the chain comes back with length 0" : "ignored");
+        refusals::record(caller, abi::RefusalKind::DeviceMisbehaved, session->function(),
+                         e.verdict == virtio::UsedVerdict::LenTooLong ? Status::OutOfBounds : Status::Malformed, e.id,
+                         log::Level::Warn, "virtqueue broker: session %u queue %u: device reported %s (id %u); %s",
+                         session->id(), index, why, e.id,
+                         e.verdict == virtio::UsedVerdict::LenTooLong
+                             ? "reported with length 0; the chain stays held until the device is reset"
+                             : "ignored");
     }
 };
 
@@ -70,6 +72,82 @@ u64 negotiated_features(volatile u8* common) {
     return offered & accepted &
            (virtio::feature::bit(virtio::feature::kIndirectDesc) | virtio::feature::bit(virtio::feature::kEventIdx));
 }
+
+// test.virtio_lie=KIND@N[,KIND@N...] (tests only; docs/boot.md): QEMU's
+// device never lies, so the broker plays a lying device once per item: as
+// the N-th used entry of the boot (counted over every virtqueue, from 1)
+// is about to be taken, it writes the lie into the used ring itself —
+// exactly where the device would have — and the ring's normal checks
+// meet it. Kinds:
+//   id-range  the entry's id becomes the queue size (past the queue)
+//   id-twice  its id becomes one the device does not hold (done already,
+//             or never given): a completion for a chain not in flight
+//   len       its len becomes one byte more than the chain may write
+//   idx-jump  the used index runs a ring's worth and one past what was
+//             taken; put back right after the take (unless the device
+//             has moved it meanwhile), so the entries it hid are there
+//             for the next call
+// The real entry an id lie overwrites is lost, as with a real lying
+// device: its chain stays held until the provider resets the device.
+namespace lie {
+
+enum class Kind : u8 { None, IdRange, IdTwice, Len, IdxJump };
+constexpr u32 kMaxLies = 8;
+struct Planned {
+    Kind kind;
+    u64 at;  // the used entry it replaces (1: the boot's first)
+    bool told;
+};
+Planned g_plan[kMaxLies];
+u32 g_planned = 0;
+bool g_parsed = false;
+u64 g_taken = 0;  // used entries taken by every virtqueue so far
+
+const char* name(Kind k) {
+    return k == Kind::IdRange ? "id-range" : k == Kind::IdTwice ? "id-twice" : k == Kind::Len ? "len" : "idx-jump";
+}
+
+void parse() {
+    g_parsed = true;
+    usize len = 0;
+    const char* v = cmdline::get("test.virtio_lie", &len);
+    if (!v) return;
+    for (usize i = 0; i < len && g_planned < kMaxLies;) {
+        usize end = i;
+        while (end < len && v[end] != ',') end++;
+        usize at = i;
+        while (at < end && v[at] != '@') at++;
+        Planned p{Kind::None, 1, false};
+        for (Kind k : {Kind::IdRange, Kind::IdTwice, Kind::Len, Kind::IdxJump}) {
+            const char* n = name(k);
+            usize nl = 0;
+            while (n[nl]) nl++;
+            if (at - i == nl && __builtin_memcmp(v + i, n, nl) == 0) p.kind = k;
+        }
+        if (at < end) {
+            p.at = 0;
+            for (usize d = at + 1; d < end && v[d] >= '0' && v[d] <= '9'; d++)
+                p.at = p.at * 10 + static_cast<u64>(v[d] - '0');
+        }
+        if (p.kind == Kind::None || p.at == 0)
+            LOG_WARN(
+                "virtqueue broker: test.virtio_lie: '%.*s' is no lie (id-range, id-twice, len or idx-jump, @N >= 1)",
+                static_cast<int>(end - i), v + i);
+        else
+            g_plan[g_planned++] = p;
+        i = end + 1;
+    }
+}
+
+// The lie due at the next used entry, or nullptr (always, without the switch).
+Planned* due() {
+    if (!g_parsed) parse();
+    for (u32 i = 0; i < g_planned; i++)
+        if (!g_plan[i].told && g_plan[i].at <= g_taken + 1) return &g_plan[i];
+    return nullptr;
+}
+
+}  // namespace lie
 
 }  // namespace
 
@@ -335,6 +413,64 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
     return count;
 }
 
+VirtQueue::IndexLie VirtQueue::tell_lie() {
+    lie::Planned* p = lie::due();
+    if (!p || !m_ring.used_pending()) return {};
+    // The used ring as the device writes it (the ring reads it through a
+    // const view): flags, idx, then the elements.
+    volatile u8* used = direct_map::to_virt<volatile u8>(m_phys[2]);
+    u16 next = m_ring.next_used();
+    u16 slot = next % m_size;
+    auto* element = reinterpret_cast<volatile virtio::UsedElement*>(used + 4) + slot;
+    u32 id = element->id;
+    switch (p->kind) {
+        case lie::Kind::IdRange: element->id = m_size; break;
+        case lie::Kind::IdTwice: {
+            u32 other = 0;
+            while (other < m_size && m_ring.device_holds(other)) other++;
+            if (other == m_size) return {};  // every id is the device's: told at a later entry
+            element->id = other;
+            break;
+        }
+        case lie::Kind::Len:
+            if (!m_ring.device_holds(id)) return {};
+            element->len = static_cast<u32>(m_ring.writable_bytes(id) + 1);
+            break;
+        case lie::Kind::IdxJump: {
+            // Atomic against the device's own store of its index (a plain
+            // store of the same aligned u16): never written over a newer one.
+            u16* idx = const_cast<u16*>(reinterpret_cast<volatile u16*>(used + 2));
+            u16 seen = __atomic_load_n(idx, __ATOMIC_SEQ_CST);
+            u16 jumped = static_cast<u16>(next + m_size + 1);
+            if (!__atomic_compare_exchange_n(idx, &seen, jumped, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return {};
+            LOG_WARN(
+                "virtqueue broker: test.virtio_lie: session %u queue %u: the used index now says %u (was %u, "
+                "%u taken) (idx-jump)",
+                m_session->id(), m_index, jumped, seen, next);
+            return IndexLie{true, seen, jumped};  // told once the take has met it (index_lie_over)
+        }
+        case lie::Kind::None: return {};
+    }
+    p->told = true;
+    LOG_WARN(
+        "virtqueue broker: test.virtio_lie: session %u queue %u: used entry %llu (slot %u, id %u) now says id %u "
+        "len %u (%s)",
+        m_session->id(), m_index, static_cast<unsigned long long>(lie::g_taken + 1), slot, id, element->id,
+        element->len, lie::name(p->kind));
+    return {};
+}
+
+void VirtQueue::index_lie_over(const IndexLie& lie, bool met) {
+    volatile u8* used = direct_map::to_virt<volatile u8>(m_phys[2]);
+    u16* idx = const_cast<u16*>(reinterpret_cast<volatile u16*>(used + 2));
+    // Put back only if the device has not stored a newer index meanwhile.
+    u16 expected = lie.jumped;
+    __atomic_compare_exchange_n(idx, &expected, lie.true_idx, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    // Told only if the take met it; if the device stored a newer index
+    // before the take read it, nobody saw the lie: it is told again.
+    if (lie::Planned* p = lie::due(); p && met) p->told = true;
+}
+
 Result<u32> VirtQueue::complete(Process* caller, abi::VirtioCompletion* out, u32 max) {
     TRY(usable());
     LedgerHost host{m_session.get(), caller, m_index};
@@ -342,7 +478,10 @@ Result<u32> VirtQueue::complete(Process* caller, abi::VirtioCompletion* out, u32
     while (done < max) {
         virtio::UsedEntry chunk[32];  // a stack-sized piece at a time
         u32 want = max - done < 32 ? max - done : 32;
+        IndexLie index_lie = tell_lie();  // tests only (test.virtio_lie)
         auto n = m_ring.take_used(chunk, want, host);
+        if (index_lie.written) index_lie_over(index_lie, !n.ok());
+        if (n.ok()) lie::g_taken += n.value();
         if (!n.ok()) {
             refusals::record(caller, abi::RefusalKind::DeviceMisbehaved, m_session->function(), Status::Malformed, 0,
                              log::Level::Warn,

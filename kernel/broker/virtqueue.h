@@ -12,8 +12,12 @@
 // negotiated INDIRECT_DESC), publishes them and notifies the device when
 // it asks for it. complete() takes the used ring's entries, each checked
 // (id a chain the device holds, len within the chain's writable bytes) and
-// copied out with its verdict; every lie is recorded against the caller.
-// The used ring is mapped read-only into the provider.
+// copied out with its verdict; every lie is recorded against the caller,
+// and no lie releases a hold: the entry is dropped, and a chain the device
+// lied about stays held until a confirmed reset (docs/device-authority.md,
+// "What the broker does with a lie"). The used ring is mapped read-only
+// into the provider. test.virtio_lie (tests only) makes the broker write
+// such lies into the used ring itself (virtqueue.cc).
 //
 // Virtio 1.1 cannot stop one queue, so destroying a virtqueue of a live
 // grant resets the device (device_status 0) — which stops every queue of
@@ -68,6 +72,17 @@ private:
     // Still the device's: the grant is live and no reset since this queue
     // was enabled. TornDown or Stale otherwise.
     Result<void> usable() const;
+    // test.virtio_lie (tests only, virtqueue.cc): writes the lie due at the
+    // next used entry, if any, into the used ring. An index lie is
+    // returned: index_lie_over() puts the true index back after the take
+    // (unless the device has stored a newer one) and counts the lie told
+    // if the take `met` it.
+    struct IndexLie {
+        bool written = false;
+        u16 true_idx = 0, jumped = 0;
+    };
+    IndexLie tell_lie();
+    void index_lie_over(const IndexLie& lie, bool met);
 
     util::RefPtr<kdma::Session> m_session;
     volatile u16* m_notify = nullptr;

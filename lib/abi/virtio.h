@@ -53,7 +53,7 @@ struct VirtioUsedElement {
 // What the kernel made of one used-ring entry (VirtQueueComplete).
 enum class VirtioVerdict : u32 {
     Ok = 0,          // a chain the provider submitted: `id` is its head, `len` the bytes the device wrote
-    LenTooLong = 1,  // that chain came back, but the device claimed more than it could write: len 0, data not believed
+    LenTooLong = 1,  // that chain, but the device claimed more than it could write: len 0, held until a reset
     OutOfRange = 2,  // id past the queue: ignored (the device lied)
     NotGiven = 3,    // id heads no chain the device holds: ignored (the device lied)
 };

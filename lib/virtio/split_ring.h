@@ -8,16 +8,19 @@
 // EVENT_IDX) used_event are written only by this class; the device reads
 // them. The used ring, its flags and (with EVENT_IDX) avail_event are
 // written by the device: every value read from there is an input, checked
-// before anything acts on it (lib/virtio/used_ring.h):
+// before anything acts on it (take_used()):
 //   - the used index may have advanced by at most a ring's worth;
 //   - an element's id must head a chain this ring published and has not
 //     had back (one added but not yet published is not the device's);
 //     anything else is reported (UsedVerdict) and ignored — the chain it
 //     might name stays where it is, its buffers held;
 //   - an element's len may not exceed the bytes the chain let the device
-//     write (§2.6.8.1); a longer one is reported, and the chain comes back
-//     with len 0 (the device is done with it, but what it wrote is not
-//     believed).
+//     write (§2.6.8.1); a longer one is reported (len 0: what it wrote is
+//     not believed) and the chain is *not* given back: a device caught
+//     lying about it is not believed to be done with it either, so its
+//     buffers stay held until a confirmed reset (release_all), and a later
+//     element naming it is NotGiven. A lie never makes the owner release
+//     memory the device may still write.
 // A chain is freed by this class's own shadow of its links, never by the
 // descriptor table (the device cannot rewrite it, but a stale head must
 // not reach the buffers it named: freed descriptors are zeroed).
@@ -98,7 +101,7 @@ struct Segment {
 
 enum class UsedVerdict : u8 {
     Ok,          // a chain of ours; len believable
-    LenTooLong,  // a chain of ours, but len > its writable bytes: returned with len 0
+    LenTooLong,  // a chain of ours, but len > its writable bytes: reported with len 0, kept held until a reset
     OutOfRange,  // id >= queue size: ignored
     NotGiven,    // not the head of a chain the device holds: ignored
 };
@@ -189,6 +192,14 @@ public:
     template <RingHost Host>
     void release_all(Host& host);
 
+    // For the kernel's test.virtio_lie (a device lie simulated in the used
+    // ring, kernel/broker/virtqueue.cc): the used index take_used() reads
+    // next (its slot is this modulo the size), whether `head` heads a chain
+    // the device holds, and how many bytes that chain lets it write.
+    u16 next_used() const { return m_last_used; }
+    bool device_holds(u32 head) const { return head < m_size && m_head[head] && m_given[head]; }
+    u64 writable_bytes(u32 head) const { return head < m_size ? m_writable[head] : 0; }
+
     // Checks the shadow's invariants (free list and chains partition the
     // table, counts agree, tokens present exactly on outstanding
     // segments); for tests and fuzzers. Ok, or Malformed with `why`.
@@ -246,11 +257,14 @@ Result<u32> SplitRing::take_used(UsedEntry* out, u32 max, Host& host) {
                 entry.verdict = UsedVerdict::OutOfRange;
             } else if (!m_head[e.id] || !m_given[e.id]) {
                 entry.verdict = UsedVerdict::NotGiven;
+            } else if (e.len > m_writable[e.id]) {
+                // Caught lying about this chain: not believed to be done
+                // with it. It stays a chain (its descriptors and tokens)
+                // until release_all(), no longer the device's to return.
+                entry.verdict = UsedVerdict::LenTooLong;
+                m_given[e.id] = false;
             } else {
-                if (e.len > m_writable[e.id])
-                    entry.verdict = UsedVerdict::LenTooLong;
-                else
-                    entry.len = e.len;
+                entry.len = e.len;
                 free_chain(static_cast<u16>(e.id), [&](u32 token) { host.unhold(token); });
             }
             if (entry.verdict != UsedVerdict::Ok) host.bad_used(entry);

@@ -11,6 +11,9 @@
 //     was added; after a reset every token added has come back;
 //   - an entry reported Ok names a chain the model says the device holds,
 //     with a len no more than that chain's writable bytes;
+//   - a chain reported LenTooLong keeps every token until the reset (a
+//     lying device is not believed to be done with it), and a later entry
+//     naming it is ignored;
 //   - every chain the device fetches is one the driver added, with exactly
 //     the segments it was given (nothing another chain owns).
 #include <cstddef>
@@ -32,6 +35,7 @@ struct ModelChain {
     std::vector<virtio::Segment> segments;
     u64 writable = 0;
     bool fetched = false;
+    bool condemned = false;  // reported LenTooLong: held until the reset, no longer the device's
 };
 
 }  // namespace
@@ -92,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 if (broken) check(head.status() == Status::InvalidArgument);
                 if (!head.ok()) break;
                 check(!outstanding.count(head.value()));
-                ModelChain c{segs, 0, false};
+                ModelChain c{segs, 0, false, false};
                 for (auto& s : segs) {
                     if (s.device_writes) c.writable += s.len;
                     tokens_out.insert(s.token);
@@ -185,18 +189,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 }
                 for (u32 k = 0; k < n.value(); k++) {
                     const auto& e = out[k];
-                    if (e.verdict == virtio::UsedVerdict::Ok || e.verdict == virtio::UsedVerdict::LenTooLong) {
+                    if (e.verdict == virtio::UsedVerdict::Ok) {
                         auto it = outstanding.find(static_cast<u16>(e.id));
                         check(it != outstanding.end());
+                        check(!it->second.condemned);
                         check(e.len <= it->second.writable);
                         for (auto& s : it->second.segments) check(host.released.count(s.token) == 1);
                         outstanding.erase(it);
+                    } else if (e.verdict == virtio::UsedVerdict::LenTooLong) {
+                        auto it = outstanding.find(static_cast<u16>(e.id));
+                        check(it != outstanding.end());
+                        check(!it->second.condemned);
+                        check(e.len == 0);
+                        for (auto& s : it->second.segments) check(host.released.count(s.token) == 0);
+                        it->second.condemned = true;
                     } else {
-                        // Not a chain the device holds: none of ours, or
-                        // one added but not yet published.
+                        // Not a chain the device holds: none of ours, one
+                        // added but not yet published, or one condemned.
                         bool hidden = false;
                         for (u16 h : unpublished) hidden |= h == e.id;
-                        check(!outstanding.count(static_cast<u16>(e.id)) || e.id >= ring_size || hidden);
+                        auto it = outstanding.find(static_cast<u16>(e.id));
+                        check(it == outstanding.end() || e.id >= ring_size || hidden || it->second.condemned);
                     }
                 }
                 check_releases();

@@ -171,7 +171,23 @@ TEST(VirtioSplitRing, LengthBeyondTheWritableBytesIsNotBelieved) {
     EXPECT_EQ(out[0].verdict, UsedVerdict::LenTooLong);
     EXPECT_EQ(out[0].len, 0u);
     EXPECT_EQ(r.host.bad.size(), 1u);
-    EXPECT_EQ(r.host.released.size(), 3u) << "the chain still comes back: the device is done with it";
+    // Caught lying about the chain, the device is not believed to be done
+    // with it either: nothing of it is handed back ...
+    EXPECT_TRUE(r.host.released.empty()) << "a lie must not release memory the device may still write";
+    EXPECT_EQ(r.ring.chains_outstanding(), 1);
+    EXPECT_EQ(r.ring.free_descriptors(), 5);
+    EXPECT_FALSE(r.ring.device_holds(head));
+    r.invariants();
+    // ... and it is no longer the device's to return: the same id again
+    // (now with a believable length) is ignored.
+    r.device.post(head, 1);
+    ASSERT_EQ(r.ring.take_used(out, 1, r.host).value(), 1u);
+    EXPECT_EQ(out[0].verdict, UsedVerdict::NotGiven);
+    EXPECT_TRUE(r.host.released.empty());
+    // Only a confirmed reset gives its buffers back, each once.
+    r.ring.release_all(r.host);
+    EXPECT_EQ(r.host.released.size(), 3u);
+    for (auto& [token, times] : r.host.released) EXPECT_EQ(times, 1) << "token " << token;
     EXPECT_EQ(r.ring.chains_outstanding(), 0);
     r.invariants();
 }

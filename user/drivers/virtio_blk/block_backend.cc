@@ -225,7 +225,14 @@ Result<u32> BlockBackend::poll(block::Outcome* out, u32 max, bool ack_interrupt)
         const abi::VirtioCompletion& c = done[i];
         // Ignored entries (a device lie) were recorded by the kernel; the
         // chain they might name stays with the device until its timeout.
-        if (c.verdict == abi::VirtioVerdict::OutOfRange || c.verdict == abi::VirtioVerdict::NotGiven) continue;
+        // So does a chain the device lied about (LenTooLong): the kernel
+        // keeps it held until a reset, so the request is left to the
+        // engine's timeout, whose reset gives every held chain back —
+        // retrying at once would leave a descriptor behind per lie, and a
+        // device lying often enough would fill the queue for good.
+        if (c.verdict == abi::VirtioVerdict::OutOfRange || c.verdict == abi::VirtioVerdict::NotGiven ||
+            c.verdict == abi::VirtioVerdict::LenTooLong)
+            continue;
         u16 tag = m_tag_of_head[c.id % kQueueSize];
         if (tag == kNoTag) continue;
         m_tag_of_head[c.id % kQueueSize] = kNoTag;
@@ -234,8 +241,7 @@ Result<u32> BlockBackend::poll(block::Outcome* out, u32 max, bool ack_interrupt)
         block::Outcome& o = out[kept++];
         o.tag = tag;
         o.detail = status;
-        if (c.verdict == abi::VirtioVerdict::LenTooLong ||
-            (status == 0 && m_read_bytes[tag] && c.len < m_read_bytes[tag] + 1)) {
+        if (status == 0 && m_read_bytes[tag] && c.len < m_read_bytes[tag] + 1) {
             o.status = Status::DeviceError;  // what it wrote is not believed
             o.retry = true;
         } else if (status == static_cast<u8>(virtio::blk::RequestStatus::Ok)) {

@@ -65,6 +65,25 @@
 //   balloon   a DMA grant for each virtio function of a class the broker
 //             does not serve (a balloon's payloads carry page frame
 //             numbers, a GPU's guest addresses): refused.
+// A virtio-blk provider bound by devmgr that is also handed a consumer's
+// copy of another provider's buffer (issue 13):
+//   virtio_foreign  receives, on its `service` endpoint, the data buffer an
+//             accomplice got as a consumer of the NVMe disk (a copy of the
+//             NVMe provider's DmaBuffer, read|write|map), and submits it
+//             on its own virtqueue: alone, and as the data of a read with
+//             its own header and status byte (not-owner both times,
+//             nothing held). Then two real reads of sector 0, each asking
+//             for head 5: the kernel picks the heads (distinct), and the
+//             completions name exactly those heads.
+//   virtio_lie_holds  (booted with test.virtio_lie=len@1: the kernel
+//             plays a device that lies about the first read's length) a
+//             read of sector 0 comes back LenTooLong and its buffer stays
+//             held (the pool's in-flight bytes); a second read works;
+//             closing the queue (a device reset) gives the first back.
+//   foreign_accomplice  (a process both entries serve) attaches to the
+//             NVMe disk and moves its channel's data buffer to the
+//             adversary, calling the adversary's instance endpoint.
+// Holding the device root, a virtio-net driver:
 //   generations  virtio-net with two live queues (receive, transmit): a
 //             buffer of the virtio-blk function's pool on the transmit
 //             queue (not-owner); a frame sent; then closing the receive
@@ -77,8 +96,10 @@
 #include "devices/virtio_class.h"
 #include "devices/virtio_pci.h"
 #include "nvme/command.h"
+#include "rt/block_client.h"
 #include "rt/log.h"
 #include "rt/rights.h"
+#include "rt/service.h"
 #include "rt/sys.h"
 #include "util/format.h"
 
@@ -1042,6 +1063,159 @@ int generations(u32 root) {
     return n == 1 ? 0 : 1;
 }
 
+// A virtio-blk device set up by a provider that polls: VERSION_1, queue 0
+// of 16 entries (chains of up to 3 segments, direct, no vector), a 4 KiB
+// buffer mapped, DRIVER_OK.
+struct PolledBlk {
+    rt::Handle queue, buffer;
+    volatile u8* bytes;
+};
+Result<PolledBlk> polled_blk(u32 window, u32 pool) {
+    virtio_setup(window, 0);
+    PolledBlk p{TRY(rt::virtqueue_create(pool, 0, 16, 0xffff, 3)), TRY(rt::dma_buffer_create(pool, 4096)), nullptr};
+    p.bytes = reinterpret_cast<volatile u8*>(TRY(rt::memory_map(p.buffer.get(), 0, abi::kMapWrite)));
+    (void)rt::mmio_write(window, 0x14, 1, 15);  // DRIVER_OK
+    return p;
+}
+
+unsigned long long pool_in_flight(u32 pool) {
+    auto u = rt::dma_pool_info(pool);
+    return static_cast<unsigned long long>(u.ok() ? u.value().in_flight : ~0ull);
+}
+
+int virtio_lie_holds(u32 window, u32 pool) {
+    auto blk = polled_blk(window, pool);
+    if (!blk.ok()) return fail("virtqueue, buffer and mapping", blk.status());
+    rt::Handle& q = blk.value().queue;
+    auto in_flight = [&] { return pool_in_flight(pool); };
+    u32 b = blk.value().buffer.get();
+    volatile u8* bytes = blk.value().bytes;
+    for (u32 i = 0; i < 4096; i++) bytes[i] = 0;  // header: IN (0), sector 0
+    // A read of sector 0 (§5.2.6: header, data, status), completed by polling.
+    auto read = [&](u64 data_at, u64 status_at, abi::VirtioCompletion* c) -> Status {
+        bytes[status_at] = 0xff;
+        abi::VirtioSegment segs[3] = {abi::VirtioSegment{b, 0, 0, 16},
+                                      abi::VirtioSegment{b, abi::kVirtioSegmentDeviceWrites, data_at, 512},
+                                      abi::VirtioSegment{b, abi::kVirtioSegmentDeviceWrites, status_at, 1}};
+        abi::VirtioChain chain{3, 0, 0};
+        if (auto r = rt::virtqueue_submit(q.get(), &chain, 1, segs, 3); !r.ok()) return r.status();
+        for (u32 i = 0; i < 500; i++) {
+            auto n = rt::virtqueue_complete(q.get(), c, 1);
+            if (!n.ok()) return n.status();
+            if (n.value()) return c->id == chain.head ? Status::Ok : Status::Malformed;
+            rt::sleep_ns(10'000'000);
+        }
+        return Status::Timeout;
+    };
+    unsigned long long base = in_flight();
+    abi::VirtioCompletion c{};
+    Status s = read(512, 1024, &c);
+    rt::log("adversary: lie: a read of sector 0: %s, verdict %u, len %u; in flight %llu bytes, %llu before it",
+            status_name(s), static_cast<u32>(c.verdict), c.len, in_flight(), base);
+    c = abi::VirtioCompletion{};
+    s = read(2048, 1025, &c);
+    char hex[33];
+    for (u32 i = 0; i < 16; i++) format(hex + 2 * i, 3, "%02x", bytes[2048 + i]);
+    rt::log(
+        "adversary: lie: a second read of sector 0: %s, verdict %u, status %u, first 16 bytes %s; in flight %llu "
+        "bytes",
+        status_name(s), static_cast<u32>(c.verdict), bytes[1025], hex, in_flight());
+    q = rt::Handle();  // the broker resets the device: every chain of the queue comes back
+    rt::log("adversary: lie: queue closed (device reset): in flight %llu bytes", in_flight());
+    return 0;
+}
+
+// The accomplice: a consumer of the NVMe disk and of the adversary (both
+// entries serve it) hands its NVMe channel's data buffer — the NVMe
+// provider's, copied to it by the service — to the adversary, in a call
+// on the adversary's own service endpoint, as any consumer may call it.
+int foreign_accomplice() {
+    static rt::ServiceInstance instances[4];
+    auto named = [](const rt::ServiceInstance& e, const char* want) {
+        u32 k = 0;
+        while (want[k] && e.name[k] == want[k]) k++;
+        return !want[k] && !e.name[k];
+    };
+    i32 disk = -1, adversary = -1;
+    // devmgr answers for an instance once it has bound the function.
+    for (u32 tries = 0; tries < 200 && (disk < 0 || adversary < 0); tries++) {
+        if (tries) rt::sleep_ns(50'000'000);
+        u32 n = rt::open_service_instances(instances, 4);
+        disk = adversary = -1;
+        for (u32 i = 0; i < n; i++) {
+            if (named(instances[i], "disk")) disk = static_cast<i32>(i);
+            if (named(instances[i], "adversary")) adversary = static_cast<i32>(i);
+        }
+    }
+    if (disk < 0 || adversary < 0) return fail("the disk and adversary instances", Status::NotFound);
+    // Static: it outlives main, so its destructor never closes the moved handle.
+    static rt::BlockClient client(instances[disk].endpoint.get());
+    if (auto a = client.attach(4096); !a.ok()) return fail("attach to the disk", a.status());
+    abi::Message m{};
+    m.handles[0] = client.data_handle();  // moved
+    m.handle_count = 1;
+    rt::log("adversary: accomplice: attached to the disk; handing its data buffer (the NVMe provider's) over");
+    report("accomplice: handed over", rt::endpoint_call(instances[adversary].endpoint.get(), m));
+    return 0;
+}
+
+int virtio_foreign(u32 window, u32 pool, u32 service) {
+    abi::Message m{};
+    if (auto r = rt::endpoint_receive(service, m, abi::kForever); !r.ok() || m.handle_count != 1)
+        return fail("the accomplice's buffer", r.ok() ? Status::Malformed : r.status());
+    rt::Handle theirs(m.handles[0]);
+    abi::Message reply{};
+    (void)rt::endpoint_reply(reply);
+    rt::log("adversary: holding a copy of another provider's DMA buffer");
+
+    auto blk = polled_blk(window, pool);
+    if (!blk.ok()) return fail("virtqueue, buffer and mapping", blk.status());
+    rt::Handle& q = blk.value().queue;
+    auto in_flight = [&] { return pool_in_flight(pool); };
+    unsigned long long baseline = in_flight();
+    u32 b = blk.value().buffer.get();
+    auto seg = [](u32 buffer, u64 offset, u64 length, bool device_writes) {
+        return abi::VirtioSegment{buffer, device_writes ? abi::kVirtioSegmentDeviceWrites : 0u, offset, length};
+    };
+    abi::VirtioSegment alone = seg(theirs.get(), 0, 512, false);
+    abi::VirtioChain c1{1, 0, 0};
+    report("another provider's buffer on the virtqueue", rt::virtqueue_submit(q.get(), &c1, 1, &alone, 1));
+    abi::VirtioSegment read[3] = {seg(b, 0, 16, false), seg(theirs.get(), 0, 512, true), seg(b, 1024, 1, true)};
+    abi::VirtioChain c3{3, 0, 0};
+    report("a read into it, with its own header and status byte", rt::virtqueue_submit(q.get(), &c3, 1, read, 3));
+    rt::log("adversary: in flight: %llu bytes before the refusals, %llu after", baseline, in_flight());
+
+    // Heads are the kernel's: two reads of sector 0, each asking for head 5.
+    volatile u8* bytes = blk.value().bytes;
+    for (u32 i = 0; i < 4096; i++) bytes[i] = 0;  // header: IN (0), sector 0
+    bytes[1024] = 0xff;
+    bytes[1025] = 0xff;
+    abi::VirtioSegment two[6] = {seg(b, 0, 16, false), seg(b, 512, 512, true),  seg(b, 1024, 1, true),
+                                 seg(b, 0, 16, false), seg(b, 2048, 512, true), seg(b, 1025, 1, true)};
+    abi::VirtioChain chains[2] = {{3, 5, 0}, {3, 5, 0}};
+    auto sent = rt::virtqueue_submit(q.get(), chains, 2, two, 6);
+    rt::log("adversary: two reads of sector 0, each asking for head 5: %s, heads %u and %u",
+            status_name(sent.ok() ? Status::Ok : sent.status()), chains[0].head, chains[1].head);
+    abi::VirtioCompletion done[16] = {};
+    u32 got = 0;
+    for (u32 i = 0; i < 500 && got < 2; i++) {
+        auto n = rt::virtqueue_complete(q.get(), done + got, 16 - got);
+        if (n.ok()) got += n.value();
+        if (got < 2) rt::sleep_ns(10'000'000);
+    }
+    bool exact = got == 2 && chains[0].head != chains[1].head &&
+                 ((done[0].id == chains[0].head && done[1].id == chains[1].head) ||
+                  (done[0].id == chains[1].head && done[1].id == chains[0].head)) &&
+                 done[0].verdict == abi::VirtioVerdict::Ok && done[1].verdict == abi::VirtioVerdict::Ok;
+    char hex[33];
+    for (u32 i = 0; i < 16; i++) format(hex + 2 * i, 3, "%02x", bytes[2048 + i]);
+    rt::log("adversary: %u completions, ids %u and %u: %s; statuses %u %u, first 16 bytes %s", got, done[0].id,
+            done[1].id, exact ? "exactly the heads the kernel gave" : "NOT the heads given", bytes[1024], bytes[1025],
+            hex);
+    rt::log("adversary: in flight: %llu bytes at the start, %llu after the reads", baseline, in_flight());
+    return exact ? 0 : 1;
+}
+
 }  // namespace
 
 int main(u64) {
@@ -1081,6 +1255,12 @@ int main(u64) {
         rc = ring_quota(root);
     else if (is("balloon"))
         rc = balloon(root);
+    else if (is("virtio_foreign"))
+        rc = virtio_foreign(rt::startup_handle("bar4"), pool, rt::startup_handle("service"));
+    else if (is("virtio_lie_holds"))
+        rc = virtio_lie_holds(rt::startup_handle("bar4"), pool);
+    else if (is("foreign_accomplice"))
+        rc = foreign_accomplice();
     else if (is("generations"))
         rc = generations(root);
     else
