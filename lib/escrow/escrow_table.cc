@@ -8,9 +8,7 @@ Entry* Table::lookup(u32 owner, u32 key) {
     return nullptr;
 }
 
-const Entry* Table::find(u32 owner, u32 key) const {
-    return const_cast<Table*>(this)->lookup(owner, key);
-}
+const Entry* Table::find(u32 owner, u32 key) const { return const_cast<Table*>(this)->lookup(owner, key); }
 
 u32 Table::used(u32 owner) const {
     u32 n = 0;

@@ -68,8 +68,7 @@ struct EscrowRequest {
     u32 key;
     u32 index;  // Revoke: which handle of the entry
 };
-static_assert(sizeof(EscrowRequest) == 12 && offsetof(EscrowRequest, key) == 4 &&
-              offsetof(EscrowRequest, index) == 8);
+static_assert(sizeof(EscrowRequest) == 12 && offsetof(EscrowRequest, key) == 4 && offsetof(EscrowRequest, index) == 8);
 
 struct EscrowReply {
     Status status;

@@ -2,11 +2,11 @@
 // replacement, isolation between owners, and that nothing leaves it
 // without being closed.
 #define GTEST_HAS_CXXABI_H_ 0  // its <cxxabi.h> aliases `namespace abi` (docs/testing.md)
+#include "escrow/escrow_table.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
-
-#include "escrow/escrow_table.h"
 
 namespace {
 
