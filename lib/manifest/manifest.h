@@ -33,11 +33,12 @@ inline constexpr u32 kMaxStringLength = 127;     // args, after escapes
 inline constexpr u32 kMaxObjects = 64;           // endpoints + notifications + memory
 inline constexpr u32 kMaxProcesses = 32;
 inline constexpr u32 kMaxProviders = 16;
-inline constexpr u32 kMaxCaps = 16;       // per process or provider
-inline constexpr u32 kMaxSupervised = 8;  // supervise lines per process
-inline constexpr u32 kMaxServed = 8;      // serve lines per provider
-inline constexpr u32 kMaxBarWindows = 8;  // bar lines per provider
-inline constexpr u32 kMaxErrors = 16;     // recorded; more are counted
+inline constexpr u32 kMaxCaps = 16;            // per process or provider
+inline constexpr u32 kMaxSupervised = 8;       // supervise lines per process
+inline constexpr u32 kMaxEscrowHandles = 512;  // `escrow = N` (= lib/protocol/escrow.h kMaxEscrowQuota)
+inline constexpr u32 kMaxServed = 8;           // serve lines per provider
+inline constexpr u32 kMaxBarWindows = 8;       // bar lines per provider
+inline constexpr u32 kMaxErrors = 16;          // recorded; more are counted
 inline constexpr u32 kMaxMessageLength = 159;
 inline constexpr usize kMaxInputSize = usize{1} << 20;
 
@@ -152,6 +153,9 @@ struct Process {
     Program program;
     Supervision supervised[kMaxSupervised];
     u32 supervised_count = 0;
+    // `escrow = N`: init keeps up to N handles for it across its restarts
+    // (lib/protocol/escrow.h); 0 = no escrow granted.
+    u32 escrow = 0;
 };
 
 // Device-class descriptors (DESIGN.md §3).

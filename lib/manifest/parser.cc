@@ -74,6 +74,7 @@ enum class Key : u8 {
     KernelMemory,
     Cap,
     Supervise,
+    Escrow,
     Match,
     Pci,
     Vendor,
@@ -84,7 +85,7 @@ enum class Key : u8 {
     Backend,
     Serve,
 };
-constexpr u32 kKeyCount = 19;
+constexpr u32 kKeyCount = 20;
 
 struct KeyInfo {
     const char* name;
@@ -105,6 +106,7 @@ constexpr KeyInfo kKeys[kKeyCount] = {
     {"kernel_memory", kProgramBits, false, false},
     {"cap", kProgramBits, true, true},
     {"supervise", kProcessBit, true, true},
+    {"escrow", kProcessBit, false, false},
     {"match", kProviderBit, false, false},
     {"pci", kProviderBit, false, false},
     {"vendor", kProviderBit, false, false},
@@ -577,6 +579,7 @@ private:
             case Key::KernelMemory: return on_kernel_memory(v);
             case Key::Cap: return on_cap(v);
             case Key::Supervise: return on_supervise(v);
+            case Key::Escrow: return on_escrow(v);
             case Key::Match: return on_match(v);
             case Key::Pci: return on_pci(v);
             case Key::Vendor: return on_vendor(v);
@@ -902,6 +905,11 @@ private:
         c.rights = r;
         c.pos = {m_line, v.head.column};
         c.rights_pos = {m_line, a[0]->value.column};
+    }
+
+    void on_escrow(const Value& v) {
+        u64 n = 0;
+        if (integer(v.head, "escrow", 1, kMaxEscrowHandles, n)) process().escrow = static_cast<u32>(n);
     }
 
     void on_supervise(const Value& v) {

@@ -107,6 +107,7 @@ usize write_manifest(const Manifest& m, char* buf, usize cap) {
             if (!detail::names_equal(sv.slot, sv.process)) w.put(" as=%s", sv.slot);
             w.put("\n");
         }
+        if (p.escrow) w.put("escrow = %u\n", p.escrow);
     }
     for (u32 i = 0; i < m.provider_count; i++) {
         const Provider& p = m.providers[i];

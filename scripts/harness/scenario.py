@@ -353,7 +353,7 @@ def _pattern(source: str, where: str) -> Pattern:
         raise ScenarioError(f"{where}: bad regex {source!r}: {e}")
 
 
-def _inputs(values) -> list[Input]:
+def _inputs(values, disk_fill: dict[str, bytes]) -> list[Input]:
     if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
         raise ScenarioError("input must be an array of tables ([[input]] with after and send)")
     out = []
@@ -364,7 +364,7 @@ def _inputs(values) -> list[Input]:
             raise ScenarioError(f"{where}: unknown keys {sorted(bad)} (known: {sorted(INPUT_KEYS)})")
         if not isinstance(v.get("after"), str) or not v["after"]:
             raise ScenarioError(f"{where}: after (a regex the serial log must show first) is required")
-        after = _pattern(v["after"], where)
+        after = _pattern(expand_disk_hex(v["after"], disk_fill), where)
         send = v.get("send")
         if not isinstance(send, str) or not send:
             raise ScenarioError(f"{where}: send (the text to type, e.g. \"ps\\r\") is required")
@@ -484,7 +484,7 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
     smp = data.get("smp", 1)
     if not isinstance(smp, int) or isinstance(smp, bool) or smp < 1:
         raise ScenarioError("smp must be a positive integer")
-    inputs = _inputs(data.get("input", []))
+    inputs = _inputs(data.get("input", []), disk_fill)
     check_captures(markers, inputs)
     trace_spec = data.get("trace", {})
     if not isinstance(trace_spec, dict) or set(trace_spec) - TRACE_KEYS:

@@ -141,6 +141,7 @@ module = shell
 priority = 20
 supervise = blkbench
 supervise = devmgr as=dm
+escrow = 16
 
 [provider nvme0]
 module = nvme
@@ -223,6 +224,8 @@ TEST(ManifestParse, FullManifestHasExactlyTheExpectedStructure) {
     EXPECT_EQ(shell.program.priority, 20);
     EXPECT_EQ(shell.program.cap_count, 0u);
     ASSERT_EQ(shell.supervised_count, 2u);
+    EXPECT_EQ(shell.escrow, 16u);
+    EXPECT_EQ(bench.escrow, 0u);
     EXPECT_STREQ(shell.supervised[0].process, "blkbench");
     EXPECT_STREQ(shell.supervised[0].slot, "blkbench");
     EXPECT_EQ(shell.supervised[0].process_index, 1u);
@@ -715,6 +718,18 @@ TEST(ManifestValidation, RestartKeys) {
     const Parsed p = parse("[process p]\nmodule = p\nrestart_limit = 7\nrestart = on-failure\n");
     ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e);
     EXPECT_EQ(p.m->processes[0].program.restart.limit, 7u);
+}
+
+TEST(ManifestValidation, Escrow) {
+    const Parsed p = parse("[process p]\nmodule = p\nescrow = 12\n");
+    ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e);
+    EXPECT_EQ(p.m->processes[0].escrow, 12u);
+    EXPECT_EQ(parse("[process p]\nmodule = p\n").m->processes[0].escrow, 0u);
+    EXPECT_TRUE(only_error(parse("[process p]\nmodule = p\nescrow = 0\n"), 3, 10, "escrow 0 is out of range 1..512"));
+    EXPECT_TRUE(
+        only_error(parse("[process p]\nmodule = p\nescrow = 513\n"), 3, 10, "escrow 513 is out of range 1..512"));
+    EXPECT_TRUE(only_error(parse("[provider v]\nmodule = v\nmatch = VirtioBlk\nescrow = 4\n"), 4, 1,
+                           "key 'escrow' does not belong in provider sections"));
 }
 
 TEST(ManifestValidation, Sizes) {

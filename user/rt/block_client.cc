@@ -60,24 +60,35 @@ Result<abi::BlockIdentity> BlockClient::identity(u32 device) {
 
 Result<void> BlockClient::attach(u64 data_bytes) {
     if (m_rings) return Status::Busy;
+    // A provider that dies while it holds the call answers Stale, and one
+    // that dies just after answering leaves a channel whose memory is torn
+    // down before it can be mapped (TornDown). Either way the endpoint
+    // outlives it and its successor answers the next call (it waits until
+    // there is one). A few in a row is a provider dying as it starts: give
+    // up then.
+    Status last = Status::Stale;
+    for (u32 attempt = 0; attempt < kAttachAttempts; attempt++) {
+        last = attach_once(data_bytes);
+        if (last != Status::Stale && last != Status::TornDown) break;
+        // TornDown from devmgr itself is final: the binding has ended.
+        if (last == Status::TornDown && !m_mapping_failed) break;
+    }
+    return last == Status::Ok ? Result<void>() : Result<void>(last);
+}
+
+Status BlockClient::attach_once(u64 data_bytes) {
+    m_mapping_failed = false;
     // Only our notification goes; the rings, the data buffer and the
     // provider's notification come back, the provider's to keep.
-    Handle note = TRY(notification_create());
+    auto note = notification_create();
+    if (!note.ok()) return note.status();
+    auto note_copy = duplicate(note.value().get(), cap_rights::kSignal | cap_rights::kTransfer);
+    if (!note_copy.ok()) return note_copy.status();
     abi::Message m{};
-    // A provider that dies while it holds the call answers Stale; the
-    // endpoint outlives it and its successor answers the next call (it
-    // waits until there is one). A few in a row is a provider dying as it
-    // starts: give up then.
-    for (u32 attempt = 0;; attempt++) {
-        auto note_copy = TRY(duplicate(note.get(), cap_rights::kSignal | cap_rights::kTransfer));
-        m = abi::Message{};
-        abi::put_body(m, abi::BlockAttachRequest{abi::BlockOp::Attach, static_cast<u32>(data_bytes)});
-        m.handle_count = 1;
-        m.handles[0] = note_copy.release();
-        auto answered = call(m);
-        if (answered.ok()) break;
-        if (answered.status() != Status::Stale || attempt + 1 == kAttachAttempts) return answered.status();
-    }
+    abi::put_body(m, abi::BlockAttachRequest{abi::BlockOp::Attach, static_cast<u32>(data_bytes)});
+    m.handle_count = 1;
+    m.handles[0] = note_copy.value().release();
+    if (auto answered = call(m); !answered.ok()) return answered.status();
     Status s = abi::reply_status(m);
     if (s == Status::Ok && (m.length < sizeof(abi::BlockAttachReply) || m.handle_count != 3)) s = Status::Malformed;
     if (s != Status::Ok) {
@@ -95,20 +106,22 @@ Result<void> BlockClient::attach(u64 data_bytes) {
     auto data_at = rings_at.ok() ? memory_map(data.get(), 0, abi::kMapWrite) : Result<u64>(rings_at.status());
     if (!data_at.ok()) {
         // Not usable here: give the channel back (closing the handles
-        // unmaps whatever was mapped).
+        // unmaps whatever was mapped). TornDown: the provider died after
+        // answering; its successor is asked again.
         abi::Message d = channel_message(abi::BlockOp::Detach);
-        (void)call(d);
+        if (data_at.status() != Status::TornDown) (void)call(d);
+        m_mapping_failed = true;
         return data_at.status();
     }
     m_ring_memory = static_cast<Handle&&>(ring);
     m_data_buffer = static_cast<Handle&&>(data);
     m_provider_note = static_cast<Handle&&>(provider_note);
-    m_note = static_cast<Handle&&>(note);
+    m_note = static_cast<Handle&&>(note.value());
     m_rings = reinterpret_cast<abi::BlockRings*>(rings_at.value());
     m_requests = abi::BlockRequestProducer(m_rings->request, m_rings->requests);
     m_completions = abi::BlockCompletionConsumer(m_rings->completion, m_rings->completions);
     m_data = reinterpret_cast<u8*>(data_at.value());
-    return {};
+    return Status::Ok;
 }
 
 // Detach and Ping name the channel with the generation of the provider

@@ -76,6 +76,9 @@ public:
     Status run(const abi::BlockRequest& r, u64 timeout_ns, u32* detail = nullptr);
 
 private:
+    // One Attach call and the mapping of what it returned.
+    Status attach_once(u64 data_bytes);
+    bool m_mapping_failed = false;  // the last attach_once failed mapping, not in the call
     Result<void> call(abi::Message& m);
     template <typename T>
     Result<T> describe(abi::BlockOp op, u32 device);

@@ -12,10 +12,17 @@ u32 open_service_instances(ServiceInstance* out, u32 max) {
     for (u32 i = 0; i < s.handle_count && n < max; i++) {
         const char* slot = s.handles[i].name;
         if (slot[0] != 's' || slot[1] != 'v' || slot[2] != 'c' || slot[3] != '.') continue;
-        for (u32 instance = 0; n < max; instance++) {
+        // Stale: the device manager died holding the call; the directory
+        // outlives it (init keeps it) and its successor answers.
+        constexpr u32 kStaleRetries = 8;
+        for (u32 instance = 0, stale = 0; n < max; instance++) {
             abi::Message m{};
             abi::put_body(m, abi::ServiceOpenRequest{abi::ServiceOp::Open, instance});
             auto r = endpoint_call(s.handles[i].handle, m);
+            if (!r.ok() && r.status() == Status::Stale && ++stale <= kStaleRetries) {
+                instance--;
+                continue;
+            }
             auto reply = abi::body_of<abi::ServiceOpenReply>(m);
             Status status = reply.status;
             if (!r.ok() || m.length < sizeof reply) status = r.ok() ? Status::Truncated : r.status();

@@ -5,6 +5,11 @@
 namespace rt {
 
 void Supervisor::on_death(u32 i) {
+    handle_death(i);
+    changed(i);
+}
+
+void Supervisor::handle_death(u32 i) {
     Supervised& c = m_children[i];
     auto info = process_info(c.process.get());
     c.process.reset();
@@ -111,6 +116,7 @@ void Supervisor::run() {
             } else if (!c.process && c.restart_at)
                 c.restarts--;  // not started yet: tried again later, not counted
             c.retrying = !c.process && c.restart_at;
+            changed(i);
         }
     }
 }

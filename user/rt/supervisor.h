@@ -43,6 +43,10 @@ public:
         // it exited cleanly, its restart limit was reached, or a restart
         // failed) — devmgr answers its consumers from then on.
         void (*on_ended)(void* ctx, u32 i) = nullptr;
+        // Optional: children[i]'s pid, restarts, gave_up, restart_at or
+        // retrying may have changed (after a death is handled, after each
+        // restart attempt) — devmgr saves them for its successor.
+        void (*on_changed)(void* ctx, u32 i) = nullptr;
         // Optional: an endpoint the supervisor also waits on (Readable);
         // on_request runs when a caller is queued. With one (or any
         // directories), run() never returns (the service outlives its
@@ -69,7 +73,11 @@ public:
 
 private:
     void on_death(u32 i);
+    void handle_death(u32 i);
     void ended(u32 i);
+    void changed(u32 i) {
+        if (m_client.on_changed) m_client.on_changed(m_client.ctx, i);
+    }
     Supervised* m_children;
     u32 m_count;
     Client m_client;

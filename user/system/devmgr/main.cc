@@ -27,6 +27,20 @@
 // (passed to the provider as "service", and again to a restarted one) and
 // answers the directory: consumers holding it open the instances.
 //
+// devmgr can itself be restarted without disturbing anyone (escrow =
+// N in its [process] entry; lib/protocol/escrow.h). Every root of
+// authority it creates — each binding's anchor and instance endpoint, each
+// provider's register and DMA copies and its process handle — is moved
+// into init's escrow as it is made, and devmgr works on copies (children
+// of the roots). Its bookkeeping (bindings, restart counts, refusal counts,
+// recent events, the badge counter) lives in a MemoryObject kept the same
+// way. A successor finds that state, takes copies again and *adopts* the
+// running providers: they keep serving, their consumers notice nothing,
+// and revoking through the escrow still reaches everything any
+// incarnation handed out. A provider that died while devmgr was down is
+// taken back and restarted by the successor. Without an escrow devmgr works
+// as before, and a restart of it would find its functions still bound.
+//
 // Refusal events (lib/abi/events.h): the kernel attributes every refusal
 // to the process that caused it and signals the device root; devmgr reads
 // them, counts them against the binding whose provider (or function) they
@@ -54,12 +68,14 @@
 #include "protocol/devmgr.h"
 #include "protocol/message.h"
 #include "protocol/service.h"
+#include "rt/escrow.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/spawn.h"
 #include "rt/supervisor.h"
 #include "rt/sys.h"
 #include "util/format.h"
+#include "util/page.h"
 
 namespace {
 
@@ -80,15 +96,60 @@ u32 g_root, g_resource, g_log;
 // One binding per (provider entry, PCI function); supervised as a child.
 constexpr u32 kMaxBindings = 64;
 u32 g_waited[manifest::kMaxProviders + kMaxBindings];
+// Everything here is plain data, kept in the escrowed state so that a
+// successor knows it (handles are kept in the escrow itself).
 struct Binding {
     u32 provider;
-    u32 device;
+    u32 device;  // index into g_devices
     abi::DevmgrBackend backend;
     u16 windows;
+    u16 bdf;       // of g_devices[device]: checked when adopting
     bool refused;  // backend or a window refused: never started
     bool revoked;  // its grants were taken back: not bound again
+    bool ended;    // will not run again: devmgr answers its instance
+    // The supervisor's view of its provider (rt::Supervised without the
+    // handle), saved whenever it changes.
+    u32 pid;
+    u32 restarts;
+    bool gave_up;
+    bool retrying;
+    u64 restart_at;
+    // Refusal events attributed to it (every provider process it had), and
+    // the pid whose first refusal devmgr has already logged.
+    u64 refusals;
+    u32 refusal_logged_pid;
 };
-Binding g_bindings[kMaxBindings];
+// The shell's `events`: one entry per distinct refusal (process, kind,
+// function, status, detail) with its count, most recent first; the least
+// recent goes when a new kind arrives and the table is full.
+constexpr u32 kRecentEvents = 32;
+struct State {
+    static constexpr u64 kMagic = 0x7374'6174'6d67'7664ull;  // "dvmgtats"
+    static constexpr u32 kVersion = 1;
+    u64 magic;
+    u32 version;
+    u32 incarnation;  // devmgr starts that used this state (1 = the first)
+    u32 binding_count;
+    u32 device_count;
+    u32 provider_count;
+    u32 recent_count;
+    // Every Open gets its own badge (serve_directory); never reused, across
+    // restarts too.
+    u64 next_badge;
+    abi::DevmgrEvent recent_events[kRecentEvents];
+    Binding bindings[kMaxBindings];
+};
+State g_local_state;  // without an escrow
+State* g_state = &g_local_state;
+rt::Escrow g_escrow;
+// Escrow keys: the state, then four per binding.
+constexpr u32 kStateKey = 0xffff'0000;
+constexpr u32 anchor_key(u32 b) { return 4 * b; }
+constexpr u32 instance_key(u32 b) { return 4 * b + 1; }
+// The running provider's roots: its register copy, its process, its DMA
+// copy (when it has a pool), in this order.
+constexpr u32 provider_key(u32 b) { return 4 * b + 2; }
+constexpr u32 kRegistersIndex = 0, kProcessIndex = 1, kDmaIndex = 2;
 // devmgr's PciFunction capability per binding (the anchor), opened once
 // and kept: every grant of every provider of the binding descends from it,
 // so revoking it takes them all back. The running provider's grants come
@@ -101,17 +162,6 @@ rt::Supervised g_children[kMaxBindings];
 // The instance endpoint each binding serves, when its entry has a
 // directory; kept here so a restarted provider serves the same one.
 rt::Handle g_instances[kMaxBindings];
-u32 g_binding_count;
-// Refusal events attributed to each binding (every provider process it
-// had), and the pid whose first refusal devmgr has already logged.
-u64 g_refusals[kMaxBindings];
-u32 g_refusal_logged_pid[kMaxBindings];
-// The shell's `events`: one entry per distinct refusal (process, kind,
-// function, status, detail) with its count, most recent first; the least
-// recent goes when a new kind arrives and the table is full.
-constexpr u32 kRecentEvents = 32;
-abi::DevmgrEvent g_recent_events[kRecentEvents];
-u32 g_recent_count;
 
 constexpr u32 kMaxVectorGrants = 8;
 // How often a restart whose device is still being torn down is tried again.
@@ -183,6 +233,18 @@ const char* select_backend(const manifest::Provider& p, const abi::DeviceInfo& d
     return nullptr;
 }
 
+// Moves hs[0..n) into the escrow under `key`, leaving copies in hs. A
+// refusal (the escrow quota) is said once: that binding will not survive
+// a restart of devmgr, but it works.
+void keep(u32 key, rt::Handle* hs, u32 n, const char* who) {
+    static bool said;
+    auto kept = g_escrow.keep(key, hs, n);
+    if (kept.ok() || said) return;
+    said = true;
+    rt::log("devmgr: cannot escrow the authority of %s: %s; a restart of devmgr would orphan it (raise escrow = N)",
+            who, status_name(kept.status()));
+}
+
 // Starts the provider for one function; on success fills `child`.
 bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised& child_slot) {
     const char* backend = nullptr;
@@ -191,8 +253,8 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
         return false;
     }
     u32 b = static_cast<u32>(&child_slot - g_children);
-    g_bindings[b].backend = backend[0] == 'i' ? abi::DevmgrBackend::Iommu : abi::DevmgrBackend::Bounce;
-    g_bindings[b].windows = static_cast<u16>(p.bar_count);
+    g_state->bindings[b].backend = backend[0] == 'i' ? abi::DevmgrBackend::Iommu : abi::DevmgrBackend::Bounce;
+    g_state->bindings[b].windows = static_cast<u16>(p.bar_count);
     // The anchor is opened once: a provider bound again gets copies of the
     // same capability, so what its predecessors handed out stays below it
     // (closing a root would make its children roots no revoke reaches).
@@ -204,6 +266,7 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
             return false;
         }
         g_anchors[b] = static_cast<rt::Handle&&>(anchor.value());
+        keep(anchor_key(b), &g_anchors[b], 1, p.name);
     }
     auto fn = rt::duplicate(g_anchors[b].get(), cap::kSameRights);
     auto dma_fn = rt::duplicate(g_anchors[b].get(), cap::kSameRights);
@@ -308,6 +371,9 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     }
     for (u32 i = 0; i < nmoved; i++) (void)moved[i].release();  // moved into the provider
     auto info = rt::process_info(child.value().get());
+    // Saved before the roots are kept: a successor that finds this pid but
+    // no escrowed process knows whom to stop.
+    g_state->bindings[b].pid = info.ok() ? info.value().pid : 0;
     char extra[64] = "";
     if (p.vectors || p.dma_pool)
         format(extra, sizeof extra, ", %u vectors, pool %llu KiB", p.vectors,
@@ -315,10 +381,16 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     rt::log("devmgr: bound %s to %02x:%02x.%x (%04x:%04x %s) backend %s, %u windows%s, pid %u", p.name, d.bus, d.device,
             d.function, d.vendor, d.device_id, manifest::device_class_name(p.match), backend, p.bar_count, extra,
             info.ok() ? info.value().pid : 0);
-    g_registers[b] = static_cast<rt::Handle&&>(fn.value());
-    g_dma[b] = static_cast<rt::Handle&&>(dma_fn.value());
-    child_slot.pid = info.ok() ? info.value().pid : 0;
-    child_slot.process = static_cast<rt::Handle&&>(child.value());
+    // Its roots go to the escrow; devmgr keeps working on copies. dma_fn
+    // is kept only with a pool (the grant descends from it): without one
+    // it is closed here, as nothing below it can matter.
+    rt::Handle roots[3] = {static_cast<rt::Handle&&>(fn.value()), static_cast<rt::Handle&&>(child.value()),
+                           static_cast<rt::Handle&&>(dma_fn.value())};
+    keep(provider_key(b), roots, p.dma_pool ? 3 : 2, p.name);
+    g_registers[b] = static_cast<rt::Handle&&>(roots[kRegistersIndex]);
+    child_slot.process = static_cast<rt::Handle&&>(roots[kProcessIndex]);
+    if (p.dma_pool) g_dma[b] = static_cast<rt::Handle&&>(roots[kDmaIndex]);
+    child_slot.pid = g_state->bindings[b].pid;
     return true;
 }
 
@@ -328,15 +400,15 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
 // then tears the DMA grant down (DESIGN §5). The provider keeps running
 // without authority; the binding is not restarted.
 void revoke_function(u32 index) {
-    for (u32 b = 0; b < g_binding_count; b++) {
-        if (g_bindings[b].device != index || !g_anchors[b]) continue;
+    for (u32 b = 0; b < g_state->binding_count; b++) {
+        if (g_state->bindings[b].device != index || !g_anchors[b]) continue;
         const abi::DeviceInfo& d = g_devices[index];
-        auto n = rt::revoke(g_anchors[b].get());
-        g_bindings[b].revoked = true;
+        auto n = g_escrow.revoke(anchor_key(b), 0, g_anchors[b].get());
+        g_state->bindings[b].revoked = true;
         rt::log(
             "devmgr: revoked the grants of %s on %02x:%02x.%x: %s%llu capabilities; pid %u keeps running without "
             "them and will not be bound again",
-            g_manifest.providers[g_bindings[b].provider].name, d.bus, d.device, d.function,
+            g_manifest.providers[g_state->bindings[b].provider].name, d.bus, d.device, d.function,
             n.ok() ? "" : status_name(n.status()), static_cast<unsigned long long>(n.value_or(0)), g_children[b].pid);
     }
 }
@@ -359,20 +431,26 @@ bool dma_grant_active(u32 index) {
 // before the death — it is revoked here, copies and mappings included.
 void take_back_grants(u32 b) {
     if (!g_registers[b] && !g_dma[b]) return;
-    const abi::DeviceInfo& d = g_devices[g_bindings[b].device];
-    auto regs = g_registers[b] ? rt::revoke(g_registers[b].get()) : Result<u64>(0ull);
-    bool outlived = g_dma[b] && dma_grant_active(g_bindings[b].device);
-    auto dma = outlived ? rt::revoke(g_dma[b].get()) : Result<u64>(0ull);
-    // Closed: what is left below them (TornDown copies, shared buffers)
-    // moves up to the anchor, which the shell's revoke still reaches.
+    const abi::DeviceInfo& d = g_devices[g_state->bindings[b].device];
+    // After the shell's revoke everything below the anchor is gone
+    // already (the escrowed roots included): nothing more to take.
+    bool taken = g_state->bindings[b].revoked;
+    auto regs = g_registers[b] && !taken ? g_escrow.revoke(provider_key(b), kRegistersIndex, g_registers[b].get())
+                                         : Result<u64>(0ull);
+    bool outlived = g_dma[b] && !taken && dma_grant_active(g_state->bindings[b].device);
+    auto dma = outlived ? g_escrow.revoke(provider_key(b), kDmaIndex, g_dma[b].get()) : Result<u64>(0ull);
+    // Closed (here and in the escrow): what is left below them (TornDown
+    // copies, shared buffers) moves up to the anchor, which the shell's
+    // revoke still reaches.
     g_registers[b].reset();
     g_dma[b].reset();
+    (void)g_escrow.drop(provider_key(b));
     char more[96] = "";
     if (outlived)
         format(more, sizeof more, "; its DMA grant outlived it (the pool went elsewhere): %llu more (%s)",
                static_cast<unsigned long long>(dma.value_or(0)), status_name(dma.ok() ? Status::Ok : dma.status()));
     rt::log("devmgr: %s (pid %u) gone: revoked its windows and vectors on %02x:%02x.%x: %llu capabilities (%s)%s",
-            g_manifest.providers[g_bindings[b].provider].name, g_children[b].pid, d.bus, d.device, d.function,
+            g_manifest.providers[g_state->bindings[b].provider].name, g_children[b].pid, d.bus, d.device, d.function,
             static_cast<unsigned long long>(regs.value_or(0)), status_name(regs.ok() ? Status::Ok : regs.status()),
             more);
 }
@@ -382,33 +460,33 @@ u16 bdf_of(const abi::DeviceInfo& d) { return static_cast<u16>(u32{d.bus} << 8 |
 // The binding an event concerns: the one whose provider process caused it,
 // else one bound to the function it names; kMaxBindings when neither.
 u32 binding_of(const abi::RefusalEvent& e) {
-    for (u32 b = 0; b < g_binding_count; b++)
+    for (u32 b = 0; b < g_state->binding_count; b++)
         if (e.pid && g_children[b].pid == e.pid) return b;
     if (e.bdf == abi::kNoFunction) return kMaxBindings;
-    for (u32 b = 0; b < g_binding_count; b++)
-        if (bdf_of(g_devices[g_bindings[b].device]) == e.bdf) return b;
+    for (u32 b = 0; b < g_state->binding_count; b++)
+        if (bdf_of(g_devices[g_state->bindings[b].device]) == e.bdf) return b;
     return kMaxBindings;
 }
 
 void remember_event(abi::DevmgrEvent d) {
     u32 at = 0;
-    while (at < g_recent_count) {
-        const abi::RefusalEvent& r = g_recent_events[at].event;
+    while (at < g_state->recent_count) {
+        const abi::RefusalEvent& r = g_state->recent_events[at].event;
         if (r.pid == d.event.pid && r.kind == d.event.kind && r.bdf == d.event.bdf && r.status == d.event.status &&
             r.detail == d.event.detail)
             break;
         at++;
     }
-    if (at < g_recent_count) {
-        u32 total = g_recent_events[at].event.count + d.event.count;
+    if (at < g_state->recent_count) {
+        u32 total = g_state->recent_events[at].event.count + d.event.count;
         d.event.count = total < d.event.count ? ~0u : total;
-    } else if (g_recent_count < kRecentEvents) {
-        g_recent_count++;
+    } else if (g_state->recent_count < kRecentEvents) {
+        g_state->recent_count++;
     } else {
         at = kRecentEvents - 1;  // the least recent goes
     }
-    for (u32 i = at; i > 0; i--) g_recent_events[i] = g_recent_events[i - 1];
-    g_recent_events[0] = d;
+    for (u32 i = at; i > 0; i--) g_state->recent_events[i] = g_state->recent_events[i - 1];
+    g_state->recent_events[0] = d;
 }
 
 // Reads every pending refusal event (the device root signalled, or a
@@ -424,13 +502,13 @@ void drain_events(void*) {
             d.event = e;
             u32 b = binding_of(e);
             if (b < kMaxBindings) {
-                g_refusals[b] += e.count;
-                const char* name = g_manifest.providers[g_bindings[b].provider].name;
+                g_state->bindings[b].refusals += e.count;
+                const char* name = g_manifest.providers[g_state->bindings[b].provider].name;
                 for (u32 k = 0; name[k] && k + 1 < sizeof d.provider; k++) d.provider[k] = name[k];
                 // One line per provider process; the rest are counted (lsdev)
                 // and listed (events), not logged again.
-                if (e.pid && e.pid == g_children[b].pid && g_refusal_logged_pid[b] != e.pid) {
-                    g_refusal_logged_pid[b] = e.pid;
+                if (e.pid && e.pid == g_children[b].pid && g_state->bindings[b].refusal_logged_pid != e.pid) {
+                    g_state->bindings[b].refusal_logged_pid = e.pid;
                     rt::log("devmgr: %s (pid %u) was refused: %s %s (the shell's `events` lists refusals)", name, e.pid,
                             abi::refusal_kind_name(e.kind), status_name(static_cast<Status>(e.status)));
                 }
@@ -451,7 +529,7 @@ void serve_request(void*) {
     drain_events(nullptr);  // the answer counts everything the kernel has recorded so far
     abi::Message reply{};
     if (request.op == abi::DevmgrOp::Events) {
-        if (index < g_recent_count) abi::put_body(reply, g_recent_events[index]);
+        if (index < g_state->recent_count) abi::put_body(reply, g_state->recent_events[index]);
     } else if (m.length >= sizeof index && index < g_device_count) {
         // The kernel's current DMA accounting for this function.
         static abi::DeviceInfo now[64];
@@ -466,23 +544,23 @@ void serve_request(void*) {
         f.remapping = d.remapping;
         f.pool_used_kib = static_cast<u32>(d.dma.used >> 10);
         f.dma_state = d.dma.state;
-        for (u32 b = 0; b < g_binding_count; b++) {
-            if (g_bindings[b].device != index) continue;
+        for (u32 b = 0; b < g_state->binding_count; b++) {
+            if (g_state->bindings[b].device != index) continue;
             const rt::Supervised& c = g_children[b];
-            f.backend = g_bindings[b].backend;
-            f.windows = g_bindings[b].windows;
-            f.vectors = static_cast<u16>(g_manifest.providers[g_bindings[b].provider].vectors);
-            f.pool_bytes = g_manifest.providers[g_bindings[b].provider].dma_pool;
+            f.backend = g_state->bindings[b].backend;
+            f.windows = g_state->bindings[b].windows;
+            f.vectors = static_cast<u16>(g_manifest.providers[g_state->bindings[b].provider].vectors);
+            f.pool_bytes = g_manifest.providers[g_state->bindings[b].provider].dma_pool;
             f.restarts = c.restarts;
-            f.refusals += static_cast<u32>(g_refusals[b]);
+            f.refusals += static_cast<u32>(g_state->bindings[b].refusals);
             f.pid = c.process ? c.pid : 0;
-            f.state = g_bindings[b].revoked   ? abi::DevmgrState::Revoked
-                      : g_bindings[b].refused ? abi::DevmgrState::Refused
-                      : c.process             ? abi::DevmgrState::Running
-                      : c.gave_up             ? abi::DevmgrState::GaveUp
-                      : c.restart_at          ? abi::DevmgrState::Restarting
-                                              : abi::DevmgrState::Unbound;
-            const char* name = g_manifest.providers[g_bindings[b].provider].name;
+            f.state = g_state->bindings[b].revoked   ? abi::DevmgrState::Revoked
+                      : g_state->bindings[b].refused ? abi::DevmgrState::Refused
+                      : c.process                    ? abi::DevmgrState::Running
+                      : c.gave_up                    ? abi::DevmgrState::GaveUp
+                      : c.restart_at                 ? abi::DevmgrState::Restarting
+                                                     : abi::DevmgrState::Unbound;
+            const char* name = g_manifest.providers[g_state->bindings[b].provider].name;
             for (u32 k = 0; name[k] && k + 1 < sizeof f.provider; k++) f.provider[k] = name[k];
             if (c.process) break;  // prefer the binding that is running
         }
@@ -495,19 +573,19 @@ void serve_request(void*) {
 // skipped); kMaxBindings past the last. *count = how many there are.
 u32 find_instance(u32 k, u32 instance, u32* count) {
     u32 found = kMaxBindings, seen = 0;
-    for (u32 b = 0; b < g_binding_count; b++) {
-        if (g_bindings[b].provider != k || g_bindings[b].refused || !g_instances[b]) continue;
+    for (u32 b = 0; b < g_state->binding_count; b++) {
+        if (g_state->bindings[b].provider != k || g_state->bindings[b].refused || !g_instances[b]) continue;
         if (seen++ == instance) found = b;
     }
     *count = seen;
     return found;
 }
 
-// Every Open gets its own badge: the provider binds a consumer's channels
-// to the badge it attached with, so one consumer cannot ping or detach
-// another's. Its high half is the consumer's identity, from the badge of
-// the directory capability init granted it (lib/protocol/service.h).
-u64 g_next_badge;
+// Every Open gets its own badge (State::next_badge): the provider binds a
+// consumer's channels to the badge it attached with, so one consumer
+// cannot ping or detach another's. Its high half is the consumer's
+// identity, from the badge of the directory capability init granted it
+// (lib/protocol/service.h).
 
 // A consumer opens an instance of entry k's service (lib/protocol/service.h).
 void serve_directory(void*, u32 k) {
@@ -523,7 +601,7 @@ void serve_directory(void*, u32 k) {
         answer.status = Status::NotFound;
     } else if (auto call = rt::endpoint_mint(
                    g_instances[b].get(),
-                   (m.badge & 0xffff'ffffull) << abi::kServiceConsumerShift | (++g_next_badge & 0xffff'ffffull),
+                   (m.badge & 0xffff'ffffull) << abi::kServiceConsumerShift | (++g_state->next_badge & 0xffff'ffffull),
                    cap_rights::kCall | cap_rights::kTransfer);
                !call.ok()) {
         answer.status = call.status();
@@ -542,10 +620,11 @@ void serve_directory(void*, u32 k) {
 // endpoint outlives it, so callers would wait there for a successor that
 // never comes. devmgr answers them itself from now on.
 void binding_ended(u32 b) {
+    g_state->bindings[b].ended = true;
     if (!g_instances[b]) return;
-    const abi::DeviceInfo& d = g_devices[g_bindings[b].device];
+    const abi::DeviceInfo& d = g_devices[g_state->bindings[b].device];
     rt::log("devmgr: %s on %02x:%02x.%x has ended; its consumers are answered torn-down",
-            g_manifest.providers[g_bindings[b].provider].name, d.bus, d.device, d.function);
+            g_manifest.providers[g_state->bindings[b].provider].name, d.bus, d.device, d.function);
     g_waited[kEndedBase + b] = g_instances[b].get();
 }
 
@@ -566,6 +645,179 @@ void serve_waited(void* ctx, u32 i) {
         serve_directory(ctx, i);
     else
         answer_ended(i - kEndedBase);
+}
+
+// The state a successor will find: a MemoryObject kept in the escrow (or
+// devmgr's own memory without one).
+void open_state() {
+    if (g_escrow.available() && g_state == &g_local_state) {
+        auto mem = rt::memory_create((sizeof(State) + kPage - 1) & ~(kPage - 1));
+        rt::Handle h = mem.ok() ? static_cast<rt::Handle&&>(mem.value()) : rt::Handle();
+        if (h && g_escrow.keep(kStateKey, &h, 1).ok()) {
+            if (auto at = rt::memory_map(h.get(), 0, abi::kMapWrite); at.ok()) {
+                g_state = reinterpret_cast<State*>(at.value());
+                (void)h.release();  // mapped for good
+            }
+        }
+        if (g_state == &g_local_state)
+            rt::log("devmgr: cannot keep its state in the escrow (%s); a restart of devmgr would orphan its providers",
+                    status_name(mem.ok() ? Status::NoMemory : mem.status()));
+    }
+    g_state->magic = State::kMagic;
+    g_state->version = State::kVersion;
+    g_state->incarnation = 1;
+    g_state->device_count = g_device_count;
+    g_state->provider_count = g_manifest.provider_count;
+}
+
+void save_child(u32 b) {
+    const rt::Supervised& c = g_children[b];
+    Binding& bd = g_state->bindings[b];
+    bd.pid = c.process ? c.pid : 0;
+    bd.restarts = c.restarts;
+    bd.gave_up = c.gave_up;
+    bd.restart_at = c.restart_at;
+    bd.retrying = c.retrying;
+}
+
+const char* binding_name(u32 b) { return g_manifest.providers[g_state->bindings[b].provider].name; }
+
+// Does the escrowed state describe this system (the same manifest, the
+// same functions)? It always should: both are fixed at boot.
+bool state_matches(const State& st) {
+    if (st.magic != State::kMagic || st.version != State::kVersion || st.device_count != g_device_count ||
+        st.provider_count != g_manifest.provider_count || st.binding_count > kMaxBindings)
+        return false;
+    for (u32 b = 0; b < st.binding_count; b++) {
+        const Binding& bd = st.bindings[b];
+        if (bd.provider >= g_manifest.provider_count || bd.device >= g_device_count ||
+            bd.bdf != bdf_of(g_devices[bd.device]))
+            return false;
+    }
+    return true;
+}
+
+// Takes over binding b from the predecessor: copies of its roots, its
+// provider (running, dead, or waiting for a restart) and its counts.
+void adopt_binding(u32 b) {
+    Binding& bd = g_state->bindings[b];
+    rt::Supervised& c = g_children[b];
+    rt::Handle h[3];
+    if (g_escrow.copy(anchor_key(b), h, 1).value_or(0) == 1) g_anchors[b] = static_cast<rt::Handle&&>(h[0]);
+    if (g_escrow.copy(instance_key(b), h, 1).value_or(0) == 1) g_instances[b] = static_cast<rt::Handle&&>(h[0]);
+    if (bd.refused) return;
+    c.restarts = bd.restarts;
+    c.gave_up = bd.gave_up;
+    c.restart_at = bd.restart_at;
+    c.retrying = bd.retrying;
+    u32 n = g_escrow.copy(provider_key(b), h, 3).value_or(0);
+    if (n >= 2) {
+        g_registers[b] = static_cast<rt::Handle&&>(h[kRegistersIndex]);
+        c.process = static_cast<rt::Handle&&>(h[kProcessIndex]);
+        if (n == 3) g_dma[b] = static_cast<rt::Handle&&>(h[kDmaIndex]);
+        auto info = rt::process_info(c.process.get());
+        c.pid = info.ok() ? info.value().pid : 0;
+    }
+    const abi::DeviceInfo& d = g_devices[bd.device];
+    // Started by the predecessor, which died before its roots reached the
+    // escrow: nobody could revoke its grants, so it is stopped (its DMA
+    // grant ends with it) and the function bound again.
+    if (bd.pid && bd.pid != c.pid) {
+        auto killed = rt::process_kill_pid(g_resource, bd.pid);
+        rt::log("devmgr: %s on %02x:%02x.%x: pid %u, started by the previous devmgr, never reached the escrow; %s",
+                binding_name(b), d.bus, d.device, d.function, bd.pid,
+                killed.ok() ? "stopped it" : "it has ended already");
+    }
+    bd.pid = c.process ? c.pid : 0;
+    bool ended = bd.ended || bd.revoked || c.gave_up;
+    // Neither running nor due to restart (the predecessor died between
+    // the two): restarted now.
+    if (!c.process && !c.restart_at && !ended) c.restart_at = rt::clock_ns();
+    if (bd.ended && g_instances[b]) g_waited[kEndedBase + b] = g_instances[b].get();
+    rt::log("devmgr: adopted %s on %02x:%02x.%x: %s pid %u, %u restarts", binding_name(b), d.bus, d.device, d.function,
+            c.process ? "provider"
+            : ended   ? "ended, was"
+                      : "restarting, was",
+            c.process ? c.pid : 0, c.restarts);
+}
+
+// A restart of devmgr: the escrow holds the predecessor's state; adopt
+// everything it bound. False: nothing to adopt (the first start, or no
+// escrow) — or a state that does not describe this system, whose
+// providers are stopped and their grants revoked before starting afresh.
+bool adopt() {
+    rt::Handle mem;
+    if (!g_escrow.available() || g_escrow.copy(kStateKey, &mem, 1).value_or(0) != 1) return false;
+    auto at = rt::memory_map(mem.get(), 0, abi::kMapWrite);
+    if (!at.ok()) {
+        rt::log("devmgr: cannot map the escrowed state: %s; starting afresh", status_name(at.status()));
+        return false;
+    }
+    (void)mem.release();  // mapped for good
+    State* st = reinterpret_cast<State*>(at.value());
+    g_state = st;
+    if (!state_matches(*st)) {
+        rt::log(
+            "devmgr: the escrowed state does not describe this system; stopping what it names and starting "
+            "afresh");
+        u32 count = st->binding_count <= kMaxBindings ? st->binding_count : kMaxBindings;
+        for (u32 b = 0; b < count; b++) {
+            rt::Handle h[3];
+            if (g_escrow.copy(provider_key(b), h, 3).value_or(0) >= 2) (void)rt::process_kill(h[kProcessIndex].get());
+            (void)g_escrow.revoke(anchor_key(b), 0, 0);
+            for (u32 k = anchor_key(b); k <= provider_key(b); k++) (void)g_escrow.drop(k);
+        }
+        for (u8* p = reinterpret_cast<u8*>(st); p < reinterpret_cast<u8*>(st + 1); p++) *p = 0;
+        return false;
+    }
+    st->incarnation++;
+    rt::log("devmgr: restarted (start %u of this boot): adopting %u bindings", st->incarnation, st->binding_count);
+    for (u32 b = 0; b < st->binding_count; b++) adopt_binding(b);
+    return true;
+}
+
+// The first start: every entry bound to the functions it matches.
+void bind_all() {
+    for (u32 i = 0; i < g_manifest.provider_count; i++) {
+        const manifest::Provider& p = g_manifest.providers[i];
+        u32 matched = 0;
+        for (u32 k = 0; k < g_device_count; k++) {
+            const abi::DeviceInfo& d = g_devices[k];
+            if (!matches(p, d)) {
+                if (virtio_class_refused(p, d))
+                    rt::log(
+                        "devmgr: %s on %02x:%02x.%x (%04x:%04x, virtio %s) not bound: the virtio broker serves "
+                        "network and block devices only (this class's payloads can carry guest-physical "
+                        "addresses)",
+                        p.name, d.bus, d.device, d.function, d.vendor, d.device_id,
+                        devices::virtio_class_name(d.vendor, d.device_id));
+                continue;
+            }
+            matched++;
+            if (g_state->binding_count == kMaxBindings) {
+                rt::log("devmgr: %s on %02x:%02x.%x not bound: more than %u bindings", p.name, g_devices[k].bus,
+                        g_devices[k].device, g_devices[k].function, kMaxBindings);
+                break;
+            }
+            u32 b = g_state->binding_count++;
+            g_state->bindings[b] = Binding{};
+            g_state->bindings[b].provider = i;
+            g_state->bindings[b].device = k;
+            g_state->bindings[b].bdf = bdf_of(g_devices[k]);
+            if (g_directories[i]) {
+                auto ep = rt::endpoint_create();
+                if (ep.ok()) {
+                    g_instances[b] = static_cast<rt::Handle&&>(ep.value());
+                    keep(instance_key(b), &g_instances[b], 1, p.name);
+                } else
+                    rt::log("devmgr: %s on %02x:%02x.%x: no service endpoint: %s; it serves no one", p.name,
+                            g_devices[k].bus, g_devices[k].device, g_devices[k].function, status_name(ep.status()));
+            }
+            if (!bind(p, g_devices[k], g_children[b])) g_state->bindings[b].refused = true;
+            if (p.match == manifest::DeviceClass::AnyFunction) break;  // the first usable function only
+        }
+        if (!matched) rt::log("devmgr: provider %s matches no PCI function", p.name);
+    }
 }
 
 }  // namespace
@@ -594,64 +846,38 @@ int main(u64) {
         g_directories[k] = rt::startup_handle(slot);
     }
     rt::log("devmgr: %u PCI functions, %u providers in the manifest", g_device_count, g_manifest.provider_count);
-    for (u32 i = 0; i < g_manifest.provider_count; i++) {
-        const manifest::Provider& p = g_manifest.providers[i];
-        u32 matched = 0;
-        for (u32 k = 0; k < g_device_count; k++) {
-            const abi::DeviceInfo& d = g_devices[k];
-            if (!matches(p, d)) {
-                if (virtio_class_refused(p, d))
-                    rt::log(
-                        "devmgr: %s on %02x:%02x.%x (%04x:%04x, virtio %s) not bound: the virtio broker serves "
-                        "network and block devices only (this class's payloads can carry guest-physical "
-                        "addresses)",
-                        p.name, d.bus, d.device, d.function, d.vendor, d.device_id,
-                        devices::virtio_class_name(d.vendor, d.device_id));
-                continue;
-            }
-            matched++;
-            if (g_binding_count == kMaxBindings) {
-                rt::log("devmgr: %s on %02x:%02x.%x not bound: more than %u bindings", p.name, g_devices[k].bus,
-                        g_devices[k].device, g_devices[k].function, kMaxBindings);
-                break;
-            }
-            u32 b = g_binding_count++;
-            g_bindings[b] = Binding{i, k, abi::DevmgrBackend::None, 0, false, false};
-            if (g_directories[i]) {
-                auto ep = rt::endpoint_create();
-                if (ep.ok())
-                    g_instances[b] = static_cast<rt::Handle&&>(ep.value());
-                else
-                    rt::log("devmgr: %s on %02x:%02x.%x: no service endpoint: %s; it serves no one", p.name,
-                            g_devices[k].bus, g_devices[k].device, g_devices[k].function, status_name(ep.status()));
-            }
-            if (!bind(p, g_devices[k], g_children[b])) g_bindings[b].refused = true;
-            if (p.match == manifest::DeviceClass::AnyFunction) break;  // the first usable function only
-        }
-        if (!matched) rt::log("devmgr: provider %s matches no PCI function", p.name);
+    g_escrow = rt::Escrow(rt::startup_handle("escrow"));
+    if (!adopt()) {
+        open_state();
+        bind_all();
     }
     rt::Supervisor::Client client{
         "devmgr",
-        [](void*, u32 b) { return static_cast<const char*>(g_manifest.providers[g_bindings[b].provider].name); },
+        [](void*, u32 b) { return static_cast<const char*>(g_manifest.providers[g_state->bindings[b].provider].name); },
         [](void*, u32 b) {
-            const manifest::RestartPolicy& r = g_manifest.providers[g_bindings[b].provider].program.restart;
-            bool restart = r.mode == manifest::RestartMode::OnFailure && !g_bindings[b].revoked;
+            const manifest::RestartPolicy& r = g_manifest.providers[g_state->bindings[b].provider].program.restart;
+            bool restart = r.mode == manifest::RestartMode::OnFailure && !g_state->bindings[b].revoked;
             return rt::RestartRule{restart, r.limit, r.backoff_ms};
         },
         [](void*, u32 b) {
-            return bind(g_manifest.providers[g_bindings[b].provider], g_devices[g_bindings[b].device], g_children[b]);
+            return bind(g_manifest.providers[g_state->bindings[b].provider], g_devices[g_state->bindings[b].device],
+                        g_children[b]);
         },
         nullptr};
     client.service = rt::startup_handle("service");
     client.on_request = serve_request;
     for (u32 k = 0; k < manifest::kMaxProviders; k++) g_waited[k] = g_directories[k];
     client.directories = g_waited;
-    client.directory_count = kEndedBase + g_binding_count;
+    client.directory_count = kEndedBase + g_state->binding_count;
     client.on_directory_request = serve_waited;
     client.on_ended = [](void*, u32 b) { binding_ended(b); };
     client.ready_source = g_root;
     client.on_ready = drain_events;
-    client.on_exit = [](void*, u32 b) { take_back_grants(b); };
-    rt::Supervisor(g_children, g_binding_count, client).run();
+    client.on_exit = [](void*, u32 b) {
+        g_state->bindings[b].pid = 0;  // first: a successor must not take it for a live one
+        take_back_grants(b);
+    };
+    client.on_changed = [](void*, u32 b) { save_child(b); };
+    rt::Supervisor(g_children, g_state->binding_count, client).run();
     return 0;
 }

@@ -14,7 +14,16 @@
 // index in the manifest) and answers it with the endpoints of the
 // functions it binds. Authority still flows only from the manifest: nobody
 // looks a service up.
+//
+// Handle escrow (`escrow = N` on a [process]; lib/protocol/escrow.h): init
+// keeps up to N handles for that process across its restarts, under keys
+// of its choosing, and hands copies back to its successor. The device
+// manager keeps the roots of its providers' authority there, so a devmgr
+// restart adopts the running providers instead of orphaning them.
+#include "escrow/escrow_table.h"
 #include "manifest/manifest.h"
+#include "protocol/escrow.h"
+#include "protocol/message.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/spawn.h"
@@ -39,6 +48,13 @@ rt::Handle g_services[manifest::kMaxProviders];  // a provider's service endpoin
 // Consumer i's badged copy of provider k's directory, made at its first
 // start and granted (by copy) at every start.
 rt::Handle g_consumer_caps[manifest::kMaxProcesses][manifest::kMaxProviders];
+
+// The escrow service (when any process has `escrow = N`) and each such
+// process's badged call capability to it (badge: manifest index + 1).
+rt::Handle g_escrow;
+rt::Handle g_escrow_caps[manifest::kMaxProcesses];
+escrow::Table g_escrow_table{[](u32 h) { (void)rt::close(h); }};
+static_assert(manifest::kMaxEscrowHandles == abi::kMaxEscrowQuota, "escrow = N is bounded by the protocol's quota");
 
 // The log may be passed on (a process that starts others gives them a copy).
 constexpr u32 cap_rights_write() { return cap_rights::kWrite | cap_rights::kDuplicate | cap_rights::kTransfer; }
@@ -99,6 +115,111 @@ bool create_services() {
         g_services[i] = static_cast<rt::Handle&&>(ep.value());
     }
     return true;
+}
+
+bool create_escrow() {
+    for (u32 i = 0; i < g_manifest.process_count; i++) {
+        if (!g_manifest.processes[i].escrow) continue;
+        if (!g_escrow) {
+            auto ep = rt::endpoint_create();
+            if (!ep.ok()) {
+                rt::log("init: cannot create the escrow endpoint: %s", status_name(ep.status()));
+                return false;
+            }
+            g_escrow = static_cast<rt::Handle&&>(ep.value());
+        }
+        auto badged = rt::endpoint_mint(g_escrow.get(), i + 1,
+                                        cap_rights::kCall | cap_rights::kDuplicate | cap_rights::kTransfer);
+        if (!badged.ok()) {
+            rt::log("init: cannot badge the escrow capability of %s: %s", g_manifest.processes[i].name,
+                    status_name(badged.status()));
+            return false;
+        }
+        g_escrow_caps[i] = static_cast<rt::Handle&&>(badged.value());
+    }
+    return true;
+}
+
+// Copies of an entry's handles, moved into the reply: children of init's,
+// so a revoke of init's reaches them and whatever was derived from them.
+Status reply_copies(const escrow::Entry& e, abi::Message& reply, abi::EscrowReply& answer) {
+    for (u32 i = 0; i < e.count; i++) {
+        auto copy = rt::duplicate(e.handles[i], cap::kSameRights);
+        if (!copy.ok()) {
+            for (u32 k = 0; k < i; k++) (void)rt::close(reply.handles[k]);
+            reply.handle_count = 0;
+            return copy.status();
+        }
+        reply.handles[i] = copy.value().release();
+    }
+    reply.handle_count = e.count;
+    answer.count = e.count;
+    return Status::Ok;
+}
+
+// One escrow request (lib/protocol/escrow.h). The caller is whoever the
+// badge says (its manifest identity); entries are per identity.
+void serve_escrow(void*) {
+    abi::Message m{};
+    if (!rt::endpoint_receive(g_escrow.get(), m, 0).ok()) return;
+    auto request = abi::body_of<abi::EscrowRequest>(m);
+    u32 owner = static_cast<u32>(m.badge - 1);
+    u32 handles[abi::kMessageHandles];
+    u32 received = m.handle_count <= abi::kMessageHandles ? m.handle_count : 0;
+    for (u32 i = 0; i < received; i++) handles[i] = m.handles[i];
+    auto close_received = [&] {
+        for (u32 i = 0; i < received; i++)
+            if (handles[i]) (void)rt::close(handles[i]);
+    };
+    abi::Message reply{};
+    abi::EscrowReply answer{};
+    Status st = Status::Ok;
+    if (m.badge == 0 || owner >= g_manifest.process_count || !g_manifest.processes[owner].escrow) {
+        st = Status::Forbidden;  // only init's own unbadged copy could; it never calls
+    } else if (m.length < sizeof request) {
+        st = Status::Truncated;
+    } else if (request.op == abi::EscrowOp::Keep) {
+        u32 quota = g_manifest.processes[owner].escrow;
+        auto kept = g_escrow_table.keep(owner, quota, request.key, handles, received);
+        if (!kept.ok()) {
+            // Refused: the handles go back as they came (moved), so a
+            // caller over its quota loses nothing.
+            st = kept.status();
+            for (u32 i = 0; i < received; i++) reply.handles[i] = handles[i];
+            reply.handle_count = received;
+            answer.count = received;
+            received = 0;
+        } else {
+            received = 0;  // the table's now
+            st = reply_copies(*g_escrow_table.find(owner, request.key), reply, answer);
+        }
+    } else if (request.op == abi::EscrowOp::Copy) {
+        const escrow::Entry* e = g_escrow_table.find(owner, request.key);
+        st = e ? reply_copies(*e, reply, answer) : Status::NotFound;
+    } else if (request.op == abi::EscrowOp::Revoke) {
+        const escrow::Entry* e = g_escrow_table.find(owner, request.key);
+        if (!e || request.index >= e->count) {
+            st = Status::NotFound;
+        } else {
+            auto n = rt::revoke(e->handles[request.index]);
+            st = n.ok() ? Status::Ok : n.status();
+            u64 count = n.value_or(0);
+            answer.count = count > 0xffff'ffffull ? 0xffff'ffffu : static_cast<u32>(count);
+        }
+    } else if (request.op == abi::EscrowOp::Drop) {
+        auto dropped = g_escrow_table.drop(owner, request.key);
+        st = dropped.ok() ? Status::Ok : dropped.status();
+    } else {
+        st = Status::InvalidArgument;
+    }
+    close_received();  // anything sent with a request that does not keep it
+    answer.status = st;
+    if (st == Status::Ok && owner < g_manifest.process_count) {
+        answer.used = g_escrow_table.used(owner);
+        answer.quota = g_manifest.processes[owner].escrow;
+    }
+    abi::put_body(reply, answer);
+    (void)rt::endpoint_reply(reply);
 }
 
 // Does process `p` hold the device root (is it the device manager)?
@@ -184,6 +305,7 @@ bool start(u32 i) {
             if (!grant(slot, mine.get(), cap_rights::kCall)) return false;
         }
     }
+    if (g_escrow_caps[i] && !grant("escrow", g_escrow_caps[i].get(), cap_rights::kCall)) return false;
     for (u32 s = 0; s < p.supervised_count; s++) {
         const manifest::Supervision& sv = p.supervised[s];
         const rt::Supervised& target = g_running[sv.process_index];
@@ -233,6 +355,9 @@ void supervise() {
             return rt::RestartRule{p.mode == manifest::RestartMode::OnFailure, p.limit, p.backoff_ms};
         },
         [](void*, u32 i) { return start(i); }, nullptr};
+    // With an escrow, init serves it for as long as it lives.
+    client.service = g_escrow.get();
+    client.on_request = serve_escrow;
     rt::Supervisor(g_running, g_manifest.process_count, client).run();
 }
 
@@ -244,7 +369,7 @@ int main(u64) {
     g_console = rt::startup_handle("console");
     g_devices = rt::startup_handle("devices");
     if (!load_manifest()) return 0;
-    if (!create_objects() || !create_services()) return 1;
+    if (!create_objects() || !create_services() || !create_escrow()) return 1;
     start_all();
     supervise();
     return 0;
