@@ -295,6 +295,8 @@ def run_linux(a, backend: str, jobs: list[str], out_dir: Path) -> dict | None:
            "--json", str(out_json), "--disk", DRIVER["linux_disk"], "--engine", a.engine]
     if a.trace:
         cmd.append("--trace")
+    if a.linux_append:
+        cmd += ["--append", a.linux_append]
     if (run_fio.GUEST / "bzImage").is_file() and (run_fio.GUEST / "initramfs.cpio.gz").is_file():
         cmd.append("--no-build")
     print(f"\n[storage] Linux baseline: {shlex.join(cmd)}", flush=True)
@@ -413,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--build-dir", type=Path, default=REPO / "build")
     p.add_argument("--driver", choices=list(DRIVERS), default="nvme", help="the driver under test (default nvme)")
     p.add_argument("--engine", default="libaio", help="the Linux baseline's fio ioengine: libaio | io_uring")
+    p.add_argument("--linux-append", default="",
+                   help="extra kernel command line for the Linux baseline, e.g. nr_cpus=1 (Sluice runs on one CPU)")
     p.add_argument("--backend", choices=["null", "file", "both"], default="both")
     p.add_argument("--jobs", default=",".join(JOBS), help=f"comma list of {', '.join(JOBS)}")
     p.add_argument("--seconds", type=int, default=20, help="seconds per job (default 20)")
