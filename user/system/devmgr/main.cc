@@ -846,6 +846,12 @@ int main(u64) {
         g_directories[k] = rt::startup_handle(slot);
     }
     rt::log("devmgr: %u PCI functions, %u providers in the manifest", g_device_count, g_manifest.provider_count);
+    for (u32 k = 0; k < g_manifest.provider_count; k++)
+        if (g_manifest.providers[k].program.cap_count)
+            rt::log(
+                "devmgr: %s: its %u cap lines are not granted (the objects are init's; a provider gets its device "
+                "grants and its service endpoint only)",
+                g_manifest.providers[k].name, g_manifest.providers[k].program.cap_count);
     g_escrow = rt::Escrow(rt::startup_handle("escrow"));
     if (!adopt()) {
         open_state();
