@@ -374,14 +374,7 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     // Saved before the roots are kept: a successor that finds this pid but
     // no escrowed process knows whom to stop.
     g_state->bindings[b].pid = info.ok() ? info.value().pid : 0;
-    char extra[64] = "";
-    if (p.vectors || p.dma_pool)
-        format(extra, sizeof extra, ", %u vectors, pool %llu KiB", p.vectors,
-               static_cast<unsigned long long>(p.dma_pool >> 10));
-    rt::log("devmgr: bound %s to %02x:%02x.%x (%04x:%04x %s) backend %s, %u windows%s, pid %u", p.name, d.bus, d.device,
-            d.function, d.vendor, d.device_id, manifest::device_class_name(p.match), backend, p.bar_count, extra,
-            info.ok() ? info.value().pid : 0);
-    // Its roots go to the escrow; devmgr keeps working on copies. dma_fn
+    // Its roots go to the escrow at once; devmgr keeps working on copies. dma_fn
     // is kept only with a pool (the grant descends from it): without one
     // it is closed here, as nothing below it can matter.
     rt::Handle roots[3] = {static_cast<rt::Handle&&>(fn.value()), static_cast<rt::Handle&&>(child.value()),
@@ -391,6 +384,15 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     child_slot.process = static_cast<rt::Handle&&>(roots[kProcessIndex]);
     if (p.dma_pool) g_dma[b] = static_cast<rt::Handle&&>(roots[kDmaIndex]);
     child_slot.pid = g_state->bindings[b].pid;
+    // Logged only now: a serial line is slow, and a devmgr killed before
+    // the Keep leaves a provider its successor must stop.
+    char extra[64] = "";
+    if (p.vectors || p.dma_pool)
+        format(extra, sizeof extra, ", %u vectors, pool %llu KiB", p.vectors,
+               static_cast<unsigned long long>(p.dma_pool >> 10));
+    rt::log("devmgr: bound %s to %02x:%02x.%x (%04x:%04x %s) backend %s, %u windows%s, pid %u", p.name, d.bus, d.device,
+            d.function, d.vendor, d.device_id, manifest::device_class_name(p.match), backend, p.bar_count, extra,
+            info.ok() ? info.value().pid : 0);
     return true;
 }
 
