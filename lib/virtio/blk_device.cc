@@ -36,8 +36,10 @@ Result<Geometry> read_geometry(const Config& c, u64 features, u32 fallback_segme
     g.blocks = c.capacity / sectors_per_block;
     g.physical_block = g.block_size;
     if (features & bit(feature::kTopology)) {
-        if (c.topology.physical_block_exp > 16) return Status::Malformed;
-        g.physical_block = g.block_size << c.topology.physical_block_exp;
+        // In 64 bits: 64 KiB blocks << 16 would wrap a u32 to 0.
+        u64 physical = u64{g.block_size} << (c.topology.physical_block_exp > 16 ? 0 : c.topology.physical_block_exp);
+        if (c.topology.physical_block_exp > 16 || physical > (u64{1} << 31)) return Status::Malformed;
+        g.physical_block = static_cast<u32>(physical);
     }
     g.max_segments = fallback_segments;
     if (features & bit(feature::kSegMax)) {

@@ -85,6 +85,10 @@ TEST(VirtioBlkDevice, ValuesTheSpecDoesNotAllowAreMalformed) {
     c = qemu_default();
     c.topology.physical_block_exp = 40;
     EXPECT_EQ(read_geometry(c, f, 254).status(), Status::Malformed);
+    c = qemu_default();  // 64 KiB blocks << 16 would wrap a u32 to 0
+    c.blk_size = 65536;
+    c.topology.physical_block_exp = 16;
+    EXPECT_EQ(read_geometry(c, f, 254).status(), Status::Malformed);
     c = qemu_default();
     c.capacity = ~u64{0};
     EXPECT_EQ(read_geometry(c, f, 254).status(), Status::Malformed);
