@@ -7,6 +7,7 @@
 namespace rt {
 
 Result<BlockDeviceRef> find_block_device(const ServiceInstance* instances, u32 count, const char* name, usize len) {
+    Status answer = Status::NotFound;
     for (u32 i = 0; i < count; i++) {
         const char* provider = instances[i].name;
         usize p = 0;
@@ -21,15 +22,17 @@ Result<BlockDeviceRef> find_block_device(const ServiceInstance* instances, u32 c
         for (u32 index = 0;; index++) {
             auto info = probe.info(index);
             // Past the last device: NotFound. Anything else (TornDown: the
-            // provider has ended for good) is this instance's answer.
+            // provider has ended for good) is this instance's answer — kept,
+            // but the other instances are still asked: an ended or hostile
+            // provider must not hide another provider's devices.
             if (!info.ok()) {
-                if (info.status() != Status::NotFound) return info.status();
+                if (info.status() != Status::NotFound && answer == Status::NotFound) answer = info.status();
                 break;
             }
             if (info.value().unit == nsid) return BlockDeviceRef{i, index, info.value()};
         }
     }
-    return Status::NotFound;
+    return answer;
 }
 
 Result<void> BlockClient::call(abi::Message& m) { return endpoint_call(m_service, m); }

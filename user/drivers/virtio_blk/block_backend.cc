@@ -208,8 +208,10 @@ void BlockBackend::refuse_later(u16 tag, Status why) {
 
 Result<u32> BlockBackend::poll(block::Outcome* out, u32 max, bool ack_interrupt) {
     if (ack_interrupt) (void)rt::interrupt_ack(m_irq);
-    abi::VirtioCompletion done[32];
-    if (max > 32) max = 32;
+    // As many as the engine reaps per call (64): fewer would end its reap
+    // loop early and leave the rest of a burst to the next interrupt.
+    abi::VirtioCompletion done[64];
+    if (max > 64) max = 64;
     u32 room = max > m_refused_count ? max - m_refused_count : 0;
     auto n = room ? rt::virtqueue_complete(m_queue.get(), done, room) : Result<u32>(0u);
     if (!n.ok()) {
