@@ -29,11 +29,11 @@ struct Entry {
 
 class Table {
 public:
-    // Entries across all owners: what init's capability space can spare
-    // (1024 slots; the manifest's quotas are bounded by kMaxEscrowQuota
-    // each, this bounds their sum).
-    static constexpr u32 kMaxEntries = 256;
+    // Handles across all owners: what init's capability space can spare
+    // (1024 slots); init refuses a manifest whose quotas add up to more.
+    // An entry holds at least one handle, so entries never run out first.
     static constexpr u32 kMaxHandles = 512;
+    static constexpr u32 kMaxEntries = kMaxHandles;
 
     using CloseFn = void (*)(u32 handle);
     explicit Table(CloseFn close) : m_close(close) {}

@@ -41,4 +41,17 @@ u32 open_service_instances(ServiceInstance* out, u32 max) {
     return n;
 }
 
+bool receive_call(u32 endpoint, abi::Message& m) {
+    m = abi::Message{};
+    auto got = endpoint_receive(endpoint, m, 0);
+    if (got.ok()) return true;
+    if (got.status() == Status::Timeout) return false;
+    for (u32 i = 0; i < m.handle_count && i < abi::kMessageHandles; i++)
+        if (m.handles[i]) (void)close(m.handles[i]);
+    abi::Message reply{};
+    abi::put_body(reply, got.status());  // every reply of these protocols starts with its Status
+    (void)endpoint_reply(reply);
+    return false;
+}
+
 }  // namespace rt

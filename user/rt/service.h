@@ -3,6 +3,7 @@
 // function the provider entry drives is an instance with its own endpoint.
 #pragma once
 
+#include "abi/ipc.h"
 #include "protocol/service.h"
 #include "rt/handle.h"
 
@@ -18,5 +19,15 @@ struct ServiceInstance {
 // were filled (at most max). Waits for the device manager to answer; a
 // directory that refuses is logged and skipped.
 u32 open_service_instances(ServiceInstance* out, u32 max);
+
+// A server's receive of one call (timeout 0: a caller is queued). True:
+// `m` is the call, to be answered. False: nothing to answer — no caller
+// after all, or a call whose handles could not all be taken (a zero or
+// forged value, one without the transfer right): the kernel has handed
+// that call over all the same, so it is answered here with the error and
+// whatever did arrive is closed. Left unanswered it would hold the
+// endpoint Busy for every later caller (one hostile caller jamming the
+// server).
+bool receive_call(u32 endpoint, abi::Message& m);
 
 }  // namespace rt

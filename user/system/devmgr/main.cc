@@ -71,6 +71,7 @@
 #include "rt/escrow.h"
 #include "rt/log.h"
 #include "rt/rights.h"
+#include "rt/service.h"
 #include "rt/spawn.h"
 #include "rt/supervisor.h"
 #include "rt/sys.h"
@@ -524,7 +525,7 @@ void drain_events(void*) {
 void serve_request(void*) {
     u32 service = rt::startup_handle("service");
     abi::Message m{};
-    if (!rt::endpoint_receive(service, m, 0).ok()) return;
+    if (!rt::receive_call(service, m)) return;
     auto request = abi::body_of<abi::DevmgrRequest>(m);  // no op (4 bytes): Describe
     u32 index = request.index;
     if (request.op == abi::DevmgrOp::Revoke && index < g_device_count) revoke_function(index);
@@ -592,7 +593,7 @@ u32 find_instance(u32 k, u32 instance, u32* count) {
 // A consumer opens an instance of entry k's service (lib/protocol/service.h).
 void serve_directory(void*, u32 k) {
     abi::Message m{};
-    if (!rt::endpoint_receive(g_directories[k], m, 0).ok()) return;
+    if (!rt::receive_call(g_directories[k], m)) return;
     for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);  // none expected
     auto request = abi::body_of<abi::ServiceOpenRequest>(m);
     abi::Message reply{};
@@ -635,7 +636,7 @@ void binding_ended(u32 b) {
 // service protocols starts with its Status (lib/protocol/message.h).
 void answer_ended(u32 b) {
     abi::Message m{};
-    if (!rt::endpoint_receive(g_instances[b].get(), m, 0).ok()) return;
+    if (!rt::receive_call(g_instances[b].get(), m)) return;
     for (u32 i = 0; i < m.handle_count; i++) (void)rt::close(m.handles[i]);  // an Attach's notification
     abi::Message reply{};
     abi::put_body(reply, Status::TornDown);
@@ -729,6 +730,21 @@ void adopt_binding(u32 b) {
         rt::log("devmgr: %s on %02x:%02x.%x: pid %u, started by the previous devmgr, never reached the escrow; %s",
                 binding_name(b), d.bus, d.device, d.function, bd.pid,
                 killed.ok() ? "stopped it" : "it has ended already");
+    }
+    // Whatever the pid says: no escrowed provider, yet the function's DMA
+    // grant is live — a provider nobody can revoke through its own roots
+    // (its spawn was not even recorded, or the kill failed). The anchor is
+    // the root of everything any devmgr handed out for this binding:
+    // revoking it through the escrow takes those grants back before the
+    // function is bound again (a grant dies with its binding).
+    if (!c.process && dma_grant_active(bd.device)) {
+        auto n = g_escrow.revoke(anchor_key(b), 0, g_anchors[b].get());
+        g_anchors[b].reset();  // revoked with the rest (a child of the root)
+        rt::Handle again;
+        if (g_escrow.copy(anchor_key(b), &again, 1).value_or(0) == 1) g_anchors[b] = static_cast<rt::Handle&&>(again);
+        rt::log("devmgr: %s on %02x:%02x.%x: a DMA grant with no provider of record; revoked %llu capabilities (%s)",
+                binding_name(b), d.bus, d.device, d.function, static_cast<unsigned long long>(n.value_or(0)),
+                status_name(n.ok() ? Status::Ok : n.status()));
     }
     bd.pid = c.process ? c.pid : 0;
     bool ended = bd.ended || bd.revoked || c.gave_up;

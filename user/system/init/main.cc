@@ -26,6 +26,7 @@
 #include "protocol/message.h"
 #include "rt/log.h"
 #include "rt/rights.h"
+#include "rt/service.h"
 #include "rt/spawn.h"
 #include "rt/supervisor.h"
 #include "rt/sys.h"
@@ -118,8 +119,20 @@ bool create_services() {
 }
 
 bool create_escrow() {
+    u32 promised = 0;
     for (u32 i = 0; i < g_manifest.process_count; i++) {
-        if (!g_manifest.processes[i].escrow) continue;
+        u32 quota = g_manifest.processes[i].escrow;
+        if (!quota) continue;
+        // The quotas together fit the table (init's capability space is
+        // finite), so no holder can take what another was promised.
+        if (promised + quota > escrow::Table::kMaxHandles) {
+            rt::log(
+                "init: %s: escrow = %u refused: the manifest's escrow quotas add up to more than %u handles; it "
+                "gets no escrow",
+                g_manifest.processes[i].name, quota, escrow::Table::kMaxHandles);
+            continue;
+        }
+        promised += quota;
         if (!g_escrow) {
             auto ep = rt::endpoint_create();
             if (!ep.ok()) {
@@ -140,20 +153,26 @@ bool create_escrow() {
     return true;
 }
 
-// Copies of an entry's handles, moved into the reply: children of init's,
-// so a revoke of init's reaches them and whatever was derived from them.
-Status reply_copies(const escrow::Entry& e, abi::Message& reply, abi::EscrowReply& answer) {
-    for (u32 i = 0; i < e.count; i++) {
-        auto copy = rt::duplicate(e.handles[i], cap::kSameRights);
-        if (!copy.ok()) {
-            for (u32 k = 0; k < i; k++) (void)rt::close(reply.handles[k]);
-            reply.handle_count = 0;
-            return copy.status();
-        }
-        reply.handles[i] = copy.value().release();
-    }
+// The reply carries copies of an entry's handles: the kernel makes each a
+// child of init's as it transfers it (copy_mask), so a revoke of init's
+// reaches them and whatever was derived from them. No handle is made in
+// init for it: a reply the caller cannot take (its table full) leaves
+// nothing behind here.
+void reply_copies(const escrow::Entry& e, abi::Message& reply, abi::EscrowReply& answer) {
+    for (u32 i = 0; i < e.count; i++) reply.handles[i] = e.handles[i];
     reply.handle_count = e.count;
+    reply.copy_mask = (1u << e.count) - 1;
     answer.count = e.count;
+}
+
+// Can init hand out copies of every received handle? (Moving it in took
+// the transfer right already; a copy also needs duplicate.) Checked before
+// anything is kept, so a Keep either works whole or changes nothing.
+Status copyable(const u32* handles, u32 n) {
+    for (u32 i = 0; i < n; i++) {
+        auto probe = rt::duplicate(handles[i], cap::kSameRights);
+        if (!probe.ok()) return probe.status();
+    }
     return Status::Ok;
 }
 
@@ -161,11 +180,11 @@ Status reply_copies(const escrow::Entry& e, abi::Message& reply, abi::EscrowRepl
 // badge says (its manifest identity); entries are per identity.
 void serve_escrow(void*) {
     abi::Message m{};
-    if (!rt::endpoint_receive(g_escrow.get(), m, 0).ok()) return;
+    if (!rt::receive_call(g_escrow.get(), m)) return;
     auto request = abi::body_of<abi::EscrowRequest>(m);
     u32 owner = static_cast<u32>(m.badge - 1);
     u32 handles[abi::kMessageHandles];
-    u32 received = m.handle_count <= abi::kMessageHandles ? m.handle_count : 0;
+    u32 received = m.handle_count;  // <= kMessageHandles: the kernel refuses more
     for (u32 i = 0; i < received; i++) handles[i] = m.handles[i];
     auto close_received = [&] {
         for (u32 i = 0; i < received; i++)
@@ -174,13 +193,15 @@ void serve_escrow(void*) {
     abi::Message reply{};
     abi::EscrowReply answer{};
     Status st = Status::Ok;
-    if (m.badge == 0 || owner >= g_manifest.process_count || !g_manifest.processes[owner].escrow) {
+    if (m.badge == 0 || owner >= g_manifest.process_count || !g_escrow_caps[owner]) {
         st = Status::Forbidden;  // only init's own unbadged copy could; it never calls
     } else if (m.length < sizeof request) {
         st = Status::Truncated;
     } else if (request.op == abi::EscrowOp::Keep) {
         u32 quota = g_manifest.processes[owner].escrow;
-        auto kept = g_escrow_table.keep(owner, quota, request.key, handles, received);
+        st = copyable(handles, received);
+        auto kept =
+            st == Status::Ok ? g_escrow_table.keep(owner, quota, request.key, handles, received) : Result<void>(st);
         if (!kept.ok()) {
             // Refused: the handles go back as they came (moved), so a
             // caller over its quota loses nothing.
@@ -191,11 +212,14 @@ void serve_escrow(void*) {
             received = 0;
         } else {
             received = 0;  // the table's now
-            st = reply_copies(*g_escrow_table.find(owner, request.key), reply, answer);
+            reply_copies(*g_escrow_table.find(owner, request.key), reply, answer);
         }
     } else if (request.op == abi::EscrowOp::Copy) {
         const escrow::Entry* e = g_escrow_table.find(owner, request.key);
-        st = e ? reply_copies(*e, reply, answer) : Status::NotFound;
+        if (e)
+            reply_copies(*e, reply, answer);
+        else
+            st = Status::NotFound;
     } else if (request.op == abi::EscrowOp::Revoke) {
         const escrow::Entry* e = g_escrow_table.find(owner, request.key);
         if (!e || request.index >= e->count) {
@@ -214,12 +238,15 @@ void serve_escrow(void*) {
     }
     close_received();  // anything sent with a request that does not keep it
     answer.status = st;
-    if (st == Status::Ok && owner < g_manifest.process_count) {
+    if (st == Status::Ok) {
         answer.used = g_escrow_table.used(owner);
         answer.quota = g_manifest.processes[owner].escrow;
     }
     abi::put_body(reply, answer);
-    (void)rt::endpoint_reply(reply);
+    // A refused Keep's handles that cannot go back (the caller's table
+    // full) would stay here, uncounted: closed instead.
+    if (!rt::endpoint_reply(reply).ok() && reply.copy_mask == 0)
+        for (u32 i = 0; i < reply.handle_count; i++) (void)rt::close(reply.handles[i]);
 }
 
 // Does process `p` hold the device root (is it the device manager)?

@@ -17,6 +17,7 @@
 #include "rt/args.h"
 #include "rt/escrow.h"
 #include "rt/log.h"
+#include "rt/rights.h"
 #include "rt/sys.h"
 
 namespace {
@@ -88,6 +89,28 @@ int main(u64) {
     rt::log("escrow_probe: revoke of key 2 index 2: %s", status_name(raw_call(ep, abi::EscrowOp::Revoke, 2, 2)));
     rt::log("escrow_probe: drop of key 9: %s", status_name(raw_call(ep, abi::EscrowOp::Drop, 9, 0)));
     rt::log("escrow_probe: op 0x77: %s", status_name(raw_call(ep, static_cast<abi::EscrowOp>(0x77), 1, 0)));
+    // A handle init may not copy (no duplicate right): refused whole, the
+    // handle back, key 1 untouched.
+    rt::Handle plain = static_cast<rt::Handle&&>(rt::notification_create().value());
+    rt::Handle narrow =
+        static_cast<rt::Handle&&>(rt::duplicate(plain.get(), cap_rights::kSignal | cap_rights::kTransfer).value());
+    auto nodup = escrow.keep(1, &narrow, 1);
+    rt::Handle still;
+    auto k1_after = escrow.copy(1, &still, 1);
+    u64* w1 = k1_after.ok() ? map_word(still.get()) : nullptr;
+    rt::log("escrow_probe: keep of a handle without the duplicate right: %s; it %s; key 1 still holds the word: %s",
+            status_name(nodup.ok() ? Status::Ok : nodup.status()), narrow ? "came back" : "was lost",
+            w1 && *w1 == kWord ? "yes" : "no");
+    // A call whose handle cannot be taken (a forged value): answered with
+    // the error, and the escrow keeps serving (it used to stay Busy).
+    abi::Message forged{};
+    abi::put_body(forged, abi::EscrowRequest{abi::EscrowOp::Keep, 5, 0});
+    forged.handle_count = 1;
+    forged.handles[0] = 0x7fff'1234;
+    auto fr = rt::endpoint_call(ep, forged);
+    Status fs = fr.ok() ? abi::reply_status(forged) : fr.status();
+    rt::log("escrow_probe: a keep with a forged handle: %s; the escrow then answers a copy of key 1: %s",
+            status_name(fs), status_name(escrow.copy(1, &still, 1).status()));
     rt::log("escrow_probe: faulting so that init restarts it");
     *reinterpret_cast<volatile u64*>(8) = 1;
     return 1;
