@@ -389,17 +389,22 @@ void Engine::finish(const Outcome& o) {
     part_done(o.tag);
 }
 
-void Engine::reap(bool ack_interrupt) {
+Status Engine::reap(bool ack_interrupt) {
+    Status result = Status::Ok;
     for (;;) {
         Outcome done[64];
         auto n = m_backend.poll(done, 64, ack_interrupt);
         ack_interrupt = false;
-        if (!n.ok()) break;
+        if (!n.ok()) {
+            result = n.status();
+            break;
+        }
         u32 count = n.value() < 64 ? n.value() : 64;
         for (u32 i = 0; i < count; i++) finish(done[i]);
         if (count < 64) break;
     }
     flush_batch();  // commands finish() submits again
+    return result;
 }
 
 void Engine::post_ready() {

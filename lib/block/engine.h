@@ -80,7 +80,9 @@ public:
     // device's interrupt fired or on a periodic wake, take_requests(),
     // post_ready(), check_timeouts(); then signal the consumers
     // take_signals() names.
-    void reap(bool ack_interrupt);
+    // Ok, or the backend's poll error that ended it (TornDown: the DMA
+    // grant is gone — BlockServer then ends the provider, for every backend).
+    Status reap(bool ack_interrupt);
     void take_requests();
     void post_ready();
     void check_timeouts();

@@ -67,7 +67,9 @@ public:
         }
         return Status::Ok;
     }
+    Status poll_error = Status::Ok;  // a device whose queue answers this
     Result<u32> poll(block::Outcome* out, u32 max, bool) override {
+        if (poll_error != Status::Ok) return poll_error;
         u32 n = 0;
         while (n < max && !outcomes.empty()) {
             out[n++] = outcomes.front();
@@ -180,6 +182,15 @@ struct BlockEngine : ::testing::Test {
 };
 
 // ---- validation -------------------------------------------------------------
+
+TEST_F(BlockEngine, ReapReportsTheBackendsPollError) {
+    // TornDown from the device's queue (the grant is gone): the server
+    // ends the provider on it, whatever the backend.
+    start();
+    EXPECT_EQ(engine->reap(false), Status::Ok);
+    dev.poll_error = Status::TornDown;
+    EXPECT_EQ(engine->reap(true), Status::TornDown);
+}
 
 TEST_F(BlockEngine, BadRequestsAreRefusedBeforeTheDevice) {
     dev.devices[0].ops &= ~abi::block_op_bit(BlockRequestOp::Discard);

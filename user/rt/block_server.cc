@@ -58,10 +58,7 @@ void BlockServer::run() {
             if (events[i].key == kKeyService) {
                 serve_call();
             } else if (events[i].key == kKeyIrq) {
-                if (events[i].signals & abi::kSignalDead) {
-                    rt::log("%s: the DMA grant was torn down; exiting", m_config.name);
-                    exit(3);
-                }
+                if (events[i].signals & abi::kSignalDead) grant_gone();
                 irq = true;
             }
             // A channel's kick needs nothing here: its entry takes the
@@ -76,11 +73,18 @@ void BlockServer::run() {
         // before reading the queue: a completion posted after the reap
         // raises the interrupt again instead of being missed.
         bool timed_wake = !n.ok() || n.value() == 0;
-        if (irq || timed_wake) m_engine.reap(irq);
+        // The device's queues answer TornDown once the grant is gone,
+        // whichever backend: the provider ends with its grant.
+        if ((irq || timed_wake) && m_engine.reap(irq) == Status::TornDown) grant_gone();
         m_engine.take_requests();
         m_engine.post_ready();
         m_engine.check_timeouts();
     }
+}
+
+void BlockServer::grant_gone() {
+    rt::log("%s: the DMA grant was torn down; exiting", m_config.name);
+    exit(3);
 }
 
 void BlockServer::serve_call() {

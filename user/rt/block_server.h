@@ -68,6 +68,8 @@ private:
     void released(u32 ch) override;
 
     void serve_call();
+
+    [[noreturn]] void grant_gone();  // logs and ends the provider
     void attach(abi::Message& m);
     void detach(abi::Message& m);
     u32 channel_of(const abi::Message& m) const;

@@ -116,13 +116,7 @@ Result<u32> BlockBackend::poll(block::Outcome* out, u32 max, bool ack_interrupt)
     abi::NvmeCompletion done[64];
     if (max > 64) max = 64;
     auto n = m_ctrl.complete(done, max, ack_interrupt);
-    if (!n.ok()) {
-        if (n.status() == Status::TornDown) {
-            rt::log("nvme: the DMA grant was torn down; exiting");
-            rt::exit(3);
-        }
-        return n.status();
-    }
+    if (!n.ok()) return n.status();  // TornDown: BlockServer ends the provider
     u32 kept = 0;
     for (u32 i = 0; i < n.value(); i++) {
         if (++m_completions_seen == m_drop_completion) {

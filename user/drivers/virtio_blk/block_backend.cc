@@ -214,13 +214,7 @@ Result<u32> BlockBackend::poll(block::Outcome* out, u32 max, bool ack_interrupt)
     if (max > 64) max = 64;
     u32 room = max > m_refused_count ? max - m_refused_count : 0;
     auto n = room ? rt::virtqueue_complete(m_queue.get(), done, room) : Result<u32>(0u);
-    if (!n.ok()) {
-        if (n.status() == Status::TornDown) {
-            rt::log("virtio-blk: the DMA grant was torn down; exiting");
-            rt::exit(3);
-        }
-        return n.status();
-    }
+    if (!n.ok()) return n.status();  // TornDown: BlockServer ends the provider
     u32 kept = 0;
     while (m_refused_count && kept < max) out[kept++] = m_refused[--m_refused_count];
     for (u32 i = 0; i < n.value() && kept < max; i++) {
