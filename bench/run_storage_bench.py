@@ -268,6 +268,10 @@ def boot_job(a, backend: str, job: str, iso: Path, run_dir: Path, image: Path) -
     return r, b.text
 
 
+def sluice_cmdline(a) -> str:
+    return f"{CMDLINE} {a.kernel_append}".strip()
+
+
 def build_isos(a, build: Path, run_root: Path, jobs: list[str]) -> dict[str, Path]:
     kernel = build / "kernel" / "sluice-kernel"
     mods = [(m, build / "user" / m) for m in modules()]
@@ -280,7 +284,7 @@ def build_isos(a, build: Path, run_root: Path, jobs: list[str]) -> dict[str, Pat
         man = run_root / f"{job}.manifest"
         man.write_text(manifest_text(job, blkbench_args(job, a.seconds)))
         iso = run_root / f"{job}.iso"
-        images.build_image("iso", kernel, CMDLINE, mods + [("manifest", man)], iso,
+        images.build_image("iso", kernel, sluice_cmdline(a), mods + [("manifest", man)], iso,
                            cache_dir=build / "image-cache")
         isos[job] = iso
     return isos
@@ -417,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engine", default="libaio", help="the Linux baseline's fio ioengine: libaio | io_uring")
     p.add_argument("--linux-append", default="",
                    help="extra kernel command line for the Linux baseline, e.g. nr_cpus=1 (Sluice runs on one CPU)")
+    p.add_argument("--kernel-append", default="",
+                   help="extra Sluice kernel command line, e.g. idle=halt (docs/boot.md)")
     p.add_argument("--backend", choices=["null", "file", "both"], default="both")
     p.add_argument("--jobs", default=",".join(JOBS), help=f"comma list of {', '.join(JOBS)}")
     p.add_argument("--seconds", type=int, default=20, help="seconds per job (default 20)")
@@ -545,12 +551,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nSluice / Linux ({backend}): IOPS ratio > 1 = Sluice faster; latency ratio < 1 = Sluice lower")
             print(table)
     print(f"\naccelerator: {accel}")
-    print(f"kernel command line: {CMDLINE}")
+    print(f"kernel command line: {sluice_cmdline(a)}")
 
     if a.json:
         write_result(a.json, {
             "facts": facts, "accel": accel, "seconds": a.seconds, "smp": a.smp, "cpu": a.cpu,
-            "cmdline": CMDLINE, "jobs": {j: blkbench_args(j, a.seconds) for j in jobs},
+            "cmdline": sluice_cmdline(a), "jobs": {j: blkbench_args(j, a.seconds) for j in jobs},
             "sluice": {b: [asdict(r) for r in rs] for b, rs in per_backend.items()},
             "linux": linux if a.linux else None, "ratios": ratios, "failures": failures,
         })

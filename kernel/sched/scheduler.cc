@@ -4,6 +4,8 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/percpu.h"
+#include "boot/cmdline.h"
+#include "console/log.h"
 #include "debug/panic.h"
 #include "mm/kernel_stack.h"
 #include "mm/paging.h"
@@ -248,6 +250,13 @@ void tick() {
 IdlePoll g_idle_poll;
 
 [[noreturn]] void run_idle(void (*when_idle)()) {
+    // idle=halt: never poll (power over latency, and the A/B switch for
+    // measuring what polling buys: docs/benchmarks.md).
+    bool may_poll = !cmdline::is("idle", "halt");
+    usize len;
+    if (const char* v = cmdline::get("idle", &len); v && may_poll)
+        LOG_WARN("idle: unknown idle=%.*s (known: halt); polling adaptively", static_cast<int>(len), v);
+    if (!may_poll) LOG_INFO("idle: halt polling off (idle=halt)");
     for (;;) {
         reap();
         if (Thread* next = pop_highest(0)) {
@@ -260,7 +269,7 @@ IdlePoll g_idle_poll;
         // opens the interrupt window for one instruction; `pause` also
         // hands an emulating hypervisor its chance to deliver.
         u64 start = clock::monotonic_ns();
-        u64 poll = g_idle_poll.window_ns();
+        u64 poll = may_poll ? g_idle_poll.window_ns() : 0;
         bool woke_in_poll = false;
         while (poll && !woke_in_poll && clock::monotonic_ns() - start < poll) {
             asm volatile("sti; nop; pause; cli" ::: "memory");
