@@ -298,6 +298,10 @@ void Engine::issue_flushes() {
 }
 
 void Engine::queue_command(u16 tag) {
+    // Every command reaches the device through here, just stamped: its
+    // deadline may be the earliest.
+    u64 due = m_slots[tag].submitted_ns + m_timeout_ns + 1;
+    if (due < m_scan_at_ns) m_scan_at_ns = due;
     m_batch[m_batch_count] = m_slots[tag].command;
     m_batch_tags[m_batch_count++] = tag;
     if (m_batch_count == kMaxBatch) flush_batch();
@@ -437,9 +441,23 @@ void Engine::post_ready() {
 void Engine::check_timeouts() {
     if (!m_in_flight) return;
     u64 now = m_host.now_ns();
+    // Nothing can be late before the earliest deadline in flight: the
+    // loop calls this on every wake-up, and scanning every tag each time
+    // was a fifth of a QD1 I/O's instructions in the provider.
+    if (now < m_scan_at_ns) return;
     u32 late = m_tags;
-    for (u32 t = 0; t < m_tags && late == m_tags; t++)
-        if (m_slots[t].busy && now - m_slots[t].submitted_ns > m_timeout_ns) late = t;
+    u64 next = kNever;
+    for (u32 t = 0; t < m_tags && late == m_tags; t++) {
+        const Slot& s = m_slots[t];
+        if (!s.busy) continue;
+        if (now - s.submitted_ns > m_timeout_ns)
+            late = t;
+        else if (s.submitted_ns + m_timeout_ns + 1 < next)
+            next = s.submitted_ns + m_timeout_ns + 1;
+    }
+    // Late: what was in flight is stamped again below, and the next call
+    // scans again (the scan above stopped at the first late one).
+    m_scan_at_ns = late == m_tags ? next : 0;
     if (late == m_tags) return;
     char what[96];
     m_backend.describe(m_slots[late].command, static_cast<u16>(late), what, sizeof what);

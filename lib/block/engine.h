@@ -163,6 +163,10 @@ private:
     Host& m_host;
     const char* m_name;
     u64 m_timeout_ns;
+    static constexpr u64 kNever = ~0ull;
+    // No command in flight can time out before this (check_timeouts
+    // scans no sooner); lowered as commands are queued.
+    u64 m_scan_at_ns = kNever;
     u32 m_tags;              // the backend's, at most kMaxTags
     u32 m_channel_commands;  // tags one channel may hold: the rest are left to the others
     Channel m_channels[kMaxChannels];

@@ -507,6 +507,34 @@ TEST_F(BlockEngine, ATimeoutResetsTheDeviceAndSubmitsAgainOnce) {
     EXPECT_EQ(engine->in_flight(), 0u);
 }
 
+// check_timeouts() scans only once the earliest deadline in flight has
+// come; a command's deadline is exact (late one nanosecond past it), and
+// one queued after the scan computed the earliest is still caught.
+TEST_F(BlockEngine, TimeoutDeadlinesAreExactAndFollowTheOldestInFlight) {
+    start();
+    consumer.queue(req(1, BlockRequestOp::Read, 0, 8));
+    pass();
+    ASSERT_EQ(dev.submitted.size(), 1u);
+    u16 first = dev.submitted[0].tag;
+    host.now += kTimeout / 2;
+    consumer.queue(req(2, BlockRequestOp::Read, 64, 8));
+    pass();
+    ASSERT_EQ(dev.submitted.size(), 2u);
+    dev.outcomes.push_back({first, Status::Ok, 0, false});  // the first completes, the second is lost
+    dev.submitted.clear();
+    pass();
+    EXPECT_EQ(consumer.take().size(), 1u);
+    host.now += kTimeout / 2 + 1;  // past the first's deadline, not the second's
+    pass();
+    EXPECT_EQ(dev.resets, 0u);
+    host.now += kTimeout / 2 - 1;  // exactly the second's deadline
+    pass();
+    EXPECT_EQ(dev.resets, 0u);
+    host.now += 1;
+    pass();
+    EXPECT_EQ(dev.resets, 1u) << "the second command's timeout was missed";
+}
+
 TEST_F(BlockEngine, AFailedResetFailsWhatWasInFlight) {
     start();
     consumer.queue(req(1, BlockRequestOp::Read, 0, 8));
