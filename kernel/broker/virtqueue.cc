@@ -54,11 +54,10 @@ struct LedgerHost {
 // offers), and only once FEATURES_OK is set (§3.1.1: the device has
 // accepted that set; before it, nothing is settled and nothing optional is
 // used). Both select registers are put back as the provider left them.
-// The provider could write driver_feature again afterwards (QEMU keeps the
-// value it reads back even when it refuses the change): the broker would
-// then drive the ring in a way the device does not; the device may stall
-// or stop this queue, which only the provider suffers — every address it
-// sees is still a held buffer of its own pool.
+// The features cannot change under the broker afterwards: a write of
+// driver_feature while any queue of the function is live is refused
+// (object::DeviceMmio::write), so what a queue was created with is what
+// the device goes on using.
 u64 negotiated_features(volatile u8* common) {
     if (!(mmio::read<u8>(common, offsetof(CommonConfig, device_status)) & virtio::status::kFeaturesOk)) return 0;
     u32 device_select = mmio::read<u32>(common, offsetof(CommonConfig, device_feature_select));

@@ -128,6 +128,9 @@ Status Engine::validate(u64 data_bytes, const abi::BlockRequest& r) const {
         default: return Status::InvalidArgument;
     }
     if (r.flags & ~abi::kBlockFua) return Status::InvalidArgument;
+    // Reserved means zero: a later version may give them a meaning, and a
+    // consumer written today must not be read as asking for it.
+    if (r.reserved[0] || r.reserved[1] || r.reserved2) return Status::InvalidArgument;
     if ((r.flags & abi::kBlockFua) && r.op != abi::BlockRequestOp::Write && r.op != abi::BlockRequestOp::WriteZeroes)
         return Status::InvalidArgument;
     if (!(offered_ops(d) & abi::block_op_bit(r.op))) return Status::Unsupported;

@@ -151,13 +151,13 @@ constexpr u8 kBlockFua = 1u << 0;
 struct BlockRequest {
     u64 id;  // the consumer's; echoed in the completion
     BlockRequestOp op;
-    u8 flags;  // kBlockFua
-    u8 reserved[2];
-    u32 device;  // index, as Info
+    u8 flags;        // kBlockFua
+    u8 reserved[2];  // 0 (else InvalidArgument)
+    u32 device;      // index, as Info
     u64 lba;
-    u32 blocks;  // 0 only for Flush
-    u32 reserved2;
-    u64 offset;  // into the data buffer (Read/Write); block_size * blocks bytes from there
+    u32 blocks;     // 0 only for Flush
+    u32 reserved2;  // 0 (else InvalidArgument)
+    u64 offset;     // into the data buffer (Read/Write); block_size * blocks bytes from there
 };
 static_assert(sizeof(BlockRequest) == 40 && offsetof(BlockRequest, flags) == 9 && offsetof(BlockRequest, device) == 12);
 

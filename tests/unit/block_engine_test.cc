@@ -213,8 +213,12 @@ TEST_F(BlockEngine, BadRequestsAreRefusedBeforeTheDevice) {
         {req(12, BlockRequestOp::Flush, 0, 0, 0, abi::kBlockFua), Status::InvalidArgument},  // FUA on a flush
         {req(13, BlockRequestOp::Write, 0, 1, 0, 0x80), Status::InvalidArgument},            // unknown flag
         {req(14, BlockRequestOp::Read, 0, (kDataBytes >> 9) + 1), Status::OutOfBounds},      // more than the buffer
+        {req(15, BlockRequestOp::Read, 0, 1), Status::InvalidArgument},                      // reserved[1] set
+        {req(16, BlockRequestOp::Write, 0, 1), Status::InvalidArgument},                     // reserved2 set
     };
     cases[1].r.device = 999;
+    cases[14].r.reserved[1] = 1;
+    cases[15].r.reserved2 = 0x8000'0000u;
     for (auto& c : cases) consumer.queue(c.r);
     pass();
     EXPECT_TRUE(dev.submitted.empty()) << "a refused request reached the device";
