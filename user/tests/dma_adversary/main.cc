@@ -856,7 +856,8 @@ int balloon(u32 root) {
 // past their buffer, empty, too long, unknown flags, not a buffer, a
 // buffer without the write right, more descriptors than the queue has —
 // then a real read of sector 0 in flight while it tries to reset the
-// device and to enable the same queue again (both busy); the read
+// device, to enable the same queue again and to write driver features
+// (all busy); the read
 // completes and shows the sector's first bytes (the host checks them).
 // Last, a store into the used ring, which is mapped read-only: it faults.
 int virtio(u32 window, u32 pool, u32 irq) {
@@ -949,6 +950,9 @@ int virtio(u32 window, u32 pool, u32 irq) {
     // ... while it tries to take the queue from the broker.
     report("device reset under the live queue", rt::mmio_write(window, kStatus, 1, 0));
     report("the same queue enabled again", rt::virtqueue_create(pool, 0, 16, 0, 3));
+    // ... and to change the features the broker drives the queue by.
+    (void)rt::mmio_write(window, kDriverSelect, 4, 0);
+    report("driver features written under the live queue", rt::mmio_write(window, kDriverFeature, 4, 0));
     auto ws = rt::waitset_create();
     abi::WaitEvent ev{};
     bool fired = ws.ok() && rt::waitset_add(ws.value().get(), irq, abi::kSignalReady, 1).ok() &&
