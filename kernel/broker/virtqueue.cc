@@ -201,6 +201,12 @@ Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u
         notify_at + 2 > f.bars[f.virtio_notify.bar].size)
         return Status::Malformed;
 
+    // Queues are set up after FEATURES_OK (virtio 1.1 §3.1.1, step 7):
+    // before it nothing is settled, and a queue created on features the
+    // device then accepts (EVENT_IDX) would be driven one way by the
+    // broker and another by the device.
+    if (!(mmio::read<u8>(common, offsetof(CommonConfig, device_status)) & virtio::status::kFeaturesOk))
+        return Status::InvalidArgument;
     u64 features = negotiated_features(common);
     bool event_idx = features & virtio::feature::bit(virtio::feature::kEventIdx);
     // Indirect tables only when they carry something: a queue of 1-segment

@@ -697,6 +697,19 @@ void virtio_reset(u32 window, u64 rel) {
     for (u32 i = 0; i < 1000 && rt::mmio_read(window, rel + 0x14, 1).value_or(1) != 0; i++) rt::sleep_ns(100'000);
 }
 
+// virtio 1.1 §3.1.1 up to FEATURES_OK, VERSION_1 only (no MSI-X: the
+// queues are polled).
+void virtio_setup(u32 window, u64 rel) {
+    virtio_reset(window, rel);
+    (void)rt::mmio_write(window, rel + 0x14, 1, 1);
+    (void)rt::mmio_write(window, rel + 0x14, 1, 3);
+    (void)rt::mmio_write(window, rel + 0x08, 4, 1);  // driver_feature_select: word 1
+    (void)rt::mmio_write(window, rel + 0x0c, 4, 1);  // VERSION_1
+    (void)rt::mmio_write(window, rel + 0x08, 4, 0);
+    (void)rt::mmio_write(window, rel + 0x0c, 4, 0);
+    (void)rt::mmio_write(window, rel + 0x14, 1, 11);  // FEATURES_OK
+}
+
 // The first virtio function with either device ID.
 Result<rt::Handle> open_virtio(u32 root, u16 device_a, u16 device_b) {
     static abi::DeviceInfo devs[64];
@@ -724,7 +737,7 @@ int read_windows(u32 root, u32 resource) {
     u64 rel = 0;
     auto win = common_window(blk.value().get(), &rel);
     if (!win.ok()) return fail("virtio-blk common configuration window", win.status());
-    virtio_reset(win.value().get(), rel);
+    virtio_setup(win.value().get(), rel);
     auto q = rt::virtqueue_create(blk_pool.value().get(), 0, 16, 0xffff, 1);
     if (!q.ok()) return fail("virtqueue 0", q.status());
     // The same queue again: busy. Checking it meant selecting it; the
@@ -809,7 +822,7 @@ int ring_quota(u32 root) {
     u64 rel = 0;
     auto win = common_window(blk.value().get(), &rel);
     if (!win.ok()) return fail("virtio-blk common configuration window", win.status());
-    virtio_reset(win.value().get(), rel);
+    virtio_setup(win.value().get(), rel);
     auto before = rt::dma_pool_info(pool.value().get());
     report("a virtqueue whose third ring does not fit the pool",
            rt::virtqueue_create(pool.value().get(), 0, 16, 0xffff, 1));
@@ -968,6 +981,10 @@ int virtio(u32 window, u32 pool, u32 irq) {
     // The broker's way to reset: close the queue. Then the provider may.
     q.value().reset();
     report("device reset with no live queue", rt::mmio_write(window, kStatus, 1, 0));
+    // Queues come after FEATURES_OK (virtio 1.1 §3.1.1): before it the
+    // broker cannot know what the device will drive them by.
+    report("a virtqueue before FEATURES_OK", rt::virtqueue_create(pool, 0, 16, 0, 1));
+    virtio_setup(window, 0);
     // The used ring is the device's to write and mapped read-only.
     auto q2 = rt::virtqueue_create(pool, 0, 16, 0, 1);
     auto used2 = q2.ok() ? rt::virtqueue_map(q2.value().get()) : Result<u64>(q2.status());
@@ -976,19 +993,6 @@ int virtio(u32 window, u32 pool, u32 irq) {
     *reinterpret_cast<volatile u16*>(used2.value() + 2) = 7;
     rt::log("adversary: a store into the used ring went through: NOT REFUSED");
     return 1;
-}
-
-// virtio 1.1 §3.1.1 up to FEATURES_OK, VERSION_1 only (no MSI-X: the
-// queues are polled).
-void virtio_setup(u32 window, u64 rel) {
-    virtio_reset(window, rel);
-    (void)rt::mmio_write(window, rel + 0x14, 1, 1);
-    (void)rt::mmio_write(window, rel + 0x14, 1, 3);
-    (void)rt::mmio_write(window, rel + 0x08, 4, 1);  // driver_feature_select: word 1
-    (void)rt::mmio_write(window, rel + 0x0c, 4, 1);  // VERSION_1
-    (void)rt::mmio_write(window, rel + 0x08, 4, 0);
-    (void)rt::mmio_write(window, rel + 0x0c, 4, 0);
-    (void)rt::mmio_write(window, rel + 0x14, 1, 11);  // FEATURES_OK
 }
 
 int generations(u32 root) {
