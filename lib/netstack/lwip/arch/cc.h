@@ -4,8 +4,11 @@
 // names are defined in lib/netstack/port.cc.
 #pragma once
 
-// x86_64 only (DESIGN §1): lwIP swaps bytes for network order.
+// x86_64 only (DESIGN §1): lwIP swaps bytes for network order. Hosted
+// builds may have it from the C library's <endian.h> already (the same).
+#ifndef BYTE_ORDER
 #define BYTE_ORDER LITTLE_ENDIAN
+#endif
 
 // clang's freestanding headers give stddef.h, stdint.h and limits.h; not
 // inttypes.h (it defers to the C library's). lwIP only wants the printf
