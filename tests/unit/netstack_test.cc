@@ -7,12 +7,14 @@
 #define GTEST_HAS_CXXABI_H_ 0  // its <cxxabi.h> aliases `namespace abi` (docs/testing.md)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "../support/fake_frame_io.h"
 #include "../support/net_frames.h"
+#include "lwip/dns.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 #include "netstack/ping.h"
@@ -98,9 +100,9 @@ protected:
     }
 
     // The peer asks for our MAC: lwIP answers and remembers the peer's.
-    void learn_peer() {
+    void learn_peer(const Ip& peer = kPeerIp) {
         auto replies = deliver(frames::ethernet(frames::kBroadcastMac, kPeerMac, frames::kEtherArp,
-                                                frames::arp(1, kPeerMac, kPeerIp, Mac{}, kOurIp)));
+                                                frames::arp(1, kPeerMac, peer, Mac{}, kOurIp)));
         ASSERT_EQ(replies.size(), 1u);
     }
 
@@ -289,6 +291,69 @@ TEST_F(NetstackTest, IcmpEchoRequestGetsReply) {
     EXPECT_EQ(Bytes(r.bytes.begin() + static_cast<long>(r.l4) + 8, r.bytes.end()), data);
 }
 
+struct Lookup {
+    bool done = false;
+    bool found = false;
+    std::string address;
+    static void found_cb(const char* name, const ip_addr_t* addr, void* arg) {
+        auto* self = static_cast<Lookup*>(arg);
+        self->done = true;
+        self->found = addr != nullptr;
+        if (addr != nullptr) self->address = text(*ip_2_ip4(addr));
+    }
+};
+
+// A name looked up through the configured DNS server (the one DHCP gives,
+// DhcpLeaseThenRenewal): a well-formed query [RFC 1035 §4.1] to port 53,
+// an answer with a forged ID ignored, the real answer's A record returned.
+TEST_F(NetstackTest, DnsLookupAsksTheConfiguredServer) {
+    start_static();
+    learn_peer(kDnsIp);
+    Lookup lookup;
+    ip_addr_t cached;
+    ASSERT_EQ(dns_gethostbyname("status.sluice.test", &cached, Lookup::found_cb, &lookup), ERR_INPROGRESS);
+    stack.poll();
+    auto sent = sent_frames(*io);
+    ASSERT_EQ(sent.size(), 1u);
+    const Parsed& q = sent[0];
+    ASSERT_EQ(q.proto, frames::kProtoUdp);
+    EXPECT_EQ(q.ip_dst, kDnsIp);
+    EXPECT_TRUE(q.ip_checksum_ok && q.l4_checksum_ok);
+    EXPECT_EQ(frames::get16(q.bytes, q.l4 + 2), 53);
+    u16 sport = frames::get16(q.bytes, q.l4);
+    Bytes query(q.bytes.begin() + static_cast<long>(q.l4) + 8, q.bytes.end());
+    const Bytes qname{6, 's', 't', 'a', 't', 'u', 's', 6, 's', 'l', 'u', 'i', 'c', 'e', 4, 't', 'e', 's', 't', 0};
+    ASSERT_EQ(query.size(), 12 + qname.size() + 4);
+    EXPECT_EQ(frames::get16(query, 2) & 0x8000, 0);  // a query
+    EXPECT_EQ(frames::get16(query, 4), 1);           // one question
+    EXPECT_EQ(Bytes(query.begin() + 12, query.begin() + 12 + static_cast<long>(qname.size())), qname);
+    EXPECT_EQ(frames::get16(query, 12 + qname.size()), 1);      // type A
+    EXPECT_EQ(frames::get16(query, 12 + qname.size() + 2), 1);  // class IN
+
+    auto answer = [&](u16 id) {
+        Bytes a = query;
+        frames::set16(a, 0, id);
+        frames::set16(a, 2, 0x8180);  // response, recursion desired and available
+        frames::set16(a, 6, 1);       // one answer
+        frames::put16(a, 0xc00c);     // the question's name
+        frames::put16(a, 1);
+        frames::put16(a, 1);
+        frames::put32(a, 60);
+        frames::put16(a, 4);
+        a.insert(a.end(), {10, 0, 2, 99});
+        return frames::ethernet(
+            kOurMac, kPeerMac, frames::kEtherIpv4,
+            frames::ipv4(kDnsIp, kOurIp, frames::kProtoUdp, frames::udp(kDnsIp, kOurIp, 53, sport, a)));
+    };
+    u16 id = frames::get16(query, 0);
+    deliver(answer(static_cast<u16>(id ^ 0x5555)));
+    EXPECT_FALSE(lookup.done);
+    deliver(answer(id));
+    ASSERT_TRUE(lookup.done);
+    EXPECT_TRUE(lookup.found);
+    EXPECT_EQ(lookup.address, "10.0.2.99");
+}
+
 struct PingLog {
     std::vector<netstack::PingResult> results;
     static void on_result(void* ctx, const netstack::PingResult& r) {
@@ -468,6 +533,111 @@ TEST_F(NetstackTest, TcpSynToListenerGetsSynAckAndDataComesInZeroCopy) {
     EXPECT_EQ(io->rx_held(), 0u);
     EXPECT_EQ(stack.netif().held(), 0u);
     EXPECT_EQ(stack.netif().counters().rx_copied, 0u);
+}
+
+struct Segment {
+    u32 seq, ack;
+    u8 flags;
+    u16 window;
+    Bytes data;
+};
+
+Segment segment(const Parsed& p) {
+    Segment s{};
+    EXPECT_EQ(p.proto, frames::kProtoTcp);
+    EXPECT_TRUE(p.ip_checksum_ok && p.l4_checksum_ok);
+    if (p.proto != frames::kProtoTcp || p.l4_len < 20) return s;
+    s.seq = frames::get32(p.bytes, p.l4 + 4);
+    s.ack = frames::get32(p.bytes, p.l4 + 8);
+    s.flags = p.bytes[p.l4 + 13];
+    s.window = frames::get16(p.bytes, p.l4 + 14);
+    usize offset = (p.bytes[p.l4 + 12] >> 4) * 4u;
+    s.data.assign(p.bytes.begin() + static_cast<long>(p.l4 + offset),
+                  p.bytes.begin() + static_cast<long>(p.l4 + p.l4_len));
+    return s;
+}
+
+// A few MiB each way through one connection, the peer keeping to the
+// window the stack advertises and the application consuming as it comes:
+// lwipopts.h's sizes carry a stream (no stall, nothing lost or reordered),
+// and the RX buffers all come back.
+TEST_F(NetstackTest, TcpStreamsSeveralMebibytesBothWays) {
+    constexpr usize kBytes = 3 * 1024 * 1024;
+    start_static();
+    learn_peer();
+    TcpApp app;
+    app.io = io.get();
+    app.listen(80);
+    auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
+    ASSERT_EQ(sent.size(), 1u);
+    Segment synack = segment(sent[0]);
+    u32 our_next = synack.seq + 1;  // the stack's next sequence number, as the peer sees it
+    u32 peer_una = 1001, peer_next = 1001;
+    u32 window = synack.window;
+    EXPECT_TRUE(deliver(peer_tcp(peer_next, our_next, frames::kTcpAck)).empty());
+    ASSERT_NE(app.conn, nullptr);
+
+    Bytes data(kBytes);
+    u64 x = 0x9e3779b97f4a7c15ull;
+    for (auto& b : data) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        b = static_cast<u8>(x);
+    }
+
+    // Peer -> stack: full segments while the window allows.
+    u32 rounds = 0;
+    while (peer_una - 1001 < kBytes && rounds++ < 200000) {
+        while (peer_next - 1001 < kBytes && peer_next - peer_una + 1460 <= window) {
+            usize at = peer_next - 1001, n = std::min<usize>(1460, kBytes - at);
+            io->deliver(
+                peer_tcp(peer_next, our_next, frames::kTcpAck,
+                         Bytes(data.begin() + static_cast<long>(at), data.begin() + static_cast<long>(at + n))));
+            peer_next += static_cast<u32>(n);
+            if (io->rx_held() >= fake::FrameIo::kRxBuffers / 2) stack.poll();
+        }
+        test_host().now += 1'000'000;
+        stack.poll();
+        for (auto& p : sent_frames(*io)) {
+            Segment s = segment(p);
+            ASSERT_TRUE(s.flags & frames::kTcpAck);
+            ASSERT_TRUE(s.data.empty());
+            if (s.ack - peer_una <= peer_next - peer_una) peer_una = s.ack;
+            window = s.window;
+        }
+    }
+    ASSERT_EQ(app.received.size(), kBytes);
+    EXPECT_TRUE(app.received == data);
+    EXPECT_TRUE(app.zero_copy);
+
+    // Stack -> peer: the application writes as lwIP's send buffer allows;
+    // the peer takes segments in order and acknowledges each.
+    Bytes got;
+    usize written = 0;
+    rounds = 0;
+    while (got.size() < kBytes && rounds++ < 200000) {
+        while (written < kBytes && tcp_sndbuf(app.conn) > 0) {
+            usize n = std::min<usize>({tcp_sndbuf(app.conn), kBytes - written, 16384});
+            ASSERT_EQ(tcp_write(app.conn, data.data() + written, static_cast<u16>(n), TCP_WRITE_FLAG_COPY), ERR_OK);
+            written += n;
+        }
+        tcp_output(app.conn);
+        test_host().now += 1'000'000;
+        stack.poll();
+        u32 acked = our_next;
+        for (auto& p : sent_frames(*io)) {
+            Segment s = segment(p);
+            if (s.data.empty()) continue;
+            ASSERT_EQ(s.seq, our_next) << "out of order or retransmitted at " << got.size();
+            got.insert(got.end(), s.data.begin(), s.data.end());
+            our_next += static_cast<u32>(s.data.size());
+        }
+        if (our_next != acked) io->deliver(peer_tcp(peer_next, our_next, frames::kTcpAck));
+    }
+    ASSERT_EQ(got.size(), kBytes);
+    EXPECT_TRUE(got == data);
+    stack.poll();  // the peer's last ACK
+    app.close();
+    io->take_sent();
 }
 
 // The stack holds at most max_held RX buffers: past that a frame is
