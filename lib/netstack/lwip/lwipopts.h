@@ -43,9 +43,9 @@
 #define MEMP_NUM_UDP_PCB 16
 #define MEMP_NUM_TCP_PCB 32
 #define MEMP_NUM_TCP_PCB_LISTEN 8
-#define MEMP_NUM_TCP_SEG 256  // >= TCP_SND_QUEUELEN (lwIP checks it)
-#define MEMP_NUM_REASSDATA 4
-#define MEMP_NUM_ARP_QUEUE 32
+#define MEMP_NUM_TCP_SEG 256   // >= TCP_SND_QUEUELEN (lwIP checks it)
+#define MEMP_NUM_REASSDATA 4   // datagrams being reassembled at once
+#define MEMP_NUM_ARP_QUEUE 32  // packets waiting for ARP, all neighbours together
 
 // --- Protocols -------------------------------------------------------------
 #define LWIP_IPV4 1
@@ -89,7 +89,10 @@
 // the device needs back (lib/netstack/netif.h).
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_PBUFS 8
+// Listeners may cap their connections not yet accepted (tcp_backlog_*).
 #define TCP_LISTEN_BACKLOG 1
+// Keepalive is per connection and off unless asked for (SOF_KEEPALIVE):
+// a server can find out that a peer vanished without a FIN.
 #define LWIP_TCP_KEEPALIVE 1
 
 // --- Checksums ---------------------------------------------------------------
