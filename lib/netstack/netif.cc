@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "lwip/etharp.h"
-#include "lwip/ethip6.h"
 #include "netif/ethernet.h"
 
 namespace netstack {
