@@ -106,6 +106,8 @@ protected:
         ASSERT_EQ(replies.size(), 1u);
     }
 
+    std::vector<Parsed> syn_to_listener(struct TcpApp& app, bool hold = false);
+
     std::vector<std::string> log;
     std::unique_ptr<fake::FrameIo> io = std::make_unique<fake::FrameIo>();
     netstack::Stack stack;
@@ -481,15 +483,21 @@ Bytes peer_tcp(u32 seq, u32 ack, u8 flags, const Bytes& data = {}, u16 mss = 0) 
                                          frames::tcp(kPeerIp, kOurIp, 40000, 80, seq, ack, flags, 65535, data, mss)));
 }
 
+// The application listens on port 80 (`hold`: it keeps what it receives)
+// and the peer, known by ARP, sends it a SYN: what the stack answered.
+std::vector<Parsed> NetstackTest::syn_to_listener(TcpApp& app, bool hold) {
+    learn_peer();
+    app.io = io.get();
+    app.hold = hold;
+    app.listen(80);
+    return deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
+}
+
 TEST_F(NetstackTest, TcpSynToListenerGetsSynAckAndDataComesInZeroCopy) {
     start_static();
-    learn_peer();
     TcpApp app;
-    app.io = io.get();
-    app.listen(80);
-
     // SYN -> SYN-ACK [RFC 793 §3.4]: acknowledges seq + 1, offers an MSS.
-    auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
+    auto sent = syn_to_listener(app);
     ASSERT_EQ(sent.size(), 1u);
     const Parsed& sa = sent[0];
     ASSERT_EQ(sa.proto, frames::kProtoTcp);
@@ -564,11 +572,8 @@ Segment segment(const Parsed& p) {
 TEST_F(NetstackTest, TcpStreamsSeveralMebibytesBothWays) {
     constexpr usize kBytes = 3 * 1024 * 1024;
     start_static();
-    learn_peer();
     TcpApp app;
-    app.io = io.get();
-    app.listen(80);
-    auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
+    auto sent = syn_to_listener(app);
     ASSERT_EQ(sent.size(), 1u);
     Segment synack = segment(sent[0]);
     u32 our_next = synack.seq + 1;  // the stack's next sequence number, as the peer sees it
@@ -645,12 +650,8 @@ TEST_F(NetstackTest, TcpStreamsSeveralMebibytesBothWays) {
 // its data never starves the device of buffers.
 TEST_F(NetstackTest, HeldFramesPastTheLimitAreCopiedAndGivenBack) {
     start_static(2);
-    learn_peer();
     TcpApp app;
-    app.io = io.get();
-    app.hold = true;
-    app.listen(80);
-    auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
+    auto sent = syn_to_listener(app, true);
     ASSERT_EQ(sent.size(), 1u);
     u32 iss = frames::get32(sent[0].bytes, sent[0].l4 + 4);
     deliver(peer_tcp(1001, iss + 1, frames::kTcpAck));
