@@ -46,7 +46,7 @@ ISO      := $(BUILD_DIR)/sluice.iso
 UEFI_IMG := $(BUILD_DIR)/sluice-uefi.img
 RUN_IMAGE := $(if $(filter uefi,$(FIRMWARE)),$(UEFI_IMG),$(ISO))
 
-CMAKE_FLAGS := -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+CMAKE_FLAGS := -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
                -DSLUICE_SCENARIO_ACCEL=$(ACCEL)
 MODULE_FLAGS := $(foreach m,$(BOOT_MODULES),--module $(m))
 
@@ -61,8 +61,11 @@ deps:
 
 # Configure only when there is no build.ninja yet or ACCEL changed (the
 # scenarios' accelerator is a CMake cache variable); otherwise ninja re-runs
-# CMake itself when a CMakeLists.txt changes.
+# CMake itself when a CMakeLists.txt changes. lwIP's source is fetched
+# (scripts/fetch-lwip.sh, a no-op once there) before either: CMake fetches
+# it too, but does not run when build.ninja is current.
 configure: deps
+	@bash scripts/fetch-lwip.sh
 	@if [ ! -f $(BUILD_DIR)/build.ninja ] || \
 	    ! grep -qx 'SLUICE_SCENARIO_ACCEL:STRING=$(ACCEL)' $(BUILD_DIR)/CMakeCache.txt 2>/dev/null; then \
 	  echo "cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)"; \

@@ -12,6 +12,9 @@ set -euo pipefail
 PACKAGES=(
   # build
   cmake ninja-build make git clang lld libclang-rt-14-dev
+  # lwIP's source from Debian (scripts/fetch-lwip.sh: apt-get source checks
+  # it against the archive key; the tarball is .tar.xz)
+  debian-archive-keyring xz-utils
   # formatting check (make test: format.check pins clang-format-14)
   clang-format
   # unit tests
