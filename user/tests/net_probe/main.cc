@@ -10,10 +10,11 @@
 //   3. a datagram of random bytes to 10.0.2.2:<port> (slirp hands it to
 //      the host server); the bytes are logged in hex so the host can check
 //      what it received.
-// With `echo_forever`, it then keeps answering ARP and echoing (the
+// With `echo_forever=1`, it then keeps answering ARP and echoing (the
 // provider-restart scenario kills the provider under it and sends again).
 //
-// Arguments: echo_forever (flag), seconds=N (the whole run, default 60).
+// Arguments: echo_forever=1 (keep echoing until the time is up), seconds=N
+// (the whole run, default 60).
 #include "rt/args.h"
 #include "rt/log.h"
 #include "rt/net_client.h"
@@ -133,7 +134,7 @@ struct Probe {
 }  // namespace
 
 int main(u64) {
-    const bool forever = rt::args().has("echo_forever");
+    const bool forever = rt::args().number("echo_forever", 0) != 0;
     const u64 seconds = rt::args().number("seconds", 60);
     static rt::ServiceInstance instances[4];
     u32 count = rt::open_service_instances(instances, 4);
@@ -173,8 +174,8 @@ int main(u64) {
                     copy(p.gateway_mac, a + 8, 6);
                     p.gateway_known = true;
                     const u8* g = p.gateway_mac;
-                    rt::log("net_probe: arp 10.0.2.2 is at %02x:%02x:%02x:%02x:%02x:%02x", g[0], g[1], g[2], g[3],
-                            g[4], g[5]);
+                    rt::log("net_probe: arp 10.0.2.2 is at %02x:%02x:%02x:%02x:%02x:%02x", g[0], g[1], g[2], g[3], g[4],
+                            g[5]);
                 } else if (op == 1 && same(a + 24, kOurIp, 4)) {
                     u8 mac[6], ip[4];
                     copy(mac, a + 8, 6);
@@ -214,11 +215,10 @@ int main(u64) {
                                 data[i] = static_cast<u8>(rng.next());
                                 format(hex + 2 * i, 3, "%02x", data[i]);
                             }
-                            p.udp(p.gateway_mac, kGatewayIp, kOurSourcePort, static_cast<u16>(port), data,
-                                  sizeof data);
+                            p.udp(p.gateway_mac, kGatewayIp, kOurSourcePort, static_cast<u16>(port), data, sizeof data);
                             sent = true;
-                            rt::log("net_probe: sent %u bytes to 10.0.2.2:%u: %s", static_cast<u32>(sizeof data),
-                                    port, hex);
+                            rt::log("net_probe: sent %u bytes to 10.0.2.2:%u: %s", static_cast<u32>(sizeof data), port,
+                                    hex);
                         }
                     }
                 }
