@@ -81,6 +81,7 @@ Status NetClient::attach_once() {
     m_free_count = 0;
     m_rx_lent = 0;
     m_rx_pending = m_tx_pending = false;
+    m_next_ping = clock_ns() + kLivenessCheckNs;
     // The free slots come in tx_done (published before the reply).
     reap_tx_done();
     rx_flush();
@@ -265,18 +266,21 @@ void NetClient::tx_flush() {
 
 Result<void> NetClient::wait(u64 timeout_ns, bool* reattached) {
     if (reattached) *reattached = false;
-    u64 started = clock_ns();
-    u64 deadline = started + timeout_ns;
-    u64 next_ping = started + kLivenessCheckNs;
+    u64 deadline = clock_ns() + timeout_ns;
     for (;;) {
         if (m_rings) {
+            u32 seen = m_tx_done.tail_seen();
             reap_tx_done();
             rx_flush();
             if (!m_rx_used.ready()) (void)m_rx_used.refresh();
+            // Heard from the provider: the next liveness check is a period
+            // from now (kept across calls: a caller waiting in short slices
+            // must still ping when the silence adds up).
+            if (m_rx_used.ready() || m_tx_done.tail_seen() != seen) m_next_ping = clock_ns() + kLivenessCheckNs;
             if (m_rx_used.ready()) return {};
         }
         u64 now = clock_ns();
-        if (now >= next_ping || !m_rings) {
+        if (now >= m_next_ping || !m_rings) {
             // Nothing for a while (or no channel): is the channel still live?
             auto p = ping();
             if (!p.ok()) {
@@ -287,10 +291,10 @@ Result<void> NetClient::wait(u64 timeout_ns, bool* reattached) {
                 if (reattached) *reattached = true;
                 return {};
             }
-            next_ping = now + kLivenessCheckNs;
+            m_next_ping = now + kLivenessCheckNs;
         }
         if (now >= deadline) return Status::Timeout;
-        u64 until = deadline < next_ping ? deadline : next_ping;
+        u64 until = deadline < m_next_ping ? deadline : m_next_ping;
         (void)notification_wait(m_note.get(), until - now);
     }
 }

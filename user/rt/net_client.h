@@ -99,6 +99,7 @@ private:
     u32 m_free_count = 0;
     u32 m_rx_lent = 0;
     bool m_rx_pending = false, m_tx_pending = false;
+    u64 m_next_ping = 0;  // when wait() next asks the provider whether the channel lives
     u32 m_reattaches = 0;
     u64 m_protocol_errors = 0, m_tx_dropped = 0;
 };
