@@ -69,18 +69,17 @@ Result<u32> ProviderChannel::slot_of(const abi::NetBuffer& d, const char* ring) 
     return slot;
 }
 
-// Both client-produced rings work alike: refresh when fewer entries are
-// known than wanted, take, check, hand over. On a refusal the slots this
+// Both client-produced rings work alike: refresh (every call, one acquire
+// load: an index lie is seen at the next pass even when nothing is
+// wanted), take, check, hand over. On a refusal the slots this
 // call already took go back to the client (the caller closes the channel,
 // which makes them Free): the caller is given none of them, so none can be
 // lost to the device.
 template <typename Accept>
 Result<u32> ProviderChannel::take(Consumer& c, const char* ring, u32 max, Holder to, Accept accept) {
     if (!m_rings) return Status::Stale;
-    if (c.ready() < max) {
-        auto r = c.refresh();
-        if (!r.ok()) return refuse(r.status(), ring, "index moved back or ran ahead", c.bad_index(), 0);
-    }
+    auto r = c.refresh();
+    if (!r.ok()) return refuse(r.status(), ring, "index moved back or ran ahead", c.bad_index(), 0);
     u32 n = 0;
     Status failed = Status::Ok;
     abi::NetBuffer d;

@@ -97,29 +97,43 @@ void NetServer::pump() {
         if (got.value() < 64) break;
     }
     if (m_channel.is_open()) {
-        u32 slots[abi::kNetBufferCount];
-        auto rx = m_channel.take_rx_free(slots, m_backend.rx_room());
+        auto rx = m_channel.take_rx_free(m_rx_wait + m_rx_wait_count, abi::kNetBufferCount - m_rx_wait_count);
         if (!rx.ok()) return close_channel(nullptr, rx.status());
-        if (rx.value()) {
-            Status why = Status::Ok;
-            u32 posted = m_backend.post_rx(slots, rx.value(), why);
-            if (why == Status::TornDown) grant_gone();
-            // Not posted: back to the client, empty.
-            for (u32 i = posted; i < rx.value(); i++) (void)m_channel.rx_complete(slots[i], 0);
-        }
-        net::TxFrame frames[abi::kNetBufferCount];
-        auto tx = m_channel.take_tx_ready(frames, m_backend.tx_room());
+        m_rx_wait_count += rx.value();
+        auto tx = m_channel.take_tx_ready(m_tx_wait + m_tx_wait_count, abi::kNetBufferCount - m_tx_wait_count);
         if (!tx.ok()) return close_channel(nullptr, tx.status());
-        if (tx.value()) {
-            Status why = Status::Ok;
-            u32 posted = m_backend.post_tx(frames, tx.value(), why);
-            if (why == Status::TornDown) grant_gone();
-            for (u32 i = posted; i < tx.value(); i++) (void)m_channel.tx_complete(frames[i].slot, why);
-        }
+        m_tx_wait_count += tx.value();
     }
+    post_waiting();
     if (m_channel.publish() && m_client_note) {
         if (auto s = notification_signal(m_client_note.get(), 1); !s.ok())
             close_channel("its notification cannot be signalled", s.status());
+    }
+}
+
+// Hands the device what waits, as much as it has room for. A refusal
+// other than Busy (no room after all) gives the rest back: to the client
+// empty, or Free when no channel is open.
+void NetServer::post_waiting() {
+    u32 n = m_rx_wait_count < m_backend.rx_room() ? m_rx_wait_count : m_backend.rx_room();
+    if (n) {
+        Status why = Status::Ok;
+        u32 posted = m_backend.post_rx(m_rx_wait, n, why);
+        if (why == Status::TornDown) grant_gone();
+        u32 done = why == Status::Ok || why == Status::Busy ? posted : n;
+        for (u32 i = posted; i < done; i++) (void)m_channel.rx_complete(m_rx_wait[i], 0);
+        for (u32 i = done; i < m_rx_wait_count; i++) m_rx_wait[i - done] = m_rx_wait[i];
+        m_rx_wait_count -= done;
+    }
+    n = m_tx_wait_count < m_backend.tx_room() ? m_tx_wait_count : m_backend.tx_room();
+    if (n) {
+        Status why = Status::Ok;
+        u32 posted = m_backend.post_tx(m_tx_wait, n, why);
+        if (why == Status::TornDown) grant_gone();
+        u32 done = why == Status::Ok || why == Status::Busy ? posted : n;
+        for (u32 i = posted; i < done; i++) (void)m_channel.tx_complete(m_tx_wait[i].slot, why);
+        for (u32 i = done; i < m_tx_wait_count; i++) m_tx_wait[i - done] = m_tx_wait[i];
+        m_tx_wait_count -= done;
     }
 }
 
@@ -138,6 +152,10 @@ void NetServer::close_channel(const char* why, Status status, bool log) {
                 status_name(status));
     }
     m_channel.close();
+    // What waited for room was never the device's: Free now.
+    for (u32 i = 0; i < m_rx_wait_count; i++) (void)m_channel.rx_complete(m_rx_wait[i], 0);
+    for (u32 i = 0; i < m_tx_wait_count; i++) (void)m_channel.tx_complete(m_tx_wait[i].slot, Status::Stale);
+    m_rx_wait_count = m_tx_wait_count = 0;
     (void)waitset_remove(m_ws.get(), kKeyKick);
     // Every copy the client holds goes now, with its mappings; the
     // provider's own packet buffer stays (the device may hold slots).

@@ -24,6 +24,7 @@
 #include "abi/ipc.h"
 #include "net/frame_io.h"
 #include "net/provider_channel.h"
+#include "protocol/net.h"
 #include "rt/handle.h"
 #include "util/result.h"
 
@@ -83,6 +84,7 @@ private:
     // Closes the live channel; logs why (`why`, else the channel's refusal).
     void close_channel(const char* why, Status status, bool log = true);
     void pump();
+    void post_waiting();
     void link_check();
     [[noreturn]] void grant_gone();
 
@@ -97,6 +99,14 @@ private:
     u32 m_channel_id = 0;
     u64 m_attaches = 0;
     u64 m_generation = 0;
+    // Slots taken from the client's rings (checked, the device's in the
+    // ledger) and not yet posted: the device had no room. Taking them at
+    // once means every descriptor the client writes is checked at the next
+    // pass, whatever the device's queues hold.
+    u32 m_rx_wait[abi::kNetBufferCount] = {};
+    u32 m_rx_wait_count = 0;
+    net::TxFrame m_tx_wait[abi::kNetBufferCount] = {};
+    u32 m_tx_wait_count = 0;
     // Counters, for the log line at a close.
     u64 m_rx_frames = 0, m_tx_frames = 0;
 };
