@@ -134,10 +134,19 @@ bool NetClient::slot_of(const abi::NetBuffer& d, u32& slot) {
 }
 
 void NetClient::lend_rx(u32 slot) {
-    m_slots[slot] = Slot::Provider;
+    m_slots[slot] = Slot::LentRx;
     (void)m_rx_free.put(abi::NetBuffer{slot * abi::kNetBufferBytes, 0});  // room: no more slots than entries
     m_rx_lent++;
     m_rx_pending = true;
+}
+
+void NetClient::keep_empty(u32 slot) {
+    if (m_rx_lent < kRxLend) {
+        lend_rx(slot);
+    } else {
+        m_slots[slot] = Slot::Free;
+        m_free[m_free_count++] = slot;
+    }
 }
 
 void NetClient::reap_tx_done() {
@@ -151,19 +160,12 @@ void NetClient::reap_tx_done() {
     while (m_tx_done.take(&d)) {
         u32 slot;
         if (!slot_of(d, slot)) continue;
-        if (m_slots[slot] != Slot::Provider) {  // not lent: the provider lies
+        if (m_slots[slot] != Slot::LentTx && m_slots[slot] != Slot::Provider) {  // not lent: the provider lies
             m_protocol_errors++;
             continue;
         }
         if (d.length != 0) m_tx_dropped++;
-        // Empty again: to receive into while fewer than kRxLend are lent
-        // (on attach, and after slots came back unposted), else to send.
-        if (m_rx_lent < kRxLend) {
-            lend_rx(slot);
-        } else {
-            m_slots[slot] = Slot::Free;
-            m_free[m_free_count++] = slot;
-        }
+        keep_empty(slot);
     }
     m_tx_done.release();
 }
@@ -194,16 +196,16 @@ bool NetClient::rx_take(net::RxFrame& frame) {
         m_rx_used.release();
         u32 slot;
         if (!slot_of(d, slot)) continue;
-        if (m_slots[slot] != Slot::Provider) {
+        if (m_slots[slot] != Slot::LentRx && m_slots[slot] != Slot::Provider) {
             m_protocol_errors++;
             continue;
         }
-        m_rx_lent--;
+        if (m_slots[slot] == Slot::LentRx) m_rx_lent--;
         if (d.length < abi::kNetMinFrame || d.length > abi::kNetBufferBytes) {
             // Nothing usable (the provider could not post it, or refused
-            // what the device wrote): lend it again.
+            // what the device wrote): empty again.
             (void)m_rx_free.refresh();
-            lend_rx(slot);
+            keep_empty(slot);
             continue;
         }
         m_slots[slot] = Slot::Rx;
@@ -221,7 +223,7 @@ void NetClient::rx_give_back(u32 t) {
     u32 slot;
     if (!token_slot(t, Slot::Rx, slot)) return;  // stale or foreign: ignored
     (void)m_rx_free.refresh();
-    lend_rx(slot);
+    keep_empty(slot);
 }
 
 void NetClient::rx_flush() {
@@ -253,7 +255,7 @@ void NetClient::tx_commit(u32 t, u32 length) {
         return;
     }
     (void)m_tx_ready.refresh();
-    m_slots[slot] = Slot::Provider;
+    m_slots[slot] = Slot::LentTx;
     (void)m_tx_ready.put(abi::NetBuffer{slot * abi::kNetBufferBytes, length});
     m_tx_pending = true;
 }

@@ -70,7 +70,11 @@ public:
     u8* packets() const { return m_packets; }
 
 private:
-    enum class Slot : u8 { Provider, Free, Rx, Tx };
+    // Provider: the provider's since before this attach (the device may
+    // still hold it from an earlier channel: it comes back through either
+    // ring); LentRx / LentTx: lent by this side; Free: empty, ours; Rx:
+    // the stack holds a received frame in it; Tx: the stack is filling it.
+    enum class Slot : u8 { Provider, LentRx, LentTx, Free, Rx, Tx };
     Status attach_once();
     void forget();
     Result<void> call(abi::Message& m);
@@ -79,6 +83,9 @@ private:
     bool slot_of(const abi::NetBuffer& d, u32& slot);
     void reap_tx_done();
     void lend_rx(u32 slot);
+    // An empty slot of ours: to receive into while fewer than kRxLend are
+    // lent, else to transmit from.
+    void keep_empty(u32 slot);
     u32 token(u32 slot) const { return (m_epoch & 0xffff) << 16 | slot; }
     bool token_slot(u32 token, Slot expect, u32& slot) const;
     void kick(bool& pending);

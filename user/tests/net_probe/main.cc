@@ -13,8 +13,15 @@
 // With `echo_forever=1`, it then keeps answering ARP and echoing (the
 // provider-restart scenario kills the provider under it and sends again).
 //
+// With `test.hostile=1` it first breaks the NetDevice protocol on purpose,
+// once per channel — a transmit slot outside the packet buffer, a slot
+// lent twice, a receive slot off a slot boundary, a frame longer than the
+// MTU, an rx_free index run past the ring — and checks each time that the
+// provider closed the channel (Ping: Stale) and that it can attach again;
+// the normal run follows on the last channel (the provider still serves).
+//
 // Arguments: echo_forever=1 (keep echoing until the time is up), seconds=N
-// (the whole run, default 60).
+// (the whole run, default 60), test.hostile=1.
 #include "rt/args.h"
 #include "rt/log.h"
 #include "rt/net_client.h"
@@ -131,6 +138,53 @@ struct Probe {
     }
 };
 
+// One attack: a descriptor (or an index) no honest client writes, put
+// straight into the shared ring; the provider must close the channel.
+struct Attack {
+    const char* what;
+    bool rx;             // rx_free, else tx_ready
+    abi::NetBuffer d;    // the descriptor
+    u32 extra_tail = 0;  // > 0: publish the tail this far past what was put (an index lie)
+};
+
+bool hostile(rt::NetClient& nic) {
+    constexpr u32 kSlot = abi::kNetBufferBytes;
+    const Attack attacks[] = {
+        {"tx from outside the packet buffer", false, {abi::kNetBufferCount * kSlot, 60}},
+        {"tx of a slot lent to receive into", false, {0, 60}},  // the client lends slots 0.. first
+        {"rx slot off a slot boundary", true, {200 * kSlot + 100, 0}},
+        {"tx frame longer than the mtu", false, {200 * kSlot, 4000}},
+        {"rx_free index past the ring", true, {201 * kSlot, 0}, abi::kNetRingEntries + 1},
+    };
+    u32 refused = 0;
+    for (const Attack& a : attacks) {
+        abi::NetRing& r = a.rx ? nic.rings()->rx_free : nic.rings()->tx_ready;
+        u32 tail = r.indices.tail;  // ours: we are the producer
+        r.slots[tail % abi::kNetRingEntries] = a.d;
+        __atomic_store_n(&r.indices.tail, tail + 1 + a.extra_tail, __ATOMIC_RELEASE);
+        nic.rx_flush();  // no-op unless something is queued; the provider also looks every 200 ms
+        Status s = Status::Ok;
+        for (u32 i = 0; i < 40 && s == Status::Ok; i++) {
+            rt::sleep_ns(50'000'000);
+            auto p = nic.ping();
+            s = p.ok() ? Status::Ok : p.status();
+        }
+        if (s != Status::Stale) {
+            rt::log("net_probe: attack '%s': the channel is still open (%s)", a.what, status_name(s));
+            return false;
+        }
+        (void)nic.detach();
+        if (auto again = nic.attach(); !again.ok()) {
+            rt::log("net_probe: attack '%s': attaching again failed: %s", a.what, status_name(again.status()));
+            return false;
+        }
+        refused++;
+        rt::log("net_probe: attack '%s': channel closed by the provider; attached again", a.what);
+    }
+    rt::log("net_probe: hostile: %u attacks, each closed its channel; the provider still serves", refused);
+    return true;
+}
+
 }  // namespace
 
 int main(u64) {
@@ -141,6 +195,7 @@ int main(u64) {
     if (!count) return rt::log("net_probe: no NetDevice service granted (manifest: serve = net_probe)"), 1;
     static rt::NetClient nic(instances[0].endpoint.get());
     if (auto a = nic.attach(); !a.ok()) return rt::log("net_probe: attach: %s", status_name(a.status())), 1;
+    if (rt::args().number("test.hostile", 0) && !hostile(nic)) return 4;
     Probe p{nic, nic.link()};
     const u8* m = p.link.mac;
     rt::log("net_probe: attached to %s: mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u link %s", instances[0].name, m[0],
