@@ -5,6 +5,7 @@
 #include "protocol/service.h"
 #include "rt/log.h"
 #include "rt/rights.h"
+#include "rt/service.h"
 #include "rt/sys.h"
 
 namespace rt {
@@ -169,18 +170,8 @@ void NetServer::close_channel(const char* why, Status status, bool log) {
 }
 
 void NetServer::serve_call() {
-    abi::Message m{};
-    if (auto got = endpoint_receive(m_config.endpoint, m, 0); !got.ok()) {
-        if (got.status() == Status::Timeout) return;
-        for (u32 i = 0; i < m.handle_count; i++)
-            if (m.handles[i]) (void)close(m.handles[i]);
-        rt::log("%s: a call from client %llu arrived without its handles: %s", m_config.name,
-                static_cast<unsigned long long>(m.badge), status_name(got.status()));
-        abi::Message reply{};
-        abi::put_body(reply, abi::NetStatusReply{got.status()});
-        (void)endpoint_reply(reply);
-        return;
-    }
+    abi::Message m;
+    if (!receive_call(m_config.endpoint, m)) return;  // nobody called, or already answered
     abi::NetOp op = abi::body_of<abi::NetOp>(m);
     if (op != abi::NetOp::Attach) {
         for (u32 i = 0; i < m.handle_count; i++) (void)close(m.handles[i]);
@@ -227,9 +218,7 @@ void NetServer::attach(abi::Message& m) {
         rt::log("%s: attach refused (client %llu.%llu): %s: %s", m_config.name,
                 static_cast<unsigned long long>(abi::service_consumer(m.badge)),
                 static_cast<unsigned long long>(m.badge & 0xffff'ffffull), why, status_name(s));
-        abi::put_body(reply, abi::NetStatusReply{s});
-        (void)endpoint_reply(reply);
-        for (u32 i = 0; i < m.handle_count; i++) (void)close(m.handles[i]);
+        refuse_call(m, s);
     };
     if (m.handle_count != 1) return refuse(Status::InvalidArgument, "expected one notification");
     if (m_channel.is_open()) return refuse(Status::Busy, "another client's channel is live");

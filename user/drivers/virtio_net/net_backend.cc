@@ -94,53 +94,56 @@ bool NetBackend::flush(rt::Handle& queue, u32* slot_of_head, u32 first, u32& pos
     return true;
 }
 
-u32 NetBackend::post_rx(const u32* slots, u32 count, Status& why) {
-    u32 posted = 0;
-    if (count > rx_room()) {
-        count = rx_room();
+// Both queues alike: chains of (header, slot), one broker call per
+// abi::kVirtioMaxBatch. `chain(i, slot, header_offset, length)` says what
+// the i-th is; the device writes both (receive) or reads both (transmit).
+template <typename Chain>
+u32 NetBackend::post(bool rx, u32 count, Status& why, Chain chain) {
+    rt::Handle& queue = rx ? m_rx : m_tx;
+    u32* slot_of_head = rx ? m_rx_slot_of_head : m_tx_slot_of_head;
+    u32 room = rx ? rx_room() : tx_room();
+    if (count > room) {
+        count = room;
         why = Status::Busy;
     }
+    u32 posted = 0;
     bool failed = false;
     for (u32 i = 0; i < count; i++) {
-        u32 slot = slots[i];
-        m_segments[2 * m_chain_count] = segment(m_headers.get(), u64{slot} * kHeaderStride, sizeof(Header), true);
-        m_segments[2 * m_chain_count + 1] = segment(m_packet, u64{slot} * m_slot_bytes, m_slot_bytes, true);
+        u32 slot = 0, length = 0;
+        u64 header = 0;
+        chain(i, slot, header, length);
+        m_segments[2 * m_chain_count] = segment(m_headers.get(), header, sizeof(Header), rx);
+        m_segments[2 * m_chain_count + 1] = segment(m_packet, u64{slot} * m_slot_bytes, length, rx);
         m_chains[m_chain_count] = abi::VirtioChain{2, 0, 0};
         m_chain_slots[m_chain_count++] = slot;
-        if (m_chain_count == abi::kVirtioMaxBatch && !flush(m_rx, m_rx_slot_of_head, posted, posted, why)) {
+        if (m_chain_count == abi::kVirtioMaxBatch && !flush(queue, slot_of_head, posted, posted, why)) {
             failed = true;
             break;
         }
     }
-    if (!failed) (void)flush(m_rx, m_rx_slot_of_head, posted, posted, why);
+    if (!failed) (void)flush(queue, slot_of_head, posted, posted, why);
     m_chain_count = 0;
-    m_rx_posted += posted;
+    (rx ? m_rx_posted : m_tx_posted) += posted;
     return posted;
 }
 
+u32 NetBackend::post_rx(const u32* slots, u32 count, Status& why) {
+    // Each slot whole, behind a header of its own the device writes.
+    return post(true, count, why, [&](u32 i, u32& slot, u64& header, u32& length) {
+        slot = slots[i];
+        header = u64{slot} * kHeaderStride;
+        length = m_slot_bytes;
+    });
+}
+
 u32 NetBackend::post_tx(const net::TxFrame* frames, u32 count, Status& why) {
-    u32 posted = 0;
-    if (count > tx_room()) {
-        count = tx_room();
-        why = Status::Busy;
-    }
-    bool failed = false;
-    u64 zero_header = u64{abi::kNetBufferCount} * kHeaderStride;  // never written: all flags 0, GSO none
-    for (u32 i = 0; i < count; i++) {
-        const net::TxFrame& f = frames[i];
-        m_segments[2 * m_chain_count] = segment(m_headers.get(), zero_header, sizeof(Header), false);
-        m_segments[2 * m_chain_count + 1] = segment(m_packet, u64{f.slot} * m_slot_bytes, f.length, false);
-        m_chains[m_chain_count] = abi::VirtioChain{2, 0, 0};
-        m_chain_slots[m_chain_count++] = f.slot;
-        if (m_chain_count == abi::kVirtioMaxBatch && !flush(m_tx, m_tx_slot_of_head, posted, posted, why)) {
-            failed = true;
-            break;
-        }
-    }
-    if (!failed) (void)flush(m_tx, m_tx_slot_of_head, posted, posted, why);
-    m_chain_count = 0;
-    m_tx_posted += posted;
-    return posted;
+    // The frame behind the one zeroed header (never written: all flags 0,
+    // GSO none), after the receive headers.
+    return post(false, count, why, [&](u32 i, u32& slot, u64& header, u32& length) {
+        slot = frames[i].slot;
+        header = u64{abi::kNetBufferCount} * kHeaderStride;
+        length = frames[i].length;
+    });
 }
 
 Result<u32> NetBackend::reap_queue(bool rx, Completion* out, u32 max) {

@@ -58,6 +58,8 @@ private:
     // Submits the chains built so far (one broker call); false when refused
     // (`why`).
     bool flush(rt::Handle& queue, u32* slot_of_head, u32 first, u32& posted, Status& why);
+    template <typename Chain>
+    u32 post(bool rx, u32 count, Status& why, Chain chain);
     Result<u32> reap_queue(bool rx, Completion* out, u32 max);
 
     rt::VirtioTransport& m_transport;
