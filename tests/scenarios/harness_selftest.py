@@ -1135,5 +1135,40 @@ class Network(unittest.TestCase):
                 guest.close()
                 net.close()
 
+    def test_echo_burst_needs_every_datagram(self):
+        spec = network.parse({"udp_forward": {"fwd": 7}, "udp_echo": [
+            {"forward": "fwd", "after": "ready", "payload": "b;", "random": 16, "count": 50}]})
+        with tempfile.TemporaryDirectory() as d:
+            net = network.Network(spec, Path(d))
+            guest = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            guest.bind(("127.0.0.1", net.ports["fwd"]))
+            guest.settimeout(2)
+            try:
+                net.poll("ready", 0.0)
+                net.poll("ready", 0.05)  # paced: ECHO_PER_PASS a pass
+                self.assertLess(network.ECHO_PER_PASS, 50)
+                got = [guest.recvfrom(2048) for _ in range(50)]
+                self.assertEqual(len({g[0] for g in got}), 50)  # each its own bytes
+                for data, addr in got[:-1]:  # all but one come back
+                    guest.sendto(data, addr)
+                time.sleep(0.2)
+                net.poll("ready", 1.0)
+                self.assertFalse(net.done)
+                self.assertTrue(any("49 of 50 datagrams" in f for f in net.finish({})))
+                net.poll("ready", 1.0 + network.ECHO_RESEND_SECONDS)  # only the missing one goes again
+                data, addr = guest.recvfrom(2048)
+                self.assertEqual(data, got[-1][0])
+                guest.sendto(data, addr)
+                time.sleep(0.2)
+                net.poll("ready", 9.0)
+                self.assertTrue(net.done)
+                self.assertEqual(net.finish({}), [])
+            finally:
+                guest.close()
+                net.close()
+        with self.assertRaisesRegex(network.NetworkSpecError, "count"):
+            network.parse({"udp_forward": {"fwd": 7}, "udp_echo": [
+                {"forward": "fwd", "after": "x", "payload": "same", "count": 3}]})
+
 if __name__ == "__main__":
     unittest.main()

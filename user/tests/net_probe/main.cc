@@ -21,7 +21,8 @@
 // the normal run follows on the last channel (the provider still serves).
 //
 // Arguments: echo_forever=1 (keep echoing until the time is up), seconds=N
-// (the whole run, default 60), test.hostile=1.
+// (the whole run, default 60), echoes=N (without echo_forever: run until N
+// were echoed, default 1), test.hostile=1.
 #include "rt/args.h"
 #include "rt/log.h"
 #include "rt/net_client.h"
@@ -66,13 +67,23 @@ struct Probe {
     net::LinkInfo link;
     u8 gateway_mac[6] = {};
     bool gateway_known = false;
+    u32 no_buffer = 0;  // frames not sent: every transmit slot was in flight
 
     // One frame out: `build` fills it and returns its length.
     template <typename Build>
     bool send(Build build) {
         u32 token, capacity;
+        // Every transmit slot in flight: the provider gives them back as
+        // the device completes them (a burst of echoes outruns it).
         u8* f = nic.tx_buffer(token, capacity);
-        if (!f) return false;
+        for (u32 tries = 0; !f && tries < 200; tries++) {
+            rt::sleep_ns(1'000'000);
+            f = nic.tx_buffer(token, capacity);
+        }
+        if (!f) {
+            no_buffer++;
+            return false;
+        }
         u32 n = build(f);
         nic.tx_commit(token, n);
         nic.tx_flush();
@@ -190,6 +201,7 @@ bool hostile(rt::NetClient& nic) {
 int main(u64) {
     const bool forever = rt::args().number("echo_forever", 0) != 0;
     const u64 seconds = rt::args().number("seconds", 60);
+    const u64 min_echoes = rt::args().number("echoes", 1);  // run until this many were echoed
     static rt::ServiceInstance instances[4];
     u32 count = rt::open_service_instances(instances, 4);
     if (!count) return rt::log("net_probe: no NetDevice service granted (manifest: serve = net_probe)"), 1;
@@ -255,8 +267,10 @@ int main(u64) {
                         u16 sport = be16(u);
                         p.udp(src_mac, src_ip, kEchoPort, sport, payload, n);
                         echoes++;
-                        rt::log("net_probe: echoed %u bytes to %u.%u.%u.%u:%u (echo %u)", n, src_ip[0], src_ip[1],
-                                src_ip[2], src_ip[3], sport, echoes);
+                        // The first few and every hundredth: a burst must not flood the serial port.
+                        if (echoes <= 4 || echoes % 100 == 0)
+                            rt::log("net_probe: echoed %u bytes to %u.%u.%u.%u:%u (echo %u)", n, src_ip[0], src_ip[1],
+                                    src_ip[2], src_ip[3], sport, echoes);
                         // "sink=<port>;": where the host listens.
                         u32 port = 0, k = 5;
                         if (!sent && n > 5 && same(payload, reinterpret_cast<const u8*>("sink="), 5)) {
@@ -285,10 +299,10 @@ int main(u64) {
             ready = true;
             rt::log("net_probe: ready: udp echo on port %u", kEchoPort);
         }
-        if (sent && !forever) break;
+        if (sent && !forever && echoes >= min_echoes) break;
     }
-    rt::log("net_probe: done: %u echoes, %s, %llu protocol errors, %llu transmit drops", echoes,
-            sent ? "datagram sent" : "nothing sent", static_cast<ull>(nic.protocol_errors()),
-            static_cast<ull>(nic.tx_dropped()));
+    rt::log("net_probe: done: %u echoes, %s, %llu protocol errors, %llu transmit drops, %u frames without a slot",
+            echoes, sent ? "datagram sent" : "nothing sent", static_cast<ull>(nic.protocol_errors()),
+            static_cast<ull>(nic.tx_dropped()), p.no_buffer);
     return sent ? 0 : 3;
 }
