@@ -20,6 +20,10 @@ A scenario's [network] table (docs/testing.md "Network") says:
     port = "sink"                # reaches it as 10.0.2.2:PORT; a datagram
     expect_hex = "{capture:sent}"  # whose bytes are this hex must arrive
 
+    [[network.link]]             # once `after` appears (and the link changes
+    after = 'echo 600'           # before it were made), QMP set_link n0 up/down:
+    up = false                   # the cable pulled (or put back) from outside
+
 Ports are the host's, picked free at run time (so parallel runs do not
 collide); the guest learns them through the data (the echo payload above).
 All truth is the host's: what its sockets received and what QEMU captured.
@@ -34,7 +38,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NETWORK_KEYS = {"device", "pcap", "pcap_min", "udp_forward", "udp_echo", "udp_sink"}
+NETWORK_KEYS = {"device", "pcap", "pcap_min", "udp_forward", "udp_echo", "udp_sink", "link"}
+LINK_KEYS = {"after", "up"}
 ECHO_KEYS = {"forward", "after", "payload", "random", "count"}
 SINK_KEYS = {"port", "expect_hex"}
 PCAP_KINDS = {"arp", "ipv4", "ipv6", "udp", "tcp", "icmp", "icmpv6"}
@@ -75,6 +80,7 @@ class NetworkSpec:
     forwards: dict[str, int] = field(default_factory=dict)   # host port name -> guest UDP port
     echoes: list[Echo] = field(default_factory=list)
     sinks: list[Sink] = field(default_factory=list)
+    links: list[tuple[re.Pattern, bool]] = field(default_factory=list)  # (trigger, up): QMP set_link on n0
 
     def port_names(self) -> set[str]:
         return set(self.forwards) | {s.port for s in self.sinks}
@@ -132,6 +138,13 @@ def parse(data) -> NetworkSpec:
         if not re.fullmatch(r"[A-Za-z_]\w*", s["port"]) or s["port"] in spec.forwards:
             raise NetworkSpecError(f"[[network.udp_sink]] #{i + 1}: port must be a name of its own")
         spec.sinks.append(Sink(s["port"], s["expect_hex"]))
+    for i, l in enumerate(data.get("link", [])):
+        if not isinstance(l, dict) or set(l) != LINK_KEYS or not isinstance(l["up"], bool):
+            raise NetworkSpecError(f"[[network.link]] #{i + 1}: keys {sorted(LINK_KEYS)} (up = true or false)")
+        try:
+            spec.links.append((re.compile(l["after"]), l["up"]))
+        except re.error as err:
+            raise NetworkSpecError(f"[[network.link]] #{i + 1}: bad regex: {err}") from err
     names = spec.port_names()
     for e in spec.echoes:
         for ref in PORT_RE.findall(e.payload):
@@ -179,6 +192,7 @@ class Network:
         self.replies: list[bytes] = []
         self.reply_set: set[bytes] = set()
         self.pending: list[list[bytes]] = [[] for _ in spec.echoes]  # still to send this round
+        self.links_done = 0
         self.received: dict[str, list[bytes]] = {s.port: [] for s in spec.sinks}
         self.notes: list[str] = []
 
@@ -228,15 +242,27 @@ class Network:
                     lines.append(f"[harness received {len(data)} bytes ({what}, #{len(box)}) from {addr[0]}:{addr[1]}]")
         return lines
 
+    def due_link_change(self, serial_text: str) -> bool | None:
+        """The next [[network.link]] whose trigger has appeared (in order): its
+        `up`, to be applied with QMP set_link; None when none is due."""
+        if self.links_done < len(self.spec.links):
+            after, up = self.spec.links[self.links_done]
+            if after.search(serial_text):
+                self.links_done += 1
+                return up
+        return None
+
     def _echoed(self, i: int) -> bool:
         return self.sent[i] is not None and all(d in self.reply_set for d in self.sent[i])
 
     @property
     def done(self) -> bool:
-        return (all(self._echoed(i) for i in range(len(self.spec.echoes)))
+        return (self.links_done == len(self.spec.links) and all(self._echoed(i) for i in range(len(self.spec.echoes)))
                 and all(self.received[s.port] for s in self.spec.sinks))
 
     def waiting_for(self) -> str:
+        if self.links_done < len(self.spec.links):
+            return f"link change #{self.links_done + 1}: its trigger /{self.spec.links[self.links_done][0].pattern}/"
         for i, e in enumerate(self.spec.echoes):
             if self.sent[i] is None:
                 return f"udp echo #{i + 1}: its trigger /{e.after.pattern}/"

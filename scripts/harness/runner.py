@@ -352,7 +352,14 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
                         if verbose:
                             sys.stdout.write(line + "\n")
                             sys.stdout.flush()
-                except OSError as e:
+                    up = net.due_link_change(text)
+                    if up is not None:
+                        qmp.command("set_link", **{"name": "n0", "up": up})
+                        run.notes.append(f"link #{net.links_done}: set_link n0 {'up' if up else 'down'} at "
+                                         f"{now - start:.1f} s")
+                        if verbose:
+                            sys.stdout.write(f"[harness set_link n0 {'up' if up else 'down'}]\n")
+                except (OSError, QmpError, AttributeError) as e:
                     run.fail(f"network peer: {e}")
                     break
             everything = markers.done and not pending_checks and feeder.done and (net is None or net.done)

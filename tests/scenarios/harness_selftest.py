@@ -1093,6 +1093,8 @@ class Network(unittest.TestCase):
             ({**self.GOOD, "udp_echo": [{"forward": "fwd", "after": "x", "payload": "{port:zz}"}]},
              "names port 'zz'"),
             ({**self.GOOD, "udp_sink": [{"port": "fwd", "expect_hex": "00"}]}, "a name of its own"),
+            ({**self.GOOD, "link": [{"after": "x", "up": "no"}]}, r"\[\[network.link\]\] #1"),
+            ({**self.GOOD, "link": [{"after": "(", "up": False}]}, "bad regex"),
         ]:
             with self.subTest(pattern=pattern):
                 with self.assertRaisesRegex(network.NetworkSpecError, pattern):
@@ -1133,6 +1135,20 @@ class Network(unittest.TestCase):
                 self.assertEqual(net.finish({"sent": "0102"}), [])
             finally:
                 guest.close()
+                net.close()
+
+    def test_link_changes_in_order(self):
+        spec = network.parse({"link": [{"after": "first", "up": False}, {"after": "second", "up": True}]})
+        with tempfile.TemporaryDirectory() as d:
+            net = network.Network(spec, Path(d))
+            try:
+                self.assertIsNone(net.due_link_change("second"))  # the first must come first
+                self.assertIs(net.due_link_change("first second"), False)
+                self.assertFalse(net.done)
+                self.assertIs(net.due_link_change("first second"), True)
+                self.assertIsNone(net.due_link_change("first second"))
+                self.assertTrue(net.done)
+            finally:
                 net.close()
 
     def test_echo_burst_needs_every_datagram(self):

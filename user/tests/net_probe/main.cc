@@ -295,6 +295,11 @@ int main(u64) {
             nic.rx_give_back(f.token);
         }
         nic.rx_flush();
+        // The link as the provider last wrote it into the rings.
+        if (bool up = nic.link().link_up; up != p.link.link_up) {
+            p.link.link_up = up;
+            rt::log("net_probe: link %s (the provider says so in the rings)", up ? "up" : "down");
+        }
         if (p.gateway_known && !ready) {
             ready = true;
             rt::log("net_probe: ready: udp echo on port %u", kEchoPort);
