@@ -12,7 +12,7 @@
 
 namespace abi {
 
-constexpr u32 kVirtioMaxBatch = 16;             // chains per VirtQueueSubmit
+constexpr u32 kVirtioMaxBatch = 64;             // chains per VirtQueueSubmit (a NIC refills 64 buffers a call)
 constexpr u32 kVirtioMaxChainSegments = 512;    // segments per chain (a 1 MiB request in 4 KiB pieces fits)
 constexpr u32 kVirtioMaxSubmitSegments = 1024;  // segments per VirtQueueSubmit, all chains together
 constexpr u32 kVirtioMaxQueueSize = 256;

@@ -65,7 +65,7 @@ class Qmp:
         line, self._buf = self._buf.split(b"\n", 1)
         return json.loads(line)
 
-    def command(self, name: str, **arguments):
+    def command(self, name: str, /, **arguments):
         msg = {"execute": name}
         if arguments:
             msg["arguments"] = arguments

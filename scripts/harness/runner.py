@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import REPO, checks, images, qemu, records, trace
+from . import REPO, checks, images, network, qemu, records, trace
 from .qmp import Qmp, QmpError
 from .scenario import Scenario, ScenarioError, load
 from .serial import (SERIAL_DRAIN_SECONDS, SOCKET_PATH_MAX, InputFeeder, Markers, SerialError, SerialLink,
@@ -221,6 +221,9 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
     else:
         devices, extra = sc.devices, list(sc.qemu_args)
     extra = [a.format(run_dir=run.run_dir, repo=REPO) for a in extra]
+    net = network.Network(sc.network, run.run_dir) if sc.network is not None else None
+    if net is not None:
+        extra += net.qemu_args()
     cfg = qemu.QemuConfig(image=image, image_format=sc.format, firmware=sc.firmware,
                           accel=run.accel, memory=sc.memory, smp=sc.smp, devices=devices,
                           disk_dir=run.run_dir, run_dir=run.run_dir,
@@ -259,8 +262,10 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
                         run.fail(f"cannot talk to QEMU over QMP: {e}")
                     # else: QEMU died at once; reported below with its output
             if connected or not proc.alive:
-                watch(sc, run, proc, qmp, link, start + sc.timeout, verbose, start)
+                watch(sc, run, proc, qmp, link, start + sc.timeout, verbose, start, net)
     finally:
+        if net is not None:
+            net.close()
         if qmp is not None:
             qmp.close()
         link.close()
@@ -270,7 +275,7 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
 
 
 def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: SerialLink,
-          deadline: float, verbose: bool, start: float) -> None:
+          deadline: float, verbose: bool, start: float, net: network.Network | None = None) -> None:
     pending_checks = list(sc.checks)
     captures: dict[str, str] = {}
     markers = Markers(sc.markers, captures)
@@ -340,7 +345,24 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
             except OSError as e:
                 run.fail(f"typing input #{feeder.next + 1} into the serial port failed: {e}")
                 break
-            everything = markers.done and not pending_checks and feeder.done
+            # the host's network peers: what is due goes out, what came is kept
+            if net is not None:
+                try:
+                    for line in net.poll(text, now):
+                        if verbose:
+                            sys.stdout.write(line + "\n")
+                            sys.stdout.flush()
+                    up = net.due_link_change(text)
+                    if up is not None:
+                        qmp.command("set_link", **{"name": "n0", "up": up})
+                        run.notes.append(f"link #{net.links_done}: set_link n0 {'up' if up else 'down'} at "
+                                         f"{now - start:.1f} s")
+                        if verbose:
+                            sys.stdout.write(f"[harness set_link n0 {'up' if up else 'down'}]\n")
+                except (OSError, QmpError, AttributeError) as e:
+                    run.fail(f"network peer: {e}")
+                    break
+            everything = markers.done and not pending_checks and feeder.done and (net is None or net.done)
             if sc.end == "kill" and not quit_sent and everything:
                 quit_sent = True
                 proc.kill()  # SIGKILL: nothing QEMU has buffered is written
@@ -382,6 +404,8 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
             waiting.append(feeder.waiting_for())
         if pending_checks and not waiting:
             waiting.append(f"checks {pending_checks}")
+        if net is not None and not net.done and not waiting:
+            waiting.append(net.waiting_for())
         run.fail(f"timeout after {sc.timeout:g} s (QEMU killed): "
                  + (f"still waiting for {' and '.join(waiting)}" if waiting else
                     "all markers seen; QEMU did not exit as the scenario's end expects"))
@@ -412,6 +436,10 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
         check_images(sc, run)
     if sc.record_checks and not timed_out:
         check_records(sc, run, text)
+    if net is not None:
+        for f in net.finish(captures):
+            run.fail(f)
+        run.notes += net.notes
     # how QEMU ended (unless the harness had to kill it: then a failure or
     # the timeout above already says why)
     if timed_out or killed:

@@ -28,7 +28,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import REPO, checks, images, qemu, trace
+from . import REPO, checks, images, network, qemu, trace
 from .serial import CAPTURE_REF_RE, Input, Pattern
 
 BASE_CMDLINE = "console=com1 loglevel=info"
@@ -37,7 +37,7 @@ PROGRAM_RE = re.compile(r"^\s*sluice_user_program\(\s*([A-Za-z0-9._-]+)", re.M)
 
 TOP_KEYS = {"description", "format", "firmware", "cmdline", "modules", "manifest", "devices", "qemu_args",
             "disks", "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input", "trace",
-            "disk_fill", "image_checks", "record_checks"}
+            "disk_fill", "image_checks", "record_checks", "network"}
 TRACE_KEYS = {"events", "markers", "forbidden", "counts", "delimiter"}
 COUNT_KEYS = {"event", "window", "min", "max"}
 MODULE_KEYS = {"name", "path", "source", "generate"}
@@ -127,6 +127,8 @@ class Scenario:
     # [[image_checks]]: byte ranges of disk images checked after QEMU exits
     image_checks: list[ImageCheck] = field(default_factory=list)
     record_checks: list[RecordCheck] = field(default_factory=list)
+    # [network]: a NIC on QEMU's user network, host peers, the capture
+    network: "network.NetworkSpec | None" = None
 
     def full_cmdline(self) -> str:
         parts = [BASE_CMDLINE]
@@ -512,13 +514,26 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
             raise ScenarioError("[trace] counts need a delimiter (a regex for the lines between windows)")
     if bool(trace_events) != bool(trace_markers):
         raise ScenarioError("[trace] needs both events and markers (a trace nobody checks proves nothing)")
+    net = None
+    if "network" in data:
+        try:
+            net = network.parse(data["network"])
+        except network.NetworkSpecError as e:
+            raise ScenarioError(str(e))
+        if devices == "default":
+            raise ScenarioError("[network] adds its own NIC (netdev n0): give devices as a list or 'none' "
+                                "(the default set has a NIC of its own)")
+        defined = {name for m in markers for name in m.defines}
+        for c in network.captures_used(net):
+            if c not in defined:
+                raise ScenarioError(f"[[network.udp_sink]] uses {{capture:{c}}}, which no marker defines")
     default_disks = list(qemu.DEFAULT_DISKS) if devices == "default" else []
     image_checks = _image_checks(data, disks + default_disks, disk_fill)
     record_checks = _record_checks(data, disks + default_disks, disk_fill)
     return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
                     disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs,
                     trace_events, trace_markers, trace_forbidden, trace_counts, trace_delimiter, disk_fill,
-                    image_checks, record_checks)
+                    image_checks, record_checks, net)
 
 
 def load(path: Path, build_dir: Path) -> Scenario:

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "scripts"))
 
 from harness import boot as boot_mod  # noqa: E402
-from harness import checks, host, images, qemu, records, runner, scenario, serial, trace  # noqa: E402
+from harness import checks, host, images, network, qemu, records, runner, scenario, serial, trace  # noqa: E402
 
 
 # --------------------------------------------------------------------------
@@ -1014,6 +1014,177 @@ class Image(unittest.TestCase):
             self.assertIn(line, cfg)
         self.assertLess(cfg.index("m1 m1"), cfg.index("m2 m2"))
 
+
+
+# --------------------------------------------------------------------------
+# [network]: the schema, and the pcap check (which must fail on each kind of
+# damage a frame can have).
+
+def _csum(data: bytes, start: int = 0) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = start + sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def udp_frame(payload: bytes = b"hello", src=b"\x0a\x00\x02\x0f", dst=b"\x0a\x00\x02\x02") -> bytearray:
+    udp = bytearray(struct.pack("!HHHH", 40000, 7, 8 + len(payload), 0) + payload)
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0x4000, 64, 17, 0, src, dst))
+    struct.pack_into("!H", ip, 10, _csum(bytes(ip)))
+    pseudo = sum(struct.unpack("!4H", src + dst)) + 17 + len(udp)
+    struct.pack_into("!H", udp, 6, _csum(bytes(udp), pseudo) or 0xFFFF)
+    return bytearray(b"\x52\x55\x0a\x00\x02\x02" + b"\x52\x54\x00\x12\x34\x56" + b"\x08\x00") + ip + udp
+
+
+def arp_frame(op: int = 1) -> bytearray:
+    return bytearray(b"\xff" * 6 + b"\x52\x54\x00\x12\x34\x56" + b"\x08\x06"
+                     + struct.pack("!HHBBH", 1, 0x0800, 6, 4, op) + b"\x52\x54\x00\x12\x34\x56"
+                     + b"\x0a\x00\x02\x0f" + b"\0" * 6 + b"\x0a\x00\x02\x02")
+
+
+def pcap(*frames: bytes) -> bytes:
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    for f in frames:
+        out += struct.pack("<IIII", 0, 0, len(f), len(f)) + bytes(f)
+    return out
+
+
+class Network(unittest.TestCase):
+    GOOD = {"device": "virtio-net-pci", "pcap": True, "udp_forward": {"fwd": 7},
+            "udp_echo": [{"forward": "fwd", "after": "ready", "payload": "sink={port:sink};", "random": 8}],
+            "udp_sink": [{"port": "sink", "expect_hex": "{capture:sent}"}]}
+
+    def test_good_capture_passes(self):
+        problems, counts = network.check_pcap_bytes(pcap(arp_frame(1), arp_frame(2), udp_frame()))
+        self.assertEqual(problems, [])
+        self.assertEqual((counts["arp"], counts["udp"], counts["frames"]), (2, 1, 3))
+
+    def test_each_kind_of_damage_fails(self):
+        def damaged(offset: int, value: int) -> bytes:
+            f = udp_frame()
+            f[offset] ^= value
+            return bytes(f)
+        for name, frame, pattern in [
+            ("ip header checksum", damaged(14 + 10, 0x01), "IPv4 header checksum wrong"),
+            ("udp payload", damaged(14 + 20 + 8, 0x40), "UDP checksum .* wrong"),
+            ("ip total length", damaged(14 + 3, 0x80), "IPv4 (total length|header checksum)"),
+            ("runt", b"\x00" * 10, "no Ethernet header"),
+            ("ethertype", damaged(12, 0x10), "EtherType"),
+            ("arp op", bytes(arp_frame(3)), "ARP not"),
+        ]:
+            with self.subTest(name=name):
+                problems, _ = network.check_pcap_bytes(pcap(arp_frame(), frame))
+                self.assertTrue(any(re.search(pattern, p) for p in problems), problems)
+        self.assertIn("no frames captured", network.check_pcap_bytes(pcap())[0])
+        self.assertTrue(network.check_pcap_bytes(b"junk" * 8)[0])
+
+    def test_schema(self):
+        network.parse(self.GOOD)
+        for bad, pattern in [
+            ({**self.GOOD, "colour": 1}, "unknown keys"),
+            ({**self.GOOD, "device": "e1000,netdev=x"}, "without netdev"),
+            ({**self.GOOD, "pcap_min": {"arp": 1}, "pcap": False}, "needs pcap"),
+            ({**self.GOOD, "pcap_min": {"frogs": 1}}, "pcap_min"),
+            ({**self.GOOD, "udp_forward": {"fwd": 70000}}, "udp_forward"),
+            ({**self.GOOD, "udp_echo": [{"forward": "nope", "after": "x", "random": 4}]}, "not in udp_forward"),
+            ({**self.GOOD, "udp_echo": [{"forward": "fwd", "after": "(", "random": 4}]}, "bad regex"),
+            ({**self.GOOD, "udp_echo": [{"forward": "fwd", "after": "x", "payload": "{port:zz}"}]},
+             "names port 'zz'"),
+            ({**self.GOOD, "udp_sink": [{"port": "fwd", "expect_hex": "00"}]}, "a name of its own"),
+            ({**self.GOOD, "link": [{"after": "x", "up": "no"}]}, r"\[\[network.link\]\] #1"),
+            ({**self.GOOD, "link": [{"after": "(", "up": False}]}, "bad regex"),
+        ]:
+            with self.subTest(pattern=pattern):
+                with self.assertRaisesRegex(network.NetworkSpecError, pattern):
+                    network.parse(bad)
+        good = {"description": "d", "end": "quit", "markers": ["(?P<sent>x)"], "devices": [],
+                "network": self.GOOD}
+        scenario.validate("t", good, Path("/b"))
+        with self.assertRaisesRegex(scenario.ScenarioError, "its own NIC"):
+            scenario.validate("t", {**good, "devices": "default"}, Path("/b"))
+        with self.assertRaisesRegex(scenario.ScenarioError, r"uses \{capture:sent\}"):
+            scenario.validate("t", {**good, "markers": ["x"]}, Path("/b"))
+
+    def test_peers_on_loopback(self):
+        # The host side against a fake guest: the echo goes out once its
+        # trigger appears, a wrong echo or no sink datagram fails.
+        with tempfile.TemporaryDirectory() as d:
+            net = network.Network(network.parse({**self.GOOD, "pcap": False}), Path(d))
+            guest = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            guest.bind(("127.0.0.1", net.ports["fwd"]))
+            try:
+                net.poll("booting", 0.0)
+                self.assertIsNone(net.sent[0])
+                net.poll("ready", 1.0)
+                data, addr = guest.recvfrom(2048)
+                self.assertTrue(data.startswith(f"sink={net.ports['sink']};".encode()))
+                guest.sendto(data[:-1] + bytes([data[-1] ^ 1]), addr)  # a wrong echo
+                guest.sendto(b"\x01\x02", ("127.0.0.1", net.ports["sink"]))
+                time.sleep(0.1)
+                net.poll("ready", 2.0)
+                self.assertFalse(net.done)
+                failures = net.finish({"sent": "0102ff"})
+                self.assertTrue(any("udp echo #1" in f for f in failures), failures)
+                self.assertTrue(any("udp sink sink" in f for f in failures), failures)
+                guest.sendto(data, addr)
+                time.sleep(0.1)
+                net.poll("ready", 3.0)
+                self.assertTrue(net.done)
+                self.assertEqual(net.finish({"sent": "0102"}), [])
+            finally:
+                guest.close()
+                net.close()
+
+    def test_link_changes_in_order(self):
+        spec = network.parse({"link": [{"after": "first", "up": False}, {"after": "second", "up": True}]})
+        with tempfile.TemporaryDirectory() as d:
+            net = network.Network(spec, Path(d))
+            try:
+                self.assertIsNone(net.due_link_change("second"))  # the first must come first
+                self.assertIs(net.due_link_change("first second"), False)
+                self.assertFalse(net.done)
+                self.assertIs(net.due_link_change("first second"), True)
+                self.assertIsNone(net.due_link_change("first second"))
+                self.assertTrue(net.done)
+            finally:
+                net.close()
+
+    def test_echo_burst_needs_every_datagram(self):
+        spec = network.parse({"udp_forward": {"fwd": 7}, "udp_echo": [
+            {"forward": "fwd", "after": "ready", "payload": "b;", "random": 16, "count": 50}]})
+        with tempfile.TemporaryDirectory() as d:
+            net = network.Network(spec, Path(d))
+            guest = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            guest.bind(("127.0.0.1", net.ports["fwd"]))
+            guest.settimeout(2)
+            try:
+                net.poll("ready", 0.0)
+                net.poll("ready", 0.05)  # paced: ECHO_PER_PASS a pass
+                self.assertLess(network.ECHO_PER_PASS, 50)
+                got = [guest.recvfrom(2048) for _ in range(50)]
+                self.assertEqual(len({g[0] for g in got}), 50)  # each its own bytes
+                for data, addr in got[:-1]:  # all but one come back
+                    guest.sendto(data, addr)
+                time.sleep(0.2)
+                net.poll("ready", 1.0)
+                self.assertFalse(net.done)
+                self.assertTrue(any("49 of 50 datagrams" in f for f in net.finish({})))
+                net.poll("ready", 1.0 + network.ECHO_RESEND_SECONDS)  # only the missing one goes again
+                data, addr = guest.recvfrom(2048)
+                self.assertEqual(data, got[-1][0])
+                guest.sendto(data, addr)
+                time.sleep(0.2)
+                net.poll("ready", 9.0)
+                self.assertTrue(net.done)
+                self.assertEqual(net.finish({}), [])
+            finally:
+                guest.close()
+                net.close()
+        with self.assertRaisesRegex(network.NetworkSpecError, "count"):
+            network.parse({"udp_forward": {"fwd": 7}, "udp_echo": [
+                {"forward": "fwd", "after": "x", "payload": "same", "count": 3}]})
 
 if __name__ == "__main__":
     unittest.main()

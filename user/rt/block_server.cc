@@ -6,6 +6,7 @@
 #include "protocol/service.h"
 #include "rt/log.h"
 #include "rt/rights.h"
+#include "rt/service.h"
 #include "rt/sys.h"
 
 namespace rt {
@@ -162,9 +163,7 @@ void BlockServer::attach(abi::Message& m) {
         rt::log("%s: attach refused (consumer %llu.%llu): %s: %s", m_config.name,
                 static_cast<unsigned long long>(abi::service_consumer(m.badge)),
                 static_cast<unsigned long long>(m.badge & 0xffff'ffffull), why, status_name(s));
-        abi::put_body(reply, abi::BlockStatusReply{s});
-        (void)endpoint_reply(reply);
-        for (u32 i = 0; i < m.handle_count; i++) (void)close(m.handles[i]);
+        refuse_call(m, s);
     };
     // One handle, the consumer's notification. Memory is never taken from
     // a consumer: the provider would depend on what the consumer can shrink

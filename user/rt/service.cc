@@ -54,4 +54,13 @@ bool receive_call(u32 endpoint, abi::Message& m) {
     return false;
 }
 
+void refuse_call(abi::Message& call, Status status) {
+    abi::Message reply{};
+    abi::put_body(reply, status);
+    (void)endpoint_reply(reply);
+    for (u32 i = 0; i < call.handle_count && i < abi::kMessageHandles; i++)
+        if (call.handles[i]) (void)close(call.handles[i]);
+    call.handle_count = 0;
+}
+
 }  // namespace rt

@@ -30,4 +30,10 @@ u32 open_service_instances(ServiceInstance* out, u32 max);
 // server).
 bool receive_call(u32 endpoint, abi::Message& m);
 
+// A server's refusal of a call it received: the reply is the bare Status
+// (every reply of these protocols starts with it), and the handles the
+// call carried are closed (kept, they would fill the server's capability
+// space a call at a time). The caller logs why, against the caller.
+void refuse_call(abi::Message& call, Status status);
+
 }  // namespace rt

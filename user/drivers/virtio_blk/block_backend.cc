@@ -38,6 +38,21 @@ const char* type_name(RequestType t) {
     return "?";
 }
 
+// The configuration (§5.2.4), every field up to write_zeroes_may_unmap at
+// its width; the 64-bit capacity as two 32-bit reads (§4.1.3.1), which the
+// transport's generation check makes consistent.
+Result<virtio::blk::Config> read_config(rt::VirtioTransport& transport) {
+    static constexpr rt::VirtioTransport::ConfigField kFields[] = {
+        {0, 4},  {4, 4},  {8, 4},  {12, 4}, {16, 2}, {18, 1}, {19, 1}, {20, 4}, {24, 1}, {25, 1},
+        {26, 2}, {28, 4}, {32, 1}, {34, 2}, {36, 4}, {40, 4}, {44, 4}, {48, 4}, {52, 4}, {56, 1},
+    };
+    u8 raw[sizeof(virtio::blk::Config)] = {};
+    TRY(transport.read_config(kFields, sizeof kFields / sizeof kFields[0], raw, sizeof raw));
+    virtio::blk::Config c;
+    __builtin_memcpy(&c, raw, sizeof c);  // little-endian fields, as x86 reads them
+    return c;
+}
+
 abi::VirtioSegment segment(u32 buffer, u64 offset, u64 length, bool device_writes) {
     return abi::VirtioSegment{buffer, device_writes ? abi::kVirtioSegmentDeviceWrites : 0u, offset, length};
 }
@@ -45,8 +60,10 @@ abi::VirtioSegment segment(u32 buffer, u64 offset, u64 length, bool device_write
 }  // namespace
 
 Result<void> BlockBackend::bring_up() {
-    TRY(m_transport.negotiate());
-    auto config = TRY(m_transport.read_config());
+    u64 offered = TRY(m_transport.begin());
+    TRY(m_transport.accept(
+        TRY(virtio::blk::negotiate(offered, virtio::blk::driver_features(), virtio::blk::required_features()))));
+    auto config = TRY(read_config(m_transport));
     // Without SEG_MAX the driver's own bound (§5.2.6.1: a request may use
     // the whole queue): the queue size less header and status.
     m_geometry = TRY(virtio::blk::read_geometry(config, m_transport.features(), kQueueSize - 2));

@@ -24,8 +24,8 @@
 #include "abi/virtio.h"
 #include "block/backend.h"
 #include "rt/handle.h"
-#include "transport.h"
-#include "virtio/blk_layout.h"
+#include "rt/virtio_transport.h"
+#include "virtio/blk_device.h"
 
 namespace virtio_blk {
 
@@ -47,7 +47,8 @@ public:
     static constexpr u32 kSlotBytes = 64;
     static_assert(sizeof(Slot) <= kSlotBytes);
 
-    BlockBackend(Transport& transport, u32 pool, u32 irq) : m_transport(transport), m_pool(pool), m_irq(irq) {}
+    BlockBackend(rt::VirtioTransport& transport, u32 pool, u32 irq)
+        : m_transport(transport), m_pool(pool), m_irq(irq) {}
 
     // Negotiation, configuration, the queue, DRIVER_OK, then the id string
     // (GET_ID, waited for up to `timeout_ns`).
@@ -77,7 +78,7 @@ private:
     // Where a field of tag's slot is in the slots buffer (a segment's offset).
     static u64 at(u16 tag, usize field_offset) { return u64{tag} * kSlotBytes + field_offset; }
 
-    Transport& m_transport;
+    rt::VirtioTransport& m_transport;
     u32 m_pool, m_irq;
     virtio::blk::Geometry m_geometry{};
     block::DeviceInfo m_info{};

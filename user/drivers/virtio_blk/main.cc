@@ -19,18 +19,7 @@
 #include "rt/block_server.h"
 #include "rt/log.h"
 #include "rt/sys.h"
-#include "transport.h"
-#include "util/format.h"
-
-namespace {
-
-u32 window_for_bar(u8 bar) {
-    char name[8];
-    format(name, sizeof name, "bar%u", bar);
-    return rt::startup_handle(name);
-}
-
-}  // namespace
+#include "rt/virtio_transport.h"
 
 int main(u64) {
     u32 pci = rt::startup_handle("pci");
@@ -40,8 +29,8 @@ int main(u64) {
         rt::log("virtio-blk: needs its pci function, a dma pool and a vector (manifest: dma_pool, vectors)");
         return 1;
     }
-    static virtio_blk::Transport transport;
-    if (auto r = transport.locate(pci, window_for_bar); !r.ok()) {
+    static rt::VirtioTransport transport;
+    if (auto r = transport.locate(pci); !r.ok()) {
         rt::log(
             "virtio-blk: configuration structures not reachable: %s (manifest: bar = <N> mode=filtered over the "
             "BAR the virtio capabilities name)",

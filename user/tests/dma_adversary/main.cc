@@ -938,7 +938,9 @@ int virtio(u32 window, u32 pool, u32 irq) {
         many[i] = abi::VirtioChain{1, 0, 0};
         many_segs[i] = seg(b, 0, 16, false);
     }
-    report("a batch of 17 chains",
+    char label[64];
+    format(label, sizeof label, "a batch of %u chains (one past the most)", abi::kVirtioMaxBatch + 1);
+    report(label,
            rt::virtqueue_submit(q.value().get(), many, abi::kVirtioMaxBatch + 1, many_segs, abi::kVirtioMaxBatch + 1));
     for (u32 i = 0; i < abi::kVirtioMaxBatch; i++) {
         many[i].segments = 2;

@@ -1,12 +1,13 @@
-#include "transport.h"
+#include "rt/virtio_transport.h"
 
 #include <stddef.h>
 
 #include "devices/virtio_pci.h"
 #include "rt/sys.h"
+#include "util/format.h"
 #include "virtio/pci_layout.h"
 
-namespace virtio_blk {
+namespace rt {
 
 using virtio::CommonConfig;
 
@@ -15,7 +16,13 @@ constexpr u64 kResetWaitNs = 1'000'000'000;  // QEMU answers at once; the spec g
 constexpr u32 kConfigSpace = 256;            // virtio capabilities live in the first 256 bytes
 }  // namespace
 
-Result<void> Transport::locate(u32 pci, u32 (*window_for_bar)(u8 bar)) {
+u32 startup_bar_window(u8 bar) {
+    char name[8];
+    format(name, sizeof name, "bar%u", bar);
+    return startup_handle(name);
+}
+
+Result<void> VirtioTransport::locate(u32 pci, u32 (*window_for_bar)(u8 bar)) {
     // Only what the capability walk needs is read: the status register, the
     // capability pointer and each capability — a vendor capability whole
     // (but not pci_cfg_data, after the 16 bytes of a PCI-configuration-
@@ -24,7 +31,7 @@ Result<void> Transport::locate(u32 pci, u32 (*window_for_bar)(u8 bar)) {
     // for, so bring-up costs no refusal.
     u8 cfg[kConfigSpace] = {};
     auto fetch = [&](u32 at) -> Result<void> {
-        u32 v = TRY(rt::pci_config_read(pci, at, 4));
+        u32 v = TRY(pci_config_read(pci, at, 4));
         for (u32 i = 0; i < 4; i++) cfg[at + i] = static_cast<u8>(v >> (8 * i));
         return {};
     };
@@ -53,25 +60,25 @@ Result<void> Transport::locate(u32 pci, u32 (*window_for_bar)(u8 bar)) {
     return {};
 }
 
-Result<u64> Transport::common(u32 offset, u32 width) {
-    return rt::mmio_read(m_common_window, m_common_offset + offset, width);
+Result<u64> VirtioTransport::common(u32 offset, u32 width) {
+    return mmio_read(m_common_window, m_common_offset + offset, width);
 }
 
-Result<void> Transport::set_common(u32 offset, u32 width, u64 value) {
-    return rt::mmio_write(m_common_window, m_common_offset + offset, width, value);
+Result<void> VirtioTransport::set_common(u32 offset, u32 width, u64 value) {
+    return mmio_write(m_common_window, m_common_offset + offset, width, value);
 }
 
-Result<void> Transport::set_status(u8 bits) {
+Result<void> VirtioTransport::set_status(u8 bits) {
     m_status = bits;
     return set_common(offsetof(CommonConfig, device_status), 1, bits);
 }
 
-Result<void> Transport::negotiate() {
+Result<u64> VirtioTransport::begin() {
     TRY(set_status(0));
-    for (u64 start = rt::clock_ns();;) {
+    for (u64 start = clock_ns();;) {
         if (TRY(common(offsetof(CommonConfig, device_status), 1)) == 0) break;
-        if (rt::clock_ns() - start > kResetWaitNs) return Status::Timeout;
-        rt::sleep_ns(100'000);
+        if (clock_ns() - start > kResetWaitNs) return Status::Timeout;
+        sleep_ns(100'000);
     }
     TRY(set_status(virtio::status::kAcknowledge));
     TRY(set_status(virtio::status::kAcknowledge | virtio::status::kDriver));
@@ -80,7 +87,11 @@ Result<void> Transport::negotiate() {
         TRY(set_common(offsetof(CommonConfig, device_feature_select), 4, half));
         offered |= TRY(common(offsetof(CommonConfig, device_feature), 4)) << (32 * half);
     }
-    m_features = TRY(virtio::blk::negotiate(offered, virtio::blk::driver_features(), virtio::blk::required_features()));
+    return offered;
+}
+
+Result<void> VirtioTransport::accept(u64 features) {
+    m_features = features;
     for (u32 half = 0; half < 2; half++) {
         TRY(set_common(offsetof(CommonConfig, driver_feature_select), 4, half));
         TRY(set_common(offsetof(CommonConfig, driver_feature), 4, (m_features >> (32 * half)) & 0xffffffffu));
@@ -91,41 +102,36 @@ Result<void> Transport::negotiate() {
     return {};
 }
 
-Result<virtio::blk::Config> Transport::read_config() {
-    using virtio::blk::Config;
-    // (offset, width) of every field up to write_zeroes_may_unmap; 64-bit
-    // capacity as two 32-bit reads (§4.1.3.1), hence the generation check.
-    struct Field {
-        u8 offset, width;
-    };
-    static constexpr Field kFields[] = {
-        {0, 4},  {4, 4},  {8, 4},  {12, 4}, {16, 2}, {18, 1}, {19, 1}, {20, 4}, {24, 1}, {25, 1},
-        {26, 2}, {28, 4}, {32, 1}, {34, 2}, {36, 4}, {40, 4}, {44, 4}, {48, 4}, {52, 4}, {56, 1},
-    };
-    if (m_device_length < offsetof(Config, write_zeroes_may_unmap) + 1) return Status::Malformed;
+Result<void> VirtioTransport::read_config(const ConfigField* fields, u32 count, u8* raw, u32 size) {
+    u32 end = 0;
+    for (u32 i = 0; i < count; i++) {
+        if (fields[i].offset + fields[i].width > size) return Status::InvalidArgument;
+        if (fields[i].offset + fields[i].width > end) end = fields[i].offset + fields[i].width;
+    }
+    if (m_device_length < end) return Status::Malformed;
     for (u32 attempt = 0; attempt < 8; attempt++) {
         u64 before = TRY(common(offsetof(CommonConfig, config_generation), 1));
-        u8 raw[sizeof(Config)] = {};
-        for (const Field& f : kFields) {
-            u64 v = TRY(rt::mmio_read(m_device_window, m_device_offset + f.offset, f.width));
-            for (u32 i = 0; i < f.width; i++) raw[f.offset + i] = static_cast<u8>(v >> (8 * i));
+        for (u32 f = 0; f < count; f++) {
+            u64 v = TRY(mmio_read(m_device_window, m_device_offset + fields[f].offset, fields[f].width));
+            for (u32 i = 0; i < fields[f].width; i++) raw[fields[f].offset + i] = static_cast<u8>(v >> (8 * i));
         }
         u64 after = TRY(common(offsetof(CommonConfig, config_generation), 1));
-        if (before != after) continue;  // it changed under us: read again
-        Config c;
-        __builtin_memcpy(&c, raw, sizeof c);  // little-endian fields, as x86 reads them
-        return c;
+        if (before == after) return {};  // else it changed under us: read again
     }
     return Status::Busy;  // the configuration keeps changing
 }
 
-Result<void> Transport::driver_ok() { return set_status(m_status | virtio::status::kDriverOk); }
+Result<void> VirtioTransport::set_config_vector(u16 entry) {
+    return set_common(offsetof(CommonConfig, msix_config), 2, entry);
+}
 
-void Transport::fail() { (void)set_status(m_status | virtio::status::kFailed); }
+Result<void> VirtioTransport::driver_ok() { return set_status(m_status | virtio::status::kDriverOk); }
 
-bool Transport::needs_reset() {
+void VirtioTransport::fail() { (void)set_status(m_status | virtio::status::kFailed); }
+
+bool VirtioTransport::needs_reset() {
     auto s = common(offsetof(CommonConfig, device_status), 1);
     return s.ok() && (s.value() & virtio::status::kDeviceNeedsReset);
 }
 
-}  // namespace virtio_blk
+}  // namespace rt

@@ -1,0 +1,265 @@
+#include "rt/net_server.h"
+
+#include "protocol/message.h"
+#include "protocol/net.h"
+#include "protocol/service.h"
+#include "rt/log.h"
+#include "rt/rights.h"
+#include "rt/service.h"
+#include "rt/sys.h"
+
+namespace rt {
+namespace {
+
+constexpr u64 kKeyService = 1;
+constexpr u64 kKeyKick = 2;
+constexpr u64 kKeyIrq = 16;  // + the backend's interrupt index
+// The loop also wakes this often: a lost interrupt costs at most this,
+// and a link change on a device without a configuration vector is seen.
+constexpr u64 kIdleWakeNs = 200'000'000;
+constexpr u32 kClientMemoryRights = cap_rights::kRead | cap_rights::kWrite | cap_rights::kMap | cap_rights::kTransfer;
+constexpr u32 kClientNoteRights = cap_rights::kSignal | cap_rights::kTransfer;
+
+}  // namespace
+
+Result<void> NetServer::init() {
+    m_generation = u64{startup().pid} << 40 ^ clock_ns();
+    m_link = m_backend.link();
+    u32 max_frame = u32{m_link.mtu} + abi::kNetMinFrame;
+    TRY(m_channel.init(abi::kNetBufferBytes, abi::kNetBufferCount, max_frame));
+    m_packet = TRY(dma_buffer_create(m_config.pool, u64{abi::kNetBufferBytes} * abi::kNetBufferCount));
+    TRY(m_backend.use_packet_buffer(m_packet.get(), abi::kNetBufferBytes, abi::kNetBufferCount));
+    (void)m_channel.set_link(m_link.link_up);
+    m_ws = TRY(waitset_create());
+    if (m_config.endpoint) TRY(waitset_add(m_ws.get(), m_config.endpoint, abi::kSignalReadable, kKeyService));
+    for (u32 i = 0; i < m_backend.irq_count(); i++)
+        TRY(waitset_add(m_ws.get(), m_backend.irq(i), abi::kSignalReady | abi::kSignalDead, kKeyIrq + i));
+    return {};
+}
+
+void NetServer::grant_gone() {
+    rt::log("%s: the DMA grant was torn down; exiting", m_config.name);
+    exit(3);
+}
+
+void NetServer::run() {
+    for (;;) {
+        abi::WaitEvent events[8];
+        auto n = waitset_wait(m_ws.get(), events, 8, kIdleWakeNs);
+        bool config = false;
+        for (u32 i = 0; n.ok() && i < n.value(); i++) {
+            if (events[i].key == kKeyService) {
+                serve_call();
+            } else if (events[i].key >= kKeyIrq) {
+                if (events[i].signals & abi::kSignalDead) grant_gone();
+                config |= m_backend.acknowledge(static_cast<u32>(events[i].key - kKeyIrq));
+            }
+            // A kick needs nothing more: its entry takes the bits as it
+            // reports them (kWaitTake), and pump() reads the rings.
+        }
+        if (config || !n.ok() || n.value() == 0) link_check();
+        pump();
+    }
+}
+
+void NetServer::link_check() {
+    net::LinkInfo now = m_backend.link();
+    if (now.link_up == m_link.link_up) return;
+    m_link = now;
+    rt::log("%s: link %s", m_config.name, now.link_up ? "up" : "down");
+    if (m_channel.set_link(now.link_up) && m_client_note) (void)notification_signal(m_client_note.get(), 1);
+}
+
+void NetServer::pump() {
+    NetBackend::Completion done[64];
+    for (;;) {
+        auto got = m_backend.reap(done, 64);
+        if (!got.ok()) {
+            if (got.status() == Status::TornDown) grant_gone();
+            rt::log("%s: reaping the device's completions failed: %s", m_config.name, status_name(got.status()));
+            break;
+        }
+        for (u32 i = 0; i < got.value(); i++) {
+            const NetBackend::Completion& c = done[i];
+            auto r = c.rx ? m_channel.rx_complete(c.slot, c.length) : m_channel.tx_complete(c.slot, c.status);
+            if (r.ok()) {
+                (c.rx ? m_rx_frames : m_tx_frames)++;
+                continue;
+            }
+            if (r.status() == Status::Malformed) {
+                close_channel(nullptr, r.status());
+                // The slot is still the device's in the ledger: now nobody's.
+                (void)(c.rx ? m_channel.rx_complete(c.slot, 0) : m_channel.tx_complete(c.slot, c.status));
+            } else {
+                rt::log("%s: completion of slot %u the device did not hold: %s", m_config.name, c.slot,
+                        status_name(r.status()));
+            }
+        }
+        if (got.value() < 64) break;
+    }
+    if (m_channel.is_open()) {
+        auto rx = m_channel.take_rx_free(m_rx_wait + m_rx_wait_count, abi::kNetBufferCount - m_rx_wait_count);
+        if (!rx.ok()) return close_channel(nullptr, rx.status());
+        m_rx_wait_count += rx.value();
+        auto tx = m_channel.take_tx_ready(m_tx_wait + m_tx_wait_count, abi::kNetBufferCount - m_tx_wait_count);
+        if (!tx.ok()) return close_channel(nullptr, tx.status());
+        m_tx_wait_count += tx.value();
+    }
+    post_waiting();
+    if (m_channel.publish() && m_client_note) {
+        if (auto s = notification_signal(m_client_note.get(), 1); !s.ok())
+            close_channel("its notification cannot be signalled", s.status());
+    }
+}
+
+// Hands the device what waits, as much as it has room for. A refusal
+// other than Busy (no room after all) gives the rest back: to the client
+// empty, or Free when no channel is open.
+void NetServer::post_waiting() {
+    u32 n = m_rx_wait_count < m_backend.rx_room() ? m_rx_wait_count : m_backend.rx_room();
+    if (n) {
+        Status why = Status::Ok;
+        u32 posted = m_backend.post_rx(m_rx_wait, n, why);
+        if (why == Status::TornDown) grant_gone();
+        u32 done = why == Status::Ok || why == Status::Busy ? posted : n;
+        for (u32 i = posted; i < done; i++) (void)m_channel.rx_complete(m_rx_wait[i], 0);
+        for (u32 i = done; i < m_rx_wait_count; i++) m_rx_wait[i - done] = m_rx_wait[i];
+        m_rx_wait_count -= done;
+    }
+    n = m_tx_wait_count < m_backend.tx_room() ? m_tx_wait_count : m_backend.tx_room();
+    if (n) {
+        Status why = Status::Ok;
+        u32 posted = m_backend.post_tx(m_tx_wait, n, why);
+        if (why == Status::TornDown) grant_gone();
+        u32 done = why == Status::Ok || why == Status::Busy ? posted : n;
+        for (u32 i = posted; i < done; i++) (void)m_channel.tx_complete(m_tx_wait[i].slot, why);
+        for (u32 i = done; i < m_tx_wait_count; i++) m_tx_wait[i - done] = m_tx_wait[i];
+        m_tx_wait_count -= done;
+    }
+}
+
+void NetServer::close_channel(const char* why, Status status, bool log) {
+    if (!m_channel.is_open()) return;
+    if (!log) {
+    } else if (why) {
+        rt::log("%s: channel %u (client %llu.%llu): %s: %s: closing the channel", m_config.name, m_channel_id,
+                static_cast<unsigned long long>(abi::service_consumer(m_badge)),
+                static_cast<unsigned long long>(m_badge & 0xffff'ffffull), why, status_name(status));
+    } else {
+        const net::Refusal& r = m_channel.refusal();
+        rt::log("%s: channel %u (client %llu.%llu): %s %s (offset %u, length %u): %s: closing the channel",
+                m_config.name, m_channel_id, static_cast<unsigned long long>(abi::service_consumer(m_badge)),
+                static_cast<unsigned long long>(m_badge & 0xffff'ffffull), r.ring, r.why, r.offset, r.length,
+                status_name(status));
+    }
+    m_channel.close();
+    // What waited for room was never the device's: Free now.
+    for (u32 i = 0; i < m_rx_wait_count; i++) (void)m_channel.rx_complete(m_rx_wait[i], 0);
+    for (u32 i = 0; i < m_tx_wait_count; i++) (void)m_channel.tx_complete(m_tx_wait[i].slot, Status::Stale);
+    m_rx_wait_count = m_tx_wait_count = 0;
+    (void)waitset_remove(m_ws.get(), kKeyKick);
+    // Every copy the client holds goes now, with its mappings; the
+    // provider's own packet buffer stays (the device may hold slots).
+    (void)revoke(m_ring_memory.get());
+    (void)revoke(m_packet.get());
+    (void)revoke(m_kick.get());
+    m_ring_memory.reset();
+    m_kick.reset();
+    m_client_note.reset();
+    m_badge = 0;
+}
+
+void NetServer::serve_call() {
+    abi::Message m;
+    if (!receive_call(m_config.endpoint, m)) return;  // nobody called, or already answered
+    abi::NetOp op = abi::body_of<abi::NetOp>(m);
+    if (op != abi::NetOp::Attach) {
+        for (u32 i = 0; i < m.handle_count; i++) (void)close(m.handles[i]);
+        m.handle_count = 0;
+    }
+    abi::Message reply{};
+    if (op == abi::NetOp::Info) {
+        abi::NetInfo info{};
+        info.status = Status::Ok;
+        __builtin_memcpy(info.mac, m_link.mac, sizeof info.mac);
+        info.mtu = m_link.mtu;
+        info.link_up = m_link.link_up ? 1 : 0;
+        info.buffer_bytes = abi::kNetBufferBytes;
+        info.buffer_count = abi::kNetBufferCount;
+        info.generation = m_generation;
+        abi::put_body(reply, info);
+    } else if (op == abi::NetOp::Attach) {
+        return attach(m);
+    } else if (op == abi::NetOp::Detach) {
+        bool live = live_channel(m);
+        if (live) {
+            rt::log("%s: channel %u detached (%llu frames received, %llu sent)", m_config.name, m_channel_id,
+                    static_cast<unsigned long long>(m_rx_frames), static_cast<unsigned long long>(m_tx_frames));
+            close_channel(nullptr, Status::Ok, false);
+        }
+        abi::put_body(reply, abi::NetStatusReply{live ? Status::Ok : Status::Stale});
+    } else if (op == abi::NetOp::Ping) {
+        abi::put_body(reply, abi::NetStatusReply{live_channel(m) ? Status::Ok : Status::Stale});
+    } else {
+        abi::put_body(reply, abi::NetStatusReply{Status::InvalidArgument});
+    }
+    (void)endpoint_reply(reply);
+}
+
+bool NetServer::live_channel(const abi::Message& m) const {
+    if (!m_channel.is_open() || m.length < sizeof(abi::NetChannelRequest)) return false;
+    auto r = abi::body_of<abi::NetChannelRequest>(m);
+    return r.generation == m_generation && r.channel == m_channel_id && m.badge == m_badge;
+}
+
+void NetServer::attach(abi::Message& m) {
+    abi::Message reply{};
+    auto refuse = [&](Status s, const char* why) {
+        rt::log("%s: attach refused (client %llu.%llu): %s: %s", m_config.name,
+                static_cast<unsigned long long>(abi::service_consumer(m.badge)),
+                static_cast<unsigned long long>(m.badge & 0xffff'ffffull), why, status_name(s));
+        refuse_call(m, s);
+    };
+    if (m.handle_count != 1) return refuse(Status::InvalidArgument, "expected one notification");
+    if (m_channel.is_open()) return refuse(Status::Busy, "another client's channel is live");
+    Handle client_note(m.handles[0]);
+    m.handle_count = 0;
+    // A signal of no bits checks that it is a notification we may signal.
+    if (auto s = notification_signal(client_note.get(), 0); !s.ok()) return refuse(s.status(), "the notification");
+    auto ring = memory_create(abi::kNetRingBytes);
+    if (!ring.ok()) return refuse(ring.status(), "ring memory");
+    auto at = memory_map(ring.value().get(), 0, abi::kMapWrite);
+    if (!at.ok()) return refuse(at.status(), "ring mapping");
+    auto kick = notification_create();
+    if (!kick.ok()) return refuse(kick.status(), "notification");
+    auto ring_copy = duplicate(ring.value().get(), kClientMemoryRights);
+    auto packet_copy = duplicate(m_packet.get(), kClientMemoryRights);
+    auto kick_copy = duplicate(kick.value().get(), kClientNoteRights);
+    if (!ring_copy.ok() || !packet_copy.ok() || !kick_copy.ok() ||
+        !waitset_add(m_ws.get(), kick.value().get(), abi::kSignalReady | abi::kWaitTake, kKeyKick).ok())
+        return refuse(Status::NoMemory, "copies for the client");
+    if (auto r = m_channel.open(reinterpret_cast<abi::NetRings*>(at.value())); !r.ok()) {
+        (void)waitset_remove(m_ws.get(), kKeyKick);
+        return refuse(r.status(), "channel");
+    }
+    m_ring_memory = static_cast<Handle&&>(ring.value());
+    m_kick = static_cast<Handle&&>(kick.value());
+    m_client_note = static_cast<Handle&&>(client_note);
+    m_badge = m.badge;
+    m_channel_id = static_cast<u32>(++m_attaches);
+    m_rx_frames = m_tx_frames = 0;
+    abi::put_body(
+        reply, abi::NetAttachReply{Status::Ok, m_channel_id, abi::kNetBufferBytes, abi::kNetBufferCount, m_generation});
+    reply.handle_count = 3;
+    reply.handles[0] = ring_copy.value().release();
+    reply.handles[1] = packet_copy.value().release();
+    reply.handles[2] = kick_copy.value().release();
+    rt::log("%s: channel %u attached (client %llu): %u slots of %u bytes, %u with the device", m_config.name,
+            m_channel_id, static_cast<unsigned long long>(abi::service_consumer(m.badge)), abi::kNetBufferCount,
+            abi::kNetBufferBytes, m_channel.held_by(net::Holder::Rx) + m_channel.held_by(net::Holder::Tx));
+    (void)endpoint_reply(reply);
+    // The free slots are in tx_done already: tell the client.
+    if (m_channel.publish()) (void)notification_signal(m_client_note.get(), 1);
+}
+
+}  // namespace rt
