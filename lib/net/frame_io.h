@@ -29,9 +29,12 @@ struct LinkInfo {
 };
 
 struct RxFrame {
-    const u8* data;  // the Ethernet header's first byte
-    u32 length;      // bytes, header included
-    u32 token;       // give back with rx_give_back()
+    // The Ethernet header's first byte. Writable: the stack may rewrite a
+    // frame it holds in place (lwIP turns TCP headers into host byte
+    // order), so a client must map receive buffers writable.
+    u8* data;
+    u32 length;  // bytes, header included
+    u32 token;   // give back with rx_give_back()
 };
 
 class FrameIo {

@@ -112,7 +112,7 @@ struct pbuf* Netif::wrap(const net::RxFrame& frame) {
         // PBUF_REF: lwIP must not grow headers into memory before the
         // frame (there is none of ours there). The payload is written in
         // place all the same (netif.h): the buffer is the stack's until freed.
-        return pbuf_alloced_custom(PBUF_RAW, length, PBUF_REF, &rx->custom, const_cast<u8*>(frame.data), length);
+        return pbuf_alloced_custom(PBUF_RAW, length, PBUF_REF, &rx->custom, frame.data, length);
     }
     struct pbuf* p = pbuf_alloc(PBUF_RAW, length, PBUF_POOL);
     if (p != nullptr) {

@@ -1,18 +1,30 @@
 // netstack: the TCP/IP stack process (issue 14). lwIP (lib/netstack/) over
 // one NIC, reached as a NetDevice client (rt::NetClient, a net::FrameIo);
-// brought up with DHCP, then driven by a poll loop that sleeps until a
-// frame arrives or lwIP's next timer is due. It will serve the socket
-// service (docs/netstack.md) to the processes the manifest names.
+// brought up with DHCP, then driven by a loop that waits on the channel's
+// notification until a frame arrives or lwIP's next timer is due. It will
+// serve the socket service (docs/netstack.md) to the processes the manifest
+// names.
+//
+// Arguments (manifest `args`): ping=A.B.C.D [ping_count=N] sends N echo
+// requests to A.B.C.D once the address is bound and logs each reply — a
+// boot-time reachability check (and what scenario netstack_dhcp_ping
+// looks for) until the shell's `ping` reaches the stack through its service.
 //
 // Authority: only its NetDevice channel (and, later, the socket service's
 // endpoint): no device, no DMA, nothing of another process.
 #include "netstack/host.h"
+#include "netstack/ping.h"
 #include "netstack/stack.h"
+#include "rt/args.h"
 #include "rt/log.h"
+#include "rt/net_client.h"
+#include "rt/service.h"
 #include "rt/sys.h"
 #include "util/xorshift.h"
 
 namespace {
+
+using ull = unsigned long long;
 
 class RtHost final : public netstack::Host {
 public:
@@ -29,39 +41,91 @@ private:
     util::XorShift64 m_random;
 };
 
-// TODO(issue 14, attach point): attach to the manifest's NetDevice
-// (rt::NetClient, user/rt/net_client.h, being written) and return it as
-// the FrameIo; until it lands there is no NIC to run on.
-net::FrameIo* attach_net_device() {
-    net::FrameIo* io = nullptr;
-    // Opaque to the optimiser: without it the compiler sees the null and
-    // drops the stack, and the build would stop checking that lwIP links
-    // freestanding against the runtime. Goes with the TODO.
-    asm volatile("" : "+r"(io));
-    return io;
-}
+// The boot-time ping (args ping=, ping_count=).
+struct BootPing {
+    netstack::Ping ping;
+    ip4_addr_t target{};
+    char text[16] = {};
+    u32 count = 0;
+    bool wanted = false, started = false, reported = false;
+
+    static void on_result(void* ctx, const netstack::PingResult& r) {
+        auto* self = static_cast<BootPing*>(ctx);
+        if (r.replied)
+            rt::log("netstack: ping %s: reply seq %u time %llu us", self->text, r.seq,
+                    static_cast<ull>(r.rtt_ns / 1000));
+        else
+            rt::log("netstack: ping %s: seq %u lost", self->text, r.seq);
+    }
+
+    void poll(bool bound) {
+        if (!wanted || reported) return;
+        if (!started) {
+            if (!bound) return;
+            started = true;
+            if (auto s = ping.start(target, count, 1'000'000'000, 2'000'000'000, on_result, this); !s.ok()) {
+                rt::log("netstack: ping %s: %s", text, status_name(s.status()));
+                reported = true;
+            }
+            return;
+        }
+        ping.poll();
+        if (ping.done()) {
+            rt::log("netstack: ping %s: %u sent, %u received", text, ping.sent(), ping.received());
+            reported = true;
+        }
+    }
+};
 
 }  // namespace
 
 int main(u64) {
     static RtHost host;
     netstack::set_host(host);
-    net::FrameIo* io = attach_net_device();
-    if (io == nullptr) {
-        rt::log("netstack: no NetDevice client yet (attach point not written)");
-        return 1;
+    const Args args = rt::args();
+
+    static BootPing boot_ping;
+    args.copy("ping", boot_ping.text, sizeof boot_ping.text);
+    if (boot_ping.text[0]) {
+        if (!netstack::parse_ip4(boot_ping.text, boot_ping.target))
+            return rt::log("netstack: ping=%s is not an IPv4 address", boot_ping.text), 2;
+        boot_ping.count = static_cast<u32>(args.number("ping_count", 3));
+        if (boot_ping.count == 0 || boot_ping.count > netstack::Ping::kMaxCount)
+            return rt::log("netstack: ping_count must be 1..%u", netstack::Ping::kMaxCount), 2;
+        boot_ping.wanted = true;
     }
+
+    // The NIC: the first NetDevice the manifest lets this process use
+    // (a provider's `serve = netstack`).
+    static rt::ServiceInstance instances[4];
+    u32 found = rt::open_service_instances(instances, 4);
+    if (!found) return rt::log("netstack: no NetDevice service granted (a NIC provider's serve = netstack)"), 1;
+    static rt::NetClient nic(instances[0].endpoint.get());
+    if (auto a = nic.attach(); !a.ok())
+        return rt::log("netstack: attach to %s: %s", instances[0].name, status_name(a.status())), 1;
+    net::LinkInfo link = nic.link();
+    const u8* m = link.mac;
+    rt::log("netstack: attached to %s: mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u link %s", instances[0].name, m[0], m[1],
+            m[2], m[3], m[4], m[5], link.mtu, link.link_up ? "up" : "down");
+
     static netstack::Stack stack;
-    if (auto r = stack.start(*io, netstack::StackConfig{}); !r.ok()) {
+    if (auto r = stack.start(nic, netstack::StackConfig{}); !r.ok()) {
         rt::log("netstack: start failed: %s", status_name(r.status()));
         return 1;
     }
     for (;;) {
-        if (stack.poll() == 0) {
-            // TODO(issue 14): wait on the NetClient's notification for at
-            // most next_timer_ms() instead of sleeping.
-            u64 ms = stack.next_timer_ms();
-            rt::sleep_ns((ms < 10 ? ms : 10) * 1'000'000);
+        boot_ping.poll(stack.address().bound);
+        if (stack.poll() != 0) continue;
+        // Nothing waiting: sleep until a frame (the channel's notification)
+        // or lwIP's next timer, whichever comes first.
+        bool reattached = false;
+        auto w = nic.wait(u64{stack.next_timer_ms()} * 1'000'000, &reattached);
+        if (reattached)
+            rt::log("netstack: reattached to the restarted provider (generation %llx)",
+                    static_cast<ull>(nic.generation()));
+        if (!w.ok() && w.status() != Status::Timeout) {
+            rt::log("netstack: the NIC is gone: %s", status_name(w.status()));
+            return 3;
         }
     }
 }
