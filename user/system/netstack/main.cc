@@ -118,8 +118,12 @@ int main(u64) {
         if (stack.poll() != 0) continue;
         // Nothing waiting: sleep until a frame (the channel's notification)
         // or lwIP's next timer, whichever comes first.
+        // While the boot ping runs its sends are due too (its own clock,
+        // not one of lwIP's timers): look again at least every 10 ms.
+        u64 wait_ns = u64{stack.next_timer_ms()} * 1'000'000;
+        if (boot_ping.started && !boot_ping.reported && wait_ns > 10'000'000) wait_ns = 10'000'000;
         bool reattached = false;
-        auto w = nic.wait(u64{stack.next_timer_ms()} * 1'000'000, &reattached);
+        auto w = nic.wait(wait_ns, &reattached);
         if (reattached)
             rt::log("netstack: reattached to the restarted provider (generation %llx)",
                     static_cast<ull>(nic.generation()));
