@@ -28,11 +28,11 @@ CMDLINE      ?= console=com1 loglevel=info init=init
 # (NAME is the multiboot2 module string). Paths are relative to the repo.
 BOOT_MODULES ?= init=$(BUILD_DIR)/user/init shell=$(BUILD_DIR)/user/shell hello=$(BUILD_DIR)/user/hello \
                 devmgr=$(BUILD_DIR)/user/devmgr nvme=$(BUILD_DIR)/user/nvme virtio-blk=$(BUILD_DIR)/user/virtio-blk \
-                virtio-net=$(BUILD_DIR)/user/virtio-net \
+                virtio-net=$(BUILD_DIR)/user/virtio-net netstack=$(BUILD_DIR)/user/netstack \
                 blkbench=$(BUILD_DIR)/user/blkbench \
                 manifest=manifests/default.manifest
 # CMake targets that produce the boot modules (built before the image).
-BOOT_MODULE_TARGETS ?= init shell hello devmgr nvme virtio-blk virtio-net blkbench
+BOOT_MODULE_TARGETS ?= init shell hello devmgr nvme virtio-blk virtio-net netstack blkbench
 FUZZ_SECONDS ?= 300
 SOAK_FUZZ_SECONDS ?= 120
 QEMU_ARGS    ?=

@@ -5,10 +5,11 @@
 // serve the socket service (docs/netstack.md) to the processes the manifest
 // names.
 //
-// Arguments (manifest `args`): ping=A.B.C.D [ping_count=N] sends N echo
-// requests to A.B.C.D once the address is bound and logs each reply — a
-// boot-time reachability check (and what scenario netstack_dhcp_ping
-// looks for) until the shell's `ping` reaches the stack through its service.
+// Arguments (manifest `args`): ping=A.B.C.D|gateway [ping_count=N] sends
+// N echo requests to A.B.C.D (or to the gateway the lease names) once the
+// address is bound and logs each reply — a boot-time reachability check
+// (and what scenarios netstack_dhcp_ping and shell look for) until the
+// shell's `ping` reaches the stack through its service.
 //
 // Authority: only its NetDevice channel (and, later, the socket service's
 // endpoint): no device, no DMA, nothing of another process.
@@ -47,7 +48,7 @@ struct BootPing {
     ip4_addr_t target{};
     char text[16] = {};
     u32 count = 0;
-    bool wanted = false, started = false, reported = false;
+    bool wanted = false, to_gateway = false, started = false, reported = false;
 
     static void on_result(void* ctx, const netstack::PingResult& r) {
         auto* self = static_cast<BootPing*>(ctx);
@@ -58,11 +59,20 @@ struct BootPing {
             rt::log("netstack: ping %s: seq %u lost", self->text, r.seq);
     }
 
-    void poll(bool bound) {
+    void poll(const netstack::AddressInfo& address) {
         if (!wanted || reported) return;
         if (!started) {
-            if (!bound) return;
+            if (!address.bound) return;
             started = true;
+            if (to_gateway) {
+                target = address.gateway;
+                if (ip4_addr_isany_val(target)) {
+                    rt::log("netstack: ping gateway: the lease names no gateway");
+                    reported = true;
+                    return;
+                }
+                ip4addr_ntoa_r(&target, text, sizeof text);
+            }
             if (auto s = ping.start(target, count, 1'000'000'000, 2'000'000'000, on_result, this); !s.ok()) {
                 rt::log("netstack: ping %s: %s", text, status_name(s.status()));
                 reported = true;
@@ -87,7 +97,9 @@ int main(u64) {
     static BootPing boot_ping;
     args.copy("ping", boot_ping.text, sizeof boot_ping.text);
     if (boot_ping.text[0]) {
-        if (!netstack::parse_ip4(boot_ping.text, boot_ping.target))
+        static constexpr char kGateway[] = "gateway";
+        boot_ping.to_gateway = __builtin_memcmp(boot_ping.text, kGateway, sizeof kGateway) == 0;
+        if (!boot_ping.to_gateway && !netstack::parse_ip4(boot_ping.text, boot_ping.target))
             return rt::log("netstack: ping=%s is not an IPv4 address", boot_ping.text), 2;
         boot_ping.count = static_cast<u32>(args.number("ping_count", 3));
         if (boot_ping.count == 0 || boot_ping.count > netstack::Ping::kMaxCount)
@@ -114,7 +126,7 @@ int main(u64) {
         return 1;
     }
     for (;;) {
-        boot_ping.poll(stack.address().bound);
+        boot_ping.poll(stack.address());
         if (stack.poll() != 0) continue;
         // Nothing waiting: sleep until a frame (the channel's notification)
         // or lwIP's next timer, whichever comes first.
