@@ -1068,10 +1068,10 @@ TEST(ManifestExamples, DefaultManifestProvidersParseWhenSwitchedOn) {
     }
     const Parsed p = parse(on);
     ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e) << on;
-    // nvme0 is on today; the virtio drivers are switched off until they land.
     EXPECT_EQ(provider_names(*p.m), (Names{"nvme0", "vblk0", "vnet0"}));
-    EXPECT_EQ(process_names(*p.m), (Names{"shell", "devmgr", "hello"}));
+    EXPECT_EQ(process_names(*p.m), (Names{"shell", "devmgr", "hello", "netstack"}));
     EXPECT_EQ(p.m->providers[0].served[0].consumer_index, 0u);  // nvme0 serves the shell
+    EXPECT_EQ(p.m->providers[2].served[0].consumer_index, 3u);  // vnet0 serves the netstack
 }
 
 // Every ```manifest block in docs/manifest.md parses without errors; every
