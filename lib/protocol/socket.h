@@ -94,8 +94,8 @@ static_assert(sizeof(SocketOpRequest) == 8);
 
 struct SocketAttachReply {
     Status status;
-    u32 channel;     // opaque: names this attach, not only the client
-    u32 data_bytes;  // of the data area
+    u32 channel;      // opaque: names this attach, not only the client
+    u32 data_bytes;   // of the data area
     u32 max_sockets;  // this client's quota (<= kSocketMaxSockets)
     // The netstack's generation: differs for every netstack process.
     u64 generation;
@@ -206,15 +206,15 @@ struct SocketEvent {
     u64 tag;  // the request's; 0 when unsolicited
     SocketEventKind kind;
     u8 reserved;
-    u16 port;        // Accepted: the peer's (host byte order)
-    u32 socket;      // the index the event is about
-    Status status;   // Done, Connected, Accepted: Ok or why refused
-    u32 address;     // Accepted: the peer's (network byte order)
-    u32 detail;      // Closed, failed Connected: a SocketCloseReason
+    u16 port;       // Accepted: the peer's (host byte order)
+    u32 socket;     // the index the event is about
+    Status status;  // Done, Connected, Accepted: Ok or why refused
+    u32 address;    // Accepted: the peer's (network byte order)
+    u32 detail;     // Closed, failed Connected: a SocketCloseReason
     u32 reserved2;
 };
-static_assert(sizeof(SocketEvent) == 32 && offsetof(SocketEvent, socket) == 12 &&
-              offsetof(SocketEvent, status) == 16 && offsetof(SocketEvent, detail) == 24);
+static_assert(sizeof(SocketEvent) == 32 && offsetof(SocketEvent, socket) == 12 && offsetof(SocketEvent, status) == 16 &&
+              offsetof(SocketEvent, detail) == 24);
 
 // A UDP datagram's header in a byte ring (rx: its source; tx: its
 // destination, or address 0 and port 0 for the Connect destination).
@@ -224,7 +224,7 @@ struct SocketDatagram {
     u16 length;   // payload bytes that follow (<= kSocketMaxDatagram)
 };
 static_assert(sizeof(SocketDatagram) == 8);
-constexpr u32 kSocketRecordAlign = 8;  // a record (header + payload) is padded to this
+constexpr u32 kSocketRecordAlign = 8;      // a record (header + payload) is padded to this
 constexpr u32 kSocketMaxDatagram = 65507;  // IPv4's UDP payload limit [RFC 768, RFC 791]
 // The bytes a datagram of `length` payload bytes takes in a ring.
 constexpr u32 socket_record_bytes(u32 length) {
@@ -259,6 +259,11 @@ static_assert(sizeof(SocketStreams) == 16);
 
 using SocketRequestRing = ring::Ring<SocketRequest, kSocketRequestEntries>;
 using SocketEventRing = ring::Ring<SocketEvent, kSocketEventEntries>;
+// The two views of each ring.
+using SocketRequestProducer = ring::Producer<SocketRequest, kSocketRequestEntries>;  // the client's
+using SocketRequestConsumer = ring::Consumer<SocketRequest, kSocketRequestEntries>;  // the netstack's
+using SocketEventProducer = ring::Producer<SocketEvent, kSocketEventEntries>;        // the netstack's
+using SocketEventConsumer = ring::Consumer<SocketEvent, kSocketEventEntries>;        // the client's
 
 // The ring memory object.
 struct SocketRings {
