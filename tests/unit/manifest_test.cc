@@ -1070,7 +1070,7 @@ TEST(ManifestExamples, DefaultManifestProvidersParseWhenSwitchedOn) {
     ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e) << on;
     // nvme0 is on today; the virtio drivers are switched off until they land.
     EXPECT_EQ(provider_names(*p.m), (Names{"nvme0", "vblk0", "vnet0"}));
-    EXPECT_EQ(process_names(*p.m), (Names{"shell", "devmgr", "hello"}));
+    EXPECT_EQ(process_names(*p.m), (Names{"shell", "devmgr", "hello", "netstack"}));
     EXPECT_EQ(p.m->providers[0].served[0].consumer_index, 0u);  // nvme0 serves the shell
 }
 
