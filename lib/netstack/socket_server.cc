@@ -30,8 +30,7 @@ bool overlap(u32 a, u32 al, u32 b, u32 bl) { return a < b + bl && b < a + al; }
 
 }  // namespace
 
-Result<void> SocketChannel::open(abi::SocketRings* rings, u8* data, u32 data_bytes,
-                                 const SocketClientConfig& config) {
+Result<void> SocketChannel::open(abi::SocketRings* rings, u8* data, u32 data_bytes, const SocketClientConfig& config) {
     if (m_rings != nullptr) return Status::Busy;
     if (rings == nullptr || data == nullptr || config.max_sockets > abi::kSocketMaxSockets ||
         (config.port_count != 0 && config.ports == nullptr))
@@ -112,8 +111,8 @@ void SocketChannel::breach(const char* what, u32 socket, u32 value) {
 void SocketChannel::refuse(const abi::SocketRequest& r, Status status, const char* why) {
     char line[160];
     format(line, sizeof line, "socket: client %llx request %u on socket %u refused %s: %s",
-           static_cast<unsigned long long>(m_config.badge), static_cast<unsigned>(r.op), r.socket,
-           status_name(status), why);
+           static_cast<unsigned long long>(m_config.badge), static_cast<unsigned>(r.op), r.socket, status_name(status),
+           why);
     host().log(line);
     m_counters.refused++;
 }
@@ -181,8 +180,8 @@ Status SocketChannel::check_rings(const abi::SocketRequest& r) const {
         if (s.state == Socket::State::Free) continue;
         u32 ranges[2][2] = {{s.rx_offset, s.rx_bytes}, {s.tx_offset, s.tx_bytes}};
         for (auto& g : ranges)
-            if (g[1] != 0 && (overlap(g[0], g[1], r.rx_offset, r.rx_bytes) ||
-                              overlap(g[0], g[1], r.tx_offset, r.tx_bytes)))
+            if (g[1] != 0 &&
+                (overlap(g[0], g[1], r.rx_offset, r.rx_bytes) || overlap(g[0], g[1], r.tx_offset, r.tx_bytes)))
                 return Status::InvalidArgument;
         for (u32 i = 0; i < s.accept_count; i++) {
             auto& a = s.accepts[i];
@@ -319,7 +318,7 @@ Status SocketChannel::do_listen(Socket& s, const abi::SocketRequest& r) {
     err_t err = ERR_OK;
     struct tcp_pcb* listener = tcp_listen_with_backlog_and_err(s.tcp, static_cast<u8>(r.count), &err);
     if (listener == nullptr) return Status::NoMemory;  // s.tcp is still valid then
-    s.tcp = listener;  // lwIP freed the old pcb
+    s.tcp = listener;                                  // lwIP freed the old pcb
     tcp_arg(listener, &s);
     tcp_accept(listener, tcp_accept_cb);
     s.state = Socket::State::Listening;
@@ -331,7 +330,9 @@ Status SocketChannel::do_listen(Socket& s, const abi::SocketRequest& r) {
 Status SocketChannel::do_accept(Socket& s, const abi::SocketRequest& r) {
     if (s.state != Socket::State::Listening || r.count != 0 || r.port != 0 || r.address != 0)
         return Status::InvalidArgument;
-    if (s.accept_count >= abi::kSocketMaxBacklog) return Status::QuotaExceeded;
+    // Owed answers hold event-ring room; a client owed too many would have
+    // no room left for the requests (Close) that would end them.
+    if (s.accept_count >= abi::kSocketMaxBacklog || m_owed >= abi::kSocketMaxOwed) return Status::QuotaExceeded;
     Status st = check_rings(r);
     if (st != Status::Ok) return st;
     s.accepts[s.accept_count++] = {r.tag, r.rx_offset, r.rx_bytes, r.tx_offset, r.tx_bytes};
@@ -483,11 +484,12 @@ void SocketChannel::post_unsolicited(Socket& s) {
 void SocketChannel::drain_rx(Socket& s) {
     while (s.rx_pending != nullptr) {
         u32 room = s.rx_bytes - (s.rx_tail - s.rx_head_seen);
-        if (room == 0) return;
+        if (room == 0) break;  // the rest waits for the client; what was copied is published below
         u16 n = static_cast<u16>(room < s.rx_pending->tot_len ? room : s.rx_pending->tot_len);
         u32 at = s.rx_tail % s.rx_bytes, first = n < s.rx_bytes - at ? n : s.rx_bytes - at;
         pbuf_copy_partial(s.rx_pending, m_data + s.rx_offset + at, static_cast<u16>(first), 0);
-        if (n > first) pbuf_copy_partial(s.rx_pending, m_data + s.rx_offset, static_cast<u16>(n - first), static_cast<u16>(first));
+        if (n > first)
+            pbuf_copy_partial(s.rx_pending, m_data + s.rx_offset, static_cast<u16>(n - first), static_cast<u16>(first));
         s.rx_tail += n;
         s.want_readable = true;
         s.rx_pending = pbuf_free_header(s.rx_pending, n);
@@ -507,8 +509,7 @@ void SocketChannel::push_tcp(Socket& s) {
         if (n > room) n = room;
         if (n > 0xffff) n = 0xffff;
         // Copied: the client may rewrite its ring the moment the head moves.
-        if (tcp_write(s.tcp, m_data + s.tx_offset + off, static_cast<u16>(n), TCP_WRITE_FLAG_COPY) != ERR_OK)
-            break;
+        if (tcp_write(s.tcp, m_data + s.tx_offset + off, static_cast<u16>(n), TCP_WRITE_FLAG_COPY) != ERR_OK) break;
         s.tx_head += n;
     }
     if (s.tx_head != start) {
@@ -733,8 +734,8 @@ void SocketChannel::tcp_err_cb(void* arg, err_t err) {
         // after its SYN retransmissions). The socket stays for Close.
         bool refused = err == ERR_RST;
         u32 reason = refused ? close_reason(err) : static_cast<u32>(abi::SocketCloseReason::TimedOut);
-        c.answer(s.connect_tag, SocketEventKind::Connected, s.index, refused ? Status::NotFound : Status::Timeout,
-                 0, 0, reason);
+        c.answer(s.connect_tag, SocketEventKind::Connected, s.index, refused ? Status::NotFound : Status::Timeout, 0, 0,
+                 reason);
         s.state = Socket::State::Tcp;  // no pcb: only Close is of use now
         return;
     }

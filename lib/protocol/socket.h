@@ -143,7 +143,11 @@ enum class SocketRequestOp : u8 {
     Listen = 4,
     // Accept {socket = the listener, rx_*, tx_* for the new socket} ->
     // Accepted {socket = the new index, address, port = the peer's} when a
-    // connection arrives (at once when one is waiting). Checked as Open.
+    // connection arrives (at once when one is waiting). Checked as Open;
+    // QuotaExceeded past kSocketMaxBacklog pending on one listener or
+    // kSocketMaxOwed answers owed to the client; an Accepted with
+    // QuotaExceeded when the connection came but the client's table was
+    // full (the connection is reset).
     Accept = 5,
     // Send {socket, count}: `count` more bytes published in the tx ring
     // (UDP: whole records) for the netstack to send. Answered Done once
@@ -238,6 +242,9 @@ constexpr u32 kSocketRequestEntries = 64;
 // answer and every answer still owed (Connect, Accept, Close wait on the
 // network), so no answer is ever dropped.
 constexpr u32 kSocketEventEntries = 256;
+// Answers owed at once, at most (an Accept past it: QuotaExceeded), so the
+// ring always keeps room for the requests that would end them.
+constexpr u32 kSocketMaxOwed = kSocketEventEntries / 2;
 
 // Byte rings: capacity a power of two (free-running u32 byte counts, slot
 // = count % capacity, as lib/ring's entry rings), placed at a multiple of

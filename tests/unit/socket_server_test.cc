@@ -5,8 +5,11 @@
 // net_frames.h). UDP and TCP round trips, and hostile clients refused
 // without harming another client.
 #define GTEST_HAS_CXXABI_H_ 0  // its <cxxabi.h> aliases `namespace abi` (docs/testing.md)
+#include "netstack/socket_server.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -15,7 +18,6 @@
 #include "../support/fake_frame_io.h"
 #include "../support/net_frames.h"
 #include "lwip/def.h"
-#include "netstack/socket_server.h"
 #include "netstack/stack.h"
 
 namespace {
@@ -177,14 +179,15 @@ protected:
         return turn();
     }
     Bytes peer_udp(u16 sport, u16 dport, const Bytes& payload) {
-        return frames::ethernet(kOurMac, kPeerMac, frames::kEtherIpv4,
-                                frames::ipv4(kPeerIp, kOurIp, frames::kProtoUdp,
-                                             frames::udp(kPeerIp, kOurIp, sport, dport, payload)));
+        return frames::ethernet(
+            kOurMac, kPeerMac, frames::kEtherIpv4,
+            frames::ipv4(kPeerIp, kOurIp, frames::kProtoUdp, frames::udp(kPeerIp, kOurIp, sport, dport, payload)));
     }
     Bytes peer_tcp(u32 seq, u32 ack, u8 flags, const Bytes& data = {}, u16 mss = 0) {
-        return frames::ethernet(kOurMac, kPeerMac, frames::kEtherIpv4,
-                                frames::ipv4(kPeerIp, kOurIp, frames::kProtoTcp,
-                                             frames::tcp(kPeerIp, kOurIp, 40000, 80, seq, ack, flags, 65535, data, mss)));
+        return frames::ethernet(
+            kOurMac, kPeerMac, frames::kEtherIpv4,
+            frames::ipv4(kPeerIp, kOurIp, frames::kProtoTcp,
+                         frames::tcp(kPeerIp, kOurIp, 40000, 80, seq, ack, flags, 65535, data, mss)));
     }
 
     // A UDP socket of `c` bound to `port` in ring slot `slot`: its index.
@@ -237,6 +240,60 @@ protected:
         EXPECT_EQ(echoed, payload);
     }
 
+    // Client a listens on port 80 (socket `listener`), accepts the peer's
+    // connection (handshake from peer port 40000, seq 1000): the new socket.
+    struct Accepted {
+        u32 listener, conn;
+        u32 ours;  // the stack's next sequence number
+    };
+    Accepted listen_and_accept() {
+        Accepted out{};
+        auto open = Client::rings_request(abi::SocketRequestOp::Open, 0);
+        open.kind = abi::SocketKind::Tcp;
+        u64 tag = a.send(open);
+        turn();
+        out.listener = a.answer(tag).socket;
+        abi::SocketRequest r{};
+        r.op = abi::SocketRequestOp::Bind;
+        r.socket = out.listener;
+        r.port = 80;
+        tag = a.send(r);
+        turn();
+        EXPECT_EQ(a.answer(tag).status, Status::Ok);
+        r = {};
+        r.op = abi::SocketRequestOp::Listen;
+        r.socket = out.listener;
+        r.count = 2;
+        tag = a.send(r);
+        turn();
+        EXPECT_EQ(a.answer(tag).status, Status::Ok);
+        auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1);
+        accept.socket = out.listener;
+        u64 accept_tag = a.send(accept);
+        turn();
+        EXPECT_TRUE(a.take_events().empty());  // owed until a connection comes
+
+        // The handshake [RFC 793 §3.4]; the Accept is answered with the peer.
+        auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
+        EXPECT_EQ(sent.size(), 1u);
+        if (sent.empty()) return out;
+        out.ours = frames::get32(sent[0].bytes, sent[0].l4 + 4) + 1;
+        EXPECT_TRUE(deliver(peer_tcp(1001, out.ours, frames::kTcpAck)).empty());
+        auto accepted = a.answer(accept_tag);
+        EXPECT_EQ(accepted.kind, abi::SocketEventKind::Accepted);
+        EXPECT_EQ(accepted.status, Status::Ok);
+        EXPECT_EQ(accepted.address, kPeerAddr);
+        EXPECT_EQ(accepted.port, 40000);
+        out.conn = accepted.socket;
+        EXPECT_NE(out.conn, out.listener);
+        a.place(out.conn, accept);
+        return out;
+    }
+    static Bytes tcp_data(const Parsed& p) {
+        usize off = p.l4 + (p.bytes[p.l4 + 12] >> 4) * 4u;
+        return Bytes(p.bytes.begin() + static_cast<long>(off), p.bytes.begin() + static_cast<long>(p.l4 + p.l4_len));
+    }
+
     std::vector<std::string> log;
     fake::FrameIo io;
     netstack::Stack stack;
@@ -256,44 +313,10 @@ TEST_F(SocketServerTest, UdpBindReceiveSendRoundTrip) {
 
 TEST_F(SocketServerTest, TcpListenAcceptReceiveSendClose) {
     a.open({80}, 0xa);
-    auto open = Client::rings_request(abi::SocketRequestOp::Open, 0);
-    open.kind = abi::SocketKind::Tcp;
-    u64 tag = a.send(open);
-    turn();
-    u32 listener = a.answer(tag).socket;
+    auto [listener, conn, ours] = listen_and_accept();
     abi::SocketRequest r{};
-    r.op = abi::SocketRequestOp::Bind;
-    r.socket = listener;
-    r.port = 80;
-    tag = a.send(r);
-    turn();
-    EXPECT_EQ(a.answer(tag).status, Status::Ok);
-    r = {};
-    r.op = abi::SocketRequestOp::Listen;
-    r.socket = listener;
-    r.count = 2;
-    tag = a.send(r);
-    turn();
-    EXPECT_EQ(a.answer(tag).status, Status::Ok);
-    auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1);
-    accept.socket = listener;
-    u64 accept_tag = a.send(accept);
-    turn();
-    EXPECT_TRUE(a.take_events().empty());  // owed until a connection comes
-
-    // The handshake [RFC 793 §3.4]; the Accept is answered with the peer.
-    auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
-    ASSERT_EQ(sent.size(), 1u);
-    u32 ours = frames::get32(sent[0].bytes, sent[0].l4 + 4) + 1;
-    EXPECT_TRUE(deliver(peer_tcp(1001, ours, frames::kTcpAck)).empty());
-    auto accepted = a.answer(accept_tag);
-    ASSERT_EQ(accepted.kind, abi::SocketEventKind::Accepted);
-    ASSERT_EQ(accepted.status, Status::Ok);
-    EXPECT_EQ(accepted.address, kPeerAddr);
-    EXPECT_EQ(accepted.port, 40000);
-    u32 conn = accepted.socket;
-    EXPECT_NE(conn, listener);
-    a.place(conn, accept);
+    u64 tag = 0;
+    std::vector<Parsed> sent;
 
     // Peer -> client: into the rx ring, Readable.
     Bytes ping{'p', 'i', 'n', 'g'};
@@ -340,6 +363,136 @@ TEST_F(SocketServerTest, TcpListenAcceptReceiveSendClose) {
     EXPECT_TRUE(fin);
     deliver(peer_tcp(1006, ours + 6, frames::kTcpAck));
     EXPECT_EQ(a.channel.open_sockets(), 1u);  // the listener
+    (void)listener;
+}
+
+// 256 KiB each way through one accepted connection and 4 KiB rings: the
+// client reads its rx ring only every other turn, so TCP's window must
+// follow its consumption (tcp_recved) and nothing may be lost; its sends
+// go as tx ring room comes back.
+TEST_F(SocketServerTest, TcpStreamsThroughSmallRingsBothWays) {
+    constexpr usize kBytes = 256 * 1024;
+    a.open({80}, 0xa);
+    auto acc = listen_and_accept();
+    Bytes data(kBytes);
+    u64 x = 0x9e3779b97f4a7c15ull;
+    for (auto& byte : data) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        byte = static_cast<u8>(x);
+    }
+
+    // Peer -> client, the peer keeping to the window the stack advertises.
+    u32 peer_una = 1001, peer_next = 1001, window = 4096;
+    Bytes got;
+    for (u32 round = 0; got.size() < kBytes && round < 20000; round++) {
+        while (peer_next - 1001 < kBytes && peer_next - peer_una + 1460 <= window) {
+            usize at = peer_next - 1001, n = std::min<usize>(1460, kBytes - at);
+            io.deliver(peer_tcp(peer_next, acc.ours, frames::kTcpAck,
+                                Bytes(data.begin() + static_cast<long>(at), data.begin() + static_cast<long>(at + n))));
+            peer_next += static_cast<u32>(n);
+        }
+        for (auto& p : turn()) {
+            ASSERT_EQ(p.proto, frames::kProtoTcp);
+            u32 ack = frames::get32(p.bytes, p.l4 + 8);
+            if (ack - peer_una <= peer_next - peer_una) peer_una = ack;
+            window = frames::get16(p.bytes, p.l4 + 14);
+        }
+        if (round % 2 == 0) {
+            Bytes more = a.read(acc.conn);
+            got.insert(got.end(), more.begin(), more.end());
+        }
+        if (peer_una == peer_next && window < 1460) test_host().now += 300'000'000;  // lwIP's window update
+    }
+    ASSERT_EQ(got.size(), kBytes);
+    EXPECT_TRUE(got == data);
+    a.take_events();
+
+    // Client -> peer: written as the tx ring has room, announced by Send.
+    Bytes back;
+    usize written = 0;
+    for (u32 round = 0; back.size() < kBytes && round < 20000; round++) {
+        auto& st = a.streams[acc.conn];
+        u32 head = __atomic_load_n(&a.rings->streams[acc.conn].tx.head, __ATOMIC_ACQUIRE);
+        usize room = st.tx_bytes - (st.tx_tail - head);
+        usize n = std::min(room, kBytes - written);
+        if (n > 0) {
+            a.write(acc.conn,
+                    Bytes(data.begin() + static_cast<long>(written), data.begin() + static_cast<long>(written + n)));
+            written += n;
+            abi::SocketRequest r{};
+            r.op = abi::SocketRequestOp::Send;
+            r.socket = acc.conn;
+            r.count = static_cast<u32>(n);
+            a.send(r);
+        }
+        u32 acked = acc.ours;
+        for (auto& p : turn()) {
+            Bytes d = tcp_data(p);
+            if (d.empty()) continue;
+            ASSERT_EQ(frames::get32(p.bytes, p.l4 + 4), acc.ours) << "out of order at " << back.size();
+            back.insert(back.end(), d.begin(), d.end());
+            acc.ours += static_cast<u32>(d.size());
+        }
+        if (acc.ours != acked) io.deliver(peer_tcp(peer_next, acc.ours, frames::kTcpAck));
+        for (auto& e : a.take_events()) ASSERT_NE(e.status, Status::InvalidArgument);
+    }
+    turn();  // the peer's last ACK
+    ASSERT_EQ(back.size(), kBytes);
+    EXPECT_TRUE(back == data);
+    EXPECT_EQ(a.channel.counters().refused, 0u);
+}
+
+// Connect: answered Connected once the peer's SYN-ACK comes; a peer that
+// resets the SYN is a Connected NotFound, the socket then good only for
+// Close.
+TEST_F(SocketServerTest, TcpConnectEstablishedOrRefused) {
+    a.open({}, 0xa);
+    for (bool refuse : {false, true}) {
+        auto open = Client::rings_request(abi::SocketRequestOp::Open, refuse ? 1 : 0);
+        open.kind = abi::SocketKind::Tcp;
+        u64 tag = a.send(open);
+        turn();
+        u32 s = a.answer(tag).socket;
+        abi::SocketRequest r{};
+        r.op = abi::SocketRequestOp::Connect;
+        r.socket = s;
+        r.address = kPeerAddr;
+        r.port = 8080;
+        u64 connect_tag = a.send(r);
+        auto sent = turn();
+        ASSERT_EQ(sent.size(), 1u);
+        const Parsed& syn = sent[0];
+        ASSERT_EQ(syn.proto, frames::kProtoTcp);
+        ASSERT_EQ(syn.bytes[syn.l4 + 13], frames::kTcpSyn);
+        EXPECT_EQ(frames::get16(syn.bytes, syn.l4 + 2), 8080);
+        EXPECT_TRUE(a.take_events().empty());  // owed until the peer answers
+        u16 our_port = frames::get16(syn.bytes, syn.l4);
+        u32 iss = frames::get32(syn.bytes, syn.l4 + 4);
+        u8 flags = refuse ? frames::kTcpRst | frames::kTcpAck : frames::kTcpSyn | frames::kTcpAck;
+        deliver(frames::ethernet(
+            kOurMac, kPeerMac, frames::kEtherIpv4,
+            frames::ipv4(kPeerIp, kOurIp, frames::kProtoTcp,
+                         frames::tcp(kPeerIp, kOurIp, 8080, our_port, refuse ? 0 : 5000, iss + 1, flags, 65535, {}))));
+        auto e = a.answer(connect_tag);
+        EXPECT_EQ(e.kind, abi::SocketEventKind::Connected);
+        EXPECT_EQ(e.status, refuse ? Status::NotFound : Status::Ok);
+        if (refuse) {
+            EXPECT_EQ(e.detail, static_cast<u32>(abi::SocketCloseReason::PeerReset));
+            r = {};
+            r.op = abi::SocketRequestOp::Send;
+            r.socket = s;
+            tag = a.send(r);
+            turn();
+            EXPECT_EQ(a.answer(tag).status, Status::Stale);
+        }
+        r = {};
+        r.op = abi::SocketRequestOp::Close;
+        r.socket = s;
+        tag = a.send(r);
+        turn();
+        EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    }
+    EXPECT_EQ(a.channel.open_sockets(), 0u);
 }
 
 // Client a misbehaves in every way a request can; each refusal is specific
@@ -420,8 +573,9 @@ TEST_F(SocketServerTest, HostileClientRefusedWithoutHarmingAnother) {
     refused(r, Status::InvalidArgument);
     EXPECT_EQ(a.channel.counters().refused, 14u);
     bool logged = false;
-    for (auto& line : log) logged |= line.find("client bad request") != std::string::npos &&
-                                      line.find("refused no-rights") != std::string::npos;
+    for (auto& line : log)
+        logged |=
+            line.find("client bad request") != std::string::npos && line.find("refused no-rights") != std::string::npos;
     EXPECT_TRUE(logged);
     EXPECT_TRUE(a.channel.live());
 
