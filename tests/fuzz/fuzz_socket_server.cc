@@ -147,15 +147,12 @@ u32 get32(const u8* p) { return static_cast<u32>(p[0] | p[1] << 8 | p[2] << 16 |
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     World& w = world();
     w.start();
-    usize at = 0;
-    while (at + 3 <= size) {
-        u8 kind = data[at] % 6;
-        usize n = static_cast<usize>(data[at + 1] | data[at + 2] << 8);
-        at += 3;
-        if (n > size - at) n = size - at;
-        const u8* body = data + at;
-        at += n;
-        switch (kind) {
+    fuzz_support::Records records(data, size);
+    u8 kind;
+    const u8* body;
+    usize n;
+    while (records.next(kind, body, n)) {
+        switch (kind % 6) {
             case 0: {
                 abi::SocketRequest r{};
                 std::memcpy(&r, body, n < sizeof r ? n : sizeof r);
@@ -179,20 +176,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             case 3: {
                 u16 port = n > 0 && (body[0] & 1) ? 7 : 9;
                 Bytes payload(body + (n > 0 ? 1 : 0), body + n);
-                w.io->deliver(frames::ethernet(
-                    kOurMac, kPeerMac, frames::kEtherIpv4,
-                    frames::ipv4(kPeerIp, kOurIp, frames::kProtoUdp,
-                                 frames::udp(kPeerIp, kOurIp, 5555, port, payload))));
+                w.io->deliver(frames::ethernet(kOurMac, kPeerMac, frames::kEtherIpv4,
+                                               frames::ipv4(kPeerIp, kOurIp, frames::kProtoUdp,
+                                                            frames::udp(kPeerIp, kOurIp, 5555, port, payload))));
                 break;
             }
             case 4: {
                 if (n < 9) break;
                 Bytes payload(body + 9, body + n);
-                w.io->deliver(frames::ethernet(
-                    kOurMac, kPeerMac, frames::kEtherIpv4,
-                    frames::ipv4(kPeerIp, kOurIp, frames::kProtoTcp,
-                                 frames::tcp(kPeerIp, kOurIp, 40000, 9, get32(body + 1), get32(body + 5), body[0],
-                                             65535, payload, 1460))));
+                w.io->deliver(
+                    frames::ethernet(kOurMac, kPeerMac, frames::kEtherIpv4,
+                                     frames::ipv4(kPeerIp, kOurIp, frames::kProtoTcp,
+                                                  frames::tcp(kPeerIp, kOurIp, 40000, 9, get32(body + 1),
+                                                              get32(body + 5), body[0], 65535, payload, 1460))));
                 break;
             }
             case 5: w.host.now += static_cast<u64>(n > 0 ? body[0] : 1) * 10'000'000; break;
