@@ -165,15 +165,12 @@ void check_sent(fake::FrameIo& io) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     World& w = world();
     w.start();
-    usize at = 0;
-    while (at + 3 <= size) {
-        u8 kind = data[at] % 5;
-        usize n = static_cast<usize>(data[at + 1] | data[at + 2] << 8);
-        at += 3;
-        if (n > size - at) n = size - at;
-        const u8* body = data + at;
-        at += n;
-        switch (kind) {
+    fuzz_support::Records records(data, size);
+    u8 kind;
+    const u8* body;
+    usize n;
+    while (records.next(kind, body, n)) {
+        switch (kind % 5) {
             case 0: w.io->deliver(Bytes(body, body + n)); break;
             case 1: w.io->deliver(ipv4_from_peer(body, n)); break;
             case 2: w.host.now += static_cast<u64>(n > 0 ? body[0] : 1) * 10'000'000; break;

@@ -44,4 +44,27 @@ struct Input {
     u32 u32_() { return u32{u16_()} | u32{u16_()} << 16; }
 };
 
+// Inputs made of records [kind][length u16 little-endian][bytes] (the
+// netstack fuzzers'): next() hands out one at a time, a length past the
+// input's end cut to what is left; false once fewer than 3 bytes remain.
+class Records {
+public:
+    Records(const uint8_t* data, size_t size) : m_data(data), m_size(size) {}
+    bool next(u8& kind, const u8*& body, usize& n) {
+        if (m_at + 3 > m_size) return false;
+        kind = m_data[m_at];
+        n = static_cast<usize>(m_data[m_at + 1] | m_data[m_at + 2] << 8);
+        m_at += 3;
+        if (n > m_size - m_at) n = m_size - m_at;
+        body = m_data + m_at;
+        m_at += n;
+        return true;
+    }
+
+private:
+    const uint8_t* m_data;
+    size_t m_size;
+    usize m_at = 0;
+};
+
 }  // namespace fuzz_support

@@ -1,0 +1,182 @@
+// The server side of the Socket service (lib/protocol/socket.h) for one
+// client: its requests taken from the shared rings and carried out on
+// lwIP's raw API (udp_* and tcp_* pcbs), received data copied into its
+// sockets' rx rings, its tx rings handed to lwIP, events posted back.
+//
+// Memory: the caller (the netstack program, or a unit test) creates the
+// ring object and the data area, keeps them, and gives the client copies;
+// the channel only reads and writes inside them. Nothing the client
+// writes is trusted: each request is copied out of its slot once and
+// checked before use (its socket index in the client's own table, its ring
+// ranges inside the data area, its port among the ones the client was
+// granted); a refusal is answered Done with a specific Status and logged
+// against the client's badge, and the channel keeps serving. Breaking the
+// ring protocol (an index moving back or running ahead, a datagram header
+// claiming more bytes than were published) closes the channel: every
+// socket of this client is aborted, no other client's is touched.
+//
+// Events are never dropped: a request is taken only when the event ring
+// has room for its answer and for every answer still owed (a Connect or
+// Accept waiting on the network, a Close waiting for its bytes to go), and
+// unsolicited events (Readable, Writable, Closed) wait in per-socket flags
+// while the client leaves the ring full.
+//
+// Threading: the netstack's one thread calls everything, as it calls lwIP
+// (lib/netstack/stack.h); lwIP's callbacks into the channel come from
+// within Stack::poll() or from this channel's own calls.
+#pragma once
+
+#include "lwip/tcp.h"
+#include "lwip/udp.h"
+#include "protocol/socket.h"
+#include "util/result.h"
+#include "util/types.h"
+
+namespace netstack {
+
+struct SocketClientConfig {
+    u64 badge = 0;  // names the client in log lines
+    // The ports it may bind or listen on (an ephemeral port needs none).
+    const u16* ports = nullptr;
+    u32 port_count = 0;
+    u32 max_sockets = abi::kSocketMaxSockets;  // <= kSocketMaxSockets
+};
+
+struct SocketCounters {
+    u64 requests = 0;
+    u64 refused = 0;     // requests answered with a Status other than Ok
+    u64 rx_dropped = 0;  // UDP datagrams that did not fit their rx ring
+    u64 tx_dropped = 0;  // UDP datagrams lwIP refused, or with no destination
+};
+
+class SocketChannel;
+
+// One socket of a client's table (SocketChannel's own state; lwIP's pcbs
+// carry a pointer to it as their callback argument).
+struct SocketSlot {
+    enum class State : u8 { Free, Udp, Tcp, Listening, Connecting, Connected, Closing };
+    // A listener's Accept waiting for a connection: its tag and the new
+    // socket's rings (reserved: no Open may overlap them).
+    struct PendingAccept {
+        u64 tag;
+        u32 rx_offset, rx_bytes, tx_offset, tx_bytes;
+    };
+    // A connection lwIP completed before an Accept asked for it.
+    struct Waiting {
+        SocketSlot* listener;
+        struct tcp_pcb* pcb;  // null once lwIP freed it (reset before accepted)
+        bool finished;        // the peer's FIN came already
+    };
+
+    SocketChannel* owner = nullptr;
+    u32 index = 0;
+    State state = State::Free;
+    bool bound = false;
+    struct udp_pcb* udp = nullptr;
+    struct tcp_pcb* tcp = nullptr;
+    u32 rx_offset = 0, rx_bytes = 0, tx_offset = 0, tx_bytes = 0;
+    // The rx ring: we produce. Our tail, the client's head as last checked.
+    u32 rx_tail = 0, rx_head_seen = 0;
+    // The tx ring: we consume. Our head, the client's tail as last
+    // checked, and how far Send requests have announced bytes.
+    u32 tx_head = 0, tx_tail_seen = 0, tx_announced = 0;
+    struct pbuf* rx_pending = nullptr;  // TCP: received, not yet in the rx ring
+    bool peer_finished = false;         // TCP: FIN seen (Closed once rx_pending is in the ring)
+    bool want_readable = false, want_writable = false, want_closed = false;
+    u32 close_reason = 0;
+    u64 connect_tag = 0;  // Connecting: the Connect to answer
+    u64 close_tag = 0;    // Closing: the Close to answer once tx is handed to lwIP
+    u32 backlog = 0;
+    PendingAccept accepts[abi::kSocketMaxBacklog]{};
+    u32 accept_count = 0;
+    Waiting waiting[abi::kSocketMaxBacklog]{};
+    u32 waiting_count = 0;
+};
+
+class SocketChannel {
+public:
+    SocketChannel() = default;
+    SocketChannel(const SocketChannel&) = delete;
+    SocketChannel& operator=(const SocketChannel&) = delete;
+    ~SocketChannel() { close(); }
+
+    // Starts serving a client over `rings` (kSocketRingBytes, zeroed here)
+    // and `data` (data_bytes). Both must stay mapped until close().
+    // InvalidArgument for a config out of range, Busy when already open.
+    [[nodiscard]] Result<void> open(abi::SocketRings* rings, u8* data, u32 data_bytes,
+                                    const SocketClientConfig& config);
+    // Aborts every socket (TCP: RST to the peer) and forgets the rings.
+    void close();
+    bool live() const { return m_rings != nullptr; }
+    // The channel was closed because the client broke the ring protocol.
+    bool broken() const { return m_broken; }
+
+    // One turn: requests taken and carried out, data moved both ways,
+    // events published. True when events were published: signal the
+    // client's notification. Does nothing once closed.
+    bool poll();
+
+    const SocketCounters& counters() const { return m_counters; }
+    u32 open_sockets() const;
+
+private:
+    using Socket = SocketSlot;
+
+    void take_requests();
+    void handle(const abi::SocketRequest& r);
+    Status do_open(const abi::SocketRequest& r, u32* index);
+    Status do_bind(Socket& s, const abi::SocketRequest& r);
+    Status do_connect(Socket& s, const abi::SocketRequest& r);
+    Status do_listen(Socket& s, const abi::SocketRequest& r);
+    Status do_accept(Socket& s, const abi::SocketRequest& r);
+    Status do_send(Socket& s, const abi::SocketRequest& r);
+    Status do_close(Socket& s, const abi::SocketRequest& r);
+    Status do_shutdown(Socket& s, const abi::SocketRequest& r);
+    Status check_rings(const abi::SocketRequest& r) const;
+    bool port_granted(u16 port) const;
+
+    void service(Socket& s);
+    void push_tcp(Socket& s);
+    void push_udp(Socket& s);
+    void drain_rx(Socket& s);
+    void finish_close(Socket& s);
+    void release(Socket& s);
+    void adopt(Socket& listener, struct tcp_pcb* pcb, bool finished);
+    void compact_waiting(Socket& listener);
+    void match_accepts(Socket& listener);
+    void close_listener(Socket& s);
+
+    bool refresh_rx(Socket& s);
+    bool refresh_tx(Socket& s);
+    void write_rx(Socket& s, const void* src, u32 n);
+    void read_tx(Socket& s, u32 at, void* dst, u32 n) const;
+
+    bool can_post() const;
+    void answer(u64 tag, abi::SocketEventKind kind, u32 socket, Status status, u32 address = 0, u16 port = 0,
+                u32 detail = 0);
+    void post_unsolicited(Socket& s);
+    void breach(const char* what, u32 socket, u32 value);
+    void refuse(const abi::SocketRequest& r, Status status, const char* why);
+
+    static void udp_recv_cb(void* arg, struct udp_pcb* pcb, struct pbuf* p, const ip_addr_t* addr, u16 port);
+    static err_t tcp_recv_cb(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_t err);
+    static err_t tcp_sent_cb(void* arg, struct tcp_pcb* pcb, u16 len);
+    static err_t tcp_connected_cb(void* arg, struct tcp_pcb* pcb, err_t err);
+    static err_t tcp_accept_cb(void* arg, struct tcp_pcb* pcb, err_t err);
+    static void tcp_err_cb(void* arg, err_t err);
+    static err_t waiting_recv_cb(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_t err);
+    static void waiting_err_cb(void* arg, err_t err);
+
+    abi::SocketRings* m_rings = nullptr;
+    u8* m_data = nullptr;
+    u32 m_data_bytes = 0;
+    SocketClientConfig m_config{};
+    bool m_broken = false;
+    abi::SocketRequestConsumer m_requests;
+    abi::SocketEventProducer m_events;
+    u32 m_owed = 0;  // answers owed later (Connect, Accept, Close): room kept for them
+    SocketCounters m_counters;
+    SocketSlot m_sockets[abi::kSocketMaxSockets];
+};
+
+}  // namespace netstack

@@ -1,0 +1,286 @@
+// The Socket service (docs/netstack.md "The socket service"): how the
+// processes the manifest names reach the network through the netstack —
+// UDP and TCP over lwIP, which runs only in the netstack process.
+//
+// Control goes over the netstack's endpoint (badge-minted per client by
+// the manifest, as a provider's `serve` lines are): Attach sets up the
+// channel, Detach ends it, Ping asks whether it is still live. Everything
+// else travels through shared memory, in the shape of the BlockDevice
+// service (lib/protocol/block.h): a request ring (client -> netstack), an
+// event ring (netstack -> client), one notification each way, batched
+// (each side signals once per batch it publishes).
+//
+// The netstack owns the memory it depends on: it creates the ring object
+// and the data area and hands the client derived copies, keeping the
+// capabilities they derive from. A client that revokes or closes what it
+// holds loses its own view, never the netstack's.
+//
+// Sockets. Open answers an index into the client's own table (0 ..
+// kSocketMaxSockets-1): a client can name no other client's socket,
+// because it has no way to say one. Each socket has two byte rings the
+// client places in its data area when it opens (or accepts) it: rx
+// (netstack -> client: received bytes, or datagrams) and tx (client ->
+// netstack: bytes, or datagrams, to send). Their indices live in the ring
+// object (SocketRings::streams[index]); their bytes in the data area at the
+// offsets the client chose.
+//
+// Receive needs no request: the netstack copies what lwIP receives into
+// the socket's rx ring as space allows and posts Readable. TCP's window
+// reopens (tcp_recved) only as the client consumes the ring, so a slow
+// client slows its own peer, never the netstack. Send: the client writes
+// into the tx ring, publishes, and posts Send; the netstack takes what
+// lwIP accepts and posts Writable as room comes back.
+//
+// UDP datagrams in a byte ring: a SocketDatagram header, then `length`
+// bytes, the record padded to a multiple of 8 (so a header never straddles
+// the ring's end; the payload may, in two pieces). A datagram that does not
+// fit the rx ring's free space is dropped (counted, as a full socket buffer
+// drops one).
+//
+// What the netstack trusts of the client: nothing. Every request is copied
+// out of its slot once and checked; a request it refuses is answered Done
+// with a specific Status (below), logged against the client's badge, and
+// the client keeps its channel and its other sockets. Breaking the ring
+// protocol — an index moving back or running ahead (lib/ring/spsc_ring.h's
+// rules, the same for the byte rings), a datagram header in a tx ring
+// naming more bytes than were published — closes the client's channel and
+// its sockets, nobody else's.
+#pragma once
+
+// A protocol between user processes (lib/protocol/), not the kernel's ABI.
+#ifdef SLUICE_KERNEL
+#error "lib/protocol/ is spoken between user processes: the kernel has no business including it"
+#endif
+
+#include <stddef.h>
+
+#include "ring/spsc_ring.h"
+#include "util/status.h"
+#include "util/types.h"
+
+namespace abi {
+
+// Endpoint requests: data[0..4] is always the SocketOp (distinct from
+// BlockOp's and NetOp's values, so a request sent to the wrong kind of
+// server is refused InvalidArgument rather than misread).
+enum class SocketOp : u32 {
+    // Attach: SocketOpRequest; handles[0] = a notification the netstack
+    // signals after publishing events (signal|transfer), the only handle.
+    // Reply: SocketAttachReply; handles[0] = the ring memory object
+    // (kSocketRingBytes, SocketRings, read|write|map), handles[1] = the data
+    // area (data_bytes, read|write|map), handles[2] = the notification the
+    // client signals after publishing requests. All three are copies
+    // derived from the netstack's own. A refusal is a SocketStatusReply:
+    // Busy while this client already has a live channel.
+    Attach = 0x534b'0001,
+    // Detach: SocketChannelRequest -> SocketStatusReply (Stale when the
+    // channel is not this netstack's live one for this client). Its
+    // sockets are closed (TCP: aborted, RST to the peer), its copies
+    // revoked.
+    Detach = 0x534b'0002,
+    // Ping: SocketChannelRequest -> SocketStatusReply: Ok while the channel
+    // is live, Stale when not. A restarted netstack is a new generation:
+    // the client attaches again and its sockets are gone (TCP state lived
+    // in the old netstack), unlike a NIC provider restart, which TCP
+    // survives.
+    Ping = 0x534b'0003,
+};
+
+struct SocketOpRequest {  // Attach
+    SocketOp op;
+    u32 reserved;  // 0
+};
+static_assert(sizeof(SocketOpRequest) == 8);
+
+struct SocketAttachReply {
+    Status status;
+    u32 channel;      // opaque: names this attach, not only the client
+    u32 data_bytes;   // of the data area
+    u32 max_sockets;  // this client's quota (<= kSocketMaxSockets)
+    // The netstack's generation: differs for every netstack process.
+    u64 generation;
+};
+static_assert(sizeof(SocketAttachReply) == 24 && offsetof(SocketAttachReply, max_sockets) == 12 &&
+              offsetof(SocketAttachReply, generation) == 16);
+
+struct SocketChannelRequest {  // Detach, Ping
+    SocketOp op;
+    u32 channel;
+    u64 generation;
+};
+static_assert(sizeof(SocketChannelRequest) == 16 && offsetof(SocketChannelRequest, generation) == 8);
+
+struct SocketStatusReply {  // Detach, Ping, refusals (an unknown op: InvalidArgument)
+    Status status;
+};
+static_assert(sizeof(SocketStatusReply) == 4);
+
+enum class SocketKind : u8 { Udp = 1, Tcp = 2 };
+
+// Ring requests. Each is answered by exactly one event carrying its tag
+// (Done unless said otherwise); the client has at most kSocketRequestEntries
+// unanswered, the netstack takes no more until the client consumes events.
+enum class SocketRequestOp : u8 {
+    // Open {kind, rx_*, tx_*} -> Done {socket}: a new, unbound socket.
+    // QuotaExceeded past max_sockets; OutOfBounds for a ring outside the
+    // data area; InvalidArgument for a ring size not a power of two in
+    // [kSocketMinRingBytes, kSocketMaxRingBytes], an offset not a multiple
+    // of kSocketRingAlign, or rings overlapping each other or a live
+    // socket's; NoMemory when lwIP has no pcb left.
+    Open = 1,
+    // Bind {socket, address (0: any), port}: NoRights for a port this
+    // client was not granted (port 0, an ephemeral port, needs no grant);
+    // Busy for a port in use; InvalidArgument when already bound.
+    Bind = 2,
+    // Connect {socket, address, port} -> Connected (status Ok once
+    // established; TCP: NotFound when refused, Timeout when lwIP gave up,
+    // with a SocketCloseReason in `detail`; the socket then takes only
+    // Close, as one whose connection ended: any other request is Stale). UDP: sets
+    // the default destination, answered at once. Binds an ephemeral port
+    // first when unbound.
+    Connect = 3,
+    // Listen {socket (TCP, bound), count = backlog (1..kSocketMaxBacklog)}.
+    Listen = 4,
+    // Accept {socket = the listener, rx_*, tx_* for the new socket} ->
+    // Accepted {socket = the new index, address, port = the peer's} when a
+    // connection arrives (at once when one is waiting). Checked as Open;
+    // QuotaExceeded past kSocketMaxBacklog pending on one listener or
+    // kSocketMaxOwed answers owed to the client; an Accepted with
+    // QuotaExceeded when the connection came but the client's table was
+    // full (the connection is reset).
+    Accept = 5,
+    // Send {socket, count}: `count` more bytes published in the tx ring
+    // (UDP: whole records) for the netstack to send. Answered Done once
+    // taken (not yet acknowledged by the peer); Writable follows as the
+    // ring's room comes back. InvalidArgument when count exceeds what the
+    // client published and has not announced yet; a UDP socket with no destination (neither a
+    // record's address nor Connect) drops the datagram, counted.
+    Send = 6,
+    // Close {socket}: TCP: a graceful close (FIN after the announced
+    // bytes); answered once they are all handed to lwIP, the index free
+    // again from then. A listener's pending Accepts are answered Accepted
+    // Stale.
+    Close = 7,
+    // Shutdown {socket, count = SocketShutdown bits} (TCP).
+    Shutdown = 8,
+};
+
+constexpr u32 kSocketShutdownRead = 1u << 0;
+constexpr u32 kSocketShutdownWrite = 1u << 1;
+
+struct SocketRequest {
+    u64 tag;  // the client's; echoed in the answering event
+    SocketRequestOp op;
+    SocketKind kind;  // Open; else 0
+    u16 port;         // Bind, Connect: host byte order
+    u32 socket;       // the client's index (not Open)
+    u32 address;      // IPv4, network byte order (Bind: 0 = any)
+    u32 count;        // Listen: backlog; Send: bytes; Shutdown: how
+    // Open, Accept: the new socket's byte rings, offsets into the data
+    // area; else 0 (InvalidArgument).
+    u32 rx_offset;
+    u32 rx_bytes;
+    u32 tx_offset;
+    u32 tx_bytes;
+};
+static_assert(sizeof(SocketRequest) == 40 && offsetof(SocketRequest, socket) == 12 &&
+              offsetof(SocketRequest, address) == 16 && offsetof(SocketRequest, rx_offset) == 24 &&
+              offsetof(SocketRequest, tx_bytes) == 36);
+
+enum class SocketEventKind : u8 {
+    Done = 1,       // a request answered: status; Open: socket = the new index
+    Connected = 2,  // a Connect answered
+    Accepted = 3,   // an Accept answered: socket = the new index, address/port = the peer
+    // Unsolicited (tag 0), coalesced (one per socket per turn of the
+    // netstack's loop at most), never dropped: they wait while the client
+    // leaves the event ring full.
+    Readable = 4,  // new bytes (or datagrams) in the socket's rx ring
+    Writable = 5,  // room came back in the tx ring
+    Closed = 6,    // the peer finished (detail: SocketCloseReason); TCP: after the last byte in rx
+};
+
+enum class SocketCloseReason : u32 {
+    PeerFinished = 0,  // FIN: no more bytes will come; the socket can still send
+    PeerReset = 1,     // RST (Connect: refused)
+    Aborted = 2,       // the stack gave up (retransmissions, no memory)
+    TimedOut = 3,      // Connect: no answer
+};
+
+struct SocketEvent {
+    u64 tag;  // the request's; 0 when unsolicited
+    SocketEventKind kind;
+    u8 reserved;
+    u16 port;       // Accepted: the peer's (host byte order)
+    u32 socket;     // the index the event is about
+    Status status;  // Done, Connected, Accepted: Ok or why refused
+    u32 address;    // Accepted: the peer's (network byte order)
+    u32 detail;     // Closed, failed Connected: a SocketCloseReason
+    u32 reserved2;
+};
+static_assert(sizeof(SocketEvent) == 32 && offsetof(SocketEvent, socket) == 12 && offsetof(SocketEvent, status) == 16 &&
+              offsetof(SocketEvent, detail) == 24);
+
+// A UDP datagram's header in a byte ring (rx: its source; tx: its
+// destination, or address 0 and port 0 for the Connect destination).
+struct SocketDatagram {
+    u32 address;  // network byte order
+    u16 port;     // host byte order
+    u16 length;   // payload bytes that follow (<= kSocketMaxDatagram)
+};
+static_assert(sizeof(SocketDatagram) == 8);
+constexpr u32 kSocketRecordAlign = 8;      // a record (header + payload) is padded to this
+constexpr u32 kSocketMaxDatagram = 65507;  // IPv4's UDP payload limit [RFC 768, RFC 791]
+// The bytes a datagram of `length` payload bytes takes in a ring.
+constexpr u32 socket_record_bytes(u32 length) {
+    return (static_cast<u32>(sizeof(SocketDatagram)) + length + kSocketRecordAlign - 1) & ~(kSocketRecordAlign - 1);
+}
+
+constexpr u32 kSocketMaxSockets = 32;
+constexpr u32 kSocketMaxBacklog = 8;  // MEMP_NUM_TCP_PCB_LISTEN bounds listeners, this their queues
+constexpr u32 kSocketRequestEntries = 64;
+// The netstack takes a request only while the event ring has room for its
+// answer and every answer still owed (Connect, Accept, Close wait on the
+// network), so no answer is ever dropped.
+constexpr u32 kSocketEventEntries = 256;
+// Answers owed at once, at most (an Accept past it: QuotaExceeded), so the
+// ring always keeps room for the requests that would end them.
+constexpr u32 kSocketMaxOwed = kSocketEventEntries / 2;
+
+// Byte rings: capacity a power of two (free-running u32 byte counts, slot
+// = count % capacity, as lib/ring's entry rings), placed at a multiple of
+// kSocketRingAlign in the data area.
+constexpr u32 kSocketMinRingBytes = 4096;
+constexpr u32 kSocketMaxRingBytes = 256 * 1024;
+constexpr u32 kSocketRingAlign = 64;
+constexpr u32 kSocketDataBytes = 2u << 20;  // the data area a client gets
+
+// One socket's byte-ring indices: rx (netstack produces, client
+// consumes), tx (client produces, netstack consumes). Meaningful only
+// while the socket is open; reset to 0 by the netstack before it answers
+// Open or Accept.
+struct SocketStreams {
+    ring::Indices rx;
+    ring::Indices tx;
+};
+static_assert(sizeof(SocketStreams) == 16);
+
+using SocketRequestRing = ring::Ring<SocketRequest, kSocketRequestEntries>;
+using SocketEventRing = ring::Ring<SocketEvent, kSocketEventEntries>;
+// The two views of each ring.
+using SocketRequestProducer = ring::Producer<SocketRequest, kSocketRequestEntries>;  // the client's
+using SocketRequestConsumer = ring::Consumer<SocketRequest, kSocketRequestEntries>;  // the netstack's
+using SocketEventProducer = ring::Producer<SocketEvent, kSocketEventEntries>;        // the netstack's
+using SocketEventConsumer = ring::Consumer<SocketEvent, kSocketEventEntries>;        // the client's
+
+// The ring memory object.
+struct SocketRings {
+    SocketRequestRing requests;  // client produces
+    SocketEventRing events;      // netstack produces
+    alignas(64) SocketStreams streams[kSocketMaxSockets];
+};
+constexpr u64 kSocketRingBytes = 16384;
+static_assert(sizeof(SocketRings) <= kSocketRingBytes);
+static_assert(offsetof(SocketRings, events) == sizeof(SocketRequestRing) &&
+              offsetof(SocketRings, streams) == sizeof(SocketRequestRing) + sizeof(SocketEventRing));
+
+}  // namespace abi
