@@ -27,6 +27,7 @@
 
 #include "../support/fake_frame_io.h"
 #include "../support/net_frames.h"
+#include "../support/netstack_teardown.h"
 #include "fuzz_support.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
@@ -36,13 +37,14 @@
 
 namespace {
 
+using frames::kOurIp;
+using frames::kOurMac;
+using frames::kPeerIp;
+using frames::kPeerMac;
+
 using frames::Bytes;
 using fuzz_support::check;
 
-constexpr frames::Mac kOurMac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};  // fake::FrameIo's
-constexpr frames::Mac kPeerMac{0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
-constexpr frames::Ip kOurIp{10, 0, 2, 15};
-constexpr frames::Ip kPeerIp{10, 0, 2, 2};
 constexpr u32 kMaxHeld = 16;
 
 err_t tcp_recv_cb(void*, struct tcp_pcb* pcb, struct pbuf* p, err_t) {
@@ -109,19 +111,9 @@ struct World {
     // Everything the input left goes, and with it every RX buffer: one
     // still out after this is a buffer the stack lost.
     void stop() {
-        while (tcp_active_pcbs != nullptr) tcp_abort(tcp_active_pcbs);
-        while (tcp_tw_pcbs != nullptr) tcp_abort(tcp_tw_pcbs);
         tcp_close(listener);
         udp_remove(echo);
-        stack.stop();
-        // Fragments wait in reassembly until IP_REASS_MAXAGE (15 s).
-        for (u32 i = 0; i < 20; i++) {
-            host.now += 1'000'000'000;
-            sys_check_timeouts();
-        }
-        io->take_sent();
-        check(io->rx_held() == 0);
-        check(stack.netif().held() == 0);
+        check(fake::stop_stack_and_drain(stack, *io, host));
     }
 };
 

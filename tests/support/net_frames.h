@@ -17,6 +17,13 @@ using Mac = std::array<u8, 6>;
 using Ip = std::array<u8, 4>;
 
 constexpr Mac kBroadcastMac{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+// The addresses the tests and fuzzers play with, QEMU user networking's:
+// the guest (fake::FrameIo's MAC, slirp's first lease) and its gateway,
+// which is also the DHCP server and the peer.
+constexpr Mac kOurMac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+constexpr Mac kPeerMac{0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+constexpr Ip kOurIp{10, 0, 2, 15};
+constexpr Ip kPeerIp{10, 0, 2, 2};
 constexpr u16 kEtherIpv4 = 0x0800, kEtherArp = 0x0806;
 constexpr u8 kProtoIcmp = 1, kProtoTcp = 6, kProtoUdp = 17;
 constexpr u8 kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh = 0x08, kTcpAck = 0x10;

@@ -24,13 +24,13 @@ namespace {
 
 using frames::Bytes;
 using frames::Ip;
+using frames::kOurIp;
+using frames::kOurMac;
+using frames::kPeerIp;
+using frames::kPeerMac;
 using frames::Mac;
 using frames::Parsed;
 
-constexpr Mac kOurMac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-constexpr Mac kPeerMac{0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
-constexpr Ip kOurIp{10, 0, 2, 15};
-constexpr Ip kPeerIp{10, 0, 2, 2};  // QEMU user networking's gateway and DHCP server
 constexpr Ip kDnsIp{10, 0, 2, 3};
 constexpr Ip kMask{255, 255, 255, 0};
 constexpr Ip kAny{0, 0, 0, 0};

@@ -24,13 +24,13 @@ namespace {
 
 using frames::Bytes;
 using frames::Ip;
+using frames::kOurIp;
+using frames::kOurMac;
+using frames::kPeerIp;
+using frames::kPeerMac;
 using frames::Mac;
 using frames::Parsed;
 
-constexpr Mac kOurMac{0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-constexpr Mac kPeerMac{0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
-constexpr Ip kOurIp{10, 0, 2, 15};
-constexpr Ip kPeerIp{10, 0, 2, 2};
 constexpr u32 kPeerAddr = PP_HTONL(0x0a000202);  // 10.0.2.2, network byte order
 constexpr u32 kDataBytes = 64 * 1024;
 constexpr u32 kRing = 4096;
