@@ -51,15 +51,14 @@ struct LedgerHost {
 // The optional features the provider negotiated that change how the
 // broker drives the ring. Read from the common configuration: driver_feature
 // (what the driver accepted) masked by device_feature (what the device
-// offers), and only once FEATURES_OK is set (§3.1.1: the device has
-// accepted that set; before it, nothing is settled and nothing optional is
-// used). Both select registers are put back as the provider left them.
+// offers); VirtQueueCreate asks only once FEATURES_OK is set (§3.1.1: the
+// device has accepted that set). Both select registers are put back as the
+// provider left them.
 // The features cannot change under the broker afterwards: a write of
 // driver_feature while any queue of the function is live is refused
 // (object::DeviceMmio::write), so what a queue was created with is what
 // the device goes on using.
 u64 negotiated_features(volatile u8* common) {
-    if (!(mmio::read<u8>(common, offsetof(CommonConfig, device_status)) & virtio::status::kFeaturesOk)) return 0;
     u32 device_select = mmio::read<u32>(common, offsetof(CommonConfig, device_feature_select));
     u32 driver_select = mmio::read<u32>(common, offsetof(CommonConfig, driver_feature_select));
     mmio::write<u32>(common, offsetof(CommonConfig, device_feature_select), 0);

@@ -5,6 +5,7 @@
 #include "dma/session.h"
 #include "events/refusals.h"
 #include "object/process.h"
+#include "virtio/pci_layout.h"
 
 namespace object {
 
@@ -105,14 +106,21 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
         u32 select = select_view.ok()
                          ? mmio::read<u32>(select_view.value(), map.offset + devices::kVirtioDriverFeatureSelect)
                          : ~0u;
-        // Nor may the features change under live queues: the broker drives
-        // them by what was negotiated when they were created (EVENT_IDX,
-        // INDIRECT_DESC; object::VirtQueue::create).
-        if (kdma::Session* s = kdma::active_session(m_function->index()); s && s->live_virtqueues) {
+        // Nor may the features change once the device accepted them
+        // (FEATURES_OK; virtio 1.1 §3.1.1: only a reset starts over). The
+        // broker drives a queue by what it reads back here when the queue
+        // is created (EVENT_IDX, INDIRECT_DESC; object::VirtQueue::create,
+        // which needs FEATURES_OK), and QEMU would read back a later write
+        // while going on with the set it accepted. Live queues imply
+        // FEATURES_OK: a reset under them is refused below.
+        u8 status = select_view.ok() ? mmio::read<u8>(select_view.value(), map.offset + devices::kVirtioDeviceStatus)
+                                     : u8{0xff};
+        if (status & virtio::status::kFeaturesOk) {
             refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::Busy, bar_offset,
                              log::Level::Warn,
-                             "device: refused driver features for %02x:%02x.%x by pid %u '%s': %u virtqueues are live",
-                             a.bus, a.device, a.function, writer->pid(), writer->name(), s->live_virtqueues);
+                             "device: refused driver features for %02x:%02x.%x by pid %u '%s': the device accepted its "
+                             "features already (reset it to negotiate again)",
+                             a.bus, a.device, a.function, writer->pid(), writer->name());
             return Status::Busy;
         }
         if (!select_view.ok() || !devices::virtio_driver_features_allowed(select, static_cast<u32>(value))) {

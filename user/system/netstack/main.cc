@@ -59,9 +59,10 @@ struct BootPing {
             rt::log("netstack: ping %s: seq %u lost", self->text, r.seq);
     }
 
-    void poll(const netstack::AddressInfo& address) {
+    void poll(const netstack::Stack& stack) {
         if (!wanted || reported) return;
         if (!started) {
+            netstack::AddressInfo address = stack.address();
             if (!address.bound) return;
             started = true;
             if (to_gateway) {
@@ -126,7 +127,7 @@ int main(u64) {
         return 1;
     }
     for (;;) {
-        boot_ping.poll(stack.address());
+        boot_ping.poll(stack);
         if (stack.poll() != 0) continue;
         // Nothing waiting: sleep until a frame (the channel's notification)
         // or lwIP's next timer, whichever comes first.

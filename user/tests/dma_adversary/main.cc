@@ -987,6 +987,9 @@ int virtio(u32 window, u32 pool, u32 irq) {
     // broker cannot know what the device will drive them by.
     report("a virtqueue before FEATURES_OK", rt::virtqueue_create(pool, 0, 16, 0, 1));
     virtio_setup(window, 0);
+    // Once the device accepted them the features are settled, queue or not.
+    (void)rt::mmio_write(window, kDriverSelect, 4, 0);
+    report("driver features after FEATURES_OK", rt::mmio_write(window, kDriverFeature, 4, 0));
     // The used ring is the device's to write and mapped read-only.
     auto q2 = rt::virtqueue_create(pool, 0, 16, 0, 1);
     auto used2 = q2.ok() ? rt::virtqueue_map(q2.value().get()) : Result<u64>(q2.status());
