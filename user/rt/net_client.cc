@@ -141,7 +141,11 @@ void NetClient::lend_rx(u32 slot) {
 }
 
 void NetClient::keep_empty(u32 slot) {
-    if (m_rx_lent < kRxLend) {
+    // Transmit keeps a reserve first: after a reattach to the same
+    // provider the device may still hold half the slots for receive, and
+    // lending every empty one to receive left none to send the frame that
+    // would bring them back (a restarted netstack never got its lease).
+    if (m_rx_lent < kRxLend && m_free_count >= kTxReserve) {
         lend_rx(slot);
     } else {
         m_slots[slot] = Slot::Free;

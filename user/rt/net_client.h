@@ -35,6 +35,7 @@ public:
     static constexpr u32 kAttachAttempts = 8;
     static constexpr u64 kLivenessCheckNs = 1'000'000'000;
     static constexpr u32 kRxLend = abi::kNetBufferCount / 2;
+    static constexpr u32 kTxReserve = 32;  // empty slots kept to transmit from before lending to receive
 
     explicit NetClient(u32 service) : m_service(service) {}
     ~NetClient() override { (void)detach(); }

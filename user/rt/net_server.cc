@@ -43,22 +43,43 @@ void NetServer::grant_gone() {
 }
 
 void NetServer::run() {
+    u64 next_link_check = clock_ns() + kIdleWakeNs;
     for (;;) {
         abi::WaitEvent events[8];
-        auto n = waitset_wait(m_ws.get(), events, 8, kIdleWakeNs);
-        bool config = false;
+        // The client told of what pump() published is signalled by the
+        // wait itself (one kernel entry, not two).
+        u32 signal = m_signal_client && m_client_note ? m_client_note.get() : 0;
+        m_signal_client = false;
+        auto n = waitset_wait(m_ws.get(), events, 8, kIdleWakeNs, signal, signal ? 1 : 0);
+        if (!n.ok() && n.status() != Status::Timeout && signal) {
+            // The wait failed before it signalled: tell the client now.
+            if (auto s = notification_signal(signal, 1); !s.ok())
+                close_channel("its notification cannot be signalled", s.status());
+        }
+        bool config = false, irq = false;
         for (u32 i = 0; n.ok() && i < n.value(); i++) {
             if (events[i].key == kKeyService) {
                 serve_call();
             } else if (events[i].key >= kKeyIrq) {
                 if (events[i].signals & abi::kSignalDead) grant_gone();
                 config |= m_backend.acknowledge(static_cast<u32>(events[i].key - kKeyIrq));
+                irq = true;
             }
             // A kick needs nothing more: its entry takes the bits as it
             // reports them (kWaitTake), and pump() reads the rings.
         }
-        if (config || !n.ok() || n.value() == 0) link_check();
-        pump();
+        // The link is asked on its interrupt, and at least every
+        // kIdleWakeNs (a device without the configuration vector, or one
+        // busy enough that the wait never times out).
+        bool timed_wake = !n.ok() || n.value() == 0;
+        if (config || clock_ns() >= next_link_check) {
+            link_check();
+            next_link_check = clock_ns() + kIdleWakeNs;
+        }
+        // Completions are reaped after an interrupt or on the periodic
+        // wake (a lost interrupt), not on a client's kick or a call: that
+        // cost two VirtQueueComplete calls per kick for nothing.
+        pump(irq || timed_wake);
     }
 }
 
@@ -67,13 +88,13 @@ void NetServer::link_check() {
     if (now.link_up == m_link.link_up) return;
     m_link = now;
     rt::log("%s: link %s", m_config.name, now.link_up ? "up" : "down");
-    if (m_channel.set_link(now.link_up) && m_client_note) (void)notification_signal(m_client_note.get(), 1);
+    if (m_channel.set_link(now.link_up)) m_signal_client = true;
 }
 
-void NetServer::pump() {
+void NetServer::pump(bool reap) {
     NetBackend::Completion done[64];
-    for (;;) {
-        auto got = m_backend.reap(done, 64);
+    for (bool more = reap; more;) {
+        auto got = m_backend.reap(done, 64, more);
         if (!got.ok()) {
             if (got.status() == Status::TornDown) grant_gone();
             rt::log("%s: reaping the device's completions failed: %s", m_config.name, status_name(got.status()));
@@ -95,7 +116,6 @@ void NetServer::pump() {
                         status_name(r.status()));
             }
         }
-        if (got.value() < 64) break;
     }
     if (m_channel.is_open()) {
         auto rx = m_channel.take_rx_free(m_rx_wait + m_rx_wait_count, abi::kNetBufferCount - m_rx_wait_count);
@@ -106,10 +126,15 @@ void NetServer::pump() {
         m_tx_wait_count += tx.value();
     }
     post_waiting();
-    if (m_channel.publish() && m_client_note) {
-        if (auto s = notification_signal(m_client_note.get(), 1); !s.ok())
-            close_channel("its notification cannot be signalled", s.status());
-    }
+    if (m_channel.publish()) m_signal_client = true;
+}
+
+// The broker refused slots the provider posted: they go back, and the
+// first few refusals say why (one that keeps refusing is not logged for
+// ever; the kernel attributes each refusal too).
+void NetServer::refused_post(const char* queue, u32 count, Status why) {
+    if (m_refused_posts++ < 8)
+        rt::log("%s: the %s queue refused %u slots: %s; given back", m_config.name, queue, count, status_name(why));
 }
 
 // Hands the device what waits, as much as it has room for. A refusal
@@ -122,6 +147,7 @@ void NetServer::post_waiting() {
         u32 posted = m_backend.post_rx(m_rx_wait, n, why);
         if (why == Status::TornDown) grant_gone();
         u32 done = why == Status::Ok || why == Status::Busy ? posted : n;
+        if (done != posted) refused_post("receive", n - posted, why);
         for (u32 i = posted; i < done; i++) (void)m_channel.rx_complete(m_rx_wait[i], 0);
         for (u32 i = done; i < m_rx_wait_count; i++) m_rx_wait[i - done] = m_rx_wait[i];
         m_rx_wait_count -= done;
@@ -132,6 +158,7 @@ void NetServer::post_waiting() {
         u32 posted = m_backend.post_tx(m_tx_wait, n, why);
         if (why == Status::TornDown) grant_gone();
         u32 done = why == Status::Ok || why == Status::Busy ? posted : n;
+        if (done != posted) refused_post("transmit", n - posted, why);
         for (u32 i = posted; i < done; i++) (void)m_channel.tx_complete(m_tx_wait[i].slot, why);
         for (u32 i = done; i < m_tx_wait_count; i++) m_tx_wait[i - done] = m_tx_wait[i];
         m_tx_wait_count -= done;
@@ -221,7 +248,15 @@ void NetServer::attach(abi::Message& m) {
         refuse_call(m, s);
     };
     if (m.handle_count != 1) return refuse(Status::InvalidArgument, "expected one notification");
-    if (m_channel.is_open()) return refuse(Status::Busy, "another client's channel is live");
+    // The one channel is its client's until it detaches; the same client
+    // attaching again (restarted: nothing told the provider its
+    // predecessor died) replaces it, as BlockServer replaces a consumer's
+    // oldest. Anyone else waits.
+    if (m_channel.is_open()) {
+        if (abi::service_consumer(m_badge) != abi::service_consumer(m.badge))
+            return refuse(Status::Busy, "another client's channel is live");
+        close_channel("the client attaches again", Status::Ok);
+    }
     Handle client_note(m.handles[0]);
     m.handle_count = 0;
     // A signal of no bits checks that it is a notification we may signal.
@@ -259,7 +294,7 @@ void NetServer::attach(abi::Message& m) {
             abi::kNetBufferBytes, m_channel.held_by(net::Holder::Rx) + m_channel.held_by(net::Holder::Tx));
     (void)endpoint_reply(reply);
     // The free slots are in tx_done already: tell the client.
-    if (m_channel.publish()) (void)notification_signal(m_client_note.get(), 1);
+    if (m_channel.publish()) m_signal_client = true;
 }
 
 }  // namespace rt

@@ -54,9 +54,11 @@ public:
     virtual u32 post_rx(const u32* slots, u32 count, Status& why) = 0;
     virtual u32 tx_room() const = 0;
     virtual u32 post_tx(const net::TxFrame* frames, u32 count, Status& why) = 0;
-    // What the device has finished since the last call, up to `max`.
-    // TornDown: the grant is gone (the server ends the provider).
-    virtual Result<u32> reap(Completion* out, u32 max) = 0;
+    // What the device has finished since the last call, up to `max`;
+    // `more`: a queue may hold more (it gave as many entries as asked,
+    // counting those it refused). TornDown: the grant is gone (the server
+    // ends the provider).
+    virtual Result<u32> reap(Completion* out, u32 max, bool& more) = 0;
     // The interrupts the server waits on (Ready | Dead) and acknowledges
     // (reap() reads the queues after the acknowledgement).
     virtual u32 irq_count() const = 0;
@@ -83,7 +85,10 @@ private:
     bool live_channel(const abi::Message& m) const;
     // Closes the live channel; logs why (`why`, else the channel's refusal).
     void close_channel(const char* why, Status status, bool log = true);
-    void pump();
+    // Takes what the client published and posts it; reap: read the
+    // device's completions first (after an interrupt or a timed wake).
+    void pump(bool reap);
+    void refused_post(const char* queue, u32 count, Status why);
     void post_waiting();
     void link_check();
     [[noreturn]] void grant_gone();
@@ -95,6 +100,8 @@ private:
     net::LinkInfo m_link{};
     // The live channel's.
     Handle m_ring_memory, m_client_note, m_kick;
+    bool m_signal_client = false;  // published since the client was last told
+    u32 m_refused_posts = 0;
     u64 m_badge = 0;
     u32 m_channel_id = 0;
     u64 m_attaches = 0;

@@ -146,11 +146,16 @@ u32 NetBackend::post_tx(const net::TxFrame* frames, u32 count, Status& why) {
     });
 }
 
-Result<u32> NetBackend::reap_queue(bool rx, Completion* out, u32 max) {
-    if (!max) return 0u;
+Result<u32> NetBackend::reap_queue(bool rx, Completion* out, u32 max, bool& more) {
+    if (!max) {
+        more = true;  // not asked: it may hold some
+        return 0u;
+    }
     abi::VirtioCompletion done[64];
     if (max > 64) max = 64;
     u32 n = TRY(rt::virtqueue_complete((rx ? m_rx : m_tx).get(), done, max));
+    // Counted before lies are dropped: a full take means there may be more.
+    if (n == max) more = true;
     u32* slot_of_head = rx ? m_rx_slot_of_head : m_tx_slot_of_head;
     u32 kept = 0;
     for (u32 i = 0; i < n; i++) {
@@ -185,9 +190,10 @@ Result<u32> NetBackend::reap_queue(bool rx, Completion* out, u32 max) {
     return kept;
 }
 
-Result<u32> NetBackend::reap(Completion* out, u32 max) {
-    u32 got = TRY(reap_queue(true, out, max));
-    got += TRY(reap_queue(false, out + got, max - got));
+Result<u32> NetBackend::reap(Completion* out, u32 max, bool& more) {
+    more = false;
+    u32 got = TRY(reap_queue(true, out, max, more));
+    got += TRY(reap_queue(false, out + got, max - got, more));
     return got;
 }
 

@@ -47,7 +47,7 @@ public:
     u32 post_rx(const u32* slots, u32 count, Status& why) override;
     u32 tx_room() const override { return kChains - m_tx_posted; }
     u32 post_tx(const net::TxFrame* frames, u32 count, Status& why) override;
-    Result<u32> reap(Completion* out, u32 max) override;
+    Result<u32> reap(Completion* out, u32 max, bool& more) override;
     u32 irq_count() const override { return m_irq_count; }
     u32 irq(u32 i) const override { return m_irqs[i]; }
     bool acknowledge(u32 i) override;
@@ -60,7 +60,7 @@ private:
     bool flush(rt::Handle& queue, u32* slot_of_head, u32 first, u32& posted, Status& why);
     template <typename Chain>
     u32 post(bool rx, u32 count, Status& why, Chain chain);
-    Result<u32> reap_queue(bool rx, Completion* out, u32 max);
+    Result<u32> reap_queue(bool rx, Completion* out, u32 max, bool& more);
 
     rt::VirtioTransport& m_transport;
     u32 m_pool;
