@@ -140,6 +140,8 @@ void parse() {
 // The lie due at the next used entry, or nullptr (always, without the switch).
 Planned* due() {
     if (!g_parsed) parse();
+    if (g_planned == 0) [[likely]]
+        return nullptr;  // no test.virtio_lie: every take passes by here
     for (u32 i = 0; i < g_planned; i++)
         if (!g_plan[i].told && g_plan[i].at <= g_taken + 1) return &g_plan[i];
     return nullptr;

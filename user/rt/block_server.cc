@@ -90,22 +90,9 @@ void BlockServer::grant_gone() {
 
 void BlockServer::serve_call() {
     abi::Message m{};
-    if (auto got = endpoint_receive(m_config.endpoint, m, 0); !got.ok()) {
-        if (got.status() == Status::Timeout) return;  // nobody called after all
-        // The call came but not all of its handles could be taken (the
-        // kernel reports that, and the caller still waits for an answer):
-        // answer it with the error, or it waits for ever and this endpoint
-        // stays Busy for everyone. (If no call came, the reply finds no
-        // caller and does nothing.)
-        for (u32 i = 0; i < m.handle_count; i++)
-            if (m.handles[i]) (void)close(m.handles[i]);
-        rt::log("%s: a call from consumer %llu arrived without its handles: %s", m_config.name,
-                static_cast<unsigned long long>(m.badge), status_name(got.status()));
-        abi::Message reply{};
-        abi::put_body(reply, abi::BlockStatusReply{got.status()});
-        (void)endpoint_reply(reply);
-        return;
-    }
+    // A call whose handles could not all be taken is answered there with
+    // the error (left unanswered it would hold the endpoint Busy).
+    if (!receive_call(m_config.endpoint, m)) return;
     abi::BlockOp op = abi::body_of<abi::BlockOp>(m);  // 0 (no op) when too short
     // Only an Attach carries a handle. Any others are closed at once: kept,
     // they would fill this process's capability space a call at a time.

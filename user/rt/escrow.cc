@@ -50,6 +50,10 @@ Result<u64> Escrow::revoke(u32 key, u32 index, u32 local) {
     if (!available()) return rt::revoke(local);
     abi::Message m{};
     auto r = TRY(call(abi::EscrowOp::Revoke, key, index, m));
+    // Nothing kept under that key (its Keep was refused: over quota): the
+    // local handle is then the root itself, not a copy — revoke through it
+    // rather than report a revoke that reached nothing.
+    if (r.status == Status::NotFound) return rt::revoke(local);
     if (r.status != Status::Ok) return r.status;
     return u64{r.count};
 }
