@@ -69,6 +69,7 @@ public:
     // For adversary tests: the shared rings, to misuse on purpose.
     abi::NetRings* rings() const { return m_rings; }
     u8* packets() const { return m_packets; }
+    bool lent_to_receive(u32 slot) const { return slot < abi::kNetBufferCount && m_slots[slot] == Slot::LentRx; }
 
 private:
     // Provider: the provider's since before this attach (the device may

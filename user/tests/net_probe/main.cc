@@ -153,16 +153,17 @@ struct Probe {
 // straight into the shared ring; the provider must close the channel.
 struct Attack {
     const char* what;
-    bool rx;             // rx_free, else tx_ready
-    abi::NetBuffer d;    // the descriptor
-    u32 extra_tail = 0;  // > 0: publish the tail this far past what was put (an index lie)
+    bool rx;               // rx_free, else tx_ready
+    abi::NetBuffer d;      // the descriptor
+    u32 extra_tail = 0;    // > 0: publish the tail this far past what was put (an index lie)
+    bool lent_rx = false;  // d names whichever slot is lent to receive into when the attack starts
 };
 
 bool hostile(rt::NetClient& nic) {
     constexpr u32 kSlot = abi::kNetBufferBytes;
     const Attack attacks[] = {
         {"tx from outside the packet buffer", false, {abi::kNetBufferCount * kSlot, 60}},
-        {"tx of a slot lent to receive into", false, {0, 60}},  // the client lends slots 0.. first
+        {"tx of a slot lent to receive into", false, {0, 60}, 0, true},
         {"rx slot off a slot boundary", true, {200 * kSlot + 100, 0}},
         {"tx frame longer than the mtu", false, {200 * kSlot, 4000}},
         {"rx_free index past the ring", true, {201 * kSlot, 0}, abi::kNetRingEntries + 1},
@@ -170,8 +171,14 @@ bool hostile(rt::NetClient& nic) {
     u32 refused = 0;
     for (const Attack& a : attacks) {
         abi::NetRing& r = a.rx ? nic.rings()->rx_free : nic.rings()->tx_ready;
+        abi::NetBuffer d = a.d;
+        for (u32 slot = 0; a.lent_rx && slot < abi::kNetBufferCount; slot++)
+            if (nic.lent_to_receive(slot)) {
+                d.offset = slot * kSlot;
+                break;
+            }
         u32 tail = r.indices.tail;  // ours: we are the producer
-        r.slots[tail % abi::kNetRingEntries] = a.d;
+        r.slots[tail % abi::kNetRingEntries] = d;
         __atomic_store_n(&r.indices.tail, tail + 1 + a.extra_tail, __ATOMIC_RELEASE);
         nic.rx_flush();  // no-op unless something is queued; the provider also looks every 200 ms
         Status s = Status::Ok;
