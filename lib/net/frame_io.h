@@ -4,9 +4,11 @@
 // written against this; the NetDevice client (user/rt/) implements it over
 // the service's rings, and unit tests implement it over memory.
 //
-// Zero copy on receive: rx_take() hands out a frame where the device wrote
-// it, and the stack keeps it (an lwIP custom pbuf) until it calls
-// rx_give_back(), which returns the buffer to the provider for refilling.
+// Receive: rx_take() hands out a frame where the device wrote it, and
+// rx_give_back() returns the buffer to the provider for refilling. The
+// provider can still write the buffer while the stack reads it, so the
+// stack copies a frame out before parsing it and gives the buffer back at
+// once (lib/netstack/netif.h says why it never keeps one).
 // Transmit fills a buffer the provider will hand to the device as it is.
 // Tokens name buffers; the implementation checks every token it is given
 // (a stale or foreign token is ignored, never trusted).
@@ -29,10 +31,9 @@ struct LinkInfo {
 };
 
 struct RxFrame {
-    // The Ethernet header's first byte. Writable: the stack may rewrite a
-    // frame it holds in place (lwIP turns TCP headers into host byte
-    // order), so a client must map receive buffers writable.
-    u8* data;
+    // The Ethernet header's first byte, in memory the provider shares:
+    // read it once (copy it out), never parse it in place.
+    const u8* data;
     u32 length;  // bytes, header included
     u32 token;   // give back with rx_give_back()
 };

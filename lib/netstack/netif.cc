@@ -7,22 +7,13 @@
 
 namespace netstack {
 
-Result<void> Netif::add(net::FrameIo& io, u32 max_held) {
-    if (m_added || (m_held > 0 && m_io != &io)) return Status::Busy;
-    if (max_held == 0 || max_held > kMaxHeld) return Status::InvalidArgument;
+Result<void> Netif::add(net::FrameIo& io) {
+    if (m_added) return Status::Busy;
     net::LinkInfo link = io.link();
     // An MTU below IPv4's minimum (RFC 791: 68) or one a frame could not
     // carry in lwIP's u16 lengths is a provider's lie, not a link.
     if (link.mtu < 68 || link.mtu > 65535 - kEthHeader) return Status::InvalidArgument;
-    if (m_io == nullptr) {
-        for (u32 i = kMaxHeld; i > 0; i--) {
-            m_rx[i - 1].owner = this;
-            m_rx[i - 1].next_free = m_free;
-            m_free = &m_rx[i - 1];
-        }
-    }
     m_io = &io;
-    m_max_held = max_held;
     m_spare_tx = nullptr;
     // IPv4 addresses come later (DHCP or Stack::start's static ones).
     if (netif_add(&m_netif, nullptr, nullptr, nullptr, this, init_cb, ethernet_input) == nullptr) {
@@ -89,41 +80,6 @@ err_t Netif::linkoutput_cb(struct netif* nif, struct pbuf* p) {
     return ERR_OK;
 }
 
-void Netif::free_rx_cb(struct pbuf* p) {
-    // pbuf_custom is RxPbuf's first member and pbuf is pbuf_custom's: lwIP
-    // gives back the address pbuf_alloced_custom was given.
-    auto* rx = reinterpret_cast<RxPbuf*>(p);
-    Netif* self = rx->owner;
-    self->m_io->rx_give_back(rx->token);
-    self->m_rx_pending = true;
-    rx->next_free = self->m_free;
-    self->m_free = rx;
-    self->m_held--;
-}
-
-struct pbuf* Netif::wrap(const net::RxFrame& frame) {
-    auto length = static_cast<u16>(frame.length);
-    if (m_held < m_max_held && m_free != nullptr) {
-        RxPbuf* rx = m_free;
-        m_free = rx->next_free;
-        rx->token = frame.token;
-        rx->custom.custom_free_function = free_rx_cb;
-        m_held++;
-        // PBUF_REF: lwIP must not grow headers into memory before the
-        // frame (there is none of ours there). The payload is written in
-        // place all the same (netif.h): the buffer is the stack's until freed.
-        return pbuf_alloced_custom(PBUF_RAW, length, PBUF_REF, &rx->custom, frame.data, length);
-    }
-    struct pbuf* p = pbuf_alloc(PBUF_RAW, length, PBUF_POOL);
-    if (p != nullptr) {
-        pbuf_take(p, frame.data, length);
-        m_counters.rx_copied++;
-    }
-    m_io->rx_give_back(frame.token);
-    m_rx_pending = true;
-    return p;
-}
-
 u32 Netif::poll_rx(u32 budget) {
     if (!m_added) return 0;
     u32 n = 0;
@@ -137,12 +93,18 @@ u32 Netif::poll_rx(u32 budget) {
             m_rx_pending = true;
             continue;
         }
-        m_counters.rx_bytes += frame.length;
-        struct pbuf* p = wrap(frame);
+        // The one copy on receive (netif.h): from here on the provider
+        // can neither rewrite nor unmap what lwIP parses.
+        auto length = static_cast<u16>(frame.length);
+        struct pbuf* p = pbuf_alloc(PBUF_RAW, length, PBUF_POOL);
+        if (p != nullptr) pbuf_take(p, frame.data, length);
+        m_io->rx_give_back(frame.token);
+        m_rx_pending = true;
         if (p == nullptr) {
             m_counters.rx_dropped++;
             continue;
         }
+        m_counters.rx_bytes += frame.length;
         // ethernet_input frees the pbuf whatever it returns (lwIP 2.1:
         // netif->input owns p when it returns ERR_OK; ethernet_input always does).
         if (m_netif.input(p, &m_netif) != ERR_OK) pbuf_free(p);

@@ -1,20 +1,24 @@
 // An lwIP network interface over a net::FrameIo (lib/net/frame_io.h): the
 // one place frames cross between the NIC's provider and lwIP.
 //
-// Receive is zero-copy: each frame the device wrote becomes an lwIP custom
-// pbuf whose payload is the frame in place; lwIP keeps it as long as it
-// needs (a TCP segment waiting for the application, an out-of-order
-// segment, a fragment being reassembled) and freeing it gives the buffer
-// back to the provider (FrameIo::rx_give_back). The stack may write into
-// the frame while it holds it: lwIP edits headers in place (tcp_input turns
-// the TCP header to host byte order), so RX buffers must be mapped
-// writable to the stack even though FrameIo hands them out as const.
-//
-// The provider's RX buffers are few, and a device with none left drops
-// everything: the netif never holds more than `max_held` of them. Past
-// that, a frame is copied into a pool pbuf and its buffer given back at
-// once, so held data (an application not reading) costs a copy, never the
-// link.
+// Receive copies once, at the stack's edge: each frame is copied out of
+// the provider's buffer into a pool pbuf of our own and the buffer given
+// back at once. Zero-copy receive (the frame itself as a custom pbuf, kept
+// as long as lwIP needs it) was tried and given up, because lwIP keeps
+// state *inside* frames it holds: IPv4 reassembly stores a struct pbuf*
+// in a held fragment's header (ip4_frag.c), an out-of-order TCP segment
+// keeps pointers into its frame. The provider can write its packet buffer
+// at any time, so it could rewrite those pointers and steer lwIP's writes
+// anywhere in the netstack — the process that holds every socket client's
+// rings; and a provider that dies takes its buffer's mapping with it,
+// faulting the netstack on the next held frame it touches. With the copy,
+// what lwIP parses is the netstack's own memory, read once from the
+// provider's: nothing the provider does afterwards reaches it, and a
+// restart (the NIC's client reattaching to a new provider) leaves no
+// dangling frame. The cost is one ~1.5 KB memcpy per frame (the device
+// itself still writes into the provider's buffers: DESIGN §6's "no copy
+// between device and stack" holds up to the stack's edge), and RX buffers
+// go back to the provider as fast as frames are read, whatever lwIP holds.
 //
 // Transmit copies once: lwIP's pbuf chain (headers in one pbuf, TCP data in
 // others) into a FrameIo transmit buffer, which the provider hands to the
@@ -24,7 +28,9 @@
 // next, shorter frame rather than sent with garbage in it.
 //
 // Nothing from the provider is trusted: a frame shorter than an Ethernet
-// header or longer than the MTU allows is given back unread.
+// header or longer than the MTU allows is given back unread. No pool pbuf
+// free (lwIP holds PBUF_POOL_SIZE frames already) drops the frame, counted:
+// TCP retransmits, as from a full NIC queue.
 //
 // Threading: the stack's one thread calls everything.
 #pragma once
@@ -40,8 +46,7 @@ namespace netstack {
 struct NetifCounters {
     u64 rx_frames = 0;  // taken from the FrameIo
     u64 rx_bytes = 0;
-    u64 rx_copied = 0;   // copied into a pool pbuf (too many held)
-    u64 rx_dropped = 0;  // malformed, or no memory for a copy
+    u64 rx_dropped = 0;  // malformed, or no pool pbuf for its copy
     u64 tx_frames = 0;   // committed to the FrameIo
     u64 tx_bytes = 0;
     u64 tx_busy = 0;      // dropped: no transmit buffer free
@@ -50,8 +55,6 @@ struct NetifCounters {
 
 class Netif {
 public:
-    // RX frames held at once by lwIP, at most (wrappers for custom pbufs).
-    static constexpr u32 kMaxHeld = 128;
     // Ethernet header: destination, source, EtherType [IEEE 802.3 §3.1.1].
     static constexpr u32 kEthHeader = 14;
 
@@ -62,12 +65,10 @@ public:
 
     // Adds the interface to lwIP (lwip_init must have run: Stack does it)
     // with the FrameIo's MAC, MTU and link state, as the default route's
-    // interface, administratively up. `max_held` ≤ kMaxHeld: give the
-    // provider's RX buffer count minus a margin for the device.
-    [[nodiscard]] Result<void> add(net::FrameIo& io, u32 max_held);
-    // Out of lwIP. Frames lwIP still holds keep their buffers until freed
-    // (their pbufs point into them): the FrameIo must outlive those, and
-    // add() refuses another FrameIo (Busy) until they are all back.
+    // interface, administratively up. Busy when already added.
+    [[nodiscard]] Result<void> add(net::FrameIo& io);
+    // Out of lwIP. Nothing of the FrameIo's is held (receive copies), so
+    // it may go away at once.
     void remove();
     bool added() const { return m_added; }
 
@@ -83,28 +84,14 @@ public:
         return &m_netif;
     }
     const NetifCounters& counters() const { return m_counters; }
-    u32 held() const { return m_held; }
 
 private:
-    struct RxPbuf {
-        struct pbuf_custom custom;  // first: lwIP hands back its address
-        Netif* owner;
-        u32 token;
-        RxPbuf* next_free;
-    };
-
     static err_t init_cb(struct netif* nif);
     static err_t linkoutput_cb(struct netif* nif, struct pbuf* p);
-    static void free_rx_cb(struct pbuf* p);
-    struct pbuf* wrap(const net::RxFrame& frame);
 
-    net::FrameIo* m_io = nullptr;  // stays set while frames are held
+    net::FrameIo* m_io = nullptr;
     bool m_added = false;
     struct netif m_netif {};
-    RxPbuf m_rx[kMaxHeld]{};
-    RxPbuf* m_free = nullptr;
-    u32 m_held = 0;
-    u32 m_max_held = 0;
     bool m_rx_pending = false;  // buffers given back since the last flush
     bool m_tx_pending = false;  // frames committed since the last flush
     // A transmit buffer taken but too small for its frame, for the next one.

@@ -47,7 +47,7 @@ Result<void> Stack::start(net::FrameIo& io, const StackConfig& config) {
         lwip_init();
         initialised = true;
     }
-    TRY(m_netif.add(io, config.max_held_rx));
+    TRY(m_netif.add(io));
     struct netif* nif = m_netif.lwip();
     netif_set_status_callback(nif, status_cb);
     netif_set_link_callback(nif, link_cb);

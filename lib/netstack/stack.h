@@ -26,7 +26,6 @@ struct StackConfig {
     ip4_addr_t netmask{};
     ip4_addr_t gateway{};
     ip4_addr_t dns{};
-    u32 max_held_rx = 64;  // Netif::add
 };
 
 struct AddressInfo {

@@ -78,7 +78,6 @@ struct World {
         IP4_ADDR(&config.address, 10, 0, 2, 15);
         IP4_ADDR(&config.netmask, 255, 255, 255, 0);
         IP4_ADDR(&config.gateway, 10, 0, 2, 2);
-        config.max_held_rx = 16;
         check(stack.start(*io, config).ok());
         io->deliver(frames::ethernet(frames::kBroadcastMac, kPeerMac, frames::kEtherArp,
                                      frames::arp(1, kPeerMac, kPeerIp, frames::Mac{}, kOurIp)));

@@ -74,6 +74,9 @@ public:
     }
     // RX buffers not free: waiting to be taken, or taken and not given back.
     u32 rx_held() const { return kRxBuffers - static_cast<u32>(m_rx_free.size()); }
+    // A hostile provider rewriting every RX buffer, the ones the stack was
+    // given included (the device, or the provider, may write them at any time).
+    void scribble_rx(u8 value) { std::memset(m_rx_mem, value, sizeof m_rx_mem); }
     bool in_rx_buffer(const void* p) const {
         auto* b = static_cast<const u8*>(p);
         return b >= &m_rx_mem[0][0] && b < &m_rx_mem[0][0] + sizeof m_rx_mem;

@@ -146,7 +146,6 @@ protected:
         config.address = lwip_ip(kOurIp);
         config.netmask = lwip_ip({255, 255, 255, 0});
         config.gateway = lwip_ip(kPeerIp);
-        config.max_held_rx = 32;
         ASSERT_TRUE(stack.start(io, config).ok());
         stack.poll();
         io.take_sent();

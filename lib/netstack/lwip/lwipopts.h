@@ -28,16 +28,19 @@
 // by tcp_write) and the replies lwIP builds. 512 KiB is several
 // connections' full send buffers (TCP_SND_BUF below, 46 KiB each).
 #define MEM_SIZE (512 * 1024)
-// PBUF_POOL pbufs are used only when the netif copies a frame (its RX
-// buffers running low, lib/netstack/netif.h) and for IP fragments lwIP
-// builds itself. Each holds one full frame.
-#define PBUF_POOL_SIZE 64
-// Zero-copy receive: each RX frame becomes a custom pbuf whose payload is
-// the frame where the device wrote it, and whose free function gives the
-// buffer back to the provider (lib/netstack/netif.cc).
+// PBUF_POOL pbufs hold every received frame: the netif copies each one out
+// of the provider's buffer into one (lib/netstack/netif.h says why), and
+// lwIP keeps them as long as it needs (out-of-order TCP segments, IP
+// fragments, data the socket service has not yet moved into a client's
+// ring). Each holds one full frame (PBUF_POOL_BUFSIZE's default, MSS +
+// headers); 256 of them (~400 KiB) cover a full receive window of several
+// connections at once. None free drops the frame, counted; TCP retransmits.
+#define PBUF_POOL_SIZE 256
+// Custom pbufs only for lwIP's own IP fragmentation (ip4_frag.h): receive
+// copies (above).
 #define LWIP_SUPPORT_CUSTOM_PBUF 1
-// The custom pbufs' headers are ours (lib/netstack/netif.cc); MEMP_NUM_PBUF
-// counts the PBUF_ROM/REF headers lwIP itself allocates (IP fragmentation).
+// MEMP_NUM_PBUF counts the PBUF_ROM/REF headers lwIP allocates itself (IP
+// fragmentation).
 #define MEMP_NUM_PBUF 32
 #define MEMP_NUM_RAW_PCB 4
 #define MEMP_NUM_UDP_PCB 16
@@ -114,8 +117,9 @@
 #define LWIP_NETIF_HOSTNAME 1  // DHCP option 12: "sluice"
 #define LWIP_HAVE_LOOPIF 0
 #define LWIP_NETIF_LOOPBACK 0
-// No padding before the Ethernet header: frames start where the device
-// wrote them (zero-copy receive).
+// No padding before the Ethernet header: x86_64 reads an unaligned IP
+// header at no cost, and transmit frames then start where the provider's
+// buffer does.
 #define ETH_PAD_SIZE 0
 
 // --- Statistics and debugging ------------------------------------------------
