@@ -24,6 +24,8 @@ A scenario's [network] table (docs/testing.md "Network") says:
     after = 'echo 600'           # before it were made), QMP set_link n0 up/down:
     up = false                   # the cable pulled (or put back) from outside
 
+    tcp_forward = { echo = 7 }   # and TCP peers: harness.tcp_peers
+
 Ports are the host's, picked free at run time (so parallel runs do not
 collide); the guest learns them through the data (the echo payload above).
 All truth is the host's: what its sockets received and what QEMU captured.
@@ -38,7 +40,10 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NETWORK_KEYS = {"device", "pcap", "pcap_min", "udp_forward", "udp_echo", "udp_sink", "link"}
+from . import tcp_peers
+
+NETWORK_KEYS = {"device", "pcap", "pcap_min", "udp_forward", "udp_echo", "udp_sink", "link",
+                "tcp_forward", "tcp_stream", "tcp_sink", "http_get"}
 LINK_KEYS = {"after", "up"}
 ECHO_KEYS = {"forward", "after", "payload", "random", "count"}
 SINK_KEYS = {"port", "expect_hex"}
@@ -81,9 +86,14 @@ class NetworkSpec:
     echoes: list[Echo] = field(default_factory=list)
     sinks: list[Sink] = field(default_factory=list)
     links: list[tuple[re.Pattern, bool]] = field(default_factory=list)  # (trigger, up): QMP set_link on n0
+    tcp_forwards: dict[str, int] = field(default_factory=dict)  # host port name -> guest TCP port
+    tcp_streams: list[tcp_peers.StreamSpec] = field(default_factory=list)
+    tcp_sinks: list[tcp_peers.SinkSpec] = field(default_factory=list)
+    http_gets: list[tcp_peers.HttpSpec] = field(default_factory=list)
 
     def port_names(self) -> set[str]:
-        return set(self.forwards) | {s.port for s in self.sinks}
+        return (set(self.forwards) | {s.port for s in self.sinks} | set(self.tcp_forwards)
+                | {s.port for s in self.tcp_sinks})
 
 
 def parse(data) -> NetworkSpec:
@@ -145,7 +155,23 @@ def parse(data) -> NetworkSpec:
             spec.links.append((re.compile(l["after"]), l["up"]))
         except re.error as err:
             raise NetworkSpecError(f"[[network.link]] #{i + 1}: bad regex: {err}") from err
+    tfwd = data.get("tcp_forward", {})
+    if not isinstance(tfwd, dict) or any(not re.fullmatch(r"[A-Za-z_]\w*", k) or not isinstance(v, int)
+                                         or not 0 < v < 65536 or k in spec.forwards for k, v in tfwd.items()):
+        raise NetworkSpecError("[network] tcp_forward: { name = guest TCP port } (names apart from udp_forward's)")
+    spec.tcp_forwards = dict(tfwd)
+    try:
+        spec.tcp_streams, spec.tcp_sinks, spec.http_gets = tcp_peers.parse(data, spec.tcp_forwards)
+    except tcp_peers.TcpSpecError as err:
+        raise NetworkSpecError(str(err)) from err
+    if len(spec.port_names()) != (len(spec.forwards) + len(spec.sinks) + len(spec.tcp_forwards)
+                                  + len(spec.tcp_sinks)):
+        raise NetworkSpecError("[network]: a port name is used twice")
     names = spec.port_names()
+    for e in [t.payload for t in spec.tcp_streams]:
+        for ref in PORT_RE.findall(e):
+            if ref not in names:
+                raise NetworkSpecError(f"[[network.tcp_stream]]: payload names port {ref!r}, which nothing defines")
     for e in spec.echoes:
         for ref in PORT_RE.findall(e.payload):
             if ref not in names:
@@ -154,11 +180,20 @@ def parse(data) -> NetworkSpec:
 
 
 def captures_used(spec: NetworkSpec) -> set[str]:
-    return {c for s in spec.sinks for c in CAPTURE_RE.findall(s.expect_hex)}
+    return ({c for s in spec.sinks for c in CAPTURE_RE.findall(s.expect_hex)}
+            | tcp_peers.captures_used(spec.tcp_streams, spec.tcp_sinks))
 
 
 def _free_udp_port() -> int:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _free_tcp_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
@@ -195,9 +230,14 @@ class Network:
         self.links_done = 0
         self.received: dict[str, list[bytes]] = {s.port: [] for s in spec.sinks}
         self.notes: list[str] = []
+        for name in spec.tcp_forwards:
+            self.ports[name] = _free_tcp_port()
+        self.tcp = tcp_peers.TcpPeers(spec.tcp_streams, spec.tcp_sinks, spec.http_gets, self.ports,
+                                      self.substitute_ports)
 
     def qemu_args(self) -> list[str]:
         fwd = "".join(f",hostfwd=udp:127.0.0.1:{self.ports[n]}-:{g}" for n, g in self.spec.forwards.items())
+        fwd += "".join(f",hostfwd=tcp:127.0.0.1:{self.ports[n]}-:{g}" for n, g in self.spec.tcp_forwards.items())
         args = ["-netdev", f"user,id=n0{fwd}", "-device", f"{self.spec.device},netdev=n0"]
         if self.spec.pcap:
             args += ["-object", f"filter-dump,id=f0,netdev=n0,file={self.pcap_path}"]
@@ -209,7 +249,7 @@ class Network:
     def poll(self, serial_text: str, now: float) -> list[str]:
         """One pass of the watch loop: sends what is due, reads what came.
         Returns lines for the verbose log."""
-        lines = []
+        lines = self.tcp.poll(serial_text)
         for i, e in enumerate(self.spec.echoes):
             if self.sent[i] is None and e.after.search(serial_text):
                 prefix = self.substitute_ports(e.payload).encode()
@@ -258,7 +298,7 @@ class Network:
     @property
     def done(self) -> bool:
         return (self.links_done == len(self.spec.links) and all(self._echoed(i) for i in range(len(self.spec.echoes)))
-                and all(self.received[s.port] for s in self.spec.sinks))
+                and all(self.received[s.port] for s in self.spec.sinks) and self.tcp.done)
 
     def waiting_for(self) -> str:
         if self.links_done < len(self.spec.links):
@@ -273,7 +313,7 @@ class Network:
         for s in self.spec.sinks:
             if not self.received[s.port]:
                 return f"udp sink {s.port}: a datagram from the guest"
-        return "nothing"
+        return self.tcp.waiting_for() or "nothing"
 
     def finish(self, captures: dict[str, str]) -> list[str]:
         """Failures; notes go to self.notes."""
@@ -308,6 +348,7 @@ class Network:
                 failures.append(f"udp sink {s.port} (port {self.ports[s.port]}): expected {want[:32]}... "
                                 f"({len(want_bytes)} bytes); received "
                                 + (", ".join(f"{len(g)} bytes {g[:16].hex()}" for g in got) or "nothing"))
+        failures += self.tcp.finish(captures, self.notes)
         if self.spec.pcap:
             failures += self.check_pcap()
         return failures
@@ -328,6 +369,7 @@ class Network:
         return []
 
     def close(self) -> None:
+        self.tcp.close()
         self.client.close()
         for s in self.sink_sockets.values():
             s.close()

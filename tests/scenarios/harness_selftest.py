@@ -13,12 +13,14 @@ builder's GPT writer and grub.cfg.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import socket
 import struct
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import zlib
@@ -1185,6 +1187,143 @@ class Network(unittest.TestCase):
         with self.assertRaisesRegex(network.NetworkSpecError, "count"):
             network.parse({"udp_forward": {"fwd": 7}, "udp_echo": [
                 {"forward": "fwd", "after": "x", "payload": "same", "count": 3}]})
+
+class TcpPeers(unittest.TestCase):
+    """harness.tcp_peers against fake guests on loopback: each check must
+    fail on a guest that gets it wrong."""
+
+    @staticmethod
+    def serve(port: int, handler) -> threading.Thread:
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(("127.0.0.1", port))
+        lsock.listen(1)
+
+        def run():
+            with lsock:
+                conn, _ = lsock.accept()
+                with conn:
+                    handler(conn)
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        return t
+
+    @staticmethod
+    def echo(corrupt: bool):
+        def handler(conn):
+            first = True
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                if corrupt and first:
+                    data = bytes([data[0] ^ 1]) + data[1:]
+                first = False
+                conn.sendall(data)
+        return handler
+
+    def run_until_done(self, net, text: str, seconds: float = 20.0):
+        end = time.monotonic() + seconds
+        while not net.done and time.monotonic() < end:
+            net.poll(text, time.monotonic())
+            time.sleep(0.02)
+        net.poll(text, time.monotonic())
+
+    def test_schema(self):
+        base = {"tcp_forward": {"e": 7}}
+        network.parse({**base, "tcp_stream": [{"forward": "e", "after": "x", "random": 10, "expect": "echo"}]})
+        for bad, pattern in [
+            ({"tcp_forward": {"e": 0}}, "tcp_forward"),
+            ({"udp_forward": {"e": 7}, "tcp_forward": {"e": 7}}, "tcp_forward"),
+            ({**base, "tcp_stream": [{"forward": "x", "after": "x", "random": 1, "expect": "echo"}]},
+             "not in tcp_forward"),
+            ({**base, "tcp_stream": [{"forward": "e", "after": "x", "expect": "echo"}]}, "nothing to send"),
+            ({**base, "tcp_stream": [{"forward": "e", "after": "x", "random": 1, "expect": "same"}]}, "expect"),
+            ({**base, "tcp_stream": [{"forward": "e", "after": "x", "random": -1, "expect": "echo"}]}, "random"),
+            ({**base, "tcp_stream": [{"forward": "e", "after": "(", "random": 1, "expect": "echo"}]}, "bad regex"),
+            ({**base, "tcp_sink": [{"port": "e", "expect": "{capture:x}"}]}, "a name of its own"),
+            ({**base, "tcp_sink": [{"port": "s", "expect": "echo"}]}, "expect"),
+            ({**base, "http_get": [{"forward": "e", "after": "x", "path": "status"}]}, "path"),
+        ]:
+            with self.subTest(pattern=pattern):
+                with self.assertRaisesRegex(network.NetworkSpecError, pattern):
+                    network.parse(bad)
+
+    def test_stream_echo_checked_by_sha256(self):
+        for corrupt in (False, True):
+            with self.subTest(corrupt=corrupt), tempfile.TemporaryDirectory() as d:
+                spec = network.parse({"tcp_forward": {"e": 7}, "tcp_stream": [
+                    {"forward": "e", "after": "ready", "payload": "p={port:e};", "random": 1 << 20,
+                     "expect": "echo"}]})
+                net = network.Network(spec, Path(d))
+                try:
+                    self.serve(net.ports["e"], self.echo(corrupt))
+                    net.poll("booting", 0.0)
+                    self.assertFalse(net.tcp.stream_peers[0].started)
+                    self.run_until_done(net, "ready")
+                    self.assertTrue(net.done)
+                    failures = net.finish({})
+                    if corrupt:
+                        self.assertTrue(any("tcp stream #1: sent" in f for f in failures), failures)
+                    else:
+                        self.assertEqual(failures, [])
+                        self.assertTrue(any("echoed, sha256" in n for n in net.notes), net.notes)
+                finally:
+                    net.close()
+
+    def test_sink_checks_what_the_guest_sent(self):
+        payload = b"from the guest " * 1000
+        digest = hashlib.sha256(payload).hexdigest()
+        for want, ok in ((digest, True), ("0" * 64, False)):
+            with self.subTest(ok=ok), tempfile.TemporaryDirectory() as d:
+                spec = network.parse({"tcp_sink": [{"port": "s", "random": 5000, "expect": "{capture:sha}"}]})
+                net = network.Network(spec, Path(d))
+                try:
+                    with socket.create_connection(("127.0.0.1", net.ports["s"])) as guest:
+                        guest.sendall(payload)
+                        guest.shutdown(socket.SHUT_WR)
+                        got = b""
+                        while chunk := guest.recv(65536):
+                            got += chunk
+                    self.assertEqual(len(got), 5000)
+                    self.run_until_done(net, "")
+                    failures = net.finish({"sha": want})
+                    self.assertEqual(failures == [], ok, failures)
+                finally:
+                    net.close()
+        with tempfile.TemporaryDirectory() as d:  # a guest that never connects
+            net = network.Network(network.parse({"tcp_sink": [{"port": "s", "expect": "0" * 64}]}), Path(d))
+            net.close()
+            time.sleep(0.1)
+            self.assertTrue(any("tcp sink s" in f for f in net.finish({})))
+
+    def test_http_get_wants_json_naming_things(self):
+        for body, ctype, ok in [(b'{"devices": ["nvme0", "virtio-net"]}', "application/json", True),
+                                (b'{"devices": ["nvme0"]}', "application/json", False),
+                                (b'not json', "application/json", False),
+                                (b'{"devices": ["nvme0", "virtio"]}', "text/plain", False)]:
+            with self.subTest(body=body, ctype=ctype), tempfile.TemporaryDirectory() as d:
+                spec = network.parse({"tcp_forward": {"web": 80}, "http_get": [
+                    {"forward": "web", "after": "http: listening", "path": "/status",
+                     "contains": ["nvme", "virtio"]}]})
+                net = network.Network(spec, Path(d))
+
+                def handler(conn, body=body, ctype=ctype):
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        request += conn.recv(4096)
+                    assert request.startswith(b"GET /status HTTP/1.1\r\n"), request
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype.encode()
+                                 + b"\r\nContent-Length: " + str(len(body)).encode()
+                                 + b"\r\nConnection: close\r\n\r\n" + body)
+                try:
+                    self.serve(net.ports["web"], handler)
+                    self.run_until_done(net, "http: listening")
+                    failures = net.finish({})
+                    self.assertEqual(failures == [], ok, failures)
+                finally:
+                    net.close()
+
 
 if __name__ == "__main__":
     unittest.main()
