@@ -2,8 +2,10 @@
 // all forwarded to the process's netstack::Host.
 #include <stdarg.h>
 
+#include "arch/hooks.h"
 #include "host.h"
 #include "lwip/sys.h"
+#include "tcp_isn.h"
 #include "util/format.h"
 
 namespace netstack {
@@ -48,5 +50,10 @@ void sluice_lwip_assert(const char* what, int line, const char* file) {
 }
 
 unsigned int sluice_lwip_rand(void) { return netstack::host().random(); }
+
+u32_t sluice_lwip_tcp_isn(const ip_addr_t* local_ip, u16_t local_port, const ip_addr_t* remote_ip, u16_t remote_port) {
+    return netstack::tcp_isn(ip4_addr_get_u32(ip_2_ip4(local_ip)), local_port, ip4_addr_get_u32(ip_2_ip4(remote_ip)),
+                             remote_port);
+}
 
 }  // extern "C"

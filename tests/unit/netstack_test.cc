@@ -20,6 +20,7 @@
 #include "lwip/udp.h"
 #include "netstack/ping.h"
 #include "netstack/stack.h"
+#include "netstack/tcp_isn.h"
 
 namespace {
 
@@ -639,6 +640,32 @@ TEST_F(NetstackTest, TcpStreamsSeveralMebibytesBothWays) {
     ASSERT_EQ(got.size(), kBytes);
     EXPECT_TRUE(got == data);
     stack.poll();  // the peer's last ACK
+    app.close();
+    io->take_sent();
+}
+
+// TCP's initial sequence numbers follow RFC 6528 (lib/netstack/tcp_isn.h):
+// a keyed hash of the four-tuple under a secret plus a 4 µs clock — not
+// lwIP's own global counter stepped by its timer ticks, which anyone who
+// saw one connection could predict. Two SYNs from neighbouring ports at
+// the same moment get unrelated ISNs; a new secret gives new ones.
+TEST_F(NetstackTest, TcpInitialSequenceNumbersAreKeyedHashesOfTheConnection) {
+    start_static();
+    netstack::tcp_isn_reset_secret();
+    TcpApp app;
+    auto sent = syn_to_listener(app);
+    ASSERT_EQ(sent.size(), 1u);
+    u32 iss = frames::get32(sent[0].bytes, sent[0].l4 + 4);
+    auto ip = [](const Ip& a) { return lwip_ip(a).addr; };
+    EXPECT_EQ(iss, netstack::tcp_isn(ip(kOurIp), 80, ip(kPeerIp), 40000));
+    // The neighbouring port, same time: a different, unrelated number.
+    u32 next = netstack::tcp_isn(ip(kOurIp), 80, ip(kPeerIp), 40001);
+    EXPECT_GT(std::min(next - iss, iss - next), 1u << 16);
+    // Time advances M only (4 µs ticks): same four-tuple, 1 ms later.
+    test_host().now += 1'000'000;
+    EXPECT_EQ(netstack::tcp_isn(ip(kOurIp), 80, ip(kPeerIp), 40000) - iss, 250u);
+    netstack::tcp_isn_reset_secret();
+    EXPECT_NE(netstack::tcp_isn(ip(kOurIp), 80, ip(kPeerIp), 40000) - iss, 250u);
     app.close();
     io->take_sent();
 }

@@ -97,6 +97,8 @@
 // Keepalive is per connection and off unless asked for (SOF_KEEPALIVE):
 // a server can find out that a peer vanished without a FIN.
 #define LWIP_TCP_KEEPALIVE 1
+// Hooks: TCP's initial sequence numbers per RFC 6528 (arch/hooks.h).
+#define LWIP_HOOK_FILENAME "arch/hooks.h"
 
 // --- Checksums ---------------------------------------------------------------
 // All generated and checked in software (lwIP's defaults, written out): the

@@ -21,25 +21,35 @@
 #include "rt/net_client.h"
 #include "rt/service.h"
 #include "rt/sys.h"
+#include "util/hw_random.h"
 #include "util/xorshift.h"
 
 namespace {
 
 using ull = unsigned long long;
 
+// Randomness: the secret behind TCP's initial sequence numbers
+// (lib/netstack/tcp_isn.h), DNS query IDs, DHCP transaction IDs and local
+// ports must be unguessable from the network, or an off-path attacker can
+// inject into connections and poison lookups. It comes from the CPU's
+// RDRAND; without one (an old CPU model) a TSC-seeded xorshift stands in,
+// and the log says the numbers are predictable.
 class RtHost final : public netstack::Host {
 public:
-    RtHost() : m_random(rt::clock_ns() ^ __builtin_ia32_rdtsc()) {}
+    RtHost() : m_hardware(util::hw_random_available()), m_fallback(rt::clock_ns() ^ __builtin_ia32_rdtsc()) {}
     u64 now_ns() override { return rt::clock_ns(); }
     void log(const char* line) override { rt::log("%s", line); }
-    // TODO(issue 14): a kernel entropy source. TCP's initial sequence
-    // numbers and DNS query IDs want unpredictable numbers; a TSC-seeded
-    // xorshift is only hard to guess from outside the machine.
-    u32 random() override { return static_cast<u32>(m_random.next() >> 32); }
+    u32 random() override {
+        u64 v;
+        if (m_hardware && util::hw_random64(v)) return static_cast<u32>(v >> 32);
+        return static_cast<u32>(m_fallback.next() >> 32);
+    }
     [[noreturn]] void fatal(const char*) override { rt::exit(-1); }
+    bool hardware() const { return m_hardware; }
 
 private:
-    util::XorShift64 m_random;
+    bool m_hardware;
+    util::XorShift64 m_fallback;
 };
 
 // The boot-time ping (args ping=, ping_count=).
@@ -93,6 +103,10 @@ struct BootPing {
 int main(u64) {
     static RtHost host;
     netstack::set_host(host);
+    if (!host.hardware())
+        rt::log(
+            "netstack: the CPU has no RDRAND: TCP sequence numbers, DNS query IDs and ports come from a TSC-seeded "
+            "generator and are predictable");
     const Args args = rt::args();
 
     static BootPing boot_ping;

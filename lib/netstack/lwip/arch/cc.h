@@ -34,8 +34,8 @@ extern "C" {
 // netstack::Host::fatal: lwIP's state is no longer to be trusted.
 void sluice_lwip_diag(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void sluice_lwip_assert(const char* what, int line, const char* file) __attribute__((noreturn));
-// Random numbers for DHCP transaction IDs, DNS query IDs and ports,
-// TCP's initial sequence numbers and local ports.
+// Random numbers for DHCP transaction IDs, DNS query IDs, local ports and
+// the secret of TCP's initial sequence numbers (arch/hooks.h).
 unsigned int sluice_lwip_rand(void);
 #ifdef __cplusplus
 }
