@@ -12,8 +12,7 @@ extern "C" {
 // timer ticks, which anyone who saw one connection can predict — and a
 // predictable ISN lets an off-path attacker inject into, or reset, a
 // connection it cannot see.
-u32_t sluice_lwip_tcp_isn(const ip_addr_t* local_ip, u16_t local_port, const ip_addr_t* remote_ip,
-                          u16_t remote_port);
+u32_t sluice_lwip_tcp_isn(const ip_addr_t* local_ip, u16_t local_port, const ip_addr_t* remote_ip, u16_t remote_port);
 #ifdef __cplusplus
 }
 #endif
