@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -71,6 +70,7 @@ sys.path.insert(0, str(HERE / "linux_guest"))
 
 from harness import host, images, qemu, trace  # noqa: E402
 from harness.boot import boot, new_run_root, remove_unless, write_result  # noqa: E402
+from harness.network import free_tcp_port  # noqa: E402
 import net_host  # noqa: E402
 import run_fio  # noqa: E402  (where the Linux guest lives)
 
@@ -90,14 +90,6 @@ TROUBLE_RE = re.compile(r"Kernel panic|BUG:|Oops|virtio_net.*(?:error|timeout)|N
 
 class NotMeasured(Exception):
     """This guest cannot be measured here; the reason is printed instead of figures."""
-
-
-def free_tcp_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def net_args(ctrl: int, data: int) -> list[str]:

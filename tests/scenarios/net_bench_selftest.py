@@ -83,34 +83,31 @@ class FakeGuest(threading.Thread):
             f.write(getattr(self, "_" + w[0].replace("-", "_"))(*w[1:]).encode() + b"\n")
         c.close()
 
-    def _udp_rtt(self, addr: str, port: str, size: str, secs: str, window: str) -> str:
+    def _send_udp(self, addr: str, port: str, size: str, secs: str, echo: bool) -> int:
+        """Datagrams to the host for `secs` (waiting for each echo, or
+        paced so the host thread keeps up: its loss is not the test's
+        point); how many. None at all for the "no-udp" lie, which claims 100."""
+        if self.lie == "no-udp":
+            return 100
         n = 0
-        if self.lie != "no-udp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.connect((addr, int(port)))
             end = time.monotonic() + int(secs)
             while time.monotonic() < end:
                 s.send(n.to_bytes(8, "little") + bytes(int(size) - 8))
-                s.recv(65536)
+                if echo:
+                    s.recv(65536)
+                else:
+                    time.sleep(0.0005)
                 n += 1
-            s.close()
-        else:
-            n = 100
+        return n
+
+    def _udp_rtt(self, addr: str, port: str, size: str, secs: str, window: str) -> str:
+        n = self._send_udp(addr, port, size, secs, echo=True)
         return f"result udp-rtt sent={n} recv={n} lost=0 secs={secs} rtt_mean_us=10 rtt_p50_us=10 rtt_p99_us=20"
 
     def _udp_tx(self, addr: str, port: str, size: str, secs: str, batch: str) -> str:
-        n = 0
-        if self.lie != "no-udp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.connect((addr, int(port)))
-            end = time.monotonic() + int(secs)
-            while time.monotonic() < end:
-                s.send(bytes(int(size)))
-                n += 1
-                time.sleep(0.0005)  # the host thread must keep up: its loss is not the test's point
-            s.close()
-        else:
-            n = 100
+        n = self._send_udp(addr, port, size, secs, echo=False)
         return f"result udp-tx sent={1 if self.lie == 'undercount' else n} errors=0 secs={secs}"
 
     def _tcp(self) -> str:
