@@ -225,7 +225,8 @@ def run_boot(a, label: str, guest: str, nr_cpus: int, run: int, run_dir: Path, j
     except (net_host.ProtocolError, OSError) as e:
         rec["error"] = f"{type(e).__name__}: {e}"
         print(f"!! {label} run {run}: {rec['error']}", flush=True)
-    th.join(30)          # the Linux guest powers off after `quit`
+    if "error" not in rec:
+        th.join(30)      # the Linux guest powers off after `quit`
     stop.set()
     th.join(60)
     b = box.get("b")

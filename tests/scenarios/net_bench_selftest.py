@@ -13,6 +13,8 @@ ProtocolError -- never a figure, never a zero -- for every other.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import socket
 import sys
 import tempfile
@@ -28,6 +30,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from harness import trace  # noqa: E402
 import net_host  # noqa: E402
+import run_net_bench  # noqa: E402
 from net_host import Host, Job, ProtocolError  # noqa: E402
 
 SECONDS = 1
@@ -228,6 +231,39 @@ class Parsing(unittest.TestCase):
         for bad in [("udp-rtt", 5, 4, 1), ("udp-tx", 5, 64, 0), ("tcp-rx", 0), ("icmp", 5)]:
             with self.assertRaises(ValueError, msg=str(bad)):
                 Job(*bad)
+
+
+class SluiceNotMeasured(unittest.TestCase):
+    """Without Sluice's netbench program the runner says so, and neither a
+    Sluice figure nor a Sluice/Linux ratio appears."""
+
+    def test_missing_program_is_said_plainly(self):
+        with tempfile.TemporaryDirectory() as d:
+            a = type("A", (), {"build_dir": d})()
+            with self.assertRaisesRegex(run_net_bench.NotMeasured, "netbench program .* does not exist"):
+                run_net_bench.sluice_config(a, Path(d), 1, 2)
+
+    def test_summary_has_no_sluice_figure(self):
+        jobs = [Job("udp-rtt", 1, 64, 1)]
+        boots = [{"guest": "linux", "jobs": [{"job": "udp-rtt-64B-w1", "figure": 1234.5, "unit": "round trips/s"}]}]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            run_net_bench.summary(["sluice", "linux"], boots, {"sluice": "no netbench"}, jobs)
+        text = out.getvalue()
+        self.assertIn("sluice: NOT MEASURED: no netbench", text)
+        self.assertIn("linux udp-rtt-64B-w1: 1,234.5 round trips/s", text)
+        self.assertNotIn("Sluice/Linux", text)
+        self.assertEqual(sum("sluice" in ln for ln in text.splitlines()), 1)
+
+    def test_ratio_uses_linux_at_its_best(self):
+        jobs = [Job("udp-rtt", 1, 64, 1)]
+        r = lambda v: {"job": "udp-rtt-64B-w1", "figure": v, "unit": "round trips/s"}  # noqa: E731
+        boots = [{"guest": "sluice", "jobs": [r(2400.0)]}, {"guest": "linux", "jobs": [r(1000.0)]},
+                 {"guest": "linux-nr1", "jobs": [r(2000.0)]}]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            run_net_bench.summary(["sluice", "linux", "linux-nr1"], boots, {}, jobs)
+        self.assertIn("Sluice/Linux udp-rtt-64B-w1 (best runs): 1.20x (target >= 1.3x: NOT met)", out.getvalue())
 
 
 class TraceCounts(unittest.TestCase):
