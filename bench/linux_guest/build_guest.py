@@ -22,7 +22,14 @@ The guest's /init reads these kernel command line parameters:
   fio.repeat=1        run the job list this many times in the same boot
   blk.sched=default   I/O scheduler for the disk (none | mq-deadline); default: the kernel's
                       choice (mq-deadline with one hardware queue, i.e. -smp 1; none with more)
-  guest.mods=nvme     module set(s) to load: nvme, virtio (comma separated)
+  guest.mods=nvme     module set(s) to load: nvme, virtio, virtio-net (comma separated)
+  guest.bench=fio     fio: the storage jobs above; net: the network benchmark's guest
+                      side instead (no disk): bring eth0 up (net.addr=dhcp: busybox
+                      udhcpc, as Sluice's netstack does; net.addr=static: 10.0.2.15/24
+                      via 10.0.2.2, QEMU user networking's lease), print
+                      @@NET-UP@@ addr=... , then run `netbench serve 5000 5001`
+                      (bench/linux_guest/netbench.c, built here with the host's
+                      gcc -static -O2) until the host sends `quit`
 and prints, on the serial console, for each job:
   @@FIO-BEGIN <job> <iteration>@@ / fio JSON / @@FIO-END <job> <iteration> rc=<n>@@
 plus @@STAT ...@@ lines (/sys/block/<dev>/stat before and after each job),
@@ -59,11 +66,13 @@ LIB_DIRS = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "usr/li
 MODULE_SETS = {
     "nvme": ["nvme"],
     "virtio": ["virtio_pci", "virtio_blk"],
+    # The network benchmark's NIC (bench/run_net_bench.py): Linux's own virtio_net.
+    "virtio-net": ["virtio_pci", "virtio_net"],
 }
 # "nvme-nodbbuf": the nvme set with nvme.ko binary-patched so that the driver
 # never allocates/configures shadow doorbells (see patch_nodbbuf()).
 DERIVED_SETS = {"nvme-nodbbuf": ("nvme", "nvme", "nvme_nodbbuf")}
-BUILD_FORMAT = 7  # bump when the initramfs layout changes
+BUILD_FORMAT = 8  # bump when the initramfs layout changes
 
 JOBS = {
     # name: (rw, bs, iodepth)
@@ -105,6 +114,36 @@ for set in $(echo "$MODS" | tr ',' ' '); do
     done
 done
 echo "@@MODULES@@ $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+
+finish() {
+    dmesg -n 1
+    echo "@@DMESG-BEGIN@@"
+    dmesg
+    echo "@@DMESG-END@@"
+    echo "@@INTERRUPTS-BEGIN@@"
+    grep -E "CPU|nvme|virtio" /proc/interrupts
+    echo "@@INTERRUPTS-END@@"
+    echo "@@GUEST-DONE@@"
+    sync
+    poweroff -f
+}
+
+if [ "$(arg guest.bench fio)" = net ]; then
+    i=0
+    while [ $i -lt 100 ] && [ ! -d /sys/class/net/eth0 ]; do sleep 0.1; i=$((i+1)); done
+    ip link set lo up
+    ip link set eth0 up || echo "@@ERROR@@ no eth0"
+    if [ "$(arg net.addr dhcp)" = static ]; then
+        ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 || echo "@@ERROR@@ static address"
+    else
+        udhcpc -i eth0 -s /etc/udhcpc.script -n -q -t 20 -T 1 || echo "@@ERROR@@ no DHCP lease"
+    fi
+    echo "@@NET-UP@@ $(ip -4 -o addr show dev eth0 | tr -s ' ' | cut -d' ' -f4) via $(ip route | grep ^default | cut -d' ' -f3) mac=$(cat /sys/class/net/eth0/address) driver=$(basename $(readlink -f /sys/class/net/eth0/device/driver))"
+    echo "@@NET-STAT-BEFORE@@ $(cat /sys/class/net/eth0/statistics/rx_packets) $(cat /sys/class/net/eth0/statistics/tx_packets)"
+    netbench serve 5000 5001 || echo "@@ERROR@@ netbench rc=$?"
+    echo "@@NET-STAT-AFTER@@ $(cat /sys/class/net/eth0/statistics/rx_packets) $(cat /sys/class/net/eth0/statistics/tx_packets)"
+    finish
+fi
 
 if [ "$DEV" = auto ]; then
     DEV=""
@@ -155,17 +194,22 @@ while [ $it -le $REPEAT ]; do
     done
     it=$((it+1))
 done
-dmesg -n 1
-echo "@@DMESG-BEGIN@@"
-dmesg
-echo "@@DMESG-END@@"
-echo "@@INTERRUPTS-BEGIN@@"
-grep -E "CPU|nvme|virtio" /proc/interrupts
-echo "@@INTERRUPTS-END@@"
-echo "@@GUEST-DONE@@"
-sync
-poweroff -f
+finish
 """
+
+# busybox udhcpc's script: apply the lease (udhcpc itself only talks DHCP).
+UDHCPC_SCRIPT = r"""#!/bin/busybox sh
+case "$1" in
+    deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+    bound|renew)
+        ip addr flush dev "$interface"
+        ip addr add "$ip/${mask:-24}" dev "$interface"
+        [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+        echo "@@LEASE@@ ip=$ip mask=$mask router=$router dns=$dns lease=$lease" ;;
+esac
+exit 0
+"""
+NETBENCH_SRC = HERE / "netbench.c"
 
 
 def log(msg: str) -> None:
@@ -425,6 +469,18 @@ numjobs=1
 """
 
 
+def build_netbench() -> bytes:
+    """The network benchmark's guest tool: our own C, the host's compiler,
+    static so the initramfs needs nothing more (nothing is downloaded)."""
+    out = CACHE / "netbench"
+    cc = os.environ.get("CC", "gcc")
+    try:
+        run([cc, "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out), str(NETBENCH_SRC)])
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.exit(f"[build_guest] cannot build {NETBENCH_SRC.name} with {cc} -static: {e}")
+    return out.read_bytes()
+
+
 # ---------------------------------------------------------------- main
 
 def main() -> int:
@@ -561,6 +617,8 @@ def main() -> int:
     h = hashlib.sha256()
     h.update(str(BUILD_FORMAT).encode())
     h.update(INIT_SCRIPT.encode())
+    h.update(UDHCPC_SCRIPT.encode())
+    h.update(NETBENCH_SRC.read_bytes())
     h.update(json.dumps(JOBS, sort_keys=True).encode())
     h.update(Path(__file__).read_bytes())
     for n in sorted(roots):
@@ -574,6 +632,7 @@ def main() -> int:
         return 0
 
     shutil.copyfile(vmlinuz, bz)
+    netbench = build_netbench()
 
     c = Cpio()
     for d in ["bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "etc", "jobs",
@@ -593,6 +652,8 @@ def main() -> int:
         c.file(f"lib/x86_64-linux-gnu/{so}", f.read_bytes(), 0o755)
     c.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
     c.file("etc/group", b"root:x:0:\n")
+    c.file("etc/udhcpc.script", UDHCPC_SCRIPT.encode(), 0o755)
+    c.file("usr/bin/netbench", netbench, 0o755)
     for m, ko in mod_files.items():
         c.file(f"lib/modules/{m}.ko", ko.read_bytes())
     for setname, (base, mod, newname) in DERIVED_SETS.items():

@@ -2,8 +2,10 @@
 
 boot() starts QEMU with COM1 written to <run_dir>/serial.log, reads the
 log as it grows, and ends the run at the first of: QEMU exits by itself;
-`until` appears in the log (then, after `settle` seconds, QEMU is stopped
-with SIGTERM so it flushes its trace log); the timeout (QEMU killed). The
+`until` appears in the log or the caller sets `stop` (a threading.Event:
+the network benchmark's host side, driving the guest from another thread,
+is done or has given up) -- then, after `settle` seconds, QEMU is stopped
+with SIGTERM so it flushes its trace log; the timeout (QEMU killed). The
 scenario runner (harness.runner) has its own, richer loop over the same
 pieces (harness.qemu.Qemu, harness.serial).
 """
@@ -16,6 +18,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +66,7 @@ class Boot:
 
 
 def boot(cfg: QemuConfig, run_dir: Path, timeout: float, until: re.Pattern | None = None,
-         settle: float = 0.5, verbose: bool = False) -> Boot:
+         settle: float = 0.5, verbose: bool = False, stop: threading.Event | None = None) -> Boot:
     """Raises harness.qemu.QemuError for a configuration QEMU cannot start with."""
     run_dir.mkdir(parents=True, exist_ok=True)
     serial = run_dir / "serial.log"
@@ -82,7 +85,7 @@ def boot(cfg: QemuConfig, run_dir: Path, timeout: float, until: re.Pattern | Non
             if exited:
                 b.rc = q.returncode
                 break
-            if until is not None and until.search(log.text):
+            if (until is not None and until.search(log.text)) or (stop is not None and stop.is_set()):
                 time.sleep(settle)
                 rc = q.stop()
                 # QEMU reports SIGTERM as its exit status or dies of it.

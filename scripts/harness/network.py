@@ -192,7 +192,7 @@ def _free_udp_port() -> int:
     return port
 
 
-def _free_tcp_port() -> int:
+def free_tcp_port() -> int:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -231,7 +231,7 @@ class Network:
         self.received: dict[str, list[bytes]] = {s.port: [] for s in spec.sinks}
         self.notes: list[str] = []
         for name in spec.tcp_forwards:
-            self.ports[name] = _free_tcp_port()
+            self.ports[name] = free_tcp_port()
         self.tcp = tcp_peers.TcpPeers(spec.tcp_streams, spec.tcp_sinks, spec.http_gets, self.ports,
                                       self.substitute_ports)
 

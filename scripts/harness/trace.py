@@ -211,3 +211,86 @@ def per_io(counts: dict[str, int], ios: int | None) -> dict[str, float]:
     if "sq" in counts and "cq" in counts:
         out["db_per_io"] = (counts["sq"] + counts["cq"]) / ios
     return out
+
+
+# What the network benchmark traces (bench/run_net_bench.py; one virtio-net
+# device and no other virtio device in the machine). QEMU 7.2,
+# hw/virtio/virtio.c and hw/net/virtio-net.c:
+# - virtio_queue_notify `vdev P n N vq Q`: the driver notified queue N (0
+#   receive, 1 transmit, 2 control: no multiqueue is offered to it).
+# - virtio_notify / virtio_notify_irqfd `vdev P vq Q`: an interrupt raised
+#   for queue Q (after EVENT_IDX / NO_INTERRUPT suppression, as for blk).
+# - virtqueue_pop `vq Q elem E in_num I out_num O`: the device took one
+#   descriptor chain: on the receive queue one per frame it delivered
+#   (with MRG_RXBUF a frame larger than one buffer takes several), on the
+#   transmit queue one per frame sent. These are the frames "per packet"
+#   divides by: the device's count, not either guest's.
+# The log must carry timestamps (`-msg timestamp=on`): the benchmark's jobs
+# are windows of host time, which works for any guest (the Sluice side
+# cannot read a PCI config dword to mark its windows as the Linux guest
+# does for the storage jobs).
+VIRTIO_NET_EVENTS = ["virtio_queue_notify", "virtio_notify", "virtio_notify_irqfd", "virtqueue_pop"]
+TIMESTAMP_ARGS = ["-msg", "timestamp=on"]
+VIRTIO_NET_QUEUES = {0: "rx", 1: "tx", 2: "ctrl"}
+VIRTIO_NET_KEYS = ("rx_notify", "tx_notify", "rx_irq", "tx_irq", "rx_frames", "tx_frames")
+
+
+def timed_events(path: Path) -> Iterator[tuple[float, str, dict[str, str]]]:
+    """(host time in s, event, its `key value` fields) for each line of a log
+    written with TIMESTAMP_ARGS (`PID@SECONDS.MICROS:event k v k v ...`).
+    A line without a timestamp is an error: its window cannot be known."""
+    with open(path, errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            head, _, rest = line.partition(":")
+            if "@" not in head or not rest:
+                raise ValueError(f"{path}:{n}: no timestamp (QEMU started without {' '.join(TIMESTAMP_ARGS)}?)")
+            parts = rest.split()
+            if parts:
+                yield float(head.split("@", 1)[1]), parts[0], dict(zip(parts[1::2], parts[2::2]))
+
+
+def virtio_net_counts(path: Path, windows: list[tuple[float, float]]) -> dict:
+    """Notifications, interrupts and device frames per queue of one
+    virtio-net device (VIRTIO_NET_EVENTS), in total and for each host-time
+    window (t0, t1). Which virtqueue pointer is which queue is learned from
+    the notifications (they name the queue index); a queue the driver never
+    notified is recognised by its chains (device-writable only: receive)."""
+    queue_of: dict[str, str] = {}
+    lines = list(timed_events(path))
+    for _t, ev, f in lines:
+        if ev == "virtio_queue_notify" and "vq" in f:
+            queue_of[f["vq"]] = VIRTIO_NET_QUEUES.get(int(f.get("n", -1)), "other")
+    for _t, ev, f in lines:
+        if ev == "virtqueue_pop" and f.get("vq") not in queue_of:
+            queue_of[f["vq"]] = "rx" if int(f.get("out_num", 0)) == 0 else "tx"
+    total = {k: 0 for k in VIRTIO_NET_KEYS}
+    wins = [{k: 0 for k in VIRTIO_NET_KEYS} for _ in windows]
+    for t, ev, f in lines:
+        q = queue_of.get(f.get("vq", ""), "other")
+        if q not in ("rx", "tx"):
+            continue
+        kind = {"virtio_queue_notify": "notify", "virtio_notify": "irq", "virtio_notify_irqfd": "irq",
+                "virtqueue_pop": "frames"}.get(ev)
+        if kind is None:
+            continue
+        key = f"{q}_{kind}"
+        total[key] += 1
+        for (t0, t1), w in zip(windows, wins):
+            if t0 <= t < t1:
+                w[key] += 1
+    return {"total": total, "windows": wins, "queues": sorted(set(queue_of.values()))}
+
+
+def per_frame(counts: dict[str, int]) -> dict[str, float | None]:
+    """notify_per_frame and irq_per_frame (both queues over every frame the
+    device moved), and the per-direction ratios, None where nothing moved."""
+    frames = counts["rx_frames"] + counts["tx_frames"]
+
+    def ratio(a: int, b: int) -> float | None:
+        return a / b if b else None
+    return {"frames": frames,
+            "notify_per_frame": ratio(counts["rx_notify"] + counts["tx_notify"], frames),
+            "irq_per_frame": ratio(counts["rx_irq"] + counts["tx_irq"], frames),
+            "tx_notify_per_tx_frame": ratio(counts["tx_notify"], counts["tx_frames"]),
+            "rx_irq_per_rx_frame": ratio(counts["rx_irq"], counts["rx_frames"]),
+            "tx_irq_per_tx_frame": ratio(counts["tx_irq"], counts["tx_frames"])}
