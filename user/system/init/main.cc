@@ -346,6 +346,33 @@ bool start(u32 i) {
         return true;
     };
     if (!grant("log", g_log, cap_rights_write())) return false;
+    // A consumer's copy of a server's endpoint (a provider's directory or
+    // a process's own endpoint) under "svc.<server>": badged with the
+    // consumer's identity (its manifest index + 1, the same across its
+    // restarts; devmgr carries it into a provider's instance badges), so
+    // the server knows which consumer is which. Minted once, into `mine`,
+    // with duplicate|transfer so init can pass on derived copies.
+    auto grant_service = [&](const char* kind, const char* server, u32 endpoint, rt::Handle& mine) -> bool {
+        if (format(nullptr, 0, "svc.%s", server) >= abi::kHandleNameBytes) {
+            rt::log(
+                "init: %s: %s name '%s' is too long for a service slot (at most %u characters); no service "
+                "granted",
+                p.name, kind, server, abi::kHandleNameBytes - 5);
+            return true;
+        }
+        char slot[abi::kHandleNameBytes];
+        format(slot, sizeof slot, "svc.%s", server);
+        if (!mine) {
+            auto badged =
+                rt::endpoint_mint(endpoint, i + 1, cap_rights::kCall | cap_rights::kDuplicate | cap_rights::kTransfer);
+            if (!badged.ok()) {
+                rt::log("init: %s: cannot badge its copy of svc.%s: %s", p.name, server, status_name(badged.status()));
+                return false;
+            }
+            mine = static_cast<rt::Handle&&>(badged.value());
+        }
+        return grant(slot, mine.get(), cap_rights::kCall);
+    };
     for (u32 c = 0; c < p.program.cap_count; c++) {
         const manifest::CapGrant& g = p.program.caps[c];
         if (!grant(g.slot, g_object_handles[g.object_index], g.rights)) return false;
@@ -362,33 +389,10 @@ bool start(u32 i) {
                        cap_rights::kServe | cap_rights::kWait | cap_rights::kDuplicate | cap_rights::kTransfer))
                 return false;
         }
-        for (u32 c = 0; c < pv.served_count; c++) {
-            if (pv.served[c].consumer_index != i) continue;
-            if (format(nullptr, 0, "svc.%s", pv.name) >= abi::kHandleNameBytes) {
-                rt::log(
-                    "init: %s: provider name '%s' is too long for a service slot (at most %u characters); no "
-                    "service granted",
-                    p.name, pv.name, abi::kHandleNameBytes - 5);
-                continue;
-            }
-            char slot[abi::kHandleNameBytes];
-            format(slot, sizeof slot, "svc.%s", pv.name);
-            // Badged with the consumer's identity (its manifest index + 1,
-            // the same across its restarts): devmgr carries it into the
-            // instance badges, so a provider knows which consumer is which.
-            rt::Handle& mine = g_consumer_caps[i][k];
-            if (!mine) {
-                auto badged = rt::endpoint_mint(g_services[k].get(), i + 1,
-                                                cap_rights::kCall | cap_rights::kDuplicate | cap_rights::kTransfer);
-                if (!badged.ok()) {
-                    rt::log("init: %s: cannot badge its copy of svc.%s: %s", p.name, pv.name,
-                            status_name(badged.status()));
-                    return false;
-                }
-                mine = static_cast<rt::Handle&&>(badged.value());
-            }
-            if (!grant(slot, mine.get(), cap_rights::kCall)) return false;
-        }
+        for (u32 c = 0; c < pv.served_count; c++)
+            if (pv.served[c].consumer_index == i &&
+                !grant_service("provider", pv.name, g_services[k].get(), g_consumer_caps[i][k]))
+                return false;
     }
     // Its own service, if it serves anyone, and the services of the
     // processes that serve it.
@@ -400,29 +404,10 @@ bool start(u32 i) {
     for (u32 j = 0; j < g_manifest.process_count; j++) {
         const manifest::Process& server = g_manifest.processes[j];
         if (!g_process_services[j]) continue;
-        for (u32 c = 0; c < server.served_count; c++) {
-            if (server.served[c].consumer_index != i) continue;
-            if (format(nullptr, 0, "svc.%s", server.name) >= abi::kHandleNameBytes) {
-                rt::log(
-                    "init: %s: process name '%s' is too long for a service slot (at most %u characters); no "
-                    "service granted",
-                    p.name, server.name, abi::kHandleNameBytes - 5);
-                continue;
-            }
-            char slot[abi::kHandleNameBytes];
-            format(slot, sizeof slot, "svc.%s", server.name);
-            rt::Handle& mine = g_process_consumer_caps[i][j];
-            if (!mine) {
-                auto badged = rt::endpoint_mint(g_process_services[j].get(), i + 1, cap_rights::kCall);
-                if (!badged.ok()) {
-                    rt::log("init: %s: cannot badge its copy of svc.%s: %s", p.name, server.name,
-                            status_name(badged.status()));
-                    return false;
-                }
-                mine = static_cast<rt::Handle&&>(badged.value());
-            }
-            if (!grant(slot, mine.get(), cap_rights::kCall)) return false;
-        }
+        for (u32 c = 0; c < server.served_count; c++)
+            if (server.served[c].consumer_index == i &&
+                !grant_service("process", server.name, g_process_services[j].get(), g_process_consumer_caps[i][j]))
+                return false;
     }
     if (g_escrow_caps[i] && !grant("escrow", g_escrow_caps[i].get(), cap_rights::kCall)) return false;
     for (u32 s = 0; s < p.supervised_count; s++) {
