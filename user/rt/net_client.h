@@ -66,6 +66,9 @@ public:
     u64 tx_dropped() const { return m_tx_dropped; }
     u64 generation() const { return m_generation; }
     u32 channel() const { return m_channel; }
+    // The notification the provider signals (a new one at each attach):
+    // for a caller that waits on more than the NIC (a waitset).
+    u32 notification() const { return m_note.get(); }
     // For adversary tests: the shared rings, to misuse on purpose.
     abi::NetRings* rings() const { return m_rings; }
     u8* packets() const { return m_packets; }
