@@ -822,8 +822,14 @@ private:
         return true;
     }
 
-    // The slot names a process's handles are found under are unique within it.
+    // The slot names a process's handles are found under are unique within
+    // it, and "svc.*" is init's: the service a `serve` line grants (a cap
+    // there would pose as the server to a program looking for it).
     bool check_slot(const char* slot, u32 length, u32 column) {
+        if (length > 4 && slot[0] == 's' && slot[1] == 'v' && slot[2] == 'c' && slot[3] == '.')
+            return error(column, "slot '%s' is reserved: init grants svc.<server> for serve lines",
+                         Quote(slot, length).str()),
+                   false;
         const Program& p = program();
         u32 line = 0;
         for (u32 i = 0; i < p.cap_count && line == 0; i++)

@@ -1157,12 +1157,14 @@ TEST(ManifestProcessServe, Errors) {
     EXPECT_TRUE(only_error(parse(pre + "serve = c quota=3\n" + post), 3, 11,
                            "unknown attribute 'quota' for 'serve'; expected ports or sockets"));
     // The slots a server finds its endpoint and client table under are its own.
-    EXPECT_TRUE(
-        only_error(parse("[endpoint e]\n" + pre.substr(0) + "serve = c\ncap = e rights=call as=service\n" + post), 5, 7,
-                   "slot 'service' is where a serving process finds its service endpoint"));
+    EXPECT_TRUE(only_error(parse("[endpoint e]\n" + pre + "serve = c\ncap = e rights=call as=service\n" + post), 5, 7,
+                           "slot 'service' is where a serving process finds its service endpoint"));
     EXPECT_TRUE(only_error(parse(pre + "supervise = c as=clients\nserve = c\n" + post), 3, 13,
                            "slot 'clients' is where a serving process finds its client table"));
     EXPECT_EQ(parse("[endpoint e]\n" + pre + "cap = e rights=call as=service\n" + post).status, Status::Ok);
+    // svc.<server> is init's to grant: a cap may not pose as a server there.
+    EXPECT_TRUE(only_error(parse("[endpoint e]\n" + pre + "cap = e rights=call as=svc.netstack\n" + post), 4, 24,
+                           "slot 'svc.netstack' is reserved"));
     // A provider's serve line takes no policy: its device protocol has its own.
     EXPECT_TRUE(only_error(parse("[provider d]\nmodule = d\nmatch = AnyFunction\nserve = c ports=80\n" + post), 4, 11,
                            "attribute 'ports' applies to a process's serve line"));
