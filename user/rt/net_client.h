@@ -73,6 +73,7 @@ public:
     abi::NetRings* rings() const { return m_rings; }
     u8* packets() const { return m_packets; }
     bool lent_to_receive(u32 slot) const { return slot < abi::kNetBufferCount && m_slots[slot] == Slot::LentRx; }
+    bool holds_empty(u32 slot) const { return slot < abi::kNetBufferCount && m_slots[slot] == Slot::Free; }
 
 private:
     // Provider: the provider's since before this attach (the device may
