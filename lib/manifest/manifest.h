@@ -13,7 +13,7 @@
 // Threading/lifetime: parse_manifest is a pure function of its input; it
 // keeps no pointer into `text` (names and strings are copied into fixed
 // arrays), allocates nothing and uses well under 2 KiB of stack. Manifest
-// is large (about 112 KiB): keep it static, not on a stack.
+// is large (about 133 KiB): keep it static, not on a stack.
 #pragma once
 
 #include "util/byte_view.h"
@@ -36,9 +36,12 @@ inline constexpr u32 kMaxProviders = 16;
 inline constexpr u32 kMaxCaps = 16;            // per process or provider
 inline constexpr u32 kMaxSupervised = 8;       // supervise lines per process
 inline constexpr u32 kMaxEscrowHandles = 512;  // `escrow = N` (= lib/protocol/escrow.h kMaxEscrowQuota)
-inline constexpr u32 kMaxServed = 8;           // serve lines per provider
-inline constexpr u32 kMaxBarWindows = 8;       // bar lines per provider
-inline constexpr u32 kMaxErrors = 16;          // recorded; more are counted
+inline constexpr u32 kMaxServed = 8;           // serve lines per provider or process
+inline constexpr u32 kMaxServePorts = 8;       // ports= on one serve line of a process
+inline constexpr u32 kMaxServeSockets = 32;    // sockets= (= lib/protocol/socket.h kSocketMaxSockets)
+inline constexpr u32 kDefaultServeSockets = 8;
+inline constexpr u32 kMaxBarWindows = 8;  // bar lines per provider
+inline constexpr u32 kMaxErrors = 16;     // recorded; more are counted
 inline constexpr u32 kMaxMessageLength = 159;
 inline constexpr usize kMaxInputSize = usize{1} << 20;
 
@@ -146,6 +149,21 @@ struct Program {
     u32 cap_count = 0;
 };
 
+// serve = PROCESS: the provider (or process) exports its service to
+// PROCESS. On a [process], `ports=P1|P2 sockets=N` is the policy the server
+// applies to that consumer (the netstack: the ports it may bind or listen
+// on, how many sockets it may hold); init hands it to the server, so it
+// comes from the manifest and never from the consumer. A provider's serve
+// line takes no attributes (its device protocol has its own quotas).
+struct ServeGrant {
+    char consumer[kNameSize] = {};
+    u32 consumer_index = 0;  // into Manifest::processes
+    SourcePos pos;
+    u16 ports[kMaxServePorts] = {};  // distinct, 1..65535, in the order written
+    u32 port_count = 0;
+    u32 sockets = 0;  // a process's serve: 1..kMaxServeSockets (default kDefaultServeSockets); a provider's: 0
+};
+
 // [process NAME] — started by init.
 struct Process {
     char name[kNameSize] = {};
@@ -156,6 +174,10 @@ struct Process {
     // `escrow = N`: init keeps up to N handles for it across its restarts
     // (lib/protocol/escrow.h); 0 = no escrow granted.
     u32 escrow = 0;
+    // `serve = PROCESS ...`: the consumers of this process's service
+    // endpoint (init: docs/manifest.md "Serving from a process").
+    ServeGrant served[kMaxServed];
+    u32 served_count = 0;
 };
 
 // Device-class descriptors (DESIGN.md §3).
@@ -180,13 +202,6 @@ struct BarWindow {
 };
 
 enum class DmaBackend : u8 { Auto, Bounce, Iommu };
-
-// serve = PROCESS: the provider exports its device service to PROCESS.
-struct ServeGrant {
-    char consumer[kNameSize] = {};
-    u32 consumer_index = 0;  // into Manifest::processes
-    SourcePos pos;
-};
 
 // [provider NAME] — bound and started by the device manager: one provider
 // process per PCI function that satisfies every criterion given (match and,

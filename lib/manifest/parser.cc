@@ -115,7 +115,7 @@ constexpr KeyInfo kKeys[kKeyCount] = {
     {"vectors", kProviderBit, false, false},
     {"dma_pool", kProviderBit, false, false},
     {"backend", kProviderBit, false, false},
-    {"serve", kProviderBit, true, false},
+    {"serve", kProgramBits, true, true},
 };
 
 constexpr const char* kDeviceClassNames[] = {"AnyFunction", "DmaCapable", "NvmeController", "VirtioNet", "VirtioBlk"};
@@ -523,6 +523,22 @@ private:
                 }
             }
         }
+        if (kind == EntryKind::Process && process().served_count > 0) {
+            // A server finds its endpoint and client table under these
+            // slots (init, lib/protocol/service.h): no cap may take them.
+            const Process& p = process();
+            auto check_reserved = [&](const char* slot, SourcePos at) {
+                const char* what = names_equal(slot, "service")   ? "service endpoint"
+                                   : names_equal(slot, "clients") ? "client table"
+                                                                  : nullptr;
+                if (what == nullptr) return;
+                report(at.line, at.column,
+                       "slot '%s' is where a serving process finds its %s; name another with as=NAME", slot, what);
+                refuse(kind, index);
+            };
+            for (u32 i = 0; i < p.program.cap_count; i++) check_reserved(p.program.caps[i].slot, p.program.caps[i].pos);
+            for (u32 i = 0; i < p.supervised_count; i++) check_reserved(p.supervised[i].slot, p.supervised[i].pos);
+        }
         if (kind == EntryKind::Provider) {
             const Provider& p = provider();
             if (!given(Key::Match)) refuse_at(pos, "needs match = DEVICE-CLASS");
@@ -806,8 +822,14 @@ private:
         return true;
     }
 
-    // The slot names a process's handles are found under are unique within it.
+    // The slot names a process's handles are found under are unique within
+    // it, and "svc.*" is init's: the service a `serve` line grants (a cap
+    // there would pose as the server to a program looking for it).
     bool check_slot(const char* slot, u32 length, u32 column) {
+        if (length > 4 && slot[0] == 's' && slot[1] == 'v' && slot[2] == 'c' && slot[3] == '.')
+            return error(column, "slot '%s' is reserved: init grants svc.<server> for serve lines",
+                         Quote(slot, length).str()),
+                   false;
         const Program& p = program();
         u32 line = 0;
         for (u32 i = 0; i < p.cap_count && line == 0; i++)
@@ -1011,18 +1033,66 @@ private:
             provider().backend = static_cast<DmaBackend>(i);
     }
 
+    // serve = CONSUMER on a provider; on a process also [ports=P1|P2...]
+    // [sockets=N] (ServeGrant).
     void on_serve(const Value& v) {
-        if (!check_name(v.head, "process name")) return;
-        Provider& p = provider();
-        for (u32 i = 0; i < p.served_count; i++)
-            if (span_equals(v.head.text, v.head.length, p.served[i].consumer))
+        static constexpr const char* kNames[] = {"ports", "sockets"};
+        const Attribute* a[2];
+        if (!check_name(v.head, "process name") || !attributes(v, kNames, "ports or sockets", a)) return;
+        const bool is_process = m_section.kind == EntryKind::Process;
+        ServeGrant* served = is_process ? process().served : provider().served;
+        u32& count = is_process ? process().served_count : provider().served_count;
+        if (!is_process && v.attr_count > 0)
+            return error(v.attrs[0].name.column,
+                         "attribute '%s' applies to a process's serve line; a provider's service has its own quotas",
+                         Quote(v.attrs[0].name).str());
+        if (is_process && span_equals(v.head.text, v.head.length, current_name()))
+            return error(v.head.column, "a process cannot serve itself");
+        for (u32 i = 0; i < count; i++)
+            if (span_equals(v.head.text, v.head.length, served[i].consumer))
                 return error(v.head.column, "'%s' is already served on line %u", Quote(v.head).str(),
-                             p.served[i].pos.line);
-        if (p.served_count == kMaxServed)
-            return error(v.key.column, "too many serve lines: at most %u per provider", kMaxServed);
-        ServeGrant& s = *new (&p.served[p.served_count++]) ServeGrant();
-        copy_span(s.consumer, v.head.text, v.head.length);
-        s.pos = {m_line, v.head.column};
+                             served[i].pos.line);
+        ServeGrant g;
+        if (is_process) {
+            g.sockets = kDefaultServeSockets;
+            if (a[0] != nullptr && !port_list(a[0]->value, g)) return;
+            u64 n = 0;
+            if (a[1] != nullptr) {
+                if (!integer(a[1]->value, "sockets", 1, kMaxServeSockets, n)) return;
+                g.sockets = static_cast<u32>(n);
+            }
+        }
+        if (count == kMaxServed)
+            return error(v.key.column, "too many serve lines: at most %u per %s", kMaxServed,
+                         kind_name(m_section.kind));
+        copy_span(g.consumer, v.head.text, v.head.length);
+        g.pos = {m_line, v.head.column};
+        served[count++] = g;
+    }
+
+    // P1|P2|...: distinct ports 1..65535, at most kMaxServePorts.
+    bool port_list(const Token& t, ServeGrant& g) {
+        if (t.kind != TokenKind::Word) return error(t.column, "ports must be bare numbers like 80|7"), false;
+        u32 start = 0;
+        while (start <= t.length) {
+            u32 end = start;
+            while (end < t.length && t.text[end] != '|') end++;
+            const u32 column = t.column + start;
+            if (end == start) return error(column, "empty port in '%s'", Quote(t).str()), false;
+            u64 port = 0;
+            if (parse_number(t.text + start, end - start, false, port) != Number::Ok)
+                return error(column, "invalid port '%s'", Quote(t.text + start, end - start).str()), false;
+            if (port < 1 || port > 0xffff)
+                return error(column, "port %s is out of range 1..65535", Quote(t.text + start, end - start).str()),
+                       false;
+            for (u32 i = 0; i < g.port_count; i++)
+                if (g.ports[i] == port) return error(column, "port %u given twice", static_cast<u32>(port)), false;
+            if (g.port_count == kMaxServePorts)
+                return error(column, "too many ports: at most %u per serve line", kMaxServePorts), false;
+            g.ports[g.port_count++] = static_cast<u16>(port);
+            start = end + 1;
+        }
+        return true;
     }
 
     // -- references -----------------------------------------------------------
@@ -1075,6 +1145,8 @@ private:
         for (u32 i = 0; i < p.program.cap_count; i++) ok = check_cap(p.program.caps[i], quiet_refused) && ok;
         for (u32 i = 0; i < p.supervised_count; i++)
             ok = check_process_ref(p.supervised[i].process, p.supervised[i].pos, "supervises", quiet_refused) && ok;
+        for (u32 i = 0; i < p.served_count; i++)
+            ok = check_process_ref(p.served[i].consumer, p.served[i].pos, "serves", quiet_refused) && ok;
         return ok;
     }
 
@@ -1146,6 +1218,7 @@ private:
             link_caps(p.program);
             for (u32 s = 0; s < p.supervised_count; s++)
                 p.supervised[s].process_index = process_index(p.supervised[s].process);
+            for (u32 s = 0; s < p.served_count; s++) p.served[s].consumer_index = process_index(p.served[s].consumer);
         }
         for (u32 i = 0; i < m_out.provider_count; i++) {
             Provider& p = m_out.providers[i];

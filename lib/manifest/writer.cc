@@ -108,6 +108,12 @@ usize write_manifest(const Manifest& m, char* buf, usize cap) {
             w.put("\n");
         }
         if (p.escrow) w.put("escrow = %u\n", p.escrow);
+        for (u32 s = 0; s < p.served_count; s++) {
+            const ServeGrant& g = p.served[s];
+            w.put("serve = %s", g.consumer);
+            for (u32 k = 0; k < g.port_count; k++) w.put("%s%u", k == 0 ? " ports=" : "|", g.ports[k]);
+            w.put(" sockets=%u\n", g.sockets);
+        }
     }
     for (u32 i = 0; i < m.provider_count; i++) {
         const Provider& p = m.providers[i];

@@ -30,10 +30,10 @@ enum class HttpParse : u8 {
 struct HttpRequest {
     static constexpr usize kMaxHead = 4096;
     static constexpr usize kMaxTarget = 256;
-    bool head_only = false;   // HEAD: the response has no body
-    u8 minor = 1;             // HTTP/1.<minor>
-    bool keep_alive = false;  // HTTP/1.1 unless "Connection: close"; 1.0 only with "keep-alive"
-    usize head_bytes = 0;     // request line, fields and the empty line
+    bool head_only = false;        // HEAD: the response has no body
+    u8 minor = 1;                  // HTTP/1.<minor>
+    bool keep_alive = false;       // HTTP/1.1 unless "Connection: close"; 1.0 only with "keep-alive"
+    usize head_bytes = 0;          // request line, fields and the empty line
     char target[kMaxTarget] = {};  // origin-form: "/status" (the query string kept)
 };
 

@@ -72,4 +72,44 @@ static_assert(sizeof(ServiceOpenReply) == 8 + kServiceNameBytes && offsetof(Serv
 constexpr u32 kServiceConsumerShift = 32;
 constexpr u64 service_consumer(u64 badge) { return badge >> kServiceConsumerShift; }
 
+// ---------------------------------------------------------------------------
+// A plain process's service (`serve = CONSUMER [ports=..] [sockets=N]` on a
+// [process], docs/manifest.md "Serving from a process"). No directory:
+// there is one instance, the server itself. init creates the endpoint and
+// keeps it across the server's restarts; the server gets it with
+// serve|wait under kServeSlot; each consumer a call-only copy under
+// "svc.<server>", badged with its identity (manifest index + 1, the same
+// across both sides' restarts; the consumer can neither see nor change
+// it). What each consumer may do comes with the server at startup, from
+// the manifest, in a read-only memory object under kServeClientsSlot: the
+// table below. A badge not in the table is nobody the manifest named
+// (never one init minted): refuse it.
+//
+// A directory walker (rt::open_service_instances) that meets such a slot
+// sends ServiceOp::Open; the server answers NotFound with count 0, which
+// the walker takes as "no instances" and skips quietly.
+
+constexpr char kServeSlot[] = "service";
+constexpr char kServeClientsSlot[] = "clients";
+constexpr u32 kServeMaxClients = 8;            // = manifest::kMaxServed
+constexpr u32 kServeMaxPorts = 8;              // = manifest::kMaxServePorts
+constexpr u32 kServeTableMagic = 0x5356'4354;  // "SVCT"
+
+struct ServeClient {
+    u64 badge;                     // the consumer's copy of the endpoint carries it
+    char name[kServiceNameBytes];  // the consumer's manifest name, NUL-terminated
+    u16 ports[kServeMaxPorts];     // ports= (distinct, non-zero), port_count of them
+    u32 port_count;
+    u32 sockets;  // sockets= (1..32)
+};
+static_assert(sizeof(ServeClient) == 64 && offsetof(ServeClient, name) == 8 && offsetof(ServeClient, ports) == 40 &&
+              offsetof(ServeClient, sockets) == 60);
+
+struct ServeClientTable {
+    u32 magic;  // kServeTableMagic
+    u32 count;  // <= kServeMaxClients
+    ServeClient clients[kServeMaxClients];
+};
+static_assert(sizeof(ServeClientTable) == 8 + 64 * kServeMaxClients && offsetof(ServeClientTable, clients) == 8);
+
 }  // namespace abi

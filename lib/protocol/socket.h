@@ -70,8 +70,9 @@ enum class SocketOp : u32 {
     // (kSocketRingBytes, SocketRings, read|write|map), handles[1] = the data
     // area (data_bytes, read|write|map), handles[2] = the notification the
     // client signals after publishing requests. All three are copies
-    // derived from the netstack's own. A refusal is a SocketStatusReply:
-    // Busy while this client already has a live channel.
+    // derived from the netstack's own. A refusal is a SocketStatusReply
+    // (NoRights: the badge is no client the manifest names). A client with
+    // a live channel that attaches again gets a new one: the old is closed.
     Attach = 0x534b'0001,
     // Detach: SocketChannelRequest -> SocketStatusReply (Stale when the
     // channel is not this netstack's live one for this client). Its

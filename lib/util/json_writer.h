@@ -19,8 +19,10 @@ public:
     static constexpr u32 kMaxDepth = 16;
 
     JsonWriter(char* buf, usize cap) : m_buf(buf), m_cap(cap) {
-        if (cap == 0) m_failed = true;
-        else m_buf[0] = '\0';
+        if (cap == 0)
+            m_failed = true;
+        else
+            m_buf[0] = '\0';
     }
 
     void begin_object() { open('{', true); }
@@ -86,8 +88,10 @@ private:
     }
     void done_value() {
         m_key_written = false;
-        if (m_depth == 0) m_top_done = true;
-        else m_count[m_depth - 1]++;
+        if (m_depth == 0)
+            m_top_done = true;
+        else
+            m_count[m_depth - 1]++;
     }
     void open(char c, bool object) {
         if (!value_allowed() || m_depth == kMaxDepth) return fail();

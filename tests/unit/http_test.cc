@@ -8,7 +8,9 @@
 
 namespace {
 
-net::HttpParse parse(const std::string& s, net::HttpRequest& r) { return net::parse_http_request(s.data(), s.size(), r); }
+net::HttpParse parse(const std::string& s, net::HttpRequest& r) {
+    return net::parse_http_request(s.data(), s.size(), r);
+}
 
 TEST(Http, CurlsGetIsParsed) {
     net::HttpRequest r;
@@ -48,27 +50,27 @@ TEST(Http, EachMalformedHeadIsRefusedWithItsStatus) {
         std::string head;
         net::HttpParse want;
     } cases[] = {
-        {"GET /status HTTP/1.1\r\n\r\n", net::HttpParse::Bad},                             // no Host
-        {"GET /status HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", net::HttpParse::Bad},       // two Hosts
-        {"GET /status HTTP/1.1\nHost: a\n\n", net::HttpParse::Incomplete},                 // bare LF: no CRLFCRLF
-        {"GET /status HTTP/1.1\r\nHost: a\n\r\n\r\n", net::HttpParse::Bad},                // bare LF inside
-        {"GET /status HTTP/1.1\r\nHost: a\rb\r\n\r\n", net::HttpParse::Bad},               // bare CR
-        {"GET  /status HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},                 // two spaces
-        {"GET status HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},                   // not origin-form
-        {"GET http://x/status HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},          // absolute-form
-        {"GET /status HTTP/1.1\r\nHost : a\r\n\r\n", net::HttpParse::Bad},                 // space before colon
-        {"GET /status HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", net::HttpParse::Bad},      // obs-fold
+        {"GET /status HTTP/1.1\r\n\r\n", net::HttpParse::Bad},                        // no Host
+        {"GET /status HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", net::HttpParse::Bad},  // two Hosts
+        {"GET /status HTTP/1.1\nHost: a\n\n", net::HttpParse::Incomplete},            // bare LF: no CRLFCRLF
+        {"GET /status HTTP/1.1\r\nHost: a\n\r\n\r\n", net::HttpParse::Bad},           // bare LF inside
+        {"GET /status HTTP/1.1\r\nHost: a\rb\r\n\r\n", net::HttpParse::Bad},          // bare CR
+        {"GET  /status HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},            // two spaces
+        {"GET status HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},              // not origin-form
+        {"GET http://x/status HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},     // absolute-form
+        {"GET /status HTTP/1.1\r\nHost : a\r\n\r\n", net::HttpParse::Bad},            // space before colon
+        {"GET /status HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", net::HttpParse::Bad},  // obs-fold
         {"GET /status HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", net::HttpParse::Bad},
         {"GET /status HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n", net::HttpParse::Bad},
         {"GET /status HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", net::HttpParse::Bad},
-        {"GET /st\x01us HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},                // control character
-        {"GET /st\xc3\xa4tus HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},           // not ASCII
+        {"GET /st\x01us HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},       // control character
+        {"GET /st\xc3\xa4tus HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},  // not ASCII
         {"GET /status HTTP/2.0\r\nHost: a\r\n\r\n", net::HttpParse::VersionNotSupported},
         {"GET /status HTTP/1.2\r\nHost: a\r\n\r\n", net::HttpParse::VersionNotSupported},
         {"GET /status HTTX/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},
         {"GET /status HTTP/1.10\r\nHost: a\r\n\r\n", net::HttpParse::Bad},
         {"POST /status HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::MethodNotAllowed},
-        {"G(T /status HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},                  // not a token
+        {"G(T /status HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::Bad},  // not a token
         {"GET /" + std::string(300, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", net::HttpParse::TooLarge},
         {"GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(5000, 'a'), net::HttpParse::TooLarge},
     };

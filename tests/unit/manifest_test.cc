@@ -1108,3 +1108,101 @@ TEST(ManifestExamples, DocumentationExamplesParse) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// serve on a [process] (docs/manifest.md "Serving from a process")
+
+TEST(ManifestProcessServe, ParsesPortsSocketsAndDefaults) {
+    const Parsed p = parse(
+        "[process netstack]\nmodule = netstack\n"
+        "serve = web ports=80|8080 sockets=4\n"  // 3
+        "serve = tool\n"                         // 4
+        "[process web]\nmodule = web\n[process tool]\nmodule = tool\n");
+    ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e);
+    const Process& ns = p.m->processes[0];
+    ASSERT_EQ(ns.served_count, 2u);
+    EXPECT_STREQ(ns.served[0].consumer, "web");
+    EXPECT_EQ(ns.served[0].consumer_index, 1u);
+    ASSERT_EQ(ns.served[0].port_count, 2u);
+    EXPECT_EQ(ns.served[0].ports[0], 80);
+    EXPECT_EQ(ns.served[0].ports[1], 8080);
+    EXPECT_EQ(ns.served[0].sockets, 4u);
+    EXPECT_EQ(ns.served[0].pos.line, 3u);
+    EXPECT_EQ(ns.served[0].pos.column, 9u);
+    EXPECT_STREQ(ns.served[1].consumer, "tool");
+    EXPECT_EQ(ns.served[1].consumer_index, 2u);
+    EXPECT_EQ(ns.served[1].port_count, 0u);  // ephemeral ports only
+    EXPECT_EQ(ns.served[1].sockets, kDefaultServeSockets);
+    EXPECT_EQ(p.m->processes[1].served_count, 0u);
+}
+
+TEST(ManifestProcessServe, Errors) {
+    const std::string pre = "[process s]\nmodule = s\n";  // the serve line is line 3
+    const std::string post = "[process c]\nmodule = c\n";
+    EXPECT_TRUE(only_error(parse(pre + "serve = nobody\n"), 3, 9, "serves 'nobody', which is not defined"));
+    EXPECT_TRUE(only_error(parse(pre + "serve = s\n"), 3, 9, "a process cannot serve itself"));
+    EXPECT_TRUE(
+        only_error(parse(pre + "serve = c\nserve = c ports=7\n" + post), 4, 9, "'c' is already served on line 3"));
+    EXPECT_TRUE(only_error(parse(pre + "serve = c ports=0\n" + post), 3, 17, "port 0 is out of range 1..65535"));
+    EXPECT_TRUE(
+        only_error(parse(pre + "serve = c ports=80|65536\n" + post), 3, 20, "port 65536 is out of range 1..65535"));
+    EXPECT_TRUE(only_error(parse(pre + "serve = c ports=80|7|80\n" + post), 3, 22, "port 80 given twice"));
+    EXPECT_TRUE(only_error(parse(pre + "serve = c ports=80||7\n" + post), 3, 20, "empty port"));
+    EXPECT_TRUE(only_error(parse(pre + "serve = c ports=http\n" + post), 3, 17, "invalid port 'http'"));
+    EXPECT_TRUE(only_error(parse(pre + "serve = c ports=\"80\"\n" + post), 3, 17, "ports must be bare numbers"));
+    EXPECT_TRUE(only_error(parse(pre + "serve = c ports=1|2|3|4|5|6|7|8|9\n" + post), 3, 33,
+                           "too many ports: at most 8 per serve line"));
+    EXPECT_TRUE(only_error(parse(pre + "serve = c sockets=0\n" + post), 3, 19, "sockets 0 is out of range 1..32"));
+    EXPECT_TRUE(only_error(parse(pre + "serve = c sockets=33\n" + post), 3, 19, "sockets 33 is out of range 1..32"));
+    EXPECT_TRUE(only_error(parse(pre + "serve = c quota=3\n" + post), 3, 11,
+                           "unknown attribute 'quota' for 'serve'; expected ports or sockets"));
+    // The slots a server finds its endpoint and client table under are its own.
+    EXPECT_TRUE(only_error(parse("[endpoint e]\n" + pre + "serve = c\ncap = e rights=call as=service\n" + post), 5, 7,
+                           "slot 'service' is where a serving process finds its service endpoint"));
+    EXPECT_TRUE(only_error(parse(pre + "supervise = c as=clients\nserve = c\n" + post), 3, 13,
+                           "slot 'clients' is where a serving process finds its client table"));
+    EXPECT_EQ(parse("[endpoint e]\n" + pre + "cap = e rights=call as=service\n" + post).status, Status::Ok);
+    // svc.<server> is init's to grant: a cap may not pose as a server there.
+    EXPECT_TRUE(only_error(parse("[endpoint e]\n" + pre + "cap = e rights=call as=svc.netstack\n" + post), 4, 24,
+                           "slot 'svc.netstack' is reserved"));
+    // A provider's serve line takes no policy: its device protocol has its own.
+    EXPECT_TRUE(only_error(parse("[provider d]\nmodule = d\nmatch = AnyFunction\nserve = c ports=80\n" + post), 4, 11,
+                           "attribute 'ports' applies to a process's serve line"));
+}
+
+TEST(ManifestProcessServe, TooManyServeLines) {
+    std::string text = "[process s]\nmodule = s\n";
+    for (u32 i = 0; i <= kMaxServed; i++) text += "serve = c" + std::to_string(i) + "\n";
+    for (u32 i = 0; i <= kMaxServed; i++) text += "[process c" + std::to_string(i) + "]\nmodule = c\n";
+    EXPECT_TRUE(only_error(parse(text), 2 + kMaxServed + 1, 1, "too many serve lines: at most 8 per process"));
+}
+
+TEST(ManifestProcessServe, RefusalCascades) {
+    // A refused consumer refuses its server (as for a provider's serve); a
+    // refused server takes nothing from its consumers: they still start,
+    // with no service to call.
+    const Parsed p = parse(
+        "[process s]\nmodule = s\nserve = c\n"                 // 1-3
+        "[process c]\nmodule = c\nbogus = 1\n"                 // 4-6
+        "[process t]\nmodule = t\npriority = 99\nserve = u\n"  // 7-10
+        "[process u]\nmodule = u\n");                          // 11-12
+    EXPECT_TRUE(error_at(p, 0, 3, 9, "serves process 'c', which was refused (line 4)"));
+    EXPECT_TRUE(error_at(p, 1, 6, 1, "unknown key 'bogus'"));
+    EXPECT_TRUE(error_at(p, 2, 9, 12, "priority 99 is out of range"));
+    EXPECT_EQ(p.e.total, 3u) << errors_text(p.e);
+    EXPECT_EQ(process_names(*p.m), (Names{"u"}));
+}
+
+TEST(ManifestProcessServe, WriterRoundTrip) {
+    const Parsed p = parse(
+        "[process s]\nmodule = s\nserve = c ports=7|80 sockets=2\nserve = d\n[process c]\nmodule = c\n"
+        "[process d]\nmodule = d\n");
+    ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e);
+    const std::string once = written(*p.m);
+    EXPECT_NE(once.find("serve = c ports=7|80 sockets=2\nserve = d sockets=8\n"), std::string::npos) << once;
+    const Parsed q = parse(once);
+    ASSERT_EQ(q.status, Status::Ok) << errors_text(q.e) << once;
+    EXPECT_EQ(written(*q.m), once);
+    EXPECT_EQ(q.m->processes[0].served[0].consumer_index, 1u);
+    EXPECT_EQ(q.m->processes[0].served[1].consumer_index, 2u);
+}

@@ -66,10 +66,14 @@ public:
     u64 tx_dropped() const { return m_tx_dropped; }
     u64 generation() const { return m_generation; }
     u32 channel() const { return m_channel; }
+    // The notification the provider signals (a new one at each attach):
+    // for a caller that waits on more than the NIC (a waitset).
+    u32 notification() const { return m_note.get(); }
     // For adversary tests: the shared rings, to misuse on purpose.
     abi::NetRings* rings() const { return m_rings; }
     u8* packets() const { return m_packets; }
     bool lent_to_receive(u32 slot) const { return slot < abi::kNetBufferCount && m_slots[slot] == Slot::LentRx; }
+    bool holds_empty(u32 slot) const { return slot < abi::kNetBufferCount && m_slots[slot] == Slot::Free; }
 
 private:
     // Provider: the provider's since before this attach (the device may

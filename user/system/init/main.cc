@@ -15,6 +15,15 @@
 // functions it binds. Authority still flows only from the manifest: nobody
 // looks a service up.
 //
+// Process services (`serve = PROCESS [ports=..] [sockets=N]` in a
+// [process]; lib/protocol/service.h "A plain process's service"): init
+// makes one endpoint per process that serves anyone and keeps it for the
+// life of the system. The server gets it with serve|wait under "service"
+// and its client table (who may call, with what policy) read-only under
+// "clients"; each consumer a call-only copy badged with its identity
+// (manifest index + 1) under "svc.<server>". All of it is made once and
+// granted again, unchanged, at every restart of either side.
+//
 // Handle escrow (`escrow = N` on a [process]; lib/protocol/escrow.h): init
 // keeps up to N handles for that process across its restarts, under keys
 // of its choosing, and hands copies back to its successor. The device
@@ -24,6 +33,7 @@
 #include "manifest/manifest.h"
 #include "protocol/escrow.h"
 #include "protocol/message.h"
+#include "protocol/service.h"
 #include "rt/log.h"
 #include "rt/rights.h"
 #include "rt/service.h"
@@ -31,6 +41,7 @@
 #include "rt/supervisor.h"
 #include "rt/sys.h"
 #include "util/format.h"
+#include "util/page.h"
 
 namespace {
 
@@ -50,6 +61,15 @@ rt::Handle g_services[manifest::kMaxProviders];  // a provider's service endpoin
 // start and granted (by copy) at every start.
 rt::Handle g_consumer_caps[manifest::kMaxProcesses][manifest::kMaxProviders];
 
+// A process's own service endpoint and client table (when it serves
+// anyone), and consumer i's badged copy of server j's endpoint.
+rt::Handle g_process_services[manifest::kMaxProcesses];
+rt::Handle g_client_tables[manifest::kMaxProcesses];
+rt::Handle g_process_consumer_caps[manifest::kMaxProcesses][manifest::kMaxProcesses];
+static_assert(manifest::kMaxServed == abi::kServeMaxClients && manifest::kMaxServePorts == abi::kServeMaxPorts,
+              "the client table holds every serve line of a process");
+static_assert(manifest::kNameSize <= abi::kServiceNameBytes);
+
 // The escrow service (when any process has `escrow = N`) and each such
 // process's badged call capability to it (badge: manifest index + 1).
 rt::Handle g_escrow;
@@ -60,6 +80,12 @@ static_assert(manifest::kMaxEscrowHandles == abi::kMaxEscrowQuota, "escrow = N i
 // The log may be passed on (a process that starts others gives them a copy).
 constexpr u32 cap_rights_write() { return cap_rights::kWrite | cap_rights::kDuplicate | cap_rights::kTransfer; }
 constexpr u32 cap_rights_supervise() { return cap_rights::kWait | cap_rights::kInspect | cap_rights::kManage; }
+
+void copy_name(char* dst, const char* src, u32 size = abi::kHandleNameBytes) {
+    u32 k = 0;
+    for (; src[k] && k + 1 < size; k++) dst[k] = src[k];
+    dst[k] = '\0';
+}
 
 bool load_manifest() {
     auto text = rt::map_boot_file(rt::startup_handle("manifest"));
@@ -114,6 +140,44 @@ bool create_services() {
             return false;
         }
         g_services[i] = static_cast<rt::Handle&&>(ep.value());
+    }
+    return true;
+}
+
+// For each process that serves anyone: its endpoint, and its client table
+// written once into a memory object init keeps (the server maps a
+// read-only copy).
+bool create_process_services() {
+    for (u32 i = 0; i < g_manifest.process_count; i++) {
+        const manifest::Process& p = g_manifest.processes[i];
+        if (!p.served_count) continue;
+        auto ep = rt::endpoint_create();
+        auto table = rt::memory_create((sizeof(abi::ServeClientTable) + kPage - 1) / kPage * kPage);
+        if (!ep.ok() || !table.ok()) {
+            rt::log("init: cannot create the service of process '%s': %s", p.name,
+                    status_name(ep.ok() ? table.status() : ep.status()));
+            return false;
+        }
+        auto at = rt::memory_map(table.value().get(), 0, abi::kMapWrite);
+        if (!at.ok()) {
+            rt::log("init: cannot map the client table of '%s': %s", p.name, status_name(at.status()));
+            return false;
+        }
+        auto* t = reinterpret_cast<abi::ServeClientTable*>(at.value());
+        t->magic = abi::kServeTableMagic;
+        t->count = p.served_count;
+        for (u32 c = 0; c < p.served_count; c++) {
+            const manifest::ServeGrant& g = p.served[c];
+            abi::ServeClient& e = t->clients[c];
+            e.badge = g.consumer_index + 1;
+            copy_name(e.name, g_manifest.processes[g.consumer_index].name, sizeof e.name);
+            for (u32 k = 0; k < g.port_count; k++) e.ports[k] = g.ports[k];
+            e.port_count = g.port_count;
+            e.sockets = g.sockets;
+        }
+        (void)rt::memory_unmap(table.value().get(), at.value());
+        g_process_services[i] = static_cast<rt::Handle&&>(ep.value());
+        g_client_tables[i] = static_cast<rt::Handle&&>(table.value());
     }
     return true;
 }
@@ -256,12 +320,6 @@ bool holds_devices(const manifest::Process& p) {
     return false;
 }
 
-void copy_name(char* dst, const char* src) {
-    u32 k = 0;
-    for (; src[k] && k + 1 < abi::kHandleNameBytes; k++) dst[k] = src[k];
-    dst[k] = '\0';
-}
-
 // Starts process i with its grants. The handles given are fresh derived
 // copies with the manifest's rights, moved into the child.
 bool start(u32 i) {
@@ -288,6 +346,33 @@ bool start(u32 i) {
         return true;
     };
     if (!grant("log", g_log, cap_rights_write())) return false;
+    // A consumer's copy of a server's endpoint (a provider's directory or
+    // a process's own endpoint) under "svc.<server>": badged with the
+    // consumer's identity (its manifest index + 1, the same across its
+    // restarts; devmgr carries it into a provider's instance badges), so
+    // the server knows which consumer is which. Minted once, into `mine`,
+    // with duplicate|transfer so init can pass on derived copies.
+    auto grant_service = [&](const char* kind, const char* server, u32 endpoint, rt::Handle& mine) -> bool {
+        if (format(nullptr, 0, "svc.%s", server) >= abi::kHandleNameBytes) {
+            rt::log(
+                "init: %s: %s name '%s' is too long for a service slot (at most %u characters); no service "
+                "granted",
+                p.name, kind, server, abi::kHandleNameBytes - 5);
+            return true;
+        }
+        char slot[abi::kHandleNameBytes];
+        format(slot, sizeof slot, "svc.%s", server);
+        if (!mine) {
+            auto badged =
+                rt::endpoint_mint(endpoint, i + 1, cap_rights::kCall | cap_rights::kDuplicate | cap_rights::kTransfer);
+            if (!badged.ok()) {
+                rt::log("init: %s: cannot badge its copy of svc.%s: %s", p.name, server, status_name(badged.status()));
+                return false;
+            }
+            mine = static_cast<rt::Handle&&>(badged.value());
+        }
+        return grant(slot, mine.get(), cap_rights::kCall);
+    };
     for (u32 c = 0; c < p.program.cap_count; c++) {
         const manifest::CapGrant& g = p.program.caps[c];
         if (!grant(g.slot, g_object_handles[g.object_index], g.rights)) return false;
@@ -304,33 +389,25 @@ bool start(u32 i) {
                        cap_rights::kServe | cap_rights::kWait | cap_rights::kDuplicate | cap_rights::kTransfer))
                 return false;
         }
-        for (u32 c = 0; c < pv.served_count; c++) {
-            if (pv.served[c].consumer_index != i) continue;
-            if (format(nullptr, 0, "svc.%s", pv.name) >= abi::kHandleNameBytes) {
-                rt::log(
-                    "init: %s: provider name '%s' is too long for a service slot (at most %u characters); no "
-                    "service granted",
-                    p.name, pv.name, abi::kHandleNameBytes - 5);
-                continue;
-            }
-            char slot[abi::kHandleNameBytes];
-            format(slot, sizeof slot, "svc.%s", pv.name);
-            // Badged with the consumer's identity (its manifest index + 1,
-            // the same across its restarts): devmgr carries it into the
-            // instance badges, so a provider knows which consumer is which.
-            rt::Handle& mine = g_consumer_caps[i][k];
-            if (!mine) {
-                auto badged = rt::endpoint_mint(g_services[k].get(), i + 1,
-                                                cap_rights::kCall | cap_rights::kDuplicate | cap_rights::kTransfer);
-                if (!badged.ok()) {
-                    rt::log("init: %s: cannot badge its copy of svc.%s: %s", p.name, pv.name,
-                            status_name(badged.status()));
-                    return false;
-                }
-                mine = static_cast<rt::Handle&&>(badged.value());
-            }
-            if (!grant(slot, mine.get(), cap_rights::kCall)) return false;
-        }
+        for (u32 c = 0; c < pv.served_count; c++)
+            if (pv.served[c].consumer_index == i &&
+                !grant_service("provider", pv.name, g_services[k].get(), g_consumer_caps[i][k]))
+                return false;
+    }
+    // Its own service, if it serves anyone, and the services of the
+    // processes that serve it.
+    if (g_process_services[i]) {
+        if (!grant(abi::kServeSlot, g_process_services[i].get(), cap_rights::kServe | cap_rights::kWait) ||
+            !grant(abi::kServeClientsSlot, g_client_tables[i].get(), cap_rights::kRead | cap_rights::kMap))
+            return false;
+    }
+    for (u32 j = 0; j < g_manifest.process_count; j++) {
+        const manifest::Process& server = g_manifest.processes[j];
+        if (!g_process_services[j]) continue;
+        for (u32 c = 0; c < server.served_count; c++)
+            if (server.served[c].consumer_index == i &&
+                !grant_service("process", server.name, g_process_services[j].get(), g_process_consumer_caps[i][j]))
+                return false;
     }
     if (g_escrow_caps[i] && !grant("escrow", g_escrow_caps[i].get(), cap_rights::kCall)) return false;
     for (u32 s = 0; s < p.supervised_count; s++) {
@@ -396,7 +473,7 @@ int main(u64) {
     g_console = rt::startup_handle("console");
     g_devices = rt::startup_handle("devices");
     if (!load_manifest()) return 0;
-    if (!create_objects() || !create_services() || !create_escrow()) return 1;
+    if (!create_objects() || !create_services() || !create_process_services() || !create_escrow()) return 1;
     start_all();
     supervise();
     return 0;

@@ -1,9 +1,11 @@
 // netstack: the TCP/IP stack process (issue 14). lwIP (lib/netstack/) over
 // one NIC, reached as a NetDevice client (rt::NetClient, a net::FrameIo);
 // brought up with DHCP, then driven by a loop that waits on the channel's
-// notification until a frame arrives or lwIP's next timer is due. It will
-// serve the socket service (docs/netstack.md) to the processes the manifest
-// names.
+// notification until a frame arrives or lwIP's next timer is due. It
+// serves the Socket service (docs/netstack.md "Serving sockets";
+// socket_service.h) to the processes the manifest names with `serve`
+// lines: then the loop waits on a waitset (the NIC's notification, the
+// service endpoint, every client's kick) instead.
 //
 // Arguments (manifest `args`): ping=A.B.C.D|gateway [ping_count=N] sends
 // N echo requests to A.B.C.D (or to the gateway the lease names) once the
@@ -11,8 +13,9 @@
 // (and what scenarios netstack_dhcp_ping and shell look for) until the
 // shell's `ping` reaches the stack through its service.
 //
-// Authority: only its NetDevice channel (and, later, the socket service's
-// endpoint): no device, no DMA, nothing of another process.
+// Authority: only its NetDevice channel and, when it serves anyone, its
+// service endpoint and client table: no device, no DMA, nothing of another
+// process but the channel memory it creates for its clients.
 #include "netstack/host.h"
 #include "netstack/ping.h"
 #include "netstack/stack.h"
@@ -21,6 +24,7 @@
 #include "rt/net_client.h"
 #include "rt/service.h"
 #include "rt/sys.h"
+#include "socket_service.h"
 #include "util/hw_random.h"
 #include "util/xorshift.h"
 
@@ -140,9 +144,28 @@ int main(u64) {
         rt::log("netstack: start failed: %s", status_name(r.status()));
         return 1;
     }
+    // The socket service, when the manifest has this process serve anyone.
+    static netstack_service::SocketService sockets;
+    static rt::Handle waitset;
+    constexpr u64 kKeyNic = 1;
+    if (u32 endpoint = rt::startup_handle(abi::kServeSlot)) {
+        auto ws = rt::waitset_create();
+        if (!ws.ok()) return rt::log("netstack: waitset: %s", status_name(ws.status())), 1;
+        waitset = static_cast<rt::Handle&&>(ws.value());
+        if (auto r = sockets.init(endpoint, rt::startup_handle(abi::kServeClientsSlot), waitset.get()); !r.ok())
+            return rt::log("netstack: the socket service cannot start: %s", status_name(r.status())), 1;
+        if (auto r = rt::waitset_add(waitset.get(), nic.notification(), abi::kSignalReady | abi::kWaitTake, kKeyNic);
+            !r.ok())
+            return rt::log("netstack: waitset: %s", status_name(r.status())), 1;
+    }
+
     for (;;) {
         boot_ping.poll(stack);
-        if (stack.poll() != 0) continue;
+        const u32 frames = stack.poll();
+        // Requests taken here go to lwIP, whose output the next
+        // stack.poll() flushes: go round again when anything moved.
+        const bool published = sockets.serving() && sockets.poll();
+        if (frames != 0 || published) continue;
         // Nothing waiting: sleep until a frame (the channel's notification)
         // or lwIP's next timer, whichever comes first.
         // While the boot ping runs its sends are due too (its own clock,
@@ -150,13 +173,31 @@ int main(u64) {
         u64 wait_ns = u64{stack.next_timer_ms()} * 1'000'000;
         if (boot_ping.started && !boot_ping.reported && wait_ns > 10'000'000) wait_ns = 10'000'000;
         bool reattached = false;
-        auto w = nic.wait(wait_ns, &reattached);
-        if (reattached)
+        // Serving: the NIC's bookkeeping (and liveness ping) without
+        // sleeping, then one wait on everything.
+        auto w = nic.wait(sockets.serving() ? 0 : wait_ns, &reattached);
+        if (reattached) {
             rt::log("netstack: reattached to the restarted provider (generation %llx)",
                     static_cast<ull>(nic.generation()));
+            if (sockets.serving()) {
+                (void)rt::waitset_remove(waitset.get(), kKeyNic);
+                if (auto r =
+                        rt::waitset_add(waitset.get(), nic.notification(), abi::kSignalReady | abi::kWaitTake, kKeyNic);
+                    !r.ok())
+                    return rt::log("netstack: waitset: %s", status_name(r.status())), 3;
+            }
+        }
         if (!w.ok() && w.status() != Status::Timeout) {
             rt::log("netstack: the NIC is gone: %s", status_name(w.status()));
             return 3;
         }
+        if (!sockets.serving() || w.ok()) continue;
+        // NetClient pings the provider after a second of silence: wake
+        // for it.
+        if (wait_ns > rt::NetClient::kLivenessCheckNs) wait_ns = rt::NetClient::kLivenessCheckNs;
+        abi::WaitEvent events[8];
+        auto n = rt::waitset_wait(waitset.get(), events, 8, wait_ns);
+        for (u32 i = 0; n.ok() && i < n.value(); i++)
+            if (events[i].key == netstack_service::SocketService::kKeyEndpoint) sockets.serve_calls();
     }
 }

@@ -1,0 +1,73 @@
+// The netstack's side of the Socket service's control calls
+// (lib/protocol/socket.h: Attach, Detach, Ping) on the endpoint init made
+// for it (lib/protocol/service.h "A plain process's service"), and the
+// per-client channels (netstack::SocketChannel) those calls set up.
+//
+// Who may attach, and with what policy (ports, socket quota), comes from
+// the client table init hands over at startup, built from the manifest's
+// `serve` lines: the caller's badge (minted by init; the caller cannot
+// choose it) names its row. A badge not in the table is refused NoRights
+// and logged. One channel per client: attaching again replaces it (the old
+// one closed, its sockets aborted, its copies revoked) — a restarted
+// client has no other way to reclaim what its predecessor held.
+//
+// Memory: for each attach the netstack creates the ring object, the data
+// area and the client's kick notification, keeps them and hands the client
+// derived copies; closing a channel revokes those copies, so a detached
+// client's mappings go dead and it can touch nothing the next one gets.
+//
+// Threading: the netstack's one thread (it also runs lwIP).
+#pragma once
+
+#include "abi/ipc.h"
+#include "netstack/socket_server.h"
+#include "protocol/service.h"
+#include "protocol/socket.h"
+#include "rt/handle.h"
+#include "util/result.h"
+
+namespace netstack_service {
+
+class SocketService {
+public:
+    // Waitset keys: the endpoint, and kKeyKick + client row for each
+    // live channel's kick notification.
+    static constexpr u64 kKeyEndpoint = 0x5300;
+    static constexpr u64 kKeyKick = 0x5310;
+
+    // endpoint: serve|wait; table: the client table (read|map), copied
+    // and checked here; waitset: the loop's, to which the endpoint and
+    // every channel's kick are added.
+    [[nodiscard]] Result<void> init(u32 endpoint, u32 table, u32 waitset);
+    bool serving() const { return m_endpoint != 0; }
+
+    // Answers the calls queued on the endpoint (at most a few per turn).
+    void serve_calls();
+    // One turn of every live channel; signals each client that got
+    // events. True when any channel published (lwIP may have output to
+    // flush: the caller polls the stack again).
+    bool poll();
+
+private:
+    struct Client {
+        abi::ServeClient policy{};
+        netstack::SocketChannel channel;
+        rt::Handle rings, data, kick, note;  // the netstack's own; note: the client's (signal)
+        u64 rings_at = 0, data_at = 0;
+        u32 channel_id = 0;
+    };
+
+    Client* find(u64 badge);
+    void attach(abi::Message& m);
+    bool live(const Client& c, const abi::Message& m) const;
+    void close(Client& c, const char* why);
+
+    u32 m_endpoint = 0;
+    u32 m_waitset = 0;
+    u64 m_generation = 0;
+    u32 m_attaches = 0;
+    u32 m_count = 0;
+    Client m_clients[abi::kServeMaxClients];
+};
+
+}  // namespace netstack_service
