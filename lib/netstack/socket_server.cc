@@ -344,7 +344,7 @@ Status SocketChannel::do_accept(Socket& s, const abi::SocketRequest& r) {
 Status SocketChannel::do_send(Socket& s, const abi::SocketRequest& r) {
     if (r.port != 0 || r.address != 0) return Status::InvalidArgument;
     bool udp = s.state == Socket::State::Udp;
-    if (!udp && s.state != Socket::State::Connected) return Status::InvalidArgument;
+    if (!udp && (s.state != Socket::State::Connected || s.shut_write)) return Status::InvalidArgument;
     if (!refresh_tx(s)) return Status::Ok;  // the channel is closed
     // Only bytes the client has published can be announced.
     if (r.count > s.tx_tail_seen - s.tx_announced) return Status::InvalidArgument;
@@ -383,13 +383,48 @@ Status SocketChannel::do_close(Socket& s, const abi::SocketRequest& r) {
     return Status::Ok;
 }
 
+// Detaches the slot from its pcb: no callback reaches it again, and lwIP
+// finishes (or frees) the pcb on its own.
+void SocketChannel::forget_tcp(Socket& s) {
+    if (s.tcp == nullptr) return;
+    tcp_arg(s.tcp, nullptr);
+    tcp_err(s.tcp, nullptr);
+    tcp_sent(s.tcp, nullptr);
+    tcp_recv(s.tcp, nullptr);
+    s.tcp = nullptr;
+}
+
 Status SocketChannel::do_shutdown(Socket& s, const abi::SocketRequest& r) {
     u32 how = r.count;
     if (s.state != Socket::State::Connected || how == 0 ||
         (how & ~(abi::kSocketShutdownRead | abi::kSocketShutdownWrite)) != 0)
         return Status::InvalidArgument;
-    err_t err = tcp_shutdown(s.tcp, (how & abi::kSocketShutdownRead) != 0, (how & abi::kSocketShutdownWrite) != 0);
-    if (err != ERR_OK) return Status::NoMemory;
+    bool read = (how & abi::kSocketShutdownRead) != 0 && !s.shut_read;
+    bool write = (how & abi::kSocketShutdownWrite) != 0 && !s.shut_write;
+    if (write) {
+        // The FIN goes after every announced byte: hand lwIP what it takes
+        // now; the rest makes the client try again after Writable.
+        push_tcp(s);
+        if (s.tx_head != s.tx_announced) return Status::Busy;
+    }
+    if (read || write) {
+        bool both = (s.shut_read || read) && (s.shut_write || write);
+        // After our FIN, the peer's (already seen, or both directions shut)
+        // lets lwIP free the pcb with no callback (TIME_WAIT, LAST_ACK with
+        // the receive side closed): it is lwIP's from here.
+        bool hand_over = both || (write && s.peer_finished);
+        struct tcp_pcb* pcb = s.tcp;
+        if (hand_over) forget_tcp(s);
+        // A two-way shutdown may free the pcb before it returns (a reset
+        // when the client left bytes unread).
+        err_t err = tcp_shutdown(pcb, read, write);
+        if (err != ERR_OK) {
+            if (!hand_over) return Status::NoMemory;
+            tcp_abort(pcb);  // ours no longer: it must not linger unowned
+        }
+    }
+    s.shut_read |= (how & abi::kSocketShutdownRead) != 0;
+    s.shut_write |= (how & abi::kSocketShutdownWrite) != 0;
     answer(r.tag, SocketEventKind::Done, s.index, Status::Ok);
     return Status::Ok;
 }
@@ -554,12 +589,9 @@ void SocketChannel::finish_close(Socket& s) {
     if (s.tcp != nullptr) {
         // lwIP finishes the connection on its own (FIN, the peer's ACK,
         // TIME_WAIT), discarding whatever the peer still sends.
-        tcp_arg(s.tcp, nullptr);
-        tcp_err(s.tcp, nullptr);
-        tcp_sent(s.tcp, nullptr);
-        tcp_recv(s.tcp, nullptr);
-        if (tcp_close(s.tcp) != ERR_OK) tcp_abort(s.tcp);  // no memory for the FIN
-        s.tcp = nullptr;
+        struct tcp_pcb* pcb = s.tcp;
+        forget_tcp(s);
+        if (tcp_close(pcb) != ERR_OK) tcp_abort(pcb);  // no memory for the FIN
     }
     u64 tag = s.close_tag;
     u32 index = s.index;
@@ -582,18 +614,24 @@ void SocketChannel::compact_waiting(Socket& l) {
     l.waiting_count = n;
 }
 
-void SocketChannel::match_accepts(Socket& l) {
+// True when `arriving` (the pcb of lwIP's accept callback under way, if
+// any) was aborted: the callback must then answer ERR_ABRT, or lwIP goes
+// on with the freed pcb.
+bool SocketChannel::match_accepts(Socket& l, const struct tcp_pcb* arriving) {
+    bool aborted = false;
     compact_waiting(l);
     while (l.accept_count > 0 && l.waiting_count > 0) {
         SocketSlot::Waiting w = l.waiting[0];
         l.waiting[0].pcb = nullptr;
         compact_waiting(l);
         tcp_backlog_accepted(w.pcb);
-        adopt(l, w.pcb, w.finished);
+        if (!adopt(l, w.pcb, w.finished) && w.pcb == arriving) aborted = true;
     }
+    return aborted;
 }
 
-void SocketChannel::adopt(Socket& l, struct tcp_pcb* pcb, bool finished) {
+// False when the connection was reset (the client's table is full).
+bool SocketChannel::adopt(Socket& l, struct tcp_pcb* pcb, bool finished) {
     auto a = l.accepts[0];
     for (u32 i = 1; i < l.accept_count; i++) l.accepts[i - 1] = l.accepts[i];
     l.accept_count--;
@@ -609,7 +647,7 @@ void SocketChannel::adopt(Socket& l, struct tcp_pcb* pcb, bool finished) {
         tcp_err(pcb, nullptr);
         tcp_abort(pcb);
         answer(a.tag, SocketEventKind::Accepted, l.index, Status::QuotaExceeded);
-        return;
+        return false;
     }
     s->state = Socket::State::Connected;
     s->bound = true;
@@ -630,6 +668,7 @@ void SocketChannel::adopt(Socket& l, struct tcp_pcb* pcb, bool finished) {
     }
     answer(a.tag, SocketEventKind::Accepted, s->index, Status::Ok, ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)),
            pcb->remote_port);
+    return true;
 }
 
 // --- lwIP's callbacks ---------------------------------------------------------------
@@ -667,6 +706,9 @@ err_t SocketChannel::tcp_recv_cb(void* arg, struct tcp_pcb*, struct pbuf* p, err
         s.peer_finished = true;
         s.want_closed = true;
         s.close_reason = static_cast<u32>(abi::SocketCloseReason::PeerFinished);
+        // Both FINs went: TIME_WAIT (or CLOSING, then TIME_WAIT) ends in a
+        // free nobody is told of. Nothing more can come in either.
+        if (s.shut_write) forget_tcp(s);
         return ERR_OK;
     }
     if (s.rx_pending == nullptr)
@@ -706,7 +748,7 @@ err_t SocketChannel::tcp_accept_cb(void* arg, struct tcp_pcb* pcb, err_t err) {
     tcp_arg(pcb, &w);
     tcp_err(pcb, waiting_err_cb);
     tcp_recv(pcb, waiting_recv_cb);
-    if (c.m_rings != nullptr) c.match_accepts(l);
+    if (c.m_rings != nullptr && c.match_accepts(l, pcb)) return ERR_ABRT;
     return ERR_OK;
 }
 

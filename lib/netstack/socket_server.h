@@ -73,7 +73,14 @@ struct SocketSlot {
     State state = State::Free;
     bool bound = false;
     struct udp_pcb* udp = nullptr;
+    // Invariant: non-null only while lwIP must tell us (the err callback)
+    // before it frees the pcb. lwIP frees a pcb silently after tcp_close or
+    // a two-way tcp_shutdown (it is then lwIP's), at the end of TIME_WAIT
+    // (reached only once both FINs went), and after LAST_ACK when the
+    // receive side was shut: the slot forgets the pcb (forget_tcp) at the
+    // moment it hands it over or the last of those became possible.
     struct tcp_pcb* tcp = nullptr;
+    bool shut_read = false, shut_write = false;  // TCP: Shutdown done
     u32 rx_offset = 0, rx_bytes = 0, tx_offset = 0, tx_bytes = 0;
     // The rx ring: we produce. Our tail, the client's head as last checked.
     u32 rx_tail = 0, rx_head_seen = 0;
@@ -141,9 +148,10 @@ private:
     void drain_rx(Socket& s);
     void finish_close(Socket& s);
     void release(Socket& s);
-    void adopt(Socket& listener, struct tcp_pcb* pcb, bool finished);
+    bool adopt(Socket& listener, struct tcp_pcb* pcb, bool finished);
     void compact_waiting(Socket& listener);
-    void match_accepts(Socket& listener);
+    bool match_accepts(Socket& listener, const struct tcp_pcb* arriving = nullptr);
+    static void forget_tcp(Socket& s);
     void close_listener(Socket& s);
 
     bool refresh_rx(Socket& s);

@@ -289,6 +289,58 @@ protected:
         a.place(out.conn, accept);
         return out;
     }
+    // Client `c` opens a TCP socket in ring slot `slot` and connects to
+    // the peer's port 8080: the SYN is out, the Connect owed.
+    struct Outgoing {
+        u32 socket;
+        u64 connect_tag;
+        u16 port;  // ours
+        u32 iss;
+    };
+    Outgoing connect_out(Client& c, u32 slot) {
+        Outgoing out{};
+        auto open = Client::rings_request(abi::SocketRequestOp::Open, slot);
+        open.kind = abi::SocketKind::Tcp;
+        u64 tag = c.send(open);
+        turn();
+        out.socket = c.answer(tag).socket;
+        c.place(out.socket, open);
+        abi::SocketRequest r{};
+        r.op = abi::SocketRequestOp::Connect;
+        r.socket = out.socket;
+        r.address = kPeerAddr;
+        r.port = 8080;
+        out.connect_tag = c.send(r);
+        auto sent = turn();
+        EXPECT_EQ(sent.size(), 1u);
+        if (sent.empty()) return out;
+        EXPECT_EQ(sent[0].bytes[sent[0].l4 + 13], frames::kTcpSyn);
+        out.port = frames::get16(sent[0].bytes, sent[0].l4);
+        out.iss = frames::get32(sent[0].bytes, sent[0].l4 + 4);
+        return out;
+    }
+    // The peer answers `o`'s SYN: the frames the stack sent back.
+    std::vector<Parsed> syn_ack(const Outgoing& o) {
+        return deliver(frames::ethernet(kOurMac, kPeerMac, frames::kEtherIpv4,
+                                        frames::ipv4(kPeerIp, kOurIp, frames::kProtoTcp,
+                                                     frames::tcp(kPeerIp, kOurIp, 8080, o.port, 5000, o.iss + 1,
+                                                                 frames::kTcpSyn | frames::kTcpAck, 65535, {}))));
+    }
+    u64 request(Client& c, abi::SocketRequestOp op, u32 socket, u32 count = 0) {
+        abi::SocketRequest r{};
+        r.op = op;
+        r.socket = socket;
+        r.count = count;
+        return c.send(r);
+    }
+    static bool has_flag(const std::vector<Parsed>& sent, u16 port, u8 flag) {
+        bool found = false;
+        for (auto& p : sent)
+            found |=
+                p.proto == frames::kProtoTcp && frames::get16(p.bytes, p.l4) == port && (p.bytes[p.l4 + 13] & flag);
+        return found;
+    }
+
     static Bytes tcp_data(const Parsed& p) {
         usize off = p.l4 + (p.bytes[p.l4 + 12] >> 4) * 4u;
         return Bytes(p.bytes.begin() + static_cast<long>(off), p.bytes.begin() + static_cast<long>(p.l4 + p.l4_len));
@@ -593,6 +645,128 @@ TEST_F(SocketServerTest, HostileClientRefusedWithoutHarmingAnother) {
     EXPECT_TRUE(a.channel.broken());
     udp_echo(b, good, 7, {'a', 'l', 'i', 'v', 'e'});
     EXPECT_EQ(b.channel.counters().refused, 0u);
+}
+
+}  // namespace
+
+namespace {
+
+// --- pcb lifetimes: the slot forgets a pcb before lwIP may free it ----------
+
+// Shutdown of both directions is a close for lwIP's raw API: with bytes the
+// client has not read, lwIP resets the connection and frees the pcb at
+// once. The slot must not keep pointing at it: the next pcb lwIP hands out
+// (its pools reuse the last freed element first) is client b's, and a's
+// Close would then close b's connection.
+TEST_F(SocketServerTest, ShutdownBothWaysForgetsThePcb) {
+    a.open({80}, 0xa);
+    b.open({}, 0xb);
+    auto acc = listen_and_accept();
+    deliver(peer_tcp(1001, acc.ours, frames::kTcpAck | frames::kTcpPsh, {'u', 'n', 'r', 'e', 'a', 'd'}));
+    a.take_events();
+    u64 tag =
+        request(a, abi::SocketRequestOp::Shutdown, acc.conn, abi::kSocketShutdownRead | abi::kSocketShutdownWrite);
+    auto sent = turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    EXPECT_TRUE(has_flag(sent, 80, frames::kTcpRst));  // unread bytes: RST [RFC 1122 §4.2.2.13]
+    // Only Close means anything on it now.
+    tag = request(a, abi::SocketRequestOp::Send, acc.conn);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Stale);
+
+    auto out = connect_out(b, 0);
+    tag = request(a, abi::SocketRequestOp::Close, acc.conn);
+    sent = turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    EXPECT_FALSE(has_flag(sent, out.port, frames::kTcpFin | frames::kTcpRst));
+    syn_ack(out);
+    auto e = b.answer(out.connect_tag);
+    EXPECT_EQ(e.kind, abi::SocketEventKind::Connected);
+    EXPECT_EQ(e.status, Status::Ok);
+}
+
+// Shutdown of the write side keeps the connection for reading (half close)
+// until the peer's FIN; lwIP then holds the pcb in TIME_WAIT and frees it
+// 2 MSL later without a word. The slot must forget it at the FIN.
+TEST_F(SocketServerTest, ShutdownWriteForgetsThePcbAtThePeersFin) {
+    a.open({80}, 0xa);
+    b.open({}, 0xb);
+    auto acc = listen_and_accept();
+    u64 tag = request(a, abi::SocketRequestOp::Shutdown, acc.conn, abi::kSocketShutdownWrite);
+    auto sent = turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    EXPECT_TRUE(has_flag(sent, 80, frames::kTcpFin));
+    // Sending after it: refused. Reading still works.
+    a.write(acc.conn, {'x'});
+    tag = request(a, abi::SocketRequestOp::Send, acc.conn, 1);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::InvalidArgument);
+    Bytes late{'l', 'a', 't', 'e'};
+    deliver(peer_tcp(1001, acc.ours + 1, frames::kTcpAck | frames::kTcpPsh, late));
+    EXPECT_EQ(a.read(acc.conn), late);
+    deliver(peer_tcp(1005, acc.ours + 1, frames::kTcpAck | frames::kTcpFin));
+    bool closed = false;
+    for (auto& e : a.take_events()) closed |= e.kind == abi::SocketEventKind::Closed && e.socket == acc.conn;
+    EXPECT_TRUE(closed);
+    // TIME_WAIT runs out: 2 MSL (2 x 60 s) of lwIP's slow timer ticks,
+    // which it counts one per call, not by the clock (so many turns).
+    for (int i = 0; i < 1200; i++) {
+        test_host().now += 250'000'000;
+        turn();
+    }
+    // The peer's ARP entry aged out meanwhile: it asks again.
+    deliver(frames::ethernet(frames::kBroadcastMac, kPeerMac, frames::kEtherArp,
+                             frames::arp(1, kPeerMac, kPeerIp, Mac{}, kOurIp)));
+
+    auto out = connect_out(b, 0);
+    tag = request(a, abi::SocketRequestOp::Close, acc.conn);
+    sent = turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    EXPECT_FALSE(has_flag(sent, out.port, frames::kTcpFin | frames::kTcpRst));
+    syn_ack(out);
+    auto e = b.answer(out.connect_tag);
+    EXPECT_EQ(e.kind, abi::SocketEventKind::Connected);
+    EXPECT_EQ(e.status, Status::Ok);
+}
+
+// A connection that arrives while the client's table is full is reset from
+// within lwIP's accept callback: the callback must say so (ERR_ABRT), or
+// lwIP goes on with the freed pcb (here: stores the handshake's data in it,
+// an RX buffer never given back, and acknowledges it after the RST).
+TEST_F(SocketServerTest, AcceptIntoAFullTableAbortsCleanly) {
+    a.open({80}, 0xa, 2);
+    auto open = Client::rings_request(abi::SocketRequestOp::Open, 0);
+    open.kind = abi::SocketKind::Tcp;
+    u64 tag = a.send(open);
+    turn();
+    u32 listener = a.answer(tag).socket;
+    abi::SocketRequest r{};
+    r.op = abi::SocketRequestOp::Bind;
+    r.socket = listener;
+    r.port = 80;
+    tag = a.send(r);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    tag = request(a, abi::SocketRequestOp::Listen, listener, 2);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    udp_socket(a, 0, 2);  // the table is full now
+    auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1);
+    accept.socket = listener;
+    u64 accept_tag = a.send(accept);
+    turn();
+
+    auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
+    ASSERT_EQ(sent.size(), 1u);
+    u32 ours = frames::get32(sent[0].bytes, sent[0].l4 + 4) + 1;
+    // The handshake's last ACK carries data [RFC 793 §3.4 allows it].
+    sent = deliver(peer_tcp(1001, ours, frames::kTcpAck | frames::kTcpPsh, {'h', 'i'}));
+    auto e = a.answer(accept_tag);
+    EXPECT_EQ(e.kind, abi::SocketEventKind::Accepted);
+    EXPECT_EQ(e.status, Status::QuotaExceeded);
+    ASSERT_EQ(sent.size(), 1u);  // the RST, and nothing after it
+    EXPECT_EQ(sent[0].bytes[sent[0].l4 + 13] & frames::kTcpRst, frames::kTcpRst);
+    EXPECT_EQ(io.rx_held(), 0u);  // the data's RX buffer came back
 }
 
 }  // namespace
