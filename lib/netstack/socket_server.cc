@@ -14,9 +14,6 @@ using abi::SocketRequestOp;
 
 constexpr bool power_of_two(u32 v) { return v != 0 && (v & (v - 1)) == 0; }
 
-u32 load_acquire(const u32* at) { return __atomic_load_n(at, __ATOMIC_ACQUIRE); }
-void store_release(u32* at, u32 v) { __atomic_store_n(at, v, __ATOMIC_RELEASE); }
-
 u32 close_reason(err_t err) {
     switch (err) {
         case ERR_RST: return static_cast<u32>(abi::SocketCloseReason::PeerReset);
@@ -266,11 +263,7 @@ Status SocketChannel::do_open(const abi::SocketRequest& r, u32* index) {
         tcp_err(s->tcp, tcp_err_cb);
         s->state = Socket::State::Tcp;
     }
-    s->rx_offset = r.rx_offset;
-    s->rx_bytes = r.rx_bytes;
-    s->tx_offset = r.tx_offset;
-    s->tx_bytes = r.tx_bytes;
-    m_rings->streams[s->index] = {};
+    place_rings(*s, r.rx_offset, r.rx_bytes, r.tx_offset, r.tx_bytes);
     *index = s->index;
     return Status::Ok;
 }
@@ -347,7 +340,7 @@ Status SocketChannel::do_send(Socket& s, const abi::SocketRequest& r) {
     if (!udp && (s.state != Socket::State::Connected || s.shut_write)) return Status::InvalidArgument;
     if (!refresh_tx(s)) return Status::Ok;  // the channel is closed
     // Only bytes the client has published can be announced.
-    if (r.count > s.tx_tail_seen - s.tx_announced) return Status::InvalidArgument;
+    if (r.count > s.tx.tail_seen() - s.tx_announced) return Status::InvalidArgument;
     s.tx_announced += r.count;
     answer(r.tag, SocketEventKind::Done, s.index, Status::Ok);
     return Status::Ok;
@@ -405,7 +398,7 @@ Status SocketChannel::do_shutdown(Socket& s, const abi::SocketRequest& r) {
         // The FIN goes after every announced byte: hand lwIP what it takes
         // now; the rest makes the client try again after Writable.
         push_tcp(s);
-        if (s.tx_head != s.tx_announced) return Status::Busy;
+        if (s.tx.head() != s.tx_announced) return Status::Busy;
     }
     if (read || write) {
         bool both = (s.shut_read || read) && (s.shut_write || write);
@@ -442,16 +435,28 @@ void SocketChannel::close_listener(Socket& s) {
 
 // --- Byte rings ---------------------------------------------------------------
 
-// The client's rx head: forward only, never past our tail.
+// A new socket's rings, checked by check_rings: both views start at 0.
+void SocketChannel::place_rings(Socket& s, u32 rx_offset, u32 rx_bytes, u32 tx_offset, u32 tx_bytes) {
+    s.rx_offset = rx_offset;
+    s.rx_bytes = rx_bytes;
+    s.tx_offset = tx_offset;
+    s.tx_bytes = tx_bytes;
+    abi::SocketStreams& streams = m_rings->streams[s.index];
+    streams = {};
+    s.rx = ring::ByteProducer(streams.rx, m_data + rx_offset, rx_bytes);
+    s.tx = ring::ByteConsumer(streams.tx, m_data + tx_offset, tx_bytes);
+    s.tx_announced = 0;
+}
+
+// The client's rx head: forward only, never past our tail (the view's
+// rules). Its reading is what reopens TCP's window.
 bool SocketChannel::refresh_rx(Socket& s) {
-    u32 head = load_acquire(&m_rings->streams[s.index].rx.head);
-    if (s.rx_tail - head > s.rx_tail - s.rx_head_seen) {
-        breach("rx head", s.index, head);
+    u32 before = s.rx.head_seen();
+    if (!s.rx.refresh().ok()) {
+        breach("rx head", s.index, s.rx.bad_index());
         return false;
     }
-    u32 consumed = head - s.rx_head_seen;
-    s.rx_head_seen = head;
-    // The client's reading is what reopens TCP's window.
+    u32 consumed = s.rx.head_seen() - before;
     for (; consumed > 0 && s.tcp != nullptr && s.state != Socket::State::Listening;) {
         u16 n = consumed > 0xffff ? 0xffff : static_cast<u16>(consumed);
         tcp_recved(s.tcp, n);
@@ -463,26 +468,11 @@ bool SocketChannel::refresh_rx(Socket& s) {
 // The client's tx tail: forward only, never more than the ring ahead of
 // our head.
 bool SocketChannel::refresh_tx(Socket& s) {
-    u32 tail = load_acquire(&m_rings->streams[s.index].tx.tail);
-    if (tail - s.tx_head > s.tx_bytes || tail - s.tx_head < s.tx_tail_seen - s.tx_head) {
-        breach("tx tail", s.index, tail);
+    if (!s.tx.refresh().ok()) {
+        breach("tx tail", s.index, s.tx.bad_index());
         return false;
     }
-    s.tx_tail_seen = tail;
     return true;
-}
-
-void SocketChannel::write_rx(Socket& s, const void* src, u32 n) {
-    u32 at = s.rx_tail % s.rx_bytes, first = n < s.rx_bytes - at ? n : s.rx_bytes - at;
-    __builtin_memcpy(m_data + s.rx_offset + at, src, first);
-    __builtin_memcpy(m_data + s.rx_offset, static_cast<const u8*>(src) + first, n - first);
-    s.rx_tail += n;
-}
-
-void SocketChannel::read_tx(Socket& s, u32 at, void* dst, u32 n) const {
-    u32 off = at % s.tx_bytes, first = n < s.tx_bytes - off ? n : s.tx_bytes - off;
-    __builtin_memcpy(dst, m_data + s.tx_offset + off, first);
-    __builtin_memcpy(static_cast<u8*>(dst) + first, m_data + s.tx_offset, n - first);
 }
 
 // --- Per-socket turn ------------------------------------------------------------
@@ -518,54 +508,52 @@ void SocketChannel::post_unsolicited(Socket& s) {
 // TCP: what lwIP handed us and the ring could not take yet.
 void SocketChannel::drain_rx(Socket& s) {
     while (s.rx_pending != nullptr) {
-        u32 room = s.rx_bytes - (s.rx_tail - s.rx_head_seen);
-        if (room == 0) break;  // the rest waits for the client; what was copied is published below
-        u16 n = static_cast<u16>(room < s.rx_pending->tot_len ? room : s.rx_pending->tot_len);
-        u32 at = s.rx_tail % s.rx_bytes, first = n < s.rx_bytes - at ? n : s.rx_bytes - at;
-        pbuf_copy_partial(s.rx_pending, m_data + s.rx_offset + at, static_cast<u16>(first), 0);
-        if (n > first)
-            pbuf_copy_partial(s.rx_pending, m_data + s.rx_offset, static_cast<u16>(n - first), static_cast<u16>(first));
-        s.rx_tail += n;
+        u32 run = 0;
+        u8* at = s.rx.contiguous(&run);
+        if (run == 0) break;  // the rest waits for the client; what was copied is published below
+        u16 n = static_cast<u16>(run < s.rx_pending->tot_len ? run : s.rx_pending->tot_len);
+        pbuf_copy_partial(s.rx_pending, at, n, 0);
+        s.rx.produce(n);
         s.want_readable = true;
         s.rx_pending = pbuf_free_header(s.rx_pending, n);
     }
-    store_release(&m_rings->streams[s.index].rx.tail, s.rx_tail);
+    s.rx.publish();
 }
 
 void SocketChannel::push_tcp(Socket& s) {
     if (s.tcp == nullptr) return;
-    u32 start = s.tx_head;
-    while (s.tx_head != s.tx_announced) {
+    u32 start = s.tx.head();
+    while (s.tx.head() != s.tx_announced) {
         u32 room = tcp_sndbuf(s.tcp);
         if (room == 0) break;
-        u32 off = s.tx_head % s.tx_bytes;
-        u32 n = s.tx_announced - s.tx_head;
-        if (n > s.tx_bytes - off) n = s.tx_bytes - off;
+        u32 n = 0;
+        const u8* at = s.tx.contiguous(&n);
+        if (n > s.tx_announced - s.tx.head()) n = s.tx_announced - s.tx.head();
         if (n > room) n = room;
         if (n > 0xffff) n = 0xffff;
         // Copied: the client may rewrite its ring the moment the head moves.
-        if (tcp_write(s.tcp, m_data + s.tx_offset + off, static_cast<u16>(n), TCP_WRITE_FLAG_COPY) != ERR_OK) break;
-        s.tx_head += n;
+        if (tcp_write(s.tcp, at, static_cast<u16>(n), TCP_WRITE_FLAG_COPY) != ERR_OK) break;
+        s.tx.consume(n);
     }
-    if (s.tx_head != start) {
+    if (s.tx.head() != start) {
         tcp_output(s.tcp);
-        store_release(&m_rings->streams[s.index].tx.head, s.tx_head);
+        s.tx.release();
         s.want_writable = true;
     }
 }
 
 void SocketChannel::push_udp(Socket& s) {
-    u32 start = s.tx_head;
-    while (s.tx_head != s.tx_announced) {
+    u32 start = s.tx.head();
+    while (s.tx.head() != s.tx_announced) {
         abi::SocketDatagram d;
-        u32 left = s.tx_announced - s.tx_head;
+        u32 left = s.tx_announced - s.tx.head();
         if (left < sizeof d) return breach("datagram header", s.index, left);
-        read_tx(s, s.tx_head, &d, sizeof d);  // copied once: only the copy is used
+        s.tx.peek(0, &d, sizeof d);  // copied once: only the copy is used
         u32 record = abi::socket_record_bytes(d.length);
         if (d.length > abi::kSocketMaxDatagram || record > left) return breach("datagram length", s.index, d.length);
         struct pbuf* p = pbuf_alloc(PBUF_TRANSPORT, d.length, PBUF_RAM);
         if (p == nullptr) break;  // lwIP's heap is short: try again next turn
-        read_tx(s, s.tx_head + sizeof d, p->payload, d.length);
+        s.tx.peek(sizeof d, p->payload, d.length);
         err_t err;
         if (d.address != 0 || d.port != 0) {
             ip_addr_t to;
@@ -576,16 +564,16 @@ void SocketChannel::push_udp(Socket& s) {
         }
         pbuf_free(p);
         if (err != ERR_OK) m_counters.tx_dropped++;
-        s.tx_head += record;
+        s.tx.consume(record);
     }
-    if (s.tx_head != start) {
-        store_release(&m_rings->streams[s.index].tx.head, s.tx_head);
+    if (s.tx.head() != start) {
+        s.tx.release();
         s.want_writable = true;
     }
 }
 
 void SocketChannel::finish_close(Socket& s) {
-    if (s.tcp != nullptr && s.tx_head != s.tx_announced) return;  // bytes still to hand to lwIP
+    if (s.tcp != nullptr && s.tx.head() != s.tx_announced) return;  // bytes still to hand to lwIP
     if (s.tcp != nullptr) {
         // lwIP finishes the connection on its own (FIN, the peer's ACK,
         // TIME_WAIT), discarding whatever the peer still sends.
@@ -652,11 +640,7 @@ bool SocketChannel::adopt(Socket& l, struct tcp_pcb* pcb, bool finished) {
     s->state = Socket::State::Connected;
     s->bound = true;
     s->tcp = pcb;
-    s->rx_offset = a.rx_offset;
-    s->rx_bytes = a.rx_bytes;
-    s->tx_offset = a.tx_offset;
-    s->tx_bytes = a.tx_bytes;
-    m_rings->streams[s->index] = {};
+    place_rings(*s, a.rx_offset, a.rx_bytes, a.tx_offset, a.tx_bytes);
     tcp_arg(pcb, s);
     tcp_err(pcb, tcp_err_cb);
     tcp_recv(pcb, tcp_recv_cb);
@@ -677,18 +661,18 @@ void SocketChannel::udp_recv_cb(void* arg, struct udp_pcb*, struct pbuf* p, cons
     auto& s = *static_cast<Socket*>(arg);
     SocketChannel& c = *s.owner;
     u32 record = abi::socket_record_bytes(p->tot_len);
-    if (c.m_rings == nullptr || !c.refresh_rx(s) || record > s.rx_bytes - (s.rx_tail - s.rx_head_seen)) {
+    if (c.m_rings == nullptr || !c.refresh_rx(s) || record > s.rx.room()) {
         c.m_counters.rx_dropped++;  // as a full socket buffer drops a datagram
         pbuf_free(p);
         return;
     }
     abi::SocketDatagram d{ip4_addr_get_u32(ip_2_ip4(addr)), port, p->tot_len};
-    u32 start = s.rx_tail;
-    c.write_rx(s, &d, sizeof d);
-    for (struct pbuf* q = p; q != nullptr; q = q->next) c.write_rx(s, q->payload, q->len);
-    s.rx_tail = start + record;  // the padding
+    u32 start = s.rx.tail();
+    s.rx.write(&d, sizeof d);
+    for (struct pbuf* q = p; q != nullptr; q = q->next) s.rx.write(q->payload, q->len);
+    s.rx.produce(record - (s.rx.tail() - start));  // the padding
     pbuf_free(p);
-    store_release(&c.m_rings->streams[s.index].rx.tail, s.rx_tail);
+    s.rx.publish();
     s.want_readable = true;
 }
 

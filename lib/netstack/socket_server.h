@@ -29,6 +29,7 @@
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 #include "protocol/socket.h"
+#include "ring/byte_ring.h"
 #include "util/result.h"
 #include "util/types.h"
 
@@ -82,11 +83,12 @@ struct SocketSlot {
     struct tcp_pcb* tcp = nullptr;
     bool shut_read = false, shut_write = false;  // TCP: Shutdown done
     u32 rx_offset = 0, rx_bytes = 0, tx_offset = 0, tx_bytes = 0;
-    // The rx ring: we produce. Our tail, the client's head as last checked.
-    u32 rx_tail = 0, rx_head_seen = 0;
-    // The tx ring: we consume. Our head, the client's tail as last
-    // checked, and how far Send requests have announced bytes.
-    u32 tx_head = 0, tx_tail_seen = 0, tx_announced = 0;
+    // The byte rings (lib/ring/byte_ring.h), over the client's data area
+    // and its SocketStreams indices: rx we produce, tx we consume. Sends
+    // announce tx bytes: tx.head() <= tx_announced <= tx.tail_seen().
+    ring::ByteProducer rx;
+    ring::ByteConsumer tx;
+    u32 tx_announced = 0;
     struct pbuf* rx_pending = nullptr;  // TCP: received, not yet in the rx ring
     bool peer_finished = false;         // TCP: FIN seen (Closed once rx_pending is in the ring)
     bool want_readable = false, want_writable = false, want_closed = false;
@@ -154,10 +156,9 @@ private:
     static void forget_tcp(Socket& s);
     void close_listener(Socket& s);
 
+    void place_rings(Socket& s, u32 rx_offset, u32 rx_bytes, u32 tx_offset, u32 tx_bytes);
     bool refresh_rx(Socket& s);
     bool refresh_tx(Socket& s);
-    void write_rx(Socket& s, const void* src, u32 n);
-    void read_tx(Socket& s, u32 at, void* dst, u32 n) const;
 
     bool can_post() const;
     void answer(u64 tag, abi::SocketEventKind kind, u32 socket, Status status, u32 address = 0, u16 port = 0,
