@@ -7,12 +7,17 @@
 
 namespace netstack {
 
+// What lwIP may hand a socket before the client reads (its receive window)
+// fits the rx ring at once (lib/protocol/socket.h): the window reopens
+// only as the client consumes the ring (refresh_rx), so ring content plus
+// rx_pending never exceeds TCP_WND, and rx_pending is drained in full in
+// the same call that received it.
+static_assert(TCP_WND <= abi::kSocketMinTcpRxBytes, "a TCP rx ring must hold lwIP's whole window");
+
 namespace {
 
 using abi::SocketEventKind;
 using abi::SocketRequestOp;
-
-constexpr bool power_of_two(u32 v) { return v != 0 && (v & (v - 1)) == 0; }
 
 u32 close_reason(err_t err) {
     switch (err) {
@@ -106,7 +111,9 @@ void SocketChannel::breach(const char* what, u32 socket, u32 value) {
 }
 
 void SocketChannel::refuse(const abi::SocketRequest& r, Status status, const char* why) {
-    char line[160];
+    if (m_why != nullptr) why = m_why;  // a check said more precisely
+    m_why = nullptr;
+    char line[192];
     format(line, sizeof line, "socket: client %llx request %u on socket %u refused %s: %s",
            static_cast<unsigned long long>(m_config.badge), static_cast<unsigned>(r.op), r.socket, status_name(status),
            why);
@@ -162,10 +169,14 @@ void SocketChannel::take_requests() {
     }
 }
 
-Status SocketChannel::check_rings(const abi::SocketRequest& r) const {
+Status SocketChannel::check_rings(const abi::SocketRequest& r, bool tcp) {
     for (u32 bytes : {r.rx_bytes, r.tx_bytes})
-        if (!power_of_two(bytes) || bytes < abi::kSocketMinRingBytes || bytes > abi::kSocketMaxRingBytes)
+        if (!ring::valid_byte_capacity(bytes) || bytes < abi::kSocketMinRingBytes || bytes > abi::kSocketMaxRingBytes)
             return Status::InvalidArgument;
+    if (tcp && r.rx_bytes < abi::kSocketMinTcpRxBytes) {
+        m_why = "rx ring smaller than the TCP window (kSocketMinTcpRxBytes)";
+        return Status::InvalidArgument;
+    }
     for (u32 offset : {r.rx_offset, r.tx_offset})
         if (offset % abi::kSocketRingAlign != 0) return Status::InvalidArgument;
     if (u64{r.rx_offset} + r.rx_bytes > m_data_bytes || u64{r.tx_offset} + r.tx_bytes > m_data_bytes)
@@ -242,7 +253,7 @@ Status SocketChannel::do_open(const abi::SocketRequest& r, u32* index) {
     if (r.kind != abi::SocketKind::Udp && r.kind != abi::SocketKind::Tcp) return Status::InvalidArgument;
     if (r.socket != 0 || r.port != 0 || r.address != 0 || r.count != 0) return Status::InvalidArgument;
     if (open_sockets() >= m_config.max_sockets) return Status::QuotaExceeded;
-    Status st = check_rings(r);
+    Status st = check_rings(r, r.kind == abi::SocketKind::Tcp);
     if (st != Status::Ok) return st;
     Socket* s = nullptr;
     for (auto& c : m_sockets)
@@ -326,7 +337,7 @@ Status SocketChannel::do_accept(Socket& s, const abi::SocketRequest& r) {
     // Owed answers hold event-ring room; a client owed too many would have
     // no room left for the requests (Close) that would end them.
     if (s.accept_count >= abi::kSocketMaxBacklog || m_owed >= abi::kSocketMaxOwed) return Status::QuotaExceeded;
-    Status st = check_rings(r);
+    Status st = check_rings(r, true);
     if (st != Status::Ok) return st;
     s.accepts[s.accept_count++] = {r.tag, r.rx_offset, r.rx_bytes, r.tx_offset, r.tx_bytes};
     m_owed++;

@@ -141,7 +141,7 @@ private:
     Status do_send(Socket& s, const abi::SocketRequest& r);
     Status do_close(Socket& s, const abi::SocketRequest& r);
     Status do_shutdown(Socket& s, const abi::SocketRequest& r);
-    Status check_rings(const abi::SocketRequest& r) const;
+    Status check_rings(const abi::SocketRequest& r, bool tcp);
     bool port_granted(u16 port) const;
 
     void service(Socket& s);
@@ -183,7 +183,9 @@ private:
     bool m_broken = false;
     abi::SocketRequestConsumer m_requests;
     abi::SocketEventProducer m_events;
-    u32 m_owed = 0;  // answers owed later (Connect, Accept, Close): room kept for them
+    u32 m_owed = 0;
+    const char* m_why = nullptr;  // a check's precise reason for the refusal being logged  // answers owed later
+                                  // (Connect, Accept, Close): room kept for them
     SocketCounters m_counters;
     SocketSlot m_sockets[abi::kSocketMaxSockets];
 };

@@ -252,6 +252,11 @@ constexpr u32 kSocketMaxOwed = kSocketEventEntries / 2;
 constexpr u32 kSocketMinRingBytes = 4096;
 constexpr u32 kSocketMaxRingBytes = 256 * 1024;
 constexpr u32 kSocketRingAlign = 64;
+// A TCP socket's rx ring (Open, Accept) holds at least the whole receive
+// window the netstack advertises (lwIP's TCP_WND, 32 segments of 1460
+// bytes): what TCP accepted then always fits the ring at once, so no
+// received buffer waits on a slow reader. InvalidArgument below it.
+constexpr u32 kSocketMinTcpRxBytes = 64 * 1024;
 constexpr u32 kSocketDataBytes = 2u << 20;  // the data area a client gets
 
 // One socket's byte-ring indices: rx (netstack produces, client

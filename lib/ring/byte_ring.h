@@ -43,7 +43,11 @@ public:
     // `bytes`: `capacity` bytes (valid_byte_capacity); `start`: the index
     // both sides begin at (0 for a fresh ring).
     ByteProducer(Indices& indices, u8* bytes, u32 capacity, u32 start = 0)
-        : m_indices(&indices), m_bytes(bytes), m_capacity(capacity), m_tail(start), m_published(start),
+        : m_indices(&indices),
+          m_bytes(bytes),
+          m_capacity(capacity),
+          m_tail(start),
+          m_published(start),
           m_head_seen(start) {}
 
     bool attached() const { return m_indices != nullptr; }
@@ -115,7 +119,11 @@ class ByteConsumer {
 public:
     ByteConsumer() = default;
     ByteConsumer(Indices& indices, const u8* bytes, u32 capacity, u32 start = 0)
-        : m_indices(&indices), m_bytes(bytes), m_capacity(capacity), m_head(start), m_released(start),
+        : m_indices(&indices),
+          m_bytes(bytes),
+          m_capacity(capacity),
+          m_head(start),
+          m_released(start),
           m_tail_seen(start) {}
 
     bool attached() const { return m_indices != nullptr; }

@@ -134,7 +134,7 @@ TEST(ByteRingHostileProducer, TailAheadOrBackIsMalformed) {
     s.indices.tail = 8;  // back, still ahead of our head
     EXPECT_EQ(c.refresh().status(), Status::Malformed);
     EXPECT_EQ(c.ready(), 6u);  // the last good state
-    s.indices.tail = 2;  // back past our head (far ahead as u32)
+    s.indices.tail = 2;        // back past our head (far ahead as u32)
     EXPECT_EQ(c.refresh().status(), Status::Malformed);
     s.indices.tail = 0xffff'ff00u;
     EXPECT_EQ(c.refresh().status(), Status::Malformed);

@@ -32,8 +32,10 @@ using frames::Mac;
 using frames::Parsed;
 
 constexpr u32 kPeerAddr = PP_HTONL(0x0a000202);  // 10.0.2.2, network byte order
-constexpr u32 kDataBytes = 64 * 1024;
+constexpr u32 kDataBytes = 1024 * 1024;
 constexpr u32 kRing = 4096;
+// A TCP socket's rx ring holds lwIP's whole window (kSocketMinTcpRxBytes).
+constexpr u32 kTcpRing = abi::kSocketMinTcpRxBytes;
 
 ip4_addr_t lwip_ip(const Ip& a) {
     ip4_addr_t out;
@@ -96,12 +98,14 @@ struct Client {
         return {};
     }
 
-    static abi::SocketRequest rings_request(abi::SocketRequestOp op, u32 slot) {
+    // Ring slot `slot` of the data area: an rx ring of `rx_bytes`, a tx
+    // ring of kRing.
+    static abi::SocketRequest rings_request(abi::SocketRequestOp op, u32 slot, u32 rx_bytes = kRing) {
         abi::SocketRequest r{};
         r.op = op;
-        r.rx_offset = slot * 2 * kRing;
-        r.rx_bytes = kRing;
-        r.tx_offset = slot * 2 * kRing + kRing;
+        r.rx_offset = slot * 2 * kTcpRing;
+        r.rx_bytes = rx_bytes;
+        r.tx_offset = slot * 2 * kTcpRing + kTcpRing;
         r.tx_bytes = kRing;
         return r;
     }
@@ -248,7 +252,7 @@ protected:
     };
     Accepted listen_and_accept() {
         Accepted out{};
-        auto open = Client::rings_request(abi::SocketRequestOp::Open, 0);
+        auto open = Client::rings_request(abi::SocketRequestOp::Open, 0, kTcpRing);
         open.kind = abi::SocketKind::Tcp;
         u64 tag = a.send(open);
         turn();
@@ -267,7 +271,7 @@ protected:
         tag = a.send(r);
         turn();
         EXPECT_EQ(a.answer(tag).status, Status::Ok);
-        auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1);
+        auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
         accept.socket = out.listener;
         u64 accept_tag = a.send(accept);
         turn();
@@ -299,7 +303,7 @@ protected:
     };
     Outgoing connect_out(Client& c, u32 slot) {
         Outgoing out{};
-        auto open = Client::rings_request(abi::SocketRequestOp::Open, slot);
+        auto open = Client::rings_request(abi::SocketRequestOp::Open, slot, kTcpRing);
         open.kind = abi::SocketKind::Tcp;
         u64 tag = c.send(open);
         turn();
@@ -418,7 +422,7 @@ TEST_F(SocketServerTest, TcpListenAcceptReceiveSendClose) {
     (void)listener;
 }
 
-// 256 KiB each way through one accepted connection and 4 KiB rings: the
+// 256 KiB each way through one accepted connection (a 4 KiB tx ring): the
 // client reads its rx ring only every other turn, so TCP's window must
 // follow its consumption (tcp_recved) and nothing may be lost; its sends
 // go as tx ring room comes back.
@@ -500,7 +504,7 @@ TEST_F(SocketServerTest, TcpStreamsThroughSmallRingsBothWays) {
 TEST_F(SocketServerTest, TcpConnectEstablishedOrRefused) {
     a.open({}, 0xa);
     for (bool refuse : {false, true}) {
-        auto open = Client::rings_request(abi::SocketRequestOp::Open, refuse ? 1 : 0);
+        auto open = Client::rings_request(abi::SocketRequestOp::Open, refuse ? 1 : 0, kTcpRing);
         open.kind = abi::SocketKind::Tcp;
         u64 tag = a.send(open);
         turn();
@@ -735,7 +739,7 @@ TEST_F(SocketServerTest, ShutdownWriteForgetsThePcbAtThePeersFin) {
 // an RX buffer never given back, and acknowledges it after the RST).
 TEST_F(SocketServerTest, AcceptIntoAFullTableAbortsCleanly) {
     a.open({80}, 0xa, 2);
-    auto open = Client::rings_request(abi::SocketRequestOp::Open, 0);
+    auto open = Client::rings_request(abi::SocketRequestOp::Open, 0, kTcpRing);
     open.kind = abi::SocketKind::Tcp;
     u64 tag = a.send(open);
     turn();
@@ -751,7 +755,7 @@ TEST_F(SocketServerTest, AcceptIntoAFullTableAbortsCleanly) {
     turn();
     EXPECT_EQ(a.answer(tag).status, Status::Ok);
     udp_socket(a, 0, 2);  // the table is full now
-    auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1);
+    auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
     accept.socket = listener;
     u64 accept_tag = a.send(accept);
     turn();
@@ -767,6 +771,57 @@ TEST_F(SocketServerTest, AcceptIntoAFullTableAbortsCleanly) {
     ASSERT_EQ(sent.size(), 1u);  // the RST, and nothing after it
     EXPECT_EQ(sent[0].bytes[sent[0].l4 + 13] & frames::kTcpRst, frames::kTcpRst);
     EXPECT_EQ(io.rx_held(), 0u);  // the data's RX buffer came back
+}
+
+}  // namespace
+
+namespace {
+
+// A TCP socket's rx ring must hold lwIP's whole receive window: what lwIP
+// accepted then always fits, and no received pbuf (an RX buffer the device
+// needs back) waits on a slow reader. A smaller one is refused at Open and
+// Accept, with a log line that says why.
+TEST_F(SocketServerTest, TcpRxRingSmallerThanTheWindowIsRefused) {
+    a.open({80}, 0xa);
+    auto open = Client::rings_request(abi::SocketRequestOp::Open, 0, kRing);
+    open.kind = abi::SocketKind::Tcp;
+    u64 tag = a.send(open);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::InvalidArgument);
+    bool logged = false;
+    for (auto& line : log) logged |= line.find("rx ring smaller than the TCP window") != std::string::npos;
+    EXPECT_TRUE(logged);
+    open.kind = abi::SocketKind::Udp;  // a datagram socket may have a small one
+    tag = a.send(open);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+}
+
+TEST_F(SocketServerTest, TcpAcceptWithASmallRxRingIsRefused) {
+    a.open({80}, 0xa);
+    auto acc = listen_and_accept();
+    auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 2, kRing);
+    accept.socket = acc.listener;
+    u64 tag = a.send(accept);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::InvalidArgument);
+}
+
+// The client reads nothing while the peer fills the whole window: every
+// byte lands in the ring and no RX buffer stays held.
+TEST_F(SocketServerTest, ASlowReaderPinsNoReceiveBuffers) {
+    a.open({80}, 0xa);
+    auto acc = listen_and_accept();
+    u32 seq = 1001, window = 65535;
+    for (int round = 0; round < 100 && window >= 1460; round++) {
+        io.deliver(peer_tcp(seq, acc.ours, frames::kTcpAck, Bytes(1460, static_cast<u8>(round))));
+        seq += 1460;
+        for (auto& p : turn()) window = frames::get16(p.bytes, p.l4 + 14);
+        EXPECT_EQ(io.rx_held(), 0u) << "round " << round;
+    }
+    EXPECT_LT(window, 1460u);  // the window closed on the unread bytes
+    EXPECT_EQ(__atomic_load_n(&a.rings->streams[acc.conn].rx.tail, __ATOMIC_ACQUIRE), seq - 1001);
+    EXPECT_EQ(a.read(acc.conn).size(), seq - 1001);
 }
 
 }  // namespace
