@@ -35,7 +35,8 @@ bool overlap(u32 a, u32 al, u32 b, u32 bl) { return a < b + bl && b < a + al; }
 Result<void> SocketChannel::open(abi::SocketRings* rings, u8* data, u32 data_bytes, const SocketClientConfig& config) {
     if (m_rings != nullptr) return Status::Busy;
     if (rings == nullptr || data == nullptr || config.max_sockets > abi::kSocketMaxSockets ||
-        (config.port_count != 0 && config.ports == nullptr))
+        (config.port_count != 0 && config.ports == nullptr) || config.udp_datagrams_per_turn == 0 ||
+        config.udp_bytes_per_turn == 0)
         return Status::InvalidArgument;
     __builtin_memset(static_cast<void*>(rings), 0, sizeof *rings);
     m_rings = rings;
@@ -44,6 +45,7 @@ Result<void> SocketChannel::open(abi::SocketRings* rings, u8* data, u32 data_byt
     m_config = config;
     m_broken = false;
     m_owed = 0;
+    m_more = false;
     m_counters = {};
     m_requests = rings->requests.consumer();
     m_events = rings->events.producer();
@@ -142,6 +144,8 @@ void SocketChannel::answer(u64 tag, SocketEventKind kind, u32 socket, Status sta
 bool SocketChannel::poll() {
     if (m_rings == nullptr) return false;
     u32 before = m_events.tail();
+    m_more = false;
+    m_turn_datagrams = m_turn_bytes = 0;
     if (!m_events.refresh().ok()) {
         breach("event head", 0, m_events.bad_index());
         return false;
@@ -543,7 +547,10 @@ void SocketChannel::push_tcp(Socket& s) {
         if (n > room) n = room;
         if (n > 0xffff) n = 0xffff;
         // Copied: the client may rewrite its ring the moment the head moves.
-        if (tcp_write(s.tcp, at, static_cast<u16>(n), TCP_WRITE_FLAG_COPY) != ERR_OK) break;
+        if (tcp_write(s.tcp, at, static_cast<u16>(n), TCP_WRITE_FLAG_COPY) != ERR_OK) {
+            m_more = true;  // lwIP's heap or segments short: again next turn
+            break;
+        }
         s.tx.consume(n);
     }
     if (s.tx.head() != start) {
@@ -553,6 +560,10 @@ void SocketChannel::push_tcp(Socket& s) {
     }
 }
 
+// Sends the announced datagrams within the turn's budget. Whatever lwIP or
+// the NIC cannot take now (no pbuf, no transmit buffer: ERR_MEM) stays in
+// the ring for the next turn, never dropped; a datagram lwIP refuses for
+// good (no route, no destination) is dropped and counted (tx_dropped).
 void SocketChannel::push_udp(Socket& s) {
     u32 start = s.tx.head();
     while (s.tx.head() != s.tx_announced) {
@@ -562,8 +573,16 @@ void SocketChannel::push_udp(Socket& s) {
         s.tx.peek(0, &d, sizeof d);  // copied once: only the copy is used
         u32 record = abi::socket_record_bytes(d.length);
         if (d.length > abi::kSocketMaxDatagram || record > left) return breach("datagram length", s.index, d.length);
+        if (m_turn_datagrams >= m_config.udp_datagrams_per_turn ||
+            (m_turn_datagrams > 0 && m_turn_bytes + d.length > m_config.udp_bytes_per_turn)) {
+            m_more = true;  // the budget is spent: next turn
+            break;
+        }
         struct pbuf* p = pbuf_alloc(PBUF_TRANSPORT, d.length, PBUF_RAM);
-        if (p == nullptr) break;  // lwIP's heap is short: try again next turn
+        if (p == nullptr) {  // lwIP's heap is short: next turn
+            m_more = true;
+            break;
+        }
         s.tx.peek(sizeof d, p->payload, d.length);
         err_t err;
         if (d.address != 0 || d.port != 0) {
@@ -574,7 +593,13 @@ void SocketChannel::push_udp(Socket& s) {
             err = udp_send(s.udp, p);  // ERR_VAL when there is no Connect destination
         }
         pbuf_free(p);
+        if (err == ERR_MEM) {  // no buffer on the way down (the NIC's all in flight): next turn
+            m_more = true;
+            break;
+        }
         if (err != ERR_OK) m_counters.tx_dropped++;
+        m_turn_datagrams++;
+        m_turn_bytes += d.length;
         s.tx.consume(record);
     }
     if (s.tx.head() != start) {

@@ -41,6 +41,12 @@ struct SocketClientConfig {
     const u16* ports = nullptr;
     u32 port_count = 0;
     u32 max_sockets = abi::kSocketMaxSockets;  // <= kSocketMaxSockets
+    // The work one poll() turn does for this client's UDP sends, at most
+    // (the rest waits for the next turn, more_work() true): so that one
+    // client's burst cannot hold the netstack's loop from the others. A
+    // turn always sends at least one datagram when it can. Both > 0.
+    u32 udp_datagrams_per_turn = 32;
+    u32 udp_bytes_per_turn = 64 * 1024;
 };
 
 struct SocketCounters {
@@ -125,6 +131,11 @@ public:
     // client's notification. Does nothing once closed.
     bool poll();
 
+    // The last poll() left work it could do without anything new from the
+    // client or the wire (UDP sends over the turn's budget, lwIP or the NIC
+    // short of memory or buffers): poll again soon instead of waiting.
+    bool more_work() const { return m_more; }
+
     const SocketCounters& counters() const { return m_counters; }
     u32 open_sockets() const;
 
@@ -183,9 +194,11 @@ private:
     bool m_broken = false;
     abi::SocketRequestConsumer m_requests;
     abi::SocketEventProducer m_events;
-    u32 m_owed = 0;
-    const char* m_why = nullptr;  // a check's precise reason for the refusal being logged  // answers owed later
-                                  // (Connect, Accept, Close): room kept for them
+    u32 m_owed = 0;                              // answers owed later (Connect, Accept, Close): room kept for them
+    const char* m_why = nullptr;                 // a check's precise reason for the refusal being logged
+    bool m_more = false;                         // see more_work()
+    u32 m_turn_datagrams = 0, m_turn_bytes = 0;  // UDP sent this turn
+                                                 // (Connect, Accept, Close): room kept for them
     SocketCounters m_counters;
     SocketSlot m_sockets[abi::kSocketMaxSockets];
 };
