@@ -36,7 +36,7 @@ Result<void> SocketChannel::open(abi::SocketRings* rings, u8* data, u32 data_byt
     if (m_rings != nullptr) return Status::Busy;
     if (rings == nullptr || data == nullptr || config.max_sockets > abi::kSocketMaxSockets ||
         (config.port_count != 0 && config.ports == nullptr) || config.udp_datagrams_per_turn == 0 ||
-        config.udp_bytes_per_turn == 0)
+        config.udp_bytes_per_turn == 0 || !socket_quotas_fit(1, config))
         return Status::InvalidArgument;
     __builtin_memset(static_cast<void*>(rings), 0, sizeof *rings);
     m_rings = rings;
@@ -76,6 +76,24 @@ void SocketChannel::close() {
     }
     m_rings = nullptr;
     m_data = nullptr;
+}
+
+// What this client holds of lwIP's shared pools (SocketClientConfig's
+// quotas). A pcb the slot forgot (handed to lwIP) is lwIP's to reclaim.
+SocketChannel::Usage SocketChannel::usage() const {
+    Usage u;
+    for (auto& s : m_sockets) {
+        if (s.state == Socket::State::Udp) u.udp++;
+        if (s.state == Socket::State::Listening) {
+            u.listeners++;
+            u.tcp += s.backlog;
+        } else if (s.tcp != nullptr) {
+            u.tcp++;
+            u.tcp_queued += TCP_SND_BUF - tcp_sndbuf(s.tcp);
+            u.tcp_segments += tcp_sndqueuelen(s.tcp);
+        }
+    }
+    return u;
 }
 
 u32 SocketChannel::open_sockets() const {
@@ -257,6 +275,11 @@ Status SocketChannel::do_open(const abi::SocketRequest& r, u32* index) {
     if (r.kind != abi::SocketKind::Udp && r.kind != abi::SocketKind::Tcp) return Status::InvalidArgument;
     if (r.socket != 0 || r.port != 0 || r.address != 0 || r.count != 0) return Status::InvalidArgument;
     if (open_sockets() >= m_config.max_sockets) return Status::QuotaExceeded;
+    Usage u = usage();
+    if (r.kind == abi::SocketKind::Udp ? u.udp >= m_config.max_udp : u.tcp >= m_config.max_tcp) {
+        m_why = r.kind == abi::SocketKind::Udp ? "UDP socket quota (max_udp)" : "TCP quota (max_tcp)";
+        return Status::QuotaExceeded;
+    }
     Status st = check_rings(r, r.kind == abi::SocketKind::Tcp);
     if (st != Status::Ok) return st;
     Socket* s = nullptr;
@@ -323,6 +346,13 @@ Status SocketChannel::do_connect(Socket& s, const abi::SocketRequest& r) {
 Status SocketChannel::do_listen(Socket& s, const abi::SocketRequest& r) {
     if (s.state != Socket::State::Tcp || !s.bound || r.count == 0 || r.count > abi::kSocketMaxBacklog)
         return Status::InvalidArgument;
+    // The socket's own pcb becomes a listener's; its backlog's pcbs count.
+    Usage u = usage();
+    if (u.listeners >= m_config.max_listeners || u.tcp - 1 + r.count > m_config.max_tcp) {
+        m_why = u.listeners >= m_config.max_listeners ? "listener quota (max_listeners)"
+                                                      : "TCP quota (max_tcp) short of the backlog";
+        return Status::QuotaExceeded;
+    }
     err_t err = ERR_OK;
     struct tcp_pcb* listener = tcp_listen_with_backlog_and_err(s.tcp, static_cast<u8>(r.count), &err);
     if (listener == nullptr) return Status::NoMemory;  // s.tcp is still valid then
@@ -539,7 +569,12 @@ void SocketChannel::push_tcp(Socket& s) {
     if (s.tcp == nullptr) return;
     u32 start = s.tx.head();
     while (s.tx.head() != s.tx_announced) {
+        // lwIP's room for this connection, within the client's share of the
+        // heap and segments (its other connections' unacknowledged data).
+        Usage u = usage();
+        if (u.tcp_queued >= m_config.max_tcp_queued || u.tcp_segments >= m_config.max_tcp_segments) break;
         u32 room = tcp_sndbuf(s.tcp);
+        if (room > m_config.max_tcp_queued - u.tcp_queued) room = m_config.max_tcp_queued - u.tcp_queued;
         if (room == 0) break;
         u32 n = 0;
         const u8* at = s.tx.contiguous(&n);
@@ -666,7 +701,9 @@ bool SocketChannel::adopt(Socket& l, struct tcp_pcb* pcb, bool finished) {
             s = &c;
             break;
         }
-    if (s == nullptr || open_sockets() >= m_config.max_sockets) {
+    // The connection leaves the listener's backlog (counted) for a socket
+    // of its own: one more pcb against the quota.
+    if (s == nullptr || open_sockets() >= m_config.max_sockets || usage().tcp >= m_config.max_tcp) {
         tcp_arg(pcb, nullptr);
         tcp_err(pcb, nullptr);
         tcp_abort(pcb);

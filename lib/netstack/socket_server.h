@@ -35,6 +35,24 @@
 
 namespace netstack {
 
+// lwIP's pools and heap (lwipopts.h) are shared by every client and the
+// netstack itself. A client's quotas are cut from them so that
+// kSocketPlannedClients clients, each at its full quotas, still fit:
+//   planned x max_udp + kNetstackUdpPcbs <= MEMP_NUM_UDP_PCB  (4 x 3 + 2 <= 16)
+//   planned x max_tcp                    <= MEMP_NUM_TCP_PCB  (4 x 8 <= 32)
+//   planned x max_listeners              <= MEMP_NUM_TCP_PCB_LISTEN (4 x 2 <= 8)
+//   planned x max_tcp_queued             <= MEM_SIZE / 2 (4 x 64 KiB; the other
+//     half: UDP datagrams on their way, ARP's queue, lwIP's own replies)
+//   planned x max_tcp_segments           <= MEMP_NUM_TCP_SEG  (4 x 64 <= 256)
+// A request past a quota is this client's to bear: QuotaExceeded, nobody
+// else affected. A pool empty all the same (more clients than planned, or
+// the wire's own use: connections lwIP keeps in TIME_WAIT or FIN_WAIT after
+// a close, which it reclaims when short) answers NoMemory. open() refuses
+// a quota larger than its pool (InvalidArgument); that N clients fit is the
+// caller's arithmetic (socket_quotas_fit).
+constexpr u32 kSocketPlannedClients = 4;
+constexpr u32 kNetstackUdpPcbs = 2;  // the netstack's own: DHCP's and DNS's
+
 struct SocketClientConfig {
     u64 badge = 0;  // names the client in log lines
     // The ports it may bind or listen on (an ephemeral port needs none).
@@ -47,7 +65,27 @@ struct SocketClientConfig {
     // turn always sends at least one datagram when it can. Both > 0.
     u32 udp_datagrams_per_turn = 32;
     u32 udp_bytes_per_turn = 64 * 1024;
+    // Quotas (above). max_tcp counts the TCP sockets holding a connection's
+    // pcb (open, connecting, connected, closing) plus every listener's
+    // backlog (each connection waiting for Accept is such a pcb).
+    u32 max_udp = (MEMP_NUM_UDP_PCB - kNetstackUdpPcbs) / kSocketPlannedClients;
+    u32 max_tcp = MEMP_NUM_TCP_PCB / kSocketPlannedClients;
+    u32 max_listeners = MEMP_NUM_TCP_PCB_LISTEN / kSocketPlannedClients;
+    // TCP send data in lwIP's heap (sent, not yet acknowledged), and the
+    // segments holding it, over all this client's connections.
+    u32 max_tcp_queued = MEM_SIZE / 2 / kSocketPlannedClients;
+    u32 max_tcp_segments = MEMP_NUM_TCP_SEG / kSocketPlannedClients;
 };
+
+// `clients` clients configured as `config` fit lwIP's pools (above).
+constexpr bool socket_quotas_fit(u32 clients, const SocketClientConfig& config) {
+    return u64{clients} * config.max_udp + kNetstackUdpPcbs <= MEMP_NUM_UDP_PCB &&
+           u64{clients} * config.max_tcp <= MEMP_NUM_TCP_PCB &&
+           u64{clients} * config.max_listeners <= MEMP_NUM_TCP_PCB_LISTEN &&
+           u64{clients} * config.max_tcp_queued <= MEM_SIZE / 2 &&
+           u64{clients} * config.max_tcp_segments <= MEMP_NUM_TCP_SEG;
+}
+static_assert(socket_quotas_fit(kSocketPlannedClients, SocketClientConfig{}));
 
 struct SocketCounters {
     u64 requests = 0;
@@ -154,6 +192,11 @@ private:
     Status do_shutdown(Socket& s, const abi::SocketRequest& r);
     Status check_rings(const abi::SocketRequest& r, bool tcp);
     bool port_granted(u16 port) const;
+    struct Usage {
+        u32 udp = 0, tcp = 0, listeners = 0;  // tcp: pcbs + listeners' backlogs (SocketClientConfig)
+        u32 tcp_queued = 0, tcp_segments = 0;
+    };
+    Usage usage() const;
 
     void service(Socket& s);
     void push_tcp(Socket& s);

@@ -31,8 +31,8 @@ using frames::kPeerMac;
 using frames::Mac;
 using frames::Parsed;
 
-constexpr u32 kPeerAddr = PP_HTONL(0x0a000202);  // 10.0.2.2, network byte order
-constexpr u32 kDataBytes = 1024 * 1024;
+constexpr u32 kPeerAddr = PP_HTONL(0x0a000202);    // 10.0.2.2, network byte order
+constexpr u32 kDataBytes = abi::kSocketDataBytes;  // 16 ring slots (rings_request)
 constexpr u32 kRing = 4096;
 // A TCP socket's rx ring holds lwIP's whole window (kSocketMinTcpRxBytes).
 constexpr u32 kTcpRing = abi::kSocketMinTcpRxBytes;
@@ -886,6 +886,83 @@ TEST_F(SocketServerTest, UdpSendWaitsWhileTheNicHasNoTransmitBuffer) {
     EXPECT_EQ(got, 40u);
     EXPECT_EQ(a.channel.counters().tx_dropped, 0u);
     EXPECT_FALSE(a.channel.more_work());
+}
+
+}  // namespace
+
+namespace {
+
+// lwIP's pools are shared: one client at its quotas leaves the rest to the
+// others. Client a opens sockets until refused QuotaExceeded (not NoMemory:
+// the pools still have room), and client b still opens its own.
+TEST_F(SocketServerTest, OneClientsQuotaLeavesThePoolsToAnother) {
+    a.open({80}, 0xa);
+    b.open({}, 0xb);
+    const netstack::SocketClientConfig quotas = a.base;
+    auto open = [&](Client& c, abi::SocketKind kind, u32 slot) {
+        auto r = Client::rings_request(abi::SocketRequestOp::Open, slot, kTcpRing);
+        r.kind = kind;
+        u64 tag = c.send(r);
+        turn();
+        return c.answer(tag);
+    };
+    u32 slot = 0, udp = 0, tcp = 0;
+    abi::SocketEvent e{};
+    while ((e = open(a, abi::SocketKind::Udp, slot++)).status == Status::Ok) udp++;
+    EXPECT_EQ(e.status, Status::QuotaExceeded);
+    EXPECT_EQ(udp, quotas.max_udp);
+    slot--;
+    std::vector<u32> tcp_sockets;
+    while ((e = open(a, abi::SocketKind::Tcp, slot++)).status == Status::Ok) tcp_sockets.push_back(e.socket);
+    tcp = static_cast<u32>(tcp_sockets.size());
+    EXPECT_EQ(e.status, Status::QuotaExceeded);
+    EXPECT_EQ(tcp, quotas.max_tcp);
+    EXPECT_EQ(open(b, abi::SocketKind::Udp, 0).status, Status::Ok);
+    EXPECT_EQ(open(b, abi::SocketKind::Tcp, 1).status, Status::Ok);
+
+    // A listener's backlog counts against the TCP quota: each waiting
+    // connection is a pcb of the same pool.
+    u32 last = tcp_sockets.back();
+    u64 tag = request(a, abi::SocketRequestOp::Close, last);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    abi::SocketRequest r{};
+    r.op = abi::SocketRequestOp::Bind;
+    r.socket = tcp_sockets[0];
+    r.port = 80;
+    tag = a.send(r);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    tag = request(a, abi::SocketRequestOp::Listen, tcp_sockets[0], 3);  // 6 others + 3 > 8
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::QuotaExceeded);
+    tag = request(a, abi::SocketRequestOp::Listen, tcp_sockets[0], 2);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+}
+
+// A configuration promising a client more than lwIP's pools hold is refused.
+TEST_F(SocketServerTest, QuotasPastThePoolsAreRefusedAtOpen) {
+    auto rings = std::make_unique<abi::SocketRings>();
+    std::vector<u8> data(kDataBytes);
+    netstack::SocketChannel channel;
+    netstack::SocketClientConfig config;
+    config.max_tcp = MEMP_NUM_TCP_PCB + 1;
+    EXPECT_EQ(channel.open(rings.get(), data.data(), kDataBytes, config).status(), Status::InvalidArgument);
+    config = {};
+    config.max_udp = MEMP_NUM_UDP_PCB;
+    EXPECT_EQ(channel.open(rings.get(), data.data(), kDataBytes, config).status(), Status::InvalidArgument);
+    config = {};
+    config.max_listeners = MEMP_NUM_TCP_PCB_LISTEN + 1;
+    EXPECT_EQ(channel.open(rings.get(), data.data(), kDataBytes, config).status(), Status::InvalidArgument);
+    config = {};
+    EXPECT_TRUE(channel.open(rings.get(), data.data(), kDataBytes, config).ok());
+    // The planned number of clients at the default quotas fit the pools.
+    EXPECT_LE(netstack::kSocketPlannedClients * config.max_udp + netstack::kNetstackUdpPcbs,
+              static_cast<u32>(MEMP_NUM_UDP_PCB));
+    EXPECT_LE(netstack::kSocketPlannedClients * config.max_tcp, static_cast<u32>(MEMP_NUM_TCP_PCB));
+    EXPECT_LE(netstack::kSocketPlannedClients * config.max_listeners, static_cast<u32>(MEMP_NUM_TCP_PCB_LISTEN));
+    EXPECT_LE(netstack::kSocketPlannedClients * config.max_tcp_queued, static_cast<u32>(MEM_SIZE));
 }
 
 }  // namespace
