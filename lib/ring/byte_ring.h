@@ -43,40 +43,30 @@ public:
     // `bytes`: `capacity` bytes (valid_byte_capacity); `start`: the index
     // both sides begin at (0 for a fresh ring).
     ByteProducer(Indices& indices, u8* bytes, u32 capacity, u32 start = 0)
-        : m_indices(&indices),
-          m_bytes(bytes),
-          m_capacity(capacity),
-          m_tail(start),
-          m_published(start),
-          m_head_seen(start) {}
+        : m_index(indices, start), m_bytes(bytes), m_capacity(capacity) {}
 
-    bool attached() const { return m_indices != nullptr; }
+    bool attached() const { return m_index.attached(); }
     u32 capacity() const { return m_capacity; }
 
     // Reads the consumer's head (acquire) and returns the free bytes.
     // Malformed when the head moved back or passed our tail.
     Result<u32> refresh() {
-        u32 head = detail::load_acquire(&m_indices->head);
-        if (m_tail - head > m_tail - m_head_seen) {
-            m_bad_index = head;
-            return Status::Malformed;
-        }
-        m_head_seen = head;
+        if (!m_index.refresh()) return Status::Malformed;
         return room();
     }
     // Free bytes as of the last refresh(), less what was written since.
-    u32 room() const { return m_capacity - (m_tail - m_head_seen); }
+    u32 room() const { return m_capacity - m_index.in_flight(); }
 
     // Where the next bytes go, and how many fit there without wrapping
     // (0 when the ring is full). Fill them, then produce().
     u8* contiguous(u32* n) const {
-        u32 at = m_tail & (m_capacity - 1), run = m_capacity - at;
+        u32 at = m_index.tail() & (m_capacity - 1), run = m_capacity - at;
         *n = room() < run ? room() : run;
         return m_bytes + at;
     }
     // Counts `n` more bytes as written (at most room(); the rest is
     // ignored). Bytes produced unwritten (padding) keep what they held.
-    void produce(u32 n) { m_tail += n < room() ? n : room(); }
+    void produce(u32 n) { m_index.advance(n < room() ? n : room()); }
     // Copies min(n, room()) bytes in, wrapping; returns how many.
     u32 write(const void* src, u32 n) {
         u32 done = 0;
@@ -93,24 +83,16 @@ public:
     }
     // Makes everything produced so far visible (release); no store when
     // nothing is new.
-    void publish() {
-        if (m_published == m_tail) return;
-        m_published = m_tail;
-        detail::store_release(&m_indices->tail, m_tail);
-    }
+    void publish() { m_index.publish(); }
 
-    u32 tail() const { return m_tail; }
-    u32 head_seen() const { return m_head_seen; }
-    u32 bad_index() const { return m_bad_index; }
+    u32 tail() const { return m_index.tail(); }
+    u32 head_seen() const { return m_index.head_seen(); }
+    u32 bad_index() const { return m_index.bad_index(); }
 
 private:
-    Indices* m_indices = nullptr;
+    detail::ProducerIndices m_index;
     u8* m_bytes = nullptr;
     u32 m_capacity = 0;
-    u32 m_tail = 0;
-    u32 m_published = 0;
-    u32 m_head_seen = 0;
-    u32 m_bad_index = 0;
 };
 
 // The consumer's side: reads the producer's tail, copies bytes out,
@@ -119,35 +101,25 @@ class ByteConsumer {
 public:
     ByteConsumer() = default;
     ByteConsumer(Indices& indices, const u8* bytes, u32 capacity, u32 start = 0)
-        : m_indices(&indices),
-          m_bytes(bytes),
-          m_capacity(capacity),
-          m_head(start),
-          m_released(start),
-          m_tail_seen(start) {}
+        : m_index(indices, start), m_bytes(bytes), m_capacity(capacity) {}
 
-    bool attached() const { return m_indices != nullptr; }
+    bool attached() const { return m_index.attached(); }
     u32 capacity() const { return m_capacity; }
 
     // Reads the producer's tail (acquire) and returns the bytes ready.
     // Malformed when the tail moved back or ran more than the capacity
     // ahead of our head.
     Result<u32> refresh() {
-        u32 tail = detail::load_acquire(&m_indices->tail);
-        if (tail - m_head > m_capacity || tail - m_head < m_tail_seen - m_head) {
-            m_bad_index = tail;
-            return Status::Malformed;
-        }
-        m_tail_seen = tail;
+        if (!m_index.refresh(m_capacity)) return Status::Malformed;
         return ready();
     }
     // Bytes ready as of the last refresh(), less what was consumed since.
-    u32 ready() const { return m_tail_seen - m_head; }
+    u32 ready() const { return m_index.ready(); }
 
     // The next ready bytes and how many of them lie there without
     // wrapping. The producer may rewrite them: check nothing in place.
     const u8* contiguous(u32* n) const {
-        u32 at = m_head & (m_capacity - 1), run = m_capacity - at;
+        u32 at = m_index.head() & (m_capacity - 1), run = m_capacity - at;
         *n = ready() < run ? ready() : run;
         return m_bytes + at;
     }
@@ -156,7 +128,7 @@ public:
     u32 peek(u32 offset, void* dst, u32 n) const {
         if (offset >= ready()) return 0;
         if (n > ready() - offset) n = ready() - offset;
-        u32 at = (m_head + offset) & (m_capacity - 1), first = n < m_capacity - at ? n : m_capacity - at;
+        u32 at = (m_index.head() + offset) & (m_capacity - 1), first = n < m_capacity - at ? n : m_capacity - at;
         __builtin_memcpy(dst, m_bytes + at, first);
         __builtin_memcpy(static_cast<u8*>(dst) + first, m_bytes, n - first);
         // The copy is made here, once (as Consumer::take).
@@ -164,27 +136,19 @@ public:
         return n;
     }
     // Counts `n` more bytes as consumed (at most ready()).
-    void consume(u32 n) { m_head += n < ready() ? n : ready(); }
+    void consume(u32 n) { m_index.advance(n < ready() ? n : ready()); }
     // Gives the consumed bytes' room back to the producer (release); no
     // store when nothing is new.
-    void release() {
-        if (m_released == m_head) return;
-        m_released = m_head;
-        detail::store_release(&m_indices->head, m_head);
-    }
+    void release() { m_index.release(); }
 
-    u32 head() const { return m_head; }
-    u32 tail_seen() const { return m_tail_seen; }
-    u32 bad_index() const { return m_bad_index; }
+    u32 head() const { return m_index.head(); }
+    u32 tail_seen() const { return m_index.tail_seen(); }
+    u32 bad_index() const { return m_index.bad_index(); }
 
 private:
-    Indices* m_indices = nullptr;
+    detail::ConsumerIndices m_index;
     const u8* m_bytes = nullptr;
     u32 m_capacity = 0;
-    u32 m_head = 0;
-    u32 m_released = 0;
-    u32 m_tail_seen = 0;
-    u32 m_bad_index = 0;
 };
 
 }  // namespace ring
