@@ -156,41 +156,33 @@ Result<u64> SocketClient::open_socket(abi::SocketKind kind, u32 rx_bytes, u32 tx
     return open_with_rings(SocketRequestOp::Open, kind, 0, rx_bytes, tx_bytes);
 }
 
-Result<u64> SocketClient::bind(u32 socket, u32 address, u16 port) {
+// A request about an existing socket, in state `want` (and TCP when asked).
+Result<u64> SocketClient::ask(SocketRequestOp op, u32 socket, State want, bool tcp_only, u32 address, u16 port,
+                              u32 count) {
     Stream* s = stream(socket);
     if (s == nullptr) return Status::NotFound;
-    if (s->state != State::Open) return Status::InvalidArgument;
+    if (s->state != want || (tcp_only && s->kind != abi::SocketKind::Tcp)) return Status::InvalidArgument;
     abi::SocketRequest r{};
-    r.op = SocketRequestOp::Bind;
+    r.op = op;
     r.socket = socket;
     r.address = address;
     r.port = port;
+    r.count = count;
     return request(r, socket_only<Outstanding>(socket));
 }
 
+Result<u64> SocketClient::bind(u32 socket, u32 address, u16 port) {
+    return ask(SocketRequestOp::Bind, socket, State::Open, false, address, port, 0);
+}
+
 Result<u64> SocketClient::connect(u32 socket, u32 address, u16 port) {
-    Stream* s = stream(socket);
-    if (s == nullptr) return Status::NotFound;
-    if (s->state != State::Open) return Status::InvalidArgument;
-    abi::SocketRequest r{};
-    r.op = SocketRequestOp::Connect;
-    r.socket = socket;
-    r.address = address;
-    r.port = port;
-    auto tag = request(r, socket_only<Outstanding>(socket));
-    if (tag.ok() && s->kind == abi::SocketKind::Tcp) s->state = State::Connecting;
+    auto tag = ask(SocketRequestOp::Connect, socket, State::Open, false, address, port, 0);
+    if (tag.ok() && m_streams[socket].kind == abi::SocketKind::Tcp) m_streams[socket].state = State::Connecting;
     return tag;
 }
 
 Result<u64> SocketClient::listen(u32 socket, u32 backlog) {
-    Stream* s = stream(socket);
-    if (s == nullptr) return Status::NotFound;
-    if (s->state != State::Open || s->kind != abi::SocketKind::Tcp) return Status::InvalidArgument;
-    abi::SocketRequest r{};
-    r.op = SocketRequestOp::Listen;
-    r.socket = socket;
-    r.count = backlog;
-    return request(r, socket_only<Outstanding>(socket));
+    return ask(SocketRequestOp::Listen, socket, State::Open, true, 0, 0, backlog);
 }
 
 Result<u64> SocketClient::accept(u32 listener, u32 rx_bytes, u32 tx_bytes) {
@@ -203,15 +195,10 @@ Result<u64> SocketClient::accept(u32 listener, u32 rx_bytes, u32 tx_bytes) {
 Result<u64> SocketClient::shutdown(u32 socket, u32 how) {
     Stream* s = stream(socket);
     if (s == nullptr) return Status::NotFound;
-    if (s->state != State::Connected) return Status::InvalidArgument;
     // The FIN goes after the bytes written: they must be announced first.
     announce(socket);
     if (s->unannounced != 0) return Status::Busy;
-    abi::SocketRequest r{};
-    r.op = SocketRequestOp::Shutdown;
-    r.socket = socket;
-    r.count = how;
-    return request(r, socket_only<Outstanding>(socket));
+    return ask(SocketRequestOp::Shutdown, socket, State::Connected, true, 0, 0, how);
 }
 
 Result<u64> SocketClient::close_socket(u32 socket) {
@@ -445,10 +432,10 @@ void SocketClient::handle(const abi::SocketEvent& e) {
                 break;
             }
     if (o == nullptr) return breach();  // answers nothing we asked
-    bool kind_fits = e.kind == SocketEventKind::Connected   ? o->op == SocketRequestOp::Connect
+    bool kind_fits = e.kind == SocketEventKind::Connected  ? o->op == SocketRequestOp::Connect
                      : e.kind == SocketEventKind::Accepted ? o->op == SocketRequestOp::Accept
-                                                             // Done answers any, and a refused Connect or Accept
-                                                             : true;
+                                                           // Done answers any, and a refused Connect or Accept
+                                                           : true;
     if (!kind_fits) return breach();
     Outstanding done = *o;
     *o = Outstanding{};
@@ -481,7 +468,9 @@ void SocketClient::answered(const Outstanding& o, const abi::SocketEvent& e) {
                 if (ok && e.kind != SocketEventKind::Connected) return breach();
                 if (s->kind == abi::SocketKind::Tcp && s->state != State::Closing) {
                     s->state = ok ? State::Connected : State::Open;
-                    if (!ok) {
+                    // Refused or timed out on the network (a refusal of
+                    // the request itself leaves the socket as it was).
+                    if (!ok && e.kind == SocketEventKind::Connected) {
                         s->peer_closed = true;
                         s->close_reason = e.detail;
                     }

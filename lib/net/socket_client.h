@@ -42,10 +42,10 @@ struct SocketCompletion {
     u64 tag;
     abi::SocketRequestOp op;
     Status status;
-    u32 socket;    // Open, Accept: the new socket's index; else the one asked about
-    u32 address;   // Accept: the peer's (network byte order)
-    u16 port;      // Accept: the peer's (host byte order)
-    u32 detail;    // Connect refused or timed out: a SocketCloseReason
+    u32 socket;   // Open, Accept: the new socket's index; else the one asked about
+    u32 address;  // Accept: the peer's (network byte order)
+    u16 port;     // Accept: the peer's (host byte order)
+    u32 detail;   // Connect refused or timed out: a SocketCloseReason
 };
 
 class SocketClient {
@@ -146,8 +146,8 @@ private:
     };
 
     Result<u64> request(abi::SocketRequest r, const Outstanding& keep, bool internal = false);
-    Result<u64> open_with_rings(abi::SocketRequestOp op, abi::SocketKind kind, u32 socket, u32 rx_bytes,
-                                u32 tx_bytes);
+    Result<u64> ask(abi::SocketRequestOp op, u32 socket, State want, bool tcp_only, u32 address, u16 port, u32 count);
+    Result<u64> open_with_rings(abi::SocketRequestOp op, abi::SocketKind kind, u32 socket, u32 rx_bytes, u32 tx_bytes);
     Stream* stream(u32 socket);
     const Stream* stream(u32 socket) const;
     void announce(u32 socket);

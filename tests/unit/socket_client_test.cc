@@ -189,8 +189,10 @@ TEST_F(SocketClientTest, TcpStreamBothWaysWithChecksum) {
     usize sent_a = 0, sent_b = 0;
     Bytes buf(7001);
     for (int round = 0; round < 20000 && (got_a.size() < kBytes || got_b.size() < kBytes); round++) {
-        if (sent_b < kBytes) sent_b += b.client.send(sb, to_a.data() + sent_b, static_cast<u32>(kBytes - sent_b)).value();
-        if (sent_a < kBytes) sent_a += a.client.send(sa, to_b.data() + sent_a, static_cast<u32>(kBytes - sent_a)).value();
+        if (sent_b < kBytes)
+            sent_b += b.client.send(sb, to_a.data() + sent_b, static_cast<u32>(kBytes - sent_b)).value();
+        if (sent_a < kBytes)
+            sent_a += a.client.send(sa, to_b.data() + sent_a, static_cast<u32>(kBytes - sent_a)).value();
         for (;;) {
             u32 n = a.client.receive(sa, buf.data(), static_cast<u32>(buf.size())).value();
             if (n == 0) break;

@@ -18,6 +18,7 @@
 #include "../support/fake_frame_io.h"
 #include "../support/net_frames.h"
 #include "lwip/def.h"
+#include "lwip/priv/tcp_priv.h"
 #include "netstack/stack.h"
 
 namespace {
@@ -338,6 +339,19 @@ protected:
         r.socket = socket;
         r.count = count;
         return c.send(r);
+    }
+    // Client b connects (lwIP hands it the pcb it freed last), then a
+    // closes its socket `conn`: b's connection must not feel it.
+    void close_spares_b(u32 conn) {
+        auto out = connect_out(b, 0);
+        u64 tag = request(a, abi::SocketRequestOp::Close, conn);
+        auto sent = turn();
+        EXPECT_EQ(a.answer(tag).status, Status::Ok);
+        EXPECT_FALSE(has_flag(sent, out.port, frames::kTcpFin | frames::kTcpRst));
+        syn_ack(out);
+        auto e = b.answer(out.connect_tag);
+        EXPECT_EQ(e.kind, abi::SocketEventKind::Connected);
+        EXPECT_EQ(e.status, Status::Ok);
     }
     static bool has_flag(const std::vector<Parsed>& sent, u16 port, u8 flag) {
         bool found = false;
@@ -680,15 +694,7 @@ TEST_F(SocketServerTest, ShutdownBothWaysForgetsThePcb) {
     turn();
     EXPECT_EQ(a.answer(tag).status, Status::Stale);
 
-    auto out = connect_out(b, 0);
-    tag = request(a, abi::SocketRequestOp::Close, acc.conn);
-    sent = turn();
-    EXPECT_EQ(a.answer(tag).status, Status::Ok);
-    EXPECT_FALSE(has_flag(sent, out.port, frames::kTcpFin | frames::kTcpRst));
-    syn_ack(out);
-    auto e = b.answer(out.connect_tag);
-    EXPECT_EQ(e.kind, abi::SocketEventKind::Connected);
-    EXPECT_EQ(e.status, Status::Ok);
+    close_spares_b(acc.conn);
 }
 
 // Shutdown of the write side keeps the connection for reading (half close)
@@ -720,19 +726,12 @@ TEST_F(SocketServerTest, ShutdownWriteForgetsThePcbAtThePeersFin) {
         test_host().now += 250'000'000;
         turn();
     }
+    ASSERT_EQ(tcp_tw_pcbs, nullptr);  // lwIP freed the pcb: what a stale pointer would now reach
     // The peer's ARP entry aged out meanwhile: it asks again.
     deliver(frames::ethernet(frames::kBroadcastMac, kPeerMac, frames::kEtherArp,
                              frames::arp(1, kPeerMac, kPeerIp, Mac{}, kOurIp)));
 
-    auto out = connect_out(b, 0);
-    tag = request(a, abi::SocketRequestOp::Close, acc.conn);
-    sent = turn();
-    EXPECT_EQ(a.answer(tag).status, Status::Ok);
-    EXPECT_FALSE(has_flag(sent, out.port, frames::kTcpFin | frames::kTcpRst));
-    syn_ack(out);
-    auto e = b.answer(out.connect_tag);
-    EXPECT_EQ(e.kind, abi::SocketEventKind::Connected);
-    EXPECT_EQ(e.status, Status::Ok);
+    close_spares_b(acc.conn);
 }
 
 // A connection that arrives while the client's table is full is reset from
