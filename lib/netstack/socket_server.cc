@@ -7,15 +7,17 @@
 
 namespace netstack {
 
+// What lwIP may hand a socket before the client reads (its receive window)
+// fits the rx ring at once (lib/protocol/socket.h): the window reopens
+// only as the client consumes the ring (refresh_rx), so ring content plus
+// rx_pending never exceeds TCP_WND, and rx_pending is drained in full in
+// the same call that received it.
+static_assert(TCP_WND <= abi::kSocketMinTcpRxBytes, "a TCP rx ring must hold lwIP's whole window");
+
 namespace {
 
 using abi::SocketEventKind;
 using abi::SocketRequestOp;
-
-constexpr bool power_of_two(u32 v) { return v != 0 && (v & (v - 1)) == 0; }
-
-u32 load_acquire(const u32* at) { return __atomic_load_n(at, __ATOMIC_ACQUIRE); }
-void store_release(u32* at, u32 v) { __atomic_store_n(at, v, __ATOMIC_RELEASE); }
 
 u32 close_reason(err_t err) {
     switch (err) {
@@ -33,7 +35,8 @@ bool overlap(u32 a, u32 al, u32 b, u32 bl) { return a < b + bl && b < a + al; }
 Result<void> SocketChannel::open(abi::SocketRings* rings, u8* data, u32 data_bytes, const SocketClientConfig& config) {
     if (m_rings != nullptr) return Status::Busy;
     if (rings == nullptr || data == nullptr || config.max_sockets > abi::kSocketMaxSockets ||
-        (config.port_count != 0 && config.ports == nullptr))
+        (config.port_count != 0 && config.ports == nullptr) || config.udp_datagrams_per_turn == 0 ||
+        config.udp_bytes_per_turn == 0 || !socket_quotas_fit(1, config))
         return Status::InvalidArgument;
     __builtin_memset(static_cast<void*>(rings), 0, sizeof *rings);
     m_rings = rings;
@@ -42,6 +45,7 @@ Result<void> SocketChannel::open(abi::SocketRings* rings, u8* data, u32 data_byt
     m_config = config;
     m_broken = false;
     m_owed = 0;
+    m_more = false;
     m_counters = {};
     m_requests = rings->requests.consumer();
     m_events = rings->events.producer();
@@ -72,6 +76,24 @@ void SocketChannel::close() {
     }
     m_rings = nullptr;
     m_data = nullptr;
+}
+
+// What this client holds of lwIP's shared pools (SocketClientConfig's
+// quotas). A pcb the slot forgot (handed to lwIP) is lwIP's to reclaim.
+SocketChannel::Usage SocketChannel::usage() const {
+    Usage u;
+    for (auto& s : m_sockets) {
+        if (s.state == Socket::State::Udp) u.udp++;
+        if (s.state == Socket::State::Listening) {
+            u.listeners++;
+            u.tcp += s.backlog;
+        } else if (s.tcp != nullptr) {
+            u.tcp++;
+            u.tcp_queued += TCP_SND_BUF - tcp_sndbuf(s.tcp);
+            u.tcp_segments += tcp_sndqueuelen(s.tcp);
+        }
+    }
+    return u;
 }
 
 u32 SocketChannel::open_sockets() const {
@@ -109,7 +131,9 @@ void SocketChannel::breach(const char* what, u32 socket, u32 value) {
 }
 
 void SocketChannel::refuse(const abi::SocketRequest& r, Status status, const char* why) {
-    char line[160];
+    if (m_why != nullptr) why = m_why;  // a check said more precisely
+    m_why = nullptr;
+    char line[192];
     format(line, sizeof line, "socket: client %llx request %u on socket %u refused %s: %s",
            static_cast<unsigned long long>(m_config.badge), static_cast<unsigned>(r.op), r.socket, status_name(status),
            why);
@@ -138,6 +162,8 @@ void SocketChannel::answer(u64 tag, SocketEventKind kind, u32 socket, Status sta
 bool SocketChannel::poll() {
     if (m_rings == nullptr) return false;
     u32 before = m_events.tail();
+    m_more = false;
+    m_turn_datagrams = m_turn_bytes = 0;
     if (!m_events.refresh().ok()) {
         breach("event head", 0, m_events.bad_index());
         return false;
@@ -165,10 +191,14 @@ void SocketChannel::take_requests() {
     }
 }
 
-Status SocketChannel::check_rings(const abi::SocketRequest& r) const {
+Status SocketChannel::check_rings(const abi::SocketRequest& r, bool tcp) {
     for (u32 bytes : {r.rx_bytes, r.tx_bytes})
-        if (!power_of_two(bytes) || bytes < abi::kSocketMinRingBytes || bytes > abi::kSocketMaxRingBytes)
+        if (!ring::valid_byte_capacity(bytes) || bytes < abi::kSocketMinRingBytes || bytes > abi::kSocketMaxRingBytes)
             return Status::InvalidArgument;
+    if (tcp && r.rx_bytes < abi::kSocketMinTcpRxBytes) {
+        m_why = "rx ring smaller than the TCP window (kSocketMinTcpRxBytes)";
+        return Status::InvalidArgument;
+    }
     for (u32 offset : {r.rx_offset, r.tx_offset})
         if (offset % abi::kSocketRingAlign != 0) return Status::InvalidArgument;
     if (u64{r.rx_offset} + r.rx_bytes > m_data_bytes || u64{r.tx_offset} + r.tx_bytes > m_data_bytes)
@@ -245,7 +275,12 @@ Status SocketChannel::do_open(const abi::SocketRequest& r, u32* index) {
     if (r.kind != abi::SocketKind::Udp && r.kind != abi::SocketKind::Tcp) return Status::InvalidArgument;
     if (r.socket != 0 || r.port != 0 || r.address != 0 || r.count != 0) return Status::InvalidArgument;
     if (open_sockets() >= m_config.max_sockets) return Status::QuotaExceeded;
-    Status st = check_rings(r);
+    Usage u = usage();
+    if (r.kind == abi::SocketKind::Udp ? u.udp >= m_config.max_udp : u.tcp >= m_config.max_tcp) {
+        m_why = r.kind == abi::SocketKind::Udp ? "UDP socket quota (max_udp)" : "TCP quota (max_tcp)";
+        return Status::QuotaExceeded;
+    }
+    Status st = check_rings(r, r.kind == abi::SocketKind::Tcp);
     if (st != Status::Ok) return st;
     Socket* s = nullptr;
     for (auto& c : m_sockets)
@@ -266,11 +301,7 @@ Status SocketChannel::do_open(const abi::SocketRequest& r, u32* index) {
         tcp_err(s->tcp, tcp_err_cb);
         s->state = Socket::State::Tcp;
     }
-    s->rx_offset = r.rx_offset;
-    s->rx_bytes = r.rx_bytes;
-    s->tx_offset = r.tx_offset;
-    s->tx_bytes = r.tx_bytes;
-    m_rings->streams[s->index] = {};
+    place_rings(*s, r.rx_offset, r.rx_bytes, r.tx_offset, r.tx_bytes);
     *index = s->index;
     return Status::Ok;
 }
@@ -315,6 +346,13 @@ Status SocketChannel::do_connect(Socket& s, const abi::SocketRequest& r) {
 Status SocketChannel::do_listen(Socket& s, const abi::SocketRequest& r) {
     if (s.state != Socket::State::Tcp || !s.bound || r.count == 0 || r.count > abi::kSocketMaxBacklog)
         return Status::InvalidArgument;
+    // The socket's own pcb becomes a listener's; its backlog's pcbs count.
+    Usage u = usage();
+    if (u.listeners >= m_config.max_listeners || u.tcp - 1 + r.count > m_config.max_tcp) {
+        m_why = u.listeners >= m_config.max_listeners ? "listener quota (max_listeners)"
+                                                      : "TCP quota (max_tcp) short of the backlog";
+        return Status::QuotaExceeded;
+    }
     err_t err = ERR_OK;
     struct tcp_pcb* listener = tcp_listen_with_backlog_and_err(s.tcp, static_cast<u8>(r.count), &err);
     if (listener == nullptr) return Status::NoMemory;  // s.tcp is still valid then
@@ -333,7 +371,7 @@ Status SocketChannel::do_accept(Socket& s, const abi::SocketRequest& r) {
     // Owed answers hold event-ring room; a client owed too many would have
     // no room left for the requests (Close) that would end them.
     if (s.accept_count >= abi::kSocketMaxBacklog || m_owed >= abi::kSocketMaxOwed) return Status::QuotaExceeded;
-    Status st = check_rings(r);
+    Status st = check_rings(r, true);
     if (st != Status::Ok) return st;
     s.accepts[s.accept_count++] = {r.tag, r.rx_offset, r.rx_bytes, r.tx_offset, r.tx_bytes};
     m_owed++;
@@ -344,10 +382,10 @@ Status SocketChannel::do_accept(Socket& s, const abi::SocketRequest& r) {
 Status SocketChannel::do_send(Socket& s, const abi::SocketRequest& r) {
     if (r.port != 0 || r.address != 0) return Status::InvalidArgument;
     bool udp = s.state == Socket::State::Udp;
-    if (!udp && s.state != Socket::State::Connected) return Status::InvalidArgument;
+    if (!udp && (s.state != Socket::State::Connected || s.shut_write)) return Status::InvalidArgument;
     if (!refresh_tx(s)) return Status::Ok;  // the channel is closed
     // Only bytes the client has published can be announced.
-    if (r.count > s.tx_tail_seen - s.tx_announced) return Status::InvalidArgument;
+    if (r.count > s.tx.tail_seen() - s.tx_announced) return Status::InvalidArgument;
     s.tx_announced += r.count;
     answer(r.tag, SocketEventKind::Done, s.index, Status::Ok);
     return Status::Ok;
@@ -383,13 +421,48 @@ Status SocketChannel::do_close(Socket& s, const abi::SocketRequest& r) {
     return Status::Ok;
 }
 
+// Detaches the slot from its pcb: no callback reaches it again, and lwIP
+// finishes (or frees) the pcb on its own.
+void SocketChannel::forget_tcp(Socket& s) {
+    if (s.tcp == nullptr) return;
+    tcp_arg(s.tcp, nullptr);
+    tcp_err(s.tcp, nullptr);
+    tcp_sent(s.tcp, nullptr);
+    tcp_recv(s.tcp, nullptr);
+    s.tcp = nullptr;
+}
+
 Status SocketChannel::do_shutdown(Socket& s, const abi::SocketRequest& r) {
     u32 how = r.count;
     if (s.state != Socket::State::Connected || how == 0 ||
         (how & ~(abi::kSocketShutdownRead | abi::kSocketShutdownWrite)) != 0)
         return Status::InvalidArgument;
-    err_t err = tcp_shutdown(s.tcp, (how & abi::kSocketShutdownRead) != 0, (how & abi::kSocketShutdownWrite) != 0);
-    if (err != ERR_OK) return Status::NoMemory;
+    bool read = (how & abi::kSocketShutdownRead) != 0 && !s.shut_read;
+    bool write = (how & abi::kSocketShutdownWrite) != 0 && !s.shut_write;
+    if (write) {
+        // The FIN goes after every announced byte: hand lwIP what it takes
+        // now; the rest makes the client try again after Writable.
+        push_tcp(s);
+        if (s.tx.head() != s.tx_announced) return Status::Busy;
+    }
+    if (read || write) {
+        bool both = (s.shut_read || read) && (s.shut_write || write);
+        // After our FIN, the peer's (already seen, or both directions shut)
+        // lets lwIP free the pcb with no callback (TIME_WAIT, LAST_ACK with
+        // the receive side closed): it is lwIP's from here.
+        bool hand_over = both || (write && s.peer_finished);
+        struct tcp_pcb* pcb = s.tcp;
+        if (hand_over) forget_tcp(s);
+        // A two-way shutdown may free the pcb before it returns (a reset
+        // when the client left bytes unread).
+        err_t err = tcp_shutdown(pcb, read, write);
+        if (err != ERR_OK) {
+            if (!hand_over) return Status::NoMemory;
+            tcp_abort(pcb);  // ours no longer: it must not linger unowned
+        }
+    }
+    s.shut_read |= (how & abi::kSocketShutdownRead) != 0;
+    s.shut_write |= (how & abi::kSocketShutdownWrite) != 0;
     answer(r.tag, SocketEventKind::Done, s.index, Status::Ok);
     return Status::Ok;
 }
@@ -407,16 +480,28 @@ void SocketChannel::close_listener(Socket& s) {
 
 // --- Byte rings ---------------------------------------------------------------
 
-// The client's rx head: forward only, never past our tail.
+// A new socket's rings, checked by check_rings: both views start at 0.
+void SocketChannel::place_rings(Socket& s, u32 rx_offset, u32 rx_bytes, u32 tx_offset, u32 tx_bytes) {
+    s.rx_offset = rx_offset;
+    s.rx_bytes = rx_bytes;
+    s.tx_offset = tx_offset;
+    s.tx_bytes = tx_bytes;
+    abi::SocketStreams& streams = m_rings->streams[s.index];
+    streams = {};
+    s.rx = ring::ByteProducer(streams.rx, m_data + rx_offset, rx_bytes);
+    s.tx = ring::ByteConsumer(streams.tx, m_data + tx_offset, tx_bytes);
+    s.tx_announced = 0;
+}
+
+// The client's rx head: forward only, never past our tail (the view's
+// rules). Its reading is what reopens TCP's window.
 bool SocketChannel::refresh_rx(Socket& s) {
-    u32 head = load_acquire(&m_rings->streams[s.index].rx.head);
-    if (s.rx_tail - head > s.rx_tail - s.rx_head_seen) {
-        breach("rx head", s.index, head);
+    u32 before = s.rx.head_seen();
+    if (!s.rx.refresh().ok()) {
+        breach("rx head", s.index, s.rx.bad_index());
         return false;
     }
-    u32 consumed = head - s.rx_head_seen;
-    s.rx_head_seen = head;
-    // The client's reading is what reopens TCP's window.
+    u32 consumed = s.rx.head_seen() - before;
     for (; consumed > 0 && s.tcp != nullptr && s.state != Socket::State::Listening;) {
         u16 n = consumed > 0xffff ? 0xffff : static_cast<u16>(consumed);
         tcp_recved(s.tcp, n);
@@ -428,26 +513,11 @@ bool SocketChannel::refresh_rx(Socket& s) {
 // The client's tx tail: forward only, never more than the ring ahead of
 // our head.
 bool SocketChannel::refresh_tx(Socket& s) {
-    u32 tail = load_acquire(&m_rings->streams[s.index].tx.tail);
-    if (tail - s.tx_head > s.tx_bytes || tail - s.tx_head < s.tx_tail_seen - s.tx_head) {
-        breach("tx tail", s.index, tail);
+    if (!s.tx.refresh().ok()) {
+        breach("tx tail", s.index, s.tx.bad_index());
         return false;
     }
-    s.tx_tail_seen = tail;
     return true;
-}
-
-void SocketChannel::write_rx(Socket& s, const void* src, u32 n) {
-    u32 at = s.rx_tail % s.rx_bytes, first = n < s.rx_bytes - at ? n : s.rx_bytes - at;
-    __builtin_memcpy(m_data + s.rx_offset + at, src, first);
-    __builtin_memcpy(m_data + s.rx_offset, static_cast<const u8*>(src) + first, n - first);
-    s.rx_tail += n;
-}
-
-void SocketChannel::read_tx(Socket& s, u32 at, void* dst, u32 n) const {
-    u32 off = at % s.tx_bytes, first = n < s.tx_bytes - off ? n : s.tx_bytes - off;
-    __builtin_memcpy(dst, m_data + s.tx_offset + off, first);
-    __builtin_memcpy(static_cast<u8*>(dst) + first, m_data + s.tx_offset, n - first);
 }
 
 // --- Per-socket turn ------------------------------------------------------------
@@ -483,54 +553,72 @@ void SocketChannel::post_unsolicited(Socket& s) {
 // TCP: what lwIP handed us and the ring could not take yet.
 void SocketChannel::drain_rx(Socket& s) {
     while (s.rx_pending != nullptr) {
-        u32 room = s.rx_bytes - (s.rx_tail - s.rx_head_seen);
-        if (room == 0) break;  // the rest waits for the client; what was copied is published below
-        u16 n = static_cast<u16>(room < s.rx_pending->tot_len ? room : s.rx_pending->tot_len);
-        u32 at = s.rx_tail % s.rx_bytes, first = n < s.rx_bytes - at ? n : s.rx_bytes - at;
-        pbuf_copy_partial(s.rx_pending, m_data + s.rx_offset + at, static_cast<u16>(first), 0);
-        if (n > first)
-            pbuf_copy_partial(s.rx_pending, m_data + s.rx_offset, static_cast<u16>(n - first), static_cast<u16>(first));
-        s.rx_tail += n;
+        u32 run = 0;
+        u8* at = s.rx.contiguous(&run);
+        if (run == 0) break;  // the rest waits for the client; what was copied is published below
+        u16 n = static_cast<u16>(run < s.rx_pending->tot_len ? run : s.rx_pending->tot_len);
+        pbuf_copy_partial(s.rx_pending, at, n, 0);
+        s.rx.produce(n);
         s.want_readable = true;
         s.rx_pending = pbuf_free_header(s.rx_pending, n);
     }
-    store_release(&m_rings->streams[s.index].rx.tail, s.rx_tail);
+    s.rx.publish();
 }
 
 void SocketChannel::push_tcp(Socket& s) {
     if (s.tcp == nullptr) return;
-    u32 start = s.tx_head;
-    while (s.tx_head != s.tx_announced) {
+    u32 start = s.tx.head();
+    while (s.tx.head() != s.tx_announced) {
+        // lwIP's room for this connection, within the client's share of the
+        // heap and segments (its other connections' unacknowledged data).
+        Usage u = usage();
+        if (u.tcp_queued >= m_config.max_tcp_queued || u.tcp_segments >= m_config.max_tcp_segments) break;
         u32 room = tcp_sndbuf(s.tcp);
+        if (room > m_config.max_tcp_queued - u.tcp_queued) room = m_config.max_tcp_queued - u.tcp_queued;
         if (room == 0) break;
-        u32 off = s.tx_head % s.tx_bytes;
-        u32 n = s.tx_announced - s.tx_head;
-        if (n > s.tx_bytes - off) n = s.tx_bytes - off;
+        u32 n = 0;
+        const u8* at = s.tx.contiguous(&n);
+        if (n > s.tx_announced - s.tx.head()) n = s.tx_announced - s.tx.head();
         if (n > room) n = room;
         if (n > 0xffff) n = 0xffff;
         // Copied: the client may rewrite its ring the moment the head moves.
-        if (tcp_write(s.tcp, m_data + s.tx_offset + off, static_cast<u16>(n), TCP_WRITE_FLAG_COPY) != ERR_OK) break;
-        s.tx_head += n;
+        if (tcp_write(s.tcp, at, static_cast<u16>(n), TCP_WRITE_FLAG_COPY) != ERR_OK) {
+            m_more = true;  // lwIP's heap or segments short: again next turn
+            break;
+        }
+        s.tx.consume(n);
     }
-    if (s.tx_head != start) {
+    if (s.tx.head() != start) {
         tcp_output(s.tcp);
-        store_release(&m_rings->streams[s.index].tx.head, s.tx_head);
+        s.tx.release();
         s.want_writable = true;
     }
 }
 
+// Sends the announced datagrams within the turn's budget. Whatever lwIP or
+// the NIC cannot take now (no pbuf, no transmit buffer: ERR_MEM) stays in
+// the ring for the next turn, never dropped; a datagram lwIP refuses for
+// good (no route, no destination) is dropped and counted (tx_dropped).
 void SocketChannel::push_udp(Socket& s) {
-    u32 start = s.tx_head;
-    while (s.tx_head != s.tx_announced) {
+    u32 start = s.tx.head();
+    while (s.tx.head() != s.tx_announced) {
         abi::SocketDatagram d;
-        u32 left = s.tx_announced - s.tx_head;
+        u32 left = s.tx_announced - s.tx.head();
         if (left < sizeof d) return breach("datagram header", s.index, left);
-        read_tx(s, s.tx_head, &d, sizeof d);  // copied once: only the copy is used
+        s.tx.peek(0, &d, sizeof d);  // copied once: only the copy is used
         u32 record = abi::socket_record_bytes(d.length);
         if (d.length > abi::kSocketMaxDatagram || record > left) return breach("datagram length", s.index, d.length);
+        if (m_turn_datagrams >= m_config.udp_datagrams_per_turn ||
+            (m_turn_datagrams > 0 && m_turn_bytes + d.length > m_config.udp_bytes_per_turn)) {
+            m_more = true;  // the budget is spent: next turn
+            break;
+        }
         struct pbuf* p = pbuf_alloc(PBUF_TRANSPORT, d.length, PBUF_RAM);
-        if (p == nullptr) break;  // lwIP's heap is short: try again next turn
-        read_tx(s, s.tx_head + sizeof d, p->payload, d.length);
+        if (p == nullptr) {  // lwIP's heap is short: next turn
+            m_more = true;
+            break;
+        }
+        s.tx.peek(sizeof d, p->payload, d.length);
         err_t err;
         if (d.address != 0 || d.port != 0) {
             ip_addr_t to;
@@ -540,26 +628,29 @@ void SocketChannel::push_udp(Socket& s) {
             err = udp_send(s.udp, p);  // ERR_VAL when there is no Connect destination
         }
         pbuf_free(p);
+        if (err == ERR_MEM) {  // no buffer on the way down (the NIC's all in flight): next turn
+            m_more = true;
+            break;
+        }
         if (err != ERR_OK) m_counters.tx_dropped++;
-        s.tx_head += record;
+        m_turn_datagrams++;
+        m_turn_bytes += d.length;
+        s.tx.consume(record);
     }
-    if (s.tx_head != start) {
-        store_release(&m_rings->streams[s.index].tx.head, s.tx_head);
+    if (s.tx.head() != start) {
+        s.tx.release();
         s.want_writable = true;
     }
 }
 
 void SocketChannel::finish_close(Socket& s) {
-    if (s.tcp != nullptr && s.tx_head != s.tx_announced) return;  // bytes still to hand to lwIP
+    if (s.tcp != nullptr && s.tx.head() != s.tx_announced) return;  // bytes still to hand to lwIP
     if (s.tcp != nullptr) {
         // lwIP finishes the connection on its own (FIN, the peer's ACK,
         // TIME_WAIT), discarding whatever the peer still sends.
-        tcp_arg(s.tcp, nullptr);
-        tcp_err(s.tcp, nullptr);
-        tcp_sent(s.tcp, nullptr);
-        tcp_recv(s.tcp, nullptr);
-        if (tcp_close(s.tcp) != ERR_OK) tcp_abort(s.tcp);  // no memory for the FIN
-        s.tcp = nullptr;
+        struct tcp_pcb* pcb = s.tcp;
+        forget_tcp(s);
+        if (tcp_close(pcb) != ERR_OK) tcp_abort(pcb);  // no memory for the FIN
     }
     u64 tag = s.close_tag;
     u32 index = s.index;
@@ -582,18 +673,24 @@ void SocketChannel::compact_waiting(Socket& l) {
     l.waiting_count = n;
 }
 
-void SocketChannel::match_accepts(Socket& l) {
+// True when `arriving` (the pcb of lwIP's accept callback under way, if
+// any) was aborted: the callback must then answer ERR_ABRT, or lwIP goes
+// on with the freed pcb.
+bool SocketChannel::match_accepts(Socket& l, const struct tcp_pcb* arriving) {
+    bool aborted = false;
     compact_waiting(l);
     while (l.accept_count > 0 && l.waiting_count > 0) {
         SocketSlot::Waiting w = l.waiting[0];
         l.waiting[0].pcb = nullptr;
         compact_waiting(l);
         tcp_backlog_accepted(w.pcb);
-        adopt(l, w.pcb, w.finished);
+        if (!adopt(l, w.pcb, w.finished) && w.pcb == arriving) aborted = true;
     }
+    return aborted;
 }
 
-void SocketChannel::adopt(Socket& l, struct tcp_pcb* pcb, bool finished) {
+// False when the connection was reset (the client's table is full).
+bool SocketChannel::adopt(Socket& l, struct tcp_pcb* pcb, bool finished) {
     auto a = l.accepts[0];
     for (u32 i = 1; i < l.accept_count; i++) l.accepts[i - 1] = l.accepts[i];
     l.accept_count--;
@@ -604,21 +701,19 @@ void SocketChannel::adopt(Socket& l, struct tcp_pcb* pcb, bool finished) {
             s = &c;
             break;
         }
-    if (s == nullptr || open_sockets() >= m_config.max_sockets) {
+    // The connection leaves the listener's backlog (counted) for a socket
+    // of its own: one more pcb against the quota.
+    if (s == nullptr || open_sockets() >= m_config.max_sockets || usage().tcp >= m_config.max_tcp) {
         tcp_arg(pcb, nullptr);
         tcp_err(pcb, nullptr);
         tcp_abort(pcb);
         answer(a.tag, SocketEventKind::Accepted, l.index, Status::QuotaExceeded);
-        return;
+        return false;
     }
     s->state = Socket::State::Connected;
     s->bound = true;
     s->tcp = pcb;
-    s->rx_offset = a.rx_offset;
-    s->rx_bytes = a.rx_bytes;
-    s->tx_offset = a.tx_offset;
-    s->tx_bytes = a.tx_bytes;
-    m_rings->streams[s->index] = {};
+    place_rings(*s, a.rx_offset, a.rx_bytes, a.tx_offset, a.tx_bytes);
     tcp_arg(pcb, s);
     tcp_err(pcb, tcp_err_cb);
     tcp_recv(pcb, tcp_recv_cb);
@@ -630,6 +725,7 @@ void SocketChannel::adopt(Socket& l, struct tcp_pcb* pcb, bool finished) {
     }
     answer(a.tag, SocketEventKind::Accepted, s->index, Status::Ok, ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)),
            pcb->remote_port);
+    return true;
 }
 
 // --- lwIP's callbacks ---------------------------------------------------------------
@@ -638,18 +734,18 @@ void SocketChannel::udp_recv_cb(void* arg, struct udp_pcb*, struct pbuf* p, cons
     auto& s = *static_cast<Socket*>(arg);
     SocketChannel& c = *s.owner;
     u32 record = abi::socket_record_bytes(p->tot_len);
-    if (c.m_rings == nullptr || !c.refresh_rx(s) || record > s.rx_bytes - (s.rx_tail - s.rx_head_seen)) {
+    if (c.m_rings == nullptr || !c.refresh_rx(s) || record > s.rx.room()) {
         c.m_counters.rx_dropped++;  // as a full socket buffer drops a datagram
         pbuf_free(p);
         return;
     }
     abi::SocketDatagram d{ip4_addr_get_u32(ip_2_ip4(addr)), port, p->tot_len};
-    u32 start = s.rx_tail;
-    c.write_rx(s, &d, sizeof d);
-    for (struct pbuf* q = p; q != nullptr; q = q->next) c.write_rx(s, q->payload, q->len);
-    s.rx_tail = start + record;  // the padding
+    u32 start = s.rx.tail();
+    s.rx.write(&d, sizeof d);
+    for (struct pbuf* q = p; q != nullptr; q = q->next) s.rx.write(q->payload, q->len);
+    s.rx.produce(record - (s.rx.tail() - start));  // the padding
     pbuf_free(p);
-    store_release(&c.m_rings->streams[s.index].rx.tail, s.rx_tail);
+    s.rx.publish();
     s.want_readable = true;
 }
 
@@ -667,6 +763,9 @@ err_t SocketChannel::tcp_recv_cb(void* arg, struct tcp_pcb*, struct pbuf* p, err
         s.peer_finished = true;
         s.want_closed = true;
         s.close_reason = static_cast<u32>(abi::SocketCloseReason::PeerFinished);
+        // Both FINs went: TIME_WAIT (or CLOSING, then TIME_WAIT) ends in a
+        // free nobody is told of. Nothing more can come in either.
+        if (s.shut_write) forget_tcp(s);
         return ERR_OK;
     }
     if (s.rx_pending == nullptr)
@@ -706,7 +805,7 @@ err_t SocketChannel::tcp_accept_cb(void* arg, struct tcp_pcb* pcb, err_t err) {
     tcp_arg(pcb, &w);
     tcp_err(pcb, waiting_err_cb);
     tcp_recv(pcb, waiting_recv_cb);
-    if (c.m_rings != nullptr) c.match_accepts(l);
+    if (c.m_rings != nullptr && c.match_accepts(l, pcb)) return ERR_ABRT;
     return ERR_OK;
 }
 

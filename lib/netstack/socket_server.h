@@ -29,10 +29,29 @@
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 #include "protocol/socket.h"
+#include "ring/byte_ring.h"
 #include "util/result.h"
 #include "util/types.h"
 
 namespace netstack {
+
+// lwIP's pools and heap (lwipopts.h) are shared by every client and the
+// netstack itself. A client's quotas are cut from them so that
+// kSocketPlannedClients clients, each at its full quotas, still fit:
+//   planned x max_udp + kNetstackUdpPcbs <= MEMP_NUM_UDP_PCB  (4 x 3 + 2 <= 16)
+//   planned x max_tcp                    <= MEMP_NUM_TCP_PCB  (4 x 8 <= 32)
+//   planned x max_listeners              <= MEMP_NUM_TCP_PCB_LISTEN (4 x 2 <= 8)
+//   planned x max_tcp_queued             <= MEM_SIZE / 2 (4 x 64 KiB; the other
+//     half: UDP datagrams on their way, ARP's queue, lwIP's own replies)
+//   planned x max_tcp_segments           <= MEMP_NUM_TCP_SEG  (4 x 64 <= 256)
+// A request past a quota is this client's to bear: QuotaExceeded, nobody
+// else affected. A pool empty all the same (more clients than planned, or
+// the wire's own use: connections lwIP keeps in TIME_WAIT or FIN_WAIT after
+// a close, which it reclaims when short) answers NoMemory. open() refuses
+// a quota larger than its pool (InvalidArgument); that N clients fit is the
+// caller's arithmetic (socket_quotas_fit).
+constexpr u32 kSocketPlannedClients = 4;
+constexpr u32 kNetstackUdpPcbs = 2;  // the netstack's own: DHCP's and DNS's
 
 struct SocketClientConfig {
     u64 badge = 0;  // names the client in log lines
@@ -40,7 +59,33 @@ struct SocketClientConfig {
     const u16* ports = nullptr;
     u32 port_count = 0;
     u32 max_sockets = abi::kSocketMaxSockets;  // <= kSocketMaxSockets
+    // The work one poll() turn does for this client's UDP sends, at most
+    // (the rest waits for the next turn, more_work() true): so that one
+    // client's burst cannot hold the netstack's loop from the others. A
+    // turn always sends at least one datagram when it can. Both > 0.
+    u32 udp_datagrams_per_turn = 32;
+    u32 udp_bytes_per_turn = 64 * 1024;
+    // Quotas (above). max_tcp counts the TCP sockets holding a connection's
+    // pcb (open, connecting, connected, closing) plus every listener's
+    // backlog (each connection waiting for Accept is such a pcb).
+    u32 max_udp = (MEMP_NUM_UDP_PCB - kNetstackUdpPcbs) / kSocketPlannedClients;
+    u32 max_tcp = MEMP_NUM_TCP_PCB / kSocketPlannedClients;
+    u32 max_listeners = MEMP_NUM_TCP_PCB_LISTEN / kSocketPlannedClients;
+    // TCP send data in lwIP's heap (sent, not yet acknowledged), and the
+    // segments holding it, over all this client's connections.
+    u32 max_tcp_queued = MEM_SIZE / 2 / kSocketPlannedClients;
+    u32 max_tcp_segments = MEMP_NUM_TCP_SEG / kSocketPlannedClients;
 };
+
+// `clients` clients configured as `config` fit lwIP's pools (above).
+constexpr bool socket_quotas_fit(u32 clients, const SocketClientConfig& config) {
+    return u64{clients} * config.max_udp + kNetstackUdpPcbs <= MEMP_NUM_UDP_PCB &&
+           u64{clients} * config.max_tcp <= MEMP_NUM_TCP_PCB &&
+           u64{clients} * config.max_listeners <= MEMP_NUM_TCP_PCB_LISTEN &&
+           u64{clients} * config.max_tcp_queued <= MEM_SIZE / 2 &&
+           u64{clients} * config.max_tcp_segments <= MEMP_NUM_TCP_SEG;
+}
+static_assert(socket_quotas_fit(kSocketPlannedClients, SocketClientConfig{}));
 
 struct SocketCounters {
     u64 requests = 0;
@@ -73,13 +118,21 @@ struct SocketSlot {
     State state = State::Free;
     bool bound = false;
     struct udp_pcb* udp = nullptr;
+    // Invariant: non-null only while lwIP must tell us (the err callback)
+    // before it frees the pcb. lwIP frees a pcb silently after tcp_close or
+    // a two-way tcp_shutdown (it is then lwIP's), at the end of TIME_WAIT
+    // (reached only once both FINs went), and after LAST_ACK when the
+    // receive side was shut: the slot forgets the pcb (forget_tcp) at the
+    // moment it hands it over or the last of those became possible.
     struct tcp_pcb* tcp = nullptr;
+    bool shut_read = false, shut_write = false;  // TCP: Shutdown done
     u32 rx_offset = 0, rx_bytes = 0, tx_offset = 0, tx_bytes = 0;
-    // The rx ring: we produce. Our tail, the client's head as last checked.
-    u32 rx_tail = 0, rx_head_seen = 0;
-    // The tx ring: we consume. Our head, the client's tail as last
-    // checked, and how far Send requests have announced bytes.
-    u32 tx_head = 0, tx_tail_seen = 0, tx_announced = 0;
+    // The byte rings (lib/ring/byte_ring.h), over the client's data area
+    // and its SocketStreams indices: rx we produce, tx we consume. Sends
+    // announce tx bytes: tx.head() <= tx_announced <= tx.tail_seen().
+    ring::ByteProducer rx;
+    ring::ByteConsumer tx;
+    u32 tx_announced = 0;
     struct pbuf* rx_pending = nullptr;  // TCP: received, not yet in the rx ring
     bool peer_finished = false;         // TCP: FIN seen (Closed once rx_pending is in the ring)
     bool want_readable = false, want_writable = false, want_closed = false;
@@ -116,6 +169,11 @@ public:
     // client's notification. Does nothing once closed.
     bool poll();
 
+    // The last poll() left work it could do without anything new from the
+    // client or the wire (UDP sends over the turn's budget, lwIP or the NIC
+    // short of memory or buffers): poll again soon instead of waiting.
+    bool more_work() const { return m_more; }
+
     const SocketCounters& counters() const { return m_counters; }
     u32 open_sockets() const;
 
@@ -132,8 +190,13 @@ private:
     Status do_send(Socket& s, const abi::SocketRequest& r);
     Status do_close(Socket& s, const abi::SocketRequest& r);
     Status do_shutdown(Socket& s, const abi::SocketRequest& r);
-    Status check_rings(const abi::SocketRequest& r) const;
+    Status check_rings(const abi::SocketRequest& r, bool tcp);
     bool port_granted(u16 port) const;
+    struct Usage {
+        u32 udp = 0, tcp = 0, listeners = 0;  // tcp: pcbs + listeners' backlogs (SocketClientConfig)
+        u32 tcp_queued = 0, tcp_segments = 0;
+    };
+    Usage usage() const;
 
     void service(Socket& s);
     void push_tcp(Socket& s);
@@ -141,15 +204,15 @@ private:
     void drain_rx(Socket& s);
     void finish_close(Socket& s);
     void release(Socket& s);
-    void adopt(Socket& listener, struct tcp_pcb* pcb, bool finished);
+    bool adopt(Socket& listener, struct tcp_pcb* pcb, bool finished);
     void compact_waiting(Socket& listener);
-    void match_accepts(Socket& listener);
+    bool match_accepts(Socket& listener, const struct tcp_pcb* arriving = nullptr);
+    static void forget_tcp(Socket& s);
     void close_listener(Socket& s);
 
+    void place_rings(Socket& s, u32 rx_offset, u32 rx_bytes, u32 tx_offset, u32 tx_bytes);
     bool refresh_rx(Socket& s);
     bool refresh_tx(Socket& s);
-    void write_rx(Socket& s, const void* src, u32 n);
-    void read_tx(Socket& s, u32 at, void* dst, u32 n) const;
 
     bool can_post() const;
     void answer(u64 tag, abi::SocketEventKind kind, u32 socket, Status status, u32 address = 0, u16 port = 0,
@@ -174,7 +237,11 @@ private:
     bool m_broken = false;
     abi::SocketRequestConsumer m_requests;
     abi::SocketEventProducer m_events;
-    u32 m_owed = 0;  // answers owed later (Connect, Accept, Close): room kept for them
+    u32 m_owed = 0;                              // answers owed later (Connect, Accept, Close): room kept for them
+    const char* m_why = nullptr;                 // a check's precise reason for the refusal being logged
+    bool m_more = false;                         // see more_work()
+    u32 m_turn_datagrams = 0, m_turn_bytes = 0;  // UDP sent this turn
+                                                 // (Connect, Accept, Close): room kept for them
     SocketCounters m_counters;
     SocketSlot m_sockets[abi::kSocketMaxSockets];
 };

@@ -123,11 +123,13 @@ enum class SocketKind : u8 { Udp = 1, Tcp = 2 };
 // unanswered, the netstack takes no more until the client consumes events.
 enum class SocketRequestOp : u8 {
     // Open {kind, rx_*, tx_*} -> Done {socket}: a new, unbound socket.
-    // QuotaExceeded past max_sockets; OutOfBounds for a ring outside the
-    // data area; InvalidArgument for a ring size not a power of two in
-    // [kSocketMinRingBytes, kSocketMaxRingBytes], an offset not a multiple
-    // of kSocketRingAlign, or rings overlapping each other or a live
-    // socket's; NoMemory when lwIP has no pcb left.
+    // QuotaExceeded past max_sockets or the client's UDP/TCP quota (cut
+    // from lwIP's shared pools, docs/netstack.md); OutOfBounds for a ring
+    // outside the data area; InvalidArgument for a ring size not a power
+    // of two in [kSocketMinRingBytes, kSocketMaxRingBytes], a TCP rx ring
+    // under kSocketMinTcpRxBytes, an offset not a multiple of
+    // kSocketRingAlign, or rings overlapping each other or a live socket's;
+    // NoMemory when lwIP has no pcb left all the same.
     Open = 1,
     // Bind {socket, address (0: any), port}: NoRights for a port this
     // client was not granted (port 0, an ephemeral port, needs no grant);
@@ -141,6 +143,8 @@ enum class SocketRequestOp : u8 {
     // first when unbound.
     Connect = 3,
     // Listen {socket (TCP, bound), count = backlog (1..kSocketMaxBacklog)}.
+    // QuotaExceeded past the client's listener quota, or when the backlog
+    // does not fit its TCP quota (each waiting connection is a pcb).
     Listen = 4,
     // Accept {socket = the listener, rx_*, tx_* for the new socket} ->
     // Accepted {socket = the new index, address, port = the peer's} when a
@@ -154,15 +158,24 @@ enum class SocketRequestOp : u8 {
     // (UDP: whole records) for the netstack to send. Answered Done once
     // taken (not yet acknowledged by the peer); Writable follows as the
     // ring's room comes back. InvalidArgument when count exceeds what the
-    // client published and has not announced yet; a UDP socket with no destination (neither a
-    // record's address nor Connect) drops the datagram, counted.
+    // client published and has not announced yet, or after Shutdown of the
+    // write side. UDP: the netstack sends a bounded number of datagrams per
+    // turn and keeps any the NIC cannot take yet for the next one (never
+    // dropped for want of buffers); a datagram with no destination (neither
+    // a record's address nor Connect) or no route is dropped, counted.
     Send = 6,
     // Close {socket}: TCP: a graceful close (FIN after the announced
     // bytes); answered once they are all handed to lwIP, the index free
     // again from then. A listener's pending Accepts are answered Accepted
     // Stale.
     Close = 7,
-    // Shutdown {socket, count = SocketShutdown bits} (TCP).
+    // Shutdown {socket, count = SocketShutdown bits} (TCP, Connected).
+    // Write: FIN after the announced bytes — Busy while lwIP has not taken
+    // them all yet (try again after Writable); Send is refused from then on
+    // and the socket keeps receiving until the peer's FIN. Both directions
+    // (at once or in turn): the connection is the netstack's to finish, as
+    // after Close, and the socket takes only Close (others: Stale); with
+    // bytes left unread the peer is reset [RFC 1122 §4.2.2.13].
     Shutdown = 8,
 };
 
@@ -253,6 +266,11 @@ constexpr u32 kSocketMaxOwed = kSocketEventEntries / 2;
 constexpr u32 kSocketMinRingBytes = 4096;
 constexpr u32 kSocketMaxRingBytes = 256 * 1024;
 constexpr u32 kSocketRingAlign = 64;
+// A TCP socket's rx ring (Open, Accept) holds at least the whole receive
+// window the netstack advertises (lwIP's TCP_WND, 32 segments of 1460
+// bytes): what TCP accepted then always fits the ring at once, so no
+// received buffer waits on a slow reader. InvalidArgument below it.
+constexpr u32 kSocketMinTcpRxBytes = 64 * 1024;
 constexpr u32 kSocketDataBytes = 2u << 20;  // the data area a client gets
 
 // One socket's byte-ring indices: rx (netstack produces, client

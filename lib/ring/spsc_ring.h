@@ -67,6 +67,93 @@ constexpr bool valid_ring() {
     return N > 0 && (N & (N - 1)) == 0 && N <= (1u << 31) && std::is_trivially_copyable_v<T>;
 }
 
+// The producer's indices, shared by the entry rings below and the byte
+// rings (byte_ring.h): our tail (the shared copy is for the consumer, never
+// read back), the tail last stored there, and the consumer's head as last
+// checked.
+class ProducerIndices {
+public:
+    ProducerIndices() = default;
+    ProducerIndices(Indices& indices, u32 start)
+        : m_indices(&indices), m_tail(start), m_published(start), m_head_seen(start) {}
+
+    bool attached() const { return m_indices != nullptr; }
+    // Reads the consumer's head (acquire). In flight (put, not yet taken)
+    // before and now, against our tail: a head moving forward can only
+    // shrink it (we never put into a slot not known free). False, nothing
+    // changed, when the head moved back or passed our tail.
+    bool refresh() {
+        u32 head = load_acquire(&m_indices->head);
+        if (m_tail - head > m_tail - m_head_seen) {
+            m_bad_index = head;
+            return false;
+        }
+        m_head_seen = head;
+        return true;
+    }
+    u32 in_flight() const { return m_tail - m_head_seen; }
+    void advance(u32 n) { m_tail += n; }
+    // Stores our tail (release); no store when nothing is new.
+    void publish() {
+        if (m_published == m_tail) return;
+        m_published = m_tail;
+        store_release(&m_indices->tail, m_tail);
+    }
+
+    u32 tail() const { return m_tail; }
+    u32 head_seen() const { return m_head_seen; }
+    u32 bad_index() const { return m_bad_index; }
+
+private:
+    Indices* m_indices = nullptr;
+    u32 m_tail = 0;
+    u32 m_published = 0;
+    u32 m_head_seen = 0;
+    u32 m_bad_index = 0;
+};
+
+// The consumer's indices, likewise: our head, the head last stored, the
+// producer's tail as last checked.
+class ConsumerIndices {
+public:
+    ConsumerIndices() = default;
+    ConsumerIndices(Indices& indices, u32 start)
+        : m_indices(&indices), m_head(start), m_released(start), m_tail_seen(start) {}
+
+    bool attached() const { return m_indices != nullptr; }
+    // Reads the producer's tail (acquire). Ready (published, not yet
+    // taken), against our head: it may only grow, and never past
+    // `capacity`. False, nothing changed, otherwise.
+    bool refresh(u32 capacity) {
+        u32 tail = load_acquire(&m_indices->tail);
+        if (tail - m_head > capacity || tail - m_head < m_tail_seen - m_head) {
+            m_bad_index = tail;
+            return false;
+        }
+        m_tail_seen = tail;
+        return true;
+    }
+    u32 ready() const { return m_tail_seen - m_head; }
+    void advance(u32 n) { m_head += n; }
+    // Stores our head (release); no store when nothing is new.
+    void release() {
+        if (m_released == m_head) return;
+        m_released = m_head;
+        store_release(&m_indices->head, m_head);
+    }
+
+    u32 head() const { return m_head; }
+    u32 tail_seen() const { return m_tail_seen; }
+    u32 bad_index() const { return m_bad_index; }
+
+private:
+    Indices* m_indices = nullptr;
+    u32 m_head = 0;
+    u32 m_released = 0;
+    u32 m_tail_seen = 0;
+    u32 m_bad_index = 0;
+};
+
 }  // namespace detail
 
 // The producer's side: puts entries, publishes its tail, reads the
@@ -78,57 +165,40 @@ class Producer {
 public:
     Producer() = default;
     // `start`: the index both sides begin at (0 for a fresh ring).
-    Producer(Indices& indices, T (&slots)[N], u32 start = 0)
-        : m_indices(&indices), m_slots(slots), m_tail(start), m_published(start), m_head_seen(start) {}
+    Producer(Indices& indices, T (&slots)[N], u32 start = 0) : m_index(indices, start), m_slots(slots) {}
 
-    bool attached() const { return m_indices != nullptr; }
+    bool attached() const { return m_index.attached(); }
 
     // Reads the consumer's head (acquire) and returns the free slots.
     // Malformed when the head moved back or passed our tail: nothing
     // changes then, and bad_index() says what the consumer wrote.
     Result<u32> refresh() {
-        u32 head = detail::load_acquire(&m_indices->head);
-        // In flight (put, not yet taken) before and now, against our tail:
-        // a head moving forward can only shrink it, and it is at most N
-        // (we never put into a slot not known free).
-        if (m_tail - head > m_tail - m_head_seen) {
-            m_bad_index = head;
-            return Status::Malformed;
-        }
-        m_head_seen = head;
+        if (!m_index.refresh()) return Status::Malformed;
         return room();
     }
     // Free slots as of the last refresh(), less what was put since.
-    u32 room() const { return N - (m_tail - m_head_seen); }
+    u32 room() const { return N - m_index.in_flight(); }
 
     // Copies one entry into the next free slot; false (nothing written)
     // when room() is 0. The consumer sees it after publish().
     bool put(const T& entry) {
         if (!room()) return false;
-        m_slots[m_tail % N] = entry;
-        m_tail++;
+        m_slots[m_index.tail() % N] = entry;
+        m_index.advance(1);
         return true;
     }
     // Makes everything put so far visible (release); no store when nothing
     // is new.
-    void publish() {
-        if (m_published == m_tail) return;
-        m_published = m_tail;
-        detail::store_release(&m_indices->tail, m_tail);
-    }
+    void publish() { m_index.publish(); }
 
-    u32 tail() const { return m_tail; }
-    u32 head_seen() const { return m_head_seen; }
+    u32 tail() const { return m_index.tail(); }
+    u32 head_seen() const { return m_index.head_seen(); }
     // The consumer's head as read by the refresh() that said Malformed.
-    u32 bad_index() const { return m_bad_index; }
+    u32 bad_index() const { return m_index.bad_index(); }
 
 private:
-    Indices* m_indices = nullptr;
+    detail::ProducerIndices m_index;
     T* m_slots = nullptr;
-    u32 m_tail = 0;       // ours; the shared copy is for the consumer
-    u32 m_published = 0;  // the tail last stored there
-    u32 m_head_seen = 0;  // the consumer's head as last checked
-    u32 m_bad_index = 0;
 };
 
 // The consumer's side: reads the producer's tail, copies entries out,
@@ -139,61 +209,45 @@ class Consumer {
 
 public:
     Consumer() = default;
-    Consumer(Indices& indices, const T (&slots)[N], u32 start = 0)
-        : m_indices(&indices), m_slots(slots), m_head(start), m_released(start), m_tail_seen(start) {}
+    Consumer(Indices& indices, const T (&slots)[N], u32 start = 0) : m_index(indices, start), m_slots(slots) {}
 
-    bool attached() const { return m_indices != nullptr; }
+    bool attached() const { return m_index.attached(); }
 
     // Reads the producer's tail (acquire) and returns the entries ready to
     // take. Malformed when the tail moved back or ran more than N ahead of
     // our head: nothing changes then, and bad_index() says what the
     // producer wrote.
     Result<u32> refresh() {
-        u32 tail = detail::load_acquire(&m_indices->tail);
-        // Ready (published, not yet taken), against our head: it may only
-        // grow, and never past a ring's worth.
-        if (tail - m_head > N || tail - m_head < m_tail_seen - m_head) {
-            m_bad_index = tail;
-            return Status::Malformed;
-        }
-        m_tail_seen = tail;
+        if (!m_index.refresh(N)) return Status::Malformed;
         return ready();
     }
     // Entries ready as of the last refresh(), less what was taken since.
-    u32 ready() const { return m_tail_seen - m_head; }
+    u32 ready() const { return m_index.ready(); }
 
     // Copies the next entry out of its slot, once; false (nothing taken)
     // when ready() is 0. Use only the copy: the producer may be rewriting
     // the slot. The slot goes back to the producer at release().
     bool take(T* out) {
         if (!ready()) return false;
-        __builtin_memcpy(out, &m_slots[m_head % N], sizeof(T));
+        __builtin_memcpy(out, &m_slots[m_index.head() % N], sizeof(T));
         // The copy is made here, once: the compiler may not go back to the
         // slot for a field of it later (the slot may differ by then).
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        m_head++;
+        m_index.advance(1);
         return true;
     }
     // Gives every slot taken so far back to the producer (release); no
     // store when nothing is new.
-    void release() {
-        if (m_released == m_head) return;
-        m_released = m_head;
-        detail::store_release(&m_indices->head, m_head);
-    }
+    void release() { m_index.release(); }
 
-    u32 head() const { return m_head; }
-    u32 tail_seen() const { return m_tail_seen; }
+    u32 head() const { return m_index.head(); }
+    u32 tail_seen() const { return m_index.tail_seen(); }
     // The producer's tail as read by the refresh() that said Malformed.
-    u32 bad_index() const { return m_bad_index; }
+    u32 bad_index() const { return m_index.bad_index(); }
 
 private:
-    Indices* m_indices = nullptr;
+    detail::ConsumerIndices m_index;
     const T* m_slots = nullptr;
-    u32 m_head = 0;       // ours; the shared copy is for the producer
-    u32 m_released = 0;   // the head last stored there
-    u32 m_tail_seen = 0;  // the producer's tail as last checked
-    u32 m_bad_index = 0;
 };
 
 // A ring laid out on its own: the indices on a cache line of their own,

@@ -48,7 +48,7 @@ using frames::kPeerMac;
 using frames::Bytes;
 using fuzz_support::check;
 
-constexpr u32 kDataBytes = 64 * 1024;
+constexpr u32 kDataBytes = 256 * 1024;  // room for a TCP socket's 64 KiB rx ring and more
 constexpr u16 kHostilePorts[] = {9};
 constexpr u16 kGoodPorts[] = {7};
 

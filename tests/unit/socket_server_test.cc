@@ -18,6 +18,7 @@
 #include "../support/fake_frame_io.h"
 #include "../support/net_frames.h"
 #include "lwip/def.h"
+#include "lwip/priv/tcp_priv.h"
 #include "netstack/stack.h"
 
 namespace {
@@ -31,9 +32,11 @@ using frames::kPeerMac;
 using frames::Mac;
 using frames::Parsed;
 
-constexpr u32 kPeerAddr = PP_HTONL(0x0a000202);  // 10.0.2.2, network byte order
-constexpr u32 kDataBytes = 64 * 1024;
+constexpr u32 kPeerAddr = PP_HTONL(0x0a000202);    // 10.0.2.2, network byte order
+constexpr u32 kDataBytes = abi::kSocketDataBytes;  // 16 ring slots (rings_request)
 constexpr u32 kRing = 4096;
+// A TCP socket's rx ring holds lwIP's whole window (kSocketMinTcpRxBytes).
+constexpr u32 kTcpRing = abi::kSocketMinTcpRxBytes;
 
 ip4_addr_t lwip_ip(const Ip& a) {
     ip4_addr_t out;
@@ -61,9 +64,11 @@ struct Client {
         u32 rx_head = 0, tx_tail = 0;
     } streams[abi::kSocketMaxSockets];
 
+    netstack::SocketClientConfig base{};  // open() starts from it
+
     void open(std::vector<u16> ports, u64 badge, u32 max_sockets = abi::kSocketMaxSockets) {
         m_ports = std::move(ports);
-        netstack::SocketClientConfig config;
+        netstack::SocketClientConfig config = base;
         config.badge = badge;
         config.ports = m_ports.data();
         config.port_count = static_cast<u32>(m_ports.size());
@@ -96,12 +101,14 @@ struct Client {
         return {};
     }
 
-    static abi::SocketRequest rings_request(abi::SocketRequestOp op, u32 slot) {
+    // Ring slot `slot` of the data area: an rx ring of `rx_bytes`, a tx
+    // ring of kRing.
+    static abi::SocketRequest rings_request(abi::SocketRequestOp op, u32 slot, u32 rx_bytes = kRing) {
         abi::SocketRequest r{};
         r.op = op;
-        r.rx_offset = slot * 2 * kRing;
-        r.rx_bytes = kRing;
-        r.tx_offset = slot * 2 * kRing + kRing;
+        r.rx_offset = slot * 2 * kTcpRing;
+        r.rx_bytes = rx_bytes;
+        r.tx_offset = slot * 2 * kTcpRing + kTcpRing;
         r.tx_bytes = kRing;
         return r;
     }
@@ -247,7 +254,7 @@ protected:
     };
     Accepted listen_and_accept() {
         Accepted out{};
-        auto open = Client::rings_request(abi::SocketRequestOp::Open, 0);
+        auto open = Client::rings_request(abi::SocketRequestOp::Open, 0, kTcpRing);
         open.kind = abi::SocketKind::Tcp;
         u64 tag = a.send(open);
         turn();
@@ -266,7 +273,7 @@ protected:
         tag = a.send(r);
         turn();
         EXPECT_EQ(a.answer(tag).status, Status::Ok);
-        auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1);
+        auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
         accept.socket = out.listener;
         u64 accept_tag = a.send(accept);
         turn();
@@ -288,6 +295,71 @@ protected:
         a.place(out.conn, accept);
         return out;
     }
+    // Client `c` opens a TCP socket in ring slot `slot` and connects to
+    // the peer's port 8080: the SYN is out, the Connect owed.
+    struct Outgoing {
+        u32 socket;
+        u64 connect_tag;
+        u16 port;  // ours
+        u32 iss;
+    };
+    Outgoing connect_out(Client& c, u32 slot) {
+        Outgoing out{};
+        auto open = Client::rings_request(abi::SocketRequestOp::Open, slot, kTcpRing);
+        open.kind = abi::SocketKind::Tcp;
+        u64 tag = c.send(open);
+        turn();
+        out.socket = c.answer(tag).socket;
+        c.place(out.socket, open);
+        abi::SocketRequest r{};
+        r.op = abi::SocketRequestOp::Connect;
+        r.socket = out.socket;
+        r.address = kPeerAddr;
+        r.port = 8080;
+        out.connect_tag = c.send(r);
+        auto sent = turn();
+        EXPECT_EQ(sent.size(), 1u);
+        if (sent.empty()) return out;
+        EXPECT_EQ(sent[0].bytes[sent[0].l4 + 13], frames::kTcpSyn);
+        out.port = frames::get16(sent[0].bytes, sent[0].l4);
+        out.iss = frames::get32(sent[0].bytes, sent[0].l4 + 4);
+        return out;
+    }
+    // The peer answers `o`'s SYN: the frames the stack sent back.
+    std::vector<Parsed> syn_ack(const Outgoing& o) {
+        return deliver(frames::ethernet(kOurMac, kPeerMac, frames::kEtherIpv4,
+                                        frames::ipv4(kPeerIp, kOurIp, frames::kProtoTcp,
+                                                     frames::tcp(kPeerIp, kOurIp, 8080, o.port, 5000, o.iss + 1,
+                                                                 frames::kTcpSyn | frames::kTcpAck, 65535, {}))));
+    }
+    u64 request(Client& c, abi::SocketRequestOp op, u32 socket, u32 count = 0) {
+        abi::SocketRequest r{};
+        r.op = op;
+        r.socket = socket;
+        r.count = count;
+        return c.send(r);
+    }
+    // Client b connects (lwIP hands it the pcb it freed last), then a
+    // closes its socket `conn`: b's connection must not feel it.
+    void close_spares_b(u32 conn) {
+        auto out = connect_out(b, 0);
+        u64 tag = request(a, abi::SocketRequestOp::Close, conn);
+        auto sent = turn();
+        EXPECT_EQ(a.answer(tag).status, Status::Ok);
+        EXPECT_FALSE(has_flag(sent, out.port, frames::kTcpFin | frames::kTcpRst));
+        syn_ack(out);
+        auto e = b.answer(out.connect_tag);
+        EXPECT_EQ(e.kind, abi::SocketEventKind::Connected);
+        EXPECT_EQ(e.status, Status::Ok);
+    }
+    static bool has_flag(const std::vector<Parsed>& sent, u16 port, u8 flag) {
+        bool found = false;
+        for (auto& p : sent)
+            found |=
+                p.proto == frames::kProtoTcp && frames::get16(p.bytes, p.l4) == port && (p.bytes[p.l4 + 13] & flag);
+        return found;
+    }
+
     static Bytes tcp_data(const Parsed& p) {
         usize off = p.l4 + (p.bytes[p.l4 + 12] >> 4) * 4u;
         return Bytes(p.bytes.begin() + static_cast<long>(off), p.bytes.begin() + static_cast<long>(p.l4 + p.l4_len));
@@ -365,7 +437,7 @@ TEST_F(SocketServerTest, TcpListenAcceptReceiveSendClose) {
     (void)listener;
 }
 
-// 256 KiB each way through one accepted connection and 4 KiB rings: the
+// 256 KiB each way through one accepted connection (a 4 KiB tx ring): the
 // client reads its rx ring only every other turn, so TCP's window must
 // follow its consumption (tcp_recved) and nothing may be lost; its sends
 // go as tx ring room comes back.
@@ -447,7 +519,7 @@ TEST_F(SocketServerTest, TcpStreamsThroughSmallRingsBothWays) {
 TEST_F(SocketServerTest, TcpConnectEstablishedOrRefused) {
     a.open({}, 0xa);
     for (bool refuse : {false, true}) {
-        auto open = Client::rings_request(abi::SocketRequestOp::Open, refuse ? 1 : 0);
+        auto open = Client::rings_request(abi::SocketRequestOp::Open, refuse ? 1 : 0, kTcpRing);
         open.kind = abi::SocketKind::Tcp;
         u64 tag = a.send(open);
         turn();
@@ -592,6 +664,303 @@ TEST_F(SocketServerTest, HostileClientRefusedWithoutHarmingAnother) {
     EXPECT_TRUE(a.channel.broken());
     udp_echo(b, good, 7, {'a', 'l', 'i', 'v', 'e'});
     EXPECT_EQ(b.channel.counters().refused, 0u);
+}
+
+}  // namespace
+
+namespace {
+
+// --- pcb lifetimes: the slot forgets a pcb before lwIP may free it ----------
+
+// Shutdown of both directions is a close for lwIP's raw API: with bytes the
+// client has not read, lwIP resets the connection and frees the pcb at
+// once. The slot must not keep pointing at it: the next pcb lwIP hands out
+// (its pools reuse the last freed element first) is client b's, and a's
+// Close would then close b's connection.
+TEST_F(SocketServerTest, ShutdownBothWaysForgetsThePcb) {
+    a.open({80}, 0xa);
+    b.open({}, 0xb);
+    auto acc = listen_and_accept();
+    deliver(peer_tcp(1001, acc.ours, frames::kTcpAck | frames::kTcpPsh, {'u', 'n', 'r', 'e', 'a', 'd'}));
+    a.take_events();
+    u64 tag =
+        request(a, abi::SocketRequestOp::Shutdown, acc.conn, abi::kSocketShutdownRead | abi::kSocketShutdownWrite);
+    auto sent = turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    EXPECT_TRUE(has_flag(sent, 80, frames::kTcpRst));  // unread bytes: RST [RFC 1122 §4.2.2.13]
+    // Only Close means anything on it now.
+    tag = request(a, abi::SocketRequestOp::Send, acc.conn);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Stale);
+
+    close_spares_b(acc.conn);
+}
+
+// Shutdown of the write side keeps the connection for reading (half close)
+// until the peer's FIN; lwIP then holds the pcb in TIME_WAIT and frees it
+// 2 MSL later without a word. The slot must forget it at the FIN.
+TEST_F(SocketServerTest, ShutdownWriteForgetsThePcbAtThePeersFin) {
+    a.open({80}, 0xa);
+    b.open({}, 0xb);
+    auto acc = listen_and_accept();
+    u64 tag = request(a, abi::SocketRequestOp::Shutdown, acc.conn, abi::kSocketShutdownWrite);
+    auto sent = turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    EXPECT_TRUE(has_flag(sent, 80, frames::kTcpFin));
+    // Sending after it: refused. Reading still works.
+    a.write(acc.conn, {'x'});
+    tag = request(a, abi::SocketRequestOp::Send, acc.conn, 1);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::InvalidArgument);
+    Bytes late{'l', 'a', 't', 'e'};
+    deliver(peer_tcp(1001, acc.ours + 1, frames::kTcpAck | frames::kTcpPsh, late));
+    EXPECT_EQ(a.read(acc.conn), late);
+    deliver(peer_tcp(1005, acc.ours + 1, frames::kTcpAck | frames::kTcpFin));
+    bool closed = false;
+    for (auto& e : a.take_events()) closed |= e.kind == abi::SocketEventKind::Closed && e.socket == acc.conn;
+    EXPECT_TRUE(closed);
+    // TIME_WAIT runs out: 2 MSL (2 x 60 s) of lwIP's slow timer ticks,
+    // which it counts one per call, not by the clock (so many turns).
+    for (int i = 0; i < 1200; i++) {
+        test_host().now += 250'000'000;
+        turn();
+    }
+    ASSERT_EQ(tcp_tw_pcbs, nullptr);  // lwIP freed the pcb: what a stale pointer would now reach
+    // The peer's ARP entry aged out meanwhile: it asks again.
+    deliver(frames::ethernet(frames::kBroadcastMac, kPeerMac, frames::kEtherArp,
+                             frames::arp(1, kPeerMac, kPeerIp, Mac{}, kOurIp)));
+
+    close_spares_b(acc.conn);
+}
+
+// A connection that arrives while the client's table is full is reset from
+// within lwIP's accept callback: the callback must say so (ERR_ABRT), or
+// lwIP goes on with the freed pcb (here: stores the handshake's data in it,
+// an RX buffer never given back, and acknowledges it after the RST).
+TEST_F(SocketServerTest, AcceptIntoAFullTableAbortsCleanly) {
+    a.open({80}, 0xa, 2);
+    auto open = Client::rings_request(abi::SocketRequestOp::Open, 0, kTcpRing);
+    open.kind = abi::SocketKind::Tcp;
+    u64 tag = a.send(open);
+    turn();
+    u32 listener = a.answer(tag).socket;
+    abi::SocketRequest r{};
+    r.op = abi::SocketRequestOp::Bind;
+    r.socket = listener;
+    r.port = 80;
+    tag = a.send(r);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    tag = request(a, abi::SocketRequestOp::Listen, listener, 2);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    udp_socket(a, 0, 2);  // the table is full now
+    auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
+    accept.socket = listener;
+    u64 accept_tag = a.send(accept);
+    turn();
+
+    auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
+    ASSERT_EQ(sent.size(), 1u);
+    u32 ours = frames::get32(sent[0].bytes, sent[0].l4 + 4) + 1;
+    // The handshake's last ACK carries data [RFC 793 §3.4 allows it].
+    sent = deliver(peer_tcp(1001, ours, frames::kTcpAck | frames::kTcpPsh, {'h', 'i'}));
+    auto e = a.answer(accept_tag);
+    EXPECT_EQ(e.kind, abi::SocketEventKind::Accepted);
+    EXPECT_EQ(e.status, Status::QuotaExceeded);
+    ASSERT_EQ(sent.size(), 1u);  // the RST, and nothing after it
+    EXPECT_EQ(sent[0].bytes[sent[0].l4 + 13] & frames::kTcpRst, frames::kTcpRst);
+    EXPECT_EQ(io.rx_held(), 0u);  // the data's RX buffer came back
+}
+
+}  // namespace
+
+namespace {
+
+// A TCP socket's rx ring must hold lwIP's whole receive window: what lwIP
+// accepted then always fits, and no received pbuf (an RX buffer the device
+// needs back) waits on a slow reader. A smaller one is refused at Open and
+// Accept, with a log line that says why.
+TEST_F(SocketServerTest, TcpRxRingSmallerThanTheWindowIsRefused) {
+    a.open({80}, 0xa);
+    auto open = Client::rings_request(abi::SocketRequestOp::Open, 0, kRing);
+    open.kind = abi::SocketKind::Tcp;
+    u64 tag = a.send(open);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::InvalidArgument);
+    bool logged = false;
+    for (auto& line : log) logged |= line.find("rx ring smaller than the TCP window") != std::string::npos;
+    EXPECT_TRUE(logged);
+    open.kind = abi::SocketKind::Udp;  // a datagram socket may have a small one
+    tag = a.send(open);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+}
+
+TEST_F(SocketServerTest, TcpAcceptWithASmallRxRingIsRefused) {
+    a.open({80}, 0xa);
+    auto acc = listen_and_accept();
+    auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 2, kRing);
+    accept.socket = acc.listener;
+    u64 tag = a.send(accept);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::InvalidArgument);
+}
+
+// The client reads nothing while the peer fills the whole window: every
+// byte lands in the ring and no RX buffer stays held.
+TEST_F(SocketServerTest, ASlowReaderPinsNoReceiveBuffers) {
+    a.open({80}, 0xa);
+    auto acc = listen_and_accept();
+    u32 seq = 1001, window = 65535;
+    for (int round = 0; round < 100 && window >= 1460; round++) {
+        io.deliver(peer_tcp(seq, acc.ours, frames::kTcpAck, Bytes(1460, static_cast<u8>(round))));
+        seq += 1460;
+        for (auto& p : turn()) window = frames::get16(p.bytes, p.l4 + 14);
+        EXPECT_EQ(io.rx_held(), 0u) << "round " << round;
+    }
+    EXPECT_LT(window, 1460u);  // the window closed on the unread bytes
+    EXPECT_EQ(__atomic_load_n(&a.rings->streams[acc.conn].rx.tail, __ATOMIC_ACQUIRE), seq - 1001);
+    EXPECT_EQ(a.read(acc.conn).size(), seq - 1001);
+}
+
+}  // namespace
+
+namespace {
+
+// 60 datagrams published and announced at once. The netstack sends at most
+// the client's per-turn budget each turn (so one client cannot hold the
+// loop), and what the NIC could not take this turn (its 32 transmit
+// buffers in flight) goes the next one: none is dropped, all arrive in
+// order.
+TEST_F(SocketServerTest, UdpSendIsBoundedPerTurnAndNothingIsDropped) {
+    a.base.udp_datagrams_per_turn = 8;
+    a.open({7}, 0xa);
+    u32 s = udp_socket(a, 7, 0);
+    constexpr u32 kCount = 60;
+    Bytes all;
+    for (u32 i = 0; i < kCount; i++) {
+        Bytes payload(56, static_cast<u8>(i));
+        Bytes record = Client::datagram(kPeerAddr, 5555, payload);
+        all.insert(all.end(), record.begin(), record.end());
+    }
+    a.write(s, all);
+    u64 tag = request(a, abi::SocketRequestOp::Send, s, static_cast<u32>(all.size()));
+    u32 got = 0;
+    for (int round = 0; round < 20 && got < kCount; round++) {
+        auto sent = turn();
+        EXPECT_LE(sent.size(), 8u) << "round " << round;
+        for (auto& p : sent) {
+            ASSERT_EQ(p.proto, frames::kProtoUdp);
+            EXPECT_EQ(p.bytes[p.l4 + 8], static_cast<u8>(got)) << "out of order";
+            got++;
+        }
+    }
+    EXPECT_EQ(got, kCount);
+    EXPECT_EQ(a.channel.counters().tx_dropped, 0u);
+    bool answered = false;
+    for (auto& e : a.take_events()) answered |= e.tag == tag && e.status == Status::Ok;
+    EXPECT_TRUE(answered);
+}
+
+TEST_F(SocketServerTest, UdpSendWaitsWhileTheNicHasNoTransmitBuffer) {
+    a.base.udp_datagrams_per_turn = 64;
+    a.open({7}, 0xa);
+    u32 s = udp_socket(a, 7, 0);
+    Bytes all;
+    for (u32 i = 0; i < 40; i++) {
+        Bytes record = Client::datagram(kPeerAddr, 5555, Bytes(56, static_cast<u8>(i)));
+        all.insert(all.end(), record.begin(), record.end());
+    }
+    a.write(s, all);
+    request(a, abi::SocketRequestOp::Send, s, static_cast<u32>(all.size()));
+    io.tx_exhausted = true;
+    EXPECT_TRUE(turn().empty());
+    EXPECT_TRUE(a.channel.more_work());  // the netstack must come back without a new signal
+    io.tx_exhausted = false;
+    u32 got = 0;
+    for (int round = 0; round < 10 && got < 40; round++)
+        for (auto& p : turn()) EXPECT_EQ(p.bytes[p.l4 + 8], static_cast<u8>(got++));
+    EXPECT_EQ(got, 40u);
+    EXPECT_EQ(a.channel.counters().tx_dropped, 0u);
+    EXPECT_FALSE(a.channel.more_work());
+}
+
+}  // namespace
+
+namespace {
+
+// lwIP's pools are shared: one client at its quotas leaves the rest to the
+// others. Client a opens sockets until refused QuotaExceeded (not NoMemory:
+// the pools still have room), and client b still opens its own.
+TEST_F(SocketServerTest, OneClientsQuotaLeavesThePoolsToAnother) {
+    a.open({80}, 0xa);
+    b.open({}, 0xb);
+    const netstack::SocketClientConfig quotas = a.base;
+    auto open = [&](Client& c, abi::SocketKind kind, u32 slot) {
+        auto r = Client::rings_request(abi::SocketRequestOp::Open, slot, kTcpRing);
+        r.kind = kind;
+        u64 tag = c.send(r);
+        turn();
+        return c.answer(tag);
+    };
+    u32 slot = 0, udp = 0, tcp = 0;
+    abi::SocketEvent e{};
+    while ((e = open(a, abi::SocketKind::Udp, slot++)).status == Status::Ok) udp++;
+    EXPECT_EQ(e.status, Status::QuotaExceeded);
+    EXPECT_EQ(udp, quotas.max_udp);
+    slot--;
+    std::vector<u32> tcp_sockets;
+    while ((e = open(a, abi::SocketKind::Tcp, slot++)).status == Status::Ok) tcp_sockets.push_back(e.socket);
+    tcp = static_cast<u32>(tcp_sockets.size());
+    EXPECT_EQ(e.status, Status::QuotaExceeded);
+    EXPECT_EQ(tcp, quotas.max_tcp);
+    EXPECT_EQ(open(b, abi::SocketKind::Udp, 0).status, Status::Ok);
+    EXPECT_EQ(open(b, abi::SocketKind::Tcp, 1).status, Status::Ok);
+
+    // A listener's backlog counts against the TCP quota: each waiting
+    // connection is a pcb of the same pool.
+    u32 last = tcp_sockets.back();
+    u64 tag = request(a, abi::SocketRequestOp::Close, last);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    abi::SocketRequest r{};
+    r.op = abi::SocketRequestOp::Bind;
+    r.socket = tcp_sockets[0];
+    r.port = 80;
+    tag = a.send(r);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    tag = request(a, abi::SocketRequestOp::Listen, tcp_sockets[0], 3);  // 6 others + 3 > 8
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::QuotaExceeded);
+    tag = request(a, abi::SocketRequestOp::Listen, tcp_sockets[0], 2);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+}
+
+// A configuration promising a client more than lwIP's pools hold is refused.
+TEST_F(SocketServerTest, QuotasPastThePoolsAreRefusedAtOpen) {
+    auto rings = std::make_unique<abi::SocketRings>();
+    std::vector<u8> data(kDataBytes);
+    netstack::SocketChannel channel;
+    netstack::SocketClientConfig config;
+    config.max_tcp = MEMP_NUM_TCP_PCB + 1;
+    EXPECT_EQ(channel.open(rings.get(), data.data(), kDataBytes, config).status(), Status::InvalidArgument);
+    config = {};
+    config.max_udp = MEMP_NUM_UDP_PCB;
+    EXPECT_EQ(channel.open(rings.get(), data.data(), kDataBytes, config).status(), Status::InvalidArgument);
+    config = {};
+    config.max_listeners = MEMP_NUM_TCP_PCB_LISTEN + 1;
+    EXPECT_EQ(channel.open(rings.get(), data.data(), kDataBytes, config).status(), Status::InvalidArgument);
+    config = {};
+    EXPECT_TRUE(channel.open(rings.get(), data.data(), kDataBytes, config).ok());
+    // The planned number of clients at the default quotas fit the pools.
+    EXPECT_LE(netstack::kSocketPlannedClients * config.max_udp + netstack::kNetstackUdpPcbs,
+              static_cast<u32>(MEMP_NUM_UDP_PCB));
+    EXPECT_LE(netstack::kSocketPlannedClients * config.max_tcp, static_cast<u32>(MEMP_NUM_TCP_PCB));
+    EXPECT_LE(netstack::kSocketPlannedClients * config.max_listeners, static_cast<u32>(MEMP_NUM_TCP_PCB_LISTEN));
+    EXPECT_LE(netstack::kSocketPlannedClients * config.max_tcp_queued, static_cast<u32>(MEM_SIZE));
 }
 
 }  // namespace
