@@ -159,19 +159,34 @@ int main(u64) {
             return rt::log("netstack: waitset: %s", status_name(r.status())), 1;
     }
 
+    // Turns in a row with more_work() and nothing moved, before the loop
+    // waits (at most kMoreWorkWaitNs) instead of going round at once.
+    constexpr u32 kMoreWorkSpins = 4;
+    constexpr u64 kMoreWorkWaitNs = 1'000'000;
+    u32 idle_turns = 0;
     for (;;) {
         boot_ping.poll(stack);
         const u32 frames = stack.poll();
         // Requests taken here go to lwIP, whose output the next
         // stack.poll() flushes: go round again when anything moved.
         const bool published = sockets.serving() && sockets.poll();
-        if (frames != 0 || published) continue;
+        if (frames != 0 || published) {
+            idle_turns = 0;
+            continue;
+        }
+        // Work left for the next turn (a client's UDP budget spent: go
+        // round at once; buffers short: the NIC's completions will free
+        // some, so after a few turns wait a little rather than spin).
+        const bool more = sockets.serving() && sockets.more_work();
+        if (more && idle_turns++ < kMoreWorkSpins) continue;
+        idle_turns = 0;
         // Nothing waiting: sleep until a frame (the channel's notification)
         // or lwIP's next timer, whichever comes first.
         // While the boot ping runs its sends are due too (its own clock,
         // not one of lwIP's timers): look again at least every 10 ms.
         u64 wait_ns = u64{stack.next_timer_ms()} * 1'000'000;
         if (boot_ping.started && !boot_ping.reported && wait_ns > 10'000'000) wait_ns = 10'000'000;
+        if (more && wait_ns > kMoreWorkWaitNs) wait_ns = kMoreWorkWaitNs;
         bool reattached = false;
         // Serving: the NIC's bookkeeping (and liveness ping) without
         // sleeping, then one wait on everything.

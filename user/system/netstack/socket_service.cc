@@ -210,13 +210,16 @@ void SocketService::attach(abi::Message& m) {
 
 bool SocketService::poll() {
     bool any = false;
+    m_more = false;
     for (u32 i = 0; i < m_count; i++) {
         Client& c = m_clients[i];
         if (!c.channel.live()) {
             if (c.rings) close(c, c.channel.broken() ? "the client broke the ring protocol" : "closed");
             continue;
         }
-        if (!c.channel.poll()) continue;
+        bool published = c.channel.poll();
+        m_more |= c.channel.more_work();
+        if (!published) continue;
         any = true;
         if (auto s = rt::notification_signal(c.note.get(), 1); !s.ok()) close(c, "its notification is gone");
     }

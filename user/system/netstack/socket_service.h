@@ -47,8 +47,13 @@ public:
     // events. True when any channel published (lwIP may have output to
     // flush: the caller polls the stack again).
     bool poll();
+    // A channel left work for the next turn (its UDP budget spent, or
+    // lwIP or the NIC short of buffers): poll again soon, without waiting
+    // for a signal (SocketChannel::more_work).
+    bool more_work() const { return m_more; }
 
 private:
+    bool m_more = false;
     struct Client {
         abi::ServeClient policy{};
         netstack::SocketChannel channel;
