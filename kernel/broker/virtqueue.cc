@@ -14,6 +14,7 @@
 #include "object/handles.h"
 #include "object/pci_function.h"
 #include "util/page.h"
+#include "virtio/net_layout.h"
 #include "virtio/pci_layout.h"
 
 namespace object {
@@ -48,27 +49,29 @@ struct LedgerHost {
     }
 };
 
-// The optional features the provider negotiated that change how the
-// broker drives the ring. Read from the common configuration: driver_feature
-// (what the driver accepted) masked by device_feature (what the device
-// offers); VirtQueueCreate asks only once FEATURES_OK is set (§3.1.1: the
-// device has accepted that set). Both select registers are put back as the
-// provider left them.
+// The features the provider negotiated: driver_feature (what the driver
+// accepted) masked by device_feature (what the device offers), both
+// words, read from the common configuration; VirtQueueCreate asks only
+// once FEATURES_OK is set (§3.1.1: the device has accepted that set).
+// Both select registers are put back as the provider left them.
 // The features cannot change under the broker afterwards: a write of
-// driver_feature while any queue of the function is live is refused
+// driver_feature once FEATURES_OK is set is refused
 // (object::DeviceMmio::write), so what a queue was created with is what
 // the device goes on using.
 u64 negotiated_features(volatile u8* common) {
     u32 device_select = mmio::read<u32>(common, offsetof(CommonConfig, device_feature_select));
     u32 driver_select = mmio::read<u32>(common, offsetof(CommonConfig, driver_feature_select));
-    mmio::write<u32>(common, offsetof(CommonConfig, device_feature_select), 0);
-    mmio::write<u32>(common, offsetof(CommonConfig, driver_feature_select), 0);
-    u64 offered = mmio::read<u32>(common, offsetof(CommonConfig, device_feature));
-    u64 accepted = mmio::read<u32>(common, offsetof(CommonConfig, driver_feature));
+    u64 features = 0;
+    for (u32 word = 0; word < 2; word++) {
+        mmio::write<u32>(common, offsetof(CommonConfig, device_feature_select), word);
+        mmio::write<u32>(common, offsetof(CommonConfig, driver_feature_select), word);
+        u64 offered = mmio::read<u32>(common, offsetof(CommonConfig, device_feature));
+        u64 accepted = mmio::read<u32>(common, offsetof(CommonConfig, driver_feature));
+        features |= (offered & accepted) << (32 * word);
+    }
     mmio::write<u32>(common, offsetof(CommonConfig, device_feature_select), device_select);
     mmio::write<u32>(common, offsetof(CommonConfig, driver_feature_select), driver_select);
-    return offered & accepted &
-           (virtio::feature::bit(virtio::feature::kIndirectDesc) | virtio::feature::bit(virtio::feature::kEventIdx));
+    return features;
 }
 
 // test.virtio_lie=KIND@N[,KIND@N...] (tests only; docs/boot.md): QEMU's
@@ -273,13 +276,21 @@ Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u
     q->m_index = index;
     q->m_size = size;
     q->m_max_segments = max_segments;
-    // virtio-net transmit queues (odd indexes, §5.1.2) start every chain with
-    // the 12-byte virtio_net_hdr; QEMU 7.2 aborts the whole VM (an assertion
-    // in iov_copy) on a shorter one, so the broker refuses it.
+    // virtio-net (§5.1.2, §5.1.6): every chain on a transmit queue (odd
+    // index) starts with the virtio_net_hdr the device reads, and every
+    // chain on a receive queue (even) takes the one the device writes, the
+    // packet after it. QEMU 7.2 aborts the whole VM on a shorter chain (an
+    // assertion in iov_copy on transmit; in iov_from_buf_full on receive,
+    // once a packet arrives), so the broker refuses one. The control queue
+    // (the last of an odd count: QEMU always has it) carries commands, no
+    // header.
     bool net =
         f.header.vendor == virtio::kPciVendor && (f.header.device == virtio::kTransitionalNet ||
                                                   f.header.device == virtio::modern_device_id(virtio::DeviceType::Net));
-    q->m_min_readable = net && (index & 1) ? 12 : 0;
+    bool control = (queues & 1) && index == queues - 1;
+    u32 header = net && !control ? virtio::net::header_bytes(features) : 0;
+    q->m_min_readable = index & 1 ? header : 0;
+    q->m_min_writable = index & 1 ? 0 : header;
 
     mmio::write<u16>(common, offsetof(CommonConfig, queue_msix_vector), msix_entry);
     if (msix_entry != virtio::kNoMsixVector &&
@@ -374,7 +385,7 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
     const abi::VirtioSegment* next = segments;
     for (u32 c = 0; c < count; c++) {
         abi::VirtioChain& chain = chains[c];
-        u64 readable = 0;
+        u64 readable = 0, writable = 0;
         bool writes_seen = false;
         for (u32 s = 0; s < chain.segments; s++) {
             const abi::VirtioSegment& seg = next[s];
@@ -389,11 +400,11 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
             if (buffer.value()->session() != m_session.get()) return refuse(Status::NotOwner);
             if (seg.offset > buffer.value()->size() || seg.length > buffer.value()->size() - seg.offset)
                 return refuse(Status::OutOfBounds);
-            if (!writes) readable += seg.length;
+            (writes ? writable : readable) += seg.length;
             resolved[s] = virtio::Segment{buffer.value()->device_address(seg.offset), static_cast<u32>(seg.length),
                                           writes, buffer.value()->ledger_id()};
         }
-        if (readable < m_min_readable) return refuse(Status::InvalidArgument);
+        if (readable < m_min_readable || writable < m_min_writable) return refuse(Status::InvalidArgument);
         // The holds, all or none for this chain, before it is written.
         for (u32 s = 0; s < chain.segments; s++) {
             if (auto h = m_session->hold(resolved[s].token); !h.ok()) {

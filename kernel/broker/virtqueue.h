@@ -90,6 +90,7 @@ private:
     bool m_enabled = false;      // queue_enable written: the device may use the rings
     u32 m_generation = 0;        // m_session->virtio_resets when enabled
     u32 m_min_readable = 0;      // bytes every chain must give the device to read (virtio-net transmit: its header)
+    u32 m_min_writable = 0;      // bytes every chain must give the device to write (virtio-net receive: its header)
     u32 m_max_segments = 1;      // the longest chain
     u32 m_ring_entries[4] = {};  // ledger ids: descriptors, available, used, indirect tables (0: none)
     u64 m_phys[4] = {};
