@@ -42,6 +42,19 @@ void NetServer::grant_gone() {
     exit(3);
 }
 
+// The device is not to be trusted (NetBackend::fault): only a reset makes
+// it so again, and the provider's exit is that reset (the kernel's
+// teardown) and a restart (devmgr), with the client reattaching. Exit code
+// 4: devmgr's on-failure restart.
+void NetServer::fail_closed(const char* why) {
+    rt::log(
+        "%s: failing closed: %s; exiting so that the device is reset and the provider restarted (%llu frames "
+        "received, %llu sent on channel %u)",
+        m_config.name, why, static_cast<unsigned long long>(m_rx_frames), static_cast<unsigned long long>(m_tx_frames),
+        m_channel_id);
+    exit(4);
+}
+
 void NetServer::run() {
     u64 next_link_check = clock_ns() + kIdleWakeNs;
     for (;;) {
@@ -80,6 +93,7 @@ void NetServer::run() {
         // wake (a lost interrupt), not on a client's kick or a call: that
         // cost two VirtQueueComplete calls per kick for nothing.
         pump(irq || timed_wake);
+        if (const char* why = m_backend.fault()) fail_closed(why);
     }
 }
 
@@ -93,7 +107,9 @@ void NetServer::link_check() {
 
 void NetServer::pump(bool reap) {
     NetBackend::Completion done[64];
-    for (bool more = reap; more;) {
+    // Nothing more is taken from a device that has lost the driver's trust
+    // (NetBackend::fault): the server fails closed right after this pass.
+    for (bool more = reap; more && !m_backend.fault();) {
         auto got = m_backend.reap(done, 64, more);
         if (!got.ok()) {
             if (got.status() == Status::TornDown) grant_gone();
