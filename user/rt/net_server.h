@@ -125,6 +125,7 @@ private:
     u32 m_tx_wait_count = 0;
     // Counters, for the log line at a close.
     u64 m_rx_frames = 0, m_tx_frames = 0;
+    u64 m_client_signals = 0, m_kicks = 0;  // notifications each way
 };
 
 }  // namespace rt

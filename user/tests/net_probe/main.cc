@@ -157,6 +157,7 @@ struct Attack {
     abi::NetBuffer d;      // the descriptor
     u32 extra_tail = 0;    // > 0: publish the tail this far past what was put (an index lie)
     bool lent_rx = false;  // d names whichever slot is lent to receive into when the attack starts
+    bool empty = false;    // d names whichever empty slot the client holds (not lent) when it starts
 };
 
 bool hostile(rt::NetClient& nic) {
@@ -165,15 +166,15 @@ bool hostile(rt::NetClient& nic) {
         {"tx from outside the packet buffer", false, {abi::kNetBufferCount * kSlot, 60}},
         {"tx of a slot lent to receive into", false, {0, 60}, 0, true},
         {"rx slot off a slot boundary", true, {200 * kSlot + 100, 0}},
-        {"tx frame longer than the mtu", false, {200 * kSlot, 4000}},
+        {"tx frame longer than the mtu", false, {200 * kSlot, 4000}, 0, false, true},
         {"rx_free index past the ring", true, {201 * kSlot, 0}, abi::kNetRingEntries + 1},
     };
     u32 refused = 0;
     for (const Attack& a : attacks) {
         abi::NetRing& r = a.rx ? nic.rings()->rx_free : nic.rings()->tx_ready;
         abi::NetBuffer d = a.d;
-        for (u32 slot = 0; a.lent_rx && slot < abi::kNetBufferCount; slot++)
-            if (nic.lent_to_receive(slot)) {
+        for (u32 slot = 0; (a.lent_rx || a.empty) && slot < abi::kNetBufferCount; slot++)
+            if (a.lent_rx ? nic.lent_to_receive(slot) : nic.holds_empty(slot)) {
                 d.offset = slot * kSlot;
                 break;
             }
@@ -281,6 +282,10 @@ int main(u64) {
                             rt::log("net_probe: echoed %u bytes to %u.%u.%u.%u:%u (echo %u)", n, src_ip[0], src_ip[1],
                                     src_ip[2], src_ip[3], sport, echoes);
                         log_next_echo = false;
+                        if (echoes % 100 == 0)
+                            rt::log("net_probe: %u echoes: %llu kicks sent, %llu wakes", echoes,
+                                    static_cast<unsigned long long>(nic.kicks()),
+                                    static_cast<unsigned long long>(nic.wakes()));
                         // "sink=<port>;": where the host listens.
                         u32 port = 0, k = 5;
                         if (!sent && n > 5 && same(payload, reinterpret_cast<const u8*>("sink="), 5)) {
