@@ -61,11 +61,13 @@ namespace abi {
 enum class NetOp : u32 {
     Info = 0x4e44'0001,  // NetOpRequest -> NetInfo
     // Attach: NetOpRequest; handles[0] = a notification the provider
-    // signals after publishing rx_used or tx_done entries (signal|transfer),
-    // the only handle. Reply: NetAttachReply; handles[0] = the ring memory
-    // object (kNetRingBytes, NetRings, read|write|map), handles[1] = the
-    // packet DmaBuffer (read|write|map), handles[2] = the notification the
-    // client signals after publishing rx_free or tx_ready entries. All
+    // signals after publishing rx_used or tx_done entries while the client
+    // sleeps (NetRings::client_awake) (signal|transfer), the only handle.
+    // Reply: NetAttachReply; handles[0] = the ring memory object
+    // (kNetRingBytes, NetRings, read|write|map), handles[1] = the packet
+    // DmaBuffer (read|write|map), handles[2] = the notification the client
+    // signals after publishing rx_free or tx_ready entries while the
+    // provider sleeps (NetRings::provider_awake). All
     // three are copies derived from the provider's own. A refusal is a
     // NetStatusReply: Busy while another channel is live.
     Attach = 0x4e44'0002,
