@@ -14,6 +14,7 @@
 #include "object/handles.h"
 #include "object/pci_function.h"
 #include "util/page.h"
+#include "virtio/net_layout.h"
 #include "virtio/pci_layout.h"
 
 namespace object {
@@ -48,27 +49,29 @@ struct LedgerHost {
     }
 };
 
-// The optional features the provider negotiated that change how the
-// broker drives the ring. Read from the common configuration: driver_feature
-// (what the driver accepted) masked by device_feature (what the device
-// offers); VirtQueueCreate asks only once FEATURES_OK is set (§3.1.1: the
-// device has accepted that set). Both select registers are put back as the
-// provider left them.
+// The features the provider negotiated: driver_feature (what the driver
+// accepted) masked by device_feature (what the device offers), both
+// words, read from the common configuration; VirtQueueCreate asks only
+// once FEATURES_OK is set (§3.1.1: the device has accepted that set).
+// Both select registers are put back as the provider left them.
 // The features cannot change under the broker afterwards: a write of
-// driver_feature while any queue of the function is live is refused
+// driver_feature once FEATURES_OK is set is refused
 // (object::DeviceMmio::write), so what a queue was created with is what
 // the device goes on using.
 u64 negotiated_features(volatile u8* common) {
     u32 device_select = mmio::read<u32>(common, offsetof(CommonConfig, device_feature_select));
     u32 driver_select = mmio::read<u32>(common, offsetof(CommonConfig, driver_feature_select));
-    mmio::write<u32>(common, offsetof(CommonConfig, device_feature_select), 0);
-    mmio::write<u32>(common, offsetof(CommonConfig, driver_feature_select), 0);
-    u64 offered = mmio::read<u32>(common, offsetof(CommonConfig, device_feature));
-    u64 accepted = mmio::read<u32>(common, offsetof(CommonConfig, driver_feature));
+    u64 features = 0;
+    for (u32 word = 0; word < 2; word++) {
+        mmio::write<u32>(common, offsetof(CommonConfig, device_feature_select), word);
+        mmio::write<u32>(common, offsetof(CommonConfig, driver_feature_select), word);
+        u64 offered = mmio::read<u32>(common, offsetof(CommonConfig, device_feature));
+        u64 accepted = mmio::read<u32>(common, offsetof(CommonConfig, driver_feature));
+        features |= (offered & accepted) << (32 * word);
+    }
     mmio::write<u32>(common, offsetof(CommonConfig, device_feature_select), device_select);
     mmio::write<u32>(common, offsetof(CommonConfig, driver_feature_select), driver_select);
-    return offered & accepted &
-           (virtio::feature::bit(virtio::feature::kIndirectDesc) | virtio::feature::bit(virtio::feature::kEventIdx));
+    return features;
 }
 
 // test.virtio_lie=KIND@N[,KIND@N...] (tests only; docs/boot.md): QEMU's
@@ -85,11 +88,24 @@ u64 negotiated_features(volatile u8* common) {
 //             taken; put back right after the take (unless the device
 //             has moved it meanwhile), so the entries it hid are there
 //             for the next call
+//   tx-stall  at that entry, or the first after it a virtio-net transmit
+//             queue takes, the queue completes nothing more until the
+//             device is reset: a device that stops completing transmits
+//             (its chains stay held)
+//   tx-break  at that entry, or the first after it a virtio-net transmit
+//             queue takes, the broker publishes on that queue an available
+//             entry naming a head past the queue and notifies: the device
+//             must treat that as an error (QEMU: virtio_error, "Guest says
+//             index N is available"), set DEVICE_NEEDS_RESET and signal a
+//             configuration change — a device that needs a reset. (A
+//             transmit queue, because the device reads it as soon as it is
+//             notified; a receive queue it reads when a packet comes, by
+//             which time the broker has published over the entry.)
 // The real entry an id lie overwrites is lost, as with a real lying
 // device: its chain stays held until the provider resets the device.
 namespace lie {
 
-enum class Kind : u8 { None, IdRange, IdTwice, Len, IdxJump };
+enum class Kind : u8 { None, IdRange, IdTwice, Len, IdxJump, TxStall, Break };
 constexpr u32 kMaxLies = 8;
 struct Planned {
     Kind kind;
@@ -102,7 +118,12 @@ bool g_parsed = false;
 u64 g_taken = 0;  // used entries taken by every virtqueue so far
 
 const char* name(Kind k) {
-    return k == Kind::IdRange ? "id-range" : k == Kind::IdTwice ? "id-twice" : k == Kind::Len ? "len" : "idx-jump";
+    return k == Kind::IdRange   ? "id-range"
+           : k == Kind::IdTwice ? "id-twice"
+           : k == Kind::Len     ? "len"
+           : k == Kind::IdxJump ? "idx-jump"
+           : k == Kind::TxStall ? "tx-stall"
+                                : "tx-break";
 }
 
 void parse() {
@@ -116,7 +137,7 @@ void parse() {
         usize at = i;
         while (at < end && v[at] != '@') at++;
         Planned p{Kind::None, 1, false};
-        for (Kind k : {Kind::IdRange, Kind::IdTwice, Kind::Len, Kind::IdxJump}) {
+        for (Kind k : {Kind::IdRange, Kind::IdTwice, Kind::Len, Kind::IdxJump, Kind::TxStall, Kind::Break}) {
             const char* n = name(k);
             usize nl = 0;
             while (n[nl]) nl++;
@@ -129,7 +150,8 @@ void parse() {
         }
         if (p.kind == Kind::None || p.at == 0)
             LOG_WARN(
-                "virtqueue broker: test.virtio_lie: '%.*s' is no lie (id-range, id-twice, len or idx-jump, @N >= 1)",
+                "virtqueue broker: test.virtio_lie: '%.*s' is no lie (id-range, id-twice, len, idx-jump, tx-stall or "
+                "tx-break, @N >= 1)",
                 static_cast<int>(end - i), v + i);
         else
             g_plan[g_planned++] = p;
@@ -270,16 +292,26 @@ Result<RefPtr<VirtQueue>> VirtQueue::create(kdma::Session* session, u16 index, u
     }
     q->m_session = util::RefPtr<kdma::Session>::share(session);
     q->m_notify = reinterpret_cast<volatile u16*>(notify_bar + notify_at);
+    q->m_common = common;
     q->m_index = index;
     q->m_size = size;
     q->m_max_segments = max_segments;
-    // virtio-net transmit queues (odd indexes, §5.1.2) start every chain with
-    // the 12-byte virtio_net_hdr; QEMU 7.2 aborts the whole VM (an assertion
-    // in iov_copy) on a shorter one, so the broker refuses it.
+    // virtio-net (§5.1.2, §5.1.6): every chain on a transmit queue (odd
+    // index) starts with the virtio_net_hdr the device reads, and every
+    // chain on a receive queue (even) takes the one the device writes, the
+    // packet after it. QEMU 7.2 aborts the whole VM on a shorter chain (an
+    // assertion in iov_copy on transmit; in iov_from_buf_full on receive,
+    // once a packet arrives), so the broker refuses one. The control queue
+    // (the last of an odd count: QEMU always has it) carries commands, no
+    // header.
     bool net =
         f.header.vendor == virtio::kPciVendor && (f.header.device == virtio::kTransitionalNet ||
                                                   f.header.device == virtio::modern_device_id(virtio::DeviceType::Net));
-    q->m_min_readable = net && (index & 1) ? 12 : 0;
+    bool control = (queues & 1) && index == queues - 1;
+    u32 header = net && !control ? virtio::net::header_bytes(features) : 0;
+    q->m_min_readable = index & 1 ? header : 0;
+    q->m_min_writable = index & 1 ? 0 : header;
+    q->m_net_transmit = net && !control && (index & 1);
 
     mmio::write<u16>(common, offsetof(CommonConfig, queue_msix_vector), msix_entry);
     if (msix_entry != virtio::kNoMsixVector &&
@@ -374,7 +406,7 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
     const abi::VirtioSegment* next = segments;
     for (u32 c = 0; c < count; c++) {
         abi::VirtioChain& chain = chains[c];
-        u64 readable = 0;
+        u64 readable = 0, writable = 0;
         bool writes_seen = false;
         for (u32 s = 0; s < chain.segments; s++) {
             const abi::VirtioSegment& seg = next[s];
@@ -389,11 +421,11 @@ Result<u32> VirtQueue::submit(Process* caller, abi::VirtioChain* chains, u32 cou
             if (buffer.value()->session() != m_session.get()) return refuse(Status::NotOwner);
             if (seg.offset > buffer.value()->size() || seg.length > buffer.value()->size() - seg.offset)
                 return refuse(Status::OutOfBounds);
-            if (!writes) readable += seg.length;
+            (writes ? writable : readable) += seg.length;
             resolved[s] = virtio::Segment{buffer.value()->device_address(seg.offset), static_cast<u32>(seg.length),
                                           writes, buffer.value()->ledger_id()};
         }
-        if (readable < m_min_readable) return refuse(Status::InvalidArgument);
+        if (readable < m_min_readable || writable < m_min_writable) return refuse(Status::InvalidArgument);
         // The holds, all or none for this chain, before it is written.
         for (u32 s = 0; s < chain.segments; s++) {
             if (auto h = m_session->hold(resolved[s].token); !h.ok()) {
@@ -455,6 +487,39 @@ VirtQueue::IndexLie VirtQueue::tell_lie() {
                 m_session->id(), m_index, jumped, seen, next);
             return IndexLie{true, seen, jumped};  // told once the take has met it (index_lie_over)
         }
+        case lie::Kind::TxStall:
+            if (!m_net_transmit) return {};  // told at a transmit queue's take
+            m_stalled = true;
+            p->told = true;
+            LOG_WARN(
+                "virtqueue broker: test.virtio_lie: session %u queue %u: the device completes nothing more on "
+                "this queue (tx-stall)",
+                m_session->id(), m_index);
+            return {};
+        case lie::Kind::Break: {
+            if (!m_net_transmit) return {};  // told at a transmit queue's take
+            // An available entry past what the broker published, naming a
+            // head the queue does not have, and a notification.
+            volatile u16* avail = direct_map::to_virt<volatile u16>(m_phys[1]);
+            u16 idx = avail[1];
+            avail[2 + idx % m_size] = m_size;
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            avail[1] = static_cast<u16>(idx + 1);
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            *m_notify = m_index;
+            p->told = true;
+            // The device reads the entry a little later (QEMU: a bottom
+            // half): until then the broker's next chain would overwrite
+            // it, so the broker waits (bounded) for the device's verdict.
+            u8 status = 0;
+            for (u32 i = 0; i < 200'000 && !(status & virtio::status::kDeviceNeedsReset); i++)
+                status = mmio::read<u8>(m_common, offsetof(CommonConfig, device_status));
+            LOG_WARN(
+                "virtqueue broker: test.virtio_lie: session %u queue %u: available entry %u names head %u, past "
+                "the queue (tx-break); device_status now 0x%x",
+                m_session->id(), m_index, idx, m_size, status);
+            return {};
+        }
         case lie::Kind::None: return {};
     }
     p->told = true;
@@ -485,6 +550,7 @@ Result<u32> VirtQueue::complete(Process* caller, abi::VirtioCompletion* out, u32
         virtio::UsedEntry chunk[32];  // a stack-sized piece at a time
         u32 want = max - done < 32 ? max - done : 32;
         IndexLie index_lie = tell_lie();  // tests only (test.virtio_lie)
+        if (m_stalled) break;             // tests only (tx-stall): the device completes nothing more
         auto n = m_ring.take_used(chunk, want, host);
         if (index_lie.written) index_lie_over(index_lie, !n.ok());
         if (n.ok()) lie::g_taken += n.value();

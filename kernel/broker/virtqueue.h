@@ -86,12 +86,16 @@ private:
 
     util::RefPtr<kdma::Session> m_session;
     volatile u16* m_notify = nullptr;
+    volatile u8* m_common = nullptr;  // the common configuration (test.virtio_lie tx-break reads device_status)
     u16 m_index = 0, m_size = 0;
-    bool m_enabled = false;      // queue_enable written: the device may use the rings
-    u32 m_generation = 0;        // m_session->virtio_resets when enabled
-    u32 m_min_readable = 0;      // bytes every chain must give the device to read (virtio-net transmit: its header)
-    u32 m_max_segments = 1;      // the longest chain
-    u32 m_ring_entries[4] = {};  // ledger ids: descriptors, available, used, indirect tables (0: none)
+    bool m_enabled = false;       // queue_enable written: the device may use the rings
+    u32 m_generation = 0;         // m_session->virtio_resets when enabled
+    u32 m_min_readable = 0;       // bytes every chain must give the device to read (virtio-net transmit: its header)
+    u32 m_min_writable = 0;       // bytes every chain must give the device to write (virtio-net receive: its header)
+    bool m_net_transmit = false;  // a virtio-net transmit queue (test.virtio_lie tx-stall, tx-break)
+    bool m_stalled = false;       // test.virtio_lie tx-stall: nothing more is taken from the used ring
+    u32 m_max_segments = 1;       // the longest chain
+    u32 m_ring_entries[4] = {};   // ledger ids: descriptors, available, used, indirect tables (0: none)
     u64 m_phys[4] = {};
     u32* m_indirect_tokens = nullptr;  // the indirect tables' tokens (kernel memory: the device cannot reach it)
     virtio::SplitRing m_ring;

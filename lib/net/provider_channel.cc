@@ -25,6 +25,7 @@ Result<void> ProviderChannel::open(abi::NetRings* rings) {
     m_tx_ready = rings->tx_ready.consumer();
     m_rx_used = rings->rx_used.producer();
     m_tx_done = rings->tx_done.producer();
+    m_client_told = 0;  // tokens are per channel
     __atomic_store_n(&rings->link, (m_link_changes << abi::kNetLinkChangeShift) | (m_link_up ? abi::kNetLinkUp : 0),
                      __ATOMIC_RELEASE);
     // Every Free slot to the client, empty: the ring holds them all
@@ -170,6 +171,23 @@ bool ProviderChannel::set_link(bool up) {
                          (m_link_changes << abi::kNetLinkChangeShift) | (m_link_up ? abi::kNetLinkUp : 0),
                          __ATOMIC_RELEASE);
     return true;
+}
+
+bool ProviderChannel::client_sleeping() {
+    return m_rings && abi::net_signal_needed(&m_rings->client_awake, m_client_told);
+}
+
+bool ProviderChannel::about_to_sleep() {
+    if (!m_rings) return false;
+    abi::net_going_to_sleep(&m_rings->provider_awake, m_sleeps);
+    // A refresh that fails is left to the next take (it refuses and closes).
+    auto rx = m_rx_free.refresh();
+    auto tx = m_tx_ready.refresh();
+    return !rx.ok() || !tx.ok() || rx.value() || tx.value();
+}
+
+void ProviderChannel::awake() {
+    if (m_rings) abi::net_awake(&m_rings->provider_awake);
 }
 
 }  // namespace net

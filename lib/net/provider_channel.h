@@ -94,6 +94,18 @@ public:
     // changed; true when it did.
     bool set_link(bool up);
 
+    // Notify-needed (NetRings::client_awake, provider_awake). After
+    // publish(): does the client want a signal (it said it sleeps, and was
+    // not told yet during this sleep)? The fence orders the published tails
+    // before the read of its word.
+    bool client_sleeping();
+    // The provider is about to sleep: it says so (provider_awake 0), then
+    // looks again at the client's rings; true when the client published
+    // something meanwhile (or broke an index: the next take says so) — do
+    // not sleep then. awake(): it runs again (the client need not kick).
+    bool about_to_sleep();
+    void awake();
+
     Holder holder(u32 slot) const { return m_holders[slot]; }
     u32 held_by(Holder h) const;
     u32 buffer_bytes() const { return m_buffer_bytes; }
@@ -118,6 +130,8 @@ private:
     bool m_link_up = true;
     u32 m_link_changes = 0;
     bool m_pending = false;  // put since the last publish
+    u32 m_client_told = 0;   // the client's sleep token last signalled
+    u32 m_sleeps = 0;        // the provider's sleep tokens (NetRings::provider_awake)
     Refusal m_refusal{};
     u32 m_taken[abi::kNetBufferCount] = {};  // slots one take() moved, to undo on a refusal
 };

@@ -61,11 +61,13 @@ namespace abi {
 enum class NetOp : u32 {
     Info = 0x4e44'0001,  // NetOpRequest -> NetInfo
     // Attach: NetOpRequest; handles[0] = a notification the provider
-    // signals after publishing rx_used or tx_done entries (signal|transfer),
-    // the only handle. Reply: NetAttachReply; handles[0] = the ring memory
-    // object (kNetRingBytes, NetRings, read|write|map), handles[1] = the
-    // packet DmaBuffer (read|write|map), handles[2] = the notification the
-    // client signals after publishing rx_free or tx_ready entries. All
+    // signals after publishing rx_used or tx_done entries while the client
+    // sleeps (NetRings::client_awake) (signal|transfer), the only handle.
+    // Reply: NetAttachReply; handles[0] = the ring memory object
+    // (kNetRingBytes, NetRings, read|write|map), handles[1] = the packet
+    // DmaBuffer (read|write|map), handles[2] = the notification the client
+    // signals after publishing rx_free or tx_ready entries while the
+    // provider sleeps (NetRings::provider_awake). All
     // three are copies derived from the provider's own. A refusal is a
     // NetStatusReply: Busy while another channel is live.
     Attach = 0x4e44'0002,
@@ -147,16 +149,59 @@ using NetRing = ring::Ring<NetBuffer, kNetRingEntries>;
 // bits at every change so a client can tell a flap it missed), written
 // before the client's notification is signalled. The provider never reads
 // anything back from the client's side but the indices it checks.
+//
+// Notify-needed words (sDDF's "signal required"), one per direction. A
+// consumer says whether it is awake: while `client_awake` is 1 the client
+// looks at rx_used and tx_done by itself and the provider does not signal
+// it; before it sleeps it writes a token for this sleep (any other value,
+// new each time), then (after a full fence) looks at both rings again — so
+// an entry published meanwhile is either seen by that look or followed by
+// a signal, because the provider publishes, fences, then reads the word.
+// The producer signals once per token: a sleeper already told (the signal
+// is pending, or woke it) is not told again until it sleeps anew.
+// `provider_awake` is the same for rx_free, tx_ready and the client's
+// kick. 0 is no token: fresh ring memory (a side that never writes its
+// word) is signalled at every publish. Each word is written by its side
+// only and read by the other, which trusts it for nothing but whether to
+// signal: a peer that says it is awake while it sleeps, or keeps one token,
+// misses its own signals; one that writes 0 is signalled once per publish,
+// as it could be anyway by kicking.
 struct NetRings {
     NetRing rx_free;   // client produces
     NetRing rx_used;   // provider produces
     NetRing tx_ready;  // client produces
     NetRing tx_done;   // provider produces
     alignas(64) u32 link;
+    alignas(64) u32 client_awake;    // the client's: 1 awake, else its sleep token (0: none)
+    alignas(64) u32 provider_awake;  // the provider's: likewise
 };
 constexpr u64 kNetRingBytes = 12288;
 static_assert(sizeof(NetRings) <= kNetRingBytes);
 static_assert(offsetof(NetRings, rx_used) == sizeof(NetRing) && offsetof(NetRings, tx_done) == 3 * sizeof(NetRing));
+static_assert(offsetof(NetRings, client_awake) == offsetof(NetRings, link) + 64 &&
+              offsetof(NetRings, provider_awake) == offsetof(NetRings, link) + 128);
+// The handshake on those words, both sides alike. Going to sleep: write
+// the next token to the own word (`sleeps` counts them: 2, 4, ... never 0
+// or 1), then fence before looking at the peer's tails again. Awake again:
+// write 1 (no fence: an extra signal is harmless). After publishing:
+// net_signal_needed fences (the tails before the word) and says whether to
+// signal; `told` is the token last signalled.
+constexpr u32 kNetAwake = 1;
+inline void net_going_to_sleep(u32* own, u32& sleeps) {
+    sleeps += 2;
+    if (sleeps < 2) sleeps = 2;  // wrapped
+    __atomic_store_n(own, sleeps, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+inline void net_awake(u32* own) { __atomic_store_n(own, kNetAwake, __ATOMIC_RELAXED); }
+inline bool net_signal_needed(const u32* peer, u32& told) {
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    u32 word = __atomic_load_n(peer, __ATOMIC_RELAXED);
+    if (word == kNetAwake || (word != 0 && word == told)) return false;
+    told = word;
+    return true;
+}
+
 constexpr u32 kNetLinkUp = 1;
 constexpr u32 kNetLinkChangeShift = 8;  // link >> this: how many changes the provider has seen
 

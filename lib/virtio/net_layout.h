@@ -33,6 +33,7 @@ constexpr u32 kCtrlVlan = 19;
 constexpr u32 kGuestAnnounce = 21;
 constexpr u32 kMq = 22;  // config.max_virtqueue_pairs is valid
 constexpr u32 kCtrlMacAddr = 23;
+constexpr u32 kHashReport = 57;  // RX headers carry hash_value, hash_report (the 20-byte header)
 constexpr u32 kRscExt = 61;
 constexpr u32 kStandby = 62;
 constexpr u32 kSpeedDuplex = 63;  // config.speed and duplex are valid
@@ -75,6 +76,15 @@ struct Header {
 static_assert(sizeof(Header) == 12);
 static_assert(offsetof(Header, hdr_len) == 2 && offsetof(Header, csum_start) == 6 &&
               offsetof(Header, num_buffers) == 10);
+
+// The bytes of virtio_net_hdr at the start of every buffer on a receive or
+// transmit queue, under the negotiated `features` (§5.1.6): 12 (Header),
+// or 20 with HASH_REPORT (hash_value, hash_report, padding). A legacy
+// device without MRG_RXBUF uses 10; 12 covers it. The device reads (TX)
+// or writes (RX) this many bytes before the frame whatever the chain is:
+// QEMU 7.2 asserts (iov_copy, iov_from_buf_full), killing the whole VM,
+// when a chain is shorter.
+constexpr u32 header_bytes(u64 features) { return (features >> feature::kHashReport) & 1 ? 20 : 12; }
 
 constexpr u8 kHeaderNeedsCsum = 1;
 constexpr u8 kHeaderDataValid = 2;

@@ -7,6 +7,8 @@ A scenario's [network] table (docs/testing.md "Network") says:
     device = "virtio-net-pci,mac=52:54:00:12:34:56"   # the NIC (netdev n0)
     pcap = true                  # -object filter-dump on n0; checked after the run
     pcap_min = { arp = 2, udp = 3 }   # at least these frames of each kind
+    pcap_never = ["SECRET"]      # bytes no captured frame may carry (ASCII)
+    pcap_seen = ["MINE"]         # bytes some captured frame must carry (ASCII)
     udp_forward = { fwd = 7 }    # host UDP port {port:fwd} -> guest port 7 (hostfwd)
 
     [[network.udp_echo]]         # a host client: once `after` appears in the
@@ -42,8 +44,8 @@ from pathlib import Path
 
 from . import tcp_peers
 
-NETWORK_KEYS = {"device", "pcap", "pcap_min", "udp_forward", "udp_echo", "udp_sink", "link",
-                "tcp_forward", "tcp_stream", "tcp_sink", "http_get"}
+NETWORK_KEYS = {"device", "pcap", "pcap_min", "pcap_never", "pcap_seen", "udp_forward", "udp_echo", "udp_sink",
+                "link", "tcp_forward", "tcp_stream", "tcp_sink", "http_get"}
 LINK_KEYS = {"after", "up"}
 ECHO_KEYS = {"forward", "after", "payload", "random", "count"}
 SINK_KEYS = {"port", "expect_hex"}
@@ -82,6 +84,8 @@ class NetworkSpec:
     device: str = "virtio-net-pci"
     pcap: bool = False
     pcap_min: dict[str, int] = field(default_factory=dict)
+    pcap_never: list[str] = field(default_factory=list)  # no captured frame may carry these bytes
+    pcap_seen: list[str] = field(default_factory=list)   # some captured frame must carry each
     forwards: dict[str, int] = field(default_factory=dict)   # host port name -> guest UDP port
     echoes: list[Echo] = field(default_factory=list)
     sinks: list[Sink] = field(default_factory=list)
@@ -118,6 +122,13 @@ def parse(data) -> NetworkSpec:
     if pmin and not spec.pcap:
         raise NetworkSpecError("[network] pcap_min needs pcap = true")
     spec.pcap_min = dict(pmin)
+    for key in ("pcap_never", "pcap_seen"):
+        v = data.get(key, [])
+        if not isinstance(v, list) or any(not isinstance(m, str) or not m or not m.isascii() for m in v):
+            raise NetworkSpecError(f"[network] {key}: a list of non-empty ASCII strings")
+        if v and not spec.pcap:
+            raise NetworkSpecError(f"[network] {key} needs pcap = true")
+        setattr(spec, key, list(v))
     fwd = data.get("udp_forward", {})
     if not isinstance(fwd, dict) or any(not re.fullmatch(r"[A-Za-z_]\w*", k) or not isinstance(v, int)
                                         or not 0 < v < 65536 for k, v in fwd.items()):
@@ -359,13 +370,16 @@ class Network:
         except OSError as e:
             return [f"pcap {self.pcap_path}: unreadable: {e}"]
         problems, counts = check_pcap_bytes(data)
+        problems += check_pcap_markers(data, self.spec.pcap_never, self.spec.pcap_seen)
         for kind, n in self.spec.pcap_min.items():
             if counts.get(kind, 0) < n:
                 problems.append(f"pcap: {counts.get(kind, 0)} {kind} frames, expected at least {n}")
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         if problems:
             return [f"pcap {self.pcap_path} ({summary}): " + p for p in problems[:20]]
-        self.notes.append(f"pcap: every frame well formed, every checksum right ({summary})")
+        self.notes.append(f"pcap: every frame well formed, every checksum right ({summary})"
+                          + (f"; never {self.spec.pcap_never}" if self.spec.pcap_never else "")
+                          + (f"; seen {self.spec.pcap_seen}" if self.spec.pcap_seen else ""))
         return []
 
     def close(self) -> None:
@@ -456,6 +470,37 @@ def check_frame(frame: bytes) -> tuple[str | None, list[str]]:
             return "UDP over IPv6 without a checksum", kinds
         return _l4_ok(nxt, seg, pseudo), kinds
     return f"EtherType {etype:#06x} is none of ARP, IPv4, IPv6", []
+
+
+def pcap_frames(data: bytes) -> list[bytes]:
+    """Every whole frame of a pcap file (nothing if it is not one)."""
+    if len(data) < 24 or data[:4] not in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"):
+        return []
+    endian = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+    frames, at = [], 24
+    while at + 16 <= len(data):
+        caplen = struct.unpack(endian + "I", data[at + 8:at + 12])[0]
+        frame = data[at + 16:at + 16 + caplen]
+        if len(frame) < caplen:
+            break
+        frames.append(frame)
+        at += 16 + caplen
+    return frames
+
+
+def check_pcap_markers(data: bytes, never: list[str], seen: list[str]) -> list[str]:
+    """Problems: a frame carrying a `never` marker, or a `seen` marker no
+    frame carries (each an ASCII string, searched for anywhere in a frame)."""
+    frames = pcap_frames(data)
+    problems = []
+    for m in never:
+        hits = [i for i, f in enumerate(frames) if m.encode() in f]
+        if hits:
+            problems.append(f"frames {hits[:8]} carry {m!r}, which must never be on the wire")
+    for m in seen:
+        if not any(m.encode() in f for f in frames):
+            problems.append(f"no frame carries {m!r}")
+    return problems
 
 
 def check_pcap_bytes(data: bytes) -> tuple[list[str], dict[str, int]]:

@@ -1082,13 +1082,29 @@ class Network(unittest.TestCase):
         self.assertIn("no frames captured", network.check_pcap_bytes(pcap())[0])
         self.assertTrue(network.check_pcap_bytes(b"junk" * 8)[0])
 
+    def test_markers_never_and_seen(self):
+        capture = pcap(arp_frame(), udp_frame(b"xx-MINE-xx"))
+        self.assertEqual(network.check_pcap_markers(capture, ["SECRET"], ["MINE"]), [])
+        # a frame carrying a forbidden marker fails, naming the frame
+        leaked = pcap(arp_frame(), udp_frame(b"..SECRET.."))
+        self.assertTrue(any("frames [1] carry 'SECRET'" in p
+                            for p in network.check_pcap_markers(leaked, ["SECRET"], [])))
+        # a marker that must be seen and is not fails (the capture missed it)
+        self.assertTrue(any("no frame carries 'MINE'" in p
+                            for p in network.check_pcap_markers(pcap(arp_frame()), [], ["MINE"])))
+        self.assertTrue(network.check_pcap_markers(b"junk" * 8, [], ["MINE"]))
+
     def test_schema(self):
         network.parse(self.GOOD)
+        network.parse({**self.GOOD, "pcap_never": ["A"], "pcap_seen": ["B"]})
         for bad, pattern in [
             ({**self.GOOD, "colour": 1}, "unknown keys"),
             ({**self.GOOD, "device": "e1000,netdev=x"}, "without netdev"),
             ({**self.GOOD, "pcap_min": {"arp": 1}, "pcap": False}, "needs pcap"),
             ({**self.GOOD, "pcap_min": {"frogs": 1}}, "pcap_min"),
+            ({**self.GOOD, "pcap_never": ["A"], "pcap": False}, "needs pcap"),
+            ({**self.GOOD, "pcap_seen": [""]}, "pcap_seen"),
+            ({**self.GOOD, "pcap_never": "A"}, "pcap_never"),
             ({**self.GOOD, "udp_forward": {"fwd": 70000}}, "udp_forward"),
             ({**self.GOOD, "udp_echo": [{"forward": "nope", "after": "x", "random": 4}]}, "not in udp_forward"),
             ({**self.GOOD, "udp_echo": [{"forward": "fwd", "after": "(", "random": 4}]}, "bad regex"),

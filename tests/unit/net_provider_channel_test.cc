@@ -258,6 +258,71 @@ TEST_F(NetProviderChannel, LinkChangesAreCountedInTheRings) {
     EXPECT_EQ(rings->link, (2u << abi::kNetLinkChangeShift) | abi::kNetLinkUp);
 }
 
+// Notify-needed words (NetRings::client_awake, provider_awake).
+TEST_F(NetProviderChannel, TheClientIsSignalledOnlyWhenItSaysItSleeps) {
+    // Fresh memory (no token): every publish is signalled.
+    EXPECT_TRUE(channel.client_sleeping());
+    EXPECT_TRUE(channel.client_sleeping());
+    rings->client_awake = abi::kNetAwake;
+    EXPECT_FALSE(channel.client_sleeping());
+    // A sleep token: signalled once; told already while it sleeps on.
+    rings->client_awake = 2;
+    EXPECT_TRUE(channel.client_sleeping());
+    EXPECT_FALSE(channel.client_sleeping());
+    rings->client_awake = abi::kNetAwake;
+    EXPECT_FALSE(channel.client_sleeping());
+    rings->client_awake = 4;  // asleep again: a new token
+    EXPECT_TRUE(channel.client_sleeping());
+    EXPECT_FALSE(channel.client_sleeping());
+    // A client that keeps one token misses its own signals; one that writes
+    // 0 is signalled per publish, as it could kick itself anyway.
+    rings->client_awake = 0;
+    EXPECT_TRUE(channel.client_sleeping());
+    EXPECT_TRUE(channel.client_sleeping());
+}
+
+TEST_F(NetProviderChannel, SleepTokensStartOverWithEveryChannel) {
+    rings->client_awake = 2;
+    EXPECT_TRUE(channel.client_sleeping());
+    channel.close();
+    auto fresh = std::make_unique<abi::NetRings>();
+    ASSERT_TRUE(channel.open(fresh.get()).ok());
+    fresh->client_awake = 2;  // the new client's first sleep: told, whatever the old one's was
+    EXPECT_TRUE(channel.client_sleeping());
+}
+
+TEST_F(NetProviderChannel, TheProviderLooksAgainBeforeItSleeps) {
+    client->drain(client->tx_done);  // every slot the client's
+    rings->provider_awake = 7;       // the client writes the provider's word: overwritten, never read back
+    EXPECT_FALSE(channel.about_to_sleep());
+    u32 token = rings->provider_awake;
+    EXPECT_TRUE(token >= 2 && token % 2 == 0);  // a sleep token: never 0 (none) or 1 (awake)
+    channel.awake();
+    EXPECT_EQ(rings->provider_awake, abi::kNetAwake);
+    EXPECT_FALSE(channel.about_to_sleep());
+    EXPECT_NE(rings->provider_awake, token);  // every sleep a new one
+    // Published while the provider was awake (the client did not kick): the
+    // look before sleeping sees it, in either ring.
+    client->lend(client->rx_free, NetBuffer{0, 0});
+    EXPECT_TRUE(channel.about_to_sleep());
+    EXPECT_TRUE(channel.about_to_sleep());  // still there: looking takes nothing
+    u32 slots[4];
+    ASSERT_EQ(channel.take_rx_free(slots, 4).value(), 1u);
+    EXPECT_FALSE(channel.about_to_sleep());
+    client->lend(client->tx_ready, NetBuffer{kBytes, 60});
+    EXPECT_TRUE(channel.about_to_sleep());
+    net::TxFrame frames[4];
+    ASSERT_EQ(channel.take_tx_ready(frames, 4).value(), 1u);
+    EXPECT_FALSE(channel.about_to_sleep());
+}
+
+TEST_F(NetProviderChannel, ABrokenIndexKeepsTheProviderAwakeToRefuseIt) {
+    rings->tx_ready.indices.tail = 1000;  // ran ahead of the ring
+    EXPECT_TRUE(channel.about_to_sleep());
+    net::TxFrame frames[4];
+    EXPECT_EQ(channel.take_tx_ready(frames, 4).status(), Status::Malformed);
+}
+
 TEST(NetProviderChannelInit, GeometryIsChecked) {
     ProviderChannel c;
     EXPECT_EQ(c.init(kBytes, 0, kMaxFrame).status(), Status::InvalidArgument);

@@ -69,6 +69,7 @@ Status NetClient::attach_once() {
     m_provider_note = static_cast<Handle&&>(provider_note);
     m_note = static_cast<Handle&&>(note.value());
     m_rings = reinterpret_cast<abi::NetRings*>(rings_at.value());
+    m_provider_told = 0;  // tokens are per channel
     m_packets = reinterpret_cast<u8*>(packets_at.value());
     m_rx_free = m_rings->rx_free.producer();
     m_tx_ready = m_rings->tx_ready.producer();
@@ -177,7 +178,21 @@ void NetClient::reap_tx_done() {
 void NetClient::kick(bool& pending) {
     if (!pending || !m_rings) return;
     pending = false;
+    // Only a provider that said it sleeps needs telling (NetRings::provider_awake).
+    if (!abi::net_signal_needed(&m_rings->provider_awake, m_provider_told)) return;
+    m_kicks++;
     (void)notification_signal(m_provider_note.get(), 1);
+}
+
+bool NetClient::about_to_sleep() {
+    if (!m_rings) return true;
+    abi::net_going_to_sleep(&m_rings->client_awake, m_sleeps);
+    auto rx = m_rx_used.refresh();
+    auto tx = m_tx_done.refresh();
+    // A broken index is for the next take to count; it is no reason to spin.
+    if (!rx.ok() || !tx.ok() || (!rx.value() && !tx.value())) return true;
+    abi::net_awake(&m_rings->client_awake);
+    return false;
 }
 
 net::LinkInfo NetClient::link() const {
@@ -275,6 +290,7 @@ Result<void> NetClient::wait(u64 timeout_ns, bool* reattached) {
     u64 deadline = clock_ns() + timeout_ns;
     for (;;) {
         if (m_rings) {
+            abi::net_awake(&m_rings->client_awake);  // the provider need not signal
             u32 seen = m_tx_done.tail_seen();
             reap_tx_done();
             rx_flush();
@@ -301,7 +317,8 @@ Result<void> NetClient::wait(u64 timeout_ns, bool* reattached) {
         }
         if (now >= deadline) return Status::Timeout;
         u64 until = deadline < m_next_ping ? deadline : m_next_ping;
-        (void)notification_wait(m_note.get(), until - now);
+        // Asleep only when nothing came since the look above: else round again.
+        if (about_to_sleep() && notification_wait(m_note.get(), until - now).ok()) m_wakes++;
     }
 }
 

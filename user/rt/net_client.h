@@ -13,6 +13,12 @@
 // or a slot this side does not expect back, is dropped and counted
 // (protocol_errors()).
 //
+// Notifications (NetRings::client_awake, provider_awake): the client kicks
+// only a provider that said it sleeps, and says it sleeps itself only
+// inside wait(), after which the provider signals each publish. So the
+// owner must sleep for the NIC only in wait(): between two wait() calls
+// the client counts as awake and is not signalled.
+//
 // Provider restart: when wait() hears nothing for kLivenessCheckNs it
 // pings; Stale (the provider died, or closed the channel) makes it attach
 // again, to the restarted provider (the endpoint outlives it). Frames
@@ -65,6 +71,9 @@ public:
     u64 protocol_errors() const { return m_protocol_errors; }
     u64 tx_dropped() const { return m_tx_dropped; }
     u64 generation() const { return m_generation; }
+    // Notifications this side sent (kicks) and woke to (wakes), for counting.
+    u64 kicks() const { return m_kicks; }
+    u64 wakes() const { return m_wakes; }
     u32 channel() const { return m_channel; }
     // The notification the provider signals (a new one at each attach):
     // for a caller that waits on more than the NIC (a waitset).
@@ -95,6 +104,8 @@ private:
     u32 token(u32 slot) const { return (m_epoch & 0xffff) << 16 | slot; }
     bool token_slot(u32 token, Slot expect, u32& slot) const;
     void kick(bool& pending);
+    // Says the client sleeps, then looks again: true when nothing came (sleep).
+    bool about_to_sleep();
 
     u32 m_service;
     u32 m_channel = 0;
@@ -115,6 +126,9 @@ private:
     u64 m_next_ping = 0;  // when wait() next asks the provider whether the channel lives
     u32 m_reattaches = 0;
     u64 m_protocol_errors = 0, m_tx_dropped = 0;
+    u64 m_kicks = 0, m_wakes = 0;
+    u32 m_provider_told = 0;  // the provider's sleep token last kicked
+    u32 m_sleeps = 0;         // this side's sleep tokens (NetRings::client_awake)
 };
 
 }  // namespace rt

@@ -17,6 +17,8 @@ constexpr u64 kKeyIrq = 16;  // + the backend's interrupt index
 // The loop also wakes this often: a lost interrupt costs at most this,
 // and a link change on a device without a configuration vector is seen.
 constexpr u64 kIdleWakeNs = 200'000'000;
+// Every this many frames a channel logs what they cost in notifications.
+constexpr u64 kSignalReportFrames = 1000;
 constexpr u32 kClientMemoryRights = cap_rights::kRead | cap_rights::kWrite | cap_rights::kMap | cap_rights::kTransfer;
 constexpr u32 kClientNoteRights = cap_rights::kSignal | cap_rights::kTransfer;
 
@@ -42,6 +44,19 @@ void NetServer::grant_gone() {
     exit(3);
 }
 
+// The device is not to be trusted (NetBackend::fault): only a reset makes
+// it so again, and the provider's exit is that reset (the kernel's
+// teardown) and a restart (devmgr), with the client reattaching. Exit code
+// 4: devmgr's on-failure restart.
+void NetServer::fail_closed(const char* why) {
+    rt::log(
+        "%s: failing closed: %s; exiting so that the device is reset and the provider restarted (%llu frames "
+        "received, %llu sent on channel %u)",
+        m_config.name, why, static_cast<unsigned long long>(m_rx_frames), static_cast<unsigned long long>(m_tx_frames),
+        m_channel_id);
+    exit(4);
+}
+
 void NetServer::run() {
     u64 next_link_check = clock_ns() + kIdleWakeNs;
     for (;;) {
@@ -50,7 +65,13 @@ void NetServer::run() {
         // wait itself (one kernel entry, not two).
         u32 signal = m_signal_client && m_client_note ? m_client_note.get() : 0;
         m_signal_client = false;
-        auto n = waitset_wait(m_ws.get(), events, 8, kIdleWakeNs, signal, signal ? 1 : 0);
+        if (signal) m_client_signals++;
+        // Asleep only when the client published nothing since the last
+        // pass (NetRings::provider_awake): else a look (timeout 0), which
+        // still collects interrupts and calls and tells the client.
+        bool idle = !m_channel.about_to_sleep();
+        auto n = waitset_wait(m_ws.get(), events, 8, idle ? kIdleWakeNs : 0, signal, signal ? 1 : 0);
+        m_channel.awake();
         if (!n.ok() && n.status() != Status::Timeout && signal) {
             // The wait failed before it signalled: tell the client now.
             if (auto s = notification_signal(signal, 1); !s.ok())
@@ -60,6 +81,8 @@ void NetServer::run() {
         for (u32 i = 0; n.ok() && i < n.value(); i++) {
             if (events[i].key == kKeyService) {
                 serve_call();
+            } else if (events[i].key == kKeyKick) {
+                m_kicks++;
             } else if (events[i].key >= kKeyIrq) {
                 if (events[i].signals & abi::kSignalDead) grant_gone();
                 config |= m_backend.acknowledge(static_cast<u32>(events[i].key - kKeyIrq));
@@ -71,7 +94,7 @@ void NetServer::run() {
         // The link is asked on its interrupt, and at least every
         // kIdleWakeNs (a device without the configuration vector, or one
         // busy enough that the wait never times out).
-        bool timed_wake = !n.ok() || n.value() == 0;
+        bool timed_wake = idle && (!n.ok() || n.value() == 0);
         if (config || clock_ns() >= next_link_check) {
             link_check();
             next_link_check = clock_ns() + kIdleWakeNs;
@@ -80,6 +103,7 @@ void NetServer::run() {
         // wake (a lost interrupt), not on a client's kick or a call: that
         // cost two VirtQueueComplete calls per kick for nothing.
         pump(irq || timed_wake);
+        if (const char* why = m_backend.fault()) fail_closed(why);
     }
 }
 
@@ -93,7 +117,9 @@ void NetServer::link_check() {
 
 void NetServer::pump(bool reap) {
     NetBackend::Completion done[64];
-    for (bool more = reap; more;) {
+    // Nothing more is taken from a device that has lost the driver's trust
+    // (NetBackend::fault): the server fails closed right after this pass.
+    for (bool more = reap; more && !m_backend.fault();) {
         auto got = m_backend.reap(done, 64, more);
         if (!got.ok()) {
             if (got.status() == Status::TornDown) grant_gone();
@@ -105,6 +131,12 @@ void NetServer::pump(bool reap) {
             auto r = c.rx ? m_channel.rx_complete(c.slot, c.length) : m_channel.tx_complete(c.slot, c.status);
             if (r.ok()) {
                 (c.rx ? m_rx_frames : m_tx_frames)++;
+                // How many notifications the frames cost, now and then.
+                if ((m_rx_frames + m_tx_frames) % kSignalReportFrames == 0)
+                    rt::log("%s: channel %u: %llu frames, %llu signals to the client, %llu kicks from it",
+                            m_config.name, m_channel_id, static_cast<unsigned long long>(m_rx_frames + m_tx_frames),
+                            static_cast<unsigned long long>(m_client_signals),
+                            static_cast<unsigned long long>(m_kicks));
                 continue;
             }
             if (r.status() == Status::Malformed) {
@@ -126,7 +158,8 @@ void NetServer::pump(bool reap) {
         m_tx_wait_count += tx.value();
     }
     post_waiting();
-    if (m_channel.publish()) m_signal_client = true;
+    // Told only when it said it sleeps (NetRings::client_awake).
+    if (m_channel.publish() && m_channel.client_sleeping()) m_signal_client = true;
 }
 
 // The broker refused slots the provider posted: they go back, and the
@@ -282,7 +315,7 @@ void NetServer::attach(abi::Message& m) {
     m_client_note = static_cast<Handle&&>(client_note);
     m_badge = m.badge;
     m_channel_id = static_cast<u32>(++m_attaches);
-    m_rx_frames = m_tx_frames = 0;
+    m_rx_frames = m_tx_frames = m_client_signals = m_kicks = 0;
     abi::put_body(
         reply, abi::NetAttachReply{Status::Ok, m_channel_id, abi::kNetBufferBytes, abi::kNetBufferCount, m_generation});
     reply.handle_count = 3;

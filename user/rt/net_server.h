@@ -66,6 +66,14 @@ public:
     // An interrupt of irq(i) fired: re-arm it. Returns true when it was the
     // configuration's (the server then asks link() again).
     virtual bool acknowledge(u32 i) = 0;
+    // Why the device cannot be trusted any more — it lied about a
+    // completion (the chain stays held), said it needs a reset, or left a
+    // transmit uncompleted past the driver's deadline — or nullptr. Asked
+    // after every reap and link check: the server then exits (fails
+    // closed), the kernel resets the device as the grant goes, and devmgr
+    // starts a new provider the client reattaches to. Nothing is lost but
+    // frames in flight, which the stack sends again.
+    virtual const char* fault() const = 0;
 };
 
 class NetServer {
@@ -92,6 +100,7 @@ private:
     void post_waiting();
     void link_check();
     [[noreturn]] void grant_gone();
+    [[noreturn]] void fail_closed(const char* why);
 
     NetBackend& m_backend;
     Config m_config;
@@ -116,6 +125,7 @@ private:
     u32 m_tx_wait_count = 0;
     // Counters, for the log line at a close.
     u64 m_rx_frames = 0, m_tx_frames = 0;
+    u64 m_client_signals = 0, m_kicks = 0;  // notifications each way
 };
 
 }  // namespace rt

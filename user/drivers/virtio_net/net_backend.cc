@@ -67,6 +67,8 @@ net::LinkInfo NetBackend::link() {
             status = virtio::net::kStatusLinkUp;
     }
     l.link_up = virtio::net::link_up(m_device, status);
+    // §2.1.2: the device hit an error it cannot recover from without a reset.
+    if (!m_fault && m_transport.needs_reset()) m_fault = "the device set DEVICE_NEEDS_RESET";
     return l;
 }
 
@@ -123,6 +125,8 @@ u32 NetBackend::post(bool rx, u32 count, Status& why, Chain chain) {
     }
     if (!failed) (void)flush(queue, slot_of_head, posted, posted, why);
     m_chain_count = 0;
+    // The transmit deadline runs from the first frame the device owes.
+    if (!rx && posted && m_tx_posted == 0) m_tx_progress_ns = rt::clock_ns();
     (rx ? m_rx_posted : m_tx_posted) += posted;
     return posted;
 }
@@ -153,7 +157,13 @@ Result<u32> NetBackend::reap_queue(bool rx, Completion* out, u32 max, bool& more
     }
     abi::VirtioCompletion done[64];
     if (max > 64) max = 64;
-    u32 n = TRY(rt::virtqueue_complete((rx ? m_rx : m_tx).get(), done, max));
+    auto taken = rt::virtqueue_complete((rx ? m_rx : m_tx).get(), done, max);
+    if (!taken.ok()) {
+        // Malformed: the used index jumped (the kernel recorded it).
+        if (taken.status() == Status::Malformed && !m_fault) m_fault = "the device's used index jumped";
+        return taken.status();
+    }
+    u32 n = taken.value();
     // Counted before lies are dropped: a full take means there may be more.
     if (n == max) more = true;
     u32* slot_of_head = rx ? m_rx_slot_of_head : m_tx_slot_of_head;
@@ -164,7 +174,14 @@ Result<u32> NetBackend::reap_queue(bool rx, Completion* out, u32 max, bool& more
         // it against the device) name nothing of ours. A chain whose length
         // was a lie (LenTooLong) stays held by the kernel until a reset:
         // its slot stays the device's.
-        if (c.verdict != abi::VirtioVerdict::Ok) continue;
+        // Either way the device holds a chain for good: fail closed.
+        if (c.verdict != abi::VirtioVerdict::Ok) {
+            if (!m_fault)
+                m_fault = c.verdict == abi::VirtioVerdict::LenTooLong
+                              ? "the device reported a length past a chain (the chain stays held)"
+                              : "the device reported a chain it was not given (the one it overwrote stays held)";
+            continue;
+        }
         u32 slot = slot_of_head[c.id % kQueueSize];
         if (slot == kNoSlot) continue;
         slot_of_head[c.id % kQueueSize] = kNoSlot;
@@ -172,6 +189,7 @@ Result<u32> NetBackend::reap_queue(bool rx, Completion* out, u32 max, bool& more
         o = Completion{rx, slot, 0, Status::Ok};
         if (!rx) {
             m_tx_posted--;
+            m_tx_progress_ns = rt::clock_ns();
             continue;
         }
         m_rx_posted--;
@@ -193,7 +211,16 @@ Result<u32> NetBackend::reap_queue(bool rx, Completion* out, u32 max, bool& more
 Result<u32> NetBackend::reap(Completion* out, u32 max, bool& more) {
     more = false;
     u32 got = TRY(reap_queue(true, out, max, more));
+    if (m_fault) return got;  // the transmit queue is left to the reset
+    bool rx_more = more;
+    more = false;
     got += TRY(reap_queue(false, out + got, max - got, more));
+    // Every transmit completion there was is taken (the queue was asked and
+    // did not fill the take): a transmit still owed past the deadline is
+    // the device's fault, not a late reap.
+    if (!more && m_tx_posted && !m_fault && rt::clock_ns() - m_tx_progress_ns > kTxDeadlineNs)
+        m_fault = "transmits posted and none completed for 5 s (the transmit deadline)";
+    more |= rx_more;
     return got;
 }
 

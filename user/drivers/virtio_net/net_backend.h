@@ -11,6 +11,19 @@
 // provider never changes, and each receive header is read only by the
 // provider (lib/virtio/net_device.h checks it and the used length).
 //
+// Fails closed (fault()): the first used-ring lie the kernel reports (a
+// length past the chain, an id not given or past the queue — each leaves a
+// chain the device holds for good — or a used index that jumped),
+// DEVICE_NEEDS_RESET (read at every link check: the configuration
+// interrupt and the server's 200 ms wake), and a transmit deadline: with
+// transmits posted, none completed for kTxDeadlineNs. QEMU completes a
+// transmit at once, even with the link down (it drops the frame); a real
+// NIC drains its 128 transmit chains in milliseconds, so 5 s of nothing is a
+// device that stopped, well before a TCP peer gives up on the connection.
+// The deadline is judged only after a reap that took every transmit
+// completion there was, so a provider that was not scheduled for a while
+// does not blame the device.
+//
 // Refill is one VirtQueueSubmit per abi::kVirtioMaxBatch slots (the
 // server hands over whatever the client lent since the last pass), and
 // completions are reaped up to 64 per VirtQueueComplete. Interrupts:
@@ -31,6 +44,7 @@ public:
     static constexpr u16 kQueueSize = 256;
     static constexpr u32 kChains = kQueueSize / 2;  // two descriptors a buffer
     static constexpr u32 kHeaderStride = 16;        // a receive header per slot, then the transmit header
+    static constexpr u64 kTxDeadlineNs = 5'000'000'000;
 
     NetBackend(rt::VirtioTransport& transport, u32 pool, const u32* irqs, u32 irq_count)
         : m_transport(transport), m_pool(pool), m_irq_count(irq_count) {
@@ -51,6 +65,7 @@ public:
     u32 irq_count() const override { return m_irq_count; }
     u32 irq(u32 i) const override { return m_irqs[i]; }
     bool acknowledge(u32 i) override;
+    const char* fault() const override { return m_fault; }
 
     u64 refill_calls() const { return m_refill_calls; }
 
@@ -81,6 +96,8 @@ private:
     u32 m_chain_count = 0;
     u64 m_refill_calls = 0;
     u64 m_refused_frames = 0;
+    const char* m_fault = nullptr;  // the first reason the device cannot be trusted
+    u64 m_tx_progress_ns = 0;       // the last transmit completion, or the first post with none outstanding
 };
 
 }  // namespace virtio_net

@@ -83,6 +83,21 @@
 //   foreign_accomplice  (a process both entries serve) attaches to the
 //             NVMe disk and moves its channel's data buffer to the
 //             adversary, calling the adversary's instance endpoint.
+// A virtio-net provider bound by devmgr (match = VirtioNet; bar4 the
+// common configuration, filtered; a pool), on QEMU's user network:
+//   virtio_net  transmit chains whose frame is not in its grant — a memory
+//             object that is no DMA buffer (wrong-type), a buffer it gave
+//             back (stale), a number never given (bad-handle), offsets past its
+//             buffer into the next one, at a kernel-looking address and
+//             wrapping (out-of-bounds), a header one byte short
+//             (invalid-argument); every such memory holds kForeignMarker,
+//             which the host's capture must never see. Receive chains
+//             shorter than the virtio_net_hdr (invalid-argument: QEMU 7.2
+//             asserts, killing the VM, when a packet meets one); refill
+//             past the ring (busy, nothing held). Then, with the ring full
+//             of whole buffers, a UDP frame carrying kGrantedMarker (the
+//             capture must see it) and an ARP request for 10.0.2.2, whose
+//             reply it receives.
 // Holding the device root, a virtio-net driver:
 //   generations  virtio-net with two live queues (receive, transmit): a
 //             buffer of the virtio-blk function's pool on the transmit
@@ -1138,6 +1153,171 @@ int virtio_lie_holds(u32 window, u32 pool) {
     return 0;
 }
 
+// The virtio_net mode (see the top of the file). Markers the host looks
+// for in QEMU's capture: the foreign one must never appear, the granted
+// one must (it proves the capture saw this provider's frames).
+constexpr char kForeignMarker[] = "SLUICE-NIC-FOREIGN-5e91c2";
+constexpr char kGrantedMarker[] = "SLUICE-NIC-GRANTED-7a3c04";
+constexpr u8 kOurMac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};      // the scenario's -device mac=
+constexpr u8 kGatewayMac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};  // slirp's 10.0.2.2
+constexpr u8 kOurIp[4] = {10, 0, 2, 15}, kGatewayIp[4] = {10, 0, 2, 2};
+
+void fill_marker(volatile u8* at, u64 bytes) {
+    for (u64 i = 0; i < bytes; i++) at[i] = static_cast<u8>(kForeignMarker[i % (sizeof kForeignMarker - 1)]);
+}
+
+// A 12-byte zero virtio_net_hdr, then an Ethernet frame; returns its length.
+u32 udp_frame(u8* at) {
+    for (u32 i = 0; i < 12; i++) at[i] = 0;
+    u8* f = at + 12;
+    constexpr u32 kPayload = sizeof kGrantedMarker - 1;
+    constexpr u32 kIp = 20 + 8 + kPayload;
+    for (u32 i = 0; i < 6; i++) {
+        f[i] = kGatewayMac[i];
+        f[6 + i] = kOurMac[i];
+    }
+    f[12] = 0x08;
+    f[13] = 0x00;
+    u8 ip[20] = {0x45, 0, kIp >> 8, kIp & 0xff, 0, 0, 0, 0, 64, 17, 0, 0};
+    for (u32 i = 0; i < 4; i++) {
+        ip[12 + i] = kOurIp[i];
+        ip[16 + i] = kGatewayIp[i];
+    }
+    u32 sum = 0;
+    for (u32 i = 0; i < 20; i += 2) sum += u32{ip[i]} << 8 | ip[i + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    ip[10] = static_cast<u8>(~sum >> 8);
+    ip[11] = static_cast<u8>(~sum);
+    for (u32 i = 0; i < 20; i++) f[14 + i] = ip[i];
+    // UDP 40000 -> 9 (discard), no checksum (allowed over IPv4).
+    const u8 udp[8] = {0x9c, 0x40, 0, 9, (8 + kPayload) >> 8, (8 + kPayload) & 0xff, 0, 0};
+    for (u32 i = 0; i < 8; i++) f[34 + i] = udp[i];
+    for (u32 i = 0; i < kPayload; i++) f[42 + i] = static_cast<u8>(kGrantedMarker[i]);
+    return 12 + 42 + kPayload;
+}
+
+// A 12-byte zero header, then an ARP request (RFC 826) for 10.0.2.2.
+u32 arp_request(u8* at) {
+    for (u32 i = 0; i < 12 + 42; i++) at[i] = 0;
+    u8* f = at + 12;
+    for (u32 i = 0; i < 6; i++) {
+        f[i] = 0xff;
+        f[6 + i] = f[22 + i] = kOurMac[i];
+    }
+    const u8 fixed[10] = {0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1};
+    for (u32 i = 0; i < 10; i++) f[12 + i] = fixed[i];
+    for (u32 i = 0; i < 4; i++) {
+        f[28 + i] = kOurIp[i];
+        f[38 + i] = kGatewayIp[i];
+    }
+    return 12 + 42;
+}
+
+int virtio_net(u32 window, u32 pool) {
+    virtio_setup(window, 0);
+    auto rx = rt::virtqueue_create(pool, 0, 16, 0xffff, 2);
+    auto tx = rt::virtqueue_create(pool, 1, 16, 0xffff, 2);
+    // Its own frames (the first page) and 16 receive buffers of 1536 bytes,
+    // then a page whose bytes are the foreign marker, allocated right after.
+    constexpr u64 kOwnBytes = 7 * 4096, kRxStride = 1536;
+    auto own = rt::dma_buffer_create(pool, kOwnBytes);
+    auto next = rt::dma_buffer_create(pool, 4096);
+    auto given_back = rt::dma_buffer_create(pool, 4096);
+    auto plain = rt::memory_create(4096);
+    if (!rx.ok() || !tx.ok() || !own.ok() || !next.ok() || !given_back.ok() || !plain.ok())
+        return fail("queues, buffers and memory", rx.ok() ? tx.status() : rx.status());
+    auto own_at = rt::memory_map(own.value().get(), 0, abi::kMapWrite);
+    auto next_at = rt::memory_map(next.value().get(), 0, abi::kMapWrite);
+    auto back_at = rt::memory_map(given_back.value().get(), 0, abi::kMapWrite);
+    auto plain_at = rt::memory_map(plain.value().get(), 0, abi::kMapWrite);
+    if (!own_at.ok() || !next_at.ok() || !back_at.ok() || !plain_at.ok()) return fail("mappings", own_at.status());
+    (void)rt::mmio_write(window, 0x14, 1, 15);  // DRIVER_OK
+    auto* bytes = reinterpret_cast<u8*>(own_at.value());
+    fill_marker(reinterpret_cast<volatile u8*>(next_at.value()), 4096);
+    fill_marker(reinterpret_cast<volatile u8*>(back_at.value()), 4096);
+    fill_marker(reinterpret_cast<volatile u8*>(plain_at.value()), 4096);
+    u32 gone = given_back.value().get();
+    (void)rt::memory_unmap(gone, back_at.value());
+    given_back.value().reset();  // gone: its number names nothing now
+    u32 b = own.value().get();
+    u32 frame = udp_frame(bytes);
+    auto in_flight = [&] { return pool_in_flight(pool); };
+    unsigned long long baseline = in_flight();
+    rt::log("adversary: net: queues live, in flight %llu bytes", baseline);
+
+    // Transmit: the header from its own buffer, the frame from elsewhere.
+    auto seg = [](u32 buffer, u64 offset, u64 length, bool device_writes) {
+        return abi::VirtioSegment{buffer, device_writes ? abi::kVirtioSegmentDeviceWrites : 0u, offset, length};
+    };
+    auto send2 = [&](const char* what, u32 buffer, u64 offset) {
+        abi::VirtioSegment s[2] = {seg(b, 0, 12, false), seg(buffer, offset, frame - 12, false)};
+        abi::VirtioChain c{2, 0, 0};
+        report(what, rt::virtqueue_submit(tx.value().get(), &c, 1, s, 2));
+    };
+    send2("transmit from a memory object that is no DMA buffer", plain.value().get(), 0);
+    send2("transmit from a buffer it gave back", gone, 0);
+    send2("transmit from a handle never given", 0x7ff0u, 0);
+    send2("transmit from past its buffer's end (the next buffer)", b, kOwnBytes);
+    send2("transmit running past its buffer's end", b, kOwnBytes - 16);
+    send2("transmit from a kernel-looking offset", b, 0xffff800000000000ull);
+    send2("transmit from an offset that wraps", b, ~0ull - 8);
+    abi::VirtioSegment short_header = seg(b, 0, 11, false);
+    abi::VirtioChain sc{1, 0, 0};
+    report("transmit with a header one byte short", rt::virtqueue_submit(tx.value().get(), &sc, 1, &short_header, 1));
+
+    // Receive: buffers shorter than the header the device writes first.
+    auto post_rx = [&](u32 count, u64 length) {
+        static abi::VirtioChain c[17];
+        static abi::VirtioSegment s[17];
+        for (u32 i = 0; i < count; i++) {
+            c[i] = abi::VirtioChain{1, 0, 0};
+            s[i] = seg(b, 4096 + i * (length <= 256 ? 256 : kRxStride), length, true);
+        }
+        return rt::virtqueue_submit(rx.value().get(), c, count, s, count);
+    };
+    report("a receive buffer of 4 bytes", post_rx(1, 4));
+    report("a receive buffer of 11 bytes (one short of the header)", post_rx(1, 11));
+    // More receive buffers than the ring holds.
+    report("17 receive buffers on a 16-entry ring", post_rx(17, 256));
+    rt::log("adversary: net: in flight %llu bytes before the refusals, %llu after", baseline, in_flight());
+
+    // The ring filled with whole buffers (header + a full frame), then one past it.
+    report("16 receive buffers of 1526 bytes", post_rx(16, 1526));
+    report("one more receive buffer on the full ring", post_rx(1, 1526));
+
+    // A frame of its own (the capture must see it), and an ARP request
+    // whose reply comes back into a receive buffer.
+    abi::VirtioSegment good = seg(b, 0, frame, false);
+    abi::VirtioChain gc{1, 0, 0};
+    report("transmit of its own frame", rt::virtqueue_submit(tx.value().get(), &gc, 1, &good, 1));
+    u32 arp = arp_request(bytes + 2048);
+    abi::VirtioSegment who = seg(b, 2048, arp, false);
+    abi::VirtioChain ac{1, 0, 0};
+    report("transmit of an ARP request for 10.0.2.2", rt::virtqueue_submit(tx.value().get(), &ac, 1, &who, 1));
+    abi::VirtioCompletion done[16] = {}, transmitted[16] = {};
+    u32 sent = 0, got = 0;
+    for (u32 i = 0; i < 300 && (sent < 2 || got == 0); i++) {
+        auto t = rt::virtqueue_complete(tx.value().get(), transmitted, 16);
+        if (t.ok()) sent += t.value();
+        auto r = rt::virtqueue_complete(rx.value().get(), done + got, 16 - got);
+        if (r.ok()) got += r.value();
+        if (sent < 2 || got == 0) rt::sleep_ns(10'000'000);
+    }
+    // The reply: in one of the buffers, behind its 12-byte header, an ARP
+    // reply (oper 2) from 10.0.2.2 (the network may send other frames too).
+    bool is_reply = false;
+    for (u32 i = 0; i < got; i++) {
+        if (done[i].verdict != abi::VirtioVerdict::Ok || done[i].len < 12 + 42) continue;
+        for (u32 k = 0; k < 16 && !is_reply; k++) {
+            const volatile u8* f = bytes + 4096 + k * kRxStride + 12;  // the device wrote it
+            is_reply = f[12] == 0x08 && f[13] == 0x06 && f[21] == 2 && f[28] == 10 && f[31] == 2;
+        }
+    }
+    rt::log("adversary: net: %u transmitted, %s received", sent,
+            is_reply ? "an ARP reply from 10.0.2.2" : "NO ARP reply");
+    return sent == 2 && is_reply ? 0 : 1;
+}
+
 // The accomplice: a consumer of the NVMe disk and of the adversary (both
 // entries serve it) hands its NVMe channel's data buffer — the NVMe
 // provider's, copied to it by the service — to the adversary, in a call
@@ -1270,6 +1450,8 @@ int main(u64) {
         rc = balloon(root);
     else if (is("virtio_foreign"))
         rc = virtio_foreign(rt::startup_handle("bar4"), pool, rt::startup_handle("service"));
+    else if (is("virtio_net"))
+        rc = virtio_net(rt::startup_handle("bar4"), pool);
     else if (is("virtio_lie_holds"))
         rc = virtio_lie_holds(rt::startup_handle("bar4"), pool);
     else if (is("foreign_accomplice"))

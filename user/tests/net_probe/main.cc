@@ -227,6 +227,7 @@ int main(u64) {
     util::XorShift64 rng(rt::clock_ns() ^ 0x5eed);
     u64 start = rt::clock_ns(), next_arp = 0;
     u32 echoes = 0;
+    bool log_next_echo = false;  // the first echo through a restarted provider is logged
     bool ready = false, sent = false;
     while (rt::clock_ns() - start < seconds * 1'000'000'000ull) {
         u64 now = rt::clock_ns();
@@ -238,6 +239,7 @@ int main(u64) {
         auto w = nic.wait(100'000'000, &reattached);
         if (!w.ok() && w.status() != Status::Timeout)
             return rt::log("net_probe: the NIC is gone: %s", status_name(w.status())), 2;
+        log_next_echo |= reattached;
         if (reattached)
             rt::log("net_probe: reattached to the restarted provider (generation %llx, %u reattaches)",
                     static_cast<ull>(nic.generation()), nic.reattaches());
@@ -279,9 +281,14 @@ int main(u64) {
                         p.udp(src_mac, src_ip, kEchoPort, sport, payload, n);
                         echoes++;
                         // The first few and every hundredth: a burst must not flood the serial port.
-                        if (echoes <= 4 || echoes % 100 == 0)
+                        if (echoes <= 4 || echoes % 100 == 0 || log_next_echo)
                             rt::log("net_probe: echoed %u bytes to %u.%u.%u.%u:%u (echo %u)", n, src_ip[0], src_ip[1],
                                     src_ip[2], src_ip[3], sport, echoes);
+                        log_next_echo = false;
+                        if (echoes % 100 == 0)
+                            rt::log("net_probe: %u echoes: %llu kicks sent, %llu wakes", echoes,
+                                    static_cast<unsigned long long>(nic.kicks()),
+                                    static_cast<unsigned long long>(nic.wakes()));
                         // "sink=<port>;": where the host listens.
                         u32 port = 0, k = 5;
                         if (!sent && n > 5 && same(payload, reinterpret_cast<const u8*>("sink="), 5)) {
