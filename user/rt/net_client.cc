@@ -184,7 +184,7 @@ void NetClient::kick(bool& pending) {
     (void)notification_signal(m_provider_note.get(), 1);
 }
 
-bool NetClient::about_to_sleep() {
+bool NetClient::prepare_to_sleep() {
     if (!m_rings) return true;
     abi::net_going_to_sleep(&m_rings->client_awake, m_sleeps);
     auto rx = m_rx_used.refresh();
@@ -318,7 +318,7 @@ Result<void> NetClient::wait(u64 timeout_ns, bool* reattached) {
         if (now >= deadline) return Status::Timeout;
         u64 until = deadline < m_next_ping ? deadline : m_next_ping;
         // Asleep only when nothing came since the look above: else round again.
-        if (about_to_sleep() && notification_wait(m_note.get(), until - now).ok()) m_wakes++;
+        if (prepare_to_sleep() && notification_wait(m_note.get(), until - now).ok()) m_wakes++;
     }
 }
 

@@ -16,8 +16,10 @@
 // Notifications (NetRings::client_awake, provider_awake): the client kicks
 // only a provider that said it sleeps, and says it sleeps itself only
 // inside wait(), after which the provider signals each publish. So the
-// owner must sleep for the NIC only in wait(): between two wait() calls
-// the client counts as awake and is not signalled.
+// owner must sleep for the NIC only in wait(), or, sleeping on more than
+// the NIC at once (a waitset holding notification()), call
+// prepare_to_sleep() first and sleep only when it says so: between two
+// such calls the client counts as awake and is not signalled.
 //
 // Provider restart: when wait() hears nothing for kLivenessCheckNs it
 // pings; Stale (the provider died, or closed the channel) makes it attach
@@ -51,6 +53,13 @@ public:
     Result<void> detach();
     Result<void> ping();
     bool attached() const { return m_rings != nullptr; }
+
+    // For an owner that sleeps on a waitset holding notification() rather
+    // than in wait(): says the client sleeps, then looks at the rings
+    // again. True: nothing came, sleep now (the provider will signal the
+    // next publish); false: frames or completions are there, go round
+    // first. The next wait() (even with timeout 0) marks it awake again.
+    bool prepare_to_sleep();
 
     // Takes what the provider published (free slots, sent slots) and waits
     // up to timeout_ns for a received frame or a notification. Timeout when
@@ -104,8 +113,6 @@ private:
     u32 token(u32 slot) const { return (m_epoch & 0xffff) << 16 | slot; }
     bool token_slot(u32 token, Slot expect, u32& slot) const;
     void kick(bool& pending);
-    // Says the client sleeps, then looks again: true when nothing came (sleep).
-    bool about_to_sleep();
 
     u32 m_service;
     u32 m_channel = 0;

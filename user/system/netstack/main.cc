@@ -210,6 +210,10 @@ int main(u64) {
         // NetClient pings the provider after a second of silence: wake
         // for it.
         if (wait_ns > rt::NetClient::kLivenessCheckNs) wait_ns = rt::NetClient::kLivenessCheckNs;
+        // Tell the provider this side sleeps (else it does not signal the
+        // NIC's notification, NetRings::client_awake), looking at the
+        // rings once more: anything there, go round instead.
+        if (!nic.prepare_to_sleep()) continue;
         abi::WaitEvent events[8];
         auto n = rt::waitset_wait(waitset.get(), events, 8, wait_ns);
         for (u32 i = 0; n.ok() && i < n.value(); i++)
