@@ -1,4 +1,4 @@
-// MemoryObjects: create, map, unmap.
+// MemoryObjects: create, map, unmap, size.
 #include "object/dma_pool.h"
 #include "object/memory_object.h"
 #include "syscall/common.h"
@@ -34,6 +34,20 @@ Result<u64> memory_unmap(u64 h, u64 vaddr) {
     if (!m.ok()) return m.status();
     TRY(m.value()->unmap(self(), vaddr));
     return 0;
+}
+
+// A memory object's (or DMA buffer's) size, to whoever may map it: a
+// process given memory by another checks the size itself before it trusts
+// a length the giver claims (a netstack answering "2 MiB" with a 4 KiB
+// object would have its client write past its own mapping).
+Result<u64> memory_size(u64 h) {
+    auto m = kcap::lookup<object::MemoryObject>(self(), handle_arg(h), cap::kRightMap);
+    if (!m.ok() && m.status() == Status::WrongType) {
+        auto b = TRY(kcap::lookup<object::DmaBuffer>(self(), handle_arg(h), cap::kRightMap));
+        return b->size();
+    }
+    if (!m.ok()) return m.status();
+    return m.value()->size();
 }
 
 }  // namespace sys

@@ -75,6 +75,7 @@ constexpr Pinned kAbi[] = {
     {51, "VirtQueueMap", 1},
     {52, "MmioRead", 4},
     {53, "DeviceEvents", 3},
+    {54, "MemorySize", 1},
 };
 
 TEST(SyscallTable, NumbersNamesAndArgumentCountsArePinned) {

@@ -105,8 +105,10 @@ Status BlockClient::attach_once(u64 data_bytes) {
     m_channel = reply.channel;
     m_data_bytes = reply.data_bytes;
     m_generation = reply.generation;
-    auto rings_at = memory_map(ring.get(), 0, abi::kMapWrite);
-    auto data_at = rings_at.ok() ? memory_map(data.get(), 0, abi::kMapWrite) : Result<u64>(rings_at.status());
+    // Sizes checked against what this side will touch, not trusted.
+    auto rings_at = memory_map_checked(ring.get(), sizeof(abi::BlockRings), abi::kMapWrite);
+    auto data_at =
+        rings_at.ok() ? memory_map_checked(data.get(), m_data_bytes, abi::kMapWrite) : Result<u64>(rings_at.status());
     if (!data_at.ok()) {
         // Not usable here: give the channel back (closing the handles
         // unmaps whatever was mapped). TornDown: the provider died after

@@ -57,8 +57,12 @@ Status NetClient::attach_once() {
     Handle ring(m.handles[0]), packets(m.handles[1]), provider_note(m.handles[2]);
     m_channel = reply.channel;
     m_generation = reply.generation;
-    auto rings_at = memory_map(ring.get(), 0, abi::kMapWrite);
-    auto packets_at = rings_at.ok() ? memory_map(packets.get(), 0, abi::kMapWrite) : Result<u64>(rings_at.status());
+    // Sizes checked against what this side will touch, not trusted.
+    auto rings_at = memory_map_checked(ring.get(), sizeof(abi::NetRings), abi::kMapWrite);
+    auto packets_at =
+        rings_at.ok()
+            ? memory_map_checked(packets.get(), u64{abi::kNetBufferCount} * abi::kNetBufferBytes, abi::kMapWrite)
+            : Result<u64>(rings_at.status());
     if (!packets_at.ok()) {
         abi::Message d = channel_message(abi::NetOp::Detach);
         if (packets_at.status() != Status::TornDown) (void)call(d);

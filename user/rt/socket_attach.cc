@@ -26,9 +26,11 @@ Result<void> SocketAttach::attach() {
         return s;
     }
     Handle rings(m.handles[0]), data(m.handles[1]), kick(m.handles[2]);
-    auto rings_at = memory_map(rings.get(), 0, abi::kMapWrite);
+    // Sizes checked, not taken from the reply: the client library writes
+    // wherever data_bytes says.
+    auto rings_at = memory_map_checked(rings.get(), sizeof(abi::SocketRings), abi::kMapWrite);
     if (!rings_at.ok()) return rings_at.status();
-    auto data_at = memory_map(data.get(), 0, abi::kMapWrite);
+    auto data_at = memory_map_checked(data.get(), reply.data_bytes, abi::kMapWrite);
     if (!data_at.ok()) {
         (void)memory_unmap(rings.get(), rings_at.value());
         return data_at.status();

@@ -116,6 +116,11 @@ Result<u64> notification_wait(u32 h, u64 timeout_ns, u32 signal, u64 signal_bits
 
 Result<Handle> memory_create(u64 bytes) { return new_handle(syscall<S::MemoryCreate>(bytes)); }
 Result<u64> memory_map(u32 h, u64 vaddr, u64 flags) { return to_result(syscall<S::MemoryMap>(h, vaddr, flags)); }
+Result<u64> memory_size(u32 h) { return to_result(syscall<S::MemorySize>(h)); }
+Result<u64> memory_map_checked(u32 h, u64 min_bytes, u64 flags) {
+    if (TRY(memory_size(h)) < min_bytes) return Status::Malformed;
+    return memory_map(h, 0, flags);
+}
 Result<void> memory_unmap(u32 h, u64 vaddr) { return status_only(syscall<S::MemoryUnmap>(h, vaddr)); }
 
 Result<Handle> waitset_create() { return new_handle(syscall<S::WaitSetCreate>()); }

@@ -52,6 +52,13 @@ Result<u64> notification_wait(u32 h, u64 timeout_ns, u32 signal = 0, u64 signal_
 
 Result<Handle> memory_create(u64 bytes);
 Result<u64> memory_map(u32 h, u64 vaddr, u64 flags);
+// The size of a memory object or DMA buffer (needs map).
+Result<u64> memory_size(u32 h);
+// Maps memory another process gave, after checking it holds at least
+// `min_bytes` (what the giver claims, or what the protocol needs):
+// Malformed when it is smaller. A length taken on trust would let the
+// giver steer this process's writes past its own mapping.
+Result<u64> memory_map_checked(u32 h, u64 min_bytes, u64 flags);
 Result<void> memory_unmap(u32 h, u64 vaddr);
 
 Result<Handle> waitset_create();

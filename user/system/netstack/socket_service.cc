@@ -21,7 +21,7 @@ Result<void> SocketService::init(u32 endpoint, u32 table, u32 waitset) {
     // The table is init's (from the manifest), read once and checked: a
     // row out of range is a bug in init, and serving it anyway could give
     // a client more than the manifest says.
-    u64 at = TRY(rt::memory_map(table, 0, 0));
+    u64 at = TRY(rt::memory_map_checked(table, sizeof(abi::ServeClientTable), 0));
     abi::ServeClientTable t;
     __builtin_memcpy(&t, reinterpret_cast<const void*>(at), sizeof t);
     (void)rt::memory_unmap(table, at);

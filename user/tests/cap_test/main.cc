@@ -63,6 +63,17 @@ int type_and_rights() {
     Status garbage = rt::notification_signal(0x7777777, 1).status();
     rt::log("cap: wrong type: %s; missing right: %s; widening rights: %s; garbage handle: %s", st(wrong_type),
             st(no_rights), st(widen), st(garbage));
+    // MemorySize: what a process given memory checks before trusting a
+    // claimed length (rt::memory_map_checked); needs map, memory only.
+    auto big = rt::memory_create(3 * 4096 + 1);
+    auto unmappable = rt::duplicate(mem.value().get(), cap_rights::kRead);
+    if (!big.ok() || !unmappable.ok()) return fail("memory for MemorySize", Status::NoMemory);
+    auto size = rt::memory_size(big.value().get());
+    Status size_wrong_type = rt::memory_size(note.value().get()).status();
+    Status size_no_map = rt::memory_size(unmappable.value().get()).status();
+    Status short_map = rt::memory_map_checked(mem.value().get(), 4097, 0).status();
+    rt::log("cap: memory size %llu; of a notification: %s; without map: %s; mapping 4 KiB as 4097 bytes: %s",
+            static_cast<unsigned long long>(size.value_or(0)), st(size_wrong_type), st(size_no_map), st(short_map));
     return 0;
 }
 

@@ -830,6 +830,7 @@ constexpr u32 weight(S call) {
         case S::VirtQueueMap: return 6;
         case S::MmioRead: return 12;
         case S::DeviceEvents: return 8;
+        case S::MemorySize: return 4;
         case S::Count: break;
     }
     return 0;
@@ -1552,6 +1553,7 @@ Call generate() {
             c.a[1] = chance(65) ? 0 : fixed_map_address();
             c.a[2] = map_flags_arg();
             break;
+        case S::MemorySize: c.a[0] = chance(20) ? dma_buffer_arg() : handle_arg(kMemory); break;
         case S::MemoryUnmap:
             if (g_map_count && chance(75)) {
                 // Mostly one of the latest mappings, often through its own capability.
