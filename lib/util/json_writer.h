@@ -1,6 +1,7 @@
 // Writes JSON (RFC 8259) into a fixed buffer: objects, arrays, strings
 // (escaped: quotation mark, reverse solidus and every control character,
-// §7), unsigned and signed integers, booleans. Commas and nesting are the
+// §7; UTF-8 checked, §8.1: a string that is not valid UTF-8 fails the
+// writer), unsigned and signed integers, booleans. Commas and nesting are the
 // writer's business, so a caller cannot produce malformed text by
 // forgetting one; a value written where a key is due, or an end that does
 // not match its begin, or running out of room, marks the writer failed
@@ -110,10 +111,32 @@ private:
     void comma() {
         if (m_depth > 0 && m_count[m_depth - 1] > 0) put(',');
     }
+    // The length of the UTF-8 sequence starting at s (RFC 3629 §4: no
+    // overlong forms, no surrogates, nothing past U+10FFFF), 0 when invalid.
+    static u32 utf8_length(const unsigned char* s) {
+        unsigned char c = s[0];
+        if (c < 0x80) return 1;
+        u32 n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (n == 0) return 0;
+        for (u32 i = 1; i < n; i++)
+            if ((s[i] & 0xc0) != 0x80) return 0;  // also stops at the terminating NUL
+        if (c == 0xe0 && s[1] < 0xa0) return 0;   // overlong
+        if (c == 0xed && s[1] > 0x9f) return 0;   // a surrogate
+        if (c == 0xf0 && s[1] < 0x90) return 0;   // overlong
+        if (c == 0xf4 && s[1] > 0x8f) return 0;   // past U+10FFFF
+        return n;
+    }
     void quoted(const char* s) {
         put('"');
         for (; s != nullptr && *s; s++) {
             auto c = static_cast<unsigned char>(*s);
+            if (c >= 0x80) {
+                u32 n = utf8_length(reinterpret_cast<const unsigned char*>(s));
+                if (n == 0) return fail();
+                for (u32 i = 0; i < n; i++) put(s[i]);
+                s += n - 1;
+                continue;
+            }
             if (c == '"' || c == '\\') {
                 put('\\');
                 put(static_cast<char>(c));

@@ -42,6 +42,24 @@ TEST(JsonWriter, StringsAreEscaped) {
     EXPECT_EQ(std::string(w.text()), R"("a\"b\\c\u000a\u0001")");
 }
 
+// RFC 8259 §8.1: JSON text is UTF-8; a string that is not fails the writer.
+TEST(JsonWriter, StringsMustBeUtf8) {
+    char buf[64];
+    {
+        util::JsonWriter w(buf, sizeof buf);
+        w.string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+        ASSERT_TRUE(w.ok());
+        EXPECT_EQ(std::string(w.text()), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    }
+    for (const char* bad : {"\xff", "\xc3", "\xc0\x80", "\xe0\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                            "a\x80"
+                            "b"}) {
+        util::JsonWriter w(buf, sizeof buf);
+        w.string(bad);
+        EXPECT_FALSE(w.ok()) << bad;
+    }
+}
+
 TEST(JsonWriter, MisuseAndOverflowFail) {
     char buf[64];
     {

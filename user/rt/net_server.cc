@@ -17,8 +17,6 @@ constexpr u64 kKeyIrq = 16;  // + the backend's interrupt index
 // The loop also wakes this often: a lost interrupt costs at most this,
 // and a link change on a device without a configuration vector is seen.
 constexpr u64 kIdleWakeNs = 200'000'000;
-// Every this many frames a channel logs what they cost in notifications.
-constexpr u64 kSignalReportFrames = 1000;
 constexpr u32 kClientMemoryRights = cap_rights::kRead | cap_rights::kWrite | cap_rights::kMap | cap_rights::kTransfer;
 constexpr u32 kClientNoteRights = cap_rights::kSignal | cap_rights::kTransfer;
 
@@ -131,12 +129,6 @@ void NetServer::pump(bool reap) {
             auto r = c.rx ? m_channel.rx_complete(c.slot, c.length) : m_channel.tx_complete(c.slot, c.status);
             if (r.ok()) {
                 (c.rx ? m_rx_frames : m_tx_frames)++;
-                // How many notifications the frames cost, now and then.
-                if ((m_rx_frames + m_tx_frames) % kSignalReportFrames == 0)
-                    rt::log("%s: channel %u: %llu frames, %llu signals to the client, %llu kicks from it",
-                            m_config.name, m_channel_id, static_cast<unsigned long long>(m_rx_frames + m_tx_frames),
-                            static_cast<unsigned long long>(m_client_signals),
-                            static_cast<unsigned long long>(m_kicks));
                 continue;
             }
             if (r.status() == Status::Malformed) {
@@ -149,6 +141,9 @@ void NetServer::pump(bool reap) {
             }
         }
     }
+    // A device that lied (or asked for a reset) gets no more buffers: the
+    // provider is about to fail closed (fail_closed, after this pass).
+    if (m_backend.fault()) return;
     if (m_channel.is_open()) {
         auto rx = m_channel.take_rx_free(m_rx_wait + m_rx_wait_count, abi::kNetBufferCount - m_rx_wait_count);
         if (!rx.ok()) return close_channel(nullptr, rx.status());
@@ -253,8 +248,15 @@ void NetServer::serve_call() {
     } else if (op == abi::NetOp::Detach) {
         bool live = live_channel(m);
         if (live) {
-            rt::log("%s: channel %u detached (%llu frames received, %llu sent)", m_config.name, m_channel_id,
-                    static_cast<unsigned long long>(m_rx_frames), static_cast<unsigned long long>(m_tx_frames));
+            // What the frames cost in notifications, said once per channel
+            // (a line per N frames would spend the provider's log budget
+            // under load, and drop the lines that matter: refusals, faults).
+            rt::log(
+                "%s: channel %u detached (%llu frames received, %llu sent, %llu signals to the client, %llu "
+                "kicks from it)",
+                m_config.name, m_channel_id, static_cast<unsigned long long>(m_rx_frames),
+                static_cast<unsigned long long>(m_tx_frames), static_cast<unsigned long long>(m_client_signals),
+                static_cast<unsigned long long>(m_kicks));
             close_channel(nullptr, Status::Ok, false);
         }
         abi::put_body(reply, abi::NetStatusReply{live ? Status::Ok : Status::Stale});

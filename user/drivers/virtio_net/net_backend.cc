@@ -67,6 +67,10 @@ net::LinkInfo NetBackend::link() {
             status = virtio::net::kStatusLinkUp;
     }
     l.link_up = virtio::net::link_up(m_device, status);
+    // The transmit deadline runs only while the link is up (as Linux's
+    // watchdog needs the carrier): a device may hold frames while its
+    // cable is out, and that is no fault of the device.
+    if (!l.link_up) m_tx_progress_ns = rt::clock_ns();
     // §2.1.2: the device hit an error it cannot recover from without a reset.
     if (!m_fault && m_transport.needs_reset()) m_fault = "the device set DEVICE_NEEDS_RESET";
     return l;

@@ -163,28 +163,34 @@ int main(u64) {
     // waits (at most kMoreWorkWaitNs) instead of going round at once.
     constexpr u32 kMoreWorkSpins = 4;
     constexpr u64 kMoreWorkWaitNs = 1'000'000;
-    u32 idle_turns = 0;
+    // Under steady work the loop never sleeps, and only a sleep's wake
+    // answers the endpoint and only NetClient::wait() checks on the
+    // provider: every kBusyTurnsBetweenChecks busy turns it does both all
+    // the same, so a flood of frames, or one client's stream of requests,
+    // can neither lock the other clients out of Attach nor hide a provider
+    // restart.
+    constexpr u32 kBusyTurnsBetweenChecks = 32;
+    u32 idle_turns = 0, busy_turns = 0;
     for (;;) {
         boot_ping.poll(stack);
         const u32 frames = stack.poll();
         // Requests taken here go to lwIP, whose output the next
         // stack.poll() flushes: go round again when anything moved.
         const bool published = sockets.serving() && sockets.poll();
-        if (frames != 0 || published) {
-            idle_turns = 0;
-            continue;
-        }
         // Work left for the next turn (a client's UDP budget spent: go
         // round at once; buffers short: the NIC's completions will free
         // some, so after a few turns wait a little rather than spin).
-        const bool more = sockets.serving() && sockets.more_work();
-        if (more && idle_turns++ < kMoreWorkSpins) continue;
-        idle_turns = 0;
+        const bool more = !frames && !published && sockets.serving() && sockets.more_work();
+        bool busy = frames != 0 || published;
+        if (!busy && more && idle_turns++ < kMoreWorkSpins) busy = true;
+        if (!more) idle_turns = 0;
+        if (busy && ++busy_turns < kBusyTurnsBetweenChecks) continue;
+        busy_turns = 0;
         // Nothing waiting: sleep until a frame (the channel's notification)
         // or lwIP's next timer, whichever comes first.
         // While the boot ping runs its sends are due too (its own clock,
         // not one of lwIP's timers): look again at least every 10 ms.
-        u64 wait_ns = u64{stack.next_timer_ms()} * 1'000'000;
+        u64 wait_ns = busy ? 0 : u64{stack.next_timer_ms()} * 1'000'000;
         if (boot_ping.started && !boot_ping.reported && wait_ns > 10'000'000) wait_ns = 10'000'000;
         if (more && wait_ns > kMoreWorkWaitNs) wait_ns = kMoreWorkWaitNs;
         bool reattached = false;
@@ -206,7 +212,8 @@ int main(u64) {
             rt::log("netstack: the NIC is gone: %s", status_name(w.status()));
             return 3;
         }
-        if (!sockets.serving() || w.ok()) continue;
+        if (busy && sockets.serving()) sockets.serve_calls();  // nobody called: one system call
+        if (busy || !sockets.serving() || w.ok()) continue;
         // NetClient pings the provider after a second of silence: wake
         // for it.
         if (wait_ns > rt::NetClient::kLivenessCheckNs) wait_ns = rt::NetClient::kLivenessCheckNs;
