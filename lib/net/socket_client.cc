@@ -237,6 +237,7 @@ Result<u32> SocketClient::send(u32 socket, const void* bytes, u32 n) {
     Stream* s = stream(socket);
     if (s == nullptr) return Status::NotFound;
     if (s->kind != abi::SocketKind::Tcp || s->state != State::Connected) return Status::InvalidArgument;
+    if (s->send_error != Status::Ok) return s->send_error;
     if (!s->tx.refresh().ok()) {
         breach();
         return Status::Stale;
@@ -273,6 +274,7 @@ Result<bool> SocketClient::send_to(u32 socket, u32 address, u16 port, const void
     if (s == nullptr) return Status::NotFound;
     if (s->kind != abi::SocketKind::Udp || s->state == State::Closing) return Status::InvalidArgument;
     if (n > abi::kSocketMaxDatagram) return Status::InvalidArgument;
+    if (s->send_error != Status::Ok) return s->send_error;
     u32 record = abi::socket_record_bytes(n);
     if (record > s->tx.capacity()) return Status::InvalidArgument;  // can never fit
     if (!s->tx.refresh().ok()) {
@@ -490,7 +492,10 @@ void SocketClient::answered(const Outstanding& o, const abi::SocketEvent& e) {
         }
     }
     if ((o.tag & kInternalTag) != 0) {
-        m_pending--;  // our Send: nothing to report
+        m_pending--;  // our Send: no completion; a refusal is the socket's
+        if (!ok) {
+            if (Stream* s = stream(o.socket)) s->send_error = e.status;
+        }
         return;
     }
     m_completions[(m_completion_head + m_completion_count) % kMaxOutstanding] = c;

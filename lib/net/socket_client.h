@@ -88,7 +88,9 @@ public:
 
     // --- Data ----------------------------------------------------------------
     // TCP: copies as much of `bytes` as the tx ring has room for and
-    // announces it; how many (0: full, wait for writable()).
+    // announces it; how many (0: full, wait for writable()). Once the
+    // netstack refused an announcement (the connection reset, the write side
+    // shut), its status, for good: those bytes never go.
     [[nodiscard]] Result<u32> send(u32 socket, const void* bytes, u32 n);
     // TCP: copies out up to `n` received bytes; how many (0: none yet).
     [[nodiscard]] Result<u32> receive(u32 socket, void* buf, u32 n);
@@ -133,6 +135,9 @@ private:
         ring::ByteConsumer rx;
         ring::ByteProducer tx;
         u32 unannounced = 0;  // tx bytes published, not yet in a Send request
+        // Why the netstack refused one of this library's Send requests (its
+        // bytes will never go): send()/send_to() return it from then on.
+        Status send_error = Status::Ok;
         bool readable = false, peer_closed = false;
         u32 close_reason = 0;
     };

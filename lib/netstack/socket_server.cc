@@ -133,12 +133,23 @@ void SocketChannel::breach(const char* what, u32 socket, u32 value) {
 void SocketChannel::refuse(const abi::SocketRequest& r, Status status, const char* why) {
     if (m_why != nullptr) why = m_why;  // a check said more precisely
     m_why = nullptr;
-    char line[192];
-    format(line, sizeof line, "socket: client %llx request %u on socket %u refused %s: %s",
-           static_cast<unsigned long long>(m_config.badge), static_cast<unsigned>(r.op), r.socket, status_name(status),
-           why);
-    host().log(line);
     m_counters.refused++;
+    // The netstack's log budget is the kernel's per process, shared by
+    // every client: one client's refusals get a bucket of their own, and
+    // what it drops is counted and said with its next line.
+    if (!m_refusal_log.take(host().now_ns())) {
+        m_refusals_unlogged++;
+        return;
+    }
+    char line[224];
+    usize n = format(line, sizeof line, "socket: client %llx request %u on socket %u refused %s: %s",
+                     static_cast<unsigned long long>(m_config.badge), static_cast<unsigned>(r.op), r.socket,
+                     status_name(status), why);
+    if (m_refusals_unlogged && n < sizeof line)
+        format(line + n, sizeof line - n, " (%llu more refusals not logged)",
+               static_cast<unsigned long long>(m_refusals_unlogged));
+    m_refusals_unlogged = 0;
+    host().log(line);
 }
 
 // An event may be posted (unsolicited, or a request taken) only while the

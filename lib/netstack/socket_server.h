@@ -31,6 +31,7 @@
 #include "protocol/socket.h"
 #include "ring/byte_ring.h"
 #include "util/result.h"
+#include "util/token_bucket.h"
 #include "util/types.h"
 
 namespace netstack {
@@ -86,6 +87,23 @@ constexpr bool socket_quotas_fit(u32 clients, const SocketClientConfig& config) 
            u64{clients} * config.max_tcp_segments <= MEMP_NUM_TCP_SEG;
 }
 static_assert(socket_quotas_fit(kSocketPlannedClients, SocketClientConfig{}));
+
+// The shares of lwIP's pools for `clients` clients served at once: the
+// defaults up to kSocketPlannedClients, divided further past it (the
+// manifest allows 8 serve lines), so that every client at its full quota
+// still fits. A share never drops below one socket of each kind.
+constexpr SocketClientConfig socket_shares(u32 clients) {
+    SocketClientConfig c;
+    if (clients <= kSocketPlannedClients) return c;
+    c.max_udp = (MEMP_NUM_UDP_PCB - kNetstackUdpPcbs) / clients;
+    c.max_tcp = MEMP_NUM_TCP_PCB / clients;
+    c.max_listeners = MEMP_NUM_TCP_PCB_LISTEN / clients;
+    c.max_tcp_queued = MEM_SIZE / 2 / clients;
+    c.max_tcp_segments = MEMP_NUM_TCP_SEG / clients;
+    return c;
+}
+static_assert(socket_quotas_fit(8, socket_shares(8)) && socket_shares(8).max_listeners >= 1 &&
+              socket_shares(8).max_udp >= 1);
 
 struct SocketCounters {
     u64 requests = 0;
@@ -237,8 +255,11 @@ private:
     bool m_broken = false;
     abi::SocketRequestConsumer m_requests;
     abi::SocketEventProducer m_events;
-    u32 m_owed = 0;                              // answers owed later (Connect, Accept, Close): room kept for them
-    const char* m_why = nullptr;                 // a check's precise reason for the refusal being logged
+    u32 m_owed = 0;               // answers owed later (Connect, Accept, Close): room kept for them
+    const char* m_why = nullptr;  // a check's precise reason for the refusal being logged
+    // Refusal log lines of this client: 8 at once, 4 a second after that.
+    util::TokenBucket m_refusal_log{8, 4};
+    u64 m_refusals_unlogged = 0;
     bool m_more = false;                         // see more_work()
     u32 m_turn_datagrams = 0, m_turn_bytes = 0;  // UDP sent this turn
                                                  // (Connect, Accept, Close): room kept for them

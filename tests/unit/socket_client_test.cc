@@ -264,6 +264,22 @@ TEST_F(SocketClientTest, ResetIsSeenAndRefusedConnect) {
     EXPECT_TRUE(b.client.closed(s));
 }
 
+// After a write Shutdown the netstack refuses Send announcements: the
+// library's own Send request is refused, and send() says so from then on
+// rather than taking bytes that will never go (review: the refusal was
+// dropped silently).
+TEST_F(SocketClientTest, ARefusedSendIsReportedBySend) {
+    auto [sa, sb] = connected_pair();
+    EXPECT_EQ(wait(b, b.client.shutdown(sb, abi::kSocketShutdownWrite)).status, Status::Ok);
+    const char late[] = "too late";
+    ASSERT_EQ(b.client.send(sb, late, sizeof late).value(), sizeof late);  // copied before the refusal
+    for (int i = 0; i < 10; i++) turn();
+    auto again = b.client.send(sb, late, sizeof late);
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.status(), Status::InvalidArgument);
+    (void)sa;
+}
+
 // --- a lying netstack ------------------------------------------------------------
 
 // The client alone over memory the test writes as a hostile netstack would.

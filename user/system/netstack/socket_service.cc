@@ -178,7 +178,9 @@ void SocketService::attach(abi::Message& m) {
         close(c, "no copies");
         return refuse(Status::NoMemory, "copies for the client");
     }
-    netstack::SocketClientConfig config;
+    // Every client named may be attached at once: each gets its share of
+    // lwIP's pools for that many (socket_server.h, socket_shares).
+    netstack::SocketClientConfig config = netstack::socket_shares(m_count);
     config.badge = c.policy.badge;
     config.ports = c.policy.ports;
     config.port_count = c.policy.port_count;
@@ -211,8 +213,12 @@ void SocketService::attach(abi::Message& m) {
 bool SocketService::poll() {
     bool any = false;
     m_more = false;
-    for (u32 i = 0; i < m_count; i++) {
-        Client& c = m_clients[i];
+    // Each turn starts with the next client: when the NIC or lwIP's heap
+    // is the bottleneck, the first polled takes what came free, and a fixed
+    // order would let the first row starve the others.
+    m_first = m_count ? (m_first + 1) % m_count : 0;
+    for (u32 k = 0; k < m_count; k++) {
+        Client& c = m_clients[(m_first + k) % m_count];
         if (!c.channel.live()) {
             if (c.rings) close(c, c.channel.broken() ? "the client broke the ring protocol" : "closed");
             continue;

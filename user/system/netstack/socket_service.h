@@ -54,6 +54,7 @@ public:
 
 private:
     bool m_more = false;
+    u32 m_first = 0;  // the client poll() starts with (rotates)
     struct Client {
         abi::ServeClient policy{};
         netstack::SocketChannel channel;
