@@ -11,6 +11,8 @@ void Supervisor::on_death(u32 i) {
 
 void Supervisor::handle_death(u32 i) {
     Supervised& c = m_children[i];
+    const u64 ran = c.started_at ? clock_ns() - c.started_at : 0;
+    c.started_at = 0;
     auto info = process_info(c.process.get());
     c.process.reset();
     if (!info.ok()) return;
@@ -32,6 +34,11 @@ void Supervisor::handle_death(u32 i) {
     RestartRule rule = m_client.rule(m_client.ctx, i);
     bool failed = in.kind != abi::ExitKind::Exited || in.exit_code != 0;
     if (!rule.on_failure || !failed) return ended(i);
+    if (ran >= kHealthyRunNs && c.restarts) {
+        log("%s: %s ran %llu s since it last started: its restart count starts over", who, name,
+            static_cast<unsigned long long>(ran / 1'000'000'000));
+        c.restarts = 0;
+    }
     if (c.restarts >= rule.limit) {
         log("%s: %s will not be restarted: restart limit %u reached", who, name, rule.limit);
         c.gave_up = true;
@@ -52,6 +59,9 @@ void Supervisor::run() {
         u64 next_restart = 0;
         for (u32 i = 0; i < m_count; i++) {
             if (m_children[i].process) {
+                // Started by the client (first start, adoption) or by a
+                // restart below: its run counts from here.
+                if (!m_children[i].started_at) m_children[i].started_at = clock_ns();
                 (void)waitset_add(ws.value().get(), m_children[i].process.get(), abi::kSignalDead, i);
                 anything = true;
             }

@@ -10,9 +10,16 @@ namespace rt {
 
 struct RestartRule {
     bool on_failure;  // false: never restart
-    u32 limit;        // restarts before giving up
+    u32 limit;        // restarts before giving up (kHealthyRunNs starts the count over)
     u32 backoff_ms;   // delay before each restart
 };
+
+// A child that ran this long before it ended has its restart count start
+// over: restart_limit bounds a crash loop, not a lifetime. Without it,
+// five unrelated faults over weeks (a NIC provider failing closed on a
+// device glitch, say) would take a device away for good. As systemd's
+// StartLimitIntervalSec, in spirit.
+constexpr u64 kHealthyRunNs = 60'000'000'000;
 
 struct Supervised {
     Handle process;  // empty while not running
@@ -20,6 +27,7 @@ struct Supervised {
     u32 restarts = 0;
     bool gave_up = false;
     u64 restart_at = 0;     // monotonic ns; 0 = no restart pending
+    u64 started_at = 0;     // monotonic ns the supervisor first saw this incarnation (0: not yet)
     bool retrying = false;  // the last start asked to be tried again (not logged again)
 };
 
