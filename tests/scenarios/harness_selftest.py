@@ -1291,6 +1291,29 @@ class TcpPeers(unittest.TestCase):
                     self.assertEqual(failures == [], ok, failures)
                 finally:
                     net.close()
+        # guest_received: the sha256 the guest logged for what it got must
+        # be that of what the sink sent it.
+        for lie, ok in ((False, True), (True, False)):
+            with self.subTest(guest_received_lie=lie), tempfile.TemporaryDirectory() as d:
+                spec = network.parse({"tcp_sink": [{"port": "s", "random": 5000, "expect": "{capture:sha}",
+                                                    "guest_received": "{capture:rx}"}]})
+                self.assertIn("rx", network.captures_used(spec))
+                net = network.Network(spec, Path(d))
+                try:
+                    with socket.create_connection(("127.0.0.1", net.ports["s"])) as guest:
+                        guest.sendall(payload)
+                        guest.shutdown(socket.SHUT_WR)
+                        got = b""
+                        while chunk := guest.recv(65536):
+                            got += chunk
+                    self.run_until_done(net, "")
+                    rx = hashlib.sha256(got[:-1] if lie else got).hexdigest()
+                    failures = net.finish({"sha": digest, "rx": rx})
+                    self.assertEqual(failures == [], ok, failures)
+                    if not ok:
+                        self.assertTrue(any("the guest reports" in f for f in failures), failures)
+                finally:
+                    net.close()
         with tempfile.TemporaryDirectory() as d:  # a guest that never connects
             net = network.Network(network.parse({"tcp_sink": [{"port": "s", "expect": "0" * 64}]}), Path(d))
             net.close()
