@@ -1271,6 +1271,18 @@ class TcpPeers(unittest.TestCase):
                 finally:
                     net.close()
 
+    @staticmethod
+    def guest_to_sink(port: int, payload: bytes) -> bytes:
+        """A guest's connection to a sink: sends payload, half-closes, and
+        returns what the sink sent."""
+        with socket.create_connection(("127.0.0.1", port)) as guest:
+            guest.sendall(payload)
+            guest.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := guest.recv(65536):
+                got += chunk
+        return got
+
     def test_sink_checks_what_the_guest_sent(self):
         payload = b"from the guest " * 1000
         digest = hashlib.sha256(payload).hexdigest()
@@ -1279,12 +1291,7 @@ class TcpPeers(unittest.TestCase):
                 spec = network.parse({"tcp_sink": [{"port": "s", "random": 5000, "expect": "{capture:sha}"}]})
                 net = network.Network(spec, Path(d))
                 try:
-                    with socket.create_connection(("127.0.0.1", net.ports["s"])) as guest:
-                        guest.sendall(payload)
-                        guest.shutdown(socket.SHUT_WR)
-                        got = b""
-                        while chunk := guest.recv(65536):
-                            got += chunk
+                    got = self.guest_to_sink(net.ports["s"], payload)
                     self.assertEqual(len(got), 5000)
                     self.run_until_done(net, "")
                     failures = net.finish({"sha": want})
@@ -1300,12 +1307,7 @@ class TcpPeers(unittest.TestCase):
                 self.assertIn("rx", network.captures_used(spec))
                 net = network.Network(spec, Path(d))
                 try:
-                    with socket.create_connection(("127.0.0.1", net.ports["s"])) as guest:
-                        guest.sendall(payload)
-                        guest.shutdown(socket.SHUT_WR)
-                        got = b""
-                        while chunk := guest.recv(65536):
-                            got += chunk
+                    got = self.guest_to_sink(net.ports["s"], payload)
                     self.run_until_done(net, "")
                     rx = hashlib.sha256(got[:-1] if lie else got).hexdigest()
                     failures = net.finish({"sha": digest, "rx": rx})
