@@ -16,7 +16,10 @@
     port = "sink"                 # connects to 10.0.2.2:PORT; the host sends
     random = 0                    # `random` random bytes, half-closes, and reads
     expect = "{capture:sha}"      # until the guest closes: the sha256 of what
-                                  # came must be `expect`
+    guest_received = "{capture:rx}"  # came must be `expect`; `guest_received`
+                                  # (optional): the sha256 the guest reports
+                                  # for what it got, which must be that of
+                                  # what the host sent
 
     [[network.http_get]]          # once `after` appears: GET `path` through the
     forward = "web"               # forwarded port; the status must be 200, the
@@ -43,7 +46,7 @@ import time
 from dataclasses import dataclass
 
 STREAM_KEYS = {"forward", "after", "payload", "random", "rate", "expect"}
-SINK_KEYS = {"port", "random", "expect"}
+SINK_KEYS = {"port", "random", "expect", "guest_received"}
 HTTP_KEYS = {"forward", "after", "path", "contains"}
 MAX_RANDOM = 64 << 20
 IO_TIMEOUT_SECONDS = 60.0
@@ -74,6 +77,7 @@ class SinkSpec:
     port: str
     random: int = 0
     expect: str = ""
+    guest_received: str = ""  # optional: a sha256 the guest logged, to be that of what we sent
 
 
 @dataclass
@@ -135,7 +139,9 @@ def parse(data: dict, forwards: dict[str, int]) -> tuple[list[StreamSpec], list[
             raise TcpSpecError(f"{where}: keys {sorted(SINK_KEYS)} (port and expect required)")
         if not isinstance(s["port"], str) or not re.fullmatch(r"[A-Za-z_]\w*", s["port"]) or s["port"] in forwards:
             raise TcpSpecError(f"{where}: port must be a name of its own")
-        sinks.append(SinkSpec(s["port"], _random(where, s.get("random", 0)), _expect(where, s["expect"], False)))
+        guest_received = _expect(where, s["guest_received"], False) if "guest_received" in s else ""
+        sinks.append(SinkSpec(s["port"], _random(where, s.get("random", 0)), _expect(where, s["expect"], False),
+                              guest_received))
     for i, g in enumerate(data.get("http_get", [])):
         where = f"[[network.http_get]] #{i + 1}"
         if not isinstance(g, dict) or set(g) - HTTP_KEYS or not {"forward", "after", "path"} <= set(g):
@@ -152,7 +158,7 @@ def parse(data: dict, forwards: dict[str, int]) -> tuple[list[StreamSpec], list[
 
 def captures_used(streams: list[StreamSpec], sinks: list[SinkSpec]) -> set[str]:
     found = set()
-    for e in [s.expect for s in streams] + [s.expect for s in sinks]:
+    for e in [s.expect for s in streams] + [s.expect for s in sinks] + [s.guest_received for s in sinks]:
         found |= set(re.findall(r"\{capture:([A-Za-z_]\w*)\}", e))
     return found
 
@@ -383,6 +389,9 @@ class TcpPeers:
             elif peer.received.hexdigest() != want(spec.expect).lower():
                 failures.append(f"{peer.name}: received {peer.received_bytes} bytes with sha256 "
                                 f"{peer.received.hexdigest()}, expected {want(spec.expect)}")
+            elif spec.guest_received and peer.sent.hexdigest() != want(spec.guest_received).lower():
+                failures.append(f"{peer.name}: sent the guest {peer.sent_bytes} bytes with sha256 "
+                                f"{peer.sent.hexdigest()}, the guest reports {want(spec.guest_received)}")
             else:
                 notes.append(f"{peer.name}: sent the guest {peer.sent_bytes} bytes (sha256 {peer.sent.hexdigest()}), "
                              f"received {peer.received_bytes} with the expected sha256")

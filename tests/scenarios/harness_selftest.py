@@ -1287,6 +1287,18 @@ class TcpPeers(unittest.TestCase):
                 finally:
                     net.close()
 
+    @staticmethod
+    def guest_to_sink(port: int, payload: bytes) -> bytes:
+        """A guest's connection to a sink: sends payload, half-closes, and
+        returns what the sink sent."""
+        with socket.create_connection(("127.0.0.1", port)) as guest:
+            guest.sendall(payload)
+            guest.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := guest.recv(65536):
+                got += chunk
+        return got
+
     def test_sink_checks_what_the_guest_sent(self):
         payload = b"from the guest " * 1000
         digest = hashlib.sha256(payload).hexdigest()
@@ -1295,16 +1307,29 @@ class TcpPeers(unittest.TestCase):
                 spec = network.parse({"tcp_sink": [{"port": "s", "random": 5000, "expect": "{capture:sha}"}]})
                 net = network.Network(spec, Path(d))
                 try:
-                    with socket.create_connection(("127.0.0.1", net.ports["s"])) as guest:
-                        guest.sendall(payload)
-                        guest.shutdown(socket.SHUT_WR)
-                        got = b""
-                        while chunk := guest.recv(65536):
-                            got += chunk
+                    got = self.guest_to_sink(net.ports["s"], payload)
                     self.assertEqual(len(got), 5000)
                     self.run_until_done(net, "")
                     failures = net.finish({"sha": want})
                     self.assertEqual(failures == [], ok, failures)
+                finally:
+                    net.close()
+        # guest_received: the sha256 the guest logged for what it got must
+        # be that of what the sink sent it.
+        for lie, ok in ((False, True), (True, False)):
+            with self.subTest(guest_received_lie=lie), tempfile.TemporaryDirectory() as d:
+                spec = network.parse({"tcp_sink": [{"port": "s", "random": 5000, "expect": "{capture:sha}",
+                                                    "guest_received": "{capture:rx}"}]})
+                self.assertIn("rx", network.captures_used(spec))
+                net = network.Network(spec, Path(d))
+                try:
+                    got = self.guest_to_sink(net.ports["s"], payload)
+                    self.run_until_done(net, "")
+                    rx = hashlib.sha256(got[:-1] if lie else got).hexdigest()
+                    failures = net.finish({"sha": digest, "rx": rx})
+                    self.assertEqual(failures == [], ok, failures)
+                    if not ok:
+                        self.assertTrue(any("the guest reports" in f for f in failures), failures)
                 finally:
                     net.close()
         with tempfile.TemporaryDirectory() as d:  # a guest that never connects
