@@ -129,6 +129,9 @@
 // the unit tests check for leaks. Not printed by lwIP (no stdio).
 #define LWIP_STATS 1
 #define LWIP_STATS_DISPLAY 0
+// 32-bit counters (STAT_COUNTER), not 16: the Info snapshot's (lib/protocol/socket.h)
+// would wrap after 65536 packets otherwise.
+#define LWIP_STATS_LARGE 1
 #define MEM_STATS 1
 #define MEMP_STATS 1
 #define SYS_STATS 0

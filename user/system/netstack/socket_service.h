@@ -1,5 +1,5 @@
 // The netstack's side of the Socket service's control calls
-// (lib/protocol/socket.h: Attach, Detach, Ping) on the endpoint init made
+// (lib/protocol/socket.h: Attach, Detach, Ping, Info) on the endpoint init made
 // for it (lib/protocol/service.h "A plain process's service"), and the
 // per-client channels (netstack::SocketChannel) those calls set up.
 //
@@ -39,6 +39,14 @@ public:
     // and checked here; waitset: the loop's, to which the endpoint and
     // every channel's kick are added.
     [[nodiscard]] Result<void> init(u32 endpoint, u32 table, u32 waitset);
+    // Info: fills what the program knows of the stack and the NIC
+    // (netstack::fill_info and the provider's part); this service adds its
+    // own (clients, channels, sockets).
+    using InfoFn = void (*)(void* ctx, abi::SocketInfo& out);
+    void set_info_source(InfoFn fn, void* ctx) {
+        m_info = fn;
+        m_info_ctx = ctx;
+    }
     bool serving() const { return m_endpoint != 0; }
 
     // Answers the calls queued on the endpoint (at most a few per turn).
@@ -64,9 +72,12 @@ private:
 
     Client* find(u64 badge);
     void attach(abi::Message& m);
+    void info(Client& c, abi::Message& m);
     bool live(const Client& c, const abi::Message& m) const;
     void close(Client& c, const char* why);
 
+    InfoFn m_info = nullptr;
+    void* m_info_ctx = nullptr;
     u32 m_endpoint = 0;
     u32 m_waitset = 0;
     u64 m_generation = 0;
