@@ -267,7 +267,20 @@ enum class SocketRequestOp : u8 {
     // after Close, and the socket takes only Close (others: Stale); with
     // bytes left unread the peer is reset [RFC 1122 §4.2.2.13].
     Shutdown = 8,
+    // Echo {address, count = timeout in ms (1..kSocketMaxEchoTimeoutMs)}:
+    // one ICMP echo request [RFC 792] to `address` (socket, port: 0),
+    // answered Done {address = the target}: Ok with the round trip in µs in
+    // `detail` once its reply came, Timeout when none came in time. Each
+    // Echo gets an ICMP identifier of its own and a payload derived from
+    // it, and only a reply carrying both answers it, so concurrent Echoes
+    // of any clients are matched to their own replies. QuotaExceeded while
+    // the client has kSocketMaxEchoes unanswered; InvalidArgument for
+    // address 0 or 255.255.255.255 or a timeout out of range; NoMemory when
+    // lwIP has no raw pcb left.
+    Echo = 9,
 };
+constexpr u32 kSocketMaxEchoes = 1;  // unanswered Echoes per client
+constexpr u32 kSocketMaxEchoTimeoutMs = 10'000;
 
 constexpr u32 kSocketShutdownRead = 1u << 0;
 constexpr u32 kSocketShutdownWrite = 1u << 1;
@@ -278,8 +291,8 @@ struct SocketRequest {
     SocketKind kind;  // Open; else 0
     u16 port;         // Bind, Connect: host byte order
     u32 socket;       // the client's index (not Open)
-    u32 address;      // IPv4, network byte order (Bind: 0 = any)
-    u32 count;        // Listen: backlog; Send: bytes; Shutdown: how
+    u32 address;      // IPv4, network byte order (Bind: 0 = any; Echo: the target)
+    u32 count;        // Listen: backlog; Send: bytes; Shutdown: how; Echo: timeout (ms)
     // Open, Accept: the new socket's byte rings, offsets into the data
     // area; else 0 (InvalidArgument).
     u32 rx_offset;
@@ -317,8 +330,8 @@ struct SocketEvent {
     u16 port;       // Accepted: the peer's (host byte order)
     u32 socket;     // the index the event is about
     Status status;  // Done, Connected, Accepted: Ok or why refused
-    u32 address;    // Accepted: the peer's (network byte order)
-    u32 detail;     // Closed, failed Connected: a SocketCloseReason
+    u32 address;    // Accepted: the peer's; Echo: the target (network byte order)
+    u32 detail;     // Closed, failed Connected: a SocketCloseReason; Echo: the round trip (µs)
     u32 reserved2;
 };
 static_assert(sizeof(SocketEvent) == 32 && offsetof(SocketEvent, socket) == 12 && offsetof(SocketEvent, status) == 16 &&

@@ -42,7 +42,7 @@
 // MEMP_NUM_PBUF counts the PBUF_ROM/REF headers lwIP allocates itself (IP
 // fragmentation).
 #define MEMP_NUM_PBUF 32
-#define MEMP_NUM_RAW_PCB 4
+#define MEMP_NUM_RAW_PCB 8  // the boot ping's, and each client's Echo (socket_server.h)
 #define MEMP_NUM_UDP_PCB 16
 #define MEMP_NUM_TCP_PCB 32
 #define MEMP_NUM_TCP_PCB_LISTEN 8
