@@ -190,6 +190,10 @@ int main(u64) {
         // Work left for the next turn (a client's UDP budget spent: go
         // round at once; buffers short: the NIC's completions will free
         // some, so after a few turns wait a little rather than spin).
+        // A request that put lwIP output in the queue without publishing an
+        // event (an Echo's request) must not wait for the next turn: out
+        // before sleeping (nothing when nothing is queued).
+        stack.netif().flush();
         const bool more = sockets.serving() && sockets.more_work();
         if (more && idle_turns++ < kMoreWorkSpins) continue;
         idle_turns = 0;
