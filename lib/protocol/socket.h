@@ -88,9 +88,11 @@ enum class SocketOp : u32 {
     // Info: SocketOpRequest -> SocketInfoReply; handles[0] = a fresh
     // memory object (kSocketInfoBytes, read|map only) holding one
     // SocketInfo, a snapshot taken for this call and never written again:
-    // the client maps it, copies what it wants and closes it. Any client
-    // the manifest names may ask, attached or not (no channel is needed:
-    // the shell's `net`, the HTTP server's /status). A refusal is a
+    // the client maps it, copies what it wants and closes it (the same
+    // client's next Info revokes it: snapshots are the netstack's memory,
+    // one live per client). Any client the manifest names may ask,
+    // attached or not (no channel is needed: the shell's `net`, the HTTP
+    // server's /status). A refusal is a
     // SocketStatusReply (NoRights as for Attach; NoMemory when the netstack
     // could not create the object).
     Info = 0x534b'0004,

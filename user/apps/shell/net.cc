@@ -61,8 +61,8 @@ void cmd_info() {
     else
         out("  inet none\n");
     out("  dhcp %s lease %u s (%u s left)\n", dhcp_name(i.dhcp), i.lease_s, i.lease_left_s);
-    out("  nic %s generation %llx reattached %u\n", i.provider[0] ? i.provider : "-", static_cast<ull>(i.nic_generation),
-        i.nic_reattaches);
+    out("  nic %s generation %llx reattached %u\n", i.provider[0] ? i.provider : "-",
+        static_cast<ull>(i.nic_generation), i.nic_reattaches);
     out("  rx %llu frames %llu bytes %llu dropped\n", static_cast<ull>(i.rx_frames), static_cast<ull>(i.rx_bytes),
         static_cast<ull>(i.rx_dropped));
     out("  tx %llu frames %llu bytes %llu dropped\n", static_cast<ull>(i.tx_frames), static_cast<ull>(i.tx_bytes),
@@ -82,7 +82,8 @@ bool parse_address(const char* s, usize len, u32* out) {
     usize i = 0;
     for (u32 n = 0; n < 4; n++) {
         u32 v = 0, digits = 0;
-        while (i < len && s[i] >= '0' && s[i] <= '9' && digits < 4) v = v * 10 + static_cast<u32>(s[i++] - '0'), digits++;
+        while (i < len && s[i] >= '0' && s[i] <= '9' && digits < 4)
+            v = v * 10 + static_cast<u32>(s[i++] - '0'), digits++;
         if (digits == 0 || digits > 3 || v > 255) return false;
         parts[n] = static_cast<u8>(v);
         if (n < 3 && (i >= len || s[i++] != '.')) return false;
@@ -130,7 +131,8 @@ void cmd_ping(const char* args, usize len) {
     if (i < len) {
         count = 0;
         for (; i < len; i++) {
-            if (args[i] < '0' || args[i] > '9' || count > kPingMaxCount) return out("usage: ping <a.b.c.d> [count 1..%u]\n", kPingMaxCount);
+            if (args[i] < '0' || args[i] > '9' || count > kPingMaxCount)
+                return out("usage: ping <a.b.c.d> [count 1..%u]\n", kPingMaxCount);
             count = count * 10 + static_cast<u32>(args[i] - '0');
         }
         if (count == 0 || count > kPingMaxCount) return out("usage: ping <a.b.c.d> [count 1..%u]\n", kPingMaxCount);

@@ -214,13 +214,18 @@ void SocketService::attach(abi::Message& m) {
 
 // A fresh object per call, written once and handed over read-only: the
 // client can neither change what another client reads nor watch later
-// snapshots through an old handle, and the netstack keeps nothing of it.
+// snapshots through an old handle. The netstack keeps the root of each
+// client's last one and revokes it at the client's next Info (Client::info).
 void SocketService::info(Client& c, abi::Message& m) {
     auto refuse = [&](Status s, const char* why) {
         rt::log("netstack: %s: info refused: %s: %s", c.policy.name, why, status_name(s));
         rt::refuse_call(m, s);
     };
     if (m.handle_count != 0) return refuse(Status::InvalidArgument, "Info carries no handle");
+    if (c.info) {
+        (void)rt::revoke(c.info.get());
+        c.info.reset();
+    }
     abi::SocketInfo snap{};
     if (m_info) m_info(m_info_ctx, snap);
     snap.clients = m_count;
@@ -241,7 +246,11 @@ void SocketService::info(Client& c, abi::Message& m) {
     abi::put_body(reply, abi::SocketInfoReply{Status::Ok, abi::kSocketInfoVersion, sizeof snap});
     reply.handle_count = 1;
     reply.handles[0] = copy.value().release();
-    if (!rt::endpoint_reply(reply).ok()) (void)rt::close(reply.handles[0]);
+    if (!rt::endpoint_reply(reply).ok()) {
+        (void)rt::close(reply.handles[0]);
+        return;
+    }
+    c.info = static_cast<rt::Handle&&>(memory.value());
 }
 
 bool SocketService::poll() {

@@ -66,6 +66,12 @@ private:
         abi::ServeClient policy{};
         netstack::SocketChannel channel;
         rt::Handle rings, data, kick, note;  // the netstack's own; note: the client's (signal)
+        // The last Info snapshot handed to this client (the netstack's
+        // handle; the client's copy derives from it). Revoked at the next
+        // Info: its frames are charged to the netstack, so a client that
+        // kept every snapshot could otherwise spend the netstack's kernel
+        // memory. At most one per client lives.
+        rt::Handle info;
         u64 rings_at = 0, data_at = 0;
         u32 channel_id = 0;
     };
