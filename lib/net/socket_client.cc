@@ -181,6 +181,22 @@ Result<u64> SocketClient::connect(u32 socket, u32 address, u16 port) {
     return tag;
 }
 
+Result<u64> SocketClient::echo(u32 address, u32 timeout_ms) {
+    if (address == 0 || address == 0xffff'ffffu || timeout_ms == 0 || timeout_ms > abi::kSocketMaxEchoTimeoutMs)
+        return Status::InvalidArgument;
+    // The service's quota, checked here too so a caller learns it at once.
+    u32 echoes = 0;
+    for (auto& o : m_outstanding) echoes += o.tag != 0 && o.op == SocketRequestOp::Echo;
+    if (echoes >= abi::kSocketMaxEchoes) return Status::Busy;
+    abi::SocketRequest r{};
+    r.op = SocketRequestOp::Echo;
+    r.address = address;
+    r.count = timeout_ms;
+    Outstanding keep{};
+    keep.address = address;
+    return request(r, keep);
+}
+
 Result<u64> SocketClient::listen(u32 socket, u32 backlog) {
     return ask(SocketRequestOp::Listen, socket, State::Open, true, 0, 0, backlog);
 }
@@ -449,7 +465,14 @@ void SocketClient::answered(const Outstanding& o, const abi::SocketEvent& e) {
     bool ok = e.status == Status::Ok;
     SocketCompletion c{o.tag, o.op, e.status, e.socket, 0, 0, 0};
     bool has_rings = o.op == SocketRequestOp::Open || o.op == SocketRequestOp::Accept;
-    if (has_rings) {
+    if (o.op == SocketRequestOp::Echo) {
+        // About no socket, and about the target we named.
+        if (e.kind != SocketEventKind::Done || e.socket != 0) return breach();
+        if (ok && e.address != o.address) return breach();
+        c.socket = 0;
+        c.address = o.address;
+        c.detail = ok ? e.detail : 0;
+    } else if (has_rings) {
         if (ok) {
             // A Connect or Accept is answered Ok only by its own kind.
             if (o.op == SocketRequestOp::Accept && e.kind != SocketEventKind::Accepted) return breach();

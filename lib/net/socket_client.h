@@ -43,9 +43,9 @@ struct SocketCompletion {
     abi::SocketRequestOp op;
     Status status;
     u32 socket;   // Open, Accept: the new socket's index; else the one asked about
-    u32 address;  // Accept: the peer's (network byte order)
+    u32 address;  // Accept: the peer's; Echo: the target (network byte order)
     u16 port;     // Accept: the peer's (host byte order)
-    u32 detail;   // Connect refused or timed out: a SocketCloseReason
+    u32 detail;   // Connect refused or timed out: a SocketCloseReason; Echo: the round trip (µs)
 };
 
 class SocketClient {
@@ -85,6 +85,12 @@ public:
     [[nodiscard]] Result<u64> accept(u32 listener, u32 rx_bytes = 0, u32 tx_bytes = 0);
     [[nodiscard]] Result<u64> shutdown(u32 socket, u32 how);
     [[nodiscard]] Result<u64> close_socket(u32 socket);
+    // One ICMP echo request to `address` (network byte order): answered Ok
+    // with the round trip in µs in the completion's `detail`, or Timeout
+    // after timeout_ms (1..kSocketMaxEchoTimeoutMs). Busy while
+    // kSocketMaxEchoes are unanswered; InvalidArgument for address 0 or
+    // broadcast, or a timeout out of range.
+    [[nodiscard]] Result<u64> echo(u32 address, u32 timeout_ms);
 
     // --- Data ----------------------------------------------------------------
     // TCP: copies as much of `bytes` as the tx ring has room for and
@@ -148,6 +154,7 @@ private:
         u32 rx_page = 0, rx_pages = 0, tx_page = 0, tx_pages = 0;  // Open, Accept
         abi::SocketKind kind{};                                    // Open
         State prior = State::Free;                                 // Close: the state to go back to if refused
+        u32 address = 0;                                           // Echo: the target
     };
 
     Result<u64> request(abi::SocketRequest r, const Outstanding& keep, bool internal = false);

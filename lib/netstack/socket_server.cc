@@ -74,6 +74,11 @@ void SocketChannel::close() {
         }
         release(s);
     }
+    for (auto& e : m_echoes) {
+        e.ping.stop();  // no reply can reach this channel again
+        e.tag = 0;
+    }
+    m_owed = 0;
     m_rings = nullptr;
     m_data = nullptr;
 }
@@ -185,6 +190,8 @@ bool SocketChannel::poll() {
         if (s.state != Socket::State::Free) service(s);
     }
     if (m_rings == nullptr) return false;
+    service_echoes();
+    if (m_rings == nullptr) return false;
     m_requests.release();
     m_events.publish();
     return m_events.tail() != before;
@@ -253,6 +260,11 @@ void SocketChannel::handle(const abi::SocketRequest& r) {
         return refused(Status::InvalidArgument, "ring fields set");
     if (r.op != SocketRequestOp::Open && r.kind != abi::SocketKind{0})
         return refused(Status::InvalidArgument, "kind set");
+    if (r.op == SocketRequestOp::Echo) {
+        Status st = do_echo(r);
+        if (st != Status::Ok) refused(st, "echo");
+        return;
+    }
     if (r.op == SocketRequestOp::Open) {
         u32 index = 0;
         Status st = do_open(r, &index);
@@ -280,6 +292,60 @@ void SocketChannel::handle(const abi::SocketRequest& r) {
     }
     // Ok: answered already (or owed). Else refused here.
     if (st != Status::Ok && m_rings != nullptr) refused(st, "request");
+}
+
+Status SocketChannel::do_echo(const abi::SocketRequest& r) {
+    if (r.socket != 0 || r.port != 0) return Status::InvalidArgument;
+    if (r.count == 0 || r.count > abi::kSocketMaxEchoTimeoutMs) {
+        m_why = "timeout out of range";
+        return Status::InvalidArgument;
+    }
+    if (r.address == 0 || r.address == 0xffff'ffffu) {
+        m_why = "no such target";
+        return Status::InvalidArgument;
+    }
+    EchoWait* w = nullptr;
+    for (auto& e : m_echoes)
+        if (e.tag == 0) {
+            w = &e;
+            break;
+        }
+    if (w == nullptr) {
+        m_why = "Echoes unanswered (kSocketMaxEchoes)";
+        return Status::QuotaExceeded;
+    }
+    ip4_addr_t target;
+    ip4_addr_set_u32(&target, r.address);
+    w->finished = false;
+    if (auto st = w->ping.start(target, 1, 0, u64{r.count} * 1'000'000, echo_result_cb, w); !st.ok())
+        return st.status();
+    w->tag = r.tag;
+    w->address = r.address;
+    m_owed++;
+    w->ping.poll();  // sent now
+    return Status::Ok;
+}
+
+void SocketChannel::echo_result_cb(void* ctx, const PingResult& result) {
+    auto* w = static_cast<EchoWait*>(ctx);
+    w->result = result;
+    w->finished = true;
+}
+
+// Echoes whose reply came or whose time ran out are answered (the room
+// was kept: m_owed).
+void SocketChannel::service_echoes() {
+    for (auto& w : m_echoes) {
+        if (w.tag == 0) continue;
+        if (!w.finished) w.ping.poll();
+        if (!w.finished) continue;
+        w.ping.stop();
+        m_owed--;
+        u64 us = w.result.rtt_ns / 1000;
+        answer(w.tag, SocketEventKind::Done, 0, w.result.replied ? Status::Ok : Status::Timeout, w.address, 0,
+               static_cast<u32>(us > 0xffff'ffffu ? 0xffff'ffffu : us));
+        w.tag = 0;
+    }
 }
 
 Status SocketChannel::do_open(const abi::SocketRequest& r, u32* index) {

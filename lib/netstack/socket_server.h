@@ -28,6 +28,7 @@
 
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
+#include "ping.h"
 #include "protocol/socket.h"
 #include "ring/byte_ring.h"
 #include "util/result.h"
@@ -87,6 +88,8 @@ constexpr bool socket_quotas_fit(u32 clients, const SocketClientConfig& config) 
            u64{clients} * config.max_tcp_segments <= MEMP_NUM_TCP_SEG;
 }
 static_assert(socket_quotas_fit(kSocketPlannedClients, SocketClientConfig{}));
+// Echo's raw pcbs: every planned client's, and the netstack's boot ping.
+static_assert(kSocketPlannedClients * abi::kSocketMaxEchoes + 1 <= MEMP_NUM_RAW_PCB);
 
 // The shares of lwIP's pools for `clients` clients served at once: the
 // defaults up to kSocketPlannedClients, divided further past it (the
@@ -208,6 +211,8 @@ private:
     Status do_send(Socket& s, const abi::SocketRequest& r);
     Status do_close(Socket& s, const abi::SocketRequest& r);
     Status do_shutdown(Socket& s, const abi::SocketRequest& r);
+    Status do_echo(const abi::SocketRequest& r);
+    void service_echoes();
     Status check_rings(const abi::SocketRequest& r, bool tcp);
     bool port_granted(u16 port) const;
     struct Usage {
@@ -265,6 +270,17 @@ private:
                                                  // (Connect, Accept, Close): room kept for them
     SocketCounters m_counters;
     SocketSlot m_sockets[abi::kSocketMaxSockets];
+    // Echo requests waiting for their reply (tag 0: free). Each is a Ping
+    // of one request, with an ICMP identifier of its own.
+    struct EchoWait {
+        u64 tag = 0;
+        u32 address = 0;
+        bool finished = false;
+        PingResult result{};
+        Ping ping;
+    };
+    static void echo_result_cb(void* ctx, const PingResult& result);
+    EchoWait m_echoes[abi::kSocketMaxEchoes];
 };
 
 }  // namespace netstack

@@ -85,6 +85,17 @@ enum class SocketOp : u32 {
     // in the old netstack), unlike a NIC provider restart, which TCP
     // survives.
     Ping = 0x534b'0003,
+    // Info: SocketOpRequest -> SocketInfoReply; handles[0] = a fresh
+    // memory object (kSocketInfoBytes, read|map only) holding one
+    // SocketInfo, a snapshot taken for this call and never written again:
+    // the client maps it, copies what it wants and closes it (the same
+    // client's next Info revokes it: snapshots are the netstack's memory,
+    // one live per client). Any client the manifest names may ask,
+    // attached or not (no channel is needed: the shell's `net`, the HTTP
+    // server's /status). A refusal is a
+    // SocketStatusReply (NoRights as for Attach; NoMemory when the netstack
+    // could not create the object).
+    Info = 0x534b'0004,
 };
 
 struct SocketOpRequest {  // Attach
@@ -115,6 +126,87 @@ struct SocketStatusReply {  // Detach, Ping, refusals (an unknown op: InvalidArg
     Status status;
 };
 static_assert(sizeof(SocketStatusReply) == 4);
+
+struct SocketInfoReply {  // Info, when Ok (handles[0]: the snapshot)
+    Status status;
+    u32 version;  // kSocketInfoVersion: what the snapshot's layout is
+    u32 bytes;    // sizeof(SocketInfo) as the netstack wrote it
+};
+static_assert(sizeof(SocketInfoReply) == 12);
+
+// What the DHCP client is doing [RFC 2131 §4.4] (from lwIP's state).
+enum class SocketDhcpState : u8 {
+    Off = 0,        // a static address (or DHCP not started)
+    Searching = 1,  // no lease: DISCOVER/REQUEST under way, or backing off
+    Bound = 2,      // a lease, before T1
+    Renewing = 3,   // past T1: asking the server that gave the lease
+    Rebinding = 4,  // past T2: asking any server
+};
+
+// The Info snapshot: the netstack's one interface, the NIC provider
+// behind it, its counters, lwIP's protocol counters and the socket
+// service. All counters count since the netstack started (a restarted
+// netstack starts again from 0) and wrap at 2^64 (the NIC's) or 2^32
+// (lwIP's own, STAT_COUNTER). Addresses are IPv4 in network byte order, 0
+// when not configured. Layout changes only by growing, with a new
+// kSocketInfoVersion; a client reads no further than `bytes`.
+struct SocketInfoCounters {  // one lwIP protocol's counters (lwIP stats_proto)
+    u32 rx;                  // packets received (recv)
+    u32 tx;                  // packets sent (xmit)
+    u32 dropped;             // received and dropped, for any reason (drop)
+    u32 checksum;            // dropped: a bad checksum (chkerr)
+};
+static_assert(sizeof(SocketInfoCounters) == 16);
+
+struct SocketInfo {
+    // --- The interface ---------------------------------------------------
+    char name[8];  // lwIP's name for it, NUL-terminated: "en0"
+    u8 mac[6];     // the NIC's, as the provider reported it at attach
+    u16 mtu;       // IP MTU (bytes after the Ethernet header)
+    u8 link_up;    // 1: the provider reports the link up
+    u8 bound;      // 1: an address is configured (DHCP: a lease is held)
+    SocketDhcpState dhcp;
+    u8 reserved0;
+    u32 address;  // network byte order, as all four
+    u32 netmask;
+    u32 gateway;
+    u32 dns[2];  // the resolvers (DHCP's option 6, first two), 0: none
+    // DHCP: the lease's length as the server gave it, and what is left of
+    // it, in seconds (lwIP counts the lease in one-minute ticks, so
+    // lease_left_s moves in steps of 60). 0 without a lease.
+    u32 lease_s;
+    u32 lease_left_s;
+    // --- The NIC provider behind the interface ---------------------------
+    char provider[32];   // its service instance name, NUL-terminated ("vnet0")
+    u64 nic_generation;  // the provider's generation the netstack is attached to
+    u32 nic_reattaches;  // times the netstack attached again to a restarted provider
+    u32 reserved1;
+    // --- Frames through the interface (netstack::NetifCounters) ----------
+    u64 rx_frames;  // taken from the provider
+    u64 rx_bytes;
+    u64 rx_dropped;  // malformed, or no buffer for the copy
+    u64 tx_frames;   // handed to the provider
+    u64 tx_bytes;
+    u64 tx_dropped;  // no transmit buffer free, or a frame too long for it
+    // --- lwIP's protocol counters (lwip_stats) ---------------------------
+    SocketInfoCounters ip;
+    SocketInfoCounters icmp;
+    SocketInfoCounters udp;
+    SocketInfoCounters tcp;
+    // --- The socket service ----------------------------------------------
+    u32 clients;       // clients the manifest names
+    u32 attached;      // of them, with a live channel
+    u32 sockets_open;  // sockets open across all channels
+    u32 reserved2;
+    u64 uptime_ns;  // since the netstack started
+};
+static_assert(sizeof(SocketInfo) == 232 && offsetof(SocketInfo, address) == 20 &&
+              offsetof(SocketInfo, provider) == 48 && offsetof(SocketInfo, rx_frames) == 96 &&
+              offsetof(SocketInfo, ip) == 144 && offsetof(SocketInfo, clients) == 208 &&
+              offsetof(SocketInfo, uptime_ns) == 224);
+constexpr u32 kSocketInfoVersion = 1;
+constexpr u64 kSocketInfoBytes = 4096;  // the memory object Info hands over
+static_assert(sizeof(SocketInfo) <= kSocketInfoBytes);
 
 enum class SocketKind : u8 { Udp = 1, Tcp = 2 };
 
@@ -177,7 +269,20 @@ enum class SocketRequestOp : u8 {
     // after Close, and the socket takes only Close (others: Stale); with
     // bytes left unread the peer is reset [RFC 1122 §4.2.2.13].
     Shutdown = 8,
+    // Echo {address, count = timeout in ms (1..kSocketMaxEchoTimeoutMs)}:
+    // one ICMP echo request [RFC 792] to `address` (socket, port: 0),
+    // answered Done {address = the target}: Ok with the round trip in µs in
+    // `detail` once its reply came, Timeout when none came in time. Each
+    // Echo gets an ICMP identifier of its own and a payload derived from
+    // it, and only a reply carrying both answers it, so concurrent Echoes
+    // of any clients are matched to their own replies. QuotaExceeded while
+    // the client has kSocketMaxEchoes unanswered; InvalidArgument for
+    // address 0 or 255.255.255.255 or a timeout out of range; NoMemory when
+    // lwIP has no raw pcb left.
+    Echo = 9,
 };
+constexpr u32 kSocketMaxEchoes = 1;  // unanswered Echoes per client
+constexpr u32 kSocketMaxEchoTimeoutMs = 10'000;
 
 constexpr u32 kSocketShutdownRead = 1u << 0;
 constexpr u32 kSocketShutdownWrite = 1u << 1;
@@ -188,8 +293,8 @@ struct SocketRequest {
     SocketKind kind;  // Open; else 0
     u16 port;         // Bind, Connect: host byte order
     u32 socket;       // the client's index (not Open)
-    u32 address;      // IPv4, network byte order (Bind: 0 = any)
-    u32 count;        // Listen: backlog; Send: bytes; Shutdown: how
+    u32 address;      // IPv4, network byte order (Bind: 0 = any; Echo: the target)
+    u32 count;        // Listen: backlog; Send: bytes; Shutdown: how; Echo: timeout (ms)
     // Open, Accept: the new socket's byte rings, offsets into the data
     // area; else 0 (InvalidArgument).
     u32 rx_offset;
@@ -227,8 +332,8 @@ struct SocketEvent {
     u16 port;       // Accepted: the peer's (host byte order)
     u32 socket;     // the index the event is about
     Status status;  // Done, Connected, Accepted: Ok or why refused
-    u32 address;    // Accepted: the peer's (network byte order)
-    u32 detail;     // Closed, failed Connected: a SocketCloseReason
+    u32 address;    // Accepted: the peer's; Echo: the target (network byte order)
+    u32 detail;     // Closed, failed Connected: a SocketCloseReason; Echo: the round trip (µs)
     u32 reserved2;
 };
 static_assert(sizeof(SocketEvent) == 32 && offsetof(SocketEvent, socket) == 12 && offsetof(SocketEvent, status) == 16 &&

@@ -18,6 +18,7 @@
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
+#include "netstack/info.h"
 #include "netstack/ping.h"
 #include "netstack/stack.h"
 #include "netstack/tcp_isn.h"
@@ -264,6 +265,60 @@ TEST_F(NetstackTest, DhcpLeaseThenRenewal) {
     a = stack.address();
     EXPECT_TRUE(a.bound);
     EXPECT_EQ(text(a.address), "10.0.2.15");
+}
+
+// The Info snapshot (lib/protocol/socket.h SocketInfo) says what the lease
+// gave, the interface's identity, and counts the frames and datagrams of
+// the exchange: before the lease, searching with no address; after, bound
+// with the lease's addresses and its length.
+TEST_F(NetstackTest, InfoSnapshotDescribesTheLeaseAndCounts) {
+    ASSERT_TRUE(stack.start(*io, netstack::StackConfig{}).ok());
+    stack.poll();
+    abi::SocketInfo before{};
+    netstack::fill_info(stack, before);
+    EXPECT_EQ(before.bound, 0);
+    EXPECT_EQ(before.dhcp, abi::SocketDhcpState::Searching);
+    EXPECT_EQ(before.address, 0u);
+    EXPECT_EQ(before.lease_s, 0u);
+    EXPECT_EQ(std::string(before.name).substr(0, 2), "en");  // lwIP numbers each interface added: en0 in the netstack
+    EXPECT_EQ(Bytes(before.mac, before.mac + 6), Bytes(kOurMac.begin(), kOurMac.end()));
+    EXPECT_EQ(before.link_up, 1);
+    EXPECT_EQ(before.mtu, 1500);
+    EXPECT_GE(before.tx_frames, 1u);  // the DISCOVER
+    EXPECT_EQ(before.rx_frames, 0u);
+
+    auto sent = only(sent_frames(*io), frames::kEtherIpv4);
+    ASSERT_EQ(sent.size(), 1u);
+    u32 xid = frames::get32(dhcp_from_client(sent[0]), 4);
+    deliver(server_frame(frames::dhcp_reply(2, xid, kOurMac, kOurIp, kPeerIp, 600, kMask, kPeerIp, kDnsIp)));
+    deliver(server_frame(frames::dhcp_reply(5, xid, kOurMac, kOurIp, kPeerIp, 600, kMask, kPeerIp, kDnsIp)));
+    advance_ms(61'000, 1000);  // one of lwIP's one-minute DHCP ticks
+
+    abi::SocketInfo after{};
+    netstack::fill_info(stack, after);
+    auto ip = [](u32 be) {
+        ip4_addr_t a;
+        ip4_addr_set_u32(&a, be);
+        return text(a);
+    };
+    EXPECT_EQ(after.bound, 1);
+    EXPECT_EQ(after.dhcp, abi::SocketDhcpState::Bound);
+    EXPECT_EQ(ip(after.address), "10.0.2.15");
+    EXPECT_EQ(ip(after.netmask), "255.255.255.0");
+    EXPECT_EQ(ip(after.gateway), "10.0.2.2");
+    EXPECT_EQ(ip(after.dns[0]), "10.0.2.3");
+    EXPECT_EQ(after.dns[1], 0u);
+    EXPECT_EQ(after.lease_s, 600u);
+    EXPECT_EQ(after.lease_left_s, 540u);               // ten ticks of lease, one used
+    EXPECT_EQ(after.rx_frames, before.rx_frames + 2);  // OFFER, ACK
+    EXPECT_GT(after.rx_bytes, 2u * 300);
+    EXPECT_GE(after.tx_frames, before.tx_frames + 1);  // REQUEST (and ARP probes)
+    EXPECT_GE(after.udp.rx, before.udp.rx + 2);
+    EXPECT_GE(after.udp.tx, before.udp.tx + 1);
+    EXPECT_GE(after.ip.rx, before.ip.rx + 2);
+    // The provider, socket service and uptime fields are the program's.
+    EXPECT_EQ(after.provider[0], '\0');
+    EXPECT_EQ(after.clients, 0u);
 }
 
 // The stack answers an echo request [RFC 792]: same identifier, sequence

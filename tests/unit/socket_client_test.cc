@@ -385,3 +385,55 @@ TEST(SocketClientLiedTo, ADatagramLongerThanPublishedBreaks) {
 }
 
 }  // namespace
+
+// Echo from the client's side: the request as the service wants it, the
+// round trip passed on, the quota checked before asking; an answer about
+// a socket, or Ok for another target, is a lie that breaks the channel.
+TEST(SocketClientLiedTo, EchoAnswersMustBeAboutTheTargetAndNoSocket) {
+    constexpr u32 kTarget = PP_HTONL(0x0a000202);
+    auto answer = [](Lied& l, const abi::SocketRequest& r, u32 socket, u32 address, Status st) {
+        abi::SocketEvent e{};
+        e.tag = r.tag;
+        e.kind = abi::SocketEventKind::Done;
+        e.socket = socket;
+        e.status = st;
+        e.address = address;
+        e.detail = 412;
+        l.post(e);
+        return l.client.poll_events().status();
+    };
+    {
+        Lied l;
+        EXPECT_EQ(l.client.echo(0, 1000).status(), Status::InvalidArgument);
+        EXPECT_EQ(l.client.echo(kTarget, 0).status(), Status::InvalidArgument);
+        EXPECT_EQ(l.client.echo(kTarget, abi::kSocketMaxEchoTimeoutMs + 1).status(), Status::InvalidArgument);
+        auto tag = l.client.echo(kTarget, 1000);
+        ASSERT_TRUE(tag.ok());
+        EXPECT_EQ(l.client.echo(kTarget, 1000).status(), Status::Busy);  // kSocketMaxEchoes
+        auto r = l.take_request();
+        EXPECT_EQ(r.op, abi::SocketRequestOp::Echo);
+        EXPECT_EQ(r.address, kTarget);
+        EXPECT_EQ(r.count, 1000u);
+        EXPECT_EQ(r.socket, 0u);
+        EXPECT_EQ(answer(l, r, 0, kTarget, Status::Ok), Status::Ok);
+        net::SocketCompletion c{};
+        ASSERT_TRUE(l.client.take_completion(&c));
+        EXPECT_EQ(c.tag, tag.value());
+        EXPECT_EQ(c.status, Status::Ok);
+        EXPECT_EQ(c.address, kTarget);
+        EXPECT_EQ(c.detail, 412u);
+        EXPECT_TRUE(l.client.echo(kTarget, 1000).ok());  // free again
+    }
+    {
+        Lied l;
+        ASSERT_TRUE(l.client.echo(kTarget, 1000).ok());
+        EXPECT_EQ(answer(l, l.take_request(), 0, kTarget + 1, Status::Ok), Status::Malformed);
+        EXPECT_TRUE(l.client.broken());
+    }
+    {
+        Lied l;
+        ASSERT_TRUE(l.client.echo(kTarget, 1000).ok());
+        EXPECT_EQ(answer(l, l.take_request(), 3, kTarget, Status::Timeout), Status::Malformed);
+        EXPECT_TRUE(l.client.broken());
+    }
+}

@@ -19,6 +19,7 @@
 #include "../support/net_frames.h"
 #include "lwip/def.h"
 #include "lwip/priv/tcp_priv.h"
+#include "lwip/stats.h"
 #include "netstack/stack.h"
 
 namespace {
@@ -975,3 +976,112 @@ TEST_F(SocketServerTest, QuotasPastThePoolsAreRefusedAtOpen) {
 }
 
 }  // namespace
+
+// Echo (ICMP echo through the service): two clients' requests to the same
+// host go out with identifiers of their own; each reply answers only the
+// request it echoes (a reply with the right identifier but another
+// payload answers nothing), the round trip comes back in `detail`, an
+// unanswered request ends Timeout, and a client past kSocketMaxEchoes or
+// with a bad request is refused without touching the other's.
+TEST_F(SocketServerTest, EchoRepliesAreMatchedToTheirOwnRequest) {
+    a.open({}, 1);
+    b.open({}, 2);
+    auto echo = [](Client& c, u32 address, u32 timeout_ms) {
+        abi::SocketRequest r{};
+        r.op = abi::SocketRequestOp::Echo;
+        r.address = address;
+        r.count = timeout_ms;
+        return c.send(r);
+    };
+    u64 a_tag = echo(a, kPeerAddr, 1000);
+    u64 b_tag = echo(b, kPeerAddr, 1000);
+    auto sent = turn();
+    ASSERT_EQ(sent.size(), 2u);
+    struct Request {
+        u16 id, seq;
+        Bytes data;
+    } req[2];
+    for (u32 i = 0; i < 2; i++) {
+        const Parsed& p = sent[i];
+        ASSERT_EQ(p.proto, frames::kProtoIcmp);
+        EXPECT_TRUE(p.ip_checksum_ok && p.l4_checksum_ok);
+        EXPECT_EQ(p.ip_dst, kPeerIp);
+        EXPECT_EQ(p.bytes[p.l4], 8);  // echo request
+        req[i] = {
+            frames::get16(p.bytes, p.l4 + 4), frames::get16(p.bytes, p.l4 + 6),
+            Bytes(p.bytes.begin() + static_cast<long>(p.l4 + 8), p.bytes.begin() + static_cast<long>(p.l4 + p.l4_len))};
+    }
+    EXPECT_NE(req[0].id, req[1].id);
+    EXPECT_NE(req[0].data, req[1].data);
+    EXPECT_TRUE(a.take_events().empty());  // owed
+    EXPECT_TRUE(b.take_events().empty());
+
+    // Past the quota, and malformed: refused, the outstanding one kept.
+    auto refused = [&](Client& c, u64 tag) {
+        EXPECT_TRUE(turn().empty());
+        return c.answer(tag).status;
+    };
+    EXPECT_EQ(refused(a, echo(a, kPeerAddr, 1000)), Status::QuotaExceeded);
+    // b's own is still out (its quota full): these are refused for what they are.
+    EXPECT_EQ(refused(b, echo(b, 0, 1000)), Status::InvalidArgument);
+    EXPECT_EQ(refused(b, echo(b, 0xffffffffu, 1000)), Status::InvalidArgument);
+    EXPECT_EQ(refused(b, echo(b, kPeerAddr, 0)), Status::InvalidArgument);
+    EXPECT_EQ(refused(b, echo(b, kPeerAddr, abi::kSocketMaxEchoTimeoutMs + 1)), Status::InvalidArgument);
+
+    auto reply = [&](const Request& r, const Bytes& data) {
+        return frames::ethernet(
+            kOurMac, kPeerMac, frames::kEtherIpv4,
+            frames::ipv4(kPeerIp, kOurIp, frames::kProtoIcmp, frames::icmp_echo(0, r.id, r.seq, data)));
+    };
+    // The request sent first is the one of the channel polled first (a).
+    // b's reply: b answered, a not.
+    test_host().now += 3'000'000;
+    deliver(reply(req[1], req[1].data));
+    auto e = b.answer(b_tag);
+    EXPECT_EQ(e.kind, abi::SocketEventKind::Done);
+    EXPECT_EQ(e.status, Status::Ok);
+    EXPECT_EQ(e.address, kPeerAddr);
+    EXPECT_GE(e.detail, 3000u);  // µs: at least the time the test let pass
+    EXPECT_LT(e.detail, 10'000u);
+    EXPECT_TRUE(a.take_events().empty());
+    // a's identifier with b's payload: not a's reply.
+    deliver(reply(req[0], req[1].data));
+    EXPECT_TRUE(a.take_events().empty());
+    // Nothing more: a's times out.
+    test_host().now += 1'000'000'000;
+    turn();
+    e = a.answer(a_tag);
+    EXPECT_EQ(e.status, Status::Timeout);
+    EXPECT_EQ(e.address, kPeerAddr);
+    // Both free for another.
+    u64 again = echo(a, kPeerAddr, 1000);
+    sent = turn();
+    ASSERT_EQ(sent.size(), 1u);
+    Request r3{frames::get16(sent[0].bytes, sent[0].l4 + 4), frames::get16(sent[0].bytes, sent[0].l4 + 6),
+               Bytes(sent[0].bytes.begin() + static_cast<long>(sent[0].l4 + 8),
+                     sent[0].bytes.begin() + static_cast<long>(sent[0].l4 + sent[0].l4_len))};
+    deliver(reply(r3, r3.data));
+    EXPECT_EQ(a.answer(again).status, Status::Ok);
+}
+
+// A channel closed with an Echo outstanding: the reply reaches nothing
+// (no callback into the closed channel), and its raw pcb is back in lwIP's pool.
+TEST_F(SocketServerTest, EchoOutstandingAtCloseLeavesNothingBehind) {
+    a.open({}, 1);
+    abi::SocketRequest r{};
+    r.op = abi::SocketRequestOp::Echo;
+    r.address = kPeerAddr;
+    r.count = 1000;
+    a.send(r);
+    auto sent = turn();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(lwip_stats.memp[MEMP_RAW_PCB]->used, 1);
+    a.channel.close();
+    EXPECT_EQ(lwip_stats.memp[MEMP_RAW_PCB]->used, 0);
+    const Parsed& p = sent[0];
+    Bytes data(p.bytes.begin() + static_cast<long>(p.l4 + 8), p.bytes.begin() + static_cast<long>(p.l4 + p.l4_len));
+    deliver(frames::ethernet(
+        kOurMac, kPeerMac, frames::kEtherIpv4,
+        frames::ipv4(kPeerIp, kOurIp, frames::kProtoIcmp,
+                     frames::icmp_echo(0, frames::get16(p.bytes, p.l4 + 4), frames::get16(p.bytes, p.l4 + 6), data))));
+}

@@ -74,6 +74,29 @@ Result<void> SocketAttach::detach() {
 
 Result<void> SocketAttach::ping() { return channel_call(abi::SocketOp::Ping); }
 
+Result<void> SocketAttach::info(abi::SocketInfo& out) {
+    abi::Message m{};
+    abi::put_body(m, abi::SocketOpRequest{abi::SocketOp::Info, 0});
+    TRY(endpoint_call(m_service, m));
+    Status s = abi::reply_status(m);
+    if (s == Status::Ok && (m.length < sizeof(abi::SocketInfoReply) || m.handle_count != 1)) s = Status::Malformed;
+    auto reply = abi::body_of<abi::SocketInfoReply>(m);
+    // A later version only grows the snapshot: read what we know of it.
+    if (s == Status::Ok && (reply.version < abi::kSocketInfoVersion || reply.bytes < sizeof out)) s = Status::Malformed;
+    if (s != Status::Ok) {
+        for (u32 k = 0; k < m.handle_count; k++) (void)close(m.handles[k]);
+        return s;
+    }
+    Handle snapshot(m.handles[0]);
+    u64 at = TRY(memory_map(snapshot.get(), 0, 0));
+    __builtin_memcpy(&out, reinterpret_cast<const void*>(at), sizeof out);
+    (void)memory_unmap(snapshot.get(), at);
+    // Strings end inside their fields, whatever the netstack wrote.
+    out.name[sizeof out.name - 1] = '\0';
+    out.provider[sizeof out.provider - 1] = '\0';
+    return {};
+}
+
 Result<void> SocketAttach::kick() {
     if (!m_kick) return Status::Stale;
     return notification_signal(m_kick.get(), 1);

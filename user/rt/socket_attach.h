@@ -1,5 +1,5 @@
 // A client's attachment to the netstack's Socket service
-// (lib/protocol/socket.h): the control calls — Attach, Detach, Ping — on
+// (lib/protocol/socket.h): the control calls — Attach, Detach, Ping, Info — on
 // the endpoint init granted it under "svc.<server>" (a plain process's
 // service, lib/protocol/service.h), the shared memory mapped, and the two
 // notifications kept. It moves no data: the request/event rings and the
@@ -35,6 +35,10 @@ public:
     // or a restarted netstack: attach again).
     Result<void> ping();
     bool attached() const { return m_rings != nullptr; }
+    // Info: the netstack's snapshot (interface, addresses, counters),
+    // copied into `out`; needs no channel. NoRights when the manifest names
+    // no such client; Malformed for a reply that is not a snapshot.
+    Result<void> info(abi::SocketInfo& out);
 
     // Tells the netstack requests were published.
     Result<void> kick();

@@ -42,7 +42,7 @@
 // MEMP_NUM_PBUF counts the PBUF_ROM/REF headers lwIP allocates itself (IP
 // fragmentation).
 #define MEMP_NUM_PBUF 32
-#define MEMP_NUM_RAW_PCB 4
+#define MEMP_NUM_RAW_PCB 8  // the boot ping's, and each client's Echo (socket_server.h)
 #define MEMP_NUM_UDP_PCB 16
 #define MEMP_NUM_TCP_PCB 32
 #define MEMP_NUM_TCP_PCB_LISTEN 8
@@ -129,6 +129,9 @@
 // the unit tests check for leaks. Not printed by lwIP (no stdio).
 #define LWIP_STATS 1
 #define LWIP_STATS_DISPLAY 0
+// 32-bit counters (STAT_COUNTER), not 16: the Info snapshot's (lib/protocol/socket.h)
+// would wrap after 65536 packets otherwise.
+#define LWIP_STATS_LARGE 1
 #define MEM_STATS 1
 #define MEMP_STATS 1
 #define SYS_STATS 0

@@ -2,8 +2,9 @@
 // from the Console capability (typed or piped into QEMU's serial input
 // alike), echoes them, and runs:
 //   help, ps, caps <pid>, mem, kill <pid>, spawn <module>, log, lsdev,
-//   events, revoke <bdf>, blk ...
-// (blk.h: the block devices providers serve to the shell)
+//   events, revoke <bdf>, blk ..., net, ping
+// (blk.h: the block devices providers serve to the shell; net.h: the
+// netstack's service, when the manifest grants it)
 // System-wide views need the root resource, granted by the manifest.
 //
 // Arguments: "run=CMD;CMD;..." runs those commands once at boot, on a
@@ -14,6 +15,7 @@
 
 #include "blk.h"
 #include "cap/rights.h"
+#include "net.h"
 #include "protocol/devmgr.h"
 #include "protocol/message.h"
 #include "rt/args.h"
@@ -120,7 +122,9 @@ void cmd_help() {
         "  blk write-pattern <dev> <lba> <count> <seed> [fua] write a deterministic pattern\n"
         "  blk verify-pattern <dev> <lba> <count> <seed> check it\n"
         "  blk flush <dev>                              flush the volatile write cache\n"
-        "  blk zero|discard <dev> <lba> <count>         Write Zeroes / deallocate\n");
+        "  blk zero|discard <dev> <lba> <count>         Write Zeroes / deallocate\n"
+        "  net          the network interface: link, MAC, address, gateway, DNS, DHCP lease, NIC, counters\n"
+        "  ping <a.b.c.d> [count]  ICMP echo through the netstack, one a second (default 4)\n");
 }
 
 void cmd_ps() {
@@ -346,6 +350,10 @@ void run(const char* line, usize len, bool from_autorun = false) {
         out("blk: busy (the boot's run= commands are still running)\n");
     else if (word_is(c, cmd_len, "blk"))
         shell::blk_command(arg, arg_len);
+    else if (word_is(c, cmd_len, "net"))
+        shell::net_command(arg, arg_len);
+    else if (word_is(c, cmd_len, "ping"))
+        shell::ping_command(arg, arg_len);
     else if (word_is(c, cmd_len, "caps") || word_is(c, cmd_len, "kill")) {
         if (!parse_u32(arg, arg_len, &pid)) return out("usage: %.*s <pid>\n", static_cast<int>(cmd_len), c);
         if (c[0] == 'c')

@@ -17,6 +17,7 @@
 // service endpoint and client table: no device, no DMA, nothing of another
 // process but the channel memory it creates for its clients.
 #include "netstack/host.h"
+#include "netstack/info.h"
 #include "netstack/ping.h"
 #include "netstack/stack.h"
 #include "rt/args.h"
@@ -146,6 +147,18 @@ int main(u64) {
     }
     // The socket service, when the manifest has this process serve anyone.
     static netstack_service::SocketService sockets;
+    static const u64 started_ns = rt::clock_ns();
+    sockets.set_info_source(
+        [](void*, abi::SocketInfo& out) {
+            netstack::fill_info(stack, out);
+            static_assert(sizeof out.provider == sizeof instances[0].name);
+            __builtin_memcpy(out.provider, instances[0].name, sizeof out.provider);
+            out.provider[sizeof out.provider - 1] = '\0';
+            out.nic_generation = nic.generation();
+            out.nic_reattaches = nic.reattaches();
+            out.uptime_ns = rt::clock_ns() - started_ns;
+        },
+        nullptr);
     static rt::Handle waitset;
     constexpr u64 kKeyNic = 1;
     if (u32 endpoint = rt::startup_handle(abi::kServeSlot)) {
@@ -180,6 +193,10 @@ int main(u64) {
         // Work left for the next turn (a client's UDP budget spent: go
         // round at once; buffers short: the NIC's completions will free
         // some, so after a few turns wait a little rather than spin).
+        // A request that put lwIP output in the queue without publishing an
+        // event (an Echo's request) must not wait for the next turn: out
+        // before sleeping (nothing when nothing is queued).
+        stack.netif().flush();
         const bool more = !frames && !published && sockets.serving() && sockets.more_work();
         bool busy = frames != 0 || published;
         if (!busy && more && idle_turns++ < kMoreWorkSpins) busy = true;

@@ -83,6 +83,10 @@ void SocketService::serve_calls() {
             attach(m);
             continue;
         }
+        if (op == abi::SocketOp::Info) {
+            info(*c, m);
+            continue;
+        }
         Status st = Status::InvalidArgument;
         if (op == abi::SocketOp::Detach) {
             st = live(*c, m) ? Status::Ok : Status::Stale;
@@ -208,6 +212,47 @@ void SocketService::attach(abi::Message& m) {
         for (u32 i = 0; i < reply.handle_count; i++) (void)rt::close(reply.handles[i]);
         close(c, "the reply did not reach the client");
     }
+}
+
+// A fresh object per call, written once and handed over read-only: the
+// client can neither change what another client reads nor watch later
+// snapshots through an old handle. The netstack keeps the root of each
+// client's last one and revokes it at the client's next Info (Client::info).
+void SocketService::info(Client& c, abi::Message& m) {
+    auto refuse = [&](Status s, const char* why) {
+        rt::log("netstack: %s: info refused: %s: %s", c.policy.name, why, status_name(s));
+        rt::refuse_call(m, s);
+    };
+    if (m.handle_count != 0) return refuse(Status::InvalidArgument, "Info carries no handle");
+    if (c.info) {
+        (void)rt::revoke(c.info.get());
+        c.info.reset();
+    }
+    abi::SocketInfo snap{};
+    if (m_info) m_info(m_info_ctx, snap);
+    snap.clients = m_count;
+    for (u32 i = 0; i < m_count; i++) {
+        if (!m_clients[i].channel.live()) continue;
+        snap.attached++;
+        snap.sockets_open += m_clients[i].channel.open_sockets();
+    }
+    auto memory = rt::memory_create(abi::kSocketInfoBytes);
+    if (!memory.ok()) return refuse(memory.status(), "memory");
+    auto at = rt::memory_map(memory.value().get(), 0, abi::kMapWrite);
+    if (!at.ok()) return refuse(at.status(), "mapping");
+    __builtin_memcpy(reinterpret_cast<void*>(at.value()), &snap, sizeof snap);
+    (void)rt::memory_unmap(memory.value().get(), at.value());
+    auto copy = rt::duplicate(memory.value().get(), cap_rights::kRead | cap_rights::kMap | cap_rights::kTransfer);
+    if (!copy.ok()) return refuse(Status::NoMemory, "a copy for the client");
+    abi::Message reply{};
+    abi::put_body(reply, abi::SocketInfoReply{Status::Ok, abi::kSocketInfoVersion, sizeof snap});
+    reply.handle_count = 1;
+    reply.handles[0] = copy.value().release();
+    if (!rt::endpoint_reply(reply).ok()) {
+        (void)rt::close(reply.handles[0]);
+        return;
+    }
+    c.info = static_cast<rt::Handle&&>(memory.value());
 }
 
 bool SocketService::poll() {

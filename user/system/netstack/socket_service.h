@@ -1,5 +1,5 @@
 // The netstack's side of the Socket service's control calls
-// (lib/protocol/socket.h: Attach, Detach, Ping) on the endpoint init made
+// (lib/protocol/socket.h: Attach, Detach, Ping, Info) on the endpoint init made
 // for it (lib/protocol/service.h "A plain process's service"), and the
 // per-client channels (netstack::SocketChannel) those calls set up.
 //
@@ -39,6 +39,14 @@ public:
     // and checked here; waitset: the loop's, to which the endpoint and
     // every channel's kick are added.
     [[nodiscard]] Result<void> init(u32 endpoint, u32 table, u32 waitset);
+    // Info: fills what the program knows of the stack and the NIC
+    // (netstack::fill_info and the provider's part); this service adds its
+    // own (clients, channels, sockets).
+    using InfoFn = void (*)(void* ctx, abi::SocketInfo& out);
+    void set_info_source(InfoFn fn, void* ctx) {
+        m_info = fn;
+        m_info_ctx = ctx;
+    }
     bool serving() const { return m_endpoint != 0; }
 
     // Answers the calls queued on the endpoint (at most a few per turn).
@@ -59,15 +67,24 @@ private:
         abi::ServeClient policy{};
         netstack::SocketChannel channel;
         rt::Handle rings, data, kick, note;  // the netstack's own; note: the client's (signal)
+        // The last Info snapshot handed to this client (the netstack's
+        // handle; the client's copy derives from it). Revoked at the next
+        // Info: its frames are charged to the netstack, so a client that
+        // kept every snapshot could otherwise spend the netstack's kernel
+        // memory. At most one per client lives.
+        rt::Handle info;
         u64 rings_at = 0, data_at = 0;
         u32 channel_id = 0;
     };
 
     Client* find(u64 badge);
     void attach(abi::Message& m);
+    void info(Client& c, abi::Message& m);
     bool live(const Client& c, const abi::Message& m) const;
     void close(Client& c, const char* why);
 
+    InfoFn m_info = nullptr;
+    void* m_info_ctx = nullptr;
     u32 m_endpoint = 0;
     u32 m_waitset = 0;
     u64 m_generation = 0;

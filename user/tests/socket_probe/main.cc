@@ -183,6 +183,29 @@ int client() {
     rt::log("socket_probe: attach with no notification: %s; directory open: %s", status_name(bare), status_name(open));
     if (bare != Status::InvalidArgument || open != Status::NotFound) return fail("malformed calls", bare);
     static rt::SocketAttach a(service);
+
+    // Info, before any channel: a snapshot in a memory object of its own.
+    // The first one's handle is kept: the second Info revokes it (a client
+    // cannot hoard snapshots, whose memory is the netstack's).
+    abi::Message m{};
+    abi::put_body(m, abi::SocketOpRequest{abi::SocketOp::Info, 0});
+    if (auto r = rt::endpoint_call(service, m); !r.ok()) return fail("info", r.status());
+    if (abi::reply_status(m) != Status::Ok || m.handle_count != 1) return fail("info", abi::reply_status(m));
+    rt::Handle first(m.handles[0]);
+    auto first_at = rt::memory_map(first.get(), 0, 0);
+    if (!first_at.ok()) return fail("info map", first_at.status());
+    abi::SocketInfo info;
+    __builtin_memcpy(&info, reinterpret_cast<const void*>(first_at.value()), sizeof info);
+    (void)rt::memory_unmap(first.get(), first_at.value());
+    if (auto r = a.info(info); !r.ok()) return fail("second info", r.status());
+    auto again = rt::memory_map(first.get(), 0, 0);
+    const u8* mac = info.mac;
+    rt::log(
+        "socket_probe: info: %s mac %02x:%02x:%02x:%02x:%02x:%02x, %u clients, %u attached; the first snapshot "
+        "after a second info: %s",
+        info.name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], info.clients, info.attached,
+        again.ok() ? "still mapped" : status_name(again.status()));
+    if (again.ok()) return fail("the first snapshot outlived the second info", Status::Ok);
     if (auto r = a.attach(); !r.ok()) return fail("attach", r.status());
     rt::log("socket_probe: attached: channel %u, %u sockets, %u bytes of data", a.channel(), a.max_sockets(),
             a.data_bytes());
