@@ -170,6 +170,9 @@ int main(u64) {
         // Requests taken here go to lwIP, whose output the next
         // stack.poll() flushes: go round again when anything moved.
         const bool published = sockets.serving() && sockets.poll();
+        // A turn that only gave the client's rx room back to lwIP posts
+        // no event, but tcp_recved queued the window update: out now.
+        stack.flush();
         if (frames != 0 || published) {
             idle_turns = 0;
             continue;
