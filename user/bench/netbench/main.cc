@@ -3,11 +3,14 @@
 // speaks the same lines). The host (bench/run_net_bench.py) connects to the
 // control port, reads `netbench-hello 1 sluice`, sends one command a line
 // and reads one answer a line:
-//   udp-rtt HOST PORT SIZE SECONDS WINDOW -> result udp-rtt sent= recv= lost= secs= rtt_mean_us= rtt_p50_us= rtt_p99_us=
-//   udp-tx HOST PORT SIZE SECONDS BATCH   -> result udp-tx sent= errors= secs=
-//   tcp (the host then opens the data connection, "rx\n" or "tx S\n")
-//                                         -> result tcp-rx bytes= secs=  |  result tcp-tx bytes= secs=
-//   quit                                  -> bye
+//   udp-rtt HOST PORT SIZE SECONDS WINDOW
+//     -> result udp-rtt sent=N recv=N lost=N secs=S rtt_mean_us=X rtt_p50_us=X rtt_p99_us=X
+//   udp-tx HOST PORT SIZE SECONDS BATCH
+//     -> result udp-tx sent=N errors=N secs=S
+//   tcp (the host then opens the data connection and sends "rx" or "tx S")
+//     -> result tcp-rx bytes=N secs=S, or result tcp-tx bytes=N secs=S
+//   quit
+//     -> bye
 // and `error <what>` for anything it cannot do. The host's own counts are
 // the figures; these lines are the guest's view.
 //
@@ -284,8 +287,8 @@ public:
     // Serves control connections, one at a time, until `quit`.
     Status serve() {
         for (;;) {
-            Result<net::SocketCompletion> c = m_net.ask(
-                [&] { return m_client.accept(m_ctrl_listener, kTcpRxRing, kSmallRing); }, ~0ull / 2);
+            Result<net::SocketCompletion> c =
+                m_net.ask([&] { return m_client.accept(m_ctrl_listener, kTcpRxRing, kSmallRing); }, ~0ull / 2);
             if (!c.ok()) return c.status();
             if (c.value().status != Status::Ok) {
                 rt::log("netbench: accept on the control port: %s", status_name(c.value().status));
@@ -355,9 +358,7 @@ private:
     }
 
     // A request's outcome: its answer's status, or why there was none.
-    static Result<void> done(const Result<net::SocketCompletion>& c) {
-        return c.ok() ? c.value().status : c.status();
-    }
+    static Result<void> done(const Result<net::SocketCompletion>& c) { return c.ok() ? c.value().status : c.status(); }
 
     void close(u32 socket) {
         Result<void> r = done(m_net.ask([&] { return m_client.close_socket(socket); }));
@@ -602,8 +603,8 @@ int main(u64) {
     const u16 ctrl = static_cast<u16>(args.number("ctrl", 5000)), data = static_cast<u16>(args.number("data", 5001));
     const u32 service = rt::startup_handle("svc.netstack");
     if (service == 0) {
-        rt::log("netbench: FAILED: no svc.netstack (the manifest's netstack must `serve = netbench ports=%u|%u`)",
-                ctrl, data);
+        rt::log("netbench: FAILED: no svc.netstack (the manifest's netstack must `serve = netbench ports=%u|%u`)", ctrl,
+                data);
         return 1;
     }
     Net net(service);
