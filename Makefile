@@ -135,9 +135,8 @@ bench-storage: kernel
 # trips, TCP both ways through hostfwd and small-datagram transmit, measured
 # by the host, Sluice next to a Linux guest with its own virtio_net
 # (bench/linux_guest/), --runs 2 each, ACCEL as given. ARGS="--trace --json FILE".
-# Sluice's `netbench` program is not written yet: add it to the module
-# targets when it is; until then the runner says Sluice was not measured.
-bench-net: BOOT_MODULE_TARGETS = init devmgr virtio-net netstack
+# Sluice's side is user/bench/netbench.
+bench-net: BOOT_MODULE_TARGETS = init devmgr virtio-net netstack netbench
 bench-net: kernel
 	$(PYTHON) bench/run_net_bench.py --build-dir $(BUILD_DIR) --accel $(ACCEL) $(ARGS)
 

@@ -45,8 +45,8 @@ interrupts per frame the device moved (virtqueue_pop on the receive and
 transmit queues), also per direction (harness.trace.virtio_net_counts).
 Tracing slows QEMU: take the speed from untraced runs.
 
-Where the Sluice side is missing (no netbench program yet) the script says
-so and reports no Sluice figure. A boot whose guest never answers, answers
+Where the Sluice side is missing (netbench not built) the script says so
+and reports no Sluice figure. A boot whose guest never answers, answers
 `error`, or whose counts disagree with the host's fails (exit status 1);
 nothing unmeasured is ever printed as a number. Stdlib only.
 """
@@ -79,10 +79,11 @@ DEFAULT_JOBS = ["udp-rtt", "tcp-rx", "tcp-tx", "udp-tx"]
 LINUX_APPEND = "console=ttyS0 loglevel=5 panic=-1 guest.bench=net guest.mods=virtio-net"
 SLUICE_CMDLINE = "console=com1 loglevel=info init=init"
 SLUICE_MODULES = ("init", "devmgr", "virtio-net", "netstack", "netbench")
-# How the manifest grants netbench the socket service. None until the
-# socket client library and the netstack's serving of sockets exist: the
-# Sluice side is then reported as not measured (never as a number).
-SLUICE_SOCKET_GRANT: str | None = None
+# How the manifest grants netbench the socket service: a `serve` line on
+# the netstack's [process] (docs/manifest.md), the two ports the protocol
+# listens on, and sockets for the two listeners, the control and data
+# connections and a UDP socket at a time.
+SLUICE_SOCKET_GRANT = f"serve = netbench ports={net_host.GUEST_CTRL_PORT}|{net_host.GUEST_DATA_PORT} sockets=8"
 TARGETS = {"udp-rtt": 1.3, "tcp-rx": 1.0, "tcp-tx": 1.0}  # issue 14: Sluice / Linux at least
 TROUBLE_RE = re.compile(r"Kernel panic|BUG:|Oops|virtio_net.*(?:error|timeout)|NETDEV WATCHDOG|"
                         r"@@ERROR@@|FAILED|PANIC")
@@ -138,11 +139,11 @@ cap = boot rights=read|map as=manifest
 
 [process netstack]
 module = netstack
+{SLUICE_SOCKET_GRANT}
 
 [process netbench]
 module = netbench
 args = "serve ctrl={net_host.GUEST_CTRL_PORT} data={net_host.GUEST_DATA_PORT}"
-{SLUICE_SOCKET_GRANT}
 
 [provider vnet0]
 module = virtio-net
@@ -158,11 +159,8 @@ def sluice_config(a, run_dir: Path, ctrl: int, data: int, _nr_cpus: int = 0) -> 
     build = Path(a.build_dir)
     missing = [m for m in SLUICE_MODULES if not (build / "user" / m).is_file()]
     if "netbench" in missing:
-        raise NotMeasured(f"Sluice's netbench program ({build}/user/netbench) does not exist yet: it needs the "
-                          "socket client library and the netstack serving sockets (issue 14, in progress)")
-    if SLUICE_SOCKET_GRANT is None:
-        raise NotMeasured("bench/run_net_bench.py does not know yet how a manifest grants netbench the socket "
-                          "service (SLUICE_SOCKET_GRANT)")
+        raise NotMeasured(f"Sluice's netbench program ({build}/user/netbench) does not exist: it is not built "
+                          "(make bench-net builds it)")
     kernel = build / "kernel" / "sluice-kernel"
     if missing or not kernel.is_file():
         raise NotMeasured(f"not built: {', '.join(missing + ([] if kernel.is_file() else [str(kernel)]))} "

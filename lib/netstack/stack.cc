@@ -90,6 +90,10 @@ u32 Stack::poll() {
     return n;
 }
 
+void Stack::flush() {
+    if (m_started) m_netif.flush();
+}
+
 u32 Stack::next_timer_ms() const { return sys_timeouts_sleeptime(); }
 
 AddressInfo Stack::address() const {

@@ -59,6 +59,10 @@ public:
     // One turn of the loop: received frames into lwIP, link state, due
     // timers, then everything queued published. Returns the frames handled.
     u32 poll();
+    // Publishes what lwIP queued outside poll() (a socket turn's window
+    // update or ACK after the client read its ring): without it that frame
+    // waits for the next wake, a timer up to 250 ms away.
+    void flush();
     // Milliseconds until lwIP's next timer is due: how long the program
     // may sleep when no frame arrives.
     u32 next_timer_ms() const;

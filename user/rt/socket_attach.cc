@@ -102,9 +102,9 @@ Result<void> SocketAttach::kick() {
     return notification_signal(m_kick.get(), 1);
 }
 
-Result<u64> SocketAttach::wait(u64 timeout_ns) {
-    if (!m_note) return Status::Stale;
-    return notification_wait(m_note.get(), timeout_ns);
+Result<u64> SocketAttach::wait(u64 timeout_ns, bool kick_first) {
+    if (!m_note || (kick_first && !m_kick)) return Status::Stale;
+    return notification_wait(m_note.get(), timeout_ns, kick_first ? m_kick.get() : 0, kick_first ? 1 : 0);
 }
 
 }  // namespace rt

@@ -43,8 +43,9 @@ public:
     // Tells the netstack requests were published.
     Result<void> kick();
     // Waits up to timeout_ns for the netstack's signal (events published):
-    // the bits, or Timeout.
-    Result<u64> wait(u64 timeout_ns);
+    // the bits, or Timeout. kick_first: kick() in the same system call
+    // (a client that publishes and then waits pays one call, not two).
+    Result<u64> wait(u64 timeout_ns, bool kick_first = false);
 
     abi::SocketRings* rings() const { return m_rings; }
     u8* data() const { return m_data; }
