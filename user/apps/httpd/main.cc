@@ -47,14 +47,14 @@ constexpr u64 kRetryNs = 1'000'000'000;
 constexpr u32 kMaxFunctions = 256;  // devmgr answers past the end with length 0 before this
 
 struct Stats {
-    u64 connections = 0, requests = 0, status_ok = 0, errors = 0, timeouts = 0, refused = 0;
+    u64 connections = 0, requests = 0, errors = 0, timeouts = 0;
 };
 
 struct Conn {
     enum class State : u8 { Free, Open, Closing };
     State state = State::Free;
     u32 socket = 0;
-    u64 deadline = 0;      // ns: the next byte of a head, or the response's room, is due by then
+    u64 deadline = 0;          // ns: the next byte of a head, or the response's room, is due by then
     bool close_after = false;  // once the response is out
     bool close_asked = false;  // Closing: the Close request is on the ring
     u32 in_len = 0;
@@ -69,27 +69,6 @@ u16 g_port = 80;
 u64 g_idle_ns = 5'000'000'000;
 u32 g_devmgr = 0;
 
-const char* devmgr_state(abi::DevmgrState s) {
-    switch (s) {
-        case abi::DevmgrState::Unbound: return "unbound";
-        case abi::DevmgrState::Running: return "running";
-        case abi::DevmgrState::Restarting: return "restarting";
-        case abi::DevmgrState::GaveUp: return "gave-up";
-        case abi::DevmgrState::Refused: return "refused";
-        case abi::DevmgrState::Revoked: return "revoked";
-    }
-    return "?";
-}
-
-const char* devmgr_backend(abi::DevmgrBackend b) {
-    switch (b) {
-        case abi::DevmgrBackend::None: return "none";
-        case abi::DevmgrBackend::Bounce: return "bounce";
-        case abi::DevmgrBackend::Iommu: return "iommu";
-    }
-    return "?";
-}
-
 // The provider name devmgr wrote, as a terminated string (it fills the
 // array; a name of exactly 16 characters has no terminator).
 void provider_name(const abi::DevmgrFunction& f, char (&out)[sizeof f.provider + 1]) {
@@ -101,12 +80,18 @@ void provider_name(const abi::DevmgrFunction& f, char (&out)[sizeof f.provider +
 // did not fit `cap` (answered 500).
 bool status_json(char* buf, usize cap, usize* len) {
     util::JsonWriter w(buf, cap);
-    const u64 now = rt::clock_ns();
+    // A member: name and value (a null string: JSON null).
+    auto number = [&w](const char* name, u64 v) {
+        w.key(name);
+        w.number(v);
+    };
+    auto text = [&w](const char* name, const char* v) {
+        w.key(name);
+        v ? w.string(v) : w.null();
+    };
     w.begin_object();
-    w.key("system");
-    w.string("sluice");
-    w.key("uptime_ms");
-    w.number(now / 1'000'000);
+    text("system", "sluice");
+    number("uptime_ms", rt::clock_ns() / 1'000'000);
     w.key("devices");
     w.begin_array();
     bool devmgr_ok = g_devmgr != 0;
@@ -119,42 +104,26 @@ bool status_json(char* buf, usize cap, usize* len) {
         }
         if (m.length < sizeof(abi::DevmgrFunction)) break;
         auto f = abi::body_of<abi::DevmgrFunction>(m);
-        char text[24];
+        char address[16], id[16];
         char provider[sizeof f.provider + 1];
         provider_name(f, provider);
+        format(address, sizeof address, "%02x:%02x.%x", f.bus, f.device, f.function);
+        format(id, sizeof id, "%04x:%04x", f.vendor, f.device_id);
+        const bool running = f.state == abi::DevmgrState::Running;
         w.begin_object();
-        w.key("address");
-        format(text, sizeof text, "%02x:%02x.%x", f.bus, f.device, f.function);
-        w.string(text);
-        w.key("id");
-        format(text, sizeof text, "%04x:%04x", f.vendor, f.device_id);
-        w.string(text);
-        w.key("provider");
-        if (provider[0])
-            w.string(provider);
-        else
-            w.null();
-        w.key("state");
-        w.string(devmgr_state(f.state));
+        text("address", address);
+        text("id", id);
+        text("provider", provider[0] ? provider : nullptr);
+        text("state", abi::devmgr_state_name(f.state));
         w.key("pid");
-        if (f.state == abi::DevmgrState::Running)
-            w.number(f.pid);
-        else
-            w.null();
-        w.key("backend");
-        w.string(devmgr_backend(f.backend));
-        w.key("restarts");
-        w.number(f.restarts);
-        w.key("refusals");
-        w.number(f.refusals);
-        w.key("windows");
-        w.number(f.windows);
-        w.key("vectors");
-        w.number(f.vectors);
-        w.key("dma_pool_bytes");
-        w.number(f.pool_bytes);
-        w.key("dma_used_kib");
-        w.number(f.pool_used_kib);
+        running ? w.number(f.pid) : w.null();
+        text("backend", abi::devmgr_backend_name(f.backend));
+        number("restarts", f.restarts);
+        number("refusals", f.refusals);
+        number("windows", f.windows);
+        number("vectors", f.vectors);
+        number("dma_pool_bytes", f.pool_bytes);
+        number("dma_used_kib", f.pool_used_kib);
         w.end_object();
     }
     w.end_array();
@@ -163,22 +132,16 @@ bool status_json(char* buf, usize cap, usize* len) {
     // from "could not ask".
     w.key("devices_complete");
     w.boolean(devmgr_ok);
-    w.key("http");
-    w.begin_object();
-    w.key("port");
-    w.number(g_port);
-    w.key("connections");
-    w.number(g_stats.connections);
-    w.key("active");
     u64 active = 0;
     for (const Conn& c : g_conns) active += c.state == Conn::State::Open;
-    w.number(active);
-    w.key("requests");
-    w.number(g_stats.requests);
-    w.key("errors");
-    w.number(g_stats.errors);
-    w.key("timeouts");
-    w.number(g_stats.timeouts);
+    w.key("http");
+    w.begin_object();
+    number("port", g_port);
+    number("connections", g_stats.connections);
+    number("active", active);
+    number("requests", g_stats.requests);
+    number("errors", g_stats.errors);
+    number("timeouts", g_stats.timeouts);
     w.end_object();
     w.end_object();
     *len = w.size();
@@ -224,7 +187,6 @@ void answer(Conn& c, const net::HttpRequest& req) {
         rt::log("httpd: the status document does not fit %u bytes", static_cast<u32>(sizeof doc));
         return respond_error(c, 500);
     }
-    g_stats.status_ok++;
     doc[len++] = '\n';
     // One line per request: the console is the access log.
     rt::log("httpd: socket %u: %s %s 200 (%u bytes%s)", c.socket, method, req.target, static_cast<u32>(len),
@@ -318,7 +280,6 @@ private:
         if (d.op == abi::SocketRequestOp::Accept) {
             m_accepts--;
             if (d.status != Status::Ok) {
-                g_stats.refused++;
                 rt::log("httpd: accept: %s", status_name(d.status));
                 return;
             }
