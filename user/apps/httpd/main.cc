@@ -417,6 +417,12 @@ int main(u64) {
             return 1;
         }
         Status s = server.run();
+        if (s == Status::NoRights) {
+            // The port is not granted (bind refused): the manifest, not a
+            // passing fault; attaching again would be refused the same.
+            rt::log("httpd: port %u not granted by the netstack's serve line: exiting", g_port);
+            return 1;
+        }
         rt::log("httpd: channel lost (%s): attaching again", status_name(s));
         rt::sleep_ns(kRetryNs);
     }
