@@ -3,7 +3,8 @@
 // netstack's Socket service (svc.netstack, granted by the manifest's
 // `serve = httpd ports=80` on [process netstack]), answering
 //   GET /status  -> a JSON document: uptime, the PCI functions devmgr
-//                   describes (its endpoint, granted as "devmgr"), and
+//                   describes (its endpoint, granted as "devmgr"), the
+//                   netstack's interface and counters (its Info), and
 //                   this server's own counters;
 //   HEAD /status -> the same head, no body;
 //   anything else what lib/net/http.h says (400, 404, 405, 431, 505).
@@ -68,12 +69,30 @@ Stats g_stats;
 u16 g_port = 80;
 u64 g_idle_ns = 5'000'000'000;
 u32 g_devmgr = 0;
+rt::SocketAttach* g_attach = nullptr;  // for the netstack's Info
 
-// The provider name devmgr wrote, as a terminated string (it fills the
-// array; a name of exactly 16 characters has no terminator).
-void provider_name(const abi::DevmgrFunction& f, char (&out)[sizeof f.provider + 1]) {
-    __builtin_memcpy(out, f.provider, sizeof f.provider);
-    out[sizeof f.provider] = '\0';
+const char* dhcp_name(abi::SocketDhcpState s) {
+    switch (s) {
+        case abi::SocketDhcpState::Off: return "off";
+        case abi::SocketDhcpState::Searching: return "searching";
+        case abi::SocketDhcpState::Bound: return "bound";
+        case abi::SocketDhcpState::Renewing: return "renewing";
+        case abi::SocketDhcpState::Rebinding: return "rebinding";
+    }
+    return "?";
+}
+
+// A terminated copy of a fixed-size name the netstack or devmgr wrote (a
+// name filling the array has no terminator of its own).
+template <usize N>
+void terminated(const char (&in)[N], char (&out)[N + 1]) {
+    __builtin_memcpy(out, in, N);
+    out[N] = '\0';
+}
+
+// IPv4 in network byte order (as the snapshot holds it), dotted.
+void dotted(u32 a, char (&out)[16]) {
+    format(out, sizeof out, "%u.%u.%u.%u", a & 0xff, (a >> 8) & 0xff, (a >> 16) & 0xff, a >> 24);
 }
 
 // The /status document (docs/httpd.md lists its fields). False when it
@@ -106,7 +125,7 @@ bool status_json(char* buf, usize cap, usize* len) {
         auto f = abi::body_of<abi::DevmgrFunction>(m);
         char address[16], id[16];
         char provider[sizeof f.provider + 1];
-        provider_name(f, provider);
+        terminated(f.provider, provider);
         format(address, sizeof address, "%02x:%02x.%x", f.bus, f.device, f.function);
         format(id, sizeof id, "%04x:%04x", f.vendor, f.device_id);
         const bool running = f.state == abi::DevmgrState::Running;
@@ -132,6 +151,59 @@ bool status_json(char* buf, usize cap, usize* len) {
     // from "could not ask".
     w.key("devices_complete");
     w.boolean(devmgr_ok);
+    // The netstack's snapshot (lib/protocol/socket.h SocketInfo): null
+    // when it did not answer (restarting).
+    static abi::SocketInfo info;
+    w.key("network");
+    if (g_attach == nullptr || !g_attach->info(info).ok()) {
+        w.null();
+    } else {
+        char name[sizeof info.name + 1], nic[sizeof info.provider + 1], mac[18], ip[16];
+        terminated(info.name, name);
+        terminated(info.provider, nic);
+        format(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", info.mac[0], info.mac[1], info.mac[2], info.mac[3],
+               info.mac[4], info.mac[5]);
+        w.begin_object();
+        text("interface", name);
+        text("mac", mac);
+        number("mtu", info.mtu);
+        w.key("link_up");
+        w.boolean(info.link_up != 0);
+        const struct {
+            const char* name;
+            u32 address;
+        } addresses[] = {
+            {"address", info.address}, {"netmask", info.netmask}, {"gateway", info.gateway}, {"dns", info.dns[0]}};
+        for (const auto& a : addresses) {
+            dotted(a.address, ip);
+            text(a.name, info.bound ? ip : nullptr);
+        }
+        text("dhcp", dhcp_name(info.dhcp));
+        number("lease_left_s", info.lease_left_s);
+        text("nic_provider", nic);
+        number("nic_reattaches", info.nic_reattaches);
+        number("rx_frames", info.rx_frames);
+        number("rx_bytes", info.rx_bytes);
+        number("rx_dropped", info.rx_dropped);
+        number("tx_frames", info.tx_frames);
+        number("tx_bytes", info.tx_bytes);
+        number("tx_dropped", info.tx_dropped);
+        const struct {
+            const char* name;
+            const abi::SocketInfoCounters& c;
+        } protocols[] = {{"ip", info.ip}, {"icmp", info.icmp}, {"udp", info.udp}, {"tcp", info.tcp}};
+        for (const auto& p : protocols) {
+            w.key(p.name);
+            w.begin_object();
+            number("rx", p.c.rx);
+            number("tx", p.c.tx);
+            number("dropped", p.c.dropped);
+            number("checksum_errors", p.c.checksum);
+            w.end_object();
+        }
+        number("sockets_open", info.sockets_open);
+        w.end_object();
+    }
     u64 active = 0;
     for (const Conn& c : g_conns) active += c.state == Conn::State::Open;
     w.key("http");
@@ -402,6 +474,7 @@ int main(u64) {
         return 1;
     }
     static rt::SocketAttach a(service);
+    g_attach = &a;
     static net::SocketClient client;
     static Server server(a, client);
     for (;;) {
