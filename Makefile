@@ -3,7 +3,8 @@
 # -> image -> QEMU, so every target works on a fresh Debian 12 checkout.
 # See docs/testing.md.
 #
-#   make run      boot the ISO in QEMU, serial on this terminal (Ctrl-A X quits)
+#   make run      boot the ISO in QEMU, serial on this terminal (Ctrl-A X quits);
+#                 curl http://127.0.0.1:8080/status reaches httpd (HTTP_PORT)
 #   make test     build everything, then ctest (unit, fuzz smoke, QEMU scenarios)
 #   make image    build/sluice.iso and build/sluice-uefi.img
 #   make debug    boot paused with a gdb stub on :1234 (then: gdb -x .gdbinit)
@@ -18,6 +19,7 @@
 # Knobs (make VAR=value): ACCEL=tcg|kvm  FIRMWARE=bios|uefi  CMDLINE="..."
 #   BOOT_MODULES="name=path ..."  FUZZ_SECONDS=300  BUILD_DIR=build
 #   QEMU_ARGS="extra qemu args"  CTEST_ARGS="-R scenario"  CTEST_JOBS=N
+#   HTTP_PORT=8080 (host port forwarded to the guest's port 80; a free one when taken; 0: none)
 #   BENCH_RUNS=2  ARGS="..." (bench-storage/bench-net: the runner's options)
 
 BUILD_DIR    ?= build
@@ -30,13 +32,14 @@ CMDLINE      ?= console=com1 loglevel=info init=init
 BOOT_MODULES ?= init=$(BUILD_DIR)/user/init shell=$(BUILD_DIR)/user/shell hello=$(BUILD_DIR)/user/hello \
                 devmgr=$(BUILD_DIR)/user/devmgr nvme=$(BUILD_DIR)/user/nvme virtio-blk=$(BUILD_DIR)/user/virtio-blk \
                 virtio-net=$(BUILD_DIR)/user/virtio-net netstack=$(BUILD_DIR)/user/netstack \
-                blkbench=$(BUILD_DIR)/user/blkbench \
+                blkbench=$(BUILD_DIR)/user/blkbench httpd=$(BUILD_DIR)/user/httpd \
                 manifest=manifests/default.manifest
 # CMake targets that produce the boot modules (built before the image).
-BOOT_MODULE_TARGETS ?= init shell hello devmgr nvme virtio-blk virtio-net netstack blkbench
+BOOT_MODULE_TARGETS ?= init shell hello devmgr nvme virtio-blk virtio-net netstack blkbench httpd
 FUZZ_SECONDS ?= 300
 SOAK_FUZZ_SECONDS ?= 120
 QEMU_ARGS    ?=
+HTTP_PORT    ?= 8080
 CTEST_ARGS   ?=
 CTEST_JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PYTHON       ?= python3
@@ -90,14 +93,14 @@ image: kernel
 
 run: image
 	@echo "run: booting $(RUN_IMAGE) ($(FIRMWARE)) with accelerator $(ACCEL); quit with Ctrl-A X"
-	@$(PYTHON) scripts/qemu.py --image $(RUN_IMAGE) --accel $(ACCEL) \
+	@$(PYTHON) scripts/qemu.py --image $(RUN_IMAGE) --accel $(ACCEL) --http-port $(HTTP_PORT) \
 	  --disk-dir $(BUILD_DIR) --run-dir $(BUILD_DIR) -- $(QEMU_ARGS)
 
 debug: image
 	@echo "debug: booting $(RUN_IMAGE) paused, gdb stub on localhost:1234 (accelerator $(ACCEL))."
 	@echo "debug: in another terminal, from the repo root:  gdb -x .gdbinit"
 	@echo "debug: then 'hbreak kernel_main' (or any symbol) and 'continue'. Quit QEMU with Ctrl-A X."
-	@$(PYTHON) scripts/qemu.py --image $(RUN_IMAGE) --accel $(ACCEL) --gdb \
+	@$(PYTHON) scripts/qemu.py --image $(RUN_IMAGE) --accel $(ACCEL) --gdb --http-port $(HTTP_PORT) \
 	  --disk-dir $(BUILD_DIR) --run-dir $(BUILD_DIR) -- $(QEMU_ARGS)
 
 # Unit tests, fuzz smoke runs and QEMU scenarios; ends with ctest's summary.

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,14 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gdb", action="store_true", help=f"-s -S: gdb stub on :{qemu.GDB_PORT}, start paused")
     p.add_argument("--print", dest="print_only", action="store_true",
                    help="print the command line and exit")
+    p.add_argument("--http-port", default="8080",
+                   help="host TCP port forwarded to the guest's port 80 (httpd's /status) with the default "
+                        "devices; a free one when taken; 0: none")
     p.add_argument("extra", nargs=argparse.REMAINDER, help="-- extra QEMU arguments")
     a = p.parse_args(argv)
     extra = a.extra[1:] if a.extra[:1] == ["--"] else a.extra
 
+    http_port = pick_http_port(a.http_port) if a.devices == "default" else None
     cfg = qemu.QemuConfig(image=a.image, image_format=a.format, firmware=a.firmware, accel=a.accel,
                           cpu=a.cpu, memory=a.memory, smp=a.smp, devices=a.devices,
                           disk_dir=a.disk_dir, run_dir=a.run_dir, serial=a.serial, qmp_socket=a.qmp,
-                          gdb=a.gdb, extra_args=extra)
+                          gdb=a.gdb, extra_args=extra, http_port=http_port)
     if a.image is not None and not a.image.is_file():
         print(f"qemu: boot image {a.image} not found (make image)", file=sys.stderr)
         return 2
@@ -70,12 +76,45 @@ def main(argv: list[str] | None = None) -> int:
     if a.gdb:
         print(f"qemu: paused, gdb stub on localhost:{qemu.GDB_PORT}; in another terminal: "
               "gdb -x .gdbinit", file=sys.stderr)
+    curl = f"qemu: httpd's health endpoint: curl http://127.0.0.1:{http_port}/status" if http_port else ""
+    if curl:
+        print(curl, file=sys.stderr)
+        # GRUB clears the screen: say it again once the guest is up (its
+        # netstack has a lease and httpd listens within seconds of boot).
+        reminder = threading.Timer(CURL_REMINDER_SECONDS, lambda: print(f"\r\n{curl}\r", file=sys.stderr,
+                                                                         flush=True))
+        reminder.daemon = True
+        reminder.start()
     sys.stderr.flush()
     rc = subprocess.call(cmd)
     # Firmware and GRUB clear the screen, so say it again at the end.
     print(f"\nqemu: exit status {rc}: {qemu.describe_exit(rc)} (accelerator {cfg.accel})",
           file=sys.stderr)
     return rc
+
+
+CURL_REMINDER_SECONDS = 20.0
+
+
+def pick_http_port(wanted: str) -> int | None:
+    """The host port to forward to the guest's port 80: `wanted` when it is
+    free on 127.0.0.1, else one the kernel picks; None for 0."""
+    try:
+        port = int(wanted)
+    except ValueError:
+        raise SystemExit(f"qemu: --http-port must be a port number, not {wanted!r}") from None
+    if port == 0:
+        return None
+    if not 0 < port < 65536:
+        raise SystemExit(f"qemu: --http-port {port} is not a TCP port")
+    for candidate in (port, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise SystemExit("qemu: no free host port for the /status forward")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,27 @@ struct DevmgrFunction {
 };
 static_assert(sizeof(DevmgrFunction) <= 64);
 
+// The names clients print and report (the shell's lsdev, httpd's /status).
+constexpr const char* devmgr_state_name(DevmgrState s) {
+    switch (s) {
+        case DevmgrState::Unbound: return "unbound";
+        case DevmgrState::Running: return "running";
+        case DevmgrState::Restarting: return "restarting";
+        case DevmgrState::GaveUp: return "gave-up";
+        case DevmgrState::Refused: return "refused";
+        case DevmgrState::Revoked: return "revoked";
+    }
+    return "?";
+}
+constexpr const char* devmgr_backend_name(DevmgrBackend b) {
+    switch (b) {
+        case DevmgrBackend::None: return "none";
+        case DevmgrBackend::Bounce: return "bounce";
+        case DevmgrBackend::Iommu: return "iommu";
+    }
+    return "?";
+}
+
 // One refusal event as devmgr attributes it: the kernel's event and the
 // provider entry whose process it was (empty when not one of devmgr's).
 struct DevmgrEvent {

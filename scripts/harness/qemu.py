@@ -63,17 +63,21 @@ class QemuConfig:
     extra_args: list[str] = field(default_factory=list)
     trace_events: list[str] = field(default_factory=list)  # QEMU trace events, logged to trace_log
     trace_log: Path | None = None
+    # default devices: forward this host TCP port (on 127.0.0.1) to the
+    # guest's port 80, where httpd serves /status (`make run`)
+    http_port: int | None = None
 
 
-def default_device_args(disk_dir: Path) -> list[str]:
+def default_device_args(disk_dir: Path, http_port: int | None = None) -> list[str]:
     """The default device set. Raw images are created (sparse) if missing."""
     paths = {name: images.ensure_raw(disk_dir / f"{name}.img") for name in DEFAULT_DISKS}
+    netdev = "user,id=net0" + (f",hostfwd=tcp:127.0.0.1:{http_port}-:80" if http_port else "")
     return [
         "-drive", f"file={paths['nvme0']},if=none,id=nvme0,format=raw",
         "-device", "nvme,serial=sluice-nvme0,drive=nvme0",
         "-drive", f"file={paths['vblk0']},if=none,id=vblk0,format=raw",
         "-device", "virtio-blk-pci,drive=vblk0",
-        "-netdev", "user,id=net0",
+        "-netdev", netdev,
         "-device", "virtio-net-pci,netdev=net0",
     ]
 
@@ -188,7 +192,7 @@ def build_command(cfg: QemuConfig) -> list[str]:
         cmd += ["-s", "-S"]
 
     if cfg.devices == "default":
-        cmd += default_device_args(cfg.disk_dir)
+        cmd += default_device_args(cfg.disk_dir, cfg.http_port)
     elif cfg.devices != "none":
         raise QemuError(f"unknown device set {cfg.devices!r} (default or none)")
     cmd += list(cfg.extra_args)

@@ -26,6 +26,12 @@
     after = 'http: listening'     # body JSON (an object) containing each of
     path = "/status"              # `contains` somewhere in its text
     contains = ["nvme", "virtio"]
+    method = "GET"                # or "HEAD": the head only, no body byte after it
+    status = 200                  # the status expected (JSON checked only for a 200 GET)
+    request = ""                  # instead of method: these bytes as the request (a
+                                  # malformed one); `path` then only names it
+    silent = 0                    # first open this many connections that send nothing;
+                                  # the guest must close each (its idle timeout)
 
 Each peer runs in a thread of its own (a stream of several MiB must not
 hold up the watch loop); the watch loop starts them, reports their
@@ -36,7 +42,6 @@ what the host's own sockets carried, compared by sha256.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import re
@@ -47,7 +52,8 @@ from dataclasses import dataclass
 
 STREAM_KEYS = {"forward", "after", "payload", "random", "rate", "expect"}
 SINK_KEYS = {"port", "random", "expect", "guest_received"}
-HTTP_KEYS = {"forward", "after", "path", "contains"}
+HTTP_KEYS = {"forward", "after", "path", "contains", "method", "status", "request", "silent"}
+MAX_SILENT = 16
 MAX_RANDOM = 64 << 20
 IO_TIMEOUT_SECONDS = 60.0
 # hostfwd accepts on the host before the guest answers; a guest not yet
@@ -86,6 +92,10 @@ class HttpSpec:
     after: re.Pattern
     path: str
     contains: tuple[str, ...] = ()
+    method: str = "GET"
+    status: int = 200
+    request: str | None = None  # raw request bytes (latin-1), instead of method and path
+    silent: int = 0  # connections opened first that send nothing: the guest must close each
 
 
 def _regex(where: str, text) -> re.Pattern:
@@ -152,7 +162,18 @@ def parse(data: dict, forwards: dict[str, int]) -> tuple[list[StreamSpec], list[
         if (not isinstance(g["path"], str) or not g["path"].startswith("/") or not isinstance(contains, list)
                 or not all(isinstance(c, str) and c for c in contains)):
             raise TcpSpecError(f"{where}: path must start with / and contains be a list of strings")
-        gets.append(HttpSpec(g["forward"], _regex(where, g["after"]), g["path"], tuple(contains)))
+        method, status, request, silent = (g.get("method", "GET"), g.get("status", 200), g.get("request"),
+                                           g.get("silent", 0))
+        if method not in ("GET", "HEAD") or (request is not None and "method" in g):
+            raise TcpSpecError(f"{where}: method must be GET or HEAD, and not given with request")
+        if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+            raise TcpSpecError(f"{where}: status must be an HTTP status code (100..599)")
+        if request is not None and (not isinstance(request, str) or not request):
+            raise TcpSpecError(f"{where}: request must be the bytes to send, not empty")
+        if not isinstance(silent, int) or isinstance(silent, bool) or not 0 <= silent <= MAX_SILENT:
+            raise TcpSpecError(f"{where}: silent must be 0..{MAX_SILENT} connections")
+        gets.append(HttpSpec(g["forward"], _regex(where, g["after"]), g["path"], tuple(contains), method, status,
+                             request, silent))
     return streams, sinks, gets
 
 
@@ -184,7 +205,7 @@ class Peer:
             t0 = time.monotonic()
             try:
                 fn()
-            except (OSError, ValueError, http.client.HTTPException) as e:
+            except (OSError, ValueError) as e:
                 self.error = f"{type(e).__name__}: {e}"
             self.seconds = time.monotonic() - t0
             self.finished = True
@@ -236,6 +257,49 @@ def _pump(sock: socket.socket, peer: Peer, data: bytes, rate: int) -> None:
         peer.received.update(chunk)
         peer.received_bytes += len(chunk)
         last_io = time.monotonic()
+
+
+def _silent(address: tuple[str, int], count: int, peer: Peer) -> None:
+    """Opens `count` connections that send nothing and waits until the
+    guest has closed every one (an end or a reset); TimeoutError when one
+    is still open after IO_TIMEOUT_SECONDS."""
+    socks = [socket.create_connection(address, timeout=IO_TIMEOUT_SECONDS) for _ in range(count)]
+    t0 = time.monotonic()
+    try:
+        for i, sock in enumerate(socks):
+            sock.settimeout(max(0.1, IO_TIMEOUT_SECONDS - (time.monotonic() - t0)))
+            try:
+                if sock.recv(1):
+                    raise ValueError(f"silent connection {i + 1}: the guest sent bytes unasked")
+            except ConnectionResetError:
+                pass
+            except socket.timeout as e:
+                raise TimeoutError(f"silent connection {i + 1} of {count} still open after "
+                                   f"{IO_TIMEOUT_SECONDS:g} s") from e
+        peer.silent_seconds = time.monotonic() - t0
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _parse_response(raw: bytes, peer: Peer) -> None:
+    """Status, Content-Type, Content-Length and body of one response read
+    until the guest closed."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    m = re.fullmatch(r"HTTP/1\.[01] (\d{3}) [^\r\n]*", lines[0]) if sep else None
+    if m is None:
+        raise ValueError(f"not an HTTP response head: {raw[:120]!r}")
+    fields = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise ValueError(f"a malformed header field {line!r}")
+        fields[name.strip().lower()] = value.strip()
+    peer.status = int(m.group(1))
+    peer.content_type = fields.get("content-type", "")
+    peer.content_length = int(fields["content-length"]) if fields.get("content-length", "").isdigit() else None
+    peer.body = body
 
 
 class TcpPeers:
@@ -292,23 +356,29 @@ class TcpPeers:
             _pump(sock, peer, os.urandom(spec.random), 0)
 
     def _get(self, spec: HttpSpec, peer: Peer) -> None:
+        address = ("127.0.0.1", self.ports[spec.forward])
+        if spec.silent:
+            _silent(address, spec.silent, peer)
+        request = (spec.request if spec.request is not None else
+                   f"{spec.method} {spec.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         for attempt in range(CONNECT_TRIES):
             peer.tries = attempt + 1
-            conn = http.client.HTTPConnection("127.0.0.1", self.ports[spec.forward], timeout=IO_TIMEOUT_SECONDS)
             try:
-                conn.request("GET", spec.path, headers={"Connection": "close"})
-                resp = conn.getresponse()
-                peer.status = resp.status
-                peer.content_type = resp.getheader("Content-Type", "")
-                peer.body = resp.read()
-                peer.received_bytes = len(peer.body)
-                return
-            except (ConnectionError, http.client.RemoteDisconnected):
+                with socket.create_connection(address, timeout=IO_TIMEOUT_SECONDS) as sock:
+                    sock.sendall(request.encode("latin-1"))
+                    raw = b""
+                    while chunk := sock.recv(CHUNK):
+                        raw += chunk
+                        peer.received_bytes = len(raw)
+                if raw:
+                    _parse_response(raw, peer)
+                    return
                 if attempt + 1 == CONNECT_TRIES:
+                    raise ConnectionError("the guest closed without a response")
+            except ConnectionError:
+                if attempt + 1 == CONNECT_TRIES or peer.received_bytes:
                     raise
-                time.sleep(CONNECT_RETRY_SECONDS)
-            finally:
-                conn.close()
+            time.sleep(CONNECT_RETRY_SECONDS)
 
     _closing = False
 
@@ -324,7 +394,9 @@ class TcpPeers:
         for spec, peer in zip(self.gets, self.get_peers):
             if not peer.started and spec.after.search(serial_text):
                 peer.start(lambda spec=spec, peer=peer: self._get(spec, peer))
-                lines.append(f"[harness {peer.name}: GET {spec.path} from 127.0.0.1:{self.ports[spec.forward]}]")
+                what = spec.method if spec.request is None else "raw request"
+                lines.append(f"[harness {peer.name}: {what} {spec.path} from 127.0.0.1:{self.ports[spec.forward]}"
+                             + (f" after {spec.silent} silent connections" if spec.silent else "") + "]")
         for peer in self.stream_peers + self.sink_peers + self.get_peers:
             if peer.finished and peer.name not in self.reported:
                 self.reported.add(peer.name)
@@ -406,23 +478,38 @@ class TcpPeers:
                 failures.append(f"{peer.name}: {peer.error}")
                 continue
             problems = []
-            if getattr(peer, "status", None) != 200:
-                problems.append(f"status {getattr(peer, 'status', None)}")
-            if "application/json" not in getattr(peer, "content_type", ""):
-                problems.append(f"Content-Type {getattr(peer, 'content_type', '')!r}")
-            try:
-                doc = json.loads(peer.body)
-                if not isinstance(doc, dict):
-                    problems.append("the body is JSON but not an object")
-            except ValueError as e:
-                problems.append(f"the body is not JSON ({e})")
+            status = getattr(peer, "status", None)
+            if status != spec.status:
+                problems.append(f"status {status}, expected {spec.status}")
+            length = getattr(peer, "content_length", None)
+            if spec.method == "HEAD" and spec.request is None:
+                # RFC 9110 §9.3.2: the GET's head, and not one byte of body.
+                if peer.body:
+                    problems.append(f"{len(peer.body)} bytes of body after a HEAD's head")
+                if not length:
+                    problems.append(f"Content-Length {length} (the GET's body length expected)")
+            elif length != len(peer.body):
+                problems.append(f"Content-Length {length} but {len(peer.body)} bytes of body")
+            if spec.status == 200 and spec.method == "GET" and spec.request is None:
+                if "application/json" not in getattr(peer, "content_type", ""):
+                    problems.append(f"Content-Type {getattr(peer, 'content_type', '')!r}")
+                try:
+                    doc = json.loads(peer.body)
+                    if not isinstance(doc, dict):
+                        problems.append("the body is JSON but not an object")
+                except ValueError as e:
+                    problems.append(f"the body is not JSON ({e})")
             text = peer.body.decode("utf-8", "replace")
             problems += [f"no {c!r} in the body" for c in spec.contains if c not in text]
+            what = spec.method if spec.request is None else "request"
             if problems:
-                failures.append(f"{peer.name} {spec.path}: " + "; ".join(problems) + f"; body {peer.body[:300]!r}")
+                failures.append(f"{peer.name} {what} {spec.path}: " + "; ".join(problems)
+                                + f"; body {peer.body[:300]!r}")
             else:
-                notes.append(f"{peer.name} {spec.path}: 200, {len(peer.body)} bytes of JSON naming "
-                             + (", ".join(spec.contains) or "nothing asked"))
+                silent = (f" after {spec.silent} silent connections closed by the guest in "
+                          f"{getattr(peer, 'silent_seconds', 0):.1f} s" if spec.silent else "")
+                notes.append(f"{peer.name} {what} {spec.path}: {status}, {len(peer.body)} bytes of body naming "
+                             + (", ".join(spec.contains) or "nothing asked") + silent)
         return failures
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "scripts"))
 
 from harness import boot as boot_mod  # noqa: E402
-from harness import checks, host, images, network, qemu, records, runner, scenario, serial, trace  # noqa: E402
+from harness import checks, host, images, network, qemu, records, runner, scenario, serial, tcp_peers, trace  # noqa: E402
 
 
 # --------------------------------------------------------------------------
@@ -1260,6 +1260,12 @@ class TcpPeers(unittest.TestCase):
             ({**base, "tcp_sink": [{"port": "e", "expect": "{capture:x}"}]}, "a name of its own"),
             ({**base, "tcp_sink": [{"port": "s", "expect": "echo"}]}, "expect"),
             ({**base, "http_get": [{"forward": "e", "after": "x", "path": "status"}]}, "path"),
+            ({**base, "http_get": [{"forward": "e", "after": "x", "path": "/", "method": "POST"}]}, "method"),
+            ({**base, "http_get": [{"forward": "e", "after": "x", "path": "/", "method": "GET", "request": "x"}]},
+             "method"),
+            ({**base, "http_get": [{"forward": "e", "after": "x", "path": "/", "status": 99}]}, "status"),
+            ({**base, "http_get": [{"forward": "e", "after": "x", "path": "/", "request": ""}]}, "request"),
+            ({**base, "http_get": [{"forward": "e", "after": "x", "path": "/", "silent": 17}]}, "silent"),
         ]:
             with self.subTest(pattern=pattern):
                 with self.assertRaisesRegex(network.NetworkSpecError, pattern):
@@ -1364,6 +1370,96 @@ class TcpPeers(unittest.TestCase):
                     self.assertEqual(failures == [], ok, failures)
                 finally:
                     net.close()
+
+    @staticmethod
+    def serve_many(port: int, handler) -> None:
+        """A fake guest taking every connection, each in a thread."""
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(("127.0.0.1", port))
+        lsock.listen(16)
+
+        def one(conn):
+            with conn:
+                handler(conn)
+
+        def run():
+            with lsock:
+                while True:
+                    conn, _ = lsock.accept()
+                    threading.Thread(target=one, args=(conn,), daemon=True).start()
+        threading.Thread(target=run, daemon=True).start()
+
+    def http_case(self, get: dict, handler, ok: bool, io_timeout: float | None = None):
+        with tempfile.TemporaryDirectory() as d:
+            spec = network.parse({"tcp_forward": {"web": 80},
+                                  "http_get": [{"forward": "web", "after": "ready", "path": "/status", **get}]})
+            net = network.Network(spec, Path(d))
+            saved = tcp_peers.IO_TIMEOUT_SECONDS
+            if io_timeout is not None:
+                tcp_peers.IO_TIMEOUT_SECONDS = io_timeout
+            try:
+                self.serve_many(net.ports["web"], handler)
+                self.run_until_done(net, "ready")
+                failures = net.finish({})
+                self.assertEqual(failures == [], ok, failures)
+                return net.notes
+            finally:
+                tcp_peers.IO_TIMEOUT_SECONDS = saved
+                net.close()
+
+    @staticmethod
+    def answer(first_line: bytes, status: bytes, body: bytes, send_body: bool = True, length: int | None = None):
+        def handler(conn):
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            if not request.startswith(first_line):
+                return  # closed with no response: the peer fails
+            n = len(body) if length is None else length
+            conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(n).encode() + b"\r\nConnection: close\r\n\r\n" + (body if send_body else b""))
+        return handler
+
+    def test_http_head_status_and_raw_requests(self):
+        doc = b'{"uptime_ms": 1}'
+        cases = [
+            ({"method": "HEAD"}, self.answer(b"HEAD /status HTTP/1.1\r\n", b"200 OK", doc, False), True),
+            ({"method": "HEAD"}, self.answer(b"HEAD /status HTTP/1.1\r\n", b"200 OK", doc, True), False),
+            ({"method": "HEAD"}, self.answer(b"HEAD /status HTTP/1.1\r\n", b"200 OK", b"", False), False),
+            ({"status": 404}, self.answer(b"GET /status ", b"404 Not Found", b'{"error":404}'), True),
+            ({"status": 404}, self.answer(b"GET /status ", b"200 OK", doc), False),
+            ({}, self.answer(b"GET /status ", b"200 OK", doc, length=99), False),
+            ({"request": "BOGUS\r\n\r\n", "status": 400, "contains": ["400"]},
+             self.answer(b"BOGUS\r\n", b"400 Bad Request", b'{"error":400}'), True),
+            ({"request": "BOGUS\r\n\r\n", "status": 400},
+             self.answer(b"BOGUS\r\n", b"200 OK", doc), False),
+        ]
+        for get, handler, ok in cases:
+            with self.subTest(get=get, ok=ok):
+                self.http_case(get, handler, ok)
+
+    def test_http_silent_connections_must_be_closed_by_the_guest(self):
+        doc = b'{"uptime_ms": 1}'
+        reply = self.answer(b"GET /status ", b"200 OK", doc)
+
+        def closes_idle(conn):
+            conn.settimeout(0.3)
+            try:
+                conn.recv(1, socket.MSG_PEEK)
+            except socket.timeout:
+                return  # an idle client: closed
+            conn.settimeout(None)
+            reply(conn)
+
+        def never_closes(conn):
+            time.sleep(3)
+        notes = self.http_case({"silent": 3}, closes_idle, True)
+        self.assertTrue(any("after 3 silent connections closed by the guest" in n for n in notes), notes)
+        self.http_case({"silent": 3}, never_closes, False, io_timeout=1.0)
 
 
 if __name__ == "__main__":

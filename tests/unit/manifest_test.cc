@@ -1069,9 +1069,22 @@ TEST(ManifestExamples, DefaultManifestProvidersParseWhenSwitchedOn) {
     const Parsed p = parse(on);
     ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e) << on;
     EXPECT_EQ(provider_names(*p.m), (Names{"nvme0", "vblk0", "vnet0"}));
-    EXPECT_EQ(process_names(*p.m), (Names{"shell", "devmgr", "hello", "netstack"}));
+    EXPECT_EQ(process_names(*p.m), (Names{"shell", "devmgr", "hello", "netstack", "httpd"}));
     EXPECT_EQ(p.m->providers[0].served[0].consumer_index, 0u);  // nvme0 serves the shell
     EXPECT_EQ(p.m->providers[2].served[0].consumer_index, 3u);  // vnet0 serves the netstack
+    // The netstack serves httpd TCP port 80 (and no other), and httpd may
+    // call devmgr's endpoint for /status, nothing more.
+    const Process* netstack = find_process(*p.m, "netstack");
+    const Process* httpd = find_process(*p.m, "httpd");
+    ASSERT_NE(netstack, nullptr);
+    ASSERT_NE(httpd, nullptr);
+    ASSERT_EQ(netstack->served_count, 2u);  // the shell (no ports) and httpd
+    EXPECT_STREQ(netstack->served[1].consumer, "httpd");
+    ASSERT_EQ(netstack->served[1].port_count, 1u);
+    EXPECT_EQ(netstack->served[1].ports[0], 80u);
+    ASSERT_EQ(httpd->program.cap_count, 1u);
+    EXPECT_STREQ(httpd->program.caps[0].slot, "devmgr");
+    EXPECT_EQ(httpd->program.caps[0].rights, kRightCall);
 }
 
 // Every ```manifest block in docs/manifest.md parses without errors; every

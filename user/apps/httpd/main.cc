@@ -1,0 +1,502 @@
+// httpd: the health endpoint a load balancer probes (docs/httpd.md). A
+// small HTTP/1.1 server on TCP port 80 (args: port=N, idle_ms=N) over the
+// netstack's Socket service (svc.netstack, granted by the manifest's
+// `serve = httpd ports=80` on [process netstack]), answering
+//   GET /status  -> a JSON document: uptime, the PCI functions devmgr
+//                   describes (its endpoint, granted as "devmgr"), the
+//                   netstack's interface and counters (its Info), and
+//                   this server's own counters;
+//   HEAD /status -> the same head, no body;
+//   anything else what lib/net/http.h says (400, 404, 405, 431, 505).
+//
+// Nothing a client sends is trusted: a request head is parsed strictly by
+// net::parse_http_request and must fit HttpRequest::kMaxHead; a client
+// that sends nothing, or too slowly, is closed after idle_ms (408 when it
+// had sent part of a head) so it cannot pin one of the kMaxConns slots for
+// good; after any error answer the connection is closed. At most
+// kMaxConns connections are served at once, the rest wait in the
+// listener's backlog (the netstack's TCP quota for a client bounds both).
+//
+// One thread, one loop: wait for the netstack's signal or the nearest
+// deadline, take events and completions, move each connection on. When
+// the netstack breaks the protocol or is restarted (Ping answers Stale),
+// the channel is attached again and the listener opened again.
+#include "net/http.h"
+#include "net/socket_client.h"
+#include "protocol/devmgr.h"
+#include "protocol/message.h"
+#include "rt/args.h"
+#include "rt/log.h"
+#include "rt/socket_attach.h"
+#include "rt/sys.h"
+#include "util/format.h"
+#include "util/json_writer.h"
+
+namespace {
+
+using ull = unsigned long long;
+
+constexpr u32 kMaxConns = 4;
+// Connections lwIP completed and holds for an Accept: each is a pcb of
+// the client's TCP quota (docs/netstack.md "Quotas"), as is each served one.
+constexpr u32 kBacklog = 2;
+constexpr u32 kTxRing = 16 * 1024;
+constexpr u32 kOutBytes = 16 * 1024;  // one whole response: head and body
+constexpr u64 kSetupWaitNs = 10'000'000'000;
+constexpr u64 kPingEveryNs = 2'000'000'000;
+constexpr u64 kRetryNs = 1'000'000'000;
+constexpr u32 kMaxFunctions = 256;  // devmgr answers past the end with length 0 before this
+
+struct Stats {
+    u64 connections = 0, requests = 0, errors = 0, timeouts = 0;
+};
+
+struct Conn {
+    enum class State : u8 { Free, Open, Closing };
+    State state = State::Free;
+    u32 socket = 0;
+    u64 deadline = 0;          // ns: the next byte of a head, or the response's room, is due by then
+    bool close_after = false;  // once the response is out
+    bool close_asked = false;  // Closing: the Close request is on the ring
+    u32 in_len = 0;
+    u32 out_len = 0, out_sent = 0;
+    char in[net::HttpRequest::kMaxHead];
+    char out[kOutBytes];
+};
+
+Conn g_conns[kMaxConns];
+Stats g_stats;
+u16 g_port = 80;
+u64 g_idle_ns = 5'000'000'000;
+u32 g_devmgr = 0;
+rt::SocketAttach* g_attach = nullptr;  // for the netstack's Info
+
+const char* dhcp_name(abi::SocketDhcpState s) {
+    switch (s) {
+        case abi::SocketDhcpState::Off: return "off";
+        case abi::SocketDhcpState::Searching: return "searching";
+        case abi::SocketDhcpState::Bound: return "bound";
+        case abi::SocketDhcpState::Renewing: return "renewing";
+        case abi::SocketDhcpState::Rebinding: return "rebinding";
+    }
+    return "?";
+}
+
+// A terminated copy of a fixed-size name the netstack or devmgr wrote (a
+// name filling the array has no terminator of its own).
+template <usize N>
+void terminated(const char (&in)[N], char (&out)[N + 1]) {
+    __builtin_memcpy(out, in, N);
+    out[N] = '\0';
+}
+
+// IPv4 in network byte order (as the snapshot holds it), dotted.
+void dotted(u32 a, char (&out)[16]) {
+    format(out, sizeof out, "%u.%u.%u.%u", a & 0xff, (a >> 8) & 0xff, (a >> 16) & 0xff, a >> 24);
+}
+
+// The /status document (docs/httpd.md lists its fields). False when it
+// did not fit `cap` (answered 500).
+bool status_json(char* buf, usize cap, usize* len) {
+    util::JsonWriter w(buf, cap);
+    // A member: name and value (a null string: JSON null).
+    auto number = [&w](const char* name, u64 v) {
+        w.key(name);
+        w.number(v);
+    };
+    auto text = [&w](const char* name, const char* v) {
+        w.key(name);
+        v ? w.string(v) : w.null();
+    };
+    w.begin_object();
+    text("system", "sluice");
+    number("uptime_ms", rt::clock_ns() / 1'000'000);
+    w.key("devices");
+    w.begin_array();
+    bool devmgr_ok = g_devmgr != 0;
+    for (u32 i = 0; devmgr_ok && i < kMaxFunctions; i++) {
+        abi::Message m{};
+        abi::put_body(m, abi::DevmgrRequest{i, abi::DevmgrOp::Describe});
+        if (!rt::endpoint_call(g_devmgr, m).ok()) {
+            devmgr_ok = false;
+            break;
+        }
+        if (m.length < sizeof(abi::DevmgrFunction)) break;
+        auto f = abi::body_of<abi::DevmgrFunction>(m);
+        char address[16], id[16];
+        char provider[sizeof f.provider + 1];
+        terminated(f.provider, provider);
+        format(address, sizeof address, "%02x:%02x.%x", f.bus, f.device, f.function);
+        format(id, sizeof id, "%04x:%04x", f.vendor, f.device_id);
+        const bool running = f.state == abi::DevmgrState::Running;
+        w.begin_object();
+        text("address", address);
+        text("id", id);
+        text("provider", provider[0] ? provider : nullptr);
+        text("state", abi::devmgr_state_name(f.state));
+        w.key("pid");
+        running ? w.number(f.pid) : w.null();
+        text("backend", abi::devmgr_backend_name(f.backend));
+        number("restarts", f.restarts);
+        number("refusals", f.refusals);
+        number("windows", f.windows);
+        number("vectors", f.vectors);
+        number("dma_pool_bytes", f.pool_bytes);
+        number("dma_used_kib", f.pool_used_kib);
+        w.end_object();
+    }
+    w.end_array();
+    // Whether the device list is whole: false when devmgr is not granted
+    // or did not answer (restarting), so a prober can tell "no devices"
+    // from "could not ask".
+    w.key("devices_complete");
+    w.boolean(devmgr_ok);
+    // The netstack's snapshot (lib/protocol/socket.h SocketInfo): null
+    // when it did not answer (restarting).
+    static abi::SocketInfo info;
+    w.key("network");
+    if (g_attach == nullptr || !g_attach->info(info).ok()) {
+        w.null();
+    } else {
+        char name[sizeof info.name + 1], nic[sizeof info.provider + 1], mac[18], ip[16];
+        terminated(info.name, name);
+        terminated(info.provider, nic);
+        format(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", info.mac[0], info.mac[1], info.mac[2], info.mac[3],
+               info.mac[4], info.mac[5]);
+        w.begin_object();
+        text("interface", name);
+        text("mac", mac);
+        number("mtu", info.mtu);
+        w.key("link_up");
+        w.boolean(info.link_up != 0);
+        const struct {
+            const char* name;
+            u32 address;
+        } addresses[] = {
+            {"address", info.address}, {"netmask", info.netmask}, {"gateway", info.gateway}, {"dns", info.dns[0]}};
+        for (const auto& a : addresses) {
+            dotted(a.address, ip);
+            text(a.name, info.bound ? ip : nullptr);
+        }
+        text("dhcp", dhcp_name(info.dhcp));
+        number("lease_left_s", info.lease_left_s);
+        text("nic_provider", nic);
+        number("nic_reattaches", info.nic_reattaches);
+        number("rx_frames", info.rx_frames);
+        number("rx_bytes", info.rx_bytes);
+        number("rx_dropped", info.rx_dropped);
+        number("tx_frames", info.tx_frames);
+        number("tx_bytes", info.tx_bytes);
+        number("tx_dropped", info.tx_dropped);
+        const struct {
+            const char* name;
+            const abi::SocketInfoCounters& c;
+        } protocols[] = {{"ip", info.ip}, {"icmp", info.icmp}, {"udp", info.udp}, {"tcp", info.tcp}};
+        for (const auto& p : protocols) {
+            w.key(p.name);
+            w.begin_object();
+            number("rx", p.c.rx);
+            number("tx", p.c.tx);
+            number("dropped", p.c.dropped);
+            number("checksum_errors", p.c.checksum);
+            w.end_object();
+        }
+        number("sockets_open", info.sockets_open);
+        w.end_object();
+    }
+    u64 active = 0;
+    for (const Conn& c : g_conns) active += c.state == Conn::State::Open;
+    w.key("http");
+    w.begin_object();
+    number("port", g_port);
+    number("connections", g_stats.connections);
+    number("active", active);
+    number("requests", g_stats.requests);
+    number("errors", g_stats.errors);
+    number("timeouts", g_stats.timeouts);
+    w.end_object();
+    w.end_object();
+    *len = w.size();
+    return w.ok();
+}
+
+// Puts a whole response (head, and body unless head_only) in c.out.
+void respond(Conn& c, u16 status, const char* body, usize body_len, bool head_only, bool keep_alive) {
+    const usize head = net::http_response_head(c.out, sizeof c.out, status, "application/json", body_len, keep_alive);
+    usize n = head;
+    if (head != 0 && !head_only && head + body_len <= sizeof c.out) {
+        __builtin_memcpy(c.out + head, body, body_len);
+        n += body_len;
+    }
+    c.out_len = static_cast<u32>(n);
+    c.out_sent = 0;
+    c.close_after = !keep_alive;
+}
+
+void respond_error(Conn& c, u16 status) {
+    char body[96];
+    usize n = format(body, sizeof body, "{\"error\":%u,\"reason\":\"%s\"}\n", status, net::http_reason(status));
+    g_stats.errors++;
+    respond(c, status, body, n, false, false);
+}
+
+// A parsed request: only /status (its query string ignored) exists.
+void answer(Conn& c, const net::HttpRequest& req) {
+    g_stats.requests++;
+    usize path = 0;
+    while (path < sizeof req.target && req.target[path] && req.target[path] != '?') path++;
+    const char* method = req.head_only ? "HEAD" : "GET";
+    if (path != 7 || __builtin_memcmp(req.target, "/status", 7) != 0) {
+        g_stats.errors++;
+        char body[64];
+        usize n = format(body, sizeof body, "{\"error\":404,\"reason\":\"%s\"}\n", net::http_reason(404));
+        rt::log("httpd: socket %u: %s %s 404", c.socket, method, req.target);
+        return respond(c, 404, body, n, req.head_only, req.keep_alive);
+    }
+    static char doc[kOutBytes - 512];  // the head is well under 512 bytes
+    usize len = 0;
+    if (!status_json(doc, sizeof doc - 1, &len)) {  // room for the newline
+        rt::log("httpd: the status document does not fit %u bytes", static_cast<u32>(sizeof doc));
+        return respond_error(c, 500);
+    }
+    doc[len++] = '\n';
+    // One line per request: the console is the access log.
+    rt::log("httpd: socket %u: %s %s 200 (%u bytes%s)", c.socket, method, req.target, static_cast<u32>(len),
+            req.keep_alive ? ", keep-alive" : "");
+    respond(c, 200, doc, len, req.head_only, req.keep_alive);
+}
+
+class Server {
+public:
+    Server(rt::SocketAttach& a, net::SocketClient& c) : m_a(a), m_c(c) {}
+
+    // Serves until the channel fails: the reason.
+    Status run() {
+        if (Status s = open_listener(); s != Status::Ok) return s;
+        rt::log("httpd: listening on port %u (%u connections at once, idle timeout %llu ms)", g_port, kMaxConns,
+                static_cast<ull>(g_idle_ns / 1'000'000));
+        u64 next_ping = rt::clock_ns() + kPingEveryNs;
+        for (;;) {
+            post_accepts();
+            flush();
+            u64 now = rt::clock_ns();
+            u64 wake = next_ping;
+            for (const Conn& c : g_conns)
+                if (c.state == Conn::State::Open && c.deadline < wake) wake = c.deadline;
+            if (wake > now && !m_again) (void)m_a.wait(wake - now);
+            m_again = false;
+            if (auto r = m_c.poll_events(); !r.ok()) return r.status();
+            net::SocketCompletion done;
+            while (m_c.take_completion(&done)) completed(done);
+            now = rt::clock_ns();
+            for (Conn& c : g_conns) {
+                if (c.state == Conn::State::Open) step(c, now);
+                if (c.state == Conn::State::Closing && !c.close_asked) close(c);
+            }
+            if (now >= next_ping) {
+                if (auto p = m_a.ping(); !p.ok()) return p.status();
+                next_ping = now + kPingEveryNs;
+            }
+        }
+    }
+
+private:
+    void flush() {
+        if (m_c.needs_signal()) {
+            (void)m_a.kick();
+            m_c.signalled();
+        }
+    }
+
+    // One setup request and its answer.
+    Status await(Result<u64> tag, net::SocketCompletion* out) {
+        if (!tag.ok()) return tag.status();
+        flush();
+        for (u64 deadline = rt::clock_ns() + kSetupWaitNs;;) {
+            if (auto r = m_c.poll_events(); !r.ok()) return r.status();
+            while (m_c.take_completion(out))
+                if (out->tag == tag.value()) return out->status;
+            u64 now = rt::clock_ns();
+            if (now >= deadline) return Status::Timeout;
+            (void)m_a.wait(deadline - now);
+        }
+    }
+
+    Status open_listener() {
+        net::SocketCompletion c{};
+        if (Status s = await(m_c.open_socket(abi::SocketKind::Tcp, 0, abi::kSocketMinRingBytes), &c); s != Status::Ok)
+            return rt::log("httpd: open: %s", status_name(s)), s;
+        m_listener = c.socket;
+        if (Status s = await(m_c.bind(m_listener, 0, g_port), &c); s != Status::Ok)
+            return rt::log("httpd: bind port %u: %s", g_port, status_name(s)), s;
+        if (Status s = await(m_c.listen(m_listener, kBacklog), &c); s != Status::Ok)
+            return rt::log("httpd: listen: %s", status_name(s)), s;
+        m_accepts = 0;
+        return Status::Ok;
+    }
+
+    // One Accept outstanding per free slot: a connection is taken only
+    // when it can be served.
+    void post_accepts() {
+        u32 busy = m_accepts;
+        for (const Conn& c : g_conns) busy += c.state != Conn::State::Free;
+        while (busy < kMaxConns) {
+            auto t = m_c.accept(m_listener, 0, kTxRing);
+            if (!t.ok()) return;  // Busy or NoMemory: again after the next completions
+            m_accepts++;
+            busy++;
+        }
+    }
+
+    void completed(const net::SocketCompletion& d) {
+        if (d.op == abi::SocketRequestOp::Accept) {
+            m_accepts--;
+            if (d.status != Status::Ok) {
+                rt::log("httpd: accept: %s", status_name(d.status));
+                return;
+            }
+            for (Conn& c : g_conns) {
+                if (c.state != Conn::State::Free) continue;
+                c.state = Conn::State::Open;
+                c.socket = d.socket;
+                c.deadline = rt::clock_ns() + g_idle_ns;
+                c.in_len = c.out_len = c.out_sent = 0;
+                c.close_after = false;
+                g_stats.connections++;
+                return;
+            }
+            // post_accepts never asks for more than the free slots.
+            rt::log("httpd: accepted socket %u with no free slot", d.socket);
+            (void)m_c.close_socket(d.socket);
+            return;
+        }
+        if (d.op == abi::SocketRequestOp::Close) {
+            for (Conn& c : g_conns)
+                if (c.state == Conn::State::Closing && c.socket == d.socket) c.state = Conn::State::Free;
+        }
+    }
+
+    void close(Conn& c) {
+        // What the client sent past its last request is read and dropped
+        // first: lwIP answers a close with unread data by a reset, which
+        // could overtake the response.
+        char sink[256];
+        while (m_c.readable(c.socket)) {
+            auto r = m_c.receive(c.socket, sink, sizeof sink);
+            if (!r.ok() || r.value() == 0) break;
+        }
+        c.state = Conn::State::Closing;
+        // Busy (the request ring full): asked again on the next turn.
+        c.close_asked = m_c.close_socket(c.socket).ok();
+    }
+
+    // Sends what the tx ring takes of the response under way: true once it
+    // is all out (and the connection still open).
+    bool pump_out(Conn& c, u64 now) {
+        if (c.out_sent == c.out_len) return true;
+        auto r = m_c.send(c.socket, c.out + c.out_sent, c.out_len - c.out_sent);
+        if (!r.ok()) return close(c), false;
+        if (r.value() > 0) c.deadline = now + g_idle_ns;
+        c.out_sent += r.value();
+        if (c.out_sent < c.out_len) {
+            if (now >= c.deadline) {
+                g_stats.timeouts++;
+                rt::log("httpd: socket %u: the client takes no response for %llu ms: closed", c.socket,
+                        static_cast<ull>(g_idle_ns / 1'000'000));
+                close(c);
+            }
+            return false;
+        }
+        c.out_len = c.out_sent = 0;
+        if (c.close_after) return close(c), false;
+        c.deadline = now + g_idle_ns;
+        return true;
+    }
+
+    // Moves one connection on: its response out, then at most one request
+    // read and answered (a pipelined one next turn: m_again).
+    void step(Conn& c, u64 now) {
+        if (!pump_out(c, now)) return;
+        while (c.in_len < sizeof c.in && m_c.readable(c.socket)) {
+            auto r = m_c.receive(c.socket, c.in + c.in_len, static_cast<u32>(sizeof c.in - c.in_len));
+            if (!r.ok()) return close(c);
+            if (r.value() == 0) break;
+            c.in_len += r.value();
+        }
+        static net::HttpRequest req;
+        req = net::HttpRequest{};
+        const net::HttpParse p = net::parse_http_request(c.in, c.in_len, req);
+        if (p == net::HttpParse::Incomplete) {
+            if (m_c.closed(c.socket)) return close(c);  // the peer finished, or the connection ended
+            if (now < c.deadline) return;
+            g_stats.timeouts++;
+            rt::log("httpd: socket %u: no whole request head in %llu ms (%u bytes): closed", c.socket,
+                    static_cast<ull>(g_idle_ns / 1'000'000), c.in_len);
+            if (c.in_len == 0) return close(c);
+            respond_error(c, 408);
+        } else if (p == net::HttpParse::Ok) {
+            answer(c, req);
+            __builtin_memmove(c.in, c.in + req.head_bytes, c.in_len - req.head_bytes);
+            c.in_len -= static_cast<u32>(req.head_bytes);
+            if (c.in_len > 0) m_again = true;
+        } else {
+            const u16 status = net::http_status_for(p);
+            rt::log("httpd: socket %u: request refused %u (%s)", c.socket, status, net::http_reason(status));
+            respond_error(c, status);
+        }
+        c.deadline = now + g_idle_ns;
+        if (pump_out(c, now) && c.in_len > 0) m_again = true;
+    }
+
+    rt::SocketAttach& m_a;
+    net::SocketClient& m_c;
+    u32 m_listener = 0;
+    u32 m_accepts = 0;
+    bool m_again = false;  // a connection has a request buffered already: no waiting
+};
+
+}  // namespace
+
+int main(u64) {
+    const Args args = rt::args();
+    const u64 port = args.number("port", 80);
+    if (port == 0 || port > 0xffff) {
+        rt::log("httpd: bad port %llu", static_cast<ull>(port));
+        return 1;
+    }
+    g_port = static_cast<u16>(port);
+    g_idle_ns = args.number("idle_ms", 5000) * 1'000'000;
+    g_devmgr = rt::startup_handle("devmgr");
+    if (!g_devmgr) rt::log("httpd: no devmgr endpoint granted: /status lists no devices");
+    const u32 service = rt::startup_handle("svc.netstack");
+    if (!service) {
+        rt::log("httpd: no svc.netstack granted (the netstack's `serve = httpd ports=80`)");
+        return 1;
+    }
+    static rt::SocketAttach a(service);
+    g_attach = &a;
+    static net::SocketClient client;
+    static Server server(a, client);
+    for (;;) {
+        for (Conn& c : g_conns) c.state = Conn::State::Free;
+        client.close();
+        if (auto r = a.attach(); !r.ok()) {
+            rt::log("httpd: attach: %s; again in 1 s", status_name(r.status()));
+            rt::sleep_ns(kRetryNs);
+            continue;
+        }
+        if (auto r = client.open(a.rings(), a.data(), a.data_bytes(), a.max_sockets()); !r.ok()) {
+            rt::log("httpd: open the channel: %s", status_name(r.status()));
+            return 1;
+        }
+        Status s = server.run();
+        if (s == Status::NoRights) {
+            // The port is not granted (bind refused): the manifest, not a
+            // passing fault; attaching again would be refused the same.
+            rt::log("httpd: port %u not granted by the netstack's serve line: exiting", g_port);
+            return 1;
+        }
+        rt::log("httpd: channel lost (%s): attaching again", status_name(s));
+        rt::sleep_ns(kRetryNs);
+    }
+}
