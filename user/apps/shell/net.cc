@@ -144,8 +144,11 @@ struct Session {
     net::SocketClient& client;
     bool open = false;
     Session(u32 service, net::SocketClient& c) : channel(service), client(c) {}
-    ~Session() {
+    ~Session() { end(); }
+    // Detached (logged by the netstack) before the command's last lines.
+    void end() {
         if (!open) return;
+        open = false;
         client.close();
         (void)channel.detach();
     }
@@ -244,6 +247,7 @@ void cmd_ping(const char* args, usize len) {
             if (next > now) rt::sleep_ns(next - now);
         }
     }
+    session.end();
     out("--- %s ping statistics ---\n", text);
     out("%u packets transmitted, %u received, %u%% packet loss\n", count, received, (count - received) * 100 / count);
     if (received)
