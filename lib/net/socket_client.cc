@@ -197,6 +197,26 @@ Result<u64> SocketClient::echo(u32 address, u32 timeout_ms) {
     return request(r, keep);
 }
 
+Result<u64> SocketClient::resolve(const char* name, u32 length) {
+    if (name == nullptr || !abi::socket_host_name_valid(name, length)) return Status::InvalidArgument;
+    u32 resolves = 0;
+    for (auto& o : m_outstanding) resolves += o.tag != 0 && o.op == SocketRequestOp::Resolve;
+    if (resolves >= abi::kSocketMaxResolves) return Status::Busy;
+    // The name goes in a page of its own, kept until the answer (the
+    // netstack reads it when it takes the request).
+    Outstanding keep{};
+    keep.rx_pages = 1;
+    if (!alloc_pages(1, &keep.rx_page)) return Status::NoMemory;
+    __builtin_memcpy(m_data + keep.rx_page * kPageBytes, name, length);
+    abi::SocketRequest r{};
+    r.op = SocketRequestOp::Resolve;
+    r.rx_offset = keep.rx_page * kPageBytes;
+    r.rx_bytes = length;
+    auto tag = request(r, keep);
+    if (!tag.ok()) free_pages(keep.rx_page, 1);
+    return tag;
+}
+
 Result<u64> SocketClient::listen(u32 socket, u32 backlog) {
     return ask(SocketRequestOp::Listen, socket, State::Open, true, 0, 0, backlog);
 }
@@ -472,6 +492,12 @@ void SocketClient::answered(const Outstanding& o, const abi::SocketEvent& e) {
         c.socket = 0;
         c.address = o.address;
         c.detail = ok ? e.detail : 0;
+    } else if (o.op == SocketRequestOp::Resolve) {
+        free_pages(o.rx_page, o.rx_pages);
+        // About no socket; an address only with Ok.
+        if (e.kind != SocketEventKind::Done || e.socket != 0 || (!ok && e.address != 0)) return breach();
+        c.socket = 0;
+        c.address = e.address;
     } else if (has_rings) {
         if (ok) {
             // A Connect or Accept is answered Ok only by its own kind.

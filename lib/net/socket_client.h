@@ -43,7 +43,7 @@ struct SocketCompletion {
     abi::SocketRequestOp op;
     Status status;
     u32 socket;   // Open, Accept: the new socket's index; else the one asked about
-    u32 address;  // Accept: the peer's; Echo: the target (network byte order)
+    u32 address;  // Accept: the peer's; Echo: the target; Resolve: the answer (network byte order)
     u16 port;     // Accept: the peer's (host byte order)
     u32 detail;   // Connect refused or timed out: a SocketCloseReason; Echo: the round trip (µs)
 };
@@ -91,6 +91,13 @@ public:
     // kSocketMaxEchoes are unanswered; InvalidArgument for address 0 or
     // broadcast, or a timeout out of range.
     [[nodiscard]] Result<u64> echo(u32 address, u32 timeout_ms);
+    // An IPv4 address for the host name `name` (length bytes, no
+    // terminator needed), asked of the netstack's DNS server: answered Ok
+    // with the address (network byte order) in the completion's `address`,
+    // or NotFound (no such name, or no answer). InvalidArgument for a name
+    // abi::socket_host_name_valid refuses; Busy while kSocketMaxResolves
+    // are unanswered; NoMemory: no page of the data area free for the name.
+    [[nodiscard]] Result<u64> resolve(const char* name, u32 length);
 
     // --- Data ----------------------------------------------------------------
     // TCP: copies as much of `bytes` as the tx ring has room for and
@@ -151,7 +158,7 @@ private:
         u64 tag = 0;  // 0: free
         abi::SocketRequestOp op{};
         u32 socket = 0;
-        u32 rx_page = 0, rx_pages = 0, tx_page = 0, tx_pages = 0;  // Open, Accept
+        u32 rx_page = 0, rx_pages = 0, tx_page = 0, tx_pages = 0;  // Open, Accept; Resolve: rx = the name
         abi::SocketKind kind{};                                    // Open
         State prior = State::Free;                                 // Close: the state to go back to if refused
         u32 address = 0;                                           // Echo: the target

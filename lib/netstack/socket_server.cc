@@ -3,6 +3,7 @@
 #include "socket_server.h"
 
 #include "host.h"
+#include "resolve.h"
 #include "util/format.h"
 
 namespace netstack {
@@ -77,6 +78,10 @@ void SocketChannel::close() {
     for (auto& e : m_echoes) {
         e.ping.stop();  // no reply can reach this channel again
         e.tag = 0;
+    }
+    for (auto& w : m_resolves) {
+        if (w.tag != 0) resolve_release(w.slot);  // lwIP's late answer reaches nothing
+        w.tag = 0;
     }
     m_owed = 0;
     m_rings = nullptr;
@@ -191,6 +196,7 @@ bool SocketChannel::poll() {
     }
     if (m_rings == nullptr) return false;
     service_echoes();
+    service_resolves();
     if (m_rings == nullptr) return false;
     m_requests.release();
     m_events.publish();
@@ -255,6 +261,11 @@ void SocketChannel::handle(const abi::SocketRequest& r) {
         refuse(r, st, why);
         answer(r.tag, SocketEventKind::Done, r.socket, st);
     };
+    if (r.op == SocketRequestOp::Resolve) {
+        Status st = do_resolve(r);
+        if (st != Status::Ok) refused(st, "resolve");
+        return;
+    }
     bool carries_rings = r.op == SocketRequestOp::Open || r.op == SocketRequestOp::Accept;
     if (!carries_rings && (r.rx_offset | r.rx_bytes | r.tx_offset | r.tx_bytes) != 0)
         return refused(Status::InvalidArgument, "ring fields set");
@@ -344,6 +355,66 @@ void SocketChannel::service_echoes() {
         u64 us = w.result.rtt_ns / 1000;
         answer(w.tag, SocketEventKind::Done, 0, w.result.replied ? Status::Ok : Status::Timeout, w.address, 0,
                static_cast<u32>(us > 0xffff'ffffu ? 0xffff'ffffu : us));
+        w.tag = 0;
+    }
+}
+
+Status SocketChannel::do_resolve(const abi::SocketRequest& r) {
+    if (r.socket != 0 || r.port != 0 || r.address != 0 || r.count != 0 || r.kind != abi::SocketKind{0} ||
+        r.tx_offset != 0 || r.tx_bytes != 0)
+        return Status::InvalidArgument;
+    if (r.rx_bytes == 0 || r.rx_bytes > abi::kSocketMaxNameBytes) {
+        m_why = "name length out of range (1..kSocketMaxNameBytes)";
+        return Status::InvalidArgument;
+    }
+    if (u64{r.rx_offset} + r.rx_bytes > m_data_bytes) {
+        m_why = "name outside the data area";
+        return Status::OutOfBounds;
+    }
+    // Read once into our own buffer (the client can rewrite its data area
+    // at any time), and checked there.
+    char name[abi::kSocketMaxNameBytes + 1];
+    __builtin_memcpy(name, m_data + r.rx_offset, r.rx_bytes);
+    name[r.rx_bytes] = 0;
+    if (!abi::socket_host_name_valid(name, r.rx_bytes)) {
+        m_why = "not a host name";
+        return Status::InvalidArgument;
+    }
+    ResolveWait* w = nullptr;
+    for (auto& e : m_resolves)
+        if (e.tag == 0) {
+            w = &e;
+            break;
+        }
+    if (w == nullptr) {
+        m_why = "Resolves unanswered (kSocketMaxResolves)";
+        return Status::QuotaExceeded;
+    }
+    auto started = resolve_start(name);
+    if (!started.ok()) {
+        m_why = "the resolver's table is full";
+        return started.status();
+    }
+    if (started.value().answered) {
+        answer(r.tag, SocketEventKind::Done, 0, Status::Ok, started.value().address);
+        return Status::Ok;
+    }
+    w->tag = r.tag;
+    w->slot = started.value().slot;
+    m_owed++;
+    return Status::Ok;
+}
+
+// Lookups lwIP finished are answered (the room was kept: m_owed).
+void SocketChannel::service_resolves() {
+    for (auto& w : m_resolves) {
+        if (w.tag == 0) continue;
+        bool found = false;
+        u32 address = 0;
+        if (!resolve_result(w.slot, &found, &address)) continue;
+        resolve_release(w.slot);
+        m_owed--;
+        answer(w.tag, SocketEventKind::Done, 0, found ? Status::Ok : Status::NotFound, address);
         w.tag = 0;
     }
 }

@@ -213,6 +213,8 @@ private:
     Status do_shutdown(Socket& s, const abi::SocketRequest& r);
     Status do_echo(const abi::SocketRequest& r);
     void service_echoes();
+    Status do_resolve(const abi::SocketRequest& r);
+    void service_resolves();
     Status check_rings(const abi::SocketRequest& r, bool tcp);
     bool port_granted(u16 port) const;
     struct Usage {
@@ -281,6 +283,13 @@ private:
     };
     static void echo_result_cb(void* ctx, const PingResult& result);
     EchoWait m_echoes[abi::kSocketMaxEchoes];
+    // Resolve requests waiting for lwIP's resolver (tag 0: free): the
+    // lookup's slot in resolve.h's table, never a pointer lwIP holds.
+    struct ResolveWait {
+        u64 tag = 0;
+        u32 slot = 0;
+    };
+    ResolveWait m_resolves[abi::kSocketMaxResolves];
 };
 
 }  // namespace netstack

@@ -280,9 +280,52 @@ enum class SocketRequestOp : u8 {
     // address 0 or 255.255.255.255 or a timeout out of range; NoMemory when
     // lwIP has no raw pcb left.
     Echo = 9,
+    // Resolve {rx_offset, rx_bytes: a host name in the data area, without
+    // a terminator}: an IPv4 address (an A record [RFC 1035 §3.4.1]) for
+    // it, asked of the DNS server the DHCP lease named. The name is copied
+    // once out of the data area (OutOfBounds when not inside it) and must
+    // be a host name (socket_host_name_valid below, else InvalidArgument). Answered
+    // Done {address = the address, network byte order}: Ok; NotFound when
+    // the server has no such name or no answer came after lwIP's retries
+    // (the resolver reports both the same way); QuotaExceeded while the
+    // client has kSocketMaxResolves unanswered; NoMemory while the
+    // resolver's table is full (lookups of every client, and of closed
+    // channels until their answer or time-out). A name already cached is
+    // answered at once.
+    Resolve = 10,
 };
 constexpr u32 kSocketMaxEchoes = 1;  // unanswered Echoes per client
 constexpr u32 kSocketMaxEchoTimeoutMs = 10'000;
+constexpr u32 kSocketMaxResolves = 1;     // unanswered Resolves per client
+constexpr u32 kSocketMaxNameBytes = 253;  // RFC 1035 §2.3.4: 255 on the wire
+
+// A host name as Resolve takes it [RFC 1123 §2.1]: 1..kSocketMaxNameBytes
+// of letters, digits, '-' and '.', no empty label (nor a trailing '.'),
+// labels of at most 63, and a last label not all digits (a top-level
+// domain never is, RFC 3696 §2: so "10.0.2.256" is a bad address, not a
+// name, and an address is never sent to be "resolved").
+constexpr bool socket_host_name_valid(const char* name, u32 length) {
+    if (length == 0 || length > kSocketMaxNameBytes) return false;
+    u32 label = 0;
+    bool numeric = true;  // the current label so far
+    for (u32 i = 0; i < length; i++) {
+        char c = name[i];
+        if (c == '.') {
+            if (label == 0) return false;
+            label = 0;
+            numeric = true;
+            continue;
+        }
+        bool digit = c >= '0' && c <= '9';
+        bool ok = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+        if (!ok || ++label > 63) return false;
+        numeric = numeric && digit;
+    }
+    return label != 0 && !numeric;
+}
+static_assert(socket_host_name_valid("deb.debian.org", 14) && !socket_host_name_valid("a..b", 4) &&
+              !socket_host_name_valid("a.", 2) && !socket_host_name_valid("a b", 3) &&
+              !socket_host_name_valid("10.0.2.256", 10) && socket_host_name_valid("x-1.2a", 6));
 
 constexpr u32 kSocketShutdownRead = 1u << 0;
 constexpr u32 kSocketShutdownWrite = 1u << 1;
@@ -296,7 +339,7 @@ struct SocketRequest {
     u32 address;      // IPv4, network byte order (Bind: 0 = any; Echo: the target)
     u32 count;        // Listen: backlog; Send: bytes; Shutdown: how; Echo: timeout (ms)
     // Open, Accept: the new socket's byte rings, offsets into the data
-    // area; else 0 (InvalidArgument).
+    // area; Resolve: the name (rx_offset, rx_bytes); else 0 (InvalidArgument).
     u32 rx_offset;
     u32 rx_bytes;
     u32 tx_offset;
@@ -332,7 +375,7 @@ struct SocketEvent {
     u16 port;       // Accepted: the peer's (host byte order)
     u32 socket;     // the index the event is about
     Status status;  // Done, Connected, Accepted: Ok or why refused
-    u32 address;    // Accepted: the peer's; Echo: the target (network byte order)
+    u32 address;    // Accepted: the peer's; Echo: the target; Resolve: the answer (network byte order)
     u32 detail;     // Closed, failed Connected: a SocketCloseReason; Echo: the round trip (µs)
     u32 reserved2;
 };

@@ -28,6 +28,15 @@ A scenario's [network] table (docs/testing.md "Network") says:
 
     tcp_forward = { echo = 7 }   # and TCP peers: harness.tcp_peers
 
+    resolve = { name = "deb.debian.org", answer = "{capture:addr}" }
+                                 # the host resolves `name` (IPv4) after the
+                                 # run: the guest's answer (a marker's capture,
+                                 # a.b.c.d) must be among the host's addresses,
+                                 # and the pcap must hold the guest's A query
+                                 # for it to slirp's 10.0.2.3:53 and an answer
+                                 # carrying that address. A host that cannot
+                                 # resolve the name fails the scenario.
+
 Ports are the host's, picked free at run time (so parallel runs do not
 collide); the guest learns them through the data (the echo payload above).
 All truth is the host's: what its sockets received and what QEMU captured.
@@ -45,7 +54,9 @@ from pathlib import Path
 from . import tcp_peers
 
 NETWORK_KEYS = {"device", "pcap", "pcap_min", "pcap_never", "pcap_seen", "udp_forward", "udp_echo", "udp_sink",
-                "link", "tcp_forward", "tcp_stream", "tcp_sink", "http_get"}
+                "link", "tcp_forward", "tcp_stream", "tcp_sink", "http_get", "resolve"}
+RESOLVE_KEYS = {"name", "answer"}
+SLIRP_DNS = bytes([10, 0, 2, 3])
 LINK_KEYS = {"after", "up"}
 ECHO_KEYS = {"forward", "after", "payload", "random", "count"}
 SINK_KEYS = {"port", "expect_hex"}
@@ -94,6 +105,7 @@ class NetworkSpec:
     tcp_streams: list[tcp_peers.StreamSpec] = field(default_factory=list)
     tcp_sinks: list[tcp_peers.SinkSpec] = field(default_factory=list)
     http_gets: list[tcp_peers.HttpSpec] = field(default_factory=list)
+    resolve: dict[str, str] | None = None  # {"name", "answer"}: checked against the host's resolver
 
     def port_names(self) -> set[str]:
         return (set(self.forwards) | {s.port for s in self.sinks} | set(self.tcp_forwards)
@@ -175,6 +187,15 @@ def parse(data) -> NetworkSpec:
         spec.tcp_streams, spec.tcp_sinks, spec.http_gets = tcp_peers.parse(data, spec.tcp_forwards)
     except tcp_peers.TcpSpecError as err:
         raise NetworkSpecError(str(err)) from err
+    r = data.get("resolve")
+    if r is not None:
+        if (not isinstance(r, dict) or set(r) != RESOLVE_KEYS or not all(isinstance(v, str) for v in r.values())
+                or not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", r["name"])
+                or not CAPTURE_RE.fullmatch(r["answer"])):
+            raise NetworkSpecError('[network] resolve = { name = "host.name", answer = "{capture:NAME}" }')
+        if not spec.pcap:
+            raise NetworkSpecError("[network] resolve needs pcap = true")
+        spec.resolve = dict(r)
     if len(spec.port_names()) != (len(spec.forwards) + len(spec.sinks) + len(spec.tcp_forwards)
                                   + len(spec.tcp_sinks)):
         raise NetworkSpecError("[network]: a port name is used twice")
@@ -192,7 +213,8 @@ def parse(data) -> NetworkSpec:
 
 def captures_used(spec: NetworkSpec) -> set[str]:
     return ({c for s in spec.sinks for c in CAPTURE_RE.findall(s.expect_hex)}
-            | tcp_peers.captures_used(spec.tcp_streams, spec.tcp_sinks))
+            | tcp_peers.captures_used(spec.tcp_streams, spec.tcp_sinks)
+            | (set(CAPTURE_RE.findall(spec.resolve["answer"])) if spec.resolve else set()))
 
 
 def _free_udp_port() -> int:
@@ -362,7 +384,30 @@ class Network:
         failures += self.tcp.finish(captures, self.notes)
         if self.spec.pcap:
             failures += self.check_pcap()
+        if self.spec.resolve:
+            failures += self.check_resolve(captures)
         return failures
+
+    def check_resolve(self, captures: dict[str, str]) -> list[str]:
+        name = self.spec.resolve["name"]
+        answer = CAPTURE_RE.sub(lambda m: captures.get(m.group(1), "<uncaptured>"), self.spec.resolve["answer"])
+        try:
+            host = sorted({a[4][0] for a in socket.getaddrinfo(name, None, socket.AF_INET)})
+        except OSError as e:
+            return [f"resolve {name}: the HOST cannot resolve it ({e}): this scenario needs the host's DNS "
+                    "(slirp forwards the guest's queries to it), so it cannot judge the guest's answer"]
+        if answer not in host:
+            return [f"resolve {name}: the guest printed {answer}, the host's addresses are {host}"]
+        try:
+            data = self.pcap_path.read_bytes()
+        except OSError as e:
+            return [f"resolve {name}: pcap unreadable: {e}"]
+        problems = check_dns_exchange(data, name, socket.inet_aton(answer))
+        if problems:
+            return [f"resolve {name}: {p}" for p in problems]
+        self.notes.append(f"resolve {name}: the guest's {answer} is among the host's {host}; the pcap holds "
+                          "the query to 10.0.2.3:53 and the answer carrying it")
+        return []
 
     def check_pcap(self) -> list[str]:
         try:
@@ -501,6 +546,48 @@ def check_pcap_markers(data: bytes, never: list[str], seen: list[str]) -> list[s
         if not any(m.encode() in f for f in frames):
             problems.append(f"no frame carries {m!r}")
     return problems
+
+
+def _udp4(frame: bytes):
+    """(src ip, dst ip, sport, dport, payload) of an IPv4 UDP frame, else None."""
+    if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
+        return None
+    ihl = (frame[14] & 15) * 4
+    udp = frame[14 + ihl:]
+    if len(udp) < 8:
+        return None
+    sport, dport, length = struct.unpack("!HHH", udp[:6])
+    return frame[26:30], frame[30:34], sport, dport, udp[8:length]
+
+
+def dns_qname(name: str) -> bytes:
+    return b"".join(bytes([len(p)]) + p.encode().lower() for p in name.split(".")) + b"\0"
+
+
+def check_dns_exchange(data: bytes, name: str, address: bytes) -> list[str]:
+    """Problems: no A query for `name` to slirp's resolver (10.0.2.3:53),
+    or no answer from it, with the query's ID, carrying `address` (4 bytes)
+    as an A record's data."""
+    qname = dns_qname(name)
+    queries, answered = set(), False
+    for f in pcap_frames(data):
+        u = _udp4(f)
+        if u is None:
+            continue
+        src, dst, sport, dport, msg = u
+        if len(msg) < 12 + len(qname) + 4 or msg[12:12 + len(qname)].lower() != qname:
+            continue
+        qtype = msg[12 + len(qname):14 + len(qname)]
+        if dst == SLIRP_DNS and dport == 53 and not msg[2] & 0x80 and qtype == b"\0\1":
+            queries.add(msg[:2])
+        elif (src == SLIRP_DNS and sport == 53 and msg[2] & 0x80 and msg[:2] in queries
+              and b"\0\1\0\1" in msg and b"\0\4" + address in msg[12 + len(qname) + 4:]):
+            answered = True
+    if not queries:
+        return [f"no A query for {name} to 10.0.2.3:53 in the capture"]
+    if not answered:
+        return [f"no answer from 10.0.2.3:53 to the guest's query carrying {socket.inet_ntoa(address)}"]
+    return []
 
 
 def check_pcap_bytes(data: bytes) -> tuple[list[str], dict[str, int]]:

@@ -1031,8 +1031,9 @@ def _csum(data: bytes, start: int = 0) -> int:
     return ~s & 0xFFFF
 
 
-def udp_frame(payload: bytes = b"hello", src=b"\x0a\x00\x02\x0f", dst=b"\x0a\x00\x02\x02") -> bytearray:
-    udp = bytearray(struct.pack("!HHHH", 40000, 7, 8 + len(payload), 0) + payload)
+def udp_frame(payload: bytes = b"hello", src=b"\x0a\x00\x02\x0f", dst=b"\x0a\x00\x02\x02",
+              sport: int = 40000, dport: int = 7) -> bytearray:
+    udp = bytearray(struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload)
     ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0x4000, 64, 17, 0, src, dst))
     struct.pack_into("!H", ip, 10, _csum(bytes(ip)))
     pseudo = sum(struct.unpack("!4H", src + dst)) + 17 + len(udp)
@@ -1094,10 +1095,52 @@ class Network(unittest.TestCase):
                             for p in network.check_pcap_markers(pcap(arp_frame()), [], ["MINE"])))
         self.assertTrue(network.check_pcap_markers(b"junk" * 8, [], ["MINE"]))
 
+    def test_dns_exchange(self):
+        guest, dns = b"\x0a\x00\x02\x0f", b"\x0a\x00\x02\x03"
+        question = network.dns_qname("deb.debian.org") + b"\0\1\0\1"
+
+        def query(qid=b"\x12\x34", to=dns):
+            return udp_frame(qid + b"\x01\x00\0\1\0\0\0\0\0\0" + question, guest, to, 49153, 53)
+
+        def answer(address, qid=b"\x12\x34", src=dns):
+            return udp_frame(qid + b"\x81\x80\0\1\0\1\0\0\0\0" + question + b"\xc0\x0c\0\1\0\1\0\0\0\x3c\0\4"
+                             + address, src, guest, 53, 49153)
+
+        addr = bytes([151, 101, 2, 132])
+        self.assertEqual(network.check_dns_exchange(pcap(arp_frame(), query(), answer(addr)), "deb.debian.org",
+                                                    addr), [])
+        for frames, pattern in [
+            ((answer(addr),), "no A query"),                                  # no query
+            ((query(to=b"\x08\x08\x08\x08"), answer(addr)), "no A query"),  # another server asked
+            ((query(),), "no answer"),                                         # never answered
+            ((query(), answer(bytes([1, 2, 3, 4]))), "no answer"),             # another address
+            ((query(), answer(addr, qid=b"\x55\x55")), "no answer"),          # not this query's ID
+            ((query(), answer(addr, src=b"\x0a\x00\x02\x02")), "no answer"),  # not from the resolver
+        ]:
+            with self.subTest(pattern=pattern, n=len(frames)):
+                problems = network.check_dns_exchange(pcap(*frames), "deb.debian.org", addr)
+                self.assertTrue(any(pattern in p for p in problems), problems)
+        self.assertTrue(network.check_dns_exchange(pcap(query(), answer(addr)), "other.debian.org", addr))
+
+    def test_resolve_needs_the_host(self):
+        spec = network.parse({"pcap": True, "resolve": {"name": "no-such-host.invalid", "answer": "{capture:a}"}})
+        net = network.Network.__new__(network.Network)
+        net.spec, net.notes = spec, []
+        failures = net.check_resolve({"a": "10.0.0.1"})
+        self.assertTrue(failures and "the HOST cannot resolve it" in failures[0], failures)
+
     def test_schema(self):
         network.parse(self.GOOD)
         network.parse({**self.GOOD, "pcap_never": ["A"], "pcap_seen": ["B"]})
+        network.parse({**self.GOOD, "resolve": {"name": "deb.debian.org", "answer": "{capture:addr}"}})
+        self.assertIn("addr", network.captures_used(
+            network.parse({**self.GOOD, "resolve": {"name": "deb.debian.org", "answer": "{capture:addr}"}})))
         for bad, pattern in [
+            ({**self.GOOD, "resolve": {"name": "deb.debian.org"}}, "resolve ="),
+            ({**self.GOOD, "resolve": {"name": "deb debian", "answer": "{capture:a}"}}, "resolve ="),
+            ({**self.GOOD, "resolve": {"name": "deb.debian.org", "answer": "1.2.3.4"}}, "resolve ="),
+            ({**self.GOOD, "pcap": False, "resolve": {"name": "deb.debian.org", "answer": "{capture:a}"}},
+             "needs pcap"),
             ({**self.GOOD, "colour": 1}, "unknown keys"),
             ({**self.GOOD, "device": "e1000,netdev=x"}, "without netdev"),
             ({**self.GOOD, "pcap_min": {"arp": 1}, "pcap": False}, "needs pcap"),

@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "../support/fake_frame_io.h"
@@ -434,6 +435,72 @@ TEST(SocketClientLiedTo, EchoAnswersMustBeAboutTheTargetAndNoSocket) {
         Lied l;
         ASSERT_TRUE(l.client.echo(kTarget, 1000).ok());
         EXPECT_EQ(answer(l, l.take_request(), 3, kTarget, Status::Timeout), Status::Malformed);
+        EXPECT_TRUE(l.client.broken());
+    }
+}
+
+// Resolve from the client's side: the name in a page of the data area
+// named by the request, checked before asking (the service's own rule);
+// the address passed on and the page given back with the answer; an
+// answer about a socket, of another kind, or NotFound with an address is
+// a lie that breaks the channel.
+TEST(SocketClientLiedTo, ResolveCarriesTheNameAndItsAnswer) {
+    constexpr u32 kAnswer = PP_HTONL(0xc0000207);
+    auto answer = [](Lied& l, const abi::SocketRequest& r, u32 socket, u32 address, Status st,
+                     abi::SocketEventKind kind = abi::SocketEventKind::Done) {
+        abi::SocketEvent e{};
+        e.tag = r.tag;
+        e.kind = kind;
+        e.socket = socket;
+        e.status = st;
+        e.address = address;
+        l.post(e);
+        return l.client.poll_events().status();
+    };
+    const std::string name = "deb.debian.org";
+    auto ask = [&](Lied& l) { return l.client.resolve(name.data(), static_cast<u32>(name.size())); };
+    {
+        Lied l;
+        EXPECT_EQ(l.client.resolve("bad name", 8).status(), Status::InvalidArgument);
+        EXPECT_EQ(l.client.resolve("10.0.2.2", 8).status(), Status::InvalidArgument);
+        EXPECT_EQ(l.client.resolve(nullptr, 3).status(), Status::InvalidArgument);
+        EXPECT_EQ(l.client.resolve("a", 0).status(), Status::InvalidArgument);
+        auto tag = ask(l);
+        ASSERT_TRUE(tag.ok());
+        EXPECT_EQ(ask(l).status(), Status::Busy);  // kSocketMaxResolves
+        auto r = l.take_request();
+        EXPECT_EQ(r.op, abi::SocketRequestOp::Resolve);
+        EXPECT_EQ(r.rx_bytes, name.size());
+        EXPECT_EQ(r.rx_offset % net::SocketClient::kPageBytes, 0u);
+        EXPECT_EQ(std::string(reinterpret_cast<const char*>(l.data.data()) + r.rx_offset, r.rx_bytes), name);
+        EXPECT_EQ(r.socket | r.address | r.count | r.tx_offset | r.tx_bytes, 0u);
+        EXPECT_EQ(answer(l, r, 0, kAnswer, Status::Ok), Status::Ok);
+        net::SocketCompletion c{};
+        ASSERT_TRUE(l.client.take_completion(&c));
+        EXPECT_EQ(c.tag, tag.value());
+        EXPECT_EQ(c.op, abi::SocketRequestOp::Resolve);
+        EXPECT_EQ(c.status, Status::Ok);
+        EXPECT_EQ(c.address, kAnswer);
+        // Free again, and the name's page was given back (the same one reused).
+        ASSERT_TRUE(ask(l).ok());
+        auto r2 = l.take_request();
+        EXPECT_EQ(r2.rx_offset, r.rx_offset);
+        EXPECT_EQ(answer(l, r2, 0, 0, Status::NotFound), Status::Ok);
+        ASSERT_TRUE(l.client.take_completion(&c));
+        EXPECT_EQ(c.status, Status::NotFound);
+        EXPECT_EQ(c.address, 0u);
+    }
+    struct Lie {
+        u32 socket, address;
+        Status status;
+        abi::SocketEventKind kind;
+    };
+    for (const Lie& lie : {Lie{2, kAnswer, Status::Ok, abi::SocketEventKind::Done},
+                           Lie{0, kAnswer, Status::NotFound, abi::SocketEventKind::Done},
+                           Lie{0, kAnswer, Status::Ok, abi::SocketEventKind::Connected}}) {
+        Lied l;
+        ASSERT_TRUE(ask(l).ok());
+        EXPECT_EQ(answer(l, l.take_request(), lie.socket, lie.address, lie.status, lie.kind), Status::Malformed);
         EXPECT_TRUE(l.client.broken());
     }
 }

@@ -20,6 +20,7 @@
 #include "lwip/def.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
+#include "netstack/resolve.h"
 #include "netstack/stack.h"
 
 namespace {
@@ -33,7 +34,9 @@ using frames::kPeerMac;
 using frames::Mac;
 using frames::Parsed;
 
-constexpr u32 kPeerAddr = PP_HTONL(0x0a000202);    // 10.0.2.2, network byte order
+constexpr u32 kPeerAddr = PP_HTONL(0x0a000202);  // 10.0.2.2, network byte order
+constexpr Ip kDnsIp{10, 0, 2, 3};                // slirp's resolver, as the lease names it
+constexpr Mac kDnsMac{0x52, 0x55, 0x0a, 0x00, 0x02, 0x03};
 constexpr u32 kDataBytes = abi::kSocketDataBytes;  // 16 ring slots (rings_request)
 constexpr u32 kRing = 4096;
 // A TCP socket's rx ring holds lwIP's whole window (kSocketMinTcpRxBytes).
@@ -154,6 +157,7 @@ protected:
         config.address = lwip_ip(kOurIp);
         config.netmask = lwip_ip({255, 255, 255, 0});
         config.gateway = lwip_ip(kPeerIp);
+        config.dns = lwip_ip(kDnsIp);
         ASSERT_TRUE(stack.start(io, config).ok());
         stack.poll();
         io.take_sent();
@@ -1084,4 +1088,167 @@ TEST_F(SocketServerTest, EchoOutstandingAtCloseLeavesNothingBehind) {
         kOurMac, kPeerMac, frames::kEtherIpv4,
         frames::ipv4(kPeerIp, kOurIp, frames::kProtoIcmp,
                      frames::icmp_echo(0, frames::get16(p.bytes, p.l4 + 4), frames::get16(p.bytes, p.l4 + 6), data))));
+}
+
+// --- Resolve -----------------------------------------------------------------
+
+class SocketResolveTest : public SocketServerTest {
+protected:
+    void SetUp() override {
+        SocketServerTest::SetUp();
+        // lwIP learns the resolver's MAC, so a query goes out at once.
+        deliver(frames::ethernet(frames::kBroadcastMac, kDnsMac, frames::kEtherArp,
+                                 frames::arp(1, kDnsMac, kDnsIp, Mac{}, kOurIp)));
+    }
+    void TearDown() override {
+        SocketServerTest::TearDown();
+        EXPECT_EQ(netstack::resolve_slots_used(), 0u);
+    }
+    // Client `c` asks for `name`, placed at `offset` of its data area.
+    static u64 resolve(Client& c, const std::string& name, u32 offset = 0, u32 length = ~0u) {
+        if (offset < kDataBytes)
+            std::memcpy(c.data.data() + offset, name.data(), std::min<usize>(name.size(), kDataBytes - offset));
+        abi::SocketRequest r{};
+        r.op = abi::SocketRequestOp::Resolve;
+        r.rx_offset = offset;
+        r.rx_bytes = length == ~0u ? static_cast<u32>(name.size()) : length;
+        return c.send(r);
+    }
+    struct Query {
+        u16 id, sport;
+        Bytes message;
+    };
+    // The queries in `sent`: each to the resolver's port 53.
+    static std::vector<Query> queries(const std::vector<Parsed>& sent) {
+        std::vector<Query> out;
+        for (auto& q : sent) {
+            EXPECT_EQ(q.proto, frames::kProtoUdp);
+            EXPECT_EQ(q.ip_dst, kDnsIp);
+            EXPECT_TRUE(q.ip_checksum_ok && q.l4_checksum_ok);
+            EXPECT_EQ(frames::get16(q.bytes, q.l4 + 2), 53);
+            Bytes m(q.bytes.begin() + static_cast<long>(q.l4) + 8, q.bytes.end());
+            out.push_back({frames::get16(m, 0), frames::get16(q.bytes, q.l4), m});
+        }
+        return out;
+    }
+    // The resolver's answer to `q` (rcode 0 with `address`, or NXDOMAIN),
+    // from `from`, with ID `id`.
+    static Bytes answer(const Query& q, u16 id, Ip address, bool nxdomain = false, Ip from = kDnsIp) {
+        Bytes a = q.message;
+        frames::set16(a, 0, id);
+        frames::set16(a, 2, nxdomain ? 0x8183 : 0x8180);
+        if (!nxdomain) {
+            frames::set16(a, 6, 1);
+            frames::put16(a, 0xc00c);
+            frames::put16(a, 1);
+            frames::put16(a, 1);
+            frames::put32(a, 60);
+            frames::put16(a, 4);
+            a.insert(a.end(), address.begin(), address.end());
+        }
+        return frames::ethernet(
+            kOurMac, kDnsMac, frames::kEtherIpv4,
+            frames::ipv4(from, kOurIp, frames::kProtoUdp, frames::udp(from, kOurIp, 53, q.sport, a)));
+    }
+};
+
+// A name asked of the server the stack was given (10.0.2.3): a forged
+// answer (wrong ID, or from another host) is ignored, the genuine one
+// answers Done with the address; asked again, the cache answers at once.
+TEST_F(SocketResolveTest, AnsweredFromTheConfiguredServer) {
+    a.open({}, 1);
+    u64 tag = resolve(a, "deb.example.test", 100);
+    auto q = queries(turn());
+    ASSERT_EQ(q.size(), 1u);
+    const Bytes qname{3, 'd', 'e', 'b', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0};
+    EXPECT_EQ(Bytes(q[0].message.begin() + 12, q[0].message.begin() + 12 + static_cast<long>(qname.size())), qname);
+    EXPECT_TRUE(a.take_events().empty());  // owed
+    deliver(answer(q[0], static_cast<u16>(q[0].id ^ 0x1234), {6, 6, 6, 6}));
+    deliver(answer(q[0], q[0].id, {6, 6, 6, 6}, false, kPeerIp));
+    EXPECT_TRUE(a.take_events().empty());
+    deliver(answer(q[0], q[0].id, {192, 0, 2, 7}));
+    auto e = a.answer(tag);
+    EXPECT_EQ(e.kind, abi::SocketEventKind::Done);
+    EXPECT_EQ(e.status, Status::Ok);
+    EXPECT_EQ(e.socket, 0u);
+    EXPECT_EQ(e.address, PP_HTONL(0xc0000207));
+    tag = resolve(a, "deb.example.test");
+    EXPECT_TRUE(turn().empty());
+    e = a.answer(tag);
+    EXPECT_EQ(e.status, Status::Ok);
+    EXPECT_EQ(e.address, PP_HTONL(0xc0000207));
+}
+
+// NXDOMAIN: NotFound, and the client may ask again.
+TEST_F(SocketResolveTest, NoSuchNameIsNotFound) {
+    a.open({}, 1);
+    u64 tag = resolve(a, "nowhere.example.test");
+    auto q = queries(turn());
+    ASSERT_EQ(q.size(), 1u);
+    deliver(answer(q[0], q[0].id, {}, true));
+    auto e = a.answer(tag);
+    EXPECT_EQ(e.status, Status::NotFound);
+    EXPECT_EQ(e.address, 0u);
+}
+
+// Two clients at once, each answered with its own name's address; past
+// the quota and with hostile names, refused without touching the lookups.
+TEST_F(SocketResolveTest, TwoClientsEachGetTheirOwnAnswer) {
+    a.open({}, 1);
+    b.open({}, 2);
+    u64 a_tag = resolve(a, "a.example.test");
+    u64 b_tag = resolve(b, "b.example.test");
+    auto q = queries(turn());
+    ASSERT_EQ(q.size(), 2u);
+    EXPECT_NE(q[0].id, q[1].id);
+    auto refused = [&](Client& c, u64 tag) {
+        EXPECT_TRUE(turn().empty());
+        return c.answer(tag).status;
+    };
+    EXPECT_EQ(refused(a, resolve(a, "c.example.test", 512)), Status::QuotaExceeded);
+    std::string longest(abi::kSocketMaxNameBytes + 1, 'a');
+    for (usize i = 63; i < longest.size(); i += 64) longest[i] = '.';
+    EXPECT_EQ(refused(b, resolve(b, longest, 1024)), Status::InvalidArgument);
+    EXPECT_EQ(refused(b, resolve(b, "bad name", 1024)), Status::InvalidArgument);
+    EXPECT_EQ(refused(b, resolve(b, "a..b", 1024)), Status::InvalidArgument);
+    EXPECT_EQ(refused(b, resolve(b, "trailing.", 1024)), Status::InvalidArgument);
+    EXPECT_EQ(refused(b, resolve(b, "10.0.2.256", 1024)), Status::InvalidArgument);  // an address, not a name
+    EXPECT_EQ(refused(b, resolve(b, std::string("nul\0byte.test", 13), 1024)), Status::InvalidArgument);
+    EXPECT_EQ(refused(b, resolve(b, std::string(64, 'x') + ".test", 1024)), Status::InvalidArgument);
+    EXPECT_EQ(refused(b, resolve(b, "x", 0, 0)), Status::InvalidArgument);
+    EXPECT_EQ(refused(b, resolve(b, "abc", kDataBytes - 2)), Status::OutOfBounds);
+    EXPECT_EQ(refused(b, resolve(b, "abc", 0xffff'fffeu, 3)), Status::OutOfBounds);
+    // Which query is whose: by the name asked.
+    auto is_a = [](const Query& x) { return x.message[13] == 'a'; };
+    const Query& qa = is_a(q[0]) ? q[0] : q[1];
+    const Query& qb = is_a(q[0]) ? q[1] : q[0];
+    deliver(answer(qb, qb.id, {10, 0, 0, 2}));
+    EXPECT_EQ(b.answer(b_tag).address, PP_HTONL(0x0a000002));
+    EXPECT_TRUE(a.take_events().empty());
+    deliver(answer(qa, qa.id, {10, 0, 0, 1}));
+    EXPECT_EQ(a.answer(a_tag).address, PP_HTONL(0x0a000001));
+}
+
+// A channel closed with its lookup outstanding: the slot is freed at
+// once, and lwIP's late answer reaches nothing (ASan would see a write
+// through a stale pointer); b's lookup taking the slot again is answered
+// only by its own query.
+TEST_F(SocketResolveTest, ChannelClosedWithALookupOutstanding) {
+    a.open({}, 1);
+    b.open({}, 2);
+    resolve(a, "gone.example.test");
+    auto qa = queries(turn());
+    ASSERT_EQ(qa.size(), 1u);
+    EXPECT_EQ(netstack::resolve_slots_used(), 1u);
+    a.channel.close();
+    EXPECT_EQ(netstack::resolve_slots_used(), 0u);
+    u64 b_tag = resolve(b, "kept.example.test");
+    auto qb = queries(turn());
+    ASSERT_EQ(qb.size(), 1u);
+    deliver(answer(qa[0], qa[0].id, {10, 9, 9, 9}));
+    EXPECT_TRUE(b.take_events().empty());
+    deliver(answer(qb[0], qb[0].id, {10, 1, 1, 1}));
+    auto e = b.answer(b_tag);
+    EXPECT_EQ(e.status, Status::Ok);
+    EXPECT_EQ(e.address, PP_HTONL(0x0a010101));
 }

@@ -2,7 +2,7 @@
 // from the Console capability (typed or piped into QEMU's serial input
 // alike), echoes them, and runs:
 //   help, ps, caps <pid>, mem, kill <pid>, spawn <module>, log, lsdev,
-//   events, revoke <bdf>, blk ..., net, ping
+//   events, revoke <bdf>, blk ..., net, ping, resolve
 // (blk.h: the block devices providers serve to the shell; net.h: the
 // netstack's service, when the manifest grants it)
 // System-wide views need the root resource, granted by the manifest.
@@ -124,7 +124,8 @@ void cmd_help() {
         "  blk flush <dev>                              flush the volatile write cache\n"
         "  blk zero|discard <dev> <lba> <count>         Write Zeroes / deallocate\n"
         "  net          the network interface: link, MAC, address, gateway, DNS, DHCP lease, NIC, counters\n"
-        "  ping <a.b.c.d> [count]  ICMP echo through the netstack, one a second (default 4)\n");
+        "  ping <a.b.c.d | name> [count]  ICMP echo through the netstack, one a second (default 4)\n"
+        "  resolve <name>  the name's IPv4 address from the DHCP-given DNS server\n");
 }
 
 void cmd_ps() {
@@ -354,6 +355,8 @@ void run(const char* line, usize len, bool from_autorun = false) {
         shell::net_command(arg, arg_len);
     else if (word_is(c, cmd_len, "ping"))
         shell::ping_command(arg, arg_len);
+    else if (word_is(c, cmd_len, "resolve"))
+        shell::resolve_command(arg, arg_len);
     else if (word_is(c, cmd_len, "caps") || word_is(c, cmd_len, "kill")) {
         if (!parse_u32(arg, arg_len, &pid)) return out("usage: %.*s <pid>\n", static_cast<int>(cmd_len), c);
         if (c[0] == 'c')

@@ -97,15 +97,14 @@ constexpr u32 kPingMaxCount = 100;
 constexpr u32 kPingTimeoutMs = 2000;
 constexpr u64 kPingIntervalNs = 1'000'000'000;
 
-// One Echo through the channel: the completion, or a Status for why none.
-Result<net::SocketCompletion> echo_once(rt::SocketAttach& channel, net::SocketClient& client, u32 address) {
-    u64 tag = TRY(client.echo(address, kPingTimeoutMs));
+// The completion answering `tag` within timeout_ms (plus a little for the
+// netstack's loop), or a Status for why none came.
+Result<net::SocketCompletion> complete(rt::SocketAttach& channel, net::SocketClient& client, u64 tag, u32 timeout_ms) {
     if (client.needs_signal()) {
         TRY(channel.kick());
         client.signalled();
     }
-    // The netstack answers within the timeout; a little more for its loop.
-    const u64 deadline = rt::clock_ns() + u64{kPingTimeoutMs + 1000} * 1'000'000;
+    const u64 deadline = rt::clock_ns() + u64{timeout_ms + 1000} * 1'000'000;
     for (;;) {
         TRY(client.poll_events());
         net::SocketCompletion c;
@@ -118,37 +117,111 @@ Result<net::SocketCompletion> echo_once(rt::SocketAttach& channel, net::SocketCl
     }
 }
 
+// One Echo through the channel: the completion, or a Status for why none.
+Result<net::SocketCompletion> echo_once(rt::SocketAttach& channel, net::SocketClient& client, u32 address) {
+    u64 tag = TRY(client.echo(address, kPingTimeoutMs));
+    return complete(channel, client, tag, kPingTimeoutMs);
+}
+
+// lwIP's resolver gives up after its retries (DNS_MAX_RETRIES, about 15 s
+// over two servers): wait that long for its answer.
+constexpr u32 kResolveTimeoutMs = 20'000;
+
+// `name`'s address through the netstack's resolver: Ok with *address, or
+// the completion's status (NotFound) or why none came.
+Status resolve_once(rt::SocketAttach& channel, net::SocketClient& client, const char* name, usize len, u32* address) {
+    auto tag = client.resolve(name, static_cast<u32>(len));
+    if (!tag.ok()) return tag.status();
+    auto c = complete(channel, client, tag.value(), kResolveTimeoutMs);
+    if (!c.ok()) return c.status();
+    *address = c.value().address;
+    return c.value().status;
+}
+
+// The shell's one channel to the netstack, attached for one command.
+struct Session {
+    rt::SocketAttach channel;
+    net::SocketClient& client;
+    bool open = false;
+    Session(u32 service, net::SocketClient& c) : channel(service), client(c) {}
+    ~Session() { end(); }
+    // Detached (logged by the netstack) before the command's last lines.
+    void end() {
+        if (!open) return;
+        open = false;
+        client.close();
+        (void)channel.detach();
+    }
+    Status start() {
+        if (auto r = channel.attach(); !r.ok()) return r.status();
+        if (auto r = client.open(channel.rings(), channel.data(), channel.data_bytes(), channel.max_sockets());
+            !r.ok()) {
+            (void)channel.detach();
+            return r.status();
+        }
+        open = true;
+        return Status::Ok;
+    }
+};
+
+net::SocketClient g_client;  // big: not on the stack
+
+void cmd_resolve(const char* args, usize len) {
+    if (len == 0) return out("usage: resolve <name>\n");
+    if (!abi::socket_host_name_valid(args, static_cast<u32>(len)))
+        return out("resolve: %.*s: not a host name\n", static_cast<int>(len), args);
+    u32 service = rt::startup_handle(kServiceSlot);
+    if (!service)
+        return out("resolve: no network: the manifest does not grant the shell the netstack (serve = shell)\n");
+    Session session(service, g_client);
+    if (Status st = session.start(); st != Status::Ok)
+        return out("resolve: attach to the netstack: %s\n", status_name(st));
+    u32 address = 0;
+    Status st = resolve_once(session.channel, g_client, args, len, &address);
+    if (st != Status::Ok) return out("resolve: %.*s: %s\n", static_cast<int>(len), args, status_name(st));
+    char text[16];
+    out("%.*s has address %s\n", static_cast<int>(len), args, ip_text(address, text));
+}
+
 void cmd_ping(const char* args, usize len) {
     usize i = 0;
     while (i < len && args[i] != ' ') i++;
+    const usize target_len = i;
+    if (target_len == 0) return out("usage: ping <a.b.c.d | name> [count]\n");
     u32 address = 0;
-    if (!parse_address(args, i, &address)) {
-        if (i == 0) return out("usage: ping <a.b.c.d> [count]\n");
-        return out("ping: %.*s: not an IPv4 address (names are not resolved yet)\n", static_cast<int>(i), args);
-    }
+    bool named = !parse_address(args, target_len, &address);
+    if (named && !abi::socket_host_name_valid(args, static_cast<u32>(target_len)))
+        return out("ping: %.*s: not an IPv4 address nor a host name\n", static_cast<int>(target_len), args);
     u32 count = 4;
     while (i < len && args[i] == ' ') i++;
     if (i < len) {
         count = 0;
         for (; i < len; i++) {
             if (args[i] < '0' || args[i] > '9' || count > kPingMaxCount)
-                return out("usage: ping <a.b.c.d> [count 1..%u]\n", kPingMaxCount);
+                return out("usage: ping <a.b.c.d | name> [count 1..%u]\n", kPingMaxCount);
             count = count * 10 + static_cast<u32>(args[i] - '0');
         }
-        if (count == 0 || count > kPingMaxCount) return out("usage: ping <a.b.c.d> [count 1..%u]\n", kPingMaxCount);
+        if (count == 0 || count > kPingMaxCount)
+            return out("usage: ping <a.b.c.d | name> [count 1..%u]\n", kPingMaxCount);
     }
     u32 service = rt::startup_handle(kServiceSlot);
     if (!service) return out("ping: no network: the manifest does not grant the shell the netstack (serve = shell)\n");
-    rt::SocketAttach channel(service);
-    if (auto r = channel.attach(); !r.ok()) return out("ping: attach to the netstack: %s\n", status_name(r.status()));
-    static net::SocketClient client;
-    if (auto r = client.open(channel.rings(), channel.data(), channel.data_bytes(), channel.max_sockets()); !r.ok()) {
-        (void)channel.detach();
-        return out("ping: %s\n", status_name(r.status()));
+    Session session(service, g_client);
+    if (Status st = session.start(); st != Status::Ok)
+        return out("ping: attach to the netstack: %s\n", status_name(st));
+    rt::SocketAttach& channel = session.channel;
+    net::SocketClient& client = g_client;
+    if (named) {
+        Status st = resolve_once(channel, client, args, target_len, &address);
+        if (st != Status::Ok) return out("ping: %.*s: %s\n", static_cast<int>(target_len), args, status_name(st));
     }
     char text[16];
     ip_text(address, text);
-    out("PING %s: %u echo requests, %u ms timeout\n", text, count, kPingTimeoutMs);
+    if (named)
+        out("PING %.*s (%s): %u echo requests, %u ms timeout\n", static_cast<int>(target_len), args, text, count,
+            kPingTimeoutMs);
+    else
+        out("PING %s: %u echo requests, %u ms timeout\n", text, count, kPingTimeoutMs);
     u32 received = 0;
     u64 min_us = ~u64{0}, max_us = 0, sum_us = 0;
     for (u32 seq = 1; seq <= count; seq++) {
@@ -174,8 +247,7 @@ void cmd_ping(const char* args, usize len) {
             if (next > now) rt::sleep_ns(next - now);
         }
     }
-    client.close();
-    (void)channel.detach();
+    session.end();
     out("--- %s ping statistics ---\n", text);
     out("%u packets transmitted, %u received, %u%% packet loss\n", count, received, (count - received) * 100 / count);
     if (received)
@@ -188,6 +260,7 @@ void cmd_ping(const char* args, usize len) {
 }  // namespace
 
 void ping_command(const char* args, usize len) { cmd_ping(args, len); }
+void resolve_command(const char* args, usize len) { cmd_resolve(args, len); }
 
 void net_command(const char* args, usize len) {
     if (len != 0) {
