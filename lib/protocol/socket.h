@@ -142,6 +142,17 @@ enum class SocketDhcpState : u8 {
     Renewing = 3,   // past T1: asking the server that gave the lease
     Rebinding = 4,  // past T2: asking any server
 };
+// Its name in the shell's `net` and httpd's /status.
+constexpr const char* socket_dhcp_state_name(SocketDhcpState s) {
+    switch (s) {
+        case SocketDhcpState::Off: return "off";
+        case SocketDhcpState::Searching: return "searching";
+        case SocketDhcpState::Bound: return "bound";
+        case SocketDhcpState::Renewing: return "renewing";
+        case SocketDhcpState::Rebinding: return "rebinding";
+    }
+    return "?";
+}
 
 // The Info snapshot: the netstack's one interface, the NIC provider
 // behind it, its counters, lwIP's protocol counters and the socket

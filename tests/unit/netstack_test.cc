@@ -725,6 +725,38 @@ TEST_F(NetstackTest, TcpInitialSequenceNumbersAreKeyedHashesOfTheConnection) {
     io->take_sent();
 }
 
+// Packets to a neighbour whose MAC is being resolved wait for the ARP
+// reply — all of a burst, not lwIP's default 3 (it dropped the oldest: a
+// SYN-ACK among UDP replies to the gateway right after DHCP, and the peer
+// waited 3 s for lwIP's retransmission).
+TEST_F(NetstackTest, ABurstToAnUnresolvedNeighbourWaitsForArpWhole) {
+    start_static();
+    struct udp_pcb* pcb = udp_new();
+    ASSERT_NE(pcb, nullptr);
+    ASSERT_EQ(udp_bind(pcb, IP_ANY_TYPE, 5000), ERR_OK);
+    ip_addr_t peer;
+    IP_ADDR4(&peer, kPeerIp[0], kPeerIp[1], kPeerIp[2], kPeerIp[3]);
+    constexpr u32 kBurst = 8;
+    for (u32 i = 0; i < kBurst; i++) {
+        struct pbuf* p = pbuf_alloc(PBUF_TRANSPORT, 4, PBUF_RAM);
+        ASSERT_NE(p, nullptr);
+        u8 body[4] = {'b', 'u', 'r', static_cast<u8>('0' + i)};
+        pbuf_take(p, body, sizeof body);
+        ASSERT_EQ(udp_sendto(pcb, p, &peer, 6000), ERR_OK);
+        pbuf_free(p);
+    }
+    stack.poll();
+    auto before = sent_frames(*io);  // the ARP request only
+    ASSERT_EQ(before.size(), 1u);
+    EXPECT_EQ(before[0].type, frames::kEtherArp);
+    auto after = deliver(
+        frames::ethernet(kOurMac, kPeerMac, frames::kEtherArp, frames::arp(2, kPeerMac, kPeerIp, kOurMac, kOurIp)));
+    u32 udp = 0;
+    for (auto& f : after) udp += f.type == frames::kEtherIpv4 && f.proto == frames::kProtoUdp;
+    EXPECT_EQ(udp, kBurst);
+    udp_remove(pcb);
+}
+
 // What lwIP holds is its own copy, never the provider's buffer: every RX
 // buffer goes back as soon as its frame is read, and a provider rewriting
 // its buffers afterwards (or dying, which unmaps them) changes nothing lwIP

@@ -48,7 +48,7 @@
 #define MEMP_NUM_TCP_PCB_LISTEN 8
 #define MEMP_NUM_TCP_SEG 256   // >= TCP_SND_QUEUELEN (lwIP checks it)
 #define MEMP_NUM_REASSDATA 4   // datagrams being reassembled at once
-#define MEMP_NUM_ARP_QUEUE 32  // packets waiting for ARP, all neighbours together
+#define MEMP_NUM_ARP_QUEUE 64  // packets waiting for ARP, all neighbours together
 
 // --- Protocols -------------------------------------------------------------
 #define LWIP_IPV4 1
@@ -59,6 +59,12 @@
 // Queue packets sent to a neighbour whose MAC is being resolved (the first
 // SYN to the gateway), instead of dropping them.
 #define ARP_QUEUEING 1
+// Up to 16 per neighbour (lwIP's default is 3, dropping the oldest): the
+// first packets to a new neighbour come in bursts — a SYN-ACK and UDP
+// replies to the gateway right after DHCP — and a dropped SYN-ACK costs
+// the peer lwIP's 3 s retransmission (net_echo_serve saw it). Linux keeps
+// 101 (unres_qlen).
+#define ARP_QUEUE_LEN 16
 #define LWIP_ICMP 1
 #define LWIP_RAW 1  // the ping sender (lib/netstack/ping.h) is a raw ICMP pcb
 #define LWIP_UDP 1

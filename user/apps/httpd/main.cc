@@ -71,17 +71,6 @@ u64 g_idle_ns = 5'000'000'000;
 u32 g_devmgr = 0;
 rt::SocketAttach* g_attach = nullptr;  // for the netstack's Info
 
-const char* dhcp_name(abi::SocketDhcpState s) {
-    switch (s) {
-        case abi::SocketDhcpState::Off: return "off";
-        case abi::SocketDhcpState::Searching: return "searching";
-        case abi::SocketDhcpState::Bound: return "bound";
-        case abi::SocketDhcpState::Renewing: return "renewing";
-        case abi::SocketDhcpState::Rebinding: return "rebinding";
-    }
-    return "?";
-}
-
 // A terminated copy of a fixed-size name the netstack or devmgr wrote (a
 // name filling the array has no terminator of its own).
 template <usize N>
@@ -178,7 +167,7 @@ bool status_json(char* buf, usize cap, usize* len) {
             dotted(a.address, ip);
             text(a.name, info.bound ? ip : nullptr);
         }
-        text("dhcp", dhcp_name(info.dhcp));
+        text("dhcp", abi::socket_dhcp_state_name(info.dhcp));
         number("lease_left_s", info.lease_left_s);
         text("nic_provider", nic);
         number("nic_reattaches", info.nic_reattaches);

@@ -220,18 +220,6 @@ void cmd_kill(u32 pid) {
         out("kill: pid %u: %s\n", pid, status_name(r.status()));
 }
 
-const char* devmgr_state(abi::DevmgrState s) {
-    switch (s) {
-        case abi::DevmgrState::Unbound: return "unbound";
-        case abi::DevmgrState::Running: return "running";
-        case abi::DevmgrState::Restarting: return "restarting";
-        case abi::DevmgrState::GaveUp: return "gave-up";
-        case abi::DevmgrState::Refused: return "refused";
-        case abi::DevmgrState::Revoked: return "revoked";
-    }
-    return "?";
-}
-
 // One devmgr request: function `index`, operation `op`. False past the end.
 bool devmgr_call(u32 index, abi::DevmgrOp op, abi::DevmgrFunction& f) {
     abi::Message m{};
@@ -256,7 +244,7 @@ void cmd_revoke(const char* arg, usize len) {
     for (u32 i = 0; devmgr_call(i, abi::DevmgrOp::Describe, f); i++) {
         if (f.bus != bus || f.device != dev || f.function != fn) continue;
         if (!devmgr_call(i, abi::DevmgrOp::Revoke, f)) return;
-        return out("revoke: %02x:%02x.%x %s\n", f.bus, f.device, f.function, devmgr_state(f.state));
+        return out("revoke: %02x:%02x.%x %s\n", f.bus, f.device, f.function, abi::devmgr_state_name(f.state));
     }
     out("revoke: no function %.*s\n", static_cast<int>(len), arg);
 }
@@ -278,9 +266,9 @@ void cmd_lsdev() {
                             : f.remapping == abi::kRemappingUnknown ? "?"
                                                                     : "no";
         out("  %02x:%02x.%x %04x:%04x %-16s %-10s %5u %-7s %7u %4u %8u %8llu %8u %-5s %8u\n", f.bus, f.device,
-            f.function, f.vendor, f.device_id, f.provider[0] ? f.provider : "-", devmgr_state(f.state), f.pid, backend,
-            f.windows, f.vectors, f.restarts, static_cast<unsigned long long>(f.pool_bytes >> 10), f.pool_used_kib,
-            iommu, f.refusals);
+            f.function, f.vendor, f.device_id, f.provider[0] ? f.provider : "-", abi::devmgr_state_name(f.state), f.pid,
+            backend, f.windows, f.vectors, f.restarts, static_cast<unsigned long long>(f.pool_bytes >> 10),
+            f.pool_used_kib, iommu, f.refusals);
     }
 }
 

@@ -30,17 +30,6 @@ const char* ip_text(u32 be, char* buf) {
 
 u32 prefix_length(u32 netmask_be) { return static_cast<u32>(__builtin_popcount(netmask_be)); }
 
-const char* dhcp_name(abi::SocketDhcpState s) {
-    switch (s) {
-        case abi::SocketDhcpState::Off: return "off";
-        case abi::SocketDhcpState::Searching: return "searching";
-        case abi::SocketDhcpState::Bound: return "bound";
-        case abi::SocketDhcpState::Renewing: return "renewing";
-        case abi::SocketDhcpState::Rebinding: return "rebinding";
-    }
-    return "?";
-}
-
 void counters_line(const char* name, const abi::SocketInfoCounters& c) {
     out("  %-5s rx %u tx %u dropped %u bad-checksum %u\n", name, c.rx, c.tx, c.dropped, c.checksum);
 }
@@ -60,7 +49,7 @@ void cmd_info() {
             ip_text(i.gateway, g), ip_text(i.dns[0], d0), i.dns[1] ? " " : "", i.dns[1] ? ip_text(i.dns[1], d1) : "");
     else
         out("  inet none\n");
-    out("  dhcp %s lease %u s (%u s left)\n", dhcp_name(i.dhcp), i.lease_s, i.lease_left_s);
+    out("  dhcp %s lease %u s (%u s left)\n", abi::socket_dhcp_state_name(i.dhcp), i.lease_s, i.lease_left_s);
     out("  nic %s generation %llx reattached %u\n", i.provider[0] ? i.provider : "-",
         static_cast<ull>(i.nic_generation), i.nic_reattaches);
     out("  rx %llu frames %llu bytes %llu dropped\n", static_cast<ull>(i.rx_frames), static_cast<ull>(i.rx_bytes),
