@@ -2,6 +2,7 @@
 
 #include <stddef.h>
 
+#include "arch/x86_64/clock.h"
 #include "arch/x86_64/mmio.h"
 #include "boot/cmdline.h"
 #include "console/log.h"
@@ -510,9 +511,11 @@ VirtQueue::IndexLie VirtQueue::tell_lie() {
             p->told = true;
             // The device reads the entry a little later (QEMU: a bottom
             // half): until then the broker's next chain would overwrite
-            // it, so the broker waits (bounded) for the device's verdict.
+            // it, so the broker waits (bounded: 10 ms of the clock, however
+            // slow each read is) for the device's verdict. Test-only.
             u8 status = 0;
-            for (u32 i = 0; i < 200'000 && !(status & virtio::status::kDeviceNeedsReset); i++)
+            for (u64 until = clock::monotonic_ns() + 10'000'000;
+                 clock::monotonic_ns() < until && !(status & virtio::status::kDeviceNeedsReset);)
                 status = mmio::read<u8>(m_common, offsetof(CommonConfig, device_status));
             LOG_WARN(
                 "virtqueue broker: test.virtio_lie: session %u queue %u: available entry %u names head %u, past "

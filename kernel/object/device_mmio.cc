@@ -109,13 +109,17 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
         // Nor may the features change once the device accepted them
         // (FEATURES_OK; virtio 1.1 §3.1.1: only a reset starts over). The
         // broker drives a queue by what it reads back here when the queue
-        // is created (EVENT_IDX, INDIRECT_DESC; object::VirtQueue::create,
-        // which needs FEATURES_OK), and QEMU would read back a later write
-        // while going on with the set it accepted. Live queues imply
-        // FEATURES_OK: a reset under them is refused below.
+        // is created (EVENT_IDX, INDIRECT_DESC, the net header size;
+        // object::VirtQueue::create, which needs FEATURES_OK), and QEMU
+        // would read back a later write while going on with the set it
+        // accepted. Live queues are checked as well as the bit: the status
+        // register is the provider's to write (below: no bit of it may be
+        // cleared under live queues, so the bit cannot be dropped and set
+        // again around a features write).
         u8 status = select_view.ok() ? mmio::read<u8>(select_view.value(), map.offset + devices::kVirtioDeviceStatus)
                                      : u8{0xff};
-        if (status & virtio::status::kFeaturesOk) {
+        kdma::Session* live = kdma::active_session(m_function->index());
+        if ((status & virtio::status::kFeaturesOk) || (live && live->live_virtqueues)) {
             refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::Busy, bar_offset,
                              log::Level::Warn,
                              "device: refused driver features for %02x:%02x.%x by pid %u '%s': the device accepted its "
@@ -134,18 +138,24 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
         }
     }
     if (map.kind == devices::RegisterMap::Kind::Virtio && m_bar == map.bar &&
-        bar_offset == map.offset + devices::kVirtioDeviceStatus && static_cast<u8>(value) == 0) {
-        // A device reset under live queues: the device forgets them while
-        // the broker still describes them (and may reset the device again
-        // when one closes, killing whatever the provider set up since).
+        bar_offset == map.offset + devices::kVirtioDeviceStatus) {
+        // Under live queues the status only gains bits (DRIVER_OK, FAILED):
+        // a reset (0) makes the device forget queues the broker still
+        // describes (and closing one resets the device again, killing what
+        // the provider set up since), and clearing FEATURES_OK without a
+        // reset would let features change under queues the broker sized
+        // for the old ones (virtio 1.1 §3.1.1: only a reset starts over).
         // Queues are the broker's: closing them resets the device.
         kdma::Session* s = kdma::active_session(m_function->index());
-        if (s && s->live_virtqueues) {
+        auto view = PciFunction::kernel_view(m_function->index(), map.bar);
+        u8 now = view.ok() ? mmio::read<u8>(view.value(), map.offset + devices::kVirtioDeviceStatus) : u8{0xff};
+        if (s && s->live_virtqueues && (now & ~static_cast<u8>(value)) != 0) {
             refusals::record(writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::Busy, bar_offset,
                              log::Level::Warn,
-                             "device: refused a reset of %02x:%02x.%x by pid %u '%s': %u virtqueues are live (closing "
-                             "them resets the device)",
-                             a.bus, a.device, a.function, writer->pid(), writer->name(), s->live_virtqueues);
+                             "device: refused status 0x%02x (from 0x%02x) for %02x:%02x.%x by pid %u '%s': %u "
+                             "virtqueues are live (no bit may be cleared under them; closing them resets the device)",
+                             static_cast<u8>(value), now, a.bus, a.device, a.function, writer->pid(), writer->name(),
+                             s->live_virtqueues);
             return Status::Busy;
         }
     }

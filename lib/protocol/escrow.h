@@ -53,7 +53,8 @@ enum class EscrowOp : u32 {
     Copy = 0x4553'0002,
     // Revokes everything derived from handle `index` of the entry (the
     // entry's own handle stays): the reply's `count` is how many
-    // capabilities went. NotFound: no such key or index.
+    // capabilities went. NotFound: nothing kept under the key (the caller's
+    // own handle is then the root); OutOfBounds: an index past the entry's.
     Revoke = 0x4553'0003,
     // Closes the entry's handles and forgets the key (NotFound: nothing
     // there). Their children move up, as on any close.

@@ -93,14 +93,18 @@ void NetServer::run() {
         // kIdleWakeNs (a device without the configuration vector, or one
         // busy enough that the wait never times out).
         bool timed_wake = idle && (!n.ok() || n.value() == 0);
-        if (config || clock_ns() >= next_link_check) {
+        // A busy client keeps the wait from ever timing out: the periodic
+        // check runs on the clock, and reaps too (a lost interrupt must not
+        // wait for the client to run out of slots).
+        bool check_due = clock_ns() >= next_link_check;
+        if (config || check_due) {
             link_check();
             next_link_check = clock_ns() + kIdleWakeNs;
         }
         // Completions are reaped after an interrupt or on the periodic
-        // wake (a lost interrupt), not on a client's kick or a call: that
+        // check (a lost interrupt), not on a client's kick or a call: that
         // cost two VirtQueueComplete calls per kick for nothing.
-        pump(irq || timed_wake);
+        pump(irq || timed_wake || check_due);
         if (const char* why = m_backend.fault()) fail_closed(why);
     }
 }

@@ -286,8 +286,10 @@ void serve_escrow(void*) {
             st = Status::NotFound;
     } else if (request.op == abi::EscrowOp::Revoke) {
         const escrow::Entry* e = g_escrow_table.find(owner, request.key);
-        if (!e || request.index >= e->count) {
-            st = Status::NotFound;
+        if (!e) {
+            st = Status::NotFound;  // nothing kept under the key: the caller revokes its own
+        } else if (request.index >= e->count) {
+            st = Status::OutOfBounds;  // a caller's bug, not "nothing kept"
         } else {
             auto n = rt::revoke(e->handles[request.index]);
             st = n.ok() ? Status::Ok : n.status();

@@ -980,7 +980,10 @@ int virtio(u32 window, u32 pool, u32 irq) {
     // ... while it tries to take the queue from the broker.
     report("device reset under the live queue", rt::mmio_write(window, kStatus, 1, 0));
     report("the same queue enabled again", rt::virtqueue_create(pool, 0, 16, 0, 3));
-    // ... and to change the features the broker drives the queue by.
+    // ... and to change the features the broker drives the queue by:
+    // dropping FEATURES_OK without a reset (ACKNOWLEDGE|DRIVER|DRIVER_OK
+    // written), then the features themselves.
+    report("FEATURES_OK cleared under the live queue", rt::mmio_write(window, kStatus, 1, 0x07));
     (void)rt::mmio_write(window, kDriverSelect, 4, 0);
     report("driver features written under the live queue", rt::mmio_write(window, kDriverFeature, 4, 0));
     auto ws = rt::waitset_create();
