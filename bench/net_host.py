@@ -70,8 +70,11 @@ class UdpCounter(threading.Thread):
         super().__init__(daemon=True)
         self.echo, self.size = echo, size
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        # A burst the host thread has not read yet must not be the host's loss.
+        # A burst the host thread has not read yet must not be the host's
+        # loss. The kernel caps the size at net.core.rmem_max for non-root:
+        # what it granted is read back and recorded (rcvbuf).
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         self.sock.bind((bind, 0))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
@@ -246,11 +249,21 @@ class Host:
         finally:
             ctr.finish()
         need(g, "sent", "secs")
-        res = {"host_count": ctr.count, "host_wrong_size": ctr.wrong_size, "guest": g}
+        res = {"host_count": ctr.count, "host_wrong_size": ctr.wrong_size, "host_rcvbuf": ctr.rcvbuf, "guest": g}
+        # A datagram of another size, or an echo the host could not send, is
+        # no figure of the guest's: the job fails rather than counts it.
+        if ctr.wrong_size or ctr.send_errors:
+            raise ProtocolError(f"{ctr.wrong_size} datagram(s) of the wrong size, {ctr.send_errors} echo(es) the host "
+                                "could not send")
         if job.kind == "udp-rtt":
             need(g, "recv")
             if g["recv"] > ctr.count:
                 raise ProtocolError(f"the guest counts {g['recv']:.0f} round trips, the host echoed only {ctr.count}")
+            # The host's echoes count only as round trips the guest
+            # completed: every one but those still in flight at the end.
+            if g["recv"] < ctr.count - job.window:
+                raise ProtocolError(f"the host echoed {ctr.count} datagrams, the guest received only "
+                                    f"{g['recv']:.0f} of them back")
             res["round_trips_per_s"] = ctr.rate()
             res["figure"], res["unit"] = res["round_trips_per_s"], "round trips/s"
         else:
@@ -323,13 +336,14 @@ class Host:
         d.sendall(f"tx {seconds}\n".encode())
         got = 0
         t0: float | None = None
+        buf = bytearray(TCP_CHUNK)  # one buffer: no allocation per read inside the timed stream
         while True:
-            part = d.recv(TCP_CHUNK)
-            if not part:
+            n = d.recv_into(buf)
+            if not n:
                 break
             if t0 is None:
                 t0 = time.monotonic()
-            got += len(part)
+            got += n
         return got, (time.monotonic() - t0) if t0 is not None else 0.0
 
     def close(self) -> None:

@@ -97,8 +97,8 @@ class FakeGuest(threading.Thread):
             s.connect((addr, int(port)))
             end = time.monotonic() + int(secs)
             while time.monotonic() < end:
-                s.send(n.to_bytes(8, "little") + bytes(int(size) - 8))
-                if echo:
+                s.send(n.to_bytes(8, "little") + bytes(int(size) - 8 + (self.lie == "wrong-size" and n == 3)))
+                if echo and self.lie != "no-echo":
                     s.recv(65536)
                 else:
                     time.sleep(0.0005)
@@ -107,7 +107,8 @@ class FakeGuest(threading.Thread):
 
     def _udp_rtt(self, addr: str, port: str, size: str, secs: str, window: str) -> str:
         n = self._send_udp(addr, port, size, secs, echo=True)
-        return f"result udp-rtt sent={n} recv={n} lost=0 secs={secs} rtt_mean_us=10 rtt_p50_us=10 rtt_p99_us=20"
+        recv = 0 if self.lie == "no-echo" else n  # "no-echo": its receive path lost every echo
+        return f"result udp-rtt sent={n} recv={recv} lost={n - recv} secs={secs} rtt_mean_us=10 rtt_p50_us=10 rtt_p99_us=20"
 
     def _udp_tx(self, addr: str, port: str, size: str, secs: str, batch: str) -> str:
         n = self._send_udp(addr, port, size, secs, echo=False)
@@ -175,6 +176,12 @@ class BrokenGuest(unittest.TestCase):
                 h.run(job)
         finally:
             h.close()
+
+    def test_echoes_the_guest_never_received_are_no_round_trips(self):
+        self.expect("no-echo", Job("udp-rtt", 1, 64, 1), "the guest received only 0")
+
+    def test_a_datagram_of_the_wrong_size_fails_the_job(self):
+        self.expect("wrong-size", Job("udp-tx", 1, 64, 32), "wrong size")
 
     def test_silent_guest_is_an_error_not_a_zero(self):
         g = FakeGuest("silent")
