@@ -37,6 +37,7 @@
 #include "lwip/timeouts.h"
 #include "netstack/socket_server.h"
 #include "netstack/stack.h"
+#include "util/le_bytes.h"
 
 namespace {
 
@@ -132,8 +133,6 @@ World& world() {
     return *w;
 }
 
-u32 get32(const u8* p) { return static_cast<u32>(p[0] | p[1] << 8 | p[2] << 16 | static_cast<u32>(p[3]) << 24); }
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -155,7 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 if (n < 5) break;
                 auto& st = w.hostile_mem.rings->streams[body[0] % abi::kSocketMaxSockets];
                 u32* index[] = {&st.rx.head, &st.rx.tail, &st.tx.head, &st.tx.tail};
-                __atomic_store_n(index[(body[0] >> 5) % 4], get32(body + 1), __ATOMIC_RELEASE);
+                __atomic_store_n(index[(body[0] >> 5) % 4], le::get_u32(body + 1), __ATOMIC_RELEASE);
                 break;
             }
             case 2: {
@@ -179,8 +178,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 w.io->deliver(
                     frames::ethernet(kOurMac, kPeerMac, frames::kEtherIpv4,
                                      frames::ipv4(kPeerIp, kOurIp, frames::kProtoTcp,
-                                                  frames::tcp(kPeerIp, kOurIp, 40000, 9, get32(body + 1),
-                                                              get32(body + 5), body[0], 65535, payload, 1460))));
+                                                  frames::tcp(kPeerIp, kOurIp, 40000, 9, le::get_u32(body + 1),
+                                                              le::get_u32(body + 5), body[0], 65535, payload, 1460))));
                 break;
             }
             case 5: w.host.now += static_cast<u64>(n > 0 ? body[0] : 1) * 10'000'000; break;

@@ -1,9 +1,10 @@
 // The netstack's core (lib/netstack/: lwIP over a net::FrameIo) against a
 // fake NIC in memory (tests/support/fake_frame_io.h), with frames built
 // and checked by hand from the RFCs (tests/support/net_frames.h): ARP, the
-// DHCP exchange and its renewal, ICMP echo both ways, a TCP connection,
-// zero-copy receive with every RX buffer given back, the copy fallback
-// when the stack holds too many, and malformed frames dropped.
+// DHCP exchange and its renewal, ICMP echo both ways, DNS, TCP (its
+// initial sequence numbers too), receive copied out of the provider's
+// buffers with every one given back at once, a burst waiting for ARP, the
+// Info snapshot, and malformed frames dropped.
 #define GTEST_HAS_CXXABI_H_ 0  // its <cxxabi.h> aliases `namespace abi` (docs/testing.md)
 #include <gtest/gtest.h>
 

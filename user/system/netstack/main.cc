@@ -187,18 +187,17 @@ int main(u64) {
     for (;;) {
         boot_ping.poll(stack);
         const u32 frames = stack.poll();
-        // Requests taken here go to lwIP, whose output the next
-        // stack.poll() flushes: go round again when anything moved.
+        // Requests taken here go to lwIP: go round again when anything moved.
         const bool published = sockets.serving() && sockets.poll();
-        // Work left for the next turn (a client's UDP budget spent: go
-        // round at once; buffers short: the NIC's completions will free
-        // some, so after a few turns wait a little rather than spin).
         // What the socket turn queued in lwIP without publishing an event
         // (an Echo's request; the window update tcp_recved queued when a
         // client only read its rx ring) must not wait for the next wake —
         // lwIP's 250 ms timer held TCP receive at 0.3 MB/s: out now
         // (nothing when nothing is queued).
         stack.flush();
+        // Work left for the next turn (a client's UDP budget spent: go
+        // round at once; buffers short: the NIC's completions will free
+        // some, so after a few turns wait a little rather than spin).
         const bool more = !frames && !published && sockets.serving() && sockets.more_work();
         bool busy = frames != 0 || published;
         if (!busy && more && idle_turns++ < kMoreWorkSpins) busy = true;
