@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     curl = f"qemu: httpd's health endpoint: curl http://127.0.0.1:{http_port}/status" if http_port else ""
     if curl:
         print(curl, file=sys.stderr)
+    if curl and not a.gdb:  # a guest paused for gdb is not up in 20 s
         # GRUB clears the screen: say it again once the guest is up (its
         # netstack has a lease and httpd listens within seconds of boot).
         reminder = threading.Timer(CURL_REMINDER_SECONDS, lambda: print(f"\r\n{curl}\r", file=sys.stderr,
@@ -109,6 +110,9 @@ def pick_http_port(wanted: str) -> int | None:
         raise SystemExit(f"qemu: --http-port {port} is not a TCP port")
     for candidate in (port, 0):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # As QEMU's slirp binds its hostfwd: a port whose last
+            # connections linger in TIME_WAIT is free to it, and to us.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", candidate))
             except OSError:

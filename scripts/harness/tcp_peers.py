@@ -32,6 +32,8 @@
                                   # malformed one); `path` then only names it
     silent = 0                    # first open this many connections that send nothing;
                                   # the guest must close each (its idle timeout)
+    hold = false                  # with silent: keep them open and make the request at
+                                  # once (the guest must serve it beside them)
 
 Each peer runs in a thread of its own (a stream of several MiB must not
 hold up the watch loop); the watch loop starts them, reports their
@@ -52,7 +54,7 @@ from dataclasses import dataclass
 
 STREAM_KEYS = {"forward", "after", "payload", "random", "rate", "expect"}
 SINK_KEYS = {"port", "random", "expect", "guest_received"}
-HTTP_KEYS = {"forward", "after", "path", "contains", "method", "status", "request", "silent"}
+HTTP_KEYS = {"forward", "after", "path", "contains", "method", "status", "request", "silent", "hold"}
 MAX_SILENT = 16
 MAX_RANDOM = 64 << 20
 IO_TIMEOUT_SECONDS = 60.0
@@ -60,6 +62,7 @@ IO_TIMEOUT_SECONDS = 60.0
 # listening resets, and the host sees its connection end with nothing back.
 CONNECT_TRIES = 5
 CONNECT_RETRY_SECONDS = 1.0
+HOLD_SPACING_SECONDS = 0.5  # between held silent connections (HttpSpec.hold)
 CHUNK = 16384
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
@@ -96,6 +99,7 @@ class HttpSpec:
     status: int = 200
     request: str | None = None  # raw request bytes (latin-1), instead of method and path
     silent: int = 0  # connections opened first that send nothing: the guest must close each
+    hold: bool = False  # ... or, held open, serve the request beside them
 
 
 def _regex(where: str, text) -> re.Pattern:
@@ -172,8 +176,11 @@ def parse(data: dict, forwards: dict[str, int]) -> tuple[list[StreamSpec], list[
             raise TcpSpecError(f"{where}: request must be the bytes to send, not empty")
         if not isinstance(silent, int) or isinstance(silent, bool) or not 0 <= silent <= MAX_SILENT:
             raise TcpSpecError(f"{where}: silent must be 0..{MAX_SILENT} connections")
+        hold = g.get("hold", False)
+        if not isinstance(hold, bool) or (hold and not silent):
+            raise TcpSpecError(f"{where}: hold is true or false, and needs silent connections")
         gets.append(HttpSpec(g["forward"], _regex(where, g["after"]), g["path"], tuple(contains), method, status,
-                             request, silent))
+                             request, silent, hold))
     return streams, sinks, gets
 
 
@@ -357,8 +364,25 @@ class TcpPeers:
 
     def _get(self, spec: HttpSpec, peer: Peer) -> None:
         address = ("127.0.0.1", self.ports[spec.forward])
-        if spec.silent:
+        held: list[socket.socket] = []
+        if spec.silent and spec.hold:
+            # One at a time, a pause apart: a burst of SYNs past the
+            # listener's backlog is dropped by the guest (lwIP counts
+            # half-open connections against it) and retried by QEMU's slirp
+            # seconds later, which would make the order the guest sees them
+            # in a matter of luck.
+            for _ in range(spec.silent):
+                held.append(socket.create_connection(address, timeout=IO_TIMEOUT_SECONDS))
+                time.sleep(HOLD_SPACING_SECONDS)
+        elif spec.silent:
             _silent(address, spec.silent, peer)
+        try:
+            self._request(spec, peer, address)
+        finally:
+            for sock in held:
+                sock.close()
+
+    def _request(self, spec: HttpSpec, peer: Peer, address: tuple[str, int]) -> None:
         request = (spec.request if spec.request is not None else
                    f"{spec.method} {spec.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         for attempt in range(CONNECT_TRIES):
@@ -506,7 +530,8 @@ class TcpPeers:
                 failures.append(f"{peer.name} {what} {spec.path}: " + "; ".join(problems)
                                 + f"; body {peer.body[:300]!r}")
             else:
-                silent = (f" after {spec.silent} silent connections closed by the guest in "
+                silent = (f" beside {spec.silent} silent connections held open" if spec.hold else
+                          f" after {spec.silent} silent connections closed by the guest in "
                           f"{getattr(peer, 'silent_seconds', 0):.1f} s" if spec.silent else "")
                 notes.append(f"{peer.name} {what} {spec.path}: {status}, {len(peer.body)} bytes of body naming "
                              + (", ".join(spec.contains) or "nothing asked") + silent)

@@ -1303,6 +1303,7 @@ class TcpPeers(unittest.TestCase):
             ({**base, "tcp_sink": [{"port": "e", "expect": "{capture:x}"}]}, "a name of its own"),
             ({**base, "tcp_sink": [{"port": "s", "expect": "echo"}]}, "expect"),
             ({**base, "http_get": [{"forward": "e", "after": "x", "path": "status"}]}, "path"),
+            ({**base, "http_get": [{"forward": "e", "after": "x", "path": "/s", "hold": True}]}, "hold"),
             ({**base, "http_get": [{"forward": "e", "after": "x", "path": "/", "method": "POST"}]}, "method"),
             ({**base, "http_get": [{"forward": "e", "after": "x", "path": "/", "method": "GET", "request": "x"}]},
              "method"),

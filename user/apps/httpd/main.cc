@@ -12,15 +12,27 @@
 // Nothing a client sends is trusted: a request head is parsed strictly by
 // net::parse_http_request and must fit HttpRequest::kMaxHead; a client
 // that sends nothing, or too slowly, is closed after idle_ms (408 when it
-// had sent part of a head) so it cannot pin one of the kMaxConns slots for
-// good; after any error answer the connection is closed. At most
-// kMaxConns connections are served at once, the rest wait in the
-// listener's backlog (the netstack's TCP quota for a client bounds both).
+// had sent part of a head), and a response not taken within idle_ms of
+// being queued closes its connection (progress does not extend it: a
+// client reading a byte at a time cannot hold a slot). After any error
+// answer the connection is closed. At most kMaxConns connections are
+// served at once; one Accept more is kept outstanding, and a connection
+// arriving with every slot taken evicts the oldest one that has no
+// response under way (silent or idle clients cannot lock the endpoint
+// out: a load balancer's probe always gets in). The listener's backlog
+// holds the rest (the netstack's TCP quota for a client bounds both).
+//
+// The status document is rendered at most once a second (kRenderEveryNs)
+// and reused: a client pipelining requests costs devmgr and the netstack
+// nothing more. Log lines have a budget (8 at once, 4 a second; the rest
+// counted and said with the next).
 //
 // One thread, one loop: wait for the netstack's signal or the nearest
 // deadline, take events and completions, move each connection on. When
 // the netstack breaks the protocol or is restarted (Ping answers Stale),
 // the channel is attached again and the listener opened again.
+#include <stdarg.h>
+
 #include "net/http.h"
 #include "net/socket_client.h"
 #include "protocol/devmgr.h"
@@ -31,12 +43,19 @@
 #include "rt/sys.h"
 #include "util/format.h"
 #include "util/json_writer.h"
+#include "util/token_bucket.h"
 
 namespace {
 
 using ull = unsigned long long;
 
 constexpr u32 kMaxConns = 4;
+// One slot more than are served: the newcomer that evicts an idle one.
+constexpr u32 kSlots = kMaxConns + 1;
+constexpr u64 kRenderEveryNs = 1'000'000'000;
+// Reads of a closing connection's leftovers, at most (then it is closed
+// all the same): a client sending without end cannot keep httpd draining.
+constexpr u32 kDrainReads = 64;
 // Connections lwIP completed and holds for an Accept: each is a pcb of
 // the client's TCP quota (docs/netstack.md "Quotas"), as is each served one.
 constexpr u32 kBacklog = 2;
@@ -48,13 +67,14 @@ constexpr u64 kRetryNs = 1'000'000'000;
 constexpr u32 kMaxFunctions = 256;  // devmgr answers past the end with length 0 before this
 
 struct Stats {
-    u64 connections = 0, requests = 0, errors = 0, timeouts = 0;
+    u64 connections = 0, requests = 0, errors = 0, timeouts = 0, evicted = 0;
 };
 
 struct Conn {
     enum class State : u8 { Free, Open, Closing };
     State state = State::Free;
     u32 socket = 0;
+    u64 number = 0;            // accept order: the oldest is evicted first
     u64 deadline = 0;          // ns: the next byte of a head, or the response's room, is due by then
     bool close_after = false;  // once the response is out
     bool close_asked = false;  // Closing: the Close request is on the ring
@@ -64,12 +84,32 @@ struct Conn {
     char out[kOutBytes];
 };
 
-Conn g_conns[kMaxConns];
+Conn g_conns[kSlots];
 Stats g_stats;
 u16 g_port = 80;
 u64 g_idle_ns = 5'000'000'000;
 u32 g_devmgr = 0;
 rt::SocketAttach* g_attach = nullptr;  // for the netstack's Info
+util::TokenBucket g_log_budget{8, 4};
+u64 g_unlogged = 0;
+
+// A log line within the budget (the console is the access log, and one
+// client must not be able to flood it); what was dropped is said next.
+__attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
+    if (!g_log_budget.take(rt::clock_ns())) {
+        g_unlogged++;
+        return;
+    }
+    char line[200];
+    va_list ap;
+    va_start(ap, fmt);
+    usize n = format_v(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (g_unlogged && n < sizeof line)
+        format(line + n, sizeof line - n, " (%llu lines not logged)", static_cast<ull>(g_unlogged));
+    g_unlogged = 0;
+    rt::log("%s", line);
+}
 
 // A terminated copy of a fixed-size name the netstack or devmgr wrote (a
 // name filling the array has no terminator of its own).
@@ -117,14 +157,11 @@ bool status_json(char* buf, usize cap, usize* len) {
         terminated(f.provider, provider);
         format(address, sizeof address, "%02x:%02x.%x", f.bus, f.device, f.function);
         format(id, sizeof id, "%04x:%04x", f.vendor, f.device_id);
-        const bool running = f.state == abi::DevmgrState::Running;
         w.begin_object();
         text("address", address);
         text("id", id);
         text("provider", provider[0] ? provider : nullptr);
         text("state", abi::devmgr_state_name(f.state));
-        w.key("pid");
-        running ? w.number(f.pid) : w.null();
         text("backend", abi::devmgr_backend_name(f.backend));
         number("restarts", f.restarts);
         number("refusals", f.refusals);
@@ -203,6 +240,7 @@ bool status_json(char* buf, usize cap, usize* len) {
     number("requests", g_stats.requests);
     number("errors", g_stats.errors);
     number("timeouts", g_stats.timeouts);
+    number("evicted", g_stats.evicted);
     w.end_object();
     w.end_object();
     *len = w.size();
@@ -220,6 +258,8 @@ void respond(Conn& c, u16 status, const char* body, usize body_len, bool head_on
     c.out_len = static_cast<u32>(n);
     c.out_sent = 0;
     c.close_after = !keep_alive;
+    // One deadline per response, from when it is queued.
+    c.deadline = rt::clock_ns() + g_idle_ns;
 }
 
 void respond_error(Conn& c, u16 status) {
@@ -239,19 +279,25 @@ void answer(Conn& c, const net::HttpRequest& req) {
         g_stats.errors++;
         char body[64];
         usize n = format(body, sizeof body, "{\"error\":404,\"reason\":\"%s\"}\n", net::http_reason(404));
-        rt::log("httpd: socket %u: %s %s 404", c.socket, method, req.target);
+        say("httpd: socket %u: %s %s 404", c.socket, method, req.target);
         return respond(c, 404, body, n, req.head_only, req.keep_alive);
     }
     static char doc[kOutBytes - 512];  // the head is well under 512 bytes
-    usize len = 0;
-    if (!status_json(doc, sizeof doc - 1, &len)) {  // room for the newline
-        rt::log("httpd: the status document does not fit %u bytes", static_cast<u32>(sizeof doc));
-        return respond_error(c, 500);
+    static usize len = 0;
+    static u64 rendered = 0;
+    if (len == 0 || rt::clock_ns() - rendered >= kRenderEveryNs) {
+        len = 0;
+        if (!status_json(doc, sizeof doc - 1, &len)) {  // room for the newline
+            len = 0;
+            say("httpd: the status document does not fit %u bytes", static_cast<u32>(sizeof doc));
+            return respond_error(c, 500);
+        }
+        doc[len++] = '\n';
+        rendered = rt::clock_ns();
     }
-    doc[len++] = '\n';
     // One line per request: the console is the access log.
-    rt::log("httpd: socket %u: %s %s 200 (%u bytes%s)", c.socket, method, req.target, static_cast<u32>(len),
-            req.keep_alive ? ", keep-alive" : "");
+    say("httpd: socket %u: %s %s 200 (%u bytes%s)", c.socket, method, req.target, static_cast<u32>(len),
+        req.keep_alive ? ", keep-alive" : "");
     respond(c, 200, doc, len, req.head_only, req.keep_alive);
 }
 
@@ -324,12 +370,13 @@ private:
         return Status::Ok;
     }
 
-    // One Accept outstanding per free slot: a connection is taken only
-    // when it can be served.
+    // One Accept outstanding per free slot, the spare one included: a
+    // connection arriving with every served slot taken evicts an idle one
+    // (completed()).
     void post_accepts() {
         u32 busy = m_accepts;
         for (const Conn& c : g_conns) busy += c.state != Conn::State::Free;
-        while (busy < kMaxConns) {
+        while (busy < kSlots) {
             auto t = m_c.accept(m_listener, 0, kTxRing);
             if (!t.ok()) return;  // Busy or NoMemory: again after the next completions
             m_accepts++;
@@ -351,7 +398,8 @@ private:
                 c.deadline = rt::clock_ns() + g_idle_ns;
                 c.in_len = c.out_len = c.out_sent = 0;
                 c.close_after = false;
-                g_stats.connections++;
+                c.number = ++g_stats.connections;
+                evict_if_full();
                 return;
             }
             // post_accepts never asks for more than the free slots.
@@ -360,9 +408,36 @@ private:
             return;
         }
         if (d.op == abi::SocketRequestOp::Close) {
-            for (Conn& c : g_conns)
-                if (c.state == Conn::State::Closing && c.socket == d.socket) c.state = Conn::State::Free;
+            for (Conn& c : g_conns) {
+                if (c.state != Conn::State::Closing || c.socket != d.socket) continue;
+                // Refused (the socket is still the client library's): asked
+                // again next turn, else the socket would leak from the quota.
+                if (d.status == Status::Ok || !m_c.is_open(c.socket))
+                    c.state = Conn::State::Free;
+                else
+                    c.close_asked = false;
+            }
         }
+    }
+
+    // More connections open than are served: the oldest with no response
+    // under way goes (a silent client, or one idle between keep-alive
+    // requests); when every one is sending, the newest goes instead.
+    void evict_if_full() {
+        u32 open = 0;
+        Conn* victim = nullptr;
+        Conn* newest = nullptr;
+        for (Conn& c : g_conns) {
+            if (c.state != Conn::State::Open) continue;
+            open++;
+            if (newest == nullptr || c.number > newest->number) newest = &c;
+            if (c.out_len == 0 && (victim == nullptr || c.number < victim->number)) victim = &c;
+        }
+        if (open <= kMaxConns) return;
+        if (victim == nullptr || victim == newest) victim = newest;
+        g_stats.evicted++;
+        say("httpd: socket %u: evicted (%u connections, %u served at once)", victim->socket, open, kMaxConns);
+        close(*victim);
     }
 
     void close(Conn& c) {
@@ -370,7 +445,7 @@ private:
         // first: lwIP answers a close with unread data by a reset, which
         // could overtake the response.
         char sink[256];
-        while (m_c.readable(c.socket)) {
+        for (u32 reads = 0; reads < kDrainReads && m_c.readable(c.socket); reads++) {
             auto r = m_c.receive(c.socket, sink, sizeof sink);
             if (!r.ok() || r.value() == 0) break;
         }
@@ -385,13 +460,12 @@ private:
         if (c.out_sent == c.out_len) return true;
         auto r = m_c.send(c.socket, c.out + c.out_sent, c.out_len - c.out_sent);
         if (!r.ok()) return close(c), false;
-        if (r.value() > 0) c.deadline = now + g_idle_ns;
         c.out_sent += r.value();
         if (c.out_sent < c.out_len) {
             if (now >= c.deadline) {
                 g_stats.timeouts++;
-                rt::log("httpd: socket %u: the client takes no response for %llu ms: closed", c.socket,
-                        static_cast<ull>(g_idle_ns / 1'000'000));
+                say("httpd: socket %u: the client takes no response for %llu ms: closed", c.socket,
+                    static_cast<ull>(g_idle_ns / 1'000'000));
                 close(c);
             }
             return false;
@@ -419,8 +493,8 @@ private:
             if (m_c.closed(c.socket)) return close(c);  // the peer finished, or the connection ended
             if (now < c.deadline) return;
             g_stats.timeouts++;
-            rt::log("httpd: socket %u: no whole request head in %llu ms (%u bytes): closed", c.socket,
-                    static_cast<ull>(g_idle_ns / 1'000'000), c.in_len);
+            say("httpd: socket %u: no whole request head in %llu ms (%u bytes): closed", c.socket,
+                static_cast<ull>(g_idle_ns / 1'000'000), c.in_len);
             if (c.in_len == 0) return close(c);
             respond_error(c, 408);
         } else if (p == net::HttpParse::Ok) {
@@ -430,7 +504,7 @@ private:
             if (c.in_len > 0) m_again = true;
         } else {
             const u16 status = net::http_status_for(p);
-            rt::log("httpd: socket %u: request refused %u (%s)", c.socket, status, net::http_reason(status));
+            say("httpd: socket %u: request refused %u (%s)", c.socket, status, net::http_reason(status));
             respond_error(c, status);
         }
         c.deadline = now + g_idle_ns;
