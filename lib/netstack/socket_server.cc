@@ -50,6 +50,7 @@ Result<void> SocketChannel::open(abi::SocketRings* rings, u8* data, u32 data_byt
     m_counters = {};
     m_requests = rings->requests.consumer();
     m_events = rings->events.producer();
+    m_signalled_tail = m_events.tail();
     for (u32 i = 0; i < abi::kSocketMaxSockets; i++) {
         m_sockets[i] = SocketSlot{};
         m_sockets[i].owner = this;
@@ -182,7 +183,6 @@ void SocketChannel::answer(u64 tag, SocketEventKind kind, u32 socket, Status sta
 
 bool SocketChannel::poll() {
     if (m_rings == nullptr) return false;
-    u32 before = m_events.tail();
     m_more = false;
     m_turn_datagrams = m_turn_bytes = 0;
     if (!m_events.refresh().ok()) {
@@ -200,7 +200,13 @@ bool SocketChannel::poll() {
     if (m_rings == nullptr) return false;
     m_requests.release();
     m_events.publish();
-    return m_events.tail() != before;
+    // Every event since the last signal counts, not only this turn's: lwIP's
+    // callbacks between turns (a connection accepted, an echo or a lookup
+    // finished) answer too, and a client waiting on one of those would
+    // otherwise sleep until something else woke it.
+    const bool any = m_events.tail() != m_signalled_tail;
+    m_signalled_tail = m_events.tail();
+    return any;
 }
 
 void SocketChannel::take_requests() {

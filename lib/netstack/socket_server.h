@@ -262,6 +262,7 @@ private:
     bool m_broken = false;
     abi::SocketRequestConsumer m_requests;
     abi::SocketEventProducer m_events;
+    u32 m_signalled_tail = 0;     // the event tail poll() last reported published
     u32 m_owed = 0;               // answers owed later (Connect, Accept, Close): room kept for them
     const char* m_why = nullptr;  // a check's precise reason for the refusal being logged
     // Refusal log lines of this client: 8 at once, 4 a second after that.

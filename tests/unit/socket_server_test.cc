@@ -442,6 +442,49 @@ TEST_F(SocketServerTest, TcpListenAcceptReceiveSendClose) {
     (void)listener;
 }
 
+// An Accept answered inside lwIP's callback (the peer's ACK taken by the
+// stack's half of a turn, before the channel's) must make the channel's
+// poll() report events to signal: the netstack signals a client only then,
+// and one waiting for the connection slept on (netbench's hello waited
+// for the host's FIN).
+TEST_F(SocketServerTest, AnAcceptAnsweredBetweenPollsIsSignalled) {
+    a.open({80}, 0xa);
+    auto open = Client::rings_request(abi::SocketRequestOp::Open, 0, kTcpRing);
+    open.kind = abi::SocketKind::Tcp;
+    u64 tag = a.send(open);
+    turn();
+    u32 listener = a.answer(tag).socket;
+    abi::SocketRequest r{};
+    r.op = abi::SocketRequestOp::Bind;
+    r.socket = listener;
+    r.port = 80;
+    tag = a.send(r);
+    turn();
+    ASSERT_EQ(a.answer(tag).status, Status::Ok);
+    r = {};
+    r.op = abi::SocketRequestOp::Listen;
+    r.socket = listener;
+    r.count = 1;
+    tag = a.send(r);
+    turn();
+    ASSERT_EQ(a.answer(tag).status, Status::Ok);
+    auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
+    accept.socket = listener;
+    u64 accept_tag = a.send(accept);
+    turn();
+    auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
+    ASSERT_EQ(sent.size(), 1u);
+    u32 ours = frames::get32(sent[0].bytes, sent[0].l4 + 4) + 1;
+    EXPECT_FALSE(a.channel.poll());  // nothing new: nothing to signal
+
+    // The handshake's last ACK, taken by the stack alone.
+    ASSERT_TRUE(io.deliver(peer_tcp(1001, ours, frames::kTcpAck)));
+    stack.poll();
+    EXPECT_TRUE(a.channel.poll());
+    EXPECT_EQ(a.answer(accept_tag).kind, abi::SocketEventKind::Accepted);
+    EXPECT_FALSE(a.channel.poll());  // reported once
+}
+
 // 256 KiB each way through one accepted connection (a 4 KiB tx ring): the
 // client reads its rx ring only every other turn, so TCP's window must
 // follow its consumption (tcp_recved) and nothing may be lost; its sends
