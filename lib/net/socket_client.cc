@@ -84,12 +84,22 @@ void SocketClient::free_pages(u32 first, u32 pages) {
 
 Result<u64> SocketClient::request(abi::SocketRequest r, const Outstanding& keep, bool internal) {
     if (!live()) return Status::Stale;
-    if (m_pending >= kMaxOutstanding) return Status::Busy;
+    if (!internal && m_pending >= kMaxOutstanding) return Status::Busy;
     if (!m_requests.refresh().ok()) {
         breach();
         return Status::Stale;
     }
     if (m_requests.room() == 0) return Status::Busy;
+    if (internal) {
+        // Our own Send: answered only when refused (lib/protocol/socket.h),
+        // so nothing waits for it here — a refusal is the socket's
+        // (handle(): send_error).
+        r.tag = m_next_tag++ | kInternalTag;
+        (void)m_requests.put(r);
+        m_requests.publish();
+        m_need_signal = true;
+        return r.tag;
+    }
     Outstanding* slot = nullptr;
     for (auto& o : m_outstanding)
         if (o.tag == 0) {
@@ -97,7 +107,7 @@ Result<u64> SocketClient::request(abi::SocketRequest r, const Outstanding& keep,
             break;
         }
     if (slot == nullptr) return Status::Busy;  // cannot be while m_pending < kMaxOutstanding
-    r.tag = m_next_tag++ | (internal ? kInternalTag : 0);
+    r.tag = m_next_tag++;
     *slot = keep;
     slot->tag = r.tag;
     slot->op = r.op;
@@ -282,7 +292,7 @@ Result<u32> SocketClient::send(u32 socket, const void* bytes, u32 n) {
     if (wrote == 0) return 0u;
     s->tx.publish();
     s->unannounced += wrote;
-    announce(socket);
+    m_announce = true;  // one Send per socket per batch: needs_signal()
     return wrote;
 }
 
@@ -324,7 +334,7 @@ Result<bool> SocketClient::send_to(u32 socket, u32 address, u16 port, const void
     s->tx.produce(record - static_cast<u32>(sizeof d) - n);  // the padding
     s->tx.publish();
     s->unannounced += record;
-    announce(socket);
+    m_announce = true;  // one Send per socket per batch: needs_signal()
     return true;
 }
 
@@ -408,9 +418,22 @@ Result<u32> SocketClient::poll_events() {
     }
     if (!live()) return Status::Malformed;
     m_events.release();
-    for (u32 i = 0; i < m_max_sockets; i++)
-        if (m_streams[i].state != State::Free) announce(i);
+    announce_all();
     return n;
+}
+
+void SocketClient::announce_all() {
+    m_announce = false;
+    for (u32 i = 0; i < m_max_sockets; i++) {
+        if (m_streams[i].state == State::Free) continue;
+        announce(i);
+        m_announce |= m_streams[i].unannounced != 0;  // the ring was full: again later
+    }
+}
+
+bool SocketClient::needs_signal() {
+    if (m_announce && live()) announce_all();
+    return m_need_signal;
 }
 
 bool SocketClient::take_completion(SocketCompletion* out) {
@@ -462,6 +485,14 @@ void SocketClient::handle(const abi::SocketEvent& e) {
     }
     if (e.kind != SocketEventKind::Done && e.kind != SocketEventKind::Connected && e.kind != SocketEventKind::Accepted)
         return breach();
+    if ((e.tag & kInternalTag) != 0) {
+        // One of our Sends refused (a taken one is never answered): its
+        // bytes will not go, and send() says so from now on.
+        Stream* s = stream(e.socket);
+        if (e.kind != SocketEventKind::Done || e.status == Status::Ok || s == nullptr) return breach();
+        s->send_error = e.status;
+        return;
+    }
     Outstanding* o = nullptr;
     if (e.tag != 0)
         for (auto& c : m_outstanding)
@@ -539,13 +570,6 @@ void SocketClient::answered(const Outstanding& o, const abi::SocketEvent& e) {
                 break;
             default: break;
         }
-    }
-    if ((o.tag & kInternalTag) != 0) {
-        m_pending--;  // our Send: no completion; a refusal is the socket's
-        if (!ok) {
-            if (Stream* s = stream(o.socket)) s->send_error = e.status;
-        }
-        return;
     }
     m_completions[(m_completion_head + m_completion_count) % kMaxOutstanding] = c;
     m_completion_count++;

@@ -11,8 +11,10 @@
 // SocketCompletion with that tag, queued by poll_events() (call it after
 // the notification fires) and taken with take_completion(). Data moves
 // without requests of the caller's: send()/send_to() copy into the
-// socket's tx ring as far as it has room and announce the bytes (the Send
-// requests are this library's, never surfaced unless refused);
+// socket's tx ring as far as it has room, and needs_signal() announces
+// what was written since its last call, one Send per socket (the Send
+// requests are this library's and the netstack answers them only when it
+// refuses one; send()/send_to() then return that status for good);
 // receive()/receive_from() copy out of its rx ring.
 //
 // The data area is the client's: each socket's two rings are carved from
@@ -136,7 +138,10 @@ public:
     // Requests were published, or rx room given back (TCP's window reopens
     // only when the netstack sees it): signal the netstack's notification,
     // then call signalled().
-    bool needs_signal() const { return m_need_signal; }
+    // Publishes the Send announcements held since the last call (one Send
+    // per socket per batch, whatever the number of send()/send_to() calls)
+    // and says whether to signal.
+    bool needs_signal();
     void signalled() { m_need_signal = false; }
 
 private:
@@ -170,6 +175,7 @@ private:
     Stream* stream(u32 socket);
     const Stream* stream(u32 socket) const;
     void announce(u32 socket);
+    void announce_all();
     void handle(const abi::SocketEvent& e);
     void answered(const Outstanding& o, const abi::SocketEvent& e);
     bool start_stream(u32 socket, const Outstanding& o, abi::SocketKind kind);
@@ -186,6 +192,7 @@ private:
     u32 m_max_sockets = 0;
     bool m_broken = false;
     bool m_need_signal = false;
+    bool m_announce = false;  // bytes written and not yet announced (needs_signal())
     abi::SocketRequestProducer m_requests;
     abi::SocketEventConsumer m_events;
     u64 m_next_tag = 1;

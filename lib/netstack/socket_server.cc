@@ -541,7 +541,9 @@ Status SocketChannel::do_send(Socket& s, const abi::SocketRequest& r) {
     // Only bytes the client has published can be announced.
     if (r.count > s.tx.tail_seen() - s.tx_announced) return Status::InvalidArgument;
     s.tx_announced += r.count;
-    answer(r.tag, SocketEventKind::Done, s.index, Status::Ok);
+    // Taken: no answer (lib/protocol/socket.h, Send). An event per Send
+    // would wake the client once per datagram for nothing; Writable says
+    // when room comes back.
     return Status::Ok;
 }
 

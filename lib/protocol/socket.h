@@ -222,8 +222,9 @@ static_assert(sizeof(SocketInfo) <= kSocketInfoBytes);
 enum class SocketKind : u8 { Udp = 1, Tcp = 2 };
 
 // Ring requests. Each is answered by exactly one event carrying its tag
-// (Done unless said otherwise); the client has at most kSocketRequestEntries
-// unanswered, the netstack takes no more until the client consumes events.
+// (Done unless said otherwise) — but Send, answered only when refused; the
+// client has at most kSocketRequestEntries unanswered, the netstack takes
+// no more until the client consumes events.
 enum class SocketRequestOp : u8 {
     // Open {kind, rx_*, tx_*} -> Done {socket}: a new, unbound socket.
     // QuotaExceeded past max_sockets or the client's UDP/TCP quota (cut
@@ -258,9 +259,11 @@ enum class SocketRequestOp : u8 {
     // full (the connection is reset).
     Accept = 5,
     // Send {socket, count}: `count` more bytes published in the tx ring
-    // (UDP: whole records) for the netstack to send. Answered Done once
-    // taken (not yet acknowledged by the peer); Writable follows as the
-    // ring's room comes back. InvalidArgument when count exceeds what the
+    // (UDP: whole records) for the netstack to send. The one request
+    // answered only when refused (Done with the refusal's status): taken,
+    // it is not answered at all — an event per Send would wake the client
+    // once per batch for nothing — and Writable follows as the ring's room
+    // comes back. InvalidArgument when count exceeds what the
     // client published and has not announced yet, or after Shutdown of the
     // write side. UDP: the netstack sends a bounded number of datagrams per
     // turn and keeps any the NIC cannot take yet for the next one (never

@@ -361,6 +361,33 @@ TEST(SocketClientLiedTo, AnAnswerToNothingOrANewSocketOnAnOldIndexBreaks) {
     }
 }
 
+// A Send is answered only when refused (lib/protocol/socket.h): the
+// datagrams of one batch go as one Send, and an Ok answer to it is a lie.
+TEST(SocketClientLiedTo, ASendIsOneRequestPerBatchAndAnOkAnswerToItBreaks) {
+    Lied l;
+    u32 s = l.opened(abi::SocketKind::Udp, 0);
+    const u8 bytes[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    for (int i = 0; i < 3; i++) ASSERT_TRUE(l.client.send_to(s, 0x0202000a, 7, bytes, sizeof bytes).value());
+    EXPECT_TRUE(l.client.needs_signal());
+    l.client.signalled();
+    auto r = l.take_request();
+    EXPECT_EQ(r.op, abi::SocketRequestOp::Send);
+    EXPECT_EQ(r.count, 3 * abi::socket_record_bytes(sizeof bytes));
+    abi::SocketRequest none{};
+    EXPECT_TRUE(l.requests.refresh().ok());
+    EXPECT_FALSE(l.requests.take(&none));  // one Send for the three
+    EXPECT_FALSE(l.client.needs_signal());
+
+    abi::SocketEvent e{};
+    e.tag = r.tag;
+    e.kind = abi::SocketEventKind::Done;
+    e.socket = s;
+    e.status = Status::Ok;
+    l.post(e);
+    EXPECT_EQ(l.client.poll_events().status(), Status::Malformed);
+    EXPECT_TRUE(l.client.broken());
+}
+
 TEST(SocketClientLiedTo, AnRxTailRunningAheadBreaks) {
     Lied l;
     u32 s = l.opened(abi::SocketKind::Tcp, 0);

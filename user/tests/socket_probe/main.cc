@@ -139,7 +139,25 @@ public:
         for (u32 i = 0; i < length; i++) ring[(tail + sizeof h + i) % kRingBytes] = payload[i];
         tail += record;
         ring::detail::store_release(&st.tx.tail, tail);
-        return simple(abi::SocketRequestOp::Send, socket, 0, record);
+        // A Send taken is not answered (lib/protocol/socket.h): published,
+        // kicked, and waited for until the netstack consumed the record
+        // (Writable) — the probe attaches again next, which drops whatever
+        // the old channel still held — or refused it (an event with its tag).
+        abi::SocketRequest r{};
+        r.op = abi::SocketRequestOp::Send;
+        r.socket = socket;
+        r.count = record;
+        r.tag = ++m_tag;
+        (void)m_requests.refresh();
+        if (!m_requests.put(r)) return Status::Busy;
+        m_requests.publish();
+        if (auto k = m_a.kick(); !k.ok()) return k.status();
+        for (u64 deadline = rt::clock_ns() + 10'000'000'000;;) {
+            if (ring::detail::load_acquire(&st.tx.head) == tail) return Status::Ok;
+            abi::SocketEvent e;
+            if (!next_event(e, deadline)) return Status::Timeout;
+            if (e.tag == r.tag) return e.status == Status::Ok ? Status::Malformed : e.status;
+        }
     }
 
 private:
