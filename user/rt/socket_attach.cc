@@ -28,12 +28,20 @@ Result<void> SocketAttach::attach() {
     Handle rings(m.handles[0]), data(m.handles[1]), kick(m.handles[2]);
     // Sizes checked, not taken from the reply: the client library writes
     // wherever data_bytes says.
+    // A channel this side cannot use is given back at once (the netstack
+    // would count it attached until the next Attach).
+    m_channel = reply.channel;
+    m_generation = reply.generation;
+    auto give_back = [this](Status why) -> Result<void> {
+        (void)channel_call(abi::SocketOp::Detach);
+        return why;
+    };
     auto rings_at = memory_map_checked(rings.get(), sizeof(abi::SocketRings), abi::kMapWrite);
-    if (!rings_at.ok()) return rings_at.status();
+    if (!rings_at.ok()) return give_back(rings_at.status());
     auto data_at = memory_map_checked(data.get(), reply.data_bytes, abi::kMapWrite);
     if (!data_at.ok()) {
         (void)memory_unmap(rings.get(), rings_at.value());
-        return data_at.status();
+        return give_back(data_at.status());
     }
     m_note = static_cast<Handle&&>(note);
     m_ring_memory = static_cast<Handle&&>(rings);
@@ -43,8 +51,6 @@ Result<void> SocketAttach::attach() {
     m_data = reinterpret_cast<u8*>(data_at.value());
     m_data_bytes = reply.data_bytes;
     m_max_sockets = reply.max_sockets;
-    m_channel = reply.channel;
-    m_generation = reply.generation;
     return {};
 }
 
@@ -88,7 +94,11 @@ Result<void> SocketAttach::info(abi::SocketInfo& out) {
         return s;
     }
     Handle snapshot(m.handles[0]);
-    u64 at = TRY(memory_map(snapshot.get(), 0, 0));
+    // Its size checked, not the reply's word taken. (The netstack keeps the
+    // root and could revoke the snapshot while it is read here, faulting
+    // this process: no call reads memory without mapping it. Clients trust
+    // the netstack that far; docs/netstack.md.)
+    u64 at = TRY(memory_map_checked(snapshot.get(), sizeof out, 0));
     __builtin_memcpy(&out, reinterpret_cast<const void*>(at), sizeof out);
     (void)memory_unmap(snapshot.get(), at);
     // Strings end inside their fields, whatever the netstack wrote.
