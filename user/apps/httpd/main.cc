@@ -39,7 +39,7 @@
 #include "protocol/message.h"
 #include "rt/args.h"
 #include "rt/log.h"
-#include "rt/socket_attach.h"
+#include "rt/socket_session.h"
 #include "rt/sys.h"
 #include "util/format.h"
 #include "util/json_writer.h"
@@ -60,9 +60,8 @@ constexpr u32 kDrainReads = 64;
 // the client's TCP quota (docs/netstack.md "Quotas"), as is each served one.
 constexpr u32 kBacklog = 2;
 constexpr u32 kTxRing = 16 * 1024;
-constexpr u32 kOutBytes = 16 * 1024;  // one whole response: head and body
-constexpr u64 kSetupWaitNs = 10'000'000'000;
-constexpr u64 kPingEveryNs = 2'000'000'000;
+constexpr u32 kOutBytes = 16 * 1024;        // one whole response: head and body
+constexpr u64 kIdleTurnNs = 2'000'000'000;  // the longest wait (rt::SocketSession checks liveness)
 constexpr u64 kRetryNs = 1'000'000'000;
 constexpr u32 kMaxFunctions = 256;  // devmgr answers past the end with length 0 before this
 
@@ -303,68 +302,51 @@ void answer(Conn& c, const net::HttpRequest& req) {
 
 class Server {
 public:
-    Server(rt::SocketAttach& a, net::SocketClient& c) : m_a(a), m_c(c) {}
+    explicit Server(rt::SocketSession& session) : m_s(session), m_c(session.client()) {}
 
     // Serves until the channel fails: the reason.
     Status run() {
         if (Status s = open_listener(); s != Status::Ok) return s;
         rt::log("httpd: listening on port %u (%u connections at once, idle timeout %llu ms)", g_port, kMaxConns,
                 static_cast<ull>(g_idle_ns / 1'000'000));
-        u64 next_ping = rt::clock_ns() + kPingEveryNs;
         for (;;) {
             post_accepts();
-            flush();
             u64 now = rt::clock_ns();
-            u64 wake = next_ping;
+            u64 wake = now + kIdleTurnNs;
             for (const Conn& c : g_conns)
                 if (c.state == Conn::State::Open && c.deadline < wake) wake = c.deadline;
-            if (wake > now && !m_again) (void)m_a.wait(wake - now);
+            // What was published goes with the wait (one system call).
+            if (auto r = m_s.turn(m_again || wake <= now ? 0 : wake - now); !r.ok()) return r.status();
             m_again = false;
-            if (auto r = m_c.poll_events(); !r.ok()) return r.status();
             net::SocketCompletion done;
-            while (m_c.take_completion(&done)) completed(done);
+            while (m_s.take_completion(&done)) completed(done);
             now = rt::clock_ns();
             for (Conn& c : g_conns) {
                 if (c.state == Conn::State::Open) step(c, now);
                 if (c.state == Conn::State::Closing && !c.close_asked) close(c);
             }
-            if (now >= next_ping) {
-                if (auto p = m_a.ping(); !p.ok()) return p.status();
-                next_ping = now + kPingEveryNs;
-            }
         }
     }
 
 private:
-    void flush() {
-        if (m_c.needs_signal()) {
-            (void)m_a.kick();
-            m_c.signalled();
-        }
-    }
-
-    // One setup request and its answer.
-    Status await(Result<u64> tag, net::SocketCompletion* out) {
-        if (!tag.ok()) return tag.status();
-        flush();
-        for (u64 deadline = rt::clock_ns() + kSetupWaitNs;;) {
-            if (auto r = m_c.poll_events(); !r.ok()) return r.status();
-            while (m_c.take_completion(out))
-                if (out->tag == tag.value()) return out->status;
-            u64 now = rt::clock_ns();
-            if (now >= deadline) return Status::Timeout;
-            (void)m_a.wait(deadline - now);
-        }
+    // One setup request and its answer's status.
+    template <typename Submit>
+    Status ask(Submit submit, net::SocketCompletion* out) {
+        auto done = m_s.ask(submit);
+        if (!done.ok()) return done.status();
+        *out = done.value();
+        return out->status;
     }
 
     Status open_listener() {
         net::SocketCompletion c{};
-        if (Status s = await(m_c.open_socket(abi::SocketKind::Tcp, 0, abi::kSocketMinRingBytes), &c); s != Status::Ok)
+        if (Status s = ask([&] { return m_c.open_socket(abi::SocketKind::Tcp, 0, abi::kSocketMinRingBytes); }, &c);
+            s != Status::Ok)
             return rt::log("httpd: open: %s", status_name(s)), s;
         m_listener = c.socket;
-        if (Status s = await(m_c.bind(m_listener, 0, g_port), &c); s != Status::Ok)
+        if (Status s = ask([&] { return m_c.bind(m_listener, 0, g_port); }, &c); s != Status::Ok)
             return rt::log("httpd: bind port %u: %s", g_port, status_name(s)), s;
-        if (Status s = await(m_c.listen(m_listener, kBacklog), &c); s != Status::Ok)
+        if (Status s = ask([&] { return m_c.listen(m_listener, kBacklog); }, &c); s != Status::Ok)
             return rt::log("httpd: listen: %s", status_name(s)), s;
         m_accepts = 0;
         return Status::Ok;
@@ -511,7 +493,7 @@ private:
         if (pump_out(c, now) && c.in_len > 0) m_again = true;
     }
 
-    rt::SocketAttach& m_a;
+    rt::SocketSession& m_s;
     net::SocketClient& m_c;
     u32 m_listener = 0;
     u32 m_accepts = 0;
@@ -536,21 +518,15 @@ int main(u64) {
         rt::log("httpd: no svc.netstack granted (the netstack's `serve = httpd ports=80`)");
         return 1;
     }
-    static rt::SocketAttach a(service);
-    g_attach = &a;
-    static net::SocketClient client;
-    static Server server(a, client);
+    static rt::SocketSession session(service);
+    g_attach = &session.attachment();
+    static Server server(session);
     for (;;) {
         for (Conn& c : g_conns) c.state = Conn::State::Free;
-        client.close();
-        if (auto r = a.attach(); !r.ok()) {
+        if (auto r = session.attach(); !r.ok()) {
             rt::log("httpd: attach: %s; again in 1 s", status_name(r.status()));
             rt::sleep_ns(kRetryNs);
             continue;
-        }
-        if (auto r = client.open(a.rings(), a.data(), a.data_bytes(), a.max_sockets()); !r.ok()) {
-            rt::log("httpd: open the channel: %s", status_name(r.status()));
-            return 1;
         }
         Status s = server.run();
         if (s == Status::NoRights) {

@@ -121,6 +121,14 @@ struct Connection {
     void run() {
         net::SocketClient& c = *g_client;
         if (!live || closing) return;
+        // Reset or aborted: what waits to go back never will. Closed at
+        // once (before a send that would fail for good), or a peer
+        // resetting with bytes unechoed would keep the slot forever.
+        if (c.closed(socket) && c.close_reason(socket) != abi::SocketCloseReason::PeerFinished) {
+            rt::log("net_echo: tcp connection %u ended (not a fin): %llu bytes echoed", number,
+                    static_cast<unsigned long long>(echoed));
+            return finish(c);
+        }
         for (bool moved = true; moved;) {
             moved = false;
             if (start < end) {
@@ -149,9 +157,15 @@ struct Connection {
             rt::log("net_echo: tcp connection %u closed by the peer (%s): %llu bytes echoed", number,
                     c.close_reason(socket) == abi::SocketCloseReason::PeerFinished ? "fin" : "not a fin",
                     static_cast<unsigned long long>(echoed));
-            if (auto r = c.close_socket(socket); !r.ok()) return (void)failed("tcp close", r.status());
-            closing = true;
+            finish(c);
         }
+    }
+
+    // Busy (the request ring full): asked again on the next run().
+    void finish(net::SocketClient& c) {
+        auto r = c.close_socket(socket);
+        if (!r.ok() && r.status() != Status::Busy) return (void)failed("tcp close", r.status());
+        closing = r.ok();
     }
 };
 
@@ -168,11 +182,16 @@ struct TcpEcho {
         return n;
     }
 
-    // Keeps an Accept asked for every free connection slot.
+    // Keeps an Accept asked for every free connection slot (called every
+    // turn: an Accept refused Busy, or answered with a refusal, is asked
+    // again, so the listener never stops accepting).
     void ask() {
         while (listening && accepts_owed < free_slots()) {
             auto r = g_client->accept(listener);
-            if (!r.ok()) return (void)failed("accept", r.status());
+            if (!r.ok()) {
+                if (r.status() != Status::Busy) (void)failed("accept", r.status());
+                return;
+            }
             accepts_owed++;
         }
     }
@@ -341,21 +360,13 @@ bool complete(const net::SocketCompletion& done, u32 udp_port, u32 tcp_port) {
     }
 }
 
-// Opens a socket and waits for the answer (only at start, before anything
-// else is outstanding).
+// Opens a socket and waits for the answer (only at start).
 bool open_now(rt::SocketSession& session, abi::SocketKind kind, u32* socket) {
-    auto tag = g_client->open_socket(kind);
-    if (!tag.ok()) return failed("open", tag.status());
-    for (u64 deadline = rt::clock_ns() + 30'000'000'000ull; rt::clock_ns() < deadline;) {
-        if (auto r = session.turn(kTurnNs); !r.ok()) return failed("netstack", r.status());
-        net::SocketCompletion done;
-        if (g_client->take_completion(&done)) {
-            if (done.status != Status::Ok) return failed("open", done.status);
-            *socket = done.socket;
-            return true;
-        }
-    }
-    return failed("open", Status::Timeout);
+    auto done = session.ask([&] { return g_client->open_socket(kind); });
+    if (!done.ok()) return failed("open", done.status());
+    if (done.value().status != Status::Ok) return failed("open", done.value().status);
+    *socket = done.value().socket;
+    return true;
 }
 
 }  // namespace
@@ -392,8 +403,7 @@ int main(u64) {
     g_client = &session.client();
     net::SocketClient& c = *g_client;
 
-    // Every socket opened first, one at a time: nothing else is asked
-    // while open_now() waits, so the completion it takes is its own.
+    // Every socket opened first, one at a time.
     if (udp_port && !open_now(session, abi::SocketKind::Udp, &g_udp.socket)) return 1;
     if (tcp_port && !open_now(session, abi::SocketKind::Tcp, &g_tcp.listener)) return 1;
     if (client && !open_now(session, abi::SocketKind::Tcp, &g_connect.socket)) return 1;
@@ -408,8 +418,9 @@ int main(u64) {
         const u64 wait = g_connect.shutdown_waits() ? kShutdownRetryNs : kTurnNs;
         if (auto r = session.turn(wait); !r.ok()) return failed("netstack", r.status()), 1;
         net::SocketCompletion done;
-        while (c.take_completion(&done))
+        while (session.take_completion(&done))
             if (!complete(done, udp_port, tcp_port)) return 1;
+        if (tcp_port) g_tcp.ask();
         if (udp_port && g_udp.open) g_udp.run();
         if (g_connect.phase == Client::Phase::Opening && (g_connect.port || g_udp.wanted_port)) {
             if (!g_connect.port) g_connect.port = g_udp.wanted_port;

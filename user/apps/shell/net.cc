@@ -3,7 +3,7 @@
 #include "blk.h"  // shell::out
 #include "net/socket_client.h"
 #include "protocol/socket.h"
-#include "rt/socket_attach.h"
+#include "rt/socket_session.h"
 #include "rt/sys.h"
 
 namespace shell {
@@ -86,30 +86,12 @@ constexpr u32 kPingMaxCount = 100;
 constexpr u32 kPingTimeoutMs = 2000;
 constexpr u64 kPingIntervalNs = 1'000'000'000;
 
-// The completion answering `tag` within timeout_ms (plus a little for the
-// netstack's loop), or a Status for why none came.
-Result<net::SocketCompletion> complete(rt::SocketAttach& channel, net::SocketClient& client, u64 tag, u32 timeout_ms) {
-    if (client.needs_signal()) {
-        TRY(channel.kick());
-        client.signalled();
-    }
-    const u64 deadline = rt::clock_ns() + u64{timeout_ms + 1000} * 1'000'000;
-    for (;;) {
-        TRY(client.poll_events());
-        net::SocketCompletion c;
-        while (client.take_completion(&c))
-            if (c.tag == tag) return c;
-        u64 now = rt::clock_ns();
-        if (now >= deadline) return Status::Timeout;
-        auto w = channel.wait(deadline - now);
-        if (!w.ok() && w.status() != Status::Timeout) return w.status();
-    }
-}
-
-// One Echo through the channel: the completion, or a Status for why none.
-Result<net::SocketCompletion> echo_once(rt::SocketAttach& channel, net::SocketClient& client, u32 address) {
-    u64 tag = TRY(client.echo(address, kPingTimeoutMs));
-    return complete(channel, client, tag, kPingTimeoutMs);
+// One Echo: the completion (its status: a reply, or Timeout), or a Status
+// for why none came (the netstack's loop gets a second beyond the Echo's
+// own timeout).
+Result<net::SocketCompletion> echo_once(rt::SocketSession& session, u32 address) {
+    return session.ask([&] { return session.client().echo(address, kPingTimeoutMs); },
+                       u64{kPingTimeoutMs + 1000} * 1'000'000);
 }
 
 // lwIP's resolver gives up after its retries (DNS_MAX_RETRIES, about 15 s
@@ -118,34 +100,30 @@ constexpr u32 kResolveTimeoutMs = 20'000;
 
 // `name`'s address through the netstack's resolver: Ok with *address, or
 // the completion's status (NotFound) or why none came.
-Status resolve_once(rt::SocketAttach& channel, net::SocketClient& client, const char* name, usize len, u32* address) {
-    auto tag = client.resolve(name, static_cast<u32>(len));
-    if (!tag.ok()) return tag.status();
-    auto c = complete(channel, client, tag.value(), kResolveTimeoutMs);
+Status resolve_once(rt::SocketSession& session, const char* name, usize len, u32* address) {
+    auto c = session.ask([&] { return session.client().resolve(name, static_cast<u32>(len)); },
+                         u64{kResolveTimeoutMs} * 1'000'000);
     if (!c.ok()) return c.status();
     *address = c.value().address;
     return c.value().status;
 }
 
-// The shell's one channel to the netstack, attached for one command.
+// The shell's one channel to the netstack, attached for one command and
+// detached (logged by the netstack) before the command's last lines.
 struct Session {
-    rt::SocketAttach channel;
-    net::SocketClient& client;
+    rt::SocketSession& s;
     bool open = false;
-    Session(u32 service, net::SocketClient& c) : channel(service), client(c) {}
+    explicit Session(rt::SocketSession& session) : s(session) {}
     ~Session() { end(); }
-    // Detached (logged by the netstack) before the command's last lines.
     void end() {
         if (!open) return;
         open = false;
-        client.close();
-        (void)channel.detach();
+        s.client().close();
+        (void)s.attachment().detach();
     }
     Status start() {
-        if (auto r = channel.attach(); !r.ok()) return r.status();
-        if (auto r = client.open(channel.rings(), channel.data(), channel.data_bytes(), channel.max_sockets());
-            !r.ok()) {
-            (void)channel.detach();
+        if (auto r = s.attach(); !r.ok()) {
+            (void)s.attachment().detach();
             return r.status();
         }
         open = true;
@@ -153,7 +131,11 @@ struct Session {
     }
 };
 
-net::SocketClient g_client;  // big: not on the stack
+// Big (the client's tables): not on the stack; made on first use.
+rt::SocketSession& shell_session(u32 service) {
+    static rt::SocketSession session(service);
+    return session;
+}
 
 void cmd_resolve(const char* args, usize len) {
     if (len == 0) return out("usage: resolve <name>\n");
@@ -162,11 +144,11 @@ void cmd_resolve(const char* args, usize len) {
     u32 service = rt::startup_handle(kServiceSlot);
     if (!service)
         return out("resolve: no network: the manifest does not grant the shell the netstack (serve = shell)\n");
-    Session session(service, g_client);
+    Session session(shell_session(service));
     if (Status st = session.start(); st != Status::Ok)
         return out("resolve: attach to the netstack: %s\n", status_name(st));
     u32 address = 0;
-    Status st = resolve_once(session.channel, g_client, args, len, &address);
+    Status st = resolve_once(session.s, args, len, &address);
     if (st != Status::Ok) return out("resolve: %.*s: %s\n", static_cast<int>(len), args, status_name(st));
     char text[16];
     out("%.*s has address %s\n", static_cast<int>(len), args, ip_text(address, text));
@@ -195,13 +177,11 @@ void cmd_ping(const char* args, usize len) {
     }
     u32 service = rt::startup_handle(kServiceSlot);
     if (!service) return out("ping: no network: the manifest does not grant the shell the netstack (serve = shell)\n");
-    Session session(service, g_client);
+    Session session(shell_session(service));
     if (Status st = session.start(); st != Status::Ok)
         return out("ping: attach to the netstack: %s\n", status_name(st));
-    rt::SocketAttach& channel = session.channel;
-    net::SocketClient& client = g_client;
     if (named) {
-        Status st = resolve_once(channel, client, args, target_len, &address);
+        Status st = resolve_once(session.s, args, target_len, &address);
         if (st != Status::Ok) return out("ping: %.*s: %s\n", static_cast<int>(target_len), args, status_name(st));
     }
     char text[16];
@@ -215,7 +195,7 @@ void cmd_ping(const char* args, usize len) {
     u64 min_us = ~u64{0}, max_us = 0, sum_us = 0;
     for (u32 seq = 1; seq <= count; seq++) {
         const u64 sent_at = rt::clock_ns();
-        auto c = echo_once(channel, client, address);
+        auto c = echo_once(session.s, address);
         if (!c.ok()) {
             out("ping: %s\n", status_name(c.status()));
             break;

@@ -29,7 +29,7 @@
 #include "net/socket_client.h"
 #include "rt/args.h"
 #include "rt/log.h"
-#include "rt/socket_attach.h"
+#include "rt/socket_session.h"
 #include "rt/sys.h"
 #include "util/format.h"
 
@@ -52,7 +52,6 @@ constexpr u32 kMaxSeconds = 3600;
 constexpr u32 kBigRing = abi::kSocketMaxRingBytes;
 constexpr u32 kTcpRxRing = abi::kSocketMinTcpRxBytes;
 constexpr u32 kSmallRing = abi::kSocketMinRingBytes;
-constexpr u32 kStash = 8;
 
 // The one copy buffer: a datagram, a TCP ring-full.
 alignas(64) u8 g_buffer[abi::kSocketMaxRingBytes];
@@ -74,109 +73,56 @@ u64 percentile_us(u64 samples, u64 percent) {
 
 // ------------------------------------------------------------ the service
 
-// The Socket service as a single-threaded program wants it: requests
-// waited for, the netstack signalled once per batch.
+// The Socket service as netbench wants it: rt::SocketSession (requests
+// waited for, what was published sent with the wait, liveness), with waits
+// cut into kLongWait steps and whole buffers sent.
 class Net {
 public:
-    explicit Net(u32 service) : m_attach(service) {}
+    explicit Net(u32 service) : m_s(service) {}
 
-    Result<void> start() {
-        TRY(m_attach.attach());
-        return m_client.open(m_attach.rings(), m_attach.data(), m_attach.data_bytes(), m_attach.max_sockets());
-    }
-    net::SocketClient& client() { return m_client; }
-    bool live() const { return m_client.live(); }
-
+    Result<void> start() { return m_s.attach(); }
+    net::SocketClient& client() { return m_s.client(); }
+    bool live() const { return m_s.live(); }
     // Signals the netstack if anything was published since the last time:
     // once however much went into the batch.
-    void flush() {
-        if (!m_client.needs_signal()) return;
-        (void)m_attach.kick();
-        m_client.signalled();
-    }
-
-    // Takes what the netstack published; answers go to the stash, refused
-    // Sends are counted. False once the channel is broken.
-    bool poll() {
-        if (!m_client.poll_events().ok()) return false;
-        net::SocketCompletion c;
-        while (m_client.take_completion(&c)) {
-            if (c.op == abi::SocketRequestOp::Send) {
-                m_refused_sends++;  // the library surfaces a Send only when refused
-            } else if (m_stashed < kStash) {
-                m_stash[m_stashed++] = c;
-            } else {
-                rt::log("netbench: an unexpected answer (op %u, status %s) dropped", static_cast<u32>(c.op),
-                        status_name(c.status));
-            }
-        }
-        return true;
-    }
-
+    void flush() { (void)m_s.flush(); }
+    // Takes what the netstack published, without waiting. False once the
+    // channel is broken or gone.
+    bool poll() { return m_s.turn(0).ok(); }
     // Nothing to do until the netstack signals or `deadline` passes; what
     // we published goes with the wait (one system call).
     bool idle(u64 deadline) {
         u64 now = rt::clock_ns();
         u64 wait = now < deadline ? deadline - now : 0;
-        bool kick = m_client.needs_signal();
-        if (kick) m_client.signalled();
-        (void)m_attach.wait(wait < kLongWait ? wait : kLongWait, kick);
-        return poll();
+        return m_s.turn(wait < kLongWait ? wait : kLongWait).ok();
     }
-
-    // Submits a request (the client's call, retried while its ring is full)
-    // and waits for its answer.
     template <typename Submit>
     Result<net::SocketCompletion> ask(Submit submit, u64 timeout_ns = kRequestTimeout) {
-        for (u64 deadline = rt::clock_ns() + timeout_ns;;) {
-            Result<u64> tag = submit();
-            if (tag.ok()) return answer(tag.value(), deadline);
-            if (tag.status() != Status::Busy) return tag.status();
-            if (rt::clock_ns() >= deadline || !idle(deadline)) return Status::Timeout;
-        }
+        return m_s.ask(submit, timeout_ns);
     }
-
     // The answer to `tag`, once it comes; Timeout (the request stays
     // outstanding: ask again for the same tag later) at `deadline`.
-    Result<net::SocketCompletion> answer(u64 tag, u64 deadline) {
-        for (;;) {
-            for (u32 i = 0; i < m_stashed; i++) {
-                if (m_stash[i].tag != tag) continue;
-                net::SocketCompletion c = m_stash[i];
-                m_stash[i] = m_stash[--m_stashed];
-                return c;
-            }
-            if (!live()) return Status::Stale;
-            if (rt::clock_ns() >= deadline) return Status::Timeout;
-            if (!idle(deadline)) return Status::Stale;
-        }
-    }
+    Result<net::SocketCompletion> answer(u64 tag, u64 deadline) { return m_s.answer(tag, deadline); }
 
     // Copies all of `n` bytes into the socket's tx ring, signalling after
     // each ring-full.
     Status send_all(u32 socket, const void* bytes, u32 n) {
         const u8* p = static_cast<const u8*>(bytes);
         for (u32 done = 0;;) {
-            Result<u32> w = m_client.send(socket, p + done, n - done);
+            Result<u32> w = m_s.client().send(socket, p + done, n - done);
             if (!w.ok()) return w.status();
             done += w.value();
             if (done == n) {
                 flush();
                 return Status::Ok;
             }
-            if (m_client.closed(socket)) return Status::Stale;
+            if (m_s.client().closed(socket)) return Status::Stale;
             if (!idle(rt::clock_ns() + kRequestTimeout)) return Status::Stale;
         }
     }
 
-    u64 refused_sends() const { return m_refused_sends; }
-
 private:
-    rt::SocketAttach m_attach;
-    net::SocketClient m_client;
-    net::SocketCompletion m_stash[kStash];
-    u32 m_stashed = 0;
-    u64 m_refused_sends = 0;
+    rt::SocketSession m_s;
 };
 
 // Lines from a TCP socket. What arrives past a line stays for the next
@@ -462,10 +408,10 @@ private:
     }
 
     // Datagrams as fast as the stack takes them: `batch` into the tx ring,
-    // then one signal. A full ring is waited out (as a blocking socket
-    // would); `errors` counts datagrams the netstack refused.
+    // then one signal (one Send for the batch). A full ring is waited out
+    // (as a blocking socket would). A refusal by the netstack ends the job
+    // with its status (send_to returns it), so `errors` is 0 in a result.
     Status udp_tx(u32 socket, u32 size, u32 secs, u32 batch, Outcome& out) {
-        const u64 refused_before = m_net.refused_sends();
         u64 sent = 0;
         const u64 t0 = rt::clock_ns(), end = t0 + secs * kSecond;
         u64 t = t0;
@@ -482,8 +428,8 @@ private:
             if (put < batch && !m_net.idle(end)) return Status::Stale;  // wait for room
             t = rt::clock_ns();
         }
-        format(out.line, sizeof out.line, "result udp-tx sent=%llu errors=%llu secs=%s", static_cast<ull>(sent),
-               static_cast<ull>(m_net.refused_sends() - refused_before), Decimal(t - t0, kSecond).text);
+        format(out.line, sizeof out.line, "result udp-tx sent=%llu errors=0 secs=%s", static_cast<ull>(sent),
+               Decimal(t - t0, kSecond).text);
         return Status::Ok;
     }
 
