@@ -289,11 +289,27 @@ Result<u32> SocketClient::send(u32 socket, const void* bytes, u32 n) {
         return Status::Stale;
     }
     u32 wrote = s->tx.write(bytes, n);
+    if (wrote < n) {
+        // Short of room: say so (the netstack posts Writable only then)
+        // and look once more — room that came meanwhile is used now, room
+        // that comes later is announced.
+        if (!want_room(socket, *s)) return Status::Stale;
+        wrote += s->tx.write(static_cast<const u8*>(bytes) + wrote, n - wrote);
+    }
     if (wrote == 0) return 0u;
     s->tx.publish();
     s->unannounced += wrote;
     m_announce = true;  // one Send per socket per batch: needs_signal()
     return wrote;
+}
+
+// The client's side of the tx_wanted handshake (lib/protocol/socket.h):
+// the word, a fence, the head again. False when the head is a lie.
+bool SocketClient::want_room(u32 socket, Stream& s) {
+    abi::socket_tx_want(m_rings->streams[socket]);
+    if (s.tx.refresh().ok()) return true;
+    breach();
+    return false;
 }
 
 Result<u32> SocketClient::receive(u32 socket, void* buf, u32 n) {
@@ -327,7 +343,10 @@ Result<bool> SocketClient::send_to(u32 socket, u32 address, u16 port, const void
         breach();
         return Status::Stale;
     }
-    if (s->tx.room() < record) return false;
+    if (s->tx.room() < record) {
+        if (!want_room(socket, *s)) return Status::Stale;
+        if (s->tx.room() < record) return false;  // Writable follows as room comes back
+    }
     abi::SocketDatagram d{address, port, static_cast<u16>(n)};
     s->tx.write(&d, sizeof d);
     s->tx.write(payload, n);

@@ -103,14 +103,17 @@ public:
 
     // --- Data ----------------------------------------------------------------
     // TCP: copies as much of `bytes` as the tx ring has room for and
-    // announces it; how many (0: full, wait for writable()). Once the
+    // announces it; how many (fewer than n: the ring is full, and a
+    // Writable event follows as room comes back — the only time one is
+    // posted, SocketStreams::tx_wanted). Once the
     // netstack refused an announcement (the connection reset, the write side
     // shut), its status, for good: those bytes never go.
     [[nodiscard]] Result<u32> send(u32 socket, const void* bytes, u32 n);
     // TCP: copies out up to `n` received bytes; how many (0: none yet).
     [[nodiscard]] Result<u32> receive(u32 socket, void* buf, u32 n);
     // UDP: one datagram to address:port (0, 0: the Connect destination);
-    // false when the tx ring has no room for it now. InvalidArgument past
+    // false when the tx ring has no room for it now (Writable follows as
+    // room comes back). InvalidArgument past
     // kSocketMaxDatagram.
     [[nodiscard]] Result<bool> send_to(u32 socket, u32 address, u16 port, const void* payload, u32 n);
     // UDP: the next datagram, its source in *from and up to `n` bytes of it
@@ -137,8 +140,7 @@ public:
     bool take_completion(SocketCompletion* out);
     // Requests were published, or rx room given back (TCP's window reopens
     // only when the netstack sees it): signal the netstack's notification,
-    // then call signalled().
-    // Publishes the Send announcements held since the last call (one Send
+    // then call signalled(). Publishes the Send announcements held since the last call (one Send
     // per socket per batch, whatever the number of send()/send_to() calls)
     // and says whether to signal.
     bool needs_signal();
@@ -175,6 +177,7 @@ private:
     Stream* stream(u32 socket);
     const Stream* stream(u32 socket) const;
     void announce(u32 socket);
+    bool want_room(u32 socket, Stream& s);
     void announce_all();
     void handle(const abi::SocketEvent& e);
     void answered(const Outstanding& o, const abi::SocketEvent& e);

@@ -747,7 +747,7 @@ void SocketChannel::push_tcp(Socket& s) {
     if (s.tx.head() != start) {
         tcp_output(s.tcp);
         s.tx.release();
-        s.want_writable = true;
+        tx_room_back(s);
     }
 }
 
@@ -795,8 +795,14 @@ void SocketChannel::push_udp(Socket& s) {
     }
     if (s.tx.head() != start) {
         s.tx.release();
-        s.want_writable = true;
+        tx_room_back(s);
     }
+}
+
+// Writable only for a client waiting for room (SocketStreams::tx_wanted):
+// one that sent a datagram and waits for its echo is not woken for it.
+void SocketChannel::tx_room_back(Socket& s) {
+    if (abi::socket_tx_wanted_taken(m_rings->streams[s.index])) s.want_writable = true;
 }
 
 void SocketChannel::finish_close(Socket& s) {

@@ -226,6 +226,7 @@ private:
     void service(Socket& s);
     void push_tcp(Socket& s);
     void push_udp(Socket& s);
+    void tx_room_back(Socket& s);
     void drain_rx(Socket& s);
     void finish_close(Socket& s);
     void release(Socket& s);

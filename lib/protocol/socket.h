@@ -29,7 +29,8 @@
 // reopens (tcp_recved) only as the client consumes the ring, so a slow
 // client slows its own peer, never the netstack. Send: the client writes
 // into the tx ring, publishes, and posts Send; the netstack takes what
-// lwIP accepts and posts Writable as room comes back.
+// lwIP accepts and, when the client said it waits for room
+// (SocketStreams::tx_wanted), posts Writable as room comes back.
 //
 // UDP datagrams in a byte ring: a SocketDatagram header, then `length`
 // bytes, the record padded to a multiple of 8 (so a header never straddles
@@ -371,7 +372,7 @@ enum class SocketEventKind : u8 {
     // netstack's loop at most), never dropped: they wait while the client
     // leaves the event ring full.
     Readable = 4,  // new bytes (or datagrams) in the socket's rx ring
-    Writable = 5,  // room came back in the tx ring
+    Writable = 5,  // room came back in the tx ring, while the client wanted it (SocketStreams::tx_wanted)
     Closed = 6,    // the peer finished (detail: SocketCloseReason); TCP: after the last byte in rx
 };
 
@@ -439,11 +440,33 @@ constexpr u32 kSocketDataBytes = 2u << 20;  // the data area a client gets
 // consumes), tx (client produces, netstack consumes). Meaningful only
 // while the socket is open; reset to 0 by the netstack before it answers
 // Open or Accept.
+//
+// tx_wanted: the client's word. Non-zero when it found too little room in
+// the tx ring for what it wanted to write: the netstack posts Writable as
+// room comes back only then, taking the word back to 0 (an exchange).
+// Without it every datagram a client sent would wake it once more when
+// the netstack took the bytes (a wake for nothing on every round trip).
+// The handshake: the client writes the word, fences, and looks at the
+// head again; the netstack moves the head, fences, and exchanges the word
+// (socket_tx_want / socket_tx_wanted_taken). Whichever runs second sees
+// the other's write, so a client waiting for room is never forgotten.
 struct SocketStreams {
     ring::Indices rx;
     ring::Indices tx;
+    u32 tx_wanted;
+    u32 reserved;  // 0
 };
-static_assert(sizeof(SocketStreams) == 16);
+static_assert(sizeof(SocketStreams) == 24);
+
+inline void socket_tx_want(SocketStreams& s) {
+    __atomic_store_n(&s.tx_wanted, 1u, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+inline bool socket_tx_wanted_taken(SocketStreams& s) {
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&s.tx_wanted, __ATOMIC_RELAXED) == 0) return false;
+    return __atomic_exchange_n(&s.tx_wanted, 0u, __ATOMIC_RELAXED) != 0;
+}
 
 using SocketRequestRing = ring::Ring<SocketRequest, kSocketRequestEntries>;
 using SocketEventRing = ring::Ring<SocketEvent, kSocketEventEntries>;

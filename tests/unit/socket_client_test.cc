@@ -388,6 +388,23 @@ TEST(SocketClientLiedTo, ASendIsOneRequestPerBatchAndAnOkAnswerToItBreaks) {
     EXPECT_TRUE(l.client.broken());
 }
 
+// The client says when it waits for room (SocketStreams::tx_wanted), and
+// only then: the netstack posts Writable for nothing else.
+TEST(SocketClientLiedTo, AFullTxRingIsSaidInTheWantedWord) {
+    Lied l;
+    u32 s = l.opened(abi::SocketKind::Udp, 0);
+    const u8 bytes[1000] = {};
+    u32 sent = 0;
+    for (;; sent++) {
+        auto r = l.client.send_to(s, 0x0202000a, 7, bytes, sizeof bytes);
+        ASSERT_TRUE(r.ok());
+        if (!r.value()) break;
+        EXPECT_EQ(l.rings->streams[s].tx_wanted, 0u) << "datagram " << sent;
+    }
+    EXPECT_GT(sent, 0u);
+    EXPECT_EQ(l.rings->streams[s].tx_wanted, 1u);
+}
+
 TEST(SocketClientLiedTo, AnRxTailRunningAheadBreaks) {
     Lied l;
     u32 s = l.opened(abi::SocketKind::Tcp, 0);

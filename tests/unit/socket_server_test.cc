@@ -926,6 +926,32 @@ TEST_F(SocketServerTest, UdpSendIsBoundedPerTurnAndNothingIsDropped) {
     EXPECT_TRUE(a.unanswered(tag));  // taken: a Send is answered only when refused
 }
 
+// Writable only for a client that said it waits for room
+// (SocketStreams::tx_wanted): a client sending a datagram and waiting for
+// its echo is not woken when the netstack takes it.
+TEST_F(SocketServerTest, WritableOnlyWhenTheClientWantsRoom) {
+    a.open({7}, 0xa);
+    u32 s = udp_socket(a, 7, 0);
+    // One datagram sent: how many Writable events came with it.
+    auto send_one = [&](u8 fill) {
+        Bytes record = Client::datagram(kPeerAddr, 5555, Bytes(32, fill));
+        a.write(s, record);
+        u64 tag = request(a, abi::SocketRequestOp::Send, s, static_cast<u32>(record.size()));
+        EXPECT_EQ(turn().size(), 1u);
+        u32 writable = 0;
+        for (auto& e : a.take_events()) {
+            EXPECT_NE(e.tag, tag);  // taken: a Send is answered only when refused
+            writable += e.kind == abi::SocketEventKind::Writable && e.socket == s;
+        }
+        return writable;
+    };
+    EXPECT_EQ(send_one(1), 0u);  // nobody waits for room
+    abi::socket_tx_want(a.rings->streams[s]);
+    EXPECT_EQ(send_one(2), 1u);
+    EXPECT_EQ(a.rings->streams[s].tx_wanted, 0u);  // taken back with the event
+    EXPECT_EQ(send_one(3), 0u);                    // once per want
+}
+
 TEST_F(SocketServerTest, UdpSendWaitsWhileTheNicHasNoTransmitBuffer) {
     a.base.udp_datagrams_per_turn = 64;
     a.open({7}, 0xa);

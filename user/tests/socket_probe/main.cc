@@ -152,6 +152,7 @@ public:
         if (!m_requests.put(r)) return Status::Busy;
         m_requests.publish();
         if (auto k = m_a.kick(); !k.ok()) return k.status();
+        abi::socket_tx_want(st);  // Writable as the record goes
         for (u64 deadline = rt::clock_ns() + 10'000'000'000;;) {
             if (ring::detail::load_acquire(&st.tx.head) == tail) return Status::Ok;
             abi::SocketEvent e;
