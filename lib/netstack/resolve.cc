@@ -13,10 +13,12 @@ constexpr u32 kSlots = DNS_TABLE_SIZE;
 
 struct Slot {
     bool used = false;
+    bool released = false;  // given up before lwIP answered: free at its callback
     bool finished = false;
     bool found = false;
     u32 address = 0;
     u32 generation = 0;
+    u64 owner = 0;
 };
 Slot g_slots[kSlots];
 
@@ -28,8 +30,13 @@ void found_cb(const char*, const ip_addr_t* address, void* arg) {
     u32 slot = static_cast<u32>(v & 0xff);
     if (slot >= kSlots) return;
     Slot& s = g_slots[slot];
-    // Released since (answered, channel closed, slot reused): not ours.
+    // Answered or reused since: not ours.
     if (!s.used || s.finished || s.generation != static_cast<u32>(v >> 8)) return;
+    if (s.released) {  // nobody waits for it: lwIP's entry is free now, and so is the slot
+        s.used = s.released = false;
+        s.generation++;
+        return;
+    }
     s.finished = true;
     s.found = address != nullptr && IP_IS_V4(address);
     s.address = s.found ? ip4_addr_get_u32(ip_2_ip4(address)) : 0;
@@ -37,22 +44,27 @@ void found_cb(const char*, const ip_addr_t* address, void* arg) {
 
 }  // namespace
 
-Result<ResolveStart> resolve_start(const char* name) {
-    u32 slot = kSlots;
-    for (u32 i = 0; i < kSlots; i++)
-        if (!g_slots[i].used) {
+Result<ResolveStart> resolve_start(const char* name, u64 owner, u32 limit) {
+    u32 slot = kSlots, held = 0;
+    for (u32 i = 0; i < kSlots; i++) {
+        if (g_slots[i].used) {
+            held += g_slots[i].owner == owner;
+        } else if (slot == kSlots) {
             slot = i;
-            break;
         }
+    }
+    if (held >= limit) return Status::QuotaExceeded;
     if (slot == kSlots) return Status::NoMemory;
     Slot& s = g_slots[slot];
     s.used = true;
-    s.finished = s.found = false;
+    s.owner = owner;
+    s.released = s.finished = s.found = false;
     s.address = 0;
     ip_addr_t cached;
     err_t err = dns_gethostbyname(name, &cached, found_cb, encode(slot));
     if (err == ERR_INPROGRESS) return ResolveStart{false, 0, slot};
-    resolve_release(slot);
+    s.used = false;  // no lookup under way: lwIP will not call back
+    s.generation++;
     if (err == ERR_OK) return ResolveStart{true, ip4_addr_get_u32(ip_2_ip4(&cached)), 0};
     return err == ERR_MEM ? Status::NoMemory : Status::InvalidArgument;
 }
@@ -65,9 +77,14 @@ bool resolve_result(u32 slot, bool* found, u32* address) {
 }
 
 void resolve_release(u32 slot) {
-    if (slot >= kSlots) return;
-    g_slots[slot].used = false;
-    g_slots[slot].generation++;
+    if (slot >= kSlots || !g_slots[slot].used) return;
+    Slot& s = g_slots[slot];
+    if (!s.finished) {
+        s.released = true;  // lwIP's entry is still busy: held until its callback
+        return;
+    }
+    s.used = false;
+    s.generation++;
 }
 
 u32 resolve_slots_used() {

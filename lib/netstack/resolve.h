@@ -7,6 +7,14 @@
 // a small table here plus the slot's generation, and the channel holds
 // only the slot: releasing it (answered, or the channel closed) bumps the
 // generation, and a late answer for it then reaches nothing.
+//
+// A slot released before lwIP answered stays taken — by its owner, the
+// client (badge), not the channel — until lwIP's callback comes: lwIP's
+// own entry is busy until then, and a client that attached again and
+// again with a lookup outstanding would otherwise fill lwIP's table for
+// everyone while this one looked empty. Each owner holds at most its share
+// of the table (resolve_start's `limit`), orphans included, so the shares
+// of every client the netstack serves fit lwIP's table at once.
 #pragma once
 
 #include "util/result.h"
@@ -20,17 +28,21 @@ struct ResolveStart {
     u32 slot;       // else: the lookup's slot, for resolve_result/resolve_release
 };
 
-// Starts a lookup of `name` (NUL-terminated, abi::socket_host_name_valid).
-// NoMemory when this table or lwIP's has no room.
-[[nodiscard]] Result<ResolveStart> resolve_start(const char* name);
+// Starts a lookup of `name` (NUL-terminated, abi::socket_host_name_valid)
+// for `owner`. QuotaExceeded when the owner holds `limit` slots already
+// (released ones lwIP has not answered included); NoMemory when this table
+// or lwIP's has no room.
+[[nodiscard]] Result<ResolveStart> resolve_start(const char* name, u64 owner, u32 limit);
 
 // The lookup in `slot` has ended: true, with *found and *address.
 bool resolve_result(u32 slot, bool* found, u32* address);
 
-// Frees `slot`: whatever lwIP says about it later reaches nothing.
+// Gives `slot` up: whatever lwIP says about it later reaches nothing. The
+// slot itself is free once lwIP is done with its lookup (at once when it
+// is already).
 void resolve_release(u32 slot);
 
-// Slots in use (tests).
+// Slots in use (tests), released ones lwIP has not answered included.
 u32 resolve_slots_used();
 
 }  // namespace netstack

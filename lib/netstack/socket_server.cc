@@ -396,9 +396,11 @@ Status SocketChannel::do_resolve(const abi::SocketRequest& r) {
         m_why = "Resolves unanswered (kSocketMaxResolves)";
         return Status::QuotaExceeded;
     }
-    auto started = resolve_start(name);
+    auto started = resolve_start(name, m_config.badge, m_config.max_resolves);
     if (!started.ok()) {
-        m_why = "the resolver's table is full";
+        m_why = started.status() == Status::QuotaExceeded
+                    ? "the client's share of the resolver's table is taken (lookups of its closed channels count)"
+                    : "the resolver's table is full";
         return started.status();
     }
     if (started.value().answered) {

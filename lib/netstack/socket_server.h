@@ -26,6 +26,7 @@
 // within Stack::poll() or from this channel's own calls.
 #pragma once
 
+#include "lwip/dns.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 #include "ping.h"
@@ -40,12 +41,16 @@ namespace netstack {
 // lwIP's pools and heap (lwipopts.h) are shared by every client and the
 // netstack itself. A client's quotas are cut from them so that
 // kSocketPlannedClients clients, each at its full quotas, still fit:
-//   planned x max_udp + kNetstackUdpPcbs <= MEMP_NUM_UDP_PCB  (4 x 3 + 2 <= 16)
+//   planned x max_udp + kNetstackUdpPcbs <= MEMP_NUM_UDP_PCB  (4 x 3 + 9 <= 21)
 //   planned x max_tcp                    <= MEMP_NUM_TCP_PCB  (4 x 8 <= 32)
 //   planned x max_listeners              <= MEMP_NUM_TCP_PCB_LISTEN (4 x 2 <= 8)
 //   planned x max_tcp_queued             <= MEM_SIZE / 2 (4 x 64 KiB; the other
 //     half: UDP datagrams on their way, ARP's queue, lwIP's own replies)
 //   planned x max_tcp_segments           <= MEMP_NUM_TCP_SEG  (4 x 64 <= 256)
+//   clients x max_resolves               <= DNS_TABLE_SIZE    (up to 8 x 1 <= 8)
+//   clients x kSocketMaxEchoes + 1       <= MEMP_NUM_RAW_PCB  (up to 8 x 1 + 1 <= 9)
+// The last two hold for as many clients as a manifest may name
+// (kSocketMaxClients): a lookup or an Echo never waits on another client's.
 // A request past a quota is this client's to bear: QuotaExceeded, nobody
 // else affected. A pool empty all the same (more clients than planned, or
 // the wire's own use: connections lwIP keeps in TIME_WAIT or FIN_WAIT after
@@ -53,7 +58,11 @@ namespace netstack {
 // a quota larger than its pool (InvalidArgument); that N clients fit is the
 // caller's arithmetic (socket_quotas_fit).
 constexpr u32 kSocketPlannedClients = 4;
-constexpr u32 kNetstackUdpPcbs = 2;  // the netstack's own: DHCP's and DNS's
+constexpr u32 kSocketMaxClients = 8;  // serve lines a manifest may give one process (manifest::kMaxServed)
+// The netstack's own: DHCP's, and one per lookup under way — lwIP's
+// resolver sends each from a random port of its own (LWIP_DNS_SECURE's
+// RAND_SRC_PORT, against spoofed answers [RFC 5452]).
+constexpr u32 kNetstackUdpPcbs = 1 + DNS_TABLE_SIZE;
 
 struct SocketClientConfig {
     u64 badge = 0;  // names the client in log lines
@@ -77,6 +86,9 @@ struct SocketClientConfig {
     // segments holding it, over all this client's connections.
     u32 max_tcp_queued = MEM_SIZE / 2 / kSocketPlannedClients;
     u32 max_tcp_segments = MEMP_NUM_TCP_SEG / kSocketPlannedClients;
+    // Slots of the resolver's table (lib/netstack/resolve.h): its unanswered
+    // Resolves, and those of its closed channels lwIP has not answered yet.
+    u32 max_resolves = DNS_TABLE_SIZE / kSocketPlannedClients;
 };
 
 // `clients` clients configured as `config` fit lwIP's pools (above).
@@ -85,11 +97,12 @@ constexpr bool socket_quotas_fit(u32 clients, const SocketClientConfig& config) 
            u64{clients} * config.max_tcp <= MEMP_NUM_TCP_PCB &&
            u64{clients} * config.max_listeners <= MEMP_NUM_TCP_PCB_LISTEN &&
            u64{clients} * config.max_tcp_queued <= MEM_SIZE / 2 &&
-           u64{clients} * config.max_tcp_segments <= MEMP_NUM_TCP_SEG;
+           u64{clients} * config.max_tcp_segments <= MEMP_NUM_TCP_SEG &&
+           u64{clients} * config.max_resolves <= DNS_TABLE_SIZE;
 }
 static_assert(socket_quotas_fit(kSocketPlannedClients, SocketClientConfig{}));
-// Echo's raw pcbs: every planned client's, and the netstack's boot ping.
-static_assert(kSocketPlannedClients * abi::kSocketMaxEchoes + 1 <= MEMP_NUM_RAW_PCB);
+// Echo's raw pcbs: every client's, and the netstack's boot ping.
+static_assert(kSocketMaxClients * abi::kSocketMaxEchoes + 1 <= MEMP_NUM_RAW_PCB);
 
 // The shares of lwIP's pools for `clients` clients served at once: the
 // defaults up to kSocketPlannedClients, divided further past it (the
@@ -103,10 +116,12 @@ constexpr SocketClientConfig socket_shares(u32 clients) {
     c.max_listeners = MEMP_NUM_TCP_PCB_LISTEN / clients;
     c.max_tcp_queued = MEM_SIZE / 2 / clients;
     c.max_tcp_segments = MEMP_NUM_TCP_SEG / clients;
+    c.max_resolves = DNS_TABLE_SIZE / clients;
     return c;
 }
-static_assert(socket_quotas_fit(8, socket_shares(8)) && socket_shares(8).max_listeners >= 1 &&
-              socket_shares(8).max_udp >= 1);
+static_assert(socket_quotas_fit(kSocketMaxClients, socket_shares(kSocketMaxClients)) &&
+              socket_shares(kSocketMaxClients).max_listeners >= 1 && socket_shares(kSocketMaxClients).max_udp >= 1 &&
+              socket_shares(kSocketMaxClients).max_resolves >= abi::kSocketMaxResolves);
 
 struct SocketCounters {
     u64 requests = 0;

@@ -303,9 +303,10 @@ enum class SocketRequestOp : u8 {
     // Done {address = the address, network byte order}: Ok; NotFound when
     // the server has no such name or no answer came after lwIP's retries
     // (the resolver reports both the same way); QuotaExceeded while the
-    // client has kSocketMaxResolves unanswered; NoMemory while the
-    // resolver's table is full (lookups of every client, and of closed
-    // channels until their answer or time-out). A name already cached is
+    // client has kSocketMaxResolves unanswered, or while lookups its closed
+    // channels left behind (held until their answer or time-out) fill its
+    // share of the resolver's table; NoMemory when the table is full all
+    // the same (it holds every client's share). A name already cached is
     // answered at once.
     Resolve = 10,
 };

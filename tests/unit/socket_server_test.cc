@@ -1314,14 +1314,51 @@ TEST_F(SocketResolveTest, ChannelClosedWithALookupOutstanding) {
     ASSERT_EQ(qa.size(), 1u);
     EXPECT_EQ(netstack::resolve_slots_used(), 1u);
     a.channel.close();
-    EXPECT_EQ(netstack::resolve_slots_used(), 0u);
+    // lwIP's entry is busy until its answer or time-out, and so is the slot.
+    EXPECT_EQ(netstack::resolve_slots_used(), 1u);
     u64 b_tag = resolve(b, "kept.example.test");
     auto qb = queries(turn());
     ASSERT_EQ(qb.size(), 1u);
     deliver(answer(qa[0], qa[0].id, {10, 9, 9, 9}));
     EXPECT_TRUE(b.take_events().empty());
+    EXPECT_EQ(netstack::resolve_slots_used(), 1u);  // b's alone
     deliver(answer(qb[0], qb[0].id, {10, 1, 1, 1}));
     auto e = b.answer(b_tag);
     EXPECT_EQ(e.status, Status::Ok);
     EXPECT_EQ(e.address, PP_HTONL(0x0a010101));
+}
+
+// A client attaching again and again, a lookup outstanding each time,
+// holds only its own share of the resolver's table: lwIP's entries stay
+// busy until answered, and another client's lookup still starts.
+TEST_F(SocketResolveTest, LookupsOfClosedChannelsCountAgainstTheirClient) {
+    a.base.max_resolves = 2;
+    b.open({}, 2);
+    std::vector<Query> orphaned;
+    for (int i = 0; i < 2; i++) {
+        a.open({}, 1);
+        resolve(a, "flood" + std::to_string(i) + ".example.test");
+        auto q = queries(turn());
+        ASSERT_EQ(q.size(), 1u);
+        orphaned.push_back(q[0]);
+        a.channel.close();
+    }
+    a.open({}, 1);
+    u64 refused = resolve(a, "flood2.example.test");
+    EXPECT_TRUE(queries(turn()).empty());
+    EXPECT_EQ(a.answer(refused).status, Status::QuotaExceeded);
+
+    u64 b_tag = resolve(b, "other.example.test");
+    auto qb = queries(turn());
+    ASSERT_EQ(qb.size(), 1u);
+    deliver(answer(qb[0], qb[0].id, {10, 1, 1, 1}));
+    EXPECT_EQ(b.answer(b_tag).status, Status::Ok);
+
+    // lwIP's answers free a's share again.
+    for (auto& q : orphaned) deliver(answer(q, q.id, {10, 9, 9, 9}));
+    u64 again = resolve(a, "flood3.example.test");
+    auto qa = queries(turn());
+    ASSERT_EQ(qa.size(), 1u);
+    deliver(answer(qa[0], qa[0].id, {10, 2, 2, 2}, true));
+    EXPECT_EQ(a.answer(again).status, Status::NotFound);
 }

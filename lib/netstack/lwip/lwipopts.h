@@ -42,8 +42,8 @@
 // MEMP_NUM_PBUF counts the PBUF_ROM/REF headers lwIP allocates itself (IP
 // fragmentation).
 #define MEMP_NUM_PBUF 32
-#define MEMP_NUM_RAW_PCB 8  // the boot ping's, and each client's Echo (socket_server.h)
-#define MEMP_NUM_UDP_PCB 16
+#define MEMP_NUM_RAW_PCB 9   // the boot ping's, and each client's Echo (socket_server.h)
+#define MEMP_NUM_UDP_PCB 21  // clients' quotas, DHCP's, one per lookup (socket_server.h)
 #define MEMP_NUM_TCP_PCB 32
 #define MEMP_NUM_TCP_PCB_LISTEN 8
 #define MEMP_NUM_TCP_SEG 256   // >= TCP_SND_QUEUELEN (lwIP checks it)
@@ -76,6 +76,10 @@
 #define DHCP_DOES_ARP_CHECK 0
 #define LWIP_DNS 1
 #define DNS_MAX_SERVERS 2
+// Lookups under way at once: one per client the manifest may name
+// (socket_server.h, max_resolves), so that no client's lookups, nor its
+// closed channels' (resolve.h), keep another's from starting.
+#define DNS_TABLE_SIZE 8
 #define LWIP_IGMP 0
 #define LWIP_AUTOIP 0
 #define IP_FORWARD 0

@@ -14,6 +14,9 @@ using ull = unsigned long long;
 constexpr u32 kClientMemoryRights = cap_rights::kRead | cap_rights::kWrite | cap_rights::kMap | cap_rights::kTransfer;
 constexpr u32 kClientNoteRights = cap_rights::kSignal | cap_rights::kTransfer;
 constexpr u32 kCallsPerTurn = 8;  // the endpoint cannot starve the stack
+// Every client the table may hold gets shares that fit lwIP's pools
+// (socket_shares; resolves and Echoes never wait on another client).
+static_assert(abi::kServeMaxClients <= netstack::kSocketMaxClients);
 
 }  // namespace
 
