@@ -86,6 +86,7 @@ Status NetClient::attach_once() {
     m_free_count = 0;
     m_rx_lent = 0;
     m_rx_pending = m_tx_pending = false;
+    m_rx_unsignalled = 0;
     m_next_ping = clock_ns() + kLivenessCheckNs;
     // The free slots come in tx_done (published before the reply).
     reap_tx_done();
@@ -142,6 +143,7 @@ void NetClient::lend_rx(u32 slot) {
     m_slots[slot] = Slot::LentRx;
     (void)m_rx_free.put(abi::NetBuffer{slot * abi::kNetBufferBytes, 0});  // room: no more slots than entries
     m_rx_lent++;
+    m_rx_unsignalled++;
     m_rx_pending = true;
 }
 
@@ -252,6 +254,8 @@ void NetClient::rx_give_back(u32 t) {
 void NetClient::rx_flush() {
     if (!m_rings) return;
     m_rx_free.publish();
+    if (m_rx_unsignalled < kRxReturnBatch) return;  // taken on the provider's next wake (kRxReturnBatch)
+    m_rx_unsignalled = 0;
     kick(m_rx_pending);
 }
 

@@ -44,6 +44,13 @@ public:
     static constexpr u64 kLivenessCheckNs = 1'000'000'000;
     static constexpr u32 kRxLend = abi::kNetBufferCount / 2;
     static constexpr u32 kTxReserve = 32;  // empty slots kept to transmit from before lending to receive
+    // Receive buffers given back wake a sleeping provider only once this
+    // many wait for it: it takes them on each of its own wakes (every
+    // interrupt), and the device keeps kRxLend - kRxReturnBatch of them at
+    // least. A wake per frame cost a round trip a provider wake and two
+    // address-space switches, ahead of the application's.
+    static constexpr u32 kRxReturnBatch = 32;
+    static_assert(kRxReturnBatch < kRxLend / 2);
 
     explicit NetClient(u32 service) : m_service(service) {}
     ~NetClient() override { (void)detach(); }
@@ -129,6 +136,7 @@ private:
     u32 m_free[abi::kNetBufferCount] = {};  // empty slots held, to transmit from
     u32 m_free_count = 0;
     u32 m_rx_lent = 0;
+    u32 m_rx_unsignalled = 0;  // receive buffers lent since the provider was last kicked for them
     bool m_rx_pending = false, m_tx_pending = false;
     u64 m_next_ping = 0;  // when wait() next asks the provider whether the channel lives
     u32 m_reattaches = 0;
