@@ -317,8 +317,15 @@ Status SocketChannel::do_echo(const abi::SocketRequest& r) {
         m_why = "timeout out of range";
         return Status::InvalidArgument;
     }
-    if (r.address == 0 || r.address == 0xffff'ffffu) {
-        m_why = "no such target";
+    ip4_addr_t target;
+    ip4_addr_set_u32(&target, r.address);
+    // One host, not many: a broadcast (255.255.255.255, or the subnet's
+    // own, which lwIP would send as a link broadcast) or a multicast Echo
+    // would have every host on the link answer a client's request, and
+    // 0.0.0.0/8 names no host at all.
+    if ((r.address & PP_HTONL(0xff00'0000u)) == 0 || ip4_addr_ismulticast(&target) ||
+        ip4_addr_isbroadcast(&target, netif_default)) {
+        m_why = "not one host (a broadcast, multicast or 0.0.0.0/8 address)";
         return Status::InvalidArgument;
     }
     EchoWait* w = nullptr;
@@ -331,8 +338,6 @@ Status SocketChannel::do_echo(const abi::SocketRequest& r) {
         m_why = "Echoes unanswered (kSocketMaxEchoes)";
         return Status::QuotaExceeded;
     }
-    ip4_addr_t target;
-    ip4_addr_set_u32(&target, r.address);
     w->finished = false;
     if (auto st = w->ping.start(target, 1, 0, u64{r.count} * 1'000'000, echo_result_cb, w); !st.ok())
         return st.status();

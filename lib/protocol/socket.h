@@ -292,7 +292,9 @@ enum class SocketRequestOp : u8 {
     // it, and only a reply carrying both answers it, so concurrent Echoes
     // of any clients are matched to their own replies. QuotaExceeded while
     // the client has kSocketMaxEchoes unanswered; InvalidArgument for
-    // address 0 or 255.255.255.255 or a timeout out of range; NoMemory when
+    // an address that is not one host (0.0.0.0/8, a multicast group, the
+    // limited or the subnet's broadcast: every host would answer one
+    // client's request) or a timeout out of range; NoMemory when
     // lwIP has no raw pcb left.
     Echo = 9,
     // Resolve {rx_offset, rx_bytes: a host name in the data area, without
