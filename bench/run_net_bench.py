@@ -69,6 +69,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "linux_guest"))
 
 from harness import host, images, qemu, trace  # noqa: E402
+import guest_profile  # noqa: E402  (bench/guest_profile.py, beside this file)
 from harness.boot import boot, new_run_root, remove_unless, write_result  # noqa: E402
 from harness.network import free_tcp_port  # noqa: E402
 import net_host  # noqa: E402
@@ -168,7 +169,8 @@ def sluice_config(a, run_dir: Path, ctrl: int, data: int, _nr_cpus: int = 0) -> 
     man = run_dir / "net.manifest"
     man.write_text(sluice_manifest())
     iso = run_dir / "net.iso"
-    images.build_image("iso", kernel, SLUICE_CMDLINE, [(m, build / "user" / m) for m in SLUICE_MODULES]
+    cmdline = SLUICE_CMDLINE + (f" profile={a.profile}" if a.profile else "")
+    images.build_image("iso", kernel, cmdline, [(m, build / "user" / m) for m in SLUICE_MODULES]
                        + [("manifest", man)], iso, cache_dir=build / "image-cache")
     return qemu.QemuConfig(image=iso, image_format="iso", accel=a.accel, cpu=a.cpu, smp=a.smp, memory=a.memory,
                            devices="none", disk_dir=run_dir, run_dir=run_dir, extra_args=net_args(ctrl, data))
@@ -239,6 +241,13 @@ def run_boot(a, label: str, guest: str, nr_cpus: int, run: int, run_dir: Path, j
         rec["net_up"] = m.group(1).strip()
     if rec["trouble"] and "error" not in rec:
         rec["error"] = "trouble on the serial log: " + " | ".join(rec["trouble"][:5])
+    if a.profile and guest == "sluice":
+        dumps = guest_profile.parse(b.text)
+        rec["profile"] = dumps
+        for d in dumps:
+            print(guest_profile.report(d, Path(a.build_dir), 30), flush=True)
+        if not dumps:
+            print(f"!! {label} run {run}: no profile on the serial log (did netbench exit?)", flush=True)
     if a.trace and trace_file.exists() and rec["jobs"]:
         counts = trace.virtio_net_counts(trace_file, [(j["window_t0"], j["window_t1"]) for j in rec["jobs"]])
         rec["trace_total"] = counts["total"]
@@ -327,6 +336,9 @@ def main() -> int:
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--no-build", action="store_true", help="do not run build_guest.py first")
     ap.add_argument("--trace", action="store_true", help="count notifications and interrupts per frame")
+    ap.add_argument("--profile", type=int, default=0, metavar="HZ",
+                    help="sample Sluice's CPU at HZ (kernel profile=HZ) and print where its time went "
+                         "(bench/guest_profile.py); it slows the guest: take the speed from runs without it")
     ap.add_argument("--boot-timeout", type=float, default=180, help="s until the guest's hello (default 180)")
     ap.add_argument("--timeout", type=float, default=0, help="per-boot limit, s (default: boot + jobs)")
     ap.add_argument("--json", type=Path, default=None, help="write raw results here")

@@ -18,6 +18,7 @@
 #include "console/serial.h"
 #include "debug/address_audit.h"
 #include "debug/panic.h"
+#include "debug/profiler.h"
 #include "debug/symbols.h"
 #include "dma/session.h"
 #include "irq/msi_selftest.h"
@@ -189,7 +190,10 @@ void init_interrupts() {
     else
         LOG_INFO("serial: com1 irq 4 -> gsi %u vector 0x%x", com1.gsi, idt::kVectorSerial);
     serial::enable_rx_interrupt();
-    lapic::start_timer(100);
+    // 100 Hz, or the profiler's rate (debug/profiler.h).
+    const u32 timer_hz = profiler::init_from_cmdline();
+    if (profiler::enabled()) lapic::set_sample_hook(profiler::sample);
+    lapic::start_timer(timer_hz);
     // Interrupts stay off: the kernel is not preemptible (sched/scheduler.h),
     // the boot path included. The idle loop takes them, and user mode runs
     // with them on.

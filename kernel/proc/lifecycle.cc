@@ -6,6 +6,7 @@
 #include "arch/x86_64/user_copy.h"
 #include "boot/modules.h"
 #include "console/log.h"
+#include "debug/profiler.h"
 #include "elf/elf64.h"
 #include "object/console.h"
 #include "object/device_root.h"
@@ -166,6 +167,7 @@ void exit_current(i64 code) {
     LOG_INFO("proc: pid %u '%s' exited with %lld (kernel memory peak %llu of %llu KiB)", p->pid(), p->name(),
              static_cast<long long>(code), static_cast<unsigned long long>(p->kmem()->peak() >> 10),
              static_cast<unsigned long long>(p->kmem()->limit() >> 10));
+    profiler::dump(p->name());
     end_current(object::ExitReason{object::ExitReason::Kind::Exited, code, 0, 0, 0});
 }
 

@@ -21,8 +21,10 @@ u32 read(u32 reg) { return g_regs[reg / 4]; }
 void write(u32 reg, u32 v) { g_regs[reg / 4] = v; }
 
 void (*g_tick_hook)();
+void (*g_sample_hook)(const InterruptFrame&);
 
-void on_timer(InterruptFrame&) {
+void on_timer(InterruptFrame& f) {
+    if (g_sample_hook) g_sample_hook(f);
     if (g_tick_hook) g_tick_hook();
 }
 
@@ -61,5 +63,6 @@ void start_timer(u32 hz) {
 }
 
 void set_tick_hook(void (*hook)()) { g_tick_hook = hook; }
+void set_sample_hook(void (*hook)(const InterruptFrame&)) { g_sample_hook = hook; }
 
 }  // namespace lapic

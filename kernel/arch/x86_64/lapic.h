@@ -1,6 +1,7 @@
 // Local APIC (xAPIC MMIO mode, SDM Vol. 3A §10): EOI, timer.
 #pragma once
 
+#include "arch/x86_64/interrupt_frame.h"
 #include "util/result.h"
 #include "util/types.h"
 
@@ -13,5 +14,7 @@ void eoi();
 void start_timer(u32 hz);
 // Called on every timer tick, in interrupt context (the scheduler's tick).
 void set_tick_hook(void (*hook)());
+// Called first on every tick with the interrupted context (debug/profiler).
+void set_sample_hook(void (*hook)(const InterruptFrame&));
 
 }  // namespace lapic
