@@ -28,6 +28,7 @@ from pathlib import Path
 LINE_RE = re.compile(r"profile: (\d+) pid (\d+) (\S+) rip 0x([0-9a-f]+)")
 TOTAL_RE = re.compile(r"profile: process pid (\d+) (\S+) (\d+)")
 BEGIN_RE = re.compile(r"profile: begin \((.*)\): (\d+) samples")
+IDLE_RE = re.compile(r"profile: (idle until .*)")
 KERNEL_HALF = 0xFFFF_8000_0000_0000
 
 
@@ -36,7 +37,9 @@ def parse(text: str) -> list[dict]:
     dumps: list[dict] = []
     for line in text.splitlines():
         if m := BEGIN_RE.search(line):
-            dumps.append({"why": m.group(1), "samples": int(m.group(2)), "totals": {}, "rows": []})
+            dumps.append({"why": m.group(1), "samples": int(m.group(2)), "totals": {}, "rows": [], "idle": []})
+        elif dumps and (m := IDLE_RE.search(line)):
+            dumps[-1]["idle"].append(m.group(1))
         elif dumps and (m := TOTAL_RE.search(line)):
             dumps[-1]["totals"][(int(m.group(1)), m.group(2))] = int(m.group(3))
         elif dumps and (m := LINE_RE.search(line)):
@@ -79,6 +82,9 @@ def report(dump: dict, build: Path, top: int) -> str:
     lines.append(f"  busiest functions ({100 * shown / total:.0f}% of the samples are in the rows printed):")
     for (proc, fn), n in sorted(funcs.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"  {100 * n / total:5.1f}%  {proc:<24} {fn}")
+    if dump["idle"]:
+        lines.append("  idle periods, by what ended them (the process that ran next, the interrupt taken last):")
+        lines += [f"    {text}" for text in dump["idle"]]
     return "\n".join(lines)
 
 

@@ -22,6 +22,14 @@ struct Entry {
 };
 Entry g_table[kEntries];
 u64 g_samples, g_dropped;
+
+struct IdleEnd {
+    char name[16];  // the process woken (copied: it may be gone by the dump)
+    u32 vector;
+    u64 count, polled, total_ns, max_ns;
+};
+constexpr u32 kIdleEnds = 32;
+IdleEnd g_idle[kIdleEnds];
 bool g_enabled;
 
 }  // namespace
@@ -72,6 +80,29 @@ void sample(const InterruptFrame& f) {
     g_dropped++;  // the table is crowded: counted in the total all the same
 }
 
+void idle_period(u64 idle_ns, const char* woken, u32 vector, bool polled) {
+    if (!g_enabled) return;
+    for (auto& e : g_idle) {
+        bool same = e.count != 0 && e.vector == vector;
+        for (u32 i = 0; same && i < sizeof e.name; i++) {
+            if (e.name[i] != woken[i]) same = false;
+            if (!woken[i]) break;
+        }
+        if (e.count != 0 && !same) continue;
+        if (e.count == 0) {
+            usize i = 0;
+            for (; i + 1 < sizeof e.name && woken[i]; i++) e.name[i] = woken[i];
+            e.name[i] = 0;
+            e.vector = vector;
+        }
+        e.count++;
+        e.polled += polled;
+        e.total_ns += idle_ns;
+        if (idle_ns > e.max_ns) e.max_ns = idle_ns;
+        return;
+    }
+}
+
 void dump(const char* why) {
     if (!g_enabled || g_samples == 0) return;
     LOG_INFO("profile: begin (%s): %llu samples, %llu not placed", why, static_cast<ull>(g_samples),
@@ -103,6 +134,13 @@ void dump(const char* why) {
         if (best == nullptr) break;
         LOG_INFO("profile: %u pid %u %s rip 0x%llx", best->count, best->pid, best->name, static_cast<ull>(best->rip));
         best->count = 0;
+    }
+    for (auto& e : g_idle) {
+        if (e.count == 0) continue;
+        LOG_INFO("profile: idle until %s after vector 0x%x: %llu times, mean %llu ns, max %llu ns, %llu caught polling",
+                 e.name, e.vector, static_cast<ull>(e.count), static_cast<ull>(e.total_ns / e.count),
+                 static_cast<ull>(e.max_ns), static_cast<ull>(e.polled));
+        e = IdleEnd{};
     }
     for (auto& e : g_table) e = Entry{};
     LOG_INFO("profile: end");

@@ -6,6 +6,8 @@
 // printed as "profile: ..." lines (the busiest first) and start over;
 // bench/profile.py turns them into functions with the build's ELF files.
 //
+// Idle periods are summed by what ended them (idle_period) and printed too.
+//
 // The kernel runs with interrupts off (it is not preemptible), so a tick
 // that comes during a system call or an interrupt handler is taken where
 // interrupts come back on: at the instruction after the caller's
@@ -22,6 +24,11 @@ u32 init_from_cmdline();
 bool enabled();
 // From the timer interrupt: one sample of the interrupted context.
 void sample(const InterruptFrame& f);
+// From the idle loop: an idle period of idle_ns ended, `woken` (a process
+// name) to run next, `vector` the interrupt taken last, caught while
+// polling or after a halt. Summed per (woken, vector): what the CPU waited
+// for, and how long.
+void idle_period(u64 idle_ns, const char* woken, u32 vector, bool polled);
 // Prints the counts gathered since the last dump and starts over.
 void dump(const char* why);
 

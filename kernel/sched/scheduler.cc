@@ -7,6 +7,7 @@
 #include "boot/cmdline.h"
 #include "console/log.h"
 #include "debug/panic.h"
+#include "debug/profiler.h"
 #include "mm/kernel_stack.h"
 #include "mm/paging.h"
 #include "object/process.h"
@@ -76,6 +77,13 @@ Thread* pop_highest(int min_priority) {
         t->next_ready = nullptr;
         return t;
     }
+    return nullptr;
+}
+
+// The thread pop_highest(0) would take, left where it is.
+const Thread* peek_highest() {
+    for (int p = Thread::kPriorities - 1; p >= 0; p--)
+        if (g_ready[p].head) return g_ready[p].head;
     return nullptr;
 }
 
@@ -216,10 +224,10 @@ void preempt_point() {
     if (!g_need_resched) return;
     g_need_resched = false;
     Thread* self = current();
-    if (self == g_idle) {
-        if (Thread* next = pop_highest(0)) switch_to(next);
-        return;
-    }
+    // Idle: the idle loop, right after this interrupt, takes the woken
+    // thread — and so ends its idle period where it measures it
+    // (IdlePoll, the profiler), not after the woken thread has run.
+    if (self == g_idle) return;
     if (highest_ready() <= self->priority) return;
     Thread* next = pop_highest(self->priority + 1);
     self->state = Thread::State::Ready;
@@ -238,10 +246,10 @@ void tick() {
         make_ready(t);
     }
     Thread* self = current();
-    if (self == g_idle) {
-        if (Thread* next = pop_highest(0)) switch_to(next);
-        return;
-    }
+    // Idle: the idle loop, right after this interrupt, takes the woken
+    // thread — and so ends its idle period where it measures it
+    // (IdlePoll, the profiler), not after the woken thread has run.
+    if (self == g_idle) return;
     // Time slice over: round-robin among equal priorities, and any higher
     // priority thread woken above runs now.
     yield();
@@ -278,7 +286,13 @@ IdlePoll g_idle_poll;
         // sti;hlt is atomic with respect to interrupts (the sti shadow),
         // so a wakeup between the check and the halt is not lost.
         if (!woke_in_poll) asm volatile("sti; hlt; cli" ::: "memory");
-        g_idle_poll.record(clock::monotonic_ns() - start, woke_in_poll);
+        const u64 idle_ns = clock::monotonic_ns() - start;
+        g_idle_poll.record(idle_ns, woke_in_poll);
+        if (profiler::enabled()) {
+            const Thread* next = peek_highest();
+            profiler::idle_period(idle_ns, next && next->process ? next->process->name() : "nobody",
+                                  percpu::current_cpu()->last_vector, woke_in_poll);
+        }
     }
 }
 

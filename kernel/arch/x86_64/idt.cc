@@ -2,6 +2,7 @@
 
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/lapic.h"
+#include "arch/x86_64/percpu.h"
 #include "arch/x86_64/user_copy.h"
 #include "console/log.h"
 #include "debug/panic.h"
@@ -97,6 +98,7 @@ extern "C" void interrupt_dispatch(InterruptFrame* frame) {
         panic_from_exception(*frame);
     }
     if (v == idt::kVectorSpurious) return;  // no EOI for spurious (SDM §10.9)
+    percpu::current_cpu()->last_vector = static_cast<u32>(v);
     // EOI first: a handler may switch threads (the timer does), and the
     // LAPIC holds back further interrupts of this priority until EOI.
     // Every source routed so far is edge-triggered (LAPIC timer, ISA IRQs,

@@ -18,6 +18,7 @@ struct Cpu {
     u32 id;
     u64 syscalls;
     u64 context_switches;
+    u32 last_vector;  // the latest interrupt taken (debug/profiler: what ended an idle period)
 };
 
 // Offsets used by assembly.
