@@ -50,6 +50,7 @@ Result<void> NetBackend::start() {
     for (u32& s : m_rx_slot_of_head) s = kNoSlot;
     for (u32& s : m_tx_slot_of_head) s = kNoSlot;
     TRY(m_transport.driver_ok());
+    tx_interrupts(false);  // nothing is transmitted yet (kTxIrqOnAt)
     return {};
 }
 
@@ -147,11 +148,19 @@ u32 NetBackend::post_rx(const u32* slots, u32 count, Status& why) {
 u32 NetBackend::post_tx(const net::TxFrame* frames, u32 count, Status& why) {
     // The frame behind the one zeroed header (never written: all flags 0,
     // GSO none), after the receive headers.
-    return post(false, count, why, [&](u32 i, u32& slot, u64& header, u32& length) {
+    u32 posted = post(false, count, why, [&](u32 i, u32& slot, u64& header, u32& length) {
         slot = frames[i].slot;
         header = u64{abi::kNetBufferCount} * kHeaderStride;
         length = frames[i].length;
     });
+    if (m_tx_posted >= kTxIrqOnAt) tx_interrupts(true);
+    return posted;
+}
+
+void NetBackend::tx_interrupts(bool on) {
+    if (m_irq_count < 2 || on == m_tx_irq_on) return;
+    // A refusal leaves it as it was (the periodic check still reaps).
+    if (rt::interrupt_mask(m_irqs[1], !on).ok()) m_tx_irq_on = on;
 }
 
 Result<u32> NetBackend::reap_queue(bool rx, Completion* out, u32 max, bool& more) {
@@ -224,6 +233,7 @@ Result<u32> NetBackend::reap(Completion* out, u32 max, bool& more) {
     // the device's fault, not a late reap.
     if (!more && m_tx_posted && !m_fault && rt::clock_ns() - m_tx_progress_ns > kTxDeadlineNs)
         m_fault = "transmits posted and none completed for 5 s (the transmit deadline)";
+    if (m_tx_posted < kTxIrqOffBelow) tx_interrupts(false);
     more |= rx_more;
     return got;
 }

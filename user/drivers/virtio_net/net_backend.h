@@ -29,6 +29,15 @@
 // completions are reaped up to 64 per VirtQueueComplete. Interrupts:
 // irq0 the receive queue, irq1 the transmit queue, irq2 (when granted)
 // configuration changes (the link).
+//
+// The transmit interrupt is masked while fewer than kTxIrqOnAt chains are
+// with the device, and masked again once a reap leaves fewer than
+// kTxIrqOffBelow: completions are reaped on every receive interrupt and
+// on the server's periodic check anyway, and the client still holds most
+// of its transmit slots. An interrupt per transmit woke the provider, and
+// then the netstack for the slot it gave back, once more per round trip.
+// Under a transmit stream the interrupt comes back on at kTxIrqOnAt
+// (the device's pending one is delivered at once) and reaps in batches.
 #pragma once
 
 #include "abi/virtio.h"
@@ -45,6 +54,7 @@ public:
     static constexpr u32 kChains = kQueueSize / 2;  // two descriptors a buffer
     static constexpr u32 kHeaderStride = 16;        // a receive header per slot, then the transmit header
     static constexpr u64 kTxDeadlineNs = 5'000'000'000;
+    static constexpr u32 kTxIrqOnAt = kChains / 2, kTxIrqOffBelow = kChains / 8;
 
     NetBackend(rt::VirtioTransport& transport, u32 pool, const u32* irqs, u32 irq_count)
         : m_transport(transport), m_pool(pool), m_irq_count(irq_count) {
@@ -76,6 +86,8 @@ private:
     template <typename Chain>
     u32 post(bool rx, u32 count, Status& why, Chain chain);
     Result<u32> reap_queue(bool rx, Completion* out, u32 max, bool& more);
+    // Masks or unmasks the transmit queue's interrupt (irq1), if it has one.
+    void tx_interrupts(bool on);
 
     rt::VirtioTransport& m_transport;
     u32 m_pool;
@@ -98,6 +110,7 @@ private:
     u64 m_refused_frames = 0;
     const char* m_fault = nullptr;  // the first reason the device cannot be trusted
     u64 m_tx_progress_ns = 0;       // the last transmit completion, or the first post with none outstanding
+    bool m_tx_irq_on = true;        // irq1 unmasked (as the kernel starts it)
 };
 
 }  // namespace virtio_net
