@@ -263,27 +263,29 @@ protected:
         u32 listener, conn;
         u32 ours;  // the stack's next sequence number
     };
-    Accepted listen_and_accept() {
-        Accepted out{};
+    // Client a's TCP socket in ring slot 0, bound to port 80 and listening
+    // with `backlog`: its index.
+    u32 tcp_listener(u32 backlog) {
         auto open = Client::rings_request(abi::SocketRequestOp::Open, 0, kTcpRing);
         open.kind = abi::SocketKind::Tcp;
         u64 tag = a.send(open);
         turn();
-        out.listener = a.answer(tag).socket;
+        u32 listener = a.answer(tag).socket;
         abi::SocketRequest r{};
         r.op = abi::SocketRequestOp::Bind;
-        r.socket = out.listener;
+        r.socket = listener;
         r.port = 80;
         tag = a.send(r);
         turn();
         EXPECT_EQ(a.answer(tag).status, Status::Ok);
-        r = {};
-        r.op = abi::SocketRequestOp::Listen;
-        r.socket = out.listener;
-        r.count = 2;
-        tag = a.send(r);
+        tag = request(a, abi::SocketRequestOp::Listen, listener, backlog);
         turn();
         EXPECT_EQ(a.answer(tag).status, Status::Ok);
+        return listener;
+    }
+    Accepted listen_and_accept() {
+        Accepted out{};
+        out.listener = tcp_listener(2);
         auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
         accept.socket = out.listener;
         u64 accept_tag = a.send(accept);
@@ -455,25 +457,7 @@ TEST_F(SocketServerTest, TcpListenAcceptReceiveSendClose) {
 // for the host's FIN).
 TEST_F(SocketServerTest, AnAcceptAnsweredBetweenPollsIsSignalled) {
     a.open({80}, 0xa);
-    auto open = Client::rings_request(abi::SocketRequestOp::Open, 0, kTcpRing);
-    open.kind = abi::SocketKind::Tcp;
-    u64 tag = a.send(open);
-    turn();
-    u32 listener = a.answer(tag).socket;
-    abi::SocketRequest r{};
-    r.op = abi::SocketRequestOp::Bind;
-    r.socket = listener;
-    r.port = 80;
-    tag = a.send(r);
-    turn();
-    ASSERT_EQ(a.answer(tag).status, Status::Ok);
-    r = {};
-    r.op = abi::SocketRequestOp::Listen;
-    r.socket = listener;
-    r.count = 1;
-    tag = a.send(r);
-    turn();
-    ASSERT_EQ(a.answer(tag).status, Status::Ok);
+    u32 listener = tcp_listener(1);
     auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
     accept.socket = listener;
     u64 accept_tag = a.send(accept);
@@ -804,21 +788,7 @@ TEST_F(SocketServerTest, ShutdownWriteForgetsThePcbAtThePeersFin) {
 // an RX buffer never given back, and acknowledges it after the RST).
 TEST_F(SocketServerTest, AcceptIntoAFullTableAbortsCleanly) {
     a.open({80}, 0xa, 2);
-    auto open = Client::rings_request(abi::SocketRequestOp::Open, 0, kTcpRing);
-    open.kind = abi::SocketKind::Tcp;
-    u64 tag = a.send(open);
-    turn();
-    u32 listener = a.answer(tag).socket;
-    abi::SocketRequest r{};
-    r.op = abi::SocketRequestOp::Bind;
-    r.socket = listener;
-    r.port = 80;
-    tag = a.send(r);
-    turn();
-    EXPECT_EQ(a.answer(tag).status, Status::Ok);
-    tag = request(a, abi::SocketRequestOp::Listen, listener, 2);
-    turn();
-    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+    u32 listener = tcp_listener(2);
     udp_socket(a, 0, 2);  // the table is full now
     auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
     accept.socket = listener;
