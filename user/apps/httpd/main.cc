@@ -31,7 +31,6 @@
 // deadline, take events and completions, move each connection on. When
 // the netstack breaks the protocol or is restarted (Ping answers Stale),
 // the channel is attached again and the listener opened again.
-#include <stdarg.h>
 
 #include "net/http.h"
 #include "net/socket_client.h"
@@ -43,7 +42,6 @@
 #include "rt/sys.h"
 #include "util/format.h"
 #include "util/json_writer.h"
-#include "util/token_bucket.h"
 
 namespace {
 
@@ -89,26 +87,9 @@ u16 g_port = 80;
 u64 g_idle_ns = 5'000'000'000;
 u32 g_devmgr = 0;
 rt::SocketAttach* g_attach = nullptr;  // for the netstack's Info
-util::TokenBucket g_log_budget{8, 4};
-u64 g_unlogged = 0;
-
-// A log line within the budget (the console is the access log, and one
-// client must not be able to flood it); what was dropped is said next.
-__attribute__((format(printf, 1, 2))) void say(const char* fmt, ...) {
-    if (!g_log_budget.take(rt::clock_ns())) {
-        g_unlogged++;
-        return;
-    }
-    char line[200];
-    va_list ap;
-    va_start(ap, fmt);
-    usize n = format_v(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (g_unlogged && n < sizeof line)
-        format(line + n, sizeof line - n, " (%llu lines not logged)", static_cast<ull>(g_unlogged));
-    g_unlogged = 0;
-    rt::log("%s", line);
-}
+// The console is the access log, and one client must not be able to
+// flood it.
+rt::LogBudget g_log{8, 4};
 
 // A terminated copy of a fixed-size name the netstack or devmgr wrote (a
 // name filling the array has no terminator of its own).
@@ -278,7 +259,7 @@ void answer(Conn& c, const net::HttpRequest& req) {
         g_stats.errors++;
         char body[64];
         usize n = format(body, sizeof body, "{\"error\":404,\"reason\":\"%s\"}\n", net::http_reason(404));
-        say("httpd: socket %u: %s %s 404", c.socket, method, req.target);
+        g_log.log("httpd: socket %u: %s %s 404", c.socket, method, req.target);
         return respond(c, 404, body, n, req.head_only, req.keep_alive);
     }
     static char doc[kOutBytes - 512];  // the head is well under 512 bytes
@@ -288,15 +269,15 @@ void answer(Conn& c, const net::HttpRequest& req) {
         len = 0;
         if (!status_json(doc, sizeof doc - 1, &len)) {  // room for the newline
             len = 0;
-            say("httpd: the status document does not fit %u bytes", static_cast<u32>(sizeof doc));
+            g_log.log("httpd: the status document does not fit %u bytes", static_cast<u32>(sizeof doc));
             return respond_error(c, 500);
         }
         doc[len++] = '\n';
         rendered = rt::clock_ns();
     }
     // One line per request: the console is the access log.
-    say("httpd: socket %u: %s %s 200 (%u bytes%s)", c.socket, method, req.target, static_cast<u32>(len),
-        req.keep_alive ? ", keep-alive" : "");
+    g_log.log("httpd: socket %u: %s %s 200 (%u bytes%s)", c.socket, method, req.target, static_cast<u32>(len),
+              req.keep_alive ? ", keep-alive" : "");
     respond(c, 200, doc, len, req.head_only, req.keep_alive);
 }
 
@@ -418,7 +399,7 @@ private:
         if (open <= kMaxConns) return;
         if (victim == nullptr || victim == newest) victim = newest;
         g_stats.evicted++;
-        say("httpd: socket %u: evicted (%u connections, %u served at once)", victim->socket, open, kMaxConns);
+        g_log.log("httpd: socket %u: evicted (%u connections, %u served at once)", victim->socket, open, kMaxConns);
         close(*victim);
     }
 
@@ -446,8 +427,8 @@ private:
         if (c.out_sent < c.out_len) {
             if (now >= c.deadline) {
                 g_stats.timeouts++;
-                say("httpd: socket %u: the client takes no response for %llu ms: closed", c.socket,
-                    static_cast<ull>(g_idle_ns / 1'000'000));
+                g_log.log("httpd: socket %u: the client takes no response for %llu ms: closed", c.socket,
+                          static_cast<ull>(g_idle_ns / 1'000'000));
                 close(c);
             }
             return false;
@@ -475,8 +456,8 @@ private:
             if (m_c.closed(c.socket)) return close(c);  // the peer finished, or the connection ended
             if (now < c.deadline) return;
             g_stats.timeouts++;
-            say("httpd: socket %u: no whole request head in %llu ms (%u bytes): closed", c.socket,
-                static_cast<ull>(g_idle_ns / 1'000'000), c.in_len);
+            g_log.log("httpd: socket %u: no whole request head in %llu ms (%u bytes): closed", c.socket,
+                      static_cast<ull>(g_idle_ns / 1'000'000), c.in_len);
             if (c.in_len == 0) return close(c);
             respond_error(c, 408);
         } else if (p == net::HttpParse::Ok) {
@@ -486,7 +467,7 @@ private:
             if (c.in_len > 0) m_again = true;
         } else {
             const u16 status = net::http_status_for(p);
-            say("httpd: socket %u: request refused %u (%s)", c.socket, status, net::http_reason(status));
+            g_log.log("httpd: socket %u: request refused %u (%s)", c.socket, status, net::http_reason(status));
             respond_error(c, status);
         }
         c.deadline = now + g_idle_ns;

@@ -98,11 +98,11 @@ void SocketService::serve_calls() {
             st = live(*c, m) ? Status::Ok : Status::Stale;
         }
         if (st != Status::Ok)
-            rt::log("netstack: %s: %s refused: %s", c->policy.name,
-                    op == abi::SocketOp::Detach ? "detach"
-                    : op == abi::SocketOp::Ping ? "ping"
-                                                : "call",
-                    status_name(st));
+            c->log.log("netstack: %s: %s refused: %s", c->policy.name,
+                       op == abi::SocketOp::Detach ? "detach"
+                       : op == abi::SocketOp::Ping ? "ping"
+                                                   : "call",
+                       status_name(st));
         rt::refuse_call(m, st);  // the bare status: the whole reply of Detach and Ping
     }
 }
@@ -115,8 +115,8 @@ bool SocketService::live(const Client& c, const abi::Message& m) const {
 
 void SocketService::close(Client& c, const char* why) {
     if (c.channel_id != 0)
-        rt::log("netstack: %s: channel %u closed (%s): %llu requests, %llu refused", c.policy.name, c.channel_id, why,
-                static_cast<ull>(c.channel.counters().requests), static_cast<ull>(c.channel.counters().refused));
+        c.log.log("netstack: %s: channel %u closed (%s): %llu requests, %llu refused", c.policy.name, c.channel_id, why,
+                  static_cast<ull>(c.channel.counters().requests), static_cast<ull>(c.channel.counters().refused));
     c.channel.close();
     (void)rt::waitset_remove(m_waitset, kKeyKick + static_cast<u64>(&c - m_clients));
     // Revoking what the copies derive from kills the client's mappings:
@@ -141,9 +141,11 @@ void SocketService::close(Client& c, const char* why) {
 void SocketService::attach(abi::Message& m) {
     Client& c = *find(m.badge);
     auto refuse = [&](Status s, const char* why) {
-        rt::log("netstack: %s: attach refused: %s: %s", c.policy.name, why, status_name(s));
+        c.log.log("netstack: %s: attach refused: %s: %s", c.policy.name, why, status_name(s));
         rt::refuse_call(m, s);
     };
+    if (!c.attaches.take(rt::clock_ns()))  // the old channel stays as it was
+        return refuse(Status::Busy, "attaching too often (kAttachBurst at once, kAttachesPerSecond after)");
     if (m.handle_count != 1) return refuse(Status::InvalidArgument, "expected one notification");
     // The same client attaching again (restarted, or starting over):
     // its old channel goes, sockets and all.
@@ -207,8 +209,8 @@ void SocketService::attach(abi::Message& m) {
     reply.handles[0] = rings_copy.value().release();
     reply.handles[1] = data_copy.value().release();
     reply.handles[2] = kick_copy.value().release();
-    rt::log("netstack: %s: channel %u attached: %u sockets, ports granted %u", c.policy.name, c.channel_id,
-            c.policy.sockets, c.policy.port_count);
+    c.log.log("netstack: %s: channel %u attached: %u sockets, ports granted %u", c.policy.name, c.channel_id,
+              c.policy.sockets, c.policy.port_count);
     if (!rt::endpoint_reply(reply).ok()) {
         // The copies did not reach it (its table full): they are ours
         // still, and closed with the channel.
@@ -223,7 +225,7 @@ void SocketService::attach(abi::Message& m) {
 // client's last one and revokes it at the client's next Info (Client::info).
 void SocketService::info(Client& c, abi::Message& m) {
     auto refuse = [&](Status s, const char* why) {
-        rt::log("netstack: %s: info refused: %s: %s", c.policy.name, why, status_name(s));
+        c.log.log("netstack: %s: info refused: %s: %s", c.policy.name, why, status_name(s));
         rt::refuse_call(m, s);
     };
     if (m.handle_count != 0) return refuse(Status::InvalidArgument, "Info carries no handle");

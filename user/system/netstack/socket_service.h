@@ -24,7 +24,9 @@
 #include "protocol/service.h"
 #include "protocol/socket.h"
 #include "rt/handle.h"
+#include "rt/log.h"
 #include "util/result.h"
+#include "util/token_bucket.h"
 
 namespace netstack_service {
 
@@ -75,7 +77,15 @@ private:
         rt::Handle info;
         u64 rings_at = 0, data_at = 0;
         u32 channel_id = 0;
+        // What a client's calls can make the netstack do: log lines (its
+        // refused calls, its channels' comings and goings) and Attaches,
+        // each of which builds 2 MiB of fresh memory and closes the old
+        // channel. Past them, calls are still answered (an Attach Busy),
+        // but nothing more is logged or built.
+        rt::LogBudget log{16, 4};
+        util::TokenBucket attaches{kAttachBurst, kAttachesPerSecond};
     };
+    static constexpr u32 kAttachBurst = 4, kAttachesPerSecond = 2;
 
     Client* find(u64 badge);
     void attach(abi::Message& m);

@@ -274,6 +274,23 @@ int client() {
     rt::log("socket_probe: detached; ping: %s", status_name(after.ok() ? Status::Ok : after.status()));
     if (after.ok() || after.status() != Status::Stale) return fail("ping after detach", Status::Ok);
 
+    // Attaching again and again: each Attach builds 2 MiB and closes the
+    // old channel, so past a burst the netstack answers Busy; and what a
+    // client's calls make it log is bounded (the rest counted, said with
+    // its next line a second later).
+    u32 busy = 0;
+    for (u32 i = 0; i < 8; i++) {
+        auto r = a.attach();
+        if (r.ok()) continue;
+        if (r.status() != Status::Busy) return fail("attach in a row", r.status());
+        busy++;
+    }
+    for (u32 i = 0; i < 40; i++) (void)a.detach();  // Stale after the first: each refusal a line, within the budget
+    rt::log("socket_probe: 8 attaches in a row: %u refused busy", busy);
+    if (busy == 0) return fail("attaches in a row were all taken", Status::Ok);
+    rt::sleep_ns(1'000'000'000);
+    (void)a.ping();  // Stale: logged, with the count of what was not
+
     // The netstack killed and restarted by init: the same svc.netstack
     // copy reaches its successor (the endpoint is init's), a new
     // generation that knows this client from the same table.
