@@ -206,7 +206,13 @@ def run_boot(a, label: str, guest: str, nr_cpus: int, run: int, run_dir: Path, j
     limit = a.timeout or a.boot_timeout + len(jobs) * (a.seconds + net_host.ANSWER_GRACE_S)
     stop = threading.Event()
     box: dict = {}
-    th = threading.Thread(target=lambda: box.update(b=boot(cfg, run_dir, limit, stop=stop, settle=0.5)), daemon=True)
+    # Sluice does not power off after `quit` (init keeps serving): stop it
+    # once netbench has exited, and its profile, if any, is printed.
+    until = None
+    if guest == "sluice":
+        until = re.compile(r"profile: end" if a.profile else r"proc: pid \d+ 'netbench' exited")
+    th = threading.Thread(target=lambda: box.update(b=boot(cfg, run_dir, limit, until=until, stop=stop, settle=0.5)),
+                          daemon=True)
     rec: dict = {"guest": label, "run": run, "nr_cpus": nr_cpus or None, "accel": a.accel, "smp": a.smp, "cpu": a.cpu, "jobs": [],
                  "run_dir": str(run_dir)}
     print(f"\n=== {label} run {run}: {', '.join(j.name for j in jobs)} ({a.seconds} s each; limit {limit:.0f} s)",
@@ -226,7 +232,7 @@ def run_boot(a, label: str, guest: str, nr_cpus: int, run: int, run_dir: Path, j
         rec["error"] = f"{type(e).__name__}: {e}"
         print(f"!! {label} run {run}: {rec['error']}", flush=True)
     if "error" not in rec:
-        th.join(30)      # the Linux guest powers off after `quit`
+        th.join(30)      # the Linux guest powers off after `quit`, Sluice stops at netbench's exit
     stop.set()
     th.join(60)
     b = box.get("b")
