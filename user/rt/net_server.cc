@@ -174,6 +174,10 @@ void NetServer::refused_post(const char* queue, u32 count, Status why) {
 // empty, or Free when no channel is open.
 void NetServer::post_waiting() {
     u32 n = m_rx_wait_count < m_backend.rx_room() ? m_rx_wait_count : m_backend.rx_room();
+    // Receive buffers go to the device kRxRefillBatch at a time while it
+    // holds plenty (one VirtQueueSubmit per batch, not per frame), all at
+    // once when it runs low.
+    if (n < kRxRefillBatch && m_backend.rx_room() < kRxRefillAllAtRoom) n = 0;
     if (n) {
         Status why = Status::Ok;
         u32 posted = m_backend.post_rx(m_rx_wait, n, why);

@@ -83,6 +83,10 @@ public:
         u32 endpoint;      // the service endpoint (0: serve no one)
         u32 pool;          // the DMA pool the packet buffer comes from
     };
+    // Receive refill: waiting buffers go to the device this many at a
+    // time, or all at once while it has room for kRxRefillAllAtRoom.
+    static constexpr u32 kRxRefillBatch = 16, kRxRefillAllAtRoom = 64;
+
     NetServer(NetBackend& backend, const Config& config) : m_backend(backend), m_config(config) {}
     Result<void> init();
     [[noreturn]] void run();

@@ -227,6 +227,14 @@ Result<u32> NetBackend::reap(Completion* out, u32 max, bool& more) {
     if (m_fault) return got;  // the transmit queue is left to the reset
     bool rx_more = more;
     more = false;
+    // Transmit completions wait while few are out and receive brought
+    // this wake: taken kTxIrqOffBelow at a time (one VirtQueueComplete
+    // per round trip less), and on every other wake — the transmit
+    // interrupt, the server's periodic check — as before.
+    if (got != 0 && m_tx_posted < kTxIrqOffBelow) {
+        more = rx_more;
+        return got;
+    }
     got += TRY(reap_queue(false, out + got, max - got, more));
     // Every transmit completion there was is taken (the queue was asked and
     // did not fill the take): a transmit still owed past the deadline is
