@@ -1,0 +1,89 @@
+// Intel VT-d (Intel Virtualization Technology for Directed I/O,
+// Architecture Specification rev. 4.1, chapters 9-11): the remapping
+// unit's registers and capabilities, and the entry formats of the root,
+// context and second-level tables the kernel builds for the remapped lane
+// (DESIGN §4, issue 15). Pure decoding and encoding: no MMIO here; the
+// kernel's driver reads the registers and writes the tables.
+#pragma once
+
+#include "util/result.h"
+#include "util/types.h"
+
+namespace vtd {
+
+// §11.4 register offsets in a DRHD unit's page.
+namespace reg {
+constexpr u32 kVersion = 0x00, kCapability = 0x08, kExtCapability = 0x10, kGlobalCommand = 0x18, kGlobalStatus = 0x1c,
+              kRootTable = 0x20, kContextCommand = 0x28, kFaultStatus = 0x34, kFaultEventControl = 0x38,
+              kFaultEventData = 0x3c, kFaultEventAddress = 0x40, kInvalidationQueueHead = 0x80,
+              kInvalidationQueueTail = 0x88, kInvalidationQueueAddress = 0x90, kInterruptRemapTable = 0xb8;
+}  // namespace reg
+
+// §11.4.2 CAP_REG.
+struct Capability {
+    u64 raw = 0;
+
+    u32 domains() const { return 1u << (4 + 2 * (raw & 7)); }                               // ND
+    bool required_write_buffer_flush() const { return (raw >> 4) & 1; }                     // RWBF
+    bool caching_mode() const { return (raw >> 7) & 1; }                                    // CM
+    u32 sagaw() const { return static_cast<u32>((raw >> 8) & 0x1f); }                       // SAGAW bits
+    u32 mgaw() const { return static_cast<u32>((raw >> 16) & 0x3f) + 1; }                   // MGAW, bits
+    u32 fault_record_offset() const { return static_cast<u32>((raw >> 24) & 0x3ff) * 16; }  // FRO
+    u32 second_level_large_pages() const { return static_cast<u32>((raw >> 34) & 0xf); }    // SLLPS
+    bool page_selective_invalidation() const { return (raw >> 39) & 1; }                    // PSI
+    u32 fault_records() const { return static_cast<u32>((raw >> 40) & 0xff) + 1; }          // NFR
+};
+
+// §11.4.3 ECAP_REG.
+struct ExtCapability {
+    u64 raw = 0;
+
+    bool coherent() const { return raw & 1; }                                                // C: page walks snoop
+    bool queued_invalidation() const { return (raw >> 1) & 1; }                              // QI
+    bool interrupt_remapping() const { return (raw >> 3) & 1; }                              // IR
+    bool extended_interrupt_mode() const { return (raw >> 4) & 1; }                          // EIM
+    bool pass_through() const { return (raw >> 6) & 1; }                                     // PT
+    u32 iotlb_register_offset() const { return static_cast<u32>((raw >> 8) & 0x3ff) * 16; }  // IRO
+};
+
+// How many levels of second-level tables to build for an address width of
+// at least `min_bits` (39: 3 levels, 48: 4 levels; §3.6, SAGAW bit 1 and 2),
+// within what the unit supports (SAGAW) and its MGAW. Unsupported when it
+// supports neither.
+Result<u32> second_level_levels(const Capability& cap, u32 min_bits);
+// The address width a number of levels gives (3: 39, 4: 48).
+constexpr u32 address_bits(u32 levels) { return 12 + 9 * levels; }
+
+// §9.1 root entry (legacy mode): present, the context table's address.
+struct RootEntry {
+    u64 low = 0, high = 0;
+};
+static_assert(sizeof(RootEntry) == 16);
+RootEntry root_entry(u64 context_table);
+
+// §9.3 context entry (legacy mode): present, translation type 00 (untranslated
+// requests through the second-level tables), the second-level table root,
+// the address width (AW: 1 = 3 levels, 2 = 4 levels) and the domain id.
+struct ContextEntry {
+    u64 low = 0, high = 0;
+};
+static_assert(sizeof(ContextEntry) == 16);
+Result<ContextEntry> context_entry(u64 table_root, u32 levels, u16 domain);
+
+// §9.8 second-level paging entry: read and write permission, the address.
+constexpr u64 kSlRead = 1, kSlWrite = 2;
+constexpr u64 kSlAddressMask = 0x000f'ffff'ffff'f000ull;  // bits 51:12
+
+// The remapping fault record (§10.4.14): what the kernel turns into a
+// refusal against the provider owning the source id.
+struct FaultRecord {
+    u64 address;  // the page the device tried
+    u16 source;   // bus << 8 | device << 3 | function
+    u8 reason;    // §7.2.3 fault reason
+    bool read;    // T bit set: a read (else a write)
+};
+// Decodes a 128-bit fault recording register; NotFound when its F bit
+// (fault) is clear.
+Result<FaultRecord> fault_record(u64 low, u64 high);
+
+}  // namespace vtd

@@ -1,0 +1,193 @@
+// The remapped lane's building blocks (lib/iommu, issue 15): VT-d
+// capability decoding, root/context entries and fault records against the
+// spec's bit layout, the second-level page table on host memory (every
+// entry it writes flushed; all-or-nothing maps), and the IOVA allocator's
+// holes (IOVA 0, the MSI window, the device's DMA limit).
+#include "iommu/vtd.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <vector>
+
+#include "iommu/io_page_table.h"
+#include "iommu/iova_allocator.h"
+
+namespace {
+
+// QEMU 7.2's intel-iommu with aw-bits=48 (hw/i386/intel_iommu.c, vtd_init):
+// ND=6 (2^16 domains), SAGAW 39|48, MGAW 48, FRO 0x220, NFR 1, PSI, SLLPS.
+constexpr u64 kQemuCap =
+    6ull | (0x6ull << 8) | (47ull << 16) | ((0x220ull / 16) << 24) | (0x3ull << 34) | (1ull << 39) | (0ull << 40);
+// ECAP: QI, IR, PT, IRO 0xF0; C = 0 (page walks do not snoop).
+constexpr u64 kQemuEcap = (1ull << 1) | (1ull << 3) | (1ull << 6) | ((0xf0ull / 16) << 8);
+
+TEST(Vtd, CapabilitiesAsQemuReportsThem) {
+    vtd::Capability cap{kQemuCap};
+    vtd::ExtCapability ecap{kQemuEcap};
+    EXPECT_EQ(cap.domains(), 65536u);
+    EXPECT_EQ(cap.mgaw(), 48u);
+    EXPECT_EQ(cap.fault_record_offset(), 0x220u);
+    EXPECT_EQ(cap.fault_records(), 1u);
+    EXPECT_TRUE(cap.page_selective_invalidation());
+    EXPECT_FALSE(ecap.coherent());
+    EXPECT_TRUE(ecap.queued_invalidation());
+    EXPECT_TRUE(ecap.interrupt_remapping());
+    EXPECT_EQ(ecap.iotlb_register_offset(), 0xf0u);
+}
+
+TEST(Vtd, LevelsFollowSagawAndMgaw) {
+    vtd::Capability both{kQemuCap};
+    EXPECT_EQ(vtd::second_level_levels(both, 39).value(), 3u);
+    EXPECT_EQ(vtd::second_level_levels(both, 48).value(), 4u);  // AWS's 48-bit NVMe
+    vtd::Capability only39{(kQemuCap & ~(0x1full << 8) & ~(0x3full << 16)) | (0x2ull << 8) | (38ull << 16)};
+    EXPECT_EQ(vtd::second_level_levels(only39, 39).value(), 3u);
+    EXPECT_EQ(vtd::second_level_levels(only39, 48).status(), Status::Unsupported);  // past MGAW
+    vtd::Capability only48{(kQemuCap & ~(0x1full << 8)) | (0x4ull << 8)};
+    EXPECT_EQ(vtd::second_level_levels(only48, 39).value(), 4u);  // 3 levels not offered
+    vtd::Capability five_only{(kQemuCap & ~(0x1full << 8)) | (0x8ull << 8)};
+    EXPECT_EQ(vtd::second_level_levels(five_only, 39).status(), Status::Unsupported);
+}
+
+TEST(Vtd, RootAndContextEntries) {
+    auto root = vtd::root_entry(0x12345000);
+    EXPECT_EQ(root.low, 0x12345001u);  // present, the context table
+    EXPECT_EQ(root.high, 0u);
+    auto ctx = vtd::context_entry(0xabcde000, 4, 0x1234);
+    ASSERT_TRUE(ctx.ok());
+    EXPECT_EQ(ctx.value().low, 0xabcde001u);           // present, TT 00, FPD 0
+    EXPECT_EQ(ctx.value().high, 2u | (0x1234u << 8));  // AW 2 (48-bit), DID
+    EXPECT_EQ(vtd::context_entry(0xabcde000, 3, 1).value().high & 7, 1u);
+    EXPECT_EQ(vtd::context_entry(0xabcde800, 4, 1).status(), Status::InvalidArgument);
+    EXPECT_EQ(vtd::context_entry(0xabcde000, 5, 1).status(), Status::InvalidArgument);
+}
+
+TEST(Vtd, FaultRecords) {
+    // 00:03.0 read of 0x7000 not mapped (reason 6: a non-present leaf).
+    const u64 low = 0x7123, high = (1ull << 63) | (1ull << 62) | (6ull << 32) | (0x0018);
+    auto r = vtd::fault_record(low, high);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value().address, 0x7000u);
+    EXPECT_EQ(r.value().source, 0x18u);
+    EXPECT_EQ(r.value().reason, 6u);
+    EXPECT_TRUE(r.value().read);
+    EXPECT_FALSE(vtd::fault_record(low, high & ~(1ull << 62)).value().read);  // a write
+    EXPECT_EQ(vtd::fault_record(low, high & ~(1ull << 63)).status(), Status::NotFound);
+}
+
+// Host memory for tables, with fake physical addresses, and a record of
+// every flush.
+struct HostTables final : vtd::TableSource {
+    std::map<u64, std::vector<u64>> tables;
+    std::set<const u64*> flushed;
+    u64 next_phys = 0x100000;
+    u32 fail_after = ~0u;
+
+    Result<Table> allocate() override {
+        if (fail_after == 0) return Status::NoMemory;
+        fail_after--;
+        auto& t = tables[next_phys];
+        t.assign(512, 0);
+        Table out{next_phys, t.data()};
+        next_phys += 4096;
+        return out;
+    }
+    void free(const Table& t) override { tables.erase(t.phys); }
+    void flush(const u64* first, u32 count) override {
+        for (u32 i = 0; i < count; i++) flushed.insert(first + i);
+    }
+    // Every non-zero entry in every table was flushed after it was written.
+    bool all_flushed() const {
+        for (auto& [phys, t] : tables)
+            for (auto& e : t)
+                if (e && !flushed.count(&e)) return false;
+        return true;
+    }
+};
+
+TEST(IoPageTable, MapsTranslatesAndUnmaps) {
+    HostTables host;
+    vtd::IoPageTable pt(host, 4);
+    ASSERT_TRUE(pt.map(0x40000000, 0x7000000, 3 * 4096, vtd::kSlRead | vtd::kSlWrite).ok());
+    EXPECT_EQ(pt.tables(), 4u);  // one per level
+    auto t = pt.translate(0x40001234);
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ(t.value().phys, 0x7001234u);
+    EXPECT_EQ(t.value().perms, vtd::kSlRead | vtd::kSlWrite);
+    EXPECT_EQ(pt.translate(0x40003000).status(), Status::NotFound);
+    EXPECT_TRUE(host.all_flushed());
+    // Read-only for the device: a transmit buffer.
+    ASSERT_TRUE(pt.map(0x40003000, 0x9000000, 4096, vtd::kSlRead).ok());
+    EXPECT_EQ(pt.translate(0x40003000).value().perms, vtd::kSlRead);
+    EXPECT_EQ(pt.unmap(0x40000000, 5 * 4096), 4u);
+    EXPECT_EQ(pt.translate(0x40001000).status(), Status::NotFound);
+    EXPECT_EQ(pt.mapped_pages(), 0u);
+    EXPECT_TRUE(host.all_flushed());  // the cleared leaves too
+    pt.destroy();
+    EXPECT_TRUE(host.tables.empty());
+}
+
+TEST(IoPageTable, RefusesOverlapsMisalignmentAndThePastTheWidth) {
+    HostTables host;
+    vtd::IoPageTable pt(host, 3);
+    ASSERT_TRUE(pt.map(0x10000, 0x20000, 2 * 4096, vtd::kSlRead).ok());
+    EXPECT_EQ(pt.map(0xf000, 0x50000, 2 * 4096, vtd::kSlRead).status(), Status::Busy);  // its second page is mapped
+    EXPECT_EQ(pt.translate(0xf000).status(), Status::NotFound);                         // and nothing changed
+    EXPECT_EQ(pt.map(0x30800, 0x50000, 4096, vtd::kSlRead).status(), Status::InvalidArgument);
+    EXPECT_EQ(pt.map(0x30000, 0x50000, 4096, 0).status(), Status::InvalidArgument);
+    EXPECT_EQ(pt.map(0x30000, 0x50000, 4096, 4).status(), Status::InvalidArgument);
+    EXPECT_EQ(pt.map(1ull << 39, 0x50000, 4096, vtd::kSlRead).status(), Status::OutOfBounds);  // 3 levels: 39 bits
+    EXPECT_EQ(pt.map((1ull << 39) - 4096, 0x50000, 2 * 4096, vtd::kSlRead).status(), Status::OutOfBounds);
+    EXPECT_EQ(pt.map(0x30000, 1ull << 52, 4096, vtd::kSlRead).status(), Status::OutOfBounds);
+}
+
+TEST(IoPageTable, AMapThatRunsOutOfTablesLeavesNothing) {
+    HostTables host;
+    vtd::IoPageTable pt(host, 4);
+    // Three pages across a 1 GiB boundary: the first needs the root and
+    // three tables below it, the second a new level-2 and level-1 table —
+    // and only one more table is to be had.
+    host.fail_after = 5;
+    const u64 iova = 0x40000000 - 4096;
+    EXPECT_EQ(pt.map(iova, 0x1000000, 3 * 4096, vtd::kSlRead).status(), Status::NoMemory);
+    EXPECT_EQ(pt.mapped_pages(), 0u);
+    EXPECT_EQ(pt.translate(iova).status(), Status::NotFound);
+}
+
+TEST(IovaAllocator, NeverZeroNeverTheMsiWindowAlwaysBelowTheLimit) {
+    vtd::IovaAllocator a(39);
+    auto first = a.allocate(4096);
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(first.value(), vtd::IovaAllocator::kFirst);  // never IOVA 0
+    // Fill up to just below the MSI window, then one that would cross it.
+    auto big = a.allocate(0xfee00000 - 0x2000);
+    ASSERT_TRUE(big.ok());
+    EXPECT_EQ(big.value(), 0x2000u);
+    auto next = a.allocate(2 * 4096);
+    ASSERT_TRUE(next.ok());
+    EXPECT_GE(next.value(), vtd::IovaAllocator::kMsiEnd);
+    // A 32-bit device: below 4 GiB, and the window still skipped.
+    auto low = a.allocate(4096, 4096, 1ull << 32);
+    ASSERT_TRUE(low.ok());
+    EXPECT_LT(low.value() + 4096, 1ull << 32);
+    EXPECT_FALSE(low.value() >= vtd::IovaAllocator::kMsiFirst && low.value() < vtd::IovaAllocator::kMsiEnd);
+    EXPECT_EQ(a.allocate(1ull << 32, 4096, 1ull << 32).status(), Status::NoSpace);
+    // Aligned, and freed ranges come back.
+    auto aligned = a.allocate(4096, 1 << 21);
+    ASSERT_TRUE(aligned.ok());
+    EXPECT_EQ(aligned.value() % (1 << 21), 0u);
+    ASSERT_TRUE(a.free(big.value()).ok());
+    EXPECT_EQ(a.allocate(8192).value(), 0x2000u);
+    EXPECT_EQ(a.free(0x123000).status(), Status::NotFound);
+    EXPECT_EQ(a.allocate(0).status(), Status::InvalidArgument);
+    EXPECT_EQ(a.allocate(4096, 3000).status(), Status::InvalidArgument);
+}
+
+TEST(IovaAllocator, BoundedRanges) {
+    vtd::IovaAllocator a(39);
+    for (u32 i = 0; i < vtd::IovaAllocator::kMaxRanges; i++) ASSERT_TRUE(a.allocate(4096).ok()) << i;
+    EXPECT_EQ(a.allocate(4096).status(), Status::QuotaExceeded);
+}
+
+}  // namespace
