@@ -21,6 +21,7 @@
 #include "debug/profiler.h"
 #include "debug/symbols.h"
 #include "dma/session.h"
+#include "iommu/vtd_units.h"
 #include "irq/msi_selftest.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
@@ -265,6 +266,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
     ByteView rsdp = g_boot.rsdp_v2.size() ? g_boot.rsdp_v2 : g_boot.rsdp_v1;
     if (!rsdp.size() || !kacpi::init(rsdp, cmdline::get("acpi.dump", &len) != nullptr).ok())
         panic("acpi: no usable RSDP/XSDT; cannot configure the machine");
+    vtd_units::probe();  // what the DMAR's remapping units can do (nothing programmed yet)
     init_interrupts();
 
     if (const acpi::McfgInfo* mcfg = kacpi::mcfg()) {

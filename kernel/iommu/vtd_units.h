@@ -1,0 +1,28 @@
+// The VT-d remapping units the ACPI DMAR table names (issue 15): found,
+// their register page mapped, and what each can do read and logged at
+// boot (lib/iommu/vtd.h decodes it). Nothing is programmed yet: the root
+// table, domains, invalidation and the fault interrupt come with the
+// remapped lane; translation stays as the firmware left it (off), so the
+// brokered lane is untouched.
+#pragma once
+
+#include "iommu/vtd.h"
+#include "util/types.h"
+
+namespace vtd_units {
+
+struct Unit {
+    u64 base = 0;
+    volatile u8* regs = nullptr;
+    u32 version = 0;
+    vtd::Capability cap;
+    vtd::ExtCapability ecap;
+    u32 levels = 0;  // of the second-level tables it will get (0: none it supports)
+};
+
+// Maps and reads every unit of the DMAR table (none without one).
+void probe();
+u32 count();
+const Unit* unit(u32 i);
+
+}  // namespace vtd_units
