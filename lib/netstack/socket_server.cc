@@ -17,6 +17,14 @@ static_assert(TCP_WND <= abi::kSocketMinTcpRxBytes, "a TCP rx ring must hold lwI
 
 namespace {
 
+// A free entry of an Echo or Resolve wait table (tag 0), or nullptr.
+template <typename Wait, usize N>
+Wait* free_wait(Wait (&waits)[N]) {
+    for (auto& w : waits)
+        if (w.tag == 0) return &w;
+    return nullptr;
+}
+
 using abi::SocketEventKind;
 using abi::SocketRequestOp;
 
@@ -328,12 +336,7 @@ Status SocketChannel::do_echo(const abi::SocketRequest& r) {
         m_why = "not one host (a broadcast, multicast or 0.0.0.0/8 address)";
         return Status::InvalidArgument;
     }
-    EchoWait* w = nullptr;
-    for (auto& e : m_echoes)
-        if (e.tag == 0) {
-            w = &e;
-            break;
-        }
+    EchoWait* w = free_wait(m_echoes);
     if (w == nullptr) {
         m_why = "Echoes unanswered (kSocketMaxEchoes)";
         return Status::QuotaExceeded;
@@ -391,12 +394,7 @@ Status SocketChannel::do_resolve(const abi::SocketRequest& r) {
         m_why = "not a host name";
         return Status::InvalidArgument;
     }
-    ResolveWait* w = nullptr;
-    for (auto& e : m_resolves)
-        if (e.tag == 0) {
-            w = &e;
-            break;
-        }
+    ResolveWait* w = free_wait(m_resolves);
     if (w == nullptr) {
         m_why = "Resolves unanswered (kSocketMaxResolves)";
         return Status::QuotaExceeded;
