@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../support/fake_frame_io.h"
@@ -283,20 +284,32 @@ protected:
         EXPECT_EQ(a.answer(tag).status, Status::Ok);
         return listener;
     }
+    // Client a asks to accept a connection on `listener`, the new socket's
+    // rings in slot 1: the request and its tag.
+    std::pair<abi::SocketRequest, u64> ask_accept(u32 listener) {
+        auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
+        accept.socket = listener;
+        u64 tag = a.send(accept);
+        turn();
+        return {accept, tag};
+    }
+    // The peer's SYN (port 40000 to 80, seq 1000): the stack's next sequence
+    // number, from its SYN-ACK (0, and a failure, when none came).
+    u32 peer_syn() {
+        auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
+        EXPECT_EQ(sent.size(), 1u);
+        if (sent.empty()) return 0;
+        return frames::get32(sent[0].bytes, sent[0].l4 + 4) + 1;
+    }
     Accepted listen_and_accept() {
         Accepted out{};
         out.listener = tcp_listener(2);
-        auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
-        accept.socket = out.listener;
-        u64 accept_tag = a.send(accept);
-        turn();
+        auto [accept, accept_tag] = ask_accept(out.listener);
         EXPECT_TRUE(a.take_events().empty());  // owed until a connection comes
 
         // The handshake [RFC 793 §3.4]; the Accept is answered with the peer.
-        auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
-        EXPECT_EQ(sent.size(), 1u);
-        if (sent.empty()) return out;
-        out.ours = frames::get32(sent[0].bytes, sent[0].l4 + 4) + 1;
+        out.ours = peer_syn();
+        if (out.ours == 0) return out;
         EXPECT_TRUE(deliver(peer_tcp(1001, out.ours, frames::kTcpAck)).empty());
         auto accepted = a.answer(accept_tag);
         EXPECT_EQ(accepted.kind, abi::SocketEventKind::Accepted);
@@ -458,13 +471,9 @@ TEST_F(SocketServerTest, TcpListenAcceptReceiveSendClose) {
 TEST_F(SocketServerTest, AnAcceptAnsweredBetweenPollsIsSignalled) {
     a.open({80}, 0xa);
     u32 listener = tcp_listener(1);
-    auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
-    accept.socket = listener;
-    u64 accept_tag = a.send(accept);
-    turn();
-    auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
-    ASSERT_EQ(sent.size(), 1u);
-    u32 ours = frames::get32(sent[0].bytes, sent[0].l4 + 4) + 1;
+    u64 accept_tag = ask_accept(listener).second;
+    u32 ours = peer_syn();
+    ASSERT_NE(ours, 0u);
     EXPECT_FALSE(a.channel.poll());  // nothing new: nothing to signal
 
     // The handshake's last ACK, taken by the stack alone.
@@ -790,16 +799,11 @@ TEST_F(SocketServerTest, AcceptIntoAFullTableAbortsCleanly) {
     a.open({80}, 0xa, 2);
     u32 listener = tcp_listener(2);
     udp_socket(a, 0, 2);  // the table is full now
-    auto accept = Client::rings_request(abi::SocketRequestOp::Accept, 1, kTcpRing);
-    accept.socket = listener;
-    u64 accept_tag = a.send(accept);
-    turn();
-
-    auto sent = deliver(peer_tcp(1000, 0, frames::kTcpSyn, {}, 1460));
-    ASSERT_EQ(sent.size(), 1u);
-    u32 ours = frames::get32(sent[0].bytes, sent[0].l4 + 4) + 1;
+    u64 accept_tag = ask_accept(listener).second;
+    u32 ours = peer_syn();
+    ASSERT_NE(ours, 0u);
     // The handshake's last ACK carries data [RFC 793 §3.4 allows it].
-    sent = deliver(peer_tcp(1001, ours, frames::kTcpAck | frames::kTcpPsh, {'h', 'i'}));
+    auto sent = deliver(peer_tcp(1001, ours, frames::kTcpAck | frames::kTcpPsh, {'h', 'i'}));
     auto e = a.answer(accept_tag);
     EXPECT_EQ(e.kind, abi::SocketEventKind::Accepted);
     EXPECT_EQ(e.status, Status::QuotaExceeded);
