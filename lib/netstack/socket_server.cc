@@ -602,9 +602,14 @@ Status SocketChannel::do_shutdown(Socket& s, const abi::SocketRequest& r) {
     bool write = (how & abi::kSocketShutdownWrite) != 0 && !s.shut_write;
     if (write) {
         // The FIN goes after every announced byte: hand lwIP what it takes
-        // now; the rest makes the client try again after Writable.
+        // now; the rest makes the client try again after Writable, posted
+        // once they are all taken (drain_owed: the client may never have
+        // run short of room, so tx_wanted would not ask for it).
         push_tcp(s);
-        if (s.tx.head() != s.tx_announced) return Status::Busy;
+        if (s.tx.head() != s.tx_announced) {
+            s.drain_owed = true;
+            return Status::Busy;
+        }
     }
     if (read || write) {
         bool both = (s.shut_read || read) && (s.shut_write || write);
@@ -804,10 +809,15 @@ void SocketChannel::push_udp(Socket& s) {
     }
 }
 
-// Writable only for a client waiting for room (SocketStreams::tx_wanted):
-// one that sent a datagram and waits for its echo is not woken for it.
+// Writable only for a client waiting for room (SocketStreams::tx_wanted),
+// or for the drain a refused write Shutdown waits for: one that sent a
+// datagram and waits for its echo is not woken for it.
 void SocketChannel::tx_room_back(Socket& s) {
     if (abi::socket_tx_wanted_taken(m_rings->streams[s.index])) s.want_writable = true;
+    if (s.drain_owed && s.tx.head() == s.tx_announced) {
+        s.drain_owed = false;
+        s.want_writable = true;
+    }
 }
 
 void SocketChannel::finish_close(Socket& s) {

@@ -172,6 +172,9 @@ struct SocketSlot {
     struct pbuf* rx_pending = nullptr;  // TCP: received, not yet in the rx ring
     bool peer_finished = false;         // TCP: FIN seen (Closed once rx_pending is in the ring)
     bool want_readable = false, want_writable = false, want_closed = false;
+    // A write Shutdown was refused Busy (bytes still to hand to lwIP):
+    // Writable once they are all taken, whatever tx_wanted says.
+    bool drain_owed = false;
     u32 close_reason = 0;
     u64 connect_tag = 0;  // Connecting: the Connect to answer
     u64 close_tag = 0;    // Closing: the Close to answer once tx is handed to lwIP

@@ -791,6 +791,35 @@ TEST_F(SocketServerTest, ShutdownWriteForgetsThePcbAtThePeersFin) {
     close_spares_b(acc.conn);
 }
 
+// A write Shutdown refused Busy (announced bytes lwIP has not taken yet)
+// is told when to try again: Writable once every byte is taken — though
+// the client never ran short of room, so tx_wanted never asked for it.
+TEST_F(SocketServerTest, ABusyShutdownIsToldWhenTheRingDrained) {
+    a.base.max_tcp_queued = 1000;  // lwIP takes a part of it per acknowledgement
+    a.open({80}, 0xa);
+    auto acc = listen_and_accept();
+    Bytes data(3000, 'd');
+    a.write(acc.conn, data);
+    request(a, abi::SocketRequestOp::Send, acc.conn, static_cast<u32>(data.size()));
+    u64 tag = request(a, abi::SocketRequestOp::Shutdown, acc.conn, abi::kSocketShutdownWrite);
+    auto sent = turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Busy);
+    EXPECT_EQ(a.channel.counters().refused, 1u);
+    EXPECT_EQ(a.rings->streams[acc.conn].tx_wanted, 0u);
+    bool writable = false;
+    u32 acked = 0;
+    for (int round = 0; round < 20 && !writable; round++) {
+        for (auto& p : sent)
+            if (p.proto == frames::kProtoTcp) acked += p.l4_len - (p.bytes[p.l4 + 12] >> 4) * 4u;
+        sent = deliver(peer_tcp(1001, acc.ours + acked, frames::kTcpAck));
+        for (auto& e : a.take_events()) writable |= e.kind == abi::SocketEventKind::Writable && e.socket == acc.conn;
+    }
+    EXPECT_TRUE(writable);
+    tag = request(a, abi::SocketRequestOp::Shutdown, acc.conn, abi::kSocketShutdownWrite);
+    turn();
+    EXPECT_EQ(a.answer(tag).status, Status::Ok);
+}
+
 // A connection that arrives while the client's table is full is reset from
 // within lwIP's accept callback: the callback must say so (ERR_ABRT), or
 // lwIP goes on with the freed pcb (here: stores the handshake's data in it,
