@@ -104,7 +104,7 @@ void NetServer::run() {
         // Completions are reaped after an interrupt or on the periodic
         // check (a lost interrupt), not on a client's kick or a call: that
         // cost two VirtQueueComplete calls per kick for nothing.
-        pump(irq || timed_wake || check_due);
+        pump(irq || timed_wake || check_due, timed_wake || check_due);
         if (const char* why = m_backend.fault()) fail_closed(why);
     }
 }
@@ -117,12 +117,12 @@ void NetServer::link_check() {
     if (m_channel.set_link(now.link_up)) m_signal_client = true;
 }
 
-void NetServer::pump(bool reap) {
+void NetServer::pump(bool reap, bool every_queue) {
     NetBackend::Completion done[64];
     // Nothing more is taken from a device that has lost the driver's trust
     // (NetBackend::fault): the server fails closed right after this pass.
     for (bool more = reap; more && !m_backend.fault();) {
-        auto got = m_backend.reap(done, 64, more);
+        auto got = m_backend.reap(done, 64, more, every_queue);
         if (!got.ok()) {
             if (got.status() == Status::TornDown) grant_gone();
             rt::log("%s: reaping the device's completions failed: %s", m_config.name, status_name(got.status()));

@@ -57,8 +57,10 @@ public:
     // What the device has finished since the last call, up to `max`;
     // `more`: a queue may hold more (it gave as many entries as asked,
     // counting those it refused). TornDown: the grant is gone (the server
-    // ends the provider).
-    virtual Result<u32> reap(Completion* out, u32 max, bool& more) = 0;
+    // ends the provider). every_queue: the periodic check or a timed wake,
+    // when a backend must look at every queue (it may leave one for later
+    // on an interrupt's wake).
+    virtual Result<u32> reap(Completion* out, u32 max, bool& more, bool every_queue) = 0;
     // The interrupts the server waits on (Ready | Dead) and acknowledges
     // (reap() reads the queues after the acknowledgement).
     virtual u32 irq_count() const = 0;
@@ -99,7 +101,7 @@ private:
     void close_channel(const char* why, Status status, bool log = true);
     // Takes what the client published and posts it; reap: read the
     // device's completions first (after an interrupt or a timed wake).
-    void pump(bool reap);
+    void pump(bool reap, bool every_queue = false);
     void refused_post(const char* queue, u32 count, Status why);
     void post_waiting();
     void link_check();

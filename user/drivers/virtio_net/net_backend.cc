@@ -221,20 +221,22 @@ Result<u32> NetBackend::reap_queue(bool rx, Completion* out, u32 max, bool& more
     return kept;
 }
 
-Result<u32> NetBackend::reap(Completion* out, u32 max, bool& more) {
+Result<u32> NetBackend::reap(Completion* out, u32 max, bool& more, bool every_queue) {
     more = false;
     u32 got = TRY(reap_queue(true, out, max, more));
     if (m_fault) return got;  // the transmit queue is left to the reset
     bool rx_more = more;
     more = false;
-    // Transmit completions wait while few are out and receive brought
-    // this wake: taken kTxIrqOffBelow at a time (one VirtQueueComplete
-    // per round trip less), and on every other wake — the transmit
-    // interrupt, the server's periodic check — as before.
-    if (got != 0 && m_tx_posted < kTxIrqOffBelow) {
+    // Transmit completions wait while few are out and only a receive
+    // interrupt woke us: taken kTxIrqOffBelow at a time (one
+    // VirtQueueComplete per round trip less). The transmit interrupt and
+    // the server's periodic check always take them, so the transmit
+    // deadline is judged at least every check.
+    if (!every_queue && !m_tx_irq_fired && got != 0 && m_tx_posted < kTxIrqOffBelow) {
         more = rx_more;
         return got;
     }
+    m_tx_irq_fired = false;
     got += TRY(reap_queue(false, out + got, max - got, more));
     // Every transmit completion there was is taken (the queue was asked and
     // did not fill the take): a transmit still owed past the deadline is
@@ -248,6 +250,7 @@ Result<u32> NetBackend::reap(Completion* out, u32 max, bool& more) {
 
 bool NetBackend::acknowledge(u32 i) {
     if (i >= m_irq_count) return false;
+    if (i == 1) m_tx_irq_fired = true;
     (void)rt::interrupt_ack(m_irqs[i]);
     return i == 2;
 }

@@ -71,7 +71,7 @@ public:
     u32 post_rx(const u32* slots, u32 count, Status& why) override;
     u32 tx_room() const override { return kChains - m_tx_posted; }
     u32 post_tx(const net::TxFrame* frames, u32 count, Status& why) override;
-    Result<u32> reap(Completion* out, u32 max, bool& more) override;
+    Result<u32> reap(Completion* out, u32 max, bool& more, bool every_queue) override;
     u32 irq_count() const override { return m_irq_count; }
     u32 irq(u32 i) const override { return m_irqs[i]; }
     bool acknowledge(u32 i) override;
@@ -111,6 +111,7 @@ private:
     const char* m_fault = nullptr;  // the first reason the device cannot be trusted
     u64 m_tx_progress_ns = 0;       // the last transmit completion, or the first post with none outstanding
     bool m_tx_irq_on = true;        // irq1 unmasked (as the kernel starts it)
+    bool m_tx_irq_fired = false;    // irq1 acknowledged since the last transmit reap
 };
 
 }  // namespace virtio_net
