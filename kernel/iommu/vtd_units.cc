@@ -42,7 +42,7 @@ void probe() {
             "%u fault record(s) at 0x%x, queued invalidation %s, interrupt remapping %s, page walks %s, "
             "translation %s",
             i, static_cast<unsigned long long>(u.base), (u.version >> 4) & 0xf, u.version & 0xf, u.levels,
-            u.levels ? vtd::address_bits(u.levels) : 0, u.cap.sagaw(), u.cap.mgaw(), u.cap.domains(),
+            u.levels ? vtd::iova_bits(u.cap, u.levels) : 0, u.cap.sagaw(), u.cap.mgaw(), u.cap.domains(),
             u.cap.fault_records(), u.cap.fault_record_offset(), u.ecap.queued_invalidation() ? "yes" : "no",
             u.ecap.interrupt_remapping() ? "yes" : "no", u.ecap.coherent() ? "coherent" : "not coherent",
             (status >> 31) & 1 ? "on" : "off");

@@ -24,6 +24,7 @@ Result<u64> IoPageTable::root() {
     if (m_root.virt) return m_root.phys;
     if (m_tables == kMaxTables) return Status::NoMemory;
     m_root = TRY(m_source.allocate());
+    m_source.flush(m_root.virt, kEntries);  // a unit that does not snoop reads the zeroes from memory
     m_all[m_tables++] = m_root;
     return m_root.phys;
 }
@@ -52,6 +53,10 @@ u64* IoPageTable::walk(u64 iova, bool create, Status* why) {
                 return nullptr;
             }
             m_all[m_tables++] = t.value();
+            // Zeroed by the CPU: flushed before the unit can walk into it
+            // (a reused frame's old entries in memory would be read as
+            // present).
+            m_source.flush(t.value().virt, kEntries);
             // A non-leaf entry grants both: the leaf decides (§3.6.1).
             e = (t.value().phys & kSlAddressMask) | kSlRead | kSlWrite;
             m_source.flush(&e, 1);
@@ -68,9 +73,9 @@ u64* IoPageTable::walk(u64 iova, bool create, Status* why) {
 Result<void> IoPageTable::map(u64 iova, u64 phys, u64 bytes, u64 perms) {
     if ((iova | phys | bytes) & (kPage - 1) || bytes == 0) return Status::InvalidArgument;
     if (perms == 0 || (perms & ~(kSlRead | kSlWrite))) return Status::InvalidArgument;
-    const u64 limit = u64{1} << address_bits(m_levels);
+    const u64 limit = u64{1} << m_iova_bits;
     if (iova >= limit || bytes > limit - iova) return Status::OutOfBounds;
-    if (phys & ~kSlAddressMask) return Status::OutOfBounds;
+    if (phys & ~kSlAddressMask || bytes > kSlAddressMask + kPage - phys) return Status::OutOfBounds;
     // Nothing of it may be mapped already: checked before anything changes.
     for (u64 off = 0; off < bytes; off += kPage)
         if (translate(iova + off).ok()) return Status::Busy;
@@ -89,6 +94,11 @@ Result<void> IoPageTable::map(u64 iova, u64 phys, u64 bytes, u64 perms) {
 }
 
 u64 IoPageTable::unmap(u64 iova, u64 bytes) {
+    // Outside the width or off a page: nothing of ours (index_at would
+    // alias a high address onto a low mapping).
+    const u64 limit = u64{1} << m_iova_bits;
+    if (iova & (kPage - 1) || iova >= limit) return 0;
+    if (bytes > limit - iova) bytes = limit - iova;
     u64 n = 0;
     for (u64 off = 0; off < bytes; off += kPage) {
         Status why = Status::Ok;
@@ -103,7 +113,7 @@ u64 IoPageTable::unmap(u64 iova, u64 bytes) {
 }
 
 Result<IoPageTable::Translation> IoPageTable::translate(u64 iova) const {
-    if (!m_root.virt || iova >= (u64{1} << address_bits(m_levels))) return Status::NotFound;
+    if (!m_root.virt || iova >= (u64{1} << m_iova_bits)) return Status::NotFound;
     const u64* table = m_root.virt;
     for (u32 level = m_levels; level > 1; level--) {
         u64 e = table[index_at(iova, level)];

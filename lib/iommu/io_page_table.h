@@ -12,6 +12,7 @@
 // unmapping are kept until destroy() — a domain's life is one grant.
 #pragma once
 
+#include "iommu/vtd.h"
 #include "util/result.h"
 #include "util/types.h"
 
@@ -37,8 +38,12 @@ public:
     static constexpr u64 kPage = 4096;
     static constexpr u32 kMaxTables = 1024;  // 4 KiB each: 4 MiB of tables maps far past any grant's quota
 
-    // levels: 3 or 4.
-    IoPageTable(TableSource& source, u32 levels) : m_source(source), m_levels(levels) {}
+    // levels: 3 or 4; iova_bits: the IOVAs it maps (vtd::iova_bits: the
+    // tables' width, or less where the unit's MGAW is less).
+    IoPageTable(TableSource& source, u32 levels, u32 iova_bits = 0)
+        : m_source(source),
+          m_levels(levels),
+          m_iova_bits(iova_bits && iova_bits < address_bits(levels) ? iova_bits : address_bits(levels)) {}
     ~IoPageTable() { destroy(); }
     IoPageTable(const IoPageTable&) = delete;
     IoPageTable& operator=(const IoPageTable&) = delete;
@@ -49,7 +54,8 @@ public:
     // with `perms` (kSlRead | kSlWrite, not 0). Busy when a page of it is
     // mapped already (nothing is changed then), OutOfBounds past the
     // address width, NoMemory when tables run out (what was mapped of it is
-    // unmapped again).
+    // unmapped again: the caller invalidates the IOTLB before it frees the
+    // frames, as after any unmap).
     Result<void> map(u64 iova, u64 phys, u64 bytes, u64 perms);
     // Unmaps whatever of [iova, iova + bytes) is mapped; how many pages were.
     u64 unmap(u64 iova, u64 bytes);
@@ -71,6 +77,7 @@ private:
 
     TableSource& m_source;
     u32 m_levels;
+    u32 m_iova_bits;
     TableSource::Table m_root{};
     // Every table made, to find a child's virtual address from the
     // physical one an entry holds (the kernel could use its direct map;

@@ -17,6 +17,9 @@ RootEntry root_entry(u64 context_table) { return RootEntry{(context_table & ~0xf
 Result<ContextEntry> context_entry(u64 table_root, u32 levels, u16 domain) {
     if (table_root & 0xfff) return Status::InvalidArgument;
     if (levels < 3 || levels > 4) return Status::InvalidArgument;
+    // Domain 0 is reserved where the unit caches non-present entries
+    // (CAP.CM, as QEMU's): never used, whatever the unit.
+    if (domain == 0) return Status::InvalidArgument;
     ContextEntry e;
     e.low = (table_root & kSlAddressMask) | 1;  // present; TT 00; fault processing enabled (FPD 0)
     e.high = static_cast<u64>(levels - 2) | (u64{domain} << 8);

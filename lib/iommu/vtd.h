@@ -53,6 +53,12 @@ struct ExtCapability {
 Result<u32> second_level_levels(const Capability& cap, u32 min_bits);
 // The address width a number of levels gives (3: 39, 4: 48).
 constexpr u32 address_bits(u32 levels) { return 12 + 9 * levels; }
+// The IOVAs a domain with `levels` may use on this unit: the tables'
+// width, but no more than MGAW (a unit offering only 4-level tables with a
+// 39-bit MGAW translates no IOVA past 39 bits).
+constexpr u32 iova_bits(const Capability& cap, u32 levels) {
+    return address_bits(levels) < cap.mgaw() ? address_bits(levels) : cap.mgaw();
+}
 
 // §9.1 root entry (legacy mode): present, the context table's address.
 struct RootEntry {

@@ -46,6 +46,11 @@ TEST(Vtd, LevelsFollowSagawAndMgaw) {
     EXPECT_EQ(vtd::second_level_levels(only39, 48).status(), Status::Unsupported);  // past MGAW
     vtd::Capability only48{(kQemuCap & ~(0x1full << 8)) | (0x4ull << 8)};
     EXPECT_EQ(vtd::second_level_levels(only48, 39).value(), 4u);  // 3 levels not offered
+    // 4-level tables only, MGAW 39: the domain's IOVAs stop at 39 bits.
+    vtd::Capability four_mgaw39{(kQemuCap & ~(0x1full << 8) & ~(0x3full << 16)) | (0x4ull << 8) | (38ull << 16)};
+    EXPECT_EQ(vtd::second_level_levels(four_mgaw39, 39).value(), 4u);
+    EXPECT_EQ(vtd::iova_bits(four_mgaw39, 4), 39u);
+    EXPECT_EQ(vtd::iova_bits(both, 4), 48u);
     vtd::Capability five_only{(kQemuCap & ~(0x1full << 8)) | (0x8ull << 8)};
     EXPECT_EQ(vtd::second_level_levels(five_only, 39).status(), Status::Unsupported);
 }
@@ -61,6 +66,7 @@ TEST(Vtd, RootAndContextEntries) {
     EXPECT_EQ(vtd::context_entry(0xabcde000, 3, 1).value().high & 7, 1u);
     EXPECT_EQ(vtd::context_entry(0xabcde800, 4, 1).status(), Status::InvalidArgument);
     EXPECT_EQ(vtd::context_entry(0xabcde000, 5, 1).status(), Status::InvalidArgument);
+    EXPECT_EQ(vtd::context_entry(0xabcde000, 4, 0).status(), Status::InvalidArgument);  // domain 0: reserved
 }
 
 TEST(Vtd, FaultRecords) {
@@ -97,11 +103,13 @@ struct HostTables final : vtd::TableSource {
     void flush(const u64* first, u32 count) override {
         for (u32 i = 0; i < count; i++) flushed.insert(first + i);
     }
-    // Every non-zero entry in every table was flushed after it was written.
+    // Every entry of every table was flushed: the zeroes of a new table
+    // too (a unit that does not snoop reads memory, where a reused frame
+    // may still hold old entries), and each entry written after.
     bool all_flushed() const {
         for (auto& [phys, t] : tables)
             for (auto& e : t)
-                if (e && !flushed.count(&e)) return false;
+                if (!flushed.count(&e)) return false;
         return true;
     }
 };
@@ -140,6 +148,15 @@ TEST(IoPageTable, RefusesOverlapsMisalignmentAndThePastTheWidth) {
     EXPECT_EQ(pt.map(1ull << 39, 0x50000, 4096, vtd::kSlRead).status(), Status::OutOfBounds);  // 3 levels: 39 bits
     EXPECT_EQ(pt.map((1ull << 39) - 4096, 0x50000, 2 * 4096, vtd::kSlRead).status(), Status::OutOfBounds);
     EXPECT_EQ(pt.map(0x30000, 1ull << 52, 4096, vtd::kSlRead).status(), Status::OutOfBounds);
+    EXPECT_EQ(pt.map(0x30000, (1ull << 52) - 4096, 2 * 4096, vtd::kSlRead).status(),
+              Status::OutOfBounds);  // the end wraps
+    // An unmap past the width does not alias onto a low mapping.
+    EXPECT_EQ(pt.unmap((1ull << 39) + 0x10000, 4096), 0u);
+    EXPECT_EQ(pt.unmap(0x10800, 4096), 0u);  // off a page
+    EXPECT_TRUE(pt.translate(0x10000).ok());
+    // A 4-level table on a unit with a 39-bit MGAW maps no IOVA past 39 bits.
+    vtd::IoPageTable narrow(host, 4, 39);
+    EXPECT_EQ(narrow.map(1ull << 39, 0x50000, 4096, vtd::kSlRead).status(), Status::OutOfBounds);
 }
 
 TEST(IoPageTable, AMapThatRunsOutOfTablesLeavesNothing) {
