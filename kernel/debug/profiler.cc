@@ -62,7 +62,8 @@ void sample(const InterruptFrame& f) {
     const object::Process* p = sched::current()->process;
     const u32 pid = p ? p->pid() : 0;
     g_samples++;
-    u64 h = (f.rip * 0x9e37'79b9'7f4a'7c15ull) ^ pid;
+    // The product's high bits: its low ones depend only on rip's low ones.
+    u64 h = ((f.rip * 0x9e37'79b9'7f4a'7c15ull) >> 51) ^ pid;
     for (u32 probe = 0; probe < 16; probe++) {
         Entry& e = g_table[(h + probe) & (kEntries - 1)];
         if (e.count != 0 && (e.rip != f.rip || e.pid != pid)) continue;
@@ -104,7 +105,7 @@ void idle_period(u64 idle_ns, const char* woken, u32 vector, bool polled) {
 }
 
 void dump(const char* why) {
-    if (!g_enabled || g_samples == 0) return;
+    if (!g_enabled) return;
     LOG_INFO("profile: begin (%s): %llu samples, %llu not placed", why, static_cast<ull>(g_samples),
              static_cast<ull>(g_dropped));
     // Per process first (the lines below are the busiest instructions only).

@@ -13,6 +13,7 @@ namespace {
 constexpr u32 kId = 0x20, kEoi = 0xb0, kSvr = 0xf0, kLvtTimer = 0x320, kTimerInit = 0x380, kTimerCurrent = 0x390,
               kTimerDivide = 0x3e0;
 constexpr u32 kTimerPeriodic = 1u << 17, kMasked = 1u << 16;
+constexpr u32 kTickHookHz = 100;  // the scheduler's tick
 
 volatile u32* g_regs;
 u32 g_counts_per_window;
@@ -23,8 +24,14 @@ void write(u32 reg, u32 v) { g_regs[reg / 4] = v; }
 void (*g_tick_hook)();
 void (*g_sample_hook)(const InterruptFrame&);
 
+// The scheduler's tick stays at 100 Hz whatever the timer runs at (the
+// profiler's rate): time slices must not change with what measures them.
+u32 g_ticks_per_hook = 1, g_ticks;
+
 void on_timer(InterruptFrame& f) {
     if (g_sample_hook) g_sample_hook(f);
+    if (++g_ticks < g_ticks_per_hook) return;
+    g_ticks = 0;
     if (g_tick_hook) g_tick_hook();
 }
 
@@ -56,6 +63,7 @@ void start_timer(u32 hz) {
     u64 counts_per_second = u64(g_counts_per_window) * (1000 / kWindowMs);
     u32 initial = static_cast<u32>(counts_per_second / hz);
     if (initial == 0) initial = 1;
+    g_ticks_per_hook = hz > kTickHookHz ? hz / kTickHookHz : 1;
     idt::set_handler(idt::kVectorTimer, on_timer);
     write(kLvtTimer, kTimerPeriodic | idt::kVectorTimer);
     write(kTimerInit, initial);

@@ -12,7 +12,8 @@ u32 id();
 void eoi();
 // Periodic timer at `hz` on idt::kVectorTimer, calibrated against the PIT.
 void start_timer(u32 hz);
-// Called on every timer tick, in interrupt context (the scheduler's tick).
+// Called 100 times a second, in interrupt context (the scheduler's tick),
+// whatever rate the timer runs at.
 void set_tick_hook(void (*hook)());
 // Called first on every tick with the interrupted context (debug/profiler).
 void set_sample_hook(void (*hook)(const InterruptFrame&));
