@@ -254,7 +254,10 @@ void NetClient::rx_give_back(u32 t) {
 void NetClient::rx_flush() {
     if (!m_rings) return;
     m_rx_free.publish();
-    if (m_rx_unsignalled < kRxReturnBatch) return;  // taken on the provider's next wake (kRxReturnBatch)
+    // Taken on the provider's next wake (kRxReturnBatch) — unless what it
+    // already holds runs low: a device out of buffers raises no interrupt
+    // to wake it.
+    if (m_rx_unsignalled < kRxReturnBatch && m_rx_lent - m_rx_unsignalled >= kRxLend / 2) return;
     m_rx_unsignalled = 0;
     kick(m_rx_pending);
 }
