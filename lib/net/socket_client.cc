@@ -464,6 +464,22 @@ bool SocketClient::take_completion(SocketCompletion* out) {
     return true;
 }
 
+bool SocketClient::take_completion(u64 tag, SocketCompletion* out) {
+    for (u32 i = 0; i < m_completion_count; i++) {
+        SocketCompletion& c = m_completions[(m_completion_head + i) % kMaxOutstanding];
+        if (c.tag != tag) continue;
+        *out = c;
+        // The later ones close the gap, in order.
+        for (u32 k = i + 1; k < m_completion_count; k++)
+            m_completions[(m_completion_head + k - 1) % kMaxOutstanding] =
+                m_completions[(m_completion_head + k) % kMaxOutstanding];
+        m_completion_count--;
+        m_pending--;
+        return true;
+    }
+    return false;
+}
+
 bool SocketClient::start_stream(u32 socket, const Outstanding& o, abi::SocketKind kind) {
     // A new socket must be one we do not have, inside our quota.
     if (socket >= m_max_sockets || m_streams[socket].state != State::Free) return false;

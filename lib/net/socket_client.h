@@ -138,6 +138,8 @@ public:
     // the netstack broke the protocol.
     [[nodiscard]] Result<u32> poll_events();
     bool take_completion(SocketCompletion* out);
+    // The answer to `tag` if it came, the others left queued in order.
+    bool take_completion(u64 tag, SocketCompletion* out);
     // Requests were published, or rx room given back (TCP's window reopens
     // only when the netstack sees it): signal the netstack's notification,
     // then call signalled(). Publishes the Send announcements held since the last call (one Send

@@ -405,6 +405,32 @@ TEST(SocketClientLiedTo, AFullTxRingIsSaidInTheWantedWord) {
     EXPECT_EQ(l.rings->streams[s].tx_wanted, 1u);
 }
 
+// An answer taken by its tag leaves the others queued, in order (what
+// rt::SocketSession waits with: none is set aside or dropped).
+TEST(SocketClientLiedTo, AnAnswerTakenByTagLeavesTheOthersInOrder) {
+    Lied l;
+    u64 tags[3];
+    for (u64& t : tags) t = l.client.open_socket(abi::SocketKind::Udp).value();
+    for (u32 i = 0; i < 3; i++) {
+        auto r = l.take_request();
+        abi::SocketEvent e{};
+        e.tag = r.tag;
+        e.kind = abi::SocketEventKind::Done;
+        e.socket = i;
+        l.post(e);
+    }
+    ASSERT_TRUE(l.client.poll_events().ok());
+    net::SocketCompletion c{};
+    ASSERT_TRUE(l.client.take_completion(tags[1], &c));
+    EXPECT_EQ(c.socket, 1u);
+    EXPECT_FALSE(l.client.take_completion(tags[1], &c));  // taken once
+    ASSERT_TRUE(l.client.take_completion(&c));
+    EXPECT_EQ(c.tag, tags[0]);
+    ASSERT_TRUE(l.client.take_completion(&c));
+    EXPECT_EQ(c.tag, tags[2]);
+    EXPECT_FALSE(l.client.take_completion(&c));
+}
+
 TEST(SocketClientLiedTo, AnRxTailRunningAheadBreaks) {
     Lied l;
     u32 s = l.opened(abi::SocketKind::Tcp, 0);

@@ -9,7 +9,6 @@ u64 SocketSession::clock() { return clock_ns(); }
 
 Result<void> SocketSession::attach() {
     m_client.close();  // its memory goes with the old channel
-    m_stashed = 0;
     TRY(m_attach.attach());
     m_last_heard = clock();
     return m_client.open(m_attach.rings(), m_attach.data(), m_attach.data_bytes(), m_attach.max_sockets());
@@ -46,37 +45,12 @@ Result<void> SocketSession::check_liveness(bool waiting) {
     return {};
 }
 
-bool SocketSession::take_completion(net::SocketCompletion* out) {
-    if (m_stashed) {
-        *out = m_stash[0];
-        for (u32 i = 1; i < m_stashed; i++) m_stash[i - 1] = m_stash[i];
-        m_stashed--;
-        return true;
-    }
-    return m_client.take_completion(out);
-}
-
 Result<net::SocketCompletion> SocketSession::answer(u64 tag, u64 deadline_ns) {
     for (;;) {
-        for (u32 i = 0; i < m_stashed; i++) {
-            if (m_stash[i].tag != tag) continue;
-            net::SocketCompletion c = m_stash[i];
-            for (u32 k = i + 1; k < m_stashed; k++) m_stash[k - 1] = m_stash[k];
-            m_stashed--;
-            return c;
-        }
+        // Answers to other requests stay in the client's queue, in order,
+        // for take_completion(): none is ever dropped.
         net::SocketCompletion c;
-        while (m_client.take_completion(&c)) {
-            if (c.tag == tag) return c;
-            if (m_stashed == kStash) {
-                // More unclaimed answers than a caller waiting on one
-                // request can have: a caller's bug, said rather than hidden.
-                log("socket session: an answer (op %u, %s) dropped while waiting for another", static_cast<u32>(c.op),
-                    status_name(c.status));
-                continue;
-            }
-            m_stash[m_stashed++] = c;
-        }
+        if (m_client.take_completion(tag, &c)) return c;
         if (!live()) return Status::Stale;
         const u64 now = clock();
         if (now >= deadline_ns) return Status::Timeout;

@@ -45,11 +45,11 @@ public:
     // the netstack broke the protocol; Stale when the channel is gone.
     Result<void> turn(u64 timeout_ns);
 
-    // The next answer: those ask()/answer() set aside first.
-    bool take_completion(net::SocketCompletion* out);
+    // The next answer (ask()/answer() leave the others queued, in order).
+    bool take_completion(net::SocketCompletion* out) { return m_client.take_completion(out); }
     // Submits (again while the request ring is Busy) and waits for the
     // answer, up to timeout_ns; answers to other requests that come
-    // meanwhile are set aside for take_completion().
+    // meanwhile stay queued for take_completion().
     template <typename Submit>
     Result<net::SocketCompletion> ask(Submit submit, u64 timeout_ns = kRequestTimeoutNs) {
         const u64 deadline = clock() + timeout_ns;
@@ -69,11 +69,8 @@ private:
     static u64 clock();
     Result<void> check_liveness(bool waiting);
 
-    static constexpr u32 kStash = 16;
     SocketAttach m_attach;
     net::SocketClient m_client;
-    net::SocketCompletion m_stash[kStash];
-    u32 m_stashed = 0;
     u64 m_last_heard = 0;  // an event taken, or a Ping answered
 };
 
