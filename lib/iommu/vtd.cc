@@ -26,6 +26,15 @@ Result<ContextEntry> context_entry(u64 table_root, u32 levels, u16 domain) {
     return e;
 }
 
+Result<u32> invalidation_order(u64 iova, u64 bytes, u32 max_order) {
+    if (bytes == 0) return Status::InvalidArgument;
+    const u64 first = iova >> 12, last = (iova + bytes - 1) >> 12;
+    // The aligned block of 2^order pages holding `first` must hold `last`.
+    for (u32 order = 0; order <= max_order && order < 52; order++)
+        if ((first >> order) == (last >> order)) return order;
+    return Status::NotFound;
+}
+
 Result<FaultRecord> fault_record(u64 low, u64 high) {
     if (!(high >> 63)) return Status::NotFound;
     FaultRecord r;

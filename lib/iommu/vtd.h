@@ -15,9 +15,34 @@ namespace vtd {
 namespace reg {
 constexpr u32 kVersion = 0x00, kCapability = 0x08, kExtCapability = 0x10, kGlobalCommand = 0x18, kGlobalStatus = 0x1c,
               kRootTable = 0x20, kContextCommand = 0x28, kFaultStatus = 0x34, kFaultEventControl = 0x38,
-              kFaultEventData = 0x3c, kFaultEventAddress = 0x40, kInvalidationQueueHead = 0x80,
-              kInvalidationQueueTail = 0x88, kInvalidationQueueAddress = 0x90, kInterruptRemapTable = 0xb8;
+              kFaultEventData = 0x3c, kFaultEventAddress = 0x40, kFaultEventUpperAddress = 0x44,
+              kInvalidationQueueHead = 0x80, kInvalidationQueueTail = 0x88, kInvalidationQueueAddress = 0x90,
+              kInterruptRemapTable = 0xb8;
+// In the IOTLB registers (at ECAP.IRO): the invalidate address, then the command.
+constexpr u32 kIotlbAddress = 0x0, kIotlbCommand = 0x8;
 }  // namespace reg
+
+// §11.4.4 GCMD_REG / GSTS_REG: each command bit has its status bit at the
+// same position.
+namespace global {
+constexpr u32 kTranslation = 1u << 31, kSetRootTable = 1u << 30, kWriteBufferFlush = 1u << 27,
+              kQueuedInvalidation = 1u << 26, kInterruptRemapping = 1u << 25, kSetInterruptTable = 1u << 24;
+// What to write to GCMD to turn `bit` on or off, from GSTS as read (§11.4.4:
+// the one-shot bits — root table, fault log, write buffer, interrupt table
+// pointer — read back as status and must not be written again).
+constexpr u32 command(u32 status, u32 bit, bool on) {
+    const u32 kept = status & 0x96ff'ffffu;
+    return on ? kept | bit : kept & ~bit;
+}
+}  // namespace global
+
+// §11.4.5 FSTS_REG and §11.4.6 FECTL_REG.
+namespace fault_status {
+constexpr u32 kOverflow = 1u << 0, kPending = 1u << 1, kQueueError = 1u << 4, kCompletionError = 1u << 5,
+              kTimeoutError = 1u << 6;
+constexpr u32 kInterruptMask = 1u << 31;                             // FECTL.IM
+constexpr u32 first_record(u32 fsts) { return (fsts >> 8) & 0xff; }  // FRI
+}  // namespace fault_status
 
 // §11.4.2 CAP_REG.
 struct Capability {
@@ -31,6 +56,7 @@ struct Capability {
     u32 fault_record_offset() const { return static_cast<u32>((raw >> 24) & 0x3ff) * 16; }  // FRO
     u32 second_level_large_pages() const { return static_cast<u32>((raw >> 34) & 0xf); }    // SLLPS
     bool page_selective_invalidation() const { return (raw >> 39) & 1; }                    // PSI
+    u32 max_invalidation_order() const { return static_cast<u32>((raw >> 48) & 0x3f); }     // MAMV
     u32 fault_records() const { return static_cast<u32>((raw >> 40) & 0xff) + 1; }          // NFR
 };
 
@@ -79,6 +105,49 @@ Result<ContextEntry> context_entry(u64 table_root, u32 levels, u16 domain);
 // §9.8 second-level paging entry: read and write permission, the address.
 constexpr u64 kSlRead = 1, kSlWrite = 2;
 constexpr u64 kSlAddressMask = 0x000f'ffff'ffff'f000ull;  // bits 51:12
+
+// §6.5.2 queued invalidation: 128-bit descriptors (legacy mode).
+struct Descriptor {
+    u64 low = 0, high = 0;
+};
+static_assert(sizeof(Descriptor) == 16);
+namespace invalidate {
+// Context-cache invalidation: every entry, or one function's (source id
+// bus << 8 | devfn) in domain `domain`.
+constexpr Descriptor context_global() { return {0x1 | (1u << 4), 0}; }
+constexpr Descriptor context_device(u16 domain, u16 source) {
+    return {0x1 | (3u << 4) | (u64{domain} << 16) | (u64{source} << 32), 0};
+}
+// IOTLB invalidation, draining the device's reads and writes first: every
+// entry, one domain's, or 2^order pages from `iova` (aligned to them).
+constexpr u64 kDrain = (1u << 6) | (1u << 7);
+constexpr Descriptor iotlb_global() { return {0x2 | (1u << 4) | kDrain, 0}; }
+constexpr Descriptor iotlb_domain(u16 domain) { return {0x2 | (2u << 4) | kDrain | (u64{domain} << 16), 0}; }
+constexpr Descriptor iotlb_pages(u16 domain, u64 iova, u32 order) {
+    return {0x2 | (3u << 4) | kDrain | (u64{domain} << 16), (iova & ~0xfffull) | (order & 0x3f)};
+}
+// Invalidation wait: once every descriptor before it is done, the unit
+// writes `data` to the 4-byte aligned `status_address`.
+constexpr Descriptor wait(u64 status_address, u32 data) {
+    return {0x5 | (1u << 5) | (u64{data} << 32), status_address & ~0x3ull};
+}
+}  // namespace invalidate
+
+// The same invalidations through registers, for units without queued
+// invalidation (§11.4.7 CCMD_REG, §11.4.8 IOTLB_REG): the command word,
+// whose top bit (ICC / IVT) the unit clears when it is done.
+namespace register_invalidate {
+constexpr u64 kBusy = 1ull << 63;
+constexpr u64 context_global() { return kBusy | (1ull << 61); }
+constexpr u64 context_device(u16 domain, u16 source) { return kBusy | (3ull << 61) | domain | (u64{source} << 16); }
+constexpr u64 iotlb_global() { return kBusy | (1ull << 60) | (3ull << 48); }
+constexpr u64 iotlb_domain(u16 domain) { return kBusy | (2ull << 60) | (3ull << 48) | (u64{domain} << 32); }
+}  // namespace register_invalidate
+
+// The smallest page-selective invalidation covering [iova, iova + bytes):
+// an order (2^order pages, aligned) no larger than `max_order` (CAP.MAMV);
+// NotFound when none is (invalidate the domain instead).
+Result<u32> invalidation_order(u64 iova, u64 bytes, u32 max_order);
 
 // The remapping fault record (§10.4.14): what the kernel turns into a
 // refusal against the provider owning the source id.

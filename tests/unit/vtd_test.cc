@@ -201,6 +201,74 @@ TEST(IovaAllocator, NeverZeroNeverTheMsiWindowAlwaysBelowTheLimit) {
     EXPECT_EQ(a.allocate(4096, 3000).status(), Status::InvalidArgument);
 }
 
+// §6.5.2 descriptors, against the bit layout QEMU 7.2 checks
+// (hw/i386/intel_iommu_internal.h: types, granularities, reserved bits).
+TEST(Vtd, InvalidationDescriptors) {
+    auto cc = vtd::invalidate::context_global();
+    EXPECT_EQ(cc.low, 0x11u);  // type 1, global
+    EXPECT_EQ(cc.high, 0u);
+    auto dev = vtd::invalidate::context_device(7, 0x0108);  // domain 7, 01:01.0
+    EXPECT_EQ(dev.low & 0xf, 1u);
+    EXPECT_EQ((dev.low >> 4) & 3, 3u);  // device-selective
+    EXPECT_EQ((dev.low >> 16) & 0xffff, 7u);
+    EXPECT_EQ((dev.low >> 32) & 0xffff, 0x0108u);
+    EXPECT_EQ(dev.low & 0xfffc'0000'0000'ffc0ull, 0u);  // QEMU's VTD_INV_DESC_CC_RSVD
+    auto all = vtd::invalidate::iotlb_global();
+    EXPECT_EQ(all.low & 0x3f, 0x12u);  // type 2, global
+    EXPECT_EQ(all.low & 0xc0, 0xc0u);  // drain reads and writes
+    auto dom = vtd::invalidate::iotlb_domain(9);
+    EXPECT_EQ((dom.low >> 4) & 3, 2u);
+    EXPECT_EQ((dom.low >> 16) & 0xffff, 9u);
+    auto pages = vtd::invalidate::iotlb_pages(9, 0x40'0000, 3);
+    EXPECT_EQ((pages.low >> 4) & 3, 3u);
+    EXPECT_EQ(pages.high, 0x40'0003u);                    // address, AM 3 (8 pages)
+    EXPECT_EQ(pages.low & 0xffff'ffff'0000'ff00ull, 0u);  // VTD_INV_DESC_IOTLB_RSVD_LO
+    auto wait = vtd::invalidate::wait(0x12345674, 42);
+    EXPECT_EQ(wait.low & 0xf, 5u);
+    EXPECT_TRUE(wait.low & (1u << 5));  // status write
+    EXPECT_EQ(wait.low >> 32, 42u);
+    EXPECT_EQ(wait.high, 0x12345674u);
+    EXPECT_EQ(vtd::invalidate::wait(0x12345677, 1).high, 0x12345674u);  // 4-byte aligned
+}
+
+TEST(Vtd, RegisterInvalidation) {
+    EXPECT_EQ(vtd::register_invalidate::context_global(), (1ull << 63) | (1ull << 61));
+    const u64 dev = vtd::register_invalidate::context_device(5, 0x0208);
+    EXPECT_EQ(dev >> 61, 0b111u);  // busy, device-selective
+    EXPECT_EQ(dev & 0xffff, 5u);
+    EXPECT_EQ((dev >> 16) & 0xffff, 0x0208u);
+    const u64 dom = vtd::register_invalidate::iotlb_domain(5);
+    EXPECT_EQ((dom >> 60) & 3, 2u);
+    EXPECT_EQ((dom >> 32) & 0xffff, 5u);
+    EXPECT_EQ((dom >> 48) & 3, 3u);  // drain
+}
+
+TEST(Vtd, InvalidationOrderCoversTheRange) {
+    EXPECT_EQ(vtd::invalidation_order(0x1000, 0x1000, 9).value(), 0u);
+    EXPECT_EQ(vtd::invalidation_order(0x0, 0x8000, 9).value(), 3u);
+    // Two pages straddling an 8-page boundary need the 16-page block.
+    EXPECT_EQ(vtd::invalidation_order(0x7000, 0x2000, 9).value(), 4u);
+    EXPECT_EQ(vtd::invalidation_order(0x7000, 0x2000, 3).status(), Status::NotFound);
+    EXPECT_EQ(vtd::invalidation_order(0x7000, 0, 3).status(), Status::InvalidArgument);
+    // The block found holds every page of the range.
+    for (u64 iova : {0x0ull, 0x3000ull, 0x1ff000ull, 0x12345000ull})
+        for (u64 bytes : {0x1000ull, 0x5000ull, 0x200000ull}) {
+            const u32 order = vtd::invalidation_order(iova, bytes, 30).value();
+            const u64 block = iova & ~((1ull << (order + 12)) - 1);
+            EXPECT_LE(block, iova);
+            EXPECT_GE(block + (1ull << (order + 12)), iova + bytes) << std::hex << iova << " " << bytes;
+        }
+}
+
+TEST(Vtd, GlobalCommandKeepsStateButNotOneShots) {
+    const u32 status = vtd::global::kTranslation | vtd::global::kQueuedInvalidation | vtd::global::kSetRootTable;
+    // Turning QI off keeps translation on and does not set the root again.
+    EXPECT_EQ(vtd::global::command(status, vtd::global::kQueuedInvalidation, false), vtd::global::kTranslation);
+    EXPECT_EQ(vtd::global::command(0, vtd::global::kTranslation, true), vtd::global::kTranslation);
+    EXPECT_EQ(vtd::global::command(vtd::global::kTranslation, vtd::global::kSetRootTable, true),
+              vtd::global::kTranslation | vtd::global::kSetRootTable);
+}
+
 TEST(IovaAllocator, BoundedRanges) {
     vtd::IovaAllocator a(39);
     for (u32 i = 0; i < vtd::IovaAllocator::kMaxRanges; i++) ASSERT_TRUE(a.allocate(4096).ok()) << i;
