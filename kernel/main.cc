@@ -21,6 +21,9 @@
 #include "debug/profiler.h"
 #include "debug/symbols.h"
 #include "dma/session.h"
+#include "iommu/faults.h"
+#include "iommu/remapping.h"
+#include "iommu/vtd_selftest.h"
 #include "iommu/vtd_units.h"
 #include "irq/msi_selftest.h"
 #include "mm/direct_map.h"
@@ -37,9 +40,11 @@
 namespace {
 
 // Every timer tick (100 Hz): device teardowns waiting for a slow reset
-// (kdma::poll_stopping), then the scheduler.
+// (kdma::poll_stopping), remapping fault events masked for a storm, then
+// the scheduler.
 void on_tick() {
     kdma::poll_stopping();
+    faults::tick();
     sched::tick();
 }
 
@@ -266,7 +271,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
     ByteView rsdp = g_boot.rsdp_v2.size() ? g_boot.rsdp_v2 : g_boot.rsdp_v1;
     if (!rsdp.size() || !kacpi::init(rsdp, cmdline::get("acpi.dump", &len) != nullptr).ok())
         panic("acpi: no usable RSDP/XSDT; cannot configure the machine");
-    vtd_units::probe();  // what the DMAR's remapping units can do (nothing programmed yet)
+    vtd_units::probe();  // what the DMAR's remapping units can do
     init_interrupts();
 
     if (const acpi::McfgInfo* mcfg = kacpi::mcfg()) {
@@ -274,6 +279,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
     }
     auto pci = pci_enum::enumerate();
     if (!pci.ok()) LOG_ERROR("pci: enumeration failed: %s", status_name(pci.status()));
+    remapping::init();  // translation on: every device behind a unit blocked until granted
 
     modules::init(g_boot);
     list_modules();
@@ -285,6 +291,7 @@ extern "C" [[noreturn]] void kernel_main(u32 magic, u32 info_phys) {
     if (const char* kind = cmdline::get("test.fault", &len)) trigger_test_fault(kind, len);
     audit::init();
     if (cmdline::get("test.msi", &len)) irq::msi_selftest();
+    if (cmdline::get("test.vtd", &len)) iommu::vtd_selftest();
 
     sched::init(object::Thread::adopt_boot_context());
     lapic::set_tick_hook(on_tick);

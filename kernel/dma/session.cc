@@ -6,10 +6,13 @@
 #include "debug/panic.h"
 #include "devices/virtio_class.h"
 #include "dma/class_reset.h"
+#include "events/refusals.h"
+#include "iommu/domain.h"
 #include "irq/msi_vectors.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
 #include "object/dma_pool.h"
+#include "object/process.h"
 #include "pci/enumerate.h"
 #include "util/format.h"
 
@@ -52,9 +55,25 @@ Result<util::RefPtr<Session>> Session::create(u32 function, u64 quota_bytes) {
     if (f.registers.kind == devices::RegisterMap::Kind::Virtio &&
         !devices::virtio_class_brokered(f.header.vendor, f.header.device))
         return Status::Forbidden;
-    auto* s = new (std::nothrow) Session(g_next_id, function, quota_bytes);
+    object::Process* owner = refusals::current_process();
+    auto* s = new (std::nothrow) Session(g_next_id, function, quota_bytes, owner ? owner->pid() : 0);
     if (!s) return Status::NoMemory;
+    char name[16];
+    describe(function, name);
+    // Behind a translating unit the device gets its domain, empty, before
+    // it may master the bus: it reaches nothing until memory is granted.
+    auto domain = iommu::Domain::create(function);
+    if (domain.ok()) {
+        s->m_domain = domain.value();
+    } else if (domain.status() != Status::NotFound) {
+        // Covered (or perhaps covered) but no domain: the device would be
+        // blocked, or worse, untranslated by a unit we cannot name.
+        LOG_ERROR("dma: %s gets no DMA grant: no remapping domain: %s", name, status_name(domain.status()));
+        delete s;
+        return domain.status();
+    }
     if (auto on = set_bus_master(function); !on.ok()) {
+        if (s->m_domain) s->m_domain->release();
         delete s;
         return on.status();
     }
@@ -62,10 +81,14 @@ Result<util::RefPtr<Session>> Session::create(u32 function, u64 quota_bytes) {
     s->m_next = g_sessions;
     g_sessions = s;
     g_active[function] = s;
-    char name[16];
-    describe(function, name);
-    LOG_INFO("dma: %s granted DMA (session %u, bounce lane, quota %llu KiB): bus mastering on", name, s->m_id,
-             static_cast<unsigned long long>(quota_bytes >> 10));
+    if (s->m_domain)
+        LOG_INFO(
+            "dma: %s granted DMA (session %u, bounce lane, quota %llu KiB, vtd unit %u domain %u: its ranges only): "
+            "bus mastering on",
+            name, s->m_id, static_cast<unsigned long long>(quota_bytes >> 10), s->m_domain->unit(), s->m_domain->id());
+    else
+        LOG_INFO("dma: %s granted DMA (session %u, bounce lane, quota %llu KiB): bus mastering on", name, s->m_id,
+                 static_cast<unsigned long long>(quota_bytes >> 10));
     return util::RefPtr<Session>::adopt(s);
 }
 
@@ -83,6 +106,7 @@ void Session::last_reference_gone() {
         panic("dma: session %u ends with %llu bytes unaccounted", m_id, static_cast<unsigned long long>(m_used));
     LOG_INFO("dma: session %u closed: %s", m_id,
              m_state == SessionState::Quiesced ? "every DMA frame returned" : "its DMA frames stay quarantined");
+    if (m_domain) m_domain->release();  // detached at teardown: its tables go
     for (Session** link = &g_sessions; *link; link = &(*link)->m_next) {
         if (*link == this) {
             *link = m_next;
@@ -99,6 +123,18 @@ void Session::give_back(void* self, u64 phys, u64 bytes) {
     // ledger itself never gives back a range with in-flight holds).
     if (s->m_state == SessionState::TearingDown || s->m_state == SessionState::Quarantined)
         panic("dma: session %u frees frames before its device is quiet", s->m_id);
+    // Behind a unit the frames are reused only once it confirmed they are
+    // unmapped (DESIGN §5 step 4, per range). If it did not, they may still
+    // be reachable: kept out of circulation for good.
+    if (s->m_domain) {
+        if (auto unmapped = s->m_domain->unmap(phys, bytes); !unmapped.ok()) {
+            LOG_ERROR("dma: session %u: unmapping %llu bytes not confirmed (%s): quarantined", s->m_id,
+                      static_cast<unsigned long long>(bytes), status_name(unmapped.status()));
+            g_quarantined_pages += bytes / frames::kFrameSize;
+            s->m_used -= bytes;
+            return;
+        }
+    }
     frames::free_contiguous(phys, bytes / frames::kFrameSize);
     s->m_used -= bytes;
     if (s->m_state == SessionState::Quiesced) s->m_freed_after_reset += bytes / frames::kFrameSize;
@@ -111,13 +147,28 @@ Result<u32> Session::allocate(u64 bytes, u32 owner, dma::Use use, u64* phys) {
     u64 rounded = pages * frames::kFrameSize;
     if (rounded > m_quota - m_used) return Status::QuotaExceeded;
     u64 base = TRY(frames::alloc_contiguous(pages));
+    // Zeroed before the device can reach it.
+    u64* words = direct_map::to_virt<u64>(base);
+    for (u64 i = 0; i < rounded / 8; i++) words[i] = 0;
+    if (m_domain) {
+        if (auto mapped = m_domain->map(base, base, rounded, vtd::kSlRead | vtd::kSlWrite); !mapped.ok()) {
+            if (mapped.status() == Status::Timeout) {
+                g_quarantined_pages += pages;  // the unit did not confirm: never reused
+                return Status::Timeout;
+            }
+            frames::free_contiguous(base, pages);
+            return mapped.status() == Status::Busy ? Status::Malformed : Status::NoMemory;
+        }
+    }
     auto id = m_ledger.add(base, rounded, owner, use);
     if (!id.ok()) {
+        if (m_domain && !m_domain->unmap(base, rounded).ok()) {
+            g_quarantined_pages += pages;  // still reachable: never reused
+            return id.status();
+        }
         frames::free_contiguous(base, pages);
         return id.status();
     }
-    u64* words = direct_map::to_virt<u64>(base);
-    for (u64 i = 0; i < rounded / 8; i++) words[i] = 0;
     m_used += rounded;
     *phys = base;
     return id.value();
@@ -192,8 +243,24 @@ void Session::finish_teardown(bool stopped) {
     // 3. interrupts masked.
     u32 masked = irq::mask_function(m_function);
     LOG_INFO("dma: %s teardown step 3: %u interrupt vectors masked", name, masked);
-    // 4. IOMMU mappings: none on the brokered lane.
-    LOG_INFO("dma: %s teardown step 4: no IOMMU mappings to remove (bounce lane)", name);
+    // 4. IOMMU mappings: the context entry goes, and with it every
+    // translation the unit cached (the ranges' own unmapping follows as
+    // their owners release them, with nothing left to invalidate).
+    if (m_domain) {
+        const u64 pages = m_domain->mapped_pages();
+        if (auto detached = m_domain->detach(); detached.ok()) {
+            LOG_INFO(
+                "dma: %s teardown step 4: context entry cleared, vtd domain %u invalidated (%llu pages were mapped): "
+                "the device reaches nothing",
+                name, m_domain->id(), static_cast<unsigned long long>(pages));
+        } else {
+            LOG_ERROR("dma: %s teardown step 4: the unit did not confirm the detach (%s)", name,
+                      status_name(detached.status()));
+            stopped = false;
+        }
+    } else {
+        LOG_INFO("dma: %s teardown step 4: no IOMMU mappings to remove (bounce lane)", name);
+    }
     // 5. frames: back, or quarantined.
     if (stopped) {
         m_state = SessionState::Quiesced;

@@ -16,13 +16,21 @@
 //      keeps its grant slot (a new DmaPoolCreate gets Busy) and every frame
 //      stays held;
 //   3. the function's interrupts masked;
-//   4. (IOMMU mappings: the remapped lane, not built yet);
+//   4. behind a translating VT-d unit, the function's context entry
+//      cleared and the unit's caches invalidated (iommu::Domain::detach):
+//      from here on the device reaches nothing, whatever it still does;
 //   5. only then the ledger is quiesced and frames come back — or, when the
 //      reset could not be confirmed, every recorded frame is quarantined:
 //      never reused, counted, and unmapped from every process that mapped
 //      it (object::unmap_session_memory).
 // One active session per function: that is the kernel-enforced exclusive
 // binding (a second DmaPoolCreate gets Busy).
+//
+// Behind a translating VT-d unit (kernel/iommu/remapping.h) the session
+// owns a domain that maps each of its ranges at its own physical address
+// while it is allocated: the device reaches its ledger and nothing else,
+// and a range's frames are reused only after the unit confirmed they are
+// unmapped.
 //
 // Sessions are reference counted (util::RefCounted) by the pool, each
 // buffer, each broker queue and controller generation (RefPtr<Session>
@@ -36,6 +44,9 @@
 #include "util/ref_ptr.h"
 #include "util/result.h"
 
+namespace iommu {
+class Domain;
+}
 namespace object {
 class NvmeController;
 }
@@ -59,6 +70,11 @@ public:
 
     u32 id() const { return m_id; }
     u32 function() const { return m_function; }
+    // The process that created the grant (it answers for the device's
+    // remapping faults); 0 when the kernel did.
+    u32 owner_pid() const { return m_owner_pid; }
+    // Its remapping domain, or null (no translating unit covers it).
+    const iommu::Domain* domain() const { return m_domain; }
     SessionState state() const { return m_state; }
     bool active() const { return m_state == SessionState::Active; }
     u64 quota() const { return m_quota; }
@@ -109,12 +125,16 @@ private:
     [[noreturn]] void reference_underflow();
     // Steps 3 and 5, once step 2 is confirmed (stopped) or given up.
     void finish_teardown(bool stopped);
-    Session(u32 id, u32 function, u64 quota) : m_id(id), m_function(function), m_quota(quota) {}
+    Session(u32 id, u32 function, u64 quota, u32 owner_pid)
+        : m_id(id), m_function(function), m_quota(quota), m_owner_pid(owner_pid) {}
     static void give_back(void* self, u64 phys, u64 bytes);
+    void remove_domain(const char* name);
 
     u32 m_id;
     u32 m_function;
     u64 m_quota;
+    u32 m_owner_pid;
+    iommu::Domain* m_domain = nullptr;
     u64 m_used = 0;
     u64 m_freed_after_reset = 0;
     SessionState m_state = SessionState::Active;

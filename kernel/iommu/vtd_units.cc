@@ -21,6 +21,7 @@ void probe() {
     for (u32 i = 0; i < dmar->unit_count && g_count < kMaxUnits; i++) {
         Unit& u = g_units[g_count];
         u.base = dmar->units[i].register_base;
+        u.dmar_index = i;
         auto regs = paging::map_mmio(u.base, 4096);
         if (!regs.ok()) {
             LOG_WARN("vtd: unit %u at 0x%llx: its registers cannot be mapped: %s", i,

@@ -1,9 +1,7 @@
 // The VT-d remapping units the ACPI DMAR table names (issue 15): found,
 // their register page mapped, and what each can do read and logged at
-// boot (lib/iommu/vtd.h decodes it). Nothing is programmed yet: the root
-// table, domains, invalidation and the fault interrupt come with the
-// remapped lane; translation stays as the firmware left it (off), so the
-// brokered lane is untouched.
+// boot (lib/iommu/vtd.h decodes it). Programming them — root and context
+// tables, invalidation, translation on — is kernel/iommu/remapping.h.
 #pragma once
 
 #include "iommu/vtd.h"
@@ -13,6 +11,7 @@ namespace vtd_units {
 
 struct Unit {
     u64 base = 0;
+    u32 dmar_index = 0;  // in kacpi::dmar()->units (acpi::dmar_find_unit's answer)
     volatile u8* regs = nullptr;
     u32 version = 0;
     vtd::Capability cap;

@@ -3,15 +3,13 @@
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "console/log.h"
+#include "debug/edu_device.h"
 #include "dma/class_reset.h"
 #include "irq/msi_vectors.h"
 #include "object/pci_function.h"
 
 namespace irq {
 namespace {
-
-constexpr u16 kEduVendor = 0x1234, kEduDevice = 0x11e8;
-constexpr u32 kEduIrqStatus = 0x24, kEduIrqRaise = 0x60, kEduIrqAck = 0x64;
 
 volatile u32 g_delivered;
 
@@ -26,11 +24,7 @@ void wait_for(u32 want, u64 ms) {
 }  // namespace
 
 void msi_selftest() {
-    u32 fn = ~0u;
-    for (u32 i = 0; i < pci_enum::count(); i++) {
-        const auto& h = pci_enum::function(i).header;
-        if (h.vendor == kEduVendor && h.device == kEduDevice) fn = i;
-    }
+    const u32 fn = edu::find();
     if (fn == ~0u) return LOG_ERROR("test: msi: no edu device (add -device edu)");
     const pci_enum::Function& f = pci_enum::function(fn);
     if (f.has_msix || !f.has_msi) return LOG_ERROR("test: msi: edu has MSI-X or no MSI");
@@ -45,23 +39,23 @@ void msi_selftest() {
     set_masked(vector.value(), false);
     (void)kdma::set_bus_master(fn);
 
-    *reg(kEduIrqRaise) = 0x1;
+    *reg(edu::kIrqRaise) = 0x1;
     wait_for(1, 500);
     u32 first = g_delivered;
-    u32 status = *reg(kEduIrqStatus);
-    *reg(kEduIrqAck) = status;
+    u32 status = *reg(edu::kIrqStatus);
+    *reg(edu::kIrqAck) = status;
 
     set_masked(vector.value(), true);
-    *reg(kEduIrqRaise) = 0x2;
+    *reg(edu::kIrqRaise) = 0x2;
     wait_for(2, 100);
     u32 while_masked = g_delivered - first;
-    *reg(kEduIrqAck) = *reg(kEduIrqStatus);
+    *reg(edu::kIrqAck) = *reg(edu::kIrqStatus);
 
     set_masked(vector.value(), false);
-    *reg(kEduIrqRaise) = 0x4;
+    *reg(edu::kIrqRaise) = 0x4;
     wait_for(first + while_masked + 1, 500);
     u32 after_unmask = g_delivered - first - while_masked;
-    *reg(kEduIrqAck) = *reg(kEduIrqStatus);
+    *reg(edu::kIrqAck) = *reg(edu::kIrqStatus);
 
     unroute(vector.value());
     (void)kdma::clear_bus_master(fn);

@@ -16,7 +16,8 @@ constexpr u8 kLastVector = 0xEF;
 
 struct Route {
     bool used;
-    bool msi;  // MSI (the fallback), not MSI-X
+    bool kernel;  // reserve_kernel_vector's: no function, no entry to mask
+    bool msi;     // MSI (the fallback), not MSI-X
     u32 function;
     u16 index;
     Sink sink;
@@ -87,7 +88,7 @@ Result<void> msi_program(u32 function, u8 vector) {
     TRY(msi_set_enabled(function, false));
     u16 command = TRY(ecam::read16(f.address, 0x04));
     TRY(ecam::write16(f.address, 0x04, command | kCommandInterruptDisable));
-    TRY(ecam::write32(f.address, f.msi.address_offset, kMsiAddressBase | (lapic::id() << 12)));
+    TRY(ecam::write32(f.address, f.msi.address_offset, msi_address()));
     if (f.msi.is_64bit) TRY(ecam::write32(f.address, f.msi.upper_address_offset, 0));
     u32 data = TRY(ecam::read32(f.address, f.msi.data_offset & ~3));
     u32 shift = (f.msi.data_offset & 2) * 8;
@@ -113,31 +114,42 @@ Result<u8> route(u32 function, u16 index, Sink sink) {
     if (function >= pci_enum::count() || function >= 256) return Status::InvalidArgument;
     const pci_enum::Function& f = pci_enum::function(function);
     for (const Route& r : g_routes)
-        if (r.used && r.function == function && r.index == index) return Status::Busy;
+        if (r.used && !r.kernel && r.function == function && r.index == index) return Status::Busy;
     u32 v = kFirstVector;
     while (v <= kLastVector && g_routes[v].used) v++;
     if (v > kLastVector) return Status::NoMemory;
     if (!f.has_msix && f.has_msi) {
         if (index != 0) return Status::OutOfBounds;  // one MSI message per function
         TRY(msi_program(function, static_cast<u8>(v)));
-        g_routes[v] = Route{true, true, function, index, sink};
+        g_routes[v] = Route{true, false, true, function, index, sink};
         idt::set_handler(static_cast<u8>(v), deliver);
         return static_cast<u8>(v);
     }
     auto* e = TRY(entry_of(function, index));
     TRY(enable_msix(function));
     e->vector_control = e->vector_control | pci::kMsixVectorControlMasked;
-    e->message_address = kMsiAddressBase | (lapic::id() << 12);
+    e->message_address = msi_address();
     e->message_upper_address = 0;
     e->message_data = v;
-    g_routes[v] = Route{true, false, function, index, sink};
+    g_routes[v] = Route{true, false, false, function, index, sink};
     idt::set_handler(static_cast<u8>(v), deliver);
+    return static_cast<u8>(v);
+}
+
+u32 msi_address() { return kMsiAddressBase | (lapic::id() << 12); }
+
+Result<u8> reserve_kernel_vector(void (*handler)(InterruptFrame&)) {
+    u32 v = kFirstVector;
+    while (v <= kLastVector && g_routes[v].used) v++;
+    if (v > kLastVector) return Status::NoMemory;
+    g_routes[v] = Route{true, true, false, ~0u, 0, Sink{}};
+    idt::set_handler(static_cast<u8>(v), handler);
     return static_cast<u8>(v);
 }
 
 void set_masked(u8 vector, bool masked) {
     Route& r = g_routes[vector];
-    if (!r.used) return;
+    if (!r.used || r.kernel) return;
     if (r.msi) return msi_set_masked(r.function, masked);
     auto e = entry_of(r.function, r.index);
     if (!e.ok()) return;
@@ -148,7 +160,7 @@ void set_masked(u8 vector, bool masked) {
 
 bool hold_back(u8 vector) {
     Route& r = g_routes[vector];
-    if (!r.used) return false;
+    if (!r.used || r.kernel) return false;
     if (r.msi && !pci_enum::function(r.function).msi.per_vector_masking) return false;
     set_masked(vector, true);
     return true;
@@ -156,7 +168,7 @@ bool hold_back(u8 vector) {
 
 void unroute(u8 vector) {
     Route& r = g_routes[vector];
-    if (!r.used) return;
+    if (!r.used || r.kernel) return;
     set_masked(vector, true);
     if (r.msi) {
         (void)msi_set_enabled(r.function, false);
@@ -172,7 +184,7 @@ u32 mask_function(u32 function) {
     u32 n = 0;
     for (u32 v = kFirstVector; v <= kLastVector; v++) {
         Route& r = g_routes[v];
-        if (!r.used || r.function != function) continue;
+        if (!r.used || r.kernel || r.function != function) continue;
         set_masked(static_cast<u8>(v), true);
         r.sink.torn_down(r.sink.ctx);
         n++;

@@ -11,6 +11,7 @@
 // function.
 #pragma once
 
+#include "arch/x86_64/interrupt_frame.h"
 #include "util/result.h"
 
 namespace irq {
@@ -29,6 +30,13 @@ struct Sink {
 // Unsupported (neither), OutOfBounds (index >= table size, or > 0 on MSI),
 // Busy (entry already routed), NoMemory (no vector free).
 Result<u8> route(u32 function, u16 index, Sink sink);
+// The MSI address that reaches this CPU's LAPIC (fixed delivery, physical
+// destination): what every message the kernel programs is sent to.
+u32 msi_address();
+// A vector for an interrupt source the kernel programs itself, not a PCI
+// function's MSI or MSI-X (the VT-d fault event: kernel/iommu/faults.h):
+// `handler` runs in the interrupt. NoMemory when no vector is free.
+Result<u8> reserve_kernel_vector(void (*handler)(InterruptFrame&));
 // Masks the entry and frees the vector.
 void unroute(u8 vector);
 void set_masked(u8 vector, bool masked);

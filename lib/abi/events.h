@@ -26,8 +26,9 @@ enum class RefusalKind : u16 {
     KernelMemory = 6,      // the process's kernel memory quota is exhausted; detail = syscall number
     DmaQuota = 7,          // a DMA pool's quota is exhausted; detail = bytes asked
     DeviceMisbehaved = 8,  // the device posted something the broker cannot trust; detail = what (cid, index)
+    DmaFault = 9,          // the IOMMU refused a device access outside its domain; detail = the page address
 };
-constexpr u16 kRefusalKindCount = 9;
+constexpr u16 kRefusalKindCount = 10;
 
 constexpr u16 kNoFunction = 0xffff;  // RefusalEvent.bdf when no device is concerned
 
@@ -53,6 +54,7 @@ constexpr const char* refusal_kind_name(RefusalKind k) {
         case RefusalKind::KernelMemory: return "kernel-memory";
         case RefusalKind::DmaQuota: return "dma-quota";
         case RefusalKind::DeviceMisbehaved: return "device";
+        case RefusalKind::DmaFault: return "dma-fault";
     }
     return "?";
 }

@@ -88,6 +88,17 @@ inline bool interrupts_enabled() { return read_flags() & (1 << 9); }
     }
 }
 
+// Writes the cache lines of [p, p + bytes) back to memory, for readers
+// that do not snoop the caches (a VT-d unit with ECAP.C = 0 walking its
+// tables); the fence orders them before what tells the reader to look.
+inline void flush_to_memory(const void* p, u64 bytes) {
+    constexpr u64 kLine = 64;
+    u64 at = reinterpret_cast<u64>(p) & ~(kLine - 1);
+    const u64 end = reinterpret_cast<u64>(p) + bytes;
+    for (; at < end; at += kLine) asm volatile("clflush (%0)" ::"r"(at) : "memory");
+    asm volatile("mfence" ::: "memory");
+}
+
 constexpr u32 kMsrEfer = 0xc0000080;
 constexpr u32 kMsrApicBase = 0x1b;
 
