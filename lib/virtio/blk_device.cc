@@ -17,7 +17,8 @@ Result<u64> negotiate(u64 offered, u64 wanted, u64 required) {
 u64 driver_features() {
     return bit(feature::kSizeMax) | bit(feature::kSegMax) | bit(feature::kReadOnly) | bit(feature::kBlockSize) |
            bit(feature::kFlush) | bit(feature::kTopology) | bit(feature::kDiscard) | bit(feature::kWriteZeroes) |
-           bit(virtio::feature::kVersion1) | bit(virtio::feature::kIndirectDesc) | bit(virtio::feature::kEventIdx);
+           bit(virtio::feature::kVersion1) | bit(virtio::feature::kIndirectDesc) | bit(virtio::feature::kEventIdx) |
+           bit(virtio::feature::kAccessPlatform);
 }
 
 u64 required_features() { return bit(virtio::feature::kVersion1); }

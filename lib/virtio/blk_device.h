@@ -25,7 +25,11 @@ Result<u64> negotiate(u64 offered, u64 wanted, u64 required);
 
 // The features this driver implements (it accepts no others): the block
 // device's own, and of the ring's, indirect tables and event indexes (the
-// kernel's virtqueue broker builds the one and honours the other).
+// kernel's virtqueue broker builds the one and honours the other), and
+// ACCESS_PLATFORM: a device offering it goes through the platform's IOMMU,
+// where the kernel maps each DMA range at its own address (the brokered
+// lane's domain), so the addresses the broker writes are right either way
+// — and QEMU refuses FEATURES_OK to a driver that declines it.
 u64 driver_features();
 // The features it cannot work without (VERSION_1: modern layout, little-endian).
 u64 required_features();

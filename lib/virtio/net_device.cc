@@ -8,7 +8,7 @@ using virtio::feature::bit;
 
 u64 driver_features() {
     return bit(virtio::feature::kVersion1) | bit(feature::kMac) | bit(feature::kStatus) | bit(feature::kMtu) |
-           bit(virtio::feature::kEventIdx);
+           bit(virtio::feature::kEventIdx) | bit(virtio::feature::kAccessPlatform);
 }
 
 Result<Device> negotiate(u64 offered, const Config& config, u16 max_mtu, const u8 (&fallback_mac)[6]) {

@@ -23,7 +23,9 @@ namespace virtio::net {
 // The features this driver implements and takes when offered: VERSION_1
 // (required: modern layout, 12-byte header), MAC, STATUS, MTU, and of the
 // ring's, event indexes (the kernel's virtqueue broker honours them; they
-// batch notifications both ways). Everything else — checksum and
+// batch notifications both ways), and ACCESS_PLATFORM (the device goes
+// through the IOMMU, where the kernel maps each DMA range at its own
+// address: see virtio::blk::driver_features). Everything else — checksum and
 // segmentation offloads, MRG_RXBUF, multiqueue, the control queue — is
 // refused by not being taken: every packet is whole in one buffer, with a
 // zero header.

@@ -713,13 +713,16 @@ void virtio_reset(u32 window, u64 rel) {
 }
 
 // virtio 1.1 §3.1.1 up to FEATURES_OK, VERSION_1 only (no MSI-X: the
-// queues are polled).
+// queues are polled) — and ACCESS_PLATFORM when offered (a device behind
+// QEMU's IOMMU refuses FEATURES_OK without it).
 void virtio_setup(u32 window, u64 rel) {
     virtio_reset(window, rel);
     (void)rt::mmio_write(window, rel + 0x14, 1, 1);
     (void)rt::mmio_write(window, rel + 0x14, 1, 3);
-    (void)rt::mmio_write(window, rel + 0x08, 4, 1);  // driver_feature_select: word 1
-    (void)rt::mmio_write(window, rel + 0x0c, 4, 1);  // VERSION_1
+    (void)rt::mmio_write(window, rel + 0x00, 4, 1);  // device_feature_select: word 1
+    const u64 offered = rt::mmio_read(window, rel + 0x04, 4).value_or(0);
+    (void)rt::mmio_write(window, rel + 0x08, 4, 1);                  // driver_feature_select: word 1
+    (void)rt::mmio_write(window, rel + 0x0c, 4, 1 | (offered & 2));  // VERSION_1, ACCESS_PLATFORM
     (void)rt::mmio_write(window, rel + 0x08, 4, 0);
     (void)rt::mmio_write(window, rel + 0x0c, 4, 0);
     (void)rt::mmio_write(window, rel + 0x14, 1, 11);  // FEATURES_OK
@@ -896,9 +899,10 @@ int virtio(u32 window, u32 pool, u32 irq) {
     (void)rt::mmio_write(window, kStatus, 1, 1);
     (void)rt::mmio_write(window, kStatus, 1, 3);
     (void)rt::mmio_write(window, kFeatureSelect, 4, 1);
-    u64 version_1 = reg(kFeature, 4) & 1;
+    // VERSION_1, and ACCESS_PLATFORM when offered (behind an IOMMU)
+    u64 features = reg(kFeature, 4) & 3;
     (void)rt::mmio_write(window, kDriverSelect, 4, 1);
-    (void)rt::mmio_write(window, kDriverFeature, 4, version_1);
+    (void)rt::mmio_write(window, kDriverFeature, 4, features);
     (void)rt::mmio_write(window, kDriverSelect, 4, 0);
     (void)rt::mmio_write(window, kDriverFeature, 4, 0);
     (void)rt::mmio_write(window, kStatus, 1, 11);

@@ -127,16 +127,18 @@ constexpr u8 kAcknowledge = 1, kDriver = 2, kDriverOk = 4, kFeaturesOk = 8;
 
 u64 read_reg(u32 window, u64 offset, u32 width) { return rt::mmio_read(window, offset, width).value_or(~0ull); }
 
-// Reset, then negotiate VERSION_1 only (§3.1.1). Returns the status byte.
+// Reset, then negotiate VERSION_1 only (§3.1.1) — and ACCESS_PLATFORM when
+// offered (a device behind an IOMMU refuses FEATURES_OK without it).
+// Returns the status byte.
 u8 virtio_handshake(u32 window) {
     (void)rt::mmio_write(window, kDeviceStatus, 1, 0);
     for (u32 i = 0; i < 1000 && read_reg(window, kDeviceStatus, 1) != 0; i++) rt::sleep_ns(100'000);
     (void)rt::mmio_write(window, kDeviceStatus, 1, kAcknowledge);
     (void)rt::mmio_write(window, kDeviceStatus, 1, kAcknowledge | kDriver);
     (void)rt::mmio_write(window, kDeviceFeatureSelect, 4, 1);
-    bool version_1 = read_reg(window, kDeviceFeature, 4) & 1;
+    const u64 taken = read_reg(window, kDeviceFeature, 4) & 3;  // bits 32 and 33
     (void)rt::mmio_write(window, kDriverFeatureSelect, 4, 1);
-    (void)rt::mmio_write(window, kDriverFeature, 4, version_1 ? 1 : 0);
+    (void)rt::mmio_write(window, kDriverFeature, 4, taken);
     (void)rt::mmio_write(window, kDriverFeatureSelect, 4, 0);
     (void)rt::mmio_write(window, kDriverFeature, 4, 0);
     (void)rt::mmio_write(window, kDeviceStatus, 1, kAcknowledge | kDriver | kFeaturesOk);

@@ -49,8 +49,12 @@ u32 handshake(u32 window, bool indirect, bool event_idx) {
         (indirect ? 1u << virtio::feature::kIndirectDesc : 0) | (event_idx ? 1u << virtio::feature::kEventIdx : 0);
     set(window, offsetof(CommonConfig, driver_feature_select), 4, 0);
     set(window, offsetof(CommonConfig, driver_feature), 4, offered & want);
+    set(window, offsetof(CommonConfig, device_feature_select), 4, 1);
+    const u32 high = static_cast<u32>(reg(window, offsetof(CommonConfig, device_feature), 4));
     set(window, offsetof(CommonConfig, driver_feature_select), 4, 1);
-    set(window, offsetof(CommonConfig, driver_feature), 4, 1);  // VERSION_1 (bit 32)
+    // VERSION_1 (bit 32), and ACCESS_PLATFORM (33) when offered: behind an
+    // IOMMU the device refuses FEATURES_OK without it
+    set(window, offsetof(CommonConfig, driver_feature), 4, 1 | (high & 2));
     set(window, offsetof(CommonConfig, device_status), 1,
         virtio::status::kAcknowledge | virtio::status::kDriver | virtio::status::kFeaturesOk);
     return offered & want;
