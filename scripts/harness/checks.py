@@ -358,6 +358,25 @@ def compare_modules(expected: list[tuple[str, int]], log: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
+# DMA canaries (the VT-d self-test, kernel/iommu/vtd_selftest.h)
+
+CANARY_RE = re.compile(r"test: vtd: canary page at 0x(?P<addr>[0-9a-f]+): (?P<bytes>\d+) bytes that were "
+                       r"0x(?P<value>[0-9a-f]{2})")
+
+
+def canary_diffs(memory: bytes, value: int, intact: bool) -> list[str]:
+    """What is wrong with the canary's bytes as read from outside: any byte
+    changed (intact), or none (the device's write should have landed)."""
+    changed = sum(1 for b in memory if b != value)
+    if intact and changed:
+        return [f"{changed} of {len(memory)} canary bytes changed: the device wrote where its domain "
+                f"does not reach"]
+    if not intact and not changed:
+        return [f"all {len(memory)} canary bytes still 0x{value:02x}: the device's write did not land"]
+    return []
+
+
+# ---------------------------------------------------------------------------
 # Registry used by harness.runner
 
 
@@ -374,6 +393,13 @@ CHECKS: dict[str, CheckSpec] = {
         "pci_matches_qmp", PCI_SUMMARY_RE, True,
         "kernel PCI lines == QMP query-pci (+ config space via ECAM): every function, "
         "ids, class/subclass/prog-if, revision, BAR kind/64-bit/prefetch/address/size, MSI/MSI-X"),
+    "dma_canary_intact": CheckSpec(
+        "dma_canary_intact", CANARY_RE, True,
+        "the canary page the VT-d self-test logged, read from guest memory through QEMU's monitor, still "
+        "holds its value in every byte"),
+    "dma_canary_overwritten": CheckSpec(
+        "dma_canary_overwritten", CANARY_RE, True,
+        "the same canary, with translation off: the device's write must have changed it"),
     "modules_match": CheckSpec(
         "modules_match", MODULES_TOTAL_RE, False,
         "each declared boot module is reported with its name and exact byte size"),

@@ -17,6 +17,7 @@ anything it spawned can be killed as a group.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -66,6 +67,10 @@ class QemuConfig:
     # default devices: forward this host TCP port (on 127.0.0.1) to the
     # guest's port 80, where httpd serves /status (`make run`)
     http_port: int | None = None
+    # QEMU's VT-d unit in front of every device (the scenarios' vtd lane):
+    # -device intel-iommu first, and every virtio device made to go through
+    # it (iommu_platform=on; disable-legacy=on, which QEMU needs for that)
+    iommu: bool = False
 
 
 def default_device_args(disk_dir: Path, http_port: int | None = None) -> list[str]:
@@ -196,11 +201,39 @@ def build_command(cfg: QemuConfig) -> list[str]:
     elif cfg.devices != "none":
         raise QemuError(f"unknown device set {cfg.devices!r} (default or none)")
     cmd += list(cfg.extra_args)
+    if cfg.iommu:
+        cmd = with_iommu(cmd)
     if cfg.trace_events:
         if cfg.trace_log is None:
             raise QemuError("trace events need a trace log file")
         cmd += trace.qemu_args(cfg.trace_events, cfg.trace_log)
     return cmd
+
+
+VIRTIO_PCI_RE = re.compile(r"^virtio-[a-z0-9-]+-pci(,|$)")
+
+
+def with_iommu(cmd: list[str]) -> list[str]:
+    """cmd with QEMU's intel-iommu added and its virtio devices behind it.
+
+    A virtio device that does not offer ACCESS_PLATFORM bypasses QEMU's
+    IOMMU altogether (QEMU models a device that uses physical addresses),
+    so each gets iommu_platform=on, and disable-legacy=on (a transitional
+    device cannot have it)."""
+    if any(a.startswith("intel-iommu") for a in cmd):
+        raise QemuError("the vtd lane adds intel-iommu itself; the scenario must not")
+    out: list[str] = []
+    for i, a in enumerate(cmd):
+        if i > 0 and cmd[i - 1] == "-device" and VIRTIO_PCI_RE.match(a):
+            opts = a.split(",")
+            for key, value in (("iommu_platform", "on"), ("disable-legacy", "on")):
+                if any(o.startswith(f"{key}=") for o in opts):
+                    raise QemuError(f"{a}: the vtd lane sets {key} itself")
+                opts.append(f"{key}={value}")
+            a = ",".join(opts)
+        out.append(a)
+    at = out.index("-nodefaults") + 1
+    return out[:at] + ["-device", "intel-iommu"] + out[at:]
 
 
 def describe_exit(rc: int | None) -> str:

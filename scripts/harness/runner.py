@@ -16,6 +16,7 @@ Exit status 0 = pass, 1 = fail, 2 = bad scenario/usage.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from . import REPO, checks, images, network, qemu, records, trace
 from .qmp import Qmp, QmpError
-from .scenario import Scenario, ScenarioError, load
+from .scenario import Scenario, ScenarioError, load, on_lane
 from .serial import (SERIAL_DRAIN_SECONDS, SOCKET_PATH_MAX, InputFeeder, Markers, SerialError, SerialLink,
                      SerialLog, dead_end, read_all, tail)
 
@@ -146,12 +147,50 @@ def check_trace(sc: Scenario, run: Run) -> None:
         run.notes.append(f"trace: {note}")
 
 
+GRANTED_IN_DOMAIN_RE = re.compile(r"dma: (?P<bdf>[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]) granted DMA \(session \d+, "
+                                  r"[^)]*vtd unit \d+ domain \d+")
+TRANSLATED_RE = re.compile(r"vtd_dmar_translate dev (?P<bus>[0-9a-f]{2}):(?P<dev>[0-9a-f]{2})\.(?P<fn>[0-9a-f]{2}) ")
+
+
+def check_lane_translation(run: Run, log: str, every: bool = True) -> None:
+    """The vtd lane: every function the guest says it granted DMA in a
+    domain had its accesses translated by QEMU's unit (its trace), so none
+    went around it (where not every grant is used, `every` false, those
+    that made no access are only noted)."""
+    granted = sorted({m["bdf"] for m in GRANTED_IN_DOMAIN_RE.finditer(log)})
+    if not granted:
+        run.fail("vtd lane: no function was granted DMA in a remapping domain")
+        return
+    path = run.run_dir / "qemu-trace.log"
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as e:
+        run.fail(f"vtd lane: QEMU trace log {path} unreadable: {e}")
+        return
+    seen = {f"{m['bus']}:{m['dev']}.{int(m['fn'], 16)}" for m in TRANSLATED_RE.finditer(text)}
+    missing = [b for b in granted if b not in seen]
+    if not every:
+        if missing:
+            run.notes.append(f"vtd lane: {', '.join(missing)} granted DMA but made no access")
+        missing = []
+    if missing:
+        run.fail(f"vtd lane: QEMU's unit translated nothing for {', '.join(missing)} (granted DMA in a domain): "
+                 f"its accesses went around the IOMMU")
+    else:
+        run.notes.append(f"vtd lane: QEMU's unit translated the accesses of {', '.join(granted)}")
+
+
 def run_live_check(name: str, run: Run, qmp: Qmp | None, log: str) -> None:
     if name == "pci_matches_qmp":
         if qmp is None:
             run.fail("pci_matches_qmp: no QMP connection")
             return
         diffs = pci_check(qmp, log)
+    elif name in ("dma_canary_intact", "dma_canary_overwritten"):
+        if qmp is None:
+            run.fail(f"{name}: no QMP connection")
+            return
+        diffs = canary_check(qmp, log, intact=name == "dma_canary_intact")
     else:
         diffs = [f"no live implementation for {name}"]
     report_check(run, name, diffs)
@@ -169,6 +208,19 @@ def report_check(run: Run, name: str, diffs: list[str]) -> None:
         run.fail(f"check {name} failed:\n" + "\n".join(f"    - {d}" for d in diffs))
     else:
         run.notes.append(f"check {name}: ok")
+
+
+def canary_check(qmp: Qmp, log: str, intact: bool) -> list[str]:
+    m = checks.CANARY_RE.search(log)
+    if m is None:
+        return ["no canary line"]
+    addr, size, value = int(m["addr"], 16), int(m["bytes"]), int(m["value"], 16)
+    if size == 0 or size % 4:
+        return [f"canary of {size} bytes: not whole words"]
+    memory = checks.parse_xp_words(qmp.hmp(f"xp /{size // 4}wx {addr:#x}"))
+    if len(memory) != size:
+        return [f"read {len(memory)} bytes of the canary, expected {size}"]
+    return checks.canary_diffs(memory, value, intact)
 
 
 def pci_check(qmp: Qmp, log: str) -> list[str]:
@@ -228,7 +280,7 @@ def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool
                           accel=run.accel, memory=sc.memory, smp=sc.smp, devices=devices,
                           disk_dir=run.run_dir, run_dir=run.run_dir,
                           serial=f"socket:{link.sock_path}", qmp_socket=qmp_sock,
-                          extra_args=extra, trace_events=sc.trace_events,
+                          extra_args=extra, trace_events=sc.trace_events, iommu=sc.lane == "vtd",
                           trace_log=run.run_dir / "qemu-trace.log")
     run.cmd = qemu.build_command(cfg)
     for disk, content in sc.disk_fill.items():
@@ -279,6 +331,8 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
     pending_checks = list(sc.checks)
     captures: dict[str, str] = {}
     markers = Markers(sc.markers, captures)
+    # the lane's own markers: ordered among themselves, anywhere in the log
+    lane_markers = Markers(sc.lane_markers, captures)
     feeder = InputFeeder(sc.inputs, captures)
     quit_sent = False
     timed_out = False
@@ -304,6 +358,7 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
             if len(log.raw) != before or exited or first:
                 first = False
                 markers.advance(text)
+                lane_markers.advance(text)
                 # forbidden patterns and boot dead ends fail at once
                 hit = next((f for f in sc.forbidden if f.search(text)), None)
                 if hit is not None:
@@ -362,7 +417,7 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
                 except (OSError, QmpError, AttributeError) as e:
                     run.fail(f"network peer: {e}")
                     break
-            everything = markers.done and not pending_checks and feeder.done and (net is None or net.done)
+            everything = markers.done and lane_markers.done and not pending_checks and feeder.done and (net is None or net.done)
             if sc.end == "kill" and not quit_sent and everything:
                 quit_sent = True
                 proc.kill()  # SIGKILL: nothing QEMU has buffered is written
@@ -400,6 +455,8 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
         waiting = []
         if not markers.done:
             waiting.append(markers.describe_next())
+        if not lane_markers.done:
+            waiting.append(f"lane {sc.lane} {lane_markers.describe_next()}")
         if not feeder.done:
             waiting.append(feeder.waiting_for())
         if pending_checks and not waiting:
@@ -415,6 +472,8 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
                  + (f" (after marker #{markers.next} matched)" if markers.next else ""))
     for weak in markers.satisfied_by_boot_log(text):
         run.fail(weak)
+    if not lane_markers.done and not timed_out:
+        run.fail(f"lane {sc.lane} {lane_markers.describe_next()} never appeared")
     # typed input
     if not feeder.done and not timed_out:
         run.fail(f"input #{feeder.next + 1} was never typed: "
@@ -432,6 +491,8 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
                         else "appeared only after QEMU exited"))
     if sc.trace_markers and not timed_out:
         check_trace(sc, run)
+    if sc.lane == "vtd" and not timed_out:
+        check_lane_translation(run, text, sc.lanes["vtd"].all_translated)
     if sc.image_checks and not timed_out:
         check_images(sc, run)
     if sc.record_checks and not timed_out:
@@ -473,11 +534,15 @@ def watch(sc: Scenario, run: Run, proc: qemu.Qemu, qmp: Qmp | None, link: Serial
             run.fail(f"QEMU exit status {rc} after QMP quit")
 
 
-def run_scenario(path: Path, build_dir: Path, kernel: Path, accel: str, keep: bool, verbose: bool) -> int:
-    """Runs one scenario and prints its result; the exit status."""
+def run_scenario(path: Path, build_dir: Path, kernel: Path, accel: str, keep: bool, verbose: bool,
+                 lane: str | None = None) -> int:
+    """Runs one scenario (on `lane`, one of its [lanes], if given) and prints
+    its result; the exit status."""
     build_dir = build_dir.resolve()
     try:
         sc = load(path, build_dir)
+        if lane is not None:
+            sc = on_lane(sc, lane)
     except ScenarioError as e:
         print(f"scenario error: {e}")
         return 2

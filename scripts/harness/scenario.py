@@ -21,6 +21,7 @@ captures what it matched; `{capture:NAME}` in a later marker, `after` or
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
@@ -37,7 +38,8 @@ PROGRAM_RE = re.compile(r"^\s*sluice_user_program\(\s*([A-Za-z0-9._-]+)", re.M)
 
 TOP_KEYS = {"description", "format", "firmware", "cmdline", "modules", "manifest", "devices", "qemu_args",
             "disks", "memory", "smp", "markers", "forbidden", "end", "timeout", "checks", "input", "trace",
-            "disk_fill", "image_checks", "record_checks", "network"}
+            "disk_fill", "image_checks", "record_checks", "network", "lanes"}
+LANE_KEYS = {"markers", "forbidden", "all_translated"}
 TRACE_KEYS = {"events", "markers", "forbidden", "counts", "delimiter"}
 COUNT_KEYS = {"event", "window", "min", "max"}
 MODULE_KEYS = {"name", "path", "source", "generate"}
@@ -59,6 +61,75 @@ class Module:
     name: str
     path: Path | None = None     # existing file
     generate: tuple[int, int] | None = None  # (size, seed)
+
+
+@dataclass
+class Lane:
+    """A [lanes.NAME] table: the scenario again on another DMA lane."""
+    markers: list[Pattern]           # ordered among themselves, anywhere in the log
+    forbidden: list[re.Pattern]
+    # every function granted DMA must show translated accesses in QEMU's
+    # trace (false where a scenario grants DMA that no device ever uses:
+    # refused attacks, idle providers)
+    all_translated: bool = True
+
+
+# What every scenario on a lane must show, and must never show. The vtd
+# lane: QEMU's intel-iommu in front of every device, translation on, the
+# brokered lane's sessions each in a domain of their own ranges — and no
+# remapping fault (a device touching anything but its grant is a bug there).
+LANES = {
+    "vtd": (
+        [r"vtd: unit 0: translation on \(queued invalidation, fault event vector 0x[0-9a-f]+\)"],
+        [r"vtd: unit \d+: fault:", r"vtd: unit \d+: translation not turned on", r"invalidation (refused|not confirmed)",
+         r"did not confirm",
+         # a grant without a domain: a device the unit does not translate
+         r"granted DMA \(session \d+, bounce lane, quota \d+ KiB\)"],
+    ),
+}
+# ... and what QEMU's own trace must show on it: the unit turned on, never a
+# fault; that every device granted DMA had its accesses translated is
+# checked by harness.runner (check_lane_translation).
+LANE_TRACE = {
+    "vtd": (["vtd_dmar_enable", "vtd_dmar_fault", "vtd_dmar_translate"],
+            [r"vtd_dmar_enable enable 1"], [r"vtd_dmar_fault"]),
+}
+
+
+def on_lane(sc: "Scenario", lane: str) -> "Scenario":
+    """The scenario as it runs on `lane` (one of its [lanes])."""
+    if lane not in sc.lanes:
+        raise ScenarioError(f"{sc.name} has no [lanes.{lane}] (it has: {sorted(sc.lanes) or 'none'})")
+    spec = sc.lanes[lane]
+    always_markers, always_forbidden = LANES[lane]
+    events, trace_markers, trace_forbidden = LANE_TRACE[lane]
+    return dataclasses.replace(
+        sc, name=f"{sc.name}.{lane}", lane=lane,
+        lane_markers=[_pattern(m, f"lanes.{lane} markers") for m in always_markers] + spec.markers,
+        forbidden=sc.forbidden + [re.compile(f, re.M) for f in always_forbidden] + spec.forbidden,
+        trace_events=sc.trace_events + [e for e in events if e not in sc.trace_events],
+        # the unit is enabled at boot, before anything the scenario traces
+        trace_markers=[re.compile(m, re.M) for m in trace_markers] + sc.trace_markers,
+        trace_forbidden=sc.trace_forbidden + [re.compile(f, re.M) for f in trace_forbidden])
+
+
+def _lanes(data, disk_fill: dict[str, bytes]) -> dict[str, Lane]:
+    lanes = data.get("lanes", {})
+    if not isinstance(lanes, dict):
+        raise ScenarioError("[lanes] is a table of lanes ([lanes.vtd])")
+    out = {}
+    for name, spec in lanes.items():
+        if name not in LANES:
+            raise ScenarioError(f"[lanes.{name}]: unknown lane (known: {sorted(LANES)})")
+        if not isinstance(spec, dict) or set(spec) - LANE_KEYS:
+            raise ScenarioError(f"[lanes.{name}] takes {sorted(LANE_KEYS)}")
+        markers = [_pattern(expand_disk_hex(v, disk_fill), f"lanes.{name} markers")
+                   for v in _strings(spec.get("markers", []), f"lanes.{name} markers")]
+        every = spec.get("all_translated", True)
+        if not isinstance(every, bool):
+            raise ScenarioError(f"[lanes.{name}] all_translated is true or false")
+        out[name] = Lane(markers, _regexes(spec.get("forbidden", []), f"lanes.{name} forbidden"), every)
+    return out
 
 
 @dataclass
@@ -129,6 +200,12 @@ class Scenario:
     record_checks: list[RecordCheck] = field(default_factory=list)
     # [network]: a NIC on QEMU's user network, host peers, the capture
     network: "network.NetworkSpec | None" = None
+    # [lanes.NAME]: the other DMA lanes this scenario runs on too (a ctest
+    # entry each: scenario.<name>.<lane>), with what that lane must add to
+    # the log; `lane` is the one this Scenario runs on (None: the default).
+    lanes: dict[str, "Lane"] = field(default_factory=dict)
+    lane: str | None = None
+    lane_markers: list[Pattern] = field(default_factory=list)
 
     def full_cmdline(self) -> str:
         parts = [BASE_CMDLINE]
@@ -530,10 +607,11 @@ def validate(name: str, data: dict, build_dir: Path) -> Scenario:
     default_disks = list(qemu.DEFAULT_DISKS) if devices == "default" else []
     image_checks = _image_checks(data, disks + default_disks, disk_fill)
     record_checks = _record_checks(data, disks + default_disks, disk_fill)
+    lanes = _lanes(data, disk_fill)
     return Scenario(name, desc.strip(), fmt, firmware, cmdline, modules, devices, qemu_args,
                     disks, memory, smp, markers, forbidden, end, float(timeout), names, inputs,
                     trace_events, trace_markers, trace_forbidden, trace_counts, trace_delimiter, disk_fill,
-                    image_checks, record_checks, net)
+                    image_checks, record_checks, net, lanes)
 
 
 def load(path: Path, build_dir: Path) -> Scenario:

@@ -1506,5 +1506,67 @@ class TcpPeers(unittest.TestCase):
         self.http_case({"silent": 3}, never_closes, False, io_timeout=1.0)
 
 
+class Lanes(unittest.TestCase):
+    """[lanes.vtd]: the same scenario behind QEMU's intel-iommu."""
+
+    GOOD = {"description": "d", "end": "poweroff", "markers": ["x"]}
+
+    def test_lane_schema(self):
+        sc = scenario.validate("t", {**self.GOOD, "lanes": {"vtd": {"markers": ["granted"]}}}, Path("/b"))
+        on = scenario.on_lane(sc, "vtd")
+        self.assertEqual(on.name, "t.vtd")
+        self.assertEqual(on.lane, "vtd")
+        self.assertEqual(len(on.lane_markers), 2)  # the lane's own, then the scenario's
+        self.assertTrue(any(f.pattern.startswith("vtd: unit") for f in on.forbidden))
+        self.assertIn("vtd_dmar_translate", on.trace_events)
+        self.assertEqual(on.trace_markers[0].pattern, "vtd_dmar_enable enable 1")
+        for bad, pattern in [({"smmu": {}}, "unknown lane"), ({"vtd": {"colour": 1}}, r"takes"),
+                             ({"vtd": []}, r"takes"), ([1], "table of lanes")]:
+            with self.assertRaisesRegex(scenario.ScenarioError, pattern):
+                scenario.validate("t", {**self.GOOD, "lanes": bad}, Path("/b"))
+        with self.assertRaisesRegex(scenario.ScenarioError, "no \\[lanes.vtd\\]"):
+            scenario.on_lane(scenario.validate("t", self.GOOD, Path("/b")), "vtd")
+
+    def test_qemu_gets_the_unit_and_virtio_goes_through_it(self):
+        cmd = ["qemu", "-machine", "q35", "-nodefaults", "-device", "nvme,serial=x",
+               "-device", "virtio-blk-pci,drive=a", "-device", "virtio-net-pci", "-device", "pcie-root-port,id=r"]
+        out = qemu.with_iommu(cmd)
+        self.assertEqual(out[out.index("-nodefaults") + 1:out.index("-nodefaults") + 3], ["-device", "intel-iommu"])
+        self.assertIn("virtio-blk-pci,drive=a,iommu_platform=on,disable-legacy=on", out)
+        self.assertIn("virtio-net-pci,iommu_platform=on,disable-legacy=on", out)
+        self.assertIn("nvme,serial=x", out)
+        self.assertIn("pcie-root-port,id=r", out)
+        with self.assertRaisesRegex(qemu.QemuError, "adds intel-iommu itself"):
+            qemu.with_iommu(cmd + ["-device", "intel-iommu"])
+        with self.assertRaisesRegex(qemu.QemuError, "sets iommu_platform"):
+            qemu.with_iommu(cmd + ["-device", "virtio-blk-pci,iommu_platform=off"])
+
+    def lane_check(self, log: str, trace_text: str) -> runner.Run:
+        with tempfile.TemporaryDirectory() as d:
+            run = runner.Run(scenario.validate("t", self.GOOD, Path("/b")), "tcg", Path(d))
+            (Path(d) / "qemu-trace.log").write_text(trace_text)
+            runner.check_lane_translation(run, log)
+            return run
+
+    def test_every_granted_device_was_translated(self):
+        log = ("dma: 00:01.0 granted DMA (session 1, bounce lane, quota 8192 KiB, vtd unit 0 domain 1: its ranges "
+               "only): bus mastering on\n"
+               "dma: 01:00.0 granted DMA (session 2, bounce lane, quota 4096 KiB, vtd unit 0 domain 2: its ranges "
+               "only): bus mastering on\n")
+        both = ("12@1.000001:vtd_dmar_translate dev 00:01.00 iova 0x1000 -> gpa 0x1000 mask 0xfff\n"
+                "12@1.000002:vtd_dmar_translate dev 01:00.00 iova 0x2000 -> gpa 0x2000 mask 0xfff\n")
+        self.assertEqual(self.lane_check(log, both).failures, [])
+        one = self.lane_check(log, both.splitlines()[0] + "\n")
+        self.assertTrue(any("01:00.0" in f and "around the IOMMU" in f for f in one.failures), one.failures)
+        with tempfile.TemporaryDirectory() as d:
+            run = runner.Run(scenario.validate("t", self.GOOD, Path("/b")), "tcg", Path(d))
+            (Path(d) / "qemu-trace.log").write_text(both.splitlines()[0] + "\n")
+            runner.check_lane_translation(run, log, every=False)  # an idle grant: noted, not failed
+            self.assertEqual(run.failures, [])
+            self.assertTrue(any("01:00.0 granted DMA but made no access" in n for n in run.notes), run.notes)
+        none = self.lane_check("dma: 00:01.0 granted DMA (session 1, bounce lane, quota 8 KiB): bus", both)
+        self.assertTrue(any("no function was granted DMA in a remapping domain" in f for f in none.failures))
+
+
 if __name__ == "__main__":
     unittest.main()
