@@ -6,6 +6,7 @@
 #include "boot/cmdline.h"
 #include "console/log.h"
 #include "iommu/faults.h"
+#include "iommu/interrupt_remapping.h"
 #include "iommu/vtd_units.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
@@ -149,6 +150,15 @@ Result<void> enable(u32 index) {
     return {};
 }
 
+const char* interrupt_remapping_absent(u32 index) {
+    const vtd_units::Unit& u = *g_units[index].unit;
+    const acpi::DmarInfo* dmar = kacpi::dmar();
+    if (!u.ecap.interrupt_remapping()) return "the unit cannot remap interrupts";
+    if (!dmar || !(dmar->flags & acpi::kDmarFlagIntrRemap)) return "the DMAR does not offer it (INTR_REMAP clear)";
+    if (!g_units[index].queue) return "it needs queued invalidation";
+    return nullptr;
+}
+
 u32 covered_functions(u32 index) {
     u32 n = 0;
     for (u32 f = 0; f < pci_enum::count(); f++) {
@@ -191,6 +201,11 @@ void init() {
             "vtd: unit %u: translation on (%s invalidation, fault event vector 0x%x): %u function(s) behind it, each "
             "blocked until a DMA grant gives it a domain",
             i, g_units[i].queue ? "queued" : "register", faults::vector(i), covered_functions(i));
+        if (const char* why = interrupt_remapping_absent(i)) {
+            LOG_WARN("vtd: unit %u: no interrupt remapping: %s", i, why);
+        } else if (auto ir = intremap::enable(i); !ir.ok() && ir.status() != Status::Unsupported) {
+            LOG_ERROR("vtd: unit %u: interrupt remapping not turned on: %s", i, status_name(ir.status()));
+        }
     }
 }
 
@@ -298,6 +313,16 @@ Result<void> invalidate(u32 unit, u16 domain, u64 iova, u64 bytes) {
     // Registers: the domain (page-selective through IVA_REG is not worth
     // the second register on units this old).
     return register_command(*s, iotlb_register(*s), vtd::register_invalidate::iotlb_domain(domain));
+}
+
+Result<void> queue(u32 unit, const vtd::Descriptor* list, u32 count) {
+    if (unit >= kMaxUnits || !g_units[unit].unit) return Status::InvalidArgument;
+    return submit(g_units[unit], list, count);
+}
+
+Result<void> set_global(u32 unit, u32 bit, bool on) {
+    if (unit >= kMaxUnits || !g_units[unit].unit) return Status::InvalidArgument;
+    return command(g_units[unit], bit, on);
 }
 
 void flush(u32 unit, const void* p, u64 bytes) {

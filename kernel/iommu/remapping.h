@@ -53,6 +53,12 @@ Result<void> invalidate(u32 unit, u16 domain, u64 iova, u64 bytes);
 // walks do not snoop the caches (ECAP.C = 0).
 void flush(u32 unit, const void* p, u64 bytes);
 
+// For interrupt remapping (kernel/iommu/interrupt_remapping.h), on a unit
+// being enabled: invalidation descriptors through its queue (returns once
+// the unit got past them), and a global command bit set or cleared.
+Result<void> queue(u32 unit, const vtd::Descriptor* list, u32 count);
+Result<void> set_global(u32 unit, u32 bit, bool on);
+
 // The source id (bus << 8 | device << 3 | function) of a pci_enum function.
 u16 source_id(u32 function);
 

@@ -3,6 +3,8 @@
 #include "arch/x86_64/idt.h"
 #include "arch/x86_64/lapic.h"
 #include "console/log.h"
+#include "iommu/interrupt_remapping.h"
+#include "iommu/remapping.h"
 #include "object/pci_function.h"
 #include "pci/msix.h"
 
@@ -21,6 +23,7 @@ struct Route {
     u32 function;
     u16 index;
     Sink sink;
+    u32 remap_handle;  // its interrupt remapping entry, or intremap::kNoHandle
 };
 Route g_routes[256];
 bool g_msix_enabled[256];  // per pci_enum function
@@ -83,16 +86,16 @@ void msi_set_masked(u32 function, bool masked) {
     }
 }
 
-Result<void> msi_program(u32 function, u8 vector) {
+Result<void> msi_program(u32 function, const intremap::Message& m) {
     const pci_enum::Function& f = pci_enum::function(function);
     TRY(msi_set_enabled(function, false));
     u16 command = TRY(ecam::read16(f.address, 0x04));
     TRY(ecam::write16(f.address, 0x04, command | kCommandInterruptDisable));
-    TRY(ecam::write32(f.address, f.msi.address_offset, msi_address()));
+    TRY(ecam::write32(f.address, f.msi.address_offset, m.address));
     if (f.msi.is_64bit) TRY(ecam::write32(f.address, f.msi.upper_address_offset, 0));
     u32 data = TRY(ecam::read32(f.address, f.msi.data_offset & ~3));
     u32 shift = (f.msi.data_offset & 2) * 8;
-    data = (data & ~(0xffffu << shift)) | (u32{vector} << shift);
+    data = (data & ~(0xffffu << shift)) | ((m.data & 0xffffu) << shift);
     TRY(ecam::write32(f.address, f.msi.data_offset & ~3, data));
     u16 at = msi_control_offset(f.msi);
     u16 control = TRY(ecam::read16(f.address, at));
@@ -118,20 +121,31 @@ Result<u8> route(u32 function, u16 index, Sink sink) {
     u32 v = kFirstVector;
     while (v <= kLastVector && g_routes[v].used) v++;
     if (v > kLastVector) return Status::NoMemory;
-    if (!f.has_msix && f.has_msi) {
-        if (index != 0) return Status::OutOfBounds;  // one MSI message per function
-        TRY(msi_program(function, static_cast<u8>(v)));
-        g_routes[v] = Route{true, false, true, function, index, sink};
+    if (!f.has_msix && !f.has_msi) return Status::Unsupported;
+    if (!f.has_msix && index != 0) return Status::OutOfBounds;  // one MSI message per function
+    // With interrupt remapping on, the message names an entry that only
+    // this function may use.
+    const intremap::Message m = TRY(intremap::message(remapping::source_id(function), static_cast<u8>(v), lapic::id()));
+    if (!f.has_msix) {
+        if (auto programmed = msi_program(function, m); !programmed.ok()) {
+            intremap::release(m.handle);
+            return programmed.status();
+        }
+        g_routes[v] = Route{true, false, true, function, index, sink, m.handle};
         idt::set_handler(static_cast<u8>(v), deliver);
         return static_cast<u8>(v);
     }
-    auto* e = TRY(entry_of(function, index));
-    TRY(enable_msix(function));
-    e->vector_control = e->vector_control | pci::kMsixVectorControlMasked;
-    e->message_address = msi_address();
-    e->message_upper_address = 0;
-    e->message_data = v;
-    g_routes[v] = Route{true, false, false, function, index, sink};
+    auto e = entry_of(function, index);
+    auto enabled = e.ok() ? enable_msix(function) : Result<void>{e.status()};
+    if (!enabled.ok()) {
+        intremap::release(m.handle);
+        return enabled.status();
+    }
+    e.value()->vector_control = e.value()->vector_control | pci::kMsixVectorControlMasked;
+    e.value()->message_address = m.address;
+    e.value()->message_upper_address = 0;
+    e.value()->message_data = m.data;
+    g_routes[v] = Route{true, false, false, function, index, sink, m.handle};
     idt::set_handler(static_cast<u8>(v), deliver);
     return static_cast<u8>(v);
 }
@@ -142,7 +156,7 @@ Result<u8> reserve_kernel_vector(void (*handler)(InterruptFrame&)) {
     u32 v = kFirstVector;
     while (v <= kLastVector && g_routes[v].used) v++;
     if (v > kLastVector) return Status::NoMemory;
-    g_routes[v] = Route{true, true, false, ~0u, 0, Sink{}};
+    g_routes[v] = Route{true, true, false, ~0u, 0, Sink{}, intremap::kNoHandle};
     idt::set_handler(static_cast<u8>(v), handler);
     return static_cast<u8>(v);
 }
@@ -177,6 +191,7 @@ void unroute(u8 vector) {
         e.value()->message_data = 0;
     }
     idt::set_handler(vector, nullptr);
+    intremap::release(r.remap_handle);  // after the entry is masked and cleared: nothing can name it now
     r = Route{};
 }
 

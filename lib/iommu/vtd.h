@@ -149,6 +149,42 @@ constexpr u64 iotlb_domain(u16 domain) { return kBusy | (2ull << 60) | (3ull << 
 // NotFound when none is (invalidate the domain instead).
 Result<u32> invalidation_order(u64 iova, u64 bytes, u32 max_order);
 
+// Interrupt remapping (§5.1, §9.10): the table entry (IRTE) a remappable
+// interrupt request names by its handle, and the request formats that name
+// it. Fixed delivery, physical destination (xAPIC: the APIC ID in DST bits
+// 15:8), and source validation: only requests whose source id equals `source`
+// (all 16 bits: SVT 01, SQ 00) may use the entry — a device cannot raise
+// another's interrupt even knowing its handle.
+struct InterruptEntry {
+    u64 low = 0, high = 0;
+};
+static_assert(sizeof(InterruptEntry) == 16);
+constexpr InterruptEntry interrupt_entry(u8 vector, u8 apic_id, u16 source, bool level) {
+    return {1 | (level ? 1u << 4 : 0) | (u64{vector} << 16) | (u64{apic_id} << 40), u64{source} | (1ull << 18)};
+}
+// §5.1.5.2 remappable MSI address (data 0: no subhandle): 0xFEE, handle
+// bits 14:0 at 19:5, the remappable-format bit 4, handle bit 15 at bit 2.
+constexpr u32 remappable_msi_address(u16 handle) {
+    return 0xfee0'0000u | ((handle & 0x7fffu) << 5) | (1u << 4) | ((handle >> 15) << 2);
+}
+// §5.1.5.1 I/O APIC redirection entry in remappable format: the handle's
+// bits 14:0 at 63:49, bit 15 at 11, the format bit 48; the vector field
+// repeats the IRTE's (end-of-interrupt broadcasts match on it); trigger
+// mode and mask as in a compatible entry.
+constexpr u64 remappable_ioapic_entry(u16 handle, u8 vector, bool level, bool masked) {
+    return (u64{handle & 0x7fffu} << 49) | (1ull << 48) | (masked ? 1ull << 16 : 0) | (level ? 1ull << 15 : 0) |
+           (static_cast<u64>(handle >> 15) << 11) | vector;
+}
+// IRTA_REG: the table's address and size (2^(size_log2) entries, 2..65536).
+constexpr u64 interrupt_table_register(u64 table, u32 size_log2) {
+    return (table & ~0xfffull) | ((size_log2 - 1) & 0xf);
+}
+namespace invalidate {
+// Interrupt entry cache invalidation: every entry, or one.
+constexpr Descriptor interrupt_entries_all() { return {0x4, 0}; }
+constexpr Descriptor interrupt_entry(u16 index) { return {0x4 | (1u << 4) | (u64{index} << 32), 0}; }
+}  // namespace invalidate
+
 // The remapping fault record (§10.4.14): what the kernel turns into a
 // refusal against the provider owning the source id.
 struct FaultRecord {

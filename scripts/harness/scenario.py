@@ -75,12 +75,14 @@ class Lane:
 
 
 # What every scenario on a lane must show, and must never show. The vtd
-# lane: QEMU's intel-iommu in front of every device, translation on, the
-# brokered lane's sessions each in a domain of their own ranges — and no
-# remapping fault (a device touching anything but its grant is a bug there).
+# lane: QEMU's intel-iommu in front of every device, translation and
+# interrupt remapping on, the brokered lane's sessions each in a domain of
+# their own ranges — and no remapping fault (a device touching anything but
+# its grant is a bug there).
 LANES = {
     "vtd": (
-        [r"vtd: unit 0: translation on \(queued invalidation, fault event vector 0x[0-9a-f]+\)"],
+        [r"vtd: unit 0: translation on \(queued invalidation, fault event vector 0x[0-9a-f]+\)",
+         r"vtd: unit 0: interrupt remapping on \(256 entries, source-validated"],
         [r"vtd: unit \d+: fault:", r"vtd: unit \d+: translation not turned on", r"invalidation (refused|not confirmed)",
          r"did not confirm",
          # a grant without a domain: a device the unit does not translate
@@ -91,8 +93,8 @@ LANES = {
 # fault; that every device granted DMA had its accesses translated is
 # checked by harness.runner (check_lane_translation).
 LANE_TRACE = {
-    "vtd": (["vtd_dmar_enable", "vtd_dmar_fault", "vtd_dmar_translate"],
-            [r"vtd_dmar_enable enable 1"], [r"vtd_dmar_fault"]),
+    "vtd": (["vtd_dmar_enable", "vtd_ir_enable", "vtd_dmar_fault", "vtd_dmar_translate"],
+            [r"vtd_dmar_enable enable 1", r"vtd_ir_enable enable 1"], [r"vtd_dmar_fault"]),
 }
 
 

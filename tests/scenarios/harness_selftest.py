@@ -1516,10 +1516,10 @@ class Lanes(unittest.TestCase):
         on = scenario.on_lane(sc, "vtd")
         self.assertEqual(on.name, "t.vtd")
         self.assertEqual(on.lane, "vtd")
-        self.assertEqual(len(on.lane_markers), 2)  # the lane's own, then the scenario's
+        self.assertEqual(len(on.lane_markers), 3)  # the lane's own two, then the scenario's
         self.assertTrue(any(f.pattern.startswith("vtd: unit") for f in on.forbidden))
         self.assertIn("vtd_dmar_translate", on.trace_events)
-        self.assertEqual(on.trace_markers[0].pattern, "vtd_dmar_enable enable 1")
+        self.assertEqual([m.pattern for m in on.trace_markers], ["vtd_dmar_enable enable 1", "vtd_ir_enable enable 1"])
         for bad, pattern in [({"smmu": {}}, "unknown lane"), ({"vtd": {"colour": 1}}, r"takes"),
                              ({"vtd": []}, r"takes"), ([1], "table of lanes")]:
             with self.assertRaisesRegex(scenario.ScenarioError, pattern):

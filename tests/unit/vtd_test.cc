@@ -269,6 +269,34 @@ TEST(Vtd, GlobalCommandKeepsStateButNotOneShots) {
               vtd::global::kTranslation | vtd::global::kSetRootTable);
 }
 
+TEST(Vtd, InterruptRemappingFormats) {
+    // §9.10: present, fixed delivery, physical destination, edge; vector at
+    // 23:16; xAPIC destination at 47:40; SID validated in all 16 bits.
+    auto e = vtd::interrupt_entry(0x31, 2, 0x0020, false);
+    EXPECT_EQ(e.low, 0x0000'0200'0031'0001ull);
+    EXPECT_EQ(e.high, 0x4'0020ull);                                       // SVT 01 (bit 18), SQ 00, SID 00:04.0
+    EXPECT_TRUE(vtd::interrupt_entry(0x31, 0, 0, true).low & (1u << 4));  // level
+    // QEMU 7.2 checks IRTE bits 14:12 and the upper half's reserved bits.
+    EXPECT_EQ(e.low & 0x7000, 0u);
+    EXPECT_EQ(e.high >> 20, 0u);
+    // §5.1.5.2: handle 1 -> 0xfee00030 (index at 19:5, format bit 4);
+    // handle bit 15 at bit 2.
+    EXPECT_EQ(vtd::remappable_msi_address(1), 0xfee00030u);
+    EXPECT_EQ(vtd::remappable_msi_address(0x8000), 0xfee00014u);
+    EXPECT_EQ(vtd::remappable_msi_address(0x7fff), 0xfeeffff0u);
+    // §5.1.5.1: I/O APIC entry, handle 0 vector 0x24 edge unmasked; the
+    // handle at 63:49 and 11.
+    EXPECT_EQ(vtd::remappable_ioapic_entry(0, 0x24, false, false), (1ull << 48) | 0x24);
+    EXPECT_EQ(vtd::remappable_ioapic_entry(3, 0x24, true, true) >> 49, 3u);
+    EXPECT_TRUE(vtd::remappable_ioapic_entry(3, 0x24, true, true) & (1u << 15));
+    EXPECT_TRUE(vtd::remappable_ioapic_entry(3, 0x24, true, true) & (1u << 16));
+    EXPECT_TRUE(vtd::remappable_ioapic_entry(0x8000, 0x24, false, false) & (1u << 11));
+    // IRTA: 256 entries -> S = 7.
+    EXPECT_EQ(vtd::interrupt_table_register(0x123000, 8), 0x123007u);
+    EXPECT_EQ(vtd::invalidate::interrupt_entries_all().low, 0x4u);
+    EXPECT_EQ(vtd::invalidate::interrupt_entry(5).low, 0x4u | (1u << 4) | (5ull << 32));
+}
+
 TEST(IovaAllocator, BoundedRanges) {
     vtd::IovaAllocator a(39);
     for (u32 i = 0; i < vtd::IovaAllocator::kMaxRanges; i++) ASSERT_TRUE(a.allocate(4096).ok()) << i;
