@@ -8,6 +8,8 @@
 #include "dma/class_reset.h"
 #include "events/refusals.h"
 #include "iommu/domain.h"
+#include "iommu/interrupt_remapping.h"
+#include "iommu/iova_allocator.h"
 #include "irq/msi_vectors.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
@@ -39,9 +41,24 @@ void describe(u32 function, char (&out)[16]) {
 
 Session* active_session(u32 function) { return function < kMaxFunctions ? g_active[function] : nullptr; }
 
-Result<util::RefPtr<Session>> Session::create(u32 function, u64 quota_bytes) {
+// The remapped lane's IOVAs start above all physical memory (and the 4 GiB
+// below it, the MSI window included): no IOVA a provider learns is ever
+// the address of RAM, so the address audit still catches any physical
+// address that reaches user space.
+static u64 iova_floor() {
+    constexpr u64 kGiB = 1ull << 30;
+    const u64 top = direct_map::limit() > 4 * kGiB ? direct_map::limit() : 4 * kGiB;
+    return (top + kGiB - 1) & ~(kGiB - 1);
+}
+
+Result<util::RefPtr<Session>> Session::create(u32 function, u64 quota_bytes, u64 lane) {
     if (function >= kMaxFunctions || function >= pci_enum::count()) return Status::InvalidArgument;
     if (quota_bytes == 0 || quota_bytes > kMaxQuota) return Status::InvalidArgument;
+    const u64 kind = lane & 0xff;
+    const bool accept_unremapped = lane & abi::kDmaLaneAcceptUnremappedInterrupts;
+    if ((lane & ~(0xffull | abi::kDmaLaneAcceptUnremappedInterrupts)) || kind > abi::kDmaLaneRemapped ||
+        (accept_unremapped && kind != abi::kDmaLaneRemapped))
+        return Status::InvalidArgument;
     if (g_active[function]) return Status::Busy;
     if (g_unstoppable[function]) return Status::TornDown;
     // Only classes the kernel can mediate get DMA on the brokered lane: for
@@ -72,7 +89,43 @@ Result<util::RefPtr<Session>> Session::create(u32 function, u64 quota_bytes) {
         delete s;
         return domain.status();
     }
+    if (kind == abi::kDmaLaneRemapped) {
+        // Model B: the provider writes device addresses itself, so only a
+        // domain makes them safe, and only interrupt remapping stops it
+        // aiming the device at the interrupt window.
+        const char* refused =
+            !s->m_domain ? "no translating VT-d unit covers it"
+            : !intremap::active() && !accept_unremapped
+                ? "interrupts are not remapped, so the device could raise any interrupt (the manifest "
+                  "may accept that)"
+                : nullptr;
+        if (!refused && !s->m_domain->attached()) refused = "its domain is not attached";
+        if (!refused) {
+            s->m_iovas = new (std::nothrow) vtd::IovaAllocator(s->m_domain->iova_bits());
+            // Everything below the floor held for good (in two: the
+            // allocator never places a range across the MSI window).
+            if (!s->m_iovas || !s->m_iovas->allocate(vtd::IovaAllocator::kMsiFirst - vtd::IovaAllocator::kFirst).ok() ||
+                !s->m_iovas->allocate(iova_floor() - vtd::IovaAllocator::kMsiEnd).ok())
+                refused = "no IOVA space above physical memory";
+        }
+        if (refused) {
+            refusals::record(owner, abi::RefusalKind::Syscall, function,
+                             !s->m_domain ? Status::Unsupported : Status::Forbidden, abi::kDmaLaneRemapped,
+                             log::Level::Warn, "dma: %s: remapped lane refused: %s", name, refused);
+            const Status why = !s->m_domain ? Status::Unsupported : Status::Forbidden;
+            delete s->m_iovas;
+            if (s->m_domain) s->m_domain->release();
+            delete s;
+            return why;
+        }
+        if (!intremap::active())
+            LOG_WARN(
+                "dma: %s: remapped lane without interrupt remapping, as the manifest accepts: its device can raise "
+                "any interrupt",
+                name);
+    }
     if (auto on = set_bus_master(function); !on.ok()) {
+        delete s->m_iovas;
         if (s->m_domain) s->m_domain->release();
         delete s;
         return on.status();
@@ -81,7 +134,14 @@ Result<util::RefPtr<Session>> Session::create(u32 function, u64 quota_bytes) {
     s->m_next = g_sessions;
     g_sessions = s;
     g_active[function] = s;
-    if (s->m_domain)
+    if (s->m_iovas)
+        LOG_INFO(
+            "dma: %s granted DMA (session %u, remapped lane, quota %llu KiB, vtd unit %u domain %u: IOVAs from "
+            "0x%llx): "
+            "bus mastering on",
+            name, s->m_id, static_cast<unsigned long long>(quota_bytes >> 10), s->m_domain->unit(), s->m_domain->id(),
+            static_cast<unsigned long long>(iova_floor()));
+    else if (s->m_domain)
         LOG_INFO(
             "dma: %s granted DMA (session %u, bounce lane, quota %llu KiB, vtd unit %u domain %u: its ranges only): "
             "bus mastering on",
@@ -107,6 +167,7 @@ void Session::last_reference_gone() {
     LOG_INFO("dma: session %u closed: %s", m_id,
              m_state == SessionState::Quiesced ? "every DMA frame returned" : "its DMA frames stay quarantined");
     if (m_domain) m_domain->release();  // detached at teardown: its tables go
+    delete m_iovas;
     for (Session** link = &g_sessions; *link; link = &(*link)->m_next) {
         if (*link == this) {
             *link = m_next;
@@ -116,7 +177,37 @@ void Session::last_reference_gone() {
     delete this;
 }
 
-void Session::give_back(void* self, u64 phys, u64 bytes) {
+Result<u64> Session::expose(u64 phys, u64 bytes) {
+    if (!m_domain) return phys;
+    u64 at = phys;
+    if (m_iovas) at = TRY(m_iovas->allocate(bytes));
+    if (auto mapped = m_domain->map(at, phys, bytes, vtd::kSlRead | vtd::kSlWrite); !mapped.ok()) {
+        if (mapped.status() == Status::Timeout) return Status::Timeout;  // the unit's state unknown: kept
+        if (m_iovas) (void)m_iovas->free(at);
+        return mapped.status() == Status::Busy ? Status::Malformed : Status::NoMemory;
+    }
+    return at;
+}
+
+bool Session::withdraw(u64 device_address, u64 bytes) {
+    if (!m_domain) return true;
+    if (auto unmapped = m_domain->unmap(device_address, bytes); !unmapped.ok()) {
+        LOG_ERROR("dma: session %u: unmapping %llu bytes not confirmed (%s): quarantined", m_id,
+                  static_cast<unsigned long long>(bytes), status_name(unmapped.status()));
+        return false;
+    }
+    if (m_iovas) (void)m_iovas->free(device_address);
+    return true;
+}
+
+Result<u64> Session::device_address(u32 id) const {
+    if (!m_iovas) return Status::Forbidden;
+    const dma::Ledger::Entry* e = m_ledger.find(id);
+    if (!e) return Status::NotFound;
+    return e->device_address;
+}
+
+void Session::give_back(void* self, u64 phys, u64 bytes, u64 device_address) {
     auto* s = static_cast<Session*>(self);
     // DESIGN §5, checked where frames are returned: nothing comes back
     // between "the grant ended" and "the device is confirmed quiet" (the
@@ -126,14 +217,10 @@ void Session::give_back(void* self, u64 phys, u64 bytes) {
     // Behind a unit the frames are reused only once it confirmed they are
     // unmapped (DESIGN §5 step 4, per range). If it did not, they may still
     // be reachable: kept out of circulation for good.
-    if (s->m_domain) {
-        if (auto unmapped = s->m_domain->unmap(phys, bytes); !unmapped.ok()) {
-            LOG_ERROR("dma: session %u: unmapping %llu bytes not confirmed (%s): quarantined", s->m_id,
-                      static_cast<unsigned long long>(bytes), status_name(unmapped.status()));
-            g_quarantined_pages += bytes / frames::kFrameSize;
-            s->m_used -= bytes;
-            return;
-        }
+    if (!s->withdraw(device_address, bytes)) {
+        g_quarantined_pages += bytes / frames::kFrameSize;
+        s->m_used -= bytes;
+        return;
     }
     frames::free_contiguous(phys, bytes / frames::kFrameSize);
     s->m_used -= bytes;
@@ -150,19 +237,17 @@ Result<u32> Session::allocate(u64 bytes, u32 owner, dma::Use use, u64* phys) {
     // Zeroed before the device can reach it.
     u64* words = direct_map::to_virt<u64>(base);
     for (u64 i = 0; i < rounded / 8; i++) words[i] = 0;
-    if (m_domain) {
-        if (auto mapped = m_domain->map(base, base, rounded, vtd::kSlRead | vtd::kSlWrite); !mapped.ok()) {
-            if (mapped.status() == Status::Timeout) {
-                g_quarantined_pages += pages;  // the unit did not confirm: never reused
-                return Status::Timeout;
-            }
+    auto at = expose(base, rounded);
+    if (!at.ok()) {
+        if (at.status() == Status::Timeout)
+            g_quarantined_pages += pages;  // the unit did not confirm: never reused
+        else
             frames::free_contiguous(base, pages);
-            return mapped.status() == Status::Busy ? Status::Malformed : Status::NoMemory;
-        }
+        return at.status();
     }
-    auto id = m_ledger.add(base, rounded, owner, use);
+    auto id = m_ledger.add(base, rounded, owner, use, at.value());
     if (!id.ok()) {
-        if (m_domain && !m_domain->unmap(base, rounded).ok()) {
+        if (!withdraw(at.value(), rounded)) {
             g_quarantined_pages += pages;  // still reachable: never reused
             return id.status();
         }
@@ -324,6 +409,7 @@ abi::DmaUsage usage_of(Session* s) {
     u.ranges = s->ledger().live();
     u.deferred = s->ledger().deferred();
     u.session = s->id();
+    u.lane = s->remapped() ? abi::kDmaLaneRemapped : abi::kDmaLaneBrokered;
     switch (s->state()) {
         case SessionState::Active: u.state = abi::kDmaActive; break;
         case SessionState::TearingDown: u.state = abi::kDmaTearingDown; break;

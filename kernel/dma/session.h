@@ -47,6 +47,9 @@
 namespace iommu {
 class Domain;
 }
+namespace vtd {
+class IovaAllocator;
+}
 namespace object {
 class NvmeController;
 }
@@ -65,7 +68,12 @@ public:
     // function an earlier teardown could not stop (its memory is
     // quarantined; it is never granted again).
     // The creator's reference is the pool's.
-    static Result<util::RefPtr<Session>> create(u32 function, u64 quota_bytes);
+    //
+    // `lane` (abi::kDmaLane*): brokered, or remapped — Unsupported where no
+    // translating unit covers the function, Forbidden without interrupt
+    // remapping unless the flag accepts it, InvalidArgument for unknown
+    // bits.
+    static Result<util::RefPtr<Session>> create(u32 function, u64 quota_bytes, u64 lane = abi::kDmaLaneBrokered);
     static constexpr u64 kMaxQuota = 256ull << 20;
 
     u32 id() const { return m_id; }
@@ -75,6 +83,14 @@ public:
     u32 owner_pid() const { return m_owner_pid; }
     // Its remapping domain, or null (no translating unit covers it).
     const iommu::Domain* domain() const { return m_domain; }
+    // The remapped lane (Model B): ranges appear to the device at IOVAs of
+    // the domain, above all of physical memory (so no IOVA is ever the
+    // address of RAM: the address audit stays exact), which the provider
+    // may learn; no broker serves it.
+    bool remapped() const { return m_iovas != nullptr; }
+    // The address the device is given for ledger entry `id` (the remapped
+    // lane only: Forbidden on the brokered one). NotFound.
+    Result<u64> device_address(u32 id) const;
     SessionState state() const { return m_state; }
     bool active() const { return m_state == SessionState::Active; }
     u64 quota() const { return m_quota; }
@@ -127,7 +143,13 @@ private:
     void finish_teardown(bool stopped);
     Session(u32 id, u32 function, u64 quota, u32 owner_pid)
         : m_id(id), m_function(function), m_quota(quota), m_owner_pid(owner_pid) {}
-    static void give_back(void* self, u64 phys, u64 bytes);
+    static void give_back(void* self, u64 phys, u64 bytes, u64 device_address);
+    // Where [phys, phys + bytes) appears to the device: an IOVA (remapped),
+    // phys itself (brokered), mapped in the domain if there is one.
+    Result<u64> expose(u64 phys, u64 bytes);
+    // The reverse: unmapped (and invalidated); false when the unit did not
+    // confirm it (the frames must never be reused).
+    bool withdraw(u64 device_address, u64 bytes);
     void remove_domain(const char* name);
 
     u32 m_id;
@@ -135,6 +157,7 @@ private:
     u64 m_quota;
     u32 m_owner_pid;
     iommu::Domain* m_domain = nullptr;
+    vtd::IovaAllocator* m_iovas = nullptr;  // the remapped lane's IOVAs
     u64 m_used = 0;
     u64 m_freed_after_reset = 0;
     SessionState m_state = SessionState::Active;

@@ -174,6 +174,18 @@ Result<acpi::PciBridgeBuses> bridge_buses(void*, u16 segment, u8 bus, u8 device,
     return acpi::PciBridgeBuses{static_cast<u8>(v >> 8), static_cast<u8>(v >> 16)};
 }
 
+// A function's context entry changed: the unit's cached copy of it and the
+// domain's translations are dropped (returns once the unit confirms).
+Result<void> invalidate_function(State& s, u16 domain, u16 sid) {
+    if (s.queue) {
+        const vtd::Descriptor d[] = {vtd::invalidate::context_device(domain, sid),
+                                     vtd::invalidate::iotlb_domain(domain)};
+        return submit(s, d, 2);
+    }
+    TRY(register_command(s, vtd::reg::kContextCommand, vtd::register_invalidate::context_device(domain, sid)));
+    return register_command(s, iotlb_register(s), vtd::register_invalidate::iotlb_domain(domain));
+}
+
 State* state_of(u32 unit) { return unit < vtd_units::count() && g_units[unit].on ? &g_units[unit] : nullptr; }
 
 }  // namespace
@@ -269,13 +281,7 @@ Result<void> attach(u32 unit, u32 function, u16 domain, u64 table, u32 levels) {
     flush(unit, &e, sizeof e);
     // Not-present entries are cached where CAP.CM says so (QEMU's may):
     // the function's is invalidated, so the unit reads the new one.
-    if (s->queue) {
-        const vtd::Descriptor d[] = {vtd::invalidate::context_device(domain, sid),
-                                     vtd::invalidate::iotlb_domain(domain)};
-        return submit(*s, d, 2);
-    }
-    TRY(register_command(*s, vtd::reg::kContextCommand, vtd::register_invalidate::context_device(domain, sid)));
-    return register_command(*s, iotlb_register(*s), vtd::register_invalidate::iotlb_domain(domain));
+    return invalidate_function(*s, domain, sid);
 }
 
 Result<void> detach(u32 unit, u32 function, u16 domain) {
@@ -289,13 +295,7 @@ Result<void> detach(u32 unit, u32 function, u16 domain) {
     e.low = 0;
     e.high = 0;
     flush(unit, &e, sizeof e);
-    if (s->queue) {
-        const vtd::Descriptor d[] = {vtd::invalidate::context_device(domain, sid),
-                                     vtd::invalidate::iotlb_domain(domain)};
-        return submit(*s, d, 2);
-    }
-    TRY(register_command(*s, vtd::reg::kContextCommand, vtd::register_invalidate::context_device(domain, sid)));
-    return register_command(*s, iotlb_register(*s), vtd::register_invalidate::iotlb_domain(domain));
+    return invalidate_function(*s, domain, sid);
 }
 
 Result<void> invalidate(u32 unit, u16 domain, u64 iova, u64 bytes) {

@@ -5,11 +5,11 @@
 
 namespace object {
 
-Result<RefPtr<DmaPool>> DmaPool::create(u32 function, u64 quota_bytes) {
+Result<RefPtr<DmaPool>> DmaPool::create(u32 function, u64 quota_bytes, u64 lane) {
     auto p = RefPtr<DmaPool>::adopt(new (std::nothrow) DmaPool());
     if (!p) return Status::NoMemory;
     // No session: the destructor has nothing to tear down.
-    p->m_session = TRY(kdma::Session::create(function, quota_bytes));
+    p->m_session = TRY(kdma::Session::create(function, quota_bytes, lane));
     return p;
 }
 

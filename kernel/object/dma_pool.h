@@ -31,7 +31,7 @@ public:
                                                   cap::kRightInspect | cap::kRightManage | cap::kRightRevoke |
                                                   kPassRights;
 
-    static Result<RefPtr<DmaPool>> create(u32 function, u64 quota_bytes);
+    static Result<RefPtr<DmaPool>> create(u32 function, u64 quota_bytes, u64 lane = abi::kDmaLaneBrokered);
     ~DmaPool() override;
     kdma::Session* session() const { return m_session.get(); }
     // The grant ends with the pool's last capability, not its last

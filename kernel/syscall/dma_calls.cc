@@ -2,7 +2,9 @@
 // and its memory), Interrupt (MSI-X vectors) and the NVMe queue broker.
 // Every object here is minted from the capability it was made from, so
 // revoking devmgr's PciFunction reaches all of them. No call returns or
-// accepts a physical or device-visible address.
+// accepts a physical address; the one device-visible address a call
+// returns is a remapped lane's IOVA (DmaBufferAddress), which reaches only
+// the pool's own buffers.
 #include "abi/device.h"
 #include "abi/nvme.h"
 #include "arch/x86_64/user_copy.h"
@@ -41,14 +43,26 @@ void log_class_refusal(u32 function, const char* what) {
                      devices::virtio_class_name(f.header.vendor, f.header.device), self()->pid(), self()->name());
 }
 
+// The brokers materialize host-physical addresses: a remapped lane's pool
+// (whose provider writes IOVAs itself) gets no broker queue.
+Result<void> refuse_remapped(object::DmaPool* pool, const char* what) {
+    if (!pool->session()->remapped()) return {};
+    refusals::record(self(), abi::RefusalKind::Syscall, pool->session()->function(), Status::WrongType, 0,
+                     log::Level::Warn,
+                     "dma: pid %u '%s' refused %s on a remapped-lane pool: its provider drives the "
+                     "device itself",
+                     self()->pid(), self()->name(), what);
+    return Status::WrongType;
+}
+
 }  // namespace
 
-Result<u64> dma_pool_create(u64 pci, u64 quota) {
+Result<u64> dma_pool_create(u64 pci, u64 quota, u64 lane) {
     auto fn = TRY(kcap::lookup<object::PciFunction>(self(), handle_arg(pci), cap::kRightManage));
     // The pool and its session record (the ledger); the DMA memory itself
     // is the pool's quota, not kernel memory.
     auto charge = TRY(charge_new<object::DmaPool>(heap::block_bytes(sizeof(kdma::Session))));
-    auto pool = object::DmaPool::create(fn->index(), quota);
+    auto pool = object::DmaPool::create(fn->index(), quota, lane);
     if (!pool.ok()) {
         if (pool.status() == Status::Forbidden) log_class_refusal(fn->index(), "a DMA grant");
         return pool.status();
@@ -84,6 +98,13 @@ Result<u64> dma_buffer_create(u64 pool, u64 bytes) {
     return mint_from(pool, b.release_value());
 }
 
+Result<u64> dma_buffer_address(u64 buffer) {
+    auto b = TRY(kcap::lookup<object::DmaBuffer>(self(), handle_arg(buffer), cap::kRightWrite));
+    kdma::Session* s = b->session();
+    if (!s || !s->active()) return Status::TornDown;
+    return TRY(s->device_address(b->ledger_id()));
+}
+
 Result<u64> dma_pool_info(u64 pool, u64 out) {
     auto p = TRY(kcap::lookup<object::DmaPool>(self(), handle_arg(pool), cap::kRightInspect));
     abi::DmaUsage u = kdma::usage_of(p->session());
@@ -115,6 +136,7 @@ Result<u64> interrupt_mask(u64 h, u64 masked) {
 
 Result<u64> nvme_queue_create(u64 pool, u64 kind, u64 entries, u64 admin, u64 irq) {
     auto p = TRY(kcap::lookup<object::DmaPool>(self(), handle_arg(pool), cap::kRightManage));
+    TRY(refuse_remapped(p, "an NVMe broker queue"));
     if (entries > abi::kNvmeMaxEntries) return Status::InvalidArgument;
     // The queue object (and an admin queue's controller record), charged
     // before the controller is touched; rings are the pool's quota.
@@ -188,6 +210,7 @@ Result<u64> nvme_queue_map(u64 queue) {
 
 Result<u64> virtqueue_create(u64 pool, u64 index, u64 size, u64 msix_entry, u64 max_segments) {
     auto p = TRY(kcap::lookup<object::DmaPool>(self(), handle_arg(pool), cap::kRightManage));
+    TRY(refuse_remapped(p, "a virtqueue"));
     if (index > 0xffff || size > abi::kVirtioMaxQueueSize || msix_entry > 0xffff ||
         max_segments > abi::kVirtioMaxChainSegments)
         return Status::InvalidArgument;

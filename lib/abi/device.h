@@ -24,8 +24,21 @@ struct DmaUsage {
     u32 deferred;   // freed by their owner, waiting for in-flight work
     u32 session;    // grant number (changes on every new grant)
     u8 state;       // kDma*
-    u8 reserved[3];
+    u8 lane;        // kDmaLane* (of the grant)
+    u8 reserved[2];
 };
+
+// DmaPoolCreate's lane argument (DESIGN §4): which addresses the device is
+// given. Brokered: host-physical ones, which the kernel writes and no
+// process ever sees. Remapped ("Model B"): IOVAs of the grant's own VT-d
+// domain, which the provider learns (DmaBufferAddress) and writes itself —
+// they reach nothing but the pool's buffers. The remapped lane needs a
+// translating unit covering the function (Unsupported) and interrupt
+// remapping, or the accept flag (Forbidden): without it a device that can
+// be aimed anywhere can also raise any interrupt.
+constexpr u64 kDmaLaneBrokered = 0;
+constexpr u64 kDmaLaneRemapped = 1;
+constexpr u64 kDmaLaneAcceptUnremappedInterrupts = 1ull << 8;  // with kDmaLaneRemapped: the manifest accepts that risk
 
 constexpr u8 kDmaNone = 0;    // no grant: bus mastering off
 constexpr u8 kDmaActive = 1;  // granted: bus mastering on

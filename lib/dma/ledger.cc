@@ -7,7 +7,7 @@ constexpr u32 kSlotBits = 8;
 static_assert(Ledger::kCapacity == 1u << kSlotBits);
 }  // namespace
 
-Result<u32> Ledger::add(u64 address, u64 bytes, u32 owner, Use use) {
+Result<u32> Ledger::add(u64 address, u64 bytes, u32 owner, Use use, u64 device_address) {
     if (bytes == 0 || address + bytes < address) return Status::InvalidArgument;
     if (m_state != LedgerState::Active) return Status::TornDown;
     for (u32 i = 0; i < kCapacity; i++) {
@@ -15,7 +15,8 @@ Result<u32> Ledger::add(u64 address, u64 bytes, u32 owner, Use use) {
         if (e.live) continue;
         u32 generation = (e.generation + 1) & 0xFFFFFF;
         if (generation == 0) generation = 1;
-        e = Entry{address, bytes, owner, 0, generation, use, true, false};
+        e = Entry{address, bytes, device_address == kSameAddress ? address : device_address, owner, 0, generation, use,
+                  true,    false};
         m_live++;
         return generation << kSlotBits | i;
     }
@@ -31,12 +32,12 @@ Ledger::Entry* Ledger::lookup(u32 id) {
 const Ledger::Entry* Ledger::find(u32 id) const { return const_cast<Ledger*>(this)->lookup(id); }
 
 void Ledger::give_back_entry(Entry& e, GiveBack give_back, void* ctx) {
-    u64 address = e.address, bytes = e.bytes;
+    u64 address = e.address, bytes = e.bytes, device_address = e.device_address;
     e.live = false;
     e.released = false;
     e.in_flight = 0;
     m_live--;
-    if (give_back) give_back(ctx, address, bytes);
+    if (give_back) give_back(ctx, address, bytes, device_address);
 }
 
 Result<void> Ledger::hold(u32 id) {

@@ -13,8 +13,10 @@
 //    counted as quarantined instead.
 //
 // Pure bookkeeping: addresses are opaque numbers here (the kernel stores
-// host-physical addresses on the brokered lane), frames are returned
-// through the caller's callback. Never exposed to user space.
+// host-physical addresses), each with the address the device is given for
+// it — the same on the brokered lane, an IOVA of the grant's domain on the
+// remapped one; frames are returned through the caller's callback. Never
+// exposed to user space (a remapped lane's IOVA is, by DmaBufferAddress).
 #pragma once
 
 #include "util/result.h"
@@ -41,21 +43,25 @@ public:
     struct Entry {
         u64 address = 0;
         u64 bytes = 0;
-        u32 owner = 0;      // the pool (or queue) that allocated it
-        u32 in_flight = 0;  // holds by submitted work
+        u64 device_address = 0;  // what the device is given for `address`
+        u32 owner = 0;           // the pool (or queue) that allocated it
+        u32 in_flight = 0;       // holds by submitted work
         u32 generation = 0;
         Use use = Use::Buffer;
         bool live = false;      // recorded and not yet returned
         bool released = false;  // its owner let go; waiting for in_flight == 0
     };
 
-    // Called with (address, bytes) for each range that may now be freed.
-    using GiveBack = void (*)(void* ctx, u64 address, u64 bytes);
+    // Called with (address, bytes, device address) for each range that may
+    // now be freed.
+    using GiveBack = void (*)(void* ctx, u64 address, u64 bytes, u64 device_address);
 
-    // Records a range. Returns its id (never 0). NoMemory when full,
-    // InvalidArgument for an empty range, TornDown once quiesced or
+    // Records a range, which the device knows as `device_address` (by
+    // default `address` itself). Returns its id (never 0). NoMemory when
+    // full, InvalidArgument for an empty range, TornDown once quiesced or
     // quarantined (a dead device gets no new memory).
-    [[nodiscard]] Result<u32> add(u64 address, u64 bytes, u32 owner, Use use);
+    static constexpr u64 kSameAddress = ~0ull;
+    [[nodiscard]] Result<u32> add(u64 address, u64 bytes, u32 owner, Use use, u64 device_address = kSameAddress);
 
     // One more in-flight reference. NotFound (no such live id), Busy (its
     // owner already released it: no new work may name it), TornDown.

@@ -222,6 +222,10 @@ struct Provider {
     u32 vectors = 0;   // MSI-X/MSI vectors granted; 0 = none (the provider polls)
     u64 dma_pool = 0;  // DmaPool quota in bytes; 0 = no DmaPool granted
     DmaBackend backend = DmaBackend::Auto;
+    // backend = iommu interrupts=unremapped: the remapped lane even where
+    // interrupts are not remapped (its device can then raise any interrupt;
+    // the kernel logs that it was accepted).
+    bool accept_unremapped_interrupts = false;
     ServeGrant served[kMaxServed];
     u32 served_count = 0;
 };

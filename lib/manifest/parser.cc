@@ -114,7 +114,7 @@ constexpr KeyInfo kKeys[kKeyCount] = {
     {"bar", kProviderBit, true, true},
     {"vectors", kProviderBit, false, false},
     {"dma_pool", kProviderBit, false, false},
-    {"backend", kProviderBit, false, false},
+    {"backend", kProviderBit, false, true},
     {"serve", kProgramBits, true, true},
 };
 
@@ -1026,11 +1026,22 @@ private:
         if (size(v.head, "dma_pool", false, n)) provider().dma_pool = n;
     }
 
+    // backend = auto | bounce | iommu [interrupts=unremapped]: the
+    // attribute accepts the remapped lane without interrupt remapping.
     void on_backend(const Value& v) {
         static constexpr const char* kBackends[] = {"auto", "bounce", "iommu"};
+        static constexpr const char* kNames[] = {"interrupts"};
+        static constexpr const char* kInterrupts[] = {"remapped", "unremapped"};
+        const Attribute* a[1];
         u32 i = 0;
-        if (choice(v.head, "backend", kBackends, 3, "auto, bounce or iommu", i))
-            provider().backend = static_cast<DmaBackend>(i);
+        if (!choice(v.head, "backend", kBackends, 3, "auto, bounce or iommu", i)) return;
+        if (!attributes(v, kNames, "interrupts", a)) return;
+        u32 interrupts = 0;
+        if (a[0] && !choice(a[0]->value, "interrupts", kInterrupts, 2, "remapped or unremapped", interrupts)) return;
+        if (a[0] && static_cast<DmaBackend>(i) != DmaBackend::Iommu)
+            return error(a[0]->name.column, "interrupts= applies to backend = iommu only (the remapped lane)");
+        provider().backend = static_cast<DmaBackend>(i);
+        provider().accept_unremapped_interrupts = interrupts == 1;
     }
 
     // serve = CONSUMER on a provider; on a process also [ports=P1|P2...]

@@ -127,13 +127,21 @@ def check_records(sc: Scenario, run: Run, log: str) -> None:
                 + (f"; nothing torn in bytes {rc.scan[0]}..{rc.scan[0] + rc.scan[1]}" if rc.scan else ""))
 
 
+def read_trace(run: Run) -> str | None:
+    """QEMU's trace log of this run, or None (the failure recorded)."""
+    path = run.run_dir / "qemu-trace.log"
+    try:
+        return path.read_text(errors="replace")
+    except OSError as e:
+        run.fail(f"QEMU trace log {path} unreadable: {e} (is this QEMU built with the log trace backend?)")
+        return None
+
+
 def check_trace(sc: Scenario, run: Run) -> None:
     """The [trace] markers, in order, over QEMU's own trace log."""
     path = run.run_dir / "qemu-trace.log"
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as e:
-        run.fail(f"QEMU trace log {path} unreadable: {e} (is this QEMU built with the log trace backend?)")
+    text = read_trace(run)
+    if text is None:
         return
     failure, note = trace.check_markers(text, sc.trace_markers, sc.trace_forbidden)
     if failure:
@@ -161,11 +169,8 @@ def check_lane_translation(run: Run, log: str, every: bool = True) -> None:
     if not granted:
         run.fail("vtd lane: no function was granted DMA in a remapping domain")
         return
-    path = run.run_dir / "qemu-trace.log"
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as e:
-        run.fail(f"vtd lane: QEMU trace log {path} unreadable: {e}")
+    text = read_trace(run)
+    if text is None:
         return
     seen = {f"{m['bus']}:{m['dev']}.{int(m['fn'], 16)}" for m in TRANSLATED_RE.finditer(text)}
     missing = [b for b in granted if b not in seen]

@@ -158,7 +158,7 @@ struct Harness {
     // give-back, independently of the model's bookkeeping: the ledger must
     // already have forgotten the range, must not be quarantined, and the
     // range must be one its owner released that nothing may still write.
-    static void give_back(void* ctx, u64 address, u64 bytes) {
+    static void give_back(void* ctx, u64 address, u64 bytes, u64) {
         auto* self = static_cast<Harness*>(ctx);
         check(self->ledger.state() != LedgerState::Quarantined);
         check(!self->quarantined_ever);

@@ -37,8 +37,10 @@ constexpr u32 kPoolB = 9;
 
 struct Recorder {
     std::vector<Range> given;
-    static void give_back(void* ctx, u64 address, u64 bytes) {
+    std::vector<u64> device_addresses;  // what give_back was told the device knew each range as
+    static void give_back(void* ctx, u64 address, u64 bytes, u64 device_address) {
         static_cast<Recorder*>(ctx)->given.push_back({address, bytes});
+        static_cast<Recorder*>(ctx)->device_addresses.push_back(device_address);
     }
 };
 
@@ -63,6 +65,25 @@ protected:
     Ledger ledger;
     Recorder rec;
 };
+
+// The remapped lane: a range the device knows by an IOVA. The ledger keeps
+// it with the range and hands it back with the frames (the kernel unmaps
+// the IOVA before it frees them); by default it is the address itself.
+TEST_F(DmaLedger, DeviceAddressIsKeptAndGivenBack) {
+    auto remapped = ledger.add(0x200000, 0x2000, kPoolA, Use::Buffer, 0x1'0000'4000);
+    ASSERT_TRUE(remapped.ok());
+    u32 same = add(0x300000, 0x1000);
+    EXPECT_EQ(ledger.find(remapped.value())->device_address, 0x1'0000'4000u);
+    EXPECT_EQ(ledger.find(same)->device_address, 0x300000u);
+    // covers() answers for host addresses, never for device addresses
+    EXPECT_TRUE(ledger.covers(0x200000, 0x2000));
+    EXPECT_FALSE(ledger.covers(0x1'0000'4000, 1));
+    expect_value(release(remapped.value()), true);
+    expect_value(release(same), true);
+    ASSERT_EQ(rec.device_addresses.size(), 2u);
+    EXPECT_EQ(rec.device_addresses[0], 0x1'0000'4000u);
+    EXPECT_EQ(rec.device_addresses[1], 0x300000u);
+}
 
 TEST_F(DmaLedger, AddRecordsTheRangeUnderADistinctNonZeroId) {
     const u32 a = add(0x10000, 2 * kPage, kPoolA, Use::Buffer);
@@ -543,7 +564,7 @@ struct Reentrant {
     bool find_saw_entry = true;
     Status readded_status = Status::NotFound;
     u32 readded = 0;
-    static void give_back(void* ctx, u64 address, u64 bytes) {
+    static void give_back(void* ctx, u64 address, u64 bytes, u64) {
         auto* self = static_cast<Reentrant*>(ctx);
         self->live_seen = self->ledger->live();
         self->find_saw_entry = self->ledger->find(self->id_given_back) != nullptr;

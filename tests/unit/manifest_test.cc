@@ -796,6 +796,14 @@ TEST(ManifestValidation, ProviderKeys) {
     EXPECT_TRUE(only_error(parse(pre + "dma_pool = 0\n"), 4, 12, "dma_pool must not be 0"));
     EXPECT_TRUE(
         only_error(parse(pre + "backend = vtd\n"), 4, 11, "unknown backend 'vtd'; expected auto, bounce or iommu"));
+    // interrupts= accepts the remapped lane without interrupt remapping;
+    // it means nothing on another backend
+    EXPECT_TRUE(only_error(parse(pre + "backend = bounce interrupts=unremapped\n"), 4, 18,
+                           "interrupts= applies to backend = iommu only"));
+    EXPECT_TRUE(only_error(parse(pre + "backend = iommu interrupts=maybe\n"), 4, 28,
+                           "unknown interrupts 'maybe'; expected remapped or unremapped"));
+    EXPECT_TRUE(only_error(parse(pre + "backend = iommu irqs=unremapped\n"), 4, 17,
+                           "unknown attribute 'irqs' for 'backend'; expected interrupts"));
     EXPECT_TRUE(
         only_error(parse(pre + "supervise = x\n"), 4, 1, "key 'supervise' does not belong in provider sections"));
     EXPECT_TRUE(only_error(parse(pre + "serve = c\nserve = c\n[process c]\nmodule = c\n"), 5, 9,

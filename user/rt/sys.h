@@ -86,7 +86,10 @@ Result<void> mmio_write(u32 mmio, u64 offset, u32 width, u64 value);
 // filtered window whose pages hold one: MmioMap refuses those).
 Result<u64> mmio_read(u32 mmio, u64 offset, u32 width);
 
-Result<Handle> dma_pool_create(u32 pci, u64 quota);
+// lane: abi::kDmaLane* (the remapped lane: IOVAs the provider writes itself).
+Result<Handle> dma_pool_create(u32 pci, u64 quota, u64 lane = abi::kDmaLaneBrokered);
+// A remapped lane buffer's IOVA (Forbidden on the brokered lane).
+Result<u64> dma_buffer_address(u32 buffer);
 Result<Handle> dma_buffer_create(u32 pool, u64 bytes);
 Result<abi::DmaUsage> dma_pool_info(u32 pool);
 Result<Handle> interrupt_create(u32 pci, u32 index);

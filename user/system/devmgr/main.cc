@@ -168,9 +168,13 @@ constexpr u32 kMaxVectorGrants = 8;
 // How often a restart whose device is still being torn down is tried again.
 constexpr u32 kBusyRetryMs = 50;
 
-// The remapped lane (VT-d domains) does not exist yet: until it does, a
-// device on it could not be driven safely, so `iommu` cannot be granted.
-constexpr bool kRemappedLaneAvailable = false;
+// The remapped lane (Model B): the kernel gives the pool a VT-d domain and
+// IOVAs the provider writes itself. `iommu` demands it (the kernel refuses
+// it without a translating unit, or without interrupt remapping); `auto`
+// keeps the brokered lane until the providers can drive a device on the
+// remapped one (issue 15: the NVMe and virtio providers are brokered-only).
+constexpr bool kRemappedLaneAvailable = true;
+constexpr bool kAutoTakesRemapped = false;
 
 bool is_nvme(const abi::DeviceInfo& d) { return d.class_code == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02; }
 
@@ -229,8 +233,9 @@ const char* select_backend(const manifest::Provider& p, const abi::DeviceInfo& d
         *chosen = "iommu";
         return nullptr;
     }
-    // auto: iommu when covered (and available), else the brokered lane.
-    *chosen = covered && kRemappedLaneAvailable ? "iommu" : "bounce";
+    // auto: iommu when covered (and the providers can use it), else the
+    // brokered lane.
+    *chosen = covered && kRemappedLaneAvailable && kAutoTakesRemapped ? "iommu" : "bounce";
     return nullptr;
 }
 
@@ -354,7 +359,11 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     // (with the class reset) when the provider dies holding the pool, or
     // the pool's last capability goes.
     if (p.dma_pool) {
-        auto pool = rt::dma_pool_create(dma_fn.value().get(), p.dma_pool);
+        const bool remapped = backend[0] == 'i';  // "iommu"
+        const u64 lane = !remapped ? abi::kDmaLaneBrokered
+                                   : abi::kDmaLaneRemapped |
+                                         (p.accept_unremapped_interrupts ? abi::kDmaLaneAcceptUnremappedInterrupts : 0);
+        auto pool = rt::dma_pool_create(dma_fn.value().get(), p.dma_pool, lane);
         if (!pool.ok() && pool.status() == Status::Busy && child_slot.restarts) return retry_later();
         if (!pool.ok()) {
             rt::log("devmgr: %s on %02x:%02x.%x not bound: DMA pool of %llu KiB: %s", p.name, d.bus, d.device,

@@ -28,9 +28,31 @@ void virtio_blk_bulk(u32 pci, u32 window, u32 pool, u32 irq, bool indirect, bool
 
 namespace {
 
+// The remapped lane (Model B): each buffer's IOVA, as the provider would
+// write it into its own queues. All above physical memory (4 GiB here),
+// page aligned and apart from each other.
+void report_iovas(const u64 (&iova)[4], const u64 (&sizes)[4]) {
+    bool apart = true, aligned = true, high = true;
+    for (u32 i = 0; i < 4; i++) {
+        aligned &= (iova[i] & 4095) == 0;
+        high &= iova[i] >= (4ull << 30);
+        for (u32 k = 0; k < i; k++)
+            apart &= iova[i] >= iova[k] + ((sizes[k] + 4095) & ~4095ull) ||
+                     iova[k] >= iova[i] + ((sizes[i] + 4095) & ~4095ull);
+    }
+    rt::log("provider: remapped lane: buffers at IOVAs 0x%llx 0x%llx 0x%llx 0x%llx: %s, %s, %s",
+            static_cast<unsigned long long>(iova[0]), static_cast<unsigned long long>(iova[1]),
+            static_cast<unsigned long long>(iova[2]), static_cast<unsigned long long>(iova[3]),
+            high ? "above 4 GiB" : "NOT above 4 GiB", aligned ? "page aligned" : "NOT page aligned",
+            apart ? "apart" : "OVERLAPPING");
+}
+
 void probe_dma(u32 pool) {
-    u64 sizes[] = {4096, 4096, 8192, 3000};
-    u32 mapped = 0;
+    u64 sizes[4] = {4096, 4096, 8192, 3000};
+    u64 iova[4] = {};
+    auto lane = rt::dma_pool_info(pool);
+    const bool remapped = lane.ok() && lane.value().lane == abi::kDmaLaneRemapped;
+    u32 mapped = 0, n = 0;
     for (u64 size : sizes) {
         auto b = rt::dma_buffer_create(pool, size);
         if (!b.ok())
@@ -45,8 +67,15 @@ void probe_dma(u32 pool) {
         bool kept = true;
         for (u64 i = 0; i < size / 8; i++) kept &= words[i] == i * 0x9e3779b97f4a7c15ull;
         if (zeroed && kept) mapped++;
+        if (remapped) {
+            auto at_device = rt::dma_buffer_address(b.value().get());
+            if (!at_device.ok()) return rt::log("provider: dma buffer address: %s", status_name(at_device.status()));
+            iova[n] = at_device.value();
+        }
+        n++;
         (void)b.value().release();  // kept until exit: teardown frees them
     }
+    if (remapped) report_iovas(iova, sizes);
     auto u = rt::dma_pool_info(pool);
     if (!u.ok()) return rt::log("provider: dma pool info: %s", status_name(u.status()));
     rt::log("provider: dma %u buffers allocated zeroed, mapped and written; pool %llu of %llu KiB used, %u ranges",

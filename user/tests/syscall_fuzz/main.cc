@@ -831,6 +831,7 @@ constexpr u32 weight(S call) {
         case S::MmioRead: return 12;
         case S::DeviceEvents: return 8;
         case S::MemorySize: return 4;
+        case S::DmaBufferAddress: return 6;
         case S::Count: break;
     }
     return 0;
@@ -1554,6 +1555,7 @@ Call generate() {
             c.a[2] = map_flags_arg();
             break;
         case S::MemorySize: c.a[0] = chance(20) ? dma_buffer_arg() : handle_arg(kMemory); break;
+        case S::DmaBufferAddress: c.a[0] = chance(80) ? dma_buffer_arg() : handle_arg(kMemory); break;
         case S::MemoryUnmap:
             if (g_map_count && chance(75)) {
                 // Mostly one of the latest mappings, often through its own capability.
@@ -1760,6 +1762,11 @@ Call generate() {
         case S::DmaPoolCreate:
             c.a[0] = pci_arg();
             c.a[1] = dma_quota_arg();
+            // the brokered lane mostly; the remapped one (refused without an
+            // IOMMU), its accept flag, and garbage
+            c.a[2] = chance(70)   ? abi::kDmaLaneBrokered
+                     : chance(50) ? abi::kDmaLaneRemapped | (rnd() & abi::kDmaLaneAcceptUnremappedInterrupts)
+                                  : rnd();
             break;
         case S::DmaBufferCreate:
             c.a[0] = dma_pool_arg(PoolKind::Any);
