@@ -59,7 +59,7 @@ constexpr Pinned kAbi[] = {
     {35, "MmioCreate", 5},
     {36, "MmioMap", 1},
     {37, "MmioWrite", 4},
-    {38, "DmaPoolCreate", 2},
+    {38, "DmaPoolCreate", 3},
     {39, "DmaBufferCreate", 2},
     {40, "DmaPoolInfo", 2},
     {41, "InterruptCreate", 2},
@@ -76,6 +76,7 @@ constexpr Pinned kAbi[] = {
     {52, "MmioRead", 4},
     {53, "DeviceEvents", 3},
     {54, "MemorySize", 1},
+    {55, "DmaBufferAddress", 1},
 };
 
 TEST(SyscallTable, NumbersNamesAndArgumentCountsArePinned) {
