@@ -13,6 +13,7 @@
 #include "irq/msi_vectors.h"
 #include "mm/direct_map.h"
 #include "mm/frame_allocator.h"
+#include "object/device_mmio.h"
 #include "object/dma_pool.h"
 #include "object/process.h"
 #include "pci/enumerate.h"
@@ -229,6 +230,9 @@ void Session::give_back(void* self, u64 phys, u64 bytes, u64 device_address) {
 
 Result<u32> Session::allocate(u64 bytes, u32 owner, dma::Use use, u64* phys) {
     if (!active()) return Status::TornDown;
+    // The provider answers for its device: the process that allocates from
+    // the grant (devmgr creates the pool and hands it on).
+    if (object::Process* caller = refusals::current_process()) m_owner_pid = caller->pid();
     if (bytes == 0) return Status::InvalidArgument;
     u64 pages = (bytes + frames::kFrameSize - 1) / frames::kFrameSize;
     u64 rounded = pages * frames::kFrameSize;
@@ -275,6 +279,12 @@ void Session::teardown(const char* why) {
     m_ledger.stop();                      // and nothing given back until step 5 says how
     char name[16];
     describe(m_function, name);
+    // ... and on the remapped lane, the doorbells its provider rang by a
+    // store are no longer anyone's.
+    if (remapped()) {
+        u32 windows = object::unmap_grant_windows(this);
+        LOG_INFO("dma: %s teardown step 1: %u direct doorbell mapping(s) removed", name, windows);
+    }
     u64 in_flight = m_ledger.held_bytes();
     u32 deferred = m_ledger.deferred();
     LOG_INFO("dma: %s teardown (%s): session %u, %u ranges live, %llu bytes in flight, %u frees deferred", name, why,

@@ -78,8 +78,9 @@ public:
 
     u32 id() const { return m_id; }
     u32 function() const { return m_function; }
-    // The process that created the grant (it answers for the device's
-    // remapping faults); 0 when the kernel did.
+    // The process that answers for the device's remapping faults: the one
+    // that last allocated from the grant (its provider; devmgr creates the
+    // pool and hands it on), else its creator; 0 for the kernel.
     u32 owner_pid() const { return m_owner_pid; }
     // Its remapping domain, or null (no translating unit covers it).
     const iommu::Domain* domain() const { return m_domain; }

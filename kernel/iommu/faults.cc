@@ -9,6 +9,7 @@
 #include "irq/msi_vectors.h"
 #include "object/process.h"
 #include "pci/enumerate.h"
+#include "util/format.h"
 
 namespace faults {
 namespace {
@@ -48,9 +49,11 @@ void report(u32 unit, const vtd::FaultRecord& r) {
     // The event's detail stays 0: on the brokered lane a domain's addresses
     // are physical ones, which never reach user space (the address audit).
     // The kernel's own log may say it.
+    char holder[48] = "";
+    if (who) format(holder, sizeof holder, " (pid %u '%s')", who->pid(), who->name());
     refusals::record(who, abi::RefusalKind::DmaFault, function, Status::Forbidden, 0, log::Level::Warn,
-                     "vtd: unit %u: fault: %02x:%02x.%x %s at 0x%llx refused (reason 0x%x%s%s)", unit, r.source >> 8,
-                     (r.source >> 3) & 0x1f, r.source & 7, r.read ? "read" : "write",
+                     "vtd: unit %u: fault: %02x:%02x.%x%s %s at 0x%llx refused (reason 0x%x%s%s)", unit, r.source >> 8,
+                     (r.source >> 3) & 0x1f, r.source & 7, holder, r.read ? "read" : "write",
                      static_cast<unsigned long long>(r.address), r.reason, *reason_name(r.reason) ? ": " : "",
                      reason_name(r.reason));
 }

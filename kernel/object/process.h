@@ -58,6 +58,10 @@ public:
     // (MemoryObject mappings without a fixed address).
     Result<u64> reserve_map_area(u64 bytes);
     u32 pid() const { return m_pid; }
+    // System calls its threads made (SyscallCount: what a Model B provider's
+    // I/O costs, counted by the kernel).
+    u64 syscalls() const { return m_syscalls; }
+    void count_syscall() { m_syscalls++; }
     // Refusals attributed to this process, and its log budget
     // (events/refusals.h).
     refusals::ProcessState& refusal_state() { return m_refusals; }
@@ -127,6 +131,7 @@ private:
     u64 m_map_cursor = 0x0000000100000000ull;
     u64 m_entry = 0;
     u32 m_pid = 0;
+    u64 m_syscalls = 0;
     refusals::ProcessState m_refusals;
     util::TokenBucket m_log_budget{kLogBurst, kLogPerSecond};
     char m_name[kNameLength] = {};

@@ -42,6 +42,7 @@ i64 encode(const Result<u64>& r) {
 
 extern "C" void syscall_dispatch(InterruptFrame* f) {
     percpu::current_cpu()->syscalls++;
+    sys::self()->count_syscall();
     const u64 args[6] = {f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9};
     u64 number = f->rax;
     refusals::begin_syscall();

@@ -13,6 +13,8 @@ Result<u64> yield() {
 
 Result<u64> clock_get() { return clock::monotonic_ns(); }
 
+Result<u64> syscall_count() { return self()->syscalls(); }
+
 Result<u64> sleep(u64 ns) {
     if (ns) (void)sched::block_current(deadline_from_timeout(ns));
     return 0;

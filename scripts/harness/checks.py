@@ -16,6 +16,7 @@ Kernel log formats parsed (see docs/testing.md):
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 
 # ---------------------------------------------------------------------------
@@ -377,6 +378,30 @@ def canary_diffs(memory: bytes, value: int, intact: bool) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
+# A device aimed at the kernel's code (Model B's attack, user/tests/probe_provider)
+
+AIMED_RE = re.compile(r"provider: model B: aiming identify at IOVA 0x(?P<addr>[0-9a-f]+), outside the domain")
+AIMED_DONE_RE = re.compile(r"provider: model B: identify aimed outside completed")
+
+
+def elf_bytes_at(elf: bytes, phys: int, length: int) -> bytes | None:
+    """The bytes a read-only PT_LOAD segment of an ELF64 file puts at
+    physical address [phys, phys + length), or None when no such segment
+    holds all of it (only what never changes at run time is compared)."""
+    if elf[:4] != b"\x7fELF" or elf[4] != 2:
+        return None
+    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    for i in range(phnum):
+        p_type, p_flags, p_offset, _vaddr, p_paddr, p_filesz = struct.unpack_from("<IIQQQQ", elf, phoff + i * phentsize)
+        writable = p_flags & 2
+        if p_type == 1 and not writable and p_paddr <= phys and phys + length <= p_paddr + p_filesz:
+            at = p_offset + phys - p_paddr
+            return elf[at:at + length]
+    return None
+
+
+# ---------------------------------------------------------------------------
 # Registry used by harness.runner
 
 
@@ -400,6 +425,11 @@ CHECKS: dict[str, CheckSpec] = {
     "dma_canary_overwritten": CheckSpec(
         "dma_canary_overwritten", CANARY_RE, True,
         "the same canary, with translation off: the device's write must have changed it"),
+    "dma_target_is_kernel_code": CheckSpec(
+        "dma_target_is_kernel_code", AIMED_DONE_RE, True,
+        "the page a provider aimed its device at (`aiming identify at IOVA 0x...`), read from guest memory "
+        "through QEMU's monitor once the command completed, still holds the kernel's code as the kernel's "
+        "ELF file has it"),
     "modules_match": CheckSpec(
         "modules_match", MODULES_TOTAL_RE, False,
         "each declared boot module is reported with its name and exact byte size"),

@@ -50,6 +50,7 @@ class Run:
     qemu_out_path: Path | None = None
     expected_modules: list[tuple[str, int]] = field(default_factory=list)
     disk_sizes: dict[str, int] = field(default_factory=dict)   # disk -> image bytes before the guest ran
+    kernel: Path | None = None  # the kernel ELF this run boots
 
     def fail(self, msg: str) -> None:
         self.failures.append(msg)
@@ -191,6 +192,11 @@ def run_live_check(name: str, run: Run, qmp: Qmp | None, log: str) -> None:
             run.fail("pci_matches_qmp: no QMP connection")
             return
         diffs = pci_check(qmp, log)
+    elif name == "dma_target_is_kernel_code":
+        if qmp is None:
+            run.fail(f"{name}: no QMP connection")
+            return
+        diffs = kernel_code_check(qmp, log, run.kernel)
     elif name in ("dma_canary_intact", "dma_canary_overwritten"):
         if qmp is None:
             run.fail(f"{name}: no QMP connection")
@@ -213,6 +219,24 @@ def report_check(run: Run, name: str, diffs: list[str]) -> None:
         run.fail(f"check {name} failed:\n" + "\n".join(f"    - {d}" for d in diffs))
     else:
         run.notes.append(f"check {name}: ok")
+
+
+def kernel_code_check(qmp: Qmp, log: str, kernel: Path | None) -> list[str]:
+    m = checks.AIMED_RE.search(log)
+    if m is None:
+        return ["no 'aiming identify at IOVA' line"]
+    addr = int(m["addr"], 16)
+    try:
+        want = checks.elf_bytes_at(kernel.read_bytes(), addr, 4096) if kernel else None
+    except OSError as e:
+        return [f"cannot read the kernel {kernel}: {e}"]
+    if want is None:
+        return [f"0x{addr:x} is not in a read-only segment of the kernel: nothing to compare it with"]
+    got = checks.parse_xp_words(qmp.hmp(f"xp /1024wx {addr:#x}"))
+    if got != want:
+        changed = sum(1 for a, b in zip(got, want) if a != b) if len(got) == len(want) else len(want)
+        return [f"{changed} of 4096 bytes at 0x{addr:x} differ from the kernel's code: the device wrote there"]
+    return []
 
 
 def canary_check(qmp: Qmp, log: str, intact: bool) -> list[str]:
@@ -256,6 +280,7 @@ def pci_check(qmp: Qmp, log: str) -> list[str]:
 
 
 def execute(sc: Scenario, run: Run, kernel: Path, build_dir: Path, verbose: bool) -> None:
+    run.kernel = kernel
     modules = prepare_modules(sc, run.run_dir)
     run.expected_modules = [(n, p.stat().st_size) for n, p in modules]
     image = run.run_dir / ("boot.iso" if sc.format == "iso" else "boot.img")

@@ -1568,5 +1568,56 @@ class Lanes(unittest.TestCase):
         self.assertTrue(any("no function was granted DMA in a remapping domain" in f for f in none.failures))
 
 
+class DmaTargets(unittest.TestCase):
+    """The page a Model B provider aims its device at is compared with the
+    kernel's ELF file: unchanged passes, one changed byte fails."""
+
+    @staticmethod
+    def elf(segments):
+        """A minimal ELF64 with PT_LOAD segments (paddr, flags, bytes)."""
+        phoff, phentsize = 64, 56
+        data_at = phoff + phentsize * len(segments)
+        header = bytearray(64)
+        header[:5] = b"\x7fELF\x02"
+        struct.pack_into("<Q", header, 0x20, phoff)
+        struct.pack_into("<HH", header, 0x36, phentsize, len(segments))
+        phdrs, body = bytearray(), bytearray()
+        for paddr, flags, content in segments:
+            phdrs += struct.pack("<IIQQQQQQ", 1, flags, data_at + len(body), paddr, paddr, len(content),
+                                 len(content), 0x1000)
+            body += content
+        return bytes(header + phdrs + body)
+
+    def test_elf_bytes_at(self):
+        code = bytes(range(256)) * 32  # 8 KiB of "code"
+        elf = self.elf([(0x208000, 5, code), (0x300000, 6, b"\0" * 4096)])
+        self.assertEqual(checks.elf_bytes_at(elf, 0x209000, 4096), code[0x1000:0x2000])
+        self.assertIsNone(checks.elf_bytes_at(elf, 0x209800, 4096))  # past the segment
+        self.assertIsNone(checks.elf_bytes_at(elf, 0x300000, 16))     # writable: changes at run time
+        self.assertIsNone(checks.elf_bytes_at(b"not an elf", 0, 4))
+
+    def test_check_fails_when_the_device_wrote(self):
+        code = bytes(range(256)) * 32
+        with tempfile.TemporaryDirectory() as d:
+            kernel = Path(d) / "kernel"
+            kernel.write_bytes(self.elf([(0x208000, 5, code)]))
+            log = "provider: model B: aiming identify at IOVA 0x209000, outside the domain\n"
+
+            class FakeQmp:
+                def __init__(self, memory):
+                    self.memory = memory
+
+                def hmp(self, command):
+                    words = struct.unpack("<1024I", self.memory)
+                    return "\n".join(f"{0x209000 + i * 4:016x}: " + " ".join(f"0x{w:08x}" for w in words[i:i + 4])
+                                     for i in range(0, 1024, 4))
+
+            page = code[0x1000:0x2000]
+            self.assertEqual(runner.kernel_code_check(FakeQmp(page), log, kernel), [])
+            written = b"QEMU NVMe Ctrl" + page[14:]
+            diffs = runner.kernel_code_check(FakeQmp(written), log, kernel)
+            self.assertTrue(diffs and "differ from the kernel's code" in diffs[0], diffs)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -77,6 +77,7 @@ constexpr Pinned kAbi[] = {
     {53, "DeviceEvents", 3},
     {54, "MemorySize", 1},
     {55, "DmaBufferAddress", 1},
+    {56, "SyscallCount", 0},
 };
 
 TEST(SyscallTable, NumbersNamesAndArgumentCountsArePinned) {

@@ -176,6 +176,7 @@ Result<Handle> dma_pool_create(u32 pci, u64 quota, u64 lane) {
     return new_handle(syscall<S::DmaPoolCreate>(pci, quota, lane));
 }
 Result<u64> dma_buffer_address(u32 buffer) { return to_result(syscall<S::DmaBufferAddress>(buffer)); }
+u64 syscall_count() { return static_cast<u64>(syscall<S::SyscallCount>()); }
 Result<Handle> dma_buffer_create(u32 pool, u64 bytes) { return new_handle(syscall<S::DmaBufferCreate>(pool, bytes)); }
 Result<abi::DmaUsage> dma_pool_info(u32 pool) {
     abi::DmaUsage u{};

@@ -90,6 +90,8 @@ Result<u64> mmio_read(u32 mmio, u64 offset, u32 width);
 Result<Handle> dma_pool_create(u32 pci, u64 quota, u64 lane = abi::kDmaLaneBrokered);
 // A remapped lane buffer's IOVA (Forbidden on the brokered lane).
 Result<u64> dma_buffer_address(u32 buffer);
+// System calls this process made so far, this one included (kernel-counted).
+u64 syscall_count();
 Result<Handle> dma_buffer_create(u32 pool, u64 bytes);
 Result<abi::DmaUsage> dma_pool_info(u32 pool);
 Result<Handle> interrupt_create(u32 pci, u32 index);

@@ -311,6 +311,34 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
     // reach it through the directory.
     if (g_instances[b])
         grants[n++] = rt::Grant{"service", g_instances[b].get(), true, cap_rights::kServe | cap_rights::kWait};
+    // The DMA grant: bus mastering goes on when the pool exists, and off
+    // (with the class reset) when the provider dies holding the pool, or
+    // the pool's last capability goes.
+    const bool remapped = backend[0] == 'i';  // "iommu"
+    enum class Pool { Made, Retry, Failed };
+    auto make_pool = [&]() -> Pool {
+        if (!p.dma_pool) return Pool::Made;
+        const u64 lane = !remapped ? abi::kDmaLaneBrokered
+                                   : abi::kDmaLaneRemapped |
+                                         (p.accept_unremapped_interrupts ? abi::kDmaLaneAcceptUnremappedInterrupts : 0);
+        auto pool = rt::dma_pool_create(dma_fn.value().get(), p.dma_pool, lane);
+        if (!pool.ok() && pool.status() == Status::Busy && child_slot.restarts) {
+            (void)retry_later();
+            return Pool::Retry;
+        }
+        if (!pool.ok()) {
+            rt::log("devmgr: %s on %02x:%02x.%x not bound: DMA pool of %llu KiB: %s", p.name, d.bus, d.device,
+                    d.function, static_cast<unsigned long long>(p.dma_pool >> 10), status_name(pool.status()));
+            return Pool::Failed;
+        }
+        give("dma", static_cast<rt::Handle&&>(pool.value()));
+        return Pool::Made;
+    };
+    // On the remapped lane the grant comes first: a direct window over the
+    // device's doorbells belongs to it (the kernel refuses one without it).
+    if (remapped) {
+        if (Pool made = make_pool(); made != Pool::Made) return made == Pool::Retry;
+    }
     for (u32 i = 0; i < p.bar_count; i++) {
         const manifest::BarWindow& w = p.bars[i];
         u64 length = w.length ? w.length : d.bars[w.bar].size - w.offset;
@@ -355,22 +383,8 @@ bool bind(const manifest::Provider& p, const abi::DeviceInfo& d, rt::Supervised&
         format(name, sizeof name, "irq%u", i);
         give(name, static_cast<rt::Handle&&>(irq.value()));
     }
-    // The DMA grant: bus mastering goes on when the pool exists, and off
-    // (with the class reset) when the provider dies holding the pool, or
-    // the pool's last capability goes.
-    if (p.dma_pool) {
-        const bool remapped = backend[0] == 'i';  // "iommu"
-        const u64 lane = !remapped ? abi::kDmaLaneBrokered
-                                   : abi::kDmaLaneRemapped |
-                                         (p.accept_unremapped_interrupts ? abi::kDmaLaneAcceptUnremappedInterrupts : 0);
-        auto pool = rt::dma_pool_create(dma_fn.value().get(), p.dma_pool, lane);
-        if (!pool.ok() && pool.status() == Status::Busy && child_slot.restarts) return retry_later();
-        if (!pool.ok()) {
-            rt::log("devmgr: %s on %02x:%02x.%x not bound: DMA pool of %llu KiB: %s", p.name, d.bus, d.device,
-                    d.function, static_cast<unsigned long long>(p.dma_pool >> 10), status_name(pool.status()));
-            return false;
-        }
-        give("dma", static_cast<rt::Handle&&>(pool.value()));
+    if (!remapped) {
+        if (Pool made = make_pool(); made != Pool::Made) return made == Pool::Retry;
     }
     auto child =
         rt::spawn(g_resource, p.program.module, grants, n, p.program.priority, p.program.args, p.program.kernel_memory);

@@ -24,6 +24,8 @@
 namespace probe {
 // virtio_bulk.cc: long chains and notification counts on virtio-blk.
 void virtio_blk_bulk(u32 pci, u32 window, u32 pool, u32 irq, bool indirect, bool event_idx);
+// nvme_model_b.cc: the admin queue in its own memory on the remapped lane.
+void nvme_model_b(u32 regs, u32 doorbells, u32 pool);
 }  // namespace probe
 
 namespace {
@@ -330,6 +332,10 @@ int main(u64) {
     u32 irq0 = rt::startup_handle("irq0"), irq1 = rt::startup_handle("irq1");
     bool nvme = klass == 0x010802;
     if (pool && irq0 && nvme) probe_nvme_identify(pool, irq0);
+    // "model_b": the remapped lane, driven by the provider itself (bar0: the
+    // registers, bar0.1: the doorbells).
+    if (pool && nvme && arg("model_b"))
+        probe::nvme_model_b(rt::startup_handle("bar0"), rt::startup_handle("bar0.1"), pool);
     if (pool && irq0 && bar4 && vendor == 0x1af4 && (device == 0x1001 || device == 0x1042))
         probe_virtio_blk(bar4, pool, irq0);
     if (pool && irq0 && irq1 && bar4 && vendor == 0x1af4 && (device == 0x1000 || device == 0x1041))

@@ -832,6 +832,7 @@ constexpr u32 weight(S call) {
         case S::DeviceEvents: return 8;
         case S::MemorySize: return 4;
         case S::DmaBufferAddress: return 6;
+        case S::SyscallCount: return 2;
         case S::Count: break;
     }
     return 0;
@@ -1483,6 +1484,7 @@ Call generate() {
         }
         case S::Yield:
         case S::ClockGet:
+        case S::SyscallCount:
         case S::EndpointCreate:
         case S::NotificationCreate:
         case S::WaitSetCreate: break;
