@@ -202,6 +202,10 @@ struct BarWindow {
 };
 
 enum class DmaBackend : u8 { Auto, Bounce, Iommu };
+// What devmgr does when the provider's device faults (VT-d: it touched
+// memory outside its grant): log it (counted, listed), or kill the provider,
+// which its restart policy then restarts with a fresh grant.
+enum class DmaFaultPolicy : u8 { Log, Restart };
 
 // [provider NAME] — bound and started by the device manager: one provider
 // process per PCI function that satisfies every criterion given (match and,
@@ -226,6 +230,7 @@ struct Provider {
     // interrupts are not remapped (its device can then raise any interrupt;
     // the kernel logs that it was accepted).
     bool accept_unremapped_interrupts = false;
+    DmaFaultPolicy on_dma_fault = DmaFaultPolicy::Log;
     ServeGrant served[kMaxServed];
     u32 served_count = 0;
 };

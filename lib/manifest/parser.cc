@@ -83,9 +83,10 @@ enum class Key : u8 {
     Vectors,
     DmaPool,
     Backend,
+    OnDmaFault,
     Serve,
 };
-constexpr u32 kKeyCount = 20;
+constexpr u32 kKeyCount = 21;
 
 struct KeyInfo {
     const char* name;
@@ -115,6 +116,7 @@ constexpr KeyInfo kKeys[kKeyCount] = {
     {"vectors", kProviderBit, false, false},
     {"dma_pool", kProviderBit, false, false},
     {"backend", kProviderBit, false, true},
+    {"on_dma_fault", kProviderBit, false, false},
     {"serve", kProgramBits, true, true},
 };
 
@@ -604,6 +606,7 @@ private:
             case Key::Vectors: return on_vectors(v);
             case Key::DmaPool: return on_dma_pool(v);
             case Key::Backend: return on_backend(v);
+            case Key::OnDmaFault: return on_dma_fault(v);
             case Key::Serve: return on_serve(v);
         }
     }
@@ -1042,6 +1045,15 @@ private:
             return error(a[0]->name.column, "interrupts= applies to backend = iommu only (the remapped lane)");
         provider().backend = static_cast<DmaBackend>(i);
         provider().accept_unremapped_interrupts = interrupts == 1;
+    }
+
+    // on_dma_fault = log | restart: what devmgr does when the provider's
+    // device touches memory outside its grant (a remapping fault).
+    void on_dma_fault(const Value& v) {
+        static constexpr const char* kPolicies[] = {"log", "restart"};
+        u32 i = 0;
+        if (choice(v.head, "on_dma_fault", kPolicies, 2, "log or restart", i))
+            provider().on_dma_fault = static_cast<DmaFaultPolicy>(i);
     }
 
     // serve = CONSUMER on a provider; on a process also [ports=P1|P2...]

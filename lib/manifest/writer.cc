@@ -139,7 +139,9 @@ usize write_manifest(const Manifest& m, char* buf, usize cap) {
             w.size(p.dma_pool);
             w.put("\n");
         }
-        w.put("backend = %s\n", dma_backend_name(p.backend));
+        w.put("backend = %s%s\n", dma_backend_name(p.backend),
+              p.accept_unremapped_interrupts ? " interrupts=unremapped" : "");
+        if (p.on_dma_fault == DmaFaultPolicy::Restart) w.put("on_dma_fault = restart\n");
         for (u32 s = 0; s < p.served_count; s++) w.put("serve = %s\n", p.served[s].consumer);
     }
     return w.length();

@@ -1029,6 +1029,28 @@ TEST(ManifestWriter, RoundTripIsStable) {
     EXPECT_NE(once.find("args = \"--depth 32 --label \\\"fast\\\" C:\\\\x\"\n"), std::string::npos) << once;
 }
 
+// The remapped lane's choices survive the writer: accepting unremapped
+// interrupts, and restarting the provider on a DMA fault.
+TEST(ManifestWriter, RemappedLaneChoicesRoundTrip) {
+    const Parsed p = parse(
+        "[provider d]\nmodule = d\nmatch = NvmeController\nbackend = iommu interrupts=unremapped\n"
+        "on_dma_fault = restart\n[provider e]\nmodule = e\nmatch = VirtioBlk\n");
+    ASSERT_EQ(p.status, Status::Ok) << errors_text(p.e);
+    EXPECT_TRUE(p.m->providers[0].accept_unremapped_interrupts);
+    EXPECT_EQ(p.m->providers[0].on_dma_fault, DmaFaultPolicy::Restart);
+    EXPECT_FALSE(p.m->providers[1].accept_unremapped_interrupts);
+    EXPECT_EQ(p.m->providers[1].on_dma_fault, DmaFaultPolicy::Log);  // the default
+    const std::string once = written(*p.m);
+    EXPECT_NE(once.find("backend = iommu interrupts=unremapped\non_dma_fault = restart\n"), std::string::npos) << once;
+    const Parsed q = parse(once);
+    ASSERT_EQ(q.status, Status::Ok) << errors_text(q.e) << once;
+    EXPECT_TRUE(q.m->providers[0].accept_unremapped_interrupts);
+    EXPECT_EQ(q.m->providers[0].on_dma_fault, DmaFaultPolicy::Restart);
+    EXPECT_EQ(written(*q.m), once);
+    EXPECT_TRUE(only_error(parse("[provider d]\nmodule = d\nmatch = VirtioBlk\non_dma_fault = panic\n"), 4, 16,
+                           "unknown on_dma_fault 'panic'; expected log or restart"));
+}
+
 TEST(ManifestWriter, TruncatesLikeSnprintf) {
     const Parsed p = parse(kFull);
     const std::string full = written(*p.m);

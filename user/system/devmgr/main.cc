@@ -533,6 +533,17 @@ void drain_events(void*) {
                 for (u32 k = 0; name[k] && k + 1 < sizeof d.provider; k++) d.provider[k] = name[k];
                 // One line per provider process; the rest are counted (lsdev)
                 // and listed (events), not logged again.
+                // on_dma_fault = restart: a device that touched memory outside
+                // its grant gets a fresh provider (and with it a fresh grant).
+                const manifest::Provider& p = g_manifest.providers[g_state->bindings[b].provider];
+                if (e.kind == abi::RefusalKind::DmaFault && p.on_dma_fault == manifest::DmaFaultPolicy::Restart &&
+                    e.pid && e.pid == g_children[b].pid && g_children[b].process) {
+                    rt::log(
+                        "devmgr: %s (pid %u): its device touched memory outside its grant: killed "
+                        "(on_dma_fault = restart)",
+                        name, e.pid);
+                    (void)rt::process_kill(g_children[b].process.get());
+                }
                 if (e.pid && e.pid == g_children[b].pid && g_state->bindings[b].refusal_logged_pid != e.pid) {
                     g_state->bindings[b].refusal_logged_pid = e.pid;
                     rt::log("devmgr: %s (pid %u) was refused: %s %s (the shell's `events` lists refusals)", name, e.pid,
