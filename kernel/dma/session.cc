@@ -1,5 +1,6 @@
 #include "dma/session.h"
 
+#include "abi/syscall.h"
 #include "boot/cmdline.h"
 #include "console/log.h"
 #include "debug/address_audit.h"
@@ -96,7 +97,7 @@ Result<util::RefPtr<Session>> Session::create(u32 function, u64 quota_bytes, u64
         // aiming the device at the interrupt window.
         const char* refused =
             !s->m_domain ? "no translating VT-d unit covers it"
-            : !intremap::active() && !accept_unremapped
+            : !intremap::covers(function) && !accept_unremapped
                 ? "interrupts are not remapped, so the device could raise any interrupt (the manifest "
                   "may accept that)"
                 : nullptr;
@@ -110,24 +111,20 @@ Result<util::RefPtr<Session>> Session::create(u32 function, u64 quota_bytes, u64
                 refused = "no IOVA space above physical memory";
         }
         if (refused) {
-            refusals::record(owner, abi::RefusalKind::Syscall, function,
-                             !s->m_domain ? Status::Unsupported : Status::Forbidden, abi::kDmaLaneRemapped,
-                             log::Level::Warn, "dma: %s: remapped lane refused: %s", name, refused);
             const Status why = !s->m_domain ? Status::Unsupported : Status::Forbidden;
-            delete s->m_iovas;
-            if (s->m_domain) s->m_domain->release();
-            delete s;
+            refusals::record(owner, abi::RefusalKind::Syscall, function, why,
+                             static_cast<u64>(abi::Syscall::DmaPoolCreate), log::Level::Warn,
+                             "dma: %s: remapped lane refused: %s", name, refused);
+            delete s;  // its domain and IOVAs with it
             return why;
         }
-        if (!intremap::active())
+        if (!intremap::covers(function))
             LOG_WARN(
                 "dma: %s: remapped lane without interrupt remapping, as the manifest accepts: its device can raise "
                 "any interrupt",
                 name);
     }
     if (auto on = set_bus_master(function); !on.ok()) {
-        delete s->m_iovas;
-        if (s->m_domain) s->m_domain->release();
         delete s;
         return on.status();
     }
@@ -153,6 +150,12 @@ Result<util::RefPtr<Session>> Session::create(u32 function, u64 quota_bytes, u64
     return util::RefPtr<Session>::adopt(s);
 }
 
+Session::~Session() {
+    // Detached at teardown (or never given out): its tables go.
+    if (m_domain) m_domain->release();
+    delete m_iovas;
+}
+
 void Session::reference_underflow() { panic("dma: unref of a dead session"); }
 
 void Session::last_reference_gone() {
@@ -167,8 +170,6 @@ void Session::last_reference_gone() {
         panic("dma: session %u ends with %llu bytes unaccounted", m_id, static_cast<unsigned long long>(m_used));
     LOG_INFO("dma: session %u closed: %s", m_id,
              m_state == SessionState::Quiesced ? "every DMA frame returned" : "its DMA frames stay quarantined");
-    if (m_domain) m_domain->release();  // detached at teardown: its tables go
-    delete m_iovas;
     for (Session** link = &g_sessions; *link; link = &(*link)->m_next) {
         if (*link == this) {
             *link = m_next;
@@ -279,11 +280,11 @@ void Session::teardown(const char* why) {
     m_ledger.stop();                      // and nothing given back until step 5 says how
     char name[16];
     describe(m_function, name);
-    // ... and on the remapped lane, the doorbells its provider rang by a
-    // store are no longer anyone's.
+    // ... and on the remapped lane, the windows made under this grant (the
+    // doorbells its provider rang by a store) are no longer anyone's.
     if (remapped()) {
         u32 windows = object::unmap_grant_windows(this);
-        LOG_INFO("dma: %s teardown step 1: %u direct doorbell mapping(s) removed", name, windows);
+        LOG_INFO("dma: %s teardown step 1: %u window mapping(s) of the grant removed", name, windows);
     }
     u64 in_flight = m_ledger.held_bytes();
     u32 deferred = m_ledger.deferred();

@@ -144,6 +144,7 @@ private:
     void finish_teardown(bool stopped);
     Session(u32 id, u32 function, u64 quota, u32 owner_pid)
         : m_id(id), m_function(function), m_quota(quota), m_owner_pid(owner_pid) {}
+    ~Session();
     static void give_back(void* self, u64 phys, u64 bytes, u64 device_address);
     // Where [phys, phys + bytes) appears to the device: an IOVA (remapped),
     // phys itself (brokered), mapped in the domain if there is one.
@@ -151,7 +152,6 @@ private:
     // The reverse: unmapped (and invalidated); false when the unit did not
     // confirm it (the frames must never be reused).
     bool withdraw(u64 device_address, u64 bytes);
-    void remove_domain(const char* name);
 
     u32 m_id;
     u32 m_function;

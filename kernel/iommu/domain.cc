@@ -67,8 +67,9 @@ Result<void> Domain::map(u64 iova, u64 phys, u64 bytes, u64 perms) {
     // the unit may have cached none of it (nothing was reachable before the
     // map returned), yet a stale entry costs one invalidation to rule out.
     auto mapped = m_table.map(iova, phys, bytes, perms);
-    if (!mapped.ok() && mapped.status() == Status::NoMemory && m_attached)
-        (void)remapping::invalidate(m_unit, m_id, iova, bytes);
+    if (!mapped.ok() && mapped.status() == Status::NoMemory && m_attached &&
+        !remapping::invalidate(m_unit, m_id, iova, bytes).ok())
+        return Status::Timeout;  // the unit's state is unknown: the caller keeps the frames out of use
     // A unit in caching mode (CAP.CM: an emulated one, for its host) may
     // have cached the pages as not present: it is told they now are.
     if (mapped.ok() && m_attached && vtd_units::unit(m_unit)->cap.caching_mode()) {

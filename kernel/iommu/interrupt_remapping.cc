@@ -47,7 +47,13 @@ Result<u16> allocate(const vtd::InterruptEntry& entry) {
         // Not-present entries are never cached (§6.2.3), yet a unit may
         // have cached this one before an earlier release: invalidated.
         const vtd::Descriptor d = vtd::invalidate::interrupt_entry(static_cast<u16>(i));
-        if (auto told = remapping::queue(g_unit, &d, 1); !told.ok()) return told.status();
+        if (auto told = remapping::queue(g_unit, &d, 1); !told.ok()) {
+            // Not handed out, and not present: whatever the unit cached of
+            // it is unknown, so the slot stays taken for good.
+            e.low = 0;
+            remapping::flush(g_unit, &e, sizeof e);
+            return told.status();
+        }
         return static_cast<u16>(i);
     }
     return Status::NoMemory;
@@ -101,11 +107,16 @@ Result<void> enable(u32 unit) {
 
 bool active() { return g_on; }
 
-Result<Message> message(u16 source, u8 vector, u32 apic_id) {
-    // Compatibility format (SDM Vol. 3A §10.11): fixed delivery, physical
-    // destination.
-    if (!g_on) return Message{0xfee0'0000u | (apic_id << 12), vector, kNoHandle};
-    u16 handle = TRY(allocate(vtd::interrupt_entry(vector, static_cast<u8>(apic_id), source, false)));
+bool covers(u32 function) {
+    if (!g_on) return false;
+    auto unit = remapping::unit_of(function);
+    return unit.ok() && unit.value() == g_unit;
+}
+
+Result<Message> message(u32 function, u8 vector, u32 apic_id) {
+    if (!covers(function)) return Message{vtd::compatible_msi_address(static_cast<u8>(apic_id)), vector, kNoHandle};
+    u16 handle =
+        TRY(allocate(vtd::interrupt_entry(vector, static_cast<u8>(apic_id), remapping::source_id(function), false)));
     return Message{vtd::remappable_msi_address(handle), 0, handle};
 }
 

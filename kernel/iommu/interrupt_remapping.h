@@ -25,6 +25,8 @@ namespace intremap {
 // platform cannot.
 Result<void> enable(u32 unit);
 bool active();
+// Are `function`'s interrupts remapped (its unit is the one remapping)?
+bool covers(u32 function);
 
 // The message a device (by source id) sends to raise `vector` on the CPU
 // with `apic_id`: with remapping on, the remappable format naming a fresh
@@ -36,7 +38,9 @@ struct Message {
     u32 data;
     u32 handle;
 };
-Result<Message> message(u16 source, u8 vector, u32 apic_id);
+// (`function`: a pci_enum index; a function its unit does not remap gets
+// the compatibility format.)
+Result<Message> message(u32 function, u8 vector, u32 apic_id);
 // The entry cleared and the unit's cache of it invalidated: its handle
 // raises nothing from here on.
 void release(u32 handle);

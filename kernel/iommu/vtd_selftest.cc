@@ -89,15 +89,15 @@ void forge_interrupts(u32 fn, volatile u8* regs, u64 message_at, u64 message_phy
     if (!detector.ok()) return LOG_ERROR("test: vtd: no vector for the detector");
     const u8 v = detector.value();
     const u32 apic = lapic::id();
-    auto foreign = intremap::message(remapping::source_id(0), v, apic);  // the host bridge's
-    auto own = intremap::message(remapping::source_id(fn), v, apic);
+    auto foreign = intremap::message(0, v, apic);  // the host bridge's
+    auto own = intremap::message(fn, v, apic);
     if (!foreign.ok() || !own.ok()) return LOG_ERROR("test: vtd: no remapping entries");
     const u32 nobody = intremap::unused_handle();
     const bool through_nobody =
         intremap::active() && nobody != intremap::kNoHandle &&
         forged(regs, message_at, message_phys, vtd::remappable_msi_address(static_cast<u16>(nobody)), 0);
     const bool through_own = forged(regs, message_at, message_phys, own.value().address, own.value().data);
-    const bool compat = forged(regs, message_at, message_phys, 0xfee0'0000u | (apic << 12), v);
+    const bool compat = forged(regs, message_at, message_phys, vtd::compatible_msi_address(static_cast<u8>(apic)), v);
     const bool through_foreign = forged(regs, message_at, message_phys, foreign.value().address, foreign.value().data);
     intremap::release(foreign.value().handle);
     intremap::release(own.value().handle);

@@ -4,7 +4,7 @@
 #include "arch/x86_64/lapic.h"
 #include "console/log.h"
 #include "iommu/interrupt_remapping.h"
-#include "iommu/remapping.h"
+#include "iommu/vtd.h"
 #include "object/pci_function.h"
 #include "pci/msix.h"
 
@@ -27,10 +27,6 @@ struct Route {
 };
 Route g_routes[256];
 bool g_msix_enabled[256];  // per pci_enum function
-
-// x86 MSI address/data (SDM Vol. 3A §10.11): fixed delivery to this LAPIC,
-// edge-triggered.
-constexpr u32 kMsiAddressBase = 0xFEE00000;
 
 Result<volatile pci::MsixTableEntry*> entry_of(u32 function, u16 index) {
     const pci_enum::Function& f = pci_enum::function(function);
@@ -125,7 +121,7 @@ Result<u8> route(u32 function, u16 index, Sink sink) {
     if (!f.has_msix && index != 0) return Status::OutOfBounds;  // one MSI message per function
     // With interrupt remapping on, the message names an entry that only
     // this function may use.
-    const intremap::Message m = TRY(intremap::message(remapping::source_id(function), static_cast<u8>(v), lapic::id()));
+    const intremap::Message m = TRY(intremap::message(function, static_cast<u8>(v), lapic::id()));
     if (!f.has_msix) {
         if (auto programmed = msi_program(function, m); !programmed.ok()) {
             intremap::release(m.handle);
@@ -150,7 +146,7 @@ Result<u8> route(u32 function, u16 index, Sink sink) {
     return static_cast<u8>(v);
 }
 
-u32 msi_address() { return kMsiAddressBase | (lapic::id() << 12); }
+u32 msi_address() { return vtd::compatible_msi_address(static_cast<u8>(lapic::id())); }
 
 Result<u8> reserve_kernel_vector(void (*handler)(InterruptFrame&)) {
     u32 v = kFirstVector;

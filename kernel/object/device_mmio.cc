@@ -15,15 +15,15 @@ Result<RefPtr<DeviceMmio>> DeviceMmio::create(PciFunction* fn, u8 bar, u64 offse
     const pci::Bar& b = f.bars[bar];
     TRY(devices::check_window(b, bar, f.has_msix ? &f.msix : nullptr, offset, length));
     if (b.address == 0) return Status::Unsupported;  // never assigned by firmware
-    kdma::Session* grant = nullptr;
+    // A window made while the function's grant is on the remapped lane
+    // belongs to that grant: its relaxed rules (below, write()) end with it,
+    // whoever still holds the window.
+    kdma::Session* grant = kdma::active_session(fn->index());
+    if (grant && (!grant->active() || !grant->remapped())) grant = nullptr;
     if (!filtered && !devices::direct_window_allowed(fn->registers(), bar, offset, length)) {
         // The remapped lane: doorbells (pages without an address register)
         // directly, for the life of the grant.
-        kdma::Session* s = kdma::active_session(fn->index());
-        if (!s || !s->active() || !s->remapped() ||
-            !devices::filtered_map_allowed(fn->registers(), bar, offset, length))
-            return Status::NoRights;
-        grant = s;
+        if (!grant || !devices::filtered_map_allowed(fn->registers(), bar, offset, length)) return Status::NoRights;
     }
     auto m = RefPtr<DeviceMmio>::adopt(new (std::nothrow) DeviceMmio());
     if (!m) return Status::NoMemory;
@@ -43,18 +43,6 @@ DeviceMmio::~DeviceMmio() {
 }
 
 namespace {
-
-// The function's grant is on the remapped lane (Model B): every address
-// the device is given reaches only its domain, so the provider may write
-// the registers that hold them (NVMe AQA/ASQ/ACQ and CC, the doorbells;
-// virtio's queue addresses and status) — the kernel still owns
-// configuration space, the MSI-X table and the teardown reset. Reads of
-// address registers stay refused on both lanes: one may still hold a
-// physical address an earlier brokered grant wrote.
-bool remapped_lane(u32 function) {
-    kdma::Session* s = kdma::active_session(function);
-    return s && s->active() && s->remapped();
-}
 
 bool access_in_window(u64 length, u64 offset, u32 width) {
     return (width == 1 || width == 2 || width == 4 || width == 8) && offset <= length && width <= length - offset &&
@@ -76,7 +64,7 @@ Result<u64> DeviceMmio::map(Process* process, u32 space_id, u32 handle, bool wri
                          static_cast<unsigned long long>(m_length), process->pid(), process->name());
         return Status::NoRights;
     }
-    if (m_grant && !m_grant->active()) return Status::TornDown;  // its grant ended: the doorbells are not its holder's
+    if (m_grant && !m_grant->active()) return Status::TornDown;  // its grant ended: the window with it
     auto phys_of = [](const void* self, u64 i) { return static_cast<const DeviceMmio*>(self)->m_phys + i * 4096; };
     return m_mappings.map(this, process, 0, m_length / 4096, phys_of, this,
                           mm::MapFlags{!m_filtered && writable, false, true}, space_id, handle);
@@ -111,7 +99,14 @@ Result<void> DeviceMmio::write(Process* writer, u64 offset, u32 width, u64 value
     if (!m_filtered) return Status::InvalidArgument;  // direct windows are written through the mapping
     u64 bar_offset = m_offset + offset;
     const auto& a = m_function->function().address;
-    if (remapped_lane(m_function->index())) return write_register(offset, width, value);
+    // The remapped lane (Model B), while the window's own grant lasts:
+    // every address its device is given reaches only its domain, so any
+    // register may be written (NVMe AQA/ASQ/ACQ and CC, the doorbells;
+    // virtio's queue addresses and status) — the kernel still owns
+    // configuration space, the MSI-X table and the teardown reset. Reads of
+    // address registers stay refused on both lanes: one may still hold a
+    // physical address an earlier brokered grant wrote.
+    if (m_grant && m_grant->active()) return write_register(offset, width, value);
     if (!devices::filtered_write_allowed(m_function->registers(), m_bar, bar_offset, width)) {
         refusals::record(
             writer, abi::RefusalKind::RegisterWrite, m_function->index(), Status::NoRights, bar_offset,

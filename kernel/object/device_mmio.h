@@ -51,8 +51,9 @@ public:
     void cap_released(u32 space_id, u32 handle) override { m_mappings.unmap_by_cap(space_id, handle); }
 
     bool filtered() const { return m_filtered; }
-    // The remapped-lane grant a direct window over the device's doorbells
-    // belongs to (null for any other window): unmapped when it ends.
+    // The remapped-lane grant the window was made under (null otherwise):
+    // its relaxed rules hold only while that grant is active, and a direct
+    // window over the doorbells is unmapped when it ends.
     const kdma::Session* grant() const { return m_grant.get(); }
     u64 length() const { return m_length; }
 

@@ -162,6 +162,9 @@ static_assert(sizeof(InterruptEntry) == 16);
 constexpr InterruptEntry interrupt_entry(u8 vector, u8 apic_id, u16 source, bool level) {
     return {1 | (level ? 1u << 4 : 0) | (u64{vector} << 16) | (u64{apic_id} << 40), u64{source} | (1ull << 18)};
 }
+// The compatibility-format MSI address (SDM Vol. 3A §10.11): fixed
+// delivery to the xAPIC `apic_id`, physical destination.
+constexpr u32 compatible_msi_address(u8 apic_id) { return 0xfee0'0000u | (u32{apic_id} << 12); }
 // §5.1.5.2 remappable MSI address (data 0: no subhandle): 0xFEE, handle
 // bits 14:0 at 19:5, the remappable-format bit 4, handle bit 15 at bit 2.
 constexpr u32 remappable_msi_address(u16 handle) {
