@@ -23,8 +23,7 @@ struct UnitState {
     bool masked = false;
 };
 UnitState g_units[kMaxUnits];
-u64 g_total, g_lost;
-u64 g_by_function[kMaxFunctions];
+u64 g_total;
 Fault g_newest;
 
 volatile u8* regs_of(u32 unit) { return vtd_units::unit(unit)->regs; }
@@ -42,16 +41,19 @@ void report(u32 unit, const vtd::FaultRecord& r) {
     const u32 function = function_of(r.source);
     // The provider holding the function's DMA grant answers for it.
     object::Process* who = nullptr;
+    u64 detail = 0;
     if (function != refusals::kNoFunction) {
-        g_by_function[function]++;
-        if (kdma::Session* s = kdma::active_session(function)) who = object::find_process(s->owner_pid());
+        if (kdma::Session* s = kdma::active_session(function)) {
+            who = object::find_process(s->owner_pid());
+            // The event names the IOVA on the remapped lane; on the brokered
+            // lane a domain's addresses are physical ones, which never reach
+            // user space (the address audit): 0. The kernel's log says it.
+            if (s->remapped()) detail = r.address;
+        }
     }
-    // The event's detail stays 0: on the brokered lane a domain's addresses
-    // are physical ones, which never reach user space (the address audit).
-    // The kernel's own log may say it.
     char holder[48] = "";
     if (who) format(holder, sizeof holder, " (pid %u '%s')", who->pid(), who->name());
-    refusals::record(who, abi::RefusalKind::DmaFault, function, Status::Forbidden, 0, log::Level::Warn,
+    refusals::record(who, abi::RefusalKind::DmaFault, function, Status::Forbidden, detail, log::Level::Warn,
                      "vtd: unit %u: fault: %02x:%02x.%x%s %s at 0x%llx refused (reason 0x%x%s%s)", unit, r.source >> 8,
                      (r.source >> 3) & 0x1f, r.source & 7, holder, r.read ? "read" : "write",
                      static_cast<unsigned long long>(r.address), r.reason, *reason_name(r.reason) ? ": " : "",
@@ -75,13 +77,15 @@ void drain(u32 unit) {
     }
     const u32 fsts = mmio::read<u32>(regs, vtd::reg::kFaultStatus);
     if (fsts & vtd::fault_status::kOverflow) {
-        g_lost++;
+        refusals::note(nullptr, log::Level::Warn, "vtd: unit %u: faults lost (its recording registers were full)",
+                       unit);
         mmio::write<u32>(regs, vtd::reg::kFaultStatus, vtd::fault_status::kOverflow);
     }
     if (st.this_tick >= kStormPerTick && !st.masked) {
         st.masked = true;
         mmio::write<u32>(regs, vtd::reg::kFaultEventControl, vtd::fault_status::kInterruptMask);
-        LOG_WARN("vtd: unit %u: %u faults in one tick: fault events masked until the next", unit, st.this_tick);
+        refusals::note(nullptr, log::Level::Warn,
+                       "vtd: unit %u: %u faults in one tick: fault events masked until the next", unit, st.this_tick);
     }
 }
 
@@ -124,8 +128,6 @@ void tick() {
 }
 
 u64 total() { return g_total; }
-u64 lost() { return g_lost; }
-u64 of_function(u32 function) { return function < kMaxFunctions ? g_by_function[function] : 0; }
 Fault newest() { return g_newest; }
 
 const char* reason_name(u8 reason) {

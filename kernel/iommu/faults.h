@@ -7,9 +7,9 @@
 // A device can fault as fast as it can issue requests. Each interrupt
 // reads at most the unit's recording registers, and past kStormPerTick
 // faults in one timer tick the fault event is masked until the next tick:
-// a storm costs the kernel a bounded share of the CPU. Faults the unit
-// could not record meanwhile (its registers full: FSTS.PFO) are counted
-// as lost.
+// a storm costs the kernel a bounded share of the CPU (its log lines are
+// under the system-wide budget). Faults the unit could not record
+// meanwhile (its registers full: FSTS.PFO) are logged as lost.
 #pragma once
 
 #include "util/result.h"
@@ -32,11 +32,9 @@ struct Fault {
     u8 reason;    // VT-d §7.2.3
     bool read;
 };
-// Since boot: faults read, faults the unit dropped (overflow), and the
-// newest one read (for the self-test and diagnostics).
+// Since boot: faults read, and the newest one (for the self-test and
+// diagnostics). Faults the unit could not record are logged as lost.
 u64 total();
-u64 lost();
-u64 of_function(u32 function);
 Fault newest();
 
 // The VT-d fault reason's name (§7.2.3 table), "" for one not named here.

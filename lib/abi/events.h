@@ -26,7 +26,8 @@ enum class RefusalKind : u16 {
     KernelMemory = 6,      // the process's kernel memory quota is exhausted; detail = syscall number
     DmaQuota = 7,          // a DMA pool's quota is exhausted; detail = bytes asked
     DeviceMisbehaved = 8,  // the device posted something the broker cannot trust; detail = what (cid, index)
-    DmaFault = 9,          // the IOMMU refused a device access outside its domain; detail = the page address
+    DmaFault = 9,  // the IOMMU refused a device access outside its domain; detail = the page's IOVA on the remapped
+                   // lane, else 0
 };
 constexpr u16 kRefusalKindCount = 10;
 
