@@ -201,7 +201,9 @@ def run_live_check(name: str, run: Run, qmp: Qmp | None, log: str) -> None:
         if qmp is None:
             run.fail(f"{name}: no QMP connection")
             return
-        diffs = canary_check(qmp, log, intact=name == "dma_canary_intact")
+        trace_path = run.run_dir / "qemu-trace.log"
+        trace_text = trace_path.read_text(errors="replace") if trace_path.exists() else None
+        diffs = canary_check(qmp, log, intact=name == "dma_canary_intact", trace_text=trace_text)
     else:
         diffs = [f"no live implementation for {name}"]
     report_check(run, name, diffs)
@@ -239,7 +241,7 @@ def kernel_code_check(qmp: Qmp, log: str, kernel: Path | None) -> list[str]:
     return []
 
 
-def canary_check(qmp: Qmp, log: str, intact: bool) -> list[str]:
+def canary_check(qmp: Qmp, log: str, intact: bool, trace_text: str | None = None) -> list[str]:
     m = checks.CANARY_RE.search(log)
     if m is None:
         return ["no canary line"]
@@ -249,7 +251,12 @@ def canary_check(qmp: Qmp, log: str, intact: bool) -> list[str]:
     memory = checks.parse_xp_words(qmp.hmp(f"xp /{size // 4}wx {addr:#x}"))
     if len(memory) != size:
         return [f"read {len(memory)} bytes of the canary, expected {size}"]
-    return checks.canary_diffs(memory, value, intact)
+    diffs = checks.canary_diffs(memory, value, intact)
+    # The address is the guest's word: QEMU's own trace must show the
+    # unit refusing a write to that very page.
+    if intact and trace_text is not None and not re.search(rf"vtd_dmar_fault .*addr {addr:#x} write 1", trace_text):
+        diffs.append(f"QEMU's trace shows no refused write to the canary page {addr:#x}")
+    return diffs
 
 
 def pci_check(qmp: Qmp, log: str) -> list[str]:

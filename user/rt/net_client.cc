@@ -257,7 +257,10 @@ void NetClient::rx_flush() {
     // Taken on the provider's next wake (kRxReturnBatch) — unless what it
     // already holds runs low: a device out of buffers raises no interrupt
     // to wake it.
-    if (m_rx_unsignalled < kRxReturnBatch && m_rx_lent - m_rx_unsignalled >= kRxLend / 2) return;
+    // (It may have taken unsignalled buffers on wakes of its own: then it
+    // holds at least none.)
+    const u32 held = m_rx_lent > m_rx_unsignalled ? m_rx_lent - m_rx_unsignalled : 0;
+    if (m_rx_unsignalled < kRxReturnBatch && held >= kRxLend / 2) return;
     m_rx_unsignalled = 0;
     kick(m_rx_pending);
 }

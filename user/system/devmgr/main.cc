@@ -119,6 +119,7 @@ struct Binding {
     // the pid whose first refusal devmgr has already logged.
     u64 refusals;
     u32 refusal_logged_pid;
+    u32 fault_killed_pid;  // on_dma_fault = restart: the incarnation already killed
 };
 // The shell's `events`: one entry per distinct refusal (process, kind,
 // function, status, detail) with its count, most recent first; the least
@@ -173,7 +174,6 @@ constexpr u32 kBusyRetryMs = 50;
 // it without a translating unit, or without interrupt remapping); `auto`
 // keeps the brokered lane until the providers can drive a device on the
 // remapped one (issue 15: the NVMe and virtio providers are brokered-only).
-constexpr bool kRemappedLaneAvailable = true;
 constexpr bool kAutoTakesRemapped = false;
 
 bool is_nvme(const abi::DeviceInfo& d) { return d.class_code == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02; }
@@ -227,15 +227,12 @@ const char* select_backend(const manifest::Provider& p, const abi::DeviceInfo& d
             return d.remapping == abi::kRemappingUnknown
                        ? "backend iommu demanded but the DMAR tables cannot say which unit covers the device"
                        : "backend iommu demanded but no DMA remapping unit covers the device";
-        if (!kRemappedLaneAvailable)
-            return "backend iommu demanded; a remapping unit covers the device but the remapped lane is not "
-                   "implemented yet";
         *chosen = "iommu";
         return nullptr;
     }
     // auto: iommu when covered (and the providers can use it), else the
     // brokered lane.
-    *chosen = covered && kRemappedLaneAvailable && kAutoTakesRemapped ? "iommu" : "bounce";
+    *chosen = covered && kAutoTakesRemapped ? "iommu" : "bounce";
     return nullptr;
 }
 
@@ -536,8 +533,11 @@ void drain_events(void*) {
                 // on_dma_fault = restart: a device that touched memory outside
                 // its grant gets a fresh provider (and with it a fresh grant).
                 const manifest::Provider& p = g_manifest.providers[g_state->bindings[b].provider];
+                // (Once per incarnation: more faults may follow before it is reaped.)
                 if (e.kind == abi::RefusalKind::DmaFault && p.on_dma_fault == manifest::DmaFaultPolicy::Restart &&
-                    e.pid && e.pid == g_children[b].pid && g_children[b].process) {
+                    e.pid && e.pid == g_children[b].pid && g_children[b].process &&
+                    g_state->bindings[b].fault_killed_pid != e.pid) {
+                    g_state->bindings[b].fault_killed_pid = e.pid;
                     rt::log(
                         "devmgr: %s (pid %u): its device touched memory outside its grant: killed "
                         "(on_dma_fault = restart)",
